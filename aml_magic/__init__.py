@@ -1,0 +1,32 @@
+"""aml_magic: the Azure ML Workbench Experimentation Service, self-hosted, in Jupyter.
+
+``import aml_magic`` stays light: the workspace, targets, widgets, paramiko and docker load only
+when first used.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .workspace import Workspace
+
+__all__ = ["Workspace", "Run", "load_ipython_extension", "__version__"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext aml_magic``: register the magics (nothing heavy is imported here)."""
+    from .magics import register
+    register(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Workspace":
+        from .workspace import Workspace
+        return Workspace
+    if name == "Run":
+        from .run import Run
+        return Run
+    raise AttributeError(f"module 'aml_magic' has no attribute {name!r}")

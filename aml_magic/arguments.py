@@ -1,0 +1,181 @@
+"""One argument specification per verb, shared by the ``aml`` command and the magics, so the two
+front ends accept the same options with the same meaning. Parsers raise ``AmlError`` (one
+readable line) instead of exiting the process or the kernel."""
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from .errors import AmlError
+
+ATTACH_TYPES = ("local", "remote", "docker", "localdocker")
+STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
+                  "Canceled")
+
+
+class HelpShown(AmlError):
+    """``-h`` was given: the help text was printed and there is nothing else to do."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser that raises instead of calling ``sys.exit``."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("exit_on_error", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        try:
+            return super().parse_known_args(args, namespace)
+        except argparse.ArgumentError as exc:
+            self.error(str(exc))
+
+    def error(self, message: str) -> NoReturn:
+        raise AmlError(f"{self.prog}: {message} (see `{self.prog} -h`)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            raise AmlError((message or f"{self.prog}: invalid arguments").strip())
+        raise HelpShown(message or "")
+
+
+def add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", metavar="DIR",
+                        help="the project folder (default: nearest folder at or above the "
+                             "current one holding aml_config/)")
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table",
+                        help="output format")
+
+
+def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("type", choices=ATTACH_TYPES, help="compute type")
+    parser.add_argument("-n", "--name", required=True, help="target name (NAME.compute)")
+    parser.add_argument("-a", "--address", help="HOST or HOST:PORT of the machine (remote)")
+    parser.add_argument("-u", "--username", help="SSH user (remote)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("-w", "--password", action="store_true",
+                        help="ask for the SSH password with a masked prompt")
+    secret.add_argument("--password-stdin", action="store_true",
+                        help="read the SSH password from standard input")
+    secret.add_argument("-k", "--use-azureml-ssh-key", dest="use_key", action="store_true",
+                        help="generate an SSH key pair and print the authorized_keys line")
+    secret.add_argument("--key-file", help="an existing private key file")
+    parser.add_argument("--host-key-fingerprint", metavar="SHA256:...",
+                        help="the SSH host key fingerprint to pin, known ahead")
+    parser.add_argument("--trust-new-host-key", action="store_true",
+                        help="pin the host key shown on first connection without asking")
+    parser.add_argument("--base-image", help="base Docker image (docker)")
+    parser.add_argument("--python-location", help="the interpreter on the target")
+    parser.add_argument("--remote-base-dir", help="folder on the remote for runs and snapshots")
+    parser.add_argument("--shared-volumes", action="store_true", default=None,
+                        help="mount the project instead of copying it (docker)")
+    parser.add_argument("--nvidia-docker", action="store_true", default=None,
+                        help="give the container the host's GPUs (docker)")
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False) -> None:
+    parser.add_argument("-c", "--run-configuration", dest="run_configuration", metavar="NAME",
+                        help="run configuration (aml_config/NAME.runconfig)")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for the run to end (and stream its log)")
+    if cell:
+        parser.add_argument("--name", metavar="FILE.py",
+                            help="export the cell to this file in the project")
+        parser.add_argument("--out", metavar="VAR", help="store the Run in this variable")
+        parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    else:
+        parser.add_argument("script", help="script to run, relative to the project")
+        parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+
+
+_OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_configuration",
+                    "--project": "project", "--name": "name", "--out": "out"}
+_OWN_SWITCHES = {"--wait": "wait"}
+
+
+def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
+    """Take the submit verb's own options out of the script's arguments, so that
+    ``submit -c local train.py 0.5 --wait`` works as documented; everything after ``--`` is
+    passed to the script untouched (use it for script flags named like ours)."""
+    script_args: list[str] = []
+    items = list(ns.args)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item == "--":
+            script_args.extend(items[i + 1:])
+            break
+        if item in _OWN_SWITCHES and hasattr(ns, _OWN_SWITCHES[item]):
+            setattr(ns, _OWN_SWITCHES[item], True)
+        elif item in _OWN_VALUE_FLAGS and hasattr(ns, _OWN_VALUE_FLAGS[item]) \
+                and i + 1 < len(items):
+            setattr(ns, _OWN_VALUE_FLAGS[item], items[i + 1])
+            i += 1
+        else:
+            script_args.append(item)
+        i += 1
+    ns.args = script_args
+    return ns
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--run-configuration", dest="run_configuration", metavar="NAME",
+                        help="run configuration whose environment to build")
+
+
+def add_run_list_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", type=_status, help="only runs with this status")
+    parser.add_argument("-t", "--target", help="only runs on this compute target")
+    parser.add_argument("--limit", type=int, default=20, help="how many runs (newest first)")
+
+
+def add_run_id(parser: argparse.ArgumentParser, *, flag: bool = False) -> None:
+    if flag:
+        parser.add_argument("-r", "--run", dest="run_id", required=True, metavar="RUN_ID")
+    else:
+        parser.add_argument("run_id", metavar="RUN_ID", help="run id (a unique prefix will do)")
+
+
+def _status(text: str) -> str:
+    for choice in STATUS_CHOICES:
+        if text.lower() == choice.lower():
+            return choice
+    raise argparse.ArgumentTypeError(f"unknown status {text!r}; one of {', '.join(STATUS_CHOICES)}")
+
+
+def submit_parser(prog: str = "%%aml_submit", *, cell: bool = True) -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="Submit a script or a cell to a target.")
+    add_project(parser)
+    add_submit_arguments(parser, cell=cell)
+    return parser
+
+
+def attach_parser(prog: str = "%aml_attach") -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="Attach a compute target.")
+    add_project(parser)
+    add_attach_arguments(parser)
+    return parser
+
+
+def prepare_parser(prog: str = "%aml_prepare") -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="Build a run configuration's environment.")
+    add_project(parser)
+    add_prepare_arguments(parser)
+    return parser
+
+
+def runs_parser(prog: str = "%aml_runs") -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description="List recent runs.")
+    add_project(parser)
+    add_run_list_arguments(parser)
+    return parser
+
+
+def run_id_parser(prog: str, description: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=description)
+    add_project(parser)
+    add_run_id(parser)
+    return parser

@@ -1,0 +1,86 @@
+"""Attaching a compute target: build the ``.compute`` model, keep secrets in the secret store,
+let the target type check what it needs (the remote type pins the host key), then write the
+``.compute``/``.runconfig`` pair, both or neither."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import AmlError
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_TYPE_ALIASES = {"localdocker": "docker"}
+
+
+def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | None = None,
+                  username: str | None = None, password: str | None = None,
+                  use_key: bool = False, key_file: str | None = None,
+                  host_key_fingerprint: str | None = None, trust_new_host_key: bool = False,
+                  confirm_host_key: Any = None, base_image: str | None = None,
+                  python_location: str | None = None, shared_volumes: bool | None = None,
+                  nvidia_docker: bool | None = None, remote_base_dir: str | None = None,
+                  overwrite: bool = False, on_message: Any = None) -> Any:
+    from .config import ComputeTarget, RunConfiguration
+    from .targets import target_class
+
+    type_name = _TYPE_ALIASES.get(type_name, type_name)
+    if not name or not set(name) <= _NAME_CHARS:
+        raise AmlError(f"invalid target name {name!r}: use letters, digits, '_' and '-'")
+    existing = ws.config.compute_targets()
+    if name in existing and not overwrite:
+        raise AmlError(f"compute target '{name}' already exists ({name}.compute); detach it "
+                       f"first with `aml computetarget detach --name {name}`")
+    cls = target_class(type_name)
+    compute = ComputeTarget(name=name, type=type_name)
+    if address:
+        from .config import split_address
+        host, port = split_address(address)
+        compute.address, compute.port = host, port
+    compute.username = username
+    compute.python_location = python_location
+    if type_name == "docker":
+        from .config.templates import DEFAULT_DOCKER_IMAGE
+        compute.base_docker_image = base_image or DEFAULT_DOCKER_IMAGE
+    elif base_image:
+        compute.base_docker_image = base_image
+    if shared_volumes is not None:
+        compute.shared_volumes = shared_volumes
+    if nvidia_docker is not None:
+        compute.nvidia_docker = nvidia_docker
+    if remote_base_dir:
+        compute.remote_base_dir = remote_base_dir
+    if type_name == "remote":
+        compute.user_managed_environment = True
+    created_refs: list[str] = []
+    try:
+        if password is not None:
+            ref = ws.secrets.put("password", f"{name}-{username or 'user'}", password)
+            created_refs.append(ref)
+            compute.password = ref
+        configure = getattr(cls, "configure_attach", None)
+        if configure is not None:
+            configure(compute, secrets=ws.secrets, use_key=use_key, key_file=key_file,
+                      host_key_fingerprint=host_key_fingerprint,
+                      trust_new_host_key=trust_new_host_key, confirm_host_key=confirm_host_key,
+                      created_refs=created_refs, on_message=on_message)
+        elif use_key or key_file or host_key_fingerprint:
+            raise AmlError(f"SSH options do not apply to compute type '{type_name}'")
+        runconfig = RunConfiguration(name=name, target=name, framework="Python",
+                                     prepare_environment=type_name == "docker")
+        ws.config.write_compute(compute)
+        try:
+            if name not in ws.config.run_configurations() or overwrite:
+                ws.config.write_runconfig(runconfig)
+        except BaseException:
+            ws.config.remove(name, runconfig=False)
+            raise
+    except BaseException:
+        for ref in created_refs:
+            try:
+                ws.secrets.delete(ref)
+            except AmlError:
+                pass
+        raise
+    return compute

@@ -1,0 +1,38 @@
+"""The ``aml_config/`` folder: typed models of its files, a tolerant loader (every real
+Workbench file loads), atomic Workbench-style writers, and the project around it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+from .compute import TYPES, ComputeTarget, load_compute, split_address, write_compute
+from .dependencies import (CondaDependencies, MavenPackage, SparkDependencies, load_conda,
+                           load_spark, write_conda, write_spark)
+from .mappings import compute_from_mapping, compute_to_mapping, runconfig_to_mapping
+from .project import CONFIG_DIR, ProjectConfig, check_name, find_project, init_project
+from .runconfig import (DEFAULT_CONDA_FILE, DEFAULT_SPARK_FILE, FRAMEWORKS, RunConfiguration,
+                        load_runconfig, write_runconfig)
+
+ConfigModel = Union[ComputeTarget, RunConfiguration, CondaDependencies, SparkDependencies]
+
+
+def load_file(path: Path) -> ConfigModel:
+    """Load any ``aml_config/`` file, choosing the model by its name: ``*.compute``,
+    ``*.runconfig``/``*.amb``, ``*spark_dependencies*``, otherwise a conda file."""
+    path = Path(path)
+    if path.suffix == ".compute":
+        return load_compute(path)
+    if path.suffix in (".runconfig", ".amb"):
+        return load_runconfig(path)
+    if "spark_dependencies" in path.name:
+        return load_spark(path)
+    return load_conda(path)
+
+
+__all__ = [
+    "CONFIG_DIR", "DEFAULT_CONDA_FILE", "DEFAULT_SPARK_FILE", "FRAMEWORKS", "TYPES",
+    "ComputeTarget", "CondaDependencies", "ConfigModel", "MavenPackage", "ProjectConfig",
+    "RunConfiguration", "SparkDependencies", "check_name", "compute_from_mapping", "compute_to_mapping", "runconfig_to_mapping", "find_project", "init_project",
+    "load_compute", "load_conda", "load_file", "load_runconfig", "load_spark", "split_address",
+    "write_compute", "write_conda", "write_runconfig", "write_spark",
+]

@@ -1,0 +1,137 @@
+"""Writing ``aml_config/`` files: Workbench-style YAML (plain keys, double-quoted text values,
+lists indented under their key, a comment above each known key), replaced atomically."""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Indents lists under their key (``  - "$file"``) and never emits anchors."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.MappingNode:
+    pairs = []
+    for key, value in data.items():
+        key_node = dumper.represent_data(key)
+        if isinstance(key, str) and _plain_key(key):
+            key_node.style = None
+        pairs.append((key_node, dumper.represent_data(value)))
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=None if pairs else True)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(dict, _represent_dict)
+
+
+def _plain_key(key: str) -> bool:
+    return bool(_PLAIN_KEY.fullmatch(key)) and key.lower() not in _RESERVED
+
+
+def dump_value(value: Any) -> str:
+    """YAML for one value, as it follows ``key:`` (``' "x"'`` or ``'\\n  - "a"'``)."""
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+                     allow_unicode=True, width=1 << 20, indent=2)
+    text = text.rstrip("\n")
+    if text.endswith("\n..."):              # a lone scalar document ends with an explicit marker
+        text = text[: -len("\n...")]
+    is_block = (isinstance(value, (dict, list)) and len(value) > 0)
+    if is_block:
+        return "\n" + "\n".join("  " + line if line else line for line in text.split("\n"))
+    return " " + text
+
+
+def render(pairs: Iterable[tuple[str, Any]], *, header: str,
+           comments: dict[str, str] | None = None) -> str:
+    """A whole file: a header comment, then each key with its comment, separated by blank lines."""
+    comments = comments or {}
+    blocks = ["\n".join("# " + line if line else "#" for line in header.splitlines())]
+    for key, value in pairs:
+        key_text = key if _plain_key(key) else dump_value(key).strip()
+        lines = ["# " + line for line in comments.get(key, "").splitlines()]
+        lines.append(f"{key_text}:{dump_value(value)}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def order_keys(original: list[str], present: Iterable[str]) -> list[str]:
+    """Keys as they stood in the file first, then the others in their canonical order."""
+    present = list(present)
+    first = [key for key in original if key in present]
+    return first + [key for key in present if key not in first]
+
+
+def atomic_write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``,
+    so readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    tmp = _write_temp(path, text)
+    try:
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_create(path: Path, text: str) -> bool:
+    """Create ``path`` with ``text`` unless it exists (then False); never clobbers, never leaves a
+    partial file."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        return False
+    tmp = _write_temp(path, text)
+    try:
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, path)           # fails if path appeared meanwhile: no clobbering
+        except FileExistsError:
+            return False
+        except OSError:                  # filesystems without hard links
+            with open(path, "x", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _write_temp(path: Path, text: str) -> str:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp

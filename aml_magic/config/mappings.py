@@ -1,0 +1,35 @@
+"""Models as plain mappings in the files' own key names: for ``show`` commands, JSON output and
+the configuration snapshot each run records (secrets are references already)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .compute import _KEYS as _COMPUTE_KEYS
+from .compute import ComputeTarget
+from .runconfig import _KEYS as _RUNCONFIG_KEYS
+from .runconfig import RunConfiguration
+
+
+def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
+    data = {"name": target.name}
+    for attr, key in _COMPUTE_KEYS.items():
+        value = getattr(target, attr)
+        if value not in (None, False) or attr == "type":
+            data[key] = value
+    data.update(target.extra)
+    return data
+
+
+def compute_from_mapping(name: str, data: dict[str, Any]) -> ComputeTarget:
+    """Rebuild a target from a run's recorded snapshot (its ``.compute`` may be gone)."""
+    values = {attr: data[key] for attr, key in _COMPUTE_KEYS.items() if key in data}
+    values.setdefault("type", "local")
+    return ComputeTarget(name=name, **values)
+
+
+def runconfig_to_mapping(config: RunConfiguration) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": config.name}
+    for attr, key in _RUNCONFIG_KEYS.items():
+        data[key] = getattr(config, attr)
+    data.update(config.extra)
+    return data

@@ -1,0 +1,46 @@
+"""One error hierarchy. Front ends print an ``AmlError`` as one line (``str(err)``); anything
+else is an internal error and keeps its traceback."""
+from __future__ import annotations
+
+
+class AmlError(Exception):
+    """An expected failure: bad input, missing file, unreachable target. The message names the
+    file, target or run and says what to do next."""
+
+
+class ConfigError(AmlError):
+    """A file under ``aml_config/`` cannot be loaded or is invalid."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.path, self.line, self.column = path, line, column
+        where = path or ""
+        if path and line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ProjectNotFound(AmlError):
+    """No ``aml_config/`` folder at or above the working directory."""
+
+
+class SecretError(AmlError):
+    """A secret reference cannot be resolved or stored."""
+
+
+class TargetError(AmlError):
+    """A compute target cannot be reached or cannot run the request."""
+
+
+class HostKeyError(TargetError):
+    """An SSH host key is unknown or does not match the pinned fingerprint."""
+
+
+class RunNotFound(AmlError):
+    """No run with that id in the run history."""
+
+
+class EnvironmentNotPrepared(AmlError):
+    """The run's environment does not exist and ``PrepareEnvironment`` is false."""

@@ -1,0 +1,139 @@
+"""The history database's schema, its migrations, and the mapping between rows and records.
+
+The schema version lives in ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes the database from
+version ``i`` to ``i + 1``. Append new migrations, never edit old ones: databases in users'
+projects were created by them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from aml_magic.errors import AmlError
+from aml_magic.history.records import RunRecord
+
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 1: runs, transitions, metrics, artifacts
+        """CREATE TABLE runs (
+            run_id            TEXT PRIMARY KEY,
+            project           TEXT NOT NULL,
+            run_configuration TEXT,
+            target            TEXT NOT NULL,
+            target_type       TEXT NOT NULL,
+            status            TEXT NOT NULL,
+            created_at        REAL NOT NULL,
+            started_at        REAL,
+            ended_at          REAL,
+            exit_code         INTEGER,
+            reason            TEXT,
+            command           TEXT NOT NULL DEFAULT '[]',
+            script            TEXT,
+            config_snapshot   TEXT NOT NULL DEFAULT '{}',
+            environment       TEXT NOT NULL DEFAULT '{}',
+            snapshot_digest   TEXT,
+            environment_hash  TEXT,
+            git_commit        TEXT,
+            git_dirty         INTEGER,
+            target_state      TEXT NOT NULL DEFAULT '{}'
+        )""",
+        # Listing newest first, unfiltered or filtered, walks one of these backwards and stops
+        # after `limit` rows, so it costs the same at 100 or 100,000 runs.
+        "CREATE INDEX runs_by_created ON runs (created_at, run_id)",
+        "CREATE INDEX runs_by_status ON runs (status, created_at, run_id)",
+        "CREATE INDEX runs_by_target ON runs (target, created_at, run_id)",
+        "CREATE INDEX runs_by_target_status ON runs (target, status, created_at, run_id)",
+        """CREATE TABLE transitions (
+            id      INTEGER PRIMARY KEY,
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            status  TEXT NOT NULL,
+            time    REAL NOT NULL,
+            reason  TEXT
+        )""",
+        "CREATE INDEX transitions_by_run ON transitions (run_id, id)",
+        """CREATE TABLE metrics (
+            id      INTEGER PRIMARY KEY,
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            name    TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            step    INTEGER NOT NULL,
+            time    REAL NOT NULL,
+            UNIQUE (run_id, name, step)
+        )""",
+        """CREATE TABLE artifacts (
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            path    TEXT NOT NULL,
+            size    INTEGER NOT NULL,
+            sha256  TEXT NOT NULL,
+            PRIMARY KEY (run_id, path)
+        )""",
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "run_id", "project", "run_configuration", "target", "target_type", "status", "created_at",
+    "started_at", "ended_at", "exit_code", "reason", "command", "script", "config_snapshot",
+    "environment", "snapshot_digest", "environment_hash", "git_commit", "git_dirty",
+    "target_state",
+)
+JSON_COLUMNS = frozenset({"command", "config_snapshot", "environment", "target_state"})
+# Columns `RunStore.update` may change. Status goes through set_status (it records a
+# transition); run_id, project and created_at are fixed at creation.
+UPDATABLE_COLUMNS = frozenset(RUN_COLUMNS) - {"run_id", "project", "created_at", "status"}
+
+
+def migrate(conn: sqlite3.Connection, *, db_path: str) -> None:
+    """Bring the database to SCHEMA_VERSION. Runs inside BEGIN IMMEDIATE and re-reads the
+    version there, so two processes opening a new project at once migrate it once."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise AmlError(f"{db_path}: run history schema version {version} is newer than this "
+                       f"aml_magic understands ({SCHEMA_VERSION}); upgrade aml_magic")
+    for index in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[index]:
+            conn.execute(statement)
+        # PRAGMA takes no parameters; the value is an int from our own list, never user input.
+        conn.execute("PRAGMA user_version = %d" % (index + 1))
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _json_default(value: Any) -> Any:
+    """Let numpy/pandas scalars and arrays through as plain JSON (``.item()``/``.tolist()``)."""
+    for method in ("tolist", "item"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def encode_value(column: str, value: Any) -> Any:
+    """One RunRecord field as its SQLite value."""
+    if column in JSON_COLUMNS:
+        return to_json(value if value is not None else ({} if column != "command" else []))
+    if column == "status":
+        return str(value)
+    if column == "git_dirty":
+        return None if value is None else int(bool(value))
+    return value
+
+
+def record_to_row(record: RunRecord) -> tuple[Any, ...]:
+    return tuple(encode_value(column, getattr(record, column)) for column in RUN_COLUMNS)
+
+
+def row_to_record(row: tuple[Any, ...]) -> RunRecord:
+    values = dict(zip(RUN_COLUMNS, row))
+    for column in JSON_COLUMNS:
+        values[column] = json.loads(values[column])
+    if values["git_dirty"] is not None:
+        values["git_dirty"] = bool(values["git_dirty"])
+    return RunRecord(**values)

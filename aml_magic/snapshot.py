@@ -1,0 +1,384 @@
+"""The run's copy of the project: a content-addressed manifest (one sha256 per file), built fast
+by caching hashes by path+size+mtime, then copied into a run folder or streamed to a remote
+object store as a tar of only the objects the target lacks.
+
+Walking honours ``.gitignore`` and ``.amlignore`` (gitignore syntax, nested files too; in the same
+folder ``.amlignore`` is read after ``.gitignore`` so it can re-include with ``!``). ``.git`` is
+always skipped, and so is the project's own ``.aml/`` folder.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable
+
+from aml_magic.errors import AmlError
+
+IGNORE_FILES = (".gitignore", ".amlignore")
+_CHUNK = 1 << 20
+_CACHE_VERSION = 1
+# A file modified within this window before the scan started may change again within the
+# same timestamp tick, unseen by size+mtime: hash it but do not cache it (git's "racy clean").
+_RACY_NS = 50_000_000
+_RACY_COARSE_NS = 2_000_000_000  # file systems with whole-second timestamps
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a snapshot. ``mode`` is normalized to 0o755 or 0o644 (only the exec bit
+    matters), so the digest does not depend on the user's umask."""
+    sha256: str
+    size: int
+    mode: int
+
+
+@dataclass
+class Manifest:
+    """Every file of a snapshot by posix relative path, and a digest over all of them."""
+    files: dict[str, FileEntry]
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.files = dict(sorted(self.files.items()))
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for rel, e in self.files.items():
+            h.update(os.fsencode(rel) + b"\0" + f"{e.mode:o}\0{e.sha256}\n".encode())
+        return h.hexdigest()
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.files.values())
+
+    def shas(self) -> set[str]:
+        return {e.sha256 for e in self.files.values()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "digest": self.digest,
+                "files": {r: {"sha256": e.sha256, "size": e.size, "mode": e.mode}
+                          for r, e in self.files.items()},
+                "warnings": list(self.warnings)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            data = json.loads(text)
+            files = {str(r): FileEntry(str(e["sha256"]), int(e["size"]), int(e["mode"]))
+                     for r, e in data["files"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AmlError(f"snapshot manifest is not valid: {exc}") from exc
+        for rel in files:
+            _check_relpath(rel)
+        return cls(files, list(data.get("warnings", [])))
+
+
+# ---------------------------------------------------------------- walking and hashing
+
+def _hash_file(path: str) -> str:
+    """sha256 of a file, read in chunks so big files do not fill memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _load_spec(path: str) -> Any:
+    import pathspec  # only when the project has an ignore file
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
+
+
+def _ignored(specs: list[tuple[str, Any]], rel: str, is_dir: bool) -> bool:
+    """Last matching pattern wins, deeper ignore files after shallower ones, as in git."""
+    result = False
+    for base, spec in specs:
+        sub = rel[len(base):] + ("/" if is_dir else "")
+        include = spec.check_file(sub).include
+        if include is not None:
+            result = include
+    return result
+
+
+def _mode(st_mode: int) -> int:
+    return 0o755 if st_mode & 0o111 else 0o644
+
+
+class _HashCache:
+    """relpath -> (size, mtime_ns, inode, sha256), stored as JSON and replaced atomically."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.old: dict[str, list[Any]] = {}
+        self.new: dict[str, list[Any]] = {}
+        if path is not None:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("version") == _CACHE_VERSION and isinstance(data.get("entries"), dict):
+                    self.old = data["entries"]
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def lookup(self, rel: str, st: os.stat_result) -> str | None:
+        e = self.old.get(rel)
+        if isinstance(e, list) and len(e) == 4 and e[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+            return str(e[3])
+        return None
+
+    def record(self, rel: str, st: os.stat_result, sha: str, started_ns: int) -> None:
+        window = _RACY_COARSE_NS if st.st_mtime_ns % 1_000_000_000 == 0 else _RACY_NS
+        if st.st_mtime_ns < started_ns - window:
+            self.new[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, sha]
+
+    def save(self) -> None:
+        if self.path is None or self.new == self.old:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(self.path, json.dumps({"version": _CACHE_VERSION, "entries": self.new},
+                                                separators=(",", ":")).encode())
+        except OSError:
+            pass  # a cache that cannot be written only costs speed next time
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
+                  use_cache: bool = True) -> Manifest:
+    """Walk the project and return its manifest; unchanged files are not re-read.
+
+    ``cache_path`` defaults to ``<project>/.aml/cache/hashes.json``. Symlinks to files inside the
+    project are recorded as regular files; other symlinks are skipped with a warning.
+    """
+    root = os.path.abspath(project_root)
+    if not os.path.isdir(root):
+        raise AmlError(f"{project_root}: project folder does not exist")
+    real_root = os.path.realpath(root)
+    if cache_path is None:
+        cache_path = Path(root) / ".aml" / "cache" / "hashes.json"
+    cache = _HashCache(cache_path if use_cache else None)
+    started_ns = time.time_ns()
+    files: dict[str, FileEntry] = {}
+    warnings: list[str] = []
+
+    def add(rel: str, path: str, st: os.stat_result) -> None:
+        sha = cache.lookup(rel, st)
+        if sha is None:
+            try:
+                sha = _hash_file(path)
+            except OSError as exc:
+                warnings.append(f"{rel}: skipped, cannot be read ({exc.strerror})")
+                return
+        cache.record(rel, st, sha, started_ns)
+        files[rel] = FileEntry(sha, st.st_size, _mode(st.st_mode))
+
+    stack: list[tuple[str, str, list[tuple[str, Any]]]] = [(root, "", [])]
+    while stack:
+        dir_path, prefix, specs = stack.pop()
+        try:
+            with os.scandir(dir_path) as it:
+                entries = list(it)
+        except OSError as exc:
+            warnings.append(f"{prefix or '.'}: skipped, cannot be listed ({exc.strerror})")
+            continue
+        names = {e.name for e in entries}
+        for ign in IGNORE_FILES:
+            if ign in names:
+                try:
+                    specs = specs + [(prefix, _load_spec(os.path.join(dir_path, ign)))]
+                except OSError as exc:
+                    warnings.append(f"{prefix}{ign}: cannot be read ({exc.strerror})")
+        for entry in entries:
+            name = entry.name
+            if name == ".git" or (name == ".aml" and not prefix):
+                continue
+            rel = prefix + name
+            try:
+                if entry.is_symlink():
+                    if specs and _ignored(specs, rel, False):
+                        continue
+                    _add_symlink(rel, entry.path, real_root, add, warnings)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not (specs and _ignored(specs, rel, True)):
+                        stack.append((entry.path, rel + "/", specs))
+                elif entry.is_file(follow_symlinks=False):
+                    if not (specs and _ignored(specs, rel, False)):
+                        add(rel, entry.path, entry.stat(follow_symlinks=False))
+                elif not (specs and _ignored(specs, rel, False)):
+                    warnings.append(f"{rel}: skipped, not a regular file")
+            except OSError as exc:
+                warnings.append(f"{rel}: skipped ({exc.strerror})")
+    cache.save()
+    return Manifest(files, sorted(warnings))
+
+
+def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[str]) -> None:
+    """A link to a file inside the project becomes a copy of that file; anything else would
+    leak outside the project or loop, so it is skipped and reported."""
+    target = os.path.realpath(path)
+    inside = target.startswith(real_root + os.sep)
+    if not inside:
+        warnings.append(f"{rel}: skipped, symlink points outside the project")
+        return
+    first = os.path.relpath(target, real_root).split(os.sep, 1)[0]
+    if first in (".git", ".aml"):
+        warnings.append(f"{rel}: skipped, symlink points into {first}/")
+        return
+    try:
+        st = os.stat(target)
+    except OSError:
+        warnings.append(f"{rel}: skipped, broken symlink")
+        return
+    if stat.S_ISREG(st.st_mode):
+        add(rel, target, st)
+    else:
+        warnings.append(f"{rel}: skipped, symlink to a folder is not followed")
+
+
+# ---------------------------------------------------------------- copying and shipping
+
+def _check_relpath(rel: str) -> None:
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+        raise AmlError(f"snapshot manifest has an unsafe path {rel!r}")
+
+
+def materialize(manifest: Manifest, project_root: Path, dest: Path, *,
+                verify: bool = False) -> None:
+    """Copy the manifest's files from the project into ``dest`` (real copies, never hardlinks,
+    so later project edits do not change the run). ``verify`` re-hashes each copy and raises
+    if the project file changed since the snapshot."""
+    root = Path(project_root)
+    dest = Path(dest)
+    made: set[Path] = set()
+    for rel, entry in manifest.files.items():
+        _check_relpath(rel)
+        target = dest / rel
+        parent = target.parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        try:
+            shutil.copyfile(root / rel, target)  # follows an inside-project symlink
+        except OSError as exc:
+            raise AmlError(f"{root / rel}: cannot copy into the run ({exc.strerror}); "
+                           "resubmit the run") from exc
+        os.chmod(target, entry.mode)
+        if verify and _hash_file(str(target)) != entry.sha256:
+            raise AmlError(f"{root / rel}: changed while the run was being submitted; resubmit")
+
+
+def missing(manifest: Manifest, have: Iterable[str]) -> list[str]:
+    """The shas of the manifest a content-addressed store lacks, each once, sorted."""
+    have_set = set(have)
+    return sorted(manifest.shas() - have_set)
+
+
+class _VerifyingReader:
+    """Reads a file for the tar stream and raises before the last chunk if its content no
+    longer matches the manifest, so a changed file never lands in the store complete."""
+
+    def __init__(self, f: BinaryIO, sha: str, size: int, name: str) -> None:
+        self.f, self.sha, self.size, self.name = f, sha, size, name
+        self.h = hashlib.sha256()
+        self.seen = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.h.update(data)
+        self.seen += len(data)
+        if self.seen >= self.size and self.h.hexdigest() != self.sha:
+            raise AmlError(f"{self.name}: changed while the run was being submitted; resubmit")
+        return data
+
+
+def write_objects_tar(manifest: Manifest, project_root: Path, shas: Iterable[str],
+                      fileobj: BinaryIO, *, compress: bool = False) -> int:
+    """Write a tar stream whose members are named by sha (each once) to ``fileobj``;
+    ``compress`` gzips it at level 1 (cheap CPU, useful on slow links). Returns the member count."""
+    by_sha: dict[str, tuple[str, FileEntry]] = {}
+    for rel, entry in manifest.files.items():
+        by_sha.setdefault(entry.sha256, (rel, entry))
+    out: Any = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=1, mtime=0) \
+        if compress else fileobj
+    count = 0
+    try:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for sha in dict.fromkeys(shas):
+                if sha not in by_sha:
+                    raise AmlError(f"object {sha} is not in the snapshot manifest")
+                rel, entry = by_sha[sha]
+                _check_relpath(rel)
+                path = Path(project_root) / rel
+                with open(path, "rb") as f:
+                    if os.fstat(f.fileno()).st_size != entry.size:
+                        raise AmlError(f"{path}: changed while the run was being submitted; "
+                                       "resubmit")
+                    ti = tarfile.TarInfo(sha)
+                    ti.size, ti.mode, ti.mtime = entry.size, 0o644, 0
+                    tar.addfile(ti, _VerifyingReader(f, sha, entry.size, str(path)))
+                count += 1
+    finally:
+        if compress:
+            out.close()
+    return count
+
+
+write_tar = write_objects_tar
+
+
+# ---------------------------------------------------------------- git
+
+def git_info(project_root: Path) -> tuple[str | None, bool | None]:
+    """(HEAD commit, dirty) of the repository holding the project; (None, None) when it is not
+    a repository or git is missing; commit None in a repository without commits."""
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(["git", "-C", str(project_root), *args], capture_output=True,
+                                  text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    inside = git("rev-parse", "--is-inside-work-tree")
+    if inside is None or inside.returncode != 0 or inside.stdout.strip() != "true":
+        return None, None
+    head = git("rev-parse", "--verify", "-q", "HEAD")
+    commit = head.stdout.strip() if head is not None and head.returncode == 0 else None
+    status = git("status", "--porcelain")
+    dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
+    return commit or None, dirty

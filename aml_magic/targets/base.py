@@ -1,0 +1,248 @@
+"""A compute target is a template of named stages (prepare, sync, launch, poll, cancel, collect).
+
+``AgentTarget`` implements every stage once over a :class:`Transport`: the agent is shipped next
+to the run, started detached, and afterwards only read. Local and remote targets differ only in
+their transport, where the run folder lives and how the snapshot gets there.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable
+
+from ..errors import TargetError
+from ..transports.base import Transport
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass
+class PrepareResult:
+    """What ``prepare`` did: ``built`` false means an existing environment was reused or none is
+    needed; ``message`` is the one line a front end shows."""
+    built: bool
+    message: str
+    environment_hash: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class LaunchRequest:
+    """Everything a target needs to start one run. ``env`` holds resolved secret values: it goes
+    to the agent on stdin and is never stored."""
+    run_id: str
+    command: list[str]                  # script and arguments, after ``$file`` substitution
+    env: dict[str, str]
+    manifest: Any                       # snapshot.Manifest
+    project_root: Path
+    run_folder: Path                    # <project>/.aml/runs/<id>/ (history side)
+    runconfig: Any                      # config.RunConfiguration
+    environment_hash: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentState:
+    """The agent's ``status.json`` as the client sees it."""
+    state: str                          # Running | Completed | Failed | Canceled | Missing
+    exit_code: int | None = None
+    reason: str | None = None
+    started: float | None = None
+    ended: float | None = None
+    heartbeat: float | None = None
+    heartbeat_seconds: float = 1.0
+    pid: int | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in ("Completed", "Failed", "Canceled")
+
+
+class Target(ABC):
+    """One compute target, as named by a ``.compute`` file."""
+
+    type_name: str = ""
+    builds_environments: bool = False
+
+    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+        self.compute = compute
+        self.project_root = project_root
+        self.secrets = secrets
+
+    # -- stages -----------------------------------------------------------------------------
+    def check(self, runconfig: Any) -> None:
+        """Refuse a run configuration this target cannot run, before anything is recorded."""
+
+    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+                build: bool = True) -> PrepareResult:
+        return PrepareResult(False, f"target '{self.compute.name}' uses a user-managed "
+                                    "environment: there is nothing to prepare")
+
+    @abstractmethod
+    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+        """Sync the snapshot, launch the agent; return the target state to record."""
+
+    @abstractmethod
+    def read_state(self, target_state: dict[str, Any]) -> AgentState: ...
+
+    @abstractmethod
+    def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None: ...
+
+    @abstractmethod
+    def read_metrics(self, target_state: dict[str, Any], offset: int) -> bytes: ...
+
+    @abstractmethod
+    def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
+        """Copy the run's ``./outputs/`` into ``dest``; return refused paths."""
+
+    def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
+        """Copy the run's ``./logs/`` into ``dest`` while it is live."""
+
+    @abstractmethod
+    def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
+        """True/False when it can be told, None when the target cannot be reached."""
+
+    @abstractmethod
+    def cancel(self, target_state: dict[str, Any]) -> None: ...
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class AgentTarget(Target):
+    """Shared implementation over a transport; subclasses choose the transport, the run folder
+    on the target, the interpreter and how the snapshot is synced."""
+
+    heartbeat_seconds: float = 1.0
+    #: True when the run folder on the target is the history's run folder (the local target):
+    #: then the log and ``./logs/`` need no copying.
+    run_folder_is_local: bool = False
+
+    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+        super().__init__(compute, project_root=project_root, secrets=secrets)
+        self._transport: Transport | None = None
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+    @abstractmethod
+    def _make_transport(self) -> Transport: ...
+
+    @abstractmethod
+    def _run_dir(self, request: LaunchRequest) -> str:
+        """Where the run folder lives on the target."""
+
+    @abstractmethod
+    def _python(self) -> str:
+        """The interpreter on the target that runs the agent and the script."""
+
+    @abstractmethod
+    def _sync_snapshot(self, request: LaunchRequest, run_dir: str) -> None:
+        """Make ``run_dir/work`` the run's own copy of the project."""
+
+    def _native_share_dir(self) -> str | None:
+        return getattr(self.compute, "native_shared_directory", None)
+
+    # -- shared stages ----------------------------------------------------------------------
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = self._make_transport()
+        return self._transport
+
+    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+        run_dir = self._run_dir(request)
+        self._sync_snapshot(request, run_dir)
+        self._ship_agent(run_dir)
+        python = self._python()
+        spec = {
+            "run_id": request.run_id,
+            "argv": [python, *request.command],
+            "cwd": _join(run_dir, "work"),
+            "env": request.env,
+            "heartbeat_seconds": self.heartbeat_seconds,
+            "python": python,
+        }
+        share = self._native_share_dir()
+        if share:
+            spec["native_share_dir"] = share
+        result = self.transport.run(
+            [python, "-S", "-E", _join(run_dir, ".agent", "supervisor.py"), "launch", run_dir],
+            stdin=json.dumps(spec).encode(), timeout=60, check=False)
+        if result.exit_code != 0:
+            detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
+            raise TargetError(f"target '{self.compute.name}': the run agent did not start "
+                              f"({python}): {detail[-400:] or 'exit code %d' % result.exit_code}")
+        try:
+            pid = int(json.loads(result.stdout.decode().strip().splitlines()[-1])["pid"])
+        except (ValueError, KeyError, IndexError):
+            raise TargetError(f"target '{self.compute.name}': unexpected answer from the run "
+                              f"agent: {result.stdout[-200:]!r}") from None
+        return {"run_dir": run_dir, "agent_pid": pid, "metrics_offset": 0,
+                "heartbeat_seconds": self.heartbeat_seconds}
+
+    def _ship_agent(self, run_dir: str) -> None:
+        from ..agent import agent_files
+        from ..transports.tarstream import tar_of_files
+        self.transport.put_tar(tar_of_files(agent_files()), _join(run_dir, ".agent"))
+
+    def read_state(self, target_state: dict[str, Any]) -> AgentState:
+        raw = self.transport.read_file(_join(target_state["run_dir"], "status.json"))
+        if not raw:
+            return AgentState("Missing")
+        try:
+            data = json.loads(raw)
+        except ValueError:            # replaced atomically, so this is a foreign file
+            return AgentState("Missing", reason="unreadable status.json")
+        return AgentState(
+            state=data.get("state", "Missing"), exit_code=data.get("exit_code"),
+            reason=data.get("reason"), started=data.get("started"), ended=data.get("ended"),
+            heartbeat=data.get("heartbeat"),
+            heartbeat_seconds=float(data.get("heartbeat_seconds") or self.heartbeat_seconds),
+            pid=data.get("pid"))
+
+    def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
+        if self.run_folder_is_local:
+            return
+        remote = _join(target_state["run_dir"], "log.txt")
+        offset = local_log.stat().st_size if local_log.exists() else 0
+        chunk = self.transport.read_file(remote, offset)
+        if chunk:
+            with open(local_log, "ab") as fh:
+                fh.write(chunk)
+
+    def read_metrics(self, target_state: dict[str, Any], offset: int) -> bytes:
+        return self.transport.read_file(_join(target_state["run_dir"], "metrics.jsonl"), offset)
+
+    def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
+        return self.transport.get_tree(_join(target_state["run_dir"], "work", "outputs"), dest)
+
+    def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
+        if not self.run_folder_is_local:
+            self.transport.get_tree(_join(target_state["run_dir"], "work", "logs"), dest)
+
+    def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
+        pid = target_state.get("agent_pid")
+        if not pid:
+            return None
+        result = self.transport.run(["kill", "-0", str(int(pid))], check=False, timeout=20)
+        return result.exit_code == 0
+
+    def cancel(self, target_state: dict[str, Any]) -> None:
+        run_dir = target_state["run_dir"]
+        self.transport.write_file(_join(run_dir, "cancel"), b"cancel\n")
+        pid = target_state.get("agent_pid")
+        if pid:
+            self.transport.run(["kill", "-TERM", str(int(pid))], check=False, timeout=20)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+def _join(*parts: str) -> str:
+    return str(PurePosixPath(*parts))
+
+
+__all__ = ["Target", "AgentTarget", "AgentState", "LaunchRequest", "PrepareResult"]

@@ -1,0 +1,379 @@
+"""Environment images on a Docker engine: find one by identity, or build it once.
+
+An environment image is the base image plus ``/opt/aml-env`` (a conda environment where the image
+has conda, mamba or micromamba; a venv filled by ``uv``, falling back to pip, where it has not),
+committed as ``aml-magic/env:<identity>`` with labels recording what it holds. Building runs a
+container on the host network (builds must reach the package index; the engine may have no
+bridge), streams its output line by line, and commits it. ``docker`` is imported lazily and
+``docker.from_env()`` honours ``DOCKER_HOST``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import shutil
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..environment import EnvironmentPlan, Unhonoured, enforce
+from ..errors import TargetError
+
+ProgressCallback = Callable[[str], None]
+
+ENV_REPOSITORY = "aml-magic/env"
+ENV_PREFIX = "/opt/aml-env"
+ENV_PYTHON = f"{ENV_PREFIX}/bin/python"
+BUILD_DIR = "/tmp/aml-build"
+CACHE_VOLUME = "aml-magic-build-cache"
+CACHE_MOUNT = "/var/cache/aml-build"
+LABEL = "org.aml-magic."
+UNHONOURED_MARK = "AML-UNHONOURED: "
+CA_ENV_VARS = ("AML_MAGIC_BUILD_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+
+_PROBE = ("for t in micromamba mamba conda; do command -v $t && break; done; echo '--'; "
+          "for p in python3 python; do command -v $p >/dev/null 2>&1 && "
+          "$p -c 'import sys; print(\"%d.%d.%d\" % sys.version_info[:3])' && break; done; true")
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What a base image offers: a conda-like tool and the version of its Python."""
+    conda_tool: str | None
+    python_version: str | None
+
+
+@dataclass
+class BuildResult:
+    tag: str
+    identity: str
+    installer: str                       # conda | micromamba | mamba | uv | pip
+    seconds: float
+    unhonoured: list[Unhonoured] = field(default_factory=list)
+
+
+class DockerEnvironmentBuilder:
+    """Finds and builds environment images on one engine (a ``docker.DockerClient``)."""
+
+    def __init__(self, client: Any | None = None, *, cache_volume: str | None = CACHE_VOLUME,
+                 ca_bundle: str | Path | None = None, ship_uv: bool = True) -> None:
+        if client is None:
+            import docker
+            client = docker.from_env()
+        self.client = client
+        self.cache_volume = cache_volume
+        self.ca_bundle = Path(ca_bundle) if ca_bundle else _default_ca_bundle()
+        self.ship_uv = ship_uv
+        self._facts: dict[str, ImageFacts] = {}
+        self._uv: Path | None | bool = False      # False: not looked up yet
+
+    @staticmethod
+    def image_tag(identity: str) -> str:
+        return f"{ENV_REPOSITORY}:{identity}"
+
+    def find(self, identity: str) -> Any | None:
+        """The environment image for this identity, or None. One API call: reuse is fast."""
+        import docker
+        try:
+            return self.client.images.get(self.image_tag(identity))
+        except docker.errors.ImageNotFound:
+            return None
+
+    def ensure_base_image(self, base_image: str, *, compute_file: str | Path | None = None,
+                          pull: bool = True) -> Any:
+        """The base image, pulled if absent; a clear error naming the ``.compute`` file if not."""
+        import docker
+        try:
+            return self.client.images.get(base_image)
+        except docker.errors.ImageNotFound:
+            pass
+        detail = "it is not on the Docker engine"
+        if pull:
+            try:
+                return self.client.images.pull(base_image)
+            except docker.errors.APIError as err:
+                detail += f" and pulling it failed: {_explain(err)}"
+        where = f"baseDockerImage in {compute_file}" if compute_file else "baseDockerImage"
+        raise TargetError(f"base image '{base_image}' cannot be used: {detail}. Change {where} "
+                          f"to an image the engine has or can pull, or build it first "
+                          f"(scripts/build_base_image.sh makes aml-magic/base:bookworm).")
+
+    def facts(self, base_image: str) -> ImageFacts:
+        """Probe the image once (a short container) for conda tools and its Python version."""
+        if base_image not in self._facts:
+            out = self._run_quick(base_image, ["sh", "-c", _PROBE])
+            tools, _, pythons = out.partition("--")
+            tool = tools.strip().splitlines()[-1].rsplit("/", 1)[-1] if tools.strip() else None
+            version = pythons.strip().splitlines()[-1] if pythons.strip() else None
+            self._facts[base_image] = ImageFacts(tool, version)
+        return self._facts[base_image]
+
+    def build(self, plan: EnvironmentPlan, base_image: str, identity: str | None = None, *,
+              on_progress: ProgressCallback | None = None, installer: str = "uv",
+              strict: bool = False, target: str = "docker",
+              compute_file: str | Path | None = None, use_cache: bool = True,
+              timeout: float | None = None) -> BuildResult:
+        """Build ``aml-magic/env:<identity>`` from ``base_image`` and the plan; stream output."""
+        if installer not in ("uv", "pip"):
+            raise ValueError(f"installer must be 'uv' or 'pip', not {installer!r}")
+        identity = identity or plan.identity
+        say = on_progress or (lambda line: None)
+        started = time.monotonic()
+        base = self.ensure_base_image(base_image, compute_file=compute_file)
+        facts = self.facts(base_image)
+        uv: Path | None = None
+        if facts.conda_tool:
+            unhonoured: list[Unhonoured] = []
+            route = facts.conda_tool
+            script = _conda_script(facts.conda_tool)
+        else:
+            unhonoured = plan.unhonoured_in_venv(facts.python_version)
+            enforce(unhonoured, strict=strict, target=target, source=plan.source, warn=say)
+            if facts.python_version is None:
+                raise TargetError(f"base image '{base_image}' has neither conda nor Python: "
+                                  f"change baseDockerImage in {compute_file or 'the .compute file'}")
+            route = installer
+            script = _venv_script(installer)
+            uv = self._shippable_uv() if installer == "uv" else None
+        say(f"building environment {identity} on {base_image} with {route}")
+        files = {
+            "build.sh": script.encode(),
+            "environment.yml": json.dumps(plan.conda_environment, indent=1).encode(),
+            "requirements.txt": "".join(f"{r}\n" for r in plan.venv_requirements).encode(),
+            "guessed.txt": "".join(f"{r}\n" for r in plan.guessed.values()).encode(),
+        }
+        env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore",
+               "PYTHONDONTWRITEBYTECODE": "1", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1"}
+        if self.ca_bundle is not None:
+            files["ca.pem"] = self.ca_bundle.read_bytes()
+            ca = f"{BUILD_DIR}/ca.pem"
+            env.update(SSL_CERT_FILE=ca, PIP_CERT=ca, REQUESTS_CA_BUNDLE=ca)
+        if uv is not None:
+            files["uv-bin/uv"] = uv.read_bytes()
+        volumes = {}
+        if use_cache and self.cache_volume:
+            volumes[self.cache_volume] = {"bind": CACHE_MOUNT, "mode": "rw"}
+            env.update(PIP_CACHE_DIR=f"{CACHE_MOUNT}/pip", UV_CACHE_DIR=f"{CACHE_MOUNT}/uv",
+                       AML_CACHE=CACHE_MOUNT)
+        else:
+            env.update(PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1")
+        container = self.client.containers.create(
+            base.id, ["sh", f"{BUILD_DIR}/build.sh"], environment=env, network_mode="host",
+            volumes=volumes, labels={f"{LABEL}build": identity}, working_dir="/")
+        try:
+            container.put_archive("/", _tar_of(files, BUILD_DIR))
+            container.start()
+            lines = _stream_lines(container, say)
+            status = container.wait(timeout=timeout)
+            code = int(status.get("StatusCode", -1))
+            if code != 0:
+                tail = "\n".join(lines[-15:])
+                raise TargetError(f"building the environment for target '{target}' on "
+                                  f"'{base_image}' failed (exit {code}); last output:\n{tail}")
+            guessed_failed = [Unhonoured(spec, "not found on PyPI")
+                              for spec, req in plan.guessed.items()
+                              if f"{UNHONOURED_MARK}{req}" in lines]
+            if guessed_failed:
+                enforce(guessed_failed, strict=strict, target=target, source=plan.source,
+                        warn=say)
+                unhonoured += guessed_failed
+            used = _installer_used(lines, route)
+            labels = {
+                f"{LABEL}identity": identity, f"{LABEL}base-image": base_image,
+                f"{LABEL}base-image-id": base.id, f"{LABEL}installer": used,
+                f"{LABEL}python": ENV_PYTHON,
+                f"{LABEL}specs": json.dumps(plan.specs, sort_keys=True),
+                f"{LABEL}unhonoured": json.dumps([str(u) for u in unhonoured]),
+            }
+            repo, tag = self.image_tag(identity).split(":")
+            container.commit(repository=repo, tag=tag, conf={
+                "Labels": labels, "Cmd": ["/bin/bash"], "WorkingDir": "/",
+                "Env": [f"PATH={ENV_PREFIX}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                        "/usr/bin:/sbin:/bin", f"VIRTUAL_ENV={ENV_PREFIX}"]})
+        finally:
+            container.remove(force=True)
+        seconds = time.monotonic() - started
+        say(f"environment {identity} built with {used} in {seconds:.1f}s")
+        return BuildResult(self.image_tag(identity), identity, used, seconds, unhonoured)
+
+    def _shippable_uv(self) -> Path | None:
+        """The client's own uv binary, when the engine runs the same architecture: shipping it
+        spares each cold build a download from PyPI. The build checks that it runs there."""
+        if self._uv is False:
+            self._uv = None
+            if self.ship_uv:
+                engine_arch = str(self.client.info().get("Architecture", ""))
+                if _same_arch(engine_arch, platform.machine()):
+                    self._uv = _local_uv_binary()
+        return self._uv if isinstance(self._uv, Path) else None
+
+    def _run_quick(self, image: str, command: list[str]) -> str:
+        out = self.client.containers.run(image, command, network_mode="none", remove=True,
+                                         stdout=True, stderr=False)
+        return out.decode("utf-8", "replace")
+
+
+def _venv_script(installer: str) -> str:
+    """POSIX sh run in the build container: a venv filled by uv (or pip); guessed conda names are
+    tried one by one so one missing name is reported instead of failing the build.
+
+    uv comes from, in order: the client's own binary shipped into the build folder, the build
+    cache volume, or PyPI (``pip install --target``, then kept in the cache volume)."""
+    b, p = BUILD_DIR, ENV_PREFIX
+    use_uv = "1" if installer == "uv" else "0"
+    return f"""set -eu
+cd {b}
+PY=$(command -v python3 || command -v python)
+echo "aml: base Python $PY ($($PY --version 2>&1))"
+UV=""
+if [ {use_uv} = 1 ]; then
+    for cand in {b}/uv-bin/uv "${{AML_CACHE:-/nonexistent}}/uv-tool/bin/uv"; do
+        if [ -x "$cand" ] && "$cand" --version >/dev/null 2>&1; then UV=$cand; break; fi
+    done
+fi
+if [ -n "$UV" ] && "$UV" venv -q --python "$PY" {p}; then
+    echo "aml: created venv {p} with uv"
+else
+    $PY -m venv {p} || {{ echo "aml: '$PY -m venv' failed: the image needs the venv module (Debian: python3-venv)"; exit 3; }}
+    echo "aml: created venv {p}"
+    if [ {use_uv} = 1 ]; then
+        echo "aml: installing uv from PyPI"
+        if [ -n "${{AML_CACHE:-}}" ]; then DEST="$AML_CACHE/uv-tool"; else DEST={b}/uv-tool; fi
+        TMP="$DEST.tmp.$$"
+        if {p}/bin/python -m pip install -q --target "$TMP" uv && [ -x "$TMP/bin/uv" ]; then
+            mv -T "$TMP" "$DEST" 2>/dev/null && UV="$DEST/bin/uv" || UV="$TMP/bin/uv"
+        else
+            rm -rf "$TMP"
+            echo "aml: uv is unavailable, falling back to pip"
+        fi
+    fi
+fi
+if [ -n "$UV" ]; then
+    INSTALL="$UV pip install --python {p}/bin/python"
+    echo "aml: installer uv"
+else
+    INSTALL="{p}/bin/python -m pip install"
+    echo "aml: installer pip"
+fi
+pip_install() {{
+    if ! {p}/bin/python -m pip --version >/dev/null 2>&1; then
+        {p}/bin/python -m ensurepip -q >/dev/null 2>&1 || true
+    fi
+    {p}/bin/python -m pip install "$@"
+}}
+if [ -s requirements.txt ]; then
+    $INSTALL -r requirements.txt || {{
+        [ -n "$UV" ] || exit 4
+        echo "aml: uv failed, retrying with pip"
+        echo "aml: installer pip"
+        UV=""
+        INSTALL="pip_install"
+        pip_install -r requirements.txt
+    }}
+fi
+while IFS= read -r req; do
+    [ -n "$req" ] || continue
+    echo "aml: trying conda name $req on PyPI"
+    $INSTALL "$req" || echo "{UNHONOURED_MARK}$req"
+done < guessed.txt
+cd /
+rm -rf {b}
+find {p} -name __pycache__ -prune -exec rm -rf {{}} + 2>/dev/null || true
+echo "aml: done"
+"""
+
+
+def _conda_script(tool: str) -> str:
+    b, p = BUILD_DIR, ENV_PREFIX
+    create = {"micromamba": f"micromamba create -y -p {p} -f {b}/environment.yml",
+              "mamba": f"mamba env create -p {p} -f {b}/environment.yml",
+              "conda": f"conda env create -p {p} -f {b}/environment.yml"}[tool]
+    clean = f"{tool} clean -a -y" if tool != "micromamba" else "micromamba clean -a -y"
+    return f"""set -eu
+echo "aml: installer {tool}"
+{create}
+{clean} >/dev/null 2>&1 || true
+rm -rf {b}
+echo "aml: done"
+"""
+
+
+def _installer_used(lines: list[str], default: str) -> str:
+    used = [ln.split("aml: installer ", 1)[1].strip() for ln in lines if "aml: installer " in ln]
+    return used[-1] if used else default
+
+
+def _stream_lines(container: Any, say: ProgressCallback) -> list[str]:
+    """Forward the container's output as whole lines; return them all."""
+    lines: list[str] = []
+    pending = b""
+    for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            lines.append(line)
+            say(line)
+    if pending:
+        line = pending.decode("utf-8", "replace")
+        lines.append(line)
+        say(line)
+    return lines
+
+
+def _tar_of(files: dict[str, bytes], directory: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(directory.strip("/"))
+        info.type, info.mode = tarfile.DIRTYPE, 0o700
+        tar.addfile(info)
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
+            info.size, info.mode = len(data), 0o700 if name.endswith("/uv") else 0o600
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _local_uv_binary() -> Path | None:
+    """The uv executable next to this Python (the ``uv`` package), else on PATH; ELF only."""
+    candidates: list[str | None] = []
+    try:
+        from uv import find_uv_bin
+        candidates.append(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    candidates.append(shutil.which("uv"))
+    for cand in candidates:
+        if cand and Path(cand).is_file():
+            with open(cand, "rb") as fh:
+                if fh.read(4) == b"\x7fELF":      # not a pyenv shim or wrapper script
+                    return Path(cand)
+    return None
+
+
+def _same_arch(engine: str, client: str) -> bool:
+    aliases = {"amd64": "x86_64", "arm64": "aarch64"}
+    return bool(engine) and aliases.get(engine, engine) == aliases.get(client, client)
+
+
+def _default_ca_bundle() -> Path | None:
+    """The client's CA bundle, when one is configured: builds then trust what the client trusts
+    (corporate or sandbox TLS proxies). It lives only in the build folder, never in the image."""
+    for var in CA_ENV_VARS:
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    return None
+
+
+def _explain(err: Exception) -> str:
+    text = getattr(err, "explanation", None) or str(err)
+    return str(text).strip().splitlines()[0][:300] if text else type(err).__name__
+
+
+__all__ = ["DockerEnvironmentBuilder", "BuildResult", "ImageFacts", "ENV_PYTHON", "ENV_PREFIX",
+           "ENV_REPOSITORY"]

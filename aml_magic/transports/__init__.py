@@ -1,0 +1,1 @@
+"""How a target is reached: run a command, move files. Local and SSH behave the same."""

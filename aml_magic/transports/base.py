@@ -1,0 +1,47 @@
+"""The transport contract every target is written against, once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Protocol
+
+
+@dataclass
+class CommandResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+TarProducer = Callable[[BinaryIO], None]
+
+
+class Transport(Protocol):
+    """Run commands and move files on a target. ``argv`` is always a list: a transport that must
+    go through a shell quotes every item."""
+
+    def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
+            check: bool = True) -> CommandResult: ...
+
+    def stream(self, argv: list[str], *, on_line: Callable[[str], None],
+               timeout: float | None = None) -> int: ...
+
+    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes: ...
+
+    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None: ...
+
+    def put_tar(self, producer: TarProducer, dest_dir: str) -> None: ...
+
+    def get_tree(self, remote_dir: str, local_dir: Path) -> list[str]: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def makedirs(self, path: str) -> None: ...
+
+    def home(self) -> str: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,129 @@
+"""The local machine as a transport: the same contract as SSH, without a network."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable
+
+from ..errors import TargetError
+from .base import CommandResult, TarProducer
+
+
+class LocalTransport:
+    """Runs argv lists with ``subprocess`` (never a shell) and moves files with the OS."""
+
+    def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
+            check: bool = True) -> CommandResult:
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+        except FileNotFoundError as exc:
+            raise TargetError(f"local: cannot run {argv[0]!r}: {exc.strerror}") from None
+        except subprocess.TimeoutExpired:
+            raise TargetError(f"local: {argv[0]!r} did not finish within {timeout} s") from None
+        result = CommandResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            tail = proc.stderr.decode("utf-8", "replace").strip()[-500:]
+            raise TargetError(f"local: {argv[0]!r} exited with {proc.returncode}: {tail}")
+        return result
+
+    def stream(self, argv: list[str], *, on_line: Callable[[str], None],
+               timeout: float | None = None) -> int:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        timer = threading.Timer(timeout, proc.kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+            return proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+
+    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
+        try:
+            with open(os.path.expanduser(path), "rb") as fh:
+                fh.seek(offset)
+                return fh.read() if limit is None else fh.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
+        target = Path(os.path.expanduser(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
+        dest = Path(os.path.expanduser(dest_dir))
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as buf:
+            producer(buf)
+            buf.seek(0)
+            with tarfile.open(fileobj=buf, mode="r|*") as tar:
+                tar.extractall(dest, filter="data")
+
+    def get_tree(self, remote_dir: str, local_dir: Path) -> list[str]:
+        """Copy regular files; refuse (and return) symlinks and anything escaping the folder."""
+        return copy_tree_safely(Path(os.path.expanduser(remote_dir)), local_dir)
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(os.path.expanduser(path))
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(os.path.expanduser(path), exist_ok=True)
+
+    def home(self) -> str:
+        return str(Path.home())
+
+    def close(self) -> None:
+        pass
+
+
+def copy_tree_safely(src: Path, dest: Path) -> list[str]:
+    """Copy the regular files under ``src`` to ``dest`` without following any symlink.
+
+    Returns the relative paths that were refused (symlinks, special files)."""
+    refused: list[str] = []
+    if not src.is_dir() or src.is_symlink():
+        return refused
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        base = Path(dirpath)
+        for name in list(dirnames):
+            if (base / name).is_symlink():
+                refused.append((base / name).relative_to(src).as_posix())
+                dirnames.remove(name)
+        for name in filenames:
+            path = base / name
+            rel = path.relative_to(src)
+            st = path.lstat()
+            if not _is_regular(st.st_mode):
+                refused.append(rel.as_posix())
+                continue
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out, follow_symlinks=False)
+    return refused
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+    return stat.S_ISREG(mode)
+
+
+__all__ = ["LocalTransport", "copy_tree_safely"]

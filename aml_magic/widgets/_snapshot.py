@@ -1,0 +1,176 @@
+"""What a run looks like at one moment, read from a ``Run`` handle without touching ipywidgets.
+
+The run widget, the text/HTML fallbacks and the tests all work from a :class:`RunSnapshot`, so
+rendering is testable without a browser and the watcher thread is the only code that reads.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..history.status import RunStatus
+
+TAIL_LINES = 200
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)",
+                          re.IGNORECASE)
+MASK = "******"
+
+
+class LogTail:
+    """The last ``limit`` lines of a growing log, fed in chunks that may split lines."""
+
+    def __init__(self, limit: int = TAIL_LINES) -> None:
+        self.lines: deque[str] = deque(maxlen=limit)
+        self.partial = ""
+        self.total_lines = 0
+
+    def feed(self, text: str) -> bool:
+        """Append a chunk; returns whether anything changed."""
+        if not text:
+            return False
+        pieces = (self.partial + text).split("\n")
+        self.partial = pieces.pop()
+        self.lines.extend(pieces)
+        self.total_lines += len(pieces)
+        return True
+
+    def text(self) -> str:
+        shown = list(self.lines) + ([self.partial] if self.partial else [])
+        return "\n".join(shown)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_lines > (self.lines.maxlen or 0)
+
+
+@dataclass
+class MetricSeries:
+    """All values logged under one name, in step order; a list-valued metric is a series too."""
+
+    name: str
+    values: list[Any]
+
+    @property
+    def last(self) -> Any:
+        return self.values[-1] if self.values else None
+
+    @property
+    def numbers(self) -> list[float]:
+        return [float(v) for v in self.values
+                if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+    @property
+    def is_series(self) -> bool:
+        return len(self.values) > 1
+
+
+@dataclass
+class RunSnapshot:
+    """One consistent view of a run for rendering."""
+
+    run_id: str
+    target: str = ""
+    target_type: str = ""
+    run_configuration: str | None = None
+    status: RunStatus = RunStatus.QUEUED
+    elapsed: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    log_tail: str = ""
+    log_truncated: bool = False
+    metrics: list[MetricSeries] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    outputs: list[tuple[str, int]] = field(default_factory=list)
+    error: str | None = None          # why the last refresh failed (shown, never raised)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal()
+
+
+def group_metrics(metrics: Iterable[Any]) -> list[MetricSeries]:
+    """Group ``Metric`` rows by name; a single list value becomes the series itself."""
+    ordered: dict[str, list[tuple[int, Any]]] = {}
+    for index, metric in enumerate(metrics):
+        step = metric.step if getattr(metric, "step", None) is not None else index
+        ordered.setdefault(metric.name, []).append((step, metric.value))
+    result = []
+    for name, rows in ordered.items():
+        values = [value for _, value in sorted(rows, key=lambda row: row[0])]
+        if len(values) == 1 and isinstance(values[0], list):
+            values = list(values[0])
+        result.append(MetricSeries(name, values))
+    return result
+
+
+def mask_environment(environment: dict[str, str] | None) -> dict[str, str]:
+    """History already masks secret values; names that look secret are masked once more here
+    so a widget never shows one even if a record was written by an older version."""
+    masked = {}
+    for name, value in (environment or {}).items():
+        masked[str(name)] = MASK if _SECRET_NAME.search(str(name)) else str(value)
+    return masked
+
+
+def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
+    """Seconds since the run started (or was created), up to its end."""
+    start = getattr(record, "started_at", None) or getattr(record, "created_at", None)
+    if start is None:
+        return None
+    end = getattr(record, "ended_at", None)
+    end = end if end is not None else (time.time() if now is None else now)
+    return max(0.0, float(end) - float(start))
+
+
+def snapshot_of(run: Any, tail: LogTail, *, metrics: list[Any] | None = None,
+                outputs: list[Any] | None = None, error: str | None = None) -> RunSnapshot:
+    """Build a snapshot from a Run handle plus what the watcher has read so far."""
+    record = run.record
+    return RunSnapshot(
+        run_id=run.id,
+        target=getattr(record, "target", "") or "",
+        target_type=getattr(record, "target_type", "") or "",
+        run_configuration=getattr(record, "run_configuration", None),
+        status=RunStatus(run.status),
+        elapsed=elapsed_seconds(record),
+        exit_code=getattr(record, "exit_code", None),
+        reason=getattr(record, "reason", None),
+        log_tail=tail.text(),
+        log_truncated=tail.truncated,
+        metrics=group_metrics(metrics or []),
+        environment=mask_environment(getattr(record, "environment", None)),
+        outputs=[(a.path, int(a.size)) for a in (outputs or [])],
+        error=error,
+    )
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return f"[{len(value)} values]"
+    return str(value)

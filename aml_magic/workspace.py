@@ -1,0 +1,275 @@
+"""``Workspace``: one object per project, the only API the front ends (CLI, magics, widgets,
+server) call. It joins configuration, secrets, snapshots, targets and the run history."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import AmlError, ConfigError
+from .history.records import RunRecord
+from .history.status import RunStatus
+from .run import Run
+from .targets.base import LaunchRequest, PrepareResult, Target
+
+ProgressCallback = Callable[[str], None]
+
+
+class Workspace:
+    """A project: the folder holding ``aml_config/``."""
+
+    def __init__(self, project_root: str | os.PathLike[str] | None = None, *,
+                 secrets_dir: str | os.PathLike[str] | None = None) -> None:
+        from .config import ProjectConfig, find_project
+        start = Path(project_root) if project_root is not None else Path.cwd()
+        self.root = find_project(start.expanduser().resolve())
+        self.config = ProjectConfig(self.root)
+        self._secrets_dir = Path(secrets_dir) if secrets_dir else None
+        self._store: Any = None
+        self._secrets: Any = None
+        self._lock = threading.RLock()
+        self._targets: dict[str, Target] = {}
+        self._target_locks: dict[str, threading.RLock] = {}
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # -- lazily built collaborators ---------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from .history import RunStore
+            with self._lock:
+                if self._store is None:
+                    self._store = RunStore(self.root)
+        return self._store
+
+    @property
+    def secrets(self) -> Any:
+        if self._secrets is None:
+            from .secrets import SecretStore
+            self._secrets = SecretStore(self._secrets_dir)
+        return self._secrets
+
+    def masker_for(self, record: RunRecord) -> Any:
+        """A masker knowing the secret values a run was given (resolved from the references
+        its configuration snapshot holds), for showing its log."""
+        from .secrets import resolve_env
+        declared = record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables") or {}
+        try:
+            return resolve_env(declared, self.secrets)[1]
+        except AmlError:
+            from .secrets import Masker
+            return Masker(())
+
+    # -- targets and run configurations -----------------------------------------------------
+    def targets(self) -> dict[str, Any]:
+        return self.config.compute_targets()
+
+    def run_configurations(self) -> dict[str, Any]:
+        return self.config.run_configurations()
+
+    def target_for(self, compute: Any) -> Target:
+        """A target object for ``compute``, kept per workspace so that its connection (SSH,
+        Docker) is reused between polls; a changed ``.compute`` gets a fresh one."""
+        from .targets import target_class
+        with self._lock:
+            cached = self._targets.get(compute.name)
+            if cached is not None and cached.compute == compute:
+                return cached
+            cls = target_class(compute.type, source=str(compute.path) if compute.path else None)
+            target = cls(compute, project_root=self.root, secrets=self.secrets)
+            self._targets[compute.name] = target
+            self._target_locks.setdefault(compute.name, threading.RLock())
+        if cached is not None:
+            cached.close()
+        return target
+
+    def close(self) -> None:
+        """Close the targets' connections (also done at interpreter exit)."""
+        with self._lock:
+            targets, self._targets = list(self._targets.values()), {}
+        for target in targets:
+            target.close()
+
+    def attach(self, type_name: str, name: str, **options: Any) -> Any:
+        """Write ``<name>.compute`` and ``<name>.runconfig``; secrets go to the secret store.
+
+        Options are those of ``aml computetarget attach`` (address, username, password,
+        use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
+        from .attach import attach_target
+        return attach_target(self, type_name, name, **options)
+
+    def detach(self, name: str) -> None:
+        """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
+        the target referenced."""
+        compute = self.config.compute(name)
+        self.config.remove(name)
+        password = getattr(compute, "password", None)
+        key = getattr(compute, "key_reference", None)
+        for ref in (password, key):
+            if ref and self.secrets.is_reference(ref) and ref.startswith("aml-secret:"):
+                try:
+                    self.secrets.delete(ref)
+                except AmlError:
+                    pass
+
+    def create_run_configuration(self, name: str, *, target: str,
+                                 framework: str = "Python", **fields: Any) -> Any:
+        from .config import RunConfiguration
+        self.config.compute(target)          # the target must exist
+        if name in self.config.run_configurations():
+            raise AmlError(f"run configuration '{name}' already exists in "
+                           f"{self.root / 'aml_config'}; pick another name or edit the file")
+        rc = RunConfiguration(name=name, target=target, framework=framework, **fields)
+        self.config.write_runconfig(rc)
+        return rc
+
+    # -- prepare ----------------------------------------------------------------------------
+    def prepare(self, runconfig_name: str, *,
+                on_progress: ProgressCallback | None = None) -> PrepareResult:
+        rc = self.config.runconfig(runconfig_name)
+        target = self.target_for(self.config.compute(rc.target))
+        start = time.perf_counter()
+        with self._target_locks[rc.target]:
+            result = target.prepare(rc, on_progress=on_progress)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    # -- submit -----------------------------------------------------------------------------
+    def submit(self, runconfig_name: str, script: str | None = None,
+               args: Sequence[str] = (), *, wait: bool = False,
+               on_progress: ProgressCallback | None = None) -> Run:
+        """Snapshot the project, record the run, start it on the target; return at once (or
+        after the run ends with ``wait``). A failure after the run is recorded marks it Failed
+        with the reason, then raises."""
+        from .secrets import resolve_env
+        from .snapshot import git_info, take_snapshot
+
+        rc = self.config.runconfig(runconfig_name)
+        compute = self.config.compute(rc.target)
+        target = self.target_for(compute)
+        target.check(rc)
+        if script is not None:
+            script = self._project_relative(script)
+        command = [str(item) for item in rc.resolve_arguments(script, list(args))]
+        if not command:
+            raise ConfigError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
+                              "script was given: name a script to run",
+                              path=str(rc.path) if rc.path else None)
+        declared = dict(rc.environment_variables or {})
+        env, masker = resolve_env(declared, self.secrets,
+                                  context=str(rc.path) if rc.path else rc.name)
+        manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
+                                 "hashes.json")
+        if command[0].endswith(".py") and command[0] not in manifest.files:
+            raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
+                           ".amlignore/.gitignore excludes it); scripts run from the run's copy "
+                           "of the project")
+        store = self.store
+        run_id = store.new_run_id(self.name)
+        commit, dirty = git_info(self.root)
+        record = RunRecord(
+            run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
+            target_type=compute.type, status=RunStatus.QUEUED, command=command,
+            script=command[0], config_snapshot=_config_snapshot(rc, compute),
+            environment={k: str(v) for k, v in masker.mask_mapping(declared).items()},
+            snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
+        store.create_run(record)
+        run_folder = store.run_dir(run_id)
+        run_folder.mkdir(parents=True, exist_ok=True)
+        (run_folder / "manifest.json").write_text(manifest.to_json())
+        store.set_status(run_id, RunStatus.PREPARING)
+        try:
+            request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
+                                    project_root=self.root, run_folder=run_folder, runconfig=rc,
+                                    extra={"on_progress": on_progress})
+            with self._target_locks[compute.name]:
+                state = target.submit(request)
+            state.setdefault("launched_at", time.time())
+            store.update(run_id, target_state=state, started_at=time.time(),
+                         environment_hash=request.environment_hash)
+            store.set_status(run_id, RunStatus.RUNNING)
+        except AmlError as exc:
+            store.update(run_id, ended_at=time.time())
+            store.set_status(run_id, RunStatus.FAILED, reason=str(exc))
+            raise AmlError(f"run {run_id} failed to start: {exc}") from None
+        except BaseException as exc:
+            store.set_status(run_id, RunStatus.FAILED, reason=f"internal error: {exc!r}")
+            raise
+        run = Run(self, run_id)
+        if wait:
+            run.wait()
+        return run
+
+    def _project_relative(self, script: str) -> str:
+        path = Path(script).expanduser()
+        if path.is_absolute():
+            try:
+                return path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                raise AmlError(f"script {script} is outside the project {self.root}: copy it "
+                               "into the project first") from None
+        return path.as_posix()
+
+    # -- runs -------------------------------------------------------------------------------
+    def run(self, run_id: str) -> Run:
+        resolved = self.store.resolve_run_id(run_id) if hasattr(
+            self.store, "resolve_run_id") else run_id
+        return Run(self, resolved, self.store.get(resolved))
+
+    def runs(self, *, status: str | RunStatus | None = None, target: str | None = None,
+             limit: int = 50) -> list[Run]:
+        records = self.store.list_runs(status=status, target=target, limit=limit)
+        return [Run(self, r.run_id, r) for r in records]
+
+    def reconcile(self, record: RunRecord) -> RunRecord:
+        from .reconcile import reconcile
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            return reconcile(self.store, record, target)
+
+    def reconcile_active(self) -> int:
+        """Reconcile every non-terminal run (for the server and ``aml run list``)."""
+        count = 0
+        for record in self.store.active_runs():
+            try:
+                self.reconcile(record)
+                count += 1
+            except AmlError:
+                continue
+        return count
+
+    def cancel(self, run_id: str) -> None:
+        record = self.store.get(run_id)
+        if record.status.is_terminal():
+            raise AmlError(f"run {run_id} has already ended ({record.status.value}); "
+                           "nothing to cancel")
+        if not record.target_state.get("run_dir"):
+            self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
+            return
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            target.cancel(record.target_state)
+
+    def _target_of_record(self, record: RunRecord) -> Target:
+        """The target a run ran on, as configured now, else as recorded at submit."""
+        try:
+            compute = self.config.compute(record.target)
+        except AmlError:
+            from .config import compute_from_mapping
+            compute = compute_from_mapping(record.target,
+                                           record.config_snapshot.get("compute", {}))
+        return self.target_for(compute)
+
+
+def _config_snapshot(rc: Any, compute: Any) -> dict[str, Any]:
+    """What the run was configured with; ``.compute`` passwords are references already."""
+    from .config import compute_to_mapping, runconfig_to_mapping
+    return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}

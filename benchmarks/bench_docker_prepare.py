@@ -1,0 +1,93 @@
+"""Docker environment preparation: cached prepare, and cold builds with uv vs pip.
+
+Contracts (issue 5): a cached prepare (identity + lookup) under 1 s; a cold build of the same
+specification in the same base image at least 2x faster with uv than with pip.
+
+Run: python3 benchmarks/bench_docker_prepare.py [--repeat N]
+Uses DOCKER_HOST when set (the engine must hold aml-magic/base:bookworm); otherwise starts the
+test suite's private engine (root, dockerd and debootstrap needed). Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aml_magic.environment import environment_identity, plan_environment  # noqa: E402
+from aml_magic.targets.docker_images import DockerEnvironmentBuilder  # noqa: E402
+
+BASE = "aml-magic/base:bookworm"
+
+
+@dataclass
+class Conda:
+    name: str = "bench"
+    channels: list[str] = field(default_factory=list)
+    conda: list[str] = field(default_factory=lambda: ["python=3", "six=1.16"])
+    pip: list[str] = field(default_factory=lambda: ["requests==2.32.3", "tomli==2.0.1"])
+    path: str | None = None
+
+
+@contextlib.contextmanager
+def engine_client() -> Iterator[Any]:
+    if os.environ.get("DOCKER_HOST"):
+        import docker
+        client = docker.from_env()
+        yield client
+        client.close()
+        return
+    from tests.fixtures.dockerd import running_engine
+    with running_engine() as engine:
+        yield engine.client()
+
+
+def forget(builder: DockerEnvironmentBuilder, identity: str) -> None:
+    import docker
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        builder.client.images.remove(builder.image_tag(identity), force=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="cold builds per installer")
+    parser.add_argument("--lookups", type=int, default=20, help="cached prepares to time")
+    args = parser.parse_args()
+    spec = Conda()
+    with engine_client() as client:
+        builder = DockerEnvironmentBuilder(client)
+        plan = plan_environment(spec, base_image=BASE, framework="Python")
+        cold: dict[str, list[float]] = {"uv": [], "pip": []}
+        for _ in range(args.repeat):
+            for installer in ("uv", "pip"):          # interleaved: same conditions for both
+                forget(builder, plan.identity)
+                started = time.perf_counter()
+                builder.build(plan, BASE, installer=installer, use_cache=False)
+                cold[installer].append(time.perf_counter() - started)
+        cached: list[float] = []
+        for _ in range(args.lookups):
+            started = time.perf_counter()
+            identity = environment_identity(spec, base_image=BASE, framework="Python")
+            assert builder.find(identity) is not None
+            cached.append(time.perf_counter() - started)
+    uv, pip = statistics.median(cold["uv"]), statistics.median(cold["pip"])
+    result = {
+        "cached_prepare_ms_median": round(statistics.median(cached) * 1000, 2),
+        "cold_uv_s_median": round(uv, 2), "cold_pip_s_median": round(pip, 2),
+        "pip_over_uv_ratio": round(pip / uv, 2),
+        "targets": {"cached_prepare_ms": "< 1000", "pip_over_uv_ratio": ">= 2"},
+    }
+    result["ok"] = result["cached_prepare_ms_median"] < 1000 and result["pip_over_uv_ratio"] >= 2
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""JupyterLab in headless Chromium (Debian's chromium, driven by Playwright with
+``executable_path``; never ``playwright install``): open the quickstart notebook, run all cells,
+and see the live run widget reach Completed with a log line printed by the submitted cell."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import require
+
+from .conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NOTEBOOK = "01_quickstart_local.ipynb"
+ARTIFACTS = REPO / "tests" / "artifacts"
+COMMITTED = REPO / "docs" / "screenshots" / "quickstart_widget.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _components() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+        import jupyterlab  # noqa: F401
+        import jupyterlab_widgets  # noqa: F401
+    except ImportError as err:
+        require(False, f"python package missing for the browser test: {err.name}")
+    require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not installed (apt-get install chromium)")
+
+
+@pytest.fixture
+def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on loopback serving a temporary copy of the demo notebook."""
+    _components()
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(REPO / "demo_notebooks" / NOTEBOOK, root / NOTEBOOK)
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"))
+    log = open(tmp_path / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.token={token}",
+         f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0",
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("jupyter lab did not start:\n"
+                                       + (tmp_path / "lab.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield f"{base}/lab/tree/{NOTEBOOK}?token={token}", root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.mark.timeout(150)
+def test_quickstart_in_jupyterlab_shows_completed_widget(lab: tuple[str, Path]) -> None:
+    from playwright.sync_api import sync_playwright
+    url, root = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            # Given the notebook open with its kernel ready
+            page.goto(url)
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                "window.jupyterapp.shell.currentWidget.sessionContext && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+                " === 'idle'", timeout=60_000)
+            # When every cell runs
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # Then the submit cell's live widget reaches Completed and shows the cell's log line
+            widget = page.locator(".aml-run-widget").first
+            widget.locator(".aml-status", has_text="Completed").wait_for(timeout=60_000)
+            widget.locator(".aml-log", has_text="training finished").wait_for(timeout=10_000)
+            assert "epoch 0: loss=" in widget.locator(".aml-log").inner_text()
+            widget.scroll_into_view_if_needed()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "quickstart_widget.png"
+            widget.screenshot(path=str(shot))
+            page.screenshot(path=str(ARTIFACTS / "quickstart_page.png"))
+            if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
+                COMMITTED.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, COMMITTED)
+        finally:
+            browser.close()
+    assert (root / "demo_project" / "train.py").is_file()
