@@ -3,7 +3,8 @@
 The cell text goes through IPython's ``transform_cell`` so ``%magic`` and ``!cmd`` lines become
 plain Python calls on ``get_ipython()``; outside IPython that name does not exist, so a small
 stand-in is prepended whenever the transformed code uses it: ``!cmd`` still runs the command
-on the target, other magics are skipped with a note in the run's log.
+on the target, ``%time`` still runs its statement, other magics are skipped with a note in the
+run's log.
 """
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def get_ipython():
                                  stderr=subprocess.STDOUT, universal_newlines=True).stdout
             return out.splitlines() if split else out
         def run_line_magic(self, name, line, *args, **kwargs):
+            if name == "time":
+                import sys, time
+                frame, start = sys._getframe(1), time.time()
+                exec(compile(line, "<%time>", "exec"), frame.f_globals, frame.f_locals)
+                print("Wall time: %.3f s" % (time.time() - start), flush=True)
+                return None
             print("aml_magic: %" + name + " skipped outside IPython", flush=True)
         def run_cell_magic(self, name, line, cell, *args, **kwargs):
             print("aml_magic: %%" + name + " skipped outside IPython", flush=True)

@@ -45,6 +45,12 @@ CONDA_ONLY: frozenset[str] = frozenset({
     "readline", "sqlite", "tk", "vc", "vs2015_runtime", "xz", "zlib", "hdf5", "curl", "git",
 })
 _CONDA_ONLY_PREFIXES = ("r-", "lib", "_")
+# The Workbench SDK was never on PyPI; aml_magic gives every run its own azureml.logging instead.
+WORKBENCH_ONLY_PIP: frozenset[str] = frozenset({
+    "azure-ml-api-sdk", "azureml-assets", "azureml-datacollector", "azureml-pyrecipes-dataframe",
+})
+_WORKBENCH_WHEEL_HOST = "azuremldownloads.blob.core.windows.net"
+_WORKBENCH_REASON = "Workbench-only package, not on PyPI; runs get aml_magic's azureml.logging"
 _HONOURED_BY_VENV = frozenset({"pip"})     # a venv has pip already
 
 _CONDA_SPEC = re.compile(r"^(?:(?P<channel>[^\s:]+)::)?(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<rest>.*)$")
@@ -92,11 +98,12 @@ class EnvironmentPlan:
     """What to install for one specification; image facts decide the rest at build time."""
     identity: str
     python_request: str | None                 # conda constraint on python, e.g. "=3.5.2"
-    pip: list[str]                             # the pip section, as written
+    pip: list[str]                             # the pip section, as written, minus Workbench-only
     from_conda: dict[str, str]                 # conda spec -> known PyPI requirement
     guessed: dict[str, str]                    # conda spec -> same-named PyPI requirement, tried
     conda_only: list[str]                      # conda specs no venv can honour
     conda_environment: dict[str, Any]          # environment file for conda/mamba/micromamba
+    workbench_only: list[str] = field(default_factory=list)   # pip items nobody can install
     source: str | None = None                  # the conda_dependencies.yml path, for messages
     specs: dict[str, Any] = field(default_factory=dict)   # the normalized document hashed
 
@@ -105,9 +112,14 @@ class EnvironmentPlan:
         """Requirements installed together into a venv (guessed names are tried one by one)."""
         return [*self.from_conda.values(), *self.pip]
 
+    def unhonoured_with_conda(self) -> list[Unhonoured]:
+        """Specs skipped even where conda builds the environment."""
+        return [Unhonoured(s, _WORKBENCH_REASON) for s in self.workbench_only]
+
     def unhonoured_in_venv(self, image_python: str | None) -> list[Unhonoured]:
         """Specs a venv on an image with this Python version cannot honour."""
         out = [Unhonoured(s, "conda-only package, not on PyPI") for s in self.conda_only]
+        out += self.unhonoured_with_conda()
         if self.python_request:
             spec = f"python{self.python_request}"
             if image_python is None:
@@ -137,7 +149,8 @@ def normalized_document(conda: CondaLike | None, *, base_image: str,
     }
 
 
-def plan_environment(conda: CondaLike | None, *, base_image: str, framework: str) -> EnvironmentPlan:
+def plan_environment(conda: CondaLike | None, *, base_image: str,
+                     framework: str) -> EnvironmentPlan:
     """Split a conda specification into what a venv installs and what only conda can do."""
     doc = normalized_document(conda, base_image=base_image, framework=framework)
     python_request: str | None = None
@@ -157,7 +170,9 @@ def plan_environment(conda: CondaLike | None, *, base_image: str, framework: str
             conda_only.append(text)
         else:
             guessed[text] = spec.pip_requirement(spec.name)
-    pip = [p.strip() for p in _strings(getattr(conda, "pip", None)) if p.strip()]
+    pip, workbench_only = [], []
+    for item in (p.strip() for p in _strings(getattr(conda, "pip", None))):
+        (workbench_only if _is_workbench_only(item) else pip).append(item)
     deps: list[Any] = [s.strip() for s in _strings(getattr(conda, "conda", None))]
     if pip:
         deps.append({"pip": pip})
@@ -166,7 +181,7 @@ def plan_environment(conda: CondaLike | None, *, base_image: str, framework: str
     path = getattr(conda, "path", None)
     return EnvironmentPlan(identity=_digest(doc), python_request=python_request, pip=pip,
                            from_conda=from_conda, guessed=guessed, conda_only=conda_only,
-                           conda_environment=environment,
+                           conda_environment=environment, workbench_only=workbench_only,
                            source=str(path) if path else None, specs=doc)
 
 
@@ -258,6 +273,13 @@ def _conda_version_to_pep440(version: str) -> str:
     return "|".join(alternatives)
 
 
+def _is_workbench_only(pip_item: str) -> bool:
+    if _WORKBENCH_WHEEL_HOST in pip_item:
+        return True
+    name = re.split(r"[\s\[<>=!~;@]", normalize_pip_spec(pip_item), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower() in WORKBENCH_ONLY_PIP
+
+
 def _strings(items: Iterable[Any] | None) -> list[str]:
     return [str(i) for i in (items or []) if i is not None and str(i).strip()]
 
@@ -269,4 +291,4 @@ def _digest(doc: dict[str, Any]) -> str:
 
 __all__ = ["CondaSpec", "EnvironmentPlan", "Unhonoured", "environment_identity", "enforce",
            "normalized_document", "parse_conda_spec", "normalize_pip_spec", "plan_environment",
-           "python_satisfies", "CONDA_TO_PYPI", "CONDA_ONLY"]
+           "python_satisfies", "CONDA_TO_PYPI", "CONDA_ONLY", "WORKBENCH_ONLY_PIP"]

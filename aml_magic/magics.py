@@ -147,7 +147,7 @@ class AmlMagics(Magics):
     def aml_attach(self, line: str) -> Any:
         """%aml_attach TYPE --name N [--address A] [--username U] [--password | -k]: attach a
         compute target. With no arguments, shows a form."""
-        if not line.strip():
+        if not line.split("#", 1)[0].strip():
             return self._attach_form()
         from .arguments import attach_parser
         args = parse(attach_parser("%aml_attach"), line)

@@ -70,10 +70,8 @@ def _ingest_metrics(store: Any, record: RunRecord, target: Target) -> None:
                                   item.get("time")))
         except (ValueError, KeyError, TypeError):
             continue                      # a foreign line in the file is not a metric
-    if metrics:
-        store.add_metrics(record.run_id, metrics)
     state = dict(record.target_state, metrics_offset=offset + end)
-    store.update(record.run_id, target_state=state)
+    store.add_metrics(record.run_id, metrics, target_state=state)   # one transaction
     record.target_state = state
 
 

@@ -59,15 +59,20 @@ class Run:
     def wait(self, timeout: float | None = None, *, poll: float | None = None) -> RunStatus:
         """Block until the run ends (or ``timeout`` seconds pass); returns the status."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.002 if poll is None else poll
-        cap = 0.25 if poll is None else poll
+        delay = 0.05 if poll is None else poll
+        cap = 0.5 if poll is None else poll
         while True:
             record = self.refresh()
             if record.status.is_terminal():
                 return record.status
-            if deadline is not None and time.monotonic() >= deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 return record.status
-            time.sleep(delay)
+            pause = delay if left is None else min(delay, left)
+            if record.target_state.get("run_dir"):
+                self.workspace.wait_for_change(record, pause)
+            else:
+                time.sleep(pause)
             delay = min(cap, delay * 1.5)
 
     # -- logs -------------------------------------------------------------------------------

@@ -224,6 +224,9 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
         for entry in entries:
             name = entry.name
             if name == ".git" or (name == ".aml" and not prefix):
+                cells = os.path.join(entry.path, "cells")
+                if name == ".aml" and os.path.isdir(cells):   # cells exported by %%aml_submit
+                    stack.append((cells, ".aml/cells/", []))
                 continue
             rel = prefix + name
             try:
@@ -364,21 +367,26 @@ write_tar = write_objects_tar
 
 def git_info(project_root: Path) -> tuple[str | None, bool | None]:
     """(HEAD commit, dirty) of the repository holding the project; (None, None) when it is not
-    a repository or git is missing; commit None in a repository without commits."""
-    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(["git", "-C", str(project_root), *args], capture_output=True,
-                                  text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    inside = git("rev-parse", "--is-inside-work-tree")
-    if inside is None or inside.returncode != 0 or inside.stdout.strip() != "true":
+    a repository or git is missing; commit None in a repository without commits. One ``git``
+    process at most (``status --porcelain=v2 --branch`` reports both), none outside a
+    repository."""
+    if not any((folder / ".git").exists() for folder in (Path(project_root), *Path(project_root).parents)):
         return None, None
-    head = git("rev-parse", "--verify", "-q", "HEAD")
-    commit = head.stdout.strip() if head is not None and head.returncode == 0 else None
-    status = git("status", "--porcelain")
-    dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
-    return commit or None, dirty
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    try:
+        proc = subprocess.run(["git", "-C", str(project_root), "status", "--porcelain=v2",
+                               "--branch"], capture_output=True, text=True, timeout=30, env=env,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if proc.returncode != 0:
+        return None, None
+    commit: str | None = None
+    dirty = False
+    for line in proc.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif not line.startswith("#"):
+            dirty = True
+    return commit, dirty

@@ -220,8 +220,7 @@ class Workspace:
 
     # -- runs -------------------------------------------------------------------------------
     def run(self, run_id: str) -> Run:
-        resolved = self.store.resolve_run_id(run_id) if hasattr(
-            self.store, "resolve_run_id") else run_id
+        resolved = self.store.resolve_run_id(run_id)
         return Run(self, resolved, self.store.get(resolved))
 
     def runs(self, *, status: str | RunStatus | None = None, target: str | None = None,
@@ -234,6 +233,15 @@ class Workspace:
         target = self._target_of_record(record)
         with self._target_locks[target.compute.name]:
             return reconcile(self.store, record, target)
+
+    def wait_for_change(self, record: RunRecord, timeout: float) -> None:
+        """Sleep up to ``timeout``, or less when the run's target sees a change coming."""
+        try:
+            target = self._target_of_record(record)
+        except AmlError:
+            time.sleep(timeout)
+            return
+        target.wait_for_change(record.target_state, timeout)
 
     def reconcile_active(self) -> int:
         """Reconcile every non-terminal run (for the server and ``aml run list``)."""

@@ -56,7 +56,7 @@ def forget(builder: DockerEnvironmentBuilder, identity: str) -> None:
         builder.client.images.remove(builder.image_tag(identity), force=True)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="cold builds per installer")
     parser.add_argument("--lookups", type=int, default=20, help="cached prepares to time")
@@ -87,7 +87,8 @@ def main() -> None:
     }
     result["ok"] = result["cached_prepare_ms_median"] < 1000 and result["pip_over_uv_ratio"] >= 2
     print(json.dumps(result))
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -57,8 +57,8 @@ if [ ! -s "$TARBALL" ]; then
     find "$ROOT"/usr/lib/python3* -name '__pycache__' -prune -exec rm -rf {} + 2>/dev/null || true
     # The engine provides /dev, /proc and /sys; device nodes in an image only get in the way.
     tar --numeric-owner -C "$ROOT" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
-        -cf "$TARBALL.tmp" .
-    mv "$TARBALL.tmp" "$TARBALL"
+        -cf "$TARBALL.tmp.$$" .
+    mv "$TARBALL.tmp.$$" "$TARBALL"
     rm -rf "$WORK"
     trap - EXIT INT TERM
 fi

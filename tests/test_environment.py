@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,37 @@ def test_enforce_warns_or_fails_naming_the_specs() -> None:
         enforce(bad, strict=True, target="docker", source="aml_config/c.yml")
     assert "aml_config/c.yml" in str(err.value) and "cudatoolkit" in str(err.value)
     assert "python=2.7 (the image has Python 3.11.2)" in str(err.value)
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "compat" / "workbench-corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path("/work/shared/compat/workbench-corpus")
+
+
+def test_real_loader_reordered_and_recommented_files_share_an_identity(tmp_path: Path) -> None:
+    config = pytest.importorskip("aml_magic.config")
+    # Given two conda files that differ only in order, comments and spacing
+    a, b = tmp_path / "a.yml", tmp_path / "b.yml"
+    a.write_text("name: project_environment\ndependencies:\n  - python=3.5.2\n"
+                 "  - scikit-learn  # models\n  - pip:\n    - six==1.16.0\n    - tomli\n")
+    b.write_text("# edited\nname: project_environment\ndependencies:\n  - scikit-learn\n"
+                 "  # - pandas\n  - python=3.5.2\n  - pip:\n    - tomli\n    - six == 1.16.0\n")
+    # When loaded by aml_magic.config and hashed, Then the identities match
+    assert ident(config.load_conda(a)) == ident(config.load_conda(b))
+
+
+def test_every_workbench_corpus_file_plans_and_reports_the_workbench_sdk() -> None:
+    config = pytest.importorskip("aml_magic.config")
+    files = sorted(CORPUS.glob("*/aml_config/conda_dependencies.yml"))
+    if not files:
+        pytest.skip(f"no Workbench corpus at {CORPUS}")
+    for path in files:
+        # Given a real Workbench conda file, When planned for a venv on Python 3.11
+        conda = config.load_conda(path)
+        plan = plan_environment(conda, base_image=BASE, framework="Python")
+        unhonoured = [u.spec for u in plan.unhonoured_in_venv("3.11.2")]
+        # Then the identity is stable and the Workbench SDK is reported, never installed
+        assert plan.identity == ident(config.load_conda(path))
+        assert not any("azure-ml-api-sdk" in r for r in plan.venv_requirements), path
+        sdk = [p for p in conda.pip if "azure-ml-api-sdk" in p]
+        assert all(p in unhonoured for p in sdk), path

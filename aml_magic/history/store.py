@@ -101,7 +101,8 @@ class RunStore:
 
     def insert_many(self, records: Iterable[RunRecord]) -> int:
         """Insert many runs in one transaction, without transitions (imports, benchmarks)."""
-        rows = [schema.record_to_row(record) for record in records]
+        rows = [schema.record_to_row(record) for record in records
+                if check_run_id(record.run_id)]
         self._db.write(lambda conn: conn.executemany(_INSERT_RUN, rows))
         return len(rows)
 

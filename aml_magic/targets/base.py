@@ -6,14 +6,19 @@ their transport, where the run folder lives and how the snapshot gets there.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from ..agent import agent_files, launch_command
 from ..errors import TargetError
-from ..transports.base import Transport
+from ..transports.tarstream import tar_of_files
+from ..transports.base import CommandResult, Transport
 
 ProgressCallback = Callable[[str], None]
 
@@ -107,6 +112,11 @@ class Target(ABC):
     @abstractmethod
     def cancel(self, target_state: dict[str, Any]) -> None: ...
 
+    def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
+        """Block up to ``timeout`` seconds, returning early when the target can tell that the
+        run's state changed (the local target watches the agent's process)."""
+        time.sleep(timeout)
+
     def close(self) -> None:
         """Release connections."""
 
@@ -123,6 +133,7 @@ class AgentTarget(Target):
     def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
         self._transport: Transport | None = None
+        self._agent_dir_cache: str | None = None
 
     # -- hooks for subclasses ---------------------------------------------------------------
     @abstractmethod
@@ -140,6 +151,10 @@ class AgentTarget(Target):
     def _sync_snapshot(self, request: LaunchRequest, run_dir: str) -> None:
         """Make ``run_dir/work`` the run's own copy of the project."""
 
+    def _argv(self, request: LaunchRequest, python: str) -> list[str]:
+        """The command the agent starts: the script under the target's interpreter."""
+        return [python, *request.command]
+
     def _native_share_dir(self) -> str | None:
         return getattr(self.compute, "native_shared_directory", None)
 
@@ -153,11 +168,18 @@ class AgentTarget(Target):
     def submit(self, request: LaunchRequest) -> dict[str, Any]:
         run_dir = self._run_dir(request)
         self._sync_snapshot(request, run_dir)
-        self._ship_agent(run_dir)
+        agent_dir = self._agent_dir()
         python = self._python()
+        result = self.transport.run(launch_command(python, agent_dir, run_dir),
+                                    stdin=self._launch_spec(request, run_dir, python),
+                                    timeout=60, check=False)
+        return self._launched(result, run_dir, python)
+
+    def _launch_spec(self, request: LaunchRequest, run_dir: str, python: str) -> bytes:
+        """The agent's launch spec (JSON, on its stdin: it carries resolved secrets)."""
         spec = {
             "run_id": request.run_id,
-            "argv": [python, *request.command],
+            "argv": self._argv(request, python),
             "cwd": _join(run_dir, "work"),
             "env": request.env,
             "heartbeat_seconds": self.heartbeat_seconds,
@@ -166,9 +188,10 @@ class AgentTarget(Target):
         share = self._native_share_dir()
         if share:
             spec["native_share_dir"] = share
-        result = self.transport.run(
-            [python, "-S", "-E", _join(run_dir, ".agent", "supervisor.py"), "launch", run_dir],
-            stdin=json.dumps(spec).encode(), timeout=60, check=False)
+        return json.dumps(spec).encode()
+
+    def _launched(self, result: CommandResult, run_dir: str, python: str) -> dict[str, Any]:
+        """The target state to record, from the launcher's answer ``{"pid": N, ...}``."""
         if result.exit_code != 0:
             detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
             raise TargetError(f"target '{self.compute.name}': the run agent did not start "
@@ -181,10 +204,26 @@ class AgentTarget(Target):
         return {"run_dir": run_dir, "agent_pid": pid, "metrics_offset": 0,
                 "heartbeat_seconds": self.heartbeat_seconds}
 
-    def _ship_agent(self, run_dir: str) -> None:
-        from ..agent import agent_files
-        from ..transports.tarstream import tar_of_files
-        self.transport.put_tar(tar_of_files(agent_files()), _join(run_dir, ".agent"))
+    def _agent_root(self) -> str:
+        """Folder on the target holding agent versions (``<root>/<content hash>/``)."""
+        raise NotImplementedError
+
+    def _agent_dir(self) -> str:
+        """The agent's folder on the target, shipped once per agent version: nothing in it is
+        run-specific, and re-sending it with every run would cost each launch."""
+        if self._agent_dir_cache is None:
+            files = agent_files()
+            digest = hashlib.sha256()
+            for name, data in sorted(files.items()):
+                digest.update(name.encode() + b"\0" + data + b"\0")
+            path = _join(self._agent_root(), digest.hexdigest()[:16])
+            if not self.transport.exists(_join(path, "supervisor.py")):
+                staging = f"{path}.tmp-{os.getpid()}"
+                self.transport.put_tar(tar_of_files(files), staging)
+                self.transport.run(["mv", "-T", staging, path], check=False)
+                self.transport.run(["rm", "-rf", staging], check=False)
+            self._agent_dir_cache = path
+        return self._agent_dir_cache
 
     def read_state(self, target_state: dict[str, Any]) -> AgentState:
         raw = self.transport.read_file(_join(target_state["run_dir"], "status.json"))

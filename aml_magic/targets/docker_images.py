@@ -21,18 +21,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..environment import EnvironmentPlan, Unhonoured, enforce
-from ..errors import TargetError
+from ..errors import EnvironmentNotPrepared, TargetError
+from .env_build_scripts import (BUILD_DIR, CACHE_MOUNT, ENV_PREFIX, ENV_PYTHON, UNHONOURED_MARK,
+                                conda_script, installer_used, venv_script)
 
 ProgressCallback = Callable[[str], None]
 
 ENV_REPOSITORY = "aml-magic/env"
-ENV_PREFIX = "/opt/aml-env"
-ENV_PYTHON = f"{ENV_PREFIX}/bin/python"
-BUILD_DIR = "/tmp/aml-build"
 CACHE_VOLUME = "aml-magic-build-cache"
-CACHE_MOUNT = "/var/cache/aml-build"
 LABEL = "org.aml-magic."
-UNHONOURED_MARK = "AML-UNHONOURED: "
 CA_ENV_VARS = ("AML_MAGIC_BUILD_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 
 _PROBE = ("for t in micromamba mamba conda; do command -v $t && break; done; echo '--'; "
@@ -54,6 +51,7 @@ class BuildResult:
     installer: str                       # conda | micromamba | mamba | uv | pip
     seconds: float
     unhonoured: list[Unhonoured] = field(default_factory=list)
+    built: bool = True                   # False: an existing image was reused
 
 
 class DockerEnvironmentBuilder:
@@ -82,6 +80,25 @@ class DockerEnvironmentBuilder:
             return self.client.images.get(self.image_tag(identity))
         except docker.errors.ImageNotFound:
             return None
+
+    def ensure(self, plan: EnvironmentPlan, base_image: str, *, build: bool = True,
+               runconfig: str | None = None, **options: Any) -> BuildResult:
+        """Reuse the environment image when it exists (fast: one lookup), else build it; with
+        ``build=False`` a missing one is ``EnvironmentNotPrepared`` saying how to prepare."""
+        started = time.monotonic()
+        image = self.find(plan.identity)
+        if image is not None:
+            labels = image.labels or {}
+            return BuildResult(self.image_tag(plan.identity), plan.identity,
+                               labels.get(f"{LABEL}installer", "?"),
+                               time.monotonic() - started, built=False)
+        if not build:
+            name = runconfig or "NAME"
+            raise EnvironmentNotPrepared(
+                f"the environment of run configuration '{name}' ({self.image_tag(plan.identity)})"
+                f" is not prepared and PrepareEnvironment is false: run `aml experiment prepare "
+                f"-c {name}` (or %aml_prepare -c {name}) first, or set PrepareEnvironment: true")
+        return self.build(plan, base_image, **options)
 
     def ensure_base_image(self, base_image: str, *, compute_file: str | Path | None = None,
                           pull: bool = True) -> Any:
@@ -127,17 +144,19 @@ class DockerEnvironmentBuilder:
         facts = self.facts(base_image)
         uv: Path | None = None
         if facts.conda_tool:
-            unhonoured: list[Unhonoured] = []
+            unhonoured = plan.unhonoured_with_conda()
+            enforce(unhonoured, strict=strict, target=target, source=plan.source, warn=say)
             route = facts.conda_tool
-            script = _conda_script(facts.conda_tool)
+            script = conda_script(facts.conda_tool)
         else:
             unhonoured = plan.unhonoured_in_venv(facts.python_version)
             enforce(unhonoured, strict=strict, target=target, source=plan.source, warn=say)
             if facts.python_version is None:
+                where = compute_file or "the .compute file"
                 raise TargetError(f"base image '{base_image}' has neither conda nor Python: "
-                                  f"change baseDockerImage in {compute_file or 'the .compute file'}")
+                                  f"change baseDockerImage in {where}")
             route = installer
-            script = _venv_script(installer)
+            script = venv_script(installer)
             uv = self._shippable_uv() if installer == "uv" else None
         say(f"building environment {identity} on {base_image} with {route}")
         files = {
@@ -181,7 +200,7 @@ class DockerEnvironmentBuilder:
                 enforce(guessed_failed, strict=strict, target=target, source=plan.source,
                         warn=say)
                 unhonoured += guessed_failed
-            used = _installer_used(lines, route)
+            used = installer_used(lines, route)
             labels = {
                 f"{LABEL}identity": identity, f"{LABEL}base-image": base_image,
                 f"{LABEL}base-image-id": base.id, f"{LABEL}installer": used,
@@ -215,96 +234,6 @@ class DockerEnvironmentBuilder:
         out = self.client.containers.run(image, command, network_mode="none", remove=True,
                                          stdout=True, stderr=False)
         return out.decode("utf-8", "replace")
-
-
-def _venv_script(installer: str) -> str:
-    """POSIX sh run in the build container: a venv filled by uv (or pip); guessed conda names are
-    tried one by one so one missing name is reported instead of failing the build.
-
-    uv comes from, in order: the client's own binary shipped into the build folder, the build
-    cache volume, or PyPI (``pip install --target``, then kept in the cache volume)."""
-    b, p = BUILD_DIR, ENV_PREFIX
-    use_uv = "1" if installer == "uv" else "0"
-    return f"""set -eu
-cd {b}
-PY=$(command -v python3 || command -v python)
-echo "aml: base Python $PY ($($PY --version 2>&1))"
-UV=""
-if [ {use_uv} = 1 ]; then
-    for cand in {b}/uv-bin/uv "${{AML_CACHE:-/nonexistent}}/uv-tool/bin/uv"; do
-        if [ -x "$cand" ] && "$cand" --version >/dev/null 2>&1; then UV=$cand; break; fi
-    done
-fi
-if [ -n "$UV" ] && "$UV" venv -q --python "$PY" {p}; then
-    echo "aml: created venv {p} with uv"
-else
-    $PY -m venv {p} || {{ echo "aml: '$PY -m venv' failed: the image needs the venv module (Debian: python3-venv)"; exit 3; }}
-    echo "aml: created venv {p}"
-    if [ {use_uv} = 1 ]; then
-        echo "aml: installing uv from PyPI"
-        if [ -n "${{AML_CACHE:-}}" ]; then DEST="$AML_CACHE/uv-tool"; else DEST={b}/uv-tool; fi
-        TMP="$DEST.tmp.$$"
-        if {p}/bin/python -m pip install -q --target "$TMP" uv && [ -x "$TMP/bin/uv" ]; then
-            mv -T "$TMP" "$DEST" 2>/dev/null && UV="$DEST/bin/uv" || UV="$TMP/bin/uv"
-        else
-            rm -rf "$TMP"
-            echo "aml: uv is unavailable, falling back to pip"
-        fi
-    fi
-fi
-if [ -n "$UV" ]; then
-    INSTALL="$UV pip install --python {p}/bin/python"
-    echo "aml: installer uv"
-else
-    INSTALL="{p}/bin/python -m pip install"
-    echo "aml: installer pip"
-fi
-pip_install() {{
-    if ! {p}/bin/python -m pip --version >/dev/null 2>&1; then
-        {p}/bin/python -m ensurepip -q >/dev/null 2>&1 || true
-    fi
-    {p}/bin/python -m pip install "$@"
-}}
-if [ -s requirements.txt ]; then
-    $INSTALL -r requirements.txt || {{
-        [ -n "$UV" ] || exit 4
-        echo "aml: uv failed, retrying with pip"
-        echo "aml: installer pip"
-        UV=""
-        INSTALL="pip_install"
-        pip_install -r requirements.txt
-    }}
-fi
-while IFS= read -r req; do
-    [ -n "$req" ] || continue
-    echo "aml: trying conda name $req on PyPI"
-    $INSTALL "$req" || echo "{UNHONOURED_MARK}$req"
-done < guessed.txt
-cd /
-rm -rf {b}
-find {p} -name __pycache__ -prune -exec rm -rf {{}} + 2>/dev/null || true
-echo "aml: done"
-"""
-
-
-def _conda_script(tool: str) -> str:
-    b, p = BUILD_DIR, ENV_PREFIX
-    create = {"micromamba": f"micromamba create -y -p {p} -f {b}/environment.yml",
-              "mamba": f"mamba env create -p {p} -f {b}/environment.yml",
-              "conda": f"conda env create -p {p} -f {b}/environment.yml"}[tool]
-    clean = f"{tool} clean -a -y" if tool != "micromamba" else "micromamba clean -a -y"
-    return f"""set -eu
-echo "aml: installer {tool}"
-{create}
-{clean} >/dev/null 2>&1 || true
-rm -rf {b}
-echo "aml: done"
-"""
-
-
-def _installer_used(lines: list[str], default: str) -> str:
-    used = [ln.split("aml: installer ", 1)[1].strip() for ln in lines if "aml: installer " in ln]
-    return used[-1] if used else default
 
 
 def _stream_lines(container: Any, say: ProgressCallback) -> list[str]:

@@ -3,8 +3,11 @@ machine, the script run by ``pythonLocation`` under the detached agent."""
 from __future__ import annotations
 
 import os
+import select
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +25,64 @@ class LocalTarget(AgentTarget):
 
     def check(self, runconfig: Any) -> None:
         if getattr(runconfig, "framework", "Python") == "PySpark":
-            spark = self.compute.spark_submit_location or "spark-submit"
-            if not shutil.which(spark):
-                raise ConfigError(
-                    f"run configuration '{runconfig.name}' uses Framework: PySpark, but "
-                    f"spark-submit ('{spark}') was not found on this machine: set "
-                    f"sparkSubmitLocation in {self.compute.name}.compute, or set "
-                    "Framework: Python in the run configuration",
-                    path=str(runconfig.path) if runconfig.path else None)
-            raise TargetError(
-                f"run configuration '{runconfig.name}': PySpark runs on the local target are "
-                "not supported yet; set Framework: Python")
+            self._spark_submit(runconfig)
         self._python()
+
+    def _spark_submit(self, runconfig: Any) -> str:
+        spark = os.path.expanduser(self.compute.spark_submit_location or "spark-submit")
+        found = shutil.which(spark)
+        if not found:
+            raise ConfigError(
+                f"run configuration '{runconfig.name}' uses Framework: PySpark, but spark-submit "
+                f"('{spark}') was not found on this machine: install Spark (pip install pyspark) "
+                f"or set sparkSubmitLocation in {self.compute.name}.compute, or set "
+                "Framework: Python in the run configuration",
+                path=str(runconfig.path) if runconfig.path else None)
+        return found
+
+    def _argv(self, request: LaunchRequest, python: str) -> list[str]:
+        rc = request.runconfig
+        if getattr(rc, "framework", "Python") != "PySpark":
+            return [python, *request.command]
+        from ..config import ProjectConfig
+        from .spark import spark_submit_argv
+        deps = ProjectConfig(request.project_root).spark_dependencies(rc)
+        return spark_submit_argv(self._spark_submit(rc), deps, request.command,
+                                 master="local[*]", python=python)
+
+    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+        """As ``AgentTarget.submit``, but the launcher's interpreter starts while the snapshot
+        is copied: it waits for its spec on stdin, so the two overlap."""
+        from ..agent import launch_command
+        from ..transports.base import CommandResult
+        run_dir = self._run_dir(request)
+        python = self._python()
+        try:
+            proc = subprocess.Popen(launch_command(python, self._agent_dir(), run_dir),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise TargetError(f"{self.compute.name}: cannot start {python}: {exc.strerror}") \
+                from None
+        try:
+            self._sync_snapshot(request, run_dir)
+            spec = self._launch_spec(request, run_dir, python)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        try:
+            out, err = proc.communicate(spec, timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
+                from None
+        return self._launched(CommandResult(proc.returncode, out, err), run_dir, python)
+
+    def _agent_dir(self) -> str:
+        from ..agent import AGENT_DIR
+        return str(AGENT_DIR)           # this machine already has it: nothing to ship
 
     def _run_dir(self, request: LaunchRequest) -> str:
         return str(request.run_folder)
@@ -68,6 +117,19 @@ class LocalTarget(AgentTarget):
         except PermissionError:
             return True
         return _not_zombie(int(pid))
+
+    def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
+        """Wake as soon as the agent exits (it exits right after writing the end state)."""
+        pid = target_state.get("agent_pid")
+        try:
+            fd = os.pidfd_open(int(pid))  # type: ignore[arg-type]
+        except (AttributeError, OSError, TypeError, ValueError):
+            time.sleep(min(timeout, 0.01))
+            return
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
 
     def cancel(self, target_state: dict[str, Any]) -> None:
         run_dir = Path(target_state["run_dir"])

@@ -297,10 +297,16 @@ class SshTransport:
             raise TargetError(f"{self.where}: connection lost while running {argv[0]!r}; it may "
                               "still be running or have finished on the target") from None
 
-    def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
-            check: bool = True) -> CommandResult:
+    def run(self, argv: list[str], *, stdin: bytes | TarProducer | None = None,
+            timeout: float | None = None, check: bool = True) -> CommandResult:
+        """``stdin`` may be bytes or a producer writing a stream (e.g. a header then a tar), so
+        one command can both receive a large upload and answer on stdout."""
         out = bytearray()
-        feed = (lambda f: f.write(stdin)) if stdin else None
+        if callable(stdin):
+            feed: Callable[[BinaryIO], None] | None = stdin
+        else:
+            data = stdin
+            feed = (lambda f: f.write(data)) if data else None
         code, err = self._guarded_exec(argv, feed=feed, on_stdout=out.extend, combine=False,
                                        timeout=timeout)
         if check and code != 0:

@@ -11,12 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ship_agent
+from aml_magic.agent import AGENT_DIR
 
 
 def _agent_run(run_dir: Path) -> float:
-    """From the launch command's start to the moment the agent records Completed."""
-    supervisor = ship_agent(run_dir)
+    """From the launch command's start to the moment the agent records Completed, the agent
+    started from a shared folder (here the package's own) as the lead's local target does."""
+    supervisor = AGENT_DIR / "supervisor.py"
     (run_dir / "work").mkdir(parents=True)
     spec = json.dumps({"run_id": "r", "argv": [sys.executable, "-c", "pass"]}).encode()
     t0 = time.time()

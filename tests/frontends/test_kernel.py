@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from .test_magics import remote_available
 from .kernels import WIDGET_VIEW, KernelSession, bundles, text_of
 
 SLOW_CELL = """%%aml_submit -c local --name slow.py --out run
@@ -53,6 +54,7 @@ def test_run_survives_kernel_restart(session: KernelSession, tmp_path: Path) -> 
 
 def test_attach_password_is_in_no_file(session: KernelSession, sshd: Any, tmp_path: Path,
                                        kernel_env: Path) -> None:
+    remote_available(tmp_path)
     # Given a project in a kernel whose history goes to a temporary IPYTHONDIR
     session.run("%load_ext aml_magic\n%aml_init proj")
     # When a remote target is attached with --password, answered in the masked input prompt

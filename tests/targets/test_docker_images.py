@@ -11,11 +11,11 @@ from typing import Any, Iterator
 import pytest
 
 from aml_magic.environment import environment_identity, plan_environment
-from aml_magic.errors import ConfigError, TargetError
+from aml_magic.errors import ConfigError, EnvironmentNotPrepared, TargetError
 from aml_magic.targets.docker_images import ENV_PYTHON, DockerEnvironmentBuilder
 from tests.fixtures.dockerd import DockerEngine, dockerd  # noqa: F401  (session fixture)
 
-FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:1"
+FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:2"
 
 
 @dataclass
@@ -83,9 +83,11 @@ def test_prepare_builds_once_then_reuses_and_rebuilds_on_change(
     identity = environment_identity(same, base_image=base, framework="Python")
     found = builder.find(identity)
     elapsed = time.monotonic() - started
-    # Then the built image is found, well under a second
+    # Then the built image is found, well under a second, and ensure() reuses it
     assert found is not None and found.id == image.id
     assert elapsed < 1.0
+    again = builder.ensure(plan_environment(same, base_image=base, framework="Python"), base)
+    assert not again.built and again.installer == "uv" and again.seconds < 1.0
     # When the specification really changes, Then it has a new identity that needs a build
     changed = plan_environment(Conda(conda=["python=3", "six=1.16"], pip=["tomli==2.0.0"]),
                                base_image=base, framework="Python")
@@ -108,6 +110,22 @@ def test_pip_packages_are_importable_from_the_env_python(
                "import sys, six, tomli; print(sys.executable, six.__version__, tomli.__version__)")
     # Then it is the environment's interpreter and sees the packages
     assert out.split() == [ENV_PYTHON, "1.16.0", "2.0.1"]
+    # And the build folder (uv binary, CA bundle) did not end up in the image
+    assert _run(builder.client, builder.image_tag(plan.identity),
+                "import os; print(os.path.exists('/tmp/aml-build'))") == "False"
+
+
+def test_uv_comes_from_pypi_when_the_client_cannot_ship_it(
+        dockerd: DockerEngine) -> None:  # noqa: F811
+    # Given a builder that does not ship the client's uv, and no build cache
+    builder = DockerEnvironmentBuilder(dockerd.client(), ship_uv=False)
+    plan = plan_environment(Conda(pip=["tomli==2.0.1"], channels=["uv-from-pypi"]),
+                            base_image=dockerd.base_image, framework="Python")
+    _forget(builder, plan.identity)
+    progress: list[str] = []
+    # When built with uv, Then uv is installed from PyPI and used
+    result = builder.build(plan, dockerd.base_image, use_cache=False, on_progress=progress.append)
+    assert "aml: installing uv from PyPI" in progress and result.installer == "uv"
 
 
 def test_pip_installer_and_unknown_conda_names_are_reported(
@@ -140,6 +158,18 @@ def test_strict_refuses_an_unavailable_python_before_building(
     assert {c.id for c in builder.client.containers.list(all=True)} == before
 
 
+def test_unprepared_environment_without_prepare_says_how_to_prepare(
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+    # Given an environment nobody built, When a run must not build it (PrepareEnvironment false)
+    plan = plan_environment(Conda(pip=["tomli==1.2.3"]), base_image=dockerd.base_image,
+                            framework="Python")
+    _forget(builder, plan.identity)
+    with pytest.raises(EnvironmentNotPrepared, match=r"aml experiment prepare -c docker"):
+        builder.ensure(plan, dockerd.base_image, build=False, runconfig="docker")
+    # Then nothing was built
+    assert builder.find(plan.identity) is None
+
+
 def test_missing_base_image_names_the_image_and_the_compute_file(
         builder: DockerEnvironmentBuilder) -> None:
     plan = plan_environment(None, base_image="aml-magic/no-such-image:1", framework="Python")
@@ -163,7 +193,7 @@ def fake_conda_image(dockerd: DockerEngine) -> str:  # noqa: F811
     except docker.errors.ImageNotFound:
         pass
     script = ('#!/bin/sh\n# create -y -p PREFIX -f FILE\n'
-              'python3 -m venv "$4" && cp "$6" "$4/environment.yml" && echo "fake $*"\n')
+              'python3 -m venv --without-pip "$4" && cp "$6" "$4/environment.yml"\n')
     container = client.containers.run(
         dockerd.base_image, ["sh", "-c", "cat > /usr/local/bin/micromamba <<'EOF'\n" + script
                              + "EOF\nchmod +x /usr/local/bin/micromamba"],

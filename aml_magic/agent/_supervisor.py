@@ -1,0 +1,392 @@
+"""The run supervisor aml_magic ships next to every run on a target (stdlib only, Python 3.8+).
+
+``PYTHON -S -E supervisor.py launch RUN_DIR`` (the entry point, which imports this module so its
+bytecode can be cached) reads the launch spec (JSON) from stdin, detaches
+into its own session (double fork) and runs the command there, so the run outlives the kernel,
+the SSH connection and the notebook. The launching process returns once the detached supervisor
+has written its first ``status.json``. Clients only ever read the files written here (see the
+agent section of docs/architecture.md): ``log.txt``, ``status.json``, ``outputs.json``, and
+``metrics.jsonl`` (written by the run itself through the ``azureml.logging`` stand-in).
+
+The supervisor is the forked launcher itself (no second interpreter start) and waits with
+SIGCHLD + ``select`` rather than a thread, so it adds little to a run's startup and end.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import sys
+import time
+
+# The public `signal` module pulls in enum and functools (a good part of the supervisor's
+# start-up time); its C half does all this file needs.
+try:
+    import _signal as signal
+except ImportError:  # pragma: no cover - other Python implementations
+    import signal  # type: ignore[no-redef]
+
+if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
+    from ._runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
+else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
+    from _runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+AGENT_VERSION = 1
+CANCEL_POLL_SECONDS = 0.1
+TERM_GRACE_SECONDS = 1.0
+KILL_WAIT_SECONDS = 1.0
+
+
+def build_env(spec: dict[str, Any], run_dir: str) -> dict[str, str]:
+    """The run's environment: ours, then the spec's, then the run contract's variables."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(spec["env"])
+    env["AZUREML_RUN_ID"] = env["AML_MAGIC_RUN_ID"] = spec["run_id"]
+    env["AML_MAGIC_METRICS_FILE"] = os.path.join(run_dir, "metrics.jsonl")
+    share = spec["native_share_dir"]
+    if share:
+        share = os.path.abspath(os.path.expanduser(share))
+        os.makedirs(share, exist_ok=True)
+        env["AZUREML_NATIVE_SHARE_DIRECTORY"] = share.rstrip("/") + "/"
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = spec["compat_path"] + (os.pathsep + old if old else "")
+    return env
+
+
+def spawn(argv: list[str], cwd: str, env: dict[str, str], log_fd: int) -> int:
+    """Start argv in a new session (so its whole process group can be stopped) with stdout and
+    stderr on log_fd; raise OSError with the exec errno when it cannot start."""
+    err_r, err_w = os.pipe()  # both close-on-exec: EOF on err_r means exec succeeded
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child until exec
+        try:
+            os.close(err_r)
+            os.setsid()
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGCHLD,
+                        signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as exc:
+            code = getattr(exc, "errno", None) or errno.EINVAL
+            try:
+                os.write(err_w, str(code).encode())
+            finally:
+                os._exit(127)
+    os.close(err_w)
+    data = b""
+    while True:
+        chunk = os.read(err_r, 64)
+        if not chunk:
+            break
+        data += chunk
+    os.close(err_r)
+    if data:
+        os.waitpid(pid, 0)
+        code = int(data)
+        raise OSError(code, os.strerror(code), argv[0])
+    return pid
+
+
+def start_error_reason(exc: OSError, argv0: str) -> str:
+    if exc.errno == errno.ENOENT:
+        return "%s: not found" % argv0
+    if exc.errno == errno.EACCES:
+        return "%s: permission denied" % argv0
+    return "%s: cannot start: %s" % (argv0, exc.strerror or exc)
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a live (non-zombie) process is in the group. Zombies count as gone: where
+    PID 1 does not reap orphans they would otherwise look alive forever."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return True
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid, "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+class Supervisor:
+    """Runs one command, keeps status.json current, and stops the command's group on cancel."""
+
+    def __init__(self, run_dir: str, spec: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.spec = spec
+        self.status_path = os.path.join(run_dir, "status.json")
+        self.cancel_path = os.path.join(run_dir, "cancel")
+        self.status: dict[str, Any] = {
+            "state": "Running", "run_id": spec["run_id"], "pid": os.getpid(),
+            "child_pid": None, "child_pgid": None, "started": None, "heartbeat": None,
+            "heartbeat_seconds": spec["heartbeat_seconds"], "ended": None,
+            "exit_code": None, "reason": None, "agent_version": AGENT_VERSION,
+        }
+        self.term_requested = False
+        self.child_pid = 0
+        self.returncode: int | None = None
+
+    def write_status(self, **fields: Any) -> None:
+        self.status.update(fields)
+        self.status["heartbeat"] = time.time()
+        write_json_atomic(self.status_path, self.status)
+
+    def start(self) -> str:
+        """Start the command; returns the state recorded in the first status.json."""
+        self._wake_r, wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGHUP, lambda *_: None)
+        log_fd = os.open(os.path.join(self.run_dir, "log.txt"),
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        now = time.time()
+        if os.path.exists(self.cancel_path):
+            return self._end_without_start("Canceled", "canceled before start", log_fd)
+        argv, cwd = self.spec["argv"], self.spec["cwd"]
+        try:
+            if not os.path.isdir(cwd):
+                raise OSError(errno.ENOENT, "no such folder", cwd)
+            env = build_env(self.spec, self.run_dir)
+            # ./outputs/ and ./logs/ exist before the script starts (Workbench did the same;
+            # scripts write there without creating them).
+            for folder in (self.spec["outputs_dir"], os.path.join(cwd, "logs")):
+                os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            return self._end_without_start(
+                "Failed", "cannot prepare the run: %s: %s" % (exc.filename, exc.strerror), log_fd)
+        try:
+            self.child_pid = spawn(argv, cwd, env, log_fd)
+        except OSError as exc:
+            return self._end_without_start("Failed", start_error_reason(exc, argv[0]), log_fd)
+        os.close(log_fd)
+        self.write_status(child_pid=self.child_pid, child_pgid=self.child_pid, started=now)
+        return "Running"
+
+    def _end_without_start(self, state: str, reason: str, log_fd: int) -> str:
+        os.write(log_fd, ("aml_magic agent: %s\n" % reason).encode("utf-8", "replace"))
+        os.close(log_fd)
+        now = time.time()
+        write_json_atomic(os.path.join(self.run_dir, "outputs.json"), [])
+        self.write_status(state=state, reason=reason, started=now, ended=now)
+        return state
+
+    def _on_term(self, *_: Any) -> None:
+        self.term_requested = True
+
+    def _reap(self) -> bool:
+        if self.returncode is None:
+            pid, code = os.waitpid(self.child_pid, os.WNOHANG)
+            if pid == 0:
+                return False
+            self.returncode = (os.WEXITSTATUS(code) if os.WIFEXITED(code)
+                               else -os.WTERMSIG(code))
+        return True
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep until the timeout, a signal (SIGCHLD, SIGTERM) or nothing: whichever is first."""
+        try:
+            ready, _, _ = select.select([self._wake_r], [], [], max(0.0, seconds))
+        except InterruptedError:  # pragma: no cover - Python < 3.5 only
+            ready = []
+        if ready:
+            try:
+                while os.read(self._wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def wait(self) -> bool:
+        """Wait for the command to end, beating the heart; True when it was canceled."""
+        beat = self.spec["heartbeat_seconds"]
+        next_beat = time.monotonic() + beat
+        while not self._reap():
+            if self.term_requested or os.path.exists(self.cancel_path):
+                self.stop_group()
+                return True
+            now = time.monotonic()
+            if now >= next_beat:
+                try:
+                    self.write_status()
+                except OSError:  # full or flaky disk: a missed beat is better than a lost run
+                    pass
+                next_beat = now + beat
+            self._sleep(min(CANCEL_POLL_SECONDS, next_beat - now))
+        return False
+
+    def stop_group(self) -> None:
+        """SIGTERM the command's process group, SIGKILL what is left after a grace period."""
+        pgid = self.child_pid
+        for sig, grace in ((signal.SIGTERM, TERM_GRACE_SECONDS), (signal.SIGKILL, KILL_WAIT_SECONDS)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + grace
+            while True:
+                self._reap()
+                if not group_alive(pgid) and self.returncode is not None:
+                    return
+                if time.monotonic() >= deadline:
+                    break
+                self._sleep(0.02)
+        while not self._reap():  # unkillable only in theory (D state): wait for it
+            self._sleep(0.1)
+
+    def finish(self, canceled: bool) -> str:
+        # Leftover background processes of a finished command would keep writing to the log.
+        if not canceled and group_alive(self.child_pid):
+            self.stop_group()
+        outputs = list_outputs(self.spec["outputs_dir"])
+        write_json_atomic(os.path.join(self.run_dir, "outputs.json"), outputs)
+        code = self.returncode
+        if canceled:
+            state, reason = "Canceled", "canceled"
+        elif code == 0:
+            state, reason = "Completed", None
+        elif code is not None and code < 0:
+            state, reason = "Failed", "killed by signal %d (%s)" % (-code, _signal_name(-code))
+        else:
+            state, reason = "Failed", "exit code %s" % code
+        self.write_status(state=state, reason=reason, exit_code=code, ended=time.time())
+        return state
+
+
+def _signal_name(num: int) -> str:
+    for name in dir(signal):
+        if name.startswith("SIG") and not name.startswith("SIG_") and getattr(signal, name) == num:
+            return name
+    return "signal %d" % num
+
+
+def _detach_stdio(run_dir: str) -> None:
+    """Leave the caller's stdin/stdout/stderr (an SSH channel, a pipe) so it sees EOF at once."""
+    null = os.open(os.devnull, os.O_RDWR)
+    err = os.open(os.path.join(run_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(err, 2)
+    os.close(null)
+    os.close(err)
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = []
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
+    """Body of the detached process: start, signal readiness, wait, record the end."""
+    sup = Supervisor(run_dir, spec)
+    try:
+        state = sup.start()
+        os.write(ready_fd, json_dumps({"pid": os.getpid(), "state": state}).encode())
+        os.close(ready_fd)
+        if state == "Running":
+            sup.finish(sup.wait())
+        return 0
+    except BaseException as exc:  # record the failure; the traceback goes to agent.log
+        import traceback
+        traceback.print_exc()
+        try:
+            if sup.child_pid and sup.returncode is None:  # do not leave an unwatched command
+                os.killpg(sup.child_pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            sup.write_status(state="Failed", reason="agent error: %s" % exc, ended=time.time())
+        except Exception:
+            pass
+        return 1
+
+
+def launch(run_dir: str, raw_spec: bytes) -> int:
+    """Validate, detach, wait until the supervisor has recorded the run, print {"pid": N}."""
+    run_dir = os.path.abspath(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write("aml_magic agent: cannot create run folder %s: %s\n" % (run_dir, exc.strerror))
+        return 2
+    try:
+        spec = parse_spec(raw_spec, run_dir)
+    except SpecError as exc:
+        reason = "bad launch spec: %s" % exc
+        now = time.time()
+        try:
+            write_json_atomic(os.path.join(run_dir, "status.json"), {
+                "state": "Failed", "pid": None, "child_pid": None, "child_pgid": None,
+                "started": now, "heartbeat": now, "heartbeat_seconds": None, "ended": now,
+                "exit_code": None, "reason": reason, "agent_version": AGENT_VERSION})
+        except OSError:
+            pass
+        sys.stderr.write("aml_magic agent: %s (run folder %s)\n" % (reason, run_dir))
+        return 2
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs detached
+        code = 1
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _detach_stdio(run_dir)
+            code = _supervise(run_dir, spec, ready_w)
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.waitpid(pid, 0)
+    chunks = []
+    while True:
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ready_r)
+    message = b"".join(chunks).decode("utf-8", "replace")
+    if not message:
+        sys.stderr.write("aml_magic agent: the supervisor stopped before recording the run; "
+                         "see %s\n" % os.path.join(run_dir, "agent.log"))
+        return 1
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[1] != "launch":
+        sys.stderr.write("usage: supervisor.py launch RUN_DIR  (launch spec as JSON on stdin)\n")
+        return 2
+    return launch(argv[2], sys.stdin.buffer.read())

@@ -1,0 +1,45 @@
+"""Shared by the benchmarks: describe the machine and keep the latest results in RESULTS.md."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine_line() -> str:
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(fh.readline().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores{mem}, {cpu}, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()} "
+            f"({sys.executable})")
+
+
+def write_results(section: str, table: str, *, notes: str = "") -> None:
+    """Replace the section ``## <section>`` of RESULTS.md with the latest table."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results (latest run)\n"
+    block = f"## {section}\n\n{machine_line()}\n\n{table}\n" + (f"\n{notes}\n" if notes else "")
+    pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    RESULTS.write_text(text)

@@ -1,0 +1,139 @@
+"""Core benchmark (local target, embedded history): medians and ratios against baselines measured
+in the same run, interleaved so that machine noise hits both sides alike.
+
+    python3 benchmarks/bench_core.py [--rounds N] [--write]
+
+Measures: submit-to-Completed of a trivial script through the Python API vs running it with the
+real interpreter directly; ``aml experiment submit --wait`` vs ``python`` from a shell; listing
+the 50 newest of 100,000 runs; ``import aml_magic`` time (and that no heavy module comes with it).
+``--write`` appends the table to benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._report import machine_line, write_results  # noqa: E402
+
+PY = sys.executable          # the real interpreter, never the pyenv shim
+HEAVY = ("paramiko", "docker", "ipywidgets", "pyspark", "yaml", "sqlite3")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_submit(rounds: int) -> list[tuple[str, float, float]]:
+    from aml_magic import Workspace
+    from aml_magic.config import init_project
+    root = Path(tempfile.mkdtemp(prefix="aml-bench-")) / "bench"
+    init_project(root)
+    (root / "trivial.py").write_text("x = 1\n")
+    ws = Workspace(root)
+    aml = shutil.which("aml") or ""
+
+    def api() -> None:
+        run = ws.submit("local", "trivial.py")
+        assert run.wait(timeout=60).value == "Completed"
+
+    def plain() -> None:
+        subprocess.run([PY, "trivial.py"], cwd=root, check=True)
+
+    def cli() -> None:
+        subprocess.run([aml, "experiment", "submit", "-c", "local", "trivial.py", "--wait"],
+                       cwd=root, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    for fn in (api, plain, cli):          # warm caches (snapshot hashes, page cache)
+        fn()
+    api_t, plain_t, cli_t = [], [], []
+    for _ in range(rounds):
+        plain_t.append(timed(plain))
+        api_t.append(timed(api))
+        cli_t.append(timed(cli))
+    shutil.rmtree(root.parent, ignore_errors=True)
+    base = statistics.median(plain_t)
+    return [("python trivial.py (baseline)", base * 1000, 1.0),
+            ("API submit -> Completed", statistics.median(api_t) * 1000,
+             statistics.median(api_t) / base),
+            ("aml experiment submit --wait", statistics.median(cli_t) * 1000,
+             statistics.median(cli_t) / base)]
+
+
+def bench_listing(rounds: int) -> list[tuple[str, float, float]]:
+    from aml_magic.history import RunStore
+    from aml_magic.history.records import RunRecord
+    root = Path(tempfile.mkdtemp(prefix="aml-bench-list-"))
+    store = RunStore(root)
+    now = time.time() - 200_000
+    statuses = ("Completed", "Failed", "Canceled")
+    records = (RunRecord(run_id=f"bench_{int((now + i) * 1000):013d}_{i % 65536:04x}",
+                         project="bench", run_configuration="local",
+                         target=("local", "docker", "gpuvm")[i % 3], status=statuses[i % 3],
+                         created_at=now + i, started_at=now + i, ended_at=now + i + 1,
+                         command=["train.py"], script="train.py")
+               for i in range(100_000))
+    store.insert_many(records)
+    rows = []
+    for label, kwargs in (("list 50 newest of 100,000", {}),
+                          ("list 50 newest, status=Failed", {"status": "Failed"}),
+                          ("list 50 newest, target=gpuvm", {"target": "gpuvm"})):
+        store.list_runs(limit=50, **kwargs)
+        samples = [timed(lambda: store.list_runs(limit=50, **kwargs)) for _ in range(rounds)]
+        rows.append((label, statistics.median(samples) * 1000, float("nan")))
+    store.close()
+    shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def bench_import(rounds: int) -> list[tuple[str, float, float]]:
+    code = ("import sys, time; t = time.perf_counter(); import aml_magic; "
+            "d = time.perf_counter() - t; "
+            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
+            "print(d, ','.join(heavy) or '-')")
+    samples, heavy = [], set()
+    for _ in range(rounds):
+        out = subprocess.run([PY, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        samples.append(float(out[0]))
+        heavy.update(m for m in out[1].split(",") if m != "-")
+    label = "import aml_magic" + (f" (loaded: {', '.join(sorted(heavy))})" if heavy else
+                                  " (no heavy module loaded)")
+    return [(label, statistics.median(samples) * 1000, float("nan"))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    rows = bench_submit(args.rounds) + bench_listing(args.rounds * 2) + bench_import(args.rounds)
+    lines = ["| measurement | median (ms) | ratio to baseline |", "|---|---:|---:|"]
+    for label, ms, ratio in rows:
+        lines.append(f"| {label} | {ms:.1f} | {'' if ratio != ratio else f'{ratio:.2f}x'} |")
+    table = "\n".join(lines)
+    print(machine_line())
+    print(table)
+    if args.write:
+        write_results("core (local target, embedded history)", table,
+                      notes="Targets: API <= 2x, CLI <= 10x of plain python; listing < 20 ms; "
+                            "import < 150 ms. Baseline: the real interpreter "
+                            f"({PY}) running the same script.")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AML_MAGIC_SECRETS_DIR", tempfile.mkdtemp(prefix="aml-bench-secrets-"))
+    sys.exit(main())

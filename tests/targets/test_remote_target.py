@@ -1,0 +1,406 @@
+"""The ``remote`` target against the real OpenSSH server the suite starts (tests/fixtures/sshd.py),
+through the Workspace and the ``aml`` CLI."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from aml_magic.errors import AmlError, HostKeyError
+from aml_magic.history.status import RunStatus
+from aml_magic.workspace import Workspace
+from tests.fixtures.sshd import SshServer
+
+pytestmark = pytest.mark.sshd
+REPO = Path(__file__).resolve().parents[2]
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+def aml(project: Path, *args: str, stdin: str | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "aml_magic", *args], cwd=project, input=stdin,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def attach(ws: Workspace, sshd: SshServer, name: str = "vm", **options: Any) -> Any:
+    options.setdefault("password", sshd.password)
+    options.setdefault("trust_new_host_key", True)
+    return ws.attach("remote", name, address=f"{sshd.host}:{sshd.port}",
+                     username=sshd.username, **options)
+
+
+def secret_files() -> list[Path]:
+    root = Path(os.environ["AML_MAGIC_SECRETS_DIR"])
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def as_user(sshd: SshServer, *cmd: str) -> None:
+    subprocess.run(["runuser", "-u", sshd.username, "--", *cmd], check=True)
+
+
+@pytest.fixture
+def ws(project: Path, sshd: SshServer) -> Iterator[Workspace]:
+    workspace = Workspace(project)
+    attach(workspace, sshd)
+    yield workspace
+    workspace.close()
+
+
+def script(project: Path, name: str, body: str) -> str:
+    (project / name).write_text(body)
+    return name
+
+
+# -- attach ---------------------------------------------------------------------------------
+
+def test_attach_by_password_stdin_through_the_cli_then_submit(project: Path,
+                                                               sshd: SshServer) -> None:
+    # Given the password on stdin and --trust-new-host-key
+    result = aml(project, "computetarget", "attach", "remote", "-n", "vm", "-a",
+                 f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--password-stdin",
+                 "--trust-new-host-key", stdin=sshd.password + "\n")
+    # Then the target is written with the pinned key and a reference, not the password
+    assert result.returncode == 0, result.stderr
+    assert sshd.host_key_fingerprint in result.stdout
+    compute = (project / "aml_config" / "vm.compute").read_text()
+    assert sshd.host_key_fingerprint in compute and "aml-secret:" in compute
+    assert sshd.password not in compute
+    # When a script is submitted through the CLI and waited for
+    script(project, "hello.py", "import sys\nprint('hello from', sys.argv[1])\nsys.exit(4)\n")
+    run = aml(project, "experiment", "submit", "-c", "vm", "--wait", "hello.py", "remote")
+    # Then its log streams back and the exit code is the script's
+    assert "hello from remote" in run.stdout
+    assert run.returncode == 4, run.stderr
+
+
+def test_wrong_password_fails_attach_and_writes_nothing(project: Path, sshd: SshServer) -> None:
+    result = aml(project, "computetarget", "attach", "remote", "-n", "vm", "-a",
+                 f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--password-stdin",
+                 "--trust-new-host-key", stdin="not-the-password\n")
+    assert result.returncode == 2
+    assert "authentication failed" in result.stderr
+    assert not (project / "aml_config" / "vm.compute").exists()
+    assert not (project / "aml_config" / "vm.runconfig").exists()
+    assert secret_files() == []
+
+
+def test_attach_by_generated_key(project: Path, sshd: SshServer) -> None:
+    # Given -k: a key pair is generated and the authorized_keys line printed
+    ws = Workspace(project)
+    messages: list[str] = []
+    compute = ws.attach("remote", "vm", address=f"{sshd.host}:{sshd.port}",
+                        username=sshd.username, use_key=True, trust_new_host_key=True,
+                        on_message=messages.append)
+    text = "\n".join(messages)
+    line = next(l for l in text.splitlines() if "authorized_keys" in l and "echo '" in l)
+    public = line.split("echo '", 1)[1].split("'", 1)[0]
+    assert public.startswith("ssh-ed25519 ") and public.endswith(" aml_magic-vm")
+    assert compute.key_reference and compute.password is None
+    keys = Path(sshd.home) / ".ssh" / "authorized_keys"
+    before = keys.read_text()
+    try:
+        # When the user authorizes it on the server (we do it as root)
+        with open(keys, "a") as fh:
+            fh.write("\n" + public + "\n")
+        # Then runs log in with that key
+        script(project, "k.py", "print('by key')\n")
+        run = ws.submit("vm", "k.py")
+        assert run.wait(30) == RunStatus.COMPLETED
+        assert run.log_text()[0] == "by key\n"
+    finally:
+        keys.write_text(before)
+        ws.close()
+
+
+def test_unpinned_host_is_not_silently_accepted(project: Path, sshd: SshServer) -> None:
+    ws = Workspace(project)
+    # Without --trust-new-host-key and without a confirmation, attach refuses
+    with pytest.raises(HostKeyError) as err:
+        attach(ws, sshd, trust_new_host_key=False)
+    assert sshd.host_key_fingerprint in str(err.value)
+    assert "--host-key-fingerprint" in str(err.value) and "--trust-new-host-key" in str(err.value)
+    # A declined confirmation refuses as well; nothing is written either time
+    asked: list[tuple[str, str]] = []
+    with pytest.raises(HostKeyError):
+        attach(ws, sshd, trust_new_host_key=False,
+               confirm_host_key=lambda host, fp: asked.append((host, fp)) or False)
+    assert asked == [(f"{sshd.host}:{sshd.port}", sshd.host_key_fingerprint)]
+    assert not (project / "aml_config" / "vm.compute").exists()
+    assert secret_files() == []
+    # The CLI without a terminal does not ask: it refuses
+    result = aml(project, "computetarget", "attach", "remote", "-n", "vm", "-a",
+                 f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--password-stdin",
+                 stdin=sshd.password + "\n")
+    assert result.returncode == 2 and sshd.host_key_fingerprint in result.stderr
+    assert not (project / "aml_config" / "vm.compute").exists()
+    # A confirmed key and a matching given fingerprint are pinned
+    compute = attach(ws, sshd, trust_new_host_key=False, confirm_host_key=lambda h, f: True)
+    assert compute.host_key_fingerprint == sshd.host_key_fingerprint
+    compute = attach(ws, sshd, name="vm2", trust_new_host_key=False,
+                     host_key_fingerprint=sshd.host_key_fingerprint)
+    assert compute.host_key_fingerprint == sshd.host_key_fingerprint
+
+
+def test_given_fingerprint_that_does_not_match_is_refused(project: Path,
+                                                          sshd: SshServer) -> None:
+    ws = Workspace(project)
+    wrong = "SHA256:" + "A" * 43
+    with pytest.raises(HostKeyError) as err:
+        attach(ws, sshd, trust_new_host_key=False, host_key_fingerprint=wrong)
+    assert wrong in str(err.value) and sshd.host_key_fingerprint in str(err.value)
+    assert not (project / "aml_config" / "vm.compute").exists()
+
+
+def test_changed_host_key_is_refused(ws: Workspace, project: Path, sshd: SshServer) -> None:
+    script(project, "a.py", "print(1)\n")
+    assert ws.submit("vm", "a.py").wait(30) == RunStatus.COMPLETED
+    ws.close()
+    new = sshd.restart_with_new_host_key()
+    try:
+        with pytest.raises(AmlError) as err:
+            ws.submit("vm", "a.py")
+        text = str(err.value)
+        assert "HOST KEY CHANGED" in text and new in text and "pinned" in text
+        failed = ws.runs(limit=1)[0].record
+        assert failed.status == RunStatus.FAILED and new in (failed.reason or "")
+    finally:
+        sshd.restore_host_key()
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+def test_logs_metrics_outputs_exit_code_and_no_password_anywhere(ws: Workspace, project: Path,
+                                                                 sshd: SshServer) -> None:
+    # Given a script that logs, reports metrics, writes outputs and ./logs/, and exits 0
+    script(project, "train.py", (
+        "import os\nfrom azureml.logging import get_azureml_logger\n"
+        "log = get_azureml_logger()\n"
+        "for i in range(3):\n    print('epoch', i)\n    log.log('loss', 1.0 / (i + 1))\n"
+        "os.makedirs('outputs/model', exist_ok=True)\n"
+        "open('outputs/model/w.bin', 'wb').write(b'\\x00' * 1000)\n"
+        "os.makedirs('logs', exist_ok=True)\nopen('logs/extra.txt', 'w').write('side log')\n"))
+    run = ws.submit("vm", "train.py")
+    assert run.wait(30) == RunStatus.COMPLETED
+    record = run.record
+    assert record.exit_code == 0
+    assert run.log_text()[0] == "epoch 0\nepoch 1\nepoch 2\n"
+    assert [m.value for m in run.metrics() if m.name == "loss"] == [1.0, 0.5, 1.0 / 3]
+    assert [(a.path, a.size) for a in run.outputs()] == [("model/w.bin", 1000)]
+    assert (run.outputs_folder / "model" / "w.bin").read_bytes() == b"\x00" * 1000
+    assert (run.folder / "logs" / "extra.txt").read_text() == "side log"
+    # and a failing script's exit code is kept
+    script(project, "fail.py", "import sys\nsys.exit(7)\n")
+    failed = ws.submit("vm", "fail.py")
+    assert failed.wait(30) == RunStatus.FAILED and failed.record.exit_code == 7
+    # Then the password is in no file under the project (history.db included)
+    secret = sshd.password.encode()
+    leaks = [p for p in project.rglob("*") if p.is_file() and secret in p.read_bytes()]
+    assert leaks == []
+
+
+def test_arguments_and_environment_arrive_byte_for_byte(ws: Workspace, project: Path) -> None:
+    nasty = ["$(touch /tmp/aml-pwned)", "`id`", "it's \"quoted\"", "line1\nline2",
+             "naïve café ☃", "a b\tc", "; rm -rf ~ #", "", "--flag=$HOME"]
+    rc = ws.config.runconfig("vm")
+    rc.environment_variables = {"NASTY": "$(id) `id` 'q' \"d\"\nnext ☃", "PLAIN": "x"}
+    ws.config.write_runconfig(rc)
+    script(project, "echo.py", (
+        "import json, os, sys\nos.makedirs('outputs', exist_ok=True)\n"
+        "json.dump({'argv': sys.argv[1:], 'nasty': os.environ['NASTY']},"
+        " open('outputs/got.json', 'w', encoding='utf-8'), ensure_ascii=False)\n"))
+    run = ws.submit("vm", "echo.py", nasty)
+    assert run.wait(30) == RunStatus.COMPLETED, run.record.reason
+    got = json.loads((run.outputs_folder / "got.json").read_text(encoding="utf-8"))
+    assert got == {"argv": nasty, "nasty": "$(id) `id` 'q' \"d\"\nnext ☃"}
+    assert not Path("/tmp/aml-pwned").exists()
+
+
+def test_native_shared_directory_is_created_on_the_remote(ws: Workspace, project: Path,
+                                                          sshd: SshServer) -> None:
+    compute = ws.config.compute("vm")
+    compute.native_shared_directory = "~/.aml-test-share/"
+    ws.config.write_compute(compute)
+    script(project, "share.py", (
+        "import os\nd = os.environ['AZUREML_NATIVE_SHARE_DIRECTORY']\nprint(d)\n"
+        "open(os.path.join(d, 'seen.txt'), 'w').write('shared')\n"))
+    run = ws.submit("vm", "share.py")
+    assert run.wait(30) == RunStatus.COMPLETED, run.log_text()
+    share = Path(sshd.home) / ".aml-test-share"
+    assert run.log_text()[0] == f"{share}/\n"
+    assert (share / "seen.txt").read_text() == "shared"
+
+
+def test_resubmit_sends_only_the_change_and_runs_never_share_files(ws: Workspace, project: Path,
+                                                                   sshd: SshServer) -> None:
+    # Given a project whose script rewrites one of its own files in place
+    (project / "data.txt").write_text("original")
+    for i in range(20):
+        (project / f"f{i}.txt").write_text(f"file {i}")
+    script(project, "rewrite.py", (
+        "print(open('data.txt').read())\nopen('data.txt', 'w').write('clobbered')\n"
+        "open('f1.txt', 'a').write('more')\n"))
+    first = ws.submit("vm", "rewrite.py")
+    assert first.wait(30) == RunStatus.COMPLETED
+    assert first.record.target_state["sync"] == "copy"
+    deadline = time.monotonic() + 10            # the spare tree is built in the background
+    spares = Path(sshd.home) / ".aml_magic" / "spares"
+    while time.monotonic() < deadline and not any(
+            p.suffix == ".json" for p in spares.rglob("*.json")):
+        time.sleep(0.05)
+    # When one file changes and it is submitted again
+    (project / "f2.txt").write_text("changed")
+    second = ws.submit("vm", "rewrite.py")
+    assert second.wait(30) == RunStatus.COMPLETED
+    # Then the new run got a patched spare tree with the change, not the first run's edits
+    assert second.record.target_state["sync"] == "spare"
+    assert second.record.target_state["copied_files"] == 1
+    assert second.log_text()[0] == "original\n"
+    work = Path(second.record.target_state["run_dir"]) / "work"
+    assert (work / "f2.txt").read_text() == "changed"
+    assert (work / "f1.txt").read_text() == "file 1more"   # its own edit, on its own copy
+    first_work = Path(first.record.target_state["run_dir"]) / "work"
+    assert (first_work / "data.txt").stat().st_ino != (work / "data.txt").stat().st_ino
+    assert (first_work / "data.txt").stat().st_nlink == 1
+    # And the object store still holds the original content
+    objects = Path(sshd.home) / ".aml_magic" / "objects"
+    sha = first.workspace.store.run_dir(first.id) / "manifest.json"
+    data_sha = json.loads(sha.read_text())["files"]["data.txt"]["sha256"]
+    assert (objects / data_sha[:2] / data_sha).read_text() == "original"
+
+
+def test_stale_client_cache_costs_a_round_trip_not_a_wrong_run(ws: Workspace, project: Path,
+                                                               sshd: SshServer) -> None:
+    script(project, "s.py", "print(open('payload.txt').read())\n")
+    (project / "payload.txt").write_text("payload-1")
+    assert ws.submit("vm", "s.py").wait(30) == RunStatus.COMPLETED
+    # Given the remote store was wiped behind the client's back
+    as_user(sshd, "rm", "-rf", f"{sshd.home}/.aml_magic/objects", f"{sshd.home}/.aml_magic/spares")
+    (project / "payload.txt").write_text("payload-2")
+    run = ws.submit("vm", "s.py")
+    assert run.wait(30) == RunStatus.COMPLETED
+    assert run.log_text()[0] == "payload-2\n"
+
+
+# -- disconnects, detached life, cancel -----------------------------------------------------
+
+COUNTER = ("import time\nfor i in range(30):\n    print('line %03d' % i, flush=True)\n"
+           "    time.sleep(0.1)\n")
+
+
+def test_connection_cut_mid_run_resumes_without_loss_or_doubling(ws: Workspace, project: Path,
+                                                                  sshd: SshServer) -> None:
+    script(project, "count.py", COUNTER)
+    run = ws.submit("vm", "count.py")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and run.log_text()[0].count("\n") < 5:
+        run.refresh()
+        time.sleep(0.05)
+    assert sshd.kill_connections() >= 1           # the network drops mid-run
+    assert run.wait(30) == RunStatus.COMPLETED
+    assert run.log_text()[0] == "".join("line %03d\n" % i for i in range(30))
+
+
+def test_a_run_whose_client_died_is_complete_when_looked_at_later(project: Path,
+                                                                  sshd: SshServer) -> None:
+    ws = Workspace(project)
+    attach(ws, sshd)
+    ws.close()
+    script(project, "count.py", COUNTER)
+    code = ("import sys, time\nfrom aml_magic.workspace import Workspace\n"
+            "run = Workspace('.').submit('vm', 'count.py')\nprint(run.id, flush=True)\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=project, stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert run_id
+    time.sleep(4)                                  # the run finishes with nobody watching
+    shown = aml(project, "run", "show", run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "Completed" in shown.stdout
+    log = (project / ".aml" / "runs" / run_id / "log.txt").read_text()
+    assert log == "".join("line %03d\n" % i for i in range(30))
+
+
+def test_cancel_stops_the_remote_process_group(ws: Workspace, project: Path) -> None:
+    script(project, "spawn.py", (
+        "import subprocess, time\n"
+        "child = subprocess.Popen(['sleep', '120'])\n"
+        "print(child.pid, flush=True)\ntime.sleep(120)\n"))
+    run = ws.submit("vm", "spawn.py")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not run.log_text()[0]:
+        run.refresh()
+        time.sleep(0.05)
+    child = int(run.log_text()[0].split()[0])
+    os.kill(child, 0)                              # sshd is on this machine: same pids
+    assert run.cancel() == RunStatus.CANCELED
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+def test_outputs_that_escape_are_refused(ws: Workspace, project: Path) -> None:
+    script(project, "escape.py", (
+        "import os\nos.makedirs('outputs/sub', exist_ok=True)\n"
+        "os.symlink('/etc/passwd', 'outputs/passwd')\nos.symlink('/etc', 'outputs/etc')\n"
+        "os.symlink('../../../../', 'outputs/sub/up')\n"
+        "open('outputs/sub/ok.txt', 'w').write('ok')\n"))
+    run = ws.submit("vm", "escape.py")
+    run.wait(30)
+    record = run.record
+    assert [a.path for a in run.outputs()] == ["sub/ok.txt"]
+    assert "refused" in (record.reason or "")
+    for name in ("passwd", "etc", "sub/up"):
+        assert not os.path.lexists(run.outputs_folder / name)
+
+
+def test_unreachable_remote_fails_the_run_quickly(ws: Workspace, project: Path) -> None:
+    compute = ws.config.compute("vm")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        compute.port = sock.getsockname()[1]       # nothing listens there once closed
+    ws.config.write_compute(compute)
+    script(project, "a.py", "print(1)\n")
+    started = time.monotonic()
+    with pytest.raises(AmlError) as err:
+        ws.submit("vm", "a.py")
+    assert time.monotonic() - started < 10
+    assert "cannot connect" in str(err.value)
+    record = ws.runs(limit=1)[0].record
+    assert record.status == RunStatus.FAILED and "cannot connect" in (record.reason or "")
+
+
+def test_missing_python_is_a_clear_error(ws: Workspace, project: Path) -> None:
+    compute = ws.config.compute("vm")
+    compute.python_location = "/nonexistent/python3"
+    ws.config.write_compute(compute)
+    script(project, "a.py", "print(1)\n")
+    with pytest.raises(AmlError) as err:
+        ws.submit("vm", "a.py")
+    assert "/nonexistent/python3" in str(err.value) and "pythonLocation" in str(err.value)
