@@ -53,6 +53,18 @@ def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def confirm_host_key(host: str, fingerprint: str) -> bool:
+    """Ask in the front end before pinning a host key seen for the first time."""
+    from IPython.core.error import StdinNotImplementedError
+    print(f"The SSH host key of {host} is {fingerprint}.")
+    try:
+        answer = input("Pin it and continue? [y/N] ")
+    except (EOFError, StdinNotImplementedError):
+        print("No way to ask here: pass --host-key-fingerprint or --trust-new-host-key.")
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 @magics_class
 class AmlMagics(Magics):
     """The ``%aml_*`` magics of one kernel: they remember the workspaces they opened, the
@@ -169,7 +181,7 @@ class AmlMagics(Magics):
                 trust_new_host_key=args.trust_new_host_key, base_image=args.base_image,
                 python_location=args.python_location, remote_base_dir=args.remote_base_dir,
                 shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-                on_message=print)
+                confirm_host_key=confirm_host_key, on_message=print)
         finally:
             password = None
         print(self._attached_text(compute))
@@ -193,7 +205,10 @@ class AmlMagics(Magics):
             lines: list[str] = []
             compute = ws.attach(request.type, request.name, address=request.address,
                                 username=request.username, password=request.password,
-                                use_key=request.use_key, on_message=lines.append)
+                                use_key=request.use_key,
+                                host_key_fingerprint=request.host_key_fingerprint,
+                                trust_new_host_key=request.trust_new_host_key,
+                                on_message=lines.append)
             return "\n".join(lines + [self._attached_text(compute)])
 
         form = AttachForm(attach)

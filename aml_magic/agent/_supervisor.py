@@ -385,8 +385,36 @@ def launch(run_dir: str, raw_spec: bytes) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] != "launch":
-        sys.stderr.write("usage: supervisor.py launch RUN_DIR  (launch spec as JSON on stdin)\n")
+def run_foreground(run_dir: str, raw_spec: bytes) -> int:
+    """Supervise in this process (no detaching): for a container whose main process is the
+    agent, so that the container lives exactly as long as the run."""
+    run_dir = os.path.abspath(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        spec = parse_spec(raw_spec, run_dir)
+    except (OSError, SpecError) as exc:
+        now = time.time()
+        reason = "bad launch spec: %s" % exc
+        try:
+            write_json_atomic(os.path.join(run_dir, "status.json"), {
+                "state": "Failed", "pid": os.getpid(), "child_pid": None, "child_pgid": None,
+                "started": now, "heartbeat": now, "heartbeat_seconds": None, "ended": now,
+                "exit_code": None, "reason": reason, "agent_version": AGENT_VERSION})
+        except OSError:
+            pass
+        sys.stderr.write("aml_magic agent: %s\n" % reason)
         return 2
+    ready_r, ready_w = os.pipe()
+    code = _supervise(run_dir, spec, ready_w)
+    os.close(ready_r)
+    return code
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[1] not in ("launch", "run"):
+        sys.stderr.write("usage: supervisor.py launch|run RUN_DIR  (launch spec as JSON on "
+                         "stdin; launch detaches, run stays in the foreground)\n")
+        return 2
+    if argv[1] == "run":
+        return run_foreground(argv[2], sys.stdin.buffer.read())
     return launch(argv[2], sys.stdin.buffer.read())

@@ -23,6 +23,8 @@ class AttachRequest:
     username: str | None
     password: str | None
     use_key: bool
+    host_key_fingerprint: str | None = None
+    trust_new_host_key: bool = False
 
 
 AttachCallback = Callable[[AttachRequest], str]
@@ -45,17 +47,21 @@ class AttachForm(w.VBox):
         self.password = w.Password(description="password", style=style)
         self.use_key = w.Checkbox(description="generate an SSH key pair instead of a password",
                                   value=False, indent=False)
+        self.fingerprint = w.Text(description="host key", placeholder="SHA256:... (optional)",
+                                  style=style)
+        self.trust = w.Checkbox(description="pin the host key seen on first connection",
+                                value=False, indent=False)
         self.button = w.Button(description="Attach", button_style="primary", icon="plug")
         self.message = w.HTML()
         self.type.observe(self._type_changed, names="value")
         self.use_key.observe(self._type_changed, names="value")
         self.button.on_click(self._submit)
         super().__init__([self.type, self.name, self.address, self.username, self.password,
-                          self.use_key, self.button, self.message])
+                          self.use_key, self.fingerprint, self.trust, self.button, self.message])
 
     def _type_changed(self, _change: Any = None) -> None:
         remote = self.type.value in NEEDS_ADDRESS
-        for field in (self.address, self.username, self.use_key):
+        for field in (self.address, self.username, self.use_key, self.fingerprint, self.trust):
             field.layout.display = None if remote else "none"
         self.password.layout.display = None if remote and not self.use_key.value else "none"
 
@@ -66,7 +72,9 @@ class AttachForm(w.VBox):
             address=(self.address.value.strip() or None) if remote else None,
             username=(self.username.value.strip() or None) if remote else None,
             password=(self.password.value or None) if remote and not self.use_key.value else None,
-            use_key=bool(self.use_key.value) and remote)
+            use_key=bool(self.use_key.value) and remote,
+            host_key_fingerprint=(self.fingerprint.value.strip() or None) if remote else None,
+            trust_new_host_key=bool(self.trust.value) and remote)
 
     def _submit(self, _button: Any = None) -> None:
         from ..errors import AmlError

@@ -56,11 +56,12 @@ def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"))
     log = open(tmp_path / "lab.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.token={token}",
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--IdentityProvider.token={token}",
          f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
          "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0",
          f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly"] + (["--allow-root"] if os.geteuid() == 0 else []),
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

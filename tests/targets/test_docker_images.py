@@ -13,7 +13,7 @@ import pytest
 from aml_magic.environment import environment_identity, plan_environment
 from aml_magic.errors import ConfigError, EnvironmentNotPrepared, TargetError
 from aml_magic.targets.docker_images import ENV_PYTHON, DockerEnvironmentBuilder
-from tests.fixtures.dockerd import DockerEngine, dockerd  # noqa: F401  (session fixture)
+from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
 
 FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:2"
 
@@ -29,7 +29,7 @@ class Conda:
 
 
 @pytest.fixture
-def builder(dockerd: DockerEngine) -> Iterator[DockerEnvironmentBuilder]:  # noqa: F811
+def builder(dockerd: DockerEngine) -> Iterator[DockerEnvironmentBuilder]:
     yield DockerEnvironmentBuilder(dockerd.client())
 
 
@@ -53,7 +53,7 @@ def test_importing_the_builder_does_not_import_docker() -> None:
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_base_image_has_python_with_venv(dockerd: DockerEngine) -> None:  # noqa: F811
+def test_base_image_has_python_with_venv(dockerd: DockerEngine) -> None:
     # Given the locally built base image, When a container runs Python in it
     out = _run(dockerd.client(), dockerd.base_image,
                "import sys, venv, ssl; print('%d.%d' % sys.version_info[:2])", python="python3")
@@ -62,7 +62,7 @@ def test_base_image_has_python_with_venv(dockerd: DockerEngine) -> None:  # noqa
 
 
 def test_prepare_builds_once_then_reuses_and_rebuilds_on_change(
-        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:
     base = dockerd.base_image
     spec = Conda(conda=["python=3", "six=1.16"], pip=["tomli==2.0.1"])
     plan = plan_environment(spec, base_image=base, framework="Python")
@@ -99,7 +99,7 @@ def test_prepare_builds_once_then_reuses_and_rebuilds_on_change(
 
 
 def test_pip_packages_are_importable_from_the_env_python(
-        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:
     # Given an environment with pinned pure-Python packages (built here or by an earlier test)
     plan = plan_environment(Conda(conda=["python=3", "six=1.16"], pip=["tomli==2.0.1"]),
                             base_image=dockerd.base_image, framework="Python")
@@ -116,7 +116,7 @@ def test_pip_packages_are_importable_from_the_env_python(
 
 
 def test_uv_comes_from_pypi_when_the_client_cannot_ship_it(
-        dockerd: DockerEngine) -> None:  # noqa: F811
+        dockerd: DockerEngine) -> None:
     # Given a builder that does not ship the client's uv, and no build cache
     builder = DockerEnvironmentBuilder(dockerd.client(), ship_uv=False)
     plan = plan_environment(Conda(pip=["tomli==2.0.1"], channels=["uv-from-pypi"]),
@@ -129,7 +129,7 @@ def test_uv_comes_from_pypi_when_the_client_cannot_ship_it(
 
 
 def test_pip_installer_and_unknown_conda_names_are_reported(
-        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:
     # Given a spec with a conda-only package and a conda name PyPI lacks, built with pip
     plan = plan_environment(
         Conda(conda=["mkl", "aml-magic-no-such-package-zz"], pip=["six==1.16.0"]),
@@ -146,7 +146,7 @@ def test_pip_installer_and_unknown_conda_names_are_reported(
 
 
 def test_strict_refuses_an_unavailable_python_before_building(
-        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:
     # Given Python 3.5.2 requested on an image with 3.11
     plan = plan_environment(Conda(conda=["python=3.5.2", "numpy"]),
                             base_image=dockerd.base_image, framework="Python")
@@ -159,7 +159,7 @@ def test_strict_refuses_an_unavailable_python_before_building(
 
 
 def test_unprepared_environment_without_prepare_says_how_to_prepare(
-        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:  # noqa: F811
+        builder: DockerEnvironmentBuilder, dockerd: DockerEngine) -> None:
     # Given an environment nobody built, When a run must not build it (PrepareEnvironment false)
     plan = plan_environment(Conda(pip=["tomli==1.2.3"]), base_image=dockerd.base_image,
                             framework="Python")
@@ -183,7 +183,7 @@ def test_missing_base_image_names_the_image_and_the_compute_file(
 
 
 @pytest.fixture
-def fake_conda_image(dockerd: DockerEngine) -> str:  # noqa: F811
+def fake_conda_image(dockerd: DockerEngine) -> str:
     """The base image plus a stand-in `micromamba` that records its arguments in a venv."""
     import docker
     client = dockerd.client()
