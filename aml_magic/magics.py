@@ -312,6 +312,7 @@ class AmlMagics(Magics):
         from .widgets.runs_table import RunsTable
         args = parse(runs_parser("%aml_runs"), line)
         ws = self.workspace(args.project)
+        ws.reconcile_active()          # statuses of runs no widget is watching are current too
         runs = ws.runs(status=args.status, target=args.target, limit=args.limit)
         filters = ", ".join(f"{k}={v}" for k, v in (("status", args.status),
                                                     ("target", args.target)) if v)

@@ -109,6 +109,11 @@ def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentStat
         _finish(store, record, target, state, store.run_dir(record.run_id))
         return
     pid = record.target_state.get("agent_pid")
+    if state.child_pgid:
+        try:
+            target.kill_group(record.target_state, state.child_pgid)
+        except AmlError:
+            pass
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED,
                      reason=f"the run agent (pid {pid}) on target '{record.target}' stopped "

@@ -10,7 +10,8 @@ from pathlib import Path
 
 AGENT_DIR = Path(__file__).resolve().parent
 SUPERVISOR = "supervisor.py"
-_SHIPPED = ("supervisor.py", "_supervisor.py", "_runfiles.py", "compat/azureml/__init__.py",
+_SHIPPED = ("supervisor.py", "_supervisor.py", "_runfiles.py", "assemble.py",
+            "compat/azureml/__init__.py",
             "compat/azureml/logging.py")
 
 

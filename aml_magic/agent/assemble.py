@@ -19,6 +19,7 @@ its stdin: one line with the header's length, the header (JSON), then, when the 
 Then it forks a detached, niced child that builds the next spare tree from the store.
 Exit codes: 0 answered on stdout; 2 bad input; 3 the upload was incomplete; 4 assembly failed.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -73,33 +74,30 @@ def _safe_rel(rel):
 
 
 def _receive(objects, sending, sizes):
-    """Extract the tar on stdin into staging; move complete objects into the store."""
+    """Extract the tar on stdin into a private staging folder; return the folder once every
+    object in ``sending`` arrived whole (a cut upload never reaches the store)."""
     _sweep_staging(objects)
     staging = os.path.join(objects, ".incoming-%d-%s" % (os.getpid(), os.urandom(4).hex()))
     os.makedirs(staging)
-    try:
-        proc = subprocess.run(["tar", "-x", "-f", "-", "-C", staging], stdin=0,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            _fail(3, "the upload was cut or corrupt (tar exited with %d: %s)"
-                  % (proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-300:]))
-        made = set()
-        for sha in sending:
-            src = os.path.join(staging, sha)
-            try:
-                size = os.lstat(src).st_size
-            except OSError:
-                _fail(3, "the upload was cut: object %s did not arrive" % sha)
-            if sizes.get(sha) is not None and size != sizes[sha]:
-                _fail(3, "the upload was cut: object %s has %d of %d bytes" % (sha, size, sizes[sha]))
-            fan = os.path.join(objects, sha[:2])
-            if fan not in made:
-                os.makedirs(fan, exist_ok=True)
-                made.add(fan)
-            os.chmod(src, 0o444)
-            os.replace(src, _object_path(objects, sha))
-    finally:
+    proc = subprocess.run(["tar", "-x", "-f", "-", "-C", staging], stdin=0,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    problem = None
+    if proc.returncode != 0:
+        problem = "tar exited with %d: %s" % (
+            proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-300:])
+    for sha in sending if problem is None else ():
+        try:
+            size = os.lstat(os.path.join(staging, sha)).st_size
+        except OSError:
+            problem = "object %s did not arrive" % sha
+            break
+        if sizes.get(sha) is not None and size != sizes[sha]:
+            problem = "object %s has %d of %d bytes" % (sha, size, sizes[sha])
+            break
+    if problem is not None:
         shutil.rmtree(staging, ignore_errors=True)
+        _fail(3, "the upload was cut or corrupt (%s); submit again" % problem)
+    return staging
 
 
 def _sweep_staging(objects):
@@ -110,28 +108,129 @@ def _sweep_staging(objects):
     except OSError:
         return
     for name in names:
-        if name.startswith(".incoming-"):
+        if name.startswith(".incoming-") or name.startswith(".fill-"):
             path = os.path.join(objects, name)
             try:
                 if now - os.lstat(path).st_mtime > STAGING_MAX_AGE:
-                    shutil.rmtree(path, ignore_errors=True)
+                    if os.path.isdir(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
             except OSError:
                 pass
 
 
-def _copy_object(objects, sha, dest, mode):
-    shutil.copyfile(_object_path(objects, sha), dest)  # sendfile/copy_file_range: in the kernel
-    os.chmod(dest, mode)
+def _copy(src, dest, mode):
+    """Copy a file in the kernel (``copy_file_range``); a new file, never through a link."""
+    fi = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fo = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
+        try:
+            left = os.fstat(fi).st_size
+            fast = hasattr(os, "copy_file_range")
+            while left > 0:
+                if fast:
+                    try:
+                        n = os.copy_file_range(fi, fo, min(left, 1 << 30))
+                    except OSError:
+                        fast = False
+                        continue
+                else:
+                    data = os.read(fi, _COPY)
+                    n = os.write(fo, data) if data else 0
+                if n == 0:
+                    break
+                left -= n
+            os.fchmod(fo, mode)
+        finally:
+            os.close(fo)
+    finally:
+        os.close(fi)
 
 
-def _full_copy(objects, files, work):
+def _store(objects, sha, src, *, verify):
+    """Put ``src`` into the store as object ``sha``. With ``verify`` the bytes are copied and
+    hashed on the way (``src`` may be changing: only matching content is kept)."""
+    fan = os.path.join(objects, sha[:2])
+    os.makedirs(fan, exist_ok=True)
+    if not verify:
+        os.chmod(src, 0o444)
+        os.replace(src, _object_path(objects, sha))
+        return True
+    tmp = os.path.join(objects, ".fill-%s" % os.urandom(8).hex())
+    digest = hashlib.sha256()
+    try:
+        fi = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fo = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            while True:
+                data = os.read(fi, _COPY)
+                if not data:
+                    break
+                digest.update(data)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fo, view):]
+        finally:
+            os.close(fo)
+    finally:
+        os.close(fi)
+    if digest.hexdigest() != sha:
+        os.unlink(tmp)
+        return False
+    os.replace(tmp, _object_path(objects, sha))
+    return True
+
+
+class _Sources:
+    """Gives each file of the working copy its bytes. A freshly received object is *moved* to
+    its first place in the working copy (one write on the critical path); the store gets its own
+    copy later, verified by hash, in the background. Everything else is copied from the store."""
+
+    def __init__(self, objects, staging):
+        self.objects, self.staging = objects, staging
+        self.fresh = set(os.listdir(staging)) if staging else set()
+        self.moved = {}
+
+    def place(self, sha, dest, mode):
+        if sha in self.fresh:
+            self.fresh.discard(sha)
+            src = os.path.join(self.staging, sha)
+            os.chmod(src, mode)
+            os.rename(src, dest)
+            self.moved[sha] = dest
+        elif sha in self.moved:
+            _copy(self.moved[sha], dest, mode)    # the run has not started: still pristine
+        else:
+            _copy(_object_path(self.objects, sha), dest, mode)
+
+    def store_unused(self):
+        """Objects received but not placed go straight into the store."""
+        for sha in sorted(self.fresh):
+            _store(self.objects, sha, os.path.join(self.staging, sha), verify=False)
+        self.fresh = set()
+
+    def fill_store(self):
+        """(background) Copy the moved objects into the store, keeping only unchanged ones."""
+        for sha, path in sorted(self.moved.items()):
+            if not os.path.exists(_object_path(self.objects, sha)):
+                _store(self.objects, sha, path, verify=True)
+        if self.staging:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _full_copy(files, work, place):
     made = set()
     for rel, sha, mode in files:
         parent = os.path.dirname(os.path.join(work, rel))
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        _copy_object(objects, sha, os.path.join(work, rel), mode)
+        place(sha, os.path.join(work, rel), mode)
 
 
 def _take_spare(spares, work):
@@ -157,7 +256,7 @@ def _take_spare(spares, work):
     return None
 
 
-def _patch(objects, files, work, have):
+def _patch(files, work, have, place):
     """Make a pristine tree listing ``have`` ({rel: [sha, mode]}) match ``files``."""
     wanted = {}
     for rel, sha, mode in files:
@@ -173,7 +272,7 @@ def _patch(objects, files, work, have):
         else:
             _clear_file_parents(work, rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        _copy_object(objects, sha, dest, mode)
+        place(sha, dest, mode)
     gone = [rel for rel in have if rel not in wanted]
     for rel in gone:
         try:
@@ -201,19 +300,11 @@ def _clear_file_parents(work, rel):
             return
 
 
-def _start_spare_builder(base, key, files):
-    """Leave a pristine copy of this tree for the next submit: a forked, detached, niced child
-    (its stdio is /dev/null, so the SSH channel closes as soon as this process exits)."""
-    spares = os.path.join(base, "spares", key)
+def _start_background(base, key, files, sources):
+    """Fill the store with the objects moved into the working copy, then leave a pristine tree
+    for the next submit: a forked, detached, niced child whose stdio is /dev/null, so the SSH
+    channel closes as soon as this process exits."""
     try:
-        os.makedirs(spares, exist_ok=True)
-        for name in os.listdir(spares):    # a builder that died long ago
-            path = os.path.join(spares, name)
-            if name.startswith(".building-") and time.time() - os.lstat(path).st_mtime > 3600:
-                shutil.rmtree(path, ignore_errors=True)
-        names = [n for n in os.listdir(spares) if not n.endswith(".json")]
-        if len(names) >= SPARES_PER_PROJECT:   # ready ones and ".building-" ones count
-            return
         pid = os.fork()
     except OSError:
         return                         # only the next submit's speed depends on it
@@ -225,25 +316,38 @@ def _start_spare_builder(base, key, files):
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        build_spare(base, key, files)
+        try:
+            os.nice(10)
+        except OSError:
+            pass
+        sources.fill_store()
+        if key is not None:
+            build_spare(base, key, files)
     except BaseException:
         code = 1
     os._exit(code)
 
 
 def build_spare(base, key, files):
-    try:
-        os.nice(10)
-    except OSError:
-        pass
+    """Copy the tree out of the store into ``spares/KEY/<id>`` (plus ``<id>.json``, its
+    listing), unless the project has a spare already or one is being built."""
     spares = os.path.join(base, "spares", key)
+    os.makedirs(spares, exist_ok=True)
+    for name in os.listdir(spares):    # a builder that died long ago
+        path = os.path.join(spares, name)
+        if name.startswith(".building-") and time.time() - os.lstat(path).st_mtime > 3600:
+            shutil.rmtree(path, ignore_errors=True)
+    if len([n for n in os.listdir(spares) if not n.endswith(".json")]) >= SPARES_PER_PROJECT:
+        return
     name = os.urandom(8).hex()
     tmp = os.path.join(spares, ".building-" + name)
+    objects = os.path.join(base, "objects")
     try:
-        _full_copy(os.path.join(base, "objects"), files, tmp)
-        os.makedirs(tmp, exist_ok=True)
+        os.makedirs(tmp)
+        _full_copy(files, tmp, lambda sha, dest, mode: _copy(_object_path(objects, sha), dest,
+                                                             mode))
         with open(os.path.join(spares, name + ".json"), "w") as fh:
-            json.dump({rel: [sha, mode] for rel, sha, mode in files}, fh)
+            json.dump(dict((rel, [sha, mode]) for rel, sha, mode in files), fh)
         os.rename(tmp, os.path.join(spares, name))
     except (OSError, ValueError):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -280,11 +384,12 @@ def session():
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []
-    if sending:
-        _receive(objects, sending, sizes)
-    missing = sorted(set(sha for rel, sha, mode in files
-                         if not os.path.exists(_object_path(objects, sha))))
+    sources = _Sources(objects, _receive(objects, sending, sizes) if sending else None)
+    missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
+                         and not os.path.exists(_object_path(objects, sha))))
     if missing:
+        sources.store_unused()
+        sources.fill_store()
         print(json.dumps({"missing": missing, "base": base}))
         return
     run_dir = os.path.join(base, "runs", header["run_id"])
@@ -293,14 +398,14 @@ def session():
         _fail(4, "%s already exists: run ids are never reused" % work)
     os.makedirs(run_dir, exist_ok=True)
     key = header.get("project_key") or "default"
-    spares = os.path.join(base, "spares", key)
-    have = _take_spare(spares, work) if header.get("use_spare", True) else None
+    have = _take_spare(os.path.join(base, "spares", key), work)
     if have is not None:
-        how, changed = "spare", _patch(objects, files, work, have)
+        how, changed = "spare", _patch(files, work, have, sources.place)
     else:
         how, changed = "copy", len(files)
-        _full_copy(objects, files, work)
-        os.makedirs(work, exist_ok=True)
+        os.makedirs(work)
+        _full_copy(files, work, sources.place)
+    sources.store_unused()
     for rel, text in (header.get("agent") or {}).items():
         path = os.path.join(run_dir, ".agent", _safe_rel(rel))
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -312,8 +417,8 @@ def session():
         result.update(_launch(run_dir, header["spec"]))
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-    if header.get("make_spare", True):
-        _start_spare_builder(base, key, files)
+    if sources.moved or header.get("make_spare", True):
+        _start_background(base, key if header.get("make_spare", True) else None, files, sources)
 
 
 def main(argv):

@@ -59,6 +59,7 @@ class AgentState:
     heartbeat: float | None = None
     heartbeat_seconds: float = 1.0
     pid: int | None = None
+    child_pgid: int | None = None
 
     @property
     def is_final(self) -> bool:
@@ -111,6 +112,9 @@ class Target(ABC):
 
     @abstractmethod
     def cancel(self, target_state: dict[str, Any]) -> None: ...
+
+    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
+        """Stop a process group the agent left behind when it died."""
 
     def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
         """Block up to ``timeout`` seconds, returning early when the target can tell that the
@@ -238,7 +242,7 @@ class AgentTarget(Target):
             reason=data.get("reason"), started=data.get("started"), ended=data.get("ended"),
             heartbeat=data.get("heartbeat"),
             heartbeat_seconds=float(data.get("heartbeat_seconds") or self.heartbeat_seconds),
-            pid=data.get("pid"))
+            pid=data.get("pid"), child_pgid=data.get("child_pgid"))
 
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
         if self.run_folder_is_local:
@@ -266,6 +270,10 @@ class AgentTarget(Target):
             return None
         result = self.transport.run(["kill", "-0", str(int(pid))], check=False, timeout=20)
         return result.exit_code == 0
+
+    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
+        if int(pgid) > 1:
+            self.transport.run(["kill", "-KILL", "--", f"-{int(pgid)}"], check=False, timeout=20)
 
     def cancel(self, target_state: dict[str, Any]) -> None:
         run_dir = target_state["run_dir"]

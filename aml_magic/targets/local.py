@@ -131,6 +131,13 @@ class LocalTarget(AgentTarget):
         finally:
             os.close(fd)
 
+    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
+        if int(pgid) > 1:
+            try:
+                os.killpg(int(pgid), 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def cancel(self, target_state: dict[str, Any]) -> None:
         run_dir = Path(target_state["run_dir"])
         (run_dir / "cancel").write_bytes(b"cancel\n")

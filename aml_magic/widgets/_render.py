@@ -38,7 +38,8 @@ def badge_html(status: RunStatus) -> str:
 
 
 def header_html(snap: RunSnapshot) -> str:
-    config = f" · config <code>{escape(snap.run_configuration)}</code>" if snap.run_configuration else ""
+    config = (f" · config <code>{escape(snap.run_configuration)}</code>"
+              if snap.run_configuration else "")
     extra = ""
     if snap.is_terminal and snap.exit_code is not None:
         extra += f" · exit code {snap.exit_code}"
@@ -105,9 +106,9 @@ def summary_html(snap: RunSnapshot) -> str:
 
 def summary_text(snap: RunSnapshot) -> str:
     """The plain-text fallback for terminals and nbconvert --to markdown/script."""
+    ended = snap.is_terminal and snap.exit_code is not None
     lines = [f"Run {snap.run_id} on {snap.target} ({snap.target_type}): {snap.status.value}, "
-             f"{format_duration(snap.elapsed)}"
-             + (f", exit code {snap.exit_code}" if snap.is_terminal and snap.exit_code is not None else "")]
+             f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         lines.append(f"  reason: {snap.reason}")
     tail = snap.log_tail.splitlines()[-TEXT_TAIL_LINES:]
@@ -116,10 +117,12 @@ def summary_text(snap: RunSnapshot) -> str:
         lines.extend(f"    {line}" for line in tail)
     if snap.metrics:
         lines.append("  metrics: " + ", ".join(
-            f"{m.name}={format_value(m.last)}" + (f" ({len(m.values)} values)" if m.is_series else "")
+            f"{m.name}={format_value(m.last)}"
+            + (f" ({len(m.values)} values)" if m.is_series else "")
             for m in snap.metrics))
     if snap.outputs:
-        lines.append("  outputs: " + ", ".join(f"outputs/{p} ({format_size(s)})" for p, s in snap.outputs))
+        lines.append("  outputs: " + ", ".join(f"outputs/{p} ({format_size(s)})"
+                                               for p, s in snap.outputs))
     return "\n".join(lines)
 
 

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 from ..history.status import RunStatus
 
 TAIL_LINES = 200
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
 MASK = "******"
 
 
@@ -125,16 +125,15 @@ def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
     return max(0.0, float(end) - float(start))
 
 
-def snapshot_of(run: Any, tail: LogTail, *, metrics: list[Any] | None = None,
+def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | None = None,
                 outputs: list[Any] | None = None, error: str | None = None) -> RunSnapshot:
-    """Build a snapshot from a Run handle plus what the watcher has read so far."""
-    record = run.record
+    """Build a snapshot from a run's record plus what the watcher has read so far."""
     return RunSnapshot(
         run_id=run.id,
         target=getattr(record, "target", "") or "",
         target_type=getattr(record, "target_type", "") or "",
         run_configuration=getattr(record, "run_configuration", None),
-        status=RunStatus(run.status),
+        status=RunStatus(record.status),
         elapsed=elapsed_seconds(record),
         exit_code=getattr(record, "exit_code", None),
         reason=getattr(record, "reason", None),

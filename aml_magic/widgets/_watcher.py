@@ -45,15 +45,17 @@ class RunWatcher:
             if refresh:
                 try:
                     self.run.refresh()
+                    self.error = getattr(self.run, "last_error", None)
                 except AmlError as err:
                     self.error = str(err)
-            terminal = self.run.status.is_terminal()
+            record = self.run.record          # as of the refresh above: no second reconcile
+            terminal = record.status.is_terminal()
             self._read_log()
             if not refresh or terminal or self.ticks % self.slow_every == 0:
                 self.metrics = list(self.run.metrics())
                 self.outputs = list(self.run.outputs())
             self.ticks += 1
-            self.last = snapshot_of(self.run, self.tail, metrics=self.metrics,
+            self.last = snapshot_of(self.run, record, self.tail, metrics=self.metrics,
                                     outputs=self.outputs, error=self.error)
             return self.last
 
@@ -77,7 +79,8 @@ class RunWatcher:
             offset = new_offset
         text = "".join(chunks)
         if size >= limit:
-            text += f"\n… log longer than {limit // (1024 * 1024)} MB: see the run folder's log.txt"
+            text += (f"\n… log longer than {limit // (1024 * 1024)} MB: see log.txt in the run "
+                     "folder")
         return text
 
     # -- thread -----------------------------------------------------------------------------

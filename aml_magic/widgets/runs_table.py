@@ -47,8 +47,9 @@ def rows_of(runs: Iterable[Any]) -> list[RunRow]:
     for run in runs:
         record = run.record
         duration = elapsed_seconds(record) if getattr(record, "started_at", None) else None
-        rows.append(RunRow(run.id, str(getattr(record, "target", "")), RunStatus(run.status),
-                           _started(record), format_duration(duration), _key_metrics(run)))
+        rows.append(RunRow(run.id, str(getattr(record, "target", "")),
+                           RunStatus(record.status), _started(record),
+                           format_duration(duration), _key_metrics(run)))
     return rows
 
 
@@ -72,8 +73,8 @@ class RunsTable:
         table = [header] + [(r.run_id, r.target, r.status.value, r.started, r.duration, r.metrics)
                             for r in self.rows]
         widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
-                 for row in table]
+        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1]))
+                 + "  " + row[-1] for row in table]
         return self._title() + "\n" + "\n".join(line.rstrip() for line in lines)
 
     def html(self) -> str:

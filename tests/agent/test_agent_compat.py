@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aml_magic.agent import AGENT_DIR
-from conftest import wait_status
+from tests.agent.conftest import wait_status
 
 COMPAT = str(AGENT_DIR / "compat")
 

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import launch, process_gone, read_status, wait_status
+from tests.agent.conftest import launch, process_gone, read_status, wait_status
 
 SLEEPER = textwrap.dedent("""\
     import subprocess, sys, time
@@ -77,7 +77,7 @@ def test_launch_returns_at_once_and_run_survives_its_caller(run_dir: Path, tmp_p
     # Given a caller (a shell in its own session) that launches a 1.5 s run, then lingers
     (run_dir / "work" / "script.py").write_text(
         "import time; time.sleep(1.5); print('finished')")
-    from conftest import ship_agent
+    from tests.agent.conftest import ship_agent
     supervisor = ship_agent(run_dir)
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"run_id": "r", "argv": [sys.executable, "script.py"]}))

@@ -115,6 +115,10 @@ def test_quickstart_in_jupyterlab_shows_completed_widget(lab: tuple[str, Path]) 
             shot = ARTIFACTS / "quickstart_widget.png"
             widget.screenshot(path=str(shot))
             page.screenshot(path=str(ARTIFACTS / "quickstart_page.png"))
+            # And the metrics tab draws the loss series as a sparkline
+            widget.locator(".lm-TabBar-tab", has_text="Metrics").click()
+            widget.locator(".aml-metrics svg.aml-sparkline").wait_for(timeout=10_000)
+            widget.screenshot(path=str(ARTIFACTS / "quickstart_metrics.png"))
             if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
                 COMMITTED.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(shot, COMMITTED)

@@ -217,3 +217,30 @@ def test_password_is_asked_with_getpass_and_never_stored_in_project(
         if path.is_file():
             assert secret not in path.read_bytes(), path
     assert sshd.password not in cap.stdout + cap.stderr
+
+
+def test_attach_with_generated_key_shows_authorized_keys_line(
+        ip: Any, project: Path, sshd: Any) -> None:
+    remote_available(project)
+    # When a remote target is attached with -k
+    _, cap = line(ip, "aml_attach",
+                  f"remote --name keyed --address {sshd.host}:{sshd.port} --username "
+                  f"{sshd.username} -k --host-key-fingerprint {sshd.host_key_fingerprint}")
+    # Then the public key and the exact line to append to authorized_keys are shown
+    assert cap.stderr == "", cap.stderr
+    assert ">> ~/.ssh/authorized_keys" in cap.stdout and "ssh-" in cap.stdout
+    assert (project / "aml_config" / "keyed.compute").is_file()
+
+
+def test_unknown_host_key_is_not_pinned_without_asking(
+        ip: Any, project: Path, sshd: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    remote_available(project)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": sshd.password)
+    # Given a user who answers "no" when asked to pin an unknown host key
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    _, cap = line(ip, "aml_attach", f"remote --name unpinned --address {sshd.host}:{sshd.port} "
+                                    f"--username {sshd.username} --password")
+    # Then the fingerprint was shown, nothing was written, and one error line says why
+    assert sshd.host_key_fingerprint in cap.stdout
+    one_error_line(cap)
+    assert not (project / "aml_config" / "unpinned.compute").exists()
