@@ -33,13 +33,13 @@ def machine_line() -> str:
             f"({sys.executable})")
 
 
-def write_results(section: str, table: str, *, notes: str = "") -> None:
-    """Replace the section ``## <section>`` of RESULTS.md with the latest table."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results (latest run)\n"
+def write_results(section: str, table: str, *, notes: str = "", path: Path = RESULTS) -> None:
+    """Replace the section ``## <section>`` of RESULTS.md (or ``path``) with the latest table."""
+    text = path.read_text() if path.exists() else "# Benchmark results (latest run)\n"
     block = f"## {section}\n\n{machine_line()}\n\n{table}\n" + (f"\n{notes}\n" if notes else "")
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: block + "\n", text)
     else:
         text = text.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(text)
+    path.write_text(text)

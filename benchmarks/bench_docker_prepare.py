@@ -3,9 +3,10 @@
 Contracts (issue 5): a cached prepare (identity + lookup) under 1 s; a cold build of the same
 specification in the same base image at least 2x faster with uv than with pip.
 
-Run: python3 benchmarks/bench_docker_prepare.py [--repeat N]
+Run: python3 benchmarks/bench_docker_prepare.py [--repeat N] [--write]
 Uses DOCKER_HOST when set (the engine must hold aml-magic/base:bookworm); otherwise starts the
-test suite's private engine (root, dockerd and debootstrap needed). Prints one JSON object.
+test suite's private engine (root, dockerd and debootstrap needed). Prints a table and one JSON
+object; ``--write`` replaces the section in benchmarks/RESULTS-docker.md.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from typing import Any, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aml_magic.environment import environment_identity, plan_environment  # noqa: E402
+from benchmarks._report import machine_line, write_results  # noqa: E402
 from aml_magic.targets.docker_images import DockerEnvironmentBuilder  # noqa: E402
 
 BASE = "aml-magic/base:bookworm"
+RESULTS_DOCKER = Path(__file__).resolve().parent / "RESULTS-docker.md"
 
 
 @dataclass
@@ -60,6 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="cold builds per installer")
     parser.add_argument("--lookups", type=int, default=20, help="cached prepares to time")
+    parser.add_argument("--write", action="store_true", help="update RESULTS-docker.md")
     args = parser.parse_args()
     spec = Conda()
     with engine_client() as client:
@@ -86,7 +90,22 @@ def main() -> int:
         "targets": {"cached_prepare_ms": "< 1000", "pip_over_uv_ratio": ">= 2"},
     }
     result["ok"] = result["cached_prepare_ms_median"] < 1000 and result["pip_over_uv_ratio"] >= 2
+    table = "\n".join([
+        "| measure | median | target |", "|---|---|---|",
+        f"| cached prepare (identity + image lookup) | {result['cached_prepare_ms_median']} ms "
+        "| < 1000 ms |",
+        f"| cold prepare, uv (no build cache) | {result['cold_uv_s_median']} s | - |",
+        f"| cold prepare, pip (no build cache) | {result['cold_pip_s_median']} s | - |",
+        f"| pip / uv | {result['pip_over_uv_ratio']}x | >= 2x |",
+    ])
+    print(machine_line())
+    print(table)
     print(json.dumps(result))
+    if args.write:
+        write_results("docker target: prepare", table, path=RESULTS_DOCKER,
+                      notes=f"{args.repeat} cold builds per installer (interleaved, no build "
+                            f"cache, packages from PyPI: {', '.join(spec.pip)}, six), "
+                            f"{args.lookups} cached lookups; medians.")
     return 0 if result["ok"] else 1
 
 

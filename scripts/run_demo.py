@@ -55,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         for output in cell.get("outputs", []):
             if output.get("name") == "stderr":
                 print(f"  cell said: {output.get('text', '').strip()}", file=sys.stderr)
+    project = workdir / "demo_project"
+    if project.is_dir():
+        from aml_magic import Workspace
+        for run in Workspace(project).runs(limit=5):
+            rec = run.refresh()
+            print(f"  run {rec.run_id}: {rec.status.value}, metrics "
+                  f"{ {m.name: m.value for m in run.metrics()} }, outputs "
+                  f"{[a.path for a in run.outputs()]}")
     return 1 if failed else 0
 
 

@@ -186,7 +186,7 @@ class DockerTarget(LocalTarget):
             return self.client.containers.create(
                 image.id, command, name=_container_name(request.run_id), volumes=volumes,
                 labels=labels, network_mode=NETWORK_MODE, init=True, stdin_open=True,
-                stdin_once=True, working_dir=RUN_MOUNT, detach=True, **options)
+                detach=False, working_dir=RUN_MOUNT, **options)   # detach=False: StdinOnce
         except Exception as exc:
             raise TargetError(f"target '{self.compute.name}': cannot create the run's "
                               f"container: {_first_line(exc)}") from None

@@ -1,0 +1,287 @@
+"""The ``docker`` target end to end, against the real engine the suite starts
+(tests/fixtures/dockerd): prepare, submit, history, cancel, re-attach, GPU request, shares."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aml_magic import Workspace
+from aml_magic.config import load_conda
+from aml_magic.environment import environment_identity
+from aml_magic.errors import AmlError, ConfigError, TargetError
+from aml_magic.history.status import RunStatus
+from aml_magic.targets.docker_images import DockerEnvironmentBuilder
+from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
+
+CONDA = """\
+name: project_environment
+dependencies:
+  - python=3
+  - six=1.16
+  - pip:
+    - tomli==2.0.1
+"""
+# The same specification, reordered, re-spaced and commented: the same environment.
+CONDA_REORDERED = """\
+# reordered on purpose
+name: project_environment
+dependencies:
+  - pip:
+    - tomli == 2.0.1   # pinned
+  - SIX=1.16
+  - python=3
+"""
+
+
+def write(root: Path, name: str, body: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body))
+
+
+@pytest.fixture
+def ws(project: Path, dockerd: DockerEngine, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A project whose `docker` target uses the suite's engine and a small environment."""
+    monkeypatch.setenv("DOCKER_HOST", dockerd.host)
+    write(project, "aml_config/conda_dependencies.yml", CONDA)
+    workspace = Workspace(project)
+    yield workspace
+    workspace.close()
+
+
+def identity_of(ws: Any) -> str:
+    conda = load_conda(ws.root / "aml_config" / "conda_dependencies.yml")
+    return environment_identity(conda, base_image=ws.config.compute("docker").base_docker_image,
+                                framework="Python")
+
+
+def forget(dockerd: DockerEngine, identity: str) -> None:
+    import docker
+    try:
+        dockerd.client().images.remove(DockerEnvironmentBuilder.image_tag(identity), force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+def set_compute(ws: Any, **changes: Any) -> None:
+    ws.config.write_compute(dataclasses.replace(ws.config.compute("docker"), **changes))
+
+
+def set_runconfig(ws: Any, **changes: Any) -> None:
+    ws.config.write_runconfig(dataclasses.replace(ws.config.runconfig("docker"), **changes))
+
+
+def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
+    return dockerd.client().containers.list(all=True,
+                                            filters={"label": f"org.aml-magic.run={run_id}"})
+
+
+def wait_until(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_importing_the_target_does_not_import_docker() -> None:
+    code = "import sys, aml_magic.targets.docker; sys.exit('docker' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_prepare_builds_once_reuses_fast_and_rebuilds_on_change(
+        ws: Any, dockerd: DockerEngine) -> None:
+    # Given no environment image for the project's conda file
+    forget(dockerd, identity_of(ws))
+    progress: list[str] = []
+    # When prepared, Then it is built, with the build output streamed
+    first = ws.prepare("docker", on_progress=progress.append)
+    assert first.built and first.environment_hash == identity_of(ws)
+    assert "built" in first.message and any("tomli==2.0.1" in line for line in progress)
+    # When prepared again, Then it is reused, said so, in well under a second
+    again = Workspace(ws.root).prepare("docker")
+    assert not again.built and again.seconds < 1.0
+    assert again.message == (f"environment {first.environment_hash} reused (image "
+                             f"aml-magic/env:{first.environment_hash})")
+    # When the file is reordered and re-commented, Then it is still the same environment
+    write(ws.root, "aml_config/conda_dependencies.yml", CONDA_REORDERED)
+    reordered = ws.prepare("docker")
+    assert not reordered.built and reordered.environment_hash == first.environment_hash
+    # When the specification really changes, Then a new environment is built
+    write(ws.root, "aml_config/conda_dependencies.yml", CONDA.replace("2.0.1", "2.0.0"))
+    forget(dockerd, identity_of(ws))
+    changed = ws.prepare("docker")
+    assert changed.built and changed.environment_hash != first.environment_hash
+
+
+def test_submitted_script_sees_packages_env_args_and_reports_to_history(ws: Any) -> None:
+    # Given a Workbench-style script using a package from the conda file
+    write(ws.root, "train.py", """
+        import os, sys, six, tomli
+        from azureml.logging import get_azureml_logger
+        get_azureml_logger().log("Accuracy", 0.9)
+        get_azureml_logger().log("Recall", [0.1, 0.5])
+        os.makedirs("outputs/model", exist_ok=True)
+        open("outputs/model/w.bin", "wb").write(b"x" * 10)
+        print("six", six.__version__, "env", os.environ["EXAMPLE_ENV_VAR"], "args", sys.argv[1:])
+        print("python", sys.executable, "run", os.environ["AZUREML_RUN_ID"])
+        print("warn", file=sys.stderr)
+    """)
+    # When submitted (PrepareEnvironment: true builds or reuses the environment) and waited for
+    run = ws.submit("docker", "train.py", ["0.5", "two words"])
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+    # Then the script ran in the environment's Python with its packages, env and arguments
+    text, _ = run.log_text()
+    assert "six 1.16.0 env Example Value args ['0.5', 'two words']" in text
+    assert f"python /opt/aml-env/bin/python run {run.id}" in text and "warn" in text
+    # And metrics, outputs, exit code and environment identity are in history
+    assert {m.name: m.value for m in run.metrics()} == {"Accuracy": 0.9, "Recall": [0.1, 0.5]}
+    assert {a.path: a.size for a in run.outputs()} == {"model/w.bin": 10}
+    assert run.record.exit_code == 0
+    assert run.record.environment_hash == identity_of(ws)
+    assert run.record.target_state["container_id"]
+
+
+def test_exit_code_matches(ws: Any) -> None:
+    write(ws.root, "fail.py", "import sys; print('bye'); sys.exit(3)\n")
+    run = ws.submit("docker", "fail.py")
+    assert run.wait(timeout=120) is RunStatus.FAILED
+    assert run.record.exit_code == 3 and "exit code 3" in (run.record.reason or "")
+
+
+def test_unprepared_environment_with_prepare_false_fails_the_run(ws: Any) -> None:
+    # Given a specification never built, and PrepareEnvironment: false
+    write(ws.root, "aml_config/conda_dependencies.yml",
+          CONDA + "    - aml-magic-never-built-zz==0.0\n")
+    set_runconfig(ws, prepare_environment=False)
+    write(ws.root, "hello.py", "print('hello')\n")
+    # When submitted, Then it fails, and the failed run says how to prepare
+    with pytest.raises(AmlError, match="aml experiment prepare -c docker"):
+        ws.submit("docker", "hello.py")
+    [run] = ws.runs()
+    assert run.status is RunStatus.FAILED
+    assert "aml experiment prepare -c docker" in (run.record.reason or "")
+
+
+def test_cancel_stops_the_container_and_secrets_stay_off_its_configuration(
+        ws: Any, dockerd: DockerEngine) -> None:
+    # Given a long run whose environment holds a secret-looking value
+    set_runconfig(ws, environment_variables={"TOKEN": "s3cr3t-value-zz"})
+    write(ws.root, "sleep.py", """
+        import os, time
+        print("token ok", os.environ["TOKEN"] == "s3cr3t-value-zz", flush=True)
+        time.sleep(60)
+    """)
+    run = ws.submit("docker", "sleep.py")
+    assert wait_until(lambda: "token ok True" in run.log_text()[0], 30), run.log_text()[0]
+    # Then the container runs under init, on the host network, with the value nowhere in it
+    [container] = containers_of(dockerd, run.id)
+    attrs = container.attrs
+    assert container.status == "running"
+    assert attrs["HostConfig"]["Init"] is True and attrs["HostConfig"]["NetworkMode"] == "host"
+    assert "s3cr3t-value-zz" not in repr(attrs)
+    # When canceled, Then the run is Canceled and the container is gone within seconds
+    started = time.monotonic()
+    assert run.cancel() is RunStatus.CANCELED
+    assert wait_until(lambda: not containers_of(dockerd, run.id)
+                      or containers_of(dockerd, run.id)[0].status != "running", 5)
+    assert time.monotonic() - started < 6
+
+
+def test_run_survives_the_submitting_process_and_is_found_complete(
+        ws: Any, dockerd: DockerEngine) -> None:
+    # Given a script that takes a moment, submitted by a process that is then SIGKILLed
+    write(ws.root, "slow.py", """
+        import os, time
+        time.sleep(1.5)
+        os.makedirs("outputs", exist_ok=True)
+        open("outputs/done.txt", "w").write("done")
+        print("finished")
+    """)
+    code = ("import sys; from aml_magic import Workspace; "
+            "run = Workspace(sys.argv[1]).submit('docker', 'slow.py'); "
+            "print(run.id, flush=True); import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    proc = subprocess.run([sys.executable, "-c", code, str(ws.root)], capture_output=True,
+                          text=True, env=dockerd.env(), timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    run_id = proc.stdout.split()[0]
+    # When a fresh workspace looks at the run later
+    run = Workspace(ws.root).run(run_id)
+    # Then it completes, with its output, and its container is retired
+    assert run.wait(timeout=60) is RunStatus.COMPLETED, run.record.reason
+    assert "finished" in run.log_text()[0]
+    assert [a.path for a in run.outputs()] == ["done.txt"]
+    assert containers_of(dockerd, run_id) == []
+
+
+def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None:
+    # Given nvidiaDocker: true (this engine has no GPU: the container is created, not started)
+    from aml_magic.targets.base import LaunchRequest
+    set_compute(ws, nvidia_docker=True)
+    target = ws.target_for(ws.config.compute("docker"))
+    rc = ws.config.runconfig("docker")
+    image, _, _ = target._environment(rc, build=True, on_progress=None)
+    request = LaunchRequest(run_id="gpu_test_0001", command=["x.py"], env={}, manifest=None,
+                            project_root=ws.root, run_folder=ws.root / ".aml" / "runs" / "gpu",
+                            runconfig=rc)
+    container = target._create(request, image, "/opt/aml-env/bin/python",
+                               request.run_folder, shared=False)
+    try:
+        # Then its configuration asks for every GPU
+        [req] = container.attrs["HostConfig"]["DeviceRequests"]
+        assert req["Count"] == -1 and req["Capabilities"] == [["gpu"]]
+    finally:
+        container.remove(force=True)
+
+
+def test_native_shared_directory_needs_shared_volumes(ws: Any, tmp_path: Path) -> None:
+    # Given nativeSharedDirectory without sharedVolumes
+    set_compute(ws, native_shared_directory=str(tmp_path / "share"))
+    write(ws.root, "hello.py", "print('hello')\n")
+    # When submitted, Then it is refused with the reason and the file to change
+    with pytest.raises(ConfigError, match="sharedVolumes: true") as err:
+        ws.submit("docker", "hello.py")
+    assert "docker.compute" in str(err.value)
+
+
+def test_shared_volumes_mount_the_project_and_the_native_share(
+        ws: Any, tmp_path: Path) -> None:
+    # Given sharedVolumes and a native shared directory
+    share = tmp_path / "share"
+    set_compute(ws, shared_volumes=True, native_shared_directory=str(share))
+    write(ws.root, "shared.py", """
+        import os
+        d = os.environ["AZUREML_NATIVE_SHARE_DIRECTORY"]
+        open(d + "kept.txt", "w").write("across runs")
+        open("written-by-run.txt", "w").write("in the project")
+        os.makedirs("outputs", exist_ok=True)
+        open("outputs/o.txt", "w").write("o")
+        print("share", d)
+    """)
+    # When submitted
+    run = ws.submit("docker", "shared.py")
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.log_text()[0]
+    # Then the script ran in the project itself, the share is the host folder, outputs arrive
+    assert (ws.root / "written-by-run.txt").read_text() == "in the project"
+    assert (share / "kept.txt").read_text() == "across runs"
+    assert "share /aml/share/" in run.log_text()[0]
+    assert [a.path for a in run.outputs()] == ["o.txt"]
+
+
+def test_missing_base_image_names_the_image_and_the_compute_file(ws: Any) -> None:
+    # Given a base image the engine lacks and cannot pull (nothing listens on localhost:1)
+    set_compute(ws, base_docker_image="localhost:1/aml-magic/none:1")
+    # When prepared, Then the error names the image and the .compute file to change
+    with pytest.raises(TargetError, match="localhost:1/aml-magic/none:1") as err:
+        ws.prepare("docker")
+    assert "docker.compute" in str(err.value)
