@@ -124,6 +124,9 @@ def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--run-configuration", dest="run_configuration", metavar="NAME",
                         help="run configuration whose environment to build")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail when a conda specification cannot be honoured on the target "
+                             "(default: build without it and name it in a warning)")
 
 
 def add_run_list_arguments(parser: argparse.ArgumentParser) -> None:

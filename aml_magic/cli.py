@@ -240,7 +240,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.run_configuration:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
-    result = _workspace(args).prepare(args.run_configuration, on_progress=print)
+    result = _workspace(args).prepare(args.run_configuration, on_progress=print,
+                                      strict=args.strict)
     print(f"{result.message} ({result.seconds:.2f} s)")
     return 0
 

@@ -261,7 +261,8 @@ class AmlMagics(Magics):
         ws = self.workspace(args.project)
         name = self.runconfig_name(ws, args.run_configuration)
         print(f"Preparing the environment of '{name}'…", flush=True)
-        result = ws.prepare(name, on_progress=lambda text: print(f"  {text}", flush=True))
+        result = ws.prepare(name, on_progress=lambda text: print(f"  {text}", flush=True),
+                            strict=args.strict)
         timing = f" ({result.seconds:.1f} s)" if result.built else ""
         print(f"{result.message}{timing}")
 

@@ -132,13 +132,15 @@ class Workspace:
         return rc
 
     # -- prepare ----------------------------------------------------------------------------
-    def prepare(self, runconfig_name: str, *,
-                on_progress: ProgressCallback | None = None) -> PrepareResult:
+    def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
+                strict: bool = False) -> PrepareResult:
+        """Build the run configuration's environment unless it exists. ``strict``: a conda
+        specification the target cannot honour fails the build instead of a warning."""
         rc = self.config.runconfig(runconfig_name)
         target = self.target_for(self.config.compute(rc.target))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
-            result = target.prepare(rc, on_progress=on_progress)
+            result = target.prepare(rc, on_progress=on_progress, strict=strict)
         result.seconds = time.perf_counter() - start
         return result
 

@@ -385,6 +385,7 @@ def session():
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []
     sources = _Sources(objects, _receive(objects, sending, sizes) if sending else None)
+    received = time.time()
     missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
                          and not os.path.exists(_object_path(objects, sha))))
     if missing:
@@ -412,7 +413,7 @@ def session():
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
     result = {"run_dir": run_dir, "base": base, "how": how, "copied": changed,
-              "seconds": round(time.time() - started, 4)}
+              "seconds": [round(received - started, 3), round(time.time() - received, 3)]}
     if header.get("spec") is not None:
         result.update(_launch(run_dir, header["spec"]))
     sys.stdout.write(json.dumps(result) + "\n")

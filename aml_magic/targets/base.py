@@ -82,7 +82,7 @@ class Target(ABC):
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
     def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
-                build: bool = True) -> PrepareResult:
+                build: bool = True, strict: bool = False) -> PrepareResult:
         return PrepareResult(False, f"target '{self.compute.name}' uses a user-managed "
                                     "environment: there is nothing to prepare")
 

@@ -88,11 +88,11 @@ class DockerTarget(LocalTarget):
                 path=str(self.compute.path) if self.compute.path else None)
 
     def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
-                build: bool = True) -> PrepareResult:
+                build: bool = True, strict: bool = False) -> PrepareResult:
         """Build the run configuration's environment image unless it exists (then: one lookup)."""
         started = time.monotonic()
         image, identity, built = self._environment(runconfig, build=build,
-                                                   on_progress=on_progress)
+                                                   on_progress=on_progress, strict=strict)
         seconds = time.monotonic() - started
         tag = self.builder.image_tag(identity)
         if built:
@@ -103,8 +103,8 @@ class DockerTarget(LocalTarget):
             message = f"environment {identity} reused (image {tag})"
         return PrepareResult(built, message, environment_hash=identity, seconds=seconds)
 
-    def _environment(self, runconfig: Any, *, build: bool,
-                     on_progress: ProgressCallback | None) -> tuple[Any, str, bool]:
+    def _environment(self, runconfig: Any, *, build: bool, on_progress: ProgressCallback | None,
+                     strict: bool = False) -> tuple[Any, str, bool]:
         """(image, identity, built now): the existing image, or a new one when ``build``."""
         from ..config import ProjectConfig
         from ..environment import plan_environment
@@ -116,7 +116,7 @@ class DockerTarget(LocalTarget):
         if image is not None:
             return image, plan.identity, False
         self.builder.ensure(plan, base, build=build, runconfig=runconfig.name,
-                            on_progress=on_progress, target=self.compute.name,
+                            on_progress=on_progress, target=self.compute.name, strict=strict,
                             compute_file=self._compute_file())
         image = self.builder.find(plan.identity)
         if image is None:                         # pragma: no cover - the engine lost it
@@ -259,7 +259,10 @@ class DockerTarget(LocalTarget):
             return None
         if container is None:
             return False
-        return container.status in ("running", "restarting", "paused")
+        if container.status in ("running", "restarting", "paused"):
+            return True
+        self._retire(target_state)    # stopped: keep its output (why the agent died) as agent.log
+        return False
 
     def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
         """Wake as soon as the container stops (the agent exits right after the end state)."""

@@ -12,6 +12,7 @@ memory costs one more round trip (the helper answers with what is missing), neve
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from .base import AgentTarget, LaunchRequest
 
 DEFAULT_BASE_DIR = "~/.aml_magic"
 CONNECT_TIMEOUT = 10.0
+_UPLOAD_BUFFER = 1 << 20
 _HELPER = Path(__file__).resolve().parent.parent / "agent" / "assemble.py"
 # Runs PYTHON (``~/`` expanded on the remote) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
@@ -183,11 +185,15 @@ class RemoteTarget(AgentTarget):
                 progress(f"sending {len(sending)} new file(s), {size / 1e6:.1f} MB, to "
                          f"'{self.compute.name}'")
 
-            def produce(out: BinaryIO, header: bytes = header, shas: list[str] = sending) -> None:
+            def produce(raw: BinaryIO, header: bytes = header, shas: list[str] = sending) -> None:
+                # tarfile writes 10 KB at a time: batch them, one SSH packet run per MB
+                out = io.BufferedWriter(raw, buffer_size=_UPLOAD_BUFFER)  # type: ignore[arg-type]
                 out.write(b"%d\n" % len(header))
                 out.write(header)
                 if shas:
                     write_objects_tar(manifest, request.project_root, shas, out)
+                out.flush()
+                out.detach()
 
             result = self.transport.run(argv, stdin=produce, check=False)
             answer = self._answer(result)

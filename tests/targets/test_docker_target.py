@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
@@ -285,3 +284,28 @@ def test_missing_base_image_names_the_image_and_the_compute_file(ws: Any) -> Non
     with pytest.raises(TargetError, match="localhost:1/aml-magic/none:1") as err:
         ws.prepare("docker")
     assert "docker.compute" in str(err.value)
+
+
+def test_a_killed_container_fails_the_run_with_the_reason(ws: Any, dockerd: DockerEngine) -> None:
+    # Given a running run whose container is then killed outright (as by a reboot)
+    write(ws.root, "sleep.py", "import time; print('up', flush=True); time.sleep(60)\n")
+    run = ws.submit("docker", "sleep.py")
+    assert wait_until(lambda: "up" in run.log_text()[0], 30)
+    containers_of(dockerd, run.id)[0].kill(signal="SIGKILL")
+    # When history is reconciled, Then the run fails, saying its agent stopped, within seconds
+    assert run.wait(timeout=10) is RunStatus.FAILED
+    assert "stopped without recording an end state" in (run.record.reason or "")
+    assert containers_of(dockerd, run.id) == []
+
+
+def test_unhonourable_python_version_warns_or_fails_with_strict(ws: Any, project: Path) -> None:
+    # Given a conda file asking for a Python the base image does not have
+    write(project, "aml_config/conda_dependencies.yml", CONDA.replace("python=3", "python=3.5.2"))
+    # When prepared strictly, Then it fails naming the specification and builds nothing
+    with pytest.raises(AmlError, match=r"python=3\.5\.2"):
+        ws.prepare("docker", strict=True)
+    # When prepared without --strict, Then it builds and the warning names the specification
+    said: list[str] = []
+    result = ws.prepare("docker", on_progress=said.append)
+    assert result.environment_hash
+    assert any("python=3.5.2" in line for line in said), said
