@@ -43,6 +43,8 @@ def make_project(root: Path, files: int, total_mb: int) -> None:
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """Seconds ``fn`` takes, after flushing dirty pages so earlier writes do not bill it."""
+    os.sync()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -144,30 +146,37 @@ def main() -> int:
         first: dict[str, list[float]] = {k: [] for k in
                                          ("rsync", "tar_ssh", "aml_total", "aml_sync")}
         hashes = project / ".aml" / "cache" / "hashes.json"
+        base = ""
         for rep in range(opts.reps):
-            d = f"{home}/bench-rsync-{rep}"
-            first["rsync"].append(timed(lambda: bench.rsync(d)))
-            clean(d)
-            d = f"{home}/bench-tar-{rep}"
-            first["tar_ssh"].append(timed(lambda: bench.tar_ssh(d)))
-            clean(d)
-            base = f"{home}/bench-aml-{rep}"
             compute = ws.config.compute("vm")
-            compute.remote_base_dir = base
+            base = compute.remote_base_dir = f"{home}/aml-{rep}"
             ws.config.write_compute(compute)
             target = ws.target_for(ws.config.compute("vm"))
             bench.ensure_key()
             target.transport.run(["true"])              # connection reused, as in a session
-            hashes.unlink(missing_ok=True)              # cold hash cache: everything is read
-            run_id = f"bench_first_{rep}"
-            start = time.perf_counter()
-            manifest = take_snapshot(project, cache_path=hashes)
-            snap = time.perf_counter() - start
-            request = request_for(ws, manifest, run_id)
-            sync = timed(lambda: target._sync_snapshot(request, target._run_dir(request)))
-            first["aml_total"].append(snap + sync)
-            first["aml_sync"].append(sync)
-            wait_for_spare(server, base)
+
+            def aml_first(rep: int = rep, target: Any = target) -> None:
+                hashes.unlink(missing_ok=True)          # cold hash cache: everything is read
+                os.sync()
+                start = time.perf_counter()
+                manifest = take_snapshot(project, cache_path=hashes)
+                snap = time.perf_counter() - start
+                request = request_for(ws, manifest, f"bench_first_{rep}")
+                sync = timed(lambda: target._sync_snapshot(request, target._run_dir(request)))
+                first["aml_total"].append(snap + sync)
+                first["aml_sync"].append(sync)
+                wait_for_spare(server, base)            # background work done before the next
+
+            steps: list[Callable[[], None]] = [
+                lambda rep=rep: first["rsync"].append(timed(
+                    lambda: bench.rsync(f"{home}/rsync-{rep}"))),
+                lambda rep=rep: first["tar_ssh"].append(timed(
+                    lambda: bench.tar_ssh(f"{home}/tar-{rep}"))),
+                aml_first]
+            for step in steps[rep % 3:] + steps[:rep % 3]:  # rotate: no method always goes first
+                step()
+            clean(f"{home}/rsync-{rep}")
+            clean(f"{home}/tar-{rep}")
             if rep < opts.reps - 1:
                 clean(base)
 
@@ -189,6 +198,7 @@ def main() -> int:
             changed.write_bytes(os.urandom(changed.stat().st_size))
             time.sleep(0.1)
             wait_for_spare(server, base)
+            os.sync()
             start = time.perf_counter()
             manifest = take_snapshot(project, cache_path=hashes)
             request = request_for(ws, manifest, f"bench_re_{rep}")

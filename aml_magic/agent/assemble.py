@@ -1,22 +1,26 @@
 """Remote side of a snapshot sync, run by the target's own Python (stdlib only, Python 3.8+).
 
 The client starts it once per submit as ``PYTHON -S -E -c <this source> session`` and writes to
-its stdin: one line with the header's length, the header (JSON), then, when the header says
-``"sending"``, one tar stream of the objects the client believes the store lacks. It then
+its stdin: one line with the header's length, the header (JSON: manifest, base folder, run id,
+the agent's files and, for a submit, the launch spec), then, when the header lists ``"sending"``,
+one tar stream of the objects the client believes the store lacks. It then
 
-1. extracts that tar with the system ``tar`` into a private staging folder and moves each object
-   into ``BASE/objects/<sha[:2]>/<sha>`` only when it arrived whole (a cut upload never lands);
-2. if the store still lacks objects, prints ``{"missing": [...]}`` and stops (the client sends
-   them and asks again, so a stale client cache costs one round trip, never a wrong run);
-3. assembles ``RUN_DIR/work``: it takes a *spare* pristine tree of the same project (built in the
-   background after the previous submit) by renaming it and patches the few files that differ,
-   or copies every file out of the store. Files are real copies, never hard links: a script that
-   rewrites a file in place must not change the store;
-4. writes the agent files and, when the header has a launch spec, starts the supervisor with
-   the spec on its stdin (the spec may hold secret values: it is never written to disk);
-5. prints one JSON line: ``{"run_dir": ..., "pid": ..., "state": ..., "how": ...}``.
+1. extracts that tar with the system ``tar`` into a private staging folder and checks that every
+   object arrived whole (a cut upload never reaches the store or a run);
+2. if objects it needs are still missing, answers ``{"missing": [...]}`` and stops: the client
+   sends them and asks again, so a stale client cache costs one round trip, never a wrong run;
+3. assembles ``RUN_DIR/work``: it takes over a *spare* pristine tree of the same project (built
+   in the background after the previous submit) by renaming it and patches the files that
+   differ, or else builds the tree file by file. Files are always the run's own (a fresh object
+   is *moved* into place, the rest copied in the kernel), never hard links into the store: a
+   script that rewrites a file in place must not change the store;
+4. writes the agent files and, for a submit, starts the supervisor with the launch spec on its
+   stdin (the spec may hold secret values: it is never written to disk);
+5. prints one JSON line: ``{"run_dir", "base", "how": "spare"|"copy", "copied", "pid", ...}``;
+6. forks a detached, niced child that copies the moved objects into the store, verified by
+   hash (a file the run changed meanwhile is simply not kept, and is re-sent and stored first
+   next time: ``"keep"``), then builds the next spare tree from the store.
 
-Then it forks a detached, niced child that builds the next spare tree from the store.
 Exit codes: 0 answered on stdout; 2 bad input; 3 the upload was incomplete; 4 assembly failed.
 """
 import hashlib
@@ -191,10 +195,15 @@ class _Sources:
     its first place in the working copy (one write on the critical path); the store gets its own
     copy later, verified by hash, in the background. Everything else is copied from the store."""
 
-    def __init__(self, objects, staging):
+    def __init__(self, objects, staging, keep=()):
         self.objects, self.staging = objects, staging
         self.fresh = set(os.listdir(staging)) if staging else set()
         self.moved = {}
+        # objects sent before whose background copy failed (the run rewrote its file before
+        # the store kept it): store these first, then copy them like any other
+        for sha in sorted(self.fresh & set(keep)):
+            _store(objects, sha, os.path.join(staging, sha), verify=False)
+            self.fresh.discard(sha)
 
     def place(self, sha, dest, mode):
         if sha in self.fresh:
@@ -233,27 +242,33 @@ def _full_copy(files, work, place):
         place(sha, os.path.join(work, rel), mode)
 
 
-def _take_spare(spares, work):
-    """Rename a spare tree to ``work``; return its file map, or None when there is none."""
+def _peek_spare(spares):
+    """A ready spare tree of this project: ``(name, {rel: [sha, mode]})`` or ``(None, None)``."""
     try:
         names = sorted(n for n in os.listdir(spares) if not n.startswith(".")
                        and not n.endswith(".json"))
     except OSError:
-        return None
+        return None, None
     for name in names:
-        tree, listing = os.path.join(spares, name), os.path.join(spares, name + ".json")
         try:
-            with open(listing, "rb") as fh:
-                have = json.loads(fh.read().decode("utf-8"))
-            os.rename(tree, work)
+            with open(os.path.join(spares, name + ".json"), "rb") as fh:
+                return name, json.loads(fh.read().decode("utf-8"))
         except (OSError, ValueError):
-            continue                  # taken by a concurrent submit, or half-written
-        try:
-            os.unlink(listing)
-        except OSError:
-            pass
-        return have
-    return None
+            continue
+    return None, None
+
+
+def _take_spare(spares, name, work):
+    """Rename the spare tree to ``work``; False if a concurrent submit took it first."""
+    try:
+        os.rename(os.path.join(spares, name), work)
+    except OSError:
+        return False
+    try:
+        os.unlink(os.path.join(spares, name + ".json"))
+    except OSError:
+        pass
+    return True
 
 
 def _patch(files, work, have, place):
@@ -342,12 +357,20 @@ def build_spare(base, key, files):
     name = os.urandom(8).hex()
     tmp = os.path.join(spares, ".building-" + name)
     objects = os.path.join(base, "objects")
+    listing = {}
+
+    def place(sha, dest, mode):
+        try:
+            _copy(_object_path(objects, sha), dest, mode)
+        except FileNotFoundError:      # not stored (changed by the run before it was kept):
+            return                     # left out of the listing, so the next submit places it
+        listing[os.path.relpath(dest, tmp).replace(os.sep, "/")] = [sha, mode]
+
     try:
         os.makedirs(tmp)
-        _full_copy(files, tmp, lambda sha, dest, mode: _copy(_object_path(objects, sha), dest,
-                                                             mode))
+        _full_copy(files, tmp, place)
         with open(os.path.join(spares, name + ".json"), "w") as fh:
-            json.dump(dict((rel, [sha, mode]) for rel, sha, mode in files), fh)
+            json.dump(listing, fh)
         os.rename(tmp, os.path.join(spares, name))
     except (OSError, ValueError):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -384,26 +407,37 @@ def session():
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []
-    sources = _Sources(objects, _receive(objects, sending, sizes) if sending else None)
+    sources = _Sources(objects, _receive(objects, sending, sizes) if sending else None,
+                       header.get("keep") or ())
     received = time.time()
-    missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
+    run_dir = os.path.join(base, "runs", header["run_id"])
+    work = os.path.join(run_dir, "work")
+    if os.path.lexists(work):
+        _fail(4, "%s already exists: run ids are never reused" % work)
+    key = header.get("project_key") or "default"
+    spares = os.path.join(base, "spares", key)
+    spare, have = _peek_spare(spares)
+    # only the objects of files the spare tree lacks are needed from the store
+    needed = files if have is None else [f for f in files if have.get(f[0]) != [f[1], f[2]]]
+    missing = sorted(set(sha for rel, sha, mode in needed if sha not in sources.fresh
                          and not os.path.exists(_object_path(objects, sha))))
     if missing:
         sources.store_unused()
         sources.fill_store()
         print(json.dumps({"missing": missing, "base": base}))
         return
-    run_dir = os.path.join(base, "runs", header["run_id"])
-    work = os.path.join(run_dir, "work")
-    if os.path.lexists(work):
-        _fail(4, "%s already exists: run ids are never reused" % work)
     os.makedirs(run_dir, exist_ok=True)
-    key = header.get("project_key") or "default"
-    have = _take_spare(os.path.join(base, "spares", key), work)
-    if have is not None:
+    if have is not None and _take_spare(spares, spare, work):
         how, changed = "spare", _patch(files, work, have, sources.place)
     else:
         how, changed = "copy", len(files)
+        missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
+                             and not os.path.exists(_object_path(objects, sha))))
+        if missing:
+            sources.store_unused()
+            sources.fill_store()
+            print(json.dumps({"missing": missing, "base": base}))
+            return
         os.makedirs(work)
         _full_copy(files, work, sources.place)
     sources.store_unused()

@@ -114,6 +114,16 @@ class DockerTarget(LocalTarget):
                                 framework=getattr(runconfig, "framework", "Python"))
         image = self.builder.find(plan.identity)
         if image is not None:
+            unhonoured = json.loads((image.labels or {}).get(f"{LABEL}unhonoured") or "[]")
+            if strict and unhonoured:
+                raise ConfigError(
+                    f"environment {plan.identity} (image {self.builder.image_tag(plan.identity)}) "
+                    "was built without these specifications, which the image cannot honour: "
+                    + ", ".join(unhonoured) + "; change conda_dependencies.yml or "
+                    "baseDockerImage", path=self._compute_file())
+            if unhonoured and on_progress is not None:
+                on_progress("warning: this environment was built without "
+                            + ", ".join(unhonoured) + " (the image cannot honour them)")
             return image, plan.identity, False
         self.builder.ensure(plan, base, build=build, runconfig=runconfig.name,
                             on_progress=on_progress, target=self.compute.name, strict=strict,

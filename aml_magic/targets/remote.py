@@ -175,11 +175,13 @@ class RemoteTarget(AgentTarget):
         sizes = {e.sha256: e.size for e in manifest.files.values()}
         argv = ["sh", "-c", _EXEC_PYTHON, "sh", self._python(), "-S", "-E", "-c",
                 _HELPER.read_text(encoding="utf-8"), "session"]
+        keep: list[str] = []
         for _attempt in range(3):
             header = json.dumps({
                 "version": 1, "base": self._base_dir(), "run_id": request.run_id,
                 "project_key": _project_key(request.project_root), "files": files,
-                "sending": sending, "agent": agent, "spec": spec}).encode("utf-8")
+                "sending": sending, "keep": keep, "agent": agent,
+                "spec": spec}).encode("utf-8")
             if progress and sending:
                 size = sum(sizes[s] for s in sending)
                 progress(f"sending {len(sending)} new file(s), {size / 1e6:.1f} MB, to "
@@ -201,6 +203,8 @@ class RemoteTarget(AgentTarget):
                 self._remember_objects(manifest.shas())
                 return answer
             sending = list(answer["missing"])
+            # sent before, yet missing: store them before the run can touch its copy
+            keep = [sha for sha in sending if known is not None and sha in known]
         raise TargetError(f"target '{self.compute.name}': the remote object store still lacks "
                           f"{len(sending)} file(s) after uploading them; check free space under "
                           f"{self._base_dir()} on the remote")
