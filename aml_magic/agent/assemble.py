@@ -153,12 +153,12 @@ def _copy(src, dest, mode):
         os.close(fi)
 
 
-def _store(objects, sha, src, *, verify):
-    """Put ``src`` into the store as object ``sha``. With ``verify`` the bytes are copied and
+def _store(objects, sha, src, *, check_hash):
+    """Put ``src`` into the store as object ``sha``. With ``check_hash`` the bytes are copied and
     hashed on the way (``src`` may be changing: only matching content is kept)."""
     fan = os.path.join(objects, sha[:2])
     os.makedirs(fan, exist_ok=True)
-    if not verify:
+    if not check_hash:
         os.chmod(src, 0o444)
         os.replace(src, _object_path(objects, sha))
         return True
@@ -202,7 +202,7 @@ class _Sources:
         # objects sent before whose background copy failed (the run rewrote its file before
         # the store kept it): store these first, then copy them like any other
         for sha in sorted(self.fresh & set(keep)):
-            _store(objects, sha, os.path.join(staging, sha), verify=False)
+            _store(objects, sha, os.path.join(staging, sha), check_hash=False)
             self.fresh.discard(sha)
 
     def place(self, sha, dest, mode):
@@ -220,14 +220,14 @@ class _Sources:
     def store_unused(self):
         """Objects received but not placed go straight into the store."""
         for sha in sorted(self.fresh):
-            _store(self.objects, sha, os.path.join(self.staging, sha), verify=False)
+            _store(self.objects, sha, os.path.join(self.staging, sha), check_hash=False)
         self.fresh = set()
 
     def fill_store(self):
         """(background) Copy the moved objects into the store, keeping only unchanged ones."""
         for sha, path in sorted(self.moved.items()):
             if not os.path.exists(_object_path(self.objects, sha)):
-                _store(self.objects, sha, path, verify=True)
+                _store(self.objects, sha, path, check_hash=True)
         if self.staging:
             shutil.rmtree(self.staging, ignore_errors=True)
 

@@ -267,4 +267,4 @@ def _project_key(project_root: Path) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
-__all__ = ["RemoteTarget", "DEFAULT_BASE_DIR", "AmlError"]
+__all__ = ["RemoteTarget", "DEFAULT_BASE_DIR"]
