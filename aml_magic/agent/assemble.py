@@ -398,6 +398,20 @@ def _launch(run_dir, spec):
         _fail(4, "unexpected answer from the run agent: %r" % proc.stdout[-200:])
 
 
+def _ask_for_missing(files, sources, objects, base):
+    """When objects of ``files`` are neither just received nor in the store: keep what was
+    received, print the missing list for the client (which sends them and asks again) and
+    return True."""
+    missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
+                         and not os.path.exists(_object_path(objects, sha))))
+    if not missing:
+        return False
+    sources.store_unused()
+    sources.fill_store()
+    print(json.dumps({"missing": missing, "base": base}))
+    return True
+
+
 def session():
     started = time.time()
     header = _read_header()
@@ -419,24 +433,14 @@ def session():
     spare, have = _peek_spare(spares)
     # only the objects of files the spare tree lacks are needed from the store
     needed = files if have is None else [f for f in files if have.get(f[0]) != [f[1], f[2]]]
-    missing = sorted(set(sha for rel, sha, mode in needed if sha not in sources.fresh
-                         and not os.path.exists(_object_path(objects, sha))))
-    if missing:
-        sources.store_unused()
-        sources.fill_store()
-        print(json.dumps({"missing": missing, "base": base}))
+    if _ask_for_missing(needed, sources, objects, base):
         return
     os.makedirs(run_dir, exist_ok=True)
     if have is not None and _take_spare(spares, spare, work):
         how, changed = "spare", _patch(files, work, have, sources.place)
     else:
         how, changed = "copy", len(files)
-        missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
-                             and not os.path.exists(_object_path(objects, sha))))
-        if missing:
-            sources.store_unused()
-            sources.fill_store()
-            print(json.dumps({"missing": missing, "base": base}))
+        if _ask_for_missing(files, sources, objects, base):
             return
         os.makedirs(work)
         _full_copy(files, work, sources.place)
