@@ -28,8 +28,7 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
     type_name = _TYPE_ALIASES.get(type_name, type_name)
     if not name or not set(name) <= _NAME_CHARS:
         raise AmlError(f"invalid target name {name!r}: use letters, digits, '_' and '-'")
-    existing = ws.config.compute_targets()
-    if name in existing and not overwrite:
+    if name in ws.config.compute_names() and not overwrite:
         raise AmlError(f"compute target '{name}' already exists ({name}.compute); detach it "
                        f"first with `aml computetarget detach --name {name}`")
     cls = target_class(type_name)
@@ -71,7 +70,7 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                                      prepare_environment=type_name == "docker")
         ws.config.write_compute(compute)
         try:
-            if name not in ws.config.run_configurations() or overwrite:
+            if name not in ws.config.runconfig_names() or overwrite:
                 ws.config.write_runconfig(runconfig)
         except BaseException:
             ws.config.remove(name, runconfig=False)

@@ -189,7 +189,7 @@ def cmd_target_show(args: argparse.Namespace) -> int:
 
 def cmd_target_detach(args: argparse.Namespace) -> int:
     _workspace(args).detach(args.name)
-    print(f"detached '{args.name}' (removed aml_config/{args.name}.compute)")
+    print(f"detached '{args.name}' (removed aml_config/{args.name}.compute and its .runconfig)")
     return 0
 
 
@@ -221,7 +221,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         raise AmlError("experiment submit: -c/--run-configuration NAME is required "
                        "(see `aml runconfiguration list`)")
     ws = _workspace(args)
-    run = ws.submit(args.run_configuration, args.script, args.args)
+    run = ws.submit(args.run_configuration, args.script, args.args,
+                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr))
     if not args.wait:
         print(run.id)
         return 0

@@ -272,11 +272,11 @@ class AmlMagics(Magics):
     def aml_submit(self, line: str, cell: str | None = None) -> Run | None:
         """%%aml_submit -c NAME [--name FILE.py] [--wait] [--out VAR] [ARGS...]: export the cell
         and run it on the target. Line form: %aml_submit -c NAME script.py [ARGS...]."""
-        from .arguments import submit_parser
+        from .arguments import split_submit_args, submit_parser
         from ._cells import cell_script, write_cell
         is_cell = cell is not None
         prog = "%%aml_submit" if is_cell else "%aml_submit"
-        args = parse(submit_parser(prog, cell=is_cell), line)
+        args = split_submit_args(parse(submit_parser(prog, cell=is_cell), line))
         ws = self.workspace(args.project)
         name = self.runconfig_name(ws, args.run_configuration)
         if is_cell:
@@ -284,7 +284,8 @@ class AmlMagics(Magics):
             script = write_cell(ws.root, text, args.name)
         else:
             script = args.script
-        run = ws.submit(name, script, list(args.args))
+        run = ws.submit(name, script, list(args.args),
+                        on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
         self.show(run)
         if args.wait:
             self.wait(run)

@@ -31,6 +31,7 @@ class Workspace:
         self._secrets: Any = None
         self._lock = threading.RLock()
         self._targets: dict[str, Target] = {}
+        self._warned: set[str] = set()
         self._target_locks: dict[str, threading.RLock] = {}
 
     def __repr__(self) -> str:
@@ -124,7 +125,7 @@ class Workspace:
                                  framework: str = "Python", **fields: Any) -> Any:
         from .config import RunConfiguration
         self.config.compute(target)          # the target must exist
-        if name in self.config.run_configurations():
+        if name in self.config.runconfig_names():
             raise AmlError(f"run configuration '{name}' already exists in "
                            f"{self.root / 'aml_config'}; pick another name or edit the file")
         rc = RunConfiguration(name=name, target=target, framework=framework, **fields)
@@ -147,7 +148,8 @@ class Workspace:
     # -- submit -----------------------------------------------------------------------------
     def submit(self, runconfig_name: str, script: str | None = None,
                args: Sequence[str] = (), *, wait: bool = False,
-               on_progress: ProgressCallback | None = None) -> Run:
+               on_progress: ProgressCallback | None = None,
+               on_warning: ProgressCallback | None = None) -> Run:
         """Snapshot the project, record the run, start it on the target; return at once (or
         after the run ends with ``wait``). A failure after the run is recorded marks it Failed
         with the reason, then raises."""
@@ -156,6 +158,7 @@ class Workspace:
 
         rc = self.config.runconfig(runconfig_name)
         compute = self.config.compute(rc.target)
+        self._warn([*rc.warnings, *compute.warnings], on_warning)
         target = self.target_for(compute)
         target.check(rc)
         if script is not None:
@@ -209,6 +212,19 @@ class Workspace:
         if wait:
             run.wait()
         return run
+
+    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None) -> None:
+        """Report configuration warnings (unknown keys, ignored Workbench features) once per
+        workspace; without a callback they go to Python's warnings."""
+        for message in messages:
+            if message in self._warned:
+                continue
+            self._warned.add(message)
+            if on_warning is not None:
+                on_warning(message)
+            else:
+                import warnings
+                warnings.warn(message, stacklevel=3)
 
     def _project_relative(self, script: str) -> str:
         path = Path(script).expanduser()

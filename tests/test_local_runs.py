@@ -305,3 +305,29 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_broken_unrelated_file_does_not_block_attach_or_submit(project: Path) -> None:
+    # Given a malformed run configuration beside the good ones
+    (project / "aml_config" / "bad.runconfig").write_text("Target: local\nArgumentVector: 5\n")
+    write(project, "ok.py", "print('fine')\n")
+    # When another target is attached and the local one is used
+    aml("computetarget", "attach", "docker", "-n", "d2", cwd=project)
+    done = aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
+    # Then both work, and listing names the broken file with its line
+    assert "fine" in done.stdout
+    listed = aml("runconfiguration", "list", cwd=project, check=False)
+    assert listed.returncode == 2 and "bad.runconfig:2" in listed.stderr
+    aml("computetarget", "detach", "-n", "d2", cwd=project)
+    assert not (project / "aml_config" / "d2.compute").exists()
+    assert not (project / "aml_config" / "d2.runconfig").exists()
+
+
+def test_ignored_and_unknown_keys_are_reported_once_not_dropped(project: Path) -> None:
+    (project / "aml_config" / "w.runconfig").write_text(
+        "Target: local\nFramework: Python\nUseSampling: true\nFooBar: 1\n")
+    write(project, "t.py", "print(1)\n")
+    proc = aml("experiment", "submit", "-c", "w", "t.py", "--wait", cwd=project)
+    assert proc.stderr.count("UseSampling") == 1
+    assert "w.runconfig:4: unknown key 'FooBar'" in proc.stderr
+    assert "FooBar: 1" in (project / "aml_config" / "w.runconfig").read_text()

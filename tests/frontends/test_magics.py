@@ -104,6 +104,15 @@ def test_line_submit_runs_existing_script(ip: Any, project: Path) -> None:
     assert "args ['a', 'b c']" in run.log_text(0)[0]
 
 
+def test_own_flags_may_follow_the_scripts_arguments(ip: Any, project: Path) -> None:
+    # As documented for the CLI: `submit -c NAME script.py ARGS... --wait`; after `--`, all
+    # goes to the script
+    (project / "script.py").write_text("import sys\nprint('args', sys.argv[1:])\n")
+    run, _ = line(ip, "aml_submit", "-c local script.py a --wait -- --wait")
+    assert run.record.status is RunStatus.COMPLETED        # waited: already terminal
+    assert "args ['a', '--wait']" in run.log_text(0)[0]
+
+
 @pytest.mark.parametrize("args, expected", [
     ("-c nope x.py", "unknown run configuration 'nope'"),
     ("x.py", "missing -c NAME"),
