@@ -264,12 +264,15 @@ class Workspace:
     def reconcile_active(self) -> int:
         """Reconcile every non-terminal run (for the server and ``aml run list``)."""
         count = 0
+        unreachable: set[str] = set()     # one connect timeout per target, not per run
         for record in self.store.active_runs():
+            if record.target in unreachable:
+                continue
             try:
                 self.reconcile(record)
                 count += 1
             except AmlError:
-                continue
+                unreachable.add(record.target)
         return count
 
     def cancel(self, run_id: str) -> None:

@@ -12,7 +12,9 @@ for pair in sshd:openssh-server dockerd:docker.io debootstrap:debootstrap rsync:
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
-dpkg -s python3-venv >/dev/null 2>&1 || need_apt+=(python3-venv)
+for pkg in python3-venv debian-archive-keyring ca-certificates; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "provision: missing Debian packages (${need_apt[*]}); run this script as root" >&2
