@@ -284,7 +284,7 @@ class AmlMagics(Magics):
             script = write_cell(ws.root, text, args.name)
         else:
             script = args.script
-        run = ws.submit(name, script, list(args.args),
+        run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
         self.show(run)
         if args.wait:

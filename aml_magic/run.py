@@ -2,6 +2,7 @@
 cancel). It reads the run history and reconciles it with the target on demand."""
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -24,6 +25,8 @@ class Run:
         self._record = record
         self.last_error: str | None = None
         self._masker: Any = None
+        #: the thread starting the run on its target, for ``submit(background=True)``
+        self.starting: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.record.status.value!r})"

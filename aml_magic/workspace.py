@@ -149,10 +149,12 @@ class Workspace:
     def submit(self, runconfig_name: str, script: str | None = None,
                args: Sequence[str] = (), *, wait: bool = False,
                on_progress: ProgressCallback | None = None,
-               on_warning: ProgressCallback | None = None) -> Run:
-        """Snapshot the project, record the run, start it on the target; return at once (or
-        after the run ends with ``wait``). A failure after the run is recorded marks it Failed
-        with the reason, then raises."""
+               on_warning: ProgressCallback | None = None, background: bool = False) -> Run:
+        """Snapshot the project, record the run, start it on the target; return once it is
+        started (or after it ends with ``wait``). A failure after the run is recorded marks it
+        Failed with the reason, then raises. With ``background`` the run is returned as soon
+        as it is recorded and a thread (``run.starting``) syncs, prepares and launches it: a
+        notebook cell then never blocks on a slow target; failures are in the run's status."""
         from .secrets import resolve_env
         from .snapshot import git_info, take_snapshot
 
@@ -191,16 +193,32 @@ class Workspace:
         run_folder.mkdir(parents=True, exist_ok=True)
         (run_folder / "manifest.json").write_text(manifest.to_json())
         store.set_status(run_id, RunStatus.PREPARING)
+        request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
+                                project_root=self.root, run_folder=run_folder, runconfig=rc,
+                                extra={"on_progress": on_progress})
+        run = Run(self, run_id)
+        if background and not wait:
+            run.starting = threading.Thread(target=self._start_recorded, args=(target, request),
+                                            name=f"aml-submit-{run_id}")
+            run.starting.start()
+            return run
+        self._start(target, request)
+        if wait:
+            run.wait()
+        return run
+
+    def _start(self, target: Target, request: LaunchRequest) -> None:
+        """Sync, prepare and launch a recorded run; a failure makes it Failed and raises."""
+        store, run_id = self.store, request.run_id
         try:
-            request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
-                                    project_root=self.root, run_folder=run_folder, runconfig=rc,
-                                    extra={"on_progress": on_progress})
-            with self._target_locks[compute.name]:
+            with self._target_locks[target.compute.name]:
                 state = target.submit(request)
-            state.setdefault("launched_at", time.time())
-            store.update(run_id, target_state=state, started_at=time.time(),
-                         environment_hash=request.environment_hash)
-            store.set_status(run_id, RunStatus.RUNNING)
+                state.setdefault("launched_at", time.time())
+                store.update(run_id, target_state=state, started_at=time.time(),
+                             environment_hash=request.environment_hash)
+                if not store.set_status(run_id, RunStatus.RUNNING) and \
+                        store.get(run_id).status.is_terminal():
+                    target.cancel(state)       # canceled while it was starting
         except AmlError as exc:
             store.update(run_id, ended_at=time.time())
             store.set_status(run_id, RunStatus.FAILED, reason=str(exc))
@@ -208,10 +226,13 @@ class Workspace:
         except BaseException as exc:
             store.set_status(run_id, RunStatus.FAILED, reason=f"internal error: {exc!r}")
             raise
-        run = Run(self, run_id)
-        if wait:
-            run.wait()
-        return run
+
+    def _start_recorded(self, target: Target, request: LaunchRequest) -> None:
+        """``_start`` for a background thread: the outcome is in the run history."""
+        try:
+            self._start(target, request)
+        except AmlError:
+            pass
 
     def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None) -> None:
         """Report configuration warnings (unknown keys, ignored Workbench features) once per

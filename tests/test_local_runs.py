@@ -331,3 +331,35 @@ def test_ignored_and_unknown_keys_are_reported_once_not_dropped(project: Path) -
     assert proc.stderr.count("UseSampling") == 1
     assert "w.runconfig:4: unknown key 'FooBar'" in proc.stderr
     assert "FooBar: 1" in (project / "aml_config" / "w.runconfig").read_text()
+
+
+def test_background_submit_returns_before_a_slow_target_answers(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    # Given a remote target whose server accepts connections but never speaks SSH
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    ws = Workspace(project)
+    ref = ws.secrets.put("password", "slow-nobody", "pw")
+    (project / "aml_config" / "slow.compute").write_text(
+        f"type: remote\naddress: 127.0.0.1:{port}\nusername: nobody\npassword: {ref}\n"
+        "hostKeyFingerprint: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")
+    (project / "aml_config" / "slow.runconfig").write_text("Target: slow\nFramework: Python\n")
+    write(project, "t.py", "print(1)\n")
+    monkeypatch.setattr("aml_magic.targets.remote.RemoteTarget.connect_timeout", 3.0)
+    try:
+        # When submitted in the background (as %%aml_submit does)
+        run = ws.submit("slow", "t.py", background=True)
+        # Then the run is recorded and handed back while the target is still being reached
+        assert run.record.status in (RunStatus.QUEUED, RunStatus.PREPARING)
+        assert run.starting is not None and run.starting.is_alive()
+        # and the failure lands in its history, with the reason
+        run.starting.join(timeout=60)
+        record = run.refresh()
+        assert record.status is RunStatus.FAILED
+        assert "127.0.0.1" in (record.reason or ""), record.reason
+    finally:
+        silent.close()
+        ws.close()

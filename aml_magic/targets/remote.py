@@ -55,7 +55,7 @@ class RemoteTarget(AgentTarget):
         if not (use_key or key_file or compute.password):
             raise AmlError(f"how should aml_magic log in to {compute.address}? give --password "
                            "(or --password-stdin), -k to generate a key, or --key-file PATH")
-        host, port = compute.address, compute.port or 22
+        host, port = _host_port(compute)
         key_type, offered = probe_host_key(host, port, timeout=cls.connect_timeout)
         if host_key_fingerprint:
             pinned = normalize_fingerprint(host_key_fingerprint)
@@ -127,7 +127,8 @@ class RemoteTarget(AgentTarget):
         elif c.password:
             password = (self.secrets.get(c.password, context=context)
                         if self.secrets.is_reference(c.password) else c.password)
-        return SshTransport(c.address, c.port or 22, c.username, password=password,
+        host, port = _host_port(c)
+        return SshTransport(host, port, c.username, password=password,
                             key_path=key_path, pinned_fingerprint=c.host_key_fingerprint,
                             connect_timeout=self.connect_timeout)
 
@@ -247,6 +248,13 @@ class RemoteTarget(AgentTarget):
             os.replace(tmp, path)
         except OSError:
             pass                      # costs one round trip next time, nothing else
+
+
+def _host_port(compute: Any) -> tuple[str, int]:
+    """``address`` may carry the port (``host:port``, as Workbench files do) or ``port`` may."""
+    from ..config import split_address
+    host, port = split_address(compute.address)
+    return host, int(compute.port or port or 22)
 
 
 def _generate_key(comment: str) -> tuple[bytes, str]:

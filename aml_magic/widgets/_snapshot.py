@@ -5,18 +5,15 @@ rendering is testable without a browser and the watcher thread is the only code 
 """
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..history.status import RunStatus
+from ..secrets import MASK, looks_secret
 
 TAIL_LINES = 200
-_SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
-MASK = "******"
 
 
 class LogTail:
@@ -111,7 +108,7 @@ def mask_environment(environment: dict[str, str] | None) -> dict[str, str]:
     so a widget never shows one even if a record was written by an older version."""
     masked = {}
     for name, value in (environment or {}).items():
-        masked[str(name)] = MASK if _SECRET_NAME.search(str(name)) else str(value)
+        masked[str(name)] = MASK if looks_secret(str(name)) else str(value)
     return masked
 
 

@@ -7,7 +7,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.fixtures.sshd import sshd  # noqa: F401 - the real OpenSSH server fixture
 
 REPO = Path(__file__).resolve().parents[2]
 
