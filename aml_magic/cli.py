@@ -18,7 +18,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> A.ArgumentParser:
-    parser = A.ArgumentParser(prog="aml", description=__doc__.split("\n")[0])
+    parser = A.ArgumentParser(
+        prog="aml", description="Submit scripts to compute targets and follow their runs "
+        "(the Azure ML Workbench CLI verbs, self-hosted).")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
 
     p = sub.add_parser("init", help="create a project (aml_config/ and friends)")
@@ -65,7 +67,9 @@ def build_parser() -> A.ArgumentParser:
 
     ex = sub.add_parser("experiment", help="submit, prepare, cancel")
     ex_sub = ex.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
-    p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target")
+    p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
+                          epilog="Options may also follow the script's arguments "
+                                 "(train.py 0.5 --wait); after `--` everything goes to the script.")
     A.add_project(p)
     A.add_submit_arguments(p)
     p.set_defaults(handler=cmd_submit)
