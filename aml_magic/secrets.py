@@ -244,6 +244,12 @@ class Masker:
     def __len__(self) -> int:
         return len(self._values)
 
+    def update(self, other: Masker) -> None:
+        """Also mask everything ``other`` masks."""
+        if other._values - self._values:
+            self._values |= other._values
+            self._pattern = None
+
     def mask(self, text: str) -> str:
         if not self._values or not text:
             return text

@@ -59,15 +59,24 @@ class Workspace:
         return self._secrets
 
     def masker_for(self, record: RunRecord) -> Any:
-        """A masker knowing the secret values a run was given (resolved from the references
-        its configuration snapshot holds), for showing its log."""
-        from .secrets import resolve_env
-        declared = record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables") or {}
+        """A masker knowing the secret values a run was given: the references its snapshot
+        holds, resolved from the secret store, and the literal values of secret-looking names
+        in its run configuration file (history keeps only ``******`` for those)."""
+        from .secrets import Masker, resolve_env
+        masker = Masker(())
+        sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
         try:
-            return resolve_env(declared, self.secrets)[1]
+            if record.run_configuration:
+                sources.append(self.config.runconfig(record.run_configuration)
+                               .environment_variables)
         except AmlError:
-            from .secrets import Masker
-            return Masker(())
+            pass
+        for declared in sources:
+            try:
+                masker.update(resolve_env(declared or {}, self.secrets)[1])
+            except AmlError:
+                continue
+        return masker
 
     # -- targets and run configurations -----------------------------------------------------
     def targets(self) -> dict[str, Any]:
@@ -182,11 +191,13 @@ class Workspace:
         store = self.store
         run_id = store.new_run_id(self.name)
         commit, dirty = git_info(self.root)
+        environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
+        config_snapshot = _config_snapshot(rc, compute)
+        config_snapshot["runconfig"]["EnvironmentVariables"] = environment or None
         record = RunRecord(
             run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
             target_type=compute.type, status=RunStatus.QUEUED, command=command,
-            script=command[0], config_snapshot=_config_snapshot(rc, compute),
-            environment={k: str(v) for k, v in masker.mask_mapping(declared).items()},
+            script=command[0], config_snapshot=config_snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
         store.create_run(record)
         run_folder = store.run_dir(run_id)

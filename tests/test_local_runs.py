@@ -363,3 +363,28 @@ def test_background_submit_returns_before_a_slow_target_answers(
     finally:
         silent.close()
         ws.close()
+
+
+def test_secret_environment_values_stay_out_of_history_and_logs(project: Path) -> None:
+    # Given one secret as a store reference and one literal under a secret-looking name
+    ws = Workspace(project)
+    ref = ws.secrets.put("env", "token", "s3cr3t-from-store")
+    from aml_magic.config import load_runconfig, write_runconfig
+    rc_path = project / "aml_config" / "local.runconfig"
+    cfg = load_runconfig(rc_path)
+    cfg.environment_variables = {"API_TOKEN": ref, "DB_PASSWORD": "literal-pa55word"}
+    write_runconfig(cfg, rc_path)
+    write(project, "leak.py", """
+        import os
+        print("token", os.environ["API_TOKEN"], "pw", os.environ["DB_PASSWORD"])
+    """)
+    # When the run prints both
+    run = ws.submit("local", "leak.py")
+    assert run.wait(timeout=30) is RunStatus.COMPLETED
+    # Then the script saw the real values, but the shown log, the record and the database hold
+    # masks or references only
+    text, _ = run.log_text()
+    assert "token ****** pw ******" in text
+    assert run.record.environment == {"API_TOKEN": ref, "DB_PASSWORD": "******"}
+    db = b"".join(p.read_bytes() for p in (project / ".aml").glob("history.db*"))
+    assert b"s3cr3t-from-store" not in db and b"literal-pa55word" not in db
