@@ -65,6 +65,15 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_rc_show)
 
+    sec = sub.add_parser("secret", help="keep a secret environment value in the secret store")
+    sec_sub = sec.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+    p = sec_sub.add_parser("set", help="store a value; prints the reference to put in a "
+                                       "run configuration's EnvironmentVariables")
+    A.add_project(p)
+    p.add_argument("name", help="a name for it, e.g. the variable's name")
+    p.add_argument("--stdin", action="store_true", help="read the value from standard input")
+    p.set_defaults(handler=cmd_secret_set)
+
     ex = sub.add_parser("experiment", help="submit, prepare, cancel")
     ex_sub = ex.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
     p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
@@ -172,6 +181,18 @@ def _confirm_host_key(host: str, fingerprint: str) -> bool:
         return False
     print(f"The host key of {host} is {fingerprint}.")
     return input("Pin it and continue? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_secret_set(args: argparse.Namespace) -> int:
+    value = (sys.stdin.readline().rstrip("\r\n") if args.stdin
+             else getpass.getpass(f"value for {args.name}: "))
+    if not value:
+        raise AmlError("empty value: nothing was stored")
+    ref = _workspace(args).store_secret("env", args.name, value)
+    print(ref)
+    print(f"use it in a .runconfig:  EnvironmentVariables: {{{args.name}: \"{ref}\"}}",
+          file=sys.stderr)
+    return 0
 
 
 def cmd_target_list(args: argparse.Namespace) -> int:

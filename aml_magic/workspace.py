@@ -58,6 +58,10 @@ class Workspace:
             self._secrets = SecretStore(self._secrets_dir)
         return self._secrets
 
+    def store_secret(self, kind: str, name: str, value: str) -> str:
+        """Keep ``value`` in the secret store; the reference is what files may hold."""
+        return self.secrets.put(kind, name, value)
+
     def masker_for(self, record: RunRecord) -> Any:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names

@@ -388,3 +388,20 @@ def test_secret_environment_values_stay_out_of_history_and_logs(project: Path) -
     assert run.record.environment == {"API_TOKEN": ref, "DB_PASSWORD": "******"}
     db = b"".join(p.read_bytes() for p in (project / ".aml").glob("history.db*"))
     assert b"s3cr3t-from-store" not in db and b"literal-pa55word" not in db
+
+
+def test_cli_secret_set_prints_a_reference_that_runs_resolve(project: Path) -> None:
+    proc = subprocess.run([*AML, "secret", "set", "MY_TOKEN", "--stdin"], cwd=project,
+                          input="tok-123456\n", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ref = proc.stdout.strip()
+    assert ref.startswith("aml-secret:") and "tok-123456" not in proc.stdout + proc.stderr
+    from aml_magic.config import load_runconfig, write_runconfig
+    rc_path = project / "aml_config" / "local.runconfig"
+    cfg = load_runconfig(rc_path)
+    cfg.environment_variables = {"MY_TOKEN": ref}
+    write_runconfig(cfg, rc_path)
+    write(project, "use.py", "import os; print(len(os.environ['MY_TOKEN']))\n")
+    done = aml("experiment", "submit", "-c", "local", "use.py", "--wait", cwd=project)
+    assert done.stdout.strip() == "10"
+    assert "tok-123456" not in rc_path.read_text()
