@@ -244,6 +244,11 @@ class Masker:
     def __len__(self) -> int:
         return len(self._values)
 
+    def values(self) -> list[str]:
+        """Every spelling masked (each raw value and its escaped forms), longest first: what
+        the run agent masks in ``log.txt`` on the target. Secret: never store or log it."""
+        return sorted(self._values, key=lambda v: (-len(v), v))
+
     def update(self, other: Masker) -> None:
         """Also mask everything ``other`` masks."""
         if other._values - self._values:

@@ -210,7 +210,8 @@ class Workspace:
         store.set_status(run_id, RunStatus.PREPARING)
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
-                                extra={"on_progress": on_progress})
+                                extra={"on_progress": on_progress},
+                                secret_values=masker.values())
         run = Run(self, run_id)
         if background and not wait:
             run.starting = threading.Thread(target=self._start_recorded, args=(target, request),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 AGENT_DIR = Path(__file__).resolve().parent
 SUPERVISOR = "supervisor.py"
-_SHIPPED = ("supervisor.py", "_supervisor.py", "_runfiles.py", "assemble.py",
+_SHIPPED = ("supervisor.py", "_supervisor.py", "_runfiles.py", "_logmask.py", "assemble.py",
             "compat/azureml/__init__.py",
             "compat/azureml/logging.py")
 

@@ -95,6 +95,9 @@ def parse_spec(raw: bytes, run_dir: str) -> dict[str, Any]:
             isinstance(k, str) and isinstance(v, str) and k and "=" not in k
             and "\0" not in k + v for k, v in env.items()):
         raise SpecError("'env' must map variable names to string values")
+    mask = spec.get("mask") or []
+    if not isinstance(mask, list) or not all(isinstance(v, str) for v in mask):
+        raise SpecError("'mask' must be a list of strings")  # never echo the values
     beat = spec.get("heartbeat_seconds", 1.0)
     if isinstance(beat, bool) or not isinstance(beat, (int, float)) or not 0 < beat <= 3600:
         raise SpecError("'heartbeat_seconds' must be a number in (0, 3600]")
@@ -106,7 +109,8 @@ def parse_spec(raw: bytes, run_dir: str) -> dict[str, Any]:
         argv = [python] + argv[1:]
     here = os.path.dirname(os.path.abspath(__file__))
     return {
-        "run_id": run_id, "argv": argv, "env": env, "heartbeat_seconds": float(beat),
+        "run_id": run_id, "argv": argv, "env": env, "mask": mask,
+        "heartbeat_seconds": float(beat),
         "python": python,
         "cwd": os.path.join(run_dir, os.path.expanduser(spec.get("cwd") or "work")),
         "native_share_dir": spec.get("native_share_dir"),

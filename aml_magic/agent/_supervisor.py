@@ -39,6 +39,7 @@ AGENT_VERSION = 1
 CANCEL_POLL_SECONDS = 0.1
 TERM_GRACE_SECONDS = 1.0
 KILL_WAIT_SECONDS = 1.0
+LOG_DRAIN_SECONDS = 1.0  # masked log: how long to wait for writers that escaped the group
 
 
 def build_env(spec: dict[str, Any], run_dir: str) -> dict[str, str]:
@@ -147,6 +148,10 @@ class Supervisor:
         self.term_requested = False
         self.child_pid = 0
         self.returncode: int | None = None
+        # With secrets to mask the command writes into a pipe that this process masks into
+        # log.txt (see _logmask); without, its fds 1 and 2 are log.txt itself, so the log
+        # survives this process and costs nothing.
+        self.masked_log: Any = None  # a _logmask.MaskedLog
 
     def write_status(self, **fields: Any) -> None:
         self.status.update(fields)
@@ -179,13 +184,33 @@ class Supervisor:
         except OSError as exc:
             return self._end_without_start(
                 "Failed", "cannot prepare the run: %s: %s" % (exc.filename, exc.strerror), log_fd)
+        masked = self._masked_log(log_fd)
         try:
-            self.child_pid = spawn(argv, cwd, env, log_fd)
+            self.child_pid = spawn(argv, cwd, env, log_fd if masked is None else masked.pipe_w)
         except OSError as exc:
+            if masked is not None:  # drop the pipe, keep the log open for the reason
+                masked.log_fd = -1
+                masked.close()
             return self._end_without_start("Failed", start_error_reason(exc, argv[0]), log_fd)
-        os.close(log_fd)
+        if masked is not None:
+            masked.started()
+            self.masked_log = masked
+        else:
+            os.close(log_fd)
         self.write_status(child_pid=self.child_pid, child_pgid=self.child_pid, started=now)
         return "Running"
+
+    def _masked_log(self, log_fd: int) -> Any:
+        """A MaskedLog when the spec has values to mask, else None (the command then writes
+        to log.txt itself: the log survives this process and costs nothing)."""
+        if not self.spec["mask"]:
+            return None
+        if __package__:
+            from ._logmask import MaskedLog, mask_values
+        else:  # pragma: no cover - on the target
+            from _logmask import MaskedLog, mask_values
+        values = mask_values(self.spec["mask"])
+        return MaskedLog(log_fd, values) if values else None
 
     def _end_without_start(self, state: str, reason: str, log_fd: int) -> str:
         os.write(log_fd, ("aml_magic agent: %s\n" % reason).encode("utf-8", "replace"))
@@ -208,12 +233,17 @@ class Supervisor:
         return True
 
     def _sleep(self, seconds: float) -> None:
-        """Sleep until the timeout, a signal (SIGCHLD, SIGTERM) or nothing: whichever is first."""
+        """Sleep until the timeout, a signal (SIGCHLD, SIGTERM) or output to mask: whichever is
+        first."""
+        log = self.masked_log if self.masked_log is not None and self.masked_log.open else None
         try:
-            ready, _, _ = select.select([self._wake_r], [], [], max(0.0, seconds))
+            ready, _, _ = select.select([self._wake_r] + ([log] if log is not None else []), [], [],
+                                        max(0.0, seconds))
         except InterruptedError:  # pragma: no cover - Python < 3.5 only
             ready = []
-        if ready:
+        if log is not None and log in ready:
+            log.pump()
+        if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 512):
                     pass
@@ -261,6 +291,8 @@ class Supervisor:
         # Leftover background processes of a finished command would keep writing to the log.
         if not canceled and group_alive(self.child_pid):
             self.stop_group()
+        if self.masked_log is not None:
+            self.masked_log.drain(LOG_DRAIN_SECONDS)
         outputs = list_outputs(self.spec["outputs_dir"])
         write_json_atomic(os.path.join(self.run_dir, "outputs.json"), outputs)
         code = self.returncode

@@ -35,8 +35,9 @@ class PrepareResult:
 
 @dataclass
 class LaunchRequest:
-    """Everything a target needs to start one run. ``env`` holds resolved secret values: it goes
-    to the agent on stdin and is never stored."""
+    """Everything a target needs to start one run. ``env`` and ``secret_values`` hold resolved
+    secret values: they go to the agent on stdin (``env`` and ``mask``) and are never stored;
+    the agent masks ``secret_values`` in the run's ``log.txt``."""
     run_id: str
     command: list[str]                  # script and arguments, after ``$file`` substitution
     env: dict[str, str]
@@ -46,6 +47,7 @@ class LaunchRequest:
     runconfig: Any                      # config.RunConfiguration
     environment_hash: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    secret_values: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -186,6 +188,7 @@ class AgentTarget(Target):
             "argv": self._argv(request, python),
             "cwd": _join(run_dir, "work"),
             "env": request.env,
+            "mask": request.secret_values,
             "heartbeat_seconds": self.heartbeat_seconds,
             "python": python,
         }

@@ -205,7 +205,8 @@ class DockerTarget(LocalTarget):
         spec: dict[str, Any] = {
             "run_id": request.run_id, "argv": self._argv(request, python),
             "cwd": PROJECT_MOUNT if shared else f"{RUN_MOUNT}/work", "env": request.env,
-            "heartbeat_seconds": self.heartbeat_seconds, "python": python}
+            "mask": request.secret_values, "heartbeat_seconds": self.heartbeat_seconds,
+            "python": python}
         if shared:
             spec["outputs_dir"] = f"{PROJECT_MOUNT}/outputs"
             if self.compute.native_shared_directory:
