@@ -2,18 +2,23 @@
 
 The client starts it once per submit as ``PYTHON -S -E -c <this source> session`` and writes to
 its stdin: one line with the header's length, the header (JSON: manifest, base folder, run id,
-the agent's files and, for a submit, the launch spec), then, when the header lists ``"sending"``,
-one tar stream of the objects the client believes the store lacks. It then
+the agent's files and, for a submit, the launch spec), then, when the header lists ``"sending"``
+(``[sha, path]`` pairs), one tar stream of the objects the client believes the store lacks, each
+once, named by the first path of the manifest holding it. It then
 
-1. extracts that tar with the system ``tar`` into a private staging folder and checks that every
-   object arrived whole (a cut upload never reaches the store or a run);
-2. if objects it needs are still missing, answers ``{"missing": [...]}`` and stops: the client
-   sends them and asks again, so a stale client cache costs one round trip, never a wrong run;
+1. extracts that tar with the system ``tar`` and checks that every object arrived whole (a cut
+   upload never reaches the store or a run). With no spare tree to take over (first submit of
+   a project, cold store) it extracts straight into ``RUN_DIR/work``: one file creation per
+   file, as ``rsync`` or ``tar x`` would do, instead of a staging folder and a rename each;
+   otherwise into a private staging folder;
+2. if objects it needs are still missing, answers ``{"missing": [...]}`` and stops (what was
+   received goes into the store, a partial ``work/`` is removed): the client sends them and
+   asks again, so a stale client cache costs one round trip, never a wrong run;
 3. assembles ``RUN_DIR/work``: it takes over a *spare* pristine tree of the same project (built
    in the background after the previous submit) by renaming it and patches the files that
    differ, or else builds the tree file by file. Files are always the run's own (a fresh object
-   is *moved* into place, the rest copied in the kernel), never hard links into the store: a
-   script that rewrites a file in place must not change the store;
+   was extracted in place or is *moved* into place, the rest copied in the kernel), never hard
+   links into the store: a script that rewrites a file in place must not change the store;
 4. writes the agent files and, for a submit, starts the supervisor with the launch spec on its
    stdin (the spec may hold secret values: it is never written to disk);
 5. prints one JSON line: ``{"run_dir", "base", "how": "spare"|"copy", "copied", "pid", ...}``;
@@ -27,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -77,31 +83,40 @@ def _safe_rel(rel):
     return rel
 
 
-def _receive(objects, sending, sizes):
-    """Extract the tar on stdin into a private staging folder; return the folder once every
-    object in ``sending`` arrived whole (a cut upload never reaches the store)."""
+def _staging_dir(objects):
     _sweep_staging(objects)
-    staging = os.path.join(objects, ".incoming-%d-%s" % (os.getpid(), os.urandom(4).hex()))
-    os.makedirs(staging)
-    proc = subprocess.run(["tar", "-x", "-f", "-", "-C", staging], stdin=0,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return os.path.join(objects, ".incoming-%d-%s" % (os.getpid(), os.urandom(4).hex()))
+
+
+def _receive(root, sending, sizes):
+    """Extract the tar on stdin (members named by their first path, see the module docstring)
+    into the new folder ``root``; return ``{sha: path}`` once every object in ``sending``
+    (``[sha, rel]`` pairs) arrived whole, else remove ``root`` and fail: a cut upload never
+    reaches the store or a run. ``-m`` (no mtime) and ``-p`` (exact mode, checked against the
+    umask only) leave tar one ``openat`` and the writes per file; ``-b 256`` reads 128 KB."""
+    os.makedirs(root)
+    proc = subprocess.run(["tar", "-x", "-m", "-p", "-b", "256", "-f", "-", "-C", root],
+                          stdin=0, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     problem = None
     if proc.returncode != 0:
         problem = "tar exited with %d: %s" % (
             proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[-300:])
-    for sha in sending if problem is None else ():
+    received = {}
+    for sha, rel in sending if problem is None else ():
+        path = received[sha] = os.path.join(root, _safe_rel(rel))
         try:
-            size = os.lstat(os.path.join(staging, sha)).st_size
+            st = os.lstat(path)
         except OSError:
-            problem = "object %s did not arrive" % sha
+            problem = "object %s (%s) did not arrive" % (sha, rel)
             break
-        if sizes.get(sha) is not None and size != sizes[sha]:
-            problem = "object %s has %d of %d bytes" % (sha, size, sizes[sha])
+        if not stat.S_ISREG(st.st_mode) or st.st_size != sizes.get(sha, st.st_size):
+            problem = "object %s (%s) has %d of %s bytes" % (sha, rel, st.st_size,
+                                                               sizes.get(sha))
             break
     if problem is not None:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
         _fail(3, "the upload was cut or corrupt (%s); submit again" % problem)
-    return staging
+    return received
 
 
 def _sweep_staging(objects):
@@ -192,26 +207,31 @@ def _store(objects, sha, src, *, check_hash):
 
 class _Sources:
     """Gives each file of the working copy its bytes. A freshly received object is *moved* to
-    its first place in the working copy (one write on the critical path); the store gets its own
-    copy later, verified by hash, in the background. Everything else is copied from the store."""
+    its first place in the working copy, or was extracted right there (``staging`` None: the
+    tar went into ``work/``): one write on the critical path; the store gets its own copy
+    later, verified by hash, in the background. Everything else is copied from the store."""
 
-    def __init__(self, objects, staging, keep=()):
+    def __init__(self, objects, staging, received, keep=()):
         self.objects, self.staging = objects, staging
-        self.fresh = set(os.listdir(staging)) if staging else set()
+        self.fresh = dict(received)        # sha -> path of a received object not placed yet
         self.moved = {}
         # objects sent before whose background copy failed (the run rewrote its file before
         # the store kept it): store these first, then copy them like any other
-        for sha in sorted(self.fresh & set(keep)):
-            _store(objects, sha, os.path.join(staging, sha), check_hash=False)
-            self.fresh.discard(sha)
+        for sha in sorted(set(self.fresh) & set(keep)):
+            _store(objects, sha, self.fresh.pop(sha), check_hash=False)
 
     def place(self, sha, dest, mode):
-        if sha in self.fresh:
-            self.fresh.discard(sha)
-            src = os.path.join(self.staging, sha)
+        src = self.fresh.get(sha)
+        if src == dest:                      # extracted in place
+            del self.fresh[sha]
+            self.moved[sha] = dest
+        elif src is not None and self.staging is not None:
+            del self.fresh[sha]
             os.chmod(src, mode)
             os.rename(src, dest)
             self.moved[sha] = dest
+        elif src is not None:                # in place elsewhere in work/, still pristine
+            _copy(src, dest, mode)
         elif sha in self.moved:
             _copy(self.moved[sha], dest, mode)    # the run has not started: still pristine
         else:
@@ -219,9 +239,9 @@ class _Sources:
 
     def store_unused(self):
         """Objects received but not placed go straight into the store."""
-        for sha in sorted(self.fresh):
-            _store(self.objects, sha, os.path.join(self.staging, sha), check_hash=False)
-        self.fresh = set()
+        for sha, path in sorted(self.fresh.items()):
+            _store(self.objects, sha, path, check_hash=False)
+        self.fresh = {}
 
     def fill_store(self):
         """(background) Copy the moved objects into the store, keeping only unchanged ones."""
@@ -398,16 +418,18 @@ def _launch(run_dir, spec):
         _fail(4, "unexpected answer from the run agent: %r" % proc.stdout[-200:])
 
 
-def _ask_for_missing(files, sources, objects, base):
+def _ask_for_missing(files, sources, objects, base, partial_work=None):
     """When objects of ``files`` are neither just received nor in the store: keep what was
-    received, print the missing list for the client (which sends them and asks again) and
-    return True."""
+    received (removing ``partial_work``, the tree it was extracted into), print the missing
+    list for the client (which sends them and asks again) and return True."""
     missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
                          and not os.path.exists(_object_path(objects, sha))))
     if not missing:
         return False
     sources.store_unused()
     sources.fill_store()
+    if partial_work is not None:
+        shutil.rmtree(partial_work, ignore_errors=True)
     print(json.dumps({"missing": missing, "base": base}))
     return True
 
@@ -421,9 +443,7 @@ def session():
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []
-    sources = _Sources(objects, _receive(objects, sending, sizes) if sending else None,
-                       header.get("keep") or ())
-    received = time.time()
+    keep = header.get("keep") or ()
     run_dir = os.path.join(base, "runs", header["run_id"])
     work = os.path.join(run_dir, "work")
     if os.path.lexists(work):
@@ -431,18 +451,24 @@ def session():
     key = header.get("project_key") or "default"
     spares = os.path.join(base, "spares", key)
     spare, have = _peek_spare(spares)
+    # no spare tree to patch: the upload is extracted straight into work/ (no renames)
+    in_place = bool(sending) and have is None and not keep
+    os.makedirs(run_dir, exist_ok=True)
+    staging = None if in_place or not sending else _staging_dir(objects)
+    received = _receive(staging or work, sending, sizes) if sending else {}
+    sources = _Sources(objects, staging, received, keep)
+    received_at = time.time()
     # only the objects of files the spare tree lacks are needed from the store
     needed = files if have is None else [f for f in files if have.get(f[0]) != [f[1], f[2]]]
-    if _ask_for_missing(needed, sources, objects, base):
+    if _ask_for_missing(needed, sources, objects, base, work if in_place else None):
         return
-    os.makedirs(run_dir, exist_ok=True)
     if have is not None and _take_spare(spares, spare, work):
         how, changed = "spare", _patch(files, work, have, sources.place)
     else:
         how, changed = "copy", len(files)
-        if _ask_for_missing(files, sources, objects, base):
+        if _ask_for_missing(files, sources, objects, base, work if in_place else None):
             return
-        os.makedirs(work)
+        os.makedirs(work, exist_ok=in_place)
         _full_copy(files, work, sources.place)
     sources.store_unused()
     for rel, text in (header.get("agent") or {}).items():
@@ -451,7 +477,7 @@ def session():
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
     result = {"run_dir": run_dir, "base": base, "how": how, "copied": changed,
-              "seconds": [round(received - started, 3), round(time.time() - received, 3)]}
+              "seconds": [round(received_at - started, 3), round(time.time() - received_at, 3)]}
     if header.get("spec") is not None:
         result.update(_launch(run_dir, header["spec"]))
     sys.stdout.write(json.dumps(result) + "\n")

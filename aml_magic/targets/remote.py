@@ -150,7 +150,8 @@ class RemoteTarget(AgentTarget):
         from ..agent import agent_files
         spec: dict[str, Any] = {
             "run_id": request.run_id, "argv": ["python", *request.command], "cwd": "work",
-            "env": request.env, "heartbeat_seconds": self.heartbeat_seconds, "python": "python"}
+            "env": request.env, "heartbeat_seconds": self.heartbeat_seconds, "python": "python",
+            "mask": request.secret_values}
         share = self._native_share_dir()
         if share:
             spec["native_share_dir"] = share
@@ -174,14 +175,17 @@ class RemoteTarget(AgentTarget):
         known = self._known_objects()
         sending = sorted(manifest.shas() - known) if known is not None else []
         sizes = {e.sha256: e.size for e in manifest.files.values()}
+        first: dict[str, str] = {}            # the tar names each object by its first path
+        for rel, entry in manifest.files.items():
+            first.setdefault(entry.sha256, rel)
         argv = ["sh", "-c", _EXEC_PYTHON, "sh", self._python(), "-S", "-E", "-c",
                 _HELPER.read_text(encoding="utf-8"), "session"]
         keep: list[str] = []
         for _attempt in range(3):
             header = json.dumps({
-                "version": 1, "base": self._base_dir(), "run_id": request.run_id,
+                "version": 2, "base": self._base_dir(), "run_id": request.run_id,
                 "project_key": _project_key(request.project_root), "files": files,
-                "sending": sending, "keep": keep, "agent": agent,
+                "sending": [[sha, first[sha]] for sha in sending], "keep": keep, "agent": agent,
                 "spec": spec}).encode("utf-8")
             if progress and sending:
                 size = sum(sizes[s] for s in sending)
@@ -194,7 +198,7 @@ class RemoteTarget(AgentTarget):
                 out.write(b"%d\n" % len(header))
                 out.write(header)
                 if shas:
-                    write_objects_tar(manifest, request.project_root, shas, out)
+                    write_objects_tar(manifest, request.project_root, shas, out, by_path=True)
                 out.flush()
                 out.detach()
 
