@@ -98,23 +98,11 @@ def bench_listing(rounds: int) -> list[tuple[str, float, float]]:
     return rows
 
 
-def bench_import(rounds: int) -> list[tuple[str, float, float]]:
-    code = ("import sys, time; t = time.perf_counter(); import aml_magic; "
-            "d = time.perf_counter() - t; "
-            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
-            "print(d, ','.join(heavy) or '-')")
-    samples, heavy = [], set()
-    for _ in range(rounds):
-        out = subprocess.run([PY, "-c", code], capture_output=True, text=True,
-                             check=True).stdout.split()
-        samples.append(float(out[0]))
-        heavy.update(m for m in out[1].split(",") if m != "-")
-    label = "import aml_magic" + (f" (loaded: {', '.join(sorted(heavy))})" if heavy else
-                                  " (no heavy module loaded)")
-    rows = [(label, statistics.median(samples) * 1000, float("nan"))]
-    # what %load_ext adds in a kernel, where IPython is already imported
-    code = ("import sys, time, IPython; before = set(sys.modules); t = time.perf_counter(); "
-            "import aml_magic.magics; d = time.perf_counter() - t; "
+def _time_import(setup: str, module: str, rounds: int) -> tuple[float, set[str]]:
+    """Median seconds to import ``module`` in a fresh interpreter after ``setup``, and the heavy
+    modules that import brought in (those already loaded by ``setup`` do not count)."""
+    code = (f"import sys, time; {setup}; before = set(sys.modules); t = time.perf_counter(); "
+            f"import {module}; d = time.perf_counter() - t; "
             f"heavy = [m for m in {HEAVY!r} if m in sys.modules and m not in before]; "
             "print(d, ','.join(heavy) or '-')")
     samples, heavy = [], set()
@@ -123,9 +111,19 @@ def bench_import(rounds: int) -> list[tuple[str, float, float]]:
                              check=True).stdout.split()
         samples.append(float(out[0]))
         heavy.update(m for m in out[1].split(",") if m != "-")
-    label = "%load_ext aml_magic (magics module, IPython loaded)" + (
-        f" (loaded: {', '.join(sorted(heavy))})" if heavy else " (no heavy module loaded)")
-    rows.append((label, statistics.median(samples) * 1000, float("nan")))
+    return statistics.median(samples), heavy
+
+
+def bench_import(rounds: int) -> list[tuple[str, float, float]]:
+    rows = []
+    for label, setup, module in (
+            ("import aml_magic", "pass", "aml_magic"),
+            # what %load_ext adds in a kernel, where IPython is already imported
+            ("%load_ext aml_magic (magics module, IPython loaded)", "import IPython",
+             "aml_magic.magics")):
+        seconds, heavy = _time_import(setup, module, rounds)
+        note = f" (loaded: {', '.join(sorted(heavy))})" if heavy else " (no heavy module loaded)"
+        rows.append((label + note, seconds * 1000, float("nan")))
     return rows
 
 
