@@ -312,6 +312,10 @@ def cmd_run_show(args: argparse.Namespace) -> int:
     for a in data["outputs"]:
         lines.append(f"output:     {a['path']} ({a['size']} bytes)")
     lines.append(f"log:        {data['log']}")
+    if run.last_error:
+        data["unreachable"] = run.last_error
+        lines.append(f"note:       the target could not be reached, this is the last known "
+                     f"state ({run.last_error})")
     _emit(args, data, "\n".join(lines))
     return 0
 
