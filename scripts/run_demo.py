@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to run in (default: a new temporary folder)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     parser.add_argument("--html", action="store_true", help="also write an HTML copy (nbconvert)")
+    parser.add_argument("--kernel", default="aml-magic",
+                        help="kernelspec to run on (default: aml-magic, the one "
+                             "scripts/quickstart.sh registers for the project's .venv)")
     args = parser.parse_args(argv)
 
     import nbformat
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                                                if p)
     nb = nbformat.read(str(args.notebook), as_version=4)
     out = workdir / args.notebook.name
-    client = NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=args.timeout, kernel_name=args.kernel,
                             resources={"metadata": {"path": str(workdir)}})
     print(f"Running {args.notebook.name} in {workdir} …", flush=True)
     failed = False

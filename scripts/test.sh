@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: provision, then pytest. The suite starts its own
-# sshd, dockerd and JupyterLab on loopback and stops them by pid.
+# The whole test suite on a fresh machine: provision (Debian packages + the project's .venv),
+# lint (ruff) and type-check (mypy), then pytest. The suite starts its own sshd, dockerd and
+# JupyterLab on loopback and stops them by pid.
+#   bash scripts/test.sh                 everything
+#   bash scripts/test.sh --quick         only the tests that need no server (no sshd, dockerd,
+#                                        kernel or browser), no lint: the fast loop
+#   bash scripts/test.sh tests/config -q extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/provision.sh
-PY=${PYTHON:-python3}
+VENV=$(bash scripts/provision.sh | tail -n 1)
+quick=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--quick" ]; then quick=1; else args+=("$arg"); fi
+done
+if [ "$quick" -eq 1 ]; then
+  args=(-m "not sshd and not docker and not browser and not kernel" "${args[@]}")
+else
+  "$VENV/bin/ruff" check aml_magic tests benchmarks scripts
+  "$VENV/bin/mypy"
+fi
 set +e
-"$PY" -m pytest "$@"
+"$VENV/bin/python" -m pytest "${args[@]}"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
