@@ -436,10 +436,15 @@ def _ask_for_missing(files, sources, objects, base, partial_work=None):
 
 def session():
     started = time.time()
+    # The base folder and everything under it are the SSH user's alone (runs, their logs and
+    # the store may hold private data): new files 0600/0700, the base itself 0700.
+    os.umask(0o077)
     header = _read_header()
     base = os.path.abspath(os.path.expanduser(header["base"]))
     objects = os.path.join(base, "objects")
     os.makedirs(objects, exist_ok=True)
+    if stat.S_IMODE(os.lstat(base).st_mode) != 0o700 and os.path.isdir(base):
+        os.chmod(base, 0o700)
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []
