@@ -47,7 +47,11 @@ def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
         if record.status.is_terminal() or not record.target_state.get("run_dir"):
             return record
         state = target.read_state(record.target_state)
-        target.sync_log(record.target_state, run_folder / "log.txt")
+        try:
+            target.sync_log(record.target_state, run_folder / "log.txt")
+        except UnsafeRunFile as exc:      # the run replaced its log: keep what was copied
+            record.target_state = dict(record.target_state, log_refused=str(exc))
+            store.update(record.run_id, target_state=record.target_state)
         _ingest_metrics(store, record, target)
         if state.is_final:
             _finish(store, record, target, state, run_folder)
@@ -60,6 +64,8 @@ def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
 def _ingest_metrics(store: Any, record: RunRecord, target: Target) -> None:
     """Up to ``METRICS_CHUNKS_PER_PASS`` bounded reads (a huge or endless file costs a few MB
     per pass); lines that are not valid metrics are counted, overlong ones skipped."""
+    if record.target_state.get("log_refused"):
+        notes.append(f"log not copied further: {record.target_state['log_refused']}")
     if record.target_state.get("metrics_refused"):
         return
     for _chunk in range(runfolder.METRICS_CHUNKS_PER_PASS):
@@ -99,6 +105,8 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     rejected = int(record.target_state.get("metrics_rejected", 0))
     if rejected:
         notes.append(f"{rejected} line(s) of metrics.jsonl were not metrics and were skipped")
+    if record.target_state.get("log_refused"):
+        notes.append(f"log not copied further: {record.target_state['log_refused']}")
     if record.target_state.get("metrics_refused"):
         notes.append(f"metrics not read: {record.target_state['metrics_refused']}")
     reason = "; ".join(notes) or None

@@ -344,8 +344,9 @@ class DockerTarget(LocalTarget):
             if container.status == "running":
                 container.wait(timeout=5)         # the agent exits right after the end state
             text = container.logs(stdout=True, stderr=True, tail=2000)
-            if text:
-                runfolder.append_nofollow(target_state["run_dir"], "agent.log", text[-(1 << 20):])
+            if text:                              # never through a link the run planted
+                _quietly(lambda: runfolder.append_nofollow(target_state["run_dir"], "agent.log",
+                                                           text[-(1 << 20):]))
             container.remove(force=True)
         except Exception:         # a container left behind is harmless; the run is recorded
             pass
