@@ -64,8 +64,6 @@ def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
 def _ingest_metrics(store: Any, record: RunRecord, target: Target) -> None:
     """Up to ``METRICS_CHUNKS_PER_PASS`` bounded reads (a huge or endless file costs a few MB
     per pass); lines that are not valid metrics are counted, overlong ones skipped."""
-    if record.target_state.get("log_refused"):
-        notes.append(f"log not copied further: {record.target_state['log_refused']}")
     if record.target_state.get("metrics_refused"):
         return
     for _chunk in range(runfolder.METRICS_CHUNKS_PER_PASS):
@@ -105,6 +103,8 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     rejected = int(record.target_state.get("metrics_rejected", 0))
     if rejected:
         notes.append(f"{rejected} line(s) of metrics.jsonl were not metrics and were skipped")
+    if record.target_state.get("log_refused"):
+        notes.append(f"log not copied further: {record.target_state['log_refused']}")
     if record.target_state.get("log_refused"):
         notes.append(f"log not copied further: {record.target_state['log_refused']}")
     if record.target_state.get("metrics_refused"):
