@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .agent.proctool import is_same, kill_session, signal_process  # noqa: F401 (re-exported)
+from .agent.proctool import is_same, kill_session, signal_process
 from .errors import UnsafeRunFile
 from .history.records import Artifact, Metric
 
@@ -57,7 +57,7 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
             raise ValueError(f"larger than {STATUS_LIMIT // 1024} KB")
         data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise TypeError("not a JSON object")
         state = data.get("state")
         if state not in STATES:
             raise ValueError(f"unknown state {_shown(state)}")
@@ -67,15 +67,18 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
         reason = data.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise ValueError("reason is not a string")
-        times = {key: _time(data.get(key), key) for key in ("started", "ended", "heartbeat")}
+        started, ended = _time(data.get("started"), "started"), _time(data.get("ended"), "ended")
+        heartbeat = _time(data.get("heartbeat"), "heartbeat")
         beat = data.get("heartbeat_seconds")
-        beat_ok = type(beat) in (int, float) and 0 < beat <= 3600
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if not (isinstance(beat, (int, float)) and not isinstance(beat, bool)
+                and 0 < beat <= 3600):
+            beat = heartbeat_seconds
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         why = f"status.json is malformed ({exc}); it was written by the run, not the agent"
         return AgentState("Failed", reason=why, malformed=why)
     return AgentState(state, exit_code=exit_code, reason=_text(reason) if reason else None,
-                      heartbeat_seconds=float(beat) if beat_ok else heartbeat_seconds,
-                      **times)
+                      started=started, ended=ended, heartbeat=heartbeat,
+                      heartbeat_seconds=float(beat))
 
 
 @dataclass
@@ -526,9 +529,10 @@ def proc_over(transport: Any, python: str, op: str, target_state: dict[str, Any]
         if op != "alive":
             return False
         return transport.run(["kill", "-0", str(pid)], check=False, timeout=20).exit_code == 0
-    args = {"alive": [pid, start], "signal": [pid, start, 15], "kill-session": [sid, start]}[op]
-    if type(args[0]) is not int:
+    if op == "kill-session" and type(sid) is not int:
         return False
+    args: list[int] = {"alive": [pid, start], "signal": [pid, start, 15],
+                       "kill-session": [int(sid or 0), start]}[op]
     argv = ["sh", "-c", _EXEC_PYTHON, "sh", python, "-S", "-E", "-c",
             _PROCTOOL.read_text(encoding="utf-8"), op, *[str(a) for a in args]]
     result = transport.run(argv, check=False, timeout=30)
@@ -572,10 +576,33 @@ def copy_tree_safely(src: Path, dest: Path) -> list[str]:
     return copy_tree_nofollow(src.parent, src.name, dest.parent, dest.name).refused
 
 
-__all__ = ["parse_status", "parse_metrics_chunk", "parse_metric_line", "parse_outputs_manifest",
-           "MetricsChunk", "CopyReport", "copy_tree_nofollow", "tree_manifest", "write_marker",
-           "append_nofollow", "open_lock", "read_nofollow", "open_dir_nofollow", "display_name",
-           "is_same", "signal_process", "kill_session", "read_status", "launch_identity",
-           "proc_over", "local_alive", "local_signal_agent", "local_kill_session",
-           "copy_tree_safely", "STATUS_LIMIT", "METRICS_CHUNK",
-           "METRICS_CHUNKS_PER_PASS", "LOG_CHUNK"]
+__all__ = [
+    "LOG_CHUNK",
+    "METRICS_CHUNK",
+    "METRICS_CHUNKS_PER_PASS",
+    "STATUS_LIMIT",
+    "CopyReport",
+    "MetricsChunk",
+    "append_nofollow",
+    "copy_tree_nofollow",
+    "copy_tree_safely",
+    "display_name",
+    "is_same",
+    "kill_session",
+    "launch_identity",
+    "local_alive",
+    "local_kill_session",
+    "local_signal_agent",
+    "open_dir_nofollow",
+    "open_lock",
+    "parse_metric_line",
+    "parse_metrics_chunk",
+    "parse_outputs_manifest",
+    "parse_status",
+    "proc_over",
+    "read_nofollow",
+    "read_status",
+    "signal_process",
+    "tree_manifest",
+    "write_marker",
+]

@@ -16,7 +16,6 @@ from aml_magic.agent import proctool
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.transports.local import LocalTransport
 
-
 # -- status.json ------------------------------------------------------------------------------
 
 def status(**fields: object) -> bytes:
@@ -237,7 +236,7 @@ def test_kill_session_stops_an_orphaned_session_started_after_the_agent() -> Non
             " stderr=subprocess.DEVNULL)\n"
             "print(p.pid, flush=True)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=10, start_new_session=False)
+                         timeout=10, check=True)
     child = int(out.stdout.split()[0])
     stat = proctool.proc_stat(child)
     assert stat is not None
@@ -253,8 +252,8 @@ def test_the_proctool_runs_as_a_shipped_script() -> None:
     source = Path(proctool.__file__).read_text()
     me = proctool.self_identity()
     out = subprocess.run([sys.executable, "-S", "-E", "-c", source, "alive", str(me["pid"]),
-                          str(me["start"])], capture_output=True, text=True, timeout=10)
+                          str(me["start"])], capture_output=True, text=True, timeout=10, check=False)
     assert json.loads(out.stdout) == {"alive": True}
     bad = subprocess.run([sys.executable, "-S", "-E", "-c", source, "kill", "1"],
-                         capture_output=True, text=True, timeout=10)
+                         capture_output=True, text=True, timeout=10, check=False)
     assert bad.returncode == 2 and "usage" in bad.stderr

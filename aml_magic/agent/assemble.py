@@ -179,9 +179,12 @@ def _store(objects, sha, src, *, check_hash):
         return True
     tmp = os.path.join(objects, ".fill-%s" % os.urandom(8).hex())
     digest = hashlib.sha256()
-    try:
-        fi = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:   # the run may have swapped its file for a link or a FIFO: never follow, never block
+        fi = os.open(src, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
+        return False
+    if not stat.S_ISREG(os.fstat(fi).st_mode):
+        os.close(fi)
         return False
     try:
         fo = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)

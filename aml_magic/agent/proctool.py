@@ -13,19 +13,16 @@ someone else's session.
 Imported by the host for the local targets (``aml_magic.runfolder``) and shipped as the source
 of ``PYTHON -S -E -c <this file> OP ARGS...`` to remote ones; prints one JSON line.
 """
+from __future__ import annotations
+
 import os
 import sys
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Dict, List, Optional
 
-
-def proc_stat(pid):
-    # type: (int) -> Optional[Dict[str, int]]
+def proc_stat(pid: int) -> dict[str, int] | None:
     """``{"state", "ppid", "pgid", "sid", "start"}`` of a live process, or None."""
     try:
-        with open("/proc/%d/stat" % int(pid), "rb") as fh:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
             raw = fh.read(4096)
         fields = raw.rsplit(b")", 1)[1].split()
         return {"state": fields[0][0], "ppid": int(fields[1]), "pgid": int(fields[2]),
@@ -34,23 +31,20 @@ def proc_stat(pid):
         return None
 
 
-def self_identity():
-    # type: () -> Dict[str, int]
+def self_identity() -> dict[str, int]:
     """What the supervisor puts in its answer: its pid, start time and session id."""
     stat = proc_stat(os.getpid()) or {}
     return {"pid": os.getpid(), "start": stat.get("start", 0), "sid": stat.get("sid", 0)}
 
 
-def is_same(pid, start):
-    # type: (int, int) -> bool
+def is_same(pid: int, start: int) -> bool:
     """True while ``pid`` is the process that started at ``start`` and is not a zombie."""
     stat = proc_stat(pid)
     return (stat is not None and int(start) > 0 and stat["start"] == int(start)
             and stat["state"] not in (ord("Z"), ord("X")))
 
 
-def signal_process(pid, start, signum):
-    # type: (int, int, int) -> bool
+def signal_process(pid: int, start: int, signum: int) -> bool:
     """Signal ``pid`` only if it is still the recorded process; True when signalled."""
     if int(pid) <= 1 or not is_same(pid, start):
         return False
@@ -61,14 +55,13 @@ def signal_process(pid, start, signum):
         return False
 
 
-def session_members(sid, start):
-    # type: (int, int) -> List[int]
+def session_members(sid: int, start: int) -> list[int]:
     """Live processes of session ``sid`` that started no earlier than the agent did. Empty
     when the number may name another session (its leader is alive: ours exited at launch)."""
     sid, start = int(sid), int(start)
     if sid <= 1 or start <= 0 or proc_stat(sid) is not None:
         return []
-    members = []
+    members: list[int] = []
     me = os.getpid()
     try:
         names = os.listdir("/proc")
@@ -84,8 +77,7 @@ def session_members(sid, start):
     return members
 
 
-def kill_session(sid, start, signum=9):
-    # type: (int, int, int) -> int
+def kill_session(sid: int, start: int, signum: int = 9) -> int:
     """Signal every member of the run's session (see ``session_members``); how many."""
     count = 0
     for pid in session_members(sid, start):
@@ -97,13 +89,12 @@ def kill_session(sid, start, signum=9):
     return count
 
 
-def main(argv):
-    # type: (List[str]) -> int
+def main(argv: list[str]) -> int:
     """``alive PID START`` | ``signal PID START SIG`` | ``kill-session SID START``."""
     try:
         op, args = argv[1], [int(a) for a in argv[2:]]
         if op == "alive" and len(args) == 2:
-            answer = {"alive": is_same(args[0], args[1])}  # type: Dict[str, object]
+            answer: dict[str, object] = {"alive": is_same(args[0], args[1])}
         elif op == "signal" and len(args) == 3:
             answer = {"signalled": signal_process(args[0], args[1], args[2])}
         elif op == "kill-session" and len(args) == 2:
