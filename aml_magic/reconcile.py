@@ -148,7 +148,7 @@ def _maybe_collect_logs_dir(record: RunRecord, target: Target, run_folder: Path)
     except FileNotFoundError:
         pass
     target.collect_logs_dir(record.target_state, run_folder / "logs")
-    runfolder.write_marker(run_folder, stamp.name, b"")
+    _quietly(lambda: runfolder.write_marker(run_folder, stamp.name, b""))
 
 
 def _quietly(action: Callable[[], T]) -> T | None:

@@ -316,8 +316,9 @@ def open_lock(folder: Path | str, name: str = ".lock") -> int:
                 os.close(fd)
             try:
                 os.unlink(name, dir_fd=dfd)
-            except IsADirectoryError:
-                break
+            except IsADirectoryError:        # a folder: moved aside, inside the run folder
+                os.rename(name, f"{name}.refused-{os.urandom(4).hex()}", src_dir_fd=dfd,
+                          dst_dir_fd=dfd)
         raise UnsafeRunFile(f"{folder}/{name}: the run put something there that is not a file")
     finally:
         os.close(dfd)

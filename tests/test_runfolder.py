@@ -190,6 +190,10 @@ def test_markers_locks_and_appends_never_write_through_links(
     fd = runfolder.open_lock(run)
     os.close(fd)
     assert (run / ".lock").is_file() and not (run / ".lock").is_symlink()
+    (run / ".lock").unlink()
+    (run / ".lock").mkdir()                                       # a folder: moved aside
+    os.close(runfolder.open_lock(run))
+    assert (run / ".lock").is_file()
     with pytest.raises(UnsafeRunFile):
         runfolder.append_nofollow(run, "agent.log", b"x")
     os.link(outside / "victim.txt", run / "hard.log")
