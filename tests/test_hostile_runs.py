@@ -32,6 +32,7 @@ from aml_magic import Workspace
 from aml_magic.history.status import RunStatus
 from aml_magic.widgets._render import summary_html
 from aml_magic.widgets._watcher import RunWatcher
+from aml_magic.widgets.runs_table import RunsTable
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_BOUND = 64 << 20
@@ -169,6 +170,7 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
         baseline = peak_rss_reset()
         statuses = {mode: run.wait(timeout=90) for mode, run in runs.items()}
         grown = peak_rss() - baseline
+        print(f"{target}: peak RSS grew by {grown / 1e6:.1f} MB while reconciling")
         assert good.wait(timeout=60) is RunStatus.COMPLETED
 
         # Nothing outside changed and the victim was never signalled
@@ -203,7 +205,8 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
             assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
 
         # The widget shows run-written text escaped
-        page = widget_html(html) + widget_html(forge) + widget_html(zero)
+        table = RunsTable([good, *runs.values()]).html()
+        page = widget_html(html) + widget_html(forge) + widget_html(zero) + table
         assert "<img" not in page and "<script" not in page and "<b>bold" not in page
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
         assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;i&gt;x.txt" in page
