@@ -92,8 +92,10 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     store.set_status(record.run_id, RunStatus.FINALIZING)
     if state.malformed:                   # the run forged its status: stop what is left of it
         _quietly(lambda: target.kill_group(record.target_state))
-    refused = _quietly(lambda: target.collect_outputs(record.target_state,
-                                                      run_folder / "outputs")) or []
+    try:
+        refused = target.collect_outputs(record.target_state, run_folder / "outputs")
+    except (AmlError, OSError, ValueError) as exc:   # e.g. a name the transport cannot decode
+        refused = [f"outputs/ ({exc})"]
     _quietly(lambda: target.collect_logs_dir(record.target_state, run_folder / "logs"))
     store.set_artifacts(record.run_id, runfolder.tree_manifest(run_folder, "outputs"))
     notes = [state.reason] if state.reason else []
