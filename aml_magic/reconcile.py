@@ -40,7 +40,20 @@ def run_lock(run_folder: Path) -> Iterator[None]:
 
 
 def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
-    """One pass: log, metrics, ``./logs/``, status; outputs when the run has ended."""
+    """One pass: log, metrics, ``./logs/``, status; outputs when the run has ended. Whatever
+    the run put in its folder costs that run only: a file the host must refuse fails it with
+    the reason instead of failing every pass (and every listing) after it."""
+    try:
+        return _reconcile(store, record, target)
+    except UnsafeRunFile as exc:
+        _quietly(lambda: target.kill_group(record.target_state))
+        store.update(record.run_id, ended_at=time.time())
+        store.set_status(record.run_id, RunStatus.FAILED,
+                         reason=f"the run folder holds what the host must refuse: {exc}")
+        return store.get(record.run_id)
+
+
+def _reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
     run_folder = store.run_dir(record.run_id)
     with run_lock(run_folder):
         record = store.get(record.run_id)
@@ -149,7 +162,7 @@ def _maybe_collect_logs_dir(record: RunRecord, target: Target, run_folder: Path)
             return
     except FileNotFoundError:
         pass
-    target.collect_logs_dir(record.target_state, run_folder / "logs")
+    _quietly(lambda: target.collect_logs_dir(record.target_state, run_folder / "logs"))
     _quietly(lambda: runfolder.write_marker(run_folder, stamp.name, b""))
 
 
