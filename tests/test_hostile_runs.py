@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ def forge_status(**fields):
 
 
 def kill_agent_and_linger(**fields):
+    with open(os.path.join(run, "hostile.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
     forge_status(**fields)
     os.kill(os.getppid(), signal.SIGKILL)   # (in a container this ends the container too)
     forge_status(**fields)               # in case the agent beat its heart in between
@@ -181,6 +184,10 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
         assert grown < MEMORY_BOUND, f"peak RSS grew by {grown / 1e6:.1f} MB"
 
         forge, html, zero = runs["forge"], runs["html"], runs["zero"]
+        if target != "docker":   # (a container's pids are its own; the container is gone)
+            for run in (forge, html):   # the script outlived its agent: the host stopped it
+                pid = int((Path(run.record.target_state["run_dir"]) / "hostile.pid").read_text())
+                assert wait_until(lambda pid=pid: not running_script(pid), 10), pid
         assert statuses["forge"] is RunStatus.FAILED, forge.record.reason
         assert "without recording an end state" in (forge.record.reason or "")
         assert {m.name: m.value for m in forge.metrics()} == {
@@ -216,6 +223,24 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
     finally:
         victim.kill()
         victim.wait()
+
+
+def running_script(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"hostile.py" in cmdline and stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 def own_victim() -> subprocess.Popen[bytes]:

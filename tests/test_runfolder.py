@@ -119,6 +119,17 @@ def test_reading_dev_zero_or_a_huge_file_is_bounded(tmp_path: Path) -> None:
         runfolder.read_nofollow(tmp_path / "fifo")
 
 
+def test_run_written_text_is_storable_and_printable() -> None:
+    line = json.dumps({"name": "\x1b[2Jred\ud800", "value": "a\x07b\nc"}).encode()
+    metric = runfolder.parse_metric_line(line)
+    assert metric is not None
+    assert (metric.name, metric.value) == ("\\x1b[2Jred\\ud800", "a\\x07b\nc")
+    state = runfolder.parse_status(status(state="Failed", reason="\x1b]0;pwned\x07 " + "x" * 5000))
+    assert state.reason is not None and state.reason.startswith("\\x1b]0;pwned\\x07")
+    assert len(state.reason) < 2100
+    assert runfolder.display_name(b"\xff\x1b.txt") == "\\xff\\x1b.txt"
+
+
 def test_outputs_manifest_drops_bad_entries() -> None:
     good = {"path": "a/b.txt", "size": 3, "sha256": "0" * 64}
     raw = json.dumps([good, {"path": "../x", "size": 1, "sha256": "0" * 64},

@@ -166,18 +166,22 @@ def parse_outputs_manifest(raw: bytes) -> list[Artifact]:
 def display_name(name: str | bytes) -> str:
     """A file name as UTF-8 text, losslessly: undecodable bytes become ``\\xNN`` escapes."""
     raw = os.fsencode(name)
-    return raw.decode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace").translate(_CONTROLS)
 
 
 def _text(value: str, *, limit: int = TEXT_LIMIT) -> str:
-    """Storable text: at most ``limit`` characters; lone surrogates escaped (SQLite and UTF-8
-    outputs refuse them)."""
+    """Storable, printable text: at most ``limit`` characters; lone surrogates (SQLite and
+    UTF-8 outputs refuse them) and control characters other than tab and newline (terminal
+    escape sequences in ``aml run show``) become ``\\x..`` escapes."""
     value = value[:limit]
     try:
         value.encode("utf-8")
-        return value
     except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value.translate(_CONTROLS)
+
+
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7f, 0xa0)] if c not in (9, 10)}
 
 
 def _time(value: Any, key: str) -> float | None:
