@@ -49,7 +49,7 @@ class LocalTransport:
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
         from ..runfolder import read_nofollow
         return read_nofollow(os.path.expanduser(path), offset,
-                             READ_LIMIT if limit is None else min(limit, READ_LIMIT * 64))
+                             READ_LIMIT if limit is None else limit)
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         target = Path(os.path.expanduser(path))
