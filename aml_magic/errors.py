@@ -34,6 +34,11 @@ class TargetError(AmlError):
     """A compute target cannot be reached or cannot run the request."""
 
 
+class UnsafeRunFile(TargetError):
+    """A file in a run folder is a symlink, special file or folder where the host expected a
+    regular file (the run put it there); it is refused, never followed."""
+
+
 class HostKeyError(TargetError):
     """An SSH host key is unknown or does not match the pinned fingerprint."""
 

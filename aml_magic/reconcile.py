@@ -7,18 +7,19 @@ local log's size, the stored metrics offset), so no line or metric is lost or do
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-from .errors import AmlError
-from .history.records import Artifact, Metric, RunRecord
+from . import runfolder
+from .errors import AmlError, UnsafeRunFile
+from .history.records import RunRecord
 from .history.status import RunStatus
 from .targets.base import AgentState, Target
+
+T = TypeVar("T")
 
 #: How long a heartbeat may be late, in heartbeats, before the agent's process is checked.
 STALE_HEARTBEATS = 1.5
@@ -29,7 +30,7 @@ LOGS_DIR_INTERVAL = 2.0
 @contextmanager
 def run_lock(run_folder: Path) -> Iterator[None]:
     run_folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = runfolder.open_lock(run_folder)         # never through a symlink the run planted
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -39,14 +40,31 @@ def run_lock(run_folder: Path) -> Iterator[None]:
 
 
 def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
-    """One pass: log, metrics, ``./logs/``, status; outputs when the run has ended."""
+    """One pass: log, metrics, ``./logs/``, status; outputs when the run has ended. Whatever
+    the run put in its folder costs that run only: a file the host must refuse fails it with
+    the reason instead of failing every pass (and every listing) after it."""
+    try:
+        return _reconcile(store, record, target)
+    except UnsafeRunFile as exc:
+        _quietly(lambda: target.kill_group(record.target_state))
+        store.update(record.run_id, ended_at=time.time())
+        store.set_status(record.run_id, RunStatus.FAILED,
+                         reason=f"the run folder holds what the host must refuse: {exc}")
+        return store.get(record.run_id)
+
+
+def _reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
     run_folder = store.run_dir(record.run_id)
     with run_lock(run_folder):
         record = store.get(record.run_id)
         if record.status.is_terminal() or not record.target_state.get("run_dir"):
             return record
         state = target.read_state(record.target_state)
-        target.sync_log(record.target_state, run_folder / "log.txt")
+        try:
+            target.sync_log(record.target_state, run_folder / "log.txt")
+        except UnsafeRunFile as exc:      # the run replaced its log: keep what was copied
+            record.target_state = dict(record.target_state, log_refused=str(exc))
+            store.update(record.run_id, target_state=record.target_state)
         _ingest_metrics(store, record, target)
         if state.is_final:
             _finish(store, record, target, state, run_folder)
@@ -57,40 +75,61 @@ def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
 
 
 def _ingest_metrics(store: Any, record: RunRecord, target: Target) -> None:
-    offset = int(record.target_state.get("metrics_offset", 0))
-    raw = target.read_metrics(record.target_state, offset)
-    end = raw.rfind(b"\n") + 1           # only complete lines; the rest comes next time
-    if end <= 0:
+    """Up to ``METRICS_CHUNKS_PER_PASS`` bounded reads (a huge or endless file costs a few MB
+    per pass); lines that are not valid metrics are counted, overlong ones skipped."""
+    if record.target_state.get("metrics_refused"):
         return
-    metrics: list[Metric] = []
-    for line in raw[:end].splitlines():
+    for _chunk in range(runfolder.METRICS_CHUNKS_PER_PASS):
+        state = record.target_state
+        offset = int(state.get("metrics_offset", 0))
         try:
-            item = json.loads(line)
-            metrics.append(Metric(str(item["name"]), item.get("value"), item.get("step"),
-                                  item.get("time")))
-        except (ValueError, KeyError, TypeError):
-            continue                      # a foreign line in the file is not a metric
-    state = dict(record.target_state, metrics_offset=offset + end)
-    store.add_metrics(record.run_id, metrics, target_state=state)   # one transaction
-    record.target_state = state
+            raw = target.read_metrics(state, offset, runfolder.METRICS_CHUNK)
+        except UnsafeRunFile as exc:
+            record.target_state = dict(state, metrics_refused=str(exc))
+            store.update(record.run_id, target_state=record.target_state)
+            return
+        chunk = runfolder.parse_metrics_chunk(raw, skipping=bool(state.get("metrics_skipping")))
+        if chunk.consumed == 0:
+            return
+        new = dict(state, metrics_offset=offset + chunk.consumed,
+                   metrics_skipping=chunk.skipping,
+                   metrics_rejected=int(state.get("metrics_rejected", 0)) + chunk.rejected)
+        store.add_metrics(record.run_id, chunk.metrics, target_state=new)   # one transaction
+        record.target_state = new
+        if len(raw) < runfolder.METRICS_CHUNK:
+            return
 
 
 def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
             run_folder: Path) -> None:
     store.set_status(record.run_id, RunStatus.FINALIZING)
-    outputs = run_folder / "outputs"
-    refused = target.collect_outputs(record.target_state, outputs)
-    target.collect_logs_dir(record.target_state, run_folder / "logs")
-    store.set_artifacts(record.run_id, list(_artifacts(outputs)))
-    reason = state.reason
+    if state.malformed:                   # the run forged its status: stop what is left of it
+        _quietly(lambda: target.kill_group(record.target_state))
+    try:
+        refused = target.collect_outputs(record.target_state, run_folder / "outputs")
+    except (AmlError, OSError, ValueError) as exc:   # e.g. a name the transport cannot decode
+        refused = [f"outputs/ ({exc})"]
+    _quietly(lambda: target.collect_logs_dir(record.target_state, run_folder / "logs"))
+    store.set_artifacts(record.run_id, runfolder.tree_manifest(run_folder, "outputs"))
+    notes = [state.reason] if state.reason else []
     if refused:
-        note = "refused output paths (symlinks or outside the run): " + ", ".join(refused[:10])
-        reason = f"{reason}; {note}" if reason else note
+        notes.append("refused output paths (symlinks or outside the run): "
+                     + ", ".join(refused[:10]))
+    rejected = int(record.target_state.get("metrics_rejected", 0))
+    if rejected:
+        notes.append(f"{rejected} line(s) of metrics.jsonl were not metrics and were skipped")
+    if record.target_state.get("log_refused"):
+        notes.append(f"log not copied further: {record.target_state['log_refused']}")
+    if record.target_state.get("log_refused"):
+        notes.append(f"log not copied further: {record.target_state['log_refused']}")
+    if record.target_state.get("metrics_refused"):
+        notes.append(f"metrics not read: {record.target_state['metrics_refused']}")
+    reason = "; ".join(notes) or None
     store.update(record.run_id, exit_code=state.exit_code,
                  started_at=record.started_at or state.started,
                  ended_at=state.ended or time.time())
     final = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED}.get(
-        state.state, RunStatus.FAILED)
+        state.state, RunStatus.FAILED) if not state.malformed else RunStatus.FAILED
     store.set_status(record.run_id, final, reason=reason, at=state.ended)
 
 
@@ -109,11 +148,7 @@ def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentStat
         _finish(store, record, target, state, store.run_dir(record.run_id))
         return
     pid = record.target_state.get("agent_pid")
-    if state.child_pgid:
-        try:
-            target.kill_group(record.target_state, state.child_pgid)
-        except AmlError:
-            pass
+    _quietly(lambda: target.kill_group(record.target_state))   # the session recorded at launch
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED,
                      reason=f"the run agent (pid {pid}) on target '{record.target}' stopped "
@@ -123,22 +158,17 @@ def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentStat
 def _maybe_collect_logs_dir(record: RunRecord, target: Target, run_folder: Path) -> None:
     stamp = run_folder / ".logs-synced"
     try:
-        if time.time() - stamp.stat().st_mtime < LOGS_DIR_INTERVAL:
+        if time.time() - stamp.lstat().st_mtime < LOGS_DIR_INTERVAL:
             return
     except FileNotFoundError:
         pass
-    target.collect_logs_dir(record.target_state, run_folder / "logs")
-    stamp.touch()
+    _quietly(lambda: target.collect_logs_dir(record.target_state, run_folder / "logs"))
+    _quietly(lambda: runfolder.write_marker(run_folder, stamp.name, b""))
 
 
-def _artifacts(folder: Path) -> Iterator[Artifact]:
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-            yield Artifact(path.relative_to(folder).as_posix(), path.stat().st_size,
-                           digest.hexdigest())
+def _quietly(action: Callable[[], T]) -> T | None:
+    """Run one finishing step; an unreachable target or a refused file costs that step only."""
+    try:
+        return action()
+    except (AmlError, OSError):
+        return None

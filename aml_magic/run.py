@@ -82,16 +82,15 @@ class Run:
     def log_text(self, offset: int = 0) -> tuple[str, int]:
         """The log from byte ``offset`` up to its last complete line, secrets masked, and the
         offset to resume from."""
-        path = self.folder / "log.txt"
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-        except FileNotFoundError:
+        from .errors import UnsafeRunFile
+        from .runfolder import LOG_CHUNK, read_nofollow
+        try:   # the run may have replaced log.txt (a symlink, /dev/zero): bounded, no-follow
+            data = read_nofollow(self.folder / "log.txt", offset, LOG_CHUNK)
+        except (UnsafeRunFile, OSError):
             return "", offset
         end = data.rfind(b"\n") + 1
-        if end == 0 and self.record.status.is_terminal():
-            end = len(data)
+        if end == 0 and (len(data) >= LOG_CHUNK or self.record.status.is_terminal()):
+            end = len(data)               # a line longer than one read comes in pieces
         return self.mask(data[:end].decode("utf-8", "replace")), offset + end
 
     def mask(self, text: str) -> str:
@@ -106,12 +105,10 @@ class Run:
         while True:
             terminal = self.refresh().status.is_terminal() if follow else True
             text, offset = self.log_text(offset)
-            if text:
+            while text:                   # each read is bounded: drain what is there
                 yield from text.splitlines(keepends=True)
-            if terminal:
                 text, offset = self.log_text(offset)
-                if text:
-                    yield from text.splitlines(keepends=True)
+            if terminal:
                 return
             time.sleep(poll)
 

@@ -120,9 +120,16 @@ def parse_spec(raw: bytes, run_dir: str) -> dict[str, Any]:
 
 
 def write_json_atomic(path: str, obj: Any) -> None:
-    """Readers on any machine see either the old or the new file, never a torn one."""
+    """Readers on any machine see either the old or the new file, never a torn one. The
+    temporary name is created fresh (never through a link the run may have put there)."""
     tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as fh:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileExistsError:
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json_dumps(obj))
     os.replace(tmp, path)
 
@@ -141,13 +148,17 @@ def list_outputs(root: str) -> list[dict[str, Any]]:
         for name in sorted(files):
             path = os.path.join(folder, name)
             try:
-                st = os.lstat(path)
-                if not stat.S_ISREG(st.st_mode):
+                if not stat.S_ISREG(os.lstat(path).st_mode):
                     continue
                 import hashlib  # only when there is something to hash: it costs milliseconds
 
                 digest = hashlib.sha256()
-                with open(path, "rb") as fh:
+                # swapped for a link or FIFO since the lstat: never follow, never block
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as fh:
+                    st = os.fstat(fd)
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
                     for block in iter(lambda: fh.read(1 << 20), b""):
                         digest.update(block)
             except OSError:

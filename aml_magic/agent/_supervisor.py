@@ -28,8 +28,10 @@ except ImportError:  # pragma: no cover - other Python implementations
 
 if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
     from ._runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
+    from .proctool import self_identity
 else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
     from _runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
+    from proctool import self_identity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,14 +62,16 @@ def build_env(spec: dict[str, Any], run_dir: str) -> dict[str, str]:
 
 
 def spawn(argv: list[str], cwd: str, env: dict[str, str], log_fd: int) -> int:
-    """Start argv in a new session (so its whole process group can be stopped) with stdout and
-    stderr on log_fd; raise OSError with the exec errno when it cannot start."""
+    """Start argv in its own process group (so the whole group can be stopped) inside the
+    agent's session (so the host can stop what is left by the session it recorded at launch,
+    never by an id read from the run folder), with stdout and stderr on log_fd; raise OSError
+    with the exec errno when it cannot start."""
     err_r, err_w = os.pipe()  # both close-on-exec: EOF on err_r means exec succeeded
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child until exec
         try:
             os.close(err_r)
-            os.setsid()
+            os.setpgid(0, 0)
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGCHLD,
                         signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
@@ -340,8 +344,9 @@ def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
     """Body of the detached process: start, signal readiness, wait, record the end."""
     sup = Supervisor(run_dir, spec)
     try:
+        identity = self_identity()  # before any run code: the host trusts this answer
         state = sup.start()
-        os.write(ready_fd, json_dumps({"pid": os.getpid(), "state": state}).encode())
+        os.write(ready_fd, json_dumps(dict(identity, state=state)).encode())
         os.close(ready_fd)
         if state == "Running":
             sup.finish(sup.wait())

@@ -179,9 +179,12 @@ def _store(objects, sha, src, *, check_hash):
         return True
     tmp = os.path.join(objects, ".fill-%s" % os.urandom(8).hex())
     digest = hashlib.sha256()
-    try:
-        fi = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:   # the run may have swapped its file for a link or a FIFO: never follow, never block
+        fi = os.open(src, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
+        return False
+    if not stat.S_ISREG(os.fstat(fi).st_mode):
+        os.close(fi)
         return False
     try:
         fo = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -436,10 +439,15 @@ def _ask_for_missing(files, sources, objects, base, partial_work=None):
 
 def session():
     started = time.time()
+    # The base folder and everything under it are the SSH user's alone (runs, their logs and
+    # the store may hold private data): new files 0600/0700, the base itself 0700.
+    os.umask(0o077)
     header = _read_header()
     base = os.path.abspath(os.path.expanduser(header["base"]))
     objects = os.path.join(base, "objects")
     os.makedirs(objects, exist_ok=True)
+    if stat.S_IMODE(os.lstat(base).st_mode) != 0o700 and os.path.isdir(base):
+        os.chmod(base, 0o700)
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
     sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
     sending = header.get("sending") or []

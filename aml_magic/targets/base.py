@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from .. import runfolder
 from ..agent import agent_files, launch_command
 from ..errors import TargetError
 from ..transports.tarstream import tar_of_files
@@ -61,7 +62,8 @@ class AgentState:
     heartbeat: float | None = None
     heartbeat_seconds: float = 1.0
     pid: int | None = None
-    child_pgid: int | None = None
+    child_pgid: int | None = None       # never filled from the run folder: never signalled
+    malformed: str | None = None        # why status.json was refused (the run wrote it)
 
     @property
     def is_final(self) -> bool:
@@ -99,7 +101,8 @@ class Target(ABC):
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None: ...
 
     @abstractmethod
-    def read_metrics(self, target_state: dict[str, Any], offset: int) -> bytes: ...
+    def read_metrics(self, target_state: dict[str, Any], offset: int,
+                     limit: int = runfolder.METRICS_CHUNK) -> bytes: ...
 
     @abstractmethod
     def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
@@ -115,8 +118,9 @@ class Target(ABC):
     @abstractmethod
     def cancel(self, target_state: dict[str, Any]) -> None: ...
 
-    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
-        """Stop a process group the agent left behind when it died."""
+    def kill_group(self, target_state: dict[str, Any]) -> None:
+        """Stop what the agent left behind when it died: the session (or container) recorded
+        at launch, identity checked; never a process id read from the run folder."""
 
     def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
         """Block up to ``timeout`` seconds, returning early when the target can tell that the
@@ -204,12 +208,13 @@ class AgentTarget(Target):
             raise TargetError(f"target '{self.compute.name}': the run agent did not start "
                               f"({python}): {detail[-400:] or 'exit code %d' % result.exit_code}")
         try:
-            pid = int(json.loads(result.stdout.decode().strip().splitlines()[-1])["pid"])
-        except (ValueError, KeyError, IndexError):
+            answer = json.loads(result.stdout.decode().strip().splitlines()[-1])
+            pid = int(answer["pid"])
+        except (ValueError, KeyError, IndexError, TypeError):
             raise TargetError(f"target '{self.compute.name}': unexpected answer from the run "
                               f"agent: {result.stdout[-200:]!r}") from None
-        return {"run_dir": run_dir, "agent_pid": pid, "metrics_offset": 0,
-                "heartbeat_seconds": self.heartbeat_seconds}
+        return {"run_dir": run_dir, "agent_pid": pid, **runfolder.launch_identity(answer),
+                "metrics_offset": 0, "heartbeat_seconds": self.heartbeat_seconds}
 
     def _agent_root(self) -> str:
         """Folder on the target holding agent versions (``<root>/<content hash>/``)."""
@@ -233,32 +238,22 @@ class AgentTarget(Target):
         return self._agent_dir_cache
 
     def read_state(self, target_state: dict[str, Any]) -> AgentState:
-        raw = self.transport.read_file(_join(target_state["run_dir"], "status.json"))
-        if not raw:
-            return AgentState("Missing")
-        try:
-            data = json.loads(raw)
-        except ValueError:            # replaced atomically, so this is a foreign file
-            return AgentState("Missing", reason="unreadable status.json")
-        return AgentState(
-            state=data.get("state", "Missing"), exit_code=data.get("exit_code"),
-            reason=data.get("reason"), started=data.get("started"), ended=data.get("ended"),
-            heartbeat=data.get("heartbeat"),
-            heartbeat_seconds=float(data.get("heartbeat_seconds") or self.heartbeat_seconds),
-            pid=data.get("pid"), child_pgid=data.get("child_pgid"))
+        return runfolder.read_status(self.transport, _join(target_state["run_dir"], "status.json"),
+                                     heartbeat_seconds=self.heartbeat_seconds)
 
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
         if self.run_folder_is_local:
             return
         remote = _join(target_state["run_dir"], "log.txt")
         offset = local_log.stat().st_size if local_log.exists() else 0
-        chunk = self.transport.read_file(remote, offset)
+        chunk = self.transport.read_file(remote, offset, runfolder.LOG_CHUNK)
         if chunk:
-            with open(local_log, "ab") as fh:
-                fh.write(chunk)
+            runfolder.append_nofollow(local_log.parent, local_log.name, chunk)
 
-    def read_metrics(self, target_state: dict[str, Any], offset: int) -> bytes:
-        return self.transport.read_file(_join(target_state["run_dir"], "metrics.jsonl"), offset)
+    def read_metrics(self, target_state: dict[str, Any], offset: int,
+                     limit: int = runfolder.METRICS_CHUNK) -> bytes:
+        return self.transport.read_file(_join(target_state["run_dir"], "metrics.jsonl"), offset,
+                                        limit)
 
     def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
         return self.transport.get_tree(_join(target_state["run_dir"], "work", "outputs"), dest)
@@ -268,22 +263,15 @@ class AgentTarget(Target):
             self.transport.get_tree(_join(target_state["run_dir"], "work", "logs"), dest)
 
     def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
-        pid = target_state.get("agent_pid")
-        if not pid:
-            return None
-        result = self.transport.run(["kill", "-0", str(int(pid))], check=False, timeout=20)
-        return result.exit_code == 0
+        return runfolder.proc_over(self.transport, self._python(), "alive", target_state)
 
-    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
-        if int(pgid) > 1:
-            self.transport.run(["kill", "-KILL", "--", f"-{int(pgid)}"], check=False, timeout=20)
+    def kill_group(self, target_state: dict[str, Any]) -> None:
+        runfolder.proc_over(self.transport, self._python(), "kill-session", target_state)
 
     def cancel(self, target_state: dict[str, Any]) -> None:
         run_dir = target_state["run_dir"]
-        self.transport.write_file(_join(run_dir, "cancel"), b"cancel\n")
-        pid = target_state.get("agent_pid")
-        if pid:
-            self.transport.run(["kill", "-TERM", str(int(pid))], check=False, timeout=20)
+        self.transport.write_file(_join(run_dir, "cancel"), b"cancel\n")  # renamed over: no-follow
+        runfolder.proc_over(self.transport, self._python(), "signal", target_state)
 
     def close(self) -> None:
         if self._transport is not None:

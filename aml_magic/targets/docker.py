@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import runfolder
 from ..errors import ConfigError, TargetError
 from .base import LaunchRequest, PrepareResult, ProgressCallback
 from .docker_images import ENV_PYTHON, LABEL, DockerEnvironmentBuilder
@@ -275,6 +276,15 @@ class DockerTarget(LocalTarget):
         self._retire(target_state)    # stopped: keep its output (why the agent died) as agent.log
         return False
 
+    def kill_group(self, target_state: dict[str, Any]) -> None:
+        """The container recorded at create, never a process id from the run folder."""
+        try:
+            container = self._container(target_state)
+            if container is not None:
+                container.kill(signal="SIGKILL")
+        except Exception:         # stopped already, or the engine is gone: nothing to stop
+            pass
+
     def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
         """Wake as soon as the container stops (the agent exits right after the end state)."""
         cid = target_state.get("container_id")
@@ -290,8 +300,7 @@ class DockerTarget(LocalTarget):
     def cancel(self, target_state: dict[str, Any]) -> None:
         """Ask the agent (cancel file + SIGTERM through the container's init): it stops the
         script's group and records Canceled; stop the container if it lingers."""
-        run_dir = Path(target_state["run_dir"])
-        (run_dir / "cancel").write_bytes(b"cancel\n")
+        runfolder.write_marker(target_state["run_dir"], "cancel", b"cancel\n")
         try:
             container = self._container(target_state)
             if container is None or container.status != "running":
@@ -315,18 +324,16 @@ class DockerTarget(LocalTarget):
     def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
         """Copy ``./outputs/`` (the project's own with sharedVolumes), then retire the
         container: the end state has been read, so only its own log is worth keeping."""
-        from ..transports.local import copy_tree_safely
         source = Path(target_state.get("outputs_dir")
                       or Path(target_state["run_dir"]) / "work" / "outputs")
-        refused = copy_tree_safely(source, dest)
+        refused = runfolder.copy_tree_safely(source, dest)
         self._retire(target_state)
         return refused
 
     def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
         logs = target_state.get("logs_dir")
         if logs:                  # sharedVolumes: ./logs/ is the project's, copy it
-            from ..transports.local import copy_tree_safely
-            copy_tree_safely(Path(logs), dest)
+            runfolder.copy_tree_safely(Path(logs), dest)
 
     def _retire(self, target_state: dict[str, Any]) -> None:
         """Keep the container's output (the agent's own stderr) as agent.log, then remove it."""
@@ -336,10 +343,10 @@ class DockerTarget(LocalTarget):
                 return
             if container.status == "running":
                 container.wait(timeout=5)         # the agent exits right after the end state
-            text = container.logs(stdout=True, stderr=True)
-            if text:
-                with open(Path(target_state["run_dir"]) / "agent.log", "ab") as fh:
-                    fh.write(text)
+            text = container.logs(stdout=True, stderr=True, tail=2000)
+            if text:                              # never through a link the run planted
+                _quietly(lambda: runfolder.append_nofollow(target_state["run_dir"], "agent.log",
+                                                           text[-(1 << 20):]))
             container.remove(force=True)
         except Exception:         # a container left behind is harmless; the run is recorded
             pass

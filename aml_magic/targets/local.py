@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import runfolder
 from ..errors import ConfigError, TargetError
 from ..transports.local import LocalTransport
 from .base import AgentTarget, LaunchRequest
@@ -103,20 +104,11 @@ class LocalTarget(AgentTarget):
         materialize(request.manifest, request.project_root, Path(run_dir) / "work")
 
     def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
-        from ..transports.local import copy_tree_safely
-        return copy_tree_safely(Path(target_state["run_dir"]) / "work" / "outputs", dest)
+        return runfolder.copy_tree_nofollow(target_state["run_dir"], "work/outputs",
+                                            dest.parent, dest.name).refused
 
     def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
-        pid = target_state.get("agent_pid")
-        if not pid:
-            return None
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return _not_zombie(int(pid))
+        return runfolder.local_alive(target_state)
 
     def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
         """Wake as soon as the agent exits (it exits right after writing the end state)."""
@@ -131,27 +123,9 @@ class LocalTarget(AgentTarget):
         finally:
             os.close(fd)
 
-    def kill_group(self, target_state: dict[str, Any], pgid: int) -> None:
-        if int(pgid) > 1:
-            try:
-                os.killpg(int(pgid), 9)
-            except (ProcessLookupError, PermissionError):
-                pass
+    def kill_group(self, target_state: dict[str, Any]) -> None:
+        runfolder.local_kill_session(target_state)
 
     def cancel(self, target_state: dict[str, Any]) -> None:
-        run_dir = Path(target_state["run_dir"])
-        (run_dir / "cancel").write_bytes(b"cancel\n")
-        pid = target_state.get("agent_pid")
-        if pid:
-            try:
-                os.kill(int(pid), 15)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+        runfolder.write_marker(target_state["run_dir"], "cancel", b"cancel\n")
+        runfolder.local_signal_agent(target_state)

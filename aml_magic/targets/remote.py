@@ -19,6 +19,7 @@ import socket
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+from .. import runfolder
 from ..errors import AmlError, ConfigError, HostKeyError, TargetError
 from .base import AgentTarget, LaunchRequest
 
@@ -162,7 +163,8 @@ class RemoteTarget(AgentTarget):
         except (KeyError, TypeError, ValueError):
             raise TargetError(f"target '{self.compute.name}': unexpected answer from the run "
                               f"agent: {str(answer)[:200]}") from None
-        return {"run_dir": answer["run_dir"], "agent_pid": pid, "metrics_offset": 0,
+        return {"run_dir": answer["run_dir"], "agent_pid": pid,
+                **runfolder.launch_identity(answer), "metrics_offset": 0,
                 "heartbeat_seconds": self.heartbeat_seconds, "sync": answer.get("how"),
                 "copied_files": answer.get("copied")}
 

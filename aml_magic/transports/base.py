@@ -19,6 +19,10 @@ class CommandResult:
 
 TarProducer = Callable[[BinaryIO], None]
 
+#: What one ``read_file`` returns at most when the caller gives no ``limit``: files on a
+#: target may be written by a run (``/dev/zero``, a 10 GB log), so no read is unbounded.
+READ_LIMIT = 16 << 20
+
 
 class Transport(Protocol):
     """Run commands and move files on a target. ``argv`` is always a list: a transport that must
@@ -30,7 +34,10 @@ class Transport(Protocol):
     def stream(self, argv: list[str], *, on_line: Callable[[str], None],
                timeout: float | None = None) -> int: ...
 
-    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes: ...
+    def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
+        """At most ``limit`` (default ``READ_LIMIT``) bytes of the regular file ``path`` from
+        ``offset``; b"" when it does not exist; ``UnsafeRunFile`` when it is a symlink or a
+        special file (a run can plant either)."""
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None: ...
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TargetError
-from .base import CommandResult, TarProducer
+from .base import READ_LIMIT, CommandResult, TarProducer
 
 
 class LocalTransport:
@@ -48,12 +47,9 @@ class LocalTransport:
                 timer.cancel()
 
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
-        try:
-            with open(os.path.expanduser(path), "rb") as fh:
-                fh.seek(offset)
-                return fh.read() if limit is None else fh.read(limit)
-        except FileNotFoundError:
-            return b""
+        from ..runfolder import read_nofollow
+        return read_nofollow(os.path.expanduser(path), offset,
+                             READ_LIMIT if limit is None else limit)
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         target = Path(os.path.expanduser(path))
@@ -96,34 +92,9 @@ class LocalTransport:
 
 
 def copy_tree_safely(src: Path, dest: Path) -> list[str]:
-    """Copy the regular files under ``src`` to ``dest`` without following any symlink.
-
-    Returns the relative paths that were refused (symlinks, special files)."""
-    refused: list[str] = []
-    if not src.is_dir() or src.is_symlink():
-        return refused
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        base = Path(dirpath)
-        for name in list(dirnames):
-            if (base / name).is_symlink():
-                refused.append((base / name).relative_to(src).as_posix())
-                dirnames.remove(name)
-        for name in filenames:
-            path = base / name
-            rel = path.relative_to(src)
-            st = path.lstat()
-            if not _is_regular(st.st_mode):
-                refused.append(rel.as_posix())
-                continue
-            out = dest / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, out, follow_symlinks=False)
-    return refused
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-    return stat.S_ISREG(mode)
+    """Moved to ``aml_magic.runfolder`` (no-follow on both sides); kept here for callers."""
+    from ..runfolder import copy_tree_safely as copy
+    return copy(src, dest)
 
 
 __all__ = ["LocalTransport", "copy_tree_safely"]

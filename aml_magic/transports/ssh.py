@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from ..errors import HostKeyError, TargetError
-from .base import CommandResult, TarProducer
+from ..errors import HostKeyError, TargetError, UnsafeRunFile
+from .base import READ_LIMIT, CommandResult, TarProducer
 from .hostkeys import pinned_policy
 
 T = TypeVar("T")
@@ -369,15 +369,20 @@ class SshTransport:
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
         full = self._abs(path)
 
+        cap = READ_LIMIT if limit is None else limit
+
         def read() -> bytes:
             with self._lock:
-                try:
+                try:   # a run may plant a symlink, FIFO or device: never open one
+                    if not stat.S_ISREG(self._sftp_client().lstat(full).st_mode or 0):
+                        raise UnsafeRunFile(f"{self.where}: {full} is a symlink or special "
+                                            "file; not read")
                     fh = self._sftp_client().open(full, "rb")
                 except FileNotFoundError:
                     return b""
                 with fh:
                     size = fh.stat().st_size or 0
-                    end = size if limit is None else min(size, offset + limit)
+                    end = min(size, offset + cap)
                     if end <= offset:
                         return b""
                     fh.seek(offset)

@@ -42,7 +42,7 @@ def header_html(snap: RunSnapshot) -> str:
               if snap.run_configuration else "")
     extra = ""
     if snap.is_terminal and snap.exit_code is not None:
-        extra += f" · exit code {snap.exit_code}"
+        extra += f" · exit code {escape(str(snap.exit_code))}"
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         extra += f" · {escape(snap.reason)}"
     error = (f'<div style="color:#dc3545">refresh failed: {escape(snap.error)}</div>'
