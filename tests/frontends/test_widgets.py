@@ -11,6 +11,8 @@ from aml_magic.widgets._render import sparkline_svg, summary_html, summary_text
 from aml_magic.widgets._snapshot import LogTail, group_metrics, mask_environment
 from aml_magic.widgets.runs_table import RunsTable
 
+from tests._require import require_module
+
 from .fakes import FakeRun, wait_for
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -50,7 +52,7 @@ def test_environment_names_that_look_secret_are_masked() -> None:
 
 
 def test_widget_follows_run_to_completion_and_stops() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     # Given a running run with a log line
     run = FakeRun(status=RunStatus.RUNNING, environment={"ALPHA": "0.5", "SECRET_KEY": "s3cr3t"})
@@ -81,7 +83,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
 
 
 def test_widget_bundle_has_view_html_and_text() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     # Given a finished run
     run = FakeRun()
@@ -99,7 +101,7 @@ def test_widget_bundle_has_view_html_and_text() -> None:
 
 
 def test_cancel_button_cancels_off_the_main_thread() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     run = FakeRun(status=RunStatus.RUNNING)
     widget = RunWidget(run, interval=0.02)
@@ -112,7 +114,7 @@ def test_cancel_button_cancels_off_the_main_thread() -> None:
 
 
 def test_full_log_button_shows_every_line() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     run = FakeRun()
     run.write("".join(f"line {i}\n" for i in range(500)))

@@ -82,7 +82,7 @@ def test_key_login_by_path_and_by_key_text(sshd: SshServer) -> None:  # noqa: F8
         with SshTransport(sshd.host, sshd.port, sshd.username,
                           pinned_fingerprint=sshd.host_key_fingerprint, **kwargs) as ssh:
             # Then the user can run commands
-            assert ssh.run(["whoami"]).stdout == b"amltest\n"
+            assert ssh.run(["whoami"]).stdout == f"{sshd.username}\n".encode()
 
 
 def test_wrong_password_is_a_target_error(sshd: SshServer) -> None:  # noqa: F811
