@@ -21,12 +21,15 @@ set -eu
 
 TAG="${1:-aml-magic/base:bookworm}"
 SUITE="${AML_MAGIC_SUITE:-${TAG##*:}}"
+PACKAGES=python3,python3-venv,ca-certificates
 case "$SUITE" in
-    bullseye|bookworm|trixie) ;;
+    # bullseye also carries Python 2.7: the azureml.logging stand-in runs under a run's own
+    # Python, as old as Workbench-era projects used.
+    bullseye) PACKAGES="$PACKAGES,python2.7" ;;
+    bookworm|trixie) ;;
     *) echo "build_base_image: unknown Debian suite '$SUITE' (from tag $TAG); set AML_MAGIC_SUITE" >&2
        exit 1 ;;
 esac
-PACKAGES=python3,python3-venv,ca-certificates
 CACHE_DIR="${AML_MAGIC_CACHE_DIR:-/var/cache/aml-magic}"
 
 die() { echo "build_base_image: $*" >&2; exit 1; }
