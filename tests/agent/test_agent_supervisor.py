@@ -212,7 +212,8 @@ def test_args_and_env_arrive_byte_for_byte(run_dir: Path, start, tmp_path: Path)
     env = {f"AML_T{i}": v for i, v in enumerate(nasty) if v}
     env["SECRET_TOKEN"] = "s3cret-value-XYZ"
     script = ("import json, os, sys\n"
-              "names = sorted(k for k in os.environ if k.startswith(('AML_T', 'AZUREML_', 'AML_MAGIC', 'PYTHON')))\n"
+              "names = sorted(k for k in os.environ\n"
+              "               if k.startswith(('AML_T', 'AZUREML_', 'AML_MAGIC', 'PYTHON')))\n"
               "json.dump({'argv': sys.argv[1:], 'env': {k: os.environ[k] for k in names}},"
               " open('seen.json', 'w'))\n")
     share = tmp_path / "share"

@@ -4,13 +4,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from aml_magic.history.status import RunStatus
 from aml_magic.widgets._render import sparkline_svg, summary_html, summary_text
 from aml_magic.widgets._snapshot import LogTail, group_metrics, mask_environment
 from aml_magic.widgets.runs_table import RunsTable
-
 from tests._require import require_module
 
 from .fakes import FakeRun, wait_for
