@@ -11,8 +11,9 @@ import pytest
 
 from aml_magic.errors import TargetError
 from aml_magic.transports.ssh import SshTransport
-from tests.fixtures.sshd import (USER_COMMENT, SshServer, remove_abandoned_users, session_user_name,
-                                 start_sshd)
+from tests._wait import wait_until
+from tests.fixtures.sshd import (USER_COMMENT, SshServer, pids_of_uid, remove_abandoned_users,
+                                 session_user_name, start_sshd)
 
 
 def whoami(server: SshServer, *, key_of: SshServer | None = None) -> str:
@@ -44,6 +45,8 @@ def test_a_second_session_gets_its_own_user_and_leaves_nothing_behind(
         # When the second one ends with a process of its user still running
         subprocess.Popen(["runuser", "-u", other.username, "--", "sleep", "300"],
                          start_new_session=True)
+        uid = pwd.getpwnam(other.username).pw_uid
+        wait_until(lambda: pids_of_uid(uid), 30, f"a process of {other.username} runs")
     finally:
         other.stop()
         other.remove_user()
