@@ -12,7 +12,7 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 30.0, message: str = "",
+def wait_until(condition: Callable[[], T | None], timeout: float = 30.0, message: str = "",
                *, interval: float = 0.02) -> T:
     """Call CONDITION until it returns a truthy value and return that value.
 

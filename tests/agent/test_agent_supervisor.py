@@ -89,6 +89,7 @@ def test_launch_returns_at_once_and_run_survives_its_caller(run_dir: Path, tmp_p
          sys.executable, str(supervisor), str(run_dir), str(spec)],
         stdout=subprocess.PIPE, start_new_session=True)
     # When launch has returned (the run is recorded as Running) and the caller's whole group is killed
+    assert caller.stdout is not None
     assert b'"pid"' in caller.stdout.readline()
     assert caller.stdout.readline() == b"launched\n"
     assert read_status(run_dir)["state"] == "Running"

@@ -41,6 +41,7 @@ def test_run_survives_sigkill_of_the_submitting_process(project: Path, tmp_path:
             "import time; time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE,
                             text=True)
+    assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
