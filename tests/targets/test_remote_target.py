@@ -110,7 +110,7 @@ def test_attach_by_generated_key(project: Path, sshd: SshServer) -> None:
                         username=sshd.username, use_key=True, trust_new_host_key=True,
                         on_message=messages.append)
     text = "\n".join(messages)
-    line = next(l for l in text.splitlines() if "authorized_keys" in l and "echo '" in l)
+    line = next(row for row in text.splitlines() if "authorized_keys" in row and "echo '" in row)
     public = line.split("echo '", 1)[1].split("'", 1)[0]
     assert public.startswith("ssh-ed25519 ") and public.endswith(" aml_magic-vm")
     assert compute.key_reference and compute.password is None
@@ -124,9 +124,9 @@ def test_attach_by_generated_key(project: Path, sshd: SshServer) -> None:
         run = ws.submit("vm", "k.py")
         assert run.wait(30) == RunStatus.COMPLETED
         assert run.log_text()[0] == "by key\n"
-    finally:                                       # other sessions may share the user
-        keys.write_text("".join(l for l in keys.read_text().splitlines(keepends=True)
-                                if l.strip() != public))
+    finally:                                       # later tests of this session use the user
+        keys.write_text("".join(row for row in keys.read_text().splitlines(keepends=True)
+                                if row.strip() != public))
         ws.close()
 
 
