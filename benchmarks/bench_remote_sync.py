@@ -141,7 +141,7 @@ def main() -> int:
         ws.attach("remote", "vm", address=f"{server.host}:{server.port}",
                   username=server.username, key_file=str(server.client_key_path),
                   trust_new_host_key=True)
-        home = f"{server.home}/bench-{os.urandom(3).hex()}"   # the test user may be shared
+        home = f"{server.home}/bench-{os.urandom(3).hex()}"   # a folder of its own in the home
         bench.remote(f"mkdir -p {shlex.quote(home)}")
 
         # -- first sync --------------------------------------------------------------------
@@ -236,9 +236,7 @@ def main() -> int:
     finally:
         server.stop()
         subprocess.run(["rm", "-rf", str(root)], check=False)
-        if home:
-            subprocess.run(["runuser", "-u", server.username, "--", "rm", "-rf", home],
-                           check=False)
+        server.remove_user()                    # its processes, then userdel -r (home included)
     report(rows, opts)
     return 0
 

@@ -1,14 +1,18 @@
 #!/bin/sh
-# Build the local base image aml-magic/base:bookworm without any registry:
-# debootstrap a minimal Debian with Python, trim it, and `docker import` it.
+# Build a local base image aml-magic/base:<suite> without any registry:
+# debootstrap a minimal Debian <suite> with Python, trim it, and `docker import` it.
 #
 # No registry is reachable on the development machines, so the test suite (and anyone without
 # Docker Hub) builds its base image here. The trimmed root filesystem is cached as a tarball keyed
-# by this script's content hash, so debootstrap runs once per machine; the import honours
-# DOCKER_HOST like every other docker client.
+# by suite and this script's content hash, so debootstrap runs once per machine and suite; the
+# import honours DOCKER_HOST like every other docker client. bookworm (Python 3.11) is what the
+# targets use by default; the suite also builds bullseye (Python 3.9) to prove the agent runs on
+# the oldest Python it supports with an interpreter it obtains itself.
 #
 # Usage: scripts/build_base_image.sh [TAG]        (default tag: aml-magic/base:bookworm)
+#        The tag's version part names the Debian suite (aml-magic/base:bullseye -> bullseye).
 # Environment:
+#   AML_MAGIC_SUITE          the Debian suite, when the tag does not name it
 #   AML_MAGIC_CACHE_DIR      where the rootfs tarball is cached (default /var/cache/aml-magic)
 #   AML_MAGIC_DEBIAN_MIRROR  Debian mirror (default: the first Debian URI apt uses, else
 #                            http://deb.debian.org/debian)
@@ -16,8 +20,16 @@
 set -eu
 
 TAG="${1:-aml-magic/base:bookworm}"
-SUITE=bookworm
+SUITE="${AML_MAGIC_SUITE:-${TAG##*:}}"
 PACKAGES=python3,python3-venv,ca-certificates
+case "$SUITE" in
+    # bullseye also carries Python 2.7: the azureml.logging stand-in runs under a run's own
+    # Python, as old as Workbench-era projects used.
+    bullseye) PACKAGES="$PACKAGES,python2.7" ;;
+    bookworm|trixie) ;;
+    *) echo "build_base_image: unknown Debian suite '$SUITE' (from tag $TAG); set AML_MAGIC_SUITE" >&2
+       exit 1 ;;
+esac
 CACHE_DIR="${AML_MAGIC_CACHE_DIR:-/var/cache/aml-magic}"
 
 die() { echo "build_base_image: $*" >&2; exit 1; }

@@ -1,8 +1,13 @@
-"""Shared fixtures. Real components (sshd, dockerd, Chromium) come from tests/fixtures/; a test
-whose component is missing is skipped with the reason, except under CI=true, where it fails."""
+"""Shared fixtures. Real components (sshd, dockerd, kernels, Chromium) come from tests/fixtures/
+and tests/frontends/; a test whose component is missing is skipped with the reason, except under
+CI=true, where it fails (the one helper deciding that is ``tests/_require.py``).
+
+Markers are applied here from the fixtures a test uses, so ``-m "not docker"`` really leaves out
+every test that starts the Docker engine; tests that start a component another way mark
+themselves explicitly.
+"""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,18 +17,29 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-IN_CI = os.environ.get("CI") == "true"
+from tests._require import in_ci, require, require_module  # noqa: E402  (after the path fix)
 
 pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd"]
 
+# Which marker a test gets when it uses a fixture (directly or through another fixture).
+MARKER_OF_FIXTURE = {
+    "sshd": "sshd",
+    "dockerd": "docker",
+    "kernel_env": "kernel",
+    "lab": "browser",
+}
 
-def require(condition: bool, reason: str) -> None:
-    """Skip (or, under CI, fail) when a real component the test needs is missing."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"missing under CI: {reason}")
-    pytest.skip(reason)
+__all__ = ["MARKER_OF_FIXTURE", "in_ci", "require", "require_module"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by the real components its fixture closure starts."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in used and item.get_closest_marker(marker) is None:
+                item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from aml_magic.environment import (
     python_satisfies,
 )
 from aml_magic.errors import ConfigError
+from tests.config.corpus import require_corpus
 
 BASE = "aml-magic/base:bookworm"
 
@@ -43,7 +44,7 @@ def test_identity_ignores_order_spacing_and_name_case() -> None:
 
 def test_identity_from_real_yaml_ignores_comments() -> None:
     # Given two YAML files differing only in comments and order
-    yaml = pytest.importorskip("yaml")
+    import yaml
     one = yaml.safe_load("dependencies:\n  - python=3.6  # the interpreter\n  - numpy\n"
                          "  - pip:\n    - six\n")
     two = yaml.safe_load("# env\ndependencies:\n  - numpy\n  # - pandas\n  - python=3.6\n"
@@ -150,13 +151,8 @@ def test_enforce_warns_or_fails_naming_the_specs() -> None:
     assert "python=2.7 (the image has Python 3.11.2)" in str(err.value)
 
 
-CORPUS = Path(__file__).resolve().parents[1] / "compat" / "workbench-corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/compat/workbench-corpus")
-
-
 def test_real_loader_reordered_and_recommented_files_share_an_identity(tmp_path: Path) -> None:
-    config = pytest.importorskip("aml_magic.config")
+    from aml_magic import config
     # Given two conda files that differ only in order, comments and spacing
     a, b = tmp_path / "a.yml", tmp_path / "b.yml"
     a.write_text("name: project_environment\ndependencies:\n  - python=3.5.2\n"
@@ -168,10 +164,9 @@ def test_real_loader_reordered_and_recommented_files_share_an_identity(tmp_path:
 
 
 def test_every_workbench_corpus_file_plans_and_reports_the_workbench_sdk() -> None:
-    config = pytest.importorskip("aml_magic.config")
-    files = sorted(CORPUS.glob("*/aml_config/conda_dependencies.yml"))
-    if not files:
-        pytest.skip(f"no Workbench corpus at {CORPUS}")
+    from aml_magic import config
+    files = sorted(require_corpus().glob("*/aml_config/conda_dependencies.yml"))
+    assert files, "the Workbench corpus holds no */aml_config/conda_dependencies.yml"
     for path in files:
         # Given a real Workbench conda file, When planned for a venv on Python 3.11
         conda = config.load_conda(path)

@@ -17,6 +17,7 @@ from aml_magic import snapshot
 from aml_magic.errors import AmlError
 from aml_magic.snapshot import FileEntry, Manifest, git_info, materialize, missing, take_snapshot
 from aml_magic.snapshot import write_objects_tar
+from tests._require import require
 
 OLD = time.time() - 3600  # files older than the racy window, so the cache may keep them
 
@@ -238,12 +239,8 @@ def test_cached_snapshot_of_many_files_rereads_nothing(tmp_path: Path,
     assert hashed == []
 
 
-needs_git = pytest.mark.skipif(shutil.which("git") is None and os.environ.get("CI") != "true",
-                               reason="git is not installed")
-
-
-@needs_git
 def test_git_info_commit_and_dirty(project: Path) -> None:
+    require(shutil.which("git"), "git is not installed (apt-get install git)")
     # Given a repository with one commit
     assert git_info(project) == (None, None)
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -69,7 +69,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start(run_dir: Path) -> Callable[..., dict[str, Any]]:
+def start(run_dir: Path) -> Iterator[Callable[..., dict[str, Any]]]:
     """Write a script into work/, launch it with sys.executable, return the launch answer."""
     launched: list[dict[str, Any]] = []
 

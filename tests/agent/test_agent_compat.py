@@ -1,7 +1,9 @@
-"""The Workbench ``azureml.logging`` stand-in, and its deference to a real ``azureml``."""
+"""The Workbench ``azureml.logging`` stand-in, and its deference to a real ``azureml``.
+
+On Workbench-era interpreters (Python 2.7, and the agent's oldest Python) the stand-in is proven
+in a Debian bullseye container: tests/agent/test_agent_old_python.py."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 import subprocess
@@ -15,14 +17,6 @@ from aml_magic.agent import AGENT_DIR
 from tests.agent.conftest import wait_status
 
 COMPAT = str(AGENT_DIR / "compat")
-
-
-def _old_pythons() -> list[str]:
-    """Interpreters as old as Workbench's projects used, when this machine has them."""
-    found = []
-    for pattern in ("/root/.pyenv/versions/2.7*/bin/python2.7", "/root/.pyenv/versions/3.6*/bin/python3.6"):
-        found += sorted(glob.glob(pattern))[:1]
-    return found
 
 
 def test_metrics_land_in_metrics_file(run_dir: Path, start) -> None:
@@ -120,16 +114,3 @@ def test_broken_real_azureml_falls_back_to_stand_in(tmp_path: Path) -> None:
                           COMPAT, site)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "None\n"
-
-
-@pytest.mark.parametrize("python", _old_pythons() or [None])
-def test_stand_in_works_on_workbench_era_python(tmp_path: Path, python: str | None) -> None:
-    if python is None:
-        pytest.skip("no Python 2.7/3.6 on this machine (pyenv)")
-    # Given an old interpreter; When it logs a metric through the stand-in
-    metrics = tmp_path / "m.jsonl"
-    done = _run_with_path("from azureml.logging import get_azureml_logger as g\ng().log('acc', [1, 2])",
-                          COMPAT, env_extra={"AML_MAGIC_METRICS_FILE": str(metrics)}, python=python)
-    # Then the line is written
-    assert done.returncode == 0, done.stderr
-    assert json.loads(metrics.read_text())["value"] == [1, 2]

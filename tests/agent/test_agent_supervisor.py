@@ -10,7 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.agent.conftest import launch, process_gone, read_status, wait_status
+from tests._wait import wait_until
+from tests.agent.conftest import launch, process_gone, read_status, ship_agent, wait_status
 
 SLEEPER = textwrap.dedent("""\
     import subprocess, sys, time
@@ -74,25 +75,27 @@ def test_bad_spec_is_one_clear_line_and_recorded(run_dir: Path) -> None:
 
 
 def test_launch_returns_at_once_and_run_survives_its_caller(run_dir: Path, tmp_path: Path) -> None:
-    # Given a caller (a shell in its own session) that launches a 1.5 s run, then lingers
+    # Given a caller (a shell in its own session) that launches a run, then lingers; the run
+    # waits for a gate file the test creates, so it cannot finish before launch returns
+    gate = tmp_path / "gate"
     (run_dir / "work" / "script.py").write_text(
-        "import time; time.sleep(1.5); print('finished')")
-    from tests.agent.conftest import ship_agent
+        f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.01)\n"
+        "print('finished')")
     supervisor = ship_agent(run_dir)
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"run_id": "r", "argv": [sys.executable, "script.py"]}))
-    t0 = time.monotonic()
     caller = subprocess.Popen(
         ["sh", "-c", '"$0" -S -E "$1" launch "$2" < "$3" && echo launched && sleep 30',
          sys.executable, str(supervisor), str(run_dir), str(spec)],
         stdout=subprocess.PIPE, start_new_session=True)
     # When launch has returned (the run is recorded as Running) and the caller's whole group is killed
+    assert caller.stdout is not None
     assert b'"pid"' in caller.stdout.readline()
     assert caller.stdout.readline() == b"launched\n"
-    assert time.monotonic() - t0 < 1.0
     assert read_status(run_dir)["state"] == "Running"
     os.killpg(caller.pid, signal.SIGKILL)
     caller.wait()
+    gate.touch()
     # Then the run still completes, from its own session
     status = wait_status(run_dir)
     assert status["state"] == "Completed"
@@ -105,45 +108,45 @@ def test_killed_supervisor_stops_heartbeat_but_log_survives(run_dir: Path, start
     answer = start("import time\nfor i in range(30):\n    print(i)\n    time.sleep(0.1)\n",
                    heartbeat_seconds=0.2)
     first = read_status(run_dir)["heartbeat"]
-    time.sleep(0.5)
-    assert read_status(run_dir)["heartbeat"] > first
+    wait_until(lambda: read_status(run_dir)["heartbeat"] > first, 10, "the heartbeat moved")
     # When the supervisor is SIGKILLed
     os.kill(answer["pid"], signal.SIGKILL)
-    time.sleep(0.1)
+    wait_until(lambda: process_gone(answer["pid"]), 10, "the supervisor died")
     stale = read_status(run_dir)
     size = (run_dir / "log.txt").stat().st_size
-    time.sleep(0.6)
-    # Then status.json stays Running with a heartbeat that no longer moves...
+    # Then status.json stays Running with a heartbeat that no longer moves (a live supervisor
+    # would refresh it every 0.2 s, so it never grows older than 3 beats)...
+    beat = stale["heartbeat_seconds"]
+    wait_until(lambda: time.time() - read_status(run_dir)["heartbeat"] > 3 * beat, 10,
+               "the heartbeat went stale")
     now = read_status(run_dir)
     assert now == stale and now["state"] == "Running"
-    assert time.time() - now["heartbeat"] > 3 * now["heartbeat_seconds"]
     # ...while the command, in its own group, keeps appending to the log
-    assert (run_dir / "log.txt").stat().st_size > size
-    os.killpg(now["child_pgid"], signal.SIGKILL)
+    try:
+        wait_until(lambda: (run_dir / "log.txt").stat().st_size > size, 10, "the log grew")
+    finally:
+        os.killpg(now["child_pgid"], signal.SIGKILL)
 
 
 def _assert_cancel_stops_everything(run_dir: Path, how: str, start) -> None:
     answer = start(SLEEPER)
-    deadline = time.monotonic() + 10
-    while not (run_dir / "work" / "pids.txt").exists() or not (run_dir / "log.txt").read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    script_pid, sleep_pid = map(int, (run_dir / "work" / "pids.txt").read_text().split())
-    t0 = time.monotonic()
+    pids = run_dir / "work" / "pids.txt"
+    wait_until(lambda: pids.exists() and (run_dir / "log.txt").read_text(), 30,
+               "the script wrote its pids and its first line")
+    script_pid, sleep_pid = map(int, pids.read_text().split())
     if how == "file":
         (run_dir / "cancel").touch()
     else:
         os.kill(answer["pid"], signal.SIGTERM)
-    status = wait_status(run_dir, timeout=5)
-    elapsed = time.monotonic() - t0
+    status = wait_status(run_dir, timeout=30)
     assert status["state"] == "Canceled" and status["reason"] == "canceled"
-    assert elapsed < 2.0, elapsed
+    # The agent reports Canceled only once the whole group is gone (SIGKILL after the grace)
     assert process_gone(script_pid) and process_gone(sleep_pid)
 
 
 def test_cancel_by_file_stops_script_and_its_child(run_dir: Path, start) -> None:
     # Given a script that started `sleep 60`; When RUN_DIR/cancel appears
-    # Then both are gone within 2 s and the run is Canceled
+    # Then both are gone and the run is Canceled
     _assert_cancel_stops_everything(run_dir, "file", start)
 
 
@@ -156,16 +159,15 @@ def test_cancel_kills_a_script_that_ignores_sigterm(run_dir: Path, start) -> Non
     # Given a script that ignores SIGTERM
     start("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
           "print('ready', flush=True)\ntime.sleep(60)\n")
-    while not (run_dir / "log.txt").read_text():
-        time.sleep(0.01)
+    wait_until(lambda: (run_dir / "log.txt").read_text(), 30, "the script printed 'ready'")
     pid = read_status(run_dir)["child_pid"]
     # When canceled
-    t0 = time.monotonic()
+    asked = time.time()
     (run_dir / "cancel").touch()
-    status = wait_status(run_dir, timeout=5)
-    # Then SIGKILL follows the grace second, all within 2 s
+    status = wait_status(run_dir, timeout=30)
+    # Then SIGKILL follows the grace second (a lower bound: load only makes it later)
     assert status["state"] == "Canceled" and status["exit_code"] == -signal.SIGKILL
-    assert 0.9 < time.monotonic() - t0 < 2.0
+    assert status["ended"] - asked >= 0.9, status
     assert process_gone(pid)
 
 
@@ -211,7 +213,8 @@ def test_args_and_env_arrive_byte_for_byte(run_dir: Path, start, tmp_path: Path)
     env = {f"AML_T{i}": v for i, v in enumerate(nasty) if v}
     env["SECRET_TOKEN"] = "s3cret-value-XYZ"
     script = ("import json, os, sys\n"
-              "names = sorted(k for k in os.environ if k.startswith(('AML_T', 'AZUREML_', 'AML_MAGIC', 'PYTHON')))\n"
+              "names = sorted(k for k in os.environ\n"
+              "               if k.startswith(('AML_T', 'AZUREML_', 'AML_MAGIC', 'PYTHON')))\n"
               "json.dump({'argv': sys.argv[1:], 'env': {k: os.environ[k] for k in names}},"
               " open('seen.json', 'w'))\n")
     share = tmp_path / "share"
@@ -239,33 +242,9 @@ def test_cancel_file_present_before_launch_means_never_started(run_dir: Path, st
     # Given a cancel request that arrived before the launch
     (run_dir / "cancel").touch()
     # When launched; Then nothing runs and the run is Canceled
-    start("open('ran.txt', 'w').write('x')")
+    answer = start("open('ran.txt', 'w').write('x')")
     assert read_status(run_dir)["state"] == "Canceled"
-    time.sleep(0.2)
+    # (once the supervisor has exited, nothing it could have started is pending)
+    wait_until(lambda: process_gone(answer["pid"]), 30, "the supervisor exited")
+    assert read_status(run_dir).get("child_pid") is None
     assert not (run_dir / "work" / "ran.txt").exists()
-
-
-def _python38() -> str | None:
-    import glob
-    import shutil
-    pyenv = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.8*/bin/python3.8")))
-    return pyenv[0] if pyenv else shutil.which("python3.8")
-
-
-def test_supervisor_runs_on_python38_without_site(run_dir: Path) -> None:
-    # Given the oldest Python the agent supports, started with -S -E as targets start it
-    python38 = _python38()
-    if python38 is None:
-        import pytest
-        if os.environ.get("CI") == "true":
-            pytest.fail("Python 3.8 is required under CI to check the agent's compatibility")
-        pytest.skip("no Python 3.8 on this machine")
-    (run_dir / "work" / "script.py").write_text("import sys; print('hi'); sys.exit(4)")
-    # When it launches a run (the run itself under another interpreter)
-    done = launch(run_dir, {"run_id": "r", "argv": ["python", "script.py"], "python": sys.executable},
-                  python=python38)
-    # Then it behaves as on the current Python
-    assert done.returncode == 0, done.stderr
-    status = wait_status(run_dir)
-    assert (status["state"], status["exit_code"]) == ("Failed", 4)
-    assert (run_dir / "log.txt").read_text() == "hi\n"

@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from aml_magic.snapshot import take_snapshot
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.remote import RemoteTarget
 from aml_magic.transports.base import CommandResult
+from tests._wait import wait_until
 
 
 class PipeTransport:
@@ -99,11 +99,8 @@ def test_a_whole_upload_assembles_own_files_and_fills_the_store(setup: Any) -> N
         assert path.stat().st_size == entry.size
     assert (work / "data" / "same.bin").read_bytes() == (work / "data" / "f0.bin").read_bytes()
     # the niced background child fills the store with every object, verified
-    deadline = time.time() + 30
     want = set(request.manifest.shas())
-    while time.time() < deadline:
-        have = {p.name for p in (base / "objects").rglob("*") if p.is_file()}
-        if want <= have:
-            break
-        time.sleep(0.1)
-    assert want <= have
+
+    def store_filled() -> bool:
+        return want <= {p.name for p in (base / "objects").rglob("*") if p.is_file()}
+    wait_until(store_filled, 60, "the background child stored every object")

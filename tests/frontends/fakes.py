@@ -7,6 +7,7 @@ from typing import Any
 
 from aml_magic.history.records import Artifact, Metric, RunRecord
 from aml_magic.history.status import RunStatus
+from tests._wait import wait_until
 
 
 class FakeRun:
@@ -64,10 +65,6 @@ class FakeRun:
         return self.record.status
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    """Wait until the widget's background thread made PREDICATE true (``tests/_wait.py``)."""
+    wait_until(predicate, timeout, "the widget updated")

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import require
+from tests._require import require, require_module
 
 from .conftest import REPO
 
@@ -35,12 +35,8 @@ def _free_port() -> int:
 
 
 def _components() -> None:
-    try:
-        import playwright.sync_api  # noqa: F401
-        import jupyterlab  # noqa: F401
-        import jupyterlab_widgets  # noqa: F401
-    except ImportError as err:
-        require(False, f"python package missing for the browser test: {err.name}")
+    for module in ("playwright.sync_api", "jupyterlab", "jupyterlab_widgets"):
+        require_module(module, "pip install -e '.[test]'")
     require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not installed (apt-get install chromium)")
 
 

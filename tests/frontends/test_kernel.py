@@ -11,13 +11,21 @@ import pytest
 from .test_magics import remote_available
 from .kernels import WIDGET_VIEW, KernelSession, bundles, text_of
 
+# The run prints its ticks, then waits for a gate file the test creates only after the kernel
+# restarted, so it is certainly still running across the restart.
 SLOW_CELL = """%%aml_submit -c local --name slow.py --out run
-import time
+import os, time
 for i in range(12):
     print("tick", i, flush=True)
-    time.sleep(0.25)
+while not os.path.exists({gate!r}):
+    time.sleep(0.01)
 print("slow done")
 """
+WAIT_RUNNING = """import time
+deadline = time.monotonic() + 60
+while str(run.status) != "Running" and time.monotonic() < deadline:
+    time.sleep(0.02)
+print(run.id); print(run.status)"""
 
 
 @pytest.fixture
@@ -32,13 +40,15 @@ def session(kernel_env: Path, tmp_path: Path) -> Any:
 def test_run_survives_kernel_restart(session: KernelSession, tmp_path: Path) -> None:
     # Given a run started in one kernel
     session.run("%load_ext aml_magic\n%aml_init proj")
-    submitted = session.run(SLOW_CELL)
+    gate = tmp_path / "gate"
+    submitted = session.run(SLOW_CELL.format(gate=str(gate)))
     assert any(WIDGET_VIEW in b for b in bundles(submitted)), submitted.outputs
-    cell = session.run("import time; time.sleep(0.8); print(run.id); print(run.status)")
+    cell = session.run(WAIT_RUNNING)
     run_id, status = text_of(cell, "stdout").split()
     assert status == "Running"
     # When the kernel restarts while the run goes on
     session.restart()
+    gate.touch()
     # Then %aml_run in the new kernel shows the same run, its full log and its final status
     session.run("%load_ext aml_magic")
     shown = session.run(f"r = %aml_run --project proj {run_id}\nprint(r.wait(timeout=60))")

@@ -10,6 +10,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from aml_magic.history.status import RunStatus
+from tests._require import require, require_module
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -42,7 +43,6 @@ def remote_available(project: Path) -> None:
     """The remote target comes from its own module; without it the password tests cannot run."""
     from aml_magic.errors import AmlError
     from aml_magic.targets import target_class
-    from tests.conftest import require
     try:
         target_class("remote")
     except AmlError as err:
@@ -139,7 +139,7 @@ def test_targets_sets_default_run_configuration(ip: Any, project: Path, magics: 
 
 
 def test_targets_picker_widget_sets_default(ip: Any, project: Path, magics: Any) -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.targets_picker import TargetsPicker
     _, cap = line(ip, "aml_targets")
     assert any(WIDGET_VIEW in o.data for o in cap.outputs)
@@ -197,7 +197,7 @@ def test_attach_local_writes_pair(ip: Any, project: Path) -> None:
 
 
 def test_attach_without_arguments_shows_form(ip: Any, project: Path) -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.attach_form import AttachForm
     _, cap = line(ip, "aml_attach")
     assert any(WIDGET_VIEW in o.data for o in cap.outputs)

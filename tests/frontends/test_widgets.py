@@ -4,12 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from aml_magic.history.status import RunStatus
 from aml_magic.widgets._render import sparkline_svg, summary_html, summary_text
 from aml_magic.widgets._snapshot import LogTail, group_metrics, mask_environment
 from aml_magic.widgets.runs_table import RunsTable
+from tests._require import require_module
 
 from .fakes import FakeRun, wait_for
 
@@ -50,14 +49,14 @@ def test_environment_names_that_look_secret_are_masked() -> None:
 
 
 def test_widget_follows_run_to_completion_and_stops() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     # Given a running run with a log line
     run = FakeRun(status=RunStatus.RUNNING, environment={"ALPHA": "0.5", "SECRET_KEY": "s3cr3t"})
     run.write("epoch 1 loss=0.9\n")
     widget = RunWidget(run, interval=0.02)
     try:
-        assert wait_for(lambda: "epoch 1" in widget.log_view.value)
+        wait_for(lambda: "epoch 1" in widget.log_view.value)
         assert "Running" in widget.header.value
         # When more lines, metrics and the end arrive
         run.write("epoch 2 loss=0.5\n")
@@ -65,7 +64,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
         run.log_metric("loss", 0.5)
         run.finish()
         # Then the widget shows them and its thread stops at the terminal status
-        assert wait_for(lambda: "Completed" in widget.header.value)
+        wait_for(lambda: "Completed" in widget.header.value)
         widget.watcher.join(2)
         assert not widget.watcher.alive
         assert "epoch 2" in widget.log_view.value
@@ -81,7 +80,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
 
 
 def test_widget_bundle_has_view_html_and_text() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     # Given a finished run
     run = FakeRun()
@@ -99,20 +98,20 @@ def test_widget_bundle_has_view_html_and_text() -> None:
 
 
 def test_cancel_button_cancels_off_the_main_thread() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     run = FakeRun(status=RunStatus.RUNNING)
     widget = RunWidget(run, interval=0.02)
     try:
         widget.cancel_button.click()
         assert run.canceled.wait(2)
-        assert wait_for(lambda: "Canceled" in widget.header.value)
+        wait_for(lambda: "Canceled" in widget.header.value)
     finally:
         widget.close()
 
 
 def test_full_log_button_shows_every_line() -> None:
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     from aml_magic.widgets.run_widget import RunWidget
     run = FakeRun()
     run.write("".join(f"line {i}\n" for i in range(500)))

@@ -275,12 +275,16 @@ def test_write_waits_for_another_writer(store: RunStore, make_record):
     store.create_run(make_record("proj_1"))
     other = sqlite3.connect(store.db_path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
-    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    releasing = threading.Event()
+
+    def commit() -> None:
+        releasing.set()               # before COMMIT: a write that got the lock came after this
+        other.execute("COMMIT")
+    threading.Timer(0.3, commit).start()
     # When this store writes
-    started = time.monotonic()
     assert store.set_status("proj_1", RunStatus.RUNNING)
-    # Then it waited instead of failing
-    assert time.monotonic() - started >= 0.2
+    # Then it waited for the other writer's commit instead of failing
+    assert releasing.is_set()
     other.close()
 
 

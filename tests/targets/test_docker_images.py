@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -79,15 +78,12 @@ def test_prepare_builds_once_then_reuses_and_rebuilds_on_change(
     assert json.loads(image.labels["org.aml-magic.specs"])["pip"] == ["tomli==2.0.1"]
     # When the same specification, reordered and re-commented, is prepared again
     same = Conda(conda=["SIX = 1.16", "python=3"], pip=[" tomli == 2.0.1"])
-    started = time.monotonic()
     identity = environment_identity(same, base_image=base, framework="Python")
     found = builder.find(identity)
-    elapsed = time.monotonic() - started
-    # Then the built image is found, well under a second, and ensure() reuses it
+    # Then the built image is found and ensure() reuses it (timings: benchmarks/)
     assert found is not None and found.id == image.id
-    assert elapsed < 1.0
     again = builder.ensure(plan_environment(same, base_image=base, framework="Python"), base)
-    assert not again.built and again.installer == "uv" and again.seconds < 1.0
+    assert not again.built and again.installer == "uv"
     # When the specification really changes, Then it has a new identity that needs a build
     changed = plan_environment(Conda(conda=["python=3", "six=1.16"], pip=["tomli==2.0.0"]),
                                base_image=base, framework="Python")
