@@ -252,7 +252,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(run.id)
         return 0
     print(f"run {run.id}", file=sys.stderr)
-    for line in run.logs(follow=True, poll=0.05):
+    for line in run.logs(follow=True):
         sys.stdout.write(line)
         sys.stdout.flush()
     record = run.record

@@ -14,6 +14,29 @@ from .history.status import RunStatus
 if TYPE_CHECKING:
     from .workspace import Workspace
 
+#: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
+WAIT_CAP_SECONDS = 0.5
+LOG_FOLLOW_CAP_SECONDS = 0.1
+#: The first pause: a trivial run ends within milliseconds of its start.
+FIRST_PAUSE_SECONDS = 0.001
+
+
+class Backoff:
+    """Pauses that start short and double up to ``cap``; ``reset`` after activity."""
+
+    def __init__(self, *, cap: float, first: float = FIRST_PAUSE_SECONDS) -> None:
+        self.cap = max(cap, 0.0)
+        self.first = min(first, self.cap)
+        self._next = self.first
+
+    def next(self) -> float:
+        pause = self._next
+        self._next = min(self.cap, self._next * 2)
+        return pause
+
+    def reset(self) -> None:
+        self._next = self.first
+
 
 class Run:
     """A submitted run; cheap to create, safe to share between threads for reading."""
@@ -60,10 +83,12 @@ class Run:
         return record
 
     def wait(self, timeout: float | None = None, *, poll: float | None = None) -> RunStatus:
-        """Block until the run ends (or ``timeout`` seconds pass); returns the status."""
+        """Block until the run ends (or ``timeout`` seconds pass); returns the status.
+
+        Waits on the target's change events (the local agent's exit, through a pidfd) between
+        checks; ``poll`` caps the pause between checks on targets without such events."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.05 if poll is None else poll
-        cap = 0.5 if poll is None else poll
+        backoff = Backoff(cap=WAIT_CAP_SECONDS if poll is None else poll)
         while True:
             record = self.refresh()
             if record.status.is_terminal():
@@ -71,12 +96,17 @@ class Run:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return record.status
-            pause = delay if left is None else min(delay, left)
-            if record.target_state.get("run_dir"):
-                self.workspace.wait_for_change(record, pause)
-            else:
-                time.sleep(pause)
-            delay = min(cap, delay * 1.5)
+            self._wait_for_change(record, backoff.next(), left)
+
+    def _wait_for_change(self, record: RunRecord, pause: float, left: float | None) -> None:
+        """Pause up to ``pause`` (never past the deadline), waking early when the target can
+        tell that the run changed."""
+        if left is not None:
+            pause = min(pause, max(left, 0.0))
+        if record.target_state.get("run_dir"):
+            self.workspace.wait_for_change(record, pause)
+        else:                            # still starting (background submit): nothing to watch
+            time.sleep(pause)
 
     # -- logs -------------------------------------------------------------------------------
     def log_text(self, offset: int = 0) -> tuple[str, int]:
@@ -100,20 +130,27 @@ class Run:
             self._masker = self.workspace.masker_for(self.record)
         return self._masker.mask(text)
 
-    def logs(self, *, follow: bool = False, poll: float = 0.1) -> Iterator[str]:
-        """Yield the log's lines; with ``follow``, keep yielding until the run ends."""
+    def logs(self, *, follow: bool = False, poll: float | None = None) -> Iterator[str]:
+        """Yield the log's lines; with ``follow``, keep yielding until the run ends.
+
+        While following, the pause between reads starts at a millisecond and grows while the
+        log is quiet (up to ``poll`` seconds), and the target's change events (the agent's exit)
+        end it early: a short run is streamed without waiting out a fixed interval."""
         offset = 0
+        backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
         while True:
-            terminal = self.refresh().status.is_terminal() if follow else True
+            record = self.refresh() if follow else self.record
+            terminal = record.status.is_terminal() if follow else True
             text, offset = self.log_text(offset)
             if text:
+                backoff.reset()
                 yield from text.splitlines(keepends=True)
             if terminal:
                 text, offset = self.log_text(offset)
                 if text:
                     yield from text.splitlines(keepends=True)
                 return
-            time.sleep(poll)
+            self._wait_for_change(record, backoff.next(), None)
 
     # -- results ----------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:
