@@ -4,15 +4,16 @@ exit 2; the argument specification is shared with the magics (``arguments.py``).
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import arguments as A
 from .errors import AmlError
-from .render import format_duration, format_time, record_to_dict, runs_table
+
+# Only what every command needs is imported here: the workspace, the run history, the
+# configuration parser and the presentation modules load inside the handlers that use them.
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -140,11 +141,13 @@ def _workspace(args: argparse.Namespace) -> Any:
     return Workspace(getattr(args, "project", None))
 
 
-def _emit(args: argparse.Namespace, data: Any, table: str) -> None:
+def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    """Print ``data`` as JSON with ``-o json``, else the text rendering (built only then)."""
     if getattr(args, "output", "table") == "json":
-        print(json.dumps(data, indent=2, default=str))
+        from .schema import dumps
+        print(dumps(data))
     else:
-        print(table)
+        print(text if isinstance(text, str) else text())
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -155,6 +158,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    import getpass
     ws = _workspace(args)
     password = None
     if args.password:
@@ -184,6 +188,7 @@ def _confirm_host_key(host: str, fingerprint: str) -> bool:
 
 
 def cmd_secret_set(args: argparse.Namespace) -> int:
+    import getpass
     value = (sys.stdin.readline().rstrip("\r\n") if args.stdin
              else getpass.getpass(f"value for {args.name}: "))
     if not value:
@@ -196,19 +201,21 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 
 
 def cmd_target_list(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    targets = ws.targets()
-    rows = [{"name": n, "type": t.type, "address": t.address or ""} for n, t in targets.items()]
-    table = _table(rows, ("name", "type", "address")) if rows else "no compute targets"
-    _emit(args, rows, table)
+    from .render import table
+    from .schema import target_json
+    targets = [target_json(t) for t in _workspace(args).targets().values()]
+    _emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
+                                                 ("address", "address")),
+                                       empty="no compute targets"))
     return 0
 
 
 def cmd_target_show(args: argparse.Namespace) -> int:
-    from .config import compute_to_mapping
-    compute = _workspace(args).config.compute(args.name)
-    data = compute_to_mapping(compute)
-    _emit(args, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    from .render import fields
+    from .schema import target_json
+    target = target_json(_workspace(args).config.compute(args.name))
+    _emit(args, target, lambda: fields([("name", target["name"]),
+                                        *target["settings"].items()]))
     return 0
 
 
@@ -226,17 +233,21 @@ def cmd_rc_create(args: argparse.Namespace) -> int:
 
 
 def cmd_rc_list(args: argparse.Namespace) -> int:
-    configs = _workspace(args).run_configurations()
-    rows = [{"name": n, "target": r.target, "framework": r.framework} for n, r in configs.items()]
-    table = _table(rows, ("name", "target", "framework")) if rows else "no run configurations"
-    _emit(args, rows, table)
+    from .render import table
+    from .schema import runconfig_json
+    configs = [runconfig_json(rc) for rc in _workspace(args).run_configurations().values()]
+    _emit(args, configs, lambda: table(configs, (("name", "name"), ("target", "target"),
+                                                 ("framework", "framework")),
+                                       empty="no run configurations"))
     return 0
 
 
 def cmd_rc_show(args: argparse.Namespace) -> int:
-    from .config import runconfig_to_mapping
-    data = runconfig_to_mapping(_workspace(args).config.runconfig(args.name))
-    _emit(args, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    from .render import fields
+    from .schema import runconfig_json
+    config = runconfig_json(_workspace(args).config.runconfig(args.name))
+    _emit(args, config, lambda: fields([("name", config["name"]),
+                                        *config["settings"].items()]))
     return 0
 
 
@@ -281,43 +292,49 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_run_list(args: argparse.Namespace) -> int:
+    from .render import runs_table
+    from .schema import run_json
     ws = _workspace(args)
     ws.reconcile_active()
-    runs = ws.runs(status=args.status, target=args.target, limit=args.limit)
-    records = [r.record for r in runs]
-    _emit(args, [record_to_dict(r) for r in records], runs_table(records))
+    records = [r.record for r in ws.runs(status=args.status, target=args.target,
+                                         limit=args.limit)]
+    _emit(args, [run_json(r) for r in records], lambda: runs_table(records))
     return 0
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    run = ws.run(args.run_id)
+    from .schema import run_detail_json
+    run = _workspace(args).run(args.run_id)
     record = run.refresh()
-    data = record_to_dict(record)
-    data["metrics"] = [m.__dict__ for m in run.metrics()]
-    data["outputs"] = [a.__dict__ for a in run.outputs()]
-    data["log"] = str(run.folder / "log.txt")
-    lines = [f"run:        {record.run_id}", f"status:     {record.status.value}",
-             f"target:     {record.target} ({record.target_type})",
-             f"command:    {' '.join(record.command)}",
-             f"created:    {format_time(record.created_at)}",
-             f"duration:   {format_duration(record.duration)}",
-             f"exit code:  {record.exit_code if record.exit_code is not None else '-'}"]
-    if record.reason:
-        lines.append(f"reason:     {record.reason}")
-    if record.git_commit:
-        lines.append(f"git:        {record.git_commit[:12]}{' (dirty)' if record.git_dirty else ''}")
-    for m in data["metrics"]:
-        lines.append(f"metric:     {m['name']} = {m['value']}")
-    for a in data["outputs"]:
-        lines.append(f"output:     {a['path']} ({a['size']} bytes)")
-    lines.append(f"log:        {data['log']}")
-    if run.last_error:
-        data["unreachable"] = run.last_error
-        lines.append(f"note:       the target could not be reached, this is the last known "
-                     f"state ({run.last_error})")
-    _emit(args, data, "\n".join(lines))
+    detail = run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
+                             log=str(run.folder / "log.txt"), unreachable=run.last_error)
+    _emit(args, detail, lambda: run_text(detail))
     return 0
+
+
+def run_text(detail: Any) -> str:
+    """``aml run show`` as text: the same fields as its JSON (a ``RunDetailJson``)."""
+    from .render import fields, format_duration, format_size, format_time, format_value
+    pairs: list[tuple[str, Any]] = [
+        ("run", detail["run_id"]), ("status", detail["status"]),
+        ("target", f"{detail['target']} ({detail['target_type']})"),
+        ("command", detail["command"]), ("created", format_time(detail["created_at"])),
+        ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
+    if detail["reason"]:
+        pairs.append(("reason", detail["reason"]))
+    if detail["git_commit"]:
+        pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
+                                                          else "")))
+    pairs += [("metric", f"{m['name']} = {format_value(m['value'])}")
+              for m in detail.get("metrics", [])]
+    pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
+              for o in detail.get("outputs", [])]
+    pairs.append(("log", detail.get("log")))
+    if detail.get("unreachable"):
+        note = ("the target could not be reached, this is the last known state "
+                f"({detail['unreachable']})")
+        pairs.append(("note", note))
+    return fields(pairs)
 
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
@@ -336,13 +353,6 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
     if not status.is_terminal():
         return 1
     return 0 if status.value == "Completed" else 1
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    head = "  ".join(c.upper().ljust(widths[c]) for c in columns)
-    body = ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join([head, *body])
 
 
 if __name__ == "__main__":
