@@ -18,18 +18,31 @@ from .errors import AmlError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> A.ArgumentParser:
+def build_parser(only: str | None = None) -> A.ArgumentParser:
+    """The ``aml`` parser. With ``only`` (a command group such as ``experiment``), the other
+    groups are listed but their verbs are not built: a command pays only for its own parser."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
         "(the Azure ML Workbench CLI verbs, self-hosted).")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
+    for name, (text, add_verbs) in GROUPS.items():
+        group = sub.add_parser(name, help=text)
+        if only is None or only == name:
+            add_verbs(group)
+    return parser
 
-    p = sub.add_parser("init", help="create a project (aml_config/ and friends)")
+
+def _verbs(group: argparse.ArgumentParser) -> Any:
+    return group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+
+def _add_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", default=".")
     p.set_defaults(handler=cmd_init)
 
-    ct = sub.add_parser("computetarget", help="attach, list, show, detach compute targets")
-    ct_sub = ct.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_computetarget(group: argparse.ArgumentParser) -> None:
+    ct_sub = _verbs(group)
     p = ct_sub.add_parser("attach", help="attach a compute target")
     A.add_project(p)
     A.add_attach_arguments(p)
@@ -48,8 +61,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
 
-    rc = sub.add_parser("runconfiguration", help="create, list, show run configurations")
-    rc_sub = rc.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_runconfiguration(group: argparse.ArgumentParser) -> None:
+    rc_sub = _verbs(group)
     p = rc_sub.add_parser("create", help="create a run configuration for a target")
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
@@ -66,8 +80,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_rc_show)
 
-    sec = sub.add_parser("secret", help="keep a secret environment value in the secret store")
-    sec_sub = sec.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_secret(group: argparse.ArgumentParser) -> None:
+    sec_sub = _verbs(group)
     p = sec_sub.add_parser("set", help="store a value; prints the reference to put in a "
                                        "run configuration's EnvironmentVariables")
     A.add_project(p)
@@ -75,8 +90,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("--stdin", action="store_true", help="read the value from standard input")
     p.set_defaults(handler=cmd_secret_set)
 
-    ex = sub.add_parser("experiment", help="submit, prepare, cancel")
-    ex_sub = ex.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_experiment(group: argparse.ArgumentParser) -> None:
+    ex_sub = _verbs(group)
     p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
                           epilog="Options may also follow the script's arguments "
                                  "(train.py 0.5 --wait); after `--` everything goes to the script.")
@@ -92,8 +108,9 @@ def build_parser() -> A.ArgumentParser:
     A.add_run_id(p, flag=True)
     p.set_defaults(handler=cmd_cancel)
 
-    run = sub.add_parser("run", help="list, show, logs, wait, cancel runs")
-    run_sub = run.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_run(group: argparse.ArgumentParser) -> None:
+    run_sub = _verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
     A.add_project(p)
     A.add_output(p)
@@ -113,13 +130,13 @@ def build_parser() -> A.ArgumentParser:
         if verb == "wait":
             p.add_argument("--timeout", type=float, help="give up after this many seconds")
         p.set_defaults(handler=handler)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
         return int(args.handler(args) or 0)
     except A.HelpShown as shown:
         if str(shown):
@@ -354,6 +371,16 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
         return 1
     return 0 if status.value == "Completed" else 1
 
+
+#: Command group -> (help, adds its verbs to the group's parser).
+GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "init": ("create a project (aml_config/ and friends)", _add_init),
+    "computetarget": ("attach, list, show, detach compute targets", _add_computetarget),
+    "runconfiguration": ("create, list, show run configurations", _add_runconfiguration),
+    "secret": ("keep a secret environment value in the secret store", _add_secret),
+    "experiment": ("submit, prepare, cancel", _add_experiment),
+    "run": ("list, show, logs, wait, cancel runs", _add_run),
+}
 
 if __name__ == "__main__":
     sys.exit(main())
