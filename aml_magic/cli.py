@@ -4,6 +4,7 @@ exit 2; the argument specification is shared with the magics (``arguments.py``).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -133,7 +134,28 @@ def _add_run(group: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    """Run one ``aml`` command; returns its exit code.
+
+    The cyclic garbage collector is paused while the command starts (its passes over the
+    objects every import creates cost more than the command's own work) and resumed before
+    anything long-running: see ``settle_memory``. What exists at the end is frozen, so the
+    interpreter's exit does not walk it again."""
+    gc.disable()
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def settle_memory() -> None:
+    """Before waiting or streaming for long: resume garbage collection, skipping what start-up
+    created (frozen: it lives until exit anyway)."""
+    gc.freeze()
+    gc.enable()
+
+
+def _run(args_list: list[str]) -> int:
     parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
     try:
         args = parser.parse_args(args_list)
@@ -280,6 +302,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(run.id)
         return 0
     print(f"run {run.id}", file=sys.stderr)
+    settle_memory()
     for line in run.logs(follow=True):
         sys.stdout.write(line)
         sys.stdout.flush()
@@ -294,6 +317,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.run_configuration:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
+    settle_memory()                     # an image build may take minutes
     result = _workspace(args).prepare(args.run_configuration, on_progress=print,
                                       strict=args.strict)
     print(f"{result.message} ({result.seconds:.2f} s)")
@@ -356,6 +380,8 @@ def run_text(detail: Any) -> str:
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    if args.follow:
+        settle_memory()
     for line in run.logs(follow=args.follow):
         sys.stdout.write(line)
     sys.stdout.flush()
@@ -364,6 +390,7 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
 
 def cmd_run_wait(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    settle_memory()
     start = time.monotonic()
     status = run.wait(timeout=args.timeout)
     print(f"run {run.id}: {status.value} after {time.monotonic() - start:.1f} s")
