@@ -210,3 +210,46 @@ def test_rendering_imports_no_history_database_or_yaml() -> None:
                          check=True, cwd=root)
     # Then none of the heavier modules came with it
     assert out.stdout.strip() == "[]"
+
+
+# -- the CLI speaks the schema (real local runs) -----------------------------------------------
+def _aml(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "aml_magic", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aml {args} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_cli_json_and_tables_come_from_the_schema_with_secrets_masked(project: Path) -> None:
+    # Given a run configuration holding a literal secret, and a script that logs a metric
+    rc = project / "aml_config" / "local.runconfig"
+    text = rc.read_text()
+    assert '"EXAMPLE_ENV_VAR": "Example Value"' in text
+    rc.write_text(text.replace('"EXAMPLE_ENV_VAR": "Example Value"',
+                               '"DB_PASSWORD": "hunter2-literal"\n  "MODE": "fast"'))
+    (project / "train.py").write_text(
+        "from azureml.logging import get_azureml_logger\n"
+        "get_azureml_logger().log('acc', 0.5)\nprint('done')\n")
+    # When it is submitted and waited for through the CLI, then listed and shown
+    _aml("experiment", "submit", "-c", "local", "train.py", "--wait", cwd=project)
+    listed = json.loads(_aml("run", "list", "-o", "json", cwd=project).stdout)
+    shown_text = _aml("run", "show", listed[0]["run_id"], "-o", "json", cwd=project).stdout
+    shown = json.loads(shown_text)
+    targets = json.loads(_aml("computetarget", "list", "-o", "json", cwd=project).stdout)
+    config_text = _aml("runconfiguration", "show", "-n", "local", "-o", "json", cwd=project).stdout
+    table = _aml("run", "list", cwd=project).stdout
+    # Then every object has its schema's keys
+    assert [set(run) for run in listed] == [set(RunJson.__annotations__)]
+    assert set(RunJson.__annotations__) <= set(shown) <= set(RunDetailJson.__annotations__)
+    assert [set(t) for t in targets] == [set(TargetJson.__annotations__)] * 2
+    assert set(json.loads(config_text)) == set(RunConfigurationJson.__annotations__)
+    assert shown["status"] == "Completed" and shown["metrics"][0]["name"] == "acc"
+    # And the secret appears in none of them, masked where it stood
+    for text in (shown_text, config_text, json.dumps(listed)):
+        assert "hunter2-literal" not in text
+    assert shown["environment"] == {"DB_PASSWORD": MASK, "MODE": "fast"}
+    # And the table is the one run listing, with the one duration format
+    assert table.splitlines()[0].split() == ["RUN", "ID", "TARGET", "STATUS", "STARTED",
+                                             "DURATION"]
+    assert render.format_duration(shown["duration"]) in table.splitlines()[1]
