@@ -20,6 +20,9 @@ WAIT_CAP_SECONDS = 0.5
 LOG_FOLLOW_CAP_SECONDS = 0.1
 #: The first pause: a trivial run ends within milliseconds of its start.
 FIRST_PAUSE_SECONDS = 0.001
+#: The pause after new log text: short enough to stream, long enough that a chatty run does not
+#: make the follower reconcile (lock, status, history) thousands of times a second.
+ACTIVE_LOG_PAUSE_SECONDS = 0.01
 
 
 class Backoff:
@@ -35,8 +38,9 @@ class Backoff:
         self._next = min(self.cap, self._next * 2)
         return pause
 
-    def reset(self) -> None:
-        self._next = self.first
+    def reset(self, to: float | None = None) -> None:
+        """Start again from ``to`` (default: the first pause)."""
+        self._next = self.first if to is None else min(to, self.cap)
 
 
 class Run:
@@ -134,9 +138,10 @@ class Run:
     def logs(self, *, follow: bool = False, poll: float | None = None) -> Iterator[str]:
         """Yield the log's lines; with ``follow``, keep yielding until the run ends.
 
-        While following, the pause between reads starts at a millisecond and grows while the
-        log is quiet (up to ``poll`` seconds), and the target's change events (the agent's exit)
-        end it early: a short run is streamed without waiting out a fixed interval."""
+        While following, the pause between reads starts at a millisecond, is 10 ms after new
+        text and grows while the log is quiet (up to ``poll`` seconds); the target's change
+        events (the agent's exit) end it early, so a short run is streamed without waiting out
+        a fixed interval."""
         offset = 0
         backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
         while True:
@@ -144,7 +149,7 @@ class Run:
             terminal = record.status.is_terminal() if follow else True
             text, offset = self.log_text(offset)
             if text:
-                backoff.reset()
+                backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
                 yield from text.splitlines(keepends=True)
             if terminal:
                 text, offset = self.log_text(offset)

@@ -1,0 +1,57 @@
+"""Waiting on runs: ``Run.logs(follow=True)`` streams while the run lives and ends when it
+ends; the pauses between checks start short and grow (no fixed polling interval)."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from aml_magic import Workspace
+from aml_magic.history.status import RunStatus
+from aml_magic.run import Backoff
+
+
+def test_backoff_starts_short_doubles_to_its_cap_and_resets() -> None:
+    backoff = Backoff(cap=0.01, first=0.001)
+    assert [backoff.next() for _ in range(6)] == [0.001, 0.002, 0.004, 0.008, 0.01, 0.01]
+    backoff.reset()
+    assert backoff.next() == 0.001
+    backoff.reset(0.005)
+    assert backoff.next() == 0.005
+    backoff.reset(1.0)
+    assert backoff.next() == 0.01          # never past the cap
+
+
+def test_follow_yields_lines_while_the_run_is_still_going(project: Path, tmp_path: Path) -> None:
+    # Given a run that prints a line, then waits for a go-ahead file before printing another
+    go = tmp_path / "go"
+    (project / "handshake.py").write_text(textwrap.dedent("""
+        import os, sys, time
+        print("first", flush=True)
+        deadline = time.time() + 30
+        while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+            time.sleep(0.01)
+        print("second" if os.path.exists(sys.argv[1]) else "no go-ahead", flush=True)
+        sys.exit(0 if os.path.exists(sys.argv[1]) else 3)
+    """))
+    run = Workspace(project).submit("local", "handshake.py", [str(go)])
+    # When the log is followed, and the go-ahead given only once "first" has been streamed
+    seen = []
+    for line in run.logs(follow=True):
+        seen.append(line.strip())
+        if line.strip() == "first":
+            go.touch()
+    # Then the second line came after it and the stream ended with the run
+    assert seen == ["first", "second"], seen
+    assert run.record.status is RunStatus.COMPLETED
+
+
+def test_wait_returns_at_the_deadline_for_a_live_run(project: Path, tmp_path: Path) -> None:
+    # Given a run that will not end by itself soon
+    (project / "sleeper.py").write_text("import time; time.sleep(30)\n")
+    run = Workspace(project).submit("local", "sleeper.py")
+    try:
+        # When waited for with a short timeout, Then it is still live
+        assert not run.wait(timeout=0.2).is_terminal()
+    finally:
+        # And when canceled it ends (the wait sees the agent's exit)
+        assert run.cancel() is RunStatus.CANCELED
