@@ -136,23 +136,26 @@ def _add_run(group: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``aml`` command; returns its exit code.
 
-    The cyclic garbage collector is paused while the command starts (its passes over the
-    objects every import creates cost more than the command's own work) and resumed before
-    anything long-running: see ``settle_memory``. What exists at the end is frozen, so the
-    interpreter's exit does not walk it again."""
+    As the ``aml`` program (``argv`` None), the cyclic garbage collector is paused while the
+    command starts (its passes over the objects every import creates cost more than the
+    command's own work) and resumed before anything long-running (``settle_memory``); what
+    exists at the end is frozen, so the interpreter's exit does not walk it again. Called with
+    ``argv`` from Python, the caller's collector is left alone."""
+    if argv is not None:
+        return _run(list(argv))
     gc.disable()
     try:
-        return _run(list(sys.argv[1:] if argv is None else argv))
+        return _run(sys.argv[1:])
     finally:
-        gc.freeze()
-        gc.enable()
+        settle_memory()
 
 
 def settle_memory() -> None:
     """Before waiting or streaming for long: resume garbage collection, skipping what start-up
-    created (frozen: it lives until exit anyway)."""
-    gc.freeze()
-    gc.enable()
+    created (frozen: it lives until exit anyway). Only where ``main`` paused it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _run(args_list: list[str]) -> int:

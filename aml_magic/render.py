@@ -22,11 +22,13 @@ KEY_METRICS = 3
 
 
 def format_duration(seconds: float | None) -> str:
-    """``0.04s``, ``3.27s``, ``59.9s``, ``4m05s``, ``1h02m03s``, ``2d03h04m``; ``-`` when
+    """``14ms``, ``3.27s``, ``59.9s``, ``4m05s``, ``1h02m03s``, ``2d03h04m``; ``-`` when
     unknown."""
     if seconds is None:
         return MISSING
     seconds = max(0.0, float(seconds))
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 9.995:          # what rounds to 10.00 is shown as 10.0s
         return f"{seconds:.2f}s"
     if seconds < 59.95:

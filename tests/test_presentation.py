@@ -50,9 +50,10 @@ def _record(**overrides: object) -> RunRecord:
 
 # -- durations and other formats ---------------------------------------------------------------
 @pytest.mark.parametrize("seconds, shown", [
-    (None, "-"), (0.0, "0.00s"), (0.0137, "0.01s"), (3.271, "3.27s"), (9.999, "10.0s"),
+    (None, "-"), (0.0, "0ms"), (0.0137, "14ms"), (0.9996, "1.00s"), (3.271, "3.27s"),
+    (9.999, "10.0s"),
     (12.34, "12.3s"), (59.97, "1m00s"), (245, "4m05s"), (3723, "1h02m03s"),
-    (2 * 86400 + 3 * 3600 + 4 * 60, "2d03h04m"), (-1.0, "0.00s"),
+    (2 * 86400 + 3 * 3600 + 4 * 60, "2d03h04m"), (-1.0, "0ms"),
 ])
 def test_one_duration_format(seconds: float | None, shown: str) -> None:
     assert render.format_duration(seconds) == shown
