@@ -6,7 +6,8 @@ from the cached one (however fast it was edited) is parsed again; there is no ti
 The cache lives in the project's state folder (``.aml/cache/config-trees.json``, next to the
 snapshot hash cache) and is only used when that folder exists. Only trees made of JSON types are
 cached (a YAML date, for one, is not), and only successful parses: errors are always reported by
-the parser itself.
+the parser itself. A file holding a literal secret (text under a secret-looking key that is not
+a secret-store reference) is never cached: secrets are not copied into ``.aml/``.
 """
 from __future__ import annotations
 
@@ -82,13 +83,14 @@ def _entries(cache: Path) -> dict[str, Any]:
     return _loaded[cache]
 
 
-def _encode(node: Node) -> list[Any] | None:
+def _encode(node: Node, key: str = "") -> list[Any] | None:
     """``["s", line, column, value, raw]``, ``["l", line, column, [items]]`` or
-    ``["m", line, column, [[key, line, column, node], ...]]``; None if not JSON-able."""
+    ``["m", line, column, [[key, line, column, node], ...]]``; None if not JSON-able or if it
+    holds a literal secret."""
     if node.entries is not None:
         entries = []
         for entry in node.entries.values():
-            child = _encode(entry.node)
+            child = _encode(entry.node, entry.key)
             if child is None:
                 return None
             entries.append([entry.key, entry.line, entry.column, child])
@@ -96,14 +98,21 @@ def _encode(node: Node) -> list[Any] | None:
     if node.items is not None:
         items = []
         for item in node.items:
-            child = _encode(item)
+            child = _encode(item, key)
             if child is None:
                 return None
             items.append(child)
         return ["l", node.line, node.column, items]
     if not isinstance(node.value, _SCALARS):
         return None
+    if key and _holds_secret(key, node.value):
+        return None
     return ["s", node.line, node.column, node.value, node.raw]
+
+
+def _holds_secret(key: str, value: Any) -> bool:
+    from ..schema import mask_value
+    return mask_value(key, value) is not value
 
 
 def _decode(data: list[Any]) -> Node:

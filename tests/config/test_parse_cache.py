@@ -108,3 +108,21 @@ def test_reading_an_unchanged_project_does_not_import_yaml(config_dir: Path) -> 
     # Then the first parsed them with PyYAML, the second did not need it
     assert first.stdout.split() == ["local", "local", "True"]
     assert second.stdout.split() == ["local", "local", "False"]
+
+
+def test_a_file_with_a_literal_secret_is_not_copied_into_the_cache(config_dir: Path) -> None:
+    # Given a Workbench-style run configuration with a literal password, and one with a reference
+    literal = config_dir / "literal.runconfig"
+    literal.write_text("Target: local\nEnvironmentVariables:\n  DB_PASSWORD: hunter2-literal\n")
+    referenced = config_dir / "ref.runconfig"
+    referenced.write_text("Target: local\nEnvironmentVariables:\n"
+                          "  DB_PASSWORD: aml-secret:env/db-password-0123456789abcdef\n")
+    # When both are read
+    _parse.parse_file(literal)
+    _parse.parse_file(referenced)
+    # Then only the one without a literal secret is cached, and the secret is in no cache file
+    assert _parse_cache.lookup(literal, literal.read_text()) is None
+    assert _parse_cache.lookup(referenced, referenced.read_text()) is not None
+    for path in (config_dir.parent / ".aml").rglob("*"):
+        if path.is_file():
+            assert b"hunter2-literal" not in path.read_bytes()
