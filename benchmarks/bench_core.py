@@ -157,6 +157,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "aml_magic"), quiet=1)
+    load_before = os.getloadavg()[0]
     rows = bench_submit(args.rounds) + bench_listing(args.rounds * 2) + bench_import(args.rounds)
     lines = ["| measurement | median (ms) | ratio to baseline |", "|---|---:|---:|"]
     for label, ms, ratio in rows:
@@ -165,7 +166,9 @@ def main() -> int:
     notes = ("Targets: API <= 1.5x, CLI <= 10x of plain python; listing < 20 ms; "
              f"import < 150 ms. Baseline: `{PY} trivial.py` (sys.executable, the same "
              "interpreter that runs the API and the `aml` script; not the pyenv shim on PATH), "
-             f"{args.rounds} interleaved rounds, medians.")
+             f"{args.rounds} interleaved rounds, medians. Load average (1 min) before/after: "
+             f"{load_before:.1f}/{os.getloadavg()[0]:.1f} (the machine is shared: other "
+             "processes inflate both sides).")
     print(machine_line())
     print(table)
     print(notes)
