@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import math
 import os
 import shutil
 import statistics
@@ -24,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._report import machine_line, write_results  # noqa: E402
+from benchmarks._report import machine_line, write_results
 
 PY = sys.executable          # the real interpreter, never the pyenv shim
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,9 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def bench_submit(rounds: int) -> list[tuple[str, float, float]]:
+def bench_submit(rounds: int, *, before: Path | None = None) -> list[tuple[str, float, float]]:
+    """Plain python, the API and the CLI, interleaved; with ``before`` (another checkout of
+    aml_magic), its CLI too, in the same rounds, for a before/after figure."""
     from aml_magic import Workspace
     from aml_magic.config import init_project
     root = Path(tempfile.mkdtemp(prefix="aml-bench-")) / "bench"
@@ -51,6 +54,7 @@ def bench_submit(rounds: int) -> list[tuple[str, float, float]]:
     ws = Workspace(root)
     aml = _aml_command()
     env = _child_env()
+    submit = [*aml, "experiment", "submit", "-c", "local", "trivial.py", "--wait"]
 
     def api() -> None:
         run = ws.submit("local", "trivial.py")
@@ -59,25 +63,28 @@ def bench_submit(rounds: int) -> list[tuple[str, float, float]]:
     def plain() -> None:
         subprocess.run([PY, "trivial.py"], cwd=root, check=True, env=env)
 
-    def cli() -> None:
-        subprocess.run([*aml, "experiment", "submit", "-c", "local", "trivial.py", "--wait"],
-                       cwd=root, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, env=env)
+    def cli(checkout: Path = ROOT) -> None:
+        subprocess.run(submit, cwd=root, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=_child_env(checkout))
 
-    for fn in (api, plain, cli):          # warm caches (snapshot hashes, page cache)
+    sides: dict[str, Callable[[], None]] = {
+        "python trivial.py (baseline)": plain,
+        "API submit -> Completed": api,
+        "aml experiment submit --wait": cli,
+    }
+    if before is not None:
+        compileall.compile_dir(str(before / "aml_magic"), quiet=1)
+        sides[f"aml experiment submit --wait, before ({before})"] = lambda: cli(before)
+    for fn in sides.values():             # warm caches (snapshot hashes, page cache)
         fn()
-    api_t, plain_t, cli_t = [], [], []
+    samples: dict[str, list[float]] = {label: [] for label in sides}
     for _ in range(rounds):
-        plain_t.append(timed(plain))
-        api_t.append(timed(api))
-        cli_t.append(timed(cli))
+        for label, fn in sides.items():
+            samples[label].append(timed(fn))
     shutil.rmtree(root.parent, ignore_errors=True)
-    base = statistics.median(plain_t)
-    return [("python trivial.py (baseline)", base * 1000, 1.0),
-            ("API submit -> Completed", statistics.median(api_t) * 1000,
-             statistics.median(api_t) / base),
-            ("aml experiment submit --wait", statistics.median(cli_t) * 1000,
-             statistics.median(cli_t) / base)]
+    base = statistics.median(samples["python trivial.py (baseline)"])
+    return [(label, statistics.median(times) * 1000, statistics.median(times) / base)
+            for label, times in samples.items()]
 
 
 def _aml_command() -> list[str]:
@@ -89,20 +96,21 @@ def _aml_command() -> list[str]:
     return [PY, "-m", "aml_magic"]
 
 
-def _child_env() -> dict[str, str]:
-    """This environment, with bytecode caching on and this checkout first on the path."""
+def _child_env(checkout: Path = ROOT) -> dict[str, str]:
+    """This environment, with bytecode caching on and ``checkout`` first on the path."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))
     return env
 
 
 def bench_listing(rounds: int) -> list[tuple[str, float, float]]:
     from aml_magic.history import RunStore
     from aml_magic.history.records import RunRecord
+    from aml_magic.history.status import RunStatus
     root = Path(tempfile.mkdtemp(prefix="aml-bench-list-"))
     store = RunStore(root)
     now = time.time() - 200_000
-    statuses = ("Completed", "Failed", "Canceled")
+    statuses = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
     records = (RunRecord(run_id=f"bench_{int((now + i) * 1000):013d}_{i % 65536:04x}",
                          project="bench", run_configuration="local",
                          target=("local", "docker", "gpuvm")[i % 3], status=statuses[i % 3],
@@ -111,11 +119,13 @@ def bench_listing(rounds: int) -> list[tuple[str, float, float]]:
                for i in range(100_000))
     store.insert_many(records)
     rows = []
-    for label, kwargs in (("list 50 newest of 100,000", {}),
-                          ("list 50 newest, status=Failed", {"status": "Failed"}),
-                          ("list 50 newest, target=gpuvm", {"target": "gpuvm"})):
-        store.list_runs(limit=50, **kwargs)
-        samples = [timed(lambda: store.list_runs(limit=50, **kwargs)) for _ in range(rounds)]
+    for label, status, target in (("list 50 newest of 100,000", None, None),
+                                  ("list 50 newest, status=Failed", "Failed", None),
+                                  ("list 50 newest, target=gpuvm", None, "gpuvm")):
+        def listing(status: str | None = status, target: str | None = target) -> None:
+            store.list_runs(limit=50, status=status, target=target)
+        listing()
+        samples = [timed(listing) for _ in range(rounds)]
         rows.append((label, statistics.median(samples) * 1000, float("nan")))
     store.close()
     shutil.rmtree(root, ignore_errors=True)
@@ -129,7 +139,8 @@ def _time_import(setup: str, module: str, rounds: int) -> tuple[float, set[str]]
             f"import {module}; d = time.perf_counter() - t; "
             f"heavy = [m for m in {HEAVY!r} if m in sys.modules and m not in before]; "
             "print(d, ','.join(heavy) or '-')")
-    samples, heavy = [], set()
+    samples: list[float] = []
+    heavy: set[str] = set()
     for _ in range(rounds):
         out = subprocess.run([PY, "-c", code], capture_output=True, text=True,
                              check=True, env=_child_env()).stdout.split()
@@ -155,13 +166,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time the CLI of another checkout (e.g. `git worktree add "
+                             "/tmp/before <commit>`) in the same interleaved rounds")
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "aml_magic"), quiet=1)
     load_before = os.getloadavg()[0]
-    rows = bench_submit(args.rounds) + bench_listing(args.rounds * 2) + bench_import(args.rounds)
+    rows = (bench_submit(args.rounds, before=args.before) + bench_listing(args.rounds * 2)
+            + bench_import(args.rounds))
     lines = ["| measurement | median (ms) | ratio to baseline |", "|---|---:|---:|"]
     for label, ms, ratio in rows:
-        lines.append(f"| {label} | {ms:.1f} | {'' if ratio != ratio else f'{ratio:.2f}x'} |")
+        lines.append(f"| {label} | {ms:.1f} | {'' if math.isnan(ratio) else f'{ratio:.2f}x'} |")
     table = "\n".join(lines)
     notes = ("Targets: API <= 1.5x, CLI <= 10x of plain python; listing < 20 ms; "
              f"import < 150 ms. Baseline: `{PY} trivial.py` (sys.executable, the same "
