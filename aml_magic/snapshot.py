@@ -16,9 +16,10 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 from aml_magic.errors import AmlError
 from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
@@ -400,7 +401,7 @@ def git_info(project_root: Path) -> tuple[str | None, bool | None]:
     try:
         proc = subprocess.run(["git", "-C", str(project_root), "status", "--porcelain=v2",
                                "--branch"], capture_output=True, text=True, timeout=30, env=env,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError):
         return None, None
     if proc.returncode != 0:

@@ -6,8 +6,9 @@ import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
@@ -58,8 +59,7 @@ def dump_value(value: Any) -> str:
     text = yaml.dump(value, Dumper=_dumper(), default_flow_style=False, sort_keys=False,
                      allow_unicode=True, width=1 << 20, indent=2)
     text = text.rstrip("\n")
-    if text.endswith("\n..."):              # a lone scalar document ends with an explicit marker
-        text = text[: -len("\n...")]
+    text = text.removesuffix("\n...")      # a lone scalar document ends with an explicit marker
     is_block = (isinstance(value, (dict, list)) and len(value) > 0)
     if is_block:
         return "\n" + "\n".join("  " + line if line else line for line in text.split("\n"))

@@ -2,8 +2,9 @@
 keys nobody asked for (they are kept, never silently dropped)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import ConfigError
 from ._parse import Entry, Node, parse_file

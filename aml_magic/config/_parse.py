@@ -209,10 +209,10 @@ def _convert(node: yaml.Node, loader: Any, path: str) -> Node:
 
 
 _HINTS = (
-    ("cannot start any token", "a TAB or other character YAML does not allow here; indent "
-                               "with spaces and quote values that start with @ or `"),
-    ("mapping values are not allowed", "quote a value that contains ': ' (key: \"a: b\") "
-                                       "or fix the indentation"),
+    ("cannot start any token", ("a TAB or other character YAML does not allow here; indent "
+                                "with spaces and quote values that start with @ or `")),
+    ("mapping values are not allowed", ("quote a value that contains ': ' (key: \"a: b\") "
+                                        "or fix the indentation")),
     ("did not find expected ',' or", "a comma is missing or a bracket is not closed"),
     ("could not find expected ':'", "write each setting as 'key: value' and close any open quote"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),
