@@ -13,6 +13,7 @@ from .history.records import Artifact, Metric, RunRecord
 from .history.status import RunStatus
 
 if TYPE_CHECKING:
+    from .folder_watch import FolderWatch
     from .workspace import Workspace
 
 #: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
@@ -23,6 +24,9 @@ FIRST_PAUSE_SECONDS = 0.001
 #: The pause after new log text: short enough to stream, long enough that a chatty run does not
 #: make the follower reconcile (lock, status, history) thousands of times a second.
 ACTIVE_LOG_PAUSE_SECONDS = 0.01
+#: With a folder watch, the longest quiet wait before checking anyway (an agent killed by
+#: SIGKILL changes no file: its heartbeat going stale is noticed by the check).
+WATCHED_PAUSE_SECONDS = 0.5
 
 
 class Backoff:
@@ -138,25 +142,50 @@ class Run:
     def logs(self, *, follow: bool = False, poll: float | None = None) -> Iterator[str]:
         """Yield the log's lines; with ``follow``, keep yielding until the run ends.
 
-        While following, the pause between reads starts at a millisecond, is 10 ms after new
-        text and grows while the log is quiet (up to ``poll`` seconds); the target's change
-        events (the agent's exit) end it early, so a short run is streamed without waiting out
-        a fixed interval."""
+        While following a run whose agent writes into this machine's run folder (the local
+        target), changes to that folder (new log text, a new state) wake the follower at once.
+        Elsewhere the pause between reads starts at a millisecond, is 10 ms after new text and
+        grows while the log is quiet (up to ``poll`` seconds); the target's change events (the
+        agent's exit) end it early. Either way a short run is streamed without waiting out a
+        fixed interval."""
         offset = 0
         backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
-        while True:
-            record = self.refresh() if follow else self.record
-            terminal = record.status.is_terminal() if follow else True
-            text, offset = self.log_text(offset)
-            if text:
-                backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
-                yield from text.splitlines(keepends=True)
-            if terminal:
+        watch = self._folder_watch(self.record) if follow else None
+        try:
+            while True:
+                record = self.refresh() if follow else self.record
+                terminal = record.status.is_terminal() if follow else True
                 text, offset = self.log_text(offset)
                 if text:
+                    backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
                     yield from text.splitlines(keepends=True)
-                return
-            self._wait_for_change(record, backoff.next(), None)
+                if terminal:
+                    text, offset = self.log_text(offset)
+                    if text:
+                        yield from text.splitlines(keepends=True)
+                    return
+                if watch is None:
+                    watch = self._folder_watch(record)
+                if watch is not None:
+                    if text:                 # a chatty run: at most one read per 10 ms
+                        time.sleep(ACTIVE_LOG_PAUSE_SECONDS)
+                    watch.wait(WATCHED_PAUSE_SECONDS)
+                else:
+                    self._wait_for_change(record, backoff.next(), None)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _folder_watch(self, record: RunRecord) -> FolderWatch | None:
+        """A watch on the run folder when the agent writes there itself, else None."""
+        if record.target_state.get("run_dir") != str(self.folder):
+            return None
+        from .folder_watch import FolderWatch
+        watch = FolderWatch(self.folder)
+        if watch.available:
+            return watch
+        watch.close()
+        return None
 
     # -- results ----------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:

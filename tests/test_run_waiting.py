@@ -2,6 +2,7 @@
 ends; the pauses between checks start short and grow (no fixed polling interval)."""
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -55,3 +56,37 @@ def test_wait_returns_at_the_deadline_for_a_live_run(project: Path, tmp_path: Pa
     finally:
         # And when canceled it ends (the wait sees the agent's exit)
         assert run.cancel() is RunStatus.CANCELED
+
+
+def test_folder_watch_wakes_on_a_write_and_not_otherwise(tmp_path: Path) -> None:
+    from aml_magic.folder_watch import FolderWatch
+    watch = FolderWatch(tmp_path)
+    try:
+        assert watch.available                       # Linux: inotify is there
+        # Given nothing written, Then a short wait times out
+        assert watch.wait(0.01) is False
+        # When a file is appended to (before the wait starts), Then the wait returns at once
+        with open(tmp_path / "log.txt", "a") as fh:
+            fh.write("line\n")
+        assert watch.wait(30) is True
+        # And a file renamed into the folder counts too (status.json is replaced that way)
+        (tmp_path.parent / "status.tmp").write_text("{}")
+        (tmp_path.parent / "status.tmp").rename(tmp_path / "status.json")
+        assert watch.wait(30) is True
+        assert watch.wait(0.01) is False             # the events were consumed
+    finally:
+        watch.close()
+
+
+def test_following_a_local_run_watches_its_folder(project: Path) -> None:
+    # Given a local run (its agent writes into the run folder itself)
+    (project / "quick.py").write_text("print('hi')\n")
+    run = Workspace(project).submit("local", "quick.py")
+    # Then the follower watches that folder, and a run elsewhere would not be watched
+    watch = run._folder_watch(run.record)
+    assert watch is not None
+    watch.close()
+    elsewhere = dataclasses.replace(run.record, target_state=dict(run.record.target_state,
+                                                                  run_dir="/remote/runs/x"))
+    assert run._folder_watch(elsewhere) is None
+    assert "".join(run.logs(follow=True)) == "hi\n"
