@@ -24,8 +24,10 @@ FIRST_PAUSE_SECONDS = 0.001
 #: The pause after new log text: short enough to stream, long enough that a chatty run does not
 #: make the follower reconcile (lock, status, history) thousands of times a second.
 ACTIVE_LOG_PAUSE_SECONDS = 0.01
-#: With a folder watch, the longest quiet wait before checking anyway (an agent killed by
-#: SIGKILL changes no file: its heartbeat going stale is noticed by the check).
+#: How long a local run is followed on timed pauses before its folder is watched.
+WATCH_AFTER_SECONDS = 1.0
+#: With a folder watch, the longest quiet wait before checking anyway (the state of a run whose
+#: agent was killed is only settled by a check, once its heartbeat is stale).
 WATCHED_PAUSE_SECONDS = 0.5
 
 
@@ -142,15 +144,16 @@ class Run:
     def logs(self, *, follow: bool = False, poll: float | None = None) -> Iterator[str]:
         """Yield the log's lines; with ``follow``, keep yielding until the run ends.
 
-        While following a run whose agent writes into this machine's run folder (the local
-        target), changes to that folder (new log text, a new state) wake the follower at once.
-        Elsewhere the pause between reads starts at a millisecond, is 10 ms after new text and
-        grows while the log is quiet (up to ``poll`` seconds); the target's change events (the
-        agent's exit) end it early. Either way a short run is streamed without waiting out a
-        fixed interval."""
+        While following, the pause between reads starts at a millisecond, is 10 ms after new
+        text and grows while the log is quiet (up to ``poll`` seconds); the target's change
+        events (the local agent's exit) end it early, so a short run is streamed without
+        waiting out a fixed interval. A local run still going after a second is then watched
+        (``FolderWatch``): each new line wakes the follower at once. Not sooner: closing an
+        inotify watch costs the kernel ~15 ms, more than a short run saves with it."""
         offset = 0
         backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
-        watch = self._folder_watch(self.record) if follow else None
+        watch: FolderWatch | None = None
+        watch_after = time.monotonic() + WATCH_AFTER_SECONDS
         try:
             while True:
                 record = self.refresh() if follow else self.record
@@ -164,8 +167,9 @@ class Run:
                     if text:
                         yield from text.splitlines(keepends=True)
                     return
-                if watch is None:
+                if watch is None and time.monotonic() >= watch_after:
                     watch = self._folder_watch(record)
+                    watch_after = float("inf")    # one try: not every target can be watched
                 if watch is not None:
                     if text:                 # a chatty run: at most one read per 10 ms
                         time.sleep(ACTIVE_LOG_PAUSE_SECONDS)
@@ -181,7 +185,7 @@ class Run:
         if record.target_state.get("run_dir") != str(self.folder):
             return None
         from .folder_watch import FolderWatch
-        watch = FolderWatch(self.folder)
+        watch = FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
         if watch.available:
             return watch
         watch.close()

@@ -3,8 +3,11 @@ ends; the pauses between checks start short and grow (no fixed polling interval)
 from __future__ import annotations
 
 import dataclasses
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from aml_magic import Workspace
 from aml_magic.history.status import RunStatus
@@ -58,24 +61,35 @@ def test_wait_returns_at_the_deadline_for_a_live_run(project: Path, tmp_path: Pa
         assert run.cancel() is RunStatus.CANCELED
 
 
-def test_folder_watch_wakes_on_a_write_and_not_otherwise(tmp_path: Path) -> None:
+def test_folder_watch_wakes_on_log_growth_and_process_exit_only(tmp_path: Path) -> None:
+    import subprocess
+
     from aml_magic.folder_watch import FolderWatch
-    watch = FolderWatch(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)
+    watch = FolderWatch(tmp_path, pid=proc.pid)
     try:
         assert watch.available                       # Linux: inotify is there
         # Given nothing written, Then a short wait times out
         assert watch.wait(0.01) is False
-        # When a file is appended to (before the wait starts), Then the wait returns at once
+        # When the log is appended to (before the wait starts), Then the wait returns at once
         with open(tmp_path / "log.txt", "a") as fh:
             fh.write("line\n")
         assert watch.wait(30) is True
-        # And a file renamed into the folder counts too (status.json is replaced that way)
-        (tmp_path.parent / "status.tmp").write_text("{}")
-        (tmp_path.parent / "status.tmp").rename(tmp_path / "status.json")
+        # And another file of the folder being replaced does not wake it
+        (tmp_path / "status.tmp").write_text("{}")
+        (tmp_path / "status.tmp").rename(tmp_path / "status.json")
+        assert watch.wait(0.05) is False
+        # When the process exits, Then the wait returns
+        assert proc.stdin is not None
+        proc.stdin.close()
         assert watch.wait(30) is True
-        assert watch.wait(0.01) is False             # the events were consumed
+        proc.wait()
+        assert watch.wait(0.01) is False             # reported once
     finally:
         watch.close()
+        proc.kill()
+        proc.wait()
 
 
 def test_following_a_local_run_watches_its_folder(project: Path) -> None:
@@ -90,3 +104,38 @@ def test_following_a_local_run_watches_its_folder(project: Path) -> None:
                                                                   run_dir="/remote/runs/x"))
     assert run._folder_watch(elsewhere) is None
     assert "".join(run.logs(follow=True)) == "hi\n"
+
+
+def test_a_long_local_run_is_streamed_through_its_folder_watch(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a run that lives past the moment a follower starts watching its folder
+    from aml_magic import folder_watch
+    from aml_magic import run as run_module
+    monkeypatch.setattr(run_module, "WATCH_AFTER_SECONDS", 0.0)
+    created: list[folder_watch.FolderWatch] = []
+    real = folder_watch.FolderWatch
+
+    def recording(*args: object, **kwargs: object) -> folder_watch.FolderWatch:
+        watch = real(*args, **kwargs)  # type: ignore[arg-type]
+        created.append(watch)
+        return watch
+
+    monkeypatch.setattr(folder_watch, "FolderWatch", recording)
+    go = tmp_path / "go"
+    (project / "two.py").write_text(textwrap.dedent("""
+        import os, sys, time
+        print("first", flush=True)
+        deadline = time.time() + 30
+        while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+            time.sleep(0.01)
+        print("second", flush=True)
+    """))
+    run = Workspace(project).submit("local", "two.py", [str(go)])
+    # When it is followed, the go-ahead given once "first" arrived
+    seen = []
+    for line in run.logs(follow=True):
+        seen.append(line.strip())
+        go.touch()
+    # Then every line came, through a watch that was closed at the end
+    assert seen == ["first", "second"]
+    assert len(created) == 1 and created[0].fd == -1
