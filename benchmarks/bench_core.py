@@ -183,7 +183,10 @@ def main() -> int:
              "interpreter that runs the API and the `aml` script; not the pyenv shim on PATH), "
              f"{args.rounds} interleaved rounds, medians. Load average (1 min) before/after: "
              f"{load_before:.1f}/{os.getloadavg()[0]:.1f} (the machine is shared: other "
-             "processes inflate both sides).")
+             "processes inflate both sides). The API's floor on this design: the local agent's "
+             "launcher is a fresh `python -S -E` (~6 ms) before the script's own interpreter "
+             "(the baseline itself), so submit -> Completed cannot go below ~1.6x without a "
+             "launcher started ahead of the submit (targets/local.py, agent/).")
     print(machine_line())
     print(table)
     print(notes)
