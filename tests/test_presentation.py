@@ -94,6 +94,13 @@ def test_table_without_rows_says_so() -> None:
         "no compute targets"
 
 
+def test_tsv_is_plain_cells_for_scripts() -> None:
+    rows = [{"run_id": "r1", "status": "Completed", "exit_code": 0},
+            {"run_id": "r2", "status": "Failed", "exit_code": None, "reason": "a\tb\nc"}]
+    assert render.tsv(rows, ("run_id", "status", "exit_code", "reason")).splitlines() == [
+        "r1\tCompleted\t0\t", "r2\tFailed\t\ta b c"]
+
+
 def test_fields_align_labels_and_show_lists_and_mappings() -> None:
     text = render.fields([("run", "r1"), ("command", ["a.py", "1"]), ("env", {"A": "1"}),
                           ("exit code", None)])
