@@ -98,7 +98,7 @@ def tsv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """Rows as tab-separated values without a header, as the Azure CLI's ``-o tsv`` prints them
     (for ``cut``/``read`` in scripts): None is empty, tabs and newlines inside become spaces."""
     def cell(value: Any) -> str:
-        text = "" if value is None else _cell(value)
+        text = "" if value is None or value == "" else _cell(value)
         return text.replace("\t", " ").replace("\n", " ")
     return "\n".join("\t".join(cell(row.get(key)) for key in columns) for row in rows)
 
