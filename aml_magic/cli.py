@@ -183,6 +183,16 @@ def _workspace(args: argparse.Namespace) -> Any:
     return Workspace(getattr(args, "project", None))
 
 
+def _project_config(args: argparse.Namespace) -> Any:
+    """The project's ``aml_config/`` alone, for commands that only read it: no run history
+    (SQLite), no targets are loaded. Finds the project as ``Workspace`` does."""
+    from pathlib import Path
+
+    from .config import ProjectConfig, find_project
+    start = Path(getattr(args, "project", None) or Path.cwd())
+    return ProjectConfig(find_project(start.expanduser().resolve()))
+
+
 def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
     """Print ``data`` as JSON with ``-o json``, else the text rendering (built only then)."""
     if getattr(args, "output", "table") == "json":
@@ -245,7 +255,7 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 def cmd_target_list(args: argparse.Namespace) -> int:
     from .render import table
     from .schema import target_json
-    targets = [target_json(t) for t in _workspace(args).targets().values()]
+    targets = [target_json(t) for t in _project_config(args).compute_targets().values()]
     _emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
                                                  ("address", "address")),
                                        empty="no compute targets"))
@@ -255,7 +265,7 @@ def cmd_target_list(args: argparse.Namespace) -> int:
 def cmd_target_show(args: argparse.Namespace) -> int:
     from .render import fields
     from .schema import target_json
-    target = target_json(_workspace(args).config.compute(args.name))
+    target = target_json(_project_config(args).compute(args.name))
     _emit(args, target, lambda: fields([("name", target["name"]),
                                         *target["settings"].items()]))
     return 0
@@ -277,7 +287,8 @@ def cmd_rc_create(args: argparse.Namespace) -> int:
 def cmd_rc_list(args: argparse.Namespace) -> int:
     from .render import table
     from .schema import runconfig_json
-    configs = [runconfig_json(rc) for rc in _workspace(args).run_configurations().values()]
+    configs = [runconfig_json(rc)
+               for rc in _project_config(args).run_configurations().values()]
     _emit(args, configs, lambda: table(configs, (("name", "name"), ("target", "target"),
                                                  ("framework", "framework")),
                                        empty="no run configurations"))
@@ -287,7 +298,7 @@ def cmd_rc_list(args: argparse.Namespace) -> int:
 def cmd_rc_show(args: argparse.Namespace) -> int:
     from .render import fields
     from .schema import runconfig_json
-    config = runconfig_json(_workspace(args).config.runconfig(args.name))
+    config = runconfig_json(_project_config(args).runconfig(args.name))
     _emit(args, config, lambda: fields([("name", config["name"]),
                                         *config["settings"].items()]))
     return 0
