@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 _CACHE_VERSION = 1
 
@@ -68,37 +68,59 @@ class IgnoreChain:
 class IgnoreDecisions:
     """Whether a path is ignored is a pure function of the ignore files' texts in effect and the
     path: decisions are kept per chain fingerprint in ``ignored.json`` beside the hash cache, so
-    an unchanged project is walked without importing or compiling any gitignore matcher. Only
-    the decisions used by the latest walk are kept."""
+    an unchanged project is walked without importing or compiling any gitignore matcher.
+
+    The file is rewritten only when a walk made new decisions (chains no walk used any more are
+    dropped then). What this process last read or wrote is kept in memory, keyed by the file's
+    own stat: a process that lives on (a kernel, the Jupyter server) does not parse it again
+    unless another process replaced it."""
+
+    _memory: ClassVar[dict[str, tuple[tuple[int, int, int], dict[str, dict[str, bool]]]]] = {}
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.old: dict[str, dict[str, bool]] = {}
-        self.new: dict[str, dict[str, bool]] = {}
-        if path is not None:
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if data.get("version") == _CACHE_VERSION and isinstance(data.get("chains"), dict):
-                    self.old = data["chains"]
-            except (OSError, ValueError, AttributeError):
-                pass
+        self.old: dict[str, dict[str, bool]] = {}        # never mutated: may be shared memory
+        self.added: dict[str, dict[str, bool]] = {}
+        self.used: set[str] = set()
+        if path is None:
+            return
+        try:
+            identity = _stat_identity(path)
+            remembered = self._memory.get(str(path))
+            if remembered is not None and remembered[0] == identity:
+                self.old = remembered[1]
+                return
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") == _CACHE_VERSION and isinstance(data.get("chains"), dict):
+                self.old = data["chains"]
+                self._memory[str(path)] = (identity, self.old)
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def ignored(self, chain: IgnoreChain, rel: str, is_dir: bool) -> bool:
         key = rel + "/" if is_dir else rel
+        self.used.add(chain.fingerprint)
         known = self.old.get(chain.fingerprint, {}).get(key)
         if not isinstance(known, bool):
             known = chain.decide(rel, is_dir)
-        self.new.setdefault(chain.fingerprint, {})[key] = known
+            self.added.setdefault(chain.fingerprint, {})[key] = known
         return known
 
     def save(self) -> None:
-        if self.path is None or self.new == self.old:
+        if self.path is None or not self.added:
             return
+        chains = {fp: {**self.old.get(fp, {}), **self.added.get(fp, {})} for fp in self.used}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"version": _CACHE_VERSION, "chains": self.new},
+            tmp.write_text(json.dumps({"version": _CACHE_VERSION, "chains": chains},
                                       separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, self.path)
+            self._memory[str(self.path)] = (_stat_identity(self.path), chains)
         except OSError:
             pass  # a cache that cannot be written only costs speed next time
+
+
+def _stat_identity(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino

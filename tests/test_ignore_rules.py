@@ -76,3 +76,27 @@ def test_an_unchanged_project_is_snapshotted_without_the_matcher(project: Path) 
     # Then the first needed pathspec, the second did not, and both kept the same files
     assert first.stdout.split() == ["7", "True"]
     assert second.stdout.split() == ["7", "False"]
+
+
+def test_a_process_that_lives_on_reads_the_decisions_file_once(project: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    # Given a project snapshotted once in this process
+    from aml_magic import ignore_rules
+    take_snapshot(project)
+    reads: list[Path] = []
+    real_read_text = Path.read_text
+
+    def counting(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name == "ignored.json":
+            reads.append(self)
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    # When it is snapshotted again, Then the decisions come from memory
+    assert list(take_snapshot(project).files) == list(take_snapshot(project, use_cache=False).files)
+    assert reads == []
+    # And without that memory (a new process), the file is read again
+    ignore_rules.IgnoreDecisions._memory.clear()
+    take_snapshot(project)
+    assert len(reads) == 1
