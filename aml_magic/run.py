@@ -159,19 +159,19 @@ class Run:
                 record = self.refresh() if follow else self.record
                 terminal = record.status.is_terminal() if follow else True
                 text, offset = self.log_text(offset)
-                if text:
-                    backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
+                got_text = bool(text)
+                while text:                   # drain what is there (a read may be bounded)
                     yield from text.splitlines(keepends=True)
-                if terminal:
                     text, offset = self.log_text(offset)
-                    if text:
-                        yield from text.splitlines(keepends=True)
+                if terminal:
                     return
+                if got_text:
+                    backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
                 if watch is None and time.monotonic() >= watch_after:
                     watch = self._folder_watch(record)
                     watch_after = float("inf")    # one try: not every target can be watched
                 if watch is not None:
-                    if text:                 # a chatty run: at most one read per 10 ms
+                    if got_text:             # a chatty run: at most one read per 10 ms
                         time.sleep(ACTIVE_LOG_PAUSE_SECONDS)
                     watch.wait(WATCHED_PAUSE_SECONDS)
                 else:
