@@ -358,6 +358,7 @@ def cmd_run_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
+    from .render import run_text
     from .schema import run_detail_json
     run = _workspace(args).run(args.run_id)
     record = run.refresh()
@@ -365,31 +366,6 @@ def cmd_run_show(args: argparse.Namespace) -> int:
                              log=str(run.folder / "log.txt"), unreachable=run.last_error)
     _emit(args, detail, lambda: run_text(detail))
     return 0
-
-
-def run_text(detail: Any) -> str:
-    """``aml run show`` as text: the same fields as its JSON (a ``RunDetailJson``)."""
-    from .render import fields, format_duration, format_size, format_time, format_value
-    pairs: list[tuple[str, Any]] = [
-        ("run", detail["run_id"]), ("status", detail["status"]),
-        ("target", f"{detail['target']} ({detail['target_type']})"),
-        ("command", detail["command"]), ("created", format_time(detail["created_at"])),
-        ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
-    if detail["reason"]:
-        pairs.append(("reason", detail["reason"]))
-    if detail["git_commit"]:
-        pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
-                                                          else "")))
-    pairs += [("metric", f"{m['name']} = {format_value(m['value'])}")
-              for m in detail.get("metrics", [])]
-    pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
-              for o in detail.get("outputs", [])]
-    pairs.append(("log", detail.get("log")))
-    if detail.get("unreachable"):
-        note = ("the target could not be reached, this is the last known state "
-                f"({detail['unreachable']})")
-        pairs.append(("note", note))
-    return fields(pairs)
 
 
 def cmd_run_logs(args: argparse.Namespace) -> int:

@@ -159,6 +159,30 @@ def runs_table(records: Sequence[Any], *, metrics: Sequence[str] | None = None,
     return table(rows, columns, empty=empty)
 
 
+def run_text(detail: Mapping[str, Any]) -> str:
+    """``aml run show`` as text: the fields of a run's JSON (a ``schema.RunDetailJson``)."""
+    pairs: list[tuple[str, Any]] = [
+        ("run", detail["run_id"]), ("status", detail["status"]),
+        ("target", f"{detail['target']} ({detail['target_type']})"),
+        ("command", detail["command"]), ("created", format_time(detail["created_at"])),
+        ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
+    if detail["reason"]:
+        pairs.append(("reason", detail["reason"]))
+    if detail["git_commit"]:
+        pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
+                                                          else "")))
+    pairs += [("metric", f"{m['name']} = {format_value(m['value'])}")
+              for m in detail.get("metrics", [])]
+    pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
+              for o in detail.get("outputs", [])]
+    pairs.append(("log", detail.get("log")))
+    if detail.get("unreachable"):
+        note = ("the target could not be reached, this is the last known state "
+                f"({detail['unreachable']})")
+        pairs.append(("note", note))
+    return fields(pairs)
+
+
 def _duration(record: Any) -> float | None:
     """Seconds from start to end (or to now while live); None before the run starts."""
     start = getattr(record, "started_at", None)

@@ -170,6 +170,20 @@ def test_run_detail_json_adds_metrics_outputs_log_and_masks_the_configuration() 
     assert detail["environment"] == {"ALPHA": "0.5", "DB_PASSWORD": MASK}
 
 
+def test_run_text_shows_the_detail_json_fields() -> None:
+    detail = run_detail_json(_record(reason="exit code 3", exit_code=3),
+                             metrics=[Metric("acc", 0.912345678, 0)],
+                             outputs=[Artifact("model.pkl", 2048, "ab" * 32)],
+                             log="/runs/r/log.txt", unreachable="ssh: timed out")
+    lines = render.run_text(detail).splitlines()
+    assert lines[0].split() == ["run:", "proj_1700000000000_abcd"]
+    for expected in ("duration:  2m05s", "exit code: 3", "reason:    exit code 3",
+                     "metric:    acc = 0.912346", "output:    model.pkl (2.0 KB)",
+                     "log:       /runs/r/log.txt"):
+        assert expected in lines
+    assert lines[-1].startswith("note:") and "ssh: timed out" in lines[-1]
+
+
 def test_optional_detail_keys_are_left_out_when_unknown() -> None:
     detail = run_detail_json(_record())
     assert "log" not in detail and "unreachable" not in detail
