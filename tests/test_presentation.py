@@ -95,7 +95,7 @@ def test_table_without_rows_says_so() -> None:
 
 
 def test_tsv_is_plain_cells_for_scripts() -> None:
-    rows = [{"run_id": "r1", "status": "Completed", "exit_code": 0, "reason": ""},
+    rows: list[dict[str, object]] = [{"run_id": "r1", "status": "Completed", "exit_code": 0, "reason": ""},
             {"run_id": "r2", "status": "Failed", "exit_code": None, "reason": "a\tb\nc"}]
     assert render.tsv(rows, ("run_id", "status", "exit_code", "reason")).splitlines() == [
         "r1\tCompleted\t0\t", "r2\tFailed\t\ta b c"]
