@@ -5,15 +5,17 @@ when first used.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` alone costs more than the rest of this file.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .run import Run
     from .workspace import Workspace
 
-__all__ = ["Workspace", "Run", "load_ipython_extension", "__version__"]
+__all__ = ["Run", "Workspace", "__version__", "load_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:

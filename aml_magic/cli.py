@@ -4,31 +4,46 @@ exit 2; the argument specification is shared with the magics (``arguments.py``).
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
+import gc
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import arguments as A
 from .errors import AmlError
-from .render import format_duration, format_time, record_to_dict, runs_table
+
+# Only what every command needs is imported here: the workspace, the run history, the
+# configuration parser and the presentation modules load inside the handlers that use them.
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> A.ArgumentParser:
+def build_parser(only: str | None = None) -> A.ArgumentParser:
+    """The ``aml`` parser. With ``only`` (a command group such as ``experiment``), the other
+    groups are listed but their verbs are not built: a command pays only for its own parser."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
         "(the Azure ML Workbench CLI verbs, self-hosted).")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
+    for name, (text, add_verbs) in GROUPS.items():
+        group = sub.add_parser(name, help=text)
+        if only is None or only == name:
+            add_verbs(group)
+    return parser
 
-    p = sub.add_parser("init", help="create a project (aml_config/ and friends)")
+
+def _verbs(group: argparse.ArgumentParser) -> Any:
+    return group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+
+def _add_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", default=".")
     p.set_defaults(handler=cmd_init)
 
-    ct = sub.add_parser("computetarget", help="attach, list, show, detach compute targets")
-    ct_sub = ct.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_computetarget(group: argparse.ArgumentParser) -> None:
+    ct_sub = _verbs(group)
     p = ct_sub.add_parser("attach", help="attach a compute target")
     A.add_project(p)
     A.add_attach_arguments(p)
@@ -47,8 +62,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
 
-    rc = sub.add_parser("runconfiguration", help="create, list, show run configurations")
-    rc_sub = rc.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_runconfiguration(group: argparse.ArgumentParser) -> None:
+    rc_sub = _verbs(group)
     p = rc_sub.add_parser("create", help="create a run configuration for a target")
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
@@ -65,8 +81,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_rc_show)
 
-    sec = sub.add_parser("secret", help="keep a secret environment value in the secret store")
-    sec_sub = sec.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_secret(group: argparse.ArgumentParser) -> None:
+    sec_sub = _verbs(group)
     p = sec_sub.add_parser("set", help="store a value; prints the reference to put in a "
                                        "run configuration's EnvironmentVariables")
     A.add_project(p)
@@ -74,8 +91,9 @@ def build_parser() -> A.ArgumentParser:
     p.add_argument("--stdin", action="store_true", help="read the value from standard input")
     p.set_defaults(handler=cmd_secret_set)
 
-    ex = sub.add_parser("experiment", help="submit, prepare, cancel")
-    ex_sub = ex.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_experiment(group: argparse.ArgumentParser) -> None:
+    ex_sub = _verbs(group)
     p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
                           epilog="Options may also follow the script's arguments "
                                  "(train.py 0.5 --wait); after `--` everything goes to the script.")
@@ -91,8 +109,9 @@ def build_parser() -> A.ArgumentParser:
     A.add_run_id(p, flag=True)
     p.set_defaults(handler=cmd_cancel)
 
-    run = sub.add_parser("run", help="list, show, logs, wait, cancel runs")
-    run_sub = run.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+def _add_run(group: argparse.ArgumentParser) -> None:
+    run_sub = _verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
     A.add_project(p)
     A.add_output(p)
@@ -112,13 +131,37 @@ def build_parser() -> A.ArgumentParser:
         if verb == "wait":
             p.add_argument("--timeout", type=float, help="give up after this many seconds")
         p.set_defaults(handler=handler)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one ``aml`` command; returns its exit code.
+
+    As the ``aml`` program (``argv`` None), the cyclic garbage collector is paused while the
+    command starts (its passes over the objects every import creates cost more than the
+    command's own work) and resumed before anything long-running (``settle_memory``); what
+    exists at the end is frozen, so the interpreter's exit does not walk it again. Called with
+    ``argv`` from Python, the caller's collector is left alone."""
+    if argv is not None:
+        return _run(list(argv))
+    gc.disable()
     try:
-        args = parser.parse_args(argv)
+        return _run(sys.argv[1:])
+    finally:
+        settle_memory()
+
+
+def settle_memory() -> None:
+    """Before waiting or streaming for long: resume garbage collection, skipping what start-up
+    created (frozen: it lives until exit anyway). Only where ``main`` paused it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _run(args_list: list[str]) -> int:
+    parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
+    try:
+        args = parser.parse_args(args_list)
         return int(args.handler(args) or 0)
     except A.HelpShown as shown:
         if str(shown):
@@ -140,11 +183,23 @@ def _workspace(args: argparse.Namespace) -> Any:
     return Workspace(getattr(args, "project", None))
 
 
-def _emit(args: argparse.Namespace, data: Any, table: str) -> None:
+def _project_config(args: argparse.Namespace) -> Any:
+    """The project's ``aml_config/`` alone, for commands that only read it: no run history
+    (SQLite), no targets are loaded. Finds the project as ``Workspace`` does."""
+    from pathlib import Path
+
+    from .config import ProjectConfig, find_project
+    start = Path(getattr(args, "project", None) or Path.cwd())
+    return ProjectConfig(find_project(start.expanduser().resolve()))
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    """Print ``data`` as JSON with ``-o json``, else the text rendering (built only then)."""
     if getattr(args, "output", "table") == "json":
-        print(json.dumps(data, indent=2, default=str))
+        from .schema import dumps
+        print(dumps(data))
     else:
-        print(table)
+        print(text if isinstance(text, str) else text())
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -155,6 +210,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    import getpass
     ws = _workspace(args)
     password = None
     if args.password:
@@ -184,6 +240,7 @@ def _confirm_host_key(host: str, fingerprint: str) -> bool:
 
 
 def cmd_secret_set(args: argparse.Namespace) -> int:
+    import getpass
     value = (sys.stdin.readline().rstrip("\r\n") if args.stdin
              else getpass.getpass(f"value for {args.name}: "))
     if not value:
@@ -196,19 +253,21 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 
 
 def cmd_target_list(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    targets = ws.targets()
-    rows = [{"name": n, "type": t.type, "address": t.address or ""} for n, t in targets.items()]
-    table = _table(rows, ("name", "type", "address")) if rows else "no compute targets"
-    _emit(args, rows, table)
+    from .render import table
+    from .schema import target_json
+    targets = [target_json(t) for t in _project_config(args).compute_targets().values()]
+    _emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
+                                                 ("address", "address")),
+                                       empty="no compute targets"))
     return 0
 
 
 def cmd_target_show(args: argparse.Namespace) -> int:
-    from .config import compute_to_mapping
-    compute = _workspace(args).config.compute(args.name)
-    data = compute_to_mapping(compute)
-    _emit(args, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    from .render import fields
+    from .schema import target_json
+    target = target_json(_project_config(args).compute(args.name))
+    _emit(args, target, lambda: fields([("name", target["name"]),
+                                        *target["settings"].items()]))
     return 0
 
 
@@ -226,17 +285,22 @@ def cmd_rc_create(args: argparse.Namespace) -> int:
 
 
 def cmd_rc_list(args: argparse.Namespace) -> int:
-    configs = _workspace(args).run_configurations()
-    rows = [{"name": n, "target": r.target, "framework": r.framework} for n, r in configs.items()]
-    table = _table(rows, ("name", "target", "framework")) if rows else "no run configurations"
-    _emit(args, rows, table)
+    from .render import table
+    from .schema import runconfig_json
+    configs = [runconfig_json(rc)
+               for rc in _project_config(args).run_configurations().values()]
+    _emit(args, configs, lambda: table(configs, (("name", "name"), ("target", "target"),
+                                                 ("framework", "framework")),
+                                       empty="no run configurations"))
     return 0
 
 
 def cmd_rc_show(args: argparse.Namespace) -> int:
-    from .config import runconfig_to_mapping
-    data = runconfig_to_mapping(_workspace(args).config.runconfig(args.name))
-    _emit(args, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    from .render import fields
+    from .schema import runconfig_json
+    config = runconfig_json(_project_config(args).runconfig(args.name))
+    _emit(args, config, lambda: fields([("name", config["name"]),
+                                        *config["settings"].items()]))
     return 0
 
 
@@ -252,7 +316,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(run.id)
         return 0
     print(f"run {run.id}", file=sys.stderr)
-    for line in run.logs(follow=True, poll=0.05):
+    settle_memory()
+    for line in run.logs(follow=True):
         sys.stdout.write(line)
         sys.stdout.flush()
     record = run.record
@@ -266,6 +331,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.run_configuration:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
+    settle_memory()                     # an image build may take minutes
     result = _workspace(args).prepare(args.run_configuration, on_progress=print,
                                       strict=args.strict)
     print(f"{result.message} ({result.seconds:.2f} s)")
@@ -281,47 +347,31 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_run_list(args: argparse.Namespace) -> int:
+    from .render import runs_table
+    from .schema import run_json
     ws = _workspace(args)
     ws.reconcile_active()
-    runs = ws.runs(status=args.status, target=args.target, limit=args.limit)
-    records = [r.record for r in runs]
-    _emit(args, [record_to_dict(r) for r in records], runs_table(records))
+    records = [r.record for r in ws.runs(status=args.status, target=args.target,
+                                         limit=args.limit)]
+    _emit(args, [run_json(r) for r in records], lambda: runs_table(records))
     return 0
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
-    run = ws.run(args.run_id)
+    from .render import run_text
+    from .schema import run_detail_json
+    run = _workspace(args).run(args.run_id)
     record = run.refresh()
-    data = record_to_dict(record)
-    data["metrics"] = [m.__dict__ for m in run.metrics()]
-    data["outputs"] = [a.__dict__ for a in run.outputs()]
-    data["log"] = str(run.folder / "log.txt")
-    lines = [f"run:        {record.run_id}", f"status:     {record.status.value}",
-             f"target:     {record.target} ({record.target_type})",
-             f"command:    {' '.join(record.command)}",
-             f"created:    {format_time(record.created_at)}",
-             f"duration:   {format_duration(record.duration)}",
-             f"exit code:  {record.exit_code if record.exit_code is not None else '-'}"]
-    if record.reason:
-        lines.append(f"reason:     {record.reason}")
-    if record.git_commit:
-        lines.append(f"git:        {record.git_commit[:12]}{' (dirty)' if record.git_dirty else ''}")
-    for m in data["metrics"]:
-        lines.append(f"metric:     {m['name']} = {m['value']}")
-    for a in data["outputs"]:
-        lines.append(f"output:     {a['path']} ({a['size']} bytes)")
-    lines.append(f"log:        {data['log']}")
-    if run.last_error:
-        data["unreachable"] = run.last_error
-        lines.append(f"note:       the target could not be reached, this is the last known "
-                     f"state ({run.last_error})")
-    _emit(args, data, "\n".join(lines))
+    detail = run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
+                             log=str(run.folder / "log.txt"), unreachable=run.last_error)
+    _emit(args, detail, lambda: run_text(detail))
     return 0
 
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    if args.follow:
+        settle_memory()
     for line in run.logs(follow=args.follow):
         sys.stdout.write(line)
     sys.stdout.flush()
@@ -330,6 +380,7 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
 
 def cmd_run_wait(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    settle_memory()
     start = time.monotonic()
     status = run.wait(timeout=args.timeout)
     print(f"run {run.id}: {status.value} after {time.monotonic() - start:.1f} s")
@@ -338,12 +389,15 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
     return 0 if status.value == "Completed" else 1
 
 
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    head = "  ".join(c.upper().ljust(widths[c]) for c in columns)
-    body = ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join([head, *body])
-
+#: Command group -> (help, adds its verbs to the group's parser).
+GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "init": ("create a project (aml_config/ and friends)", _add_init),
+    "computetarget": ("attach, list, show, detach compute targets", _add_computetarget),
+    "runconfiguration": ("create, list, show run configurations", _add_runconfiguration),
+    "secret": ("keep a secret environment value in the secret store", _add_secret),
+    "experiment": ("submit, prepare, cancel", _add_experiment),
+    "run": ("list, show, logs, wait, cancel runs", _add_run),
+}
 
 if __name__ == "__main__":
     sys.exit(main())

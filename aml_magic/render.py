@@ -1,42 +1,192 @@
-"""Plain-text renderings of runs shared by the CLI and the magics' text fallbacks."""
+"""Plain-text presentation shared by every front end: one duration format, one time format, one
+size and value format, and one table renderer. The CLI's tables, the magics' text fallbacks and
+the widgets' text all come from here, so a run reads the same everywhere.
+
+Imports only the standard library's ``time``: ``aml run list`` and ``%load_ext`` stay fast.
+"""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
-from typing import Any, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from .history.records import RunRecord
-
-
-def format_time(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+#: What an empty value looks like in a table or a field list.
+MISSING = "-"
+#: The columns of a run listing; ``metrics`` is added where metrics were read.
+RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "run id"), ("target", "target"), ("status", "status"), ("started", "started"),
+    ("duration", "duration"))
+METRICS_COLUMN = ("metrics", "metrics")
+#: How many metrics a run listing shows per run.
+KEY_METRICS = 3
 
 
 def format_duration(seconds: float | None) -> str:
+    """``14ms``, ``3.27s``, ``59.9s``, ``4m05s``, ``1h02m03s``, ``2d03h04m``; ``-`` when
+    unknown."""
     if seconds is None:
-        return "-"
-    if seconds < 60:
+        return MISSING
+    seconds = max(0.0, float(seconds))
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 9.995:          # what rounds to 10.00 is shown as 10.0s
+        return f"{seconds:.2f}s"
+    if seconds < 59.95:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h{minutes:02d}m"
 
 
-def record_to_dict(record: RunRecord) -> dict[str, Any]:
-    data = asdict(record)
-    data["status"] = record.status.value
-    data.pop("target_state", None)
-    data["duration"] = record.duration
-    return data
+def format_time(timestamp: float | None) -> str:
+    """Seconds since the epoch as local ``YYYY-MM-DD HH:MM:SS``; ``-`` when unknown."""
+    if not timestamp:
+        return MISSING
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
-def runs_table(records: Sequence[RunRecord]) -> str:
-    if not records:
-        return "no runs"
-    rows = [(r.run_id, r.target, r.status.value, format_time(r.started_at or r.created_at),
-             format_duration(r.duration)) for r in records]
-    head = ("RUN", "TARGET", "STATUS", "STARTED", "DURATION")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+def format_size(size: int) -> str:
+    """``512 B``, ``1.5 KB``, ``3.2 MB``, ``1.0 GB`` (binary multiples)."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+def format_value(value: Any) -> str:
+    """A metric value in a cell: floats to 6 significant digits, lists by their length."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return f"[{len(value)} values]"
+    if value is None:
+        return MISSING
+    return str(value)
+
+
+def format_exit_code(code: int | None) -> str:
+    return MISSING if code is None else str(code)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *,
+          empty: str = "") -> str:
+    """Rows as aligned text columns under upper-case headers, two spaces apart. A column is
+    ``(key in each row, header)``.
+
+    The last column is not padded (it may be long, e.g. metrics) and trailing blanks are
+    dropped; a missing or None cell shows as ``-``. With no rows, ``empty`` is returned."""
+    if not rows:
+        return empty
+    cells = [[h.upper() for _, h in columns]]
+    cells += [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = []
+    for line in cells:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])] + line[-1:]
+        lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
+
+
+def tsv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Rows as tab-separated values without a header, as the Azure CLI's ``-o tsv`` prints them
+    (for ``cut``/``read`` in scripts): None is empty, tabs and newlines inside become spaces."""
+    def cell(value: Any) -> str:
+        text = "" if value is None or value == "" else _cell(value)
+        return text.replace("\t", " ").replace("\n", " ")
+    return "\n".join("\t".join(cell(row.get(key)) for key in columns) for row in rows)
+
+
+def fields(pairs: Iterable[tuple[str, Any]]) -> str:
+    """``label: value`` lines with the values aligned (``aml run show``, ``... show -n``)."""
+    items = [(label, _cell(value)) for label, value in pairs]
+    if not items:
+        return ""
+    width = max(len(label) for label, _ in items) + 1
+    return "\n".join(f"{(label + ':').ljust(width)} {value}".rstrip() for label, value in items)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(item) for item in value) or MISSING
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or MISSING
+    return str(value)
+
+
+# -- runs -------------------------------------------------------------------------------------
+def key_metrics(series: Iterable[tuple[str, Any]], limit: int = KEY_METRICS) -> str:
+    """``acc=0.91, loss=0.2``: the last value of the first ``limit`` metrics."""
+    shown = []
+    for index, (name, value) in enumerate(series):
+        if index >= limit:
+            break
+        shown.append(f"{name}={format_value(value)}")
+    return ", ".join(shown)
+
+
+def run_row(record: Any, *, metrics: str | None = None) -> dict[str, str]:
+    """One run as the cells of a listing (a ``RunRecord`` or anything with its attributes)."""
+    status = getattr(record, "status", "")
+    started = getattr(record, "started_at", None) or getattr(record, "created_at", None)
+    row = {"run_id": str(getattr(record, "run_id", "")),
+           "target": str(getattr(record, "target", "") or ""),
+           "status": str(getattr(status, "value", status)),
+           "started": format_time(started),
+           "duration": format_duration(_duration(record))}
+    if metrics is not None:
+        row["metrics"] = metrics
+    return row
+
+
+def runs_table(records: Sequence[Any], *, metrics: Sequence[str] | None = None,
+               empty: str = "no runs") -> str:
+    """The run listing of ``aml run list`` and ``%aml_runs`` (with ``metrics``, one string per
+    run, a METRICS column is added)."""
+    columns: tuple[tuple[str, str], ...] = RUN_COLUMNS
+    rows = [run_row(r, metrics=None if metrics is None else metrics[i])
+            for i, r in enumerate(records)]
+    if metrics is not None:
+        columns += (METRICS_COLUMN,)
+    return table(rows, columns, empty=empty)
+
+
+def run_text(detail: Mapping[str, Any]) -> str:
+    """``aml run show`` as text: the fields of a run's JSON (a ``schema.RunDetailJson``)."""
+    pairs: list[tuple[str, Any]] = [
+        ("run", detail["run_id"]), ("status", detail["status"]),
+        ("target", f"{detail['target']} ({detail['target_type']})"),
+        ("command", detail["command"]), ("created", format_time(detail["created_at"])),
+        ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
+    if detail["reason"]:
+        pairs.append(("reason", detail["reason"]))
+    if detail["git_commit"]:
+        pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
+                                                          else "")))
+    pairs += [("metric", f"{m['name']} = {format_value(m['value'])}")
+              for m in detail.get("metrics", [])]
+    pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
+              for o in detail.get("outputs", [])]
+    pairs.append(("log", detail.get("log")))
+    if detail.get("unreachable"):
+        note = ("the target could not be reached, this is the last known state "
+                f"({detail['unreachable']})")
+        pairs.append(("note", note))
+    return fields(pairs)
+
+
+def _duration(record: Any) -> float | None:
+    """Seconds from start to end (or to now while live); None before the run starts."""
+    start = getattr(record, "started_at", None)
+    if start is None:
+        return None
+    end = getattr(record, "ended_at", None)
+    return max(0.0, (time.time() if end is None else float(end)) - float(start))

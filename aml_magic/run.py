@@ -4,15 +4,49 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .errors import AmlError
 from .history.records import Artifact, Metric, RunRecord
 from .history.status import RunStatus
 
 if TYPE_CHECKING:
+    from .folder_watch import FolderWatch
     from .workspace import Workspace
+
+#: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
+WAIT_CAP_SECONDS = 0.5
+LOG_FOLLOW_CAP_SECONDS = 0.1
+#: The first pause: a trivial run ends within milliseconds of its start.
+FIRST_PAUSE_SECONDS = 0.001
+#: The pause after new log text: short enough to stream, long enough that a chatty run does not
+#: make the follower reconcile (lock, status, history) thousands of times a second.
+ACTIVE_LOG_PAUSE_SECONDS = 0.01
+#: How long a local run is followed on timed pauses before its folder is watched.
+WATCH_AFTER_SECONDS = 1.0
+#: With a folder watch, the longest quiet wait before checking anyway (the state of a run whose
+#: agent was killed is only settled by a check, once its heartbeat is stale).
+WATCHED_PAUSE_SECONDS = 0.5
+
+
+class Backoff:
+    """Pauses that start short and double up to ``cap``; ``reset`` after activity."""
+
+    def __init__(self, *, cap: float, first: float = FIRST_PAUSE_SECONDS) -> None:
+        self.cap = max(cap, 0.0)
+        self.first = min(first, self.cap)
+        self._next = self.first
+
+    def next(self) -> float:
+        pause = self._next
+        self._next = min(self.cap, self._next * 2)
+        return pause
+
+    def reset(self, to: float | None = None) -> None:
+        """Start again from ``to`` (default: the first pause)."""
+        self._next = self.first if to is None else min(to, self.cap)
 
 
 class Run:
@@ -60,10 +94,12 @@ class Run:
         return record
 
     def wait(self, timeout: float | None = None, *, poll: float | None = None) -> RunStatus:
-        """Block until the run ends (or ``timeout`` seconds pass); returns the status."""
+        """Block until the run ends (or ``timeout`` seconds pass); returns the status.
+
+        Waits on the target's change events (the local agent's exit, through a pidfd) between
+        checks; ``poll`` caps the pause between checks on targets without such events."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.05 if poll is None else poll
-        cap = 0.5 if poll is None else poll
+        backoff = Backoff(cap=WAIT_CAP_SECONDS if poll is None else poll)
         while True:
             record = self.refresh()
             if record.status.is_terminal():
@@ -71,12 +107,17 @@ class Run:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return record.status
-            pause = delay if left is None else min(delay, left)
-            if record.target_state.get("run_dir"):
-                self.workspace.wait_for_change(record, pause)
-            else:
-                time.sleep(pause)
-            delay = min(cap, delay * 1.5)
+            self._wait_for_change(record, backoff.next(), left)
+
+    def _wait_for_change(self, record: RunRecord, pause: float, left: float | None) -> None:
+        """Pause up to ``pause`` (never past the deadline), waking early when the target can
+        tell that the run changed."""
+        if left is not None:
+            pause = min(pause, max(left, 0.0))
+        if record.target_state.get("run_dir"):
+            self.workspace.wait_for_change(record, pause)
+        else:                            # still starting (background submit): nothing to watch
+            time.sleep(pause)
 
     # -- logs -------------------------------------------------------------------------------
     def log_text(self, offset: int = 0) -> tuple[str, int]:
@@ -99,18 +140,55 @@ class Run:
             self._masker = self.workspace.masker_for(self.record)
         return self._masker.mask(text)
 
-    def logs(self, *, follow: bool = False, poll: float = 0.1) -> Iterator[str]:
-        """Yield the log's lines; with ``follow``, keep yielding until the run ends."""
+    def logs(self, *, follow: bool = False, poll: float | None = None) -> Iterator[str]:
+        """Yield the log's lines; with ``follow``, keep yielding until the run ends.
+
+        While following, the pause between reads starts at a millisecond, is 10 ms after new
+        text and grows while the log is quiet (up to ``poll`` seconds); the target's change
+        events (the local agent's exit) end it early, so a short run is streamed without
+        waiting out a fixed interval. A local run still going after a second is then watched
+        (``FolderWatch``): each new line wakes the follower at once. Not sooner: closing an
+        inotify watch costs the kernel ~15 ms, more than a short run saves with it."""
         offset = 0
-        while True:
-            terminal = self.refresh().status.is_terminal() if follow else True
-            text, offset = self.log_text(offset)
-            while text:                   # each read is bounded: drain what is there
-                yield from text.splitlines(keepends=True)
+        backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
+        watch: FolderWatch | None = None
+        watch_after = time.monotonic() + WATCH_AFTER_SECONDS
+        try:
+            while True:
+                record = self.refresh() if follow else self.record
+                terminal = record.status.is_terminal() if follow else True
                 text, offset = self.log_text(offset)
-            if terminal:
-                return
-            time.sleep(poll)
+                got_text = bool(text)
+                while text:                   # drain what is there (a read may be bounded)
+                    yield from text.splitlines(keepends=True)
+                    text, offset = self.log_text(offset)
+                if terminal:
+                    return
+                if got_text:
+                    backoff.reset(ACTIVE_LOG_PAUSE_SECONDS)
+                if watch is None and time.monotonic() >= watch_after:
+                    watch = self._folder_watch(record)
+                    watch_after = float("inf")    # one try: not every target can be watched
+                if watch is not None:
+                    if got_text:             # a chatty run: at most one read per 10 ms
+                        time.sleep(ACTIVE_LOG_PAUSE_SECONDS)
+                    watch.wait(WATCHED_PAUSE_SECONDS)
+                else:
+                    self._wait_for_change(record, backoff.next(), None)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _folder_watch(self, record: RunRecord) -> FolderWatch | None:
+        """A watch on the run folder when the agent writes there itself, else None."""
+        if record.target_state.get("run_dir") != str(self.folder):
+            return None
+        from .folder_watch import FolderWatch
+        watch = FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
+        if watch.available:
+            return watch
+        watch.close()
+        return None
 
     # -- results ----------------------------------------------------------------------------
     def metrics(self) -> list[Metric]:

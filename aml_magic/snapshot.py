@@ -8,21 +8,21 @@ always skipped, and so is the project's own ``.aml/`` folder.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import shutil
 import stat
 import subprocess
-import tarfile
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 from aml_magic.errors import AmlError
+from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
 
 IGNORE_FILES = (".gitignore", ".amlignore")
 _CHUNK = 1 << 20
@@ -103,24 +103,6 @@ def _hash_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _load_spec(path: str) -> Any:
-    import pathspec  # only when the project has an ignore file
-
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
-
-
-def _ignored(specs: list[tuple[str, Any]], rel: str, is_dir: bool) -> bool:
-    """Last matching pattern wins, deeper ignore files after shallower ones, as in git."""
-    result = False
-    for base, spec in specs:
-        sub = rel[len(base):] + ("/" if is_dir else "")
-        include = spec.check_file(sub).include
-        if include is not None:
-            result = include
-    return result
-
-
 def _mode(st_mode: int) -> int:
     return 0o755 if st_mode & 0o111 else 0o644
 
@@ -190,6 +172,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
     if cache_path is None:
         cache_path = Path(root) / ".aml" / "cache" / "hashes.json"
     cache = _HashCache(cache_path if use_cache else None)
+    decisions = IgnoreDecisions(cache_path.with_name("ignored.json") if use_cache else None)
     started_ns = time.time_ns()
     files: dict[str, FileEntry] = {}
     warnings: list[str] = []
@@ -205,7 +188,8 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
         cache.record(rel, st, sha, started_ns)
         files[rel] = FileEntry(sha, st.st_size, _mode(st.st_mode))
 
-    stack: list[tuple[str, str, list[tuple[str, Any]]]] = [(root, "", [])]
+    no_rules = IgnoreChain()
+    stack: list[tuple[str, str, IgnoreChain]] = [(root, "", no_rules)]
     while stack:
         dir_path, prefix, specs = stack.pop()
         try:
@@ -218,7 +202,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
         for ign in IGNORE_FILES:
             if ign in names:
                 try:
-                    specs = specs + [(prefix, _load_spec(os.path.join(dir_path, ign)))]
+                    specs = specs.extended(prefix, read_ignore_file(os.path.join(dir_path, ign)))
                 except OSError as exc:
                     warnings.append(f"{prefix}{ign}: cannot be read ({exc.strerror})")
         for entry in entries:
@@ -226,25 +210,26 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
             if name == ".git" or (name == ".aml" and not prefix):
                 cells = os.path.join(entry.path, "cells")
                 if name == ".aml" and os.path.isdir(cells):   # cells exported by %%aml_submit
-                    stack.append((cells, ".aml/cells/", []))
+                    stack.append((cells, ".aml/cells/", no_rules))
                 continue
             rel = prefix + name
             try:
                 if entry.is_symlink():
-                    if specs and _ignored(specs, rel, False):
+                    if specs.rules and decisions.ignored(specs, rel, False):
                         continue
                     _add_symlink(rel, entry.path, real_root, add, warnings)
                 elif entry.is_dir(follow_symlinks=False):
-                    if not (specs and _ignored(specs, rel, True)):
+                    if not (specs.rules and decisions.ignored(specs, rel, True)):
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
-                    if not (specs and _ignored(specs, rel, False)):
+                    if not (specs.rules and decisions.ignored(specs, rel, False)):
                         add(rel, entry.path, entry.stat(follow_symlinks=False))
-                elif not (specs and _ignored(specs, rel, False)):
+                elif not (specs.rules and decisions.ignored(specs, rel, False)):
                     warnings.append(f"{rel}: skipped, not a regular file")
             except OSError as exc:
                 warnings.append(f"{rel}: skipped ({exc.strerror})")
     cache.save()
+    decisions.save()
     return Manifest(files, sorted(warnings))
 
 
@@ -320,6 +305,8 @@ def _tar_header(name: str, size: int, mode: int) -> bytes:
     non-ASCII) and sizes of 8 GiB or more get ``tarfile``'s PAX header instead."""
     raw = name.encode("ascii") if name.isascii() else b""
     if not raw or len(raw) > 100 or size >= _USTAR_MAX_SIZE:
+        # the rare case: tarfile is not imported otherwise
+        import tarfile
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = size, mode, 0
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
@@ -349,6 +336,8 @@ def write_objects_tar(manifest: Manifest, project_root: Path, shas: Iterable[str
     for rel, entry in manifest.files.items():
         by_sha.setdefault(entry.sha256, (rel, entry))
     cache = _HashCache(root / ".aml" / "cache" / "hashes.json")
+    if compress:
+        import gzip
     out: Any = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=1, mtime=0) \
         if compress else fileobj
     buf = bytearray(_CHUNK)
@@ -412,7 +401,7 @@ def git_info(project_root: Path) -> tuple[str | None, bool | None]:
     try:
         proc = subprocess.run(["git", "-C", str(project_root), "status", "--porcelain=v2",
                                "--branch"], capture_output=True, text=True, timeout=30, env=env,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError):
         return None, None
     if proc.returncode != 0:

@@ -6,42 +6,47 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
-
-import yaml
+from typing import Any
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+_dumper_class: type | None = None
 
 
-class _Dumper(yaml.SafeDumper):
-    """Indents lists under their key (``  - "$file"``) and never emits anchors."""
+def _dumper() -> type:
+    """The YAML dumper for aml_config/ files, built on first write (reading never needs it):
+    indents lists under their key (``  - "$file"``), double-quotes text, never emits anchors."""
+    global _dumper_class
+    if _dumper_class is not None:
+        return _dumper_class
+    import yaml
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        return super().increase_indent(flow, False)
+    class _Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            return super().increase_indent(flow, False)
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
 
+    def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    def represent_dict(dumper: yaml.SafeDumper, data: dict[Any, Any]) -> yaml.MappingNode:
+        pairs = []
+        for key, value in data.items():
+            key_node = dumper.represent_data(key)
+            if isinstance(key, str) and _plain_key(key):
+                key_node.style = None  # type: ignore[attr-defined]
+            pairs.append((key_node, dumper.represent_data(value)))
+        return yaml.MappingNode("tag:yaml.org,2002:map", pairs,
+                                flow_style=None if pairs else True)
 
-
-def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.MappingNode:
-    pairs = []
-    for key, value in data.items():
-        key_node = dumper.represent_data(key)
-        if isinstance(key, str) and _plain_key(key):
-            key_node.style = None
-        pairs.append((key_node, dumper.represent_data(value)))
-    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=None if pairs else True)
-
-
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(dict, _represent_dict)
+    _Dumper.add_representer(str, represent_str)
+    _Dumper.add_representer(dict, represent_dict)
+    _dumper_class = _Dumper
+    return _Dumper
 
 
 def _plain_key(key: str) -> bool:
@@ -50,11 +55,11 @@ def _plain_key(key: str) -> bool:
 
 def dump_value(value: Any) -> str:
     """YAML for one value, as it follows ``key:`` (``' "x"'`` or ``'\\n  - "a"'``)."""
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+    import yaml
+    text = yaml.dump(value, Dumper=_dumper(), default_flow_style=False, sort_keys=False,
                      allow_unicode=True, width=1 << 20, indent=2)
     text = text.rstrip("\n")
-    if text.endswith("\n..."):              # a lone scalar document ends with an explicit marker
-        text = text[: -len("\n...")]
+    text = text.removesuffix("\n...")      # a lone scalar document ends with an explicit marker
     is_block = (isinstance(value, (dict, list)) and len(value) > 0)
     if is_block:
         return "\n" + "\n".join("  " + line if line else line for line in text.split("\n"))
@@ -124,6 +129,7 @@ def atomic_create(path: Path, text: str) -> bool:
 
 
 def _write_temp(path: Path, text: str) -> str:
+    import tempfile
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:

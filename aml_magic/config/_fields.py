@@ -2,9 +2,9 @@
 keys nobody asked for (they are kept, never silently dropped)."""
 from __future__ import annotations
 
-import difflib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import ConfigError
 from ._parse import Entry, Node, parse_file
@@ -152,6 +152,7 @@ class Fields:
             if key in quiet:
                 continue
             lowered = {name.lower(): name for name in known}
+            import difflib
             close = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.75)
             hint = f" (did you mean '{lowered[close[0]]}'?)" if close else ""
             warnings.append(f"{self.path}:{entry.line}: unknown key '{key}'{hint}; "

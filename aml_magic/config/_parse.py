@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
-#: libyaml is much faster; the pure-Python loader gives the same results (tabs are handled below).
-DEFAULT_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:   # PyYAML is imported on the first parse that misses the cache
+    import yaml
+
+#: The loader class; None means libyaml's when installed (much faster), else the pure-Python
+#: one, which gives the same results (tabs are handled below).
+DEFAULT_LOADER: type | None = None
 
 
 @dataclass
@@ -67,14 +69,33 @@ def read_text(path: Path) -> str:
 
 
 def parse_file(path: Path, *, loader: type | None = None) -> Node | None:
-    """Parse one file; ``None`` for a file holding only comments or blanks."""
-    return parse_text(read_text(path), path=str(path), loader=loader)
+    """Parse one file; ``None`` for a file holding only comments or blanks. A project's file
+    whose text is unchanged since it was last parsed comes from the parse cache."""
+    text = read_text(path)
+    cached = loader is None and DEFAULT_LOADER is None
+    if cached:
+        from . import _parse_cache
+        tree = _parse_cache.lookup(Path(path), text)
+        if tree is not None:
+            return tree
+    tree = parse_text(text, path=str(path), loader=loader)
+    if cached and tree is not None:
+        _parse_cache.store(Path(path), text, tree)
+    return tree
+
+
+def default_loader() -> type:
+    if DEFAULT_LOADER is not None:
+        return DEFAULT_LOADER
+    import yaml
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
 
 
 def parse_text(text: str, *, path: str, loader: type | None = None) -> Node | None:
     """Parse YAML (JSON is YAML too). A tab used as separation whitespace, which the YAML spec
     allows but PyYAML's scanner rejects, is retried as a space: same columns, same meaning."""
-    loader = loader or DEFAULT_LOADER
+    import yaml
+    loader = loader or default_loader()
     try:
         return _compose(text, path, loader)
     except yaml.YAMLError as first:
@@ -164,6 +185,7 @@ def _compose(text: str, path: str, loader_cls: type) -> Node | None:
 
 
 def _convert(node: yaml.Node, loader: Any, path: str) -> Node:
+    import yaml
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, yaml.ScalarNode):
         return Node(loader.construct_object(node, deep=True), line, column, raw=node.value)
@@ -187,10 +209,10 @@ def _convert(node: yaml.Node, loader: Any, path: str) -> Node:
 
 
 _HINTS = (
-    ("cannot start any token", "a TAB or other character YAML does not allow here; indent "
-                               "with spaces and quote values that start with @ or `"),
-    ("mapping values are not allowed", "quote a value that contains ': ' (key: \"a: b\") "
-                                       "or fix the indentation"),
+    ("cannot start any token", ("a TAB or other character YAML does not allow here; indent "
+                                "with spaces and quote values that start with @ or `")),
+    ("mapping values are not allowed", ("quote a value that contains ': ' (key: \"a: b\") "
+                                        "or fix the indentation")),
     ("did not find expected ',' or", "a comma is missing or a bracket is not closed"),
     ("could not find expected ':'", "write each setting as 'key: value' and close any open quote"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),
@@ -202,6 +224,7 @@ _HINTS = (
 
 def _yaml_error(err: yaml.YAMLError, path: str, text: str) -> ConfigError:
     """Turn a PyYAML error into one sentence with 1-based line/column and a hint on the fix."""
+    import yaml
     if not isinstance(err, yaml.MarkedYAMLError):
         return ConfigError(f"cannot parse the file: {err}; fix the YAML syntax", path=path)
     mark = err.problem_mark or err.context_mark

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ProjectNotFound
 from ._emit import atomic_create, atomic_write
 from .compute import ComputeTarget, load_compute, write_compute
-from .dependencies import CondaDependencies, SparkDependencies, load_conda, load_spark
 from .runconfig import RunConfiguration, load_runconfig, write_runconfig
 from .templates import AMLIGNORE, CONFIG_FILES
+
+if TYPE_CHECKING:   # loaded on first use: a local run never reads its conda or Spark file
+    from .dependencies import CondaDependencies, SparkDependencies
 
 CONFIG_DIR = "aml_config"
 STATE_DIR = ".aml/"
@@ -83,10 +86,12 @@ class ProjectConfig:
 
     def conda_dependencies(self, config: RunConfiguration) -> CondaDependencies:
         """The conda file a run configuration names (relative to the project root)."""
+        from .dependencies import load_conda
         return load_conda(self._dependency(config, config.conda_dependencies_file,
                                            "CondaDependenciesFile"))
 
     def spark_dependencies(self, config: RunConfiguration) -> SparkDependencies:
+        from .dependencies import load_spark
         return load_spark(self._dependency(config, config.spark_dependencies_file,
                                            "SparkDependenciesFile"))
 

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from ..history.status import RunStatus
-from ..secrets import MASK, looks_secret
+
+# One format for durations, sizes and values everywhere (CLI, magics, widgets); re-exported here
+# for the renderers that import them from this module.
+from ..render import format_duration, format_size, format_value
+from ..schema import mask_environment
+
+__all__ = ["LogTail", "MetricSeries", "RunSnapshot", "elapsed_seconds", "format_duration",
+           "format_size", "format_value", "group_metrics", "mask_environment", "snapshot_of"]
 
 TAIL_LINES = 200
 
@@ -103,15 +111,6 @@ def group_metrics(metrics: Iterable[Any]) -> list[MetricSeries]:
     return result
 
 
-def mask_environment(environment: dict[str, str] | None) -> dict[str, str]:
-    """History already masks secret values; names that look secret are masked once more here
-    so a widget never shows one even if a record was written by an older version."""
-    masked = {}
-    for name, value in (environment or {}).items():
-        masked[str(name)] = MASK if looks_secret(str(name)) else str(value)
-    return masked
-
-
 def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
     """Seconds since the run started (or was created), up to its end."""
     start = getattr(record, "started_at", None) or getattr(record, "created_at", None)
@@ -141,32 +140,3 @@ def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | No
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
     )
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        return f"[{len(value)} values]"
-    return str(value)

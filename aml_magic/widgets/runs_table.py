@@ -5,16 +5,15 @@ terminal; it needs no widget manager.
 """
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 
-from ._render import badge_html
-from ._snapshot import elapsed_seconds, format_duration, format_value, group_metrics
 from ..history.status import RunStatus
-
-KEY_METRICS = 3
+from ..render import METRICS_COLUMN, RUN_COLUMNS, key_metrics, run_row, table
+from ._render import badge_html
+from ._snapshot import group_metrics
 
 
 @dataclass
@@ -27,29 +26,21 @@ class RunRow:
     metrics: str
 
 
-def _started(record: Any) -> str:
-    when = getattr(record, "started_at", None) or getattr(record, "created_at", None)
-    if when is None:
-        return "-"
-    return dt.datetime.fromtimestamp(float(when)).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _key_metrics(run: Any) -> str:
     try:
         series = group_metrics(run.metrics())
     except Exception:  # noqa: BLE001 - a table row must not fail the whole listing
         return ""
-    return ", ".join(f"{m.name}={format_value(m.last)}" for m in series[:KEY_METRICS])
+    return key_metrics((m.name, m.last) for m in series)
 
 
 def rows_of(runs: Iterable[Any]) -> list[RunRow]:
     rows = []
     for run in runs:
         record = run.record
-        duration = elapsed_seconds(record) if getattr(record, "started_at", None) else None
-        rows.append(RunRow(run.id, str(getattr(record, "target", "")),
-                           RunStatus(record.status), _started(record),
-                           format_duration(duration), _key_metrics(run)))
+        cells = run_row(record, metrics=_key_metrics(run))
+        rows.append(RunRow(run.id, cells["target"], RunStatus(record.status), cells["started"],
+                           cells["duration"], cells["metrics"]))
     return rows
 
 
@@ -69,13 +60,10 @@ class RunsTable:
         if not self.rows:
             return f"No runs{' in ' + self.project if self.project else ''}" + (
                 f" ({self.filters})" if self.filters else "") + "."
-        header = ("RUN ID", "TARGET", "STATUS", "STARTED", "DURATION", "METRICS")
-        table = [header] + [(r.run_id, r.target, r.status.value, r.started, r.duration, r.metrics)
-                            for r in self.rows]
-        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-        lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1]))
-                 + "  " + row[-1] for row in table]
-        return self._title() + "\n" + "\n".join(line.rstrip() for line in lines)
+        cells = [{"run_id": r.run_id, "target": r.target, "status": r.status.value,
+                  "started": r.started, "duration": r.duration, "metrics": r.metrics}
+                 for r in self.rows]
+        return self._title() + "\n" + table(cells, RUN_COLUMNS + (METRICS_COLUMN,))
 
     def html(self) -> str:
         if not self.rows:

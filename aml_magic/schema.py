@@ -1,0 +1,202 @@
+"""The JSON shape of every object a front end shows: runs, metrics, outputs, compute targets and
+run configurations. ``aml ... -o json``, the widgets and the REST API all build their JSON here,
+so one object has one shape (snake_case keys, times in seconds since the epoch, sizes in bytes)
+and secret values are masked in every one of them.
+
+Builders take the history and configuration objects (``RunRecord``, ``Metric``, ``Artifact``,
+``ComputeTarget``, ``RunConfiguration``) by their attributes and return plain ``dict``s typed as
+``TypedDict``s, ready for ``json.dumps``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from .secrets import MASK, is_reference, looks_secret
+
+if TYPE_CHECKING:
+    from .config import ComputeTarget, RunConfiguration
+    from .history.records import Artifact, Metric, RunRecord
+
+#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
+_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
+
+
+class MetricJson(TypedDict):
+    """One logged value; a series is several rows with one name and increasing ``step``."""
+
+    name: str
+    value: Any
+    step: int | None
+    time: float | None
+
+
+class OutputJson(TypedDict):
+    """One file under the run's ``outputs/``; ``path`` is relative to it, '/'-separated."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class RunJson(TypedDict):
+    """A run as listed (``aml run list -o json``, the runs table, the REST list)."""
+
+    run_id: str
+    project: str
+    run_configuration: str | None
+    target: str
+    target_type: str
+    status: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    duration: float | None
+    exit_code: int | None
+    reason: str | None
+    command: list[str]
+    script: str | None
+    environment: dict[str, str]
+    snapshot_digest: str | None
+    environment_hash: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+
+
+class RunDetailJson(RunJson, total=False):
+    """A run in full (``aml run show -o json``): what it was configured with, its metrics and
+    outputs, where its log is, and why its state may be stale (``unreachable``)."""
+
+    configuration: dict[str, Any]
+    metrics: list[MetricJson]
+    outputs: list[OutputJson]
+    log: str
+    unreachable: str
+
+
+class TargetJson(TypedDict):
+    """A compute target; ``settings`` holds its ``.compute`` file's keys as written there."""
+
+    name: str
+    type: str
+    address: str | None
+    username: str | None
+    settings: dict[str, Any]
+
+
+class RunConfigurationJson(TypedDict):
+    """A run configuration; ``settings`` holds its ``.runconfig`` file's keys as written there."""
+
+    name: str
+    target: str
+    framework: str
+    arguments: list[str]
+    environment: dict[str, str]
+    settings: dict[str, Any]
+
+
+# -- secrets ----------------------------------------------------------------------------------
+def is_secret_name(name: str) -> bool:
+    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
+    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
+    lowered = name.lower()
+    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
+
+
+def mask_value(name: str, value: Any) -> Any:
+    """``******`` for a text value under a secret-looking name, unless it is a reference into
+    the secret store (a reference reveals nothing and says where the value lives)."""
+    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
+        return MASK
+    return value
+
+
+def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
+    """Environment variables as text, secret-looking names masked. History already keeps only
+    ``******`` for those; masking again here covers records written by older versions and
+    run configurations that hold a literal value."""
+    return {str(k): str(mask_value(str(k), v)) for k, v in (environment or {}).items()}
+
+
+def mask_secrets(data: Any, *, name: str = "") -> Any:
+    """A deep copy of JSON-like ``data`` with every secret-looking key's text value masked
+    (``EnvironmentVariables`` inside a configuration snapshot included)."""
+    if isinstance(data, Mapping):
+        return {str(k): mask_secrets(v, name=str(k)) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_secrets(item, name=name) for item in data]
+    return mask_value(name, data)
+
+
+# -- builders ---------------------------------------------------------------------------------
+def metric_json(metric: Metric) -> MetricJson:
+    return {"name": metric.name, "value": metric.value, "step": metric.step,
+            "time": metric.time}
+
+
+def output_json(artifact: Artifact) -> OutputJson:
+    return {"path": artifact.path, "size": int(artifact.size), "sha256": artifact.sha256}
+
+
+def run_json(record: RunRecord) -> RunJson:
+    status = record.status
+    return {
+        "run_id": record.run_id,
+        "project": record.project,
+        "run_configuration": record.run_configuration,
+        "target": record.target,
+        "target_type": record.target_type,
+        "status": str(getattr(status, "value", status)),
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "duration": record.duration,
+        "exit_code": record.exit_code,
+        "reason": record.reason,
+        "command": [str(item) for item in record.command],
+        "script": record.script,
+        "environment": mask_environment(record.environment),
+        "snapshot_digest": record.snapshot_digest,
+        "environment_hash": record.environment_hash,
+        "git_commit": record.git_commit,
+        "git_dirty": record.git_dirty,
+    }
+
+
+def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
+                    outputs: Iterable[Artifact] = (), log: str | None = None,
+                    unreachable: str | None = None) -> RunDetailJson:
+    detail: RunDetailJson = {**run_json(record),  # type: ignore[typeddict-item]
+                             "configuration": mask_secrets(record.config_snapshot),
+                             "metrics": [metric_json(m) for m in metrics],
+                             "outputs": [output_json(a) for a in outputs]}
+    if log is not None:
+        detail["log"] = log
+    if unreachable:
+        detail["unreachable"] = unreachable
+    return detail
+
+
+def target_json(compute: ComputeTarget) -> TargetJson:
+    from .config import compute_to_mapping
+    settings = compute_to_mapping(compute)
+    settings.pop("name", None)
+    return {"name": compute.name, "type": compute.type, "address": compute.address,
+            "username": compute.username, "settings": mask_secrets(settings)}
+
+
+def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
+    from .config import runconfig_to_mapping
+    from .config.runconfig import argument_text
+    settings = runconfig_to_mapping(config)
+    settings.pop("name", None)
+    return {"name": config.name, "target": config.target, "framework": config.framework,
+            "arguments": [argument_text(a) for a in (config.argument_vector or [])],
+            "environment": mask_environment(config.environment_variables),
+            "settings": mask_secrets(settings)}
+
+
+def dumps(data: Any) -> str:
+    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
