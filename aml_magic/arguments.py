@@ -4,7 +4,7 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import AmlError
 
@@ -20,11 +20,11 @@ class HelpShown(AmlError):
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser that raises instead of calling ``sys.exit``."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("exit_on_error", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+    def parse_known_args(self, args=None, namespace=None):
         try:
             return super().parse_known_args(args, namespace)
         except argparse.ArgumentError as exc:

@@ -170,7 +170,8 @@ def plan_environment(conda: CondaLike | None, *, base_image: str,
             conda_only.append(text)
         else:
             guessed[text] = spec.pip_requirement(spec.name)
-    pip, workbench_only = [], []
+    pip: list[str] = []
+    workbench_only: list[str] = []
     for item in (p.strip() for p in _strings(getattr(conda, "pip", None))):
         (workbench_only if _is_workbench_only(item) else pip).append(item)
     deps: list[Any] = [s.strip() for s in _strings(getattr(conda, "conda", None))]
@@ -262,9 +263,7 @@ def _conda_version_to_pep440(version: str) -> str:
             part = part.strip()
             if not part:
                 continue
-            if part.startswith("==") or part[:2] in (">=", "<=", "!=", "~="):
-                parts.append(part)
-            elif part[0] in "<>":
+            if part.startswith("==") or part[:2] in (">=", "<=", "!=", "~=") or part[0] in "<>":
                 parts.append(part)
             else:
                 bare = part.lstrip("=")

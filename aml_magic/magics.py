@@ -279,8 +279,10 @@ class AmlMagics(Magics):
         args = split_submit_args(parse(submit_parser(prog, cell=is_cell), line))
         ws = self.workspace(args.project)
         name = self.runconfig_name(ws, args.run_configuration)
+        shell = self.shell
+        assert shell is not None, "the magics are registered on a shell"
         if is_cell:
-            text = cell_script(self.shell.transform_cell(cell))
+            text = cell_script(shell.transform_cell(cell))
             script = write_cell(ws.root, text, args.name)
         else:
             script = args.script
@@ -290,7 +292,7 @@ class AmlMagics(Magics):
         if args.wait:
             self.wait(run)
         if is_cell and args.out:
-            self.shell.user_ns[args.out] = run
+            shell.user_ns[args.out] = run
             return None
         return run
 

@@ -167,7 +167,7 @@ def run_json(record: RunRecord) -> RunJson:
 def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     outputs: Iterable[Artifact] = (), log: str | None = None,
                     unreachable: str | None = None) -> RunDetailJson:
-    detail: RunDetailJson = {**run_json(record),  # type: ignore[typeddict-item]
+    detail: RunDetailJson = {**run_json(record),
                              "configuration": mask_secrets(record.config_snapshot),
                              "metrics": [metric_json(m) for m in metrics],
                              "outputs": [output_json(a) for a in outputs]}

@@ -62,32 +62,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="aml-bench-history-") as tmp:
-        with RunStore(Path(tmp)) as store:
-            seconds = populate(store, args.runs)
-            print(f"inserted {args.runs:,} runs in {seconds:.2f} s (one transaction)\n")
-            cases: list[tuple[str, Callable[[], Any]]] = [
-                ("newest 50", lambda: store.list_runs(limit=50)),
-                ("newest 50, status=Running", lambda: store.list_runs(status="Running")),
-                ("newest 50, target=gpuvm", lambda: store.list_runs(target="gpuvm")),
-                ("newest 50, target+status", lambda: store.list_runs(target="gpuvm",
-                                                                    status="Failed")),
-                ("page 100 (offset 5,000)", lambda: store.list_runs(offset=5_000)),
-                ("get one run", lambda: store.get(store.list_runs(limit=1)[0].run_id)),
-                ("active_runs()", store.active_runs),
-                ("count_runs()", store.count_runs),
-            ]
-            print(f"{'query':<28} {'median ms':>10} {'rows':>6}  {'contract':>8}")
-            print("-" * 56)
-            worst = 0.0
-            for name, action in cases:
-                ms, result = median_ms(action, args.repeat)
-                rows = len(result) if isinstance(result, list) else 1
-                listing = name.startswith("newest")
-                if listing:
-                    worst = max(worst, ms)
-                verdict = ("ok" if ms < CONTRACT_MS else "SLOW") if listing else "-"
-                print(f"{name:<28} {ms:>10.3f} {rows:>6}  {verdict:>8}")
+    with tempfile.TemporaryDirectory(prefix="aml-bench-history-") as tmp, RunStore(Path(tmp)) as store:
+        seconds = populate(store, args.runs)
+        print(f"inserted {args.runs:,} runs in {seconds:.2f} s (one transaction)\n")
+        cases: list[tuple[str, Callable[[], Any]]] = [
+            ("newest 50", lambda: store.list_runs(limit=50)),
+            ("newest 50, status=Running", lambda: store.list_runs(status="Running")),
+            ("newest 50, target=gpuvm", lambda: store.list_runs(target="gpuvm")),
+            ("newest 50, target+status", lambda: store.list_runs(target="gpuvm",
+                                                                status="Failed")),
+            ("page 100 (offset 5,000)", lambda: store.list_runs(offset=5_000)),
+            ("get one run", lambda: store.get(store.list_runs(limit=1)[0].run_id)),
+            ("active_runs()", store.active_runs),
+            ("count_runs()", store.count_runs),
+        ]
+        print(f"{'query':<28} {'median ms':>10} {'rows':>6}  {'contract':>8}")
+        print("-" * 56)
+        worst = 0.0
+        for name, action in cases:
+            ms, result = median_ms(action, args.repeat)
+            rows = len(result) if isinstance(result, list) else 1
+            listing = name.startswith("newest")
+            if listing:
+                worst = max(worst, ms)
+            verdict = ("ok" if ms < CONTRACT_MS else "SLOW") if listing else "-"
+            print(f"{name:<28} {ms:>10.3f} {rows:>6}  {verdict:>8}")
     print(f"\nworst listing median: {worst:.3f} ms (contract < {CONTRACT_MS:.0f} ms)")
     return 0 if worst < CONTRACT_MS else 1
 

@@ -66,11 +66,11 @@ class StreamMasker:
             rest = buf[k:]
             if any(len(v) > len(rest) and v.startswith(rest) for v in self.values):
                 break  # undecided: hold from here
-            m = self.pattern.match(buf, k)
-            if m is not None:
+            found = self.pattern.match(buf, k)
+            if found is not None:
                 out.append(buf[pos:k])
                 out.append(MASK)
-                k = pos = m.end()
+                k = pos = found.end()
             else:
                 k += 1
         out.append(buf[pos:k])

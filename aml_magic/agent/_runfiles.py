@@ -38,7 +38,7 @@ def json_loads(text: str) -> Any:
         return json.loads(text)
     start = len(text) - len(text.lstrip())
     try:
-        value, end = _json.make_scanner(_ScanContext)(text, start)
+        value, end = _json.make_scanner(_ScanContext)(text, start)  # type: ignore[arg-type]
         if not text[end:].strip():
             return value
     except Exception:  # the C scanner reports errors only once json.decoder is loaded

@@ -24,14 +24,15 @@ import time
 try:
     import _signal as signal
 except ImportError:  # pragma: no cover - other Python implementations
-    import signal  # type: ignore[no-redef]
+    import signal
 
 if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
     from ._runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
     from .proctool import self_identity
 else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
-    from _runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
-    from proctool import self_identity
+    from _runfiles import (  # type: ignore[no-redef]
+        SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic)
+    from proctool import self_identity  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class Supervisor:
         if __package__:
             from ._logmask import MaskedLog, mask_values
         else:  # pragma: no cover - on the target
-            from _logmask import MaskedLog, mask_values
+            from _logmask import MaskedLog, mask_values  # type: ignore[no-redef]
         values = mask_values(self.spec["mask"])
         return MaskedLog(log_fd, values) if values else None
 

@@ -425,8 +425,8 @@ def _ask_for_missing(files, sources, objects, base, partial_work=None):
     """When objects of ``files`` are neither just received nor in the store: keep what was
     received (removing ``partial_work``, the tree it was extracted into), print the missing
     list for the client (which sends them and asks again) and return True."""
-    missing = sorted(set(sha for rel, sha, mode in files if sha not in sources.fresh
-                         and not os.path.exists(_object_path(objects, sha))))
+    missing = sorted({sha for rel, sha, mode in files if sha not in sources.fresh
+                      and not os.path.exists(_object_path(objects, sha))})
     if not missing:
         return False
     sources.store_unused()
@@ -449,7 +449,7 @@ def session():
     if stat.S_IMODE(os.lstat(base).st_mode) != 0o700 and os.path.isdir(base):
         os.chmod(base, 0o700)
     files = [[_safe_rel(rel), sha, int(mode)] for rel, sha, mode, size in header["files"]]
-    sizes = dict((sha, int(size)) for rel, sha, mode, size in header["files"])
+    sizes = {sha: int(size) for rel, sha, mode, size in header["files"]}
     sending = header.get("sending") or []
     keep = header.get("keep") or ()
     run_dir = os.path.join(base, "runs", header["run_id"])

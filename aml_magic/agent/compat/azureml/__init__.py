@@ -22,7 +22,7 @@ def _defer_to_real_package():
         except (OSError, TypeError, ValueError):
             return False
 
-    me = _sys.modules.get(__name__)
+    me = _sys.modules[__name__]  # this very module, being imported
     saved = list(_sys.path)
     _sys.path[:] = [entry for entry in saved if not is_own(entry)]
     _sys.modules.pop(__name__, None)
