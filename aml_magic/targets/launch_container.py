@@ -1,0 +1,363 @@
+"""The agent as the main process of a container (``docker`` and ``remotedocker``).
+
+Everything goes through ``DockerCli`` over the placement's transport, so this machine's engine
+and a VM's engine share one code path. A run's container is made from the environment image
+(``docker_images``), mounts only the run folder (``/aml/run``), the agent read-only
+(``/aml/agent``) and, when configured, the native shared directory; it runs with
+``no-new-privileges`` and no capabilities unless the ``.compute`` lists some
+(``capabilities``), as ``containerUser`` (default: the owner of the run folder), on the
+engine's default network unless ``networkMode`` says otherwise.
+
+The launch spec holds secrets, so it never enters the container's configuration: the container
+is created with an open stdin (``docker create -i``: stdin closes after the first attach), and
+``docker start -a -i`` is fed the spec; once the agent has recorded the run (``status.json``)
+the attached client is dropped and the container runs on under the engine, independent of the
+SSH connection and of the submitter.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, TargetError
+from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from .docker_cli import DockerCli, ImageInfo
+from .docker_images import ENV_PYTHON, LABEL, DockerEnvironmentBuilder
+from .launch import Launch, launch_spec, write_cancel_marker
+
+if TYPE_CHECKING:
+    from .base import AgentTarget
+
+RUN_MOUNT = "/aml/run"
+AGENT_MOUNT = "/aml/agent"
+PROJECT_MOUNT = "/aml/project"
+SHARE_MOUNT = "/aml/share"
+CANCEL_GRACE_SECONDS = 3.0
+START_TIMEOUT = 90.0
+# $1 container, $2 status.json, then the docker command (docker [-H HOST]). Feeds stdin (the
+# spec) to the attached container, waits until the agent has written status.json (or the
+# client ended), drops the client (SIGKILL: never forwarded) and prints the container's state.
+_START = r"""c=$1; s=$2; shift 2
+exec 3<&0 </dev/null
+"$@" start -a -i "$c" <&3 >/dev/null 2>&1 &
+a=$!
+exec 3<&-
+n=0
+while [ ! -s "$s" ] && kill -0 "$a" 2>/dev/null && [ "$n" -lt 3000 ]; do
+  n=$((n+1)); sleep 0.02
+done
+kill -9 "$a" 2>/dev/null
+wait "$a" 2>/dev/null
+"$@" container inspect --format '{{.State.Status}} {{.State.Pid}} {{json .State.Error}}' "$c"
+"""
+
+
+class ContainerLaunch(Launch):
+    """One container per run, from the environment image built by ``prepare``."""
+
+    builds_environments = True
+
+    def __init__(self) -> None:
+        self._engine: DockerCli | None = None
+        self._builder: DockerEnvironmentBuilder | None = None
+        self._owner: str | None = None
+
+    # -- the engine -------------------------------------------------------------------------
+    def engine(self, target: AgentTarget) -> DockerCli:
+        if self._engine is None or self._engine.transport is not target.transport:
+            c = target.compute
+            self._engine = DockerCli(target.transport, host=c.docker_host or None,
+                                     where=c.name, machine=target.placement.where(),
+                                     user=c.username)
+            self._builder = None
+        return self._engine
+
+    def builder(self, target: AgentTarget) -> DockerEnvironmentBuilder:
+        engine = self.engine(target)
+        if self._builder is None:
+            self._builder = DockerEnvironmentBuilder(engine,
+                                                     network=target.compute.network_mode or None)
+        return self._builder
+
+    # -- check and prepare ------------------------------------------------------------------
+    def check(self, target: AgentTarget, runconfig: Any) -> None:
+        c = target.compute
+        if c.native_shared_directory and not c.shared_volumes:
+            raise ConfigError(
+                f"{target.compute_file()}: nativeSharedDirectory needs 'sharedVolumes: true' on "
+                "a Docker target (the folder is mounted into the container); set sharedVolumes: "
+                "true or remove nativeSharedDirectory",
+                path=str(c.path) if c.path else None)
+
+    def prepare(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+                on_progress: ProgressCallback | None, build: bool,
+                strict: bool) -> PrepareResult:
+        """Build the run configuration's environment image unless it exists (one lookup)."""
+        started = time.monotonic()
+        image, identity, built = self.environment(target, runconfig, dependencies, build=build,
+                                                  on_progress=on_progress, strict=strict)
+        seconds = time.monotonic() - started
+        tag = DockerEnvironmentBuilder.image_tag(identity)
+        if built:
+            installer = image.labels.get(f"{LABEL}installer", "?")
+            message = (f"environment {identity} built with {installer} in {seconds:.1f} s "
+                       f"(image {tag} on {target.placement.where()})")
+        else:
+            message = f"environment {identity} reused (image {tag} on {target.placement.where()})"
+        return PrepareResult(built, message, environment_hash=identity, seconds=seconds)
+
+    def environment(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+                    build: bool, on_progress: ProgressCallback | None,
+                    strict: bool = False) -> tuple[ImageInfo, str, bool]:
+        """(image, identity, built now): the existing image, or a new one when ``build``."""
+        import json
+
+        from ..environment import plan_environment
+        base = (target.compute.base_docker_image or _default_image()).strip()
+        plan = plan_environment(dependencies.conda, base_image=base,
+                                framework=getattr(runconfig, "framework", "Python"))
+        builder = self.builder(target)
+        tag = builder.image_tag(plan.identity)
+        image = builder.find(plan.identity)
+        if image is not None:
+            unhonoured = json.loads(image.labels.get(f"{LABEL}unhonoured") or "[]")
+            if strict and unhonoured:
+                raise ConfigError(
+                    f"environment {plan.identity} (image {tag}) was built without these "
+                    "specifications, which the image cannot honour: " + ", ".join(unhonoured)
+                    + "; change conda_dependencies.yml or baseDockerImage",
+                    path=target.compute_file())
+            if unhonoured and on_progress is not None:
+                on_progress("warning: this environment was built without "
+                            + ", ".join(unhonoured) + " (the image cannot honour them)")
+            return image, plan.identity, False
+        builder.ensure(plan, base, build=build, runconfig=getattr(runconfig, "name", None),
+                       on_progress=on_progress, target=target.compute.name, strict=strict,
+                       compute_file=target.compute_file())
+        image = builder.find(plan.identity)
+        if image is None:                         # pragma: no cover - the engine lost it
+            raise TargetError(f"the environment image {tag} vanished right after it was built")
+        return image, plan.identity, True
+
+    # -- submit -----------------------------------------------------------------------------
+    def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+        rc = request.runconfig
+        build_log: list[str] = []
+        progress = request.on_progress
+
+        def on_build(line: str) -> None:
+            build_log.append(line)
+            if progress is not None:
+                progress(line)
+
+        try:
+            image, identity, built = self.environment(
+                target, rc, request.dependencies, on_progress=on_build,
+                build=bool(getattr(rc, "prepare_environment", False)))
+        finally:
+            if build_log:           # kept with the run that triggered the build
+                request.run_folder.mkdir(parents=True, exist_ok=True)
+                (request.run_folder / "build.log").write_text("\n".join(build_log) + "\n")
+        request.environment_hash = identity
+        python = image.labels.get(f"{LABEL}python") or ENV_PYTHON
+        local_project = bool(target.compute.shared_volumes and target.run_folder_is_local)
+        if local_project:           # sharedVolumes here: the run works in the project itself
+            run_dir = target.placement.run_dir(request)
+            target.transport.makedirs(run_dir)
+            synced: dict[str, Any] = {"run_dir": run_dir}
+        else:
+            synced = target.placement.sync(request)
+            run_dir = synced["run_dir"]
+        engine = self.engine(target)
+        options = self._options(target, request, run_dir, local_project=local_project)
+        command = [python, "-S", "-E", f"{AGENT_MOUNT}/supervisor.py", "run", RUN_MOUNT]
+        container = engine.create(options, image.id, command)
+        spec = launch_spec(
+            request, argv=target.script_argv(request, python), python=python,
+            heartbeat_seconds=target.heartbeat_seconds,
+            cwd=PROJECT_MOUNT if local_project else "work",
+            native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
+            outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
+        try:
+            status, pid = self._start(target, container, run_dir, spec)
+        except BaseException:
+            engine.remove(container)
+            raise
+        state: dict[str, Any] = {
+            **synced, "container_id": container, "agent_pid": pid,
+            "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
+            "heartbeat_seconds": target.heartbeat_seconds, "container_status": status}
+        if local_project:
+            state["outputs_dir"] = str(request.project_root / "outputs")
+            state["logs_dir"] = str(request.project_root / "logs")
+        return state
+
+    def _options(self, target: AgentTarget, request: LaunchRequest, run_dir: str, *,
+                 local_project: bool) -> list[str]:
+        c = target.compute
+        agent_dir = target.placement.agent_dir(run_dir)
+        options = ["--name", container_name(request.run_id), "--interactive", "--init",
+                   "--label", f"{LABEL}run={request.run_id}",
+                   "--label", f"{LABEL}project={request.project_root}",
+                   "--label", f"{LABEL}target={c.name}",
+                   "--security-opt", "no-new-privileges", "--cap-drop", "ALL",
+                   "--volume", f"{run_dir}:{RUN_MOUNT}",
+                   "--volume", f"{agent_dir}:{AGENT_MOUNT}:ro", "--workdir", RUN_MOUNT]
+        for capability in _capabilities(c.capabilities):
+            options += ["--cap-add", capability]
+        if c.network_mode:
+            options += ["--network", c.network_mode]
+        user = c.container_user or self._run_folder_owner(target)
+        if user:
+            options += ["--user", user, "--env", "HOME=/tmp"]
+        if c.nvidia_docker:
+            options += ["--gpus", "all"]
+        if local_project:
+            root = request.project_root
+            options += ["--volume", f"{root}:{PROJECT_MOUNT}"]
+            for private in (".aml", "aml_config"):       # never writable from a run
+                if (root / private).is_dir():
+                    options += ["--volume", f"{root / private}:{PROJECT_MOUNT}/{private}:ro"]
+        share = c.native_shared_directory
+        if share:
+            path = self._share_dir(target, share, request)
+            options += ["--volume", f"{path}:{SHARE_MOUNT}"]
+        return options
+
+    def _run_folder_owner(self, target: AgentTarget) -> str | None:
+        """``uid:gid`` of the user owning the run folders (None for root), asked once."""
+        if self._owner is None:
+            out = target.transport.run(["sh", "-c", "echo $(id -u):$(id -g)"], timeout=30)
+            self._owner = out.stdout.decode().strip()
+        return None if self._owner.startswith("0:") else self._owner
+
+    def _share_dir(self, target: AgentTarget, share: str, request: LaunchRequest) -> str:
+        """The native shared directory on the machine (relative: to the project locally, to
+        the home folder remotely), created when missing."""
+        import os
+        if target.run_folder_is_local:
+            path = os.path.expanduser(share)
+            if not os.path.isabs(path):
+                path = str(request.project_root / path)
+        else:
+            home = target.transport.home()
+            path = share.replace("~", home, 1) if share.startswith("~") else share
+            path = path if path.startswith("/") else join(home, path)
+        target.transport.makedirs(path)
+        return path
+
+    def _start(self, target: AgentTarget, container: str, run_dir: str,
+               spec: bytes) -> tuple[str, int | None]:
+        engine = self.engine(target)
+        result = target.transport.run(
+            ["sh", "-c", _START, "sh", container, join(run_dir, "status.json"), *engine.argv()],
+            stdin=spec, timeout=START_TIMEOUT, check=False)
+        words = result.stdout.decode("utf-8", "replace").strip().split(" ", 2)
+        if result.exit_code != 0 or len(words) < 2:
+            raise engine.error(result, "start")
+        status, pid, error = words[0], words[1], (words[2] if len(words) > 2 else '""')
+        if status in ("created", "dead") or (error not in ('""', "null") and status != "running"
+                                             and not target.transport.exists(
+                                                 join(run_dir, "status.json"))):
+            logs = engine.logs(container).decode("utf-8", "replace").strip()
+            raise TargetError(f"target '{target.compute.name}': the run's container did not "
+                              f"start ({status}): {error.strip(chr(34))} {logs[-300:]}".strip())
+        return status, (int(pid) if pid.isdigit() and int(pid) > 0 else None)
+
+    # -- while it runs and after ------------------------------------------------------------
+    def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:
+        cid = state.get("container_id")
+        if not cid:
+            return None
+        try:
+            current = self.engine(target).state(cid)
+        except TargetError:           # unreachable: cannot tell
+            return None
+        if current is None:
+            return False
+        if current.get("Status") in ("running", "restarting", "paused"):
+            return True
+        self.retire(target, state)    # stopped: keep its output (why the agent died)
+        return False
+
+    def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
+                        timeout: float) -> None:
+        """Locally, wake as soon as the container's init exits; remotely, sleep."""
+        if target.run_folder_is_local and state.get("agent_pid"):
+            target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+        else:
+            time.sleep(timeout)
+
+    def cancel(self, target: AgentTarget, state: dict[str, Any]) -> None:
+        """Ask the agent (cancel file + SIGTERM through the container's init): it stops the
+        script's group and records Canceled; stop the container if it lingers."""
+        write_cancel_marker(target, state)
+        cid = state.get("container_id")
+        if not cid:
+            return
+        engine = self.engine(target)
+        current = engine.state(cid)
+        if current is None or current.get("Status") != "running":
+            return
+        engine.run("kill", "--signal", "TERM", cid, check=False, timeout=30)
+        deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            current = engine.state(cid)
+            if current is None or current.get("Status") != "running":
+                return
+            time.sleep(0.1)
+        engine.run("stop", "--time", "1", cid, check=False, timeout=60)
+
+    def kill_group(self, target: AgentTarget, state: dict[str, Any], pgid: int) -> None:
+        """The script's group lives in the container: stopping the container stops it."""
+        cid = state.get("container_id")
+        if cid:
+            self.engine(target).run("kill", cid, check=False, timeout=30)
+
+    def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
+        """Keep the container's output (the agent's own stderr) as agent.log, then remove it."""
+        cid = state.get("container_id")
+        if not cid:
+            return
+        try:
+            engine = self.engine(target)
+            current = engine.state(cid)
+            if current is None:
+                return
+            deadline = time.monotonic() + 5     # the agent exits right after its end state
+            while current is not None and current.get("Status") == "running":
+                if time.monotonic() > deadline:
+                    return                          # next look
+                time.sleep(0.05)
+                current = engine.state(cid)
+            text = engine.logs(cid)
+            if text:
+                target.transport.write_file(join(state["run_dir"], "agent.log"), text)
+            engine.remove(cid)
+        except TargetError:           # a container left behind is harmless; the run is recorded
+            pass
+
+    def close(self) -> None:
+        self._engine = None
+        self._builder = None
+
+
+def container_name(run_id: str) -> str:
+    return "aml-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)[:120]
+
+
+def _capabilities(value: Any) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else str(value).replace(",", " ").split()
+    return [str(item).strip().upper() for item in items if str(item).strip()]
+
+
+def _default_image() -> str:
+    from ..config.templates import DEFAULT_DOCKER_IMAGE
+    return DEFAULT_DOCKER_IMAGE
+
+
+__all__ = ["ContainerLaunch", "container_name", "RUN_MOUNT", "AGENT_MOUNT", "PROJECT_MOUNT",
+           "SHARE_MOUNT"]
