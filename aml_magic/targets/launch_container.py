@@ -99,12 +99,14 @@ class ContainerLaunch(Launch):
                                                   on_progress=on_progress, strict=strict)
         seconds = time.monotonic() - started
         tag = DockerEnvironmentBuilder.image_tag(identity)
+        if not target.run_folder_is_local:
+            tag += f" on {target.placement.where()}"
         if built:
             installer = image.labels.get(f"{LABEL}installer", "?")
             message = (f"environment {identity} built with {installer} in {seconds:.1f} s "
-                       f"(image {tag} on {target.placement.where()})")
+                       f"(image {tag})")
         else:
-            message = f"environment {identity} reused (image {tag} on {target.placement.where()})"
+            message = f"environment {identity} reused (image {tag})"
         return PrepareResult(built, message, environment_hash=identity, seconds=seconds)
 
     def environment(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,

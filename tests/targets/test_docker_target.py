@@ -53,6 +53,7 @@ def ws(project: Path, dockerd: DockerEngine, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DOCKER_HOST", dockerd.host)
     write(project, "aml_config/conda_dependencies.yml", CONDA)
     workspace = Workspace(project)
+    set_compute(workspace, network_mode="host")     # the suite's engine has no bridge
     yield workspace
     workspace.close()
 
@@ -189,6 +190,12 @@ def test_cancel_stops_the_container_and_secrets_stay_off_its_configuration(
     assert container.status == "running"
     assert attrs["HostConfig"]["Init"] is True and attrs["HostConfig"]["NetworkMode"] == "host"
     assert "s3cr3t-value-zz" not in repr(attrs)
+    # least privilege: no capabilities, no new privileges, only the run folder is writable
+    assert attrs["HostConfig"]["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in attrs["HostConfig"]["SecurityOpt"]
+    mounts = {m["Destination"]: (m["Source"], m["RW"]) for m in attrs["Mounts"]}
+    assert mounts == {"/aml/run": (str(ws.root / ".aml" / "runs" / run.id), True),
+                      "/aml/agent": (mounts["/aml/agent"][0], False)}
     # When canceled, Then the run is Canceled and the container is gone within seconds
     started = time.monotonic()
     assert run.cancel() is RunStatus.CANCELED
@@ -229,12 +236,15 @@ def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None
     set_compute(ws, nvidia_docker=True)
     target = ws.target_for(ws.config.compute("docker"))
     rc = ws.config.runconfig("docker")
-    image, _, _ = target._environment(rc, build=True, on_progress=None)
+    image, _, _ = target.launch.environment(target, rc, ws.dependencies(rc), build=True,
+                                            on_progress=None)
     request = LaunchRequest(run_id="gpu_test_0001", command=["x.py"], env={}, manifest=None,
                             project_root=ws.root, run_folder=ws.root / ".aml" / "runs" / "gpu",
                             runconfig=rc)
-    container = target._create(request, image, "/opt/aml-env/bin/python",
-                               request.run_folder, shared=False)
+    options = target.launch._options(target, request, str(request.run_folder),
+                                     local_project=False)
+    cid = target.launch.engine(target).create(options, image.id, ["true"])
+    container = dockerd.client().containers.get(cid)
     try:
         # Then its configuration asks for every GPU
         [req] = container.attrs["HostConfig"]["DeviceRequests"]
@@ -263,6 +273,12 @@ def test_shared_volumes_mount_the_project_and_the_native_share(
         d = os.environ["AZUREML_NATIVE_SHARE_DIRECTORY"]
         open(d + "kept.txt", "w").write("across runs")
         open("written-by-run.txt", "w").write("in the project")
+        for private in ("aml_config/evil.txt", ".aml/evil.txt"):
+            try:
+                open(private, "w").write("x")
+                print("writable", private)
+            except OSError:
+                print("read-only", private)
         os.makedirs("outputs", exist_ok=True)
         open("outputs/o.txt", "w").write("o")
         print("share", d)
@@ -272,6 +288,10 @@ def test_shared_volumes_mount_the_project_and_the_native_share(
     assert run.wait(timeout=120) is RunStatus.COMPLETED, run.log_text()[0]
     # Then the script ran in the project itself, the share is the host folder, outputs arrive
     assert (ws.root / "written-by-run.txt").read_text() == "in the project"
+    # but the project's aml_config/ and .aml/ are not writable from the run
+    assert "read-only aml_config/evil.txt" in run.log_text()[0]
+    assert "read-only .aml/evil.txt" in run.log_text()[0]
+    assert not (ws.root / "aml_config" / "evil.txt").exists()
     assert (share / "kept.txt").read_text() == "across runs"
     assert "share /aml/share/" in run.log_text()[0]
     assert [a.path for a in run.outputs()] == ["o.txt"]
