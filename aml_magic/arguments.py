@@ -78,6 +78,9 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", dest="network_mode", metavar="MODE",
                         help="Docker network of builds and runs: host, bridge, none or a "
                              "network name (docker, remotedocker; stored as networkMode)")
+    parser.add_argument("--docker-host", metavar="URL",
+                        help="the engine on the machine, as `docker -H URL` takes it (default: "
+                             "the docker command's own; stored as dockerHost)")
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False) -> None:

@@ -20,7 +20,8 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                   confirm_host_key: Any = None, base_image: str | None = None,
                   python_location: str | None = None, shared_volumes: bool | None = None,
                   nvidia_docker: bool | None = None, remote_base_dir: str | None = None,
-                  network_mode: str | None = None, overwrite: bool = False,
+                  network_mode: str | None = None, docker_host: str | None = None,
+                  overwrite: bool = False,
                   on_message: Any = None) -> Any:
     from .config import ComputeTarget, RunConfiguration
     from .targets import target_class
@@ -37,7 +38,7 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
              "trust_new_host_key": trust_new_host_key or None, "base_image": base_image,
              "python_location": python_location, "shared_volumes": shared_volumes,
              "nvidia_docker": nvidia_docker, "remote_base_dir": remote_base_dir,
-             "network_mode": network_mode}
+             "network_mode": network_mode, "docker_host": docker_host}
     unused = [k for k, v in given.items() if v is not None and k not in spec.attach_options]
     if unused:
         flags = ", ".join("--" + k.replace("_", "-") for k in unused)
@@ -61,6 +62,8 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
         compute.base_docker_image = base_image
     if network_mode:
         compute.network_mode = network_mode
+    if docker_host:
+        compute.docker_host = docker_host
     if shared_volumes is not None:
         compute.shared_volumes = shared_volumes
     if nvidia_docker is not None:

@@ -170,7 +170,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
         trust_new_host_key=args.trust_new_host_key, confirm_host_key=_confirm_host_key,
         base_image=args.base_image, python_location=args.python_location,
         shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-        remote_base_dir=args.remote_base_dir, network_mode=args.network_mode, on_message=print)
+        remote_base_dir=args.remote_base_dir, network_mode=args.network_mode,
+        docker_host=args.docker_host, on_message=print)
     print(f"attached '{compute.name}': wrote aml_config/{compute.name}.compute and "
           f"aml_config/{compute.name}.runconfig")
     return 0

@@ -181,7 +181,8 @@ class AmlMagics(Magics):
                 trust_new_host_key=args.trust_new_host_key, base_image=args.base_image,
                 python_location=args.python_location, remote_base_dir=args.remote_base_dir,
                 shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-                network_mode=args.network_mode, confirm_host_key=confirm_host_key,
+                network_mode=args.network_mode, docker_host=args.docker_host,
+                confirm_host_key=confirm_host_key,
                 on_message=print)
         finally:
             password = None

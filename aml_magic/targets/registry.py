@@ -16,7 +16,8 @@ SSH_OPTIONS = ("address", "username", "password", "use_key", "key_file",
                "host_key_fingerprint", "trust_new_host_key", "python_location",
                "remote_base_dir")
 #: Attach options of the types that run in containers.
-CONTAINER_OPTIONS = ("base_image", "shared_volumes", "nvidia_docker", "network_mode")
+CONTAINER_OPTIONS = ("base_image", "shared_volumes", "nvidia_docker", "network_mode",
+                     "docker_host")
 
 
 @dataclass(frozen=True)
