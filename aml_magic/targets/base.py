@@ -185,8 +185,8 @@ class AgentTarget(Target):
     ``remotedocker``."""
 
     heartbeat_seconds: float = 1.0
-    placement_class: ClassVar[Callable[..., Placement]]
-    launch_class: ClassVar[Callable[[], Launch]]
+    placement_class: ClassVar[type[Placement]]
+    launch_class: ClassVar[type[Launch]]
 
     def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
@@ -291,7 +291,14 @@ def join(*parts: str) -> str:
     return str(PurePosixPath(*parts))
 
 
-_join = join
 
-__all__ = ["Target", "AgentTarget", "AgentState", "Dependencies", "LaunchRequest",
-           "PrepareResult", "parse_status", "join"]
+__all__ = [
+    "AgentState",
+    "AgentTarget",
+    "Dependencies",
+    "LaunchRequest",
+    "PrepareResult",
+    "Target",
+    "join",
+    "parse_status",
+]

@@ -7,7 +7,13 @@ honoured by the ``docker`` command). See ``launch_container`` for what a contain
 from __future__ import annotations
 
 from .base import AgentTarget
-from .launch_container import AGENT_MOUNT, PROJECT_MOUNT, RUN_MOUNT, SHARE_MOUNT, ContainerLaunch
+from .launch_container import (
+    AGENT_MOUNT,
+    PROJECT_MOUNT,
+    RUN_MOUNT,
+    SHARE_MOUNT,
+    ContainerLaunch,
+)
 from .placement import LocalPlacement
 
 
@@ -20,4 +26,4 @@ class DockerTarget(AgentTarget):
     launch_class = ContainerLaunch
 
 
-__all__ = ["DockerTarget", "RUN_MOUNT", "AGENT_MOUNT", "PROJECT_MOUNT", "SHARE_MOUNT"]
+__all__ = ["AGENT_MOUNT", "PROJECT_MOUNT", "RUN_MOUNT", "SHARE_MOUNT", "DockerTarget"]

@@ -43,8 +43,14 @@ class DockerCli:
 
     def run(self, *args: str, stdin: bytes | None = None, timeout: float | None = 120,
             check: bool = True) -> CommandResult:
-        result = self.transport.run(self.argv(*args), stdin=stdin, timeout=timeout,
-                                    check=False)
+        try:
+            result = self.transport.run(self.argv(*args), stdin=stdin, timeout=timeout,
+                                        check=False)
+        except TargetError as exc:
+            if "cannot run 'docker'" in str(exc):         # LocalTransport: no such command
+                result = CommandResult(127, b"", b"docker: not found")
+            else:
+                raise
         if check and result.exit_code != 0:
             raise self.error(result, args[0] if args else "docker")
         return result
@@ -71,7 +77,7 @@ class DockerCli:
                                f"(docker {what}); free space there (docker system prune) and "
                                "try again")
         return EngineError(f"target '{self.where}': docker {what} failed on {self.machine}: "
-                           f"{_first_line(err) or 'exit code %d' % result.exit_code}")
+                           f"{_first_line(err) or f'exit code {result.exit_code}'}")
 
     # -- images -----------------------------------------------------------------------------
     def image(self, ref: str) -> ImageInfo | None:
@@ -157,4 +163,4 @@ def dockerfile_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-__all__ = ["DockerCli", "ImageInfo", "EngineError", "dockerfile_quote"]
+__all__ = ["DockerCli", "EngineError", "ImageInfo", "dockerfile_quote"]

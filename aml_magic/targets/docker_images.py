@@ -23,8 +23,16 @@ from typing import Any, Callable
 from ..environment import EnvironmentPlan, Unhonoured, enforce
 from ..errors import EnvironmentNotPrepared, TargetError
 from .docker_cli import DockerCli, ImageInfo, dockerfile_quote
-from .env_build_scripts import (BUILD_DIR, CACHE_MOUNT, ENV_PREFIX, ENV_PYTHON, UNHONOURED_MARK,
-                                conda_script, installer_used, venv_script)
+from .env_build_scripts import (
+    BUILD_DIR,
+    CACHE_MOUNT,
+    ENV_PREFIX,
+    ENV_PYTHON,
+    UNHONOURED_MARK,
+    conda_script,
+    installer_used,
+    venv_script,
+)
 
 ProgressCallback = Callable[[str], None]
 
@@ -214,8 +222,8 @@ class DockerEnvironmentBuilder:
             }
             changes = [f"LABEL {key}={dockerfile_quote(value)}" for key, value in labels.items()]
             changes += ['CMD ["/bin/bash"]', "WORKDIR /",
-                        f"ENV PATH={ENV_PREFIX}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                        "/usr/bin:/sbin:/bin", f"ENV VIRTUAL_ENV={ENV_PREFIX}"]
+                        (f"ENV PATH={ENV_PREFIX}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                         "/usr/bin:/sbin:/bin"), f"ENV VIRTUAL_ENV={ENV_PREFIX}"]
             self.engine.commit(container, self.image_tag(identity), changes)
         finally:
             self.engine.remove(container)
@@ -228,9 +236,8 @@ class DockerEnvironmentBuilder:
         spares each cold build a download from PyPI. The build checks that it runs there."""
         if self._uv is False:
             self._uv = None
-            if self.ship_uv:
-                if _same_arch(self.engine.architecture(), platform.machine()):
-                    self._uv = _local_uv_binary()
+            if self.ship_uv and _same_arch(self.engine.architecture(), platform.machine()):
+                self._uv = _local_uv_binary()
         return self._uv if isinstance(self._uv, Path) else None
 
 
@@ -279,5 +286,11 @@ def _default_ca_bundle() -> Path | None:
     return None
 
 
-__all__ = ["DockerEnvironmentBuilder", "BuildResult", "ImageFacts", "ENV_PYTHON", "ENV_PREFIX",
-           "ENV_REPOSITORY"]
+__all__ = [
+    "ENV_PREFIX",
+    "ENV_PYTHON",
+    "ENV_REPOSITORY",
+    "BuildResult",
+    "DockerEnvironmentBuilder",
+    "ImageFacts",
+]

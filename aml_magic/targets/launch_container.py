@@ -16,12 +16,18 @@ SSH connection and of the submitter.
 """
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, TargetError
 from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from .container_options import (
+    AGENT_MOUNT,
+    PROJECT_MOUNT,
+    RUN_MOUNT,
+    SHARE_MOUNT,
+    container_name,
+)
 from .docker_cli import DockerCli, ImageInfo
 from .docker_images import ENV_PYTHON, LABEL, DockerEnvironmentBuilder
 from .launch import Launch, launch_spec, write_cancel_marker
@@ -29,10 +35,6 @@ from .launch import Launch, launch_spec, write_cancel_marker
 if TYPE_CHECKING:
     from .base import AgentTarget
 
-RUN_MOUNT = "/aml/run"
-AGENT_MOUNT = "/aml/agent"
-PROJECT_MOUNT = "/aml/project"
-SHARE_MOUNT = "/aml/share"
 CANCEL_GRACE_SECONDS = 3.0
 START_TIMEOUT = 90.0
 # $1 container, $2 status.json, then the docker command (docker [-H HOST]). Feeds stdin (the
@@ -113,34 +115,10 @@ class ContainerLaunch(Launch):
                     build: bool, on_progress: ProgressCallback | None,
                     strict: bool = False) -> tuple[ImageInfo, str, bool]:
         """(image, identity, built now): the existing image, or a new one when ``build``."""
-        import json
-
-        from ..environment import plan_environment
-        base = (target.compute.base_docker_image or _default_image()).strip()
-        plan = plan_environment(dependencies.conda, base_image=base,
-                                framework=getattr(runconfig, "framework", "Python"))
-        builder = self.builder(target)
-        tag = builder.image_tag(plan.identity)
-        image = builder.find(plan.identity)
-        if image is not None:
-            unhonoured = json.loads(image.labels.get(f"{LABEL}unhonoured") or "[]")
-            if strict and unhonoured:
-                raise ConfigError(
-                    f"environment {plan.identity} (image {tag}) was built without these "
-                    "specifications, which the image cannot honour: " + ", ".join(unhonoured)
-                    + "; change conda_dependencies.yml or baseDockerImage",
-                    path=target.compute_file())
-            if unhonoured and on_progress is not None:
-                on_progress("warning: this environment was built without "
-                            + ", ".join(unhonoured) + " (the image cannot honour them)")
-            return image, plan.identity, False
-        builder.ensure(plan, base, build=build, runconfig=getattr(runconfig, "name", None),
-                       on_progress=on_progress, target=target.compute.name, strict=strict,
-                       compute_file=target.compute_file())
-        image = builder.find(plan.identity)
-        if image is None:                         # pragma: no cover - the engine lost it
-            raise TargetError(f"the environment image {tag} vanished right after it was built")
-        return image, plan.identity, True
+        from .environment_image import environment_image
+        return environment_image(self.builder(target), target.compute, runconfig, dependencies,
+                                 compute_file=target.compute_file(), build=build,
+                                 on_progress=on_progress, strict=strict)
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
@@ -154,7 +132,7 @@ class ContainerLaunch(Launch):
                 progress(line)
 
         try:
-            image, identity, built = self.environment(
+            image, identity, _built = self.environment(
                 target, rc, request.dependencies, on_progress=on_build,
                 build=bool(getattr(rc, "prepare_environment", False)))
         finally:
@@ -197,35 +175,9 @@ class ContainerLaunch(Launch):
 
     def _options(self, target: AgentTarget, request: LaunchRequest, run_dir: str, *,
                  local_project: bool) -> list[str]:
-        c = target.compute
-        agent_dir = target.placement.agent_dir(run_dir)
-        options = ["--name", container_name(request.run_id), "--interactive", "--init",
-                   "--label", f"{LABEL}run={request.run_id}",
-                   "--label", f"{LABEL}project={request.project_root}",
-                   "--label", f"{LABEL}target={c.name}",
-                   "--security-opt", "no-new-privileges", "--cap-drop", "ALL",
-                   "--volume", f"{run_dir}:{RUN_MOUNT}",
-                   "--volume", f"{agent_dir}:{AGENT_MOUNT}:ro", "--workdir", RUN_MOUNT]
-        for capability in _capabilities(c.capabilities):
-            options += ["--cap-add", capability]
-        if c.network_mode:
-            options += ["--network", c.network_mode]
-        user = c.container_user or self._run_folder_owner(target)
-        if user:
-            options += ["--user", user, "--env", "HOME=/tmp"]
-        if c.nvidia_docker:
-            options += ["--gpus", "all"]
-        if local_project:
-            root = request.project_root
-            options += ["--volume", f"{root}:{PROJECT_MOUNT}"]
-            for private in (".aml", "aml_config"):       # never writable from a run
-                if (root / private).is_dir():
-                    options += ["--volume", f"{root / private}:{PROJECT_MOUNT}/{private}:ro"]
-        share = c.native_shared_directory
-        if share:
-            path = self._share_dir(target, share, request)
-            options += ["--volume", f"{path}:{SHARE_MOUNT}"]
-        return options
+        from .container_options import container_options
+        return container_options(target, request, run_dir, local_project=local_project,
+                                 owner=lambda: self._run_folder_owner(target))
 
     def _run_folder_owner(self, target: AgentTarget) -> str | None:
         """``uid:gid`` of the user owning the run folders (None for root), asked once."""
@@ -233,21 +185,6 @@ class ContainerLaunch(Launch):
             out = target.transport.run(["sh", "-c", "echo $(id -u):$(id -g)"], timeout=30)
             self._owner = out.stdout.decode().strip()
         return None if self._owner.startswith("0:") else self._owner
-
-    def _share_dir(self, target: AgentTarget, share: str, request: LaunchRequest) -> str:
-        """The native shared directory on the machine (relative: to the project locally, to
-        the home folder remotely), created when missing."""
-        import os
-        if target.run_folder_is_local:
-            path = os.path.expanduser(share)
-            if not os.path.isabs(path):
-                path = str(request.project_root / path)
-        else:
-            home = target.transport.home()
-            path = share.replace("~", home, 1) if share.startswith("~") else share
-            path = path if path.startswith("/") else join(home, path)
-        target.transport.makedirs(path)
-        return path
 
     def _start(self, target: AgentTarget, container: str, run_dir: str,
                spec: bytes) -> tuple[str, int | None]:
@@ -345,21 +282,11 @@ class ContainerLaunch(Launch):
         self._builder = None
 
 
-def container_name(run_id: str) -> str:
-    return "aml-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)[:120]
-
-
-def _capabilities(value: Any) -> list[str]:
-    if not value:
-        return []
-    items = value if isinstance(value, list) else str(value).replace(",", " ").split()
-    return [str(item).strip().upper() for item in items if str(item).strip()]
-
-
-def _default_image() -> str:
-    from ..config.templates import DEFAULT_DOCKER_IMAGE
-    return DEFAULT_DOCKER_IMAGE
-
-
-__all__ = ["ContainerLaunch", "container_name", "RUN_MOUNT", "AGENT_MOUNT", "PROJECT_MOUNT",
-           "SHARE_MOUNT"]
+__all__ = [
+    "AGENT_MOUNT",
+    "PROJECT_MOUNT",
+    "RUN_MOUNT",
+    "SHARE_MOUNT",
+    "ContainerLaunch",
+    "container_name",
+]

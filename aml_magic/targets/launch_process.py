@@ -53,7 +53,7 @@ def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[s
     if result.exit_code != 0:
         detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
         raise TargetError(f"target '{name}': the run agent did not start ({python}): "
-                          f"{detail[-400:] or 'exit code %d' % result.exit_code}")
+                          f"{detail[-400:] or f'exit code {result.exit_code}'}")
     try:
         answer = dict(json.loads(result.stdout.decode().strip().splitlines()[-1]))
         int(answer["pid"])

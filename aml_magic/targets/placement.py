@@ -204,4 +204,4 @@ def _not_zombie(pid: int) -> bool:
         return True
 
 
-__all__ = ["Placement", "LocalPlacement"]
+__all__ = ["LocalPlacement", "Placement"]

@@ -179,4 +179,4 @@ def _project_key(project_root: Path) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
-__all__ = ["RemotePlacement", "DEFAULT_BASE_DIR"]
+__all__ = ["DEFAULT_BASE_DIR", "RemotePlacement"]

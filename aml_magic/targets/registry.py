@@ -90,5 +90,11 @@ def attach_choices() -> list[str]:
     return out
 
 
-__all__ = ["TargetType", "registered", "lookup", "attach_choices", "SSH_OPTIONS",
-           "CONTAINER_OPTIONS"]
+__all__ = [
+    "CONTAINER_OPTIONS",
+    "SSH_OPTIONS",
+    "TargetType",
+    "attach_choices",
+    "lookup",
+    "registered",
+]

@@ -35,4 +35,4 @@ class RemoteTarget(AgentTarget):
         return "python"             # the helper puts the machine's resolved interpreter here
 
 
-__all__ = ["RemoteTarget", "DEFAULT_BASE_DIR"]
+__all__ = ["DEFAULT_BASE_DIR", "RemoteTarget"]

@@ -46,8 +46,12 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
                          check_login: Callable[[Any], None] | None = None) -> None:
     """Pin the host key (given, trusted on first use, or confirmed; never silently), store
     the login key, and check that the login works before anything is written."""
-    from ..transports.hostkeys import (UnknownHostKey, fingerprints_match,
-                                       normalize_fingerprint, probe_host_key)
+    from ..transports.hostkeys import (
+        UnknownHostKey,
+        fingerprints_match,
+        normalize_fingerprint,
+        probe_host_key,
+    )
     say = on_message or (lambda _text: None)
     if not compute.address or not compute.username:
         raise AmlError(f"attaching a {compute.type} target needs --address HOST[:PORT] and "
@@ -122,5 +126,10 @@ def generate_key(comment: str) -> tuple[bytes, str]:
     return private, f"{public} {comment}"
 
 
-__all__ = ["ssh_transport_for", "configure_ssh_attach", "host_port", "generate_key",
-           "CONNECT_TIMEOUT"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "configure_ssh_attach",
+    "generate_key",
+    "host_port",
+    "ssh_transport_for",
+]

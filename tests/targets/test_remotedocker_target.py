@@ -104,6 +104,7 @@ def wait_until(predicate: Any, timeout: float) -> bool:
 def test_prepare_builds_on_the_vm_then_reuses_in_one_round_trip(
         ws: Workspace, dockerd: DockerEngine) -> None:
     import docker
+
     # Given no environment image on the VM's engine for this specification
     from aml_magic.environment import environment_identity
     rc = ws.config.runconfig("remotevm")
