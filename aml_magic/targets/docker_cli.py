@@ -22,6 +22,41 @@ class ImageInfo:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+# $1 status.json, then `docker create` arguments. Creates the container, feeds this command's
+# stdin (the launch spec) to it attached (`create -i`: its stdin closes after the first attach),
+# waits until the agent has written status.json (or the client ended), drops the client
+# (SIGKILL: never forwarded to the container) and prints "ID STATUS PID ERROR".
+_CREATE_AND_START = r"""s=$1; shift
+c=$(docker create "$@" </dev/null) || exit 125
+exec 3<&0 </dev/null
+docker start -a -i "$c" <&3 >/dev/null 2>&1 &
+a=$!
+exec 3<&-
+n=0
+while [ ! -s "$s" ] && kill -0 "$a" 2>/dev/null && [ "$n" -lt 3000 ]; do
+  n=$((n+1)); sleep 0.02
+done
+kill -9 "$a" 2>/dev/null
+wait "$a" 2>/dev/null
+docker container inspect --format "$c {{.State.Status}} {{.State.Pid}} {{json .State.Error}}" "$c"
+"""
+# $1 container, $2 log file: once the container has stopped (up to 5 s), keep its output as the
+# log file (created exclusively, renamed over: never written through a link) and remove it.
+_RETIRE = r"""c=$1; log=$2
+state() { docker container inspect --format '{{.State.Status}}' "$c" 2>/dev/null; }
+st=$(state) || exit 0
+n=0
+while [ "$st" = running ] && [ "$n" -lt 100 ]; do
+  sleep 0.05; n=$((n+1)); st=$(state) || exit 0
+done
+[ "$st" = running ] && exit 3
+t="$log.tmp-$$"
+if (set -C; docker logs "$c" > "$t" 2>&1) && [ -s "$t" ]; then mv -fT "$t" "$log"; fi
+rm -f "$t"
+docker rm --force --volumes "$c" >/dev/null
+"""
+
+
 class EngineError(TargetError):
     """The engine refused or failed a command."""
 
@@ -40,6 +75,11 @@ class DockerCli:
 
     def argv(self, *args: str) -> list[str]:
         return ["docker", *(["-H", self.host] if self.host else []), *args]
+
+    def shell(self, script: str, *args: str) -> list[str]:
+        """``sh -c SCRIPT`` on the machine, its ``docker`` commands on this engine."""
+        prefix = ["env", f"DOCKER_HOST={self.host}"] if self.host else []
+        return [*prefix, "sh", "-c", script, "sh", *args]
 
     def run(self, *args: str, stdin: bytes | None = None, timeout: float | None = 120,
             check: bool = True) -> CommandResult:
@@ -124,6 +164,32 @@ class DockerCli:
         for change in changes:
             args += ["--change", change]
         self.run("commit", *args, container, ref, timeout=1800)
+
+    def create_and_start(self, options: list[str], image: str, command: list[str], *,
+                         status_file: str, stdin: bytes,
+                         timeout: float) -> tuple[str, str, int | None, str]:
+        """One command: create, start fed ``stdin``, wait for ``status_file``; returns
+        (container id, status, init's pid, engine error)."""
+        result = self.transport.run(
+            self.shell(_CREATE_AND_START, status_file, *options, image, *command),
+            stdin=stdin, timeout=timeout, check=False)
+        words = result.stdout.decode("utf-8", "replace").strip().split(" ", 3)
+        if result.exit_code != 0 or len(words) < 3:
+            if len(words) >= 1 and len(words[0]) == 64:
+                self.remove(words[0])
+            raise self.error(result, "create/start")
+        pid = int(words[2]) if words[2].isdigit() and int(words[2]) > 0 else None
+        error = json.loads(words[3]) if len(words) > 3 else ""
+        return words[0], words[1], pid, str(error or "")
+
+    def retire(self, container: str, log_file: str) -> None:
+        """Keep a stopped container's output as ``log_file``, then remove it (one command)."""
+        self.transport.run(self.shell(_RETIRE, container, log_file), timeout=60, check=False)
+
+    def wait_stopped(self, container: str, timeout: float) -> None:
+        """Return when the container stops or ``timeout`` seconds pass (one command)."""
+        self.transport.run(self.shell(f"timeout {timeout:.2f} docker wait \"$1\" >/dev/null",
+                                      container), timeout=timeout + 30, check=False)
 
     def state(self, container: str) -> dict[str, Any] | None:
         """The container's ``State`` (Status, Pid, ExitCode, ...), None when it is gone."""

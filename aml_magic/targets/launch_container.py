@@ -37,22 +37,6 @@ if TYPE_CHECKING:
 
 CANCEL_GRACE_SECONDS = 3.0
 START_TIMEOUT = 90.0
-# $1 container, $2 status.json, then the docker command (docker [-H HOST]). Feeds stdin (the
-# spec) to the attached container, waits until the agent has written status.json (or the
-# client ended), drops the client (SIGKILL: never forwarded) and prints the container's state.
-_START = r"""c=$1; s=$2; shift 2
-exec 3<&0 </dev/null
-"$@" start -a -i "$c" <&3 >/dev/null 2>&1 &
-a=$!
-exec 3<&-
-n=0
-while [ ! -s "$s" ] && kill -0 "$a" 2>/dev/null && [ "$n" -lt 3000 ]; do
-  n=$((n+1)); sleep 0.02
-done
-kill -9 "$a" 2>/dev/null
-wait "$a" 2>/dev/null
-"$@" container inspect --format '{{.State.Status}} {{.State.Pid}} {{json .State.Error}}' "$c"
-"""
 
 
 class ContainerLaunch(Launch):
@@ -149,21 +133,15 @@ class ContainerLaunch(Launch):
         else:
             synced = target.placement.sync(request)
             run_dir = synced["run_dir"]
-        engine = self.engine(target)
         options = self._options(target, request, run_dir, local_project=local_project)
         command = [python, "-S", "-E", f"{AGENT_MOUNT}/supervisor.py", "run", RUN_MOUNT]
-        container = engine.create(options, image.id, command)
         spec = launch_spec(
             request, argv=target.script_argv(request, python), python=python,
             heartbeat_seconds=target.heartbeat_seconds,
             cwd=PROJECT_MOUNT if local_project else "work",
             native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
-        try:
-            status, pid = self._start(target, container, run_dir, spec)
-        except BaseException:
-            engine.remove(container)
-            raise
+        container, status, pid = self._start(target, options, image.id, command, run_dir, spec)
         state: dict[str, Any] = {
             **synced, "container_id": container, "agent_pid": pid,
             "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
@@ -186,23 +164,20 @@ class ContainerLaunch(Launch):
             self._owner = out.stdout.decode().strip()
         return None if self._owner.startswith("0:") else self._owner
 
-    def _start(self, target: AgentTarget, container: str, run_dir: str,
-               spec: bytes) -> tuple[str, int | None]:
+    def _start(self, target: AgentTarget, options: list[str], image: str, command: list[str],
+               run_dir: str, spec: bytes) -> tuple[str, str, int | None]:
         engine = self.engine(target)
-        result = target.transport.run(
-            ["sh", "-c", _START, "sh", container, join(run_dir, "status.json"), *engine.argv()],
-            stdin=spec, timeout=START_TIMEOUT, check=False)
-        words = result.stdout.decode("utf-8", "replace").strip().split(" ", 2)
-        if result.exit_code != 0 or len(words) < 2:
-            raise engine.error(result, "start")
-        status, pid, error = words[0], words[1], (words[2] if len(words) > 2 else '""')
-        if status in ("created", "dead") or (error not in ('""', "null") and status != "running"
-                                             and not target.transport.exists(
-                                                 join(run_dir, "status.json"))):
+        status_file = join(run_dir, "status.json")
+        container, status, pid, error = engine.create_and_start(
+            options, image, command, status_file=status_file, stdin=spec,
+            timeout=START_TIMEOUT)
+        if status in ("created", "dead") or (status != "running"
+                                             and not target.transport.exists(status_file)):
             logs = engine.logs(container).decode("utf-8", "replace").strip()
+            engine.remove(container)
             raise TargetError(f"target '{target.compute.name}': the run's container did not "
-                              f"start ({status}): {error.strip(chr(34))} {logs[-300:]}".strip())
-        return status, (int(pid) if pid.isdigit() and int(pid) > 0 else None)
+                              f"start ({status}): {error} {logs[-300:]}".strip())
+        return container, status, pid
 
     # -- while it runs and after ------------------------------------------------------------
     def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:
@@ -222,9 +197,17 @@ class ContainerLaunch(Launch):
 
     def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
                         timeout: float) -> None:
-        """Locally, wake as soon as the container's init exits; remotely, sleep."""
+        """Wake as soon as the container stops: locally a pidfd on its init; remotely one
+        ``docker wait`` bounded by ``timeout`` (short waits just sleep)."""
+        cid = state.get("container_id")
         if target.run_folder_is_local and state.get("agent_pid"):
             target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+        elif cid and timeout >= 0.2:
+            started = time.monotonic()
+            try:
+                self.engine(target).wait_stopped(cid, timeout)
+            except TargetError:
+                time.sleep(max(0.0, timeout - (time.monotonic() - started)))
         else:
             time.sleep(timeout)
 
@@ -257,25 +240,11 @@ class ContainerLaunch(Launch):
     def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
         """Keep the container's output (the agent's own stderr) as agent.log, then remove it."""
         cid = state.get("container_id")
-        if not cid:
-            return
-        try:
-            engine = self.engine(target)
-            current = engine.state(cid)
-            if current is None:
-                return
-            deadline = time.monotonic() + 5     # the agent exits right after its end state
-            while current is not None and current.get("Status") == "running":
-                if time.monotonic() > deadline:
-                    return                          # next look
-                time.sleep(0.05)
-                current = engine.state(cid)
-            text = engine.logs(cid)
-            if text:
-                target.transport.write_file(join(state["run_dir"], "agent.log"), text)
-            engine.remove(cid)
-        except TargetError:           # a container left behind is harmless; the run is recorded
-            pass
+        if cid:
+            try:
+                self.engine(target).retire(cid, join(state["run_dir"], "agent.log"))
+            except TargetError:       # a container left behind is harmless; the run is recorded
+                pass
 
     def close(self) -> None:
         self._engine = None
