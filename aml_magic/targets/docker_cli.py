@@ -182,9 +182,14 @@ class DockerCli:
         error = json.loads(words[3]) if len(words) > 3 else ""
         return words[0], words[1], pid, str(error or "")
 
-    def retire(self, container: str, log_file: str) -> None:
-        """Keep a stopped container's output as ``log_file``, then remove it (one command)."""
-        self.transport.run(self.shell(_RETIRE, container, log_file), timeout=60, check=False)
+    def retire(self, container: str, log_file: str, *, wait: bool = False) -> None:
+        """Keep a stopped container's output as ``log_file``, then remove it: one command,
+        left running in the background on the machine unless ``wait`` (the run's end is
+        recorded meanwhile; nothing waits for the clean-up)."""
+        argv = self.shell(_RETIRE, container, log_file)
+        if not wait:
+            argv = ["sh", "-c", '(trap "" HUP; "$@") >/dev/null 2>&1 </dev/null &', "sh", *argv]
+        self.transport.run(argv, timeout=60, check=False)
 
     def wait_stopped(self, container: str, timeout: float) -> None:
         """Return when the container stops or ``timeout`` seconds pass (one command)."""

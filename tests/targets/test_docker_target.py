@@ -227,7 +227,7 @@ def test_run_survives_the_submitting_process_and_is_found_complete(
     assert run.wait(timeout=60) is RunStatus.COMPLETED, run.record.reason
     assert "finished" in run.log_text()[0]
     assert [a.path for a in run.outputs()] == ["done.txt"]
-    assert containers_of(dockerd, run_id) == []
+    assert wait_until(lambda: containers_of(dockerd, run_id) == [], 10)
 
 
 def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None:
@@ -315,7 +315,7 @@ def test_a_killed_container_fails_the_run_with_the_reason(ws: Any, dockerd: Dock
     # When history is reconciled, Then the run fails, saying its agent stopped, within seconds
     assert run.wait(timeout=10) is RunStatus.FAILED
     assert "stopped without recording an end state" in (run.record.reason or "")
-    assert containers_of(dockerd, run.id) == []
+    assert wait_until(lambda: containers_of(dockerd, run.id) == [], 10)
 
 
 def test_unhonourable_python_version_warns_or_fails_with_strict(ws: Any, project: Path) -> None:
