@@ -81,8 +81,14 @@ def set_runconfig(ws: Any, **changes: Any) -> None:
 
 
 def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
-    return dockerd.client().containers.list(all=True,
-                                            filters={"label": f"org.aml-magic.run={run_id}"})
+    """The run's containers (retried when one is removed while being listed)."""
+    import docker
+    while True:
+        try:
+            return dockerd.client().containers.list(
+                all=True, filters={"label": f"org.aml-magic.run={run_id}"})
+        except docker.errors.NotFound:
+            continue
 
 
 def wait_until(predicate: Any, timeout: float) -> bool:
@@ -199,8 +205,8 @@ def test_cancel_stops_the_container_and_secrets_stay_off_its_configuration(
     # When canceled, Then the run is Canceled and the container is gone within seconds
     started = time.monotonic()
     assert run.cancel() is RunStatus.CANCELED
-    assert wait_until(lambda: not containers_of(dockerd, run.id)
-                      or containers_of(dockerd, run.id)[0].status != "running", 5)
+    assert wait_until(lambda: all(c.status != "running" for c in containers_of(dockerd, run.id)),
+                      5)
     assert time.monotonic() - started < 6
 
 

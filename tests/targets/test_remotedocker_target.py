@@ -82,8 +82,14 @@ def write(root: Path, name: str, body: str) -> str:
 
 
 def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
-    return dockerd.client().containers.list(all=True,
-                                            filters={"label": f"org.aml-magic.run={run_id}"})
+    """The run's containers (retried when one is removed while being listed)."""
+    import docker
+    while True:
+        try:
+            return dockerd.client().containers.list(
+                all=True, filters={"label": f"org.aml-magic.run={run_id}"})
+        except docker.errors.NotFound:
+            continue
 
 
 def logged(run: Any, text: str) -> bool:
@@ -192,8 +198,8 @@ def test_container_is_least_privilege_and_secrets_stay_off_its_configuration(
                                                                             "/aml/run"]
     # When canceled, Then the run is Canceled and the container stops
     assert run.cancel() is RunStatus.CANCELED
-    assert wait_until(lambda: not containers_of(dockerd, run.id)
-                      or containers_of(dockerd, run.id)[0].status != "running", 10)
+    assert wait_until(lambda: all(c.status != "running" for c in containers_of(dockerd, run.id)),
+                      10)
 
 
 def test_ssh_cut_mid_run_loses_and_doubles_no_log_line(ws: Workspace, sshd: SshServer) -> None:
