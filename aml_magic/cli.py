@@ -306,6 +306,9 @@ def cmd_run_show(args: argparse.Namespace) -> int:
              f"exit code:  {record.exit_code if record.exit_code is not None else '-'}"]
     if record.reason:
         lines.append(f"reason:     {record.reason}")
+    python = record.target_state.get("python")
+    if isinstance(python, str):
+        lines.append(f"python:     {python}")
     if record.git_commit:
         lines.append(f"git:        {record.git_commit[:12]}{' (dirty)' if record.git_dirty else ''}")
     for m in data["metrics"]:

@@ -116,7 +116,21 @@ def parse_status(raw: bytes, *, default_heartbeat: float = 1.0) -> AgentState:
         heartbeat=data.get("heartbeat"),
         heartbeat_seconds=float(data.get("heartbeat_seconds") or default_heartbeat),
         pid=data.get("pid"), child_pgid=data.get("child_pgid"),
-        python=data.get("python_version"))
+        python=describe_python(data.get("python")))
+
+
+def describe_python(value: Any) -> str | None:
+    """``/path/python (3.11.2)`` (resolved path added when it differs) from the agent's
+    ``python`` facts; None when absent or malformed (the run may have written the file)."""
+    if not isinstance(value, dict):
+        return None
+    facts = {k: value.get(k) for k in ("executable", "resolved", "version")}
+    if not all(isinstance(v, str) and 0 < len(v) < 1024 for v in facts.values()):
+        return None
+    text = str(facts["executable"])
+    if facts["resolved"] != facts["executable"]:
+        text += f" -> {facts['resolved']}"
+    return f"{text} (Python {facts['version']})"
 
 
 class Target(ABC):

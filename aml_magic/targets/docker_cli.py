@@ -25,7 +25,8 @@ class ImageInfo:
 # $1 status.json, then `docker create` arguments. Creates the container, feeds this command's
 # stdin (the launch spec) to it attached (`create -i`: its stdin closes after the first attach),
 # waits until the agent has written status.json (or the client ended), drops the client
-# (SIGKILL: never forwarded to the container) and prints "ID STATUS PID ERROR".
+# (SIGKILL: never forwarded to the container) and prints "ID STATUS PID ERROR", then the
+# first 16 KB of status.json.
 _CREATE_AND_START = r"""s=$1; shift
 c=$(docker create "$@" </dev/null) || exit 125
 exec 3<&0 </dev/null
@@ -39,6 +40,7 @@ done
 kill -9 "$a" 2>/dev/null
 wait "$a" 2>/dev/null
 docker container inspect --format "$c {{.State.Status}} {{.State.Pid}} {{json .State.Error}}" "$c"
+head -c 16384 "$s" 2>/dev/null
 """
 # $1 container, $2 log file: once the container has stopped (up to 5 s), keep its output as the
 # log file (created exclusively, renamed over: never written through a link) and remove it.
@@ -167,20 +169,21 @@ class DockerCli:
 
     def create_and_start(self, options: list[str], image: str, command: list[str], *,
                          status_file: str, stdin: bytes,
-                         timeout: float) -> tuple[str, str, int | None, str]:
+                         timeout: float) -> tuple[str, str, int | None, str, bytes]:
         """One command: create, start fed ``stdin``, wait for ``status_file``; returns
-        (container id, status, init's pid, engine error)."""
+        (container id, status, init's pid, engine error, the start of status.json)."""
         result = self.transport.run(
             self.shell(_CREATE_AND_START, status_file, *options, image, *command),
             stdin=stdin, timeout=timeout, check=False)
-        words = result.stdout.decode("utf-8", "replace").strip().split(" ", 3)
+        first, _, status_raw = result.stdout.partition(b"\n")
+        words = first.decode("utf-8", "replace").strip().split(" ", 3)
         if result.exit_code != 0 or len(words) < 3:
             if len(words) >= 1 and len(words[0]) == 64:
                 self.remove(words[0])
             raise self.error(result, "create/start")
         pid = int(words[2]) if words[2].isdigit() and int(words[2]) > 0 else None
         error = json.loads(words[3]) if len(words) > 3 else ""
-        return words[0], words[1], pid, str(error or "")
+        return words[0], words[1], pid, str(error or ""), status_raw
 
     def retire(self, container: str, log_file: str, *, wait: bool = False) -> None:
         """Keep a stopped container's output as ``log_file``, then remove it: one command,

@@ -20,7 +20,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, TargetError
-from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from .base import (Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join,
+                   parse_status)
 from .container_options import (
     AGENT_MOUNT,
     PROJECT_MOUNT,
@@ -141,11 +142,14 @@ class ContainerLaunch(Launch):
             cwd=PROJECT_MOUNT if local_project else "work",
             native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
-        container, status, pid = self._start(target, options, image.id, command, run_dir, spec)
+        container, status, pid, interpreter = self._start(target, options, image.id, command,
+                                                          run_dir, spec)
         state: dict[str, Any] = {
             **synced, "container_id": container, "agent_pid": pid,
             "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
             "heartbeat_seconds": target.heartbeat_seconds, "container_status": status}
+        if interpreter:
+            state["python"] = interpreter
         if local_project:
             state["outputs_dir"] = str(request.project_root / "outputs")
             state["logs_dir"] = str(request.project_root / "logs")
@@ -165,10 +169,10 @@ class ContainerLaunch(Launch):
         return None if self._owner.startswith("0:") else self._owner
 
     def _start(self, target: AgentTarget, options: list[str], image: str, command: list[str],
-               run_dir: str, spec: bytes) -> tuple[str, str, int | None]:
+               run_dir: str, spec: bytes) -> tuple[str, str, int | None, str | None]:
         engine = self.engine(target)
         status_file = join(run_dir, "status.json")
-        container, status, pid, error = engine.create_and_start(
+        container, status, pid, error, status_raw = engine.create_and_start(
             options, image, command, status_file=status_file, stdin=spec,
             timeout=START_TIMEOUT)
         if status in ("created", "dead") or (status != "running"
@@ -177,7 +181,7 @@ class ContainerLaunch(Launch):
             engine.remove(container)
             raise TargetError(f"target '{target.compute.name}': the run's container did not "
                               f"start ({status}): {error} {logs[-300:]}".strip())
-        return container, status, pid
+        return container, status, pid, parse_status(status_raw).python
 
     # -- while it runs and after ------------------------------------------------------------
     def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:

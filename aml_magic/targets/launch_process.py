@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TargetError
 from ..transports.base import CommandResult
-from .base import LaunchRequest
+from .base import LaunchRequest, describe_python
 from .launch import Launch, launch_spec, write_cancel_marker
 
 if TYPE_CHECKING:
@@ -30,9 +30,12 @@ class ProcessLaunch(Launch):
         state: dict[str, Any] = {"run_dir": answer["run_dir"], "agent_pid": pid,
                                  "metrics_offset": 0,
                                  "heartbeat_seconds": target.heartbeat_seconds}
-        for key in ("sync", "copied_files", "python_version"):
+        for key in ("sync", "copied_files"):
             if answer.get(key) is not None:
                 state[key] = answer[key]
+        interpreter = describe_python(answer.get("python"))
+        if interpreter:
+            state["python"] = interpreter
         return state
 
     def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:

@@ -73,7 +73,7 @@ class RemotePlacement(Placement):
         answer = self._exchange(request, spec=json.loads(spec), agent=_agent_text())
         return {"run_dir": answer["run_dir"], "pid": answer.get("pid"),
                 "sync": answer.get("how"), "copied_files": answer.get("copied"),
-                "python_version": answer.get("python_version")}
+                "python": answer.get("python")}
 
     # -- the sync exchange ------------------------------------------------------------------
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,

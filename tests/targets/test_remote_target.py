@@ -412,3 +412,19 @@ def test_missing_python_is_a_clear_error(ws: Workspace, project: Path) -> None:
     with pytest.raises(AmlError) as err:
         ws.submit("vm", "a.py")
     assert "/nonexistent/python3" in str(err.value) and "pythonLocation" in str(err.value)
+
+
+def test_the_interpreter_is_recorded_and_shown(ws: Workspace, project: Path,
+                                               sshd: SshServer) -> None:
+    script(project, "v.py", "import sys; print(sys.version_info[0])\n")
+    run = ws.submit("vm", "v.py")
+    assert run.wait(30) == RunStatus.COMPLETED
+    # Then the run records the remote interpreter (as started, resolved) and its version
+    python = run.record.target_state["python"]
+    resolved = os.path.realpath(sshd.python)
+    version = subprocess.run([resolved, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert python in (f"{sshd.python} -> {resolved} (Python {version})",
+                      f"{resolved} (Python {version})"), python
+    shown = aml(project, "run", "show", run.id)
+    assert f"python:     {python}" in shown.stdout, shown.stdout + shown.stderr
