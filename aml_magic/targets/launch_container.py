@@ -20,8 +20,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, TargetError
-from .base import (Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join,
-                   parse_status)
+from .base import (
+    Dependencies,
+    LaunchRequest,
+    PrepareResult,
+    ProgressCallback,
+    join,
+    parse_status,
+)
 from .container_options import (
     AGENT_MOUNT,
     PROJECT_MOUNT,

@@ -36,6 +36,8 @@ class RemotePlacement(Placement):
     """Run folders on an SSH machine, filled from its content-addressed store."""
 
     connect_timeout: float | None = None      # None: sshlogin.CONNECT_TIMEOUT
+    #: the interpreter of the environment a submit runs in (``userManagedEnvironment: false``)
+    interpreter: str | None = None
 
     def _make_transport(self) -> Transport:
         from .sshlogin import CONNECT_TIMEOUT, ssh_transport_for
@@ -53,7 +55,7 @@ class RemotePlacement(Placement):
         return str(self.compute.address)
 
     def python(self) -> str:
-        return str(self.compute.python_location or "python3")
+        return str(self.interpreter or self.compute.python_location or "python3")
 
     def base_dir(self) -> str:
         return str(self.compute.remote_base_dir or DEFAULT_BASE_DIR).rstrip("/") or "/"

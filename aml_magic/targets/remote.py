@@ -1,12 +1,19 @@
 """The ``remote`` target: remote placement (SSH, content-addressed store) x process launch.
-The script runs under the machine's own Python (``pythonLocation``, default ``python3``): the
-environment is user-managed. Sync and launch are one SSH command (see ``placement_remote``)."""
+The script runs under the machine's own Python (``pythonLocation``, default ``python3``) when the
+environment is user-managed (the default at attach), else under the environment ``prepare``
+builds on the machine (``remote_env``). Sync and launch are one SSH command."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from ..errors import TargetError
-from .base import AgentTarget
+from .base import (
+    AgentTarget,
+    Dependencies,
+    LaunchRequest,
+    PrepareResult,
+    ProgressCallback,
+)
 from .launch_process import ProcessLaunch
 from .placement_remote import DEFAULT_BASE_DIR, RemotePlacement
 from .sshlogin import configure_ssh_attach
@@ -30,6 +37,38 @@ class RemoteTarget(AgentTarget):
             raise TargetError(f"run configuration '{runconfig.name}': PySpark runs on remote "
                               "targets are not supported yet; set Framework: Python")
         super().check(runconfig)
+
+    @property
+    def builds_own_environment(self) -> bool:
+        return self.compute.user_managed_environment is False
+
+    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+                build: bool = True, strict: bool = False,
+                dependencies: Dependencies | None = None) -> PrepareResult:
+        if not self.builds_own_environment:
+            return super().prepare(runconfig, on_progress=on_progress, build=build,
+                                   strict=strict, dependencies=dependencies)
+        from .remote_env import remote_environment
+        env = remote_environment(self, runconfig, dependencies or Dependencies(),
+                                 build=build, on_progress=on_progress, strict=strict)
+        how = f"built with {env.installer}" if env.built else "reused"
+        return PrepareResult(env.built, f"environment {env.identity} {how} ({env.python} on "
+                                        f"{self.compute.address})", environment_hash=env.identity)
+
+    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+        if not self.builds_own_environment:
+            return super().submit(request)
+        from .remote_env import remote_environment
+        rc = request.runconfig
+        env = remote_environment(self, rc, request.dependencies,
+                                 build=bool(getattr(rc, "prepare_environment", False)),
+                                 on_progress=request.on_progress)
+        request.environment_hash = env.identity
+        self.placement.interpreter = env.python       # type: ignore[attr-defined]
+        try:
+            return super().submit(request)
+        finally:
+            self.placement.interpreter = None         # type: ignore[attr-defined]
 
     def process_python(self) -> str:
         return "python"             # the helper puts the machine's resolved interpreter here
