@@ -293,3 +293,35 @@ def test_missing_base_image_names_the_image_and_the_compute_file(ws: Workspace) 
     with pytest.raises(TargetError, match="localhost:1/aml/none:1") as err:
         ws.prepare("remotevm")
     assert "remotevm.compute" in str(err.value)
+
+
+def test_demo_notebook_runs_against_the_suites_vm(
+        tmp_path: Path, sshd: SshServer, engine_access: str, remote_base: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """demo_notebooks/03_remote_docker.ipynb top to bottom on a real kernel, its parameters
+    pointed at the suite's sshd and dockerd."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    nb = nbformat.read(str(REPO / "demo_notebooks" / "03_remote_docker.ipynb"), as_version=4)
+    [params] = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    params.source = (f'VM = "{sshd.host}:{sshd.port}"\nVM_USER = "{sshd.username}"\n'
+                     f'LOGIN = "--key-file {sshd.client_key_path} --trust-new-host-key"\n'
+                     'NETWORK = "host"\n'
+                     f'MORE = "--docker-host {engine_access} --remote-base-dir '
+                     f'~/{remote_base.name}"')
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = {i: "".join(o.get("text", "") for o in c.get("outputs", []))
+            for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    attach = next(t for i, t in text.items() if nb.cells[i].source.startswith("%aml_attach"))
+    assert "Attached 'remotevm' (remotedocker)" in attach
+    prepares = [t for i, t in text.items() if nb.cells[i].source.startswith("%aml_prepare")]
+    assert "reused" in prepares[1], prepares
+    waited = next(t for i, t in text.items() if nb.cells[i].source.startswith("print(run.wait"))
+    assert waited.strip() == "Completed", text
+    ws = Workspace(tmp_path / "remote_docker_project")
+    [run] = ws.runs()
+    assert {a.path for a in run.outputs()} == {"model.txt"}
+    assert [m.value for m in run.metrics()][:1] == [1.0]
