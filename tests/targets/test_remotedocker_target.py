@@ -325,3 +325,51 @@ def test_demo_notebook_runs_against_the_suites_vm(
     [run] = ws.runs()
     assert {a.path for a in run.outputs()} == {"model.txt"}
     assert [m.value for m in run.metrics()][:1] == [1.0]
+
+
+def test_a_submit_that_builds_keeps_the_build_log_with_the_run(
+        ws: Workspace, dockerd: DockerEngine) -> None:
+    import docker
+
+    from aml_magic.environment import environment_identity
+    (ws.root / "aml_config" / "conda_dependencies.yml").write_text(
+        CONDA.replace("tomli==2.0.1", "tomli==2.0.0"))
+    rc = ws.config.runconfig("remotevm")
+    identity = environment_identity(ws.dependencies(rc).conda,
+                                    base_image=ws.config.compute("remotevm").base_docker_image,
+                                    framework="Python")
+    try:
+        dockerd.client().images.remove(f"aml-magic/env:{identity}", force=True)
+    except docker.errors.NotFound:
+        pass
+    write(ws.root, "v.py", "import tomli; print(tomli.__name__)\n")
+    run = ws.submit("remotevm", "v.py")          # PrepareEnvironment: true builds it
+    assert run.wait(timeout=300) is RunStatus.COMPLETED, run.record.reason
+    build_log = (run.folder / "build.log").read_text()
+    assert "aml: installer" in build_log and "tomli==2.0.0" in build_log
+    assert run.record.environment_hash == identity
+
+
+def test_native_shared_directory_lives_on_the_vm_across_runs(
+        ws: Workspace, sshd: SshServer) -> None:
+    import dataclasses
+    share = f".aml-share-{os.urandom(3).hex()}"
+    ws.config.write_compute(dataclasses.replace(ws.config.compute("remotevm"),
+                                                shared_volumes=True,
+                                                native_shared_directory=f"~/{share}"))
+    write(ws.root, "s.py", """
+        import os
+        d = os.environ["AZUREML_NATIVE_SHARE_DIRECTORY"]
+        path = os.path.join(d, "count.txt")
+        n = int(open(path).read()) + 1 if os.path.exists(path) else 1
+        open(path, "w").write(str(n))
+        print("count", n)
+    """)
+    try:
+        for expected in (1, 2):
+            run = ws.submit("remotevm", "s.py")
+            assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+            assert f"count {expected}" in run.log_text()[0]
+        assert (Path(sshd.home) / share / "count.txt").read_text() == "2"
+    finally:
+        subprocess.run(["rm", "-rf", str(Path(sshd.home) / share)], check=False)

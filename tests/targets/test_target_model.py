@@ -105,3 +105,19 @@ def test_docker_failures_are_one_clear_line(code: int, stderr: bytes, expected: 
     message = str(err.value)
     assert expected in message and "remotevm" in message and "\n" not in message
     assert transport.argv[:3] == ["docker", "-H", "unix:///x.sock"]
+
+
+def test_a_local_run_records_its_interpreter(project: Path) -> None:
+    import os
+    import sys
+
+    from aml_magic import Workspace
+    from aml_magic.history.status import RunStatus
+    (project / "v.py").write_text("print('v')\n")
+    ws = Workspace(project)
+    run = ws.submit("local", "v.py", wait=True)
+    assert run.status is RunStatus.COMPLETED
+    resolved = os.path.realpath(sys.executable)
+    arrow = f" -> {resolved}" if resolved != sys.executable else ""
+    assert run.record.target_state["python"] == \
+        f"{sys.executable}{arrow} (Python {'.'.join(map(str, sys.version_info[:3]))})"
