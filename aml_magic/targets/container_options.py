@@ -26,9 +26,10 @@ SHARE_MOUNT = "/aml/share"
 
 def container_options(target: AgentTarget, request: LaunchRequest, run_dir: str, *,
                       local_project: bool, owner: Callable[[], str | None]) -> list[str]:
+    """Options of ``docker run``/``create`` (the name is given apart: ``container_name``)."""
     c = target.compute
     agent_dir = target.placement.agent_dir(run_dir)
-    options = ["--name", container_name(request.run_id), "--interactive", "--init",
+    options = ["--interactive", "--init",
                "--label", f"{LABEL}run={request.run_id}",
                "--label", f"{LABEL}project={request.project_root}",
                "--label", f"{LABEL}target={c.name}",

@@ -22,25 +22,28 @@ class ImageInfo:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-# $1 status.json, then `docker create` arguments. Creates the container, feeds this command's
-# stdin (the launch spec) to it attached (`create -i`: its stdin closes after the first attach),
-# waits until the agent has written status.json (or the client ended), drops the client
-# (SIGKILL: never forwarded to the container) and prints "ID STATUS PID ERROR", then the
-# first 16 KB of status.json.
-_CREATE_AND_START = r"""s=$1; shift
-c=$(docker create "$@" </dev/null) || exit 125
+# $1 status.json, $2 the container's name, then `docker run` arguments. Runs the container
+# with only stdin attached, fed this command's stdin (the launch spec; `run -i` closes the
+# container's stdin after it), waits until the agent has written status.json (or the client
+# ended), drops the client (SIGKILL; `--sig-proxy=false` anyway) and prints
+# "ID STATUS PID ERROR", then the first 16 KB of status.json. The client's own errors (an
+# image or mount it cannot use, no access to the engine) go to stderr.
+_RUN_ATTACHED = r"""s=$1; c=$2; shift 2
 exec 3<&0 </dev/null
-docker start -a -i "$c" <&3 >/dev/null 2>&1 &
+docker run --attach stdin --sig-proxy=false "$@" <&3 >/dev/null &
 a=$!
 exec 3<&-
 n=0
 while [ ! -s "$s" ] && kill -0 "$a" 2>/dev/null && [ "$n" -lt 3000 ]; do
-  n=$((n+1)); sleep 0.02
+  n=$((n+1)); sleep 0.01
 done
 kill -9 "$a" 2>/dev/null
 wait "$a" 2>/dev/null
-docker container inspect --format "$c {{.State.Status}} {{.State.Pid}} {{json .State.Error}}" "$c"
+f="{{.Id}} {{.State.Status}} {{.State.Pid}} {{json .State.Error}}"
+i=$(docker container inspect --format "$f" "$c") || exit 125
+echo "$i"
 head -c 16384 "$s" 2>/dev/null
+exit 0
 """
 # $1 container, $2 log file: once the container has stopped (up to 5 s), keep its output as the
 # log file (created exclusively, renamed over: never written through a link) and remove it.
@@ -167,20 +170,21 @@ class DockerCli:
             args += ["--change", change]
         self.run("commit", *args, container, ref, timeout=1800)
 
-    def create_and_start(self, options: list[str], image: str, command: list[str], *,
-                         status_file: str, stdin: bytes,
-                         timeout: float) -> tuple[str, str, int | None, str, bytes]:
-        """One command: create, start fed ``stdin``, wait for ``status_file``; returns
-        (container id, status, init's pid, engine error, the start of status.json)."""
+    def run_attached(self, name: str, options: list[str], image: str, command: list[str], *,
+                     status_file: str, stdin: bytes,
+                     timeout: float) -> tuple[str, str, int | None, str, bytes]:
+        """One command: ``docker run`` named ``name`` fed ``stdin``, until ``status_file``
+        exists; returns (container id, status, init's pid, engine error, start of
+        status.json)."""
         result = self.transport.run(
-            self.shell(_CREATE_AND_START, status_file, *options, image, *command),
+            self.shell(_RUN_ATTACHED, status_file, name, "--name", name, *options, image,
+                       *command),
             stdin=stdin, timeout=timeout, check=False)
         first, _, status_raw = result.stdout.partition(b"\n")
         words = first.decode("utf-8", "replace").strip().split(" ", 3)
         if result.exit_code != 0 or len(words) < 3:
-            if len(words) >= 1 and len(words[0]) == 64:
-                self.remove(words[0])
-            raise self.error(result, "create/start")
+            self.remove(name)
+            raise self.error(result, "run")
         pid = int(words[2]) if words[2].isdigit() and int(words[2]) > 0 else None
         error = json.loads(words[3]) if len(words) > 3 else ""
         return words[0], words[1], pid, str(error or ""), status_raw

@@ -148,8 +148,8 @@ class ContainerLaunch(Launch):
             cwd=PROJECT_MOUNT if local_project else "work",
             native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
-        container, status, pid, interpreter = self._start(target, options, image.id, command,
-                                                          run_dir, spec)
+        container, status, pid, interpreter = self._start(target, request.run_id, options,
+                                                          image.id, command, run_dir, spec)
         state: dict[str, Any] = {
             **synced, "container_id": container, "agent_pid": pid,
             "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
@@ -174,12 +174,14 @@ class ContainerLaunch(Launch):
             self._owner = out.stdout.decode().strip()
         return None if self._owner.startswith("0:") else self._owner
 
-    def _start(self, target: AgentTarget, options: list[str], image: str, command: list[str],
-               run_dir: str, spec: bytes) -> tuple[str, str, int | None, str | None]:
+    def _start(self, target: AgentTarget, request_id: str, options: list[str], image: str,
+               command: list[str], run_dir: str,
+               spec: bytes) -> tuple[str, str, int | None, str | None]:
         engine = self.engine(target)
         status_file = join(run_dir, "status.json")
-        container, status, pid, error, status_raw = engine.create_and_start(
-            options, image, command, status_file=status_file, stdin=spec,
+        name = container_name(request_id)
+        container, status, pid, error, status_raw = engine.run_attached(
+            name, options, image, command, status_file=status_file, stdin=spec,
             timeout=START_TIMEOUT)
         if status in ("created", "dead") or (status != "running"
                                              and not target.transport.exists(status_file)):
