@@ -326,6 +326,11 @@ def cmd_run_show(args: argparse.Namespace) -> int:
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    build = run.folder / "build.log"      # the environment build this run's submit triggered
+    if build.is_file() and not build.is_symlink():
+        with open(build, "rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", "replace")
+        sys.stdout.write(f"--- environment build (build.log) ---\n{text}--- run log ---\n")
     for line in run.logs(follow=args.follow):
         sys.stdout.write(line)
     sys.stdout.flush()

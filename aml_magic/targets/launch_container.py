@@ -8,11 +8,10 @@ and a VM's engine share one code path. A run's container is made from the enviro
 (``capabilities``), as ``containerUser`` (default: the owner of the run folder), on the
 engine's default network unless ``networkMode`` says otherwise.
 
-The launch spec holds secrets, so it never enters the container's configuration: the container
-is created with an open stdin (``docker create -i``: stdin closes after the first attach), and
-``docker start -a -i`` is fed the spec; once the agent has recorded the run (``status.json``)
-the attached client is dropped and the container runs on under the engine, independent of the
-SSH connection and of the submitter.
+The launch spec holds secrets, so it never enters the container's configuration: ``docker run
+-i`` with only stdin attached is fed the spec (the container's stdin closes after it); once the
+agent has recorded the run (``status.json``) the client is dropped and the container runs on
+under the engine, independent of the SSH connection and of the submitter.
 """
 from __future__ import annotations
 

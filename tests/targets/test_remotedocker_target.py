@@ -347,6 +347,11 @@ def test_a_submit_that_builds_keeps_the_build_log_with_the_run(
     assert run.wait(timeout=300) is RunStatus.COMPLETED, run.record.reason
     build_log = (run.folder / "build.log").read_text()
     assert "aml: installer" in build_log and "tomli==2.0.0" in build_log
+    shown = subprocess.run([sys.executable, "-m", "aml_magic", "run", "logs", run.id],
+                           cwd=ws.root, capture_output=True, text=True, timeout=60, check=False,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert shown.stdout.startswith("--- environment build (build.log) ---\n"), shown.stderr
+    assert shown.stdout.endswith("--- run log ---\ntomli\n")
     assert run.record.environment_hash == identity
 
 
@@ -373,3 +378,22 @@ def test_native_shared_directory_lives_on_the_vm_across_runs(
         assert (Path(sshd.home) / share / "count.txt").read_text() == "2"
     finally:
         subprocess.run(["rm", "-rf", str(Path(sshd.home) / share)], check=False)
+
+
+def test_attach_through_the_cli_with_the_password_on_stdin(
+        project: Path, sshd: SshServer, engine_access: str, remote_base: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aml_magic", "computetarget", "attach", "remotedocker", "-n",
+         "remotevm", "-a", f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--password-stdin",
+         "--trust-new-host-key", "--network", "host", "--docker-host", engine_access,
+         "--remote-base-dir", f"~/{remote_base.name}"],
+        input=sshd.password + "\n", cwd=project, capture_output=True, text=True, timeout=60,
+        check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    text = (project / "aml_config" / "remotevm.compute").read_text()
+    config = Workspace(project).config
+    compute = config.compute("remotevm")
+    assert (compute.type, compute.network_mode, compute.docker_host) == \
+        ("remotedocker", "host", engine_access)
+    assert compute.host_key_fingerprint == sshd.host_key_fingerprint
+    assert sshd.password not in text and config.runconfig("remotevm").prepare_environment
