@@ -15,7 +15,9 @@ from aml_magic.errors import ConfigError, EnvironmentNotPrepared, TargetError
 from aml_magic.targets.docker_cli import DockerCli
 from aml_magic.targets.docker_images import ENV_PYTHON, DockerEnvironmentBuilder
 from aml_magic.transports.local import LocalTransport
-from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
+from tests.fixtures.dockerd import (
+    DockerEngine,  # the `dockerd` fixture: tests/conftest.py
+)
 
 FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:2"
 

@@ -19,7 +19,11 @@ from aml_magic.environment import environment_identity
 from aml_magic.errors import AmlError, ConfigError, TargetError
 from aml_magic.history.status import RunStatus
 from aml_magic.targets.docker_images import DockerEnvironmentBuilder
-from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
+from tests.fixtures.dockerd import DockerEngine
+from tests.targets.helpers import (  # the `dockerd` fixture: tests/conftest.py
+    containers_of,
+    wait_until,
+)
 
 CONDA = """\
 name: project_environment
@@ -78,26 +82,6 @@ def set_compute(ws: Any, **changes: Any) -> None:
 
 def set_runconfig(ws: Any, **changes: Any) -> None:
     ws.config.write_runconfig(dataclasses.replace(ws.config.runconfig("docker"), **changes))
-
-
-def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
-    """The run's containers (retried when one is removed while being listed)."""
-    import docker
-    while True:
-        try:
-            return dockerd.client().containers.list(
-                all=True, filters={"label": f"org.aml-magic.run={run_id}"})
-        except docker.errors.NotFound:
-            continue
-
-
-def wait_until(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_importing_the_target_does_not_import_docker() -> None:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -24,6 +23,7 @@ from aml_magic.history.status import RunStatus
 from aml_magic.workspace import Workspace
 from tests.fixtures.dockerd import DockerEngine
 from tests.fixtures.sshd import SshServer
+from tests.targets.helpers import containers_of, forget_environment, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_GROUP = "aml-magic-docker"
@@ -81,46 +81,16 @@ def write(root: Path, name: str, body: str) -> str:
     return name
 
 
-def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
-    """The run's containers (retried when one is removed while being listed)."""
-    import docker
-    while True:
-        try:
-            return dockerd.client().containers.list(
-                all=True, filters={"label": f"org.aml-magic.run={run_id}"})
-        except docker.errors.NotFound:
-            continue
-
-
 def logged(run: Any, text: str) -> bool:
     """Reconcile (copies the log from the VM), then look for ``text``."""
     run.refresh()
     return text in run.log_text()[0]
 
 
-def wait_until(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
-
 def test_prepare_builds_on_the_vm_then_reuses_in_one_round_trip(
         ws: Workspace, dockerd: DockerEngine) -> None:
-    import docker
-
     # Given no environment image on the VM's engine for this specification
-    from aml_magic.environment import environment_identity
-    rc = ws.config.runconfig("remotevm")
-    identity = environment_identity(ws.dependencies(rc).conda,
-                                    base_image=ws.config.compute("remotevm").base_docker_image,
-                                    framework="Python")
-    try:
-        dockerd.client().images.remove(f"aml-magic/env:{identity}", force=True)
-    except docker.errors.ImageNotFound:
-        pass
+    identity = forget_environment(ws, dockerd, "remotevm")
     # When prepared, Then it is built on the VM (through SSH), its output streamed
     progress: list[str] = []
     first = ws.prepare("remotevm", on_progress=progress.append)
@@ -329,19 +299,9 @@ def test_demo_notebook_runs_against_the_suites_vm(
 
 def test_a_submit_that_builds_keeps_the_build_log_with_the_run(
         ws: Workspace, dockerd: DockerEngine) -> None:
-    import docker
-
-    from aml_magic.environment import environment_identity
     (ws.root / "aml_config" / "conda_dependencies.yml").write_text(
         CONDA.replace("tomli==2.0.1", "tomli==2.0.0"))
-    rc = ws.config.runconfig("remotevm")
-    identity = environment_identity(ws.dependencies(rc).conda,
-                                    base_image=ws.config.compute("remotevm").base_docker_image,
-                                    framework="Python")
-    try:
-        dockerd.client().images.remove(f"aml-magic/env:{identity}", force=True)
-    except docker.errors.NotFound:
-        pass
+    identity = forget_environment(ws, dockerd, "remotevm")
     write(ws.root, "v.py", "import tomli; print(tomli.__name__)\n")
     run = ws.submit("remotevm", "v.py")          # PrepareEnvironment: true builds it
     assert run.wait(timeout=300) is RunStatus.COMPLETED, run.record.reason

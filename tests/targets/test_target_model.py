@@ -23,14 +23,14 @@ def test_readme_and_architecture_name_every_registered_type() -> None:
     readme = (REPO / "README.md").read_text()
     architecture = (REPO / "docs" / "architecture.md").read_text()
     for name, spec in registered().items():
-        assert re.search(rf"^\| `{name}`", readme, re.M), f"README table lacks {name}"
-        assert re.search(rf"^\| `{name}`", architecture, re.M), f"architecture lacks {name}"
+        assert re.search(rf"^\| `{name}`", readme, re.MULTILINE), f"README table lacks {name}"
+        assert re.search(rf"^\| `{name}`", architecture, re.MULTILINE), f"architecture lacks {name}"
         for alias in spec.aliases:
             assert f"`{alias}`" in readme
 
 
 def test_every_type_is_one_module_and_one_entry() -> None:
-    for name, spec in registered().items():
+    for name in registered():
         cls = target_class(name)
         assert cls.type_name == name
         module = Path(__import__(cls.__module__, fromlist=["_"]).__file__ or "")
@@ -90,10 +90,10 @@ class FakeTransport:
 
 @pytest.mark.parametrize(("code", "stderr", "expected"), [
     (127, b"sh: 1: docker: not found", "Docker is not installed on vm1"),
-    (1, b"permission denied while trying to connect to the Docker daemon socket at "
-        b"unix:///var/run/docker.sock: Get ...", "add the user to the docker group"),
-    (1, b"Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon "
-        b"running?", "is not running or not reachable"),
+    (1, (b"permission denied while trying to connect to the Docker daemon socket at "
+         b"unix:///var/run/docker.sock: Get ..."), "add the user to the docker group"),
+    (1, (b"Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon "
+         b"running?"), "is not running or not reachable"),
     (1, b"write /var/lib/docker/tmp/x: no space left on device", "the disk of vm1 is full"),
 ])
 def test_docker_failures_are_one_clear_line(code: int, stderr: bytes, expected: str) -> None:
