@@ -319,3 +319,21 @@ def test_unhonourable_python_version_warns_or_fails_with_strict(ws: Any, project
     result = ws.prepare("docker", on_progress=said.append)
     assert result.environment_hash
     assert any("python=3.5.2" in line for line in said), said
+
+
+def test_capabilities_are_dropped_unless_the_compute_lists_them(ws: Any) -> None:
+    # Given a script reporting its effective capabilities (CAP_NET_RAW is bit 13)
+    write(ws.root, "caps.py", """
+        for line in open("/proc/self/status"):
+            if line.startswith("CapEff:"):
+                print("effective", int(line.split()[1], 16))
+    """)
+    # When run with the defaults, Then it has none
+    run = ws.submit("docker", "caps.py")
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+    assert "effective 0\n" in run.log_text()[0]
+    # When the .compute lists NET_RAW, Then exactly that one is kept
+    set_compute(ws, capabilities="net_raw")
+    run = ws.submit("docker", "caps.py")
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+    assert f"effective {1 << 13}\n" in run.log_text()[0]
