@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from .dependencies import Dependencies
+
 if TYPE_CHECKING:
     from .launch import Launch
     from .placement import Placement
@@ -32,30 +34,6 @@ class PrepareResult:
     message: str
     environment_hash: str | None = None
     seconds: float = 0.0
-
-
-class Dependencies:
-    """A run configuration's ``conda_dependencies.yml`` and ``spark_dependencies.yml``, loaded
-    by the workspace on first use (a target never reads ``aml_config/`` itself)."""
-
-    def __init__(self, conda: Callable[[], Any] | None = None,
-                 spark: Callable[[], Any] | None = None) -> None:
-        self._loaders = {"conda": conda, "spark": spark}
-        self._values: dict[str, Any] = {}
-
-    def _get(self, kind: str) -> Any:
-        if kind not in self._values:
-            loader = self._loaders[kind]
-            self._values[kind] = loader() if loader is not None else None
-        return self._values[kind]
-
-    @property
-    def conda(self) -> Any:
-        return self._get("conda")
-
-    @property
-    def spark(self) -> Any:
-        return self._get("spark")
 
 
 @dataclass
@@ -225,6 +203,10 @@ class AgentTarget(Target):
     def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
+        if dependencies is None and self.builds_environments:
+            raise TypeError("prepare needs the run configuration's dependencies "
+                            "(Workspace.dependencies(runconfig)): an environment built "
+                            "without them would have the wrong identity")
         return self.launch.prepare(self, runconfig, dependencies or Dependencies(),
                                    on_progress=on_progress, build=build, strict=strict)
 

@@ -49,7 +49,10 @@ class RemoteTarget(AgentTarget):
             return super().prepare(runconfig, on_progress=on_progress, build=build,
                                    strict=strict, dependencies=dependencies)
         from .remote_env import remote_environment
-        env = remote_environment(self, runconfig, dependencies or Dependencies(),
+        if dependencies is None:
+            raise TypeError("prepare needs the run configuration's dependencies "
+                            "(Workspace.dependencies(runconfig))")
+        env = remote_environment(self, runconfig, dependencies,
                                  build=build, on_progress=on_progress, strict=strict)
         how = f"built with {env.installer}" if env.built else "reused"
         return PrepareResult(env.built, f"environment {env.identity} {how} ({env.python} on "
