@@ -8,7 +8,6 @@ from typing import Any, NoReturn
 
 from .errors import AmlError
 
-ATTACH_TYPES = ("local", "remote", "docker", "localdocker")
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
                   "Canceled")
 
@@ -51,10 +50,12 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("type", choices=ATTACH_TYPES, help="compute type")
+    from .targets.registry import attach_choices, registered
+    kinds = "; ".join(f"{t.name}: {t.summary}" for t in registered().values())
+    parser.add_argument("type", choices=attach_choices(), help=f"compute type ({kinds})")
     parser.add_argument("-n", "--name", required=True, help="target name (NAME.compute)")
-    parser.add_argument("-a", "--address", help="HOST or HOST:PORT of the machine (remote)")
-    parser.add_argument("-u", "--username", help="SSH user (remote)")
+    parser.add_argument("-a", "--address", help="HOST or HOST:PORT of the machine (remote, remotedocker)")
+    parser.add_argument("-u", "--username", help="SSH user (remote, remotedocker)")
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("-w", "--password", action="store_true",
                         help="ask for the SSH password with a masked prompt")
@@ -67,13 +68,19 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the SSH host key fingerprint to pin, known ahead")
     parser.add_argument("--trust-new-host-key", action="store_true",
                         help="pin the host key shown on first connection without asking")
-    parser.add_argument("--base-image", help="base Docker image (docker)")
+    parser.add_argument("--base-image", help="base Docker image (docker, remotedocker)")
     parser.add_argument("--python-location", help="the interpreter on the target")
     parser.add_argument("--remote-base-dir", help="folder on the remote for runs and snapshots")
     parser.add_argument("--shared-volumes", action="store_true", default=None,
                         help="mount the project instead of copying it (docker)")
     parser.add_argument("--nvidia-docker", action="store_true", default=None,
                         help="give the container the host's GPUs (docker)")
+    parser.add_argument("--network", dest="network_mode", metavar="MODE",
+                        help="Docker network of builds and runs: host, bridge, none or a "
+                             "network name (docker, remotedocker; stored as networkMode)")
+    parser.add_argument("--docker-host", metavar="URL",
+                        help="the engine on the machine, as `docker -H URL` takes it (default: "
+                             "the docker command's own; stored as dockerHost)")
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False) -> None:

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_TYPE_ALIASES = {"localdocker": "docker"}
 
 
 def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | None = None,
@@ -21,11 +20,29 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                   confirm_host_key: Any = None, base_image: str | None = None,
                   python_location: str | None = None, shared_volumes: bool | None = None,
                   nvidia_docker: bool | None = None, remote_base_dir: str | None = None,
-                  overwrite: bool = False, on_message: Any = None) -> Any:
+                  network_mode: str | None = None, docker_host: str | None = None,
+                  overwrite: bool = False,
+                  on_message: Any = None) -> Any:
     from .config import ComputeTarget, RunConfiguration
     from .targets import target_class
+    from .targets.registry import attach_choices, lookup
 
-    type_name = _TYPE_ALIASES.get(type_name, type_name)
+    spec = lookup(type_name)
+    if spec is None:
+        raise AmlError(f"unknown compute type '{type_name}'; one of: "
+                       f"{', '.join(attach_choices())}")
+    type_name = spec.name
+    given = {"address": address, "username": username, "password": password,
+             "use_key": use_key or None, "key_file": key_file,
+             "host_key_fingerprint": host_key_fingerprint,
+             "trust_new_host_key": trust_new_host_key or None, "base_image": base_image,
+             "python_location": python_location, "shared_volumes": shared_volumes,
+             "nvidia_docker": nvidia_docker, "remote_base_dir": remote_base_dir,
+             "network_mode": network_mode, "docker_host": docker_host}
+    unused = [k for k, v in given.items() if v is not None and k not in spec.attach_options]
+    if unused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+        raise AmlError(f"{flags} do(es) not apply to compute type '{type_name}'")
     if not name or not set(name) <= _NAME_CHARS:
         raise AmlError(f"invalid target name {name!r}: use letters, digits, '_' and '-'")
     if name in ws.config.compute_names() and not overwrite:
@@ -39,19 +56,20 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
         compute.address, compute.port = host, port
     compute.username = username
     compute.python_location = python_location
-    if type_name == "docker":
-        from .config.templates import DEFAULT_DOCKER_IMAGE
-        compute.base_docker_image = base_image or DEFAULT_DOCKER_IMAGE
-    elif base_image:
+    for attr, value in spec.defaults.items():
+        setattr(compute, attr, value)
+    if base_image:
         compute.base_docker_image = base_image
+    if network_mode:
+        compute.network_mode = network_mode
+    if docker_host:
+        compute.docker_host = docker_host
     if shared_volumes is not None:
         compute.shared_volumes = shared_volumes
     if nvidia_docker is not None:
         compute.nvidia_docker = nvidia_docker
     if remote_base_dir:
         compute.remote_base_dir = remote_base_dir
-    if type_name == "remote":
-        compute.user_managed_environment = True
     created_refs: list[str] = []
     try:
         if password is not None:
@@ -64,10 +82,8 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                       host_key_fingerprint=host_key_fingerprint,
                       trust_new_host_key=trust_new_host_key, confirm_host_key=confirm_host_key,
                       created_refs=created_refs, on_message=on_message)
-        elif use_key or key_file or host_key_fingerprint:
-            raise AmlError(f"SSH options do not apply to compute type '{type_name}'")
         runconfig = RunConfiguration(name=name, target=name, framework="Python",
-                                     prepare_environment=type_name == "docker")
+                                     prepare_environment=spec.prepare_environment)
         ws.config.write_compute(compute)
         try:
             if name not in ws.config.runconfig_names() or overwrite:

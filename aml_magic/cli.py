@@ -226,7 +226,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
         trust_new_host_key=args.trust_new_host_key, confirm_host_key=_confirm_host_key,
         base_image=args.base_image, python_location=args.python_location,
         shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-        remote_base_dir=args.remote_base_dir, on_message=print)
+        remote_base_dir=args.remote_base_dir, network_mode=args.network_mode,
+        docker_host=args.docker_host, on_message=print)
     print(f"attached '{compute.name}': wrote aml_config/{compute.name}.compute and "
           f"aml_config/{compute.name}.runconfig")
     return 0
@@ -370,6 +371,11 @@ def cmd_run_show(args: argparse.Namespace) -> int:
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
+    build = run.folder / "build.log"      # the environment build this run's submit triggered
+    if build.is_file() and not build.is_symlink():
+        with open(build, "rb") as fh:
+            text = fh.read(1 << 20).decode("utf-8", "replace")
+        sys.stdout.write(f"--- environment build (build.log) ---\n{text}--- run log ---\n")
     if args.follow:
         settle_memory()
     for line in run.logs(follow=args.follow):

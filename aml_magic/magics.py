@@ -181,7 +181,9 @@ class AmlMagics(Magics):
                 trust_new_host_key=args.trust_new_host_key, base_image=args.base_image,
                 python_location=args.python_location, remote_base_dir=args.remote_base_dir,
                 shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-                confirm_host_key=confirm_host_key, on_message=print)
+                network_mode=args.network_mode, docker_host=args.docker_host,
+                confirm_host_key=confirm_host_key,
+                on_message=print)
         finally:
             password = None
         print(self._attached_text(compute))
@@ -208,6 +210,8 @@ class AmlMagics(Magics):
                                 use_key=request.use_key,
                                 host_key_fingerprint=request.host_key_fingerprint,
                                 trust_new_host_key=request.trust_new_host_key,
+                                base_image=request.base_image,
+                                network_mode=request.network_mode,
                                 on_message=lines.append)
             return "\n".join(lines + [self._attached_text(compute)])
 

@@ -168,6 +168,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
         ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
     if detail["reason"]:
         pairs.append(("reason", detail["reason"]))
+    if detail.get("python"):
+        pairs.append(("python", detail["python"]))
     if detail["git_commit"]:
         pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
                                                           else "")))

@@ -73,6 +73,7 @@ class RunDetailJson(RunJson, total=False):
     outputs: list[OutputJson]
     log: str
     unreachable: str
+    python: str
 
 
 class TargetJson(TypedDict):
@@ -173,6 +174,9 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                              "outputs": [output_json(a) for a in outputs]}
     if log is not None:
         detail["log"] = log
+    python = record.target_state.get("python")
+    if isinstance(python, str):             # the interpreter the run used (path and version)
+        detail["python"] = python
     if unreachable:
         detail["unreachable"] = unreachable
     return detail

@@ -12,7 +12,7 @@ from .errors import AmlError, ConfigError
 from .history.records import RunRecord
 from .history.status import RunStatus
 from .run import Run
-from .targets.base import LaunchRequest, PrepareResult, Target
+from .targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
 ProgressCallback = Callable[[str], None]
 
@@ -145,6 +145,12 @@ class Workspace:
         self.config.write_runconfig(rc)
         return rc
 
+    def dependencies(self, rc: Any) -> Dependencies:
+        """The run configuration's conda and Spark dependencies, loaded when a target asks:
+        targets get them here and never read ``aml_config/`` themselves."""
+        return Dependencies(conda=lambda: self.config.conda_dependencies(rc),
+                            spark=lambda: self.config.spark_dependencies(rc))
+
     # -- prepare ----------------------------------------------------------------------------
     def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
                 strict: bool = False) -> PrepareResult:
@@ -154,7 +160,8 @@ class Workspace:
         target = self.target_for(self.config.compute(rc.target))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
-            result = target.prepare(rc, on_progress=on_progress, strict=strict)
+            result = target.prepare(rc, on_progress=on_progress, strict=strict,
+                                    dependencies=self.dependencies(rc))
         result.seconds = time.perf_counter() - start
         return result
 
@@ -211,7 +218,8 @@ class Workspace:
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 extra={"on_progress": on_progress},
-                                secret_values=masker.values())
+                                secret_values=masker.values(),
+                                dependencies=self.dependencies(rc))
         run = Run(self, run_id)
         if background and not wait:
             run.starting = threading.Thread(target=self._start_recorded, args=(target, request),

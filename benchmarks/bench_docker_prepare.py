@@ -50,6 +50,7 @@ def engine_client() -> Iterator[Any]:
         return
     from tests.fixtures.dockerd import running_engine
     with running_engine() as engine:
+        os.environ["DOCKER_HOST"] = engine.host     # for the docker command the builder runs
         yield engine.client()
 
 
@@ -67,7 +68,11 @@ def main() -> int:
     args = parser.parse_args()
     spec = Conda()
     with engine_client() as client:
-        builder = DockerEnvironmentBuilder(client)
+        from aml_magic.targets.docker_cli import DockerCli
+        from aml_magic.transports.local import LocalTransport
+        builder = DockerEnvironmentBuilder(DockerCli(LocalTransport()),
+                                           network="host")
+        builder.client = client  # type: ignore[attr-defined]  # for forget()
         plan = plan_environment(spec, base_image=BASE, framework="Python")
         cold: dict[str, list[float]] = {"uv": [], "pip": []}
         for _ in range(args.repeat):

@@ -86,7 +86,7 @@ def test_background_submit_returns_before_a_slow_target_answers(
         "hostKeyFingerprint: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")
     (project / "aml_config" / "slow.runconfig").write_text("Target: slow\nFramework: Python\n")
     write(project, "t.py", "print(1)\n")
-    monkeypatch.setattr("aml_magic.targets.remote.RemoteTarget.connect_timeout", 3.0)
+    monkeypatch.setattr("aml_magic.targets.placement_remote.RemotePlacement.connect_timeout", 3.0)
     try:
         # When submitted in the background (as %%aml_submit does)
         run = ws.submit("slow", "t.py", background=True)

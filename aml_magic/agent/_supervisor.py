@@ -136,6 +136,13 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def interpreter_facts() -> dict[str, str]:
+    """The interpreter running the agent, which runs the script too (the same ``python`` of
+    the launch spec): its path as started, resolved, and its version."""
+    return {"executable": sys.executable, "resolved": os.path.realpath(sys.executable),
+            "version": "%d.%d.%d" % sys.version_info[:3]}
+
+
 class Supervisor:
     """Runs one command, keeps status.json current, and stops the command's group on cancel."""
 
@@ -149,6 +156,7 @@ class Supervisor:
             "child_pid": None, "child_pgid": None, "started": None, "heartbeat": None,
             "heartbeat_seconds": spec["heartbeat_seconds"], "ended": None,
             "exit_code": None, "reason": None, "agent_version": AGENT_VERSION,
+            "python": interpreter_facts(),
         }
         self.term_requested = False
         self.child_pid = 0
@@ -347,7 +355,8 @@ def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
     try:
         identity = self_identity()  # before any run code: the host trusts this answer
         state = sup.start()
-        os.write(ready_fd, json_dumps(dict(identity, state=state)).encode())
+        os.write(ready_fd, json_dumps(dict(identity, state=state,
+                                           python=sup.status["python"])).encode())
         os.close(ready_fd)
         if state == "Running":
             sup.finish(sup.wait())

@@ -32,10 +32,15 @@ _KEYS: dict[str, str] = {
     "spark_submit_location": "sparkSubmitLocation",
     "user_managed_environment": "userManagedEnvironment",
     "yarn_deploy_mode": "yarnDeployMode",
+    "network_mode": "networkMode",
+    "container_user": "containerUser",
+    "capabilities": "capabilities",
+    "docker_host": "dockerHost",
 }
 _TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
               "base_docker_image", "native_shared_directory", "python_location",
-              "spark_submit_location")
+              "spark_submit_location", "network_mode", "container_user", "capabilities",
+              "docker_host")
 _COMMENTS = {
     "type": "Kind of target: local, docker, remote, remotedocker or cluster.",
     "address": "Host name or IP address of the machine (host:port is allowed).",
@@ -54,6 +59,14 @@ _COMMENTS = {
     "sparkSubmitLocation": "spark-submit used for PySpark runs.",
     "userManagedEnvironment": "true: use the target's Python as it is; build no environment.",
     "yarnDeployMode": "spark-submit --deploy-mode on YARN: client or cluster.",
+    "networkMode": "Docker network of builds and runs: host, bridge, none or a network name\n"
+                   "(default: the engine's default network).",
+    "containerUser": "User (name or uid[:gid]) the run's container runs as\n"
+                     "(default: the owner of the run folder).",
+    "capabilities": "Linux capabilities the run's container keeps (default: none), e.g.\n"
+                    "SYS_PTRACE,NET_ADMIN.",
+    "dockerHost": "Docker engine to use on the machine (docker -H), e.g.\n"
+                  "unix:///run/user/1000/docker.sock.",
 }
 
 
@@ -78,6 +91,10 @@ class ComputeTarget:
     port: int | None = None
     key_reference: str | None = None
     remote_base_dir: str | None = None
+    network_mode: str | None = None
+    container_user: str | None = None
+    capabilities: str | None = None          # comma-separated capability names
+    docker_host: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     warnings: list[str] = field(default_factory=list, compare=False)

@@ -1,25 +1,28 @@
-"""A compute target is a template of named stages (prepare, sync, launch, poll, cancel, collect).
+"""A compute target is a template of named stages (check, prepare, submit, read_state, sync_log,
+read_metrics, collect_outputs, collect_logs_dir, agent_alive, cancel, kill_group,
+wait_for_change, close).
 
-``AgentTarget`` implements every stage once over a :class:`Transport`: the agent is shipped next
-to the run, started detached, and afterwards only read. Local and remote targets differ only in
-their transport, where the run folder lives and how the snapshot gets there.
+``AgentTarget`` implements every stage once, composed from two parts (see ``registry``):
+a **placement** (``placement_local``/``placement_remote``: where the run folder lives, its
+``Transport``, how the snapshot gets there) and a **launch** (``launch_process``/
+``launch_container``: how the agent starts and is stopped). Every read of the run folder goes
+through the placement's transport, so a type differs from another only in those two parts.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import runfolder
-from ..agent import agent_files, launch_command
-from ..errors import TargetError
-from ..transports.tarstream import tar_of_files
-from ..transports.base import CommandResult, Transport
+from .dependencies import Dependencies
+
+if TYPE_CHECKING:
+    from .launch import Launch
+    from .placement import Placement
 
 ProgressCallback = Callable[[str], None]
 
@@ -49,6 +52,12 @@ class LaunchRequest:
     environment_hash: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     secret_values: list[str] = field(default_factory=list, repr=False)
+    dependencies: Dependencies = field(default_factory=Dependencies)
+
+    @property
+    def on_progress(self) -> ProgressCallback | None:
+        callback: ProgressCallback | None = self.extra.get("on_progress") if self.extra else None
+        return callback
 
 
 @dataclass
@@ -63,11 +72,26 @@ class AgentState:
     heartbeat_seconds: float = 1.0
     pid: int | None = None
     child_pgid: int | None = None       # never filled from the run folder: never signalled
+    python: str | None = None           # the interpreter's path and version, when reported
     malformed: str | None = None        # why status.json was refused (the run wrote it)
 
     @property
     def is_final(self) -> bool:
         return self.state in ("Completed", "Failed", "Canceled")
+
+
+def describe_python(value: Any) -> str | None:
+    """``/path/python (3.11.2)`` (resolved path added when it differs) from the agent's
+    ``python`` facts; None when absent or malformed (the run may have written the file)."""
+    if not isinstance(value, dict):
+        return None
+    facts = {k: value.get(k) for k in ("executable", "resolved", "version")}
+    if not all(isinstance(v, str) and 0 < len(v) < 1024 for v in facts.values()):
+        return None
+    text = str(facts["executable"])
+    if facts["resolved"] != facts["executable"]:
+        text += f" -> {facts['resolved']}"
+    return f"{text} (Python {facts['version']})"
 
 
 class Target(ABC):
@@ -86,7 +110,8 @@ class Target(ABC):
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
     def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
-                build: bool = True, strict: bool = False) -> PrepareResult:
+                build: bool = True, strict: bool = False,
+                dependencies: Dependencies | None = None) -> PrepareResult:
         return PrepareResult(False, f"target '{self.compute.name}' uses a user-managed "
                                     "environment: there is nothing to prepare")
 
@@ -132,119 +157,56 @@ class Target(ABC):
 
 
 class AgentTarget(Target):
-    """Shared implementation over a transport; subclasses choose the transport, the run folder
-    on the target, the interpreter and how the snapshot is synced."""
+    """Every stage once, over a placement (run folder + transport) and a launch (agent start
+    and stop). A type names its two classes; see ``local``, ``docker``, ``remote`` and
+    ``remotedocker``."""
 
     heartbeat_seconds: float = 1.0
-    #: True when the run folder on the target is the history's run folder (the local target):
-    #: then the log and ``./logs/`` need no copying.
-    run_folder_is_local: bool = False
+    placement_class: ClassVar[type[Placement]]
+    launch_class: ClassVar[type[Launch]]
 
     def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
-        self._transport: Transport | None = None
-        self._agent_dir_cache: str | None = None
+        self.placement = self.placement_class(compute, project_root=project_root,
+                                              secrets=secrets)
+        self.launch = self.launch_class()
+        self.builds_environments = self.launch.builds_environments
 
-    # -- hooks for subclasses ---------------------------------------------------------------
-    @abstractmethod
-    def _make_transport(self) -> Transport: ...
-
-    @abstractmethod
-    def _run_dir(self, request: LaunchRequest) -> str:
-        """Where the run folder lives on the target."""
-
-    @abstractmethod
-    def _python(self) -> str:
-        """The interpreter on the target that runs the agent and the script."""
-
-    @abstractmethod
-    def _sync_snapshot(self, request: LaunchRequest, run_dir: str) -> None:
-        """Make ``run_dir/work`` the run's own copy of the project."""
-
-    def _argv(self, request: LaunchRequest, python: str) -> list[str]:
-        """The command the agent starts: the script under the target's interpreter."""
-        return [python, *request.command]
-
-    def _native_share_dir(self) -> str | None:
-        return getattr(self.compute, "native_shared_directory", None)
-
-    # -- shared stages ----------------------------------------------------------------------
     @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            self._transport = self._make_transport()
-        return self._transport
+    def transport(self) -> Any:
+        return self.placement.transport
+
+    @property
+    def run_folder_is_local(self) -> bool:
+        return self.placement.run_folder_is_local
+
+    # -- stages -----------------------------------------------------------------------------
+    def check(self, runconfig: Any) -> None:
+        self.placement.check(runconfig)
+        self.launch.check(self, runconfig)
+
+    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+                build: bool = True, strict: bool = False,
+                dependencies: Dependencies | None = None) -> PrepareResult:
+        if dependencies is None and self.builds_environments:
+            raise TypeError("prepare needs the run configuration's dependencies "
+                            "(Workspace.dependencies(runconfig)): an environment built "
+                            "without them would have the wrong identity")
+        return self.launch.prepare(self, runconfig, dependencies or Dependencies(),
+                                   on_progress=on_progress, build=build, strict=strict)
 
     def submit(self, request: LaunchRequest) -> dict[str, Any]:
-        run_dir = self._run_dir(request)
-        self._sync_snapshot(request, run_dir)
-        agent_dir = self._agent_dir()
-        python = self._python()
-        result = self.transport.run(launch_command(python, agent_dir, run_dir),
-                                    stdin=self._launch_spec(request, run_dir, python),
-                                    timeout=60, check=False)
-        return self._launched(result, run_dir, python)
-
-    def _launch_spec(self, request: LaunchRequest, run_dir: str, python: str) -> bytes:
-        """The agent's launch spec (JSON, on its stdin: it carries resolved secrets)."""
-        spec = {
-            "run_id": request.run_id,
-            "argv": self._argv(request, python),
-            "cwd": _join(run_dir, "work"),
-            "env": request.env,
-            "mask": request.secret_values,
-            "heartbeat_seconds": self.heartbeat_seconds,
-            "python": python,
-        }
-        share = self._native_share_dir()
-        if share:
-            spec["native_share_dir"] = share
-        return json.dumps(spec).encode()
-
-    def _launched(self, result: CommandResult, run_dir: str, python: str) -> dict[str, Any]:
-        """The target state to record, from the launcher's answer ``{"pid": N, ...}``."""
-        if result.exit_code != 0:
-            detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
-            raise TargetError(f"target '{self.compute.name}': the run agent did not start "
-                              f"({python}): {detail[-400:] or 'exit code %d' % result.exit_code}")
-        try:
-            answer = json.loads(result.stdout.decode().strip().splitlines()[-1])
-            pid = int(answer["pid"])
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise TargetError(f"target '{self.compute.name}': unexpected answer from the run "
-                              f"agent: {result.stdout[-200:]!r}") from None
-        return {"run_dir": run_dir, "agent_pid": pid, **runfolder.launch_identity(answer),
-                "metrics_offset": 0, "heartbeat_seconds": self.heartbeat_seconds}
-
-    def _agent_root(self) -> str:
-        """Folder on the target holding agent versions (``<root>/<content hash>/``)."""
-        raise NotImplementedError
-
-    def _agent_dir(self) -> str:
-        """The agent's folder on the target, shipped once per agent version: nothing in it is
-        run-specific, and re-sending it with every run would cost each launch."""
-        if self._agent_dir_cache is None:
-            files = agent_files()
-            digest = hashlib.sha256()
-            for name, data in sorted(files.items()):
-                digest.update(name.encode() + b"\0" + data + b"\0")
-            path = _join(self._agent_root(), digest.hexdigest()[:16])
-            if not self.transport.exists(_join(path, "supervisor.py")):
-                staging = f"{path}.tmp-{os.getpid()}"
-                self.transport.put_tar(tar_of_files(files), staging)
-                self.transport.run(["mv", "-T", staging, path], check=False)
-                self.transport.run(["rm", "-rf", staging], check=False)
-            self._agent_dir_cache = path
-        return self._agent_dir_cache
+        return self.launch.submit(self, request)
 
     def read_state(self, target_state: dict[str, Any]) -> AgentState:
-        return runfolder.read_status(self.transport, _join(target_state["run_dir"], "status.json"),
+        """``status.json``, bounded and validated (``runfolder``: the run may have written it)."""
+        return runfolder.read_status(self.transport, join(target_state["run_dir"], "status.json"),
                                      heartbeat_seconds=self.heartbeat_seconds)
 
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
         if self.run_folder_is_local:
             return
-        remote = _join(target_state["run_dir"], "log.txt")
+        remote = join(target_state["run_dir"], "log.txt")
         offset = local_log.stat().st_size if local_log.exists() else 0
         chunk = self.transport.read_file(remote, offset, runfolder.LOG_CHUNK)
         if chunk:
@@ -252,35 +214,79 @@ class AgentTarget(Target):
 
     def read_metrics(self, target_state: dict[str, Any], offset: int,
                      limit: int = runfolder.METRICS_CHUNK) -> bytes:
-        return self.transport.read_file(_join(target_state["run_dir"], "metrics.jsonl"), offset,
+        return self.transport.read_file(join(target_state["run_dir"], "metrics.jsonl"), offset,
                                         limit)
 
     def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
-        return self.transport.get_tree(_join(target_state["run_dir"], "work", "outputs"), dest)
+        outputs_dir = target_state.get("outputs_dir")
+        if self.run_folder_is_local and not outputs_dir:
+            # trust only the run folder itself: the run may have replaced work/ with a link
+            refused = runfolder.copy_tree_nofollow(target_state["run_dir"], "work/outputs",
+                                                   dest.parent, dest.name).refused
+        else:
+            source = outputs_dir or join(target_state["run_dir"], "work", "outputs")
+            refused = self.transport.get_tree(source, dest)
+        self.launch.retire(self, target_state)
+        return list(refused)
 
     def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
-        if not self.run_folder_is_local:
-            self.transport.get_tree(_join(target_state["run_dir"], "work", "logs"), dest)
+        logs = target_state.get("logs_dir")
+        if logs:
+            self.transport.get_tree(logs, dest)
+        elif not self.run_folder_is_local:
+            self.transport.get_tree(join(target_state["run_dir"], "work", "logs"), dest)
 
     def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
-        return runfolder.proc_over(self.transport, self._python(), "alive", target_state)
+        return self.launch.alive(self, target_state)
 
     def kill_group(self, target_state: dict[str, Any]) -> None:
-        runfolder.proc_over(self.transport, self._python(), "kill-session", target_state)
+        self.launch.kill_group(self, target_state)
 
     def cancel(self, target_state: dict[str, Any]) -> None:
-        run_dir = target_state["run_dir"]
-        self.transport.write_file(_join(run_dir, "cancel"), b"cancel\n")  # renamed over: no-follow
-        runfolder.proc_over(self.transport, self._python(), "signal", target_state)
+        self.launch.cancel(self, target_state)
+
+    def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
+        self.launch.wait_for_change(self, target_state, timeout)
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self.launch.close()
+        self.placement.close()
+
+    # -- shared helpers ---------------------------------------------------------------------
+    def compute_file(self) -> str:
+        return str(self.compute.path) if self.compute.path else f"{self.compute.name}.compute"
+
+    def process_python(self) -> str:
+        """The interpreter named in the launch spec of a process launch."""
+        return self.placement.python()
+
+    def process_argv(self, request: LaunchRequest, python: str) -> list[str]:
+        return self.script_argv(request, python)
+
+    def script_argv(self, request: LaunchRequest, python: str, *,
+                    spark_submit: str | None = None) -> list[str]:
+        """The command the agent starts: the script under ``python``, or under
+        ``spark-submit`` for a PySpark run configuration."""
+        rc = request.runconfig
+        if getattr(rc, "framework", "Python") != "PySpark":
+            return [python, *request.command]
+        from .spark import spark_submit_argv
+        return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
+                                 request.command, master="local[*]", python=python)
 
 
-def _join(*parts: str) -> str:
+def join(*parts: str) -> str:
     return str(PurePosixPath(*parts))
 
 
-__all__ = ["Target", "AgentTarget", "AgentState", "LaunchRequest", "PrepareResult"]
+
+__all__ = [
+    "AgentState",
+    "AgentTarget",
+    "Dependencies",
+    "LaunchRequest",
+    "PrepareResult",
+    "Target",
+    "describe_python",
+    "join",
+]

@@ -3,9 +3,9 @@
 An environment image is the base image plus ``/opt/aml-env`` (a conda environment where the image
 has conda, mamba or micromamba; a venv filled by ``uv``, falling back to pip, where it has not),
 committed as ``aml-magic/env:<identity>`` with labels recording what it holds. Building runs a
-container on the host network (builds must reach the package index; the engine may have no
-bridge), streams its output line by line, and commits it. ``docker`` is imported lazily and
-``docker.from_env()`` honours ``DOCKER_HOST``.
+container (on the target's ``networkMode``, else the engine's default network: builds must reach
+the package index), streams its output line by line, and commits it. The engine is a
+``DockerCli``: the same code builds on this machine and, over SSH, on a VM.
 """
 from __future__ import annotations
 
@@ -22,8 +22,17 @@ from typing import Any, Callable
 
 from ..environment import EnvironmentPlan, Unhonoured, enforce
 from ..errors import EnvironmentNotPrepared, TargetError
-from .env_build_scripts import (BUILD_DIR, CACHE_MOUNT, ENV_PREFIX, ENV_PYTHON, UNHONOURED_MARK,
-                                conda_script, installer_used, venv_script)
+from .docker_cli import DockerCli, ImageInfo, dockerfile_quote
+from .env_build_scripts import (
+    BUILD_DIR,
+    CACHE_MOUNT,
+    ENV_PREFIX,
+    ENV_PYTHON,
+    UNHONOURED_MARK,
+    conda_script,
+    installer_used,
+    venv_script,
+)
 
 ProgressCallback = Callable[[str], None]
 
@@ -55,17 +64,16 @@ class BuildResult:
 
 
 class DockerEnvironmentBuilder:
-    """Finds and builds environment images on one engine (a ``docker.DockerClient``)."""
+    """Finds and builds environment images on one engine (a ``DockerCli``)."""
 
-    def __init__(self, client: Any | None = None, *, cache_volume: str | None = CACHE_VOLUME,
-                 ca_bundle: str | Path | None = None, ship_uv: bool = True) -> None:
-        if client is None:
-            import docker
-            client = docker.from_env()
-        self.client = client
+    def __init__(self, engine: DockerCli, *, cache_volume: str | None = CACHE_VOLUME,
+                 ca_bundle: str | Path | None = None, ship_uv: bool = True,
+                 network: str | None = None) -> None:
+        self.engine = engine
         self.cache_volume = cache_volume
         self.ca_bundle = Path(ca_bundle) if ca_bundle else _default_ca_bundle()
         self.ship_uv = ship_uv
+        self.network = network
         self._facts: dict[str, ImageFacts] = {}
         self._uv: Path | None | bool = False      # False: not looked up yet
 
@@ -73,13 +81,9 @@ class DockerEnvironmentBuilder:
     def image_tag(identity: str) -> str:
         return f"{ENV_REPOSITORY}:{identity}"
 
-    def find(self, identity: str) -> Any | None:
-        """The environment image for this identity, or None. One API call: reuse is fast."""
-        import docker
-        try:
-            return self.client.images.get(self.image_tag(identity))
-        except docker.errors.ImageNotFound:
-            return None
+    def find(self, identity: str) -> ImageInfo | None:
+        """The environment image for this identity, or None. One command: reuse is fast."""
+        return self.engine.image(self.image_tag(identity))
 
     def ensure(self, plan: EnvironmentPlan, base_image: str, *, build: bool = True,
                runconfig: str | None = None, **options: Any) -> BuildResult:
@@ -88,9 +92,8 @@ class DockerEnvironmentBuilder:
         started = time.monotonic()
         image = self.find(plan.identity)
         if image is not None:
-            labels = image.labels or {}
             return BuildResult(self.image_tag(plan.identity), plan.identity,
-                               labels.get(f"{LABEL}installer", "?"),
+                               image.labels.get(f"{LABEL}installer", "?"),
                                time.monotonic() - started, built=False)
         if not build:
             name = runconfig or "NAME"
@@ -101,19 +104,19 @@ class DockerEnvironmentBuilder:
         return self.build(plan, base_image, **options)
 
     def ensure_base_image(self, base_image: str, *, compute_file: str | Path | None = None,
-                          pull: bool = True) -> Any:
+                          pull: bool = True) -> ImageInfo:
         """The base image, pulled if absent; a clear error naming the ``.compute`` file if not."""
-        import docker
-        try:
-            return self.client.images.get(base_image)
-        except docker.errors.ImageNotFound:
-            pass
-        detail = "it is not on the Docker engine"
+        image = self.engine.image(base_image)
+        if image is not None:
+            return image
+        detail = f"it is not on the Docker engine of {self.engine.machine}"
         if pull:
-            try:
-                return self.client.images.pull(base_image)
-            except docker.errors.APIError as err:
-                detail += f" and pulling it failed: {_explain(err)}"
+            result = self.engine.pull(base_image)
+            image = self.engine.image(base_image) if result.exit_code == 0 else None
+            if image is not None:
+                return image
+            err = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail += f" and pulling it failed: {err[-1][:300] if err else 'no message'}"
         where = f"baseDockerImage in {compute_file}" if compute_file else "baseDockerImage"
         raise TargetError(f"base image '{base_image}' cannot be used: {detail}. Change {where} "
                           f"to an image the engine has or can pull, or build it first "
@@ -122,7 +125,7 @@ class DockerEnvironmentBuilder:
     def facts(self, base_image: str) -> ImageFacts:
         """Probe the image once (a short container) for conda tools and its Python version."""
         if base_image not in self._facts:
-            out = self._run_quick(base_image, ["sh", "-c", _PROBE])
+            out = self.engine.run_quick(base_image, ["sh", "-c", _PROBE])
             tools, _, pythons = out.partition("--")
             tool = tools.strip().splitlines()[-1].rsplit("/", 1)[-1] if tools.strip() else None
             version = pythons.strip().splitlines()[-1] if pythons.strip() else None
@@ -173,24 +176,33 @@ class DockerEnvironmentBuilder:
             env.update(SSL_CERT_FILE=ca, PIP_CERT=ca, REQUESTS_CA_BUNDLE=ca)
         if uv is not None:
             files["uv-bin/uv"] = uv.read_bytes()
-        volumes = {}
+        options = ["--label", f"{LABEL}build={identity}", "--workdir", "/"]
+        if self.network:
+            options += ["--network", self.network]
         if use_cache and self.cache_volume:
-            volumes[self.cache_volume] = {"bind": CACHE_MOUNT, "mode": "rw"}
+            options += ["--volume", f"{self.cache_volume}:{CACHE_MOUNT}"]
             env.update(PIP_CACHE_DIR=f"{CACHE_MOUNT}/pip", UV_CACHE_DIR=f"{CACHE_MOUNT}/uv",
                        AML_CACHE=CACHE_MOUNT)
         else:
             env.update(PIP_NO_CACHE_DIR="1", UV_NO_CACHE="1")
-        container = self.client.containers.create(
-            base.id, ["sh", f"{BUILD_DIR}/build.sh"], environment=env, network_mode="host",
-            volumes=volumes, labels={f"{LABEL}build": identity}, working_dir="/")
+        for key, value in env.items():
+            options += ["--env", f"{key}={value}"]
+        container = self.engine.create(options, base.id, ["sh", f"{BUILD_DIR}/build.sh"])
         try:
-            container.put_archive("/", _tar_of(files, BUILD_DIR))
-            container.start()
-            lines = _stream_lines(container, say)
-            status = container.wait(timeout=timeout)
-            code = int(status.get("StatusCode", -1))
+            self.engine.copy_in(container, _tar_of(files, BUILD_DIR))
+            lines: list[str] = []
+
+            def line(text: str) -> None:
+                lines.append(text.rstrip("\r"))
+                say(text.rstrip("\r"))
+
+            code = self.engine.start_streaming(container, line, timeout=timeout)
             if code != 0:
                 tail = "\n".join(lines[-15:])
+                if "no space left on device" in tail.lower():
+                    raise TargetError(f"target '{target}': the disk of {self.engine.machine} "
+                                      "is full (building the environment); free space there "
+                                      "(docker system prune) and prepare again")
                 raise TargetError(f"building the environment for target '{target}' on "
                                   f"'{base_image}' failed (exit {code}); last output:\n{tail}")
             guessed_failed = [Unhonoured(spec, "not found on PyPI")
@@ -208,13 +220,13 @@ class DockerEnvironmentBuilder:
                 f"{LABEL}specs": json.dumps(plan.specs, sort_keys=True),
                 f"{LABEL}unhonoured": json.dumps([str(u) for u in unhonoured]),
             }
-            repo, tag = self.image_tag(identity).split(":")
-            container.commit(repository=repo, tag=tag, conf={
-                "Labels": labels, "Cmd": ["/bin/bash"], "WorkingDir": "/",
-                "Env": [f"PATH={ENV_PREFIX}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                        "/usr/bin:/sbin:/bin", f"VIRTUAL_ENV={ENV_PREFIX}"]})
+            changes = [f"LABEL {key}={dockerfile_quote(value)}" for key, value in labels.items()]
+            changes += ['CMD ["/bin/bash"]', "WORKDIR /",
+                        (f"ENV PATH={ENV_PREFIX}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                         "/usr/bin:/sbin:/bin"), f"ENV VIRTUAL_ENV={ENV_PREFIX}"]
+            self.engine.commit(container, self.image_tag(identity), changes)
         finally:
-            container.remove(force=True)
+            self.engine.remove(container)
         seconds = time.monotonic() - started
         say(f"environment {identity} built with {used} in {seconds:.1f}s")
         return BuildResult(self.image_tag(identity), identity, used, seconds, unhonoured)
@@ -224,34 +236,9 @@ class DockerEnvironmentBuilder:
         spares each cold build a download from PyPI. The build checks that it runs there."""
         if self._uv is False:
             self._uv = None
-            if self.ship_uv:
-                engine_arch = str(self.client.info().get("Architecture", ""))
-                if _same_arch(engine_arch, platform.machine()):
-                    self._uv = _local_uv_binary()
+            if self.ship_uv and _same_arch(self.engine.architecture(), platform.machine()):
+                self._uv = _local_uv_binary()
         return self._uv if isinstance(self._uv, Path) else None
-
-    def _run_quick(self, image: str, command: list[str]) -> str:
-        out = self.client.containers.run(image, command, network_mode="none", remove=True,
-                                         stdout=True, stderr=False)
-        return out.decode("utf-8", "replace")
-
-
-def _stream_lines(container: Any, say: ProgressCallback) -> list[str]:
-    """Forward the container's output as whole lines; return them all."""
-    lines: list[str] = []
-    pending = b""
-    for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for raw in complete:
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            lines.append(line)
-            say(line)
-    if pending:
-        line = pending.decode("utf-8", "replace")
-        lines.append(line)
-        say(line)
-    return lines
 
 
 def _tar_of(files: dict[str, bytes], directory: str) -> bytes:
@@ -299,10 +286,11 @@ def _default_ca_bundle() -> Path | None:
     return None
 
 
-def _explain(err: Exception) -> str:
-    text = getattr(err, "explanation", None) or str(err)
-    return str(text).strip().splitlines()[0][:300] if text else type(err).__name__
-
-
-__all__ = ["DockerEnvironmentBuilder", "BuildResult", "ImageFacts", "ENV_PYTHON", "ENV_PREFIX",
-           "ENV_REPOSITORY"]
+__all__ = [
+    "ENV_PREFIX",
+    "ENV_PYTHON",
+    "ENV_REPOSITORY",
+    "BuildResult",
+    "DockerEnvironmentBuilder",
+    "ImageFacts",
+]

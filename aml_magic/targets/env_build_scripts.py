@@ -7,6 +7,8 @@ it before the container is committed, so none of it ends up in the image.
 """
 from __future__ import annotations
 
+import shlex
+
 ENV_PREFIX = "/opt/aml-env"
 ENV_PYTHON = f"{ENV_PREFIX}/bin/python"
 BUILD_DIR = "/tmp/aml-build"
@@ -14,17 +16,22 @@ CACHE_MOUNT = "/var/cache/aml-build"
 UNHONOURED_MARK = "AML-UNHONOURED: "
 
 
-def venv_script(installer: str) -> str:
+def venv_script(installer: str, *, build_dir: str = BUILD_DIR, prefix: str = ENV_PREFIX,
+                python: str | None = None) -> str:
     """POSIX sh run in the build container: a venv filled by uv (or pip); guessed conda names are
     tried one by one so one missing name is reported instead of failing the build.
 
     uv comes from, in order: the client's own binary shipped into the build folder, the build
-    cache volume, or PyPI (``pip install --target``, then kept in the cache volume)."""
-    b, p = BUILD_DIR, ENV_PREFIX
+    cache volume, or PyPI (``pip install --target``, then kept in the cache volume). Outside a
+    container (a remote target's own environment) ``build_dir``, ``prefix`` and the base
+    ``python`` are given."""
+    b, p = shlex.quote(build_dir), shlex.quote(prefix)
+    find_python = (f"command -v {shlex.quote(python)}" if python
+                   else "command -v python3 || command -v python")
     use_uv = "1" if installer == "uv" else "0"
     return f"""set -eu
 cd {b}
-PY=$(command -v python3 || command -v python)
+PY=$({find_python})
 echo "aml: base Python $PY ($($PY --version 2>&1))"
 UV=""
 if [ {use_uv} = 1 ]; then
@@ -88,8 +95,8 @@ echo "aml: done"
 """
 
 
-def conda_script(tool: str) -> str:
-    b, p = BUILD_DIR, ENV_PREFIX
+def conda_script(tool: str, *, build_dir: str = BUILD_DIR, prefix: str = ENV_PREFIX) -> str:
+    b, p = shlex.quote(build_dir), shlex.quote(prefix)
     create = {"micromamba": f"micromamba create -y -p {p} -f {b}/environment.yml",
               "mamba": f"mamba env create -p {p} -f {b}/environment.yml",
               "conda": f"conda env create -p {p} -f {b}/environment.yml"}[tool]

@@ -11,8 +11,12 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-TYPES = ("remote", "remotedocker", "cluster", "docker", "local")
-NEEDS_ADDRESS = {"remote", "remotedocker", "cluster"}
+from ..targets.registry import registered
+
+# The registry's types, remote ones first (the form is mostly for SSH targets).
+TYPES = tuple(sorted(registered(), key=lambda n: (not registered()[n].uses_ssh, n)))
+NEEDS_ADDRESS = {name for name, t in registered().items() if t.uses_ssh}
+CONTAINERS = {name for name, t in registered().items() if t.launch == "container"}
 
 
 @dataclass
@@ -25,12 +29,16 @@ class AttachRequest:
     use_key: bool
     host_key_fingerprint: str | None = None
     trust_new_host_key: bool = False
+    base_image: str | None = None
+    network_mode: str | None = None
 
 
 AttachCallback = Callable[[AttachRequest], str]
 FORM_TEXT = ("Attach form (needs a widget front end). Without widgets use:\n"
              "  %aml_attach remote --name NAME --address HOST --username USER --password\n"
-             "  %aml_attach remote --name NAME --address HOST --username USER -k")
+             "  %aml_attach remote --name NAME --address HOST --username USER -k\n"
+             "  %aml_attach remotedocker --name NAME --address HOST --username USER -k "
+             "[--base-image IMAGE] [--network MODE]")
 
 
 class AttachForm(w.VBox):
@@ -51,22 +59,32 @@ class AttachForm(w.VBox):
                                   style=style)
         self.trust = w.Checkbox(description="pin the host key seen on first connection",
                                 value=False, indent=False)
+        self.base_image = w.Text(description="base image", placeholder="(default image)",
+                                 style=style)
+        self.network = w.Text(description="network", placeholder="host, bridge, ... (optional)",
+                              style=style)
         self.button = w.Button(description="Attach", button_style="primary", icon="plug")
         self.message = w.HTML()
         self.type.observe(self._type_changed, names="value")
         self.use_key.observe(self._type_changed, names="value")
         self.button.on_click(self._submit)
         super().__init__([self.type, self.name, self.address, self.username, self.password,
-                          self.use_key, self.fingerprint, self.trust, self.button, self.message])
+                          self.use_key, self.fingerprint, self.trust, self.base_image,
+                          self.network, self.button, self.message])
+        self._type_changed()
 
     def _type_changed(self, _change: Any = None) -> None:
         remote = self.type.value in NEEDS_ADDRESS
         for field in (self.address, self.username, self.use_key, self.fingerprint, self.trust):
             field.layout.display = None if remote else "none"
         self.password.layout.display = None if remote and not self.use_key.value else "none"
+        container = self.type.value in CONTAINERS
+        for field in (self.base_image, self.network):
+            field.layout.display = None if container else "none"
 
     def request(self) -> AttachRequest:
         remote = self.type.value in NEEDS_ADDRESS
+        container = self.type.value in CONTAINERS
         return AttachRequest(
             type=self.type.value, name=self.name.value.strip(),
             address=(self.address.value.strip() or None) if remote else None,
@@ -74,7 +92,9 @@ class AttachForm(w.VBox):
             password=(self.password.value or None) if remote and not self.use_key.value else None,
             use_key=bool(self.use_key.value) and remote,
             host_key_fingerprint=(self.fingerprint.value.strip() or None) if remote else None,
-            trust_new_host_key=bool(self.trust.value) and remote)
+            trust_new_host_key=bool(self.trust.value) and remote,
+            base_image=(self.base_image.value.strip() or None) if container else None,
+            network_mode=(self.network.value.strip() or None) if container else None)
 
     def _submit(self, _button: Any = None) -> None:
         from ..errors import AmlError

@@ -16,6 +16,7 @@ from aml_magic.config import ComputeTarget, init_project
 from aml_magic.secrets import SecretStore
 from aml_magic.snapshot import take_snapshot
 from aml_magic.targets.base import LaunchRequest
+from aml_magic.targets.placement_remote import RemotePlacement
 from aml_magic.targets.remote import RemoteTarget
 from aml_magic.transports.base import CommandResult
 from tests._wait import wait_until
@@ -42,7 +43,7 @@ class PipeTransport:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[RemoteTarget, LaunchRequest, Path]:
+def setup(tmp_path: Path) -> tuple[RemotePlacement, LaunchRequest, Path]:
     project = tmp_path / "proj"
     init_project(project)
     for i in range(20):
@@ -53,7 +54,8 @@ def setup(tmp_path: Path) -> tuple[RemoteTarget, LaunchRequest, Path]:
     compute = ComputeTarget(name="vm", type="remote", address="127.0.0.1", username="u",
                             python_location=sys.executable, remote_base_dir=str(base),
                             host_key_fingerprint="SHA256:x")
-    target = RemoteTarget(compute, project_root=project, secrets=SecretStore(tmp_path / "s"))
+    target = RemoteTarget(compute, project_root=project,
+                          secrets=SecretStore(tmp_path / "s")).placement
     manifest = take_snapshot(project)
     request = LaunchRequest(run_id="r1", command=["x.py"], env={}, manifest=manifest,
                             project_root=project, run_folder=project / ".aml" / "r1",

@@ -11,8 +11,12 @@ import pytest
 
 from aml_magic.environment import environment_identity, plan_environment
 from aml_magic.errors import ConfigError, EnvironmentNotPrepared, TargetError
+from aml_magic.targets.docker_cli import DockerCli
 from aml_magic.targets.docker_images import ENV_PYTHON, DockerEnvironmentBuilder
-from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
+from aml_magic.transports.local import LocalTransport
+from tests.fixtures.dockerd import (
+    DockerEngine,  # the `dockerd` fixture: tests/conftest.py
+)
 
 FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:2"
 
@@ -27,9 +31,22 @@ class Conda:
     path: str | None = "aml_config/conda_dependencies.yml"
 
 
+class SdkBuilder(DockerEnvironmentBuilder):
+    """The builder (driving the ``docker`` command) plus an SDK client for the test's checks."""
+    client: Any
+
+
+def make_builder(dockerd: DockerEngine, **options: Any) -> SdkBuilder:
+    # the suite's engine has no bridge network: builds use the host's
+    engine = DockerCli(LocalTransport(), host=dockerd.host, where="docker")
+    builder = SdkBuilder(engine, network="host", **options)
+    builder.client = dockerd.client()
+    return builder
+
+
 @pytest.fixture
-def builder(dockerd: DockerEngine) -> Iterator[DockerEnvironmentBuilder]:
-    yield DockerEnvironmentBuilder(dockerd.client())
+def builder(dockerd: DockerEngine) -> Iterator[SdkBuilder]:
+    yield make_builder(dockerd)
 
 
 def _forget(builder: DockerEnvironmentBuilder, identity: str) -> None:
@@ -114,7 +131,7 @@ def test_pip_packages_are_importable_from_the_env_python(
 def test_uv_comes_from_pypi_when_the_client_cannot_ship_it(
         dockerd: DockerEngine) -> None:
     # Given a builder that does not ship the client's uv, and no build cache
-    builder = DockerEnvironmentBuilder(dockerd.client(), ship_uv=False)
+    builder = make_builder(dockerd, ship_uv=False)
     plan = plan_environment(Conda(pip=["tomli==2.0.1"], channels=["uv-from-pypi"]),
                             base_image=dockerd.base_image, framework="Python")
     _forget(builder, plan.identity)

@@ -20,6 +20,7 @@ from aml_magic.history.status import RunStatus
 from aml_magic.targets.docker_images import DockerEnvironmentBuilder
 from tests._wait import wait_until
 from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
+from tests.targets.helpers import containers_of
 
 CONDA = """\
 name: project_environment
@@ -53,6 +54,7 @@ def ws(project: Path, dockerd: DockerEngine, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DOCKER_HOST", dockerd.host)
     write(project, "aml_config/conda_dependencies.yml", CONDA)
     workspace = Workspace(project)
+    set_compute(workspace, network_mode="host")     # the suite's engine has no bridge
     yield workspace
     workspace.close()
 
@@ -77,11 +79,6 @@ def set_compute(ws: Any, **changes: Any) -> None:
 
 def set_runconfig(ws: Any, **changes: Any) -> None:
     ws.config.write_runconfig(dataclasses.replace(ws.config.runconfig("docker"), **changes))
-
-
-def containers_of(dockerd: DockerEngine, run_id: str) -> list[Any]:
-    return dockerd.client().containers.list(all=True,
-                                            filters={"label": f"org.aml-magic.run={run_id}"})
 
 
 def test_importing_the_target_does_not_import_docker() -> None:
@@ -180,10 +177,15 @@ def test_cancel_stops_the_container_and_secrets_stay_off_its_configuration(
     assert container.status == "running"
     assert attrs["HostConfig"]["Init"] is True and attrs["HostConfig"]["NetworkMode"] == "host"
     assert "s3cr3t-value-zz" not in repr(attrs)
+    # least privilege: no capabilities, no new privileges, only the run folder is writable
+    assert attrs["HostConfig"]["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in attrs["HostConfig"]["SecurityOpt"]
+    mounts = {m["Destination"]: (m["Source"], m["RW"]) for m in attrs["Mounts"]}
+    assert mounts == {"/aml/run": (str(ws.root / ".aml" / "runs" / run.id), True),
+                      "/aml/agent": (mounts["/aml/agent"][0], False)}
     # When canceled, Then the run is Canceled and the container stops
     assert run.cancel() is RunStatus.CANCELED
-    wait_until(lambda: not containers_of(dockerd, run.id)
-               or containers_of(dockerd, run.id)[0].status != "running", 30,
+    wait_until(lambda: all(c.status != "running" for c in containers_of(dockerd, run.id)), 30,
                "the run's container stopped")
 
 
@@ -210,7 +212,7 @@ def test_run_survives_the_submitting_process_and_is_found_complete(
     assert run.wait(timeout=60) is RunStatus.COMPLETED, run.record.reason
     assert "finished" in run.log_text()[0]
     assert [a.path for a in run.outputs()] == ["done.txt"]
-    assert containers_of(dockerd, run_id) == []
+    assert wait_until(lambda: containers_of(dockerd, run_id) == [], 10)
 
 
 def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None:
@@ -219,12 +221,15 @@ def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None
     set_compute(ws, nvidia_docker=True)
     target = ws.target_for(ws.config.compute("docker"))
     rc = ws.config.runconfig("docker")
-    image, _, _ = target._environment(rc, build=True, on_progress=None)
+    image, _, _ = target.launch.environment(target, rc, ws.dependencies(rc), build=True,
+                                            on_progress=None)
     request = LaunchRequest(run_id="gpu_test_0001", command=["x.py"], env={}, manifest=None,
                             project_root=ws.root, run_folder=ws.root / ".aml" / "runs" / "gpu",
                             runconfig=rc)
-    container = target._create(request, image, "/opt/aml-env/bin/python",
-                               request.run_folder, shared=False)
+    options = target.launch._options(target, request, str(request.run_folder),
+                                     local_project=False)
+    cid = target.launch.engine(target).create(options, image.id, ["true"])
+    container = dockerd.client().containers.get(cid)
     try:
         # Then its configuration asks for every GPU
         [req] = container.attrs["HostConfig"]["DeviceRequests"]
@@ -253,6 +258,12 @@ def test_shared_volumes_mount_the_project_and_the_native_share(
         d = os.environ["AZUREML_NATIVE_SHARE_DIRECTORY"]
         open(d + "kept.txt", "w").write("across runs")
         open("written-by-run.txt", "w").write("in the project")
+        for private in ("aml_config/evil.txt", ".aml/evil.txt"):
+            try:
+                open(private, "w").write("x")
+                print("writable", private)
+            except OSError:
+                print("read-only", private)
         os.makedirs("outputs", exist_ok=True)
         open("outputs/o.txt", "w").write("o")
         print("share", d)
@@ -262,6 +273,10 @@ def test_shared_volumes_mount_the_project_and_the_native_share(
     assert run.wait(timeout=120) is RunStatus.COMPLETED, run.log_text()[0]
     # Then the script ran in the project itself, the share is the host folder, outputs arrive
     assert (ws.root / "written-by-run.txt").read_text() == "in the project"
+    # but the project's aml_config/ and .aml/ are not writable from the run
+    assert "read-only aml_config/evil.txt" in run.log_text()[0]
+    assert "read-only .aml/evil.txt" in run.log_text()[0]
+    assert not (ws.root / "aml_config" / "evil.txt").exists()
     assert (share / "kept.txt").read_text() == "across runs"
     assert "share /aml/share/" in run.log_text()[0]
     assert [a.path for a in run.outputs()] == ["o.txt"]
@@ -285,7 +300,7 @@ def test_a_killed_container_fails_the_run_with_the_reason(ws: Any, dockerd: Dock
     # When history is reconciled, Then the run fails, saying its agent stopped, within seconds
     assert run.wait(timeout=10) is RunStatus.FAILED
     assert "stopped without recording an end state" in (run.record.reason or "")
-    assert containers_of(dockerd, run.id) == []
+    assert wait_until(lambda: containers_of(dockerd, run.id) == [], 10)
 
 
 def test_unhonourable_python_version_warns_or_fails_with_strict(ws: Any, project: Path) -> None:
@@ -299,3 +314,21 @@ def test_unhonourable_python_version_warns_or_fails_with_strict(ws: Any, project
     result = ws.prepare("docker", on_progress=said.append)
     assert result.environment_hash
     assert any("python=3.5.2" in line for line in said), said
+
+
+def test_capabilities_are_dropped_unless_the_compute_lists_them(ws: Any) -> None:
+    # Given a script reporting its effective capabilities (CAP_NET_RAW is bit 13)
+    write(ws.root, "caps.py", """
+        for line in open("/proc/self/status"):
+            if line.startswith("CapEff:"):
+                print("effective", int(line.split()[1], 16))
+    """)
+    # When run with the defaults, Then it has none
+    run = ws.submit("docker", "caps.py")
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+    assert "effective 0\n" in run.log_text()[0]
+    # When the .compute lists NET_RAW, Then exactly that one is kept
+    set_compute(ws, capabilities="net_raw")
+    run = ws.submit("docker", "caps.py")
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
+    assert f"effective {1 << 13}\n" in run.log_text()[0]

@@ -402,3 +402,62 @@ def test_missing_python_is_a_clear_error(ws: Workspace, project: Path) -> None:
     with pytest.raises(AmlError) as err:
         ws.submit("vm", "a.py")
     assert "/nonexistent/python3" in str(err.value) and "pythonLocation" in str(err.value)
+
+
+def test_the_interpreter_is_recorded_and_shown(ws: Workspace, project: Path,
+                                               sshd: SshServer) -> None:
+    script(project, "v.py", "import sys; print(sys.version_info[0])\n")
+    run = ws.submit("vm", "v.py")
+    assert run.wait(30) == RunStatus.COMPLETED
+    # Then the run records the remote interpreter (as started, resolved) and its version
+    python = run.record.target_state["python"]
+    resolved = os.path.realpath(sshd.python)
+    version = subprocess.run([resolved, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert python in (f"{sshd.python} -> {resolved} (Python {version})",
+                      f"{resolved} (Python {version})"), python
+    shown = aml(project, "run", "show", run.id)
+    assert f"python:     {python}" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_user_managed_prepare_says_the_conda_file_is_not_used(ws: Workspace) -> None:
+    result = ws.prepare("vm")
+    assert not result.built
+    assert "conda_dependencies.yml is not used" in result.message
+    assert "python3 on 127.0.0.1" in result.message
+
+
+def test_managed_environment_is_built_on_the_remote_reused_and_used_by_runs(
+        ws: Workspace, project: Path) -> None:
+    import dataclasses
+    # Given userManagedEnvironment: false and a package the remote's Python lacks
+    ws.config.write_compute(dataclasses.replace(ws.config.compute("vm"),
+                                                user_managed_environment=False))
+    (project / "aml_config" / "conda_dependencies.yml").write_text(
+        "name: e\ndependencies:\n  - python=3\n  - pip:\n    - tomli==2.0.1\n")
+    # When prepared, Then it is built there (pip into a venv), its output streamed
+    progress: list[str] = []
+    first = ws.prepare("vm", on_progress=progress.append)
+    assert first.built and "built with pip" in first.message, first.message
+    assert any("tomli" in line for line in progress)
+    # When prepared again, Then it is reused after one read
+    again = Workspace(project)
+    target = again.target_for(again.config.compute("vm"))
+    reads: list[str] = []
+    real_read = target.transport.read_file
+
+    def counting(path: str, *a: Any, **kw: Any) -> bytes:
+        reads.append(path)
+        return real_read(path, *a, **kw)
+
+    target.transport.read_file = counting  # type: ignore[method-assign]
+    second = again.prepare("vm")
+    assert not second.built and second.environment_hash == first.environment_hash
+    assert len(reads) == 1 and "reused" in second.message
+    again.close()
+    # And a run imports the package with the environment's Python, recorded with the run
+    script(project, "t.py", "import sys, tomli; print(tomli.__name__, sys.prefix)\n")
+    run = ws.submit("vm", "t.py")
+    assert run.wait(60) == RunStatus.COMPLETED, run.record.reason
+    assert run.log_text()[0].startswith("tomli ") and "/envs/" in run.log_text()[0]
+    assert f"/envs/{first.environment_hash}/bin/python" in run.record.target_state["python"]

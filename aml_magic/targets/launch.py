@@ -1,0 +1,82 @@
+"""Launches: how a target's agent is started and stopped (``launch_process``: a detached
+process; ``launch_container``: the main process of a container; a ``spark-submit`` launch for
+the cluster type fits the same slot). A launch does everything through the target's placement
+(its transport and process helpers), so it works on this machine and over SSH alike.
+
+``launch_spec`` is the one place the agent's launch spec is built.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+
+if TYPE_CHECKING:
+    from .base import AgentTarget
+
+
+def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,
+                heartbeat_seconds: float, cwd: str = "work",
+                native_share_dir: str | None = None, outputs_dir: str | None = None) -> bytes:
+    """The agent's launch spec (JSON, for its stdin: it carries resolved secrets, so it is
+    never written to a file or a container's configuration). ``cwd`` is relative to the run
+    folder unless absolute; ``python`` replaces an ``argv[0]`` of ``python``."""
+    spec: dict[str, Any] = {
+        "run_id": request.run_id, "argv": argv, "cwd": cwd, "env": request.env,
+        "mask": request.secret_values, "heartbeat_seconds": heartbeat_seconds,
+        "python": python}
+    if native_share_dir:
+        spec["native_share_dir"] = native_share_dir
+    if outputs_dir:
+        spec["outputs_dir"] = outputs_dir
+    return json.dumps(spec).encode()
+
+
+class Launch(ABC):
+    """Starting, watching and stopping one run's agent."""
+
+    builds_environments: bool = False
+
+    def check(self, target: AgentTarget, runconfig: Any) -> None:
+        """Refuse what this launch cannot do."""
+
+    def prepare(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+                on_progress: ProgressCallback | None, build: bool,
+                strict: bool) -> PrepareResult:
+        python = target.placement.python()
+        return PrepareResult(False, f"target '{target.compute.name}' uses a user-managed "
+                             f"environment: conda_dependencies.yml is not used; scripts run "
+                             f"with {python} on {target.placement.where()}")
+
+    @abstractmethod
+    def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+        """Sync and start; return the target state to record (``run_dir`` at least)."""
+
+    @abstractmethod
+    def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None: ...
+
+    @abstractmethod
+    def cancel(self, target: AgentTarget, state: dict[str, Any]) -> None: ...
+
+    def kill_group(self, target: AgentTarget, state: dict[str, Any]) -> None:
+        """Stop the agent's session, recorded at launch and identity-checked."""
+        target.placement.kill_session(state)
+
+    def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
+                        timeout: float) -> None:
+        target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+
+    def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
+        """Called once the end state has been read and outputs collected."""
+
+    def close(self) -> None:
+        """Release what the launch holds."""
+
+
+def write_cancel_marker(target: AgentTarget, state: dict[str, Any]) -> None:
+    target.transport.write_file(join(state["run_dir"], "cancel"), b"cancel\n")
+
+
+__all__ = ["Launch", "launch_spec", "write_cancel_marker"]

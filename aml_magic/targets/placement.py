@@ -1,0 +1,186 @@
+"""Placements: where a run folder lives, the ``Transport`` that reaches it, and how the snapshot
+gets there. ``LocalPlacement`` is this machine (the run folder is the history's own
+``.aml/runs/<id>/``, the snapshot a local copy); ``placement_remote.RemotePlacement`` is a
+machine over SSH with a content-addressed store.
+
+A launch (``launch_process``, ``launch_container``) starts and stops the agent through these
+methods only, so it works on any placement.
+"""
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from .. import runfolder
+from ..errors import TargetError
+from ..transports.base import CommandResult, Transport
+from .base import LaunchRequest
+
+
+class Placement(ABC):
+    """Where the run folders of one target live."""
+
+    #: True when the run folder is the history's own folder (nothing to copy back).
+    run_folder_is_local: bool = False
+
+    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+        self.compute = compute
+        self.project_root = project_root
+        self.secrets = secrets
+        self._transport: Transport | None = None
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = self._make_transport()
+        return self._transport
+
+    @abstractmethod
+    def _make_transport(self) -> Transport: ...
+
+    def check(self, runconfig: Any) -> None:
+        """Refuse what this placement cannot do (before anything is recorded)."""
+
+    @abstractmethod
+    def run_dir(self, request: LaunchRequest) -> str:
+        """Where the run folder lives on the machine."""
+
+    @abstractmethod
+    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+        """Make ``<run_dir>/work`` the run's copy of the project and put the agent's files
+        where ``agent_dir`` says; return what to record (``run_dir`` absolute, ...)."""
+
+    @abstractmethod
+    def agent_dir(self, run_dir: str) -> str:
+        """The folder holding ``supervisor.py`` on the machine, after ``sync``."""
+
+    @abstractmethod
+    def python(self) -> str:
+        """The machine's interpreter for the agent (and scripts, on a process launch)."""
+
+    @abstractmethod
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
+        """Sync and start the agent detached with ``spec`` on its stdin; the answer holds
+        ``run_dir`` and the agent's ``pid``."""
+
+    # -- the agent's processes on the machine: only the identity recorded at launch ----------
+    # (``agent_pid``/``agent_start``/``agent_sid`` from the launcher's answer), checked by
+    # ``agent/proctool.py`` on the machine; never an id read from the run folder.
+    def agent_alive(self, state: dict[str, Any]) -> bool | None:
+        return runfolder.proc_over(self.transport, self.python(), "alive", state)
+
+    def signal_agent(self, state: dict[str, Any]) -> None:
+        runfolder.proc_over(self.transport, self.python(), "signal", state)
+
+    def kill_session(self, state: dict[str, Any]) -> None:
+        runfolder.proc_over(self.transport, self.python(), "kill-session", state)
+
+    def wait_for_exit(self, pid: int | None, timeout: float) -> None:
+        time.sleep(timeout)
+
+    def where(self) -> str:
+        """The machine, for messages."""
+        return "this machine"
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+class LocalPlacement(Placement):
+    """This machine: the run folder is the history's, the snapshot copied into it."""
+
+    run_folder_is_local = True
+
+    def _make_transport(self) -> Transport:
+        from ..transports.local import LocalTransport
+        return LocalTransport()
+
+    def run_dir(self, request: LaunchRequest) -> str:
+        return str(request.run_folder)
+
+    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+        from ..snapshot import materialize
+        run_dir = Path(self.run_dir(request))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        materialize(request.manifest, request.project_root, run_dir / "work")
+        return {"run_dir": str(run_dir)}
+
+    def agent_dir(self, run_dir: str) -> str:
+        from ..agent import AGENT_DIR
+        return str(AGENT_DIR)           # this machine already has it: nothing to ship
+
+    def python(self) -> str:
+        import shutil
+        configured = self.compute.python_location
+        if not configured:
+            return sys.executable
+        found = shutil.which(os.path.expanduser(configured))
+        if not found:
+            raise TargetError(f"{self.compute.name}.compute: pythonLocation '{configured}' was "
+                              "not found on this machine; fix pythonLocation or remove it to use "
+                              f"{sys.executable}")
+        return found
+
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
+        """The launcher's interpreter starts while the snapshot is copied: it waits for its
+        spec on stdin, so the two overlap."""
+        from ..agent import launch_command
+        from .launch_process import parse_launch_answer
+        run_dir = self.run_dir(request)
+        python = self.python()
+        try:
+            proc = subprocess.Popen(launch_command(python, self.agent_dir(run_dir), run_dir),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise TargetError(f"{self.compute.name}: cannot start {python}: {exc.strerror}") \
+                from None
+        try:
+            self.sync(request)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        try:
+            out, err = proc.communicate(spec, timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
+                from None
+        answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
+                                     python)
+        answer["run_dir"] = run_dir
+        return answer
+
+    def agent_alive(self, state: dict[str, Any]) -> bool | None:
+        return runfolder.local_alive(state)
+
+    def signal_agent(self, state: dict[str, Any]) -> None:
+        runfolder.local_signal_agent(state)
+
+    def kill_session(self, state: dict[str, Any]) -> None:
+        runfolder.local_kill_session(state)
+
+    def wait_for_exit(self, pid: int | None, timeout: float) -> None:
+        """Wake as soon as the agent exits (it exits right after writing the end state)."""
+        try:
+            fd = os.pidfd_open(int(pid))  # type: ignore[arg-type]
+        except (AttributeError, OSError, TypeError, ValueError):
+            time.sleep(min(timeout, 0.01))
+            return
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+
+
+__all__ = ["LocalPlacement", "Placement"]
