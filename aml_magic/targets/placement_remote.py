@@ -74,6 +74,7 @@ class RemotePlacement(Placement):
     def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
         answer = self._exchange(request, spec=json.loads(spec), agent=_agent_text())
         return {"run_dir": answer["run_dir"], "pid": answer.get("pid"),
+                "start": answer.get("start"), "sid": answer.get("sid"),   # the agent's identity
                 "sync": answer.get("how"), "copied_files": answer.get("copied"),
                 "python": answer.get("python")}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -417,7 +418,7 @@ def test_the_interpreter_is_recorded_and_shown(ws: Workspace, project: Path,
     assert python in (f"{sshd.python} -> {resolved} (Python {version})",
                       f"{resolved} (Python {version})"), python
     shown = aml(project, "run", "show", run.id)
-    assert f"python:     {python}" in shown.stdout, shown.stdout + shown.stderr
+    assert re.search(r"python:\s+" + re.escape(python), shown.stdout), shown.stdout + shown.stderr
 
 
 def test_user_managed_prepare_says_the_conda_file_is_not_used(ws: Workspace) -> None:
