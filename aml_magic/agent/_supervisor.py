@@ -429,6 +429,10 @@ def launch(run_dir: str, raw_spec: bytes) -> int:
         return 1
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
+    if __name__ != "__main__" and not __package__:
+        # started as ``supervisor.py launch``: the answer is out, the client waits for our
+        # end of output; skip the interpreter's teardown (a few ms on every submit)
+        os._exit(0)
     return 0
 
 
@@ -460,8 +464,20 @@ def run_foreground(run_dir: str, raw_spec: bytes) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[1] not in ("launch", "run"):
         sys.stderr.write("usage: supervisor.py launch|run RUN_DIR  (launch spec as JSON on "
-                         "stdin; launch detaches, run stays in the foreground)\n")
+                         "stdin; launch detaches, run stays in the foreground; `launch -` "
+                         "reads RUN_DIR, NUL, spec from stdin)\n")
         return 2
     if argv[1] == "run":
         return run_foreground(argv[2], sys.stdin.buffer.read())
-    return launch(argv[2], sys.stdin.buffer.read())
+    data = sys.stdin.buffer.read()
+    if argv[2] != "-":
+        return launch(argv[2], data)
+    # ``launch -``: started ahead of its run (a warm launcher), it reads the run folder, a NUL
+    # and the spec; end of input without them means it was not needed.
+    if not data:
+        return 0
+    head, sep, spec = data.partition(b"\0")
+    if not sep or not head:
+        sys.stderr.write("aml_magic agent: launch - expects RUN_DIR, NUL, spec on stdin\n")
+        return 2
+    return launch(os.fsdecode(head), spec)

@@ -21,6 +21,7 @@ from .. import runfolder
 from ..errors import TargetError
 from ..transports.base import CommandResult, Transport
 from .base import LaunchRequest
+from .warm_launcher import WarmLauncher
 
 
 class Placement(ABC):
@@ -99,6 +100,10 @@ class LocalPlacement(Placement):
 
     run_folder_is_local = True
 
+    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+        super().__init__(compute, project_root=project_root, secrets=secrets)
+        self._warm: WarmLauncher | None = None
+
     def _make_transport(self) -> Transport:
         from ..transports.local import LocalTransport
         return LocalTransport()
@@ -130,16 +135,15 @@ class LocalPlacement(Placement):
         return found
 
     def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
-        """The launcher's interpreter starts while the snapshot is copied: it waits for its
-        spec on stdin, so the two overlap."""
-        from ..agent import launch_command
+        """The launcher's interpreter starts while the snapshot is copied (or was started
+        before the submit, see ``WarmLauncher``): it waits for the run folder and the spec on
+        its stdin, so the two overlap."""
         from .launch_process import parse_launch_answer
         run_dir = self.run_dir(request)
         python = self.python()
+        launcher = self._launcher(python)
         try:
-            proc = subprocess.Popen(launch_command(python, self.agent_dir(run_dir), run_dir),
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
+            proc = launcher.start()
         except OSError as exc:
             raise TargetError(f"{self.compute.name}: cannot start {python}: {exc.strerror}") \
                 from None
@@ -150,16 +154,32 @@ class LocalPlacement(Placement):
             proc.communicate()
             raise
         try:
-            out, err = proc.communicate(spec, timeout=60)
+            out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + spec, timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
                 from None
+        launcher.refill()
         answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
                                      python)
         answer["run_dir"] = run_dir
         return answer
+
+    def _launcher(self, python: str) -> WarmLauncher:
+        from ..agent import AGENT_DIR, launch_command
+        argv = launch_command(python, str(AGENT_DIR), "-")
+        if self._warm is None or self._warm.argv != argv:
+            if self._warm is not None:
+                self._warm.close()
+            self._warm = WarmLauncher(argv)
+        return self._warm
+
+    def close(self) -> None:
+        if self._warm is not None:
+            self._warm.close()
+            self._warm = None
+        super().close()
 
     def agent_alive(self, state: dict[str, Any]) -> bool | None:
         return runfolder.local_alive(state)
