@@ -1,4 +1,4 @@
-"""Masking secret values in the run's log.txt (stdlib only, Python 3.8+).
+"""Masking secret values in the run's log.txt (stdlib only, Python 3.9+).
 
 With a non-empty ``mask`` in the launch spec, the command's stdout and stderr go to a pipe that
 the supervisor pumps through here into log.txt. Imported only then: ``re`` costs a few

@@ -1,6 +1,6 @@
 """The launch spec the agent reads and the files it leaves in the run folder.
 
-Stdlib only, Python 3.8+, imported by ``_supervisor.py`` on the target. JSON goes through the C
+Stdlib only, Python 3.9+, imported by ``_supervisor.py`` on the target. JSON goes through the C
 half of ``json`` directly: importing ``json`` pulls in ``re``, ``enum`` and ``functools``, which
 would double the supervisor's start-up time.
 """

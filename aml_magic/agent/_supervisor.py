@@ -1,4 +1,4 @@
-"""The run supervisor aml_magic ships next to every run on a target (stdlib only, Python 3.8+).
+"""The run supervisor aml_magic ships next to every run on a target (stdlib only, Python 3.9+).
 
 ``PYTHON -S -E supervisor.py launch RUN_DIR`` (the entry point, which imports this module so its
 bytecode can be cached) reads the launch spec (JSON) from stdin, detaches

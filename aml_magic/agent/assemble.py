@@ -1,4 +1,4 @@
-"""Remote side of a snapshot sync, run by the target's own Python (stdlib only, Python 3.8+).
+"""Remote side of a snapshot sync, run by the target's own Python (stdlib only, Python 3.9+).
 
 The client starts it once per submit as ``PYTHON -S -E -c <this source> session`` and writes to
 its stdin: one line with the header's length, the header (JSON: manifest, base folder, run id,

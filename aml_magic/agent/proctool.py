@@ -1,4 +1,4 @@
-"""Process identity on the target, from /proc (stdlib only, Python 3.8+, Linux).
+"""Process identity on the target, from /proc (stdlib only, Python 3.9+, Linux).
 
 The host never signals a process id it read from a file the run can write. It records, from the
 launcher's answer (produced by the supervisor before any run code executes), the agent's pid,

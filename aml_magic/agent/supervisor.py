@@ -1,6 +1,6 @@
 """Entry point of the on-target agent: ``PYTHON -S -E supervisor.py launch RUN_DIR``.
 
-Stdlib only, Python 3.8+. A script is compiled on every start while imported modules keep their
+Stdlib only, Python 3.9+. A script is compiled on every start while imported modules keep their
 bytecode in ``__pycache__``, so the work lives in ``_supervisor.py`` and this file stays tiny.
 """
 import os
