@@ -51,6 +51,8 @@ class AmlMagicExtension(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.reconciler is not None:
             self.reconciler.stop()
+            self.log.info("aml_magic: reconciler stopped after %d passes",
+                          self.reconciler.passes)
         if self.service is not None:
             self.service.close()
 

@@ -46,7 +46,7 @@ class PrepareJobs:
             if job is None:
                 raise ApiError(404, f"no prepare job '{job_id}' (jobs are kept in memory "
                                     "until the server stops)")
-            return {**job, "progress": list(job["progress"])}  # type: ignore[typeddict-item]
+            return {**job, "progress": list(job["progress"])}
 
     def _run(self, workspace: Workspace, job: schema.PrepareJobJson) -> None:
         def progress(line: str) -> None:
