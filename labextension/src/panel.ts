@@ -67,17 +67,17 @@ export class RunsPanel extends Widget {
     const rows = m.targets.map(t => {
       const env = m.environments[t.name];
       const job = m.prepareJobs[t.name];
-      const prepared = !env ? '…' : env.prepared === null ? '-' : env.prepared ? 'yes' : 'no';
+      const prepared = !env ? '…' : env.prepared === null ? '?' : env.prepared ? 'yes' : 'no';
       return h('tbody', { className: 'aml-Target', 'data-name': t.name },
         h('tr', {},
           h('td', { className: 'aml-TargetName' }, t.name),
           h('td', { className: 'aml-TargetType' }, t.type),
           h('td', { className: 'aml-TargetAddress' }, t.address || '-'),
           h('td', { className: 'aml-Prepared', title: env ? env.message : '' }, prepared),
-          h('td', {},
-            h('button', { className: 'aml-PrepareButton jp-mod-styled', disabled: !!job && job.state === 'running',
+          h('td', { className: 'aml-Actions' },
+            h('button', { className: 'aml-PrepareButton aml-Small', disabled: !!job && job.state === 'running',
               onclick: () => void m.prepare(t.name).catch(e => this._fail(e)) }, 'Prepare'),
-            h('button', { className: 'aml-DetachButton jp-mod-styled', onclick: () => {
+            h('button', { className: 'aml-DetachButton aml-Small', onclick: () => {
               if (window.confirm(`Detach compute target '${t.name}'? Its .compute and .runconfig files are removed.`)) {
                 void m.detach(t.name).catch(e => this._fail(e));
               }
@@ -115,10 +115,10 @@ export class RunsPanel extends Widget {
       : h('div', { className: 'aml-Empty' }, 'No runs match.'));
     const last = Math.min(page.offset + page.runs.length, page.total);
     replaceChildren(this._pager,
-      h('button', { className: 'aml-PrevPage jp-mod-styled', disabled: page.offset === 0,
+      h('button', { className: 'aml-PrevPage aml-Small', disabled: page.offset === 0,
         onclick: () => m.setOffset(page.offset - PAGE_SIZE) }, '‹ Newer'),
       h('span', { className: 'aml-PageInfo' }, page.total ? `${page.offset + 1}–${last} of ${page.total}` : '0 runs'),
-      h('button', { className: 'aml-NextPage jp-mod-styled', disabled: last >= page.total,
+      h('button', { className: 'aml-NextPage aml-Small', disabled: last >= page.total,
         onclick: () => m.setOffset(page.offset + PAGE_SIZE) }, 'Older ›'));
   }
 
@@ -166,9 +166,9 @@ export class RunsPanel extends Widget {
       `the ${run.target_type} target's default (pythonLocation not set)`;
     replaceChildren(this._detail, h('div', { className: 'aml-RunDetail', 'data-run-id': run.run_id },
       h('div', { className: 'aml-DetailHeader' },
-        h('button', { className: 'aml-CloseDetail jp-mod-styled', onclick: () => d.close() }, '×'),
+        h('button', { className: 'aml-CloseDetail aml-Small', title: 'Close', onclick: () => d.close() }, '×'),
         h('strong', {}, run.run_id), ' ', badge(run.status),
-        isTerminal(run.status) ? null : h('button', { className: 'aml-CancelButton jp-mod-styled jp-mod-warn',
+        isTerminal(run.status) ? null : h('button', { className: 'aml-CancelButton aml-Small aml-Danger',
           onclick: () => void d.cancel().catch(e => this._fail(e)) }, 'Cancel')),
       d.error ? h('div', { className: 'aml-Error' }, d.error) : null,
       run.reason ? h('div', { className: 'aml-Reason' }, run.reason) : null,
@@ -272,7 +272,7 @@ export class RunsPanel extends Widget {
   private _message = h('div', { className: 'aml-Messages' });
   private _targets = h('div', { className: 'aml-Targets' });
   private _attachForm = this._buildAttachForm();
-  private _attachToggle = h('button', { className: 'aml-AttachToggle jp-mod-styled', onclick: () => {
+  private _attachToggle = h('button', { className: 'aml-AttachToggle aml-Small', onclick: () => {
     this._attachForm.style.display = this._attachForm.style.display === 'none' ? '' : 'none';
   } }, 'Attach…');
   private _targetFilter = h('select', { className: 'aml-TargetFilter jp-mod-styled', 'aria-label': 'target filter' }) as HTMLSelectElement;

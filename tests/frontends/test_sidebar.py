@@ -136,6 +136,19 @@ def submit_through_context_menu(page: Any, script: str, arguments: str = "") -> 
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
 
 
+def widen_left_area(page: Any, width: int) -> None:
+    """Drag the left area's split handle so the sidebar is WIDTH pixels wide (screenshots)."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box is None:
+        return
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(width, y, steps=5)
+    page.mouse.up()
+
+
 def shoot(element: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     element.screenshot(path=str(ARTIFACTS / name))
@@ -161,6 +174,7 @@ def test_sidebar_submit_watch_log_chart_and_cancel(lab: Lab) -> None:
             if "lm-mod-current" not in (tab.get_attribute("class") or ""):
                 tab.click()
             sidebar = page.locator("#aml-magic-sidebar")
+            widen_left_area(page, 520)
             # Then it shows the project and its targets, with type and prepared state
             sidebar.locator(".aml-Project", has_text="Project: proj").wait_for(timeout=30_000)
             local = sidebar.locator(".aml-Target[data-name='local']")
