@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -146,6 +145,7 @@ def bench_log_latency(tmp: Path, samples: int) -> tuple[str, float]:
             log.wait_for(timeout=30_000)
             page.evaluate("""() => {
                 window.amlSeen = {};
+                window.amlBefore = [];
                 const note = () => {
                     const pre = document.querySelector('.aml-RunDetail .aml-Log');
                     if (!pre) { return; }
@@ -155,16 +155,17 @@ def bench_log_latency(tmp: Path, samples: int) -> tuple[str, float]:
                         }
                     }
                 };
+                note();   // what is on screen already does not count
+                window.amlBefore = Object.keys(window.amlSeen);
+                window.amlSeen = {};
+                for (const key of window.amlBefore) { window.amlSeen[key] = null; }
                 new MutationObserver(note).observe(document.body,
                     {subtree: true, childList: true, characterData: true});
             }""")
-            first = None
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 seen = page.evaluate("() => window.amlSeen")
-                if first is None and seen:
-                    first = min(int(k) for k in seen)
-                if first is not None and len([k for k in seen if int(k) > first]) >= samples:
+                if len([v for v in seen.values() if v]) >= samples:
                     break
                 page.wait_for_timeout(250)
             browser.close()
@@ -172,9 +173,8 @@ def bench_log_latency(tmp: Path, samples: int) -> tuple[str, float]:
         if run is not None:
             run.cancel()
         stop_server(lab)
-    # The line already on screen when the observer started does not count.
-    delays = sorted(shown - printed for key, (printed, shown) in seen.items()
-                    if first is not None and int(key) > first)
+    # Lines already on screen when the observer started (None) do not count.
+    delays = sorted(pair[1] - pair[0] for pair in seen.values() if pair)
     if not delays:
         raise SystemExit("no log line reached the sidebar")
     p95 = delays[min(len(delays) - 1, int(0.95 * len(delays)))]

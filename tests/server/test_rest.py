@@ -290,3 +290,37 @@ def test_the_reconciler_finishes_runs_nobody_watches(server: JupyterServer,
     wait_until(lambda: store.get(run.id).status.value == "Completed", 60,
                "the server's reconciler finishing the run", interval=0.1)
     assert store.get(run.id).exit_code == 0
+
+
+def test_a_slow_target_never_blocks_the_server(server: JupyterServer) -> None:
+    # Given an address that accepts TCP connections but never says anything (a hung host)
+    import socket
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    held: list[socket.socket] = []
+    accepting = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
+    accepting.start()
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    answers: list[Any] = []
+    # When attaching to it is in flight (the SSH handshake waits for a banner)
+    attaching = threading.Thread(target=lambda: answers.append(server.api(
+        "POST", "targets", params=P, body={"type": "remote", "name": "hung",
+                                           "address": address, "username": "x",
+                                           "password": "y", "trust_new_host_key": True})))
+    attaching.start()
+    try:
+        wait_until(lambda: held, 30, "the server connecting to the hung host")
+        # Then other requests are answered meanwhile: the handshake is not on the event loop
+        version = server.api("GET", "version")
+        listing = server.api("GET", "runs", params=P)
+        assert version.status == 200 and listing.status == 200
+        assert attaching.is_alive() and not answers
+    finally:
+        for conn in held:
+            conn.close()
+        listener.close()
+        attaching.join(60)
+    # And the attach, once the host hangs up, fails as an unreachable target
+    assert answers and answers[0].status == 502, answers
