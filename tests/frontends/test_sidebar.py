@@ -41,6 +41,9 @@ TRAIN = """
         print(f"epoch {epoch}: loss={loss:.3f}", flush=True)
         time.sleep(0.2)
     logger.log("accuracy", 0.93)
+    import os
+    os.makedirs("outputs", exist_ok=True)
+    open("outputs/model.txt", "w").write("weights 42")
     print("training finished")
 """
 LONG = """
@@ -199,6 +202,12 @@ def test_sidebar_submit_watch_log_chart_and_cancel(lab: Lab) -> None:
             row = sidebar.locator(".aml-Run[data-status='Completed']")
             row.first.wait_for(timeout=30_000)
             assert "loss=0.125" in row.first.locator(".aml-RunMetrics").inner_text()
+            # And its output downloads through the link (the browser's own session)
+            link = detail.locator("a.aml-Output", has_text="model.txt")
+            link.wait_for(timeout=30_000)
+            href = link.get_attribute("href") or ""
+            download = page.request.get(href if href.startswith("http") else lab.base + href)
+            assert download.ok and download.text() == "weights 42"
             shoot(sidebar, "sidebar_run_detail.png")
 
             # When a run that never ends is submitted and canceled from its detail
@@ -214,6 +223,12 @@ def test_sidebar_submit_watch_log_chart_and_cancel(lab: Lab) -> None:
             detail.locator(".aml-Badge", has_text="Canceled").wait_for(timeout=60_000)
             sidebar.locator(".aml-Run[data-status='Canceled']").wait_for(timeout=30_000)
             page.locator(".aml-StatusItem[data-active='0']").wait_for(timeout=30_000)
+            # And the status filter narrows the list to that run
+            sidebar.locator(".aml-StatusFilter").select_option("Canceled")
+            wait_until(lambda: sidebar.locator(".aml-Run").count() == 1 and
+                       sidebar.locator(".aml-Run[data-status='Canceled']").count() == 1, 30,
+                       "only the canceled run listed")
+            assert sidebar.locator(".aml-PageInfo").inner_text() == "1–1 of 1"
             assert not errors, errors
         finally:
             browser.close()
