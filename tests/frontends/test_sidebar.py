@@ -232,3 +232,53 @@ def test_sidebar_submit_watch_log_chart_and_cancel(lab: Lab) -> None:
             assert not errors, errors
         finally:
             browser.close()
+
+
+@pytest.mark.timeout(180)
+def test_sidebar_attach_prepare_and_detach_a_remote_target(lab: Lab, sshd: Any) -> None:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("dialog", lambda dialog: dialog.accept())      # the Detach confirmation
+            page.goto(lab.url("lab/tree/proj"))
+            tab = page.locator(".lm-TabBar-tab[data-id='aml-magic-sidebar']")
+            tab.wait_for(timeout=60_000)
+            tab.click()
+            sidebar = page.locator("#aml-magic-sidebar")
+            widen_left_area(page, 520)
+            sidebar.locator(".aml-Target[data-name='local']").wait_for(timeout=30_000)
+            # When the real sshd is attached through the form, with its password
+            sidebar.locator(".aml-AttachToggle").click()
+            form = sidebar.locator(".aml-AttachForm")
+            form.locator("select[name='type']").select_option("remote")
+            form.locator("input[name='name']").fill("box")
+            form.locator("input[name='address']").fill(f"{sshd.host}:{sshd.port}")
+            form.locator("input[name='username']").fill(sshd.username)
+            form.locator("input[name='password']").fill(sshd.password)
+            form.locator("input[name='host_key_fingerprint']").fill(sshd.host_key_fingerprint)
+            form.locator("button[type='submit']").click()
+            # Then the target is listed with its type and address, and the password is gone
+            # from the form, the page and the project's files
+            box = sidebar.locator(".aml-Target[data-name='box']")
+            box.wait_for(timeout=60_000)
+            assert box.locator(".aml-TargetType").inner_text() == "remote"
+            assert box.locator(".aml-TargetAddress").inner_text() == sshd.host
+            assert form.locator("input[name='password']").input_value() == ""
+            assert sshd.password not in page.content()
+            config = lab.root / "proj" / "aml_config"
+            assert all(sshd.password not in p.read_text() for p in config.iterdir())
+            # When its environment is prepared from the sidebar
+            box.locator(".aml-PrepareButton").click()
+            # Then the job's progress ends in success, and the target shows as prepared
+            box.locator(".aml-Job-succeeded").wait_for(timeout=120_000)
+            wait_until(lambda: box.locator(".aml-Prepared").inner_text() == "yes", 60,
+                       "remote target shown as prepared")
+            shoot(sidebar, "sidebar_attach_prepare.png")
+            # When it is detached, then it is gone from the list and from aml_config/
+            box.locator(".aml-DetachButton").click()
+            box.wait_for(state="detached", timeout=30_000)
+            assert not (config / "box.compute").exists()
+        finally:
+            browser.close()
