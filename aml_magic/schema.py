@@ -97,6 +97,62 @@ class RunConfigurationJson(TypedDict):
     settings: dict[str, Any]
 
 
+class ProjectJson(TypedDict):
+    """A project as the server sees it: ``path`` is its folder relative to the server's root."""
+
+    name: str
+    path: str
+
+
+class RunPageJson(TypedDict):
+    """One page of a project's runs (REST list): ``total`` matches the filters, ``active``
+    counts the project's non-terminal runs, ``metrics`` maps a run id to its first metrics'
+    latest values."""
+
+    project: ProjectJson
+    runs: list[RunJson]
+    metrics: dict[str, dict[str, Any]]
+    total: int
+    active: int
+    limit: int
+    offset: int
+
+
+class LogChunkJson(TypedDict):
+    """A piece of a run's log (masked) from byte ``offset``; ask again from ``next_offset``;
+    ``complete`` once the run has ended and nothing is left."""
+
+    run_id: str
+    offset: int
+    next_offset: int
+    text: str
+    status: str
+    complete: bool
+
+
+class EnvironmentJson(TypedDict):
+    """Whether a target's environment (for one of its run configurations) exists already."""
+
+    target: str
+    run_configuration: str | None
+    prepared: bool | None
+    message: str
+
+
+class PrepareJobJson(TypedDict):
+    """An environment build running in the server; poll it until ``state`` is not running."""
+
+    job_id: str
+    project: str
+    run_configuration: str
+    state: str
+    progress: list[str]
+    message: str | None
+    built: bool | None
+    started_at: float
+    ended_at: float | None
+
+
 # -- secrets ----------------------------------------------------------------------------------
 def is_secret_name(name: str) -> bool:
     """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
