@@ -2,7 +2,8 @@
 # Install everything aml_magic and its test suite need on a fresh Debian machine (idempotent):
 # the Debian packages (the real components the tests start themselves: sshd, dockerd, Chromium;
 # debootstrap for the locally built Docker base images; rsync for the sync benchmark; python3-venv
-# because Debian's Python is externally managed, PEP 668), then the project's virtual environment
+# because Debian's Python is externally managed, PEP 668; node and npm, which build the JupyterLab
+# extension into the package), then the project's virtual environment
 # (.venv beside this script's folder, or AML_MAGIC_VENV) with aml_magic installed editable.
 #
 # Environment: PYTHON   the interpreter the virtual environment is made from (default: python3)
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in sshd:openssh-server dockerd:docker.io docker:docker.io debootstrap:debootstrap \
-            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git; do
+            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git node:nodejs npm:npm; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done

@@ -162,7 +162,8 @@ export class RunsPanel extends Widget {
       }
     }
     const compute = run.configuration.compute || {};
-    const interpreter = String(compute['pythonLocation'] || compute['python_location'] || '') ||
+    const interpreter = run.python ||
+      String(compute['pythonLocation'] || compute['python_location'] || '') ||
       `the ${run.target_type} target's default (pythonLocation not set)`;
     replaceChildren(this._detail, h('div', { className: 'aml-RunDetail', 'data-run-id': run.run_id },
       h('div', { className: 'aml-DetailHeader' },

@@ -57,6 +57,8 @@ export interface IRunDetail extends IRun {
   outputs: IOutput[];
   log?: string;
   unreachable?: string;
+  /** The interpreter the run used (path and version), as the agent reported it. */
+  python?: string;
 }
 
 export interface IRunPage {
