@@ -111,7 +111,9 @@ class RemoteTarget(AgentTarget):
         return str(self.compute.path) if self.compute.path else None
 
     def _make_transport(self) -> Any:
-        from ..transports.ssh import SshTransport
+        """A lease on the process's pooled connection for this target's credentials: kept
+        across submits, log follows and reconciles; ``close()`` hands it back to the pool."""
+        from ..transports.pool import ssh_pool, ssh_timeout
         c = self.compute
         context = self._source() or f"{c.name}.compute"
         if not c.address:
@@ -128,9 +130,12 @@ class RemoteTarget(AgentTarget):
             password = (self.secrets.get(c.password, context=context)
                         if self.secrets.is_reference(c.password) else c.password)
         host, port = _host_port(c)
-        return SshTransport(host, port, c.username, password=password,
-                            key_path=key_path, pinned_fingerprint=c.host_key_fingerprint,
-                            connect_timeout=self.connect_timeout)
+        configured = getattr(c, "ssh_timeout", None)
+        deadline = ssh_timeout(configured, source=f"{context}: sshTimeout" if configured else None)
+        return ssh_pool().acquire(host, port, c.username, password=password, key_path=key_path,
+                                  pinned_fingerprint=c.host_key_fingerprint,
+                                  connect_timeout=min(self.connect_timeout, deadline),
+                                  io_timeout=deadline, label=f"target '{c.name}'")
 
     def _python(self) -> str:
         return self.compute.python_location or "python3"
