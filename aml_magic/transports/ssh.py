@@ -325,20 +325,25 @@ class SshTransport:
         failures: list[BaseException] = []
         stderr = bytearray()
         progress = _Progress()
-        stage = f"running {argv[0]!r}"
+        upload = f"uploading to {argv[0]!r}"
+        uploading = threading.Event()  # set while the producer still writes stdin
+        if feed is not None:
+            uploading.set()
 
         def write() -> None:
             try:
                 if feed is not None:
-                    writer = _ChannelWriter(chan, progress, lambda: self._stalled(
-                        f"uploading to {argv[0]!r}"), self.io_timeout)
-                    feed(writer)  # type: ignore[arg-type]
+                    feed(_ChannelWriter(chan, progress, lambda: self._stalled(upload),  # type: ignore[arg-type]
+                                        self.io_timeout))
+                uploading.clear()
                 chan.shutdown_write()
             except _StdinClosed:
                 pass
             except BaseException as exc:  # the producer failed or stalled: stop the command
                 failures.append(exc)
                 chan.close()
+            finally:
+                uploading.clear()
 
         def read_stderr() -> None:
             while True:
@@ -368,7 +373,8 @@ class SshTransport:
                                   f"{timeout:g} s")
             if not conn.is_active():
                 raise _ConnectionLost()
-            self._check_alive(conn, progress, stage)
+            self._check_alive(conn, progress,
+                              upload if uploading.is_set() else f"running {argv[0]!r}")
 
         try:
             while not failures:
