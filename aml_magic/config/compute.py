@@ -32,6 +32,7 @@ _KEYS: dict[str, str] = {
     "spark_submit_location": "sparkSubmitLocation",
     "user_managed_environment": "userManagedEnvironment",
     "yarn_deploy_mode": "yarnDeployMode",
+    "ssh_timeout": "sshTimeout",
 }
 _TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
               "base_docker_image", "native_shared_directory", "python_location",
@@ -54,6 +55,7 @@ _COMMENTS = {
     "sparkSubmitLocation": "spark-submit used for PySpark runs.",
     "userManagedEnvironment": "true: use the target's Python as it is; build no environment.",
     "yarnDeployMode": "spark-submit --deploy-mode on YARN: client or cluster.",
+    "sshTimeout": "Seconds an SSH connect, login or transfer may go without progress (default 30).",
 }
 
 
@@ -78,6 +80,7 @@ class ComputeTarget:
     port: int | None = None
     key_reference: str | None = None
     remote_base_dir: str | None = None
+    ssh_timeout: int | None = None            # seconds; None: $AML_MAGIC_SSH_TIMEOUT or 30
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     warnings: list[str] = field(default_factory=list, compare=False)
@@ -132,6 +135,7 @@ def load_compute(path: Path) -> ComputeTarget:
         nvidia_docker=f.flag("nvidiaDocker", False),
         user_managed_environment=f.optional_flag("userManagedEnvironment"),
         yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
+        ssh_timeout=f.integer("sshTimeout", low=1, high=86400),
         path=path, **values)
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown

@@ -130,8 +130,7 @@ class RemoteTarget(AgentTarget):
             password = (self.secrets.get(c.password, context=context)
                         if self.secrets.is_reference(c.password) else c.password)
         host, port = _host_port(c)
-        configured = getattr(c, "ssh_timeout", None)
-        deadline = ssh_timeout(configured, source=f"{context}: sshTimeout" if configured else None)
+        deadline = ssh_timeout(c.ssh_timeout, source=f"{context}: sshTimeout")
         return ssh_pool().acquire(host, port, c.username, password=password, key_path=key_path,
                                   pinned_fingerprint=c.host_key_fingerprint,
                                   connect_timeout=min(self.connect_timeout, deadline),

@@ -365,3 +365,23 @@ def test_ssh_timeout_comes_from_the_compute_file_then_the_environment(
     with pytest.raises(ConfigError, match="AML_MAGIC_SSH_TIMEOUT"):
         ssh_timeout(None)
 
+
+
+def test_ssh_timeout_of_the_compute_file_reaches_the_connection(project: Path,
+                                                                sshd: SshServer) -> None:
+    # Given a remote target whose .compute sets sshTimeout
+    ws = Workspace(project)
+    try:
+        ws.attach("remote", "slowlink", address=f"{sshd.host}:{sshd.port}",
+                  username=sshd.username, password=sshd.password, trust_new_host_key=True)
+        compute = ws.config.compute("slowlink")
+        compute.ssh_timeout = 4
+        ws.config.write_compute(compute)
+        assert "sshTimeout: 4" in (project / "aml_config" / "slowlink.compute").read_text()
+        # When its transport is made, Then the connection uses that deadline
+        transport = ws.target_for(ws.config.compute("slowlink")).transport
+        assert isinstance(transport, PooledSshTransport)
+        assert transport.shared.io_timeout == 4 and transport.shared.connect_timeout == 4
+        assert transport.run(["echo", "ok"]).stdout == b"ok\n"
+    finally:
+        ws.close()
