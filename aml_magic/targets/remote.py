@@ -4,9 +4,9 @@ Python. Runs live under a base folder on the remote (``remoteBaseDirectory``, de
 one folder per run (the agent's files, ``work/`` the run's copy of the project), ``spares/`` a
 pristine tree per project that the next submit takes over instead of copying every file.
 
-A submit is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python from
-``-c``) reads a header and one tar of the objects the remote lacks, assembles ``work/`` and starts
-the agent. Which objects the remote has is remembered per target in ``.aml/cache/``; a wrong
+A submit is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python, kept
+compiled under ``helpers/``: ``agent/bootstrap.py``) reads a header and one tar of the objects the
+remote lacks, assembles ``work/`` and starts the agent. Which objects the remote has is remembered per target in ``.aml/cache/``; a wrong
 memory costs one more round trip (the helper answers with what is missing), never a wrong run.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ from .base import AgentTarget, LaunchRequest
 DEFAULT_BASE_DIR = "~/.aml_magic"
 CONNECT_TIMEOUT = 10.0
 _UPLOAD_BUFFER = 1 << 20
-_HELPER = Path(__file__).resolve().parent.parent / "agent" / "assemble.py"
 # Runs PYTHON (``~/`` expanded on the remote) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
 
@@ -172,6 +171,7 @@ class RemoteTarget(AgentTarget):
 
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
+        from ..agent.bootstrap import helper_arguments
         from ..snapshot import write_objects_tar
         manifest = request.manifest
         progress = request.extra.get("on_progress") if request.extra else None
@@ -182,8 +182,8 @@ class RemoteTarget(AgentTarget):
         first: dict[str, str] = {}            # the tar names each object by its first path
         for rel, entry in manifest.files.items():
             first.setdefault(entry.sha256, rel)
-        argv = ["sh", "-c", _EXEC_PYTHON, "sh", self._python(), "-S", "-E", "-c",
-                _HELPER.read_text(encoding="utf-8"), "session"]
+        argv = ["sh", "-c", _EXEC_PYTHON, "sh", self._python(), "-S", "-E",
+                *helper_arguments(self._base_dir(), "session")]  # compiled once per target
         keep: list[str] = []
         for _attempt in range(3):
             header = json.dumps({

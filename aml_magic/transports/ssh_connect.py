@@ -59,6 +59,8 @@ def open_connection(*, host: str, port: int, username: str, password: str | None
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
         raise TargetError(f"{where}: cannot connect: {reason} (connect timeout {timeout:g} s); "
                           "check the address and port and that sshd is running") from None
+    # small requests (a command, an SFTP read) must not wait for delayed ACKs (Nagle: ~40 ms)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = _fast_transport(sock)
     transport.banner_timeout = transport.handshake_timeout = timeout
     transport.auth_timeout = transport.channel_timeout = timeout
