@@ -172,16 +172,17 @@ class RemoteTarget(AgentTarget):
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
         from ..agent.bootstrap import helper_arguments
-        from ..snapshot import write_objects_tar
+        from ..snapshot import gc_paused, write_objects_tar
         manifest = request.manifest
         progress = request.extra.get("on_progress") if request.extra else None
-        files = [[rel, e.sha256, e.mode, e.size] for rel, e in manifest.files.items()]
-        known = self._known_objects()
-        sending = sorted(manifest.shas() - known) if known is not None else []
-        sizes = {e.sha256: e.size for e in manifest.files.values()}
-        first: dict[str, str] = {}            # the tar names each object by its first path
-        for rel, entry in manifest.files.items():
-            first.setdefault(entry.sha256, rel)
+        with gc_paused():                     # 10,000s of short-lived objects
+            files = [(rel, e.sha256, e.mode, e.size) for rel, e in manifest.files.items()]
+            known = self._known_objects()
+            sending = sorted(manifest.shas() - known) if known is not None else []
+            sizes = {e.sha256: e.size for e in manifest.files.values()}
+            first: dict[str, str] = {}        # the tar names each object by its first path
+            for rel, entry in manifest.files.items():
+                first.setdefault(entry.sha256, rel)
         argv = ["sh", "-c", _EXEC_PYTHON, "sh", self._python(), "-S", "-E",
                 *helper_arguments(self._base_dir(), "session")]  # compiled once per target
         keep: list[str] = []
@@ -242,20 +243,45 @@ class RemoteTarget(AgentTarget):
         return self.project_root / ".aml" / "cache" / f"remote-objects-{digest}.json"
 
     def _known_objects(self) -> set[str] | None:
+        path = self._known_path()
         try:
-            return set(json.loads(self._known_path().read_text(encoding="utf-8"))["shas"])
+            identity = _file_identity(path)
+            remembered = _KNOWN_IN_MEMORY.get(path)
+            if remembered is not None and remembered[0] == identity:
+                return set(remembered[1])     # this process wrote or read it last: no parse
+            shas = frozenset(json.loads(path.read_text(encoding="utf-8"))["shas"])
+            _KNOWN_IN_MEMORY[path] = (identity, shas)
+            return set(shas)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def _remember_objects(self, shas: set[str]) -> None:
         path = self._known_path()
+        remembered = _KNOWN_IN_MEMORY.get(path)
+        try:
+            if remembered is not None and remembered[1] == shas \
+                    and remembered[0] == _file_identity(path):
+                return                    # unchanged: a warm re-submit writes nothing
+        except OSError:
+            pass
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps({"shas": sorted(shas)}), encoding="utf-8")
             os.replace(tmp, path)
+            _KNOWN_IN_MEMORY[path] = (_file_identity(path), frozenset(shas))
         except OSError:
             pass                      # costs one round trip next time, nothing else
+
+
+# What this process last read or wrote per known-objects file, by the file's (mtime, size,
+# inode): a process that lives on (a kernel) skips re-reading 10,000s of hashes per submit.
+_KNOWN_IN_MEMORY: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _host_port(compute: Any) -> tuple[str, int]:
