@@ -4,10 +4,11 @@ Python. Runs live under a base folder on the remote (``remoteBaseDirectory``, de
 one folder per run (the agent's files, ``work/`` the run's copy of the project), ``spares/`` a
 pristine tree per project that the next submit takes over instead of copying every file.
 
-A submit is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python, kept
-compiled under ``helpers/``: ``agent/bootstrap.py``) reads a header and one tar of the objects the
-remote lacks, assembles ``work/`` and starts the agent. Which objects the remote has is remembered per target in ``.aml/cache/``; a wrong
-memory costs one more round trip (the helper answers with what is missing), never a wrong run.
+A submit is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python and
+kept compiled under ``helpers/``, see ``transports/helper_cache.py``) reads a header and one tar
+of the objects the remote lacks, assembles ``work/`` and starts the agent. Which objects the
+remote has is remembered per target in ``.aml/cache/``; a wrong memory costs one more round
+trip (the helper answers with what is missing), never a wrong run.
 """
 from __future__ import annotations
 
@@ -171,7 +172,7 @@ class RemoteTarget(AgentTarget):
 
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
-        from ..agent.bootstrap import helper_arguments
+        from ..transports.helper_cache import helper_arguments
         from ..snapshot import gc_paused, write_objects_tar
         manifest = request.manifest
         progress = request.extra.get("on_progress") if request.extra else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-HELPER = Path(__file__).resolve().parent / "assemble.py"
+HELPER = Path(__file__).resolve().parent.parent / "agent" / "assemble.py"
 
 # argv after -c: BASE SHA SOURCE ARGS...; Python 3.8+ stdlib only, every failure falls back.
 BOOTSTRAP = """\
