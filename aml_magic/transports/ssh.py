@@ -18,7 +18,6 @@ import io
 import os
 import posixpath
 import shlex
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -82,7 +81,7 @@ class _ChannelWriter(io.RawIOBase):
         while view:
             try:
                 sent = self._channel.send(view)
-            except socket.timeout:
+            except TimeoutError:
                 if not self._channel.get_transport().is_active():
                     raise _StdinClosed() from None
                 if time.monotonic() - self._progress.sent >= self._io_timeout:
@@ -292,7 +291,7 @@ class SshTransport:
             except StalledPeer:
                 self._drop(conn)
                 raise
-            except socket.timeout:  # an SFTP request the server never answered
+            except TimeoutError:  # an SFTP request the server never answered
                 self._drop(conn)
                 raise self._stalled(what) from None
             except (_ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
@@ -349,7 +348,7 @@ class SshTransport:
             while True:
                 try:
                     data = chan.recv_stderr(_CHUNK)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except Exception:  # the channel died: the main loop reports it
                     return
@@ -380,7 +379,7 @@ class SshTransport:
             while not failures:
                 try:
                     data = chan.recv(_CHUNK)
-                except socket.timeout:
+                except TimeoutError:
                     waited()
                     continue
                 if not data:
@@ -426,11 +425,14 @@ class SshTransport:
         """``stdin`` may be bytes or a producer writing a stream (e.g. a header then a tar), so
         one command can both receive a large upload and answer on stdout."""
         out = bytearray()
+        feed: Callable[[BinaryIO], None] | None = None
         if callable(stdin):
-            feed: Callable[[BinaryIO], None] | None = stdin
-        else:
+            feed = stdin
+        elif stdin:
             data = stdin
-            feed = (lambda f: f.write(data)) if data else None
+
+            def feed(out: BinaryIO) -> None:
+                out.write(data)
         code, err = self._exec(argv, feed=feed, on_stdout=out.extend, combine=False,
                                timeout=timeout)
         if check and code != 0:

@@ -50,7 +50,6 @@ def open_connection(*, host: str, port: int, username: str, password: str | None
                     ) -> paramiko.Transport:
     """Connect, check the host key against the pin, authenticate; every stage within
     ``timeout`` seconds. Returns an authenticated paramiko ``Transport`` with keepalive on."""
-    import paramiko
 
     configure_paramiko_logging()
     try:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import BinaryIO, Callable
 
 import pytest
 
@@ -244,9 +244,8 @@ def test_stalled_server_fails_a_command_within_the_deadline(pool: SshPool,
     ssh = lease(pool, fresh_server, io_timeout=1.5)
     ssh.run(["true"])
     # When the server hangs with the connection up
-    with paused(ours(fresh_server)):
-        with pytest.raises(StalledPeer) as info:
-            ssh.run(["echo", "hi"])
+    with paused(ours(fresh_server)), pytest.raises(StalledPeer) as info:
+        ssh.run(["echo", "hi"])
     # Then one line names the target, the stage and how to wait longer
     text = one_line(info.value)
     assert text.startswith("target 'vm': ssh ") and "no response from the server for 1.5 s" in text
@@ -302,9 +301,8 @@ def test_stalled_server_fails_a_file_read_within_the_deadline(pool: SshPool,
                                                               fresh_server: SshServer) -> None:
     ssh = lease(pool, fresh_server, io_timeout=1.5)
     home = ssh.home()  # the SFTP session is open
-    with paused(ours(fresh_server)):
-        with pytest.raises(StalledPeer) as info:
-            ssh.read_file(f"{home}/.bashrc")
+    with paused(ours(fresh_server)), pytest.raises(StalledPeer) as info:
+        ssh.read_file(f"{home}/.bashrc")
     assert f"while reading {home}/.bashrc" in one_line(info.value)
     assert ssh.exists(f"{home}/.ssh")
 
