@@ -62,10 +62,10 @@ class Manifest:
         """sha256 over paths, modes and contents (computed once per ``files`` dict)."""
         if self._digest is not None and self._digest[:2] == (id(self.files), len(self.files)):
             return self._digest[2]
-        h = hashlib.sha256()
-        for rel, e in self.files.items():
-            h.update(os.fsencode(rel) + b"\0" + f"{e.mode:o}\0{e.sha256}\n".encode())
-        self._digest = (id(self.files), len(self.files), h.hexdigest())
+        # one string, encoded once: the same bytes as path + NUL + mode + NUL + sha + LF each
+        text = "".join([f"{rel}\0{e.mode:o}\0{e.sha256}\n" for rel, e in self.files.items()])
+        self._digest = (id(self.files), len(self.files),
+                        hashlib.sha256(os.fsencode(text)).hexdigest())
         return self._digest[2]
 
     @property
