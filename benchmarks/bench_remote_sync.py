@@ -198,6 +198,7 @@ def main() -> int:
             changed = project / "data" / "d07" / f"f{(rep * 100 + 7) % opts.files:05d}.bin"
             changed.write_bytes(os.urandom(changed.stat().st_size))
             time.sleep(0.1)                          # outside the snapshot's racy window
+            wait_for_spare(server, base)             # aml's background work never bills rsync
             again["rsync"].append(timed(lambda: bench.rsync(rsync_dir)))
             wait_for_spare(server, base)
             holder: list[Any] = []
