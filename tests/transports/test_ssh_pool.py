@@ -18,7 +18,7 @@ from typing import BinaryIO, Callable
 
 import pytest
 
-from aml_magic.errors import TargetError
+from aml_magic.errors import AmlError, TargetError
 from aml_magic.history.status import RunStatus
 from aml_magic.transports.hostkeys import ChangedHostKey
 from aml_magic.transports.pool import PooledSshTransport, SshPool, ssh_pool, ssh_timeout
@@ -383,3 +383,57 @@ def test_ssh_timeout_of_the_compute_file_reaches_the_connection(project: Path,
         assert transport.run(["echo", "ok"]).stdout == b"ok\n"
     finally:
         ws.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_submit_whose_server_stalls_mid_upload_fails_in_one_line_and_leaves_nothing(
+        project: Path, fresh_server: SshServer) -> None:
+    sshd = fresh_server
+    base = f".aml-test-{os.urandom(4).hex()}"
+    (project / "big.bin").write_bytes(os.urandom(64 << 20))  # more than the window and buffers
+    (project / "hello.py").write_text("print('hello')\n")
+    ws = Workspace(project)
+    pids: list[int] = []
+    try:
+        ws.attach("remote", "vm", address=f"{sshd.host}:{sshd.port}", username=sshd.username,
+                  password=sshd.password, trust_new_host_key=True, remote_base_dir=f"~/{base}")
+        compute = ws.config.compute("vm")
+        compute.ssh_timeout = 2
+        ws.config.write_compute(compute)
+
+        runs = Path(sshd.home) / base / "runs"
+        watcher: list[threading.Thread] = []
+
+        def stop_once_receiving() -> None:
+            wait_until(lambda: any(runs.glob("*/work")), "the remote to start receiving")
+            pids.extend(ours(sshd))
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+
+        def stall(message: str) -> None:  # called just before the upload starts
+            if "sending" in message and not watcher:
+                watcher.append(threading.Thread(target=stop_once_receiving, daemon=True))
+                watcher[0].start()
+
+        # When the server hangs while the snapshot is being uploaded
+        with pytest.raises(AmlError) as info:
+            ws.submit("vm", "hello.py", on_progress=stall)
+    finally:
+        if watcher:
+            watcher[0].join(30)
+        resume(pids)
+        ws.close()
+    # Then the submit fails with one line naming the target and the stage
+    text = one_line(info.value)
+    assert "target 'vm'" in text and "no response from the server for 2 s" in text
+    assert "while uploading" in text
+    assert pids, "the upload never started"
+    # And the run is Failed with that reason, and nothing of it stays on the remote
+    record = ws.runs(limit=1)[0].record
+    assert record.status == RunStatus.FAILED and "while uploading" in (record.reason or "")
+    run_dir = Path(sshd.home) / base / "runs" / record.run_id
+    wait_until(lambda: not (run_dir / "work").exists(), "the cut upload to be removed", 30)
+    incoming = Path(sshd.home) / base / "objects"
+    wait_until(lambda: not any(p.name.startswith(".incoming-") for p in incoming.glob(".*")),
+               "the staging folder to be removed", 30)
+    subprocess.run(["rm", "-rf", str(Path(sshd.home) / base)], check=False)
