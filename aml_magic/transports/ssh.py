@@ -309,7 +309,8 @@ class SshTransport:
     def _start(self, command: str, *, combine: bool) -> tuple[paramiko.Transport, Any]:
         conn = self.ensure_connected()
         with self._deadline(conn, "opening a channel"):
-            chan = conn.open_session(window_size=WINDOW, timeout=self.io_timeout)
+            # paramiko's own timeout comes later: the deadline above names the stage
+            chan = conn.open_session(window_size=WINDOW, timeout=self.io_timeout + 5)
             chan.set_combine_stderr(combine)
             chan.exec_command(command)
         return conn, chan

@@ -61,8 +61,7 @@ def open_connection(*, host: str, port: int, username: str, password: str | None
     # small requests (a command, an SFTP read) must not wait for delayed ACKs (Nagle: ~40 ms)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = _fast_transport(sock)
-    transport.banner_timeout = transport.handshake_timeout = timeout
-    transport.auth_timeout = transport.channel_timeout = timeout
+    transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = timeout
     try:
         _handshake(transport, host=host, port=port, pinned=pinned_fingerprint, timeout=timeout,
                    where=where)

@@ -437,3 +437,22 @@ def test_a_submit_whose_server_stalls_mid_upload_fails_in_one_line_and_leaves_no
     wait_until(lambda: not any(p.name.startswith(".incoming-") for p in incoming.glob(".*")),
                "the staging folder to be removed", 30)
     subprocess.run(["rm", "-rf", str(Path(sshd.home) / base)], check=False)
+
+
+def test_a_forked_child_forgets_the_parents_connections(sshd: SshServer) -> None:
+    # Given a live pooled connection in this process
+    ssh = lease(ssh_pool(), sshd, label="target 'fork'")
+    ssh.run(["true"])
+    opened = ssh.shared.connections_opened
+    # When a forked child looks at the pool and closes everything it sees
+    pid = os.fork()
+    if pid == 0:  # the child: it must not touch the parent's sockets
+        seen = len(ssh_pool().connections())
+        ssh_pool().close_all()
+        os._exit(0 if seen == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    # Then the child saw no connection, and the parent's connection is still the same one
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert ssh.run(["echo", "still"]).stdout == b"still\n"
+    assert ssh.shared.connections_opened == opened and ssh.shared.is_connected()
+    ssh.close()
