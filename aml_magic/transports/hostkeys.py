@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import HostKeyError, TargetError
 
