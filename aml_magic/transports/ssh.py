@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, ParamSpe
 from ..errors import HostKeyError, TargetError
 from .base import CommandResult, TarProducer
 from .sftp_tree import download_tree
+from .ssh_channel import CHUNK, ConnectionLost, Progress, pump_command
 from .ssh_connect import WINDOW, AuthenticationFailed, LivenessProbe, StalledPeer, open_connection
 
 if TYPE_CHECKING:
@@ -35,65 +36,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 P = ParamSpec("P")
-_CHUNK = 64 * 1024
-_TICK = 0.25  # how often blocked reads look at deadlines and the connection
 IO_TIMEOUT = 30.0
 TIMEOUT_HINT = "raise sshTimeout in the .compute file (or AML_MAGIC_SSH_TIMEOUT) to wait longer"
-
-
-class _ConnectionLost(Exception):
-    """The channel ended without an exit status: the connection died under it."""
-
-
-class _StdinClosed(Exception):
-    """The remote side stopped reading stdin; its exit status tells why."""
-
-
-class _Progress:
-    """When bytes last moved on a command's channel (either way), and on its stdin alone."""
-
-    def __init__(self) -> None:
-        self.any = self.sent = time.monotonic()
-
-    def received(self) -> None:
-        self.any = time.monotonic()
-
-    def wrote(self) -> None:
-        self.any = self.sent = time.monotonic()
-
-
-class _ChannelWriter(io.RawIOBase):
-    """A write-only file over a channel's stdin, for ``tarfile.open(fileobj=..., mode="w|")``.
-    Waits for the SSH window while it keeps opening; ``io_timeout`` seconds without any byte
-    accepted is a stall (a server or command that stopped reading)."""
-
-    def __init__(self, channel: Any, progress: _Progress, stalled: Callable[[], StalledPeer],
-                 io_timeout: float) -> None:
-        self._channel, self._progress = channel, progress
-        self._stalled, self._io_timeout = stalled, io_timeout
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        size = view.nbytes
-        while view:
-            try:
-                sent = self._channel.send(view)
-            except TimeoutError:
-                if not self._channel.get_transport().is_active():
-                    raise _StdinClosed() from None
-                if time.monotonic() - self._progress.sent >= self._io_timeout:
-                    raise self._stalled() from None
-                continue
-            except OSError:
-                raise _StdinClosed() from None
-            if not sent:  # the channel is closed or its stdin shut: the remote stopped reading
-                raise _StdinClosed()
-            self._progress.wrote()
-            view = view[sent:]
-        return size
 
 
 def _operation(method: Callable[Concatenate[SshTransport, P], T]
@@ -294,8 +238,8 @@ class SshTransport:
             except TimeoutError:  # an SFTP request the server never answered
                 self._drop(conn)
                 raise self._stalled(what) from None
-            except (_ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
-                dropped = isinstance(exc, _ConnectionLost) or not _still_alive(conn)
+            except (ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
+                dropped = isinstance(exc, ConnectionLost) or not _still_alive(conn)
                 if not dropped:
                     raise TargetError(f"{self.where}: {what} failed: {exc}") from None
                 self._drop(conn)
@@ -322,95 +266,21 @@ class SshTransport:
         command = shlex.join([str(a) for a in argv])
         conn, chan = self._call(f"starting {argv[0]!r}",
                                 lambda: self._start(command, combine=combine), repeatable=True)
-        failures: list[BaseException] = []
-        stderr = bytearray()
-        progress = _Progress()
-        upload = f"uploading to {argv[0]!r}"
-        uploading = threading.Event()  # set while the producer still writes stdin
-        if feed is not None:
-            uploading.set()
-
-        def write() -> None:
-            try:
-                if feed is not None:
-                    feed(_ChannelWriter(chan, progress, lambda: self._stalled(upload),  # type: ignore[arg-type]
-                                        self.io_timeout))
-                uploading.clear()
-                chan.shutdown_write()
-            except _StdinClosed:
-                pass
-            except BaseException as exc:  # the producer failed or stalled: stop the command
-                failures.append(exc)
-                chan.close()
-            finally:
-                uploading.clear()
-
-        def read_stderr() -> None:
-            while True:
-                try:
-                    data = chan.recv_stderr(_CHUNK)
-                except TimeoutError:
-                    continue
-                except Exception:  # the channel died: the main loop reports it
-                    return
-                if not data:
-                    return
-                progress.received()
-                stderr.extend(data)
-
-        threads = [threading.Thread(target=write, daemon=True)]
-        if not combine:
-            threads.append(threading.Thread(target=read_stderr, daemon=True))
-        chan.settimeout(_TICK)
-        for thread in threads:
-            thread.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-
-        def waited() -> None:
-            """Between reads: the overall timeout, the connection, the server's liveness."""
-            if deadline is not None and time.monotonic() > deadline:
-                raise TargetError(f"{self.where}: {argv[0]!r} did not finish within "
-                                  f"{timeout:g} s")
-            if not conn.is_active():
-                raise _ConnectionLost()
-            self._check_alive(conn, progress,
-                              upload if uploading.is_set() else f"running {argv[0]!r}")
-
         try:
-            while not failures:
-                try:
-                    data = chan.recv(_CHUNK)
-                except TimeoutError:
-                    waited()
-                    continue
-                if not data:
-                    break
-                progress.received()
-                on_stdout(data)
-            for thread in threads:
-                while thread.is_alive() and not failures:
-                    thread.join(_TICK)
-                    if thread.is_alive():
-                        waited()
-            if failures:
-                raise failures[0]
-            while not chan.status_event.wait(_TICK):
-                waited()
-            code = chan.recv_exit_status()
-            if code == -1 and not conn.is_active():
-                raise _ConnectionLost()
+            return pump_command(conn, chan, argv, where=self.where, feed=feed,
+                                on_stdout=on_stdout, combine=combine, timeout=timeout,
+                                io_timeout=self.io_timeout, stalled=self._stalled,
+                                check_alive=lambda progress, stage: self._check_alive(
+                                    conn, progress, stage))
         except StalledPeer:
             self._drop(conn)
             raise
-        except _ConnectionLost:
+        except ConnectionLost:
             self._drop(conn)
             raise TargetError(f"{self.where}: connection lost while running {argv[0]!r}; it may "
                               "still be running or have finished on the target") from None
-        finally:
-            chan.close()
-        return code, bytes(stderr)
 
-    def _check_alive(self, conn: paramiko.Transport, progress: _Progress, stage: str) -> None:
+    def _check_alive(self, conn: paramiko.Transport, progress: Progress, stage: str) -> None:
         """After half the deadline without a byte, ask the server for a reply within the other
         half: a silent command keeps going, a stalled server fails the call."""
         half = self.io_timeout / 2
@@ -516,7 +386,7 @@ class SshTransport:
                     if end <= offset:
                         return b""
                     fh.seek(offset)
-                    if end - offset > _CHUNK:
+                    if end - offset > CHUNK:
                         fh.prefetch(end)
                     return bytes(fh.read(end - offset))
 
