@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -237,6 +238,34 @@ def test_cached_snapshot_of_many_files_rereads_nothing(tmp_path: Path,
     # Then every file is listed and none is read again
     assert len(m.files) == 3001
     assert hashed == []
+
+
+def test_digest_is_over_path_mode_and_content_of_every_file() -> None:
+    # Given odd names (non-ASCII, a byte that is not UTF-8) and both modes
+    files = {"a b/\u00fc.py": FileEntry("0" * 64, 1, 0o644),
+             "x\udcff.bin": FileEntry("1" * 64, 2, 0o755), "z": FileEntry("2" * 64, 0, 0o644)}
+    # Then the digest is sha256 over "path NUL mode NUL sha LF" in path order, as documented
+    expected = hashlib.sha256()
+    for rel in sorted(files):
+        e = files[rel]
+        expected.update(os.fsencode(rel) + b"\0" + f"{e.mode:o}\0{e.sha256}\n".encode())
+    assert Manifest(dict(files)).digest == expected.hexdigest()
+
+
+def test_a_live_process_sees_ignore_file_and_cache_changes(project: Path) -> None:
+    # Given a process that already took a snapshot (decisions and hash cache kept in memory)
+    write(project, ".amlignore", "data/\n")
+    assert "data/a.csv" not in take_snapshot(project).files
+    # When the ignore file changes, Then the next snapshot follows the new rules
+    write(project, ".amlignore", "*.py\n")
+    m = take_snapshot(project)
+    assert "data/a.csv" in m.files and "train.py" not in m.files
+    # And when another process replaces the hash cache, its entries are what is read
+    cache = project / ".aml" / "cache" / "hashes.json"
+    data = json.loads(cache.read_text())
+    data["entries"]["data/a.csv"][3] = "f" * 64   # a (wrong) hash for the unchanged file
+    cache.write_text(json.dumps(data))
+    assert take_snapshot(project).files["data/a.csv"].sha256 == "f" * 64
 
 
 def test_git_info_commit_and_dirty(project: Path) -> None:

@@ -36,6 +36,7 @@ _KEYS: dict[str, str] = {
     "container_user": "containerUser",
     "capabilities": "capabilities",
     "docker_host": "dockerHost",
+    "ssh_timeout": "sshTimeout",
 }
 _TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
               "base_docker_image", "native_shared_directory", "python_location",
@@ -67,6 +68,7 @@ _COMMENTS = {
                     "SYS_PTRACE,NET_ADMIN.",
     "dockerHost": "Docker engine to use on the machine (docker -H), e.g.\n"
                   "unix:///run/user/1000/docker.sock.",
+    "sshTimeout": "Seconds an SSH connect, login or transfer may go without progress (default 30).",
 }
 
 
@@ -95,6 +97,7 @@ class ComputeTarget:
     container_user: str | None = None
     capabilities: str | None = None          # comma-separated capability names
     docker_host: str | None = None
+    ssh_timeout: int | None = None            # seconds; None: $AML_MAGIC_SSH_TIMEOUT or 30
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     warnings: list[str] = field(default_factory=list, compare=False)
@@ -149,6 +152,7 @@ def load_compute(path: Path) -> ComputeTarget:
         nvidia_docker=f.flag("nvidiaDocker", False),
         user_managed_environment=f.optional_flag("userManagedEnvironment"),
         yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
+        ssh_timeout=f.integer("sshTimeout", low=1, high=86400),
         path=path, **values)
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown

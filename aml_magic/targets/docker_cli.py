@@ -88,16 +88,26 @@ class DockerCli:
 
     def run(self, *args: str, stdin: bytes | None = None, timeout: float | None = 120,
             check: bool = True) -> CommandResult:
-        try:
-            result = self.transport.run(self.argv(*args), stdin=stdin, timeout=timeout,
-                                        check=False)
-        except TargetError as exc:
-            if "cannot run 'docker'" in str(exc):         # LocalTransport: no such command
-                result = CommandResult(127, b"", b"docker: not found")
-            else:
-                raise
+        result = self._run_once(args, stdin, timeout)
+        relogin = getattr(self.transport, "relogin", None)
+        if _denied(result) and relogin is not None:
+            # a kept connection predates the user's membership of the docker group (groups
+            # are fixed at login): log in again once, as the message tells a person to do
+            relogin()
+            result = self._run_once(args, stdin, timeout)
         if check and result.exit_code != 0:
             raise self.error(result, args[0] if args else "docker")
+        return result
+
+    def _run_once(self, args: tuple[str, ...], stdin: bytes | None,
+                  timeout: float | None) -> CommandResult:
+        try:
+            result: CommandResult = self.transport.run(self.argv(*args), stdin=stdin,
+                                                       timeout=timeout, check=False)
+        except TargetError as exc:
+            if "cannot run 'docker'" in str(exc):         # LocalTransport: no such command
+                return CommandResult(127, b"", b"docker: not found")
+            raise
         return result
 
     def error(self, result: CommandResult, what: str) -> EngineError:
@@ -108,7 +118,7 @@ class DockerCli:
             return EngineError(f"target '{self.where}': Docker is not installed on "
                                f"{self.machine} (no `docker` command); install Docker Engine "
                                "there, then prepare again")
-        if "permission denied" in low and ("docker.sock" in low or "daemon socket" in low):
+        if _denied(result):
             who = f"user '{self.user}'" if self.user else "this user"
             return EngineError(f"target '{self.where}': {who} may not use the Docker engine on "
                                f"{self.machine}; add the user to the docker group (sudo usermod "
@@ -228,6 +238,14 @@ class DockerCli:
     def list_by_label(self, label: str) -> list[str]:
         out = self.run("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={label}")
         return out.stdout.decode().split()
+
+
+def _denied(result: CommandResult) -> bool:
+    """The engine refused this user (not in the docker group, or not yet in this login)."""
+    if result.exit_code == 0:
+        return False
+    low = (result.stderr or result.stdout).decode("utf-8", "replace").lower()
+    return "permission denied" in low and ("docker.sock" in low or "daemon socket" in low)
 
 
 def _first_line(text: str) -> str:

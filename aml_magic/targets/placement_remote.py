@@ -4,9 +4,10 @@
 one folder per run (the agent's files in ``.agent/``, ``work/`` the run's copy of the project),
 ``spares/`` a pristine tree per project that the next submit takes over instead of copying.
 
-A sync is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python from
-``-c``) reads a header and one tar of the objects the remote lacks, assembles ``work/``, writes
-the agent and, when given a launch spec, starts the agent. Which objects the remote has is
+A sync is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python and
+kept compiled under ``helpers/``, see ``transports/helper_cache.py``) reads a header and one tar
+of the objects the remote lacks, assembles ``work/``, writes the agent and, when given a launch
+spec, starts the agent. Which objects the remote has is
 remembered per target in ``.aml/cache/``; a wrong memory costs one more round trip (the helper
 answers with what is missing), never a wrong run.
 """
@@ -27,7 +28,6 @@ from .placement import Placement
 
 DEFAULT_BASE_DIR = "~/.aml_magic"
 _UPLOAD_BUFFER = 1 << 20
-_HELPER = Path(__file__).resolve().parent.parent / "agent" / "assemble.py"
 # Runs PYTHON (``~/`` expanded on the remote) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
 
@@ -81,18 +81,20 @@ class RemotePlacement(Placement):
     # -- the sync exchange ------------------------------------------------------------------
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
-        from ..snapshot import write_objects_tar
+        from ..snapshot import gc_paused, write_objects_tar
+        from ..transports.helper_cache import helper_arguments
         manifest = request.manifest
         progress = request.on_progress
-        files = [[rel, e.sha256, e.mode, e.size] for rel, e in manifest.files.items()]
-        known = self._known_objects()
-        sending = sorted(manifest.shas() - known) if known is not None else []
-        sizes = {e.sha256: e.size for e in manifest.files.values()}
-        first: dict[str, str] = {}            # the tar names each object by its first path
-        for rel, entry in manifest.files.items():
-            first.setdefault(entry.sha256, rel)
-        argv = ["sh", "-c", _EXEC_PYTHON, "sh", self.python(), "-S", "-E", "-c",
-                _HELPER.read_text(encoding="utf-8"), "session"]
+        with gc_paused():                     # 10,000s of short-lived objects
+            files = [(rel, e.sha256, e.mode, e.size) for rel, e in manifest.files.items()]
+            known = self._known_objects()
+            sending = sorted(manifest.shas() - known) if known is not None else []
+            sizes = {e.sha256: e.size for e in manifest.files.values()}
+            first: dict[str, str] = {}        # the tar names each object by its first path
+            for rel, entry in manifest.files.items():
+                first.setdefault(entry.sha256, rel)
+        argv = ["sh", "-c", _EXEC_PYTHON, "sh", self.python(), "-S", "-E",
+                *helper_arguments(self.base_dir(), "session")]  # compiled once per target
         keep: list[str] = []
         for _attempt in range(3):
             header = json.dumps({
@@ -107,7 +109,7 @@ class RemotePlacement(Placement):
 
             def produce(raw: BinaryIO, header: bytes = header, shas: list[str] = sending) -> None:
                 # tarfile writes 10 KB at a time: batch them, one SSH packet run per MB
-                out = io.BufferedWriter(raw, buffer_size=_UPLOAD_BUFFER)  # type: ignore[arg-type]
+                out = io.BufferedWriter(raw, buffer_size=_UPLOAD_BUFFER)
                 out.write(b"%d\n" % len(header))
                 out.write(header)
                 if shas:
@@ -155,20 +157,45 @@ class RemotePlacement(Placement):
         return self.project_root / ".aml" / "cache" / f"remote-objects-{digest}.json"
 
     def _known_objects(self) -> set[str] | None:
+        path = self._known_path()
         try:
-            return set(json.loads(self._known_path().read_text(encoding="utf-8"))["shas"])
+            identity = _file_identity(path)
+            remembered = _KNOWN_IN_MEMORY.get(path)
+            if remembered is not None and remembered[0] == identity:
+                return set(remembered[1])     # this process wrote or read it last: no parse
+            shas = frozenset(json.loads(path.read_text(encoding="utf-8"))["shas"])
+            _KNOWN_IN_MEMORY[path] = (identity, shas)
+            return set(shas)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def _remember_objects(self, shas: set[str]) -> None:
         path = self._known_path()
+        remembered = _KNOWN_IN_MEMORY.get(path)
+        try:
+            if remembered is not None and remembered[1] == shas \
+                    and remembered[0] == _file_identity(path):
+                return                    # unchanged: a warm re-submit writes nothing
+        except OSError:
+            pass
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps({"shas": sorted(shas)}), encoding="utf-8")
             os.replace(tmp, path)
+            _KNOWN_IN_MEMORY[path] = (_file_identity(path), frozenset(shas))
         except OSError:
             pass                      # costs one round trip next time, nothing else
+
+
+# What this process last read or wrote per known-objects file, by the file's (mtime, size,
+# inode): a process that lives on (a kernel) skips re-reading 10,000s of hashes per submit.
+_KNOWN_IN_MEMORY: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def _agent_text() -> dict[str, str]:

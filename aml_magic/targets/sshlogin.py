@@ -13,8 +13,10 @@ CONNECT_TIMEOUT = 10.0
 
 def ssh_transport_for(compute: Any, secrets: Any, *,
                       connect_timeout: float = CONNECT_TIMEOUT) -> Any:
-    """The pinned SSH transport of ``compute`` (password or stored key from ``secrets``)."""
-    from ..transports.ssh import SshTransport
+    """The pinned SSH transport of ``compute`` (password or stored key from ``secrets``): a
+    lease on the process's pooled connection for these credentials, kept across submits, log
+    follows and reconciles; ``close()`` hands it back to the pool."""
+    from ..transports.pool import ssh_pool, ssh_timeout
     c = compute
     source = str(c.path) if c.path else None
     context = source or f"{c.name}.compute"
@@ -32,9 +34,11 @@ def ssh_transport_for(compute: Any, secrets: Any, *,
         password = (secrets.get(c.password, context=context)
                     if secrets.is_reference(c.password) else c.password)
     host, port = host_port(c)
-    return SshTransport(host, port, c.username, password=password, key_path=key_path,
-                        pinned_fingerprint=c.host_key_fingerprint,
-                        connect_timeout=connect_timeout)
+    deadline = ssh_timeout(getattr(c, "ssh_timeout", None), source=f"{context}: sshTimeout")
+    return ssh_pool().acquire(host, port, c.username, password=password, key_path=key_path,
+                              pinned_fingerprint=c.host_key_fingerprint,
+                              connect_timeout=min(connect_timeout, deadline),
+                              io_timeout=deadline, label=f"target '{c.name}'")
 
 
 def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,

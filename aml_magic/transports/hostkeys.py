@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import HostKeyError, TargetError
 
@@ -22,7 +22,7 @@ def fingerprint_of_blob(blob: bytes) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-def fingerprint(key: "paramiko.PKey") -> str:
+def fingerprint(key: paramiko.PKey) -> str:
     """SHA256 fingerprint of a paramiko key."""
     return fingerprint_of_blob(key.asbytes())
 
@@ -76,24 +76,13 @@ class ChangedHostKey(HostKeyError):
             f"--host-key-fingerprint {offered}; otherwise someone may be intercepting the connection")
 
 
-def check_host_key(host: str, port: int, key: "paramiko.PKey", pinned: str | None) -> None:
+def check_host_key(host: str, port: int, key: paramiko.PKey, pinned: str | None) -> None:
     """Raise unless ``key`` matches ``pinned``. Never accepts an unpinned key."""
     offered = fingerprint(key)
     if pinned is None:
         raise UnknownHostKey(host, port, key.get_name(), offered)
     if not fingerprints_match(pinned, offered):
         raise ChangedHostKey(host, port, key.get_name(), offered, normalize_fingerprint(pinned))
-
-
-def pinned_policy(pinned: str | None, *, host: str, port: int) -> Any:
-    """A paramiko ``MissingHostKeyPolicy`` that accepts only the pinned key (never auto-adds)."""
-    import paramiko
-
-    class PinnedHostKeyPolicy(paramiko.MissingHostKeyPolicy):
-        def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
-            check_host_key(host, port, key, pinned)
-
-    return PinnedHostKeyPolicy()
 
 
 def probe_host_key(host: str, port: int = 22, timeout: float = 10.0) -> tuple[str, str]:
@@ -121,5 +110,5 @@ def probe_host_key(host: str, port: int = 22, timeout: float = 10.0) -> tuple[st
 
 
 __all__ = ["ChangedHostKey", "UnknownHostKey", "check_host_key", "fingerprint",
-           "fingerprint_of_blob", "fingerprints_match", "normalize_fingerprint", "pinned_policy",
+           "fingerprint_of_blob", "fingerprints_match", "normalize_fingerprint",
            "probe_host_key"]

@@ -1,89 +1,88 @@
 """The SSH transport (paramiko): the same contract as ``LocalTransport``, over one connection.
 
-Host keys are always checked against the pin from the ``.compute`` file (see ``hostkeys``).
-Commands go through the remote shell, so ``argv`` is joined with ``shlex.join``. A dropped
-connection is re-established with bounded backoff on the next call; calls that are safe to repeat
-are repeated once, a command that may already have started is not.
+Host keys are always checked against the pin from the ``.compute`` file (see ``hostkeys``), on
+every new connection. Commands go through the remote shell, so ``argv`` is joined with
+``shlex.join``. A dropped connection is re-established with bounded backoff on the next call;
+calls that are safe to repeat are repeated once, a command that may already have started is not.
+
+Every operation has a deadline (``io_timeout``): a request the server does not answer, an upload
+that makes no progress, or a command whose server stops answering a liveness probe fails with
+``StalledPeer`` naming the stage, and the connection is closed (the next call opens a new one).
+A command that is merely silent (``sleep``, a quiet log) is not a stall: the server still
+answers the probe.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import posixpath
 import shlex
-import socket
 import stat
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, ParamSpec, TypeVar
 
 from ..errors import HostKeyError, TargetError, UnsafeRunFile
 from .base import READ_LIMIT, CommandResult, TarProducer
-from .hostkeys import pinned_policy
+from .sftp_tree import download_tree
+from .ssh_channel import CHUNK, ConnectionLost, Progress, pump_command
+from .ssh_connect import WINDOW, AuthenticationFailed, LivenessProbe, StalledPeer, open_connection
+
+if TYPE_CHECKING:
+    import paramiko
 
 T = TypeVar("T")
-_WINDOW = 8 * 1024 * 1024
-_CHUNK = 64 * 1024
+P = ParamSpec("P")
+IO_TIMEOUT = 30.0
+TIMEOUT_HINT = "raise sshTimeout in the .compute file (or AML_MAGIC_SSH_TIMEOUT) to wait longer"
 
 
-class _ConnectionLost(Exception):
-    """The channel ended without an exit status: the connection died under it."""
+def _operation(method: Callable[Concatenate[SshTransport, P], T]
+               ) -> Callable[Concatenate[SshTransport, P], T]:
+    """Counts the call as in flight, so the pool never closes a connection that is in use."""
 
+    @functools.wraps(method)
+    def wrapper(self: SshTransport, *args: P.args, **kwargs: P.kwargs) -> T:
+        self._begin()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._end()
 
-class AuthenticationFailed(TargetError):
-    """The server refused the password or key: retrying will not help."""
-
-
-class _StdinClosed(Exception):
-    """The remote side stopped reading stdin; its exit status tells why."""
-
-
-class _ChannelWriter(io.RawIOBase):
-    """A write-only file over a channel's stdin, for ``tarfile.open(fileobj=..., mode="w|")``.
-    Waits for the SSH window as long as the connection lives (the channel's short read timeout
-    must not abort a slow upload)."""
-
-    def __init__(self, channel: Any) -> None:
-        self._channel = channel
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        size = view.nbytes
-        while view:
-            try:
-                view = view[self._channel.send(view):]
-            except socket.timeout:
-                if not self._channel.get_transport().is_active():
-                    raise _StdinClosed() from None
-            except OSError:
-                raise _StdinClosed() from None
-        return size
+    return wrapper
 
 
 class SshTransport:
-    """Commands and files on one SSH host, authenticated by password or private key."""
+    """Commands and files on one SSH host, authenticated by password or private key.
+    Thread-safe: channels run in parallel, SFTP calls one at a time."""
 
     def __init__(self, host: str, port: int = 22, username: str | None = None, *,
                  password: str | None = None, key: str | None = None, key_path: str | None = None,
                  pinned_fingerprint: str | None = None, connect_timeout: float = 10.0,
-                 reconnect_attempts: int = 6, reconnect_timeout: float = 30.0) -> None:
+                 io_timeout: float = IO_TIMEOUT, reconnect_attempts: int = 6,
+                 reconnect_timeout: float = 30.0) -> None:
         import getpass
 
         self.host, self.port = host, int(port)
         self.username = username or getpass.getuser()
         self.pinned_fingerprint = pinned_fingerprint
-        self.connect_timeout = connect_timeout
+        self.connect_timeout, self.io_timeout = connect_timeout, io_timeout
         self.reconnect_attempts, self.reconnect_timeout = reconnect_attempts, reconnect_timeout
         self._password, self._key_text, self._key_path = password, key, key_path
-        self._client: Any = None
+        self._conn: paramiko.Transport | None = None
         self._sftp: Any = None
         self._home: str | None = None
         self._ever_connected = False
         self._lock = threading.RLock()  # guards connecting and the (not thread-safe) SFTP client
+        self._probe = LivenessProbe()
+        self._activity = threading.Lock()
+        self._busy = 0
+        self._last_used = time.monotonic()
+        self.connections_opened = 0  # how many TCP connections this transport has made
 
     @property
     def where(self) -> str:
@@ -98,30 +97,55 @@ class SshTransport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- use, for the pool ------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        with self._activity:
+            self._busy += 1
+
+    def _end(self) -> None:
+        with self._activity:
+            self._busy -= 1
+            self._last_used = time.monotonic()
+
+    def close_if_idle(self, idle_seconds: float) -> bool:
+        """Close the connection if nothing used it for ``idle_seconds`` and nothing is in flight;
+        a later call reconnects (checking the host key again). True when it was closed."""
+        with self._activity:
+            if self._busy or time.monotonic() - self._last_used < idle_seconds:
+                return False
+            if not self._lock.acquire(blocking=False):
+                return False
+            try:
+                self.close()
+            finally:
+                self._lock.release()
+            return True
+
     # -- connection -------------------------------------------------------------------------
 
     def is_connected(self) -> bool:
-        transport = self._client.get_transport() if self._client is not None else None
-        return bool(transport is not None and transport.is_active())
+        conn = self._conn
+        return bool(conn is not None and conn.is_active())
 
-    def ensure_connected(self) -> Any:
-        """Return a live ``SSHClient``; (re)connect if needed. The first connection is tried once
+    def ensure_connected(self) -> paramiko.Transport:
+        """Return a live connection; (re)connect if needed. The first connection is tried once
         (fail fast); after a drop, retries back off up to ``reconnect_attempts``/``reconnect_timeout``."""
         with self._lock:
-            if self.is_connected():
-                return self._client
+            conn = self._conn
+            if conn is not None and conn.is_active():
+                return conn
             self._drop()
             if not self._ever_connected:
-                self._client = self._connect_once()
+                conn = self._connect_once()
                 self._ever_connected = True
-                return self._client
+                return conn
             deadline, delay, attempt = time.monotonic() + self.reconnect_timeout, 0.25, 0
             while True:
                 attempt += 1
                 try:
-                    self._client = self._connect_once()
-                    return self._client
-                except (HostKeyError, AuthenticationFailed):
+                    return self._connect_once()
+                except (HostKeyError, AuthenticationFailed, StalledPeer):
                     raise
                 except TargetError as exc:
                     left = deadline - time.monotonic()
@@ -130,36 +154,13 @@ class SshTransport:
                     time.sleep(min(delay, left))
                     delay = min(delay * 2, 8.0)
 
-    def _connect_once(self) -> Any:
-        import paramiko
-
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(pinned_policy(self.pinned_fingerprint, host=self.host,
-                                                         port=self.port))
-        t = self.connect_timeout
-        try:
-            client.connect(self.host, self.port, self.username, password=self._password,
-                           pkey=self._load_key(), allow_agent=False, look_for_keys=False,
-                           timeout=t, banner_timeout=t, auth_timeout=t, channel_timeout=t,
-                           transport_factory=_fast_transport)
-        except HostKeyError:
-            client.close()
-            raise
-        except paramiko.AuthenticationException:
-            client.close()
-            how = "key" if (self._key_text or self._key_path) else "password"
-            raise AuthenticationFailed(f"{self.where}: authentication failed ({how}); check the username and "
-                              f"the {how}, then re-attach the target") from None
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            client.close()
-            reason = "timed out" if isinstance(exc, socket.timeout) else (
-                getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
-            raise TargetError(f"{self.where}: cannot connect: {reason} (connect timeout {t:g} s); "
-                              f"check the address and port and that sshd is running") from None
-        transport = client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(15)
-        return client
+    def _connect_once(self) -> paramiko.Transport:
+        self._conn = open_connection(
+            host=self.host, port=self.port, username=self.username, password=self._password,
+            pkey=self._load_key(), pinned_fingerprint=self.pinned_fingerprint,
+            timeout=self.connect_timeout, where=self.where)
+        self.connections_opened += 1
+        return self._conn
 
     def _load_key(self) -> Any:
         if self._key_text is None and self._key_path is None:
@@ -179,18 +180,49 @@ class SshTransport:
         raise TargetError(f"{self.where}: the stored private key cannot be read (not an Ed25519, "
                           "ECDSA or RSA key); re-attach with a new key")
 
-    def _drop(self) -> None:
+    def _drop(self, conn: paramiko.Transport | None = None) -> None:
+        """Close the connection (only ``conn`` if given: another thread may have replaced it)."""
         with self._lock:
-            for obj in (self._sftp, self._client):
-                try:
-                    if obj is not None:
-                        obj.close()
-                except Exception:  # closing a dead connection may fail in many ways
-                    pass
-            self._sftp = self._client = None
+            if conn is not None and conn is not self._conn:
+                _quietly_close(conn)
+                return
+            for obj in (self._sftp, self._conn):
+                if obj is not None:
+                    _quietly_close(obj)
+            self._sftp = self._conn = None
 
     def close(self) -> None:
-        self._drop()
+        """Close the connection; the next call connects like the first one (fail fast)."""
+        with self._lock:
+            self._drop()
+            self._ever_connected = False
+
+    def _stalled(self, stage: str, seconds: float | None = None) -> StalledPeer:
+        waited = self.io_timeout if seconds is None else seconds
+        return StalledPeer(f"{self.where}: no response from the server for {waited:g} s while "
+                           f"{stage}; the connection was closed ({TIMEOUT_HINT})")
+
+    @contextmanager
+    def _deadline(self, conn: paramiko.Transport, stage: str) -> Iterator[None]:
+        """Bound a paramiko call that waits without a timeout of its own: past ``io_timeout``
+        the connection is closed, which ends the wait, and the failure names ``stage``."""
+        fired = threading.Event()
+
+        def expire() -> None:
+            fired.set()
+            _quietly_close(conn)
+
+        timer = threading.Timer(self.io_timeout, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception:
+            if fired.is_set():
+                raise self._stalled(stage) from None
+            raise
+        finally:
+            timer.cancel()
 
     def _call(self, what: str, fn: Callable[[], T], *, repeatable: bool) -> T:
         """Run ``fn`` on a live connection; map failures to ``TargetError``; after a drop,
@@ -198,122 +230,89 @@ class SshTransport:
         import paramiko
 
         for attempt in (1, 2):
-            self.ensure_connected()
+            conn = self.ensure_connected()
             try:
                 return fn()
-            except (_ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
-                dropped = isinstance(exc, _ConnectionLost) or not self._still_alive()
+            except StalledPeer:
+                self._drop(conn)
+                raise
+            except TimeoutError:  # an SFTP request the server never answered
+                self._drop(conn)
+                raise self._stalled(what) from None
+            except (ConnectionLost, paramiko.SSHException, EOFError, OSError) as exc:
+                dropped = isinstance(exc, ConnectionLost) or not _still_alive(conn)
                 if not dropped:
                     raise TargetError(f"{self.where}: {what} failed: {exc}") from None
+                self._drop(conn)
                 if not repeatable or attempt == 2:
                     raise TargetError(f"{self.where}: connection lost during {what}; it may or may not "
                                       "have completed on the target") from None
         raise AssertionError("unreachable")
 
-    def _still_alive(self) -> bool:
-        deadline = time.monotonic() + 0.3  # the transport thread notices EOF a moment later
-        while time.monotonic() < deadline:
-            if not self.is_connected():
-                return False
-            time.sleep(0.02)
-        return self.is_connected()
-
     # -- commands ---------------------------------------------------------------------------
 
-    def _open(self, command: str, *, combine: bool) -> Any:
-        chan = self.ensure_connected().get_transport().open_session(
-            window_size=_WINDOW, timeout=self.connect_timeout)
-        chan.set_combine_stderr(combine)
-        chan.exec_command(command)
-        return chan
+    def _start(self, command: str, *, combine: bool) -> tuple[paramiko.Transport, Any]:
+        conn = self.ensure_connected()
+        with self._deadline(conn, "opening a channel"):
+            # paramiko's own timeout comes later: the deadline above names the stage
+            chan = conn.open_session(window_size=WINDOW, timeout=self.io_timeout + 5)
+            chan.set_combine_stderr(combine)
+            chan.exec_command(command)
+        return conn, chan
 
     def _exec(self, argv: list[str], *, feed: Callable[[BinaryIO], None] | None,
               on_stdout: Callable[[bytes], None], combine: bool, timeout: float | None) -> tuple[int, bytes]:
-        """Run one command; return ``(exit_code, stderr)``. Raises ``_ConnectionLost`` on a drop."""
+        """Run one command; return ``(exit_code, stderr)``. A stall closes the connection and
+        raises ``StalledPeer``; a drop raises ``TargetError`` (never repeated: it may have run)."""
         command = shlex.join([str(a) for a in argv])
-        chan = self._call(f"starting {argv[0]!r}", lambda: self._open(command, combine=combine),
-                          repeatable=True)
-        errors: list[BaseException] = []
-        stderr = bytearray()
-
-        def write() -> None:
-            try:
-                if feed is not None:
-                    feed(_ChannelWriter(chan))  # type: ignore[arg-type]
-                chan.shutdown_write()
-            except _StdinClosed:
-                pass
-            except BaseException as exc:  # the producer failed: stop the command, report it
-                errors.append(exc)
-                chan.close()
-
-        def read_stderr() -> None:
-            while True:
-                try:
-                    data = chan.recv_stderr(_CHUNK)
-                except socket.timeout:
-                    continue
-                if not data:
-                    return
-                stderr.extend(data)
-
-        threads = [threading.Thread(target=write, daemon=True)]
-        if not combine:
-            threads.append(threading.Thread(target=read_stderr, daemon=True))
-        chan.settimeout(0.25)
-        for thread in threads:
-            thread.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        conn, chan = self._call(f"starting {argv[0]!r}",
+                                lambda: self._start(command, combine=combine), repeatable=True)
         try:
-            while True:
-                try:
-                    data = chan.recv(_CHUNK)
-                except socket.timeout:
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise TargetError(f"{self.where}: {argv[0]!r} did not finish within "
-                                          f"{timeout:g} s") from None
-                    if not self.is_connected():
-                        raise _ConnectionLost() from None
-                    continue
-                if not data:
-                    break
-                on_stdout(data)
-            for thread in threads:
-                thread.join(timeout=None if feed is not None else 5)
-            code = chan.recv_exit_status()
-            if code == -1 and not self.is_connected():
-                raise _ConnectionLost()
-        finally:
-            chan.close()
-        if errors:
-            raise errors[0]
-        return code, bytes(stderr)
-
-    def _guarded_exec(self, argv: list[str], **kwargs: Any) -> tuple[int, bytes]:
-        try:
-            return self._exec(argv, **kwargs)
-        except _ConnectionLost:
-            self._drop()
+            return pump_command(conn, chan, argv, where=self.where, feed=feed,
+                                on_stdout=on_stdout, combine=combine, timeout=timeout,
+                                io_timeout=self.io_timeout, stalled=self._stalled,
+                                check_alive=lambda progress, stage: self._check_alive(
+                                    conn, progress, stage))
+        except StalledPeer:
+            self._drop(conn)
+            raise
+        except ConnectionLost:
+            self._drop(conn)
             raise TargetError(f"{self.where}: connection lost while running {argv[0]!r}; it may "
                               "still be running or have finished on the target") from None
 
+    def _check_alive(self, conn: paramiko.Transport, progress: Progress, stage: str) -> None:
+        """After half the deadline without a byte, ask the server for a reply within the other
+        half: a silent command keeps going, a stalled server fails the call."""
+        half = self.io_timeout / 2
+        if time.monotonic() - progress.any < half:
+            return
+        if not self._probe.answers(conn, half):
+            raise self._stalled(stage)
+        progress.received()
+
+    @_operation
     def run(self, argv: list[str], *, stdin: bytes | TarProducer | None = None,
             timeout: float | None = None, check: bool = True) -> CommandResult:
         """``stdin`` may be bytes or a producer writing a stream (e.g. a header then a tar), so
         one command can both receive a large upload and answer on stdout."""
         out = bytearray()
+        feed: Callable[[BinaryIO], None] | None = None
         if callable(stdin):
-            feed: Callable[[BinaryIO], None] | None = stdin
-        else:
+            feed = stdin
+        elif stdin:
             data = stdin
-            feed = (lambda f: f.write(data)) if data else None
-        code, err = self._guarded_exec(argv, feed=feed, on_stdout=out.extend, combine=False,
-                                       timeout=timeout)
+
+            def feed(out: BinaryIO) -> None:
+                out.write(data)
+        code, err = self._exec(argv, feed=feed, on_stdout=out.extend, combine=False,
+                               timeout=timeout)
         if check and code != 0:
             tail = err.decode("utf-8", "replace").strip()[-500:]
             raise TargetError(f"{self.where}: {argv[0]!r} exited with {code}: {tail}")
         return CommandResult(code, bytes(out), err)
 
+    @_operation
     def stream(self, argv: list[str], *, on_line: Callable[[str], None],
                timeout: float | None = None) -> int:
         """Run ``argv`` with stderr merged into stdout, calling ``on_line`` per line (no newline)."""
@@ -326,18 +325,18 @@ class SshTransport:
             for line in lines:
                 on_line(line.decode("utf-8", "replace"))
 
-        code, _ = self._guarded_exec(argv, feed=None, on_stdout=feed_lines, combine=True,
-                                     timeout=timeout)
+        code, _ = self._exec(argv, feed=None, on_stdout=feed_lines, combine=True, timeout=timeout)
         if pending:
             on_line(bytes(pending).decode("utf-8", "replace"))
         return code
 
+    @_operation
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
         """Extract the tar that ``producer`` writes into ``dest_dir`` over one exec channel."""
         dest = self._abs(dest_dir)
         script = 'mkdir -p -- "$1" && exec tar -x -f - -C "$1"'
-        code, err = self._guarded_exec(["sh", "-c", script, "sh", dest], feed=producer,
-                                       on_stdout=lambda _: None, combine=False, timeout=None)
+        code, err = self._exec(["sh", "-c", script, "sh", dest], feed=producer,
+                               on_stdout=lambda _: None, combine=False, timeout=None)
         if code != 0:
             tail = err.decode("utf-8", "replace").strip()[-500:]
             raise TargetError(f"{self.where}: extracting into {dest} failed ({code}): {tail}")
@@ -345,13 +344,19 @@ class SshTransport:
     # -- files (SFTP) -----------------------------------------------------------------------
 
     def _sftp_client(self) -> Any:
+        import paramiko
+
         with self._lock:
-            client = self.ensure_connected()
+            conn = self.ensure_connected()
             if self._sftp is None:
-                self._sftp = client.open_sftp()
-                self._sftp.get_channel().settimeout(max(self.connect_timeout, 30.0))
+                with self._deadline(conn, "starting SFTP"):
+                    self._sftp = paramiko.SFTPClient.from_transport(conn, window_size=WINDOW)
+                if self._sftp is None:
+                    raise TargetError(f"{self.where}: the server refused the SFTP subsystem")
+                self._sftp.get_channel().settimeout(self.io_timeout)
             return self._sftp
 
+    @_operation
     def home(self) -> str:
         if self._home is None:
             self._home = self._call("finding the home folder",
@@ -366,9 +371,9 @@ class SshTransport:
             raise TargetError(f"{self.where}: {path!r}: only '~' of the login user is supported")
         return path if path.startswith("/") else posixpath.join(self.home(), path)
 
+    @_operation
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
         full = self._abs(path)
-
         cap = READ_LIMIT if limit is None else limit
 
         def read() -> bytes:
@@ -386,12 +391,13 @@ class SshTransport:
                     if end <= offset:
                         return b""
                     fh.seek(offset)
-                    if end - offset > _CHUNK:
+                    if end - offset > CHUNK:
                         fh.prefetch(end)
-                    return fh.read(end - offset)
+                    return bytes(fh.read(end - offset))
 
         return self._call(f"reading {full}", read, repeatable=True)
 
+    @_operation
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         """Write to a temporary name next to ``path`` and rename it over: readers never see half."""
         full = self._abs(path)
@@ -414,6 +420,7 @@ class SshTransport:
 
         self._call(f"writing {full}", write, repeatable=True)
 
+    @_operation
     def exists(self, path: str) -> bool:
         full = self._abs(path)
 
@@ -430,6 +437,7 @@ class SshTransport:
     def makedirs(self, path: str) -> None:
         self.run(["mkdir", "-p", "--", self._abs(path)])
 
+    @_operation
     def get_tree(self, remote_dir: str, local_dir: Path) -> list[str]:
         """Download the regular files under ``remote_dir``. Symlinks, special files and anything
         that would land outside ``local_dir`` are skipped; their relative paths are returned."""
@@ -438,56 +446,26 @@ class SshTransport:
 
         def fetch() -> list[str]:
             with self._lock:
-                return _download_tree(self._sftp_client(), root, local_root)
+                return download_tree(self._sftp_client(), root, local_root)
 
         return self._call(f"downloading {root}", fetch, repeatable=True)
 
 
-def _fast_transport(sock: Any, **kwargs: Any) -> Any:
-    """A paramiko Transport preferring AES-GCM (no separate MAC pass: bulk sync is much faster)."""
-    import paramiko
+def _still_alive(conn: paramiko.Transport) -> bool:
+    """Whether ``conn`` survives the next 0.3 s (its thread notices an EOF a moment later)."""
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        if not conn.is_active():
+            return False
+        time.sleep(0.02)
+    return conn.is_active()
 
-    transport = paramiko.Transport(sock, default_window_size=_WINDOW, **kwargs)
-    options = transport.get_security_options()
-    gcm = tuple(c for c in options.ciphers if c.endswith("-gcm@openssh.com"))
-    options.ciphers = gcm + tuple(c for c in options.ciphers if c not in gcm)
-    return transport
 
-
-def _download_tree(sftp: Any, root: str, local_root: Path) -> list[str]:
-    refused: list[str] = []
+def _quietly_close(obj: Any) -> None:
     try:
-        top = sftp.lstat(root)
-    except FileNotFoundError:
-        return refused
-    if not stat.S_ISDIR(top.st_mode or 0):
-        return ["."]  # the folder itself is a symlink or not a folder: nothing is trusted
-    local_root.mkdir(parents=True, exist_ok=True)
-    base = os.path.realpath(local_root)
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        for entry in sftp.listdir_attr(posixpath.join(root, rel_dir) if rel_dir else root):
-            name = entry.filename
-            rel = posixpath.join(rel_dir, name) if rel_dir else name
-            if name in ("", ".", "..") or "/" in name or "\\" in name:
-                refused.append(rel)
-                continue
-            mode = entry.st_mode or 0
-            target = local_root / rel
-            parent = os.path.realpath(target.parent)
-            if (parent != base and not parent.startswith(base + os.sep)) or target.is_symlink():
-                refused.append(rel)
-            elif stat.S_ISDIR(mode):
-                target.mkdir(exist_ok=True)
-                stack.append(rel)
-            elif stat.S_ISREG(mode):
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-                with os.fdopen(fd, "wb") as fh:
-                    sftp.getfo(posixpath.join(root, rel), fh)
-            else:  # symlink, fifo, socket, device
-                refused.append(rel)
-    return sorted(refused)
+        obj.close()
+    except Exception:  # closing a dead connection may fail in many ways
+        pass
 
 
-__all__ = ["AuthenticationFailed", "SshTransport"]
+__all__ = ["AuthenticationFailed", "IO_TIMEOUT", "SshTransport", "StalledPeer"]

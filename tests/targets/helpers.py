@@ -1,10 +1,9 @@
 """Helpers shared by the container target tests (real engine: tests/fixtures/dockerd)."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from tests._wait import wait_until
+from tests._wait import wait_until  # re-exported for the container tests
 
 
 def containers_of(dockerd: Any, run_id: str) -> list[Any]:
@@ -35,3 +34,6 @@ def forget_environment(ws: Any, dockerd: Any, target: str) -> str:
     except docker.errors.ImageNotFound:
         pass
     return identity
+
+
+__all__ = ["containers_of", "forget_environment", "wait_until"]
