@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ from aml_magic.history.status import RunStatus
 from aml_magic.widgets._render import summary_html
 from aml_magic.widgets._watcher import RunWatcher
 from aml_magic.widgets.runs_table import RunsTable
+from tests._wait import wait_until
+from tests.targets.test_remotedocker_target import engine_access  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 MEMORY_BOUND = 64 << 20
@@ -157,7 +158,7 @@ def widget_html(run: Any) -> str:
 
 def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
                          start_victim: Callable[[], subprocess.Popen[bytes]], *,
-                         bytes_names: str = "escaped") -> None:
+                         bytes_names: str = "escaped", in_container: bool = False) -> None:
     (ws.root / "hostile.py").write_text(HOSTILE)
     (ws.root / "good.py").write_text(textwrap.dedent("""
         from azureml.logging import get_azureml_logger
@@ -184,7 +185,7 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
         assert grown < MEMORY_BOUND, f"peak RSS grew by {grown / 1e6:.1f} MB"
 
         forge, html, zero = runs["forge"], runs["html"], runs["zero"]
-        if target != "docker":   # (a container's pids are its own; the container is gone)
+        if not in_container:     # (a container's pids are its own; the container is gone)
             for run in (forge, html):   # the script outlived its agent: the host stopped it
                 pid = int((Path(run.record.target_state["run_dir"]) / "hostile.pid").read_text())
                 assert wait_until(lambda pid=pid: not running_script(pid), 10), pid
@@ -234,15 +235,6 @@ def running_script(pid: int) -> bool:
     return b"hostile.py" in cmdline and stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def own_victim() -> subprocess.Popen[bytes]:
     """A process of the test's own, leader of its own group and session."""
     return subprocess.Popen(["sleep", "600"], start_new_session=True)
@@ -273,7 +265,8 @@ def docker_ws(project: Path, dockerd: Any, monkeypatch: pytest.MonkeyPatch) -> I
 def test_hostile_runs_on_the_docker_target(docker_ws: Workspace, tmp_path: Path) -> None:
     # The run is root in its container; its symlinks name host paths.
     docker_ws.prepare("docker")
-    run_hostile_scenario(docker_ws, "docker", Outside(tmp_path / "outside"), own_victim)
+    run_hostile_scenario(docker_ws, "docker", Outside(tmp_path / "outside"), own_victim,
+                         in_container=True)
 
 
 # -- remote -----------------------------------------------------------------------------------
@@ -311,3 +304,34 @@ def test_hostile_runs_on_the_remote_target(remote_ws: Workspace, sshd: Any,
     assert len(written) >= 6
     for path in written:
         assert path.lstat().st_mode & 0o077 == 0, path
+
+
+@pytest.fixture
+def remotedocker_ws(project: Path, sshd: Any,
+                    engine_access: str) -> Iterator[Workspace]:  # noqa: F811 (the fixture)
+    from tests.targets.test_docker_target import CONDA
+    from tests.targets.test_remotedocker_target import attach
+    base = Path(sshd.home) / f".aml-hostile-rd-{os.urandom(4).hex()}"
+    (project / "aml_config" / "conda_dependencies.yml").write_text(CONDA)
+    ws = Workspace(project)
+    attach(ws, sshd, engine_access, base, name="rdvm")
+    yield ws
+    ws.close()
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_hostile_runs_on_the_remotedocker_target(remotedocker_ws: Workspace, sshd: Any,
+                                                 tmp_path: Path) -> None:
+    # The run is root in a container on the VM; the host side reads its folder over SSH.
+    import pwd
+    user = pwd.getpwnam(sshd.username)
+    outside = Outside(tmp_path / "outside")
+    os.chmod(tmp_path, 0o755)
+
+    def users_victim() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                                 "--clear-groups", "sleep", "600"], start_new_session=True)
+
+    remotedocker_ws.prepare("rdvm")
+    run_hostile_scenario(remotedocker_ws, "rdvm", outside, users_victim, bytes_names="refused",
+                         in_container=True)

@@ -68,7 +68,9 @@ def test_attach_refuses_options_that_do_not_apply(project: Path) -> None:
 def test_launch_spec_ssh_transports_and_project_config_each_in_one_place() -> None:
     sources = {p.name: p.read_text() for p in TARGETS.glob("*.py")}
     assert [n for n, s in sources.items() if '"mask":' in s] == ["launch.py"]
-    assert [n for n, s in sources.items() if "SshTransport(" in s] == ["sshlogin.py"]
+    # SSH connections come from the process's pool, in exactly one place
+    assert [n for n, s in sources.items() if "ssh_pool()" in s] == ["sshlogin.py"]
+    assert [n for n, s in sources.items() if "SshTransport(" in s] == []
     assert [n for n, s in sources.items() if "ProjectConfig" in s] == []
     assert [n for n, s in sources.items() if "import docker" in s] == []
     # "none over ~300 lines"
