@@ -24,7 +24,8 @@ def build_parser(only: str | None = None) -> A.ArgumentParser:
     groups are listed but their verbs are not built: a command pays only for its own parser."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
-        "(the Azure ML Workbench CLI verbs, self-hosted).")
+        "(the Azure ML Workbench CLI verbs, self-hosted).",
+        epilog="`aml --debug ...` shows library tracebacks and debug logging.")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
     for name, (text, add_verbs) in GROUPS.items():
         group = sub.add_parser(name, help=text)
@@ -145,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(list(argv))
     gc.disable()
     try:
-        return _run(sys.argv[1:])
+        return _run(sys.argv[1:], program=True)
     finally:
         settle_memory()
 
@@ -158,7 +159,15 @@ def settle_memory() -> None:
         gc.enable()
 
 
-def _run(args_list: list[str]) -> int:
+def _run(args_list: list[str], *, program: bool = False) -> int:
+    """``program``: this process is the ``aml`` program, so it owns logging and the thread
+    exception hook (not so when a caller runs ``main(argv)`` from Python)."""
+    debug = bool(args_list) and args_list[0] == "--debug"
+    if debug:
+        args_list = args_list[1:]
+    from .diagnostics import configure_logging, report_unexpected
+    if program:
+        configure_logging(debug=debug)
     parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
     try:
         args = parser.parse_args(args_list)
@@ -175,6 +184,8 @@ def _run(args_list: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:         # a library's or our own bug: one line unless --debug
+        return report_unexpected(exc, debug=debug)
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -317,8 +328,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     print(f"run {run.id}", file=sys.stderr)
     settle_memory()
+    write = _terminal_writer()
     for line in run.logs(follow=True):
-        sys.stdout.write(line)
+        write(line)
         sys.stdout.flush()
     record = run.record
     if record.status.value != "Completed":
@@ -326,6 +338,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
     return record.exit_code if record.exit_code is not None else (
         0 if record.status.value == "Completed" else 1)
+
+
+def _terminal_writer() -> Callable[[str], object]:
+    """How a run's log text reaches stdout: to a terminal, with escape sequences other than
+    colour neutralised (``termsafe``); to a pipe or file, as the run wrote it."""
+    from .termsafe import for_stream, neutralise
+    if for_stream(sys.stdout):
+        return lambda text: sys.stdout.write(neutralise(text))
+    return sys.stdout.write
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -372,8 +393,9 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
     if args.follow:
         settle_memory()
+    write = _terminal_writer()
     for line in run.logs(follow=args.follow):
-        sys.stdout.write(line)
+        write(line)
     sys.stdout.flush()
     return 0
 
