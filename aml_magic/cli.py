@@ -111,6 +111,11 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_cancel)
 
 
+def _add_history(group: argparse.ArgumentParser) -> None:
+    from .cli_maintenance import add_history
+    add_history(group)
+
+
 def _add_run(group: argparse.ArgumentParser) -> None:
     run_sub = _verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
@@ -419,6 +424,7 @@ GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),
     "run": ("list, show, logs, wait, cancel runs", _add_run),
+    "history": ("prune old runs, repair a damaged run history", _add_history),
 }
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.history import schema
 from aml_magic.history.database import Database
+from aml_magic.history.mirror import write_record
 from aml_magic.history.records import (Artifact, Metric, RunRecord, Transition, check_run_id,
                                        new_run_id, parse_status)
 from aml_magic.history.status import RunStatus
@@ -50,12 +51,15 @@ class RunStore:
     """Runs, their status transitions, metrics and artifact index. Safe to use from several
     threads (a connection per thread) and several processes (SQLite WAL + retried writes)."""
 
-    def __init__(self, project_root: Path | str, *, retry_seconds: float = 60.0) -> None:
+    def __init__(self, project_root: Path | str, *, retry_seconds: float = 60.0,
+                 rebuilding: bool = False) -> None:
+        """``rebuilding``: a new history next to existing run folders is intended (repair)."""
         self.project_root = Path(project_root)
         self.aml_dir = self.project_root / ".aml"
         self.runs_dir = self.aml_dir / "runs"
         self.aml_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.aml_dir / "history.db"
+        schema.preflight(self.db_path, None if rebuilding else self.runs_dir)
         self._db = Database(self.db_path, retry_seconds=retry_seconds)
         self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
 
@@ -98,6 +102,7 @@ class RunStore:
             conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
                          (record.run_id, record.status.value, record.created_at, record.reason))
         self._db.write(work)
+        write_record(self.run_dir(record.run_id, create=True), record)
 
     def insert_many(self, records: Iterable[RunRecord]) -> int:
         """Insert many runs in one transaction, without transitions (imports, benchmarks)."""
@@ -195,7 +200,10 @@ class RunStore:
             conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
                          (run_id, new.value, when, reason))
             return True
-        return self._db.write(work)
+        changed = self._db.write(work)
+        if changed:
+            write_record(self.run_dir(run_id), self.get(run_id))
+        return changed
 
     def update(self, run_id: str, /, **fields: Any) -> None:
         """Change run fields other than id, project, created_at and status (see set_status)."""
