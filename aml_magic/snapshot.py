@@ -268,10 +268,28 @@ def materialize(manifest: Manifest, project_root: Path, dest: Path, *,
                 verify: bool = False) -> None:
     """Copy the manifest's files from the project into ``dest`` (real copies, never hardlinks,
     so later project edits do not change the run). ``verify`` re-hashes each copy and raises
-    if the project file changed since the snapshot."""
+    if the project file changed since the snapshot.
+
+    The copy is made under ``.<dest>.partial-<pid>-<random>`` beside ``dest`` and renamed into
+    place when complete: a failure removes it; a submitter killed mid-copy leaves it under a
+    name the next look at the run recognises and removes (``history/stale.py``)."""
     root = Path(project_root)
     dest = Path(dest)
-    made: set[Path] = set()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.parent / f".{dest.name}.partial-{os.getpid()}-{os.urandom(3).hex()}"
+    try:
+        _copy_files(manifest, root, partial, verify=verify)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.rename(partial, dest)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _copy_files(manifest: Manifest, root: Path, dest: Path, *, verify: bool) -> None:
+    dest.mkdir()
+    made: set[Path] = {dest}
     for rel, entry in manifest.files.items():
         _check_relpath(rel)
         target = dest / rel

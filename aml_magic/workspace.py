@@ -302,7 +302,10 @@ class Workspace:
         """Reconcile every non-terminal run (for the server and ``aml run list``)."""
         count = 0
         unreachable: set[str] = set()     # one connect timeout per target, not per run
+        from .history.stale import fail_if_abandoned
         for record in self.store.active_runs():
+            if fail_if_abandoned(self.store, record).status.is_terminal():
+                continue
             if record.target in unreachable:
                 continue
             try:

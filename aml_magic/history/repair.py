@@ -89,7 +89,7 @@ def _rebuild_one(store: RunStore, folder: Path, project: str, report: RepairRepo
         # still live (or its submitter died): the next look reconciles it with the target
         record.target_state = {k: v for k, v in record.target_state.items()
                                if not k.startswith("metrics_")}
-    store.create_run(record)
+    store.create_run(record, submitter=False)
     report.runs += 1
     if record.status.is_terminal():
         report.metrics += _ingest_local_metrics(store, folder, record.run_id)

@@ -89,8 +89,10 @@ class RunStore:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def create_run(self, record: RunRecord) -> None:
-        """Insert a new run and record its first status as a transition."""
+    def create_run(self, record: RunRecord, *, submitter: bool = True) -> None:
+        """Insert a new run and record its first status as a transition. ``submitter``: this
+        process will launch it (noted in the run folder, so a later look can tell whether it
+        died first; see ``stale.py``)."""
         check_run_id(record.run_id)
         row = schema.record_to_row(record)
 
@@ -102,7 +104,11 @@ class RunStore:
             conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
                          (record.run_id, record.status.value, record.created_at, record.reason))
         self._db.write(work)
-        write_record(self.run_dir(record.run_id, create=True), record)
+        folder = self.run_dir(record.run_id, create=True)
+        write_record(folder, record)
+        if submitter and not record.status.is_terminal():
+            from aml_magic.history.stale import mark_submitter
+            mark_submitter(folder)
 
     def insert_many(self, records: Iterable[RunRecord]) -> int:
         """Insert many runs in one transaction, without transitions (imports, benchmarks)."""
