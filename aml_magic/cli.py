@@ -62,6 +62,8 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
+    from .cli_maintenance import add_computetarget_secure
+    add_computetarget_secure(ct_sub)
 
 
 def _add_runconfiguration(group: argparse.ArgumentParser) -> None:

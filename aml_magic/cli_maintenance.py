@@ -30,6 +30,30 @@ def add_history(group: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_history_repair)
 
 
+def add_computetarget_secure(verbs: Any) -> None:
+    p = verbs.add_parser("secure", help="move a plaintext password of a .compute file into "
+                                        "the secret store (the file keeps a reference)")
+    A.add_project(p)
+    p.add_argument("name", help="the compute target (its .compute file's name)")
+    p.set_defaults(handler=cmd_target_secure)
+
+
+def cmd_target_secure(args: argparse.Namespace) -> int:
+    from .secrets import is_reference
+    from .workspace import Workspace
+    ws = Workspace(getattr(args, "project", None))
+    compute = ws.config.compute(args.name)
+    if not compute.password or is_reference(compute.password):
+        print(f"{compute.path}: no plaintext password; nothing to do")
+        return 0
+    ref = ws.store_secret("password", f"{compute.name}-{compute.username or 'user'}",
+                          compute.password)
+    compute.password = ref
+    ws.config.write_compute(compute)
+    print(f"{compute.path}: the password is now in the secret store; the file holds {ref}")
+    return 0
+
+
 def _project_root(args: argparse.Namespace) -> Path:
     from .config import find_project
     start = Path(getattr(args, "project", None) or Path.cwd())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -222,7 +223,10 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
                     if not (specs.rules and decisions.ignored(specs, rel, True)):
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
-                    if not (specs.rules and decisions.ignored(specs, rel, False)):
+                    if prefix == "aml_config/" and name.endswith(".compute") \
+                            and _holds_plaintext_password(entry.path):
+                        pass           # never copied; loading it warned already (compute.py)
+                    elif not (specs.rules and decisions.ignored(specs, rel, False)):
                         add(rel, entry.path, entry.stat(follow_symlinks=False))
                 elif not (specs.rules and decisions.ignored(specs, rel, False)):
                     warnings.append(f"{rel}: skipped, not a regular file")
@@ -231,6 +235,23 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
     cache.save()
     decisions.save()
     return Manifest(files, sorted(warnings))
+
+
+_PASSWORD_LINE = re.compile(rb"^\s*[\"']?password[\"']?\s*:\s*[\"']?([^\s\"'#][^\r\n]*)$",
+                            re.MULTILINE | re.IGNORECASE)
+
+
+def _holds_plaintext_password(path: str) -> bool:
+    """Whether a ``.compute`` file has a ``password:`` that is not a secret reference: such a
+    file is never copied into a run (nor to a remote). Unreadable counts as holding one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 20)
+    except OSError:
+        return True
+    return any(not m.group(1).strip().startswith((b"aml-secret:", b"AzureMlSecret="))
+               and m.group(1).strip() not in (b"null", b"~", b"")
+               for m in _PASSWORD_LINE.finditer(data))
 
 
 def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[str]) -> None:

@@ -188,6 +188,7 @@ class Workspace:
                                   context=str(rc.path) if rc.path else rc.name)
         manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                  "hashes.json")
+        self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
         if command[0].endswith(".py") and command[0] not in manifest.files:
             raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
                            ".amlignore/.gitignore excludes it); scripts run from the run's copy "

@@ -133,10 +133,21 @@ def load_compute(path: Path) -> ComputeTarget:
         user_managed_environment=f.optional_flag("userManagedEnvironment"),
         yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
         path=path, **values)
+    if target.password and not _is_secret_reference(target.password):
+        entry = (f.node.entries or {}).get("password")
+        where = f"{path}:{entry.line}" if entry is not None else str(path)
+        warnings.append(f"{where}: plaintext password; it is used to log in but never stored, "
+                        f"shown or sent (the file is left out of the run's copy); move it into the secret store with `aml computetarget secure "
+                        f"{path.stem}`")
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown
     target.key_order = f.order
     return target
+
+
+def _is_secret_reference(value: str) -> bool:
+    from ..secrets import is_reference
+    return is_reference(value)
 
 
 def _target_type(f: Fields, warnings: list[str]) -> str:

@@ -118,8 +118,24 @@ def load_runconfig(path: Path) -> RunConfiguration:
     if config.ignored_keys:
         warnings.append(f"{path}: {', '.join(config.ignored_keys)}: Workbench data-source sampling "
                         "is not supported by aml_magic; kept in the file and ignored")
+    warnings += _literal_secret_warnings(f, path, config.environment_variables)
     config.extra, config.warnings, config.key_order = extra, warnings + unknown, order
     return config
+
+
+def _literal_secret_warnings(f: Fields, path: Path, env: dict[str, str] | None) -> list[str]:
+    """One warning per secret-looking variable (or URL with a password) written literally in
+    the file: it is masked in history and logs, but the file itself is shared."""
+    from ..secrets import is_reference, looks_secret, url_passwords
+    entry = (f.node.entries or {}).get("EnvironmentVariables")
+    lines = {k: e.line for k, e in ((entry.node.entries or {}) if entry else {}).items()}
+    out = []
+    for name, value in (env or {}).items():
+        if value and not is_reference(value) and (looks_secret(name) or url_passwords(value)):
+            out.append(f"{path}:{lines.get(name, 0) or '?'}: EnvironmentVariables.{name} holds "
+                       f"a literal secret; store it with `aml secret set {name}` and put the "
+                       "reference it prints in its place")
+    return out
 
 
 def _argument_vector(f: Fields) -> list[Argument]:
