@@ -281,7 +281,8 @@ def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[s
 
 def _check_relpath(rel: str) -> None:
     parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    # A backslash is an ordinary character in a POSIX name (it separates nothing there).
+    if not rel or rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in parts):
         raise AmlError(f"snapshot manifest has an unsafe path {rel!r}")
 
 
