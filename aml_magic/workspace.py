@@ -172,10 +172,11 @@ class Workspace:
         from .snapshot import git_info, take_snapshot
 
         rc = self.config.runconfig(runconfig_name)
-        compute = self.config.compute(rc.target)
+        compute = self.config.target_of(rc)
         self._warn([*rc.warnings, *compute.warnings], on_warning)
         target = self.target_for(compute)
         target.check(rc)
+        self.config.check_run(rc, builds_environments=target.builds_environments)
         if script is not None:
             script = self._project_relative(script)
         command = [str(item) for item in rc.resolve_arguments(script, list(args))]
