@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import traceback
+from typing import Any
 
 INTERNAL_EXIT = 3
 _HINT = "run the command again as `aml --debug ...` for the traceback"
@@ -29,7 +30,7 @@ class _OneLine(logging.Formatter):
             message += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
         return f"aml: {record.name}: {message}"
 
-    def formatException(self, ei: object) -> str:  # type: ignore[override]
+    def formatException(self, ei: Any) -> str:
         return ""
 
 
@@ -51,6 +52,8 @@ def configure_logging(*, debug: bool = False) -> None:
     else:
         handler.setFormatter(_OneLine())
         handler.setLevel(logging.ERROR)
+        # Libraries log their tracebacks a line per record (paramiko does): only ours show.
+        handler.addFilter(lambda record: record.name.split(".")[0] == "aml_magic")
     root.addHandler(handler)
     if not debug:
         threading.excepthook = _thread_exception_one_line

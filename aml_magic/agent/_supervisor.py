@@ -236,7 +236,7 @@ class Supervisor:
         os.close(log_fd)
         now = time.time()
         self._write_end(os.path.join(self.run_dir, "outputs.json"), [])
-        self._write_end(None, dict(state=state, reason=reason, started=now, ended=now))
+        self._write_end(None, {"state": state, "reason": reason, "started": now, "ended": now})
         return state
 
     def _no_space_reason(self, detail: str = "") -> str:
@@ -356,7 +356,8 @@ class Supervisor:
             state, reason = "Failed", "killed by signal %d (%s)" % (-code, _signal_name(-code))
         else:
             state, reason = "Failed", "exit code %s" % code
-        self._write_end(None, dict(state=state, reason=reason, exit_code=code, ended=time.time()))
+        self._write_end(None, {"state": state, "reason": reason, "exit_code": code,
+                               "ended": time.time()})
         self.reserve.release()
         return state
 

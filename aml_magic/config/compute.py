@@ -137,8 +137,8 @@ def load_compute(path: Path) -> ComputeTarget:
         entry = (f.node.entries or {}).get("password")
         where = f"{path}:{entry.line}" if entry is not None else str(path)
         warnings.append(f"{where}: plaintext password; it is used to log in but never stored, "
-                        f"shown or sent (the file is left out of the run's copy); move it into the secret store with `aml computetarget secure "
-                        f"{path.stem}`")
+                        "shown or sent (the file is left out of the run's copy); move it into "
+                        f"the secret store with `aml computetarget secure {path.stem}`")
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown
     target.key_order = f.order
