@@ -27,6 +27,8 @@ def add_history(group: argparse.ArgumentParser) -> None:
     p = verbs.add_parser("repair", help="rebuild a damaged history.db from the run folders "
                                         "(the damaged file is kept aside)")
     A.add_project(p)
+    p.add_argument("--force", action="store_true",
+                   help="rebuild even when history.db looks healthy")
     p.set_defaults(handler=cmd_history_repair)
 
 
@@ -88,8 +90,13 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_history_repair(args: argparse.Namespace) -> int:
-    from .history.repair import repair
-    report = repair(_project_root(args))
+    from .history.repair import damage, repair
+    root = _project_root(args)
+    if not args.force and damage(root) is None:
+        print(f"{root / '.aml' / 'history.db'} is healthy: nothing to repair (--force rebuilds "
+              "it from the run folders anyway; metrics of remote runs live only in it)")
+        return 0
+    report = repair(root)
     for path in report.kept_aside:
         print(f"kept the damaged file as {path}")
     print(f"rebuilt {report.runs} run(s), {report.metrics} metric value(s), {report.outputs} "

@@ -47,6 +47,32 @@ def move_aside(db_path: Path) -> list[Path]:
     return moved
 
 
+def damage(project_root: Path) -> str | None:
+    """Why the project's history needs repair, or None when it opens and passes SQLite's
+    quick check (read-only: nothing is changed)."""
+    import sqlite3
+
+    from aml_magic.errors import HistoryDamaged
+    from aml_magic.history.schema import preflight
+    root = Path(project_root)
+    db_path = root / ".aml" / "history.db"
+    try:
+        preflight(db_path, root / ".aml" / "runs")
+    except HistoryDamaged as exc:
+        return str(exc)
+    if not db_path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"{db_path}: {exc}"
+    return None if verdict == "ok" else f"{db_path}: {verdict}"
+
+
 def repair(project_root: Path) -> RepairReport:
     """Move the current history aside and rebuild it from ``.aml/runs/*/``."""
     from aml_magic.history.store import RunStore

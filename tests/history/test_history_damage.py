@@ -92,7 +92,27 @@ def test_repair_rebuilds_a_folder_without_record_as_failed(project: Path) -> Non
     aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
     stray = project / ".aml" / "runs" / "proj_0000000000001_abcd"
     stray.mkdir(parents=True)
-    aml("history", "repair", cwd=project)
+    aml("history", "repair", "--force", cwd=project)
     runs = {r["run_id"]: r for r in _runs_json(project)}
     assert runs[stray.name]["status"] == "Failed"
     assert len(runs) == 2
+
+
+def test_repair_leaves_a_healthy_history_alone(project: Path) -> None:
+    write(project, "ok.py", "print('ok')\n")
+    aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
+    out = aml("history", "repair", cwd=project)
+    assert "healthy" in out.stdout
+    assert not list((project / ".aml").glob("history.db.damaged-*"))
+
+
+def test_lost_history_with_run_folders_is_refused_until_repaired(project: Path) -> None:
+    write(project, "ok.py", "print('ok')\n")
+    aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
+    before = _runs_json(project)
+    for name in ("history.db", "history.db-wal", "history.db-shm"):
+        (project / ".aml" / name).unlink(missing_ok=True)
+    lost = aml("run", "list", cwd=project, check=False)
+    assert lost.returncode == 2 and "missing or empty" in lost.stderr
+    aml("history", "repair", cwd=project)
+    assert [r["run_id"] for r in _runs_json(project)] == [r["run_id"] for r in before]
