@@ -114,3 +114,35 @@ def test_full_history_disk_is_one_line_and_leaves_history_whole(project: Path) -
         assert runs and runs[-1]["status"] == "Completed"
     finally:
         subprocess.run(["umount", "-l", str(aml_dir)], check=False)
+
+
+@pytest.mark.sshd
+def test_full_disk_on_the_remote_fails_the_run_with_the_reason(project: Path, sshd) -> None:
+    """The remote side: the target's base folder on a small tmpfs owned by the SSH user."""
+    import pwd
+
+    from aml_magic.workspace import Workspace
+    require(os.geteuid() == 0, "mounting a tmpfs needs root")
+    base = Path(sshd.home) / f".aml-full-{os.urandom(4).hex()}"
+    base.mkdir()
+    user = pwd.getpwnam(sshd.username)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                              f"size=12m,uid={user.pw_uid},gid={user.pw_gid},mode=0700",
+                              "tmpfs", str(base)], capture_output=True, text=True)
+    require(mounted.returncode == 0, f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    ws = Workspace(project)
+    try:
+        ws.attach("remote", "vm", address=f"{sshd.host}:{sshd.port}", username=sshd.username,
+                  password=sshd.password, trust_new_host_key=True,
+                  remote_base_dir=f"~/{base.name}")
+        write(project, "fill.py", FILL)
+        run = ws.submit("vm", "fill.py", ["linger"])
+        status = run.wait(timeout=90)
+        assert status.value == "Failed", (status, run.record.reason)
+        assert "no space left on device" in (run.record.reason or ""), run.record.reason
+        assert "the run was stopped" in (run.record.reason or ""), run.record.reason
+        assert not list(base.rglob("*.json.*.tmp"))
+    finally:
+        ws.close()
+        subprocess.run(["umount", "-l", str(base)], check=False)
+        subprocess.run(["rm", "-rf", str(base)], check=False)
