@@ -15,6 +15,7 @@ import pytest
 from tests._project import aml, write
 from tests._require import require
 from tests._wait import wait_until
+from tests.fixtures.sshd import SshServer
 
 FILL = """\
 import os, sys, time
@@ -116,8 +117,8 @@ def test_full_history_disk_is_one_line_and_leaves_history_whole(project: Path) -
         subprocess.run(["umount", "-l", str(aml_dir)], check=False)
 
 
-@pytest.mark.sshd
-def test_full_disk_on_the_remote_fails_the_run_with_the_reason(project: Path, sshd) -> None:
+def test_full_disk_on_the_remote_fails_the_run_with_the_reason(project: Path,
+                                                              sshd: SshServer) -> None:
     """The remote side: the target's base folder on a small tmpfs owned by the SSH user."""
     import pwd
 

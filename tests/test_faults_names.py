@@ -8,7 +8,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from aml_magic.snapshot import materialize, take_snapshot
 from aml_magic.workspace import Workspace
@@ -100,7 +99,6 @@ def test_local_submit_with_odd_names(project: Path) -> None:
     _check_outputs(project / ".aml" / "runs" / run_id, made)
 
 
-@pytest.mark.sshd
 def test_remote_submit_with_odd_names(project: Path, sshd: SshServer) -> None:
     base = Path(sshd.home) / f".aml-test-{os.urandom(4).hex()}"
     ws = Workspace(project)

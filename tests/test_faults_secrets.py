@@ -37,7 +37,6 @@ def _grep(root: Path, needle: bytes) -> list[Path]:
     return hits
 
 
-@pytest.mark.sshd
 def test_plaintext_password_used_warned_never_copied(project: Path, sshd: SshServer) -> None:
     base = Path(sshd.home) / f".aml-test-{os.urandom(4).hex()}"
     ws = Workspace(project)
