@@ -115,6 +115,9 @@ def load_compute(path: Path) -> ComputeTarget:
     warnings: list[str] = []
     kind = _target_type(f, warnings)
     address = f.text("address") or None
+    if address and (any(c.isspace() or ord(c) < 32 for c in address) or "/" in address):
+        raise f.error(f.entry("address"), f"'address: {address}' is not a host name or IP "
+                      "address (HOST or HOST:PORT, no spaces or '/')")
     port = f.integer("port", low=1, high=65535)
     if address and split_address(address)[1] is not None:
         from_address = split_address(address)[1]

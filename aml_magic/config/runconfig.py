@@ -1,9 +1,10 @@
 """``<name>.runconfig``: what to run, on which target, with which environment."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ConfigError
 from ._emit import atomic_write, order_keys, render
@@ -16,8 +17,9 @@ FILE_TOKEN = "$file"
 IGNORED_KEYS = ("UseSampling", "DataSourceSettings", "DataSourceSubstitutions")
 _LEGACY_KEYS = ("ManagedEnvironment", "Description")     # early format: kept, not used
 
-Argument = Union[str, int, float]
+Argument = str | int | float
 
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _KEYS: dict[str, str] = {
     "argument_vector": "ArgumentVector",
     "target": "Target",
@@ -97,6 +99,10 @@ def load_runconfig(path: Path) -> RunConfiguration:
     warnings: list[str] = []
     target = f.text("Target", required=True,
                     hint="add a line 'Target: <name>' naming a .compute file in aml_config/")
+    if target and not _TARGET_NAME.fullmatch(target):
+        raise f.error(f.entry("Target"), f"'Target: {target}' is not a compute target name; "
+                      "use the name of a .compute file in aml_config/ (letters, digits, '_', "
+                      "'-', '.')")
     conda = f.text("CondaDependenciesFile")
     if not f.has("CondaDependenciesFile") and f.has("CondaFile"):
         conda = f.text("CondaFile")               # early format, same meaning
@@ -167,6 +173,9 @@ def _environment(f: Fields) -> dict[str, str] | None:
         if value.is_mapping or value.is_sequence:
             raise f.error(value, f"environment variable '{key}' must be text, "
                                  f"not {describe(value.value)}")
+        if not key or "=" in key or "\0" in key:
+            raise f.error(entry, f"'{key}' cannot be an environment variable name (it must be "
+                                 "non-empty, without '=')")
         if value.value is None:
             env[key] = ""
         elif isinstance(value.value, bool):

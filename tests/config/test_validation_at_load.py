@@ -34,3 +34,20 @@ def test_bad_reference_is_one_line_before_anything_is_recorded(project: Path, ch
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr, proc.stderr
     _no_runs(project)
+
+
+@pytest.mark.parametrize("name, text, needle", [
+    ("vm.compute", "type: remote\naddress: 'a b c'\n", "vm.compute:2:"),
+    ("vm.compute", "type: remote\naddress: host/path\n", "not a host name"),
+    ("vm.runconfig", "Target: ../etc\n", "vm.runconfig:1:"),
+    ("vm.runconfig", "Target: local\nEnvironmentVariables:\n  'A=B': x\n", "vm.runconfig:3:"),
+])
+def test_values_checked_at_load_name_file_and_line(tmp_path: Path, name: str, text: str,
+                                                   needle: str) -> None:
+    from aml_magic.config import load_file
+    from aml_magic.errors import ConfigError
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_file(path)
+    assert str(path) in str(err.value) and needle in str(err.value)
