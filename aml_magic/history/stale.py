@@ -126,7 +126,13 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     fresh = store.get(record.run_id)            # it may have been launched meanwhile
     if fresh.status.is_terminal() or fresh.target_state.get("run_dir"):
         return fresh
-    remove_partial_copies(folder, launched=False)
+    # The agent may have started just before the submitter died (it writes status.json
+    # first): then its copy is in use and stays; the agent is not signalled (its pid comes
+    # from the run folder, which the run can write).
+    launched = (folder / "status.json").exists()
+    remove_partial_copies(folder, launched=launched)
+    if launched:
+        reason += "; its agent had started and was left unwatched (see log.txt)"
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
     return store.get(record.run_id)
