@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import arguments as A
+from .cli_maintenance import add_computetarget_secure, add_history
 from .errors import AmlError
+from .termsafe import terminal_writer
 
 # Only what every command needs is imported here: the workspace, the run history, the
 # configuration parser and the presentation modules load inside the handlers that use them.
@@ -62,7 +64,6 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
-    from .cli_maintenance import add_computetarget_secure
     add_computetarget_secure(ct_sub)
 
 
@@ -111,11 +112,6 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     A.add_run_id(p, flag=True)
     p.set_defaults(handler=cmd_cancel)
-
-
-def _add_history(group: argparse.ArgumentParser) -> None:
-    from .cli_maintenance import add_history
-    add_history(group)
 
 
 def _add_run(group: argparse.ArgumentParser) -> None:
@@ -335,7 +331,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     print(f"run {run.id}", file=sys.stderr)
     settle_memory()
-    write = _terminal_writer()
+    write = terminal_writer(sys.stdout)
     for line in run.logs(follow=True):
         write(line)
         sys.stdout.flush()
@@ -345,15 +341,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
     return record.exit_code if record.exit_code is not None else (
         0 if record.status.value == "Completed" else 1)
-
-
-def _terminal_writer() -> Callable[[str], object]:
-    """How a run's log text reaches stdout: to a terminal, with escape sequences other than
-    colour neutralised (``termsafe``); to a pipe or file, as the run wrote it."""
-    from .termsafe import for_stream, neutralise
-    if for_stream(sys.stdout):
-        return lambda text: sys.stdout.write(neutralise(text))
-    return sys.stdout.write
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -400,7 +387,7 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
     if args.follow:
         settle_memory()
-    write = _terminal_writer()
+    write = terminal_writer(sys.stdout)
     for line in run.logs(follow=args.follow):
         write(line)
     sys.stdout.flush()
@@ -421,12 +408,12 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
 #: Command group -> (help, adds its verbs to the group's parser).
 GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "init": ("create a project (aml_config/ and friends)", _add_init),
-    "computetarget": ("attach, list, show, detach compute targets", _add_computetarget),
+    "computetarget": ("attach, list, show, detach, secure compute targets", _add_computetarget),
     "runconfiguration": ("create, list, show run configurations", _add_runconfiguration),
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),
     "run": ("list, show, logs, wait, cancel runs", _add_run),
-    "history": ("prune old runs, repair a damaged run history", _add_history),
+    "history": ("prune old runs, repair a damaged run history", add_history),
 }
 
 if __name__ == "__main__":

@@ -69,6 +69,23 @@ def _target_from(context: str | None) -> str:
     return context or "<target>"
 
 
+_PASSWORD_LINE = re.compile(rb"^\s*[\"']?password[\"']?\s*:\s*[\"']?([^\s\"'#][^\r\n]*)$",
+                            re.MULTILINE | re.IGNORECASE)
+
+
+def holds_plaintext_password(path: str) -> bool:
+    """Whether a ``.compute`` file has a ``password:`` that is not a secret reference: such a
+    file is never copied into a run (nor to a remote). Unreadable counts as holding one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 20)
+    except OSError:
+        return True
+    return any(not m.group(1).strip().startswith((b"aml-secret:", b"AzureMlSecret="))
+               and m.group(1).strip() not in (b"null", b"~", b"")
+               for m in _PASSWORD_LINE.finditer(data))
+
+
 class SecretStore:
     """Secrets in files under ``root`` (default ``$AML_MAGIC_SECRETS_DIR`` or
     ``~/.aml_magic/secrets``). With ``AML_MAGIC_USE_KEYRING=1`` and the ``keyring`` package

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -24,6 +23,7 @@ from typing import Any, BinaryIO
 
 from aml_magic.errors import AmlError
 from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
+from aml_magic.secrets import holds_plaintext_password
 
 IGNORE_FILES = (".gitignore", ".amlignore")
 _CHUNK = 1 << 20
@@ -224,7 +224,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
                     if prefix == "aml_config/" and name.endswith(".compute") \
-                            and _holds_plaintext_password(entry.path):
+                            and holds_plaintext_password(entry.path):
                         pass           # never copied; loading it warned already (compute.py)
                     elif not (specs.rules and decisions.ignored(specs, rel, False)):
                         add(rel, entry.path, entry.stat(follow_symlinks=False))
@@ -235,23 +235,6 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
     cache.save()
     decisions.save()
     return Manifest(files, sorted(warnings))
-
-
-_PASSWORD_LINE = re.compile(rb"^\s*[\"']?password[\"']?\s*:\s*[\"']?([^\s\"'#][^\r\n]*)$",
-                            re.MULTILINE | re.IGNORECASE)
-
-
-def _holds_plaintext_password(path: str) -> bool:
-    """Whether a ``.compute`` file has a ``password:`` that is not a secret reference: such a
-    file is never copied into a run (nor to a remote). Unreadable counts as holding one."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(1 << 20)
-    except OSError:
-        return True
-    return any(not m.group(1).strip().startswith((b"aml-secret:", b"AzureMlSecret="))
-               and m.group(1).strip() not in (b"null", b"~", b"")
-               for m in _PASSWORD_LINE.finditer(data))
 
 
 def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[str]) -> None:

@@ -8,6 +8,8 @@ is kept and every other escape or control character is made visible text instead
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TextIO
 
 # SGR: CSI, parameters made of digits, ';' and ':', then 'm'.
 _SGR = r"\x1b\[[0-9;:]*m"
@@ -49,3 +51,11 @@ def for_stream(stream: object) -> bool:
         return bool(isatty and isatty())
     except (OSError, ValueError):
         return False
+
+
+def terminal_writer(stream: TextIO) -> Callable[[str], object]:
+    """How a run's text reaches ``stream``: to a terminal with escape sequences other than
+    colour neutralised; to a pipe or file, as the run wrote it."""
+    if for_stream(stream):
+        return lambda text: stream.write(neutralise(text))
+    return stream.write
