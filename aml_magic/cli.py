@@ -11,9 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import arguments as A
-from .cli_maintenance import add_computetarget_secure, add_history
 from .errors import AmlError
-from .termsafe import terminal_writer
 
 # Only what every command needs is imported here: the workspace, the run history, the
 # configuration parser and the presentation modules load inside the handlers that use them.
@@ -64,6 +62,7 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
+    from .cli_maintenance import add_computetarget_secure
     add_computetarget_secure(ct_sub)
 
 
@@ -112,6 +111,11 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     A.add_run_id(p, flag=True)
     p.set_defaults(handler=cmd_cancel)
+
+
+def _add_history(group: argparse.ArgumentParser) -> None:
+    from .cli_maintenance import add_history
+    add_history(group)
 
 
 def _add_run(group: argparse.ArgumentParser) -> None:
@@ -331,6 +335,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     print(f"run {run.id}", file=sys.stderr)
     settle_memory()
+    from .termsafe import terminal_writer
     write = terminal_writer(sys.stdout)
     for line in run.logs(follow=True):
         write(line)
@@ -387,6 +392,7 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
     run = _workspace(args).run(args.run_id)
     if args.follow:
         settle_memory()
+    from .termsafe import terminal_writer
     write = terminal_writer(sys.stdout)
     for line in run.logs(follow=args.follow):
         write(line)
@@ -413,7 +419,7 @@ GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),
     "run": ("list, show, logs, wait, cancel runs", _add_run),
-    "history": ("prune old runs, repair a damaged run history", add_history),
+    "history": ("prune old runs, repair a damaged run history", _add_history),
 }
 
 if __name__ == "__main__":

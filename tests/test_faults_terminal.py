@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -86,3 +87,35 @@ def test_library_traceback_only_with_debug(project: Path) -> None:
     assert ".aml" in plain.stderr and "--debug" in plain.stderr
     debug = aml("--debug", "run", "list", cwd=project, check=False)
     assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+LIBRARY_NOISE = """\
+import sys, threading
+from aml_magic.diagnostics import configure_logging
+configure_logging(debug=sys.argv[1] == "debug")
+assert "logging" not in sys.modules or sys.argv[1] == "preloaded"
+import logging                                   # as a library would, later
+log = logging.getLogger("paramiko.transport")
+try:
+    raise ConnectionResetError("peer went away")
+except ConnectionResetError:
+    log.error("Exception (client): peer went away", exc_info=True)
+    log.error("Traceback (most recent call last):")
+logging.getLogger("aml_magic.transports").error("transport failed:\\nsecond line")
+t = threading.Thread(target=lambda: 1 / 0, name="reader")
+t.start(); t.join()
+"""
+
+
+def test_library_log_records_and_thread_tracebacks_only_with_debug(tmp_path: Path) -> None:
+    script = tmp_path / "noise.py"
+    script.write_text(LIBRARY_NOISE)
+    quiet = subprocess.run([sys.executable, str(script), "quiet"], capture_output=True,
+                           text=True, check=True)
+    assert "Traceback" not in quiet.stderr and "peer went away" not in quiet.stderr
+    assert "aml: aml_magic.transports: transport failed: second line" in quiet.stderr
+    assert "aml: internal error in reader: ZeroDivisionError" in quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 2, quiet.stderr
+    loud = subprocess.run([sys.executable, str(script), "debug"], capture_output=True,
+                          text=True, check=True)
+    assert "peer went away" in loud.stderr and "Traceback" in loud.stderr
