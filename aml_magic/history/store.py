@@ -38,6 +38,16 @@ _UPDATE = {column: "UPDATE runs SET " + column + " = ? WHERE run_id = ?"
 _NOT_FOUND_HINT = "; `aml run list` shows the runs of this project"
 
 
+def _same_folder(path: str, folder: Path) -> bool:
+    """Whether ``path`` (as the target recorded it) is ``folder`` on this machine, however
+    spelled (a symlinked project path included)."""
+    import os
+    try:
+        return path == str(folder) or os.path.samefile(path, folder)
+    except OSError:
+        return False
+
+
 def _not_found(run_id: str) -> RunNotFound:
     return RunNotFound(f"run {run_id!r} is not in this project's run history" + _NOT_FOUND_HINT)
 
@@ -275,7 +285,27 @@ class RunStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(run_id, m.name, schema.to_json(m.value), m.step, m.time) for m in stored])
             return stored
-        return self._db.write(work)
+        stored = self._db.write(work)
+        self._mirror_remote_metrics(run_id, stored, target_state)
+        return stored
+
+    def _mirror_remote_metrics(self, run_id: str, stored: list[Metric],
+                               target_state: dict[str, Any] | None) -> None:
+        """A run whose agent writes elsewhere (a remote target) has no ``metrics.jsonl`` in its
+        local run folder; keep one there (as stored, steps filled in) so ``aml history
+        repair`` can rebuild its metrics. Best effort: history is the record."""
+        run_dir = (target_state or {}).get("run_dir")
+        folder = self.run_dir(run_id)
+        if not stored or not run_dir or not folder.is_dir() or _same_folder(str(run_dir), folder):
+            return                 # the agent writes this very folder (local, docker)
+        from aml_magic.errors import AmlError
+        from aml_magic.runfolder import append_nofollow
+        lines = "".join(schema.to_json({"name": m.name, "value": m.value, "step": m.step,
+                                        "time": m.time}) + "\n" for m in stored)
+        try:
+            append_nofollow(folder, "metrics.jsonl", lines.encode("utf-8"))
+        except (OSError, AmlError, ValueError):
+            pass
 
     def metrics(self, run_id: str, name: str | None = None) -> list[Metric]:
         """All metrics of a run (or of one name), by name then step."""

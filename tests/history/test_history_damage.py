@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests._project import aml, write
+from tests.fixtures.sshd import SshServer
 
 SCRIPT = """\
 import os, sys
@@ -116,3 +117,29 @@ def test_lost_history_with_run_folders_is_refused_until_repaired(project: Path) 
     assert lost.returncode == 2 and "missing or empty" in lost.stderr
     aml("history", "repair", cwd=project)
     assert [r["run_id"] for r in _runs_json(project)] == [r["run_id"] for r in before]
+
+
+def test_repair_restores_metrics_of_a_remote_run(project: Path, sshd: SshServer) -> None:
+    """A remote run's agent writes its metrics on the remote; the local run folder keeps a
+    copy as they are stored, so a rebuilt history has them too."""
+    import os
+    import subprocess
+
+    from aml_magic.workspace import Workspace
+    base = Path(sshd.home) / f".aml-test-{os.urandom(4).hex()}"
+    ws = Workspace(project)
+    try:
+        ws.attach("remote", "vm", address=f"{sshd.host}:{sshd.port}", username=sshd.username,
+                  password=sshd.password, trust_new_host_key=True,
+                  remote_base_dir=f"~/{base.name}")
+        write(project, "train.py", SCRIPT)
+        run = ws.submit("vm", "train.py", ["0"])
+        assert run.wait(timeout=120).value == "Completed"
+        before = [(m.name, m.step, m.value) for m in run.metrics()]
+        assert len(before) == 3
+    finally:
+        ws.close()
+        subprocess.run(["rm", "-rf", str(base)], check=False)
+    aml("history", "repair", "--force", cwd=project)
+    shown = json.loads(aml("run", "show", run.id, "-o", "json", cwd=project).stdout)
+    assert [(m["name"], m["step"], m["value"]) for m in shown["metrics"]] == before
