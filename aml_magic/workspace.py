@@ -151,7 +151,7 @@ class Workspace:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
         specification the target cannot honour fails the build instead of a warning."""
         rc = self.config.runconfig(runconfig_name)
-        target = self.target_for(self.config.compute(rc.target))
+        target = self.target_for(self.config.target_of(rc))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
             result = target.prepare(rc, on_progress=on_progress, strict=strict)
