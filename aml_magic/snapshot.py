@@ -145,6 +145,15 @@ class _HashCache:
             pass  # a cache that cannot be written only costs speed next time
 
 
+def shown_name(rel: str) -> str:
+    """A project path as one printable line: bytes that are not UTF-8 and control characters
+    (a newline in a name) are shown as ``\\xNN``; the name itself is kept as it is."""
+    if rel.isprintable():
+        return rel
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
@@ -184,7 +193,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
             try:
                 sha = _hash_file(path)
             except OSError as exc:
-                warnings.append(f"{rel}: skipped, cannot be read ({exc.strerror})")
+                warnings.append(f"{shown_name(rel)}: skipped, cannot be read ({exc.strerror})")
                 return
         cache.record(rel, st, sha, started_ns)
         files[rel] = FileEntry(sha, st.st_size, _mode(st.st_mode))
@@ -197,7 +206,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
             with os.scandir(dir_path) as it:
                 entries = list(it)
         except OSError as exc:
-            warnings.append(f"{prefix or '.'}: skipped, cannot be listed ({exc.strerror})")
+            warnings.append(f"{shown_name(prefix) or '.'}: skipped, cannot be listed ({exc.strerror})")
             continue
         names = {e.name for e in entries}
         for ign in IGNORE_FILES:
@@ -205,7 +214,7 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
                 try:
                     specs = specs.extended(prefix, read_ignore_file(os.path.join(dir_path, ign)))
                 except OSError as exc:
-                    warnings.append(f"{prefix}{ign}: cannot be read ({exc.strerror})")
+                    warnings.append(f"{shown_name(prefix)}{ign}: cannot be read ({exc.strerror})")
         for entry in entries:
             name = entry.name
             if name == ".git" or (name == ".aml" and not prefix):
@@ -229,9 +238,9 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
                     elif not (specs.rules and decisions.ignored(specs, rel, False)):
                         add(rel, entry.path, entry.stat(follow_symlinks=False))
                 elif not (specs.rules and decisions.ignored(specs, rel, False)):
-                    warnings.append(f"{rel}: skipped, not a regular file")
+                    warnings.append(f"{shown_name(rel)}: skipped, not a regular file")
             except OSError as exc:
-                warnings.append(f"{rel}: skipped ({exc.strerror})")
+                warnings.append(f"{shown_name(rel)}: skipped ({exc.strerror})")
     cache.save()
     decisions.save()
     return Manifest(files, sorted(warnings))
@@ -243,21 +252,21 @@ def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[s
     target = os.path.realpath(path)
     inside = target.startswith(real_root + os.sep)
     if not inside:
-        warnings.append(f"{rel}: skipped, symlink points outside the project")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink points outside the project")
         return
     first = os.path.relpath(target, real_root).split(os.sep, 1)[0]
     if first in (".git", ".aml"):
-        warnings.append(f"{rel}: skipped, symlink points into {first}/")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink points into {first}/")
         return
     try:
         st = os.stat(target)
     except OSError:
-        warnings.append(f"{rel}: skipped, broken symlink")
+        warnings.append(f"{shown_name(rel)}: skipped, broken symlink")
         return
     if stat.S_ISREG(st.st_mode):
         add(rel, target, st)
     else:
-        warnings.append(f"{rel}: skipped, symlink to a folder is not followed")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink to a folder is not followed")
 
 
 # ---------------------------------------------------------------- copying and shipping

@@ -121,3 +121,13 @@ def test_remote_submit_with_odd_names(project: Path, sshd: SshServer) -> None:
     finally:
         ws.close()
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+def test_a_skipped_odd_name_is_one_warning_and_the_submit_goes_on(project: Path) -> None:
+    """A FIFO cannot be copied: skipped, with one warning line that names it printably."""
+    write(project, "ok.py", "print('ran anyway')\n")
+    os.mkfifo(os.path.join(os.fsencode(project), b"pipe\nwith\xffnewline"))
+    run = aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
+    assert "ran anyway" in run.stdout
+    warnings = [line for line in run.stderr.splitlines() if "warning" in line]
+    assert warnings == ["aml: warning: pipe\\x0awith\\xffnewline: skipped, not a regular file"]
