@@ -24,7 +24,8 @@ def build_parser(only: str | None = None) -> A.ArgumentParser:
     groups are listed but their verbs are not built: a command pays only for its own parser."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
-        "(the Azure ML Workbench CLI verbs, self-hosted).")
+        "(the Azure ML Workbench CLI verbs, self-hosted).",
+        epilog="`aml --debug ...` shows library tracebacks and debug logging.")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
     for name, (text, add_verbs) in GROUPS.items():
         group = sub.add_parser(name, help=text)
@@ -61,6 +62,8 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
+    from .cli_maintenance import add_computetarget_secure
+    add_computetarget_secure(ct_sub)
 
 
 def _add_runconfiguration(group: argparse.ArgumentParser) -> None:
@@ -110,6 +113,11 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_cancel)
 
 
+def _add_history(group: argparse.ArgumentParser) -> None:
+    from .cli_maintenance import add_history
+    add_history(group)
+
+
 def _add_run(group: argparse.ArgumentParser) -> None:
     run_sub = _verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
@@ -145,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(list(argv))
     gc.disable()
     try:
-        return _run(sys.argv[1:])
+        return _run(sys.argv[1:], program=True)
     finally:
         settle_memory()
 
@@ -158,7 +166,15 @@ def settle_memory() -> None:
         gc.enable()
 
 
-def _run(args_list: list[str]) -> int:
+def _run(args_list: list[str], *, program: bool = False) -> int:
+    """``program``: this process is the ``aml`` program, so it owns logging and the thread
+    exception hook (not so when a caller runs ``main(argv)`` from Python)."""
+    debug = bool(args_list) and args_list[0] == "--debug"
+    if debug:
+        args_list = args_list[1:]
+    from .diagnostics import configure_logging, report_unexpected
+    if program:
+        configure_logging(debug=debug)
     parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
     try:
         args = parser.parse_args(args_list)
@@ -175,6 +191,8 @@ def _run(args_list: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:         # a library's or our own bug: one line unless --debug
+        return report_unexpected(exc, debug=debug)
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -318,8 +336,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     print(f"run {run.id}", file=sys.stderr)
     settle_memory()
+    from .termsafe import terminal_writer
+    write = terminal_writer(sys.stdout)
     for line in run.logs(follow=True):
-        sys.stdout.write(line)
+        write(line)
         sys.stdout.flush()
     record = run.record
     if record.status.value != "Completed":
@@ -378,8 +398,10 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
         sys.stdout.write(f"--- environment build (build.log) ---\n{text}--- run log ---\n")
     if args.follow:
         settle_memory()
+    from .termsafe import terminal_writer
+    write = terminal_writer(sys.stdout)
     for line in run.logs(follow=args.follow):
-        sys.stdout.write(line)
+        write(line)
     sys.stdout.flush()
     return 0
 
@@ -398,11 +420,12 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
 #: Command group -> (help, adds its verbs to the group's parser).
 GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "init": ("create a project (aml_config/ and friends)", _add_init),
-    "computetarget": ("attach, list, show, detach compute targets", _add_computetarget),
+    "computetarget": ("attach, list, show, detach, secure compute targets", _add_computetarget),
     "runconfiguration": ("create, list, show run configurations", _add_runconfiguration),
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),
     "run": ("list, show, logs, wait, cancel runs", _add_run),
+    "history": ("prune old runs, repair a damaged run history", _add_history),
 }
 
 if __name__ == "__main__":

@@ -49,3 +49,17 @@ class RunNotFound(AmlError):
 
 class EnvironmentNotPrepared(AmlError):
     """The run's environment does not exist and ``PrepareEnvironment`` is false."""
+
+
+class HistoryDamaged(AmlError):
+    """``history.db`` is corrupt, truncated or not a run history; ``aml history repair``
+    rebuilds it from the run folders."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: the run history is damaged ({why}); run `aml history repair` "
+                         "to rebuild it from the run folders (the damaged file is kept aside)")
+
+
+class DiskFull(AmlError):
+    """No space left on a device the run, its history or its folder needs."""

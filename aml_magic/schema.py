@@ -166,6 +166,9 @@ def mask_value(name: str, value: Any) -> Any:
     the secret store (a reference reveals nothing and says where the value lives)."""
     if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
         return MASK
+    if isinstance(value, str):
+        from .secrets import mask_url_passwords
+        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
     return value
 
 

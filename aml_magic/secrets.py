@@ -24,7 +24,11 @@ KEYRING_SERVICE = "aml_magic"
 
 _REF_RE = re.compile(r"aml-secret:([a-z][a-z0-9-]{0,31})/([a-z0-9][a-z0-9-]{0,47})-([0-9a-f]{16})")
 _KIND_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
-_SECRET_NAME_RE = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+_SECRET_NAME_RE = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL"
+    r"|_(?:PASS|PWD|PAT|AUTH)$", re.IGNORECASE)          # DB_PASS, MYSQL_PWD, GITHUB_PAT
+# scheme://user:password@host -- the password part (up to the last '@' before the host)
+_URL_PASSWORD_RE = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/]*)(@)")
 
 
 def is_reference(text: object) -> bool:
@@ -34,8 +38,24 @@ def is_reference(text: object) -> bool:
 
 
 def looks_secret(name: str) -> bool:
-    """Whether an environment variable's name says it holds a secret."""
+    """Whether an environment variable's name says it holds a secret: ``*PASSWORD*``,
+    ``*SECRET*``, ``*TOKEN*``, ``*KEY*``, ``*CREDENTIAL*``, and the suffixes ``_PASS``,
+    ``_PWD``, ``_PAT``, ``_AUTH`` (never ``PWD`` itself: the shell's working folder)."""
     return bool(_SECRET_NAME_RE.search(name))
+
+
+def url_passwords(text: str) -> list[str]:
+    """The password parts of ``scheme://user:password@host`` URLs in ``text``."""
+    return [m.group(2) for m in _URL_PASSWORD_RE.finditer(text) if m.group(2)]
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password part of every ``scheme://user:password@host`` URL masked
+    (``postgres://app:******@db/x``): a ``DATABASE_URL`` is shown, its password never."""
+    if "://" not in text:
+        return text
+    return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + (MASK if m.group(2) else "") + m.group(3),
+                                text)
 
 
 def _slug(name: str) -> str:
@@ -47,6 +67,23 @@ def _target_from(context: str | None) -> str:
     if context and context.endswith(".compute"):
         return Path(context).stem
     return context or "<target>"
+
+
+_PASSWORD_LINE = re.compile(rb"^\s*[\"']?password[\"']?\s*:\s*[\"']?([^\s\"'#][^\r\n]*)$",
+                            re.MULTILINE | re.IGNORECASE)
+
+
+def holds_plaintext_password(path: str) -> bool:
+    """Whether a ``.compute`` file has a ``password:`` that is not a secret reference: such a
+    file is never copied into a run (nor to a remote). Unreadable counts as holding one."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 20)
+    except OSError:
+        return True
+    return any(not m.group(1).strip().startswith((b"aml-secret:", b"AzureMlSecret="))
+               and m.group(1).strip() not in (b"null", b"~", b"")
+               for m in _PASSWORD_LINE.finditer(data))
 
 
 class SecretStore:
@@ -256,7 +293,10 @@ class Masker:
             self._pattern = None
 
     def mask(self, text: str) -> str:
-        if not self._values or not text:
+        if not text:
+            return text
+        text = mask_url_passwords(text)
+        if not self._values:
             return text
         if self._pattern is None:
             ordered = sorted(self._values, key=len, reverse=True)  # longest first
@@ -299,5 +339,7 @@ def resolve_env(env: Mapping[str, object] | None, store: SecretStore, *,
             masker.add(text)
         elif looks_secret(name):
             masker.add(text)
+        for password in url_passwords(text):
+            masker.add(password)
         resolved[str(name)] = text
     return resolved, masker

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
+from aml_magic.secrets import holds_plaintext_password
 
 IGNORE_FILES = (".gitignore", ".amlignore")
 _CHUNK = 1 << 20
@@ -177,6 +178,15 @@ def _stat_identity(path: Path) -> tuple[int, int, int]:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
+def shown_name(rel: str) -> str:
+    """A project path as one printable line: bytes that are not UTF-8 and control characters
+    (a newline in a name) are shown as ``\\xNN``; the name itself is kept as it is."""
+    if rel.isprintable():
+        return rel
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
@@ -236,7 +246,7 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
             try:
                 sha = _hash_file(path)
             except OSError as exc:
-                warnings.append(f"{rel}: skipped, cannot be read ({exc.strerror})")
+                warnings.append(f"{shown_name(rel)}: skipped, cannot be read ({exc.strerror})")
                 return
         cache.record(rel, st, sha, started_ns)
         files[rel] = FileEntry(sha, st.st_size, _mode(st.st_mode))
@@ -249,7 +259,7 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
             with os.scandir(dir_path) as it:
                 entries = list(it)
         except OSError as exc:
-            warnings.append(f"{prefix or '.'}: skipped, cannot be listed ({exc.strerror})")
+            warnings.append(f"{shown_name(prefix) or '.'}: skipped, cannot be listed ({exc.strerror})")
             continue
         names = {e.name for e in entries}
         for ign in IGNORE_FILES:
@@ -257,7 +267,7 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
                 try:
                     specs = specs.extended(prefix, read_ignore_file(os.path.join(dir_path, ign)))
                 except OSError as exc:
-                    warnings.append(f"{prefix}{ign}: cannot be read ({exc.strerror})")
+                    warnings.append(f"{shown_name(prefix)}{ign}: cannot be read ({exc.strerror})")
         for entry in entries:
             name = entry.name
             if name == ".git" or (name == ".aml" and not prefix):
@@ -275,12 +285,15 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
                     if not (specs.rules and decisions.ignored(specs, rel, True)):
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
-                    if not (specs.rules and decisions.ignored(specs, rel, False)):
+                    if prefix == "aml_config/" and name.endswith(".compute") \
+                            and holds_plaintext_password(entry.path):
+                        pass           # never copied; loading it warned already (compute.py)
+                    elif not (specs.rules and decisions.ignored(specs, rel, False)):
                         add(rel, entry.path, entry.stat(follow_symlinks=False))
                 elif not (specs.rules and decisions.ignored(specs, rel, False)):
-                    warnings.append(f"{rel}: skipped, not a regular file")
+                    warnings.append(f"{shown_name(rel)}: skipped, not a regular file")
             except OSError as exc:
-                warnings.append(f"{rel}: skipped ({exc.strerror})")
+                warnings.append(f"{shown_name(rel)}: skipped ({exc.strerror})")
     cache.save()
     decisions.save()
     return Manifest(files, sorted(warnings))
@@ -292,28 +305,29 @@ def _add_symlink(rel: str, path: str, real_root: str, add: Any, warnings: list[s
     target = os.path.realpath(path)
     inside = target.startswith(real_root + os.sep)
     if not inside:
-        warnings.append(f"{rel}: skipped, symlink points outside the project")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink points outside the project")
         return
     first = os.path.relpath(target, real_root).split(os.sep, 1)[0]
     if first in (".git", ".aml"):
-        warnings.append(f"{rel}: skipped, symlink points into {first}/")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink points into {first}/")
         return
     try:
         st = os.stat(target)
     except OSError:
-        warnings.append(f"{rel}: skipped, broken symlink")
+        warnings.append(f"{shown_name(rel)}: skipped, broken symlink")
         return
     if stat.S_ISREG(st.st_mode):
         add(rel, target, st)
     else:
-        warnings.append(f"{rel}: skipped, symlink to a folder is not followed")
+        warnings.append(f"{shown_name(rel)}: skipped, symlink to a folder is not followed")
 
 
 # ---------------------------------------------------------------- copying and shipping
 
 def _check_relpath(rel: str) -> None:
     parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    # A backslash is an ordinary character in a POSIX name (it separates nothing there).
+    if not rel or rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in parts):
         raise AmlError(f"snapshot manifest has an unsafe path {rel!r}")
 
 
@@ -321,10 +335,28 @@ def materialize(manifest: Manifest, project_root: Path, dest: Path, *,
                 verify: bool = False) -> None:
     """Copy the manifest's files from the project into ``dest`` (real copies, never hardlinks,
     so later project edits do not change the run). ``verify`` re-hashes each copy and raises
-    if the project file changed since the snapshot."""
+    if the project file changed since the snapshot.
+
+    The copy is made under ``.<dest>.partial-<pid>-<random>`` beside ``dest`` and renamed into
+    place when complete: a failure removes it; a submitter killed mid-copy leaves it under a
+    name the next look at the run recognises and removes (``history/stale.py``)."""
     root = Path(project_root)
     dest = Path(dest)
-    made: set[Path] = set()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.parent / f".{dest.name}.partial-{os.getpid()}-{os.urandom(3).hex()}"
+    try:
+        _copy_files(manifest, root, partial, verify=verify)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.rename(partial, dest)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _copy_files(manifest: Manifest, root: Path, dest: Path, *, verify: bool) -> None:
+    dest.mkdir()
+    made: set[Path] = {dest}
     for rel, entry in manifest.files.items():
         _check_relpath(rel)
         target = dest / rel

@@ -157,7 +157,7 @@ class Workspace:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
         specification the target cannot honour fails the build instead of a warning."""
         rc = self.config.runconfig(runconfig_name)
-        target = self.target_for(self.config.compute(rc.target))
+        target = self.target_for(self.config.target_of(rc))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
             result = target.prepare(rc, on_progress=on_progress, strict=strict,
@@ -179,10 +179,11 @@ class Workspace:
         from .snapshot import git_info, take_snapshot
 
         rc = self.config.runconfig(runconfig_name)
-        compute = self.config.compute(rc.target)
+        compute = self.config.target_of(rc)
         self._warn([*rc.warnings, *compute.warnings], on_warning)
         target = self.target_for(compute)
         target.check(rc)
+        self.config.check_run(rc, builds_environments=target.builds_environments)
         if script is not None:
             script = self._project_relative(script)
         command = [str(item) for item in rc.resolve_arguments(script, list(args))]
@@ -195,6 +196,7 @@ class Workspace:
                                   context=str(rc.path) if rc.path else rc.name)
         manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                  "hashes.json")
+        self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
         if command[0].endswith(".py") and command[0] not in manifest.files:
             raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
                            ".amlignore/.gitignore excludes it); scripts run from the run's copy "
@@ -310,7 +312,10 @@ class Workspace:
         """Reconcile every non-terminal run (for the server and ``aml run list``)."""
         count = 0
         unreachable: set[str] = set()     # one connect timeout per target, not per run
+        from .history.stale import fail_if_abandoned
         for record in self.store.active_runs():
+            if fail_if_abandoned(self.store, record).status.is_terminal():
+                continue
             if record.target in unreachable:
                 continue
             try:

@@ -6,6 +6,7 @@ would double the supervisor's start-up time.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -129,9 +130,56 @@ def write_json_atomic(path: str, obj: Any) -> None:
     except FileExistsError:
         os.unlink(tmp)
         fd = os.open(tmp, flags, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json_dumps(obj))
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json_dumps(obj))
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: leave the old file whole and no torn temporary
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+RESERVE_NAME = ".space-reserve"
+RESERVE_BYTES = 256 * 1024
+
+
+class SpaceReserve:
+    """A file of ``RESERVE_BYTES`` kept in the run folder while the run lives. When the disk
+    fills up, removing it frees enough room to write the run's end (outputs.json,
+    status.json saying "no space left on device") so the host learns why the run stopped."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.path = os.path.join(run_dir, RESERVE_NAME)
+        self.held = False
+
+    def take(self) -> None:
+        """Raises OSError(ENOSPC) when even the reserve does not fit."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            block = b"\0" * 65536
+            for _ in range(RESERVE_BYTES // len(block)):
+                os.write(fd, block)
+            self.held = True
+        except BaseException:
+            os.close(fd)
+            self.release()
+            raise
+        os.close(fd)
+
+    def release(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        self.held = False
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def list_outputs(root: str) -> list[dict[str, Any]]:

@@ -27,11 +27,13 @@ except ImportError:  # pragma: no cover - other Python implementations
     import signal
 
 if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
-    from ._runfiles import SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic
+    from ._runfiles import (SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs,
+                            parse_spec, write_json_atomic)
     from .proctool import self_identity
 else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
     from _runfiles import (  # type: ignore[no-redef]
-        SpecError, json_dumps, list_outputs, parse_spec, write_json_atomic)
+        SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs, parse_spec,
+        write_json_atomic)
     from proctool import self_identity  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
@@ -165,6 +167,9 @@ class Supervisor:
         # log.txt (see _logmask); without, its fds 1 and 2 are log.txt itself, so the log
         # survives this process and costs nothing.
         self.masked_log: Any = None  # a _logmask.MaskedLog
+        # Room to record the end when the disk fills up; no_space once a write hit ENOSPC.
+        self.reserve = SpaceReserve(run_dir)
+        self.no_space = False
 
     def write_status(self, **fields: Any) -> None:
         self.status.update(fields)
@@ -185,6 +190,13 @@ class Supervisor:
         now = time.time()
         if os.path.exists(self.cancel_path):
             return self._end_without_start("Canceled", "canceled before start", log_fd)
+        try:
+            self.reserve.take()
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self.no_space = True
+            return self._end_without_start("Failed", self._no_space_reason(), log_fd)
         argv, cwd = self.spec["argv"], self.spec["cwd"]
         try:
             if not os.path.isdir(cwd):
@@ -226,12 +238,37 @@ class Supervisor:
         return MaskedLog(log_fd, values) if values else None
 
     def _end_without_start(self, state: str, reason: str, log_fd: int) -> str:
-        os.write(log_fd, ("aml_magic agent: %s\n" % reason).encode("utf-8", "replace"))
+        try:
+            os.write(log_fd, ("aml_magic agent: %s\n" % reason).encode("utf-8", "replace"))
+        except OSError:  # a full disk: the reason still goes to status.json
+            pass
         os.close(log_fd)
         now = time.time()
-        write_json_atomic(os.path.join(self.run_dir, "outputs.json"), [])
-        self.write_status(state=state, reason=reason, started=now, ended=now)
+        self._write_end(os.path.join(self.run_dir, "outputs.json"), [])
+        self._write_end(None, {"state": state, "reason": reason, "started": now, "ended": now})
         return state
+
+    def _no_space_reason(self, detail: str = "") -> str:
+        return "no space left on device in %s%s" % (self.run_dir, detail)
+
+    def _write_end(self, path: str | None, data: Any) -> None:
+        """Write outputs.json (``path``) or the final status (``path`` None); on a full disk,
+        give up the reserve and try once more, so the end is recorded."""
+        for attempt in (1, 2):
+            try:
+                if path is None:
+                    self.write_status(**data)
+                else:
+                    write_json_atomic(path, data)
+                return
+            except OSError as exc:
+                if attempt == 2 or not is_disk_full(exc):
+                    raise
+                self.no_space = True
+                self.reserve.release()
+                if path is None and data.get("state") != "Canceled":
+                    data = dict(data, state="Failed", reason=self._no_space_reason(
+                        " (%s)" % data["reason"] if data.get("reason") else ""))
 
     def _on_term(self, *_: Any) -> None:
         self.term_requested = True
@@ -275,8 +312,12 @@ class Supervisor:
             if now >= next_beat:
                 try:
                     self.write_status()
-                except OSError:  # full or flaky disk: a missed beat is better than a lost run
-                    pass
+                except OSError as exc:
+                    if is_disk_full(exc):  # stop the run while its end can still be recorded
+                        self.no_space = True
+                        self.stop_group()
+                        return False
+                    # flaky disk: a missed beat is better than a lost run
                 next_beat = now + beat
             self._sleep(min(CANCEL_POLL_SECONDS, next_beat - now))
         return False
@@ -307,9 +348,16 @@ class Supervisor:
         if self.masked_log is not None:
             self.masked_log.drain(LOG_DRAIN_SECONDS)
         outputs = list_outputs(self.spec["outputs_dir"])
-        write_json_atomic(os.path.join(self.run_dir, "outputs.json"), outputs)
+        self._write_end(os.path.join(self.run_dir, "outputs.json"), outputs)
         code = self.returncode
-        if canceled:
+        if not self.no_space and code != 0 and not canceled and _space_exhausted(self.run_dir):
+            self.no_space = True       # the command failed on the full disk (its own ENOSPC)
+        if self.no_space and not canceled:
+            self.reserve.release()
+            detail = " (exit code %s)" % code if code is not None and code >= 0 else \
+                " (the run was stopped)"
+            state, reason = "Failed", self._no_space_reason(detail)
+        elif canceled:
             state, reason = "Canceled", "canceled"
         elif code == 0:
             state, reason = "Completed", None
@@ -317,8 +365,19 @@ class Supervisor:
             state, reason = "Failed", "killed by signal %d (%s)" % (-code, _signal_name(-code))
         else:
             state, reason = "Failed", "exit code %s" % code
-        self.write_status(state=state, reason=reason, exit_code=code, ended=time.time())
+        self._write_end(None, {"state": state, "reason": reason, "exit_code": code,
+                               "ended": time.time()})
+        self.reserve.release()
         return state
+
+
+def _space_exhausted(path: str) -> bool:
+    """Whether the file system holding ``path`` has (next to) no room left."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def _signal_name(num: int) -> str:
@@ -369,8 +428,10 @@ def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
                 os.killpg(sup.child_pid, signal.SIGKILL)
         except OSError:
             pass
+        sup.reserve.release()
+        reason = sup._no_space_reason() if is_disk_full(exc) else "agent error: %s" % exc
         try:
-            sup.write_status(state="Failed", reason="agent error: %s" % exc, ended=time.time())
+            sup.write_status(state="Failed", reason=reason, ended=time.time())
         except Exception:
             pass
         return 1

@@ -78,7 +78,7 @@ def _object_path(objects, sha):
 
 def _safe_rel(rel):
     parts = rel.split("/")
-    if not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    if not rel or rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in parts):
         _fail(2, "unsafe path in manifest: %r" % rel)
     return rel
 

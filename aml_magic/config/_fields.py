@@ -24,14 +24,20 @@ def describe(value: Any) -> str:
     return _KINDS.get(type(value), type(value).__name__)
 
 
-def load_mapping(path: Path, *, what: str, allow_empty: bool = False) -> Node | None:
+def load_mapping(path: Path, *, what: str) -> Node:
     """Parse ``path`` and insist that its top level is a mapping of keys to values."""
-    root = parse_file(path)
-    if root is None or (root.value is None and not root.is_mapping):
-        if allow_empty:
-            return None
+    root = load_optional_mapping(path, what=what)
+    if root is None:
         raise ConfigError(f"the {what} file is empty; it needs 'key: value' lines",
                           path=str(path), line=1, column=1)
+    return root
+
+
+def load_optional_mapping(path: Path, *, what: str) -> Node | None:
+    """``load_mapping`` for files that may be empty (None then)."""
+    root = parse_file(path)
+    if root is None or (root.value is None and not root.is_mapping):
+        return None
     if not root.is_mapping:
         raise ConfigError(f"the {what} file must be a mapping of 'key: value' lines at the top "
                           f"level, not {describe(root.value)}", path=str(path),

@@ -88,7 +88,8 @@ def default_loader() -> type:
     if DEFAULT_LOADER is not None:
         return DEFAULT_LOADER
     import yaml
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def parse_text(text: str, *, path: str, loader: type | None = None) -> Node | None:

@@ -135,6 +135,9 @@ def load_compute(path: Path) -> ComputeTarget:
     warnings: list[str] = []
     kind = _target_type(f, warnings)
     address = f.text("address") or None
+    if address and (any(c.isspace() or ord(c) < 32 for c in address) or "/" in address):
+        raise f.error(f.entry("address"), f"'address: {address}' is not a host name or IP "
+                      "address (HOST or HOST:PORT, no spaces or '/')")
     port = f.integer("port", low=1, high=65535)
     if address and split_address(address)[1] is not None:
         from_address = split_address(address)[1]
@@ -154,10 +157,21 @@ def load_compute(path: Path) -> ComputeTarget:
         yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
         ssh_timeout=f.integer("sshTimeout", low=1, high=86400),
         path=path, **values)
+    if target.password and not _is_secret_reference(target.password):
+        entry = (f.node.entries or {}).get("password")
+        where = f"{path}:{entry.line}" if entry is not None else str(path)
+        warnings.append(f"{where}: plaintext password; it is used to log in but never stored, "
+                        "shown or sent (the file is left out of the run's copy); move it into "
+                        f"the secret store with `aml computetarget secure {path.stem}`")
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown
     target.key_order = f.order
     return target
+
+
+def _is_secret_reference(value: str) -> bool:
+    from ..secrets import is_reference
+    return is_reference(value)
 
 
 def _target_type(f: Fields, warnings: list[str]) -> str:

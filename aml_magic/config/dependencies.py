@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ._emit import atomic_write, order_keys, render
-from ._fields import Fields, describe, load_mapping, scalar_text
+from ._fields import Fields, describe, load_mapping, load_optional_mapping, scalar_text
 from ._parse import Node
 
 
@@ -113,7 +113,7 @@ def _pip_list(f: Fields, item: Node) -> list[str]:
 def load_spark(path: Path) -> SparkDependencies:
     """Load ``spark_dependencies.yml``; each of its three keys may be empty or null."""
     path = Path(path)
-    root = load_mapping(path, what="spark dependencies", allow_empty=True)
+    root = load_optional_mapping(path, what="spark dependencies")
     model = SparkDependencies(path=path)
     if root is None:
         return model
@@ -125,12 +125,12 @@ def load_spark(path: Path) -> SparkDependencies:
             raise f.error(entry, f"Spark property '{key}' has no value; give one or remove it")
         model.configuration[key] = scalar_text(f, entry.node, key)
     model.repositories = f.string_list("repositories") or []
-    entry = f.entry("packages")
-    if entry is not None and entry.node.value is not None:
-        if not entry.node.is_sequence:
-            raise f.error(entry, "'packages' must be a list of '- group: ...' items with "
-                                 f"artifact and version, not {describe(entry.node.value)}")
-        model.packages = [_package(f, item, package_warnings) for item in entry.node.items or []]
+    packages = f.entry("packages")
+    if packages is not None and packages.node.value is not None:
+        if not packages.node.is_sequence:
+            raise f.error(packages, "'packages' must be a list of '- group: ...' items with "
+                                 f"artifact and version, not {describe(packages.node.value)}")
+        model.packages = [_package(f, item, package_warnings) for item in packages.node.items or []]
     model.extra, unknown = f.rest(known=list(_SPARK_COMMENTS))
     model.warnings = package_warnings + unknown
     model.key_order = f.order
@@ -142,12 +142,13 @@ def _package(f: Fields, item: Node, warnings: list[str]) -> MavenPackage:
         raise f.error(item, "each package must have 'group', 'artifact' and 'version' keys, "
                             f"not {describe(item.value)}")
     sub = Fields(item, f.path, nested=True)
-    values = [sub.text(key, required=True,
-                       hint=f"add '{key}:' to this package (it needs group, artifact, version)")
-              or "" for key in ("group", "artifact", "version")]
+    group, artifact, version = (
+        sub.text(key, required=True,
+                 hint=f"add '{key}:' to this package (it needs group, artifact, version)") or ""
+        for key in ("group", "artifact", "version"))
     extra, unknown = sub.rest(known=["group", "artifact", "version"])
     warnings.extend(unknown)
-    return MavenPackage(*values, extra=extra)
+    return MavenPackage(group, artifact, version, extra=extra)
 
 
 def write_conda(model: CondaDependencies, path: Path | None = None) -> Path:

@@ -11,13 +11,26 @@ from .runconfig import RunConfiguration
 
 
 def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
+    """The target as recorded with a run and shown: a plaintext password (an unsecured
+    Workbench file) is replaced by ``******``; references are kept."""
+    from ..secrets import MASK, is_reference
     data = {"name": target.name}
     for attr, key in _COMPUTE_KEYS.items():
         value = getattr(target, attr)
         if value not in (None, False) or attr == "type":
             data[key] = value
+    if target.password and not is_reference(target.password):
+        data[_COMPUTE_KEYS["password"]] = MASK
     data.update(target.extra)
-    return data
+    return data if not target.extra else _mask_literal_secrets(data)
+
+
+def _mask_literal_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    """Unknown keys kept from a Workbench file (``sshPassword: ...``) are shown and recorded
+    too: a secret-looking one's literal text value is masked."""
+    from ..secrets import MASK, is_reference, looks_secret
+    return {k: (MASK if isinstance(v, str) and v and looks_secret(k) and not is_reference(v)
+                and k not in ("type", "name") else v) for k, v in data.items()}
 
 
 def compute_from_mapping(name: str, data: dict[str, Any]) -> ComputeTarget:

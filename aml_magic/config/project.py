@@ -95,6 +95,27 @@ class ProjectConfig:
         return load_spark(self._dependency(config, config.spark_dependencies_file,
                                            "SparkDependenciesFile"))
 
+    def target_of(self, config: RunConfiguration) -> ComputeTarget:
+        """The ``.compute`` a run configuration's ``Target`` names; a missing one is an error
+        naming the run configuration file (where the bad value is)."""
+        if config.target not in self.compute_names():
+            raise ConfigError(f"Target '{config.target}' names no compute target in "
+                              f"{self.config_dir}; existing: {_listing(self.compute_names())}. "
+                              "Fix Target or attach it with 'aml computetarget attach'",
+                              path=str(config.path) if config.path else None)
+        return self.compute(config.target)
+
+    def check_run(self, config: RunConfiguration, *, builds_environments: bool) -> None:
+        """Validate every file a run of ``config`` will read, before anything is recorded or
+        sent: the target's ``.compute`` (its name must exist), the conda file when the target
+        builds an environment from it, the Spark file for a PySpark run. Each error names the
+        file holding the bad value (and its line)."""
+        compute = self.target_of(config)
+        if builds_environments and not compute.user_managed_environment:
+            self.conda_dependencies(config)
+        if config.framework == "PySpark":
+            self.spark_dependencies(config)
+
     def _dependency(self, config: RunConfiguration, relative: str | None, key: str) -> Path:
         path = (self.root / (relative or "")).resolve()
         if not path.is_file():

@@ -1,9 +1,10 @@
 """``<name>.runconfig``: what to run, on which target, with which environment."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ConfigError
 from ._emit import atomic_write, order_keys, render
@@ -16,8 +17,9 @@ FILE_TOKEN = "$file"
 IGNORED_KEYS = ("UseSampling", "DataSourceSettings", "DataSourceSubstitutions")
 _LEGACY_KEYS = ("ManagedEnvironment", "Description")     # early format: kept, not used
 
-Argument = Union[str, int, float]
+Argument = str | int | float
 
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _KEYS: dict[str, str] = {
     "argument_vector": "ArgumentVector",
     "target": "Target",
@@ -97,6 +99,10 @@ def load_runconfig(path: Path) -> RunConfiguration:
     warnings: list[str] = []
     target = f.text("Target", required=True,
                     hint="add a line 'Target: <name>' naming a .compute file in aml_config/")
+    if target and not _TARGET_NAME.fullmatch(target):
+        raise f.error(f.entry("Target"), f"'Target: {target}' is not a compute target name; "
+                      "use the name of a .compute file in aml_config/ (letters, digits, '_', "
+                      "'-', '.')")
     conda = f.text("CondaDependenciesFile")
     if not f.has("CondaDependenciesFile") and f.has("CondaFile"):
         conda = f.text("CondaFile")               # early format, same meaning
@@ -118,8 +124,24 @@ def load_runconfig(path: Path) -> RunConfiguration:
     if config.ignored_keys:
         warnings.append(f"{path}: {', '.join(config.ignored_keys)}: Workbench data-source sampling "
                         "is not supported by aml_magic; kept in the file and ignored")
+    warnings += _literal_secret_warnings(f, path, config.environment_variables)
     config.extra, config.warnings, config.key_order = extra, warnings + unknown, order
     return config
+
+
+def _literal_secret_warnings(f: Fields, path: Path, env: dict[str, str] | None) -> list[str]:
+    """One warning per secret-looking variable (or URL with a password) written literally in
+    the file: it is masked in history and logs, but the file itself is shared."""
+    from ..secrets import is_reference, looks_secret, url_passwords
+    entry = (f.node.entries or {}).get("EnvironmentVariables")
+    lines = {k: e.line for k, e in ((entry.node.entries or {}) if entry else {}).items()}
+    out = []
+    for name, value in (env or {}).items():
+        if value and not is_reference(value) and (looks_secret(name) or url_passwords(value)):
+            out.append(f"{path}:{lines.get(name, 0) or '?'}: EnvironmentVariables.{name} holds "
+                       f"a literal secret; store it with `aml secret set {name}` and put the "
+                       "reference it prints in its place")
+    return out
 
 
 def _argument_vector(f: Fields) -> list[Argument]:
@@ -151,6 +173,9 @@ def _environment(f: Fields) -> dict[str, str] | None:
         if value.is_mapping or value.is_sequence:
             raise f.error(value, f"environment variable '{key}' must be text, "
                                  f"not {describe(value.value)}")
+        if not key or "=" in key or "\0" in key:
+            raise f.error(entry, f"'{key}' cannot be an environment variable name (it must be "
+                                 "non-empty, without '=')")
         if value.value is None:
             env[key] = ""
         elif isinstance(value.value, bool):

@@ -15,12 +15,30 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, DiskFull, HistoryDamaged
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 _BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
+
+
+_DAMAGE_MARKERS = ("not a database", "malformed",
+                   "file is encrypted", "disk i/o error", "database corrupt")
+
+
+def damage_of(path: Path, error: BaseException) -> AmlError | None:
+    """The ``AmlError`` for an SQLite error that means the file is damaged (or the disk full),
+    else None (a bug of ours keeps its traceback)."""
+    if not isinstance(error, sqlite3.DatabaseError) or is_busy(error):
+        return None
+    text = str(error).lower()
+    if "database or disk is full" in text:
+        return DiskFull(f"{path}: no space left on device; nothing was written to the run "
+                        "history; free some space and try again")
+    if type(error) is sqlite3.DatabaseError or any(m in text for m in _DAMAGE_MARKERS):
+        return HistoryDamaged(str(path), str(error))
+    return None
 
 
 def is_busy(error: BaseException) -> bool:
@@ -83,7 +101,10 @@ class Database:
         while True:
             try:
                 return action()
-            except sqlite3.OperationalError as error:
+            except sqlite3.DatabaseError as error:
+                damage = damage_of(self.path, error)
+                if damage is not None:
+                    raise damage from error
                 if not is_busy(error):
                     raise
                 if time.monotonic() >= deadline:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, HistoryDamaged
 from aml_magic.history.records import RunRecord
 
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -90,11 +91,51 @@ def migrate(conn: sqlite3.Connection, *, db_path: str) -> None:
     if version > SCHEMA_VERSION:
         raise AmlError(f"{db_path}: run history schema version {version} is newer than this "
                        f"aml_magic understands ({SCHEMA_VERSION}); upgrade aml_magic")
+    if version == 0:
+        foreign = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()]
+        if foreign:
+            raise HistoryDamaged(db_path, "an SQLite database of something else: it holds "
+                                 f"{', '.join(sorted(map(str, foreign))[:5])} and no run history")
     for index in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[index]:
             conn.execute(statement)
         # PRAGMA takes no parameters; the value is an int from our own list, never user input.
         conn.execute("PRAGMA user_version = %d" % (index + 1))
+
+
+def preflight(db_path: Path, runs_dir: Path | None) -> None:
+    """Refuse, read-only and before anything is written to it, a history file that is not a
+    run history (another program's SQLite database, garbage), and a missing or empty one
+    while run folders exist (the history was lost: repair rebuilds it; starting a new one
+    would hide those runs)."""
+    try:
+        size = db_path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if size == 0:
+        if runs_dir is not None and runs_dir.is_dir() and any(runs_dir.iterdir()):
+            raise HistoryDamaged(str(db_path), "it is missing or empty, but run folders exist "
+                                 f"in {runs_dir}")
+        return
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        raise HistoryDamaged(str(db_path), str(exc)) from None
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        names = {str(row[0]) for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+            return                  # a writer is migrating it right now: it is ours
+        raise HistoryDamaged(str(db_path), str(exc)) from None
+    finally:
+        conn.close()
+    foreign = names - {"runs", "transitions", "metrics", "artifacts"}
+    if (version == 0 and names) or (foreign and "runs" not in names):
+        raise HistoryDamaged(str(db_path), "an SQLite database of something else: it holds "
+                             f"{', '.join(sorted(names)[:5])} and no run history")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.history import schema
 from aml_magic.history.database import Database
+from aml_magic.history.mirror import write_record
 from aml_magic.history.records import (Artifact, Metric, RunRecord, Transition, check_run_id,
                                        new_run_id, parse_status)
 from aml_magic.history.status import RunStatus
@@ -37,6 +38,16 @@ _UPDATE = {column: "UPDATE runs SET " + column + " = ? WHERE run_id = ?"
 _NOT_FOUND_HINT = "; `aml run list` shows the runs of this project"
 
 
+def _same_folder(path: str, folder: Path) -> bool:
+    """Whether ``path`` (as the target recorded it) is ``folder`` on this machine, however
+    spelled (a symlinked project path included)."""
+    import os
+    try:
+        return path == str(folder) or os.path.samefile(path, folder)
+    except OSError:
+        return False
+
+
 def _not_found(run_id: str) -> RunNotFound:
     return RunNotFound(f"run {run_id!r} is not in this project's run history" + _NOT_FOUND_HINT)
 
@@ -50,12 +61,15 @@ class RunStore:
     """Runs, their status transitions, metrics and artifact index. Safe to use from several
     threads (a connection per thread) and several processes (SQLite WAL + retried writes)."""
 
-    def __init__(self, project_root: Path | str, *, retry_seconds: float = 60.0) -> None:
+    def __init__(self, project_root: Path | str, *, retry_seconds: float = 60.0,
+                 rebuilding: bool = False) -> None:
+        """``rebuilding``: a new history next to existing run folders is intended (repair)."""
         self.project_root = Path(project_root)
         self.aml_dir = self.project_root / ".aml"
         self.runs_dir = self.aml_dir / "runs"
         self.aml_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.aml_dir / "history.db"
+        schema.preflight(self.db_path, None if rebuilding else self.runs_dir)
         self._db = Database(self.db_path, retry_seconds=retry_seconds)
         self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
 
@@ -85,8 +99,10 @@ class RunStore:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def create_run(self, record: RunRecord) -> None:
-        """Insert a new run and record its first status as a transition."""
+    def create_run(self, record: RunRecord, *, submitter: bool = True) -> None:
+        """Insert a new run and record its first status as a transition. ``submitter``: this
+        process will launch it (noted in the run folder, so a later look can tell whether it
+        died first; see ``stale.py``)."""
         check_run_id(record.run_id)
         row = schema.record_to_row(record)
 
@@ -98,6 +114,11 @@ class RunStore:
             conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
                          (record.run_id, record.status.value, record.created_at, record.reason))
         self._db.write(work)
+        folder = self.run_dir(record.run_id, create=True)
+        write_record(folder, record)
+        if submitter and not record.status.is_terminal():
+            from aml_magic.history.stale import mark_submitter
+            mark_submitter(folder)
 
     def insert_many(self, records: Iterable[RunRecord]) -> int:
         """Insert many runs in one transaction, without transitions (imports, benchmarks)."""
@@ -195,7 +216,10 @@ class RunStore:
             conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
                          (run_id, new.value, when, reason))
             return True
-        return self._db.write(work)
+        changed = self._db.write(work)
+        if changed:
+            write_record(self.run_dir(run_id), self.get(run_id))
+        return changed
 
     def update(self, run_id: str, /, **fields: Any) -> None:
         """Change run fields other than id, project, created_at and status (see set_status)."""
@@ -261,7 +285,27 @@ class RunStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(run_id, m.name, schema.to_json(m.value), m.step, m.time) for m in stored])
             return stored
-        return self._db.write(work)
+        stored = self._db.write(work)
+        self._mirror_remote_metrics(run_id, stored, target_state)
+        return stored
+
+    def _mirror_remote_metrics(self, run_id: str, stored: list[Metric],
+                               target_state: dict[str, Any] | None) -> None:
+        """A run whose agent writes elsewhere (a remote target) has no ``metrics.jsonl`` in its
+        local run folder; keep one there (as stored, steps filled in) so ``aml history
+        repair`` can rebuild its metrics. Best effort: history is the record."""
+        run_dir = (target_state or {}).get("run_dir")
+        folder = self.run_dir(run_id)
+        if not stored or not run_dir or not folder.is_dir() or _same_folder(str(run_dir), folder):
+            return                 # the agent writes this very folder (local, docker)
+        from aml_magic.errors import AmlError
+        from aml_magic.runfolder import append_nofollow
+        lines = "".join(schema.to_json({"name": m.name, "value": m.value, "step": m.step,
+                                        "time": m.time}) + "\n" for m in stored)
+        try:
+            append_nofollow(folder, "metrics.jsonl", lines.encode("utf-8"))
+        except (OSError, AmlError, ValueError):
+            pass
 
     def metrics(self, run_id: str, name: str | None = None) -> list[Metric]:
         """All metrics of a run (or of one name), by name then step."""

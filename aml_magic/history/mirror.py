@@ -1,0 +1,73 @@
+"""``record.json`` in each run folder: the run's history record, so the history can be rebuilt
+from the run folders (``aml history repair``) when ``history.db`` is lost or damaged.
+
+Written when a run is created and at each status change (a handful of small writes per run),
+under a fresh name renamed into place and never through a link the run planted. The run can
+write its own folder, so reading it back trusts nothing: the run id comes from the folder's
+name, every field is type-checked, and a bad file means "no record"."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from aml_magic.history.records import RunRecord, parse_status
+
+RECORD_FILE = "record.json"
+RECORD_LIMIT = 4 << 20
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "project": (str,), "run_configuration": (str, type(None)), "target": (str,),
+    "target_type": (str,), "status": (str,), "created_at": (int, float),
+    "started_at": (int, float, type(None)), "ended_at": (int, float, type(None)),
+    "exit_code": (int, type(None)), "reason": (str, type(None)), "command": (list,),
+    "script": (str, type(None)), "config_snapshot": (dict,), "environment": (dict,),
+    "snapshot_digest": (str, type(None)), "environment_hash": (str, type(None)),
+    "git_commit": (str, type(None)), "git_dirty": (bool, type(None)), "target_state": (dict,),
+}
+
+
+def write_record(run_folder: Path, record: RunRecord) -> None:
+    """Mirror ``record`` into its run folder; failing to (the folder is gone, the disk is
+    full) never fails the history write it follows: repair then rebuilds less."""
+    from aml_magic.errors import AmlError
+    from aml_magic.runfolder import write_marker
+    data = asdict(record)
+    data["status"] = record.status.value
+    try:
+        if run_folder.is_dir():
+            write_marker(run_folder, RECORD_FILE,
+                         json.dumps(data, default=str, separators=(",", ":")).encode())
+    except (OSError, AmlError, TypeError, ValueError):
+        pass
+
+
+def read_record(run_folder: Path) -> RunRecord | None:
+    """The record mirrored in ``run_folder``, or None when absent or not trustworthy."""
+    from aml_magic.errors import AmlError
+    from aml_magic.runfolder import read_nofollow
+    try:
+        raw = read_nofollow(run_folder / RECORD_FILE, 0, RECORD_LIMIT + 1)
+        if not raw or len(raw) > RECORD_LIMIT:
+            return None
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, AmlError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    values: dict[str, Any] = {"run_id": run_folder.name}
+    known = {f.name for f in fields(RunRecord)}
+    for name, types in _FIELD_TYPES.items():
+        if name not in data or name not in known:
+            continue
+        value = data[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return None
+        values[name] = value
+    if "project" not in values:
+        return None
+    try:
+        values["status"] = parse_status(values.get("status", "Failed"))
+        return RunRecord(**values)
+    except (AmlError, TypeError, ValueError):
+        return None
