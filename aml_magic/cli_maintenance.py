@@ -64,7 +64,8 @@ def _project_root(args: argparse.Namespace) -> Path:
 
 def cmd_history_prune(args: argparse.Namespace) -> int:
     from .history import RunStore
-    from .history.prune import human_size, parse_age, plan
+    from .history.prune import parse_age, plan
+    from .render import format_size
     older = None if args.older_than is None else parse_age(args.older_than)
     with RunStore(_project_root(args)) as store:
         chosen = plan(store, older_than=older, status=args.status, keep_last=args.keep_last)
@@ -78,13 +79,13 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
             for c in chosen:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.record.created_at))
                 print(f"{c.record.run_id}  {c.record.status.value:<9}  {when}  "
-                      f"{human_size(c.size):>9}")
+                      f"{format_size(c.size):>9}")
         if args.yes:
             for c in chosen:
                 store.delete_run(c.record.run_id)
         verb = "removed" if args.yes else "would remove"
         hint = "" if args.yes or not chosen else "; add --yes to remove them"
-        print(f"{verb} {len(chosen)} run(s), {human_size(total)} ({total} bytes){hint}",
+        print(f"{verb} {len(chosen)} run(s), {format_size(total)} ({total} bytes){hint}",
               file=sys.stderr)
     return 0
 

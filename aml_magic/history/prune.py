@@ -82,11 +82,3 @@ def plan(store: RunStore, *, older_than: float | None = None, status: str | None
     return [Candidate(r, store.run_dir(r.run_id), folder_size(store.run_dir(r.run_id)))
             for r in matching]
 
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

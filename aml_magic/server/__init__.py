@@ -43,7 +43,10 @@ class AmlMagicExtension(ExtensionApp):
         web_app: Any = self.serverapp.web_app  # type: ignore[union-attr]
         setup_handlers(web_app, self.service)
         if self.reconcile_interval > 0:
-            self.reconciler = Reconciler(self.service, self.reconcile_interval)
+            self.reconciler = Reconciler(
+                self.service, self.reconcile_interval,
+                on_first_pass=lambda n: self.log.info(
+                    "aml_magic: first reconcile pass done (%d active run(s))", n))
             self.reconciler.start()
         self.log.info("aml_magic: REST API at %saml/api/, reconciling every %.1f s",
                       web_app.settings.get("base_url", "/"), self.reconcile_interval)

@@ -8,6 +8,7 @@ slow target never piles up passes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from tornado.ioloop import PeriodicCallback
@@ -23,10 +24,12 @@ log = logging.getLogger(__name__)
 class Reconciler:
     """A periodic pass over every active run; ``stop`` ends it (a pass in flight finishes)."""
 
-    def __init__(self, service: AmlService, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, service: AmlService, interval: float = DEFAULT_INTERVAL, *,
+                 on_first_pass: Callable[[int], None] | None = None) -> None:
         self.service = service
         self.interval = interval
         self.passes = 0
+        self.on_first_pass = on_first_pass   # told how many runs the first pass reconciled
         self._pending: Future[int] | None = None
         self._callback = PeriodicCallback(self._tick, interval * 1000.0)
 
@@ -49,10 +52,14 @@ class Reconciler:
             self.stop()
 
     def _pass(self) -> int:
+        count = 0
         try:
-            return self.service.reconcile_all()
+            count = self.service.reconcile_all()
+            return count
         except Exception:  # noqa: BLE001 - one bad pass must not end the reconciler
             log.exception("aml_magic: reconciling active runs failed")
             return 0
         finally:
             self.passes += 1
+            if self.passes == 1 and self.on_first_pass is not None:
+                self.on_first_pass(count)

@@ -44,6 +44,8 @@ def test_server_stops_cleanly_with_active_runs_being_reconciled(
         run = Workspace(project).submit("local", "long.py")
         wait_until(lambda: server.api("GET", "runs", params={"project": "proj"})
                    .json["active"] == 1, 30, "one active run listed")
+        wait_until(lambda: "aml_magic: first reconcile pass done" in server.log_text(), 30,
+                   "the reconciler's first pass")
         # When the server is asked to stop (SIGTERM, as a service manager does)
         server.proc.send_signal(signal.SIGTERM)
         # Then it exits by itself, without an error from the extension
