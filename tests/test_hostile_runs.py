@@ -254,10 +254,11 @@ def test_hostile_runs_on_the_local_target(project: Path, tmp_path: Path) -> None
 
 @pytest.fixture
 def docker_ws(project: Path, dockerd: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    from tests.targets.test_docker_target import CONDA
+    from tests.targets.test_docker_target import CONDA, set_compute
     monkeypatch.setenv("DOCKER_HOST", dockerd.host)
     (project / "aml_config" / "conda_dependencies.yml").write_text(CONDA)
     ws = Workspace(project)
+    set_compute(ws, network_mode="host")          # the suite's engine has no bridge
     yield ws
     ws.close()
 
