@@ -91,6 +91,20 @@ def pump_command(conn: Any, chan: Any, argv: list[str], *, where: str,
         chan.close()
 
 
+def send_eof(chan: Any) -> None:
+    """End the command's stdin. paramiko's ``shutdown_write`` builds the EOF under the
+    channel's lock but sends it after releasing it: a CLOSE from a command that already ended,
+    handled in between, goes out first, and OpenSSH then drops the whole connection (every
+    other command on it) for an EOF on a freed channel. So build and send it under the lock,
+    which paramiko also holds while it answers a CLOSE."""
+    with chan.lock:
+        if chan.closed:
+            return
+        message = chan._send_eof()
+        if message is not None and chan.transport is not None:
+            chan.transport._send_user_message(message)
+
+
 def _pump(conn: Any, chan: Any, argv: list[str], *, where: str,
           feed: Callable[[BinaryIO], None] | None, on_stdout: Callable[[bytes], None],
           combine: bool, timeout: float | None, io_timeout: float,
@@ -110,7 +124,7 @@ def _pump(conn: Any, chan: Any, argv: list[str], *, where: str,
                 feed(ChannelWriter(chan, progress, lambda: stalled(upload),  # type: ignore[arg-type]
                                     io_timeout))
             uploading.clear()
-            chan.shutdown_write()
+            send_eof(chan)
         except StdinClosed:
             pass
         except BaseException as exc:  # the producer failed or stalled: stop the command
