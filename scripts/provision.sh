@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything aml_magic and its test suite need on a fresh Debian machine (idempotent):
 # the Debian packages (the real components the tests start themselves: sshd, dockerd, Chromium;
-# debootstrap for the locally built Docker base images; rsync for the sync benchmark; python3-venv
+# debootstrap for the locally built Docker base images; rsync for the sync benchmark; a JRE for
+# the Spark cluster the suite starts (pyspark comes with the test extras); python3-venv
 # because Debian's Python is externally managed, PEP 668), then the project's virtual environment
 # (.venv beside this script's folder, or AML_MAGIC_VENV) with aml_magic installed editable.
 #
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in sshd:openssh-server dockerd:docker.io docker:docker.io debootstrap:debootstrap \
-            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git; do
+            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git java:openjdk-17-jre-headless; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done

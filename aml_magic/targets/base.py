@@ -10,7 +10,6 @@ through the placement's transport, so a type differs from another only in those 
 """
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field

@@ -1,7 +1,8 @@
-"""``spark_dependencies.yml`` to a ``spark-submit`` command line, shared by the local target and
-the cluster target to come."""
+"""``spark_dependencies.yml`` to a ``spark-submit`` command line (shared by every target that runs
+PySpark), and what a driver's log says about its application."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -30,3 +31,32 @@ def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
     if packages:
         argv += ["--packages", ",".join(packages)]
     return argv + list(command)
+
+
+# What a driver's log says about its application (Spark 3/4 log lines, standalone and YARN).
+_APP_ID = re.compile(r"(?:app ID|Submitted application|application ID)\s+"
+                     r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)")
+_UI = re.compile(r"Bound SparkUI to \S+ and started at (https?://\S+)")
+_UNRESOLVED = re.compile(r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)")
+
+
+def driver_facts(text: str) -> dict[str, str]:
+    """``spark_app_id`` and ``spark_ui`` when this part of the driver's log names them."""
+    facts: dict[str, str] = {}
+    app = _APP_ID.search(text)
+    if app:
+        facts["spark_app_id"] = app.group(1)
+    ui = _UI.search(text)
+    if ui:
+        facts["spark_ui"] = ui.group(1).rstrip(".,")
+    return facts
+
+
+def unresolved_packages(text: str) -> list[str]:
+    """``group:artifact:version`` of each package Ivy could not resolve, in order, once."""
+    found: list[str] = []
+    for group, artifact, version in _UNRESOLVED.findall(text):
+        coordinate = f"{group}:{artifact}:{version}"
+        if coordinate not in found:
+            found.append(coordinate)
+    return found
