@@ -182,7 +182,7 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
         value = record.target_state.get(key)
         if isinstance(value, str) and len(value) < 300:
-            detail[key] = value  # type: ignore[literal-required]
+            detail[key] = value
     if unreachable:
         detail["unreachable"] = unreachable
     return detail

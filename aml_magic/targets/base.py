@@ -199,8 +199,10 @@ class AgentTarget(Target):
 
     def read_state(self, target_state: dict[str, Any]) -> AgentState:
         """``status.json``, bounded and validated (``runfolder``: the run may have written it)."""
-        return runfolder.read_status(self.transport, join(target_state["run_dir"], "status.json"),
-                                     heartbeat_seconds=self.heartbeat_seconds)
+        state = runfolder.read_status(self.transport,
+                                      join(target_state["run_dir"], "status.json"),
+                                      heartbeat_seconds=self.heartbeat_seconds)
+        return self.launch.observe_state(self, target_state, state)
 
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
         if self.run_folder_is_local:
@@ -210,6 +212,7 @@ class AgentTarget(Target):
         chunk = self.transport.read_file(remote, offset, runfolder.LOG_CHUNK)
         if chunk:
             runfolder.append_nofollow(local_log.parent, local_log.name, chunk)
+            self.launch.observe_log(self, target_state, local_log, offset)
 
     def read_metrics(self, target_state: dict[str, Any], offset: int,
                      limit: int = runfolder.METRICS_CHUNK) -> bytes:

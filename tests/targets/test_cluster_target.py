@@ -9,9 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -64,17 +65,14 @@ def write_maven_repo(root: Path, group: str, artifact: str, version: str, resour
 
 def readable_tree(path: Path) -> None:
     subprocess.run(["chmod", "-R", "a+rX", str(path)], check=True)
-    for parent in path.parents:
-        if str(parent) in ("/", "/tmp"):
-            break
-        os.chmod(parent, os.stat(parent).st_mode | 0o005)
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory, sshd: SshServer) -> Iterator[dict[str, Any]]:
-    """What every test of this module shares: a wheel, a Maven repo, one remote base folder
-    (so the environment is built once for the module)."""
-    folder = Path(tempfile_dir(tmp_path_factory))
+def shared(sshd: SshServer) -> Iterator[dict[str, Any]]:
+    """What every test of this module shares: a wheel, a Maven repo (in a folder the SSH user
+    can read: pytest's own base folder is root's, mode 0700), one remote base folder (so the
+    environment is built once for the module)."""
+    folder = Path(tempfile.mkdtemp(prefix="aml-spark-test-", dir="/tmp"))
     wheels = folder / "wheels"
     wheels.mkdir()
     wheel = write_wheel(wheels, "only-in-the-prepared-environment")
@@ -83,22 +81,15 @@ def shared(tmp_path_factory: pytest.TempPathFactory, sshd: SshServer) -> Iterato
     readable_tree(folder)
     base = f".aml-test-spark-{os.urandom(4).hex()}"
     yield {"wheel": wheel, "maven": maven, "base": base}
-    subprocess.run(["rm", "-rf", str(Path(sshd.home) / base)], check=False)
-
-
-def tempfile_dir(factory: pytest.TempPathFactory) -> str:
-    """A folder the SSH user can read (pytest's own base folder is root's, mode 0700)."""
-    import tempfile
-    del factory
-    return tempfile.mkdtemp(prefix="aml-spark-test-", dir="/tmp")
+    subprocess.run(["rm", "-rf", str(Path(sshd.home) / base), str(folder)], check=False)
 
 
 def conda_text(wheel: Path) -> str:
     return f"name: e\ndependencies:\n  - python=3\n  - pip:\n    - {wheel}\n"
 
 
-def spark_text(conf: dict[str, str], repositories: list[str] = (),  # type: ignore[assignment]
-               packages: list[tuple[str, str, str]] = ()) -> str:  # type: ignore[assignment]
+def spark_text(conf: dict[str, str], repositories: Sequence[str] = (),
+               packages: Sequence[tuple[str, str, str]] = ()) -> str:
     lines = ["configuration:"]
     lines += [f'  "{k}": "{v}"' for k, v in conf.items()]
     lines.append("repositories:" + ("" if repositories else " []"))
@@ -201,7 +192,7 @@ def test_prepare_then_a_job_runs_on_the_executors_with_the_prepared_environment(
         assert mark == "only-in-the-prepared-environment"
         assert cwd.startswith(str(spark_cluster.root / "work")), cwd
         assert env_python in python
-    assert f"driver only-in-the-prepared-environment" in log
+    assert "driver only-in-the-prepared-environment" in log
     assert "conf forty-two" in log
     # And the application id is recorded, shown, and was known to the master
     state = run.record.target_state
@@ -209,7 +200,7 @@ def test_prepare_then_a_job_runs_on_the_executors_with_the_prepared_environment(
     assert app and app.startswith("app-"), state
     assert app in spark_cluster.completed_app_ids()
     shown = aml(project, "run", "show", run.id)
-    assert f"spark app" in shown.stdout and app in shown.stdout, shown.stdout + shown.stderr
+    assert "spark app" in shown.stdout and app in shown.stdout, shown.stdout + shown.stderr
     # And metrics and outputs came back
     assert [(m.name, m.value) for m in run.metrics()] == [("tasks", 8)]
     assert (run.outputs_folder / "result.txt").read_text() == "8 rows\n"
