@@ -1,5 +1,6 @@
 """``Framework: PySpark`` on the ``local`` and ``remote`` targets with a real ``spark-submit``
-(the pyspark package's Spark, local mode ``local[*]``, a JRE from Debian)."""
+(the pyspark package's Spark, local mode ``local[*]``, a JRE from Debian); on ``docker`` with
+aml_magic's own images, one "not supported yet" line."""
 from __future__ import annotations
 
 import os
@@ -15,8 +16,6 @@ from aml_magic.workspace import Workspace
 from tests._require import missing
 from tests.fixtures.spark import JAVA, shared_spark_home
 from tests.fixtures.sshd import SshServer
-
-pytestmark = pytest.mark.spark
 
 JOB = """
 import sys
@@ -67,6 +66,7 @@ def local_ws(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspa
     workspace.close()
 
 
+@pytest.mark.spark
 def test_pyspark_on_local_uses_the_pyspark_packages_spark_submit(
         local_ws: Workspace, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given no spark-submit on PATH and the template's sparkSubmitLocation: spark-submit
@@ -82,6 +82,7 @@ def test_pyspark_on_local_uses_the_pyspark_packages_spark_submit(
     assert [(m.name, m.value) for m in run.metrics()] == [("total", 9900)]
 
 
+@pytest.mark.spark
 def test_pyspark_on_remote_runs_spark_submit_on_the_machine(project: Path,
                                                             sshd: SshServer) -> None:
     home = spark_home()
@@ -98,5 +99,26 @@ def test_pyspark_on_remote_runs_spark_submit_on_the_machine(project: Path,
         check_log(log)
         assert f"python {sshd.python}" in log or "python /usr/bin/python3" in log, log[-2000:]
         assert [(m.name, m.value) for m in run.metrics()] == [("total", 9900)]
+    finally:
+        ws.close()
+
+
+def test_pyspark_on_a_default_docker_image_is_one_clear_line(project: Path) -> None:
+    from aml_magic.errors import ConfigError
+    ws = Workspace(project)
+    try:
+        ws.attach("docker", "dk")
+        use_pyspark(project, "dk")
+        target = ws.target_for(ws.config.compute("dk"))
+        with pytest.raises(ConfigError) as err:
+            target.check(ws.config.runconfig("dk"))
+        message = str(err.value)
+        assert "PySpark" in message and "not supported yet" in message
+        assert "baseDockerImage" in message and "\n" not in message
+        # an image of the user's own (e.g. with Spark) is not refused
+        compute = ws.config.compute("dk")
+        compute.base_docker_image = "example/spark-image:1"
+        ws.config.write_compute(compute)
+        ws.target_for(ws.config.compute("dk")).check(ws.config.runconfig("dk"))
     finally:
         ws.close()
