@@ -346,3 +346,19 @@ def test_an_unreachable_master_is_one_clear_line(ws: Workspace, project: Path) -
     message = str(err.value)
     assert f"spark://127.0.0.1:{port}" in message and "cannot be reached" in message
     assert "sparkMaster" in message and "\n" not in message
+
+
+def test_attach_cluster_through_the_cli(project: Path, sshd: SshServer) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "aml_magic", "computetarget", "attach", "cluster", "-n", "myhdi",
+         "-a", f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--password-stdin",
+         "--trust-new-host-key", "--spark-master", "spark://head.example:7077",
+         "--yarn-deploy-mode", "client"],
+        cwd=project, input=sshd.password + "\n", capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0, proc.stderr
+    text = (project / "aml_config" / "myhdi.compute").read_text()
+    assert 'sparkMaster: "spark://head.example:7077"' in text
+    assert 'yarnDeployMode: "client"' in text
+    assert sshd.password not in text
+    assert 'Framework: "PySpark"' in (project / "aml_config" / "myhdi.runconfig").read_text()
