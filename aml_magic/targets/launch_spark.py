@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import TargetError
 from .base import AgentState, LaunchRequest
 from .launch_process import ProcessLaunch
-from .spark import driver_facts, unresolved_packages
+from .spark import driver_facts, missing_python, unresolved_packages
 
 if TYPE_CHECKING:
     from .base import AgentTarget
@@ -90,8 +90,8 @@ class SparkSubmitLaunch(ProcessLaunch):
 
     def observe_state(self, target: AgentTarget, target_state: dict[str, Any],
                       state: AgentState) -> AgentState:
-        if state.state == "Failed" and target_state.get("spark_unresolved"):
-            state.reason = unresolved_reason(target_state)
+        if state.state == "Failed":
+            state.reason = failure_reason(target_state) or state.reason
         self._last_state = state
         return state
 
@@ -108,16 +108,29 @@ class SparkSubmitLaunch(ProcessLaunch):
         missing = unresolved_packages(text)
         if missing:
             target_state.setdefault("spark_unresolved", missing)
-            state = self._last_state          # this pass's state: its reason is the run's
-            if state is not None and state.state == "Failed":
-                state.reason = unresolved_reason(target_state)
+        python = missing_python(text)
+        if python:
+            target_state.setdefault("spark_missing_python", python)
+        state = self._last_state              # this pass's state: its reason is the run's
+        if state is not None and state.state == "Failed":
+            state.reason = failure_reason(target_state) or state.reason
 
 
-def unresolved_reason(target_state: dict[str, Any]) -> str:
-    where = target_state.get("spark_dependencies") or "spark_dependencies.yml"
-    missing = ", ".join(str(m) for m in target_state.get("spark_unresolved", []))
-    return (f"Spark could not resolve package {missing} named in {where}: check its "
-            "coordinate and repositories (the full Ivy output is in the run's log)")
+def failure_reason(target_state: dict[str, Any]) -> str | None:
+    """One line for the failures the driver's log names: an unresolvable package, a Python
+    that the driver or an executor could not start."""
+    if target_state.get("spark_unresolved"):
+        where = target_state.get("spark_dependencies") or "spark_dependencies.yml"
+        missing = ", ".join(str(m) for m in target_state["spark_unresolved"])
+        return (f"Spark could not resolve package {missing} named in {where}: check its "
+                "coordinate and repositories (the full Ivy output is in the run's log)")
+    python = target_state.get("spark_missing_python")
+    if python:
+        return (f"Spark could not start the Python environment {python} (driver or "
+                "executors): prepare it (`aml experiment prepare`) and make its path exist on "
+                "every node (a remoteBaseDirectory all nodes share), or fix "
+                "spark.pyspark.python (the full output is in the run's log)")
+    return None
 
 
-__all__ = ["SparkSubmitLaunch", "spark_submit_path", "unresolved_reason"]
+__all__ = ["SparkSubmitLaunch", "failure_reason", "spark_submit_path"]

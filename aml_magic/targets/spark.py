@@ -37,6 +37,7 @@ def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
 _APP_ID = re.compile(r"(?:app ID|Submitted application|application ID)\s+"
                      r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)")
 _UI = re.compile(r"Bound SparkUI to \S+ and started at (https?://\S+)")
+_NO_PYTHON = re.compile(r'Cannot run program "([^"]+)"')
 _UNRESOLVED = re.compile(r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)")
 
 
@@ -60,3 +61,9 @@ def unresolved_packages(text: str) -> list[str]:
         if coordinate not in found:
             found.append(coordinate)
     return found
+
+
+def missing_python(text: str) -> str | None:
+    """The interpreter Spark could not start (driver or executor), when the log says so."""
+    found = _NO_PYTHON.search(text)
+    return found.group(1) if found else None

@@ -362,3 +362,14 @@ def test_attach_cluster_through_the_cli(project: Path, sshd: SshServer) -> None:
     assert 'yarnDeployMode: "client"' in text
     assert sshd.password not in text
     assert 'Framework: "PySpark"' in (project / "aml_config" / "myhdi.runconfig").read_text()
+
+
+def test_a_python_spark_cannot_start_is_one_clear_line(ws: Workspace, project: Path) -> None:
+    (project / "aml_config" / "spark_dependencies.yml").write_text(
+        spark_text({**BASE_CONF, "spark.pyspark.python": "/nonexistent/env/bin/python"}))
+    (project / "a.py").write_text("print('never')\n")
+    run = ws.submit("spk", "a.py")
+    assert run.wait(300) == RunStatus.FAILED
+    reason = run.record.reason or ""
+    assert "/nonexistent/env/bin/python" in reason and "prepare" in reason, reason
+    assert "\n" not in reason

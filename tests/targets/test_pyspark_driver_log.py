@@ -56,3 +56,11 @@ def test_the_application_is_shown_by_run_show_and_the_widget() -> None:
                        spark_app="app-20261129134002-0007 (http://head:4040)")
     assert "app-20261129134002-0007 (http://head:4040)" in header_html(snap)
     assert "spark app: app-20261129134002-0007" in summary_text(snap)
+
+
+def test_a_python_spark_cannot_start_is_named() -> None:
+    from aml_magic.targets.spark import missing_python
+    line = ('java.io.IOException: Cannot run program "/e/bin/python": error=2, No such file or '
+            "directory\n")
+    assert missing_python(line) == "/e/bin/python"
+    assert missing_python(STANDALONE) is None
