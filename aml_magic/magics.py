@@ -214,6 +214,7 @@ class AmlMagics(Magics):
                                 trust_new_host_key=request.trust_new_host_key,
                                 base_image=request.base_image,
                                 network_mode=request.network_mode,
+                                spark_master=request.spark_master,
                                 on_message=lines.append)
             return "\n".join(lines + [self._attached_text(compute)])
 

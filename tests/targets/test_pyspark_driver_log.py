@@ -2,6 +2,8 @@
 shows it (``aml run show`` text, the widget's header). Lines as Spark 3/4 print them."""
 from __future__ import annotations
 
+from typing import Any
+
 from aml_magic.render import run_text
 from aml_magic.targets.spark import driver_facts, spark_submit_argv, unresolved_packages
 from aml_magic.widgets._render import header_html, summary_text
@@ -64,3 +66,24 @@ def test_a_python_spark_cannot_start_is_named() -> None:
             "directory\n")
     assert missing_python(line) == "/e/bin/python"
     assert missing_python(STANDALONE) is None
+
+
+def test_the_attach_form_asks_a_cluster_for_its_spark_master() -> None:
+    from tests._require import require_module
+    require_module("ipywidgets")
+    from aml_magic.widgets.attach_form import AttachForm
+    seen: list[Any] = []
+
+    def attach(request: Any) -> str:
+        seen.append(request)
+        return "attached"
+    form = AttachForm(attach)
+    form.type.value = "remote"
+    assert form.spark_master.layout.display == "none"
+    form.type.value = "cluster"
+    assert form.spark_master.layout.display is None
+    form.name.value, form.address.value, form.username.value = "myhdi", "head:22", "me"
+    form.spark_master.value = " spark://head:7077 "
+    form.button.click()
+    assert seen and seen[0].type == "cluster" and seen[0].spark_master == "spark://head:7077"
+    assert seen[0].address == "head:22"
