@@ -81,24 +81,6 @@ class ContainerLaunch(Launch):
                 "a Docker target (the folder is mounted into the container); set sharedVolumes: "
                 "true or remove nativeSharedDirectory",
                 path=str(c.path) if c.path else None)
-        self._check_spark(target, runconfig)
-
-    @staticmethod
-    def _check_spark(target: AgentTarget, runconfig: Any) -> None:
-        """PySpark in a container needs an image with a JRE and Spark: aml_magic's own
-        environment images have neither yet, so a PySpark run on the default base image is
-        refused in one line; an image of the user's own (e.g. a Spark image) is trusted."""
-        from ..config.templates import DEFAULT_DOCKER_IMAGE
-        c = target.compute
-        base = (c.base_docker_image or DEFAULT_DOCKER_IMAGE).strip()
-        if getattr(runconfig, "framework", "Python") == "PySpark" and base == DEFAULT_DOCKER_IMAGE:
-            raise ConfigError(
-                f"run configuration '{runconfig.name}' uses Framework: PySpark on "
-                f"{c.type} target '{c.name}': PySpark in aml_magic's environment images (JRE + "
-                "pyspark) is not supported yet; use the local, remote or cluster target, set "
-                f"baseDockerImage in {target.compute_file()} to an image with Java and Spark, "
-                "or set Framework: Python",
-                path=str(runconfig.path) if getattr(runconfig, "path", None) else None)
 
     def prepare(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
                 on_progress: ProgressCallback | None, build: bool,

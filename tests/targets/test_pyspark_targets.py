@@ -1,6 +1,6 @@
 """``Framework: PySpark`` on the ``local`` and ``remote`` targets with a real ``spark-submit``
-(the pyspark package's Spark, local mode ``local[*]``, a JRE from Debian); on ``docker`` with
-aml_magic's own images, one "not supported yet" line."""
+(the pyspark package's Spark, local mode ``local[*]``, a JRE from Debian); ``docker`` is in
+tests/targets/test_pyspark_docker.py."""
 from __future__ import annotations
 
 import os
@@ -102,23 +102,3 @@ def test_pyspark_on_remote_runs_spark_submit_on_the_machine(project: Path,
     finally:
         ws.close()
 
-
-def test_pyspark_on_a_default_docker_image_is_one_clear_line(project: Path) -> None:
-    from aml_magic.errors import ConfigError
-    ws = Workspace(project)
-    try:
-        ws.attach("docker", "dk")
-        use_pyspark(project, "dk")
-        target = ws.target_for(ws.config.compute("dk"))
-        with pytest.raises(ConfigError) as err:
-            target.check(ws.config.runconfig("dk"))
-        message = str(err.value)
-        assert "PySpark" in message and "not supported yet" in message
-        assert "baseDockerImage" in message and "\n" not in message
-        # an image of the user's own (e.g. with Spark) is not refused
-        compute = ws.config.compute("dk")
-        compute.base_docker_image = "example/spark-image:1"
-        ws.config.write_compute(compute)
-        ws.target_for(ws.config.compute("dk")).check(ws.config.runconfig("dk"))
-    finally:
-        ws.close()
