@@ -12,7 +12,7 @@ import pytest
 from aml_magic import Workspace
 from aml_magic.history.status import RunStatus
 from tests.fixtures.dockerd import DockerEngine
-from tests.targets.test_pyspark_targets import JOB, check_log, use_pyspark
+from tests.targets.test_pyspark_targets import check_log, use_pyspark
 
 
 @pytest.fixture
