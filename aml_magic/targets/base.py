@@ -266,7 +266,8 @@ class AgentTarget(Target):
         return self.script_argv(request, python)
 
     def script_argv(self, request: LaunchRequest, python: str, *,
-                    spark_submit: str | None = None) -> list[str]:
+                    spark_submit: str | None = None,
+                    spark_defaults: dict[str, str] | None = None) -> list[str]:
         """The command the agent starts: the script under ``python``, or under
         ``spark-submit`` for a PySpark run configuration."""
         rc = request.runconfig
@@ -274,7 +275,8 @@ class AgentTarget(Target):
             return [python, *request.command]
         from .spark import spark_submit_argv
         return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
-                                 request.command, master="local[*]", python=python)
+                                 request.command, master="local[*]", python=python,
+                                 defaults=spark_defaults)
 
 
 def join(*parts: str) -> str:

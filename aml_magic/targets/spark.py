@@ -8,7 +8,8 @@ from typing import Any
 
 def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
                       master: str | None = None, deploy_mode: str | None = None,
-                      python: str | None = None) -> list[str]:
+                      python: str | None = None,
+                      defaults: dict[str, str] | None = None) -> list[str]:
     """``spark-submit [--master M] [--name N] --conf k=v ... [--repositories R]
     [--packages g:a:v,...] SCRIPT ARGS...``; values stay separate argv items (never a shell)."""
     argv = [spark_submit]
@@ -22,6 +23,8 @@ def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
         argv += ["--name", str(name)]
     if python:
         configuration.setdefault("spark.pyspark.python", python)
+    for key, value in (defaults or {}).items():       # the target's, below the user's own
+        configuration.setdefault(key, value)
     for key, value in configuration.items():
         argv += ["--conf", f"{key}={value}"]
     repositories = list(getattr(deps, "repositories", None) or [])
