@@ -71,6 +71,12 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-image", help="base Docker image (docker, remotedocker)")
     parser.add_argument("--python-location", help="the interpreter on the target")
     parser.add_argument("--remote-base-dir", help="folder on the remote for runs and snapshots")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help="spark-submit --master of a cluster target (stored as sparkMaster)")
+    parser.add_argument("--yarn-deploy-mode", choices=("client", "cluster"),
+                        help="spark-submit --deploy-mode (cluster; stored as yarnDeployMode)")
+    parser.add_argument("--spark-submit-location", metavar="PATH",
+                        help="spark-submit on the target (local, remote, cluster)")
     parser.add_argument("--shared-volumes", action="store_true", default=None,
                         help="mount the project instead of copying it (docker)")
     parser.add_argument("--nvidia-docker", action="store_true", default=None,

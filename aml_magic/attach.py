@@ -21,6 +21,8 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                   python_location: str | None = None, shared_volumes: bool | None = None,
                   nvidia_docker: bool | None = None, remote_base_dir: str | None = None,
                   network_mode: str | None = None, docker_host: str | None = None,
+                  spark_master: str | None = None, yarn_deploy_mode: str | None = None,
+                  spark_submit_location: str | None = None,
                   overwrite: bool = False,
                   on_message: Any = None) -> Any:
     from .config import ComputeTarget, RunConfiguration
@@ -38,7 +40,9 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
              "trust_new_host_key": trust_new_host_key or None, "base_image": base_image,
              "python_location": python_location, "shared_volumes": shared_volumes,
              "nvidia_docker": nvidia_docker, "remote_base_dir": remote_base_dir,
-             "network_mode": network_mode, "docker_host": docker_host}
+             "network_mode": network_mode, "docker_host": docker_host,
+             "spark_master": spark_master, "yarn_deploy_mode": yarn_deploy_mode,
+             "spark_submit_location": spark_submit_location}
     unused = [k for k, v in given.items() if v is not None and k not in spec.attach_options]
     if unused:
         flags = ", ".join("--" + k.replace("_", "-") for k in unused)
@@ -70,6 +74,14 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
         compute.nvidia_docker = nvidia_docker
     if remote_base_dir:
         compute.remote_base_dir = remote_base_dir
+    if spark_master:
+        compute.spark_master = spark_master
+    if yarn_deploy_mode:
+        if yarn_deploy_mode not in ("client", "cluster"):
+            raise AmlError(f"--yarn-deploy-mode {yarn_deploy_mode!r}: use client or cluster")
+        compute.yarn_deploy_mode = yarn_deploy_mode
+    if spark_submit_location:
+        compute.spark_submit_location = spark_submit_location
     created_refs: list[str] = []
     try:
         if password is not None:
@@ -82,7 +94,7 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                       host_key_fingerprint=host_key_fingerprint,
                       trust_new_host_key=trust_new_host_key, confirm_host_key=confirm_host_key,
                       created_refs=created_refs, on_message=on_message)
-        runconfig = RunConfiguration(name=name, target=name, framework="Python",
+        runconfig = RunConfiguration(name=name, target=name, framework=spec.framework,
                                      prepare_environment=spec.prepare_environment)
         ws.config.write_compute(compute)
         try:

@@ -245,7 +245,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
         base_image=args.base_image, python_location=args.python_location,
         shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
         remote_base_dir=args.remote_base_dir, network_mode=args.network_mode,
-        docker_host=args.docker_host, on_message=print)
+        docker_host=args.docker_host, spark_master=args.spark_master,
+        yarn_deploy_mode=args.yarn_deploy_mode,
+        spark_submit_location=args.spark_submit_location, on_message=print)
     print(f"attached '{compute.name}': wrote aml_config/{compute.name}.compute and "
           f"aml_config/{compute.name}.runconfig")
     return 0

@@ -182,6 +182,8 @@ class AmlMagics(Magics):
                 python_location=args.python_location, remote_base_dir=args.remote_base_dir,
                 shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
                 network_mode=args.network_mode, docker_host=args.docker_host,
+                spark_master=args.spark_master, yarn_deploy_mode=args.yarn_deploy_mode,
+                spark_submit_location=args.spark_submit_location,
                 confirm_host_key=confirm_host_key,
                 on_message=print)
         finally:
@@ -212,6 +214,7 @@ class AmlMagics(Magics):
                                 trust_new_host_key=request.trust_new_host_key,
                                 base_image=request.base_image,
                                 network_mode=request.network_mode,
+                                spark_master=request.spark_master,
                                 on_message=lines.append)
             return "\n".join(lines + [self._attached_text(compute)])
 

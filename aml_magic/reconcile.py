@@ -60,10 +60,12 @@ def _reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
         if record.status.is_terminal() or not record.target_state.get("run_dir"):
             return record
         state = target.read_state(record.target_state)
+        seen = dict(record.target_state)
         try:
             target.sync_log(record.target_state, run_folder / "log.txt")
         except UnsafeRunFile as exc:      # the run replaced its log: keep what was copied
             record.target_state = dict(record.target_state, log_refused=str(exc))
+        if record.target_state != seen:   # the log named facts (e.g. the Spark application)
             store.update(record.run_id, target_state=record.target_state)
         _ingest_metrics(store, record, target)
         if state.is_final:

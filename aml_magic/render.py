@@ -170,6 +170,10 @@ def run_text(detail: Mapping[str, Any]) -> str:
         pairs.append(("reason", detail["reason"]))
     if detail.get("python"):
         pairs.append(("python", detail["python"]))
+    if detail.get("spark_app_id"):
+        pairs.append(("spark app", detail["spark_app_id"]))
+    if detail.get("spark_ui"):
+        pairs.append(("spark ui", detail["spark_ui"]))
     if detail["git_commit"]:
         pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
                                                           else "")))

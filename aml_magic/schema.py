@@ -74,6 +74,8 @@ class RunDetailJson(RunJson, total=False):
     log: str
     unreachable: str
     python: str
+    spark_app_id: str
+    spark_ui: str
 
 
 class TargetJson(TypedDict):
@@ -236,6 +238,10 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     python = record.target_state.get("python")
     if isinstance(python, str):             # the interpreter the run used (path and version)
         detail["python"] = python
+    for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
+        value = record.target_state.get(key)
+        if isinstance(value, str) and len(value) < 300:
+            detail[key] = value
     if unreachable:
         detail["unreachable"] = unreachable
     return detail

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install everything aml_magic and its test suite need on a fresh Debian machine (idempotent):
 # the Debian packages (the real components the tests start themselves: sshd, dockerd, Chromium;
-# debootstrap for the locally built Docker base images; rsync for the sync benchmark; python3-venv
-# because Debian's Python is externally managed, PEP 668; node and npm, which build the JupyterLab
+# debootstrap for the locally built Docker base images; rsync for the sync benchmark; a JRE for
+# the Spark cluster the suite starts (pyspark comes with the test extras); python3-venv because
+# Debian's Python is externally managed, PEP 668; node and npm, which build the JupyterLab
 # extension into the package), then the project's virtual environment
 # (.venv beside this script's folder, or AML_MAGIC_VENV) with aml_magic installed editable.
 #
@@ -14,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 for pair in sshd:openssh-server dockerd:docker.io docker:docker.io debootstrap:debootstrap \
-            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git node:nodejs npm:npm; do
+            rsync:rsync chromium:chromium sqlite3:sqlite3 git:git node:nodejs npm:npm \
+            java:openjdk-17-jre-headless; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done

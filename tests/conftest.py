@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:
 
 from tests._require import in_ci, require, require_module  # noqa: E402  (after the path fix)
 
-pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd"]
+pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd", "tests.fixtures.spark"]
 
 # Which marker a test gets when it uses a fixture (directly or through another fixture).
 MARKER_OF_FIXTURE = {
@@ -27,6 +27,7 @@ MARKER_OF_FIXTURE = {
     "dockerd": "docker",
     "kernel_env": "kernel",
     "lab": "browser",
+    "spark_cluster": "spark",
 }
 
 __all__ = ["MARKER_OF_FIXTURE", "in_ci", "require", "require_module"]

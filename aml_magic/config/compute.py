@@ -32,6 +32,7 @@ _KEYS: dict[str, str] = {
     "spark_submit_location": "sparkSubmitLocation",
     "user_managed_environment": "userManagedEnvironment",
     "yarn_deploy_mode": "yarnDeployMode",
+    "spark_master": "sparkMaster",
     "network_mode": "networkMode",
     "container_user": "containerUser",
     "capabilities": "capabilities",
@@ -41,7 +42,7 @@ _KEYS: dict[str, str] = {
 _TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
               "base_docker_image", "native_shared_directory", "python_location",
               "spark_submit_location", "network_mode", "container_user", "capabilities",
-              "docker_host")
+              "docker_host", "spark_master")
 _COMMENTS = {
     "type": "Kind of target: local, docker, remote, remotedocker or cluster.",
     "address": "Host name or IP address of the machine (host:port is allowed).",
@@ -60,6 +61,8 @@ _COMMENTS = {
     "sparkSubmitLocation": "spark-submit used for PySpark runs.",
     "userManagedEnvironment": "true: use the target's Python as it is; build no environment.",
     "yarnDeployMode": "spark-submit --deploy-mode on YARN: client or cluster.",
+    "sparkMaster": "spark-submit --master of a cluster target, e.g. spark://head:7077\n"
+                   "(absent: the cluster's own default, e.g. YARN on HDInsight).",
     "networkMode": "Docker network of builds and runs: host, bridge, none or a network name\n"
                    "(default: the engine's default network).",
     "containerUser": "User (name or uid[:gid]) the run's container runs as\n"
@@ -89,6 +92,7 @@ class ComputeTarget:
     spark_submit_location: str | None = None
     user_managed_environment: bool | None = None
     yarn_deploy_mode: str | None = None
+    spark_master: str | None = None           # spark-submit --master (cluster targets)
     host_key_fingerprint: str | None = None
     port: int | None = None
     key_reference: str | None = None

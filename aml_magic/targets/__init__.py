@@ -17,8 +17,7 @@ def target_class(type_name: str, *, source: str | None = None) -> type[Target]:
     spec = lookup(type_name)
     if spec is None:
         known = ", ".join(supported_types())
-        why = "is not supported yet" if type_name == "cluster" else "is unknown"
-        raise ConfigError(f"compute type '{type_name}' {why}; supported types: {known}",
+        raise ConfigError(f"compute type '{type_name}' is unknown; supported types: {known}",
                           path=source)
     module_name, _, class_name = spec.target.partition(":")
     try:

@@ -199,8 +199,10 @@ class AgentTarget(Target):
 
     def read_state(self, target_state: dict[str, Any]) -> AgentState:
         """``status.json``, bounded and validated (``runfolder``: the run may have written it)."""
-        return runfolder.read_status(self.transport, join(target_state["run_dir"], "status.json"),
-                                     heartbeat_seconds=self.heartbeat_seconds)
+        state = runfolder.read_status(self.transport,
+                                      join(target_state["run_dir"], "status.json"),
+                                      heartbeat_seconds=self.heartbeat_seconds)
+        return self.launch.observe_state(self, target_state, state)
 
     def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
         if self.run_folder_is_local:
@@ -210,6 +212,7 @@ class AgentTarget(Target):
         chunk = self.transport.read_file(remote, offset, runfolder.LOG_CHUNK)
         if chunk:
             runfolder.append_nofollow(local_log.parent, local_log.name, chunk)
+            self.launch.observe_log(self, target_state, local_log, offset)
 
     def read_metrics(self, target_state: dict[str, Any], offset: int,
                      limit: int = runfolder.METRICS_CHUNK) -> bytes:
@@ -263,7 +266,8 @@ class AgentTarget(Target):
         return self.script_argv(request, python)
 
     def script_argv(self, request: LaunchRequest, python: str, *,
-                    spark_submit: str | None = None) -> list[str]:
+                    spark_submit: str | None = None,
+                    spark_defaults: dict[str, str] | None = None) -> list[str]:
         """The command the agent starts: the script under ``python``, or under
         ``spark-submit`` for a PySpark run configuration."""
         rc = request.runconfig
@@ -271,7 +275,8 @@ class AgentTarget(Target):
             return [python, *request.command]
         from .spark import spark_submit_argv
         return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
-                                 request.command, master="local[*]", python=python)
+                                 request.command, master="local[*]", python=python,
+                                 defaults=spark_defaults)
 
 
 def join(*parts: str) -> str:

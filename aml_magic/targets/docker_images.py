@@ -31,6 +31,7 @@ from .env_build_scripts import (
     UNHONOURED_MARK,
     conda_script,
     installer_used,
+    java_script,
     venv_script,
 )
 
@@ -162,10 +163,14 @@ class DockerEnvironmentBuilder:
             script = venv_script(installer)
             uv = self._shippable_uv() if installer == "uv" else None
         say(f"building environment {identity} on {base_image} with {route}")
+        requirements, environment = plan.venv_requirements, plan.conda_environment
+        if plan.specs.get("framework") == "pyspark":      # spark-submit and a JRE in the image
+            script = java_script() + script
+            requirements, environment = _with_pyspark(requirements, environment)
         files = {
             "build.sh": script.encode(),
-            "environment.yml": json.dumps(plan.conda_environment, indent=1).encode(),
-            "requirements.txt": "".join(f"{r}\n" for r in plan.venv_requirements).encode(),
+            "environment.yml": json.dumps(environment, indent=1).encode(),
+            "requirements.txt": "".join(f"{r}\n" for r in requirements).encode(),
             "guessed.txt": "".join(f"{r}\n" for r in plan.guessed.values()).encode(),
         }
         env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore",
@@ -239,6 +244,17 @@ class DockerEnvironmentBuilder:
             if self.ship_uv and _same_arch(self.engine.architecture(), platform.machine()):
                 self._uv = _local_uv_binary()
         return self._uv if isinstance(self._uv, Path) else None
+
+
+def _with_pyspark(requirements: list[str],
+                  environment: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The requirements (venv) and environment file (conda) plus ``pyspark`` unless named."""
+    if any(r.strip().lower().startswith("pyspark") for r in requirements):
+        return requirements, environment
+    deps = [d for d in environment.get("dependencies", []) if not isinstance(d, dict)]
+    pips = [d["pip"] for d in environment.get("dependencies", []) if isinstance(d, dict)]
+    deps.append({"pip": [*(pips[0] if pips else []), "pyspark"]})
+    return [*requirements, "pyspark"], {**environment, "dependencies": deps}
 
 
 def _tar_of(files: dict[str, bytes], directory: str) -> bytes:

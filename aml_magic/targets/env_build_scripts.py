@@ -110,10 +110,30 @@ echo "aml: done"
 """
 
 
+def java_script() -> str:
+    """POSIX sh run first in the build container of a ``Framework: PySpark`` environment: a
+    Java runtime from the image's package manager when it has none (Spark 4 needs Java 17+)."""
+    return """set -eu
+if command -v java >/dev/null 2>&1; then
+    echo "aml: Java runtime present: $(command -v java)"
+elif command -v apt-get >/dev/null 2>&1; then
+    echo "aml: installing a Java runtime (apt-get) for PySpark"
+    export DEBIAN_FRONTEND=noninteractive
+    mkdir -p /usr/share/man/man1      # slim images drop it; the JRE's postinst links into it
+    apt-get update -q && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless \\
+        || { echo "aml: could not install openjdk-17-jre-headless for PySpark"; exit 5; }
+    rm -rf /var/lib/apt/lists/*
+else
+    echo "aml: the base image has no Java runtime and no apt-get: use a baseDockerImage with Java"
+    exit 5
+fi
+"""
+
+
 def installer_used(lines: list[str], default: str) -> str:
     used = [ln.split("aml: installer ", 1)[1].strip() for ln in lines if "aml: installer " in ln]
     return used[-1] if used else default
 
 
 __all__ = ["BUILD_DIR", "CACHE_MOUNT", "ENV_PREFIX", "ENV_PYTHON", "UNHONOURED_MARK",
-           "conda_script", "installer_used", "venv_script"]
+           "conda_script", "installer_used", "java_script", "venv_script"]

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
 
 if TYPE_CHECKING:
-    from .base import AgentTarget
+    from pathlib import Path
+
+    from .base import AgentState, AgentTarget
 
 
 def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,
@@ -67,6 +69,16 @@ class Launch(ABC):
     def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
                         timeout: float) -> None:
         target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+
+    def observe_state(self, target: AgentTarget, target_state: dict[str, Any],
+                      state: AgentState) -> AgentState:
+        """The agent's state as read from the run folder; a launch may refine its reason."""
+        return state
+
+    def observe_log(self, target: AgentTarget, target_state: dict[str, Any], local_log: Path,
+                    offset: int) -> None:
+        """Called after the log's bytes from ``offset`` on were copied to ``local_log``; a
+        launch may record facts the log names in ``target_state`` (which reconcile stores)."""
 
     def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
         """Called once the end state has been read and outputs collected."""

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 CANCEL_GRACE_SECONDS = 3.0
 START_TIMEOUT = 90.0
+#: Spark settings of a PySpark run in a container: its user may have no passwd entry (the run
+#: folder's owner), so Java's user.home is "?" and Ivy refuses it; keep Ivy's files in /tmp.
+CONTAINER_SPARK = {"spark.jars.ivy": "/tmp/.ivy2"}
 
 
 class ContainerLaunch(Launch):
@@ -140,9 +143,12 @@ class ContainerLaunch(Launch):
             synced = target.placement.sync(request)
             run_dir = synced["run_dir"]
         options = self._options(target, request, run_dir, local_project=local_project)
+        if getattr(request.runconfig, "framework", "Python") == "PySpark":
+            options += self._spark_user(target, options, run_dir)
         command = [python, "-S", "-E", f"{AGENT_MOUNT}/supervisor.py", "run", RUN_MOUNT]
         spec = launch_spec(
-            request, argv=target.script_argv(request, python), python=python,
+            request, argv=target.script_argv(request, python, spark_defaults=CONTAINER_SPARK),
+            python=python,
             heartbeat_seconds=target.heartbeat_seconds,
             cwd=PROJECT_MOUNT if local_project else "work",
             native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
@@ -165,6 +171,21 @@ class ContainerLaunch(Launch):
         from .container_options import container_options
         return container_options(target, request, run_dir, local_project=local_project,
                                  owner=lambda: self._run_folder_owner(target))
+
+    @staticmethod
+    def _spark_user(target: AgentTarget, options: list[str], run_dir: str) -> list[str]:
+        """A passwd entry for a numeric ``--user``: Spark's Hadoop login refuses a uid without
+        one ("Invalid UID, could not determine effective user"). Written beside the run folder's
+        files and mounted read-only over the container's ``/etc/passwd``."""
+        user = options[options.index("--user") + 1] if "--user" in options else ""
+        uid, _, gid = user.partition(":")
+        if not uid.isdigit():
+            return []
+        path = join(run_dir, "passwd")
+        entries = ("root:x:0:0:root:/root:/bin/sh\n"
+                   f"aml:x:{uid}:{gid or uid}:aml run:/tmp:/bin/sh\n")
+        target.transport.write_file(path, entries.encode())
+        return ["--volume", f"{path}:/etc/passwd:ro"]
 
     def _run_folder_owner(self, target: AgentTarget) -> str | None:
         """``uid:gid`` of the user owning the run folders (None for root), asked once."""

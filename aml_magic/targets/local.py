@@ -1,6 +1,7 @@
 """The ``local`` target: local placement x process launch. The run's copy of the project is
-``.aml/runs/<id>/work`` on this machine, the script run by ``pythonLocation`` (or PySpark's
-``spark-submit``) under the detached agent."""
+``.aml/runs/<id>/work`` on this machine, the script run by ``pythonLocation`` (or, for
+``Framework: PySpark``, by ``sparkSubmitLocation``, else the ``spark-submit`` on PATH, else the
+one of the ``pyspark`` package installed beside aml_magic) under the detached agent."""
 from __future__ import annotations
 
 import os
@@ -25,7 +26,8 @@ class LocalTarget(AgentTarget):
 
     def _spark_submit(self, runconfig: Any) -> str:
         spark = os.path.expanduser(self.compute.spark_submit_location or "spark-submit")
-        found = shutil.which(spark)
+        found = shutil.which(spark) or (package_spark_submit() if spark == "spark-submit"
+                                        else None)
         if not found:
             raise ConfigError(
                 f"run configuration '{runconfig.name}' uses Framework: PySpark, but spark-submit "
@@ -42,4 +44,15 @@ class LocalTarget(AgentTarget):
         return self.script_argv(request, python, spark_submit=spark)
 
 
-__all__ = ["LocalTarget"]
+def package_spark_submit() -> str | None:
+    """``bin/spark-submit`` of the ``pyspark`` package beside aml_magic (found, not imported:
+    the package brings its own Spark, and its script finds its Spark home from its own path)."""
+    import importlib.util
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.origin:
+        return None
+    candidate = os.path.join(os.path.dirname(spec.origin), "bin", "spark-submit")
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
+__all__ = ["LocalTarget", "package_spark_submit"]

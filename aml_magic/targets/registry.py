@@ -19,12 +19,16 @@ SSH_OPTIONS = ("address", "username", "password", "use_key", "key_file",
 CONTAINER_OPTIONS = ("base_image", "shared_volumes", "nvidia_docker", "network_mode",
                      "docker_host")
 
+#: Attach options of the cluster type.
+SPARK_OPTIONS = ("spark_master", "yarn_deploy_mode", "spark_submit_location")
+
 
 @dataclass(frozen=True)
 class TargetType:
     """One compute type. ``placement`` says where run folders live (``local``: this machine;
     ``remote``: a machine reached over SSH), ``launch`` how the agent starts (``process``: a
-    detached process; ``container``: the main process of a container; ``spark``: later)."""
+    detached process; ``container``: the main process of a container; ``spark``: spark-submit
+    as the agent's command). ``framework`` is the Framework of the ``.runconfig`` attach writes."""
     name: str
     target: str                               # "module:Class", imported on first use
     placement: str
@@ -34,6 +38,7 @@ class TargetType:
     attach_options: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)   # ComputeTarget attribute -> value
     prepare_environment: bool = False         # PrepareEnvironment of the attached .runconfig
+    framework: str = "Python"                 # Framework of the attached .runconfig
 
     @property
     def uses_ssh(self) -> bool:
@@ -45,7 +50,7 @@ def _types() -> tuple[TargetType, ...]:
     return (
         TargetType("local", "aml_magic.targets.local:LocalTarget", "local", "process",
                    "this machine, pythonLocation's interpreter",
-                   attach_options=("python_location",)),
+                   attach_options=("python_location", "spark_submit_location")),
         TargetType("docker", "aml_magic.targets.docker:DockerTarget", "local", "container",
                    "a container on this machine's Docker engine (DOCKER_HOST honoured)",
                    aliases=("localdocker",), attach_options=CONTAINER_OPTIONS,
@@ -53,14 +58,19 @@ def _types() -> tuple[TargetType, ...]:
                    prepare_environment=True),
         TargetType("remote", "aml_magic.targets.remote:RemoteTarget", "remote", "process",
                    "a machine over SSH, its own Python (userManagedEnvironment)",
-                   attach_options=SSH_OPTIONS, defaults={"user_managed_environment": True}),
+                   attach_options=(*SSH_OPTIONS, "spark_submit_location"),
+                   defaults={"user_managed_environment": True}),
         TargetType("remotedocker", "aml_magic.targets.remotedocker:RemoteDockerTarget",
                    "remote", "container",
                    "a container on a machine's Docker engine, reached over SSH",
                    attach_options=SSH_OPTIONS + CONTAINER_OPTIONS,
                    defaults={"base_docker_image": DEFAULT_DOCKER_IMAGE},
                    prepare_environment=True),
-        # cluster (remote placement x spark-submit launch) is planned: one entry + one module.
+        TargetType("cluster", "aml_magic.targets.cluster:ClusterTarget", "remote", "spark",
+                   "a Spark cluster: spark-submit on its head node, reached over SSH",
+                   attach_options=(*SSH_OPTIONS, *SPARK_OPTIONS),
+                   defaults={"user_managed_environment": False},
+                   prepare_environment=True, framework="PySpark"),
     )
 
 
@@ -92,6 +102,7 @@ def attach_choices() -> list[str]:
 
 __all__ = [
     "CONTAINER_OPTIONS",
+    "SPARK_OPTIONS",
     "SSH_OPTIONS",
     "TargetType",
     "attach_choices",

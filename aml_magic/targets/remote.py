@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import TargetError
 from .base import (
     AgentTarget,
     Dependencies,
@@ -31,12 +30,6 @@ class RemoteTarget(AgentTarget):
         """Pin the host key, store the login secret, check the login (see ``sshlogin``)."""
         configure_ssh_attach(compute, secrets=secrets, created_refs=created_refs,
                              on_message=on_message, **options)
-
-    def check(self, runconfig: Any) -> None:
-        if getattr(runconfig, "framework", "Python") == "PySpark":
-            raise TargetError(f"run configuration '{runconfig.name}': PySpark runs on remote "
-                              "targets are not supported yet; set Framework: Python")
-        super().check(runconfig)
 
     @property
     def builds_own_environment(self) -> bool:
@@ -75,6 +68,17 @@ class RemoteTarget(AgentTarget):
 
     def process_python(self) -> str:
         return "python"             # the helper puts the machine's resolved interpreter here
+
+    def process_argv(self, request: LaunchRequest, python: str) -> list[str]:
+        """The script under the machine's Python, or for ``Framework: PySpark`` under the
+        machine's ``spark-submit`` (``sparkSubmitLocation``) in local mode, its Python
+        workers being the target's interpreter."""
+        if getattr(request.runconfig, "framework", "Python") != "PySpark":
+            return self.script_argv(request, python)
+        spark = str(self.compute.spark_submit_location or "spark-submit")
+        if spark.startswith("~/"):
+            spark = self.transport.home() + spark[1:]
+        return self.script_argv(request, self.placement.python(), spark_submit=spark)
 
 
 __all__ = ["DEFAULT_BASE_DIR", "RemoteTarget"]

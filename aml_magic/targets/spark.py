@@ -1,13 +1,15 @@
-"""``spark_dependencies.yml`` to a ``spark-submit`` command line, shared by the local target and
-the cluster target to come."""
+"""``spark_dependencies.yml`` to a ``spark-submit`` command line (shared by every target that runs
+PySpark), and what a driver's log says about its application."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
 def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
                       master: str | None = None, deploy_mode: str | None = None,
-                      python: str | None = None) -> list[str]:
+                      python: str | None = None,
+                      defaults: dict[str, str] | None = None) -> list[str]:
     """``spark-submit [--master M] [--name N] --conf k=v ... [--repositories R]
     [--packages g:a:v,...] SCRIPT ARGS...``; values stay separate argv items (never a shell)."""
     argv = [spark_submit]
@@ -21,6 +23,8 @@ def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
         argv += ["--name", str(name)]
     if python:
         configuration.setdefault("spark.pyspark.python", python)
+    for key, value in (defaults or {}).items():       # the target's, below the user's own
+        configuration.setdefault(key, value)
     for key, value in configuration.items():
         argv += ["--conf", f"{key}={value}"]
     repositories = list(getattr(deps, "repositories", None) or [])
@@ -30,3 +34,39 @@ def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
     if packages:
         argv += ["--packages", ",".join(packages)]
     return argv + list(command)
+
+
+# What a driver's log says about its application (Spark 3/4 log lines, standalone and YARN).
+_APP_ID = re.compile(r"(?:app ID|Submitted application|application ID)\s+"
+                     r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)")
+_UI = re.compile(r"Bound SparkUI to \S+ and started at (https?://\S+)")
+_NO_PYTHON = re.compile(r'Cannot run program "([^"]+)"')
+_UNRESOLVED = re.compile(r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)")
+
+
+def driver_facts(text: str) -> dict[str, str]:
+    """``spark_app_id`` and ``spark_ui`` when this part of the driver's log names them."""
+    facts: dict[str, str] = {}
+    app = _APP_ID.search(text)
+    if app:
+        facts["spark_app_id"] = app.group(1)
+    ui = _UI.search(text)
+    if ui:
+        facts["spark_ui"] = ui.group(1).rstrip(".,")
+    return facts
+
+
+def unresolved_packages(text: str) -> list[str]:
+    """``group:artifact:version`` of each package Ivy could not resolve, in order, once."""
+    found: list[str] = []
+    for group, artifact, version in _UNRESOLVED.findall(text):
+        coordinate = f"{group}:{artifact}:{version}"
+        if coordinate not in found:
+            found.append(coordinate)
+    return found
+
+
+def missing_python(text: str) -> str | None:
+    """The interpreter Spark could not start (driver or executor), when the log says so."""
+    found = _NO_PYTHON.search(text)
+    return found.group(1) if found else None

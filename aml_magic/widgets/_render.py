@@ -45,6 +45,8 @@ def header_html(snap: RunSnapshot) -> str:
         extra += f" · exit code {escape(str(snap.exit_code))}"
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         extra += f" · {escape(snap.reason)}"
+    if snap.spark_app:
+        extra += f" · Spark <code>{escape(snap.spark_app)}</code>"
     error = (f'<div style="color:#dc3545">refresh failed: {escape(snap.error)}</div>'
              if snap.error else "")
     return (f'<div class="aml-run-header"><b>Run</b> <code>{escape(snap.run_id)}</code> '
@@ -111,6 +113,8 @@ def summary_text(snap: RunSnapshot) -> str:
              f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         lines.append(f"  reason: {snap.reason}")
+    if snap.spark_app:
+        lines.append(f"  spark app: {snap.spark_app}")
     tail = snap.log_tail.splitlines()[-TEXT_TAIL_LINES:]
     if tail:
         lines.append("  log (last lines):")

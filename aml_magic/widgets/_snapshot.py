@@ -18,6 +18,15 @@ from ..history.status import RunStatus
 from ..render import format_duration, format_size, format_value
 from ..schema import mask_environment
 
+
+def _spark_app(target_state: Any) -> str | None:
+    """The Spark application of a run (id, and UI address when known) for the header."""
+    if not isinstance(target_state, dict) or not isinstance(target_state.get("spark_app_id"), str):
+        return None
+    ui = target_state.get("spark_ui")
+    return target_state["spark_app_id"] + (f" ({ui})" if isinstance(ui, str) else "")
+
+
 __all__ = ["LogTail", "MetricSeries", "RunSnapshot", "elapsed_seconds", "format_duration",
            "format_size", "format_value", "group_metrics", "mask_environment", "snapshot_of"]
 
@@ -90,6 +99,7 @@ class RunSnapshot:
     environment: dict[str, str] = field(default_factory=dict)
     outputs: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None          # why the last refresh failed (shown, never raised)
+    spark_app: str | None = None      # "app-... (http://...:4040)" read from the driver's log
 
     @property
     def is_terminal(self) -> bool:
@@ -139,4 +149,5 @@ def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | No
         environment=mask_environment(getattr(record, "environment", None)),
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
+        spark_app=_spark_app(getattr(record, "target_state", None)),
     )

@@ -17,6 +17,7 @@ from ..targets.registry import registered
 TYPES = tuple(sorted(registered(), key=lambda n: (not registered()[n].uses_ssh, n)))
 NEEDS_ADDRESS = {name for name, t in registered().items() if t.uses_ssh}
 CONTAINERS = {name for name, t in registered().items() if t.launch == "container"}
+SPARK = {name for name, t in registered().items() if t.launch == "spark"}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AttachRequest:
     trust_new_host_key: bool = False
     base_image: str | None = None
     network_mode: str | None = None
+    spark_master: str | None = None
 
 
 AttachCallback = Callable[[AttachRequest], str]
@@ -38,7 +40,9 @@ FORM_TEXT = ("Attach form (needs a widget front end). Without widgets use:\n"
              "  %aml_attach remote --name NAME --address HOST --username USER --password\n"
              "  %aml_attach remote --name NAME --address HOST --username USER -k\n"
              "  %aml_attach remotedocker --name NAME --address HOST --username USER -k "
-             "[--base-image IMAGE] [--network MODE]")
+             "[--base-image IMAGE] [--network MODE]\n"
+             "  %aml_attach cluster --name NAME --address HEAD --username USER --password "
+             "[--spark-master URL]")
 
 
 class AttachForm(w.VBox):
@@ -63,6 +67,9 @@ class AttachForm(w.VBox):
                                  style=style)
         self.network = w.Text(description="network", placeholder="host, bridge, ... (optional)",
                               style=style)
+        self.spark_master = w.Text(description="spark master",
+                                   placeholder="spark://head:7077 (optional: the cluster's default)",
+                                   style=style)
         self.button = w.Button(description="Attach", button_style="primary", icon="plug")
         self.message = w.HTML()
         self.type.observe(self._type_changed, names="value")
@@ -70,7 +77,7 @@ class AttachForm(w.VBox):
         self.button.on_click(self._submit)
         super().__init__([self.type, self.name, self.address, self.username, self.password,
                           self.use_key, self.fingerprint, self.trust, self.base_image,
-                          self.network, self.button, self.message])
+                          self.network, self.spark_master, self.button, self.message])
         self._type_changed()
 
     def _type_changed(self, _change: Any = None) -> None:
@@ -81,6 +88,7 @@ class AttachForm(w.VBox):
         container = self.type.value in CONTAINERS
         for field in (self.base_image, self.network):
             field.layout.display = None if container else "none"
+        self.spark_master.layout.display = None if self.type.value in SPARK else "none"
 
     def request(self) -> AttachRequest:
         remote = self.type.value in NEEDS_ADDRESS
@@ -94,7 +102,9 @@ class AttachForm(w.VBox):
             host_key_fingerprint=(self.fingerprint.value.strip() or None) if remote else None,
             trust_new_host_key=bool(self.trust.value) and remote,
             base_image=(self.base_image.value.strip() or None) if container else None,
-            network_mode=(self.network.value.strip() or None) if container else None)
+            network_mode=(self.network.value.strip() or None) if container else None,
+            spark_master=(self.spark_master.value.strip() or None)
+            if self.type.value in SPARK else None)
 
     def _submit(self, _button: Any = None) -> None:
         from ..errors import AmlError
