@@ -1,0 +1,172 @@
+"""``aml computetarget gc`` against the real OpenSSH server (tests/fixtures/sshd.py) and the real
+Docker engine (tests/fixtures/dockerd.py): it lists exactly what no kept run uses, with the
+sizes ``du -b`` gives on the remote side, and ``--yes`` removes exactly that."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from aml_magic.history.status import RunStatus
+from aml_magic.snapshot import Manifest
+from aml_magic.targets.placement_remote import _project_key
+from aml_magic.workspace import Workspace
+from tests._wait import wait_until
+from tests.fixtures.sshd import SshServer
+
+pytestmark = pytest.mark.sshd
+REPO = Path(__file__).resolve().parents[2]
+DAY = 86400.0
+WAIT_FOR_STOP = ("import os, time\n"
+                 "while not os.path.exists('stop'):\n"
+                 "    time.sleep(0.05)\n"
+                 "print('stopped')\n")
+SHOW = "print(open('data.txt').read())\n"
+
+
+def aml(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "aml_magic", *args], cwd=project,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.fixture
+def remote_base(sshd: SshServer) -> Iterator[Path]:
+    base = Path(sshd.home) / f".aml-gc-{os.urandom(4).hex()}"
+    yield base
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+@pytest.fixture
+def ws(project: Path, sshd: SshServer, remote_base: Path) -> Iterator[Workspace]:
+    workspace = Workspace(project)
+    workspace.attach("remote", "vm", address=f"{sshd.host}:{sshd.port}",
+                     username=sshd.username, password=sshd.password, trust_new_host_key=True,
+                     remote_base_dir=f"~/{remote_base.name}")
+    yield workspace
+    workspace.close()
+
+
+def du_b(*paths: Path) -> int:
+    """``du -b`` of the paths together (the remote is this machine: run as root)."""
+    out = subprocess.run(["du", "-bc", *map(str, paths)], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.strip().splitlines()[-1].split()[0])
+
+
+def spares_of(base: Path, key: str) -> dict[str, set[str]]:
+    """name -> the objects its listing names, for every ready spare tree of the project."""
+    folder = base / "spares" / key
+    found: dict[str, set[str]] = {}
+    for listing in folder.glob("*.json") if folder.is_dir() else ():
+        if (folder / listing.stem).is_dir():
+            found[listing.stem] = {sha for sha, _ in json.loads(listing.read_text()).values()}
+    return found
+
+
+def submitted(ws: Workspace, script: str, base: Path) -> Any:
+    """Submit, then wait until the background child left the spare tree of exactly this
+    snapshot (so the next submit takes it over and the store holds every object)."""
+    run = ws.submit("vm", script)
+    shas = Manifest.from_json((ws.store.run_dir(run.id) / "manifest.json").read_text()).shas()
+    key = _project_key(ws.root)
+    wait_until(lambda: list(spares_of(base, key).values()) == [shas]
+               and all((base / "objects" / s[:2] / s).is_file() for s in shas),
+               timeout=60, message=f"spare tree and store of {run.id}")
+    return run
+
+
+def make_old(project: Path, run_id: str, days: float) -> None:
+    with sqlite3.connect(project / ".aml" / "history.db") as conn:
+        conn.execute("UPDATE runs SET created_at = ? WHERE run_id = ?",
+                     (time.time() - days * DAY, run_id))
+
+
+def store_listing(base: Path) -> set[str]:
+    """Every object, spare and run folder under the base (relative names)."""
+    names = {f"objects/{p.parent.name}/{p.name}" for p in (base / "objects").glob("??/*")}
+    names |= {f"spares/{p.parent.name}/{p.name}" for p in (base / "spares").glob("*/*")}
+    names |= {f"runs/{p.name}" for p in (base / "runs").iterdir()}
+    return names
+
+
+def test_gc_lists_and_removes_exactly_what_no_kept_run_uses(ws: Workspace, sshd: SshServer,
+                                                           remote_base: Path) -> None:
+    root, base, key = ws.root, remote_base, _project_key(ws.root)
+    # Given a recent ended run (v2), an old run still running (v3), and an old ended run (v1)
+    # submitted last, so the project's spare tree is v1's
+    (root / "show.py").write_text(SHOW)
+    (root / "wait.py").write_text(WAIT_FOR_STOP)
+    (root / "data.txt").write_text("version two\n")
+    recent = submitted(ws, "show.py", base)
+    assert recent.wait(60) == RunStatus.COMPLETED
+    (root / "data.txt").write_text("version three\n")
+    active = submitted(ws, "wait.py", base)
+    wait_until(lambda: active.refresh().status == RunStatus.RUNNING, timeout=60)
+    v1 = "version one, used only by an old run\n"
+    (root / "data.txt").write_text(v1)
+    old = submitted(ws, "show.py", base)
+    assert old.wait(60) == RunStatus.COMPLETED
+    make_old(root, old.id, days=10)
+    make_old(root, active.id, days=10)          # old, yet not ended: never collected
+    stale_sha = hashlib.sha256(v1.encode()).hexdigest()
+    stale_object = base / "objects" / stale_sha[:2] / stale_sha
+    [spare_name] = spares_of(base, key)
+    spare = base / "spares" / key / spare_name
+    before = store_listing(base)
+    assert {f"runs/{r.id}" for r in (recent, active, old)} <= before
+
+    # When gc runs without --yes
+    dry = aml(root, "computetarget", "gc", "vm", "--keep-days", "7", "-o", "json")
+    assert dry.returncode == 0, dry.stderr
+    listed = json.loads(dry.stdout)
+    # Then it lists exactly the old run's folder, its spare tree and the object only it used,
+    # each with its size as du -b counts it on the remote, and the total
+    items = {(i["kind"], i["name"]): i["bytes"] for i in listed["items"]}
+    assert items == {("run", old.id): du_b(base / "runs" / old.id),
+                     ("spare", f"{key}/{spare_name}"): du_b(spare, spare.with_suffix(".json")),
+                     ("object", stale_sha): du_b(stale_object)}
+    assert listed["total_bytes"] == sum(items.values()) and listed["removed"] is False
+    # and nothing changed
+    assert store_listing(base) == before
+    # The text form: one line per item and a total
+    text = aml(root, "computetarget", "gc", "vm", "--keep-days", "7")
+    assert text.returncode == 0, text.stderr
+    assert len(text.stdout.splitlines()) == 3 and stale_sha in text.stdout
+    assert f"would remove 3 item(s) from 'vm'" in text.stderr
+    assert f"({listed['total_bytes']} bytes); add --yes" in text.stderr
+
+    # When gc runs with --yes
+    done = aml(root, "computetarget", "gc", "vm", "--keep-days", "7", "--yes", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["items"] == listed["items"]
+    # Then exactly those are gone; everything else (the running run's folder too) is there
+    gone = {f"runs/{old.id}", f"spares/{key}/{spare_name}", f"spares/{key}/{spare_name}.json",
+            f"objects/{stale_sha[:2]}/{stale_sha}"}
+    assert store_listing(base) == before - gone
+    assert "removed 3 item(s)" in done.stderr
+
+    # The running run is unharmed and ends normally
+    (base / "runs" / active.id / "work" / "stop").write_text("")
+    assert active.wait(60) == RunStatus.COMPLETED
+    assert "stopped" in active.log_text()[0]
+    # A new submit of v1 still works: the store is sent what it lost
+    again = ws.submit("vm", "show.py")
+    assert again.wait(60) == RunStatus.COMPLETED
+    assert v1 in again.log_text()[0]
+    assert stale_object.is_file() or (base / "runs" / again.id / "work" / "data.txt").is_file()
+
+
+def test_gc_of_a_target_with_nothing_remote_is_one_clear_line(project: Path) -> None:
+    result = aml(project, "computetarget", "gc", "local")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "target 'local'" in result.stderr and "history prune" in result.stderr
