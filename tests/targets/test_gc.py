@@ -21,6 +21,7 @@ from aml_magic.targets.placement_remote import _project_key
 from aml_magic.workspace import Workspace
 from tests._wait import wait_until
 from tests.fixtures.sshd import SshServer
+from tests.targets.test_remotedocker_target import engine_access  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.sshd
 REPO = Path(__file__).resolve().parents[2]
@@ -170,3 +171,91 @@ def test_gc_of_a_target_with_nothing_remote_is_one_clear_line(project: Path) -> 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "target 'local'" in result.stderr and "history prune" in result.stderr
+
+
+# -- environment images (remotedocker: the engine reached over SSH) ---------------------------
+
+CONDA_OLD = ("name: project_environment\ndependencies:\n  - python=3\n  - pip:\n"
+             "    - tomli==2.0.0\n")
+CONDA_NOW = ("name: project_environment\ndependencies:\n  - python=3\n  - pip:\n"
+             "    - tomli==2.0.1\n")
+KEEP_REPO = "aml-magic-gc-test-keep"
+
+
+def env_tags(dockerd: Any) -> dict[str, str]:
+    """``aml-magic/env:*`` tag -> image id on the engine."""
+    return {tag: image.id for image in dockerd.client().images.list("aml-magic/env")
+            for tag in image.tags if tag.startswith("aml-magic/env:")}
+
+
+def identities_of_project(ws: Workspace, base_image: str) -> set[str]:
+    from aml_magic.environment import environment_identity
+    out = set()
+    for name in ws.config.runconfig_names():
+        rc = ws.config.runconfig(name)
+        bases = {base_image, ws.config.compute(rc.target).base_docker_image or base_image}
+        out |= {environment_identity(ws.dependencies(rc).conda, base_image=b,
+                                     framework=rc.framework) for b in bases}
+    return out
+
+
+def test_gc_removes_exactly_the_environment_images_no_runconfig_uses(
+        project: Path, sshd: SshServer, dockerd: Any, engine_access: str,
+        remote_base: Path) -> None:
+    from tests.targets.test_remotedocker_target import attach as attach_remotedocker
+    conda = project / "aml_config" / "conda_dependencies.yml"
+    conda.write_text(CONDA_OLD)
+    ws = Workspace(project)
+    client = dockerd.client()
+    kept_aside: dict[str, str] = {}
+    try:
+        compute = attach_remotedocker(ws, sshd, engine_access, remote_base, name="rd")
+        # Given the environment of an older specification, then the one of the current
+        old = ws.prepare("rd").environment_hash
+        conda.write_text(CONDA_NOW)
+        ws.close()
+        ws = Workspace(project)
+        now = ws.prepare("rd").environment_hash
+        assert old and now and old != now
+        tags = env_tags(dockerd)
+        assert f"aml-magic/env:{old}" in tags and f"aml-magic/env:{now}" in tags
+        # (images other sessions cached on this engine get a second tag for the test's length:
+        # gc untags them, their layers stay for the sessions that built them)
+        for tag, image_id in tags.items():
+            if tag != f"aml-magic/env:{old}":
+                backup = f"{KEEP_REPO}:{tag.split(':', 1)[1]}"
+                client.images.get(image_id).tag(backup)
+                kept_aside[backup] = tag
+        in_use = identities_of_project(ws, compute.base_docker_image)
+        assert now in in_use and old not in in_use
+        expected = {t: image_id for t, image_id in tags.items()
+                    if t.split(":", 1)[1] not in in_use}
+        # When gc lists
+        dry = aml(project, "computetarget", "gc", "rd", "-o", "json")
+        assert dry.returncode == 0, dry.stderr
+        items = {i["name"]: i["bytes"] for i in json.loads(dry.stdout)["items"]
+                 if i["kind"] == "image"}
+        # Then every env image no run configuration uses is listed with the engine's size,
+        # the old specification's among them, the current one not
+        assert set(items) == set(expected) and f"aml-magic/env:{old}" in items
+        assert all(items[t] == client.images.get(t).attrs["Size"] for t in items)
+        assert env_tags(dockerd) == tags
+        # When gc removes
+        done = aml(project, "computetarget", "gc", "rd", "--yes", "-o", "json")
+        assert done.returncode == 0, done.stderr
+        assert {i["name"] for i in json.loads(done.stdout)["items"]} == set(items)
+        # Then exactly those tags are gone, the old image with them; the current one stays
+        assert env_tags(dockerd) == {t: i for t, i in tags.items() if t not in items}
+        assert not any(image.id == tags[f"aml-magic/env:{old}"]
+                       for image in client.images.list(all=True))
+        # and a submit runs in the current environment without building
+        (project / "t.py").write_text("import tomli\nprint('tomli', tomli.__name__)\n")
+        run = ws.submit("rd", "t.py")
+        assert run.wait(120) == RunStatus.COMPLETED, run.log_text()[0]
+        assert "tomli tomli" in run.log_text()[0]
+    finally:
+        for backup, tag in kept_aside.items():      # give other sessions their cache back
+            image = client.images.get(backup)
+            image.tag(tag)
+            client.images.remove(backup)
+        ws.close()
