@@ -20,23 +20,26 @@ Sizes are apparent bytes of every entry, links not followed, each inode once (``
 exactly those; every name is checked, nothing is followed through a symbolic link, nothing
 outside ``base`` is touched. Exit codes: 0 answered; 2 bad request.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
 import shutil
 import stat
 import sys
+from typing import Any, NoReturn
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
-def _fail(message):
+def _fail(message: str) -> NoReturn:
     sys.stderr.write("aml_magic storegc: " + message + "\n")
     sys.exit(2)
 
 
-def _real_dir(path):
+def _real_dir(path: str) -> bool:
     """True when ``path`` is a folder itself, not a link to one."""
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -44,9 +47,10 @@ def _real_dir(path):
         return False
 
 
-def _size(paths):
+def _size(paths: list[str]) -> int:
     """``du -b PATHS``: apparent bytes of every entry under them, links not followed."""
-    seen, total = set(), 0
+    seen: set[tuple[int, int]] = set()
+    total = 0
     for top in paths:
         stack = [top]
         while stack:
@@ -66,12 +70,12 @@ def _size(paths):
     return total
 
 
-def _spares(base):
+def _spares(base: str) -> list[tuple[str, str, dict[str, Any] | None]]:
     """``(key, name, listing or None)`` for every ready spare tree."""
     root = os.path.join(base, "spares")
     if not _real_dir(root):
         return []
-    found = []
+    found: list[tuple[str, str, dict[str, Any] | None]] = []
     for key in sorted(os.listdir(root)):
         folder = os.path.join(root, key)
         if not _NAME.match(key) or not _real_dir(folder):
@@ -79,7 +83,7 @@ def _spares(base):
         for name in sorted(os.listdir(folder)):
             if name.startswith(".") or name.endswith(".json") or not _NAME.match(name):
                 continue
-            listing = None
+            listing: dict[str, Any] | None = None
             try:
                 with open(os.path.join(folder, name + ".json"), "rb") as fh:
                     listing = json.loads(fh.read().decode("utf-8"))
@@ -89,17 +93,17 @@ def _spares(base):
     return found
 
 
-def _spare_paths(base, key, name):
+def _spare_paths(base: str, key: str, name: str) -> list[str]:
     folder = os.path.join(base, "spares", key)
     return [os.path.join(folder, name), os.path.join(folder, name + ".json")]
 
 
-def _objects(base):
+def _objects(base: str) -> list[tuple[str, str]]:
     """``(sha, path)`` of every object in the store (staging folders are assemble's)."""
     root = os.path.join(base, "objects")
     if not _real_dir(root):
         return []
-    found = []
+    found: list[tuple[str, str]] = []
     for fan in sorted(os.listdir(root)):
         folder = os.path.join(root, fan)
         if len(fan) != 2 or not _real_dir(folder):
@@ -110,20 +114,20 @@ def _objects(base):
     return found
 
 
-def plan(request):
+def plan(request: dict[str, Any]) -> dict[str, list[list[Any]]]:
     base = request["base"]
     key = request.get("project_key")
     used = set(request.get("used") or ())
-    spares = []
+    spares: list[list[Any]] = []
     for spare_key, name, listing in _spares(base):
-        shas = set(entry[0] for entry in (listing or {}).values()) if listing else set()
+        shas = {entry[0] for entry in listing.values()} if listing else set()
         if spare_key == key and (listing is None or not shas <= used):
             spares.append([spare_key + "/" + name,
                            _size(_spare_paths(base, spare_key, name))])
         else:
             used |= shas
     objects = [[sha, _size([path])] for sha, path in _objects(base) if sha not in used]
-    runs = []
+    runs: list[list[Any]] = []
     for run_id in request.get("runs") or ():
         path = os.path.join(base, "runs", _checked(run_id))
         if _real_dir(path):
@@ -131,13 +135,13 @@ def plan(request):
     return {"objects": objects, "spares": spares, "runs": runs}
 
 
-def _checked(name):
+def _checked(name: object) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         _fail("bad name in request: %r" % (name,))
     return name
 
 
-def _remove(path):
+def _remove(path: str) -> bool:
     """Remove ``path`` (a file, or a folder with everything in it) without following links."""
     try:
         st = os.lstat(path)
@@ -150,7 +154,7 @@ def _remove(path):
     return True
 
 
-def remove(request):
+def remove(request: dict[str, Any]) -> dict[str, int]:
     base = request["base"]
     removed = {"objects": 0, "spares": 0, "runs": 0}
     objects = os.path.join(base, "objects")
@@ -171,7 +175,7 @@ def remove(request):
     return removed
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("plan", "remove"):
         _fail("usage: storegc plan|remove  (JSON request on stdin)")
     try:
@@ -180,7 +184,7 @@ def main(argv):
     except (ValueError, KeyError, TypeError):
         _fail("the request on stdin is not a JSON object with a base")
     if not _real_dir(base):
-        answer = {"objects": [], "spares": [], "runs": []}
+        answer: dict[str, Any] = {"objects": [], "spares": [], "runs": []}
     else:
         request["base"] = os.path.realpath(base)    # the base itself may be a link: once
         answer = plan(request) if argv[1] == "plan" else remove(request)

@@ -25,6 +25,8 @@ from .registry import lookup
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from .base import AgentTarget
+    from .docker_cli import DockerCli
 
 DEFAULT_KEEP_DAYS = 7.0
 _PAGE = 1000
@@ -69,10 +71,10 @@ def plan(ws: Workspace, name: str, *, keep_days: float = DEFAULT_KEEP_DAYS,
     cutoff = (time.time() if now is None else now) - keep_days * 86400.0
     kept, stale_runs = _split_history(ws, name, cutoff)
     result = GcPlan(name, keep_days)
-    target = ws.target_for(compute)
+    target = _agent_target(ws, compute)
     if ttype.placement == "remote":
         answer = _storegc(target, "plan", {
-            "base": target.placement.base_dir(), "project_key": _project_key(ws),
+            "base": _remote_base(target), "project_key": _project_key(ws),
             "used": sorted(_used_objects(ws, kept)), "runs": stale_runs})
         result.items += [GcItem("run", str(n), int(s)) for n, s in answer.get("runs", [])]
         result.items += [GcItem("spare", str(n), int(s)) for n, s in answer.get("spares", [])]
@@ -84,17 +86,16 @@ def plan(ws: Workspace, name: str, *, keep_days: float = DEFAULT_KEEP_DAYS,
 
 def remove(ws: Workspace, gc_plan: GcPlan) -> None:
     """Remove exactly the items of ``gc_plan``."""
-    compute = ws.config.compute(gc_plan.target)
-    target = ws.target_for(compute)
+    target = _agent_target(ws, ws.config.compute(gc_plan.target))
     if any(i.kind in ("run", "spare", "object") for i in gc_plan.items):
-        _storegc(target, "remove", {"base": target.placement.base_dir(),
+        _storegc(target, "remove", {"base": _remote_base(target),
                                     "objects": gc_plan.of("object"),
                                     "spares": gc_plan.of("spare"), "runs": gc_plan.of("run")})
         if gc_plan.of("object"):
             _forget_known_objects(target)
     images = gc_plan.of("image")
     if images:
-        engine = target.launch.engine(target)
+        engine = _engine(target)
         failed = []
         for ref in images:          # untag: an image a container still uses is refused
             result = engine.run("image", "rm", ref, check=False)
@@ -103,6 +104,29 @@ def remove(ws: Workspace, gc_plan: GcPlan) -> None:
         if failed:
             raise TargetError(f"target '{gc_plan.target}': the engine kept {', '.join(failed)} "
                               "(a container still uses it); stop that container, then gc again")
+
+
+def _agent_target(ws: Workspace, compute: Any) -> AgentTarget:
+    from .base import AgentTarget
+    target = ws.target_for(compute)
+    if not isinstance(target, AgentTarget):     # every registered type is one today
+        raise AmlError(f"computetarget gc: target '{compute.name}' ({compute.type}) is not "
+                       "collected by gc")
+    return target
+
+
+def _remote_base(target: AgentTarget) -> str:
+    from .placement_remote import RemotePlacement
+    if not isinstance(target.placement, RemotePlacement):
+        raise AmlError(f"computetarget gc: target '{target.compute.name}' keeps no remote store")
+    return target.placement.base_dir()
+
+
+def _engine(target: AgentTarget) -> DockerCli:
+    from .launch_container import ContainerLaunch
+    if not isinstance(target.launch, ContainerLaunch):
+        raise AmlError(f"computetarget gc: target '{target.compute.name}' runs no containers")
+    return target.launch.engine(target)
 
 
 # -- which runs are kept ----------------------------------------------------------------------
@@ -173,7 +197,7 @@ def _forget_known_objects(target: Any) -> None:
 # -- environment images -----------------------------------------------------------------------
 def _stale_images(ws: Workspace, target: Any, kept: list[Any]) -> list[GcItem]:
     from .docker_images import ENV_REPOSITORY
-    engine = target.launch.engine(target)
+    engine = _engine(target)
     listed = engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                         ENV_REPOSITORY).stdout.decode("utf-8").split()
     in_use = _identities_in_use(ws, target.compute, kept)
@@ -202,8 +226,9 @@ def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any]) -> set[str]
         except AmlError:
             continue            # a broken runconfig names no environment
         images = set(bases)
-        if getattr(own, "base_docker_image", None):
-            images.add(own.base_docker_image.strip())
+        own_base = getattr(own, "base_docker_image", None)
+        if own_base:
+            images.add(str(own_base).strip())
         for base in images:
             used.add(plan_environment(conda, base_image=base,
                                       framework=getattr(rc, "framework", "Python")).identity)

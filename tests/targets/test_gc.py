@@ -21,7 +21,7 @@ from aml_magic.targets.placement_remote import _project_key
 from aml_magic.workspace import Workspace
 from tests._wait import wait_until
 from tests.fixtures.sshd import SshServer
-from tests.targets.test_remotedocker_target import engine_access  # noqa: F401  (fixture)
+from tests.targets.test_remotedocker_target import engine_access as engine_access  # fixture
 
 pytestmark = pytest.mark.sshd
 REPO = Path(__file__).resolve().parents[2]
@@ -142,7 +142,7 @@ def test_gc_lists_and_removes_exactly_what_no_kept_run_uses(ws: Workspace, sshd:
     text = aml(root, "computetarget", "gc", "vm", "--keep-days", "7")
     assert text.returncode == 0, text.stderr
     assert len(text.stdout.splitlines()) == 3 and stale_sha in text.stdout
-    assert f"would remove 3 item(s) from 'vm'" in text.stderr
+    assert "would remove 3 item(s) from 'vm'" in text.stderr
     assert f"({listed['total_bytes']} bytes); add --yes" in text.stderr
 
     # When gc runs with --yes
