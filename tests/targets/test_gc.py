@@ -259,3 +259,46 @@ def test_gc_removes_exactly_the_environment_images_no_runconfig_uses(
             image.tag(tag)
             client.images.remove(backup)
         ws.close()
+
+
+# -- the helper itself: names checked, links never followed (run as on a target) --------------
+
+def storegc(op: str, request: dict[str, Any]) -> subprocess.CompletedProcess[bytes]:
+    source = (REPO / "aml_magic" / "agent" / "storegc.py").read_text()
+    return subprocess.run([sys.executable, "-S", "-E", "-c", source, op],
+                          input=json.dumps(request).encode(), capture_output=True, timeout=60)
+
+
+def test_storegc_never_follows_links_out_of_the_base_nor_takes_odd_names(tmp_path: Path) -> None:
+    # Given a base whose store fan folder, a run folder and a spare folder are links to
+    # folders outside it, each holding a file
+    base, outside = tmp_path / "base", tmp_path / "outside"
+    outside.mkdir()
+    sha = "ab" + "0" * 62
+    (outside / sha).write_text("precious")
+    for folder in ("objects", "runs", "spares"):
+        (base / folder).mkdir(parents=True)
+    (base / "objects" / "ab").symlink_to(outside)
+    (base / "runs" / "r1").symlink_to(outside)
+    (base / "spares" / "k").symlink_to(outside)
+    real = "cd" + "1" * 62
+    (base / "objects" / "cd").mkdir()
+    (base / "objects" / "cd" / real).write_text("12345")
+    # When planned: only the real object is listed, with its size
+    planned = storegc("plan", {"base": str(base), "project_key": "k", "used": [],
+                               "runs": ["r1"]})
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout) == {"objects": [[real, 5]], "spares": [], "runs": []}
+    # When told to remove the linked names anyway: nothing outside the base is touched
+    removed = storegc("remove", {"base": str(base), "objects": [sha, real],
+                                 "spares": [f"k/{sha}"], "runs": ["r1"]})
+    assert removed.returncode == 0, removed.stderr
+    assert (outside / sha).read_text() == "precious"
+    assert not (base / "objects" / "cd" / real).exists()
+    assert not (base / "runs" / "r1").is_symlink()          # the link itself goes
+    # Names that could leave their folder are refused with one line, nothing removed
+    for request in ({"runs": ["../outside"]}, {"spares": ["k/../../outside"]},
+                    {"objects": ["../" + sha]}):
+        bad = storegc("remove", {"base": str(base), **request})
+        assert bad.returncode == 2 and b"aml_magic storegc: bad" in bad.stderr
+    assert (outside / sha).read_text() == "precious"
