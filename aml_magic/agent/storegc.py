@@ -5,18 +5,21 @@ Shipped as the source of ``PYTHON -S -E -c <this file> plan|remove`` over the ta
 transport; the request is one JSON document on stdin (a kept run's objects may be 10,000s of
 hashes: too many for argv), the answer one JSON line on stdout.
 
-``plan`` gets ``{"base", "project_key", "used": [sha...], "runs": [run_id...]}`` (``used``: the
-objects of the runs the client keeps; ``runs``: ended, old runs of this project) and answers
-``{"objects": [[sha, bytes]], "spares": [["KEY/NAME", bytes]], "runs": [[id, bytes]]}``:
+``plan`` gets ``{"base", "project_key", "used": [sha...], "runs": [run_id...], "envs_used":
+[identity...]}`` (``used``: the objects of the runs the client keeps; ``runs``: ended, old runs of
+this project; ``envs_used``: the environments still in use) and answers ``{"objects": [[sha,
+bytes]], "spares": [["KEY/NAME", bytes]], "runs": [[id, bytes]], "envs": [[identity, bytes]]}``:
 
 - a spare tree of this project (``spares/KEY/NAME`` + ``NAME.json``, its listing) is stale when
   its listing names an object no kept run uses (it was built for a tree nobody runs any more);
   spares of other projects are never listed, and their objects count as used;
 - an object (``objects/XX/SHA``) is stale when no kept run and no kept spare uses it;
-- a run folder is listed when the client named it and it exists.
+- a run folder is listed when the client named it and it exists;
+- an environment (``envs/IDENTITY``, see ``targets/remote_env.py``) is listed when it is
+  complete (its marker exists: one being built has none) and not in use.
 
 Sizes are apparent bytes of every entry, links not followed, each inode once (``du -b``).
-``remove`` gets ``{"base", "objects", "spares", "runs"}`` (what ``plan`` listed) and removes
+``remove`` gets ``{"base", "objects", "spares", "runs", "envs"}`` (what ``plan`` listed) and removes
 exactly those; every name is checked, nothing is followed through a symbolic link, nothing
 outside ``base`` is touched. Exit codes: 0 answered; 2 bad request.
 """
@@ -31,6 +34,7 @@ import sys
 from typing import Any, NoReturn
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+ENV_MARKER = ".aml-env.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
@@ -132,7 +136,15 @@ def plan(request: dict[str, Any]) -> dict[str, list[list[Any]]]:
         path = os.path.join(base, "runs", _checked(run_id))
         if _real_dir(path):
             runs.append([run_id, _size([path])])
-    return {"objects": objects, "spares": spares, "runs": runs}
+    envs: list[list[Any]] = []
+    envs_used = set(request.get("envs_used") or ())
+    root = os.path.join(base, "envs")
+    for name in sorted(os.listdir(root)) if _real_dir(root) else ():
+        path = os.path.join(root, name)
+        if (_NAME.match(name) and name not in envs_used and _real_dir(path)
+                and os.path.isfile(os.path.join(path, ENV_MARKER))):
+            envs.append([name, _size([path])])
+    return {"objects": objects, "spares": spares, "runs": runs, "envs": envs}
 
 
 def _checked(name: object) -> str:
@@ -156,7 +168,7 @@ def _remove(path: str) -> bool:
 
 def remove(request: dict[str, Any]) -> dict[str, int]:
     base = request["base"]
-    removed = {"objects": 0, "spares": 0, "runs": 0}
+    removed = {"objects": 0, "spares": 0, "runs": 0, "envs": 0}
     objects = os.path.join(base, "objects")
     for sha in request.get("objects") or ():
         if not isinstance(sha, str) or not _SHA.match(sha):
@@ -172,6 +184,9 @@ def remove(request: dict[str, Any]) -> dict[str, int]:
     if _real_dir(os.path.join(base, "runs")):
         for run_id in request.get("runs") or ():
             removed["runs"] += _remove(os.path.join(base, "runs", _checked(run_id)))
+    if _real_dir(os.path.join(base, "envs")):
+        for name in request.get("envs") or ():
+            removed["envs"] += _remove(os.path.join(base, "envs", _checked(name)))
     return removed
 
 
@@ -184,7 +199,7 @@ def main(argv: list[str]) -> int:
     except (ValueError, KeyError, TypeError):
         _fail("the request on stdin is not a JSON object with a base")
     if not _real_dir(base):
-        answer: dict[str, Any] = {"objects": [], "spares": [], "runs": []}
+        answer: dict[str, Any] = {"objects": [], "spares": [], "runs": [], "envs": []}
     else:
         request["base"] = os.path.realpath(base)    # the base itself may be a link: once
         answer = plan(request) if argv[1] == "plan" else remove(request)

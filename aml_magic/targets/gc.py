@@ -6,7 +6,8 @@ listing and the removal are one small helper each (``agent/storegc.py``, run by 
 Python over the target's own transport): objects of the content-addressed store that no kept
 run's ``manifest.json`` and no kept spare tree lists, this project's spare trees built for a
 tree no kept run uses, and the remote folders of this target's runs that ended and are older
-than ``keep_days``. On a container target, environment images (``aml-magic/env:*``) whose
+than ``keep_days``, and the remote environments (``envs/<identity>``) of identities no run
+configuration has now. On a container target, environment images (``aml-magic/env:*``) whose
 identity no run configuration of this project has now, computed for this target's engine.
 
 Removing an object only costs a re-send: a later submit is told what the store lacks. The
@@ -33,12 +34,13 @@ _PAGE = 1000
 _STOREGC = Path(__file__).resolve().parent.parent / "agent" / "storegc.py"
 # Runs PYTHON (``~/`` expanded on the target) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
-KINDS = ("run", "spare", "object", "image")
+KINDS = ("run", "spare", "object", "env", "image")
 
 
 @dataclass(frozen=True)
 class GcItem:
-    """One thing to remove: ``kind`` is run (a remote run folder), spare, object or image."""
+    """One thing to remove: ``kind`` is run (a remote run folder), spare, object, env (a
+    remote target's environment, ``<base>/envs/ID``) or image."""
     kind: str
     name: str
     size: int
@@ -75,10 +77,12 @@ def plan(ws: Workspace, name: str, *, keep_days: float = DEFAULT_KEEP_DAYS,
     if ttype.placement == "remote":
         answer = _storegc(target, "plan", {
             "base": _remote_base(target), "project_key": _project_key(ws),
-            "used": sorted(_used_objects(ws, kept)), "runs": stale_runs})
+            "used": sorted(_used_objects(ws, kept)), "runs": stale_runs,
+            "envs_used": sorted(_identities_in_use(ws, compute, kept, remote_env=True))})
         result.items += [GcItem("run", str(n), int(s)) for n, s in answer.get("runs", [])]
         result.items += [GcItem("spare", str(n), int(s)) for n, s in answer.get("spares", [])]
         result.items += [GcItem("object", str(n), int(s)) for n, s in answer.get("objects", [])]
+        result.items += [GcItem("env", str(n), int(s)) for n, s in answer.get("envs", [])]
     if ttype.launch == "container":
         result.items += _stale_images(ws, target, kept)
     return result
@@ -87,9 +91,9 @@ def plan(ws: Workspace, name: str, *, keep_days: float = DEFAULT_KEEP_DAYS,
 def remove(ws: Workspace, gc_plan: GcPlan) -> None:
     """Remove exactly the items of ``gc_plan``."""
     target = _agent_target(ws, ws.config.compute(gc_plan.target))
-    if any(i.kind in ("run", "spare", "object") for i in gc_plan.items):
+    if any(i.kind in ("run", "spare", "object", "env") for i in gc_plan.items):
         _storegc(target, "remove", {"base": _remote_base(target),
-                                    "objects": gc_plan.of("object"),
+                                    "objects": gc_plan.of("object"), "envs": gc_plan.of("env"),
                                     "spares": gc_plan.of("spare"), "runs": gc_plan.of("run")})
         if gc_plan.of("object"):
             _forget_known_objects(target)
@@ -210,14 +214,20 @@ def _stale_images(ws: Workspace, target: Any, kept: list[Any]) -> list[GcItem]:
     return [GcItem("image", ref, size) for ref, size in zip(stale, sizes)]
 
 
-def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any]) -> set[str]:
+def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any], *,
+                       remote_env: bool = False) -> set[str]:
     """Each run configuration's environment identity on this target's base image and on its
-    own target's (engines may be shared), plus the environments of runs not yet ended."""
+    own target's (engines and base folders may be shared), plus the environments of runs not
+    yet ended. ``remote_env``: a remote machine's environments, whose "base image" is its
+    interpreter (``remote_env.py``)."""
     from ..config.templates import DEFAULT_DOCKER_IMAGE
     from ..environment import plan_environment
     used = {r.environment_hash for r in kept
             if not r.status.is_terminal() and r.environment_hash}
-    bases = {(compute.base_docker_image or DEFAULT_DOCKER_IMAGE).strip()}
+    if remote_env:
+        bases = {f"python:{compute.python_location or 'python3'}"}
+    else:
+        bases = {(compute.base_docker_image or DEFAULT_DOCKER_IMAGE).strip()}
     for rc_name in ws.config.runconfig_names():
         try:
             rc = ws.config.runconfig(rc_name)
@@ -226,7 +236,8 @@ def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any]) -> set[str]
         except AmlError:
             continue            # a broken runconfig names no environment
         images = set(bases)
-        own_base = getattr(own, "base_docker_image", None)
+        own_base = (f"python:{own.python_location or 'python3'}" if remote_env
+                    else getattr(own, "base_docker_image", None))
         if own_base:
             images.add(str(own_base).strip())
         for base in images:

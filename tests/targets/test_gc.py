@@ -302,3 +302,37 @@ def test_storegc_never_follows_links_out_of_the_base_nor_takes_odd_names(tmp_pat
         bad = storegc("remove", {"base": str(base), **request})
         assert bad.returncode == 2 and b"aml_magic storegc: bad" in bad.stderr
     assert (outside / sha).read_text() == "precious"
+
+
+def test_gc_removes_the_remote_environments_no_runconfig_uses(
+        ws: Workspace, remote_base: Path) -> None:
+    import dataclasses
+    # Given a remote target that builds its own environments, one of an older specification
+    # and the current one
+    ws.config.write_compute(dataclasses.replace(ws.config.compute("vm"),
+                                                user_managed_environment=False))
+    conda = ws.root / "aml_config" / "conda_dependencies.yml"
+    conda.write_text(CONDA_OLD)
+    old = ws.prepare("vm").environment_hash
+    conda.write_text(CONDA_NOW)
+    fresh = Workspace(ws.root)
+    try:
+        now = fresh.prepare("vm").environment_hash
+        assert old and now and old != now
+        envs = remote_base / "envs"
+        assert (envs / old).is_dir() and (envs / now).is_dir()
+        # When gc lists, Then only the old environment is listed, sized as du -b counts it
+        dry = aml(ws.root, "computetarget", "gc", "vm", "-o", "json")
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["items"] == [
+            {"kind": "env", "name": old, "bytes": du_b(envs / old)}]
+        # When gc removes, Then it is gone and the current one serves a run
+        done = aml(ws.root, "computetarget", "gc", "vm", "--yes")
+        assert done.returncode == 0 and "removed 1 item(s)" in done.stderr, done.stderr
+        assert sorted(p.name for p in envs.iterdir()) == [now]
+        (ws.root / "t.py").write_text("import tomli, sys\nprint('tomli', sys.prefix)\n")
+        run = fresh.submit("vm", "t.py")
+        assert run.wait(60) == RunStatus.COMPLETED, run.record.reason
+        assert f"/envs/{now}" in run.log_text()[0]
+    finally:
+        fresh.close()
