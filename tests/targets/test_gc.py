@@ -288,7 +288,8 @@ def test_storegc_never_follows_links_out_of_the_base_nor_takes_odd_names(tmp_pat
     planned = storegc("plan", {"base": str(base), "project_key": "k", "used": [],
                                "runs": ["r1"]})
     assert planned.returncode == 0, planned.stderr
-    assert json.loads(planned.stdout) == {"objects": [[real, 5]], "spares": [], "runs": []}
+    assert json.loads(planned.stdout) == {"objects": [[real, 5]], "spares": [], "runs": [],
+                                         "envs": []}
     # When told to remove the linked names anyway: nothing outside the base is touched
     removed = storegc("remove", {"base": str(base), "objects": [sha, real],
                                  "spares": [f"k/{sha}"], "runs": ["r1"]})
