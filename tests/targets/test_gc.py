@@ -33,8 +33,9 @@ WAIT_FOR_STOP = ("import os, time\n"
 SHOW = "print(open('data.txt').read())\n"
 
 
-def aml(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def aml(project: Path, *args: str,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "aml_magic", *args], cwd=project,
                           capture_output=True, text=True, timeout=120, env=env)
 
@@ -240,6 +241,13 @@ def test_gc_removes_exactly_the_environment_images_no_runconfig_uses(
         assert set(items) == set(expected) and f"aml-magic/env:{old}" in items
         assert all(items[t] == client.images.get(t).attrs["Size"] for t in items)
         assert env_tags(dockerd) == tags
+        # The local `docker` target of the project (same engine through DOCKER_HOST) lists
+        # the same images, and nothing remote
+        local = aml(project, "computetarget", "gc", "docker", "-o", "json",
+                    env_extra={"DOCKER_HOST": dockerd.host})
+        assert local.returncode == 0, local.stderr
+        assert {(i["kind"], i["name"]) for i in json.loads(local.stdout)["items"]} == {
+            ("image", t) for t in items}
         # When gc removes
         done = aml(project, "computetarget", "gc", "rd", "--yes", "-o", "json")
         assert done.returncode == 0, done.stderr
