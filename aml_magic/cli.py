@@ -62,8 +62,9 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
     p.set_defaults(handler=cmd_target_detach)
-    from .cli_maintenance import add_computetarget_secure
+    from .cli_maintenance import add_computetarget_gc, add_computetarget_secure
     add_computetarget_secure(ct_sub)
+    add_computetarget_gc(ct_sub)
 
 
 def _add_runconfiguration(group: argparse.ArgumentParser) -> None:
@@ -422,7 +423,7 @@ def cmd_run_wait(args: argparse.Namespace) -> int:
 #: Command group -> (help, adds its verbs to the group's parser).
 GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "init": ("create a project (aml_config/ and friends)", _add_init),
-    "computetarget": ("attach, list, show, detach, secure compute targets", _add_computetarget),
+    "computetarget": ("attach, list, show, detach, secure, gc compute targets", _add_computetarget),
     "runconfiguration": ("create, list, show run configurations", _add_runconfiguration),
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),

@@ -1,4 +1,4 @@
-"""``aml history prune|repair`` and ``aml computetarget secure``: keeping a project healthy.
+"""``aml history prune|repair`` and ``aml computetarget secure|gc``: keeping a project healthy.
 
 Kept apart from cli.py (which builds the parser and the everyday verbs) and registered in its
 ``GROUPS`` table like every other group."""
@@ -38,6 +38,48 @@ def add_computetarget_secure(verbs: Any) -> None:
     A.add_project(p)
     p.add_argument("name", help="the compute target (its .compute file's name)")
     p.set_defaults(handler=cmd_target_secure)
+
+
+def add_computetarget_gc(verbs: Any) -> None:
+    p = verbs.add_parser("gc", help="remove what a target keeps that no recent run uses: "
+                                    "remote objects, spare trees, run folders, environment "
+                                    "images (dry run unless --yes)")
+    A.add_project(p)
+    A.add_output(p)
+    p.add_argument("name", help="the compute target (its .compute file's name)")
+    p.add_argument("--keep-days", type=float, default=None, metavar="N",
+                   help="keep what runs of the last N days use (default 7); runs not ended "
+                        "are always kept")
+    p.add_argument("--yes", action="store_true", help="remove them (default: only list)")
+    p.set_defaults(handler=cmd_target_gc)
+
+
+def cmd_target_gc(args: argparse.Namespace) -> int:
+    from .render import format_size
+    from .targets.gc import DEFAULT_KEEP_DAYS, plan, remove
+    from .workspace import Workspace
+    ws = Workspace(getattr(args, "project", None))
+    try:
+        keep = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
+        chosen = plan(ws, args.name, keep_days=keep)
+        if args.output == "json":
+            from .schema import dumps
+            print(dumps({"removed": bool(args.yes), "target": chosen.target,
+                         "keep_days": keep, "total_bytes": chosen.total, "items": [
+                             {"kind": i.kind, "name": i.name, "bytes": i.size}
+                             for i in chosen.items]}))
+        else:
+            for i in chosen.items:
+                print(f"{i.kind:<6}  {i.name}  {format_size(i.size):>9}")
+        if args.yes:
+            remove(ws, chosen)
+    finally:
+        ws.close()
+    verb = "removed" if args.yes else "would remove"
+    hint = "" if args.yes or not chosen.items else "; add --yes to remove them"
+    print(f"{verb} {len(chosen.items)} item(s) from '{chosen.target}', "
+          f"{format_size(chosen.total)} ({chosen.total} bytes){hint}", file=sys.stderr)
+    return 0
 
 
 def cmd_target_secure(args: argparse.Namespace) -> int:
