@@ -94,6 +94,18 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
                         help="run configuration (aml_config/NAME.runconfig)")
     parser.add_argument("--wait", action="store_true",
                         help="wait for the run to end (and stream its log)")
+    if not cell:
+        parser.add_argument("-a", "--async", dest="async_", action="store_true",
+                            help="print the run id and return (default: stream the run's "
+                                 "output and exit with the script's exit code)")
+        parser.add_argument("-t", "--target", metavar="TARGET",
+                            help="run on this compute target instead of the runconfig's")
+        parser.add_argument("-d", "--conda-dependencies", dest="conda_dependencies",
+                            metavar="FILE", help="conda dependencies file (project-relative) "
+                                                 "instead of the runconfig's")
+        parser.add_argument("-s", "--spark-dependencies", dest="spark_dependencies",
+                            metavar="FILE", help="Spark dependencies file (project-relative) "
+                                                 "instead of the runconfig's")
     if cell:
         parser.add_argument("--name", metavar="FILE.py",
                             help="export the cell to this file in the project")
@@ -105,8 +117,11 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
 
 
 _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_configuration",
-                    "--project": "project", "--name": "name", "--out": "out"}
-_OWN_SWITCHES = {"--wait": "wait"}
+                    "--project": "project", "--name": "name", "--out": "out",
+                    "-t": "target", "--target": "target",
+                    "-d": "conda_dependencies", "--conda-dependencies": "conda_dependencies",
+                    "-s": "spark_dependencies", "--spark-dependencies": "spark_dependencies"}
+_OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_"}
 
 
 def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
@@ -146,6 +161,25 @@ def add_run_list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", type=_status, help="only runs with this status")
     parser.add_argument("-t", "--target", help="only runs on this compute target")
     parser.add_argument("--limit", type=int, default=20, help="how many runs (newest first)")
+
+
+def add_name(parser: argparse.ArgumentParser, what: str) -> None:
+    """NAME positional or ``-n NAME``, as ``az ml computetarget show local`` and ``... -n local``
+    both work; ``name_of`` reads it."""
+    parser.add_argument("name", nargs="?", metavar="NAME", help=f"the {what}")
+    parser.add_argument("-n", "--name", dest="name_option", metavar="NAME",
+                        help=f"the {what} (same as the positional NAME)")
+
+
+def name_of(ns: argparse.Namespace) -> str:
+    """The NAME given positionally or with ``-n``; one clear error when neither or both differ."""
+    from .errors import AmlError
+    given = [n for n in (ns.name, ns.name_option) if n]
+    if not given:
+        raise AmlError("a NAME is required (positional or -n NAME)")
+    if len(set(given)) > 1:
+        raise AmlError(f"two different names given: '{given[0]}' and '{given[1]}'")
+    return given[0]
 
 
 def add_run_id(parser: argparse.ArgumentParser, *, flag: bool = False) -> None:

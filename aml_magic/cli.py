@@ -56,11 +56,11 @@ def _add_computetarget(group: argparse.ArgumentParser) -> None:
     p = ct_sub.add_parser("show", help="show one compute target")
     A.add_project(p)
     A.add_output(p)
-    p.add_argument("-n", "--name", required=True)
+    A.add_name(p, "compute target")
     p.set_defaults(handler=cmd_target_show)
     p = ct_sub.add_parser("detach", help="remove a compute target")
     A.add_project(p)
-    p.add_argument("-n", "--name", required=True)
+    A.add_name(p, "compute target")
     p.set_defaults(handler=cmd_target_detach)
     from .cli_maintenance import add_computetarget_gc, add_computetarget_secure
     add_computetarget_secure(ct_sub)
@@ -82,7 +82,7 @@ def _add_runconfiguration(group: argparse.ArgumentParser) -> None:
     p = rc_sub.add_parser("show", help="show one run configuration")
     A.add_project(p)
     A.add_output(p)
-    p.add_argument("-n", "--name", required=True)
+    A.add_name(p, "run configuration")
     p.set_defaults(handler=cmd_rc_show)
 
 
@@ -287,15 +287,16 @@ def cmd_target_list(args: argparse.Namespace) -> int:
 def cmd_target_show(args: argparse.Namespace) -> int:
     from .render import fields
     from .schema import target_json
-    target = target_json(_project_config(args).compute(args.name))
+    target = target_json(_project_config(args).compute(A.name_of(args)))
     _emit(args, target, lambda: fields([("name", target["name"]),
                                         *target["settings"].items()]))
     return 0
 
 
 def cmd_target_detach(args: argparse.Namespace) -> int:
-    _workspace(args).detach(args.name)
-    print(f"detached '{args.name}' (removed aml_config/{args.name}.compute and its .runconfig)")
+    name = A.name_of(args)
+    _workspace(args).detach(name)
+    print(f"detached '{name}' (removed aml_config/{name}.compute and its .runconfig)")
     return 0
 
 
@@ -320,31 +321,41 @@ def cmd_rc_list(args: argparse.Namespace) -> int:
 def cmd_rc_show(args: argparse.Namespace) -> int:
     from .render import fields
     from .schema import runconfig_json
-    config = runconfig_json(_project_config(args).runconfig(args.name))
+    config = runconfig_json(_project_config(args).runconfig(A.name_of(args)))
     _emit(args, config, lambda: fields([("name", config["name"]),
                                         *config["settings"].items()]))
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    """As ``az ml experiment submit``: stream the run's output and exit with the script's exit
+    code; ``-a/--async`` prints the run id and returns. Ctrl-C stops the stream, not the run."""
     A.split_submit_args(args)
     if not args.run_configuration:
         raise AmlError("experiment submit: -c/--run-configuration NAME is required "
                        "(see `aml runconfiguration list`)")
+    overrides = {field: value for field, value in (
+        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
+        ("spark_dependencies_file", args.spark_dependencies)) if value}
     ws = _workspace(args)
-    run = ws.submit(args.run_configuration, args.script, args.args,
+    run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
                     on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr))
-    if not args.wait:
+    if args.async_ and not args.wait:
         print(run.id)
         return 0
     print(f"run {run.id}", file=sys.stderr)
     settle_memory()
     from .termsafe import terminal_writer
     write = terminal_writer(sys.stdout)
-    for line in run.logs(follow=True):
-        write(line)
-        sys.stdout.flush()
-    record = run.record
+    try:
+        for line in run.logs(follow=True):
+            write(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"aml: stopped following run {run.id}; it keeps running. Reattach with: "
+              f"aml run logs {run.id} --follow", file=sys.stderr)
+        return 130
+    record = run.refresh()
     if record.status.value != "Completed":
         print(f"run {run.id}: {record.status.value}"
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .errors import AmlError, ConfigError
 from .history.records import RunRecord
@@ -169,7 +169,8 @@ class Workspace:
     def submit(self, runconfig_name: str, script: str | None = None,
                args: Sequence[str] = (), *, wait: bool = False,
                on_progress: ProgressCallback | None = None,
-               on_warning: ProgressCallback | None = None, background: bool = False) -> Run:
+               on_warning: ProgressCallback | None = None, background: bool = False,
+               overrides: Mapping[str, Any] | None = None) -> Run:
         """Snapshot the project, record the run, start it on the target; return once it is
         started (or after it ends with ``wait``). A failure after the run is recorded marks it
         Failed with the reason, then raises. With ``background`` the run is returned as soon
@@ -179,6 +180,9 @@ class Workspace:
         from .snapshot import git_info, take_snapshot
 
         rc = self.config.runconfig(runconfig_name)
+        if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
+            import dataclasses
+            rc = dataclasses.replace(rc, **overrides)
         compute = self.config.target_of(rc)
         self._warn([*rc.warnings, *compute.warnings], on_warning)
         target = self.target_for(compute)
