@@ -45,8 +45,11 @@ def add_project(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table",
+    parser.add_argument("-o", "--output", choices=("table", "json", "tsv"), default="table",
                         help="output format")
+    parser.add_argument("--query", metavar="JMESPATH",
+                        help="JMESPath query over the JSON form (as the Azure CLI's --query), "
+                             "e.g. \"[?status=='Completed']\"")
 
 
 def add_attach_arguments(parser: argparse.ArgumentParser) -> None:

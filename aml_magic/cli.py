@@ -115,8 +115,14 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
 
 
 def _add_history(group: argparse.ArgumentParser) -> None:
+    from .cli_history import add_history_verbs
     from .cli_maintenance import add_history
-    add_history(group)
+    add_history(group, more=add_history_verbs)
+
+
+def _add_project(group: argparse.ArgumentParser) -> None:
+    from .cli_history import add_project_group
+    add_project_group(group)
 
 
 def _add_run(group: argparse.ArgumentParser) -> None:
@@ -213,12 +219,36 @@ def _project_config(args: argparse.Namespace) -> Any:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
-    """Print ``data`` as JSON with ``-o json``, else the text rendering (built only then)."""
-    if getattr(args, "output", "table") == "json":
+    """Print ``data`` as JSON with ``-o json``, tab-separated with ``-o tsv``, else the text
+    rendering (built only then). ``--query`` (JMESPath, as the Azure CLI) selects from the JSON
+    form first; a query result is shown as a generic table."""
+    query = getattr(args, "query", None)
+    output = getattr(args, "output", "table")
+    if query:
+        data = apply_query(query, data)
+    if output == "json":
         from .schema import dumps
         print(dumps(data))
+    elif output == "tsv":
+        from .render import any_tsv
+        print(any_tsv(data))
+    elif query:
+        from .render import any_table
+        print(any_table(data))
     else:
         print(text if isinstance(text, str) else text())
+
+
+def apply_query(query: str, data: Any) -> Any:
+    """``--query``: the JMESPath expression over ``data`` (the listing's JSON form); a bad
+    expression is one line saying where it fails."""
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+    try:
+        return jmespath.search(query, data)
+    except JMESPathError as exc:
+        detail = " ".join(str(exc).split())
+        raise AmlError(f"--query {query!r}: {detail}") from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -439,7 +469,9 @@ GROUPS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "secret": ("keep a secret environment value in the secret store", _add_secret),
     "experiment": ("submit, prepare, cancel", _add_experiment),
     "run": ("list, show, logs, wait, cancel runs", _add_run),
-    "history": ("prune old runs, repair a damaged run history", _add_history),
+    "history": ("list, info, last, download, compare runs; prune, repair the history",
+                _add_history),
+    "project": ("restore the project files of a run", _add_project),
 }
 
 if __name__ == "__main__":

@@ -8,13 +8,18 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from . import arguments as A
 
 
-def add_history(group: argparse.ArgumentParser) -> None:
+def add_history(group: argparse.ArgumentParser,
+                more: Callable[[Any], None] | None = None) -> None:
+    """The history group's verbs; ``more`` adds the others (cli_history's list, info...)."""
     verbs = group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+    if more is not None:
+        more(verbs)
     p = verbs.add_parser("prune", help="forget ended runs and remove their folders (dry run "
                                        "unless --yes)")
     A.add_project(p)

@@ -76,15 +76,16 @@ def format_exit_code(code: int | None) -> str:
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], *,
-          empty: str = "") -> str:
+          empty: str = "", upper: bool = True) -> str:
     """Rows as aligned text columns under upper-case headers, two spaces apart. A column is
-    ``(key in each row, header)``.
+    ``(key in each row, header)``; ``upper=False`` keeps headers as given (run ids, metric
+    names).
 
     The last column is not padded (it may be long, e.g. metrics) and trailing blanks are
     dropped; a missing or None cell shows as ``-``. With no rows, ``empty`` is returned."""
     if not rows:
         return empty
-    cells = [[h.upper() for _, h in columns]]
+    cells = [[h.upper() if upper else h for _, h in columns]]
     cells += [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = []
@@ -157,6 +158,89 @@ def runs_table(records: Sequence[Any], *, metrics: Sequence[str] | None = None,
     if metrics is not None:
         columns += (METRICS_COLUMN,)
     return table(rows, columns, empty=empty)
+
+
+#: The fixed columns of ``aml history list -o table``; one column per metric follows.
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "run id"), ("status", "status"), ("started", "started"),
+    ("duration", "duration"), ("arguments", "arguments"))
+
+
+def history_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str], *,
+                  empty: str = "no runs") -> str:
+    """``aml history list -o table``: one row per run (``schema.history_run_json``), its
+    metrics as columns (the last value of each series; ``-`` where a run has none)."""
+    cells = []
+    for row in rows:
+        values = row.get("metrics") or {}
+        cell: dict[str, Any] = {
+            "run_id": row["run_id"], "status": row["status"],
+            "started": format_time(row.get("started_at") or row.get("created_at")),
+            "duration": format_duration(row.get("duration")),
+            "arguments": " ".join(row.get("arguments") or ()) or MISSING}
+        for index, name in enumerate(metric_names):
+            cell[f"m{index}"] = format_value(values.get(name))
+        cells.append(cell)
+    columns = tuple((key, header.upper()) for key, header in HISTORY_COLUMNS) + tuple(
+        (f"m{i}", name) for i, name in enumerate(metric_names))   # metric names as logged
+    return table(cells, columns, empty=empty, upper=False)
+
+
+def any_table(data: Any) -> str:
+    """A ``--query`` result as text (the shape is the user's): a list of objects as a table of
+    their keys' union, one object as fields, a list of values one per line."""
+    if isinstance(data, Mapping):
+        return fields((str(k), _plain(v)) for k, v in data.items())
+    if isinstance(data, list) and data and all(isinstance(item, Mapping) for item in data):
+        keys: dict[str, None] = {}
+        for item in data:
+            keys.update((str(k), None) for k in item if not isinstance(item[k], (Mapping,)))
+        rows = [{k: _plain(v) for k, v in item.items()} for item in data]
+        return table(rows, [(k, k) for k in keys])
+    if isinstance(data, list):
+        return "\n".join(_cell(_plain(item)) for item in data)
+    return _cell(_plain(data))
+
+
+def any_tsv(data: Any) -> str:
+    """A listing or ``--query`` result as ``-o tsv``: objects' values in key order, tab
+    separated, one line per object (as the Azure CLI)."""
+    items = data if isinstance(data, list) else [data]
+    lines = []
+    for item in items:
+        if isinstance(item, Mapping):
+            keys = [k for k in item if not isinstance(item[k], Mapping)]
+            lines.append(tsv([{k: _plain(item[k]) for k in keys}], keys))
+        elif isinstance(item, list):           # a row built by the query: [a, b] -> a\tb
+            keys = [str(i) for i in range(len(item))]
+            lines.append(tsv([{k: _plain(v) for k, v in zip(keys, item)}], keys))
+        else:
+            lines.append(tsv([{"v": _plain(item)}], ["v"]))
+    return "\n".join(lines)
+
+
+def compare_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
+                  environment_names: Sequence[str]) -> str:
+    """``aml history compare``: runs side by side, one column per run: arguments, the
+    environment variables that differ between them, metrics, duration, status."""
+    labels: list[tuple[str, Any]] = [
+        ("status", lambda r: r["status"]), ("target", lambda r: r["target"]),
+        ("arguments", lambda r: " ".join(r.get("arguments") or ()) or MISSING),
+        ("duration", lambda r: format_duration(r.get("duration"))),
+        ("python", lambda r: r.get("python"))]
+    labels += [(f"env {name}", lambda r, n=name: (r.get("environment") or {}).get(n))
+               for name in environment_names]
+    labels += [(name, lambda r, n=name: format_value((r.get("metrics") or {}).get(n)))
+               for name in metric_names]
+    grid = [{"field": label, **{f"r{i}": get(row) for i, row in enumerate(rows)}}
+            for label, get in labels]
+    columns = [("field", "RUN")] + [(f"r{i}", str(row["run_id"])) for i, row in enumerate(rows)]
+    return table(grid, columns, empty="no runs", upper=False)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for a cell: floats as ``format_value`` shows them, the rest unchanged."""
+    return format_value(value) if isinstance(value, float) else value
 
 
 def run_text(detail: Mapping[str, Any]) -> str:

@@ -247,6 +247,19 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     return detail
 
 
+def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A run as ``aml history list`` gives it: the ``RunJson`` fields, ``arguments`` (the
+    script's), ``metrics`` (last value of each series) and, as Workbench's JSON had them, each
+    metric also as a top-level key (unless it names a field) so that ``--query "[?Accuracy >
+    `0.9`]"`` works unchanged. A plain dict: metric names are the user's."""
+    row: dict[str, Any] = dict(run_json(record))
+    row["arguments"] = [str(item) for item in record.command[1:]]
+    row["metrics"] = {name: mask_value(name, value) for name, value in metrics.items()}
+    for name, value in row["metrics"].items():
+        row.setdefault(name, value)
+    return row
+
+
 def target_json(compute: ComputeTarget) -> TargetJson:
     from .config import compute_to_mapping
     settings = compute_to_mapping(compute)

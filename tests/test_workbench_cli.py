@@ -96,3 +96,106 @@ def test_show_and_detach_take_the_name_positionally_or_with_n(project: Path) -> 
     assert none.returncode == 2 and "NAME" in none.stderr
     aml("computetarget", "detach", "docker", cwd=project)
     assert not (project / "aml_config" / "docker.compute").exists()
+
+
+def _history(project: Path, *args: str) -> object:
+    return json.loads(aml("history", *args, "-o", "json", cwd=project).stdout)
+
+
+def test_iris_tutorial_command_lines(project: Path, tmp_path: Path) -> None:
+    write(project, "iris_sklearn.py", IRIS)
+    # Quickstart / tutorial part 1: run the script, then with a regularization rate
+    aml("experiment", "submit", "-c", "local", "iris_sklearn.py", cwd=project)
+    for rate in ("0.5", "0.1"):
+        aml("experiment", "submit", "-c", "local", "iris_sklearn.py", rate, cwd=project)
+    failed = aml("experiment", "submit", "-c", "local", "iris_sklearn.py", "10", cwd=project,
+                 check=False)
+    assert failed.returncode == 3
+
+    # aml history list -o table: metrics as columns, arguments shown
+    table = aml("history", "list", "-o", "table", cwd=project).stdout.splitlines()
+    header = table[0].split()
+    assert header[:5] == ["RUN", "ID", "STATUS", "STARTED", "DURATION"]
+    assert "Accuracy" in table[0] and "Regularization Rate" in table[0]
+    assert len(table) == 5
+    by_args = {line.split()[0]: line for line in table[1:]}
+    rows = _history(project, "list")
+    assert isinstance(rows, list) and len(rows) == 4
+    for row in rows:
+        line = by_args[row["run_id"]]
+        assert f"{row['metrics']['Accuracy']:.6g}" in line
+        assert row["arguments"] == ([] if row["Regularization Rate"] == 0.01
+                                    else [f"{row['Regularization Rate']:g}"])
+
+    # --sort-by a metric, both ways
+    ranked = json.loads(aml("history", "list", "--sort-by", "Accuracy", "--descending",
+                            "-o", "json", cwd=project).stdout)
+    assert [r["Accuracy"] for r in ranked] == [0.995, 0.95, 0.75, -4.0]
+    sorted_table = aml("history", "list", "--sort-by", "Accuracy", cwd=project).stdout
+    assert sorted_table.splitlines()[1].split()[0] == ranked[-1]["run_id"]
+
+    # --query "[?status=='Completed']"
+    completed = json.loads(aml("history", "list", "--query", "[?status=='Completed']",
+                               "-o", "json", cwd=project).stdout)
+    assert sorted(r["run_id"] for r in completed) == sorted(
+        r["run_id"] for r in rows if r["exit_code"] == 0)
+    assert len(completed) == 3
+    # --query "@[?Accuracy != null] | max_by(@, &Accuracy)"
+    best = json.loads(aml("history", "list", "--query",
+                          "@[?Accuracy != null] | max_by(@, &Accuracy)", "-o", "json",
+                          cwd=project).stdout)
+    assert best["Accuracy"] == 0.995 and best["arguments"] == []
+    best_text = aml("history", "list", "--query", "@[?Accuracy != null] | max_by(@, &Accuracy)",
+                    cwd=project).stdout
+    assert best["run_id"] in best_text
+    tsv = aml("history", "list", "--query", "[].[run_id, Accuracy]", "-o", "tsv",
+              cwd=project).stdout.splitlines()
+    assert sorted(tsv) == sorted(f"{r['run_id']}\t{r['Accuracy']:.6g}" for r in rows)
+    bad = aml("history", "list", "--query", "[?status==", cwd=project, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("aml: error: --query")
+    assert "Traceback" not in bad.stderr
+
+    # aml history info -r ID (= run show), positional too; aml history last
+    best_id = best["run_id"]
+    info = _history(project, "info", "-r", best_id)
+    assert isinstance(info, dict)
+    assert info["run_id"] == best_id and info["outputs"][0]["path"] == "model.pkl"
+    assert {m["name"] for m in info["metrics"]} == {"Accuracy", "Regularization Rate"}
+    assert "Accuracy = 0.995" in aml("history", "info", best_id[-8:], cwd=project).stdout
+    last = _history(project, "last")
+    assert isinstance(last, dict) and last["run_id"] == rows[0]["run_id"]
+
+    # aml history download -r ID -d out
+    aml("history", "download", "-r", best_id, "-d", "out", cwd=project)
+    assert (project / "out" / "model.pkl").read_text() == "model 0.01"
+
+    # aml history compare --last 2, and by ids
+    compared = _history(project, "compare", "--last", "2")
+    assert isinstance(compared, dict)
+    assert [r["run_id"] for r in compared["runs"]] == [r["run_id"] for r in rows[:2]]
+    text = aml("history", "compare", rows[0]["run_id"], best_id, cwd=project).stdout
+    lines = {line.split("  ")[0]: line for line in text.splitlines()}
+    assert rows[0]["run_id"] in lines["RUN"] and best_id in lines["RUN"]
+    assert "0.995" in lines["Accuracy"] and "arguments" in lines and "duration" in lines
+
+    # aml project restore --run-id ID: the script as it was for that run
+    (project / "iris_sklearn.py").write_text("print('edited since')\n")
+    restored = aml("project", "restore", "--run-id", best_id, cwd=project)
+    assert "1 file(s) written" in restored.stdout
+    assert (project / "iris_sklearn.py").read_text() == IRIS
+    aml("project", "restore", "--run-id", best_id, "-d", str(tmp_path / "copy"), cwd=project)
+    assert (tmp_path / "copy" / "iris_sklearn.py").read_text() == IRIS
+    assert (tmp_path / "copy" / "aml_config" / "local.runconfig").is_file()
+
+
+def test_restore_refuses_when_the_content_is_gone(project: Path) -> None:
+    write(project, "t.py", "print('v1')\n")
+    aml("experiment", "submit", "-c", "local", "t.py", cwd=project)
+    [run_folder] = list((project / ".aml" / "runs").iterdir())
+    import shutil
+    shutil.rmtree(run_folder / "work")
+    write(project, "t.py", "print('v2')\n")
+    refused = aml("project", "restore", "--run-id", run_folder.name, cwd=project, check=False)
+    assert refused.returncode == 2
+    assert "exists nowhere" in refused.stderr and "t.py" in refused.stderr
+    assert (project / "t.py").read_text() == "print('v2')\n"      # nothing was written

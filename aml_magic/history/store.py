@@ -22,6 +22,8 @@ from aml_magic.history.status import RunStatus
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
 _SELECT = "SELECT " + _COLUMNS + " FROM runs"
+#: Run ids per ``IN (...)`` query: far below SQLite's bound-parameter limit on every build.
+_IN_CHUNK = 500
 _INSERT_RUN = ("INSERT INTO runs (" + _COLUMNS + ") VALUES ("
                + ", ".join("?" for _ in schema.RUN_COLUMNS) + ")")
 _LIST = {
@@ -313,6 +315,26 @@ class RunStore:
                " AND (? IS NULL OR name = ?) ORDER BY name, step")
         rows = self._db.read(lambda conn: conn.execute(sql, (run_id, name, name)).fetchall())
         return [Metric(n, json.loads(value), step, when) for n, value, step, when in rows]
+
+    def last_metric_values(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For each run, the last value (highest step) of each of its metric series, names in
+        order: one grouped query per chunk of runs (``aml history list`` shows them as
+        columns over thousands of runs), served by the (run_id, name, step) index."""
+        ids = list(run_ids)
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+            rows: list[tuple[str, str, str, int]] = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                sql = ("SELECT run_id, name, value, MAX(step) FROM metrics WHERE run_id IN ("
+                       + ", ".join("?" for _ in chunk) + ") GROUP BY run_id, name")
+                rows += conn.execute(sql, chunk).fetchall()
+            return rows
+
+        found: dict[str, dict[str, Any]] = {}
+        for run_id, name, value, _step in self._db.read(read):
+            found.setdefault(run_id, {})[name] = json.loads(value)
+        return found
 
     # -- artifacts ---------------------------------------------------------------------------
 

@@ -1,0 +1,189 @@
+"""``aml history list|info|last|download|compare`` and ``aml project restore``: the Workbench
+tutorials' way to compare runs (``az ml history ...``), registered in cli.py's ``GROUPS``.
+
+``history list`` shows each run's metrics as columns (the last value of each series, the union
+of names over the listed runs) from one grouped query, so it stays fast over thousands of runs.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from . import arguments as A
+from .cli import _emit, _workspace, cmd_run_show
+from .errors import AmlError
+
+#: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
+ALL_RUNS = 1 << 62
+
+
+def add_history_verbs(verbs: Any) -> None:
+    p = verbs.add_parser("list", help="runs with their metrics as columns, newest first")
+    A.add_project(p)
+    A.add_output(p)
+    p.add_argument("--sort-by", metavar="METRIC", help="order by this metric (ascending; runs "
+                                                       "without it last)")
+    p.add_argument("--descending", action="store_true", help="with --sort-by: largest first")
+    p.add_argument("--status", type=A._status, help="only runs with this status")
+    p.add_argument("-t", "--target", help="only runs on this compute target")
+    p.add_argument("--limit", type=int, help="only the N newest runs (default: all)")
+    p.set_defaults(handler=cmd_history_list)
+    p = verbs.add_parser("info", help="one run in full (same as `aml run show`)")
+    A.add_project(p)
+    A.add_output(p)
+    _add_run_ref(p)
+    p.set_defaults(handler=cmd_history_info)
+    p = verbs.add_parser("last", help="the newest run in full")
+    A.add_project(p)
+    A.add_output(p)
+    p.set_defaults(handler=cmd_history_last)
+    p = verbs.add_parser("download", help="copy a run's outputs into a folder")
+    A.add_project(p)
+    _add_run_ref(p)
+    p.add_argument("-d", "--directory", required=True, metavar="DIR",
+                   help="where to put them (created if needed)")
+    p.set_defaults(handler=cmd_history_download)
+    p = verbs.add_parser("compare", help="runs side by side: arguments, environment "
+                                         "differences, metrics, duration")
+    A.add_project(p)
+    A.add_output(p)
+    p.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to compare (unique prefixes "
+                                                             "will do)")
+    p.add_argument("--last", type=int, metavar="N", help="the N newest runs")
+    p.set_defaults(handler=cmd_history_compare)
+
+
+def add_project_group(group: argparse.ArgumentParser) -> None:
+    verbs = group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+    p = verbs.add_parser("restore", help="put back the project files a run was submitted with")
+    A.add_project(p)
+    p.add_argument("--run-id", "-r", dest="run_id", required=True, metavar="RUN_ID")
+    p.add_argument("-d", "--directory", metavar="DIR",
+                   help="restore into this folder (default: the project itself)")
+    p.set_defaults(handler=cmd_project_restore)
+
+
+def _add_run_ref(p: argparse.ArgumentParser) -> None:
+    """RUN_ID positional or ``-r/--run`` (``az ml history info -r ID``)."""
+    p.add_argument("run_id", nargs="?", metavar="RUN_ID", help="run id (a unique prefix will do)")
+    p.add_argument("-r", "--run", dest="run_option", metavar="RUN_ID", help="the same, as a flag")
+
+
+def _run_ref(args: argparse.Namespace) -> str:
+    run_id = args.run_option or args.run_id
+    if not run_id:
+        raise AmlError(f"history {args.verb}: name a run (RUN_ID or -r RUN_ID; see "
+                       "`aml history list`)")
+    return str(run_id)
+
+
+def history_rows(ws: Any, records: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Runs as ``schema.history_run_json`` rows and the union of their metric names (in first
+    seen order, newest run first)."""
+    from .schema import history_run_json
+    last = ws.store.last_metric_values(r.run_id for r in records)
+    rows = [history_run_json(r, last.get(r.run_id, {})) for r in records]
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row["metrics"]))
+    return rows, list(names)
+
+
+def cmd_history_list(args: argparse.Namespace) -> int:
+    from .render import history_table
+    ws = _workspace(args)
+    limit = ALL_RUNS if args.limit is None else args.limit
+    records = ws.store.list_runs(status=args.status, target=args.target, limit=limit)
+    rows, names = history_rows(ws, records)
+    if args.sort_by:
+        metric = args.sort_by
+        if metric not in names:
+            raise AmlError(f"--sort-by {metric}: no listed run logged it; metrics: "
+                           + (", ".join(names) or "none"))
+        have = [r for r in rows if _sortable(r["metrics"].get(metric))]
+        have.sort(key=lambda r: r["metrics"][metric], reverse=args.descending)
+        rows = have + [r for r in rows if not _sortable(r["metrics"].get(metric))]
+    _emit(args, rows, lambda: history_table(rows, names))
+    return 0
+
+
+def _sortable(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def cmd_history_info(args: argparse.Namespace) -> int:
+    args.run_id = _run_ref(args)
+    return cmd_run_show(args)
+
+
+def cmd_history_last(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    newest = ws.store.list_runs(limit=1)
+    if not newest:
+        raise AmlError("no runs yet in this project (submit one with `aml experiment submit`)")
+    args.run_id = newest[0].run_id
+    return cmd_run_show(args)
+
+
+def cmd_history_download(args: argparse.Namespace) -> int:
+    from .render import format_size
+    run = _workspace(args).run(_run_ref(args))
+    outputs = run.outputs()
+    if not outputs:
+        raise AmlError(f"run {run.id} has no outputs (files its script wrote under "
+                       "./outputs/); status " + run.record.status.value)
+    source = run.outputs_folder
+    dest = Path(args.directory).expanduser()
+    gone = [o.path for o in outputs if not (source / o.path).is_file()
+            or (source / o.path).is_symlink()]
+    if gone:
+        raise AmlError(f"run {run.id}: {len(gone)} output(s) are not in {source} any more "
+                       f"({', '.join(gone[:5])}); the run folder was pruned or changed")
+    for output in outputs:
+        target = dest / output.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / output.path, target)
+    total = sum(int(o.size) for o in outputs)
+    print(f"downloaded {len(outputs)} output(s) of run {run.id} ({format_size(total)}) "
+          f"to {dest}")
+    return 0
+
+
+def cmd_history_compare(args: argparse.Namespace) -> int:
+    from .render import compare_table
+    ws = _workspace(args)
+    if args.last is not None and args.runs:
+        raise AmlError("history compare: give run ids or --last N, not both")
+    if args.last is not None:
+        if args.last < 1:
+            raise AmlError("history compare: --last N needs N >= 1")
+        records = ws.store.list_runs(limit=args.last)
+    elif args.runs:
+        records = [ws.run(run_id).record for run_id in args.runs]
+    else:
+        raise AmlError("history compare: name runs (RUN_ID...) or --last N")
+    rows, names = history_rows(ws, records)
+    for row, record in zip(rows, records):
+        python = record.target_state.get("python")
+        row["python"] = python if isinstance(python, str) else None
+    keys = sorted({k for row in rows for k in row["environment"]})
+    differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
+    data = {"runs": rows, "metrics": names, "environment_differences": differing}
+    _emit(args, data, lambda: compare_table(rows, names, differing))
+    return 0
+
+
+def cmd_project_restore(args: argparse.Namespace) -> int:
+    from .restore import restore_run
+    ws = _workspace(args)
+    run = ws.run(args.run_id)
+    dest = Path(args.directory).expanduser().resolve() if args.directory else ws.root
+    dest.mkdir(parents=True, exist_ok=True)
+    written, unchanged = restore_run(run.folder / "manifest.json", run_folder=run.folder,
+                                     dest=dest, project_root=ws.root,
+                                     runs_root=run.folder.parent)
+    print(f"restored the snapshot of run {run.id} into {dest}: {written} file(s) written, "
+          f"{unchanged} already as they were")
+    return 0
