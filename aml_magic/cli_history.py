@@ -79,33 +79,48 @@ def _run_ref(args: argparse.Namespace) -> str:
     return str(run_id)
 
 
-def history_rows(ws: Any, records: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Runs as ``schema.history_run_json`` rows and the union of their metric names (in first
-    seen order, newest run first)."""
+def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
     from .schema import history_run_json
-    last = ws.store.last_metric_values(r.run_id for r in records)
-    rows = [history_run_json(r, last.get(r.run_id, {})) for r in records]
+    return [history_run_json(r, last.get(r.run_id, {})) for r in records]
+
+
+def metric_names(records: list[Any], last: dict[str, dict[str, Any]]) -> list[str]:
+    """The union of the runs' metric names, in first-seen order (newest run first)."""
     names: dict[str, None] = {}
-    for row in rows:
-        names.update(dict.fromkeys(row["metrics"]))
-    return rows, list(names)
+    for record in records:
+        names.update(dict.fromkeys(last.get(record.run_id, ())))
+    return list(names)
 
 
 def cmd_history_list(args: argparse.Namespace) -> int:
+    from .config import find_project
+    from .history import RunStore
     from .render import history_table
-    ws = _workspace(args)
     limit = ALL_RUNS if args.limit is None else args.limit
-    records = ws.store.list_runs(status=args.status, target=args.target, limit=limit)
-    rows, names = history_rows(ws, records)
+    root = find_project(Path(args.project or Path.cwd()).expanduser().resolve())
+    with RunStore(root) as store:    # the store alone: no workspace, targets, configuration
+        records = store.list_runs(status=args.status, target=args.target, limit=limit)
+        if any(not r.status.is_terminal() for r in records):
+            _workspace(args).reconcile_active()      # live runs: ask their targets first
+            records = store.list_runs(status=args.status, target=args.target, limit=limit)
+        last = store.last_metric_values(r.run_id for r in records)
+    names = metric_names(records, last)
     if args.sort_by:
         metric = args.sort_by
         if metric not in names:
             raise AmlError(f"--sort-by {metric}: no listed run logged it; metrics: "
                            + (", ".join(names) or "none"))
-        have = [r for r in rows if _sortable(r["metrics"].get(metric))]
-        have.sort(key=lambda r: r["metrics"][metric], reverse=args.descending)
-        rows = have + [r for r in rows if not _sortable(r["metrics"].get(metric))]
-    _emit(args, rows, lambda: history_table(rows, names))
+
+        def value(record: Any) -> Any:
+            return last.get(record.run_id, {}).get(metric)
+        have = [r for r in records if _sortable(value(r))]
+        have.sort(key=value, reverse=args.descending)
+        records = have + [r for r in records if not _sortable(value(r))]
+    if args.output == "table" and not args.query:
+        print(history_table(records, last, names))
+    else:
+        _emit(args, history_rows(records, last), "")
     return 0
 
 
@@ -164,7 +179,8 @@ def cmd_history_compare(args: argparse.Namespace) -> int:
         records = [ws.run(run_id).record for run_id in args.runs]
     else:
         raise AmlError("history compare: name runs (RUN_ID...) or --last N")
-    rows, names = history_rows(ws, records)
+    last = ws.store.last_metric_values(r.run_id for r in records)
+    rows, names = history_rows(records, last), metric_names(records, last)
     for row, record in zip(rows, records):
         python = record.target_state.get("python")
         row["python"] = python if isinstance(python, str) else None

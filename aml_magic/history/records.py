@@ -88,6 +88,10 @@ def parse_status(value: RunStatus | str) -> RunStatus:
     """Accept a RunStatus or its name/value in any case (``completed``, ``COMPLETED``)."""
     if isinstance(value, RunStatus):
         return value
+    try:
+        return RunStatus(value)     # the stored form: one dict lookup (listings parse 10,000s)
+    except ValueError:
+        pass
     text = str(value).strip()
     for status in RunStatus:
         if text.lower() in (status.value.lower(), status.name.lower()):

@@ -1,7 +1,8 @@
 """``RunStore``: the run history of one project, in ``<project>/.aml/history.db``.
 
 Every statement below is a constant with ``?`` placeholders; the only strings assembled at
-import time are column lists taken from ``schema.RUN_COLUMNS``, never from callers.
+import time are column lists taken from ``schema.RUN_COLUMNS``, never from callers (and
+``IN (?, ?, ...)`` lists of placeholders).
 """
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ class RunStore:
         params += [limit, offset]
         sql = _LIST[(status is not None, target is not None)]
         rows = self._db.read(lambda conn: conn.execute(sql, params).fetchall())
-        return [schema.row_to_record(row) for row in rows]
+        return schema.rows_to_records(rows)
 
     def count_runs(self, *, status: RunStatus | str | None = None,
                    target: str | None = None) -> int:
@@ -318,22 +319,24 @@ class RunStore:
 
     def last_metric_values(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """For each run, the last value (highest step) of each of its metric series, names in
-        order: one grouped query per chunk of runs (``aml history list`` shows them as
-        columns over thousands of runs), served by the (run_id, name, step) index."""
+        order: read from ``metric_last`` (kept by triggers, one row per series) in chunks of
+        runs, the values decoded as one JSON array (``aml history list`` over 10,000s)."""
         ids = list(run_ids)
 
-        def read(conn: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
-            rows: list[tuple[str, str, str, int]] = []
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            rows: list[tuple[str, str, str]] = []
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start:start + _IN_CHUNK]
-                sql = ("SELECT run_id, name, value, MAX(step) FROM metrics WHERE run_id IN ("
-                       + ", ".join("?" for _ in chunk) + ") GROUP BY run_id, name")
+                sql = ("SELECT run_id, name, value FROM metric_last WHERE run_id IN ("
+                       + ", ".join("?" for _ in chunk) + ") ORDER BY run_id, name")
                 rows += conn.execute(sql, chunk).fetchall()
             return rows
 
+        rows = self._db.read(read)
+        values = json.loads("[" + ",".join(value for _, _, value in rows) + "]")
         found: dict[str, dict[str, Any]] = {}
-        for run_id, name, value, _step in self._db.read(read):
-            found.setdefault(run_id, {})[name] = json.loads(value)
+        for (run_id, name, _), value in zip(rows, values):
+            found.setdefault(run_id, {})[name] = value
         return found
 
     # -- artifacts ---------------------------------------------------------------------------
