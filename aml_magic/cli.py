@@ -236,7 +236,9 @@ def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) ->
         from .render import any_table
         print(any_table(data))
     else:
-        print(text if isinstance(text, str) else text())
+        rendered = text if isinstance(text, str) else text()
+        if rendered:                    # an empty listing without an "empty" line prints nothing
+            print(rendered)
 
 
 def apply_query(query: str, data: Any) -> Any:

@@ -67,15 +67,13 @@ def cmd_target_gc(args: argparse.Namespace) -> int:
     try:
         keep = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
         chosen = plan(ws, args.name, keep_days=keep)
-        if args.output == "json":
-            from .schema import dumps
-            print(dumps({"removed": bool(args.yes), "target": chosen.target,
-                         "keep_days": keep, "total_bytes": chosen.total, "items": [
-                             {"kind": i.kind, "name": i.name, "bytes": i.size}
-                             for i in chosen.items]}))
-        else:
-            for i in chosen.items:
-                print(f"{i.kind:<6}  {i.name}  {format_size(i.size):>9}")
+        from .cli import _emit
+        _emit(args, {"removed": bool(args.yes), "target": chosen.target, "keep_days": keep,
+                     "total_bytes": chosen.total, "items": [
+                         {"kind": i.kind, "name": i.name, "bytes": i.size}
+                         for i in chosen.items]},
+              lambda: "\n".join(f"{i.kind:<6}  {i.name}  {format_size(i.size):>9}"
+                                for i in chosen.items))
         if args.yes:
             remove(ws, chosen)
     finally:
@@ -117,16 +115,14 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
     with RunStore(_project_root(args)) as store:
         chosen = plan(store, older_than=older, status=args.status, keep_last=args.keep_last)
         total = sum(c.size for c in chosen)
-        if args.output == "json":
-            from .schema import dumps
-            print(dumps({"removed": bool(args.yes), "total_bytes": total, "runs": [
-                {"run_id": c.record.run_id, "status": c.record.status.value,
-                 "created_at": c.record.created_at, "bytes": c.size} for c in chosen]}))
-        else:
-            for c in chosen:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.record.created_at))
-                print(f"{c.record.run_id}  {c.record.status.value:<9}  {when}  "
-                      f"{format_size(c.size):>9}")
+        from .cli import _emit
+        _emit(args, {"removed": bool(args.yes), "total_bytes": total, "runs": [
+            {"run_id": c.record.run_id, "status": c.record.status.value,
+             "created_at": c.record.created_at, "bytes": c.size} for c in chosen]},
+            lambda: "\n".join(
+                f"{c.record.run_id}  {c.record.status.value:<9}  "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(c.record.created_at))}  "
+                f"{format_size(c.size):>9}" for c in chosen))
         if args.yes:
             for c in chosen:
                 store.delete_run(c.record.run_id)

@@ -199,3 +199,21 @@ def test_restore_refuses_when_the_content_is_gone(project: Path) -> None:
     assert refused.returncode == 2
     assert "exists nowhere" in refused.stderr and "t.py" in refused.stderr
     assert (project / "t.py").read_text() == "print('v2')\n"      # nothing was written
+
+
+def test_every_listing_takes_query_and_tsv(project: Path) -> None:
+    write(project, "t.py", "print('x')\n")
+    aml("experiment", "submit", "-c", "local", "t.py", cwd=project)
+    names = aml("computetarget", "list", "--query", "[].name", "-o", "tsv", cwd=project)
+    assert sorted(names.stdout.split()) == ["docker", "local"]
+    local = aml("runconfiguration", "list", "--query", "[?target=='local'].name", "-o", "json",
+                cwd=project)
+    assert json.loads(local.stdout) == ["local"]
+    [run_id] = [f.name for f in (project / ".aml" / "runs").iterdir()]
+    listed = aml("run", "list", "--query", "[].[run_id, status]", "-o", "tsv", cwd=project)
+    assert listed.stdout.strip() == f"{run_id}\tCompleted"
+    pruned = aml("history", "prune", "--status", "Completed", "--query", "runs[].run_id",
+                 "-o", "tsv", cwd=project)
+    assert pruned.stdout.strip() == run_id and "would remove 1 run" in pruned.stderr
+    shown = aml("history", "info", run_id, "--query", "status", cwd=project)
+    assert shown.stdout.strip() == "Completed"
