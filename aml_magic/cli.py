@@ -103,6 +103,7 @@ def _add_experiment(group: argparse.ArgumentParser) -> None:
                                  "(train.py 0.5 --wait); after `--` everything goes to the script.")
     A.add_project(p)
     A.add_submit_arguments(p)
+    from .cli_submit import cmd_submit
     p.set_defaults(handler=cmd_submit)
     p = ex_sub.add_parser("prepare", help="build a run configuration's environment")
     A.add_project(p)
@@ -219,38 +220,9 @@ def _project_config(args: argparse.Namespace) -> Any:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
-    """Print ``data`` as JSON with ``-o json``, tab-separated with ``-o tsv``, else the text
-    rendering (built only then). ``--query`` (JMESPath, as the Azure CLI) selects from the JSON
-    form first; a query result is shown as a generic table."""
-    query = getattr(args, "query", None)
-    output = getattr(args, "output", "table")
-    if query:
-        data = apply_query(query, data)
-    if output == "json":
-        from .schema import dumps
-        print(dumps(data))
-    elif output == "tsv":
-        from .render import any_tsv
-        print(any_tsv(data))
-    elif query:
-        from .render import any_table
-        print(any_table(data))
-    else:
-        rendered = text if isinstance(text, str) else text()
-        if rendered:                    # an empty listing without an "empty" line prints nothing
-            print(rendered)
-
-
-def apply_query(query: str, data: Any) -> Any:
-    """``--query``: the JMESPath expression over ``data`` (the listing's JSON form); a bad
-    expression is one line saying where it fails."""
-    import jmespath
-    from jmespath.exceptions import JMESPathError
-    try:
-        return jmespath.search(query, data)
-    except JMESPathError as exc:
-        detail = " ".join(str(exc).split())
-        raise AmlError(f"--query {query!r}: {detail}") from None
+    """Print a command's result in the format asked for (``cli_output.emit``)."""
+    from .cli_output import emit
+    emit(args, data, text)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -357,42 +329,6 @@ def cmd_rc_show(args: argparse.Namespace) -> int:
     _emit(args, config, lambda: fields([("name", config["name"]),
                                         *config["settings"].items()]))
     return 0
-
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    """As ``az ml experiment submit``: stream the run's output and exit with the script's exit
-    code; ``-a/--async`` prints the run id and returns. Ctrl-C stops the stream, not the run."""
-    A.split_submit_args(args)
-    if not args.run_configuration:
-        raise AmlError("experiment submit: -c/--run-configuration NAME is required "
-                       "(see `aml runconfiguration list`)")
-    overrides = {field: value for field, value in (
-        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
-        ("spark_dependencies_file", args.spark_dependencies)) if value}
-    ws = _workspace(args)
-    run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
-                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr))
-    if args.async_ and not args.wait:
-        print(run.id)
-        return 0
-    print(f"run {run.id}", file=sys.stderr)
-    settle_memory()
-    from .termsafe import terminal_writer
-    write = terminal_writer(sys.stdout)
-    try:
-        for line in run.logs(follow=True):
-            write(line)
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        print(f"aml: stopped following run {run.id}; it keeps running. Reattach with: "
-              f"aml run logs {run.id} --follow", file=sys.stderr)
-        return 130
-    record = run.refresh()
-    if record.status.value != "Completed":
-        print(f"run {run.id}: {record.status.value}"
-              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
-    return record.exit_code if record.exit_code is not None else (
-        0 if record.status.value == "Completed" else 1)
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

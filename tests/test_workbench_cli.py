@@ -50,6 +50,11 @@ def test_submit_overrides_target_and_dependency_files(project: Path) -> None:
     bad = aml("experiment", "submit", "-c", "local", "-t", "nope", "t.py", cwd=project,
               check=False)
     assert bad.returncode == 2 and "nope" in bad.stderr
+    missing = aml("experiment", "submit", "-c", "local", "-d", "deps/none.yml", "t.py",
+                  cwd=project, check=False)
+    assert missing.returncode == 2 and "-d/--conda-dependencies deps/none.yml" in missing.stderr
+    assert not (project / ".aml" / "runs").exists() or not any(
+        (project / ".aml" / "runs").iterdir())
     write(project, "deps/conda.yml", "dependencies:\n  - python\n")
     ran = aml("experiment", "submit", "-c", "local", "-t", "local", "-d", "deps/conda.yml",
               "t.py", cwd=project)
@@ -67,14 +72,15 @@ def test_ctrl_c_stops_the_stream_not_the_run(project: Path) -> None:
         time.sleep(3)
         print('finished', flush=True)
         """)
+    # its own process group, as a shell's foreground job: Ctrl-C signals the whole group
     proc = subprocess.Popen([*AML, "experiment", "submit", "-c", "local", "slow.py"],
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()          # the stream has begun: the run printed it
         assert "started" in first, first
-        os.kill(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)          # what the terminal does on Ctrl-C
         _out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()

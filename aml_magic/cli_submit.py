@@ -1,0 +1,59 @@
+"""``aml experiment submit``, as ``az ml experiment submit``: stream the run's output and exit
+with the script's exit code (``-a/--async``: print the run id and return); ``-t``, ``-d`` and
+``-s`` override the run configuration's target and dependency files for this run only."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import arguments as A
+from .cli import _workspace, settle_memory
+from .errors import AmlError
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """As ``az ml experiment submit``: stream the run's output and exit with the script's exit
+    code; ``-a/--async`` prints the run id and returns. Ctrl-C stops the stream, not the run."""
+    A.split_submit_args(args)
+    if not args.run_configuration:
+        raise AmlError("experiment submit: -c/--run-configuration NAME is required "
+                       "(see `aml runconfiguration list`)")
+    overrides = {field: value for field, value in (
+        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
+        ("spark_dependencies_file", args.spark_dependencies)) if value}
+    ws = _workspace(args)
+    for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
+                        ("-s/--spark-dependencies", args.spark_dependencies)):
+        if value and not _in_project(ws.root, value):
+            raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
+                           "is relative to the project)")
+    run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
+                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr))
+    if args.async_ and not args.wait:
+        print(run.id)
+        return 0
+    print(f"run {run.id}", file=sys.stderr)
+    settle_memory()
+    from .termsafe import terminal_writer
+    write = terminal_writer(sys.stdout)
+    try:
+        for line in run.logs(follow=True):
+            write(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"aml: stopped following run {run.id}; it keeps running. Reattach with: "
+              f"aml run logs {run.id} --follow", file=sys.stderr)
+        return 130
+    record = run.refresh()
+    if record.status.value != "Completed":
+        print(f"run {run.id}: {record.status.value}"
+              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
+    return record.exit_code if record.exit_code is not None else (
+        0 if record.status.value == "Completed" else 1)
+
+
+def _in_project(root: Path, relative: str) -> bool:
+    """``relative`` names a file inside the project ``root`` (dependency overrides)."""
+    path = (root / relative).resolve()
+    return path.is_file() and path.is_relative_to(root.resolve())
