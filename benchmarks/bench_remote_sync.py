@@ -128,6 +128,7 @@ def main() -> int:
     os.environ.setdefault("AML_MAGIC_SECRETS_DIR", tempfile.mkdtemp(prefix="bench-secrets-"))
 
     import aml_magic.snapshot as snapshot_module
+    from aml_magic.ignore_rules import IgnoreDecisions
     from aml_magic.snapshot import take_snapshot
     from aml_magic.transports.pool import ssh_pool
     from aml_magic.workspace import Workspace
@@ -165,13 +166,15 @@ def main() -> int:
 
             def aml_first(rep: int = rep, target: Any = target, base: str = base) -> None:
                 hashes.unlink(missing_ok=True)          # cold hash cache: everything is read
-                snapshot_module._SPECS.clear()          # and no remembered ignore decisions
+                hashes.with_name("ignored.json").unlink(missing_ok=True)
+                snapshot_module._HashCache._memory.clear()   # nothing remembered in memory
+                IgnoreDecisions._memory.clear()         # and no remembered ignore decisions
                 os.sync()
                 start = time.perf_counter()
                 manifest = take_snapshot(project, cache_path=hashes)
                 snap = time.perf_counter() - start
                 request = request_for(ws, manifest, f"bench_first_{rep}")
-                sync = timed(lambda: target._sync_snapshot(request, target._run_dir(request)))
+                sync = timed(lambda: target.placement.sync(request))
                 first["aml_total"].append(snap + sync)
                 first["aml_sync"].append(sync)
                 wait_for_spare(server, base)            # background work done before the next
@@ -212,7 +215,7 @@ def main() -> int:
             start = time.perf_counter()
             manifest = take_snapshot(project, cache_path=hashes)
             request = request_for(ws, manifest, f"bench_re_{rep}")
-            target._sync_snapshot(request, target._run_dir(request))
+            target.placement.sync(request)
             again["aml_sync"].append(time.perf_counter() - start)
             bench.rsync(rsync_dir)
 
