@@ -283,20 +283,24 @@ def remote_ws(project: Path, sshd: Any) -> Iterator[Workspace]:
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+def ssh_users_victim(sshd: Any) -> Callable[[], subprocess.Popen[bytes]]:
+    """A starter of the SSH user's own process: the run could signal it, the host must not."""
+    import pwd
+    user = pwd.getpwnam(sshd.username)
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                                 "--clear-groups", "sleep", "600"], start_new_session=True)
+    return start
+
+
 @pytest.mark.sshd
 def test_hostile_runs_on_the_remote_target(remote_ws: Workspace, sshd: Any,
                                            tmp_path: Path) -> None:
-    import pwd
-    user = pwd.getpwnam(sshd.username)
     outside = Outside(tmp_path / "outside")
     os.chmod(tmp_path, 0o755)
-
-    def users_victim() -> subprocess.Popen[bytes]:
-        # the SSH user's own process: the run could signal it, the host must not
-        return subprocess.Popen(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                                 "--clear-groups", "sleep", "600"], start_new_session=True)
-
-    run_hostile_scenario(remote_ws, "vm", outside, users_victim, bytes_names="refused")
+    run_hostile_scenario(remote_ws, "vm", outside, ssh_users_victim(sshd),
+                         bytes_names="refused")
     # The base folder is the SSH user's alone
     base = Path(sshd.home) / remote_ws.config.compute("vm").remote_base_dir.removeprefix("~/")
     assert base.stat().st_mode & 0o777 == 0o700
@@ -324,15 +328,8 @@ def remotedocker_ws(project: Path, sshd: Any,
 def test_hostile_runs_on_the_remotedocker_target(remotedocker_ws: Workspace, sshd: Any,
                                                  tmp_path: Path) -> None:
     # The run is root in a container on the VM; the host side reads its folder over SSH.
-    import pwd
-    user = pwd.getpwnam(sshd.username)
     outside = Outside(tmp_path / "outside")
     os.chmod(tmp_path, 0o755)
-
-    def users_victim() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                                 "--clear-groups", "sleep", "600"], start_new_session=True)
-
     remotedocker_ws.prepare("rdvm")
-    run_hostile_scenario(remotedocker_ws, "rdvm", outside, users_victim, bytes_names="refused",
-                         in_container=True)
+    run_hostile_scenario(remotedocker_ws, "rdvm", outside, ssh_users_victim(sshd),
+                         bytes_names="refused", in_container=True)
