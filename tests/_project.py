@@ -34,3 +34,24 @@ def wait_for_log(run: Any, needle: str, timeout: float = 30) -> None:
         run.refresh()
         return needle in run.log_text()[0]
     wait_until(shown, timeout, f"{needle!r} in the log of {run.id}")
+
+
+def submit_then_sigkill(project: Path, runconfig: str, script: str) -> str:
+    """Submit SCRIPT from a separate process that is SIGKILLed right after it printed the run id
+    (the submitter dies while the run lives on); return that id."""
+    import os
+    import signal
+    code = ("import time\nfrom aml_magic.workspace import Workspace\n"
+            f"run = Workspace('.').submit({runconfig!r}, {script!r})\nprint(run.id, flush=True)\n"
+            "time.sleep(600)\n")
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=project, stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(repo)))
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert run_id, "the submitter printed no run id"
+    return run_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from aml_magic.errors import AmlError
 from aml_magic.history.status import RunStatus
 from aml_magic.workspace import Workspace
 from tests._wait import wait_until
+from tests._project import submit_then_sigkill
 from tests.fixtures.spark import SparkCluster
 from tests.fixtures.sshd import SshServer
 
@@ -275,18 +275,7 @@ def test_a_job_whose_submitter_was_killed_completes(project: Path, sshd: SshServ
                                                     shared: dict[str, Any],
                                                     ws: Workspace) -> None:
     (project / "slow.py").write_text(SLOW.replace("SECONDS", "3"))
-    code = ("import time\nfrom aml_magic.workspace import Workspace\n"
-            "run = Workspace('.').submit('spk', 'slow.py')\nprint(run.id, flush=True)\n"
-            "time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=project, stdout=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
-    try:
-        assert proc.stdout is not None
-        run_id = proc.stdout.readline().strip()
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert run_id
+    run_id = submit_then_sigkill(project, "spk", "slow.py")
 
     def shown_completed() -> str | None:
         shown = aml(project, "run", "show", run_id)

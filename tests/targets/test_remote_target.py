@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from aml_magic.errors import AmlError, HostKeyError
 from aml_magic.history.status import RunStatus
 from aml_magic.workspace import Workspace
 from tests._wait import process_alive, wait_until
+from tests._project import submit_then_sigkill
 from tests.fixtures.sshd import SshServer
 
 pytestmark = pytest.mark.sshd
@@ -327,18 +327,7 @@ def test_a_run_whose_client_died_is_complete_when_looked_at_later(project: Path,
     attach(ws, sshd)
     ws.close()
     script(project, "count.py", COUNTER)
-    code = ("import sys, time\nfrom aml_magic.workspace import Workspace\n"
-            "run = Workspace('.').submit('vm', 'count.py')\nprint(run.id, flush=True)\n"
-            "time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=project, stdout=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
-    try:
-        assert proc.stdout is not None
-        run_id = proc.stdout.readline().strip()
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert run_id
+    run_id = submit_then_sigkill(project, "vm", "count.py")
 
     # the run finishes with nobody watching; `aml run show` later finds it Completed
     def shown_completed() -> subprocess.CompletedProcess[str] | None:

@@ -24,17 +24,10 @@ from aml_magic.workspace import Workspace
 from tests.fixtures.dockerd import DockerEngine
 from tests.fixtures.sshd import SshServer
 from tests.targets.helpers import containers_of, forget_environment, wait_until
+from tests.targets.test_docker_target import CONDA  # the same environment specification
 
 REPO = Path(__file__).resolve().parents[2]
 ENGINE_GROUP = "aml-magic-docker"
-CONDA = """\
-name: project_environment
-dependencies:
-  - python=3
-  - six=1.16
-  - pip:
-    - tomli==2.0.1
-"""
 
 
 @pytest.fixture(scope="module")
