@@ -24,6 +24,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "script": (str, type(None)), "config_snapshot": (dict,), "environment": (dict,),
     "snapshot_digest": (str, type(None)), "environment_hash": (str, type(None)),
     "git_commit": (str, type(None)), "git_dirty": (bool, type(None)), "target_state": (dict,),
+    "kind": (str,), "parent_run_id": (str, type(None)), "provenance": (dict,),
 }
 
 

@@ -43,6 +43,13 @@ class RunRecord:
     git_commit: str | None = None
     git_dirty: bool | None = None
     target_state: dict[str, Any] = field(default_factory=dict)
+    # "script" (a submitted script or cell), "sweep" (the parent of a sweep's child runs),
+    # "notebook" (a notebook tracked with ``%azureml history on``)
+    kind: str = "script"
+    parent_run_id: str | None = None
+    # What the run ran with, as found on the target: {"python": path, "python_version": ...,
+    # "python_location": what the run configuration asked for}
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.status = parse_status(self.status)

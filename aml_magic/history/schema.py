@@ -94,6 +94,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
                 WHERE run_id = old.run_id AND name = old.name GROUP BY run_id, name;
         END""",
     ),
+    (  # 3: what kind of run it is (a script, a sweep's parent, a tracked notebook), its
+       # parent (a sweep's children), and its provenance (interpreter path and version, the
+       # pythonLocation asked for): columns so that a sweep's children list by index
+        "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'script'",
+        "ALTER TABLE runs ADD COLUMN parent_run_id TEXT",
+        "ALTER TABLE runs ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'",
+        "CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at, run_id)",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -101,9 +109,10 @@ RUN_COLUMNS: tuple[str, ...] = (
     "run_id", "project", "run_configuration", "target", "target_type", "status", "created_at",
     "started_at", "ended_at", "exit_code", "reason", "command", "script", "config_snapshot",
     "environment", "snapshot_digest", "environment_hash", "git_commit", "git_dirty",
-    "target_state",
+    "target_state", "kind", "parent_run_id", "provenance",
 )
-JSON_COLUMNS = frozenset({"command", "config_snapshot", "environment", "target_state"})
+JSON_COLUMNS = frozenset({"command", "config_snapshot", "environment", "target_state",
+                          "provenance"})
 # Columns `RunStore.update` may change. Status goes through set_status (it records a
 # transition); run_id, project and created_at are fixed at creation.
 UPDATABLE_COLUMNS = frozenset(RUN_COLUMNS) - {"run_id", "project", "created_at", "status"}

@@ -80,5 +80,18 @@ def test_a_schema_1_database_is_migrated_with_its_last_values(tmp_path: Path) ->
     conn.commit()
     conn.close()
     with RunStore(tmp_path) as store:
-        assert store.schema_version == schema.SCHEMA_VERSION == 2
+        assert store.schema_version == schema.SCHEMA_VERSION == 3
         assert store.last_metric_values(["p_1_0001"]) == {"p_1_0001": {"acc": 0.75, "loss": 3}}
+        record = store.get("p_1_0001")
+        assert (record.kind, record.parent_run_id, record.provenance) == ("script", None, {})
+
+
+def test_kind_parent_and_provenance_round_trip(tmp_path: Path) -> None:
+    with RunStore(tmp_path) as store:
+        parent = _run(store, 0)
+        child = RunRecord(run_id="p_1_0002", project="p", kind="script", parent_run_id=parent,
+                          provenance={"python": "/usr/bin/python3", "python_version": "3.11.2"})
+        store.create_run(child)
+        got = store.get("p_1_0002")
+        assert got.parent_run_id == parent
+        assert got.provenance["python_version"] == "3.11.2"
