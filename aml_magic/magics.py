@@ -19,6 +19,7 @@ from .errors import AmlError, ProjectNotFound
 if TYPE_CHECKING:
     import argparse
 
+    from .azureml_magic import NotebookHistory
     from .run import Run
     from .widgets.attach_form import AttachRequest
     from .workspace import Workspace
@@ -77,6 +78,7 @@ class AmlMagics(Magics):
         self.default_runconfig: str | None = None
         self.use_widgets: bool | None = None      # None: decide on first display
         self.watch_interval = 0.25
+        self.notebook_history: NotebookHistory | None = None   # %azureml history on|off
 
     # -- shared helpers -----------------------------------------------------------------------
     def workspace(self, project: str | None = None) -> Workspace:
@@ -343,9 +345,21 @@ class AmlMagics(Magics):
             print(f"Run {run.id}: cancel requested, still {status.value}; check with "
                   f"%aml_run {run.id}")
 
+    @line_magic
+    @reports_errors
+    def azureml(self, line: str) -> None:
+        """%azureml history on|off: track this notebook as a run (Workbench's magic); other
+        Workbench words print the aml_magic equivalent."""
+        from .azureml_magic import NotebookHistory, azureml
+        if self.notebook_history is None:
+            self.notebook_history = NotebookHistory()
+        azureml(self.notebook_history, self.workspace, self.shell, line)
+
 
 def register(ipython: Any) -> AmlMagics:
     """Called by ``%load_ext aml_magic``."""
+    from .azureml_magic import expose_azureml_logging
+    expose_azureml_logging()
     magics = AmlMagics(ipython)
     ipython.register_magics(magics)
     return magics

@@ -3,7 +3,8 @@
 Each call appends one JSON line ``{"name", "value", "step", "time"}`` to the file named by
 ``AML_MAGIC_METRICS_FILE`` (set by aml_magic's agent), with a single ``O_APPEND`` write so lines
 from several processes never interleave and none is lost if the run dies. Without that variable
-(the script run by hand) logging is a no-op that warns once.
+(the script run by hand, a notebook with ``%azureml history off``) logging is a no-op that
+warns once; ``%azureml history on`` sets it in the kernel to the notebook run's file.
 
 Kept free of annotations and f-strings: the run's Python may be as old as Workbench's (3.5).
 """
@@ -46,7 +47,8 @@ class AzureMLLogger(object):
             if not self._warned:
                 self._warned = True
                 _warnings.warn("azureml.logging: %s is not set, so metrics are not recorded "
-                               "(submit the script with aml_magic to track them)"
+                               "(submit the script with aml_magic, or run `%%azureml "
+                               "history on` in a notebook, to track them)"
                                % METRICS_FILE_VARIABLE, RuntimeWarning, stacklevel=2)
             return None
         name = str(name)
