@@ -117,26 +117,24 @@ class AmlMagics(Magics):
         return self.use_widgets
 
     def show(self, run: Run) -> Any:
-        """Display a live widget for the run (or a static summary without ipywidgets)."""
-        from IPython.display import display
+        """Display a live widget for the run (or a static summary without ipywidgets); both
+        turn final in place when the run ends."""
         if self.widgets_enabled():
             from .widgets.run_widget import show_run
             return show_run(run, interval=self.watch_interval)
-        from .widgets._render import RunSummary
-        from .widgets._watcher import RunWatcher
-        summary = RunSummary(RunWatcher(run, on_update=lambda _s: None).poll_once())
-        display(summary)
-        return summary
+        from .widgets.summary_display import show_summary
+        return show_summary(run, interval=self.watch_interval)
 
-    def wait(self, run: Run) -> None:
-        """Block for ``--wait``; Ctrl-C stops waiting, not the run."""
+    def wait(self, run: Run, shown: Any) -> None:
+        """Block for ``--wait``, then make ``shown`` (what ``show`` returned) final in place;
+        Ctrl-C stops waiting, not the run."""
         try:
             if self.widgets_enabled():
                 run.wait()
             else:
                 for line in run.logs(follow=True):
                     print(line, end="")
-                self.show(run)
+            shown.settle()
         except KeyboardInterrupt:
             print(f"Stopped waiting; run {run.id} goes on (cancel it with %aml_cancel {run.id})",
                   file=sys.stderr)
@@ -297,9 +295,9 @@ class AmlMagics(Magics):
             script = args.script
         run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
-        self.show(run)
+        shown = self.show(run)
         if args.wait:
-            self.wait(run)
+            self.wait(run, shown)
         if is_cell and args.out:
             shell.user_ns[args.out] = run
             return None

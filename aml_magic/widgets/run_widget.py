@@ -3,13 +3,15 @@ sparklines, masked environment, outputs, and a Cancel button.
 
 It observes a ``Run`` through a :class:`RunWatcher` thread and never opens a connection itself.
 Its display bundle carries a text/plain and text/html summary besides the widget view, so
-nbconvert and plain terminals still show something readable.
+nbconvert and plain terminals still show something readable. That bundle is what a saved
+notebook keeps, so once the run ends it is published again (``update_display`` on the display
+id the widget was shown with): a saved notebook never says "Running" for a finished run.
 """
 from __future__ import annotations
 
 import threading
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
@@ -17,6 +19,9 @@ from ._render import (environment_html, header_html, log_html, metrics_html, out
                       summary_html, summary_text)
 from ._snapshot import RunSnapshot
 from ._watcher import RunWatcher
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayHandle
 
 TAB_TITLES = ("Log", "Metrics", "Environment", "Outputs")
 
@@ -49,6 +54,10 @@ class RunWidget(w.VBox):
                                                  align_items="center")),
                           self.tabs])
         self.add_class("aml-run-widget")
+        #: set by ``show_run``: where the widget's bundle was shown, to publish the final one
+        self.display_handle: DisplayHandle | None = None
+        self._final_published = False
+        self._publish_lock = threading.Lock()
         self._apply(self.watcher.poll_once(refresh=False))
         if start:
             self.start()
@@ -84,6 +93,30 @@ class RunWidget(w.VBox):
             self.cancel_button.button_style = ""
         if self.full_log_view.layout.display != "none" and snap.is_terminal:
             self.full_log_view.value = log_html(self.watcher.full_log(), max_height=600)
+        if snap.is_terminal:
+            self.publish_final()
+
+    def publish_final(self, *, again: bool = False) -> None:
+        """Publish the display bundle once more, with the run's final status in its text/plain
+        and text/html fallbacks (the widget view itself is unchanged). Once per widget unless
+        ``again``."""
+        handle = self.display_handle
+        if handle is None:
+            return
+        with self._publish_lock:
+            if self._final_published and not again:
+                return
+            self._final_published = True
+        handle.update(self)
+
+    def settle(self) -> None:
+        """For a cell that waited for the run: read the final state in the cell's own thread
+        and publish it there, so the update is part of the cell's output before it ends (the
+        watcher thread's update may come after the front end stopped listening to the cell)."""
+        snap = self.watcher.poll_once()
+        self._apply(snap)
+        if snap.is_terminal:
+            self.publish_final(again=True)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         data = super()._repr_mimebundle_(**kwargs)
@@ -128,6 +161,6 @@ def show_run(run: Any, *, interval: float = 0.25) -> RunWidget:
     from IPython.display import display
 
     widget = RunWidget(run, interval=interval, start=False)
-    display(widget)
+    widget.display_handle = display(widget, display_id=True)
     widget.start()
     return widget
