@@ -31,6 +31,9 @@ GRACE_SECONDS = 30.0
 OTHER_HOST_SECONDS = 24 * 3600.0
 #: Names of the copies a submit makes in the run folder before it launches.
 PARTIAL_PREFIX = ".work.partial-"
+NOTEBOOK_KERNEL_GONE = ("the kernel tracking this notebook stopped without `%azureml history "
+                        "off` or a clean shutdown (killed, or it crashed); metrics stored until "
+                        "then are kept, ./outputs/ was not collected")
 
 
 def _boot_id() -> str:
@@ -129,6 +132,11 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     # The agent may have started just before the submitter died (it writes status.json
     # first): then its copy is in use and stays; the agent is not signalled (its pid comes
     # from the run folder, which the run can write).
+    if record.kind == "notebook":      # the kernel itself was the run (%azureml history on)
+        reason = NOTEBOOK_KERNEL_GONE
+        store.update(record.run_id, ended_at=time.time())
+        store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
+        return store.get(record.run_id)
     launched = (folder / "status.json").exists()
     remove_partial_copies(folder, launched=launched)
     if launched:

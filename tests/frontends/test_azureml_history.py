@@ -18,7 +18,7 @@ from aml_magic.notebook_run import SHUTDOWN_REASON
 from tests._project import aml
 from tests._wait import wait_until
 
-from .kernels import WIDGET_VIEW
+from .kernels import WIDGET_VIEW, KernelSession
 
 LOAD = "%load_ext aml_magic"
 LOG_TWO_METRICS = ("from azureml.logging import get_azureml_logger\n"
@@ -137,6 +137,29 @@ def test_kernel_shutdown_with_history_on_ends_the_run(kernel_env: Path, tmp_path
     assert (run.record.kind, run.record.script) == ("notebook", "notebook")
     assert metric_values(run) == {"acc": [0.9, 0.95], "loss": [0.25]}
     assert [a.path for a in run.outputs()] == ["model.txt"]
+
+
+def test_killed_kernel_fails_its_notebook_run(kernel_env: Path, tmp_path: Path) -> None:
+    from aml_magic.history.stale import NOTEBOOK_KERNEL_GONE
+    project = make_project(tmp_path / "proj")
+    session = KernelSession(project)
+    try:
+        # Given a kernel with history on that has logged metrics
+        for source in (LOAD, "%azureml history on", LOG_TWO_METRICS):
+            assert not [o for o in session.run(source).outputs if o.output_type == "error"]
+        # Then the metrics are in history after the cell, while the run is still Running
+        run = only_run(project)
+        assert run.refresh().status is RunStatus.RUNNING
+        assert metric_values(run) == {"acc": [0.9, 0.95], "loss": [0.25]}
+        # When the kernel is killed (SIGKILL: no atexit, no `off`)
+        session.km.shutdown_kernel(now=True)
+    finally:
+        session.kc.stop_channels()
+    # Then the next look ends the run Failed, saying the kernel went away, metrics kept
+    wait_until(lambda: run.refresh().status.is_terminal(), 30, f"{run.id} ended")
+    assert run.record.status is RunStatus.FAILED
+    assert run.record.reason == NOTEBOOK_KERNEL_GONE
+    assert metric_values(run) == {"acc": [0.9, 0.95], "loss": [0.25]}
 
 
 @pytest.mark.parametrize(("words", "equivalent"), [
