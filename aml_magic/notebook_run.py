@@ -99,6 +99,17 @@ def list_files(folder: Path) -> dict[str, FileState]:
     return found
 
 
+def note(folder: Path, text: str) -> None:
+    """One timestamped line in the run's ``log.txt`` (what ``aml run logs`` and the widget's
+    log show for a notebook run: when it was tracked, what it collected)."""
+    from .runfolder import append_nofollow
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        append_nofollow(folder, "log.txt", f"[{stamp}] {text}\n".encode())
+    except (OSError, AmlError):
+        pass                             # the log is a courtesy; the history is the record
+
+
 class NotebookRun:
     """One ``history on`` .. ``off`` span of a kernel. Create it with :meth:`start`."""
 
@@ -158,6 +169,9 @@ class NotebookRun:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, copy)
         before = list_files(outputs_dir) if outputs_dir.is_dir() else {}
+        where = f"notebook {path}" if path else "a notebook whose file the kernel cannot name"
+        note(folder, f"history on: {where}, kernel pid {os.getpid()}, outputs from "
+                     f"{outputs_dir}" + ("" if source else "; notebook file not snapshotted"))
         run = cls(workspace, record, outputs_dir=outputs_dir, outputs_before=before,
                   previous_metrics_file=os.environ.get(METRICS_FILE_VARIABLE))
         os.environ[METRICS_FILE_VARIABLE] = str(run.metrics_file)
@@ -233,7 +247,10 @@ class NotebookRun:
         store = self.workspace.store
         self.ingest_metrics()
         store.set_status(self.id, RunStatus.FINALIZING)
-        self.collect_outputs()
+        collected = self.collect_outputs()
+        note(self.folder, f"history off{' (' + reason + ')' if reason else ''}: "
+                          f"{self.metrics_count} metric value(s), outputs: "
+                          + (", ".join(f"outputs/{rel}" for rel in collected) or "none"))
         store.set_status(self.id, RunStatus.COMPLETED, reason=reason)
         self.record = store.get(self.id)
         return self.record

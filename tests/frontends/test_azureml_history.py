@@ -107,6 +107,9 @@ def test_history_on_off_tracks_the_notebook_as_a_run(kernel_env: Path, tmp_path:
     manifest = json.loads((run.folder / "manifest.json").read_text())
     assert "analysis.ipynb" in manifest["files"]
     assert nbformat.read(str(run.folder / "work" / "analysis.ipynb"), as_version=4).cells
+    # and its log says when it was tracked and what was collected
+    log = run.log_text(0)[0]
+    assert "history on: notebook " in log and "outputs: outputs/model.txt" in log
     # The cells said what happened, one line each, no error output
     on, again = streams(nb.cells[2], "stdout"), streams(nb.cells[3], "stdout")
     assert on.startswith(f"History on: this notebook is run {run.id}") and "analysis.ipynb" in on
