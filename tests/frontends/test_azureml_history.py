@@ -194,6 +194,30 @@ def test_history_on_outside_a_project_says_how_to_make_one(ip: Any, magics: Any)
     assert "Traceback" not in cap.stderr and cap.stdout == ""
 
 
+def test_history_on_again_after_off_is_a_new_run(ip: Any, magics: Any, tmp_path: Path) -> None:
+    # Given a project and the in-process shell, history turned on and off twice
+    project = make_project(tmp_path / "proj")
+    magics.project = project
+    magics.notebook_history = None
+    before = os.environ.get("AML_MAGIC_METRICS_FILE")
+    with capture_output() as cap:
+        for value in (1.0, 2.0):
+            ip.run_line_magic("azureml", "history on")
+            ip.run_cell(f"from azureml.logging import get_azureml_logger\n"
+                        f"get_azureml_logger().log('score', {value})")
+            ip.run_line_magic("azureml", "history off")
+    assert cap.stderr == "", cap.stderr
+    # Then there are two runs, each with its own metric numbered from step 0
+    from aml_magic.workspace import Workspace
+    runs = Workspace(project).runs()
+    assert len(runs) == 2 and all(r.record.status is RunStatus.COMPLETED for r in runs)
+    newest, oldest = runs
+    assert [(m.value, m.step) for m in oldest.metrics()] == [(1.0, 0)]
+    assert [(m.value, m.step) for m in newest.metrics()] == [(2.0, 0)]
+    # and the kernel's logger points where it did before
+    assert os.environ.get("AML_MAGIC_METRICS_FILE") == before
+
+
 def widget_text(cell: Any) -> list[str]:
     return [o.data["text/plain"] for o in cell.outputs
             if o.output_type == "display_data" and WIDGET_VIEW in o.data]
