@@ -256,3 +256,22 @@ def test_summary_without_widgets_turns_final_in_place(ip: Any, magics: Any,
     assert last.transient["display_id"] == first.transient["display_id"]
     assert last.update and "Completed" in last.data["text/plain"]
     assert "no widgets" in last.data["text/plain"]
+
+
+def test_notebook_name_comes_from_the_front_end(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from aml_magic.notebook_run import notebook_path, script_name
+    monkeypatch.setenv("JPY_SESSION_NAME", "/srv/from-env.ipynb")
+    # VS Code's variable first, then ipykernel's __session__, then the environment
+    assert notebook_path({"__vsc_ipynb_file__": "/a/vs.ipynb", "__session__": "/b.ipynb"}) \
+        == "/a/vs.ipynb"
+    assert notebook_path({"__session__": "/b.ipynb"}) == "/b.ipynb"
+    assert notebook_path({}) == "/srv/from-env.ipynb"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert notebook_path({"__session__": ""}) is None
+    # The script name: the path inside the project, the file name outside it, else "notebook"
+    root = tmp_path / "proj"
+    (root / "sub").mkdir(parents=True)
+    assert script_name(str(root / "sub" / "iris.ipynb"), root.resolve()) == "sub/iris.ipynb"
+    assert script_name("/elsewhere/iris.ipynb", root.resolve()) == "iris.ipynb"
+    assert script_name(None, root.resolve()) == "notebook"
