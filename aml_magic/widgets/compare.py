@@ -16,7 +16,7 @@ from .compare_view import Axis, CompareModel, CompareView
 
 #: Up to this many choices are one-click buttons; more become a drop-down list.
 MAX_BUTTONS = 8
-TAB_TITLES = ("Metric vs argument", "Series over steps")
+TAB_TITLES = ("Chart", "Series over steps")
 
 
 def _picker(description: str, options: list[tuple[str, str]], value: str | None) -> Any:

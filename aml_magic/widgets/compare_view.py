@@ -17,6 +17,9 @@ from ..compare import Series
 from ..render import compare_grid, compare_table
 
 ARGUMENT, METRIC = "arg", "metric"
+#: Table cells: compact; values (long interpreter paths) may break anywhere, labels never.
+CELL = "padding:2px 10px;vertical-align:top;line-height:1.4;overflow-wrap:anywhere"
+LABEL = "padding:2px 10px;vertical-align:top;line-height:1.4;white-space:nowrap;text-align:left"
 
 
 def parse_arguments(argv: Sequence[str]) -> dict[str, str]:
@@ -155,13 +158,15 @@ class CompareModel:
         """The runs side by side, the same cells as ``aml history compare``'s table."""
         if not self.rows:
             return "<p>no runs</p>"
-        head = "".join(f'<th style="color:{self.color(i)}"><code>{escape(row["run_id"])}'
-                       "</code></th>" for i, row in enumerate(self.rows))
+        head = "".join(f'<th style="color:{self.color(i)};{CELL}"><code>'
+                       f'{escape(row["run_id"])}</code></th>' for i, row in enumerate(self.rows))
         grid = compare_grid(self.rows, self.data["metrics"], self.data["environment_differences"])
-        body = "".join(f"<tr><th style='text-align:left'>{escape(label)}</th>"
-                       + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>"
-                       for label, cells in grid)
-        return (f'<table class="aml-compare-table"><tr><th>run</th>{head}</tr>{body}</table>')
+        body = "".join(f'<tr><th style="{LABEL}">{escape(label)}</th>'
+                       + "".join(f'<td style="{CELL}">{escape(cell)}</td>' for cell in cells)
+                       + "</tr>" for label, cells in grid)
+        return ('<div style="overflow-x:auto;max-width:100%"><table class="aml-compare-table" '
+                f'style="font-size:12px;border-collapse:collapse"><tr><th style="{LABEL}">run</th>'
+                f"{head}</tr>{body}</table></div>")
 
 
 def _all_numbers(values: Sequence[Any]) -> bool:
