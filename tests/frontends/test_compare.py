@@ -4,6 +4,8 @@ metrics as y, one click on x redraws the chart, ``--sweep`` compares a parent's 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -153,3 +155,12 @@ def test_bad_input_is_one_line(ip: Any, runs: tuple[Path, list[Any]], args: str,
     _, done = runs
     _, cap = line(ip, "aml_compare", args.format(run=done[0].id))
     assert expected in one_error_line(cap)
+
+
+def test_the_static_view_and_the_charts_load_no_widget_library() -> None:
+    # Given a fresh interpreter, when the comparison, the charts and the static view are imported
+    code = ("import sys, aml_magic.compare, aml_magic.chart_svg, aml_magic.widgets.compare_view, "
+            "aml_magic.widgets.compare_magic; print('ipywidgets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # Then ipywidgets is still not loaded: it comes with the widget only
+    assert out.stdout.strip() == "False"
