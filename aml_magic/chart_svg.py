@@ -19,6 +19,7 @@ WIDTH, HEIGHT = 560, 320
 #: Room around the plot area: left for y tick labels, bottom for x tick labels and the title.
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 48
 LEGEND_WIDTH = 150
+LEGEND_LINE = 18
 #: Space between the plot area's edges and the outermost ticks, so no point sits on an axis.
 INSET = 10
 FONT = 'font-family="sans-serif" font-size="11"'
@@ -146,14 +147,28 @@ def _x_axis(ticks: Sequence[tuple[float, str]], left: float, right: float, botto
 
 
 def _legend(entries: Sequence[tuple[str, str]], x: float) -> list[str]:
+    """Name and color of each entry, one per line; what does not fit the chart's height is
+    summed up as ``+N more`` (a sweep may have dozens of runs)."""
+    fits = (HEIGHT - TOP - 8) // LEGEND_LINE
+    shown = entries if len(entries) <= fits else entries[:fits - 1]
     parts = ['<g class="aml-legend">']
-    for i, (name, color) in enumerate(entries):
-        y = TOP + 8 + i * 18
+    for i, (name, color) in enumerate(shown):
+        y = TOP + 8 + i * LEGEND_LINE
         parts.append(f'<g class="aml-legend-entry"><rect x="{x}" y="{y - 8}" width="12" '
                      f'height="10" fill="{color}"/><text x="{x + 18}" y="{y + 1}" {FONT}>'
-                     f'{escape(name)}</text></g>')
+                     f'{escape(_short(name, 22))}<title>{escape(name)}</title></text></g>')
+    if len(shown) < len(entries):
+        y = TOP + 8 + len(shown) * LEGEND_LINE
+        parts.append(f'<text class="aml-legend-more" x="{x + 18}" y="{y + 1}" {FONT} '
+                     f'fill="#6c757d">+{len(entries) - len(shown)} more</text>')
     parts.append("</g>")
     return parts
+
+
+def _short(text: str, limit: int) -> str:
+    """TEXT cut to LIMIT characters with an ellipsis (tick and legend labels must not
+    overlap); the full text stays in a tooltip."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _empty(kind: str, width: int, title: str, message: str) -> str:
@@ -182,7 +197,8 @@ def scatter_svg(points: Sequence[PlotPoint], *, x_label: str, y_label: str,
     else:
         categories = tuple(dict.fromkeys(_category(p.x) for p in shown))
         band = BandScale(categories, left, right)
-        ticks = [(band(c), c) for c in categories]
+        limit = max(4, int((right - left) / len(categories) / 7))
+        ticks = [(band(c), _short(c, limit)) for c in categories]
         xs = [band(_category(p.x)) for p in shown]
     parts += _x_axis(ticks, left, right, bottom, x_label)
     for point, x in zip(shown, xs):

@@ -123,3 +123,25 @@ def test_labels_and_names_are_escaped() -> None:
     root = parse(svg)                        # well-formed XML: nothing leaked as markup
     assert "<script>" not in svg and "<b>" not in svg
     assert "x<script>" in texts(root, "aml-axis-label")
+
+
+def test_a_long_legend_ends_with_how_many_more() -> None:
+    # Given more runs than legend lines fit in the chart's height
+    fits = (C.HEIGHT - C.TOP - 8) // C.LEGEND_LINE
+    series = {f"run{i}": [(0, float(i)), (1, float(i) + 1)] for i in range(fits + 5)}
+    root = parse(lines_svg(series, y_label="loss"))
+    # Then every run has its line, the legend names all it can and counts the rest
+    assert len(marks(root, "polyline", "aml-line")) == fits + 5
+    entries = [g for g in root.iter(NS + "g") if g.get("class") == "aml-legend-entry"]
+    assert len(entries) == fits - 1
+    assert texts(root, "aml-legend-more") == ["+6 more"]
+
+
+def test_long_category_labels_are_cut_with_the_full_text_kept_in_tooltips() -> None:
+    name = "a-very-long-optimizer-name-" * 3
+    points = [PlotPoint(f"r{i}", f"{name}{i}", float(i)) for i in range(6)]
+    root = parse(scatter_svg(points, x_label="opt", y_label="loss"))
+    labels = [t for t in texts(root, "aml-tick") if t.startswith("a-very")]
+    assert len(labels) == 6 and all(t.endswith("…") and len(t) < len(name) for t in labels)
+    tips = [e.text or "" for e in root.iter(NS + "title")]
+    assert any(f"opt={name}5" in tip for tip in tips)
