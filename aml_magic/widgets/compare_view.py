@@ -105,15 +105,15 @@ class CompareModel:
                 if _all_numbers([(r.get("metrics") or {}).get(name) for r in self.rows])]
 
     def x_choices(self) -> list[Axis]:
-        """Arguments (those that differ between the runs first), then scalar metrics."""
+        """Arguments (those that differ between the runs first), then metrics with scalar
+        values (text ones make a categorical axis)."""
         names: dict[str, None] = {}
         for row in self.rows:
             names.update(dict.fromkeys(parse_arguments(row.get("arguments") or ())))
         arguments = [Axis(ARGUMENT, name) for name in names]
         arguments.sort(key=lambda axis: len({str(axis.value(r)) for r in self.rows}) < 2)
         metrics = [Axis(METRIC, name) for name in self.data["metrics"]
-                   if not any(isinstance((r.get("metrics") or {}).get(name), (list, dict))
-                              for r in self.rows)]
+                   if _scalars([(r.get("metrics") or {}).get(name) for r in self.rows])]
         return arguments + metrics
 
     def default_axes(self) -> tuple[Axis | None, Axis | None]:
@@ -167,6 +167,12 @@ class CompareModel:
         return ('<div style="overflow-x:auto;max-width:100%"><table class="aml-compare-table" '
                 f'style="font-size:12px;border-collapse:collapse"><tr><th style="{LABEL}">run</th>'
                 f"{head}</tr>{body}</table></div>")
+
+
+def _scalars(values: Sequence[Any]) -> bool:
+    """Some value is present and none is a list or an object (those are not positions)."""
+    present = [v for v in values if v is not None]
+    return bool(present) and not any(isinstance(v, (list, dict)) for v in present)
 
 
 def _all_numbers(values: Sequence[Any]) -> bool:

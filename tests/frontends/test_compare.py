@@ -164,3 +164,46 @@ def test_the_static_view_and_the_charts_load_no_widget_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Then ipywidgets is still not loaded: it comes with the widget only
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--reg", "10", "--depth=3"], {"reg": "10", "depth": "3"}),
+    (["-l", "-0.5", "--verbose", "--seed", "1"], {"l": "-0.5", "verbose": "true", "seed": "1"}),
+    (["data.csv", "0.5", "--fast"], {"arg 1": "data.csv", "arg 2": "0.5", "fast": "true"}),
+])
+def test_script_arguments_become_named_axes(argv: list[str], expected: dict[str, str]) -> None:
+    from aml_magic.widgets.compare_view import parse_arguments
+    assert parse_arguments(argv) == expected
+
+
+def _model(runs: list[dict[str, Any]]) -> Any:
+    from aml_magic.widgets.compare_view import CompareModel
+    rows = [{"run_id": f"p_{i}_a", "status": "Completed", "target": "local",
+             "environment": {}, **run} for i, run in enumerate(runs)]
+    names = list(dict.fromkeys(n for row in rows for n in row.get("metrics", {})))
+    return CompareModel({"runs": rows, "metrics": names, "environment_differences": []})
+
+
+def test_y_axes_are_the_metrics_whose_values_are_all_numbers() -> None:
+    model = _model([
+        {"arguments": ["--lr", "0.1", "--opt", "adam"],
+         "metrics": {"acc": 0.9, "model": "tree", "flags": [1, 2], "mixed": 1.0, "ok": True}},
+        {"arguments": ["--lr", "0.2", "--opt", "adam"],
+         "metrics": {"acc": 0.8, "model": "tree", "flags": [3], "mixed": "n/a", "nan": None}},
+    ])
+    assert [a.name for a in model.y_choices()] == ["acc"]
+    # x: the argument that varies first, then the constant one, then scalar metrics
+    assert [a.key for a in model.x_choices()] == [
+        "arg:lr", "arg:opt", "metric:acc", "metric:model", "metric:mixed", "metric:ok"]
+    x, y = model.default_axes()
+    assert (x and x.key, y and y.key) == ("arg:lr", "metric:acc")
+
+
+def test_the_widget_without_any_metric_says_there_is_nothing_to_draw() -> None:
+    require_module("ipywidgets")
+    from aml_magic.widgets.compare import CompareWidget
+    widget = CompareWidget(_model([{"arguments": [], "metrics": {}}]))
+    assert widget.x_picker.disabled and widget.y_picker.disabled
+    assert "No chart" in widget.scatter_view.value
+    assert "No metric series" in widget.lines_view.value
+    assert widget._repr_mimebundle_()["text/plain"].startswith("RUN        p_0_a")
