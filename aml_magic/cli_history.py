@@ -167,26 +167,12 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 
 
 def cmd_history_compare(args: argparse.Namespace) -> int:
+    from .compare import comparison, select_records
     from .render import compare_table
     ws = _workspace(args)
-    if args.last is not None and args.runs:
-        raise AmlError("history compare: give run ids or --last N, not both")
-    if args.last is not None:
-        if args.last < 1:
-            raise AmlError("history compare: --last N needs N >= 1")
-        records = ws.store.list_runs(limit=args.last)
-    elif args.runs:
-        records = [ws.run(run_id).record for run_id in args.runs]
-    else:
-        raise AmlError("history compare: name runs (RUN_ID...) or --last N")
-    last = ws.store.last_metric_values(r.run_id for r in records)
-    rows, names = history_rows(records, last), metric_names(records, last)
-    for row, record in zip(rows, records):
-        python = record.target_state.get("python")
-        row["python"] = python if isinstance(python, str) else None
-    keys = sorted({k for row in rows for k in row["environment"]})
-    differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
-    data = {"runs": rows, "metrics": names, "environment_differences": differing}
+    records = select_records(ws, args.runs, last=args.last)
+    data = comparison(ws.store, records)
+    rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
     _emit(args, data, lambda: compare_table(rows, names, differing))
     return 0
 

@@ -331,6 +331,14 @@ class AmlMagics(Magics):
 
     @line_magic
     @reports_errors
+    def aml_compare(self, line: str) -> None:
+        """%aml_compare RUN_ID... | --last N | --sweep PARENT_ID: runs side by side with a chart
+        of a metric against an argument, and metric series over steps."""
+        from .widgets.compare_magic import show_compare
+        show_compare(self, line)
+
+    @line_magic
+    @reports_errors
     def aml_cancel(self, line: str) -> None:
         """%aml_cancel RUN_ID: stop a run on its target."""
         from .arguments import run_id_parser

@@ -235,10 +235,11 @@ def any_tsv(data: Any) -> str:
     return "\n".join(lines)
 
 
-def compare_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
-                  environment_names: Sequence[str]) -> str:
-    """``aml history compare``: runs side by side, one column per run: arguments, the
-    environment variables that differ between them, metrics, duration, status."""
+def compare_grid(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
+                 environment_names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """The cells of a comparison, one ``(field, [cell per run])`` line per field: arguments,
+    duration, python, the environment variables that differ, metrics. ``aml history compare``
+    prints it as text and ``%aml_compare`` as an HTML table: one grid, two forms."""
     labels: list[tuple[str, Any]] = [
         ("status", lambda r: r["status"]), ("target", lambda r: r["target"]),
         ("arguments", lambda r: " ".join(r.get("arguments") or ()) or MISSING),
@@ -248,8 +249,15 @@ def compare_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str]
                for name in environment_names]
     labels += [(name, lambda r, n=name: format_value((r.get("metrics") or {}).get(n)))
                for name in metric_names]
-    grid = [{"field": label, **{f"r{i}": get(row) for i, row in enumerate(rows)}}
-            for label, get in labels]
+    return [(label, [_cell(get(row)) for row in rows]) for label, get in labels]
+
+
+def compare_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
+                  environment_names: Sequence[str]) -> str:
+    """``aml history compare``: runs side by side, one column per run: arguments, the
+    environment variables that differ between them, metrics, duration, status."""
+    grid = [{"field": label, **{f"r{i}": cell for i, cell in enumerate(cells)}}
+            for label, cells in compare_grid(rows, metric_names, environment_names)]
     columns = [("field", "RUN")] + [(f"r{i}", str(row["run_id"])) for i, row in enumerate(rows)]
     return table(grid, columns, empty="no runs", upper=False)
 

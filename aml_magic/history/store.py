@@ -160,6 +160,12 @@ class RunStore:
         params = (target, target, value, value)
         return int(self._db.read(lambda conn: conn.execute(sql, params).fetchone()[0]))
 
+    def children(self, parent_run_id: str) -> list[RunRecord]:
+        """The child runs of a parent (a sweep's grid points), oldest first."""
+        sql = _SELECT + " WHERE parent_run_id = ? ORDER BY created_at, run_id"
+        rows = self._db.read(lambda conn: conn.execute(sql, (parent_run_id,)).fetchall())
+        return schema.rows_to_records(rows)
+
     def active_runs(self) -> list[RunRecord]:
         """Runs not yet in a terminal state, oldest first: the ones to reconcile."""
         rows = self._db.read(lambda conn: conn.execute(_ACTIVE, _ACTIVE_STATUSES).fetchall())

@@ -3,6 +3,7 @@
 and see the live run widget reach Completed with a log line printed by the submitted cell."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -12,7 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -40,13 +41,10 @@ def _components() -> None:
     require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not installed (apt-get install chromium)")
 
 
-@pytest.fixture
-def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A JupyterLab server on loopback serving a temporary copy of the demo notebook."""
-    _components()
-    root = tmp_path / "lab"
-    root.mkdir()
-    shutil.copy(REPO / "demo_notebooks" / NOTEBOOK, root / NOTEBOOK)
+@contextlib.contextmanager
+def running_lab(root: Path, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """A JupyterLab server on loopback serving ROOT (its state under TMP_PATH); yields a
+    function giving the URL (with the token) that opens a notebook of ROOT."""
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
                JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"))
@@ -71,7 +69,7 @@ def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
                     raise RuntimeError("jupyter lab did not start:\n"
                                        + (tmp_path / "lab.log").read_text()[-3000:])
                 time.sleep(0.3)
-        yield f"{base}/lab/tree/{NOTEBOOK}?token={token}", root
+        yield lambda notebook: f"{base}/lab/tree/{notebook}?token={token}"
     finally:
         proc.terminate()
         try:
@@ -80,6 +78,25 @@ def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+KERNEL_IDLE = (
+    "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+    "window.jupyterapp.shell.currentWidget.sessionContext && "
+    "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+    "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+    "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+
+
+@pytest.fixture
+def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on loopback serving a temporary copy of the demo notebook."""
+    _components()
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(REPO / "demo_notebooks" / NOTEBOOK, root / NOTEBOOK)
+    with running_lab(root, tmp_path) as url_of:
+        yield url_of(NOTEBOOK), root
 
 
 @pytest.mark.timeout(150)
@@ -92,13 +109,7 @@ def test_quickstart_in_jupyterlab_shows_completed_widget(lab: tuple[str, Path]) 
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             # Given the notebook open with its kernel ready
             page.goto(url)
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                "window.jupyterapp.shell.currentWidget.sessionContext && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                " === 'idle'", timeout=60_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
             # When every cell runs
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
             # Then the submit cell's live widget reaches Completed and shows the cell's log line
