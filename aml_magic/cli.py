@@ -226,9 +226,13 @@ def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) ->
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .config import init_project
-    root = init_project(args.dir)
-    print(f"created project {root} (aml_config/ with local and docker targets)")
+    from .project_adopt import init_or_adopt
+    adoption = init_or_adopt(args.dir)
+    if adoption.created_config:
+        print(f"created project {adoption.root} (aml_config/ with local and docker targets)")
+    else:
+        print(f"adopted project {adoption.root} (its aml_config/ is kept as it is)")
+    print(adoption.summary())
     return 0
 
 
