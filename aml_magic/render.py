@@ -270,6 +270,9 @@ def run_text(detail: Mapping[str, Any]) -> str:
         pairs.append(("reason", detail["reason"]))
     if detail.get("python"):
         pairs.append(("python", detail["python"]))
+    location = (detail.get("provenance") or {}).get("python_location")
+    if location:
+        pairs.append(("pythonLocation", location))
     if detail.get("spark_app_id"):
         pairs.append(("spark app", detail["spark_app_id"]))
     if detail.get("spark_ui"):

@@ -74,6 +74,7 @@ class RunDetailJson(RunJson, total=False):
     log: str
     unreachable: str
     python: str
+    provenance: dict[str, Any]
     spark_app_id: str
     spark_ui: str
 
@@ -235,9 +236,11 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                              "outputs": [output_json(a) for a in outputs]}
     if log is not None:
         detail["log"] = log
-    python = record.target_state.get("python")
+    python = interpreter_text(record.provenance) or record.target_state.get("python")
     if isinstance(python, str):             # the interpreter the run used (path and version)
         detail["python"] = python
+    if record.provenance:
+        detail["provenance"] = dict(record.provenance)
     for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
         value = record.target_state.get(key)
         if isinstance(value, str) and len(value) < 300:
@@ -245,6 +248,17 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     if unreachable:
         detail["unreachable"] = unreachable
     return detail
+
+
+def interpreter_text(provenance: Mapping[str, Any]) -> str | None:
+    """``/envs/e/bin/python -> /usr/bin/python3.11 (Python 3.11.2)`` from a run's provenance
+    (the path it was started by, then the resolved one when they differ); None without one."""
+    resolved, version = provenance.get("python"), provenance.get("python_version")
+    if not (isinstance(resolved, str) and isinstance(version, str)):
+        return None
+    started = provenance.get("python_executable")
+    text = f"{started} -> {resolved}" if isinstance(started, str) else resolved
+    return f"{text} (Python {version})"
 
 
 def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str, Any]:

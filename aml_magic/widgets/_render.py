@@ -47,6 +47,10 @@ def header_html(snap: RunSnapshot) -> str:
         extra += f" · {escape(snap.reason)}"
     if snap.spark_app:
         extra += f" · Spark <code>{escape(snap.spark_app)}</code>"
+    if snap.python:
+        extra += f" · <span class=\"aml-python\">python <code>{escape(snap.python)}</code></span>"
+    if snap.hint:
+        extra += f'<div class="aml-hint" style="color:#b35c00">hint: {escape(snap.hint)}</div>'
     error = (f'<div style="color:#dc3545">refresh failed: {escape(snap.error)}</div>'
              if snap.error else "")
     return (f'<div class="aml-run-header"><b>Run</b> <code>{escape(snap.run_id)}</code> '
@@ -113,8 +117,12 @@ def summary_text(snap: RunSnapshot) -> str:
              f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         lines.append(f"  reason: {snap.reason}")
+    if snap.hint:
+        lines.append(f"  hint: {snap.hint}")
     if snap.spark_app:
         lines.append(f"  spark app: {snap.spark_app}")
+    if snap.python:
+        lines.append(f"  python: {snap.python}")
     tail = snap.log_tail.splitlines()[-TEXT_TAIL_LINES:]
     if tail:
         lines.append("  log (last lines):")

@@ -16,7 +16,7 @@ from ..history.status import RunStatus
 # One format for durations, sizes and values everywhere (CLI, magics, widgets); re-exported here
 # for the renderers that import them from this module.
 from ..render import format_duration, format_size, format_value
-from ..schema import mask_environment
+from ..schema import interpreter_text, mask_environment
 
 
 def _spark_app(target_state: Any) -> str | None:
@@ -100,6 +100,8 @@ class RunSnapshot:
     outputs: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None          # why the last refresh failed (shown, never raised)
     spark_app: str | None = None      # "app-... (http://...:4040)" read from the driver's log
+    python: str | None = None         # the interpreter the run used, as found on the target
+    hint: str | None = None           # what to do about a Workbench module the run lacked
 
     @property
     def is_terminal(self) -> bool:
@@ -150,4 +152,23 @@ def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | No
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
         spark_app=_spark_app(getattr(record, "target_state", None)),
+        python=_python(record),
+        hint=_hint(record),
     )
+
+
+def _python(record: Any) -> str | None:
+    """The interpreter line of ``aml run show`` (``schema.interpreter_text``)."""
+    provenance = getattr(record, "provenance", None)
+    text = interpreter_text(provenance) if isinstance(provenance, dict) else None
+    if text is None:
+        state = getattr(record, "target_state", None)
+        python = state.get("python") if isinstance(state, dict) else None
+        text = python if isinstance(python, str) else None
+    return text
+
+
+def _hint(record: Any) -> str | None:
+    provenance = getattr(record, "provenance", None)
+    hint = provenance.get("hint") if isinstance(provenance, dict) else None
+    return hint if isinstance(hint, str) else None

@@ -1,7 +1,8 @@
-"""A project's own stale ./outputs/ never reaches the ``remote`` target (real sshd) nor counts as a
-run's output there."""
+"""The ``remote`` target (real sshd) and the project: its own stale ./outputs/ never reaches the
+target nor counts as a run's output there; the interpreter a run used is its provenance."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -13,7 +14,8 @@ from aml_magic.history.status import RunStatus
 from aml_magic.workspace import Workspace
 from tests._project import write
 from tests.fixtures.sshd import SshServer
-from tests.targets.test_remote_target import attach
+from tests.targets.provenance_probe import PROBE, assert_recorded, probed
+from tests.targets.test_remote_target import aml, attach
 
 pytestmark = pytest.mark.sshd
 
@@ -42,3 +44,22 @@ def test_a_remote_run_does_not_report_the_projects_stale_outputs(
     # Then the script saw an empty outputs/ and the run reports no outputs
     assert run.log_text()[0].strip() == "[]"
     assert run.outputs() == []
+
+
+def test_the_remote_interpreter_is_recorded_as_provenance(
+        remote_ws: Workspace, project: Path, sshd: SshServer) -> None:
+    # Given pythonLocation as a bare name, looked up on the remote's PATH
+    compute = remote_ws.config.compute("vm")
+    compute.python_location = "python3"
+    remote_ws.config.write_compute(compute)
+    write(project, "probe.py", PROBE)
+    # When a run prints the interpreter it runs under
+    run = remote_ws.submit("vm", "probe.py")
+    assert run.wait(60) is RunStatus.COMPLETED, run.record.reason
+    seen = probed(run.log_text()[0])
+    # Then the record names exactly that interpreter, the remote's own python3
+    assert seen["resolved"] == os.path.realpath(sshd.python)
+    assert_recorded(run.record.provenance, seen, "python3")
+    # And `aml history info -o json` shows it
+    shown = json.loads(aml(project, "history", "info", run.id, "-o", "json").stdout)
+    assert shown["provenance"]["python"] == seen["resolved"]
