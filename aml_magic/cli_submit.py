@@ -47,8 +47,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 130
     record = run.refresh()
     if record.status.value != "Completed":
+        hint = record.provenance.get("hint")
         print(f"run {run.id}: {record.status.value}"
-              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
+              + (f" ({record.reason})" if record.reason else "")
+              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
     return record.exit_code if record.exit_code is not None else (
         0 if record.status.value == "Completed" else 1)
 

@@ -268,6 +268,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
         ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
     if detail["reason"]:
         pairs.append(("reason", detail["reason"]))
+    if detail.get("hint"):
+        pairs.append(("hint", detail["hint"]))
     if detail.get("python"):
         pairs.append(("python", detail["python"]))
     location = (detail.get("provenance") or {}).get("python_location")

@@ -75,6 +75,7 @@ class RunDetailJson(RunJson, total=False):
     unreachable: str
     python: str
     provenance: dict[str, Any]
+    hint: str
     spark_app_id: str
     spark_ui: str
 
@@ -241,6 +242,9 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["python"] = python
     if record.provenance:
         detail["provenance"] = dict(record.provenance)
+    hint = record.provenance.get("hint")
+    if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
+        detail["hint"] = hint
     for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
         value = record.target_state.get(key)
         if isinstance(value, str) and len(value) < 300:
