@@ -287,6 +287,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
     pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
               for o in detail.get("outputs", [])]
     pairs.append(("log", detail.get("log")))
+    if detail.get("environment_log"):
+        pairs.append(("environment log", detail["environment_log"]))
     if detail.get("unreachable"):
         note = ("the target could not be reached, this is the last known state "
                 f"({detail['unreachable']})")

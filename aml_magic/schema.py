@@ -72,6 +72,7 @@ class RunDetailJson(RunJson, total=False):
     metrics: list[MetricJson]
     outputs: list[OutputJson]
     log: str
+    environment_log: str
     unreachable: str
     python: str
     provenance: dict[str, Any]
@@ -230,13 +231,16 @@ def run_json(record: RunRecord) -> RunJson:
 
 def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     outputs: Iterable[Artifact] = (), log: str | None = None,
-                    unreachable: str | None = None) -> RunDetailJson:
+                    unreachable: str | None = None,
+                    environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
                              "configuration": mask_secrets(record.config_snapshot),
                              "metrics": [metric_json(m) for m in metrics],
                              "outputs": [output_json(a) for a in outputs]}
     if log is not None:
         detail["log"] = log
+    if environment_log is not None:         # the environment build the submit triggered
+        detail["environment_log"] = environment_log
     python = interpreter_text(record.provenance) or record.target_state.get("python")
     if isinstance(python, str):             # the interpreter the run used (path and version)
         detail["python"] = python

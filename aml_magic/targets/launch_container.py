@@ -116,23 +116,13 @@ class ContainerLaunch(Launch):
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+        from ..build_log import BuildLog
         rc = request.runconfig
-        build_log: list[str] = []
-        progress = request.on_progress
-
-        def on_build(line: str) -> None:
-            build_log.append(line)
-            if progress is not None:
-                progress(line)
-
-        try:
+        # kept with the run that triggered the build, line by line (build_log.py)
+        with BuildLog(request.run_folder, request.on_progress) as on_build:
             image, identity, _built = self.environment(
                 target, rc, request.dependencies, on_progress=on_build,
                 build=bool(getattr(rc, "prepare_environment", False)))
-        finally:
-            if build_log:           # kept with the run that triggered the build
-                request.run_folder.mkdir(parents=True, exist_ok=True)
-                (request.run_folder / "build.log").write_text("\n".join(build_log) + "\n")
         request.environment_hash = identity
         python = image.labels.get(f"{LABEL}python") or ENV_PYTHON
         local_project = bool(target.compute.shared_volumes and target.run_folder_is_local)

@@ -100,10 +100,20 @@ def outputs_html(outputs: list[tuple[str, int]]) -> str:
     return f'<ul class="aml-outputs">{items}</ul>'
 
 
+def build_html(snap: RunSnapshot) -> str:
+    """The environment build the submit triggered: open while the run is being prepared,
+    folded once it runs (``aml run logs ID --environment`` has all of it)."""
+    if not snap.build_tail:
+        return ""
+    preparing = snap.status in (RunStatus.QUEUED, RunStatus.PREPARING)
+    return (f'<details class="aml-build"{" open" if preparing else ""}><summary>environment '
+            f"build (last lines)</summary>{log_html(snap.build_tail, max_height=160)}</details>")
+
+
 def summary_html(snap: RunSnapshot) -> str:
     """The static fallback: everything the widget shows, as one HTML block."""
     tail = "\n".join(snap.log_tail.splitlines()[-TEXT_TAIL_LINES:])
-    return (f'<div class="aml-run-summary">{header_html(snap)}'
+    return (f'<div class="aml-run-summary">{header_html(snap)}{build_html(snap)}'
             f"<details open><summary>log (last lines)</summary>{log_html(tail)}</details>"
             f"<details open><summary>metrics</summary>{metrics_html(snap.metrics)}</details>"
             f"<details><summary>environment</summary>{environment_html(snap.environment)}</details>"
@@ -123,6 +133,9 @@ def summary_text(snap: RunSnapshot) -> str:
         lines.append(f"  spark app: {snap.spark_app}")
     if snap.python:
         lines.append(f"  python: {snap.python}")
+    if snap.build_tail and snap.status in (RunStatus.QUEUED, RunStatus.PREPARING):
+        lines.append("  environment build (last lines):")
+        lines.extend(f"    {line}" for line in snap.build_tail.splitlines()[-TEXT_TAIL_LINES:])
     tail = snap.log_tail.splitlines()[-TEXT_TAIL_LINES:]
     if tail:
         lines.append("  log (last lines):")

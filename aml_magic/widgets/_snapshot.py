@@ -102,6 +102,7 @@ class RunSnapshot:
     spark_app: str | None = None      # "app-... (http://...:4040)" read from the driver's log
     python: str | None = None         # the interpreter the run used, as found on the target
     hint: str | None = None           # what to do about a Workbench module the run lacked
+    build_tail: str | None = None     # last lines of the environment build the submit triggered
 
     @property
     def is_terminal(self) -> bool:
@@ -134,7 +135,8 @@ def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
 
 
 def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | None = None,
-                outputs: list[Any] | None = None, error: str | None = None) -> RunSnapshot:
+                outputs: list[Any] | None = None, error: str | None = None,
+                build_tail: str | None = None) -> RunSnapshot:
     """Build a snapshot from a run's record plus what the watcher has read so far."""
     return RunSnapshot(
         run_id=run.id,
@@ -154,6 +156,7 @@ def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | No
         spark_app=_spark_app(getattr(record, "target_state", None)),
         python=_python(record),
         hint=_hint(record),
+        build_tail=build_tail,
     )
 
 
