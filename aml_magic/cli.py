@@ -144,6 +144,8 @@ def _add_run(group: argparse.ArgumentParser) -> None:
             A.add_output(p)
         if verb == "logs":
             p.add_argument("-f", "--follow", action="store_true", help="follow until it ends")
+            p.add_argument("--environment", action="store_true",
+                           help="only the log of the environment build the submit triggered")
         if verb == "wait":
             p.add_argument("--timeout", type=float, help="give up after this many seconds")
         p.set_defaults(handler=handler)
@@ -226,9 +228,13 @@ def _emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) ->
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .config import init_project
-    root = init_project(args.dir)
-    print(f"created project {root} (aml_config/ with local and docker targets)")
+    from .project_adopt import init_or_adopt
+    adoption = init_or_adopt(args.dir)
+    if adoption.created_config:
+        print(f"created project {adoption.root} (aml_config/ with local and docker targets)")
+    else:
+        print(f"adopted project {adoption.root} (its aml_config/ is kept as it is)")
+    print(adoption.summary())
     return 0
 
 
@@ -365,23 +371,33 @@ def cmd_run_show(args: argparse.Namespace) -> int:
     from .schema import run_detail_json
     run = _workspace(args).run(args.run_id)
     record = run.refresh()
+    build_log = run.folder / "build.log"      # the environment build its submit triggered
     detail = run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
-                             log=str(run.folder / "log.txt"), unreachable=run.last_error)
+                             log=str(run.folder / "log.txt"), unreachable=run.last_error,
+                             environment_log=str(build_log) if build_log.is_file() else None)
     _emit(args, detail, lambda: run_text(detail))
     return 0
 
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
+    from .termsafe import terminal_writer
     run = _workspace(args).run(args.run_id)
+    write = terminal_writer(sys.stdout)
     build = run.folder / "build.log"      # the environment build this run's submit triggered
     if build.is_file() and not build.is_symlink():
         with open(build, "rb") as fh:
-            text = fh.read(1 << 20).decode("utf-8", "replace")
-        sys.stdout.write(f"--- environment build (build.log) ---\n{text}--- run log ---\n")
+            text = fh.read(1 << 20 if not args.environment else -1).decode("utf-8", "replace")
+        if args.environment:
+            write(text)
+            sys.stdout.flush()
+            return 0
+        write(f"--- environment build (build.log) ---\n{text}--- run log ---\n")
+    elif args.environment:
+        raise AmlError(f"run {run.id} triggered no environment build (it used one prepared "
+                       "before, or its target builds none); its run log: aml run logs "
+                       f"{run.id}")
     if args.follow:
         settle_memory()
-    from .termsafe import terminal_writer
-    write = terminal_writer(sys.stdout)
     for line in run.logs(follow=args.follow):
         write(line)
     sys.stdout.flush()

@@ -29,7 +29,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
             raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
                            "is relative to the project)")
     run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
-                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr))
+                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
+                    on_progress=_progress)
     if args.async_ and not args.wait:
         print(run.id)
         return 0
@@ -47,10 +48,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 130
     record = run.refresh()
     if record.status.value != "Completed":
+        hint = record.provenance.get("hint")
         print(f"run {run.id}: {record.status.value}"
-              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
+              + (f" ({record.reason})" if record.reason else "")
+              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
     return record.exit_code if record.exit_code is not None else (
         0 if record.status.value == "Completed" else 1)
+
+
+def _progress(line: str) -> None:
+    """Preparing the run (an environment build on first use, the upload to a remote): on
+    stderr, as it happens, so stdout stays the run's output (or, with -a, its id)."""
+    print(f"aml: {line}", file=sys.stderr, flush=True)
 
 
 def _in_project(root: Path, relative: str) -> bool:

@@ -145,14 +145,15 @@ class AmlMagics(Magics):
     def aml_init(self, line: str) -> None:
         """%aml_init [DIR]: create aml_config/ (local and docker targets) in DIR (default: .)."""
         from .arguments import ArgumentParser
-        from .config import init_project
+        from .project_adopt import init_or_adopt
         parser = ArgumentParser(prog="%aml_init", description="Create an aml_magic project.")
         parser.add_argument("dir", nargs="?", default=".", metavar="DIR")
         args = parse(parser, line)
-        root = Path(init_project(Path(args.dir).expanduser().resolve()))
-        self.project = root
-        print(f"Project ready at {root} (aml_config/ with local and docker run configurations); "
-              "later magics in this kernel use it unless given --project.")
+        adoption = init_or_adopt(Path(args.dir).expanduser().resolve())
+        self.project = adoption.root
+        print(f"Project ready at {adoption.root} (aml_config/ with local and docker run "
+              "configurations); later magics in this kernel use it unless given --project.")
+        print(adoption.summary())
 
     @line_magic
     @reports_errors

@@ -132,6 +132,11 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
                  ended_at=state.ended or time.time())
     final = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED}.get(
         state.state, RunStatus.FAILED) if not state.malformed else RunStatus.FAILED
+    if final is RunStatus.FAILED:         # a Workbench module the run lacked: say what instead
+        from .hints import hint_from_log_file
+        hint = hint_from_log_file(run_folder / "log.txt")
+        if hint:
+            store.update(record.run_id, provenance={**record.provenance, "hint": hint})
     store.set_status(record.run_id, final, reason=reason, at=state.ended)
 
 

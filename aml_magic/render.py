@@ -276,8 +276,13 @@ def run_text(detail: Mapping[str, Any]) -> str:
         ("duration", format_duration(detail["duration"])), ("exit code", detail["exit_code"])]
     if detail["reason"]:
         pairs.append(("reason", detail["reason"]))
+    if detail.get("hint"):
+        pairs.append(("hint", detail["hint"]))
     if detail.get("python"):
         pairs.append(("python", detail["python"]))
+    location = (detail.get("provenance") or {}).get("python_location")
+    if location:
+        pairs.append(("pythonLocation", location))
     if detail.get("spark_app_id"):
         pairs.append(("spark app", detail["spark_app_id"]))
     if detail.get("spark_ui"):
@@ -290,6 +295,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
     pairs += [("output", f"{o['path']} ({format_size(o['size'])})")
               for o in detail.get("outputs", [])]
     pairs.append(("log", detail.get("log")))
+    if detail.get("environment_log"):
+        pairs.append(("environment log", detail["environment_log"]))
     if detail.get("unreachable"):
         note = ("the target could not be reached, this is the last known state "
                 f"({detail['unreachable']})")

@@ -72,8 +72,11 @@ class RunDetailJson(RunJson, total=False):
     metrics: list[MetricJson]
     outputs: list[OutputJson]
     log: str
+    environment_log: str
     unreachable: str
     python: str
+    provenance: dict[str, Any]
+    hint: str
     spark_app_id: str
     spark_ui: str
 
@@ -228,16 +231,24 @@ def run_json(record: RunRecord) -> RunJson:
 
 def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     outputs: Iterable[Artifact] = (), log: str | None = None,
-                    unreachable: str | None = None) -> RunDetailJson:
+                    unreachable: str | None = None,
+                    environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
                              "configuration": mask_secrets(record.config_snapshot),
                              "metrics": [metric_json(m) for m in metrics],
                              "outputs": [output_json(a) for a in outputs]}
     if log is not None:
         detail["log"] = log
-    python = record.target_state.get("python")
+    if environment_log is not None:         # the environment build the submit triggered
+        detail["environment_log"] = environment_log
+    python = interpreter_text(record.provenance) or record.target_state.get("python")
     if isinstance(python, str):             # the interpreter the run used (path and version)
         detail["python"] = python
+    if record.provenance:
+        detail["provenance"] = dict(record.provenance)
+    hint = record.provenance.get("hint")
+    if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
+        detail["hint"] = hint
     for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
         value = record.target_state.get(key)
         if isinstance(value, str) and len(value) < 300:
@@ -245,6 +256,17 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     if unreachable:
         detail["unreachable"] = unreachable
     return detail
+
+
+def interpreter_text(provenance: Mapping[str, Any]) -> str | None:
+    """``/envs/e/bin/python -> /usr/bin/python3.11 (Python 3.11.2)`` from a run's provenance
+    (the path it was started by, then the resolved one when they differ); None without one."""
+    resolved, version = provenance.get("python"), provenance.get("python_version")
+    if not (isinstance(resolved, str) and isinstance(version, str)):
+        return None
+    started = provenance.get("python_executable")
+    text = f"{started} -> {resolved}" if isinstance(started, str) else resolved
+    return f"{text} (Python {version})"
 
 
 def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ object store as a tar of only the objects the target lacks.
 
 Walking honours ``.gitignore`` and ``.amlignore`` (gitignore syntax, nested files too; in the same
 folder ``.amlignore`` is read after ``.gitignore`` so it can re-include with ``!``). ``.git`` is
-always skipped, and so is the project's own ``.aml/`` folder.
+always skipped, and so is the project's own ``.aml/`` folder. The project's top-level
+``outputs/`` and ``logs/`` (what runs write) are left out unless an ignore file re-includes them.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_fil
 from aml_magic.secrets import holds_plaintext_password
 
 IGNORE_FILES = (".gitignore", ".amlignore")
+# What runs write into the project's top level: a stale ./outputs/model.pkl shipped with every
+# run would be reported as each run's output. Left out as if listed first in the top .gitignore,
+# so ``!outputs/`` in .amlignore (or .gitignore) brings it back.
+RUN_WRITTEN_FOLDERS = frozenset({"outputs", "logs"})
+DEFAULT_EXCLUDES = "/outputs/\n/logs/\n"
 _CHUNK = 1 << 20
 _CACHE_VERSION = 1
 # A file modified within this window before the scan started may change again within the
@@ -262,6 +268,8 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
             warnings.append(f"{shown_name(prefix) or '.'}: skipped, cannot be listed ({exc.strerror})")
             continue
         names = {e.name for e in entries}
+        if not prefix and not names.isdisjoint(RUN_WRITTEN_FOLDERS):
+            specs = specs.extended("", DEFAULT_EXCLUDES)     # first: ignore files may re-include
         for ign in IGNORE_FILES:
             if ign in names:
                 try:

@@ -12,6 +12,7 @@ from .errors import AmlError, ConfigError
 from .history.records import RunRecord
 from .history.status import RunStatus
 from .run import Run
+from .provenance import PYTHON_FACTS, interpreter_provenance
 from .targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
 ProgressCallback = Callable[[str], None]
@@ -244,8 +245,10 @@ class Workspace:
             with self._target_locks[target.compute.name]:
                 state = target.submit(request)
                 state.setdefault("launched_at", time.time())
+                provenance = interpreter_provenance(state.pop(PYTHON_FACTS, None),
+                                                    target.compute.python_location)
                 store.update(run_id, target_state=state, started_at=time.time(),
-                             environment_hash=request.environment_hash)
+                             environment_hash=request.environment_hash, provenance=provenance)
                 if not store.set_status(run_id, RunStatus.RUNNING) and \
                         store.get(run_id).status.is_terminal():
                     target.cancel(state)       # canceled while it was starting

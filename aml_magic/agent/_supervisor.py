@@ -140,9 +140,22 @@ def group_alive(pgid: int) -> bool:
 
 def interpreter_facts() -> dict[str, str]:
     """The interpreter running the agent, which runs the script too (the same ``python`` of
-    the launch spec): its path as started, resolved, and its version."""
+    the launch spec, as the target found it on its PATH just now): its path as started,
+    resolved, its version, and its prefix (which venv or conda environment it belongs to)."""
     return {"executable": sys.executable, "resolved": os.path.realpath(sys.executable),
-            "version": "%d.%d.%d" % sys.version_info[:3]}
+            "version": "%d.%d.%d" % sys.version_info[:3], "prefix": _environment_prefix()}
+
+
+def _environment_prefix() -> str:
+    """``sys.prefix`` as the script sees it: the agent runs with ``-S`` (no ``site``), so a
+    venv's prefix is found the way ``site`` finds it, by a ``pyvenv.cfg`` beside the
+    executable or one folder up."""
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    venv = os.path.dirname(exe_dir)
+    for folder in (exe_dir, venv):
+        if os.path.isfile(os.path.join(folder, "pyvenv.cfg")):
+            return venv
+    return sys.prefix
 
 
 class Supervisor:

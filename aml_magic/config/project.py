@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ProjectNotFound
-from ._emit import atomic_create, atomic_write
+from ._emit import atomic_create
 from .compute import ComputeTarget, load_compute, write_compute
 from .runconfig import RunConfiguration, load_runconfig, write_runconfig
 from .templates import AMLIGNORE, CONFIG_FILES
@@ -16,7 +16,6 @@ if TYPE_CHECKING:   # loaded on first use: a local run never reads its conda or 
     from .dependencies import CondaDependencies, SparkDependencies
 
 CONFIG_DIR = "aml_config"
-STATE_DIR = ".aml/"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
@@ -172,30 +171,24 @@ def find_project(start: Path | None = None) -> Path:
 
 def init_project(directory: Path) -> Path:
     """Make ``directory`` a project: ``aml_config/`` with the local and docker pairs and both
-    dependency files, ``.amlignore``, and ``.aml/`` in ``.gitignore``. Existing files are
-    left exactly as they are, so running it twice is harmless. Returns the project root."""
+    dependency files, ``.amlignore``, and ``.aml/``, ``outputs/``, ``logs/`` in ``.gitignore``
+    and ``.amlignore`` (``project_adopt``). Existing files are left exactly as they are (ignore
+    files only get missing entries appended), so running it twice is harmless. Returns the
+    project root."""
+    from ..project_adopt import ADOPTED_ENTRIES, IGNORE_FILE_NAMES, ensure_entries
+    root = create_config_files(directory)
+    for name in IGNORE_FILE_NAMES:
+        ensure_entries(root / name, ADOPTED_ENTRIES)
+    return root
+
+
+def create_config_files(directory: Path) -> Path:
+    """``aml_config/`` with the local and docker pairs and both dependency files, and the
+    template ``.amlignore``, each only where absent. Returns the project root."""
     root = Path(directory).absolute()
     config_dir = root / CONFIG_DIR
     config_dir.mkdir(parents=True, exist_ok=True)
     for name, text in CONFIG_FILES.items():
         atomic_create(config_dir / name, text)
     atomic_create(root / ".amlignore", AMLIGNORE)
-    _ensure_ignored(root / ".gitignore", STATE_DIR)
     return root
-
-
-def _ensure_ignored(gitignore: Path, entry: str) -> None:
-    """Append ``entry`` to ``.gitignore`` unless a line already ignores it."""
-    try:
-        text = gitignore.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    bare = entry.strip("/")
-    if any(line.strip().strip("/") == bare for line in text.splitlines()):
-        return
-    prefix = "" if not text or text.endswith("\n") else "\n"
-    addition = f"{prefix}# aml_magic: run history, run folders and caches\n{entry}\n"
-    if text:
-        atomic_write(gitignore, text + addition)
-    elif not atomic_create(gitignore, addition):
-        _ensure_ignored(gitignore, entry)          # created meanwhile: look again

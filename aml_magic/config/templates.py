@@ -167,9 +167,13 @@ venv/
 
 # What a run writes under ./outputs/ and ./logs/ becomes that run's artifacts and logs. Copies
 # left in the project folder (from running a script by hand) would otherwise be shipped with
-# every run and reported as its outputs. Remove these lines to ship them anyway.
+# every run and reported as its outputs. They are left out even without these lines; to ship
+# them anyway, replace a line with its re-inclusion (`!/outputs/`).
 /outputs/
 /logs/
+
+# The run history, run folders and caches (always left out; listed so the file says so).
+.aml/
 
 # Editor and OS clutter.
 .DS_Store

@@ -57,10 +57,11 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         why = f"status.json is malformed ({exc}); it was written by the run, not the agent"
         return AgentState("Failed", reason=why, malformed=why)
-    from ..targets.base import describe_python
+    from ..provenance import describe_python, python_facts
     return AgentState(state, exit_code=exit_code, reason=_text(reason) if reason else None,
                       started=started, ended=ended, heartbeat=heartbeat,
-                      heartbeat_seconds=float(beat), python=describe_python(data.get("python")))
+                      heartbeat_seconds=float(beat), python=describe_python(data.get("python")),
+                      python_facts=python_facts(data.get("python")))
 
 
 @dataclass

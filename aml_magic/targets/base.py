@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from .. import runfolder
+from ..provenance import describe_python  # re-exported: launches and parsing use it
 from .dependencies import Dependencies
 
 if TYPE_CHECKING:
@@ -72,25 +73,12 @@ class AgentState:
     pid: int | None = None
     child_pgid: int | None = None       # never filled from the run folder: never signalled
     python: str | None = None           # the interpreter's path and version, when reported
+    python_facts: dict[str, str] | None = None  # the same as reported (``python_facts``)
     malformed: str | None = None        # why status.json was refused (the run wrote it)
 
     @property
     def is_final(self) -> bool:
         return self.state in ("Completed", "Failed", "Canceled")
-
-
-def describe_python(value: Any) -> str | None:
-    """``/path/python (3.11.2)`` (resolved path added when it differs) from the agent's
-    ``python`` facts; None when absent or malformed (the run may have written the file)."""
-    if not isinstance(value, dict):
-        return None
-    facts = {k: value.get(k) for k in ("executable", "resolved", "version")}
-    if not all(isinstance(v, str) and 0 < len(v) < 1024 for v in facts.values()):
-        return None
-    text = str(facts["executable"])
-    if facts["resolved"] != facts["executable"]:
-        text += f" -> {facts['resolved']}"
-    return f"{text} (Python {facts['version']})"
 
 
 class Target(ABC):

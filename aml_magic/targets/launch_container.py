@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import runfolder
 from ..errors import ConfigError, TargetError
+from ..provenance import PYTHON_FACTS, describe_python
 from .base import (
     Dependencies,
     LaunchRequest,
@@ -115,23 +116,13 @@ class ContainerLaunch(Launch):
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+        from ..build_log import BuildLog
         rc = request.runconfig
-        build_log: list[str] = []
-        progress = request.on_progress
-
-        def on_build(line: str) -> None:
-            build_log.append(line)
-            if progress is not None:
-                progress(line)
-
-        try:
+        # kept with the run that triggered the build, line by line (build_log.py)
+        with BuildLog(request.run_folder, request.on_progress) as on_build:
             image, identity, _built = self.environment(
                 target, rc, request.dependencies, on_progress=on_build,
                 build=bool(getattr(rc, "prepare_environment", False)))
-        finally:
-            if build_log:           # kept with the run that triggered the build
-                request.run_folder.mkdir(parents=True, exist_ok=True)
-                (request.run_folder / "build.log").write_text("\n".join(build_log) + "\n")
         request.environment_hash = identity
         python = image.labels.get(f"{LABEL}python") or ENV_PYTHON
         local_project = bool(target.compute.shared_volumes and target.run_folder_is_local)
@@ -153,14 +144,15 @@ class ContainerLaunch(Launch):
             cwd=PROJECT_MOUNT if local_project else "work",
             native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
-        container, status, pid, interpreter = self._start(target, request.run_id, options,
+        container, status, pid, facts = self._start(target, request.run_id, options,
                                                           image.id, command, run_dir, spec)
         state: dict[str, Any] = {
             **synced, "container_id": container, "agent_pid": pid,
             "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
             "heartbeat_seconds": target.heartbeat_seconds, "container_status": status}
-        if interpreter:
-            state["python"] = interpreter
+        if facts:
+            state["python"] = describe_python(facts)
+            state[PYTHON_FACTS] = facts
         if local_project:
             state["outputs_dir"] = str(request.project_root / "outputs")
             state["logs_dir"] = str(request.project_root / "logs")
@@ -196,7 +188,7 @@ class ContainerLaunch(Launch):
 
     def _start(self, target: AgentTarget, request_id: str, options: list[str], image: str,
                command: list[str], run_dir: str,
-               spec: bytes) -> tuple[str, str, int | None, str | None]:
+               spec: bytes) -> tuple[str, str, int | None, dict[str, str] | None]:
         engine = self.engine(target)
         status_file = join(run_dir, "status.json")
         name = container_name(request_id)
@@ -209,7 +201,7 @@ class ContainerLaunch(Launch):
             engine.remove(container)
             raise TargetError(f"target '{target.compute.name}': the run's container did not "
                               f"start ({status}): {error} {logs[-300:]}".strip())
-        return container, status, pid, runfolder.parse_status(status_raw).python
+        return container, status, pid, runfolder.parse_status(status_raw).python_facts
 
     # -- while it runs and after ------------------------------------------------------------
     def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from .. import runfolder
 from ..errors import TargetError
 from ..transports.base import CommandResult
-from .base import LaunchRequest, describe_python
+from ..provenance import PYTHON_FACTS, describe_python, python_facts
+from .base import LaunchRequest
 from .launch import Launch, launch_spec, write_cancel_marker
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class ProcessLaunch(Launch):
         interpreter = describe_python(answer.get("python"))
         if interpreter:
             state["python"] = interpreter
+            state[PYTHON_FACTS] = python_facts(answer.get("python"))
         return state
 
     def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:

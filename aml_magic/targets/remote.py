@@ -54,11 +54,13 @@ class RemoteTarget(AgentTarget):
     def submit(self, request: LaunchRequest) -> dict[str, Any]:
         if not self.builds_own_environment:
             return super().submit(request)
+        from ..build_log import BuildLog
         from .remote_env import remote_environment
         rc = request.runconfig
-        env = remote_environment(self, rc, request.dependencies,
-                                 build=bool(getattr(rc, "prepare_environment", False)),
-                                 on_progress=request.on_progress)
+        with BuildLog(request.run_folder, request.on_progress) as on_build:   # kept with the run
+            env = remote_environment(self, rc, request.dependencies,
+                                     build=bool(getattr(rc, "prepare_environment", False)),
+                                     on_progress=on_build)
         request.environment_hash = env.identity
         self.placement.interpreter = env.python       # type: ignore[attr-defined]
         try:

@@ -47,6 +47,10 @@ def header_html(snap: RunSnapshot) -> str:
         extra += f" · {escape(snap.reason)}"
     if snap.spark_app:
         extra += f" · Spark <code>{escape(snap.spark_app)}</code>"
+    if snap.python:
+        extra += f" · <span class=\"aml-python\">python <code>{escape(snap.python)}</code></span>"
+    if snap.hint:
+        extra += f'<div class="aml-hint" style="color:#b35c00">hint: {escape(snap.hint)}</div>'
     error = (f'<div style="color:#dc3545">refresh failed: {escape(snap.error)}</div>'
              if snap.error else "")
     return (f'<div class="aml-run-header"><b>Run</b> <code>{escape(snap.run_id)}</code> '
@@ -96,10 +100,20 @@ def outputs_html(outputs: list[tuple[str, int]]) -> str:
     return f'<ul class="aml-outputs">{items}</ul>'
 
 
+def build_html(snap: RunSnapshot) -> str:
+    """The environment build the submit triggered: open while the run is being prepared,
+    folded once it runs (``aml run logs ID --environment`` has all of it)."""
+    if not snap.build_tail:
+        return ""
+    preparing = snap.status in (RunStatus.QUEUED, RunStatus.PREPARING)
+    return (f'<details class="aml-build"{" open" if preparing else ""}><summary>environment '
+            f"build (last lines)</summary>{log_html(snap.build_tail, max_height=160)}</details>")
+
+
 def summary_html(snap: RunSnapshot) -> str:
     """The static fallback: everything the widget shows, as one HTML block."""
     tail = "\n".join(snap.log_tail.splitlines()[-TEXT_TAIL_LINES:])
-    return (f'<div class="aml-run-summary">{header_html(snap)}'
+    return (f'<div class="aml-run-summary">{header_html(snap)}{build_html(snap)}'
             f"<details open><summary>log (last lines)</summary>{log_html(tail)}</details>"
             f"<details open><summary>metrics</summary>{metrics_html(snap.metrics)}</details>"
             f"<details><summary>environment</summary>{environment_html(snap.environment)}</details>"
@@ -113,8 +127,15 @@ def summary_text(snap: RunSnapshot) -> str:
              f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         lines.append(f"  reason: {snap.reason}")
+    if snap.hint:
+        lines.append(f"  hint: {snap.hint}")
     if snap.spark_app:
         lines.append(f"  spark app: {snap.spark_app}")
+    if snap.python:
+        lines.append(f"  python: {snap.python}")
+    if snap.build_tail and snap.status in (RunStatus.QUEUED, RunStatus.PREPARING):
+        lines.append("  environment build (last lines):")
+        lines.extend(f"    {line}" for line in snap.build_tail.splitlines()[-TEXT_TAIL_LINES:])
     tail = snap.log_tail.splitlines()[-TEXT_TAIL_LINES:]
     if tail:
         lines.append("  log (last lines):")

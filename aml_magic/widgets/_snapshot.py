@@ -16,7 +16,7 @@ from ..history.status import RunStatus
 # One format for durations, sizes and values everywhere (CLI, magics, widgets); re-exported here
 # for the renderers that import them from this module.
 from ..render import format_duration, format_size, format_value
-from ..schema import mask_environment
+from ..schema import interpreter_text, mask_environment
 
 
 def _spark_app(target_state: Any) -> str | None:
@@ -100,6 +100,9 @@ class RunSnapshot:
     outputs: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None          # why the last refresh failed (shown, never raised)
     spark_app: str | None = None      # "app-... (http://...:4040)" read from the driver's log
+    python: str | None = None         # the interpreter the run used, as found on the target
+    hint: str | None = None           # what to do about a Workbench module the run lacked
+    build_tail: str | None = None     # last lines of the environment build the submit triggered
 
     @property
     def is_terminal(self) -> bool:
@@ -132,7 +135,8 @@ def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
 
 
 def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | None = None,
-                outputs: list[Any] | None = None, error: str | None = None) -> RunSnapshot:
+                outputs: list[Any] | None = None, error: str | None = None,
+                build_tail: str | None = None) -> RunSnapshot:
     """Build a snapshot from a run's record plus what the watcher has read so far."""
     return RunSnapshot(
         run_id=run.id,
@@ -150,4 +154,24 @@ def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | No
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
         spark_app=_spark_app(getattr(record, "target_state", None)),
+        python=_python(record),
+        hint=_hint(record),
+        build_tail=build_tail,
     )
+
+
+def _python(record: Any) -> str | None:
+    """The interpreter line of ``aml run show`` (``schema.interpreter_text``)."""
+    provenance = getattr(record, "provenance", None)
+    text = interpreter_text(provenance) if isinstance(provenance, dict) else None
+    if text is None:
+        state = getattr(record, "target_state", None)
+        python = state.get("python") if isinstance(state, dict) else None
+        text = python if isinstance(python, str) else None
+    return text
+
+
+def _hint(record: Any) -> str | None:
+    provenance = getattr(record, "provenance", None)
+    hint = provenance.get("hint") if isinstance(provenance, dict) else None
+    return hint if isinstance(hint, str) else None

@@ -10,7 +10,9 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..build_log import build_log_tail
 from ..errors import AmlError
+from ..history.status import RunStatus
 from ._snapshot import TAIL_LINES, LogTail, RunSnapshot, snapshot_of
 
 SnapshotCallback = Callable[[RunSnapshot], None]
@@ -31,6 +33,8 @@ class RunWatcher:
         self.metrics: list[Any] = []
         self.outputs: list[Any] = []
         self.error: str | None = None
+        self.build_tail: str | None = None
+        self._build_settled = False
         self.ticks = 0
         self.last: RunSnapshot | None = None
         self._stop = threading.Event()
@@ -51,13 +55,24 @@ class RunWatcher:
             record = self.run.record          # as of the refresh above: no second reconcile
             terminal = record.status.is_terminal()
             self._read_log()
+            self._read_build_log(record.status)
             if not refresh or terminal or self.ticks % self.slow_every == 0:
                 self.metrics = list(self.run.metrics())
                 self.outputs = list(self.run.outputs())
             self.ticks += 1
             self.last = snapshot_of(self.run, record, self.tail, metrics=self.metrics,
-                                    outputs=self.outputs, error=self.error)
+                                    outputs=self.outputs, error=self.error,
+                                    build_tail=self.build_tail)
             return self.last
+
+    def _read_build_log(self, status: RunStatus) -> None:
+        """Follow the environment build the submit triggered while the run is being prepared,
+        then read it once more (its last lines) and stop looking."""
+        if self._build_settled:
+            return
+        folder = getattr(self.run, "folder", None)
+        self.build_tail = build_log_tail(folder) if folder is not None else None
+        self._build_settled = status not in (RunStatus.QUEUED, RunStatus.PREPARING)
 
     def _read_log(self) -> None:
         while True:

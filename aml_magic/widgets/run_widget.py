@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._render import (environment_html, header_html, log_html, metrics_html, outputs_html,
-                      summary_html, summary_text)
+from ._render import (build_html, environment_html, header_html, log_html, metrics_html,
+                      outputs_html, summary_html, summary_text)
 from ._snapshot import RunSnapshot
 from ._watcher import RunWatcher
 
@@ -83,7 +83,8 @@ class RunWidget(w.VBox):
     def _apply(self, snap: RunSnapshot) -> None:
         """Push a snapshot into the child widgets; traitlets send only values that changed."""
         self.header.value = header_html(snap)
-        self.log_view.value = log_html(snap.log_tail, truncated=snap.log_truncated)
+        self.log_view.value = build_html(snap) + log_html(snap.log_tail,
+                                                          truncated=snap.log_truncated)
         self.metrics_view.value = metrics_html(snap.metrics)
         self.environment_view.value = environment_html(snap.environment)
         self.outputs_view.value = outputs_html(snap.outputs)

@@ -36,7 +36,7 @@ def test_init_creates_a_loadable_project(tmp_path: Path) -> None:
     # And .amlignore and .gitignore are set up
     amlignore = (root / ".amlignore").read_text()
     assert "__pycache__/" in amlignore and "/outputs/" in amlignore
-    assert (root / ".gitignore").read_text().splitlines()[-1] == ".aml/"
+    assert (root / ".gitignore").read_text().splitlines()[-3:] == [".aml/", "outputs/", "logs/"]
 
 
 def test_init_twice_clobbers_nothing(tmp_path: Path) -> None:
@@ -44,23 +44,23 @@ def test_init_twice_clobbers_nothing(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("*.log")                  # no final newline
     root = init_project(tmp_path)
     (root / "aml_config" / "local.compute").write_text("type: local\npythonLocation: /x/py\n")
-    (root / ".amlignore").write_text("data/\n")
+    (root / ".amlignore").write_text("data/\n.aml/\noutputs/\nlogs/\n")
     (root / "aml_config" / "docker.runconfig").unlink()
     # When init runs again
     init_project(tmp_path)
     # Then edited files are untouched, a missing one is restored, .aml/ is listed once
     assert (root / "aml_config" / "local.compute").read_text() == \
         "type: local\npythonLocation: /x/py\n"
-    assert (root / ".amlignore").read_text() == "data/\n"
+    assert (root / ".amlignore").read_text() == "data/\n.aml/\noutputs/\nlogs/\n"
     assert (root / "aml_config" / "docker.runconfig").is_file()
     lines = (root / ".gitignore").read_text().splitlines()
     assert lines[0] == "*.log" and lines.count(".aml/") == 1
 
 
 def test_gitignore_already_listing_state_dir_is_left_alone(tmp_path: Path) -> None:
-    (tmp_path / ".gitignore").write_text("/.aml\n")
+    (tmp_path / ".gitignore").write_text("/.aml\n/outputs\nlogs/\n")
     init_project(tmp_path)
-    assert (tmp_path / ".gitignore").read_text() == "/.aml\n"
+    assert (tmp_path / ".gitignore").read_text() == "/.aml\n/outputs\nlogs/\n"
 
 
 def test_find_project_walks_up(tmp_path: Path) -> None:
