@@ -9,7 +9,6 @@ afterwards. A build that fails half way leaves the lines it printed.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import IO, Callable
 
@@ -58,16 +57,9 @@ class BuildLog:
 def build_log_tail(run_folder: Path, lines: int = 20) -> str | None:
     """The last ``lines`` lines of the run's build log; None when the run triggered no build.
     Never through a symlink (the folder is shared with what the run writes)."""
-    try:
-        fd = os.open(Path(run_folder) / BUILD_LOG, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    from .runfolder.files import read_tail_nofollow
+    data = read_tail_nofollow(Path(run_folder) / BUILD_LOG, TAIL_BYTES)
+    if data is None:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            size = os.fstat(fd).st_size
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read(TAIL_BYTES)
-        except OSError:
-            return None
     text = data.decode("utf-8", "replace").rstrip("\n")
     return "\n".join(text.splitlines()[-lines:])

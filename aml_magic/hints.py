@@ -9,7 +9,6 @@ logs again. Only ``azureml.logging`` is provided (``agent/compat``), so any othe
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -50,15 +49,8 @@ def hint_from_log(text: str) -> str | None:
 
 def hint_from_log_file(path: Path) -> str | None:
     """``hint_from_log`` over the last ``TAIL_BYTES`` of a log file (None if unreadable)."""
-    try:   # never through a symlink the run planted in its folder
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    from .runfolder.files import read_tail_nofollow
+    tail = read_tail_nofollow(path, TAIL_BYTES)
+    if tail is None:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            size = os.fstat(fd).st_size
-            fh.seek(max(0, size - TAIL_BYTES))
-            tail = fh.read(TAIL_BYTES)
-        except OSError:
-            return None
     return hint_from_log(tail.decode("utf-8", "replace"))

@@ -132,6 +132,16 @@ def read_nofollow(path: Path | str, offset: int = 0, limit: int = LOG_CHUNK) -> 
         return fh.read(max(0, limit))
 
 
+def read_tail_nofollow(path: Path | str, nbytes: int) -> bytes | None:
+    """The last ``nbytes`` of the regular file ``path`` (a log's tail); None when it is
+    missing, unreadable or not a regular file the run made."""
+    try:
+        size = os.lstat(path).st_size
+        return read_nofollow(path, max(0, size - nbytes), nbytes)
+    except (OSError, UnsafeRunFile):
+        return None
+
+
 @dataclass
 class CopyReport:
     """What ``copy_tree_nofollow`` did: the files copied (relative, '/'-separated, UTF-8 with
