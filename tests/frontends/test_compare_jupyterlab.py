@@ -10,7 +10,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from .test_jupyterlab import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, KERNEL_IDLE, REPO, _components,
+from .browser import chromium_page
+from .test_jupyterlab import (ARTIFACTS, KERNEL_IDLE, REPO, _components,
                               running_lab)
 
 NOTEBOOK = "compare_runs.ipynb"
@@ -59,49 +60,44 @@ def _points(chart: Any) -> int:
 
 @pytest.mark.timeout(180)
 def test_compare_widget_draws_and_switches_its_chart(lab: tuple[str, Path]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     url, root = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1200})
-            # Given the notebook open with its kernel ready, when every cell runs
-            page.goto(url)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # Then the compare widget shows the three runs and accuracy against reg, one point
-            # per run that logged accuracy (2 of 3)
-            widget = page.locator(".aml-compare-widget").first
-            chart = widget.locator(".aml-compare-scatter")
-            chart.locator("svg.aml-scatter").wait_for(timeout=90_000)
-            assert widget.locator(".aml-compare-table th code").count() == 3
-            expect(chart.locator("circle.aml-point")).to_have_count(2)
-            assert "reg (argument)" in chart.locator(".aml-axis-label").all_text_contents()
-            before = chart.inner_html()
-            # When x is switched to depth with one click, the chart is redrawn against depth
-            widget.locator(".aml-compare-x button", has_text="depth (argument)").click()
-            expect(chart.locator(".aml-axis-label", has_text="depth (argument)")).to_have_count(1)
-            assert chart.inner_html() != before and _points(chart) == 2
-            # And with y = loss (every run logged it) there is one point per run
-            widget.locator(".aml-compare-x button", has_text="reg (argument)").click()
-            widget.locator(".aml-compare-y button", has_text="loss").click()
-            expect(chart.locator(".aml-axis-label", has_text="loss")).to_have_count(1)
-            expect(chart.locator("circle.aml-point")).to_have_count(3)
-            page.add_style_tag(content=".Toastify { display: none !important; }")  # news toast
-            widget.scroll_into_view_if_needed()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shot = ARTIFACTS / "compare.png"
-            widget.screenshot(path=str(shot))
-            # And the series tab draws loss over steps, one line per run, with a legend
-            widget.locator(".lm-TabBar-tab", has_text="Series over steps").click()
-            lines = widget.locator(".aml-compare-lines svg.aml-lines")
-            lines.wait_for(timeout=10_000)
-            expect(lines.locator("polyline.aml-line")).to_have_count(3)
-            expect(lines.locator(".aml-legend-entry")).to_have_count(3)
-            widget.screenshot(path=str(ARTIFACTS / "compare_series.png"))
-            if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
-                COMMITTED.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, COMMITTED)
-        finally:
-            browser.close()
+    with chromium_page(1280, 1200) as page:
+        # Given the notebook open with its kernel ready, when every cell runs
+        page.goto(url)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Then the compare widget shows the three runs and accuracy against reg, one point
+        # per run that logged accuracy (2 of 3)
+        widget = page.locator(".aml-compare-widget").first
+        chart = widget.locator(".aml-compare-scatter")
+        chart.locator("svg.aml-scatter").wait_for(timeout=90_000)
+        assert widget.locator(".aml-compare-table th code").count() == 3
+        expect(chart.locator("circle.aml-point")).to_have_count(2)
+        assert "reg (argument)" in chart.locator(".aml-axis-label").all_text_contents()
+        before = chart.inner_html()
+        # When x is switched to depth with one click, the chart is redrawn against depth
+        widget.locator(".aml-compare-x button", has_text="depth (argument)").click()
+        expect(chart.locator(".aml-axis-label", has_text="depth (argument)")).to_have_count(1)
+        assert chart.inner_html() != before and _points(chart) == 2
+        # And with y = loss (every run logged it) there is one point per run
+        widget.locator(".aml-compare-x button", has_text="reg (argument)").click()
+        widget.locator(".aml-compare-y button", has_text="loss").click()
+        expect(chart.locator(".aml-axis-label", has_text="loss")).to_have_count(1)
+        expect(chart.locator("circle.aml-point")).to_have_count(3)
+        page.add_style_tag(content=".Toastify { display: none !important; }")  # news toast
+        widget.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "compare.png"
+        widget.screenshot(path=str(shot))
+        # And the series tab draws loss over steps, one line per run, with a legend
+        widget.locator(".lm-TabBar-tab", has_text="Series over steps").click()
+        lines = widget.locator(".aml-compare-lines svg.aml-lines")
+        lines.wait_for(timeout=10_000)
+        expect(lines.locator("polyline.aml-line")).to_have_count(3)
+        expect(lines.locator(".aml-legend-entry")).to_have_count(3)
+        widget.screenshot(path=str(ARTIFACTS / "compare_series.png"))
+        if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
+            COMMITTED.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, COMMITTED)
     assert (root / "proj" / "train.py").is_file()

@@ -17,13 +17,11 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tests._require import require, require_module
+from tests._require import require_module
 
+from .browser import chromium_page, require_chromium
 from .conftest import REPO
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 NOTEBOOK = "01_quickstart_local.ipynb"
 ARTIFACTS = REPO / "tests" / "artifacts"
 COMMITTED = REPO / "docs" / "screenshots" / "quickstart_widget.png"
@@ -38,7 +36,7 @@ def _free_port() -> int:
 def _components() -> None:
     for module in ("playwright.sync_api", "jupyterlab", "jupyterlab_widgets"):
         require_module(module, "pip install -e '.[test]'")
-    require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not installed (apt-get install chromium)")
+    require_chromium()
 
 
 @contextlib.contextmanager
@@ -101,34 +99,28 @@ def lab(kernel_env: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 @pytest.mark.timeout(150)
 def test_quickstart_in_jupyterlab_shows_completed_widget(lab: tuple[str, Path]) -> None:
-    from playwright.sync_api import sync_playwright
     url, root = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            # Given the notebook open with its kernel ready
-            page.goto(url)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)
-            # When every cell runs
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            # Then the submit cell's live widget reaches Completed and shows the cell's log line
-            widget = page.locator(".aml-run-widget").first
-            widget.locator(".aml-status", has_text="Completed").wait_for(timeout=60_000)
-            widget.locator(".aml-log", has_text="training finished").wait_for(timeout=10_000)
-            assert "epoch 0: loss=" in widget.locator(".aml-log").inner_text()
-            widget.scroll_into_view_if_needed()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            shot = ARTIFACTS / "quickstart_widget.png"
-            widget.screenshot(path=str(shot))
-            page.screenshot(path=str(ARTIFACTS / "quickstart_page.png"))
-            # And the metrics tab draws the loss series as a sparkline
-            widget.locator(".lm-TabBar-tab", has_text="Metrics").click()
-            widget.locator(".aml-metrics svg.aml-sparkline").wait_for(timeout=10_000)
-            widget.screenshot(path=str(ARTIFACTS / "quickstart_metrics.png"))
-            if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
-                COMMITTED.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, COMMITTED)
-        finally:
-            browser.close()
+    with chromium_page(1280, 1000) as page:
+        # Given the notebook open with its kernel ready
+        page.goto(url)
+        page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+        # When every cell runs
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Then the submit cell's live widget reaches Completed and shows the cell's log line
+        widget = page.locator(".aml-run-widget").first
+        widget.locator(".aml-status", has_text="Completed").wait_for(timeout=60_000)
+        widget.locator(".aml-log", has_text="training finished").wait_for(timeout=10_000)
+        assert "epoch 0: loss=" in widget.locator(".aml-log").inner_text()
+        widget.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "quickstart_widget.png"
+        widget.screenshot(path=str(shot))
+        page.screenshot(path=str(ARTIFACTS / "quickstart_page.png"))
+        # And the metrics tab draws the loss series as a sparkline
+        widget.locator(".lm-TabBar-tab", has_text="Metrics").click()
+        widget.locator(".aml-metrics svg.aml-sparkline").wait_for(timeout=10_000)
+        widget.screenshot(path=str(ARTIFACTS / "quickstart_metrics.png"))
+        if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not COMMITTED.exists():
+            COMMITTED.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, COMMITTED)
     assert (root / "demo_project" / "train.py").is_file()
