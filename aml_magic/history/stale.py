@@ -133,6 +133,10 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     remove_partial_copies(folder, launched=launched)
     if launched:
         reason += "; its agent had started and was left unwatched (see log.txt)"
+    if record.kind == "sweep":      # its submitter is the sweep driver (sweep_driver.py)
+        reason = ("the sweep driver stopped before the sweep ended (" + reason.split(";")[0]
+                  .replace("its submitter", "driver").replace(" before launching it", "")
+                  + "); its children not yet started are failed too, running ones go on")
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
     return store.get(record.run_id)
