@@ -52,6 +52,8 @@ def add_history_verbs(verbs: Any) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to compare (unique prefixes "
                                                              "will do)")
     p.add_argument("--last", type=int, metavar="N", help="the N newest runs")
+    p.add_argument("--sweep", metavar="RUN_ID", help="the child runs of this sweep, in grid "
+                                                     "order")
     p.set_defaults(handler=cmd_history_compare)
 
 
@@ -169,16 +171,19 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 def cmd_history_compare(args: argparse.Namespace) -> int:
     from .render import compare_table
     ws = _workspace(args)
-    if args.last is not None and args.runs:
-        raise AmlError("history compare: give run ids or --last N, not both")
-    if args.last is not None:
+    if sum(bool(x) for x in (args.runs, args.last is not None, args.sweep)) > 1:
+        raise AmlError("history compare: give run ids, --last N or --sweep ID, one of them")
+    if args.sweep:
+        from .sweep import sweep_children
+        records = sweep_children(ws, args.sweep)
+    elif args.last is not None:
         if args.last < 1:
             raise AmlError("history compare: --last N needs N >= 1")
         records = ws.store.list_runs(limit=args.last)
     elif args.runs:
         records = [ws.run(run_id).record for run_id in args.runs]
     else:
-        raise AmlError("history compare: name runs (RUN_ID...) or --last N")
+        raise AmlError("history compare: name runs (RUN_ID...), --last N or --sweep ID")
     last = ws.store.last_metric_values(r.run_id for r in records)
     rows, names = history_rows(records, last), metric_names(records, last)
     for row, record in zip(rows, records):

@@ -60,15 +60,13 @@ def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) 
     """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
     progress (one line per child change: id, arguments, status) and exit 1 unless every child
     completed. Ctrl-C stops the stream, not the sweep."""
-    from .sweep import children_of, submit_sweep
+    from .sweep import submit_sweep, sweep_started_text
     parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
                           overrides=overrides)
     if args.async_ and not args.wait:
         print(parent.id)
         return 0
-    sweep = parent.record.config_snapshot["sweep"]
-    print(f"sweep {parent.id}: {len(children_of(parent.record))} child runs, at most "
-          f"{sweep['max_concurrent_runs']} at a time", file=sys.stderr)
+    print(sweep_started_text(parent.record), file=sys.stderr)
     settle_memory()
     from .termsafe import terminal_writer
     write = terminal_writer(sys.stdout)

@@ -179,6 +179,16 @@ def children_of(parent: RunRecord) -> list[dict[str, Any]]:
     return [c for c in sweep.get("children", []) if isinstance(c, dict) and "run_id" in c]
 
 
+def sweep_children(ws: Workspace, parent_ref: str) -> list[RunRecord]:
+    """The child runs of the sweep ``parent_ref`` (an id or a unique part of one), in grid
+    order, their live statuses reconciled first."""
+    parent = ws.run(parent_ref).record
+    if parent.kind != "sweep":
+        raise AmlError(f"run {parent.run_id} is not a sweep (it is a {parent.kind} run); "
+                       "sweeps show 'sweep of N' in `aml history list`")
+    return [ws.run(child["run_id"]).refresh() for child in children_of(parent)]
+
+
 def fill_queued_child(store: RunStore, record: RunRecord) -> None:
     """``Workspace.submit(queued_as=...)``: the child recorded Queued at the sweep's submit
     gets what its start found (snapshot, configuration, git state); kind and parent stay."""
@@ -256,6 +266,14 @@ def store_cancel_if_unstarted(store: RunStore, record: RunRecord) -> bool:
     """Mark a child still being started Canceled (``_start`` then cancels what it launches)."""
     return store.set_status(record.run_id, RunStatus.CANCELED,
                             reason="sweep canceled while this run was starting")
+
+
+def sweep_started_text(parent: RunRecord) -> str:
+    """What a submit says once the driver has the sweep: its id, size and concurrency."""
+    sweep = parent.config_snapshot.get("sweep") or {}
+    return (f"sweep {parent.run_id}: {len(children_of(parent))} child runs, at most "
+            f"{sweep.get('max_concurrent_runs')} at a time (compare them with "
+            f"`aml history compare --sweep {parent.run_id}`)")
 
 
 def progress_line(child_id: str, command: Sequence[str], status: str,
