@@ -118,8 +118,8 @@ def test_six_point_sweep_runs_at_most_two_at_a_time(project: Path) -> None:
     write(project, "train.py", SLOW)
     _limit(project, 2)
     # When a 6-point sweep is submitted and followed (the default: stream, then exit code)
-    proc = aml("experiment", "submit", "-c", "local", "train.py", "data.csv",
-               "--sweep", "a=1,2,3", "--sweep", "b=x,y", cwd=project, timeout=300)
+    proc = aml("experiment", "submit", "-c", "local", "train.py", "data.csv", "--seconds",
+               "1.5", "--sweep", "a=1,2,3", "--sweep", "b=x,y", cwd=project, timeout=300)
     parent_id = proc.stderr.split("sweep ", 1)[1].split(":", 1)[0]
     # Then the parent is a Completed sweep and its 6 children Completed, in grid order
     with RunStore(project) as store:
@@ -128,7 +128,7 @@ def test_six_point_sweep_runs_at_most_two_at_a_time(project: Path) -> None:
         children = _children(project, parent_id)
         assert len(children) == 6
         assert [c.command[1:] for c in children] == [
-            ["data.csv", "--a", a, "--b", b] for a in "123" for b in "xy"]
+            ["data.csv", "--seconds", "1.5", "--a", a, "--b", b] for a in "123" for b in "xy"]
         assert all(c.parent_run_id == parent_id and c.status is RunStatus.COMPLETED
                    for c in children)
         for child in children:          # the script got its arguments
@@ -150,14 +150,15 @@ def test_six_point_sweep_runs_at_most_two_at_a_time(project: Path) -> None:
         assert parent.ended_at >= max(e for _, e in intervals)
     # The stream named each child with its arguments and status
     for child in children:
-        assert f"{child.run_id}  data.csv {' '.join(child.command[2:])}  Completed" in proc.stdout
+        assert f"{child.run_id}  {' '.join(child.command[1:])}  Completed" in proc.stdout
     # history list shows the parent with its size; compare --sweep lists the 6 children
     listing = aml("history", "list", cwd=project).stdout
     assert "sweep of 6: a=1,2,3 b=x,y" in listing
     compared = json.loads(aml("history", "compare", "--sweep", parent_id, "-o", "json",
                               cwd=project).stdout)
     assert [r["run_id"] for r in compared["runs"]] == [c.run_id for c in children]
-    assert [r["arguments"][1:] for r in compared["runs"]][0] == ["--a", "1", "--b", "x"]
+    assert compared["runs"][0]["arguments"] == ["data.csv", "--seconds", "1.5", "--a", "1",
+                                                "--b", "x"]
     assert all(r["parent_run_id"] == parent_id for r in compared["runs"])
     notsweep = aml("history", "compare", "--sweep", children[0].run_id, cwd=project, check=False)
     assert notsweep.returncode == 2 and "is not a sweep" in notsweep.stderr
@@ -209,7 +210,17 @@ def test_a_dead_driver_fails_the_parent_and_the_queued_children(project: Path) -
     _limit(project, 1)
     parent_id = aml("experiment", "submit", "-c", "local", "train.py", token, "--seconds",
                     "120", "--sweep", "a=1,2,3", "-a", cwd=project).stdout.strip()
+    try:
+        _kill_the_driver_and_look(project, parent_id, token)
+    finally:                         # the running child goes on by design: stop it
+        for pid in _script_pids(token):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _kill_the_driver_and_look(project: Path, parent_id: str, token: str) -> None:
     wait_until(lambda: len(_script_pids(token)) == 1, 120, "the first script running")
+    wait_until(lambda: _children(project, parent_id)[0].status is RunStatus.RUNNING, 60,
+               "the first child recorded Running (launched) before its driver is killed")
     with RunStore(project) as store:
         driver = int(store.get(parent_id).target_state["driver_pid"])
     os.kill(driver, signal.SIGKILL)
@@ -217,12 +228,14 @@ def test_a_dead_driver_fails_the_parent_and_the_queued_children(project: Path) -
     waited = aml("run", "wait", parent_id, "--timeout", "60", cwd=project, check=False)
     assert waited.returncode == 1 and "Failed" in waited.stdout, waited.stdout + waited.stderr
     shown = json.loads(aml("run", "show", parent_id, "-o", "json", cwd=project).stdout)
-    assert "sweep driver stopped" in shown["reason"] and f"pid {driver}" in shown["reason"]
+    assert f"the sweep driver (pid {driver}) stopped" in shown["reason"]
     listing = json.loads(aml("run", "list", "-o", "json", cwd=project).stdout)
     by_id = {r["run_id"]: r for r in listing}
     children = _children(project, parent_id)
     assert [by_id[c.run_id]["status"] for c in children[1:]] == ["Failed", "Failed"]
     # the child that was running goes on; stop it (and check it stops)
+    shown = json.loads(aml("run", "show", children[0].run_id, "-o", "json", cwd=project).stdout)
+    assert shown["status"] == "Running", shown["reason"]
     aml("run", "cancel", children[0].run_id, cwd=project)
     wait_until(lambda: not _script_pids(token), 60, "no script process left")
 
