@@ -249,3 +249,23 @@ def test_async_submit_prints_the_parent_id_at_once(project: Path) -> None:
         assert store.get(parent_id).kind == "sweep"
     waited = aml("run", "wait", parent_id, "--timeout", "120", cwd=project, check=False)
     assert waited.returncode == 0, waited.stdout
+
+
+# -- maxConcurrentRuns ----------------------------------------------------------------------------
+def test_max_concurrent_runs_key_and_defaults(tmp_path: Path) -> None:
+    from aml_magic.config.compute import load_compute, write_compute
+    path = tmp_path / "vm.compute"
+    path.write_text("type: remote\naddress: host\nmaxConcurrentRuns: 3\nfutureKey: kept\n")
+    vm = load_compute(path)
+    assert vm.max_concurrent_runs == 3 and vm.concurrency() == 3
+    assert any("futureKey" in w for w in vm.warnings)        # unknown keys still load
+    write_compute(vm)
+    again = load_compute(path)
+    assert again.max_concurrent_runs == 3 and again.extra == {"futureKey": "kept"}
+    path.write_text("type: remote\naddress: host\n")
+    assert load_compute(path).concurrency() == 1
+    path.write_text("type: local\n")
+    assert load_compute(path).concurrency() == len(os.sched_getaffinity(0))
+    path.write_text("type: local\nmaxConcurrentRuns: many\n")
+    with pytest.raises(AmlError, match=r"vm.compute:2.*maxConcurrentRuns"):
+        load_compute(path)
