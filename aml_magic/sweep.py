@@ -222,50 +222,45 @@ def summarize(store: RunStore, parent_id: str) -> tuple[RunStatus, str | None]:
 
 def cancel_sweep(ws: Workspace, parent: RunRecord, *, timeout: float = 10.0) -> None:
     """Cancel a sweep: the parent first (the driver starts nothing more), then the queued
-    children (Canceled without starting) and the running ones; returns once those have ended
+    children (Canceled without starting) and the started ones; returns once those have ended
     (or after ``timeout``), so no child process is left running."""
     store = ws.store
     store.set_status(parent.run_id, RunStatus.CANCELED, reason="canceled")
-    stopping: list[str] = []
+    started: list[str] = []
     for child in children_of(parent):
         record = store.get(child["run_id"])
-        if record.status.is_terminal():
-            continue
-        if record.status is RunStatus.QUEUED and \
-                store.set_status(record.run_id, RunStatus.CANCELED, reason="sweep canceled "
-                                 "before this run started"):
-            continue
-        stopping.append(record.run_id)
+        if record.status is RunStatus.QUEUED:
+            _mark_canceled(ws, record.run_id, "sweep canceled before this run started")
+        elif not record.status.is_terminal():
+            started.append(record.run_id)
     deadline = time.monotonic() + timeout
-    for run_id in stopping:
+    for run_id in started:
         _cancel_started_child(ws, run_id, deadline)
 
 
-def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
-    """Cancel a child the driver started (or is starting): once its target state names the
-    run, through its target; before that, ``Workspace._start`` sees it Canceled and stops it."""
-    from .run import Run
-    run = Run(ws, run_id)
-    while time.monotonic() < deadline:
+def _mark_canceled(ws: Workspace, run_id: str, reason: str) -> None:
+    """Mark a child Canceled that has no agent yet (Queued, or being started by the driver,
+    whose ``Workspace._start`` then stops what it launches). Should the driver have recorded
+    the launch just before the mark, the agent is stopped here."""
+    if ws.store.set_status(run_id, RunStatus.CANCELED, reason=reason):
         record = ws.store.get(run_id)
-        if record.status.is_terminal():
-            return
         if record.target_state.get("run_dir"):
-            try:
-                ws.cancel(run_id)
-            except AmlError:
-                pass
-            run.wait(timeout=max(0.0, deadline - time.monotonic()))
-            return
-        if store_cancel_if_unstarted(ws.store, record):
-            continue                   # Preparing: Canceled now; _start stops what it launched
-        time.sleep(0.05)
+            ws.stop_launched(record)
 
 
-def store_cancel_if_unstarted(store: RunStore, record: RunRecord) -> bool:
-    """Mark a child still being started Canceled (``_start`` then cancels what it launches)."""
-    return store.set_status(record.run_id, RunStatus.CANCELED,
-                            reason="sweep canceled while this run was starting")
+def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
+    """Cancel a child the driver started: through its target once its state names the run
+    (then wait for its end); before that, mark it Canceled."""
+    from .run import Run
+    record = ws.store.get(run_id)
+    if not record.target_state.get("run_dir"):
+        _mark_canceled(ws, run_id, "sweep canceled while this run was starting")
+        return
+    try:
+        ws.cancel(run_id)
+    except AmlError:                 # it ended meanwhile
+        return
+    Run(ws, run_id).wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def sweep_started_text(parent: RunRecord) -> str:

@@ -355,6 +355,13 @@ class Workspace:
         with self._target_locks[target.compute.name]:
             target.cancel(record.target_state)
 
+    def stop_launched(self, record: RunRecord) -> None:
+        """Ask a launched run's agent to stop whatever its recorded status says: a sweep's
+        child marked Canceled just as it was launched (``sweep.py``)."""
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            target.cancel(record.target_state)
+
     def _target_of_record(self, record: RunRecord) -> Target:
         """The target a run ran on, as configured now, else as recorded at submit."""
         try:

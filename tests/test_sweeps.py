@@ -269,3 +269,19 @@ def test_max_concurrent_runs_key_and_defaults(tmp_path: Path) -> None:
     path.write_text("type: local\nmaxConcurrentRuns: many\n")
     with pytest.raises(AmlError, match=r"vm.compute:2.*maxConcurrentRuns"):
         load_compute(path)
+
+
+def test_cancel_right_after_submit_leaves_nothing_running(project: Path) -> None:
+    """Cancelling while the driver is starting the first children (the race between a child's
+    launch and its cancel): once the driver has exited, no script of the sweep runs."""
+    token = f"racetoken{os.getpid()}"
+    write(project, "train.py", SLOW)
+    _limit(project, 2)
+    parent_id = aml("experiment", "submit", "-c", "local", "train.py", token, "--seconds",
+                    "120", "--sweep", "a=1,2,3", "-a", cwd=project).stdout.strip()
+    aml("run", "cancel", parent_id, cwd=project)
+    with RunStore(project) as store:
+        driver = int(store.get(parent_id).target_state["driver_pid"])
+    wait_until(lambda: not process_alive(driver), 60, "the sweep driver to exit")
+    wait_until(lambda: not _script_pids(token), 60, "no script process left")
+    assert all(c.status is RunStatus.CANCELED for c in _children(project, parent_id))
