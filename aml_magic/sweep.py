@@ -92,10 +92,6 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
     return filled
 
 
-def describe_point(point: Mapping[str, str]) -> str:
-    return " ".join(f"{name}={value}" for name, value in point.items())
-
-
 # -- submit -----------------------------------------------------------------------------------
 def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: Sequence[str],
                  specs: Sequence[str], *, overrides: Mapping[str, Any] | None = None) -> Run:
