@@ -97,6 +97,10 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
                         help="run configuration (aml_config/NAME.runconfig)")
     parser.add_argument("--wait", action="store_true",
                         help="wait for the run to end (and stream its log)")
+    parser.add_argument("--sweep", action="append", metavar="NAME=V1,V2,...",
+                        help="run the script once per combination of the values (repeat for "
+                             "more parameters): child runs of one sweep run, each given "
+                             "--NAME VALUE (or VALUE where an argument says {NAME})")
     if not cell:
         parser.add_argument("-a", "--async", dest="async_", action="store_true",
                             help="print the run id and return (default: stream the run's "
@@ -139,7 +143,12 @@ def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
         if item == "--":
             script_args.extend(items[i + 1:])
             break
-        if item in _OWN_SWITCHES and hasattr(ns, _OWN_SWITCHES[item]):
+        if item == "--sweep" and i + 1 < len(items):      # repeatable: collected in order
+            ns.sweep = [*(getattr(ns, "sweep", None) or []), items[i + 1]]
+            i += 1
+        elif item.startswith("--sweep="):
+            ns.sweep = [*(getattr(ns, "sweep", None) or []), item[len("--sweep="):]]
+        elif item in _OWN_SWITCHES and hasattr(ns, _OWN_SWITCHES[item]):
             setattr(ns, _OWN_SWITCHES[item], True)
         elif item in _OWN_VALUE_FLAGS and hasattr(ns, _OWN_VALUE_FLAGS[item]) \
                 and i + 1 < len(items):

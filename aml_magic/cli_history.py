@@ -52,6 +52,8 @@ def add_history_verbs(verbs: Any) -> None:
     p.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to compare (unique prefixes "
                                                              "will do)")
     p.add_argument("--last", type=int, metavar="N", help="the N newest runs")
+    p.add_argument("--sweep", metavar="RUN_ID", help="the child runs of this sweep, in grid "
+                                                     "order")
     p.set_defaults(handler=cmd_history_compare)
 
 
@@ -170,7 +172,7 @@ def cmd_history_compare(args: argparse.Namespace) -> int:
     from .compare import comparison, select_records
     from .render import compare_table
     ws = _workspace(args)
-    records = select_records(ws, args.runs, last=args.last)
+    records = select_records(ws, args.runs, last=args.last, sweep=args.sweep)
     data = comparison(ws.store, records)
     rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
     _emit(args, data, lambda: compare_table(rows, names, differing))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import arguments as A
 from .cli import _workspace, settle_memory
@@ -28,6 +29,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if value and not _in_project(ws.root, value):
             raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
                            "is relative to the project)")
+    if args.sweep:
+        return _submit_sweep(ws, args, overrides)
     run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
                     on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
                     on_progress=_progress)
@@ -60,6 +63,36 @@ def _progress(line: str) -> None:
     """Preparing the run (an environment build on first use, the upload to a remote): on
     stderr, as it happens, so stdout stays the run's output (or, with -a, its id)."""
     print(f"aml: {line}", file=sys.stderr, flush=True)
+
+
+def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
+    progress (one line per child change: id, arguments, status) and exit 1 unless every child
+    completed. Ctrl-C stops the stream, not the sweep."""
+    from .sweep import submit_sweep, sweep_started_text
+    parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
+                          overrides=overrides)
+    if args.async_ and not args.wait:
+        print(parent.id)
+        return 0
+    print(sweep_started_text(parent.record), file=sys.stderr)
+    settle_memory()
+    from .termsafe import terminal_writer
+    write = terminal_writer(sys.stdout)
+    try:
+        for line in parent.logs(follow=True):
+            write(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"aml: stopped following sweep {parent.id}; it goes on. Reattach with: "
+              f"aml run logs {parent.id} --follow", file=sys.stderr)
+        return 130
+    record = parent.refresh()
+    if record.status.value != "Completed":
+        print(f"sweep {parent.id}: {record.status.value}"
+              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _in_project(root: Path, relative: str) -> bool:

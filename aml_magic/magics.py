@@ -294,8 +294,13 @@ class AmlMagics(Magics):
             script = write_cell(ws.root, text, args.name)
         else:
             script = args.script
-        run = ws.submit(name, script, list(args.args), background=not args.wait,
-                        on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
+        if args.sweep:              # the parent run: its children are started by the driver
+            from .sweep import submit_sweep, sweep_started_text
+            run = submit_sweep(ws, name, script, list(args.args), args.sweep)
+            print(sweep_started_text(run.record))
+        else:
+            run = ws.submit(name, script, list(args.args), background=not args.wait,
+                            on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
         shown = self.show(run)
         if args.wait:
             self.wait(run, shown)

@@ -192,7 +192,8 @@ def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any
             "run_id": record.run_id, "status": getattr(status, "value", status),
             "started": format_time(record.started_at or record.created_at),
             "duration": format_duration(_duration(record)),
-            "arguments": " ".join(map(str, record.command[1:])) or MISSING}
+            "arguments": (sweep_summary(record) if record.kind == "sweep" else
+                          " ".join(map(str, record.command[1:])) or MISSING)}
         for key, name in zip(keys, metric_names):
             value = values.get(name)        # floats inline: 50,000 cells for 10,000 runs
             cell[key] = f"{value:.6g}" if type(value) is float else format_value(value)
@@ -200,6 +201,14 @@ def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any
     columns = tuple((key, header.upper()) for key, header in HISTORY_COLUMNS) + tuple(
         zip(keys, metric_names))                               # metric names as logged
     return table(cells, columns, empty=empty, upper=False)
+
+
+def sweep_summary(record: Any) -> str:
+    """A sweep parent's ARGUMENTS cell: how many child runs, over which values."""
+    sweep = record.config_snapshot.get("sweep") or {}
+    grid = " ".join(f"{name}={','.join(map(str, values))}"
+                    for name, values in sweep.get("parameters", []))
+    return f"sweep of {len(sweep.get('children', []))}: {grid}"
 
 
 def any_table(data: Any) -> str:

@@ -62,6 +62,8 @@ class RunJson(TypedDict):
     environment_hash: str | None
     git_commit: str | None
     git_dirty: bool | None
+    kind: str                      # "script", "sweep" (a sweep's parent) or "notebook"
+    parent_run_id: str | None      # the sweep a child run belongs to
 
 
 class RunDetailJson(RunJson, total=False):
@@ -226,6 +228,8 @@ def run_json(record: RunRecord) -> RunJson:
         "environment_hash": record.environment_hash,
         "git_commit": record.git_commit,
         "git_dirty": record.git_dirty,
+        "kind": record.kind,
+        "parent_run_id": record.parent_run_id,
     }
 
 

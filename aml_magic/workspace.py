@@ -171,12 +171,16 @@ class Workspace:
                args: Sequence[str] = (), *, wait: bool = False,
                on_progress: ProgressCallback | None = None,
                on_warning: ProgressCallback | None = None, background: bool = False,
-               overrides: Mapping[str, Any] | None = None) -> Run:
+               overrides: Mapping[str, Any] | None = None,
+               queued_as: str | None = None) -> Run:
         """Snapshot the project, record the run, start it on the target; return once it is
         started (or after it ends with ``wait``). A failure after the run is recorded marks it
         Failed with the reason, then raises. With ``background`` the run is returned as soon
         as it is recorded and a thread (``run.starting``) syncs, prepares and launches it: a
-        notebook cell then never blocks on a slow target; failures are in the run's status."""
+        notebook cell then never blocks on a slow target; failures are in the run's status.
+
+        ``queued_as``: the id of a run already recorded Queued (a sweep's child, see
+        ``sweep.py``): it is filled in and started instead of a new record."""
         from .secrets import resolve_env
         from .snapshot import git_info, take_snapshot
 
@@ -207,7 +211,7 @@ class Workspace:
                            ".amlignore/.gitignore excludes it); scripts run from the run's copy "
                            "of the project")
         store = self.store
-        run_id = store.new_run_id(self.name)
+        run_id = queued_as or store.new_run_id(self.name)
         commit, dirty = git_info(self.root)
         environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
         config_snapshot = _config_snapshot(rc, compute)
@@ -217,11 +221,17 @@ class Workspace:
             target_type=compute.type, status=RunStatus.QUEUED, command=command,
             script=command[0], config_snapshot=config_snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
-        store.create_run(record)
+        if queued_as is None:
+            store.create_run(record)
+        else:
+            from .sweep import fill_queued_child
+            fill_queued_child(store, record)
         run_folder = store.run_dir(run_id)
         run_folder.mkdir(parents=True, exist_ok=True)
         (run_folder / "manifest.json").write_text(manifest.to_json())
-        store.set_status(run_id, RunStatus.PREPARING)
+        if not store.set_status(run_id, RunStatus.PREPARING) and queued_as is not None:
+            raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
+                           "before it started")
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 extra={"on_progress": on_progress},
@@ -337,9 +347,20 @@ class Workspace:
         if record.status.is_terminal():
             raise AmlError(f"run {run_id} has already ended ({record.status.value}); "
                            "nothing to cancel")
+        if record.kind == "sweep":       # its queued children never start, running ones stop
+            from .sweep import cancel_sweep
+            cancel_sweep(self, record)
+            return
         if not record.target_state.get("run_dir"):
             self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
             return
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            target.cancel(record.target_state)
+
+    def stop_launched(self, record: RunRecord) -> None:
+        """Ask a launched run's agent to stop whatever its recorded status says: a sweep's
+        child marked Canceled just as it was launched (``sweep.py``)."""
         target = self._target_of_record(record)
         with self._target_locks[target.compute.name]:
             target.cancel(record.target_state)

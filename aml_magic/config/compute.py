@@ -38,6 +38,7 @@ _KEYS: dict[str, str] = {
     "capabilities": "capabilities",
     "docker_host": "dockerHost",
     "ssh_timeout": "sshTimeout",
+    "max_concurrent_runs": "maxConcurrentRuns",
 }
 _TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
               "base_docker_image", "native_shared_directory", "python_location",
@@ -72,6 +73,8 @@ _COMMENTS = {
     "dockerHost": "Docker engine to use on the machine (docker -H), e.g.\n"
                   "unix:///run/user/1000/docker.sock.",
     "sshTimeout": "Seconds an SSH connect, login or transfer may go without progress (default 30).",
+    "maxConcurrentRuns": "How many child runs of a sweep run at once on this target (default: the\n"
+                         "machine's CPU count for local, 1 elsewhere).",
 }
 
 
@@ -102,6 +105,7 @@ class ComputeTarget:
     capabilities: str | None = None          # comma-separated capability names
     docker_host: str | None = None
     ssh_timeout: int | None = None            # seconds; None: $AML_MAGIC_SSH_TIMEOUT or 30
+    max_concurrent_runs: int | None = None    # sweep children at once; None: see concurrency()
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     warnings: list[str] = field(default_factory=list, compare=False)
@@ -119,6 +123,18 @@ class ComputeTarget:
     @property
     def is_remote(self) -> bool:
         return self.type in ("remote", "remotedocker", "cluster")
+
+    def concurrency(self) -> int:
+        """How many child runs of a sweep may run at once here: ``maxConcurrentRuns``, else the
+        CPU count of this machine for ``local`` (its runs share those cores), else 1 (a
+        remote machine's size is unknown until asked; one run at a time is always safe)."""
+        if self.max_concurrent_runs is not None:
+            return self.max_concurrent_runs
+        if self.type == "local":
+            import os
+            return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
+        return 1
 
 
 def split_address(address: str) -> tuple[str, int | None]:
@@ -160,6 +176,7 @@ def load_compute(path: Path) -> ComputeTarget:
         user_managed_environment=f.optional_flag("userManagedEnvironment"),
         yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
         ssh_timeout=f.integer("sshTimeout", low=1, high=86400),
+        max_concurrent_runs=f.integer("maxConcurrentRuns", low=1, high=1024),
         path=path, **values)
     if target.password and not _is_secret_reference(target.password):
         entry = (f.node.entries or {}).get("password")

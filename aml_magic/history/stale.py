@@ -141,6 +141,11 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     remove_partial_copies(folder, launched=launched)
     if launched:
         reason += "; its agent had started and was left unwatched (see log.txt)"
+    if record.kind == "sweep":      # its submitter is the sweep driver (sweep_driver.py)
+        pid = _read_note(folder) or {}
+        reason = (f"the sweep driver (pid {pid.get('pid', '?')}) stopped before the sweep "
+                  "ended (killed, or the machine restarted); its children not started yet "
+                  "are failed, running ones go on")
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
     return store.get(record.run_id)
