@@ -30,6 +30,7 @@ from .history.status import RunStatus
 
 if TYPE_CHECKING:
     from .history.store import RunStore
+    from .snapshot import Manifest
     from .run import Run
     from .workspace import Workspace
 
@@ -114,6 +115,11 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if not base:
         raise AmlError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                        "script was given: name a script to run")
+    from .snapshot import git_info, take_snapshot
+    manifest = take_snapshot(ws.root, cache_path=ws.root / ".aml" / "cache" / "hashes.json")
+    if base[0].endswith(".py") and base[0] not in manifest.files:
+        raise AmlError(f"script '{base[0]}' is not in the project {ws.root} (or "
+                       ".amlignore/.gitignore excludes it)")
     store = ws.store
     parent_id = store.new_run_id(ws.name)
     children = [store.new_run_id(ws.name) for _ in points]
@@ -129,15 +135,35 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
         return RunRecord(run_id=run_id, project=ws.name, run_configuration=rc.name,
                          target=compute.name, target_type=compute.type, command=command,
                          script=base[0])
+    commit, dirty = git_info(ws.root)
     store.create_run(dataclasses.replace(record(parent_id, base), kind="sweep",
-                                         config_snapshot=snapshot), submitter=False)
+                                         config_snapshot=snapshot,
+                                         snapshot_digest=manifest.digest, git_commit=commit,
+                                         git_dirty=dirty), submitter=False)
     for child, point in zip(children, points):
         command = [base[0], *child_arguments(base[1:], point)]
         store.create_run(dataclasses.replace(record(child, command), parent_run_id=parent_id),
                          submitter=False)
+    _freeze_snapshot(ws, parent_id, manifest)
     _start_driver(ws, parent_id)
     from .run import Run
     return Run(ws, parent_id)
+
+
+def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
+    """Copy the project's files as they are now into the parent's run folder (``work/`` and
+    ``manifest.json``): every child runs these, whenever it starts, so editing the project
+    during a sweep changes none of its runs."""
+    from .snapshot import materialize
+    folder = ws.store.run_dir(parent_id)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        materialize(manifest, ws.root, folder / "work")
+        (folder / "manifest.json").write_text(manifest.to_json())
+    except (OSError, AmlError) as exc:
+        reason = f"could not keep the sweep's snapshot in {folder}: {exc}"
+        fail_sweep(ws.store, parent_id, reason)
+        raise AmlError(f"sweep {parent_id}: {reason}") from None
 
 
 def _start_driver(ws: Workspace, parent_id: str) -> None:

@@ -93,6 +93,7 @@ class SweepDriver:
         args = child_arguments(self.args, self.points[child])
         try:
             run = self.ws.submit(self.runconfig, self.script, args, queued_as=child,
+                                 frozen_snapshot=self.store.run_dir(self.parent_id),
                                  overrides=self.overrides or None, on_warning=lambda _t: None)
         except AmlError as exc:
             record = self.store.get(child)

@@ -172,7 +172,7 @@ class Workspace:
                on_progress: ProgressCallback | None = None,
                on_warning: ProgressCallback | None = None, background: bool = False,
                overrides: Mapping[str, Any] | None = None,
-               queued_as: str | None = None) -> Run:
+               queued_as: str | None = None, frozen_snapshot: Path | None = None) -> Run:
         """Snapshot the project, record the run, start it on the target; return once it is
         started (or after it ends with ``wait``). A failure after the run is recorded marks it
         Failed with the reason, then raises. With ``background`` the run is returned as soon
@@ -180,7 +180,9 @@ class Workspace:
         notebook cell then never blocks on a slow target; failures are in the run's status.
 
         ``queued_as``: the id of a run already recorded Queued (a sweep's child, see
-        ``sweep.py``): it is filled in and started instead of a new record."""
+        ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
+        a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
+        folder): the run gets that snapshot instead of the project as it is now."""
         from .secrets import resolve_env
         from .snapshot import git_info, take_snapshot
 
@@ -203,8 +205,12 @@ class Workspace:
         declared = dict(rc.environment_variables or {})
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
-        manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
-                                 "hashes.json")
+        if frozen_snapshot is None:
+            manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
+                                     "hashes.json")
+        else:
+            from .snapshot import Manifest
+            manifest = Manifest.from_json((frozen_snapshot / "manifest.json").read_bytes())
         self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
         if command[0].endswith(".py") and command[0] not in manifest.files:
             raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
@@ -236,7 +242,8 @@ class Workspace:
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 extra={"on_progress": on_progress},
                                 secret_values=masker.values(),
-                                dependencies=self.dependencies(rc))
+                                dependencies=self.dependencies(rc),
+                                content_root=frozen_snapshot / "work" if frozen_snapshot else None)
         run = Run(self, run_id)
         if background and not wait:
             run.starting = threading.Thread(target=self._start_recorded, args=(target, request),

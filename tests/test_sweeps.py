@@ -285,3 +285,38 @@ def test_cancel_right_after_submit_leaves_nothing_running(project: Path) -> None
     wait_until(lambda: not process_alive(driver), 60, "the sweep driver to exit")
     wait_until(lambda: not _script_pids(token), 60, "no script process left")
     assert all(c.status is RunStatus.CANCELED for c in _children(project, parent_id))
+
+
+def test_every_child_runs_the_files_as_they_were_when_the_sweep_was_submitted(
+        project: Path, tmp_path: Path) -> None:
+    """Children start later than the submit (queued behind a slot): an edit of the project
+    meanwhile reaches none of them (reproducible sweeps), and restore gives the submitted
+    files back."""
+    gate = tmp_path / "gate"
+    write(project, "train.py", f"""\
+        import os, sys, time
+        VERSION = 1
+        deadline = time.time() + 120
+        while not os.path.exists({str(gate)!r}) and time.time() < deadline:
+            time.sleep(0.05)
+        print("version", VERSION, " ".join(sys.argv[1:]), flush=True)
+        """)
+    _limit(project, 1)
+    parent_id = aml("experiment", "submit", "-c", "local", "train.py", "--sweep", "a=1,2,3",
+                    "-a", cwd=project).stdout.strip()
+    wait_until(lambda: _children(project, parent_id)[0].status is RunStatus.RUNNING, 120,
+               "the first child running (the others queued behind it)")
+    # When the script is edited while two children are still queued
+    (project / "train.py").write_text("print('version', 2)\n")
+    gate.touch()
+    waited = aml("run", "wait", parent_id, "--timeout", "120", cwd=project, check=False)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    # Then every child ran version 1 with its own arguments
+    with RunStore(project) as store:
+        for child in _children(project, parent_id):
+            log = (store.run_dir(child.run_id) / "log.txt").read_text()
+            assert f"version 1 --a {child.command[-1]}" in log, log
+            assert child.snapshot_digest == store.get(parent_id).snapshot_digest
+    restored = tmp_path / "restored"
+    aml("project", "restore", "--run-id", parent_id, "-d", str(restored), cwd=project)
+    assert "VERSION = 1" in (restored / "train.py").read_text()

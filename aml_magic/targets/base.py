@@ -53,6 +53,14 @@ class LaunchRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     secret_values: list[str] = field(default_factory=list, repr=False)
     dependencies: Dependencies = field(default_factory=Dependencies)
+    # Where the manifest's files are read from, when not the project itself: a sweep's frozen
+    # copy (every child runs the files as they were when the sweep was submitted)
+    content_root: Path | None = None
+
+    @property
+    def source(self) -> Path:
+        """The folder the snapshot's file contents are copied or sent from."""
+        return self.content_root if self.content_root is not None else self.project_root
 
     @property
     def on_progress(self) -> ProgressCallback | None:

@@ -115,7 +115,7 @@ class LocalPlacement(Placement):
         from ..snapshot import materialize
         run_dir = Path(self.run_dir(request))
         run_dir.mkdir(parents=True, exist_ok=True)
-        materialize(request.manifest, request.project_root, run_dir / "work")
+        materialize(request.manifest, request.source, run_dir / "work")
         return {"run_dir": str(run_dir)}
 
     def agent_dir(self, run_dir: str) -> str:

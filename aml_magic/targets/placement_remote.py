@@ -113,7 +113,7 @@ class RemotePlacement(Placement):
                 out.write(b"%d\n" % len(header))
                 out.write(header)
                 if shas:
-                    write_objects_tar(manifest, request.project_root, shas, out, by_path=True)
+                    write_objects_tar(manifest, request.source, shas, out, by_path=True)
                 out.flush()
                 out.detach()
 
