@@ -174,14 +174,15 @@ def runs_table(records: Sequence[Any], *, metrics: Sequence[str] | None = None,
 #: The fixed columns of ``aml history list -o table``; one column per metric follows.
 HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "run id"), ("status", "status"), ("started", "started"),
-    ("duration", "duration"), ("arguments", "arguments"))
+    ("duration", "duration"), ("script", "script"), ("arguments", "arguments"))
 
 
 def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any]],
                   metric_names: Sequence[str], *, empty: str = "no runs") -> str:
     """``aml history list -o table``: one row per run (a ``RunRecord`` or anything with its
     attributes), its metrics as columns (``metrics``: run id -> name -> the last value of
-    each series; ``-`` where a run has none), and the script's arguments."""
+    each series; ``-`` where a run has none), the script (a tracked notebook's name) and its
+    arguments."""
     cells = []
     no_metrics: Mapping[str, Any] = {}
     keys = [f"m{index}" for index in range(len(metric_names))]
@@ -192,6 +193,7 @@ def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any
             "run_id": record.run_id, "status": getattr(status, "value", status),
             "started": format_time(record.started_at or record.created_at),
             "duration": format_duration(_duration(record)),
+            "script": record.script or MISSING,
             "arguments": (sweep_summary(record) if record.kind == "sweep" else
                           " ".join(map(str, record.command[1:])) or MISSING)}
         for key, name in zip(keys, metric_names):

@@ -123,6 +123,9 @@ def test_history_on_off_tracks_the_notebook_as_a_run(kernel_env: Path, tmp_path:
     listed = json.loads(aml("history", "list", "-o", "json", cwd=project).stdout)
     assert [(r["run_id"], r["script"], r["status"], r["acc"]) for r in listed] == [
         (run.id, "analysis.ipynb", "Completed", 0.95)]
+    table = aml("history", "list", cwd=project).stdout.splitlines()
+    assert table[0].split()[:6] == ["RUN", "ID", "STATUS", "STARTED", "DURATION", "SCRIPT"]
+    assert run.id in table[1] and "analysis.ipynb" in table[1]
 
 
 def test_kernel_shutdown_with_history_on_ends_the_run(kernel_env: Path, tmp_path: Path) -> None:
