@@ -54,8 +54,7 @@ def comparison(store: RunStore, records: Sequence[RunRecord]) -> dict[str, Any]:
     last = store.last_metric_values(r.run_id for r in records)
     rows, names = history_rows(records, last), metric_names(records, last)
     for row, record in zip(rows, records):
-        python = record.target_state.get("python")
-        row["python"] = python if isinstance(python, str) else None
+        row["python"] = _interpreter(record)
     keys = sorted({k for row in rows for k in row["environment"]})
     differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
     return {"runs": rows, "metrics": names, "environment_differences": differing}
@@ -73,3 +72,14 @@ def metric_series(store: RunStore, records: Sequence[RunRecord]) -> dict[str, di
             points.append((int(step), metric.value))
         found[record.run_id] = per_name
     return found
+
+
+def _interpreter(record: RunRecord) -> str | None:
+    """The interpreter a run used, short enough to sit beside others: the resolved path and
+    version (the path it was started by is in ``aml history info``)."""
+    resolved = record.provenance.get("python")
+    version = record.provenance.get("python_version")
+    if isinstance(resolved, str) and isinstance(version, str):
+        return f"{resolved} ({version})"
+    reported = record.target_state.get("python")          # runs recorded before provenance
+    return reported if isinstance(reported, str) else None
