@@ -1,5 +1,6 @@
 """The ``remote`` target (real sshd) and the project: its own stale ./outputs/ never reaches the
-target nor counts as a run's output there; the interpreter a run used is its provenance."""
+target nor counts as a run's output there; the interpreter a run used is its provenance; a sweep
+there runs one child at a time."""
 from __future__ import annotations
 
 import json
@@ -63,3 +64,23 @@ def test_the_remote_interpreter_is_recorded_as_provenance(
     # And `aml history info -o json` shows it
     shown = json.loads(aml(project, "history", "info", run.id, "-o", "json").stdout)
     assert shown["provenance"]["python"] == seen["resolved"]
+
+
+def test_a_sweep_on_the_remote_target_runs_its_children_one_at_a_time(
+        remote_ws: Workspace, project: Path) -> None:
+    from aml_magic.sweep import submit_sweep
+    # Given no maxConcurrentRuns in vm.compute (default: 1 slot off the local machine)
+    write(project, "train.py", "import sys; print('point', sys.argv[1:])\n")
+    # When a 3-point sweep is submitted to it
+    parent = submit_sweep(remote_ws, "vm", "train.py", [], ["a=1,2,3"])
+    assert parent.wait(120) is RunStatus.COMPLETED, parent.record.reason
+    # Then every child ran its point on the remote, never two at once
+    children = remote_ws.store.children(parent.id)
+    assert [c.command[1:] for c in children] == [["--a", a] for a in "123"]
+    for child in children:
+        assert child.status is RunStatus.COMPLETED and child.target == "vm"
+        assert remote_ws.run(child.run_id).log_text()[0].strip() == \
+            f"point {child.command[1:]!r}"
+    spans = sorted((c.started_at, c.ended_at) for c in children)
+    assert all(end is not None and end <= next_start
+               for (_, end), (next_start, _) in zip(spans, spans[1:])), spans
