@@ -75,10 +75,29 @@ def test_all_magics_notebook(kernel_env: Path, tmp_path: Path) -> None:
     stdout, _, _ = outputs(nb, code_index(nb, "import time; time.sleep(1)"))
     assert "Canceled" in stdout
     from aml_magic.workspace import Workspace
-    runs = Workspace(tmp_path / "magics_project").runs()
-    statuses = sorted(r.status.value for r in runs)
-    assert statuses == ["Canceled", "Completed", "Completed"]
-    assert any(r.record.run_configuration == "cpu" for r in runs)
+    ws = Workspace(tmp_path / "magics_project")
+    runs = ws.store.list_runs()
+    by_kind: dict[str, list[Any]] = {}
+    for record in runs:
+        by_kind.setdefault(record.kind, []).append(record)
+    scripts = [r for r in by_kind["script"] if r.parent_run_id is None]
+    assert sorted(r.status.value for r in scripts) == ["Canceled", "Completed", "Completed"]
+    # the sweep: a Completed parent, 4 Completed children, compared in a widget with a chart
+    [parent] = by_kind["sweep"]
+    children = [r for r in by_kind["script"] if r.parent_run_id == parent.run_id]
+    assert parent.status is RunStatus.COMPLETED and len(children) == 4
+    assert all(c.status is RunStatus.COMPLETED for c in children)
+    _, _, compared = outputs(nb, code_index(nb, "%aml_compare --sweep"))
+    assert any(WIDGET_VIEW in d for d in compared)
+    assert all(c.run_id in compared[0]["text/plain"] for c in children)
+    # the notebook as a run: its metric and the output it wrote
+    [tracked] = by_kind["notebook"]
+    assert tracked.status is RunStatus.COMPLETED
+    assert [m.name for m in ws.store.metrics(tracked.run_id)] == ["cells_seen"]
+    assert [a.path for a in ws.run(tracked.run_id).outputs()] == ["notes.txt"]
+    stdout, _, _ = outputs(nb, code_index(nb, "%azureml experiment"))
+    assert len(stdout.strip().splitlines()) == 1 and "%%aml_submit" in stdout
+    assert any(r.run_configuration == "cpu" for r in runs)
 
 
 @pytest.mark.parametrize("name", ["01_quickstart_local.ipynb", "02_all_magics.ipynb"])
