@@ -127,12 +127,12 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     if record.target_state.get("metrics_refused"):
         notes.append(f"metrics not read: {record.target_state['metrics_refused']}")
     reason = "; ".join(notes) or None
-    store.update(record.run_id, exit_code=state.exit_code,
-                 started_at=record.started_at or state.started,
-                 ended_at=state.ended or time.time())
     final = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED}.get(
         state.state, RunStatus.FAILED) if not state.malformed else RunStatus.FAILED
-    store.set_status(record.run_id, final, reason=reason, at=state.ended)
+    store.set_status(record.run_id, final, reason=reason, at=state.ended,   # one transaction
+                     fields={"exit_code": state.exit_code,
+                             "started_at": record.started_at or state.started,
+                             "ended_at": state.ended or time.time()})
 
 
 def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentState) -> None:

@@ -216,11 +216,9 @@ class Workspace:
             target_type=compute.type, status=RunStatus.QUEUED, command=command,
             script=command[0], config_snapshot=config_snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
-        store.create_run(record)
+        store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
         run_folder = store.run_dir(run_id)
-        run_folder.mkdir(parents=True, exist_ok=True)
         (run_folder / "manifest.json").write_text(manifest.to_json())
-        store.set_status(run_id, RunStatus.PREPARING)
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 extra={"on_progress": on_progress},
@@ -244,9 +242,9 @@ class Workspace:
             with self._target_locks[target.compute.name]:
                 state = target.submit(request)
                 state.setdefault("launched_at", time.time())
-                store.update(run_id, target_state=state, started_at=time.time(),
-                             environment_hash=request.environment_hash)
-                if not store.set_status(run_id, RunStatus.RUNNING) and \
+                fields = {"target_state": state, "started_at": time.time(),
+                          "environment_hash": request.environment_hash}
+                if not store.set_status(run_id, RunStatus.RUNNING, fields=fields) and \
                         store.get(run_id).status.is_terminal():
                     target.cancel(state)       # canceled while it was starting
         except AmlError as exc:
