@@ -19,12 +19,14 @@ import os
 import select
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 SPARE_LIMIT_BYTES = 64 * 1024 * 1024
 _WAIT_FOR_RUN_SECONDS = 2.0     # copy after the run ended, or after this long: never during
                                 # a short run, whose CPU it would take
+_SETTLE_SECONDS = 0.05          # and after the host has recorded its end
 
 
 class LocalSpare:
@@ -70,7 +72,7 @@ class LocalSpare:
         from ..errors import AmlError
         from ..snapshot import materialize
         try:
-            _wait_for_exit(run_pid, _WAIT_FOR_RUN_SECONDS)
+            after_run(run_pid)
             self._sweep()
             path = self.folder / f"{os.getpid()}-{manifest.digest[:16]}-{os.urandom(3).hex()}"
             try:
@@ -121,18 +123,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_for_exit(pid: int | None, timeout: float) -> None:
+def after_run(pid: int | None) -> None:
+    """Return once the run whose agent is ``pid`` ended (or ``_WAIT_FOR_RUN_SECONDS`` passed)
+    and the host had a moment to record its end: when work for the *next* submit may start
+    without slowing this one. A pause for speed only: nothing waits on a state here."""
+    if _wait_for_exit(pid, _WAIT_FOR_RUN_SECONDS):
+        time.sleep(_SETTLE_SECONDS)
+
+
+def _wait_for_exit(pid: int | None, timeout: float) -> bool:
     """Until process ``pid`` exits or ``timeout`` passes (returns at once without a pidfd)."""
     if not pid:
-        return
+        return False
     try:
         fd = os.pidfd_open(int(pid))
     except (AttributeError, OSError, ValueError):
-        return
+        return False
     try:
-        select.select([fd], [], [], timeout)
+        return bool(select.select([fd], [], [], timeout)[0])
     finally:
         os.close(fd)
 
 
-__all__ = ["LocalSpare", "SPARE_LIMIT_BYTES"]
+__all__ = ["LocalSpare", "SPARE_LIMIT_BYTES", "after_run"]

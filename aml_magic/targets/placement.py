@@ -164,9 +164,9 @@ class LocalPlacement(Placement):
             proc.communicate()
             raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
                 from None
-        launcher.refill()
         answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
                                      python)
+        launcher.refill(int(answer["pid"]))
         self._spare.refill(request.manifest, int(answer["pid"]))
         answer["run_dir"] = run_dir
         return answer

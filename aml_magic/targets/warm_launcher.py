@@ -60,15 +60,20 @@ class WarmLauncher:
         return subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
 
-    def refill(self) -> None:
+    def refill(self, after_pid: int | None = None) -> None:
         """Start the spare for the next submit, off this submit's path (from the second
-        submit of this process on)."""
+        submit of this process on), once the run ``after_pid`` (its agent) has ended: the
+        spare's two interpreter start-ups would otherwise take CPU from that run and from
+        the host recording its end."""
         with self._lock:
             if self._starts < 2 or self._spare is not None:
                 return
-        threading.Thread(target=self._spawn_spare, name="aml-warm-launcher", daemon=True).start()
+        threading.Thread(target=self._spawn_spare, args=(after_pid,), name="aml-warm-launcher",
+                         daemon=True).start()
 
-    def _spawn_spare(self) -> None:
+    def _spawn_spare(self, after_pid: int | None = None) -> None:
+        from .local_spare import after_run
+        after_run(after_pid)
         with self._lock:
             if self._spare is not None:
                 return
