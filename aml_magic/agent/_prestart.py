@@ -17,8 +17,6 @@ variables (``AML_MAGIC_*``, ``AZUREML_*``), which nothing reads at start-up. Any
 command the ordinary way. Visible differences: the process's command line shows this file, and
 the interpreter's start time is before the run's.
 """
-from __future__ import annotations
-
 import os
 import sys
 
@@ -38,13 +36,13 @@ class Prestarted:
     """The supervisor's handle on an interpreter waiting for its run."""
 
     def __init__(self, pid: int, request_fd: int, executable: str,
-                 env: dict[str, str]) -> None:
+                 env: "dict[str, str]") -> None:
         self.pid = pid
         self.request_fd = request_fd
         self.executable = executable
         self.env = env
 
-    def fits(self, argv: list[str], env: dict[str, str], masked: bool) -> bool:
+    def fits(self, argv: "list[str]", env: "dict[str, str]", masked: bool) -> bool:
         """Whether running ``argv`` in ``env`` here is the same as starting it afresh."""
         if masked or len(argv) < 2 or argv[1].startswith("-") or not argv[1].endswith(".py"):
             return False
@@ -53,14 +51,19 @@ class Prestarted:
         differing = {k for k in set(env) | set(self.env) if env.get(k) != self.env.get(k)}
         return all(k.startswith(_RUN_OWN_PREFIXES) for k in differing)
 
-    def run(self, argv: list[str], cwd: str, env: dict[str, str], log_path: str) -> int:
-        """Hand the run over; returns the interpreter's pid (its own process group)."""
+    def take(self, argv: "list[str]", cwd: str, env: "dict[str, str]", log_path: str) -> int:
+        """Hand the run over; returns the interpreter's pid (its own process group), or 0
+        when it is gone (killed meanwhile): the caller then starts the command itself."""
         fields = [cwd, log_path, str(len(argv)), *argv, *("%s=%s" % kv for kv in env.items())]
         data = b"\0".join(os.fsencode(f) for f in fields)
         try:
+            if os.waitpid(self.pid, os.WNOHANG)[0]:
+                return 0
             view = memoryview(data)
             while view:
                 view = view[os.write(self.request_fd, view):]
+        except OSError:
+            return 0
         finally:
             os.close(self.request_fd)
             self.request_fd = -1
@@ -73,7 +76,7 @@ class Prestarted:
             self.request_fd = -1
 
 
-def startup_env(agent_dir: str, guess: str | None) -> dict[str, str]:
+def startup_env(agent_dir: str, guess: "Optional[str]") -> "dict[str, str]":
     """The environment a run started by this agent will most likely get: ours with the
     supervisor's fixed additions (see ``_supervisor.build_env``) and the variables the host
     guessed the run configuration declares (``guess``, JSON: the previous run's); checked
@@ -94,7 +97,7 @@ def startup_env(agent_dir: str, guess: str | None) -> dict[str, str]:
     return env
 
 
-def prestart(executable: str, env: dict[str, str]) -> Optional[Prestarted]:
+def prestart(executable: str, env: "dict[str, str]") -> "Optional[Prestarted]":
     """Start ``executable`` on this file in its own process group, waiting for its run; None
     when it cannot start (the run then starts the ordinary way)."""
     try:
@@ -154,7 +157,7 @@ class Ahead:
 
 
 def fork_ahead(agent_dir: str,
-               supervise: Callable[[str, bytes, int, Optional[Prestarted]], int]) -> Ahead:
+               supervise: "Callable[[str, bytes, int, Optional[Prestarted]], int]") -> Ahead:
     """Fork the detached supervisor now (own session, double fork), with the run's
     interpreter waiting beside it; it reads its run folder and spec from the returned
     ``Ahead`` and exits quietly at end of input."""
@@ -173,7 +176,7 @@ def fork_ahead(agent_dir: str,
             null = os.open(os.devnull, os.O_RDWR)  # the launcher's pipes: never held
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            pre: Optional[Prestarted] = None
+            pre: "Optional[Prestarted]" = None
             try:
                 pre = prestart(sys.executable, startup_env(agent_dir, guess))
             except OSError:
@@ -240,7 +243,7 @@ def _serve() -> None:  # pragma: no cover - runs as the run's process
         sys.stderr.write("%s: can't open file %r: [Errno %s] %s\n"
                          % (argv[0], path, exc.errno, exc.strerror))
         sys.exit(2)
-    loader_type: Any = type(sys.modules["__main__"].__loader__)  # SourceFileLoader, as for a script
+    loader_type: "Any" = type(sys.modules["__main__"].__loader__)  # SourceFileLoader, as for a script
     main = type(sys)("__main__")
     main.__dict__.update(__file__=path, __cached__=None, __builtins__=__builtins__,
                          __loader__=loader_type("__main__", path), __spec__=None)
@@ -261,7 +264,7 @@ def _serve() -> None:  # pragma: no cover - runs as the run's process
         sys.exit(1)
 
 
-_keep: list[object] = []
+_keep: "list[object]" = []
 
 if __name__ == "__main__":
     _serve()

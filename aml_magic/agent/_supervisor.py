@@ -217,10 +217,10 @@ class Supervisor:
         pre, self.prestarted = self.prestarted, None
         try:
             if pre is not None and pre.fits(argv, env, masked is not None):
-                self.child_pid = pre.run(argv, cwd, env, os.path.join(self.run_dir, "log.txt"))
-            else:
-                if pre is not None:
-                    pre.discard()
+                self.child_pid = pre.take(argv, cwd, env, os.path.join(self.run_dir, "log.txt"))
+            elif pre is not None:
+                pre.discard()
+            if not self.child_pid:      # none waiting, or it died: started the ordinary way
                 self.child_pid = spawn(argv, cwd, env,
                                        log_fd if masked is None else masked.pipe_w)
         except OSError as exc:

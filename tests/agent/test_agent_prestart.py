@@ -22,7 +22,7 @@ PROBE = textwrap.dedent("""\
         "cwd": os.getcwd(), "run_id": os.environ.get("AML_MAGIC_RUN_ID"),
         "guess_leaked": any(k == "AML_MAGIC_PRESTART_ENV" for k in os.environ),
         "user": os.environ.get("USER_VAR"), "flags": list(sys.flags),
-        "main_is_module": type(sys.modules["__main__"]).__name__,
+        "main_is_module": type(sys.modules["__main__"]).__name__, "modules": sorted(sys.modules),
         "loader": type(__loader__).__name__, "spec": __spec__,
         "cmdline": open("/proc/self/cmdline", "rb").read().decode().split("\\0"),
     }))

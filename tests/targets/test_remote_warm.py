@@ -4,6 +4,7 @@ connection must cost a new, host-key-checked login, never a wrong run."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,7 @@ from aml_magic.snapshot_watch import TreeWatch
 from aml_magic.transports.pool import ssh_pool
 from aml_magic.workspace import Workspace
 from tests.fixtures.sshd import SshServer
-from tests.targets.test_remote_target import attach, background_done, remote_base  # noqa: F401
+from tests.targets.test_remote_target import attach, background_done
 
 pytestmark = pytest.mark.sshd
 
@@ -26,6 +27,14 @@ LISTING = ("import hashlib, os\n"
            "    for n in sorted(names):\n"
            "        p = os.path.join(top, n)[2:]\n"
            "        print(p, hashlib.sha256(open(p, 'rb').read()).hexdigest())\n")
+
+
+@pytest.fixture
+def remote_base(sshd: SshServer) -> Iterator[Path]:
+    """A base folder of this test's own on the remote."""
+    base = Path(sshd.home) / f".aml-test-{os.urandom(4).hex()}"
+    yield base
+    subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
 @pytest.fixture
