@@ -147,13 +147,16 @@ class Ahead:
         data = os.fsencode(run_dir) + b"\0" + raw_spec
         view = memoryview(data)
         while view:
-            view = view[os.write(self.request_fd, view):]
+            view = view[os.write(self.request_fd, view):]   # EPIPE: it is gone
         os.close(self.request_fd)
         return self.ready_fd
 
     def cancel(self) -> None:
-        os.close(self.request_fd)
-        os.close(self.ready_fd)
+        for fd in (self.request_fd, self.ready_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass                     # closed by send() already
 
 
 def fork_ahead(agent_dir: str,

@@ -468,7 +468,10 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
         if code:
             ahead.cancel()
             return code
-        return _answer(ahead.send(run_dir, raw_spec), run_dir)
+        try:
+            return _answer(ahead.send(run_dir, raw_spec), run_dir)
+        except OSError:            # the supervisor forked ahead is gone: fork one now
+            ahead.cancel()
     code = _launch_validated(run_dir, raw_spec)
     if code:
         return code

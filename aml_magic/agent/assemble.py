@@ -449,6 +449,9 @@ def _launch(run_dir, spec, agent_cache=None):
         _fail(4, "unexpected answer from the run agent: %r" % proc.stdout[-200:])
 
 
+_IMPORT_FAILED = 97
+
+
 def _launch_forked(run_dir, spec, agent_cache):
     out_r, out_w = os.pipe()
     sys.stdout.flush()
@@ -464,7 +467,10 @@ def _launch_forked(run_dir, spec, agent_cache):
             os.dup2(out_w, 2)
             os.close(out_w)            # the supervisor must not hold our answer pipe open
             sys.path.insert(0, agent_cache)
-            import _supervisor
+            try:
+                import _supervisor
+            except Exception:          # a damaged cache: the parent starts it the old way
+                os._exit(_IMPORT_FAILED)
             code = _supervisor.launch(run_dir, json.dumps(spec).encode("utf-8"))
             sys.stdout.flush()
             sys.stderr.flush()
@@ -482,6 +488,8 @@ def _launch_forked(run_dir, spec, agent_cache):
     _, status = os.waitpid(pid, 0)
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
     output = b"".join(chunks)
+    if code == _IMPORT_FAILED and not output:
+        return _launch(run_dir, spec)
     if code != 0:
         _fail(4, "the run agent did not start (exit %d): %s"
               % (code, output.decode("utf-8", "replace").strip()[-400:]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,27 @@ def test_an_unused_spare_leaves_no_process(tmp_path: Path) -> None:
     # Then the launcher exits quietly and so does the interpreter waiting beside it
     assert (proc.returncode, out, err) == (0, b"", b"")
     wait_until(lambda: not (ours & _prestarted_pids()), message="waiting interpreter exited")
+
+
+def test_a_spare_whose_supervisor_died_still_starts_the_run(tmp_path: Path) -> None:
+    # Given a spare launcher whose supervisor forked ahead was killed while waiting
+    run_dir = tmp_path / "run"
+    (run_dir / "work").mkdir(parents=True)
+    (run_dir / "work" / "script.py").write_text(PROBE)
+    before = _prestarted_pids()
+    supervisor = ship_agent(run_dir)
+    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env=dict(os.environ, **{GUESS_VARIABLE: "{}"}))
+    waiting = wait_until(lambda: _prestarted_pids() - before, message="interpreter started ahead")
+    (pid,) = waiting
+    parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(parent, signal.SIGKILL)
+    wait_until(lambda: not (waiting & _prestarted_pids()), message="waiting interpreter exited")
+    # When the run is handed over, Then the launcher starts it the ordinary way
+    out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + json.dumps(_spec({})).encode(),
+                                timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["state"] == "Running"
+    assert _probe(run_dir)["cmdline"][1] == "script.py"
