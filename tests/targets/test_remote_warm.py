@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -111,3 +112,23 @@ def test_dropped_connection_logs_in_again_with_the_host_key_checked(
             ws.submit("vm", "listing.py")
     finally:
         ws.close()
+
+
+def test_submit_returns_while_the_run_goes_on(warm: Workspace, project: Path) -> None:
+    # Given a script that runs until the test lets it end (the agent is forked by the sync
+    # helper: it must hold none of the SSH channel's descriptors, or the submit would wait)
+    (project / "hold.py").write_text(
+        "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.02)\nprint('went')\n")
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(warm.submit("vm", "hold.py")),
+                              daemon=True)
+    # When it is submitted, Then the submit returns while the run is still running
+    thread.start()
+    thread.join(60)
+    assert done, "the submit did not return while its run was running"
+    run = done[0]
+    assert run.refresh().status == RunStatus.RUNNING
+    # And it ends once released
+    (Path(run.record.target_state["run_dir"]) / "work" / "go").touch()
+    assert run.wait(60) == RunStatus.COMPLETED
+    assert run.log_text()[0] == "went\n"
