@@ -14,8 +14,10 @@ the command is ``[this interpreter, script.py, args...]``, the log is not masked
 environment differs from the one the interpreter started with only in the run contract's own
 variables (``AML_MAGIC_*``, ``AZUREML_*``), which nothing reads at start-up. Anything else
 (another interpreter, ``-m``, a PYTHON* or user variable of the run configuration) starts the
-command the ordinary way. Visible differences: the process's command line shows this file, and
-the interpreter's start time is before the run's.
+command the ordinary way. If a folder on ``sys.path`` or the interpreter itself changed while
+it waited (``pip install``, a new ``.pth``), it starts the command afresh (``execve``) instead.
+Visible differences: the process's command line shows this file, the interpreter's start time
+is before the run's, and start-up messages (a broken ``.pth``) are not in the run's log.
 """
 import os
 import sys
@@ -234,6 +236,10 @@ def _serve() -> None:  # pragma: no cover - runs as the run's process
     for key in [k for k in os.environ if k not in env]:
         del os.environ[key]
     os.environ.update(env)
+    if _site_state() != _STARTED_WITH:
+        # something the start-up read changed while it waited (a package installed, a .pth
+        # added, the interpreter replaced): start the command afresh instead, in place
+        os.execve(argv[0], argv, env)
     script = argv[1]
     path = os.path.abspath(script)
     sys.argv = argv[1:]
@@ -267,7 +273,23 @@ def _serve() -> None:  # pragma: no cover - runs as the run's process
         sys.exit(1)
 
 
+def _site_state() -> "list[tuple[str, int, int]]":
+    """What start-up read and a later install changes: each folder on ``sys.path`` (site
+    packages, ``.pth`` targets, ``PYTHONPATH``) and the interpreter, by mtime and inode."""
+    state = []
+    for entry in [sys.executable] + [p for p in sys.path[1:] if p]:
+        try:
+            st = os.stat(entry)
+        except OSError:
+            state.append((entry, -1, -1))
+            continue
+        state.append((entry, st.st_mtime_ns, st.st_ino))
+    return state
+
+
 _keep: "list[object]" = []
+_STARTED_WITH: "list[tuple[str, int, int]]" = []
 
 if __name__ == "__main__":
+    _STARTED_WITH = _site_state()
     _serve()

@@ -469,9 +469,11 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
             ahead.cancel()
             return code
         try:
-            return _answer(ahead.send(run_dir, raw_spec), run_dir)
+            ready_r = ahead.send(run_dir, raw_spec)
         except OSError:            # the supervisor forked ahead is gone: fork one now
             ahead.cancel()
+        else:                      # it has the run: never start a second one
+            return _answer(ready_r, run_dir)
     code = _launch_validated(run_dir, raw_spec)
     if code:
         return code

@@ -130,6 +130,20 @@ def _prestarted_pids() -> set[int]:
     return pids
 
 
+_READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+def _blocked_reading_a_pipe(pid: int) -> bool:
+    """Whether ``pid`` sleeps in ``read(0, ...)``: past its start-up, waiting for its run."""
+    number = _READ_SYSCALL.get(os.uname().machine)
+    assert number is not None, f"no read syscall number known for {os.uname().machine}"
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return fields[:2] == [number, "0x0"]
+
+
 def test_an_unused_spare_leaves_no_process(tmp_path: Path) -> None:
     # Given a spare launcher whose interpreter has started ahead
     run_dir = tmp_path / "run"
@@ -170,3 +184,28 @@ def test_a_spare_whose_supervisor_died_still_starts_the_run(tmp_path: Path) -> N
     assert proc.returncode == 0, err
     assert json.loads(out)["state"] == "Running"
     assert _probe(run_dir)["cmdline"][1] == "script.py"
+
+
+def test_an_install_while_it_waited_means_a_fresh_start(tmp_path: Path) -> None:
+    # Given a spare whose interpreter started ahead, then a folder on its sys.path changed
+    # (as `pip install` changes site-packages; here the agent's compat folder, on PYTHONPATH)
+    run_dir = tmp_path / "run"
+    (run_dir / "work").mkdir(parents=True)
+    (run_dir / "work" / "script.py").write_text(PROBE)
+    before = _prestarted_pids()
+    supervisor = ship_agent(run_dir)
+    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env=dict(os.environ, **{GUESS_VARIABLE: "{}"}))
+    (pid,) = wait_until(lambda: _prestarted_pids() - before, message="interpreter started ahead")
+    wait_until(lambda: _blocked_reading_a_pipe(pid), message="interpreter waiting for its run")
+    (run_dir / ".agent" / "compat" / "newly_installed.py").write_text("")
+    # When the run is handed over
+    out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + json.dumps(_spec({})).encode(),
+                                timeout=30)
+    assert proc.returncode == 0, err
+    # Then the command was started afresh, as `python script.py`
+    seen = _probe(run_dir)
+    assert seen["cmdline"][1] == "script.py"
+    assert seen["argv"] == ["script.py", "a b", "--x"]
