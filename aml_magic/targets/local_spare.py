@@ -80,6 +80,11 @@ class LocalSpare:
             except (AmlError, OSError):
                 shutil.rmtree(path, ignore_errors=True)
                 return
+            for folder in ("outputs", "logs"):    # what the agent makes before the script
+                try:
+                    os.makedirs(path / folder, exist_ok=True)
+                except OSError:
+                    pass                          # (a file of that name: the agent says so)
             with self._lock:
                 old, self._ready = self._ready, (manifest.digest, path)
             if old is not None:
