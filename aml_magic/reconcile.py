@@ -127,17 +127,18 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     if record.target_state.get("metrics_refused"):
         notes.append(f"metrics not read: {record.target_state['metrics_refused']}")
     reason = "; ".join(notes) or None
-    store.update(record.run_id, exit_code=state.exit_code,
-                 started_at=record.started_at or state.started,
-                 ended_at=state.ended or time.time())
     final = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED}.get(
         state.state, RunStatus.FAILED) if not state.malformed else RunStatus.FAILED
+    fields: dict[str, Any] = {"exit_code": state.exit_code,
+                              "started_at": record.started_at or state.started,
+                              "ended_at": state.ended or time.time()}
     if final is RunStatus.FAILED:         # a Workbench module the run lacked: say what instead
         from .hints import hint_from_log_file
         hint = hint_from_log_file(run_folder / "log.txt")
         if hint:
-            store.update(record.run_id, provenance={**record.provenance, "hint": hint})
-    store.set_status(record.run_id, final, reason=reason, at=state.ended)
+            fields["provenance"] = {**record.provenance, "hint": hint}
+    store.set_status(record.run_id, final, reason=reason, at=state.ended,   # one transaction
+                     fields=fields)
 
 
 def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentState) -> None:

@@ -17,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ class Manifest:
         if self._digest is not None and self._digest[:2] == (id(self.files), len(self.files)):
             return self._digest[2]
         # one string, encoded once: the same bytes as path + NUL + mode + NUL + sha + LF each
-        text = "".join([f"{rel}\0{e.mode:o}\0{e.sha256}\n" for rel, e in self.files.items()])
+        text = "".join([_texts(rel, e)[0] for rel, e in self.files.items()])
         self._digest = (id(self.files), len(self.files),
                         hashlib.sha256(os.fsencode(text)).hexdigest())
         return self._digest[2]
@@ -92,10 +93,18 @@ class Manifest:
                 "warnings": list(self.warnings)}
 
     def to_json(self) -> str:
-        """Compact JSON: the C encoder (an ``indent`` would take the pure-Python one, 5x slower
-        on 10,000s of files, on every submit)."""
+        """Compact JSON, the same text as ``json.dumps(self.to_dict())`` without spaces; each
+        entry's text is remembered by this process (``_texts``), so a live process re-encodes
+        only the entries that changed since its last snapshot."""
         with gc_paused():
-            return json.dumps(self.to_dict(), separators=(",", ":"))
+            files = ",".join([_texts(rel, e)[1] for rel, e in self.files.items()])
+            return (f'{{"version":1,"digest":"{self.digest}","files":{{{files}}},'
+                    f'"warnings":{json.dumps(self.warnings, separators=(",", ":"))}}}')
+
+    def files_json(self) -> str:
+        """The entries as a JSON array of ``[path, sha256, mode, size]`` (remembered texts)."""
+        with gc_paused():
+            return "[" + ",".join([_texts(rel, e)[2] for rel, e in self.files.items()]) + "]"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -108,6 +117,26 @@ class Manifest:
         for rel in files:
             _check_relpath(rel)
         return cls(files, list(data.get("warnings", [])))
+
+
+# What this process last encoded per path: (entry, digest line, manifest JSON member, header
+# JSON array). A tuple per path: the garbage collector does not scan them (see FileEntry).
+_TEXTS: dict[str, tuple[FileEntry, str, str, str]] = {}
+_TEXTS_MAX = 500_000
+
+
+def _texts(rel: str, entry: FileEntry) -> tuple[str, str, str]:
+    known = _TEXTS.get(rel)
+    if known is not None and known[0] == entry:
+        return known[1], known[2], known[3]
+    name = json.dumps(rel)
+    texts = (f"{rel}\0{entry.mode:o}\0{entry.sha256}\n",
+             f'{name}:{{"sha256":"{entry.sha256}","size":{entry.size},"mode":{entry.mode}}}',
+             f'[{name},"{entry.sha256}",{entry.mode},{entry.size}]')
+    if len(_TEXTS) >= _TEXTS_MAX:
+        _TEXTS.clear()
+    _TEXTS[rel] = (entry, *texts)
+    return texts
 
 
 # ---------------------------------------------------------------- walking and hashing
@@ -227,13 +256,61 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
 
     ``cache_path`` defaults to ``<project>/.aml/cache/hashes.json``. Symlinks to files inside the
     project are recorded as regular files; other symlinks are skipped with a warning.
+
+    A process that snapshots the same project again (a kernel, the Jupyter server) watches its
+    folders from its second snapshot on and afterwards looks only at the paths that changed
+    (``snapshot_watch.py``); ``use_cache=False`` always walks and hashes everything.
     """
     with gc_paused():
-        return _take_snapshot(project_root, cache_path=cache_path, use_cache=use_cache)
+        if not use_cache:
+            return _take_snapshot(project_root, cache_path=cache_path, use_cache=False)
+        key = (os.path.abspath(project_root), str(cache_path))
+        with _WATCHES_LOCK:
+            seen = key in _WATCHES
+            watch = _WATCHES.get(key)
+        if watch is not None:
+            with watch.lock:
+                files = watch.changed_files(_hash_file, FileEntry)
+            if files is not None:
+                return Manifest(files)
+            watch.close()
+            watch = None
+        if seen:                              # snapshotted before: this process lives on
+            from .snapshot_watch import TreeWatch
+            watch = TreeWatch(key[0])
+            watch = watch if watch.usable else None
+        with _WATCHES_LOCK:
+            _WATCHES.pop(key, None)
+            _WATCHES[key] = watch                 # the most recently used last
+            held = [k for k, w in _WATCHES.items() if w is not None]
+            dropped = [_WATCHES.pop(k) for k in held[:max(0, len(held) - _WATCHES_MAX)]]
+        for old in dropped:
+            old.close()                           # inotify instances are few per user (128)
+        if watch is None:
+            return _take_snapshot(project_root, cache_path=cache_path, use_cache=True)
+        with watch.lock:
+            return _take_snapshot(project_root, cache_path=cache_path, use_cache=True,
+                                  watch=watch)
+
+
+# Per (project, hash cache): None once snapshotted, then the watch of its folders.
+_WATCHES: dict[tuple[str, str], Any] = {}
+_WATCHES_LOCK = threading.Lock()
+_WATCHES_MAX = 4
+
+
+def forget_watches() -> None:
+    """Drop every watch (the next snapshot of each project walks it in full)."""
+    with _WATCHES_LOCK:
+        watches = list(_WATCHES.values())
+        _WATCHES.clear()
+    for watch in watches:
+        if watch is not None:
+            watch.close()
 
 
 def _take_snapshot(project_root: Path, *, cache_path: Path | None,
-                   use_cache: bool) -> Manifest:
+                   use_cache: bool, watch: Any = None) -> Manifest:
     root = os.path.abspath(project_root)
     if not os.path.isdir(root):
         raise AmlError(f"{project_root}: project folder does not exist")
@@ -261,6 +338,8 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
     stack: list[tuple[str, str, IgnoreChain]] = [(root, "", no_rules)]
     while stack:
         dir_path, prefix, specs = stack.pop()
+        if watch is not None:
+            watch.add_folder(dir_path, prefix)     # before listing: no change is missed
         try:
             with os.scandir(dir_path) as it:
                 entries = list(it)
@@ -276,9 +355,14 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
                     specs = specs.extended(prefix, read_ignore_file(os.path.join(dir_path, ign)))
                 except OSError as exc:
                     warnings.append(f"{shown_name(prefix)}{ign}: cannot be read ({exc.strerror})")
+        if watch is not None:
+            watch.folder_rules(prefix, specs)
         for entry in entries:
             name = entry.name
             if name == ".git" or (name == ".aml" and not prefix):
+                if watch is not None and name == ".aml":
+                    from .snapshot_watch import AML_FOLDER
+                    watch.add_folder(entry.path, AML_FOLDER)
                 cells = os.path.join(entry.path, "cells")
                 if name == ".aml" and os.path.isdir(cells):   # cells exported by %%aml_submit
                     stack.append((cells, ".aml/cells/", no_rules))
@@ -288,22 +372,31 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
                 if entry.is_symlink():
                     if specs.rules and decisions.ignored(specs, rel, False):
                         continue
+                    if watch is not None:
+                        watch.saw_symlink()
                     _add_symlink(rel, entry.path, real_root, add, warnings)
                 elif entry.is_dir(follow_symlinks=False):
                     if not (specs.rules and decisions.ignored(specs, rel, True)):
+                        if watch is not None:
+                            watch.saw_folder(entry.stat(follow_symlinks=False))
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
                     if prefix == "aml_config/" and name.endswith(".compute") \
                             and holds_plaintext_password(entry.path):
                         pass           # never copied; loading it warned already (compute.py)
                     elif not (specs.rules and decisions.ignored(specs, rel, False)):
-                        add(rel, entry.path, entry.stat(follow_symlinks=False))
+                        st = entry.stat(follow_symlinks=False)
+                        if watch is not None:
+                            watch.saw_file(rel, st)
+                        add(rel, entry.path, st)
                 elif not (specs.rules and decisions.ignored(specs, rel, False)):
                     warnings.append(f"{shown_name(rel)}: skipped, not a regular file")
             except OSError as exc:
                 warnings.append(f"{shown_name(rel)}: skipped ({exc.strerror})")
     cache.save()
     decisions.save()
+    if watch is not None:
+        watch.walked(files, warnings)
     return Manifest(files, sorted(warnings))
 
 

@@ -228,16 +228,15 @@ class Workspace:
             script=command[0], config_snapshot=config_snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
         if queued_as is None:
-            store.create_run(record)
+            store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
         else:
             from .sweep import fill_queued_child
             fill_queued_child(store, record)
+            if not store.set_status(run_id, RunStatus.PREPARING):
+                raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
+                               "before it started")
         run_folder = store.run_dir(run_id)
-        run_folder.mkdir(parents=True, exist_ok=True)
         (run_folder / "manifest.json").write_text(manifest.to_json())
-        if not store.set_status(run_id, RunStatus.PREPARING) and queued_as is not None:
-            raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
-                           "before it started")
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 extra={"on_progress": on_progress},
@@ -264,9 +263,9 @@ class Workspace:
                 state.setdefault("launched_at", time.time())
                 provenance = interpreter_provenance(state.pop(PYTHON_FACTS, None),
                                                     target.compute.python_location)
-                store.update(run_id, target_state=state, started_at=time.time(),
-                             environment_hash=request.environment_hash, provenance=provenance)
-                if not store.set_status(run_id, RunStatus.RUNNING) and \
+                fields = {"target_state": state, "started_at": time.time(),
+                          "environment_hash": request.environment_hash, "provenance": provenance}
+                if not store.set_status(run_id, RunStatus.RUNNING, fields=fields) and \
                         store.get(run_id).status.is_terminal():
                     target.cancel(state)       # canceled while it was starting
         except AmlError as exc:

@@ -169,6 +169,7 @@ def main() -> int:
                 hashes.with_name("ignored.json").unlink(missing_ok=True)
                 snapshot_module._HashCache._memory.clear()   # nothing remembered in memory
                 IgnoreDecisions._memory.clear()         # and no remembered ignore decisions
+                snapshot_module.forget_watches()        # nor a watch of the project's folders
                 os.sync()
                 start = time.perf_counter()
                 manifest = take_snapshot(project, cache_path=hashes)

@@ -30,11 +30,13 @@ if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
     from ._runfiles import (SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs,
                             parse_spec, write_json_atomic)
     from .proctool import self_identity
+    from ._prestart import GUESS_VARIABLE, Prestarted, fork_ahead
 else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
     from _runfiles import (  # type: ignore[no-redef]
         SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs, parse_spec,
         write_json_atomic)
     from proctool import self_identity  # type: ignore[no-redef]
+    from _prestart import GUESS_VARIABLE, Prestarted, fork_ahead  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -183,6 +185,8 @@ class Supervisor:
         # Room to record the end when the disk fills up; no_space once a write hit ENOSPC.
         self.reserve = SpaceReserve(run_dir)
         self.no_space = False
+        #: the run's interpreter, started before the run was known (``launch -``)
+        self.prestarted: Prestarted | None = None
 
     def write_status(self, **fields: Any) -> None:
         self.status.update(fields)
@@ -223,8 +227,15 @@ class Supervisor:
             return self._end_without_start(
                 "Failed", "cannot prepare the run: %s: %s" % (exc.filename, exc.strerror), log_fd)
         masked = self._masked_log(log_fd)
+        pre, self.prestarted = self.prestarted, None
         try:
-            self.child_pid = spawn(argv, cwd, env, log_fd if masked is None else masked.pipe_w)
+            if pre is not None and pre.fits(argv, env, masked is not None):
+                self.child_pid = pre.take(argv, cwd, env, os.path.join(self.run_dir, "log.txt"))
+            elif pre is not None:
+                pre.discard()
+            if not self.child_pid:      # none waiting, or it died: started the ordinary way
+                self.child_pid = spawn(argv, cwd, env,
+                                       log_fd if masked is None else masked.pipe_w)
         except OSError as exc:
             if masked is not None:  # drop the pipe, keep the log open for the reason
                 masked.log_fd = -1
@@ -421,9 +432,11 @@ def _detach_stdio(run_dir: str) -> None:
                 pass
 
 
-def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
+def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int,
+               prestarted: Prestarted | None = None) -> int:
     """Body of the detached process: start, signal readiness, wait, record the end."""
     sup = Supervisor(run_dir, spec)
+    sup.prestarted = prestarted
     try:
         identity = self_identity()  # before any run code: the host trusts this answer
         state = sup.start()
@@ -450,28 +463,34 @@ def _supervise(run_dir: str, spec: dict[str, Any], ready_fd: int) -> int:
         return 1
 
 
-def launch(run_dir: str, raw_spec: bytes) -> int:
-    """Validate, detach, wait until the supervisor has recorded the run, print {"pid": N}."""
+def _supervise_ahead(run_dir: str, raw_spec: bytes, ready_fd: int,
+                     prestarted: Prestarted | None) -> int:
+    """The supervisor forked ahead (``launch -``), once its run is known: the launcher
+    validated the spec already."""
+    spec = parse_spec(raw_spec, run_dir)
+    _detach_stdio(run_dir)
+    return _supervise(run_dir, spec, ready_fd, prestarted)
+
+
+def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
+    """Validate, detach, wait until the supervisor has recorded the run, print {"pid": N}.
+    With ``ahead`` (a ``_prestart.Ahead``) the detached supervisor exists already."""
     run_dir = os.path.abspath(run_dir)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-    except OSError as exc:
-        sys.stderr.write("aml_magic agent: cannot create run folder %s: %s\n" % (run_dir, exc.strerror))
-        return 2
-    try:
-        spec = parse_spec(raw_spec, run_dir)
-    except SpecError as exc:
-        reason = "bad launch spec: %s" % exc
-        now = time.time()
+    if ahead is not None:
+        code = _launch_validated(run_dir, raw_spec)
+        if code:
+            ahead.cancel()
+            return code
         try:
-            write_json_atomic(os.path.join(run_dir, "status.json"), {
-                "state": "Failed", "pid": None, "child_pid": None, "child_pgid": None,
-                "started": now, "heartbeat": now, "heartbeat_seconds": None, "ended": now,
-                "exit_code": None, "reason": reason, "agent_version": AGENT_VERSION})
-        except OSError:
-            pass
-        sys.stderr.write("aml_magic agent: %s (run folder %s)\n" % (reason, run_dir))
-        return 2
+            ready_r = ahead.send(run_dir, raw_spec)
+        except OSError:            # the supervisor forked ahead is gone: fork one now
+            ahead.cancel()
+        else:                      # it has the run: never start a second one
+            return _answer(ready_r, run_dir)
+    code = _launch_validated(run_dir, raw_spec)
+    if code:
+        return code
+    spec = parse_spec(raw_spec, run_dir)
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -489,6 +508,36 @@ def launch(run_dir: str, raw_spec: bytes) -> int:
             os._exit(code)
     os.close(ready_w)
     os.waitpid(pid, 0)
+    return _answer(ready_r, run_dir)
+
+
+def _launch_validated(run_dir: str, raw_spec: bytes) -> int:
+    """0 when the run folder exists and the spec is valid; else the exit code, with the
+    reason written to status.json and stderr."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write("aml_magic agent: cannot create run folder %s: %s\n" % (run_dir, exc.strerror))
+        return 2
+    try:
+        parse_spec(raw_spec, run_dir)
+    except SpecError as exc:
+        reason = "bad launch spec: %s" % exc
+        now = time.time()
+        try:
+            write_json_atomic(os.path.join(run_dir, "status.json"), {
+                "state": "Failed", "pid": None, "child_pid": None, "child_pgid": None,
+                "started": now, "heartbeat": now, "heartbeat_seconds": None, "ended": now,
+                "exit_code": None, "reason": reason, "agent_version": AGENT_VERSION})
+        except OSError:
+            pass
+        sys.stderr.write("aml_magic agent: %s (run folder %s)\n" % (reason, run_dir))
+        return 2
+    return 0
+
+
+def _answer(ready_r: int, run_dir: str) -> int:
+    """Relay the detached supervisor's first answer to our caller."""
     chunks = []
     while True:
         chunk = os.read(ready_r, 4096)
@@ -543,15 +592,26 @@ def main(argv: list[str]) -> int:
         return 2
     if argv[1] == "run":
         return run_foreground(argv[2], sys.stdin.buffer.read())
-    data = sys.stdin.buffer.read()
     if argv[2] != "-":
-        return launch(argv[2], data)
+        return launch(argv[2], sys.stdin.buffer.read())
     # ``launch -``: started ahead of its run (a warm launcher), it reads the run folder, a NUL
-    # and the spec; end of input without them means it was not needed.
-    if not data:
-        return 0
+    # and the spec; end of input without them means it was not needed. Meanwhile the detached
+    # supervisor and the run's interpreter start (see _prestart).
+    ahead = None
+    if GUESS_VARIABLE in os.environ:   # a spare: its run comes later (targets/warm_launcher.py)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            ahead = fork_ahead(os.path.dirname(os.path.abspath(__file__)), _supervise_ahead)
+        except OSError:
+            ahead = None
+    data = sys.stdin.buffer.read()
     head, sep, spec = data.partition(b"\0")
     if not sep or not head:
+        if ahead is not None:
+            ahead.cancel()
+        if not data:
+            return 0
         sys.stderr.write("aml_magic agent: launch - expects RUN_DIR, NUL, spec on stdin\n")
         return 2
-    return launch(os.fsdecode(head), spec)
+    return launch(os.fsdecode(head), spec, ahead)

@@ -1,13 +1,15 @@
 """``record.json`` in each run folder: the run's history record, so the history can be rebuilt
 from the run folders (``aml history repair``) when ``history.db`` is lost or damaged.
 
-Written when a run is created and at each status change (a handful of small writes per run),
-under a fresh name renamed into place and never through a link the run planted. The run can
+Written when a run is created (as a new file, ``O_EXCL``: nothing can be there yet), when it
+starts running (where it lives) and when it ends; otherwise under a fresh name renamed into
+place, never through a link the run planted. The run can
 write its own folder, so reading it back trusts nothing: the run id comes from the folder's
 name, every field is type-checked, and a bad file means "no record"."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -28,19 +30,35 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def write_record(run_folder: Path, record: RunRecord) -> None:
+def write_record(run_folder: Path, record: RunRecord, *, new: bool = False) -> None:
     """Mirror ``record`` into its run folder; failing to (the folder is gone, the disk is
-    full) never fails the history write it follows: repair then rebuilds less."""
+    full) never fails the history write it follows: repair then rebuilds less. ``new``: the
+    folder was just created by this process (one file creation instead of two and a rename)."""
     from aml_magic.errors import AmlError
     from aml_magic.runfolder import write_marker
     data = asdict(record)
     data["status"] = record.status.value
     try:
+        raw = json.dumps(data, default=str, separators=(",", ":")).encode()
+        if new and write_new(run_folder, RECORD_FILE, raw):
+            return
         if run_folder.is_dir():
-            write_marker(run_folder, RECORD_FILE,
-                         json.dumps(data, default=str, separators=(",", ":")).encode())
+            write_marker(run_folder, RECORD_FILE, raw)
     except (OSError, AmlError, TypeError, ValueError):
         pass
+
+
+def write_new(folder: Path, name: str, data: bytes) -> bool:
+    """Create ``folder/name`` holding ``data`` when nothing is there (``O_EXCL`` never follows
+    nor replaces anything); False when something is, for the caller's replacing write."""
+    try:
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return True
 
 
 def read_record(run_folder: Path) -> RunRecord | None:

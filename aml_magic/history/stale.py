@@ -62,8 +62,11 @@ def mark_submitter(run_folder: Path) -> None:
     from aml_magic.runfolder import write_marker
     note = {"pid": os.getpid(), "start": process_start(os.getpid()), "boot_id": _boot_id(),
             "host": socket.gethostname()}
+    from aml_magic.history.mirror import write_new
     try:
-        write_marker(run_folder, SUBMITTER_FILE, json.dumps(note).encode())
+        raw = json.dumps(note).encode()
+        if not write_new(run_folder, SUBMITTER_FILE, raw):  # a new run's folder: nothing there
+            write_marker(run_folder, SUBMITTER_FILE, raw)
     except (OSError, AmlError):
         pass
 

@@ -25,6 +25,13 @@ _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
 _SELECT = "SELECT " + _COLUMNS + " FROM runs"
 #: Run ids per ``IN (...)`` query: far below SQLite's bound-parameter limit on every build.
 _IN_CHUNK = 500
+# Statuses whose change rewrites record.json (the mirror a lost database is rebuilt from):
+# Running carries where the run lives (target_state), the ends carry the outcome. Preparing
+# and Finalizing last milliseconds; a rebuild that sees Queued or Running for them reconciles
+# the run all the same. One file replacement less per passing status, on every run.
+_MIRRORED = frozenset({RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED,
+                       RunStatus.CANCELED, RunStatus.QUEUED})
+
 _INSERT_RUN = ("INSERT INTO runs (" + _COLUMNS + ") VALUES ("
                + ", ".join("?" for _ in schema.RUN_COLUMNS) + ")")
 _LIST = {
@@ -102,23 +109,33 @@ class RunStore:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def create_run(self, record: RunRecord, *, submitter: bool = True) -> None:
+    def create_run(self, record: RunRecord, *, submitter: bool = True,
+                   then: RunStatus | None = None) -> None:
         """Insert a new run and record its first status as a transition. ``submitter``: this
         process will launch it (noted in the run folder, so a later look can tell whether it
-        died first; see ``stale.py``)."""
+        died first; see ``stale.py``). ``then``: a second status it moves to at once (a
+        submit's Queued then Preparing), in the same transaction and the same record.json."""
         check_run_id(record.run_id)
         row = schema.record_to_row(record)
+        statuses = [record.status] + ([then] if then is not None and then is not record.status
+                                      else [])
 
         def work(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)).fetchone():
                 raise AmlError(f"run {record.run_id!r} already exists in the run history; "
                                "create the run with a new id (RunStore.new_run_id)")
             conn.execute(_INSERT_RUN, row)
-            conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
-                         (record.run_id, record.status.value, record.created_at, record.reason))
+            for status in statuses:
+                conn.execute("INSERT INTO transitions (run_id, status, time, reason) "
+                             "VALUES (?, ?, ?, ?)",
+                             (record.run_id, status.value, record.created_at, record.reason))
+            if len(statuses) > 1:
+                conn.execute("UPDATE runs SET status = ? WHERE run_id = ?",
+                             (statuses[-1].value, record.run_id))
         self._db.write(work)
+        record.status = statuses[-1]
         folder = self.run_dir(record.run_id, create=True)
-        write_record(folder, record)
+        write_record(folder, record, new=True)
         if submitter and not record.status.is_terminal():
             from aml_magic.history.stale import mark_submitter
             mark_submitter(folder)
@@ -201,13 +218,18 @@ class RunStore:
         raise AmlError(f"run id {text!r} matches several runs ({shown}); give more of the id")
 
     def set_status(self, run_id: str, status: RunStatus | str, *, reason: str | None = None,
-                   at: float | None = None) -> bool:
+                   at: float | None = None, fields: dict[str, Any] | None = None) -> bool:
         """Move a run to ``status`` and record the transition. Returns False, changing nothing,
-        when the run already has that status or is terminal (a late poll cannot revive it)."""
+        when the run already has that status or is terminal (a late poll cannot revive it).
+        ``fields``: columns to set as ``update`` does, in the same transaction, whether the
+        status changed or not."""
         new = parse_status(status)
         when = time.time() if at is None else at
+        values = self._update_values(fields or {})
 
         def work(conn: sqlite3.Connection) -> bool:
+            for sql, value in values:
+                conn.execute(sql, (value, run_id))
             row = conn.execute("SELECT status, started_at, ended_at FROM runs WHERE run_id = ?",
                                (run_id,)).fetchone()
             if row is None:
@@ -226,18 +248,22 @@ class RunStore:
                          (run_id, new.value, when, reason))
             return True
         changed = self._db.write(work)
-        if changed:
+        if changed and new in _MIRRORED:
             write_record(self.run_dir(run_id), self.get(run_id))
         return changed
 
-    def update(self, run_id: str, /, **fields: Any) -> None:
-        """Change run fields other than id, project, created_at and status (see set_status)."""
+    @staticmethod
+    def _update_values(fields: dict[str, Any]) -> list[tuple[str, Any]]:
         unknown = sorted(set(fields) - schema.UPDATABLE_COLUMNS)
         if unknown:
             raise ValueError(f"RunStore.update cannot set {', '.join(unknown)}; allowed: "
                              f"{', '.join(sorted(schema.UPDATABLE_COLUMNS))}")
-        values = [(_UPDATE[column], schema.encode_value(column, value))
-                  for column, value in fields.items()]
+        return [(_UPDATE[column], schema.encode_value(column, value))
+                for column, value in fields.items()]
+
+    def update(self, run_id: str, /, **fields: Any) -> None:
+        """Change run fields other than id, project, created_at and status (see set_status)."""
+        values = self._update_values(fields)
 
         def work(conn: sqlite3.Connection) -> None:
             _require_run(conn, run_id)

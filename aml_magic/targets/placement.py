@@ -21,6 +21,7 @@ from .. import runfolder
 from ..errors import TargetError
 from ..transports.base import CommandResult, Transport
 from .base import LaunchRequest
+from .local_spare import LocalSpare
 from .warm_launcher import WarmLauncher
 
 
@@ -103,6 +104,7 @@ class LocalPlacement(Placement):
     def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
         self._warm: WarmLauncher | None = None
+        self._spare = LocalSpare(project_root)
 
     def _make_transport(self) -> Transport:
         from ..transports.local import LocalTransport
@@ -115,7 +117,8 @@ class LocalPlacement(Placement):
         from ..snapshot import materialize
         run_dir = Path(self.run_dir(request))
         run_dir.mkdir(parents=True, exist_ok=True)
-        materialize(request.manifest, request.source, run_dir / "work")
+        if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py
+            materialize(request.manifest, request.source, run_dir / "work")
         return {"run_dir": str(run_dir)}
 
     def agent_dir(self, run_dir: str) -> str:
@@ -142,8 +145,9 @@ class LocalPlacement(Placement):
         run_dir = self.run_dir(request)
         python = self.python()
         launcher = self._launcher(python)
+        declared = None if request.secret_values else request.env
         try:
-            proc = launcher.start()
+            proc = launcher.start(declared)
         except OSError as exc:
             raise TargetError(f"{self.compute.name}: cannot start {python}: {exc.strerror}") \
                 from None
@@ -160,9 +164,10 @@ class LocalPlacement(Placement):
             proc.communicate()
             raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
                 from None
-        launcher.refill()
         answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
                                      python)
+        launcher.refill(int(answer["pid"]))
+        self._spare.refill(request.manifest, int(answer["pid"]))
         answer["run_dir"] = run_dir
         return answer
 
@@ -179,6 +184,7 @@ class LocalPlacement(Placement):
         if self._warm is not None:
             self._warm.close()
             self._warm = None
+        self._spare.close()
         super().close()
 
     def agent_alive(self, state: dict[str, Any]) -> bool | None:

@@ -13,11 +13,13 @@ answers with what is missing), never a wrong run.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import json
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -86,7 +88,7 @@ class RemotePlacement(Placement):
         manifest = request.manifest
         progress = request.on_progress
         with gc_paused():                     # 10,000s of short-lived objects
-            files = [(rel, e.sha256, e.mode, e.size) for rel, e in manifest.files.items()]
+            files = manifest.files_json()     # [[rel, sha, mode, size], ...], texts remembered
             known = self._known_objects()
             sending = sorted(manifest.shas() - known) if known is not None else []
             sizes = {e.sha256: e.size for e in manifest.files.values()}
@@ -97,11 +99,12 @@ class RemotePlacement(Placement):
                 *helper_arguments(self.base_dir(), "session")]  # compiled once per target
         keep: list[str] = []
         for _attempt in range(3):
-            header = json.dumps({
+            rest = json.dumps({
                 "version": 2, "base": self.base_dir(), "run_id": request.run_id,
-                "project_key": _project_key(request.project_root), "files": files,
+                "project_key": _project_key(request.project_root),
                 "sending": [[sha, first[sha]] for sha in sending], "keep": keep, "agent": agent,
-                "spec": spec}).encode("utf-8")
+                "spec": spec})
+            header = ('{"files":' + files + "," + rest[1:]).encode("utf-8")
             if progress and sending:
                 size = sum(sizes[s] for s in sending)
                 progress(f"sending {len(sending)} new file(s), {size / 1e6:.1f} MB, to "
@@ -161,7 +164,7 @@ class RemotePlacement(Placement):
         try:
             identity = _file_identity(path)
             remembered = _KNOWN_IN_MEMORY.get(path)
-            if remembered is not None and remembered[0] == identity:
+            if remembered is not None and remembered[0] in (identity, _PENDING):
                 return set(remembered[1])     # this process wrote or read it last: no parse
             shas = frozenset(json.loads(path.read_text(encoding="utf-8"))["shas"])
             _KNOWN_IN_MEMORY[path] = (identity, shas)
@@ -174,23 +177,50 @@ class RemotePlacement(Placement):
         remembered = _KNOWN_IN_MEMORY.get(path)
         try:
             if remembered is not None and remembered[1] == shas \
-                    and remembered[0] == _file_identity(path):
+                    and remembered[0] in (_PENDING, _file_identity(path)):
                 return                    # unchanged: a warm re-submit writes nothing
         except OSError:
             pass
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"shas": sorted(shas)}), encoding="utf-8")
-            os.replace(tmp, path)
-            _KNOWN_IN_MEMORY[path] = (_file_identity(path), frozenset(shas))
-        except OSError:
-            pass                      # costs one round trip next time, nothing else
+        # written off the submit's path (10,000s of hashes): the file is a cache, and a memory
+        # that lags costs one round trip next time, nothing else
+        _KNOWN_IN_MEMORY[path] = (_PENDING, frozenset(shas))
+        writer = threading.Thread(target=_write_known, args=(path, frozenset(shas)),
+                                  name="aml-known-objects", daemon=True)
+        if not _WRITERS:
+            atexit.register(_finish_writes)   # a one-shot command still leaves the file
+        _WRITERS.append(writer)
+        writer.start()
 
 
 # What this process last read or wrote per known-objects file, by the file's (mtime, size,
 # inode): a process that lives on (a kernel) skips re-reading 10,000s of hashes per submit.
 _KNOWN_IN_MEMORY: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _write_known(path: Path, shas: frozenset[str]) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with _KNOWN_WRITE_LOCK:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"shas": sorted(shas)}), encoding="utf-8")
+            os.replace(tmp, path)
+            remembered = _KNOWN_IN_MEMORY.get(path)
+            if remembered is not None and remembered[1] == shas:
+                _KNOWN_IN_MEMORY[path] = (_file_identity(path), shas)
+        except OSError:
+            pass                      # costs one round trip next time, nothing else
+    if threading.current_thread() in _WRITERS:
+        _WRITERS.remove(threading.current_thread())
+
+
+_KNOWN_WRITE_LOCK = threading.Lock()
+_PENDING = (-1, -1, -1)                # identity of a memory whose file is being written
+_WRITERS: list[threading.Thread] = []
+
+
+def _finish_writes() -> None:
+    for writer in list(_WRITERS):
+        writer.join(timeout=10)
 
 
 def _file_identity(path: Path) -> tuple[int, int, int]:
