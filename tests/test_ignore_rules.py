@@ -81,8 +81,11 @@ def test_an_unchanged_project_is_snapshotted_without_the_matcher(project: Path) 
 def test_a_process_that_lives_on_reads_the_decisions_file_once(project: Path,
                                                                monkeypatch: pytest.MonkeyPatch
                                                                ) -> None:
-    # Given a project snapshotted once in this process
+    # Given a project snapshotted once in this process (unwatched: a watched project skips the
+    # walk, and with it the decisions)
     from aml_magic import ignore_rules
+    from aml_magic.snapshot import forget_watches
+    forget_watches()
     take_snapshot(project)
     reads: list[Path] = []
     real_read_text = Path.read_text
@@ -98,5 +101,6 @@ def test_a_process_that_lives_on_reads_the_decisions_file_once(project: Path,
     assert reads == []
     # And without that memory (a new process), the file is read again
     ignore_rules.IgnoreDecisions._memory.clear()
+    forget_watches()
     take_snapshot(project)
     assert len(reads) == 1
