@@ -13,13 +13,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.history.records import RunRecord
 from aml_magic.history.status import RunStatus
+
+
+def _hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without importing socket on
+    every submit)."""
+    return os.uname().nodename
 
 if TYPE_CHECKING:
     from aml_magic.history.store import RunStore
@@ -61,7 +66,7 @@ def mark_submitter(run_folder: Path) -> None:
     from aml_magic.errors import AmlError
     from aml_magic.runfolder import write_marker
     note = {"pid": os.getpid(), "start": process_start(os.getpid()), "boot_id": _boot_id(),
-            "host": socket.gethostname()}
+            "host": _hostname()}
     from aml_magic.history.mirror import write_new
     try:
         raw = json.dumps(note).encode()
@@ -98,7 +103,7 @@ def abandoned_reason(run_folder: Path, created_at: float, *,
             return None
         return (f"its submitter (pid {pid}) died before launching it (killed, or it crashed); "
                 "submit it again")
-    if note.get("host") == socket.gethostname():
+    if note.get("host") == _hostname():
         return f"this machine restarted before the run was launched (submitter pid {pid})"
     if now - created_at < OTHER_HOST_SECONDS:
         return None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -71,6 +70,7 @@ class LocalTransport:
         with tempfile.TemporaryFile() as buf:
             producer(buf)
             buf.seek(0)
+            import tarfile
             with tarfile.open(fileobj=buf, mode="r|*") as tar:
                 tar.extractall(dest, filter="data")
 
