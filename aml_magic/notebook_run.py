@@ -141,7 +141,8 @@ class NotebookRun:
     def start(cls, workspace: Workspace, user_ns: dict[str, Any]) -> NotebookRun:
         """Record the run (Running), snapshot the project and the notebook, note what
         ``./outputs/`` holds now, and point the kernel's metric logger at the run."""
-        from .snapshot import git_info, take_snapshot
+        from .gitinfo import git_info
+        from .snapshot import take_snapshot
         path = notebook_path(user_ns)
         script = script_name(path, workspace.root)
         manifest = take_snapshot(workspace.root,

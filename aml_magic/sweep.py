@@ -115,7 +115,8 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if not base:
         raise AmlError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                        "script was given: name a script to run")
-    from .snapshot import git_info, take_snapshot
+    from .gitinfo import git_info
+    from .snapshot import take_snapshot
     manifest = take_snapshot(ws.root, cache_path=ws.root / ".aml" / "cache" / "hashes.json")
     if base[0].endswith(".py") and base[0] not in manifest.files:
         raise AmlError(f"script '{base[0]}' is not in the project {ws.root} (or "
@@ -154,7 +155,7 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
     """Copy the project's files as they are now into the parent's run folder (``work/`` and
     ``manifest.json``): every child runs these, whenever it starts, so editing the project
     during a sweep changes none of its runs."""
-    from .snapshot import materialize
+    from .snapshot_ship import materialize
     folder = ws.store.run_dir(parent_id)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -184,7 +184,8 @@ class Workspace:
         a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
         folder): the run gets that snapshot instead of the project as it is now."""
         from .secrets import resolve_env
-        from .snapshot import git_info, take_snapshot
+        from .gitinfo import git_info
+        from .snapshot import take_snapshot
 
         rc = self.config.runconfig(runconfig_name)
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged

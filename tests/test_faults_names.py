@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 
-from aml_magic.snapshot import materialize, take_snapshot
+from aml_magic.snapshot import take_snapshot
+from aml_magic.snapshot_ship import materialize
 from aml_magic.workspace import Workspace
 from tests._project import aml, write
 from tests.fixtures.sshd import SshServer

@@ -16,9 +16,9 @@ import pytest
 
 from aml_magic import snapshot
 from aml_magic.errors import AmlError
-from aml_magic.snapshot import (FileEntry, Manifest, forget_watches, git_info, materialize, missing,
-                               take_snapshot)
-from aml_magic.snapshot import write_objects_tar
+from aml_magic.gitinfo import git_info
+from aml_magic.snapshot import FileEntry, Manifest, forget_watches, take_snapshot
+from aml_magic.snapshot_ship import materialize, missing, write_objects_tar
 from tests._require import require
 
 OLD = time.time() - 3600  # files older than the racy window, so the cache may keep them

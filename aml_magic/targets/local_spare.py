@@ -70,7 +70,7 @@ class LocalSpare:
 
     def _build(self, manifest: Any, run_pid: int | None) -> None:
         from ..errors import AmlError
-        from ..snapshot import materialize
+        from ..snapshot_ship import materialize
         try:
             after_run(run_pid)
             self._sweep()

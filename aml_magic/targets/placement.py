@@ -114,7 +114,7 @@ class LocalPlacement(Placement):
         return str(request.run_folder)
 
     def sync(self, request: LaunchRequest) -> dict[str, Any]:
-        from ..snapshot import materialize
+        from ..snapshot_ship import materialize
         run_dir = Path(self.run_dir(request))
         run_dir.mkdir(parents=True, exist_ok=True)
         if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py

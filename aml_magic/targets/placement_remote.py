@@ -83,7 +83,8 @@ class RemotePlacement(Placement):
     # -- the sync exchange ------------------------------------------------------------------
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
-        from ..snapshot import gc_paused, write_objects_tar
+        from ..snapshot import gc_paused
+        from ..snapshot_ship import write_objects_tar
         from ..transports.helper_cache import helper_arguments
         manifest = request.manifest
         progress = request.on_progress
