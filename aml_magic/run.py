@@ -85,8 +85,7 @@ class Run:
         unreachable target leaves the status as it was and sets ``last_error``."""
         record = self.workspace.store.get(self.id)
         if not record.status.is_terminal() and not record.target_state.get("run_dir"):
-            from .history.stale import fail_if_abandoned     # its submitter may have died
-            record = fail_if_abandoned(self.workspace.store, record)
+            record = self.workspace.settle_unlaunched(record)   # its submitter may have died
         if not record.status.is_terminal() and record.target_state.get("run_dir"):
             try:
                 record = self.workspace.reconcile(record)

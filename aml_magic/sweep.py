@@ -9,8 +9,10 @@ The parent (``kind="sweep"``) is recorded first, then every child as Queued (``p
 set), then a detached driver process (``sweep_driver.py``) starts them through
 ``Workspace.submit`` at most ``maxConcurrentRuns`` at a time, so the sweep outlives the
 notebook or the ``aml`` command that submitted it. The driver notes itself as the submitter of
-the parent and of the queued children: if it dies, the next look fails them with that reason
-(``history/stale.py``), as for any run whose submitter died before launching it.
+the parent and of the queued children: if it dies, the next look fails the children it had not
+started (``history/stale.py``, as for any run whose submitter died before launching it), and the
+parent follows the children it had started: Running while any runs, then ended as they ended,
+its reason naming the driver (``settle_orphaned_sweep``).
 """
 from __future__ import annotations
 
@@ -231,6 +233,28 @@ def summarize(store: RunStore, parent_id: str) -> tuple[RunStatus, str | None]:
     if canceled:
         return RunStatus.CANCELED, f"{len(canceled)} of {total} child runs were canceled"
     return RunStatus.COMPLETED, None
+
+
+def settle_orphaned_sweep(ws: Workspace, parent: RunRecord) -> RunRecord:
+    """A look at a sweep's parent (``Workspace.settle_unlaunched``): while its driver lives,
+    unchanged. Once the driver is gone, its children are looked at (those never started fail,
+    their submitter being gone); the parent stays Running while a started child runs, then
+    ends as its children did, the reason naming the driver."""
+    from .history.stale import abandoned_reason, submitter_pid
+    folder = ws.store.run_dir(parent.run_id)
+    if parent.status.is_terminal() or abandoned_reason(folder, parent.created_at) is None:
+        return parent
+    children = [ws.run(child["run_id"]).refresh() for child in children_of(parent)]
+    fresh = ws.store.get(parent.run_id)
+    if fresh.status.is_terminal() or not all(c.status.is_terminal() for c in children):
+        return fresh
+    status, why = summarize(ws.store, parent.run_id)
+    driver = (f"the sweep driver (pid {submitter_pid(folder) or '?'}) stopped before the sweep "
+              "ended (killed, or the machine restarted)")
+    ends = [c.ended_at for c in children if c.ended_at is not None]
+    ws.store.update(parent.run_id, ended_at=max(ends) if ends else time.time())
+    ws.store.set_status(parent.run_id, status, reason=f"{why}; {driver}" if why else driver)
+    return ws.store.get(parent.run_id)
 
 
 def cancel_sweep(ws: Workspace, parent: RunRecord, *, timeout: float = 10.0) -> None:

@@ -332,13 +332,23 @@ class Workspace:
             return
         target.wait_for_change(record.target_state, timeout)
 
+    def settle_unlaunched(self, record: RunRecord) -> RunRecord:
+        """A run recorded but not launched (or a sweep's parent, never launched itself) whose
+        submitter may have died: Failed with the reason, or for a sweep, following its
+        children; otherwise unchanged."""
+        if record.kind == "sweep":
+            from .sweep import settle_orphaned_sweep
+            return settle_orphaned_sweep(self, record)
+        from .history.stale import fail_if_abandoned
+        return fail_if_abandoned(self.store, record)
+
     def reconcile_active(self) -> int:
         """Reconcile every non-terminal run (for the server and ``aml run list``)."""
         count = 0
         unreachable: set[str] = set()     # one connect timeout per target, not per run
-        from .history.stale import fail_if_abandoned
         for record in self.store.active_runs():
-            if fail_if_abandoned(self.store, record).status.is_terminal():
+            if not record.target_state.get("run_dir") and \
+                    self.settle_unlaunched(record).status.is_terminal():
                 continue
             if record.target in unreachable:
                 continue

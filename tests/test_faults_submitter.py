@@ -57,3 +57,26 @@ def test_live_submitter_is_not_failed(project: Path) -> None:
         record = RunRecord(run_id=store.new_run_id("proj"), project="proj", status="Preparing")
         store.create_run(record)               # this test process is the submitter
         assert fail_if_abandoned(store, store.get(record.run_id)).status.value == "Preparing"
+
+
+def test_a_submitter_that_is_only_a_zombie_counts_as_gone(tmp_path: Path) -> None:
+    """A killed submitter whose parent never reaps it (a detached driver reparented to a PID 1
+    that does not reap) still has a /proc entry: it must count as gone."""
+    import sys
+    import time
+
+    from aml_magic.history.stale import _boot_id, abandoned_reason, process_start
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = process_start(child.pid)
+        assert start is not None
+        (tmp_path / "submitter.json").write_text(json.dumps(
+            {"pid": child.pid, "start": start, "boot_id": _boot_id(), "host": os.uname().nodename}))
+        assert abandoned_reason(tmp_path, time.time()) is None          # alive: may launch
+        os.kill(child.pid, signal.SIGKILL)
+        wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1]
+                   .split()[0] == b"Z", 10, "the child to be a zombie (not reaped yet)")
+        assert f"pid {child.pid}" in (abandoned_reason(tmp_path, time.time()) or "")
+    finally:
+        child.kill()
+        child.wait()

@@ -204,7 +204,8 @@ def test_cancel_of_the_parent_stops_running_children_and_queued_never_start(
     assert not _script_pids(token)
 
 
-def test_a_dead_driver_fails_the_parent_and_the_queued_children(project: Path) -> None:
+def test_a_dead_driver_fails_the_queued_children_and_the_parent_follows_the_started_ones(
+        project: Path) -> None:
     token = f"drivertoken{os.getpid()}"
     write(project, "train.py", SLOW)
     _limit(project, 1)
@@ -225,18 +226,24 @@ def _kill_the_driver_and_look(project: Path, parent_id: str, token: str) -> None
         driver = int(store.get(parent_id).target_state["driver_pid"])
     os.kill(driver, signal.SIGKILL)
     wait_until(lambda: not process_alive(driver), 30, "the driver to die")
-    waited = aml("run", "wait", parent_id, "--timeout", "60", cwd=project, check=False)
-    assert waited.returncode == 1 and "Failed" in waited.stdout, waited.stdout + waited.stderr
-    shown = json.loads(aml("run", "show", parent_id, "-o", "json", cwd=project).stdout)
-    assert f"the sweep driver (pid {driver}) stopped" in shown["reason"]
+    # Then the next look fails the children it had not started, naming the driver, while the
+    # parent follows the child it had started: still Running
     listing = json.loads(aml("run", "list", "-o", "json", cwd=project).stdout)
     by_id = {r["run_id"]: r for r in listing}
     children = _children(project, parent_id)
     assert [by_id[c.run_id]["status"] for c in children[1:]] == ["Failed", "Failed"]
-    # the child that was running goes on; stop it (and check it stops)
+    assert f"pid {driver}" in by_id[children[1].run_id]["reason"]
     shown = json.loads(aml("run", "show", children[0].run_id, "-o", "json", cwd=project).stdout)
     assert shown["status"] == "Running", shown["reason"]
+    assert json.loads(aml("run", "show", parent_id, "-o", "json",
+                          cwd=project).stdout)["status"] == "Running"
+    # And once that child ends, the parent ends as its children did, naming the driver
     aml("run", "cancel", children[0].run_id, cwd=project)
+    waited = aml("run", "wait", parent_id, "--timeout", "60", cwd=project, check=False)
+    assert waited.returncode == 1 and "Failed" in waited.stdout, waited.stdout + waited.stderr
+    shown = json.loads(aml("run", "show", parent_id, "-o", "json", cwd=project).stdout)
+    assert "2 of 3 child runs failed" in shown["reason"]
+    assert f"the sweep driver (pid {driver}) stopped" in shown["reason"]
     wait_until(lambda: not _script_pids(token), 60, "no script process left")
 
 
@@ -320,3 +327,29 @@ def test_every_child_runs_the_files_as_they_were_when_the_sweep_was_submitted(
     restored = tmp_path / "restored"
     aml("project", "restore", "--run-id", parent_id, "-d", str(restored), cwd=project)
     assert "VERSION = 1" in (restored / "train.py").read_text()
+
+
+def test_a_driver_killed_after_every_child_started_leaves_the_parent_to_its_children(
+        project: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    write(project, "train.py", f"""\
+        import os, time
+        deadline = time.time() + 120
+        while not os.path.exists({str(gate)!r}) and time.time() < deadline:
+            time.sleep(0.05)
+        """)
+    _limit(project, 2)
+    parent_id = aml("experiment", "submit", "-c", "local", "train.py", "--sweep", "a=1,2",
+                    "-a", cwd=project).stdout.strip()
+    wait_until(lambda: all(c.status is RunStatus.RUNNING
+                           for c in _children(project, parent_id)), 120, "both children running")
+    with RunStore(project) as store:
+        driver = int(store.get(parent_id).target_state["driver_pid"])
+    # When the driver dies with both children running, and they then complete
+    os.kill(driver, signal.SIGKILL)
+    wait_until(lambda: not process_alive(driver), 30, "the driver to die")
+    gate.touch()
+    # Then the parent ends Completed, as its children did
+    waited = aml("run", "wait", parent_id, "--timeout", "60", cwd=project, check=False)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert all(c.status is RunStatus.COMPLETED for c in _children(project, parent_id))

@@ -50,13 +50,17 @@ def _boot_id() -> str:
 
 def process_start(pid: int) -> int | None:
     """The start time of ``pid`` in clock ticks since boot (``/proc/<pid>/stat`` field 22), so
-    a reused pid is not mistaken for the submitter; None when there is no such process."""
+    a reused pid is not mistaken for the submitter; None when there is no such process, or
+    only its zombie."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
     try:
-        return int(raw[raw.rindex(b")") + 2:].split()[19])
+        fields = raw[raw.rindex(b")") + 2:].split()
+        if fields[0] in (b"Z", b"X"):    # dead, not yet reaped (its parent may never reap it)
+            return None
+        return int(fields[19])
     except (ValueError, IndexError):
         return None
 
@@ -111,6 +115,12 @@ def abandoned_reason(run_folder: Path, created_at: float, *,
             f"{OTHER_HOST_SECONDS / 3600:.0f} h")
 
 
+def submitter_pid(run_folder: Path) -> int | None:
+    """The pid its submitter noted in ``run_folder`` (None without a readable note)."""
+    pid = (_read_note(run_folder) or {}).get("pid")
+    return pid if isinstance(pid, int) else None
+
+
 def remove_partial_copies(run_folder: Path, *, launched: bool) -> None:
     """Remove the copies a submit left in ``run_folder``: every unfinished one, and for a run
     never launched, the finished one too (nothing ran in it)."""
@@ -149,11 +159,6 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     remove_partial_copies(folder, launched=launched)
     if launched:
         reason += "; its agent had started and was left unwatched (see log.txt)"
-    if record.kind == "sweep":      # its submitter is the sweep driver (sweep_driver.py)
-        pid = _read_note(folder) or {}
-        reason = (f"the sweep driver (pid {pid.get('pid', '?')}) stopped before the sweep "
-                  "ended (killed, or the machine restarted); its children not started yet "
-                  "are failed, running ones go on")
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
     return store.get(record.run_id)
