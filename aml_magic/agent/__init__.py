@@ -10,7 +10,8 @@ from pathlib import Path
 
 AGENT_DIR = Path(__file__).resolve().parent
 SUPERVISOR = "supervisor.py"
-_SHIPPED = ("supervisor.py", "_supervisor.py", "_runfiles.py", "_logmask.py", "_prestart.py",
+_SHIPPED = ("supervisor.py", "_supervisor.py", "_process.py", "_runfiles.py", "_logmask.py",
+            "_prestart.py",
             "assemble.py",
             "proctool.py", "storegc.py",
             "compat/azureml/__init__.py",
