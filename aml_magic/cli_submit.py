@@ -38,6 +38,22 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(run.id)
         return 0
     print(f"run {run.id}", file=sys.stderr)
+    record = _follow(run, "run", "it keeps running")
+    if record is None:
+        return 130
+    if record.status.value != "Completed":
+        hint = record.provenance.get("hint")
+        print(f"run {run.id}: {record.status.value}"
+              + (f" ({record.reason})" if record.reason else "")
+              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
+    return record.exit_code if record.exit_code is not None else (
+        0 if record.status.value == "Completed" else 1)
+
+
+def _follow(run: Any, what: str, goes_on: str) -> Any:
+    """Stream the run's log (a sweep's: one line per child change) to stdout until it ends;
+    its final record, or None when Ctrl-C stopped the stream (never the run: says how to
+    reattach)."""
     settle_memory()
     from .termsafe import terminal_writer
     write = terminal_writer(sys.stdout)
@@ -46,17 +62,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             write(line)
             sys.stdout.flush()
     except KeyboardInterrupt:
-        print(f"aml: stopped following run {run.id}; it keeps running. Reattach with: "
+        print(f"aml: stopped following {what} {run.id}; {goes_on}. Reattach with: "
               f"aml run logs {run.id} --follow", file=sys.stderr)
-        return 130
-    record = run.refresh()
-    if record.status.value != "Completed":
-        hint = record.provenance.get("hint")
-        print(f"run {run.id}: {record.status.value}"
-              + (f" ({record.reason})" if record.reason else "")
-              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
-    return record.exit_code if record.exit_code is not None else (
-        0 if record.status.value == "Completed" else 1)
+        return None
+    return run.refresh()
 
 
 def _progress(line: str) -> None:
@@ -76,18 +85,9 @@ def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) 
         print(parent.id)
         return 0
     print(sweep_started_text(parent.record), file=sys.stderr)
-    settle_memory()
-    from .termsafe import terminal_writer
-    write = terminal_writer(sys.stdout)
-    try:
-        for line in parent.logs(follow=True):
-            write(line)
-            sys.stdout.flush()
-    except KeyboardInterrupt:
-        print(f"aml: stopped following sweep {parent.id}; it goes on. Reattach with: "
-              f"aml run logs {parent.id} --follow", file=sys.stderr)
+    record = _follow(parent, "sweep", "it goes on")
+    if record is None:
         return 130
-    record = parent.refresh()
     if record.status.value != "Completed":
         print(f"sweep {parent.id}: {record.status.value}"
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
