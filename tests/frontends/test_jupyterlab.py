@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,18 +13,12 @@ import pytest
 
 from tests._require import require_module
 
-from .browser import chromium_page, require_chromium
+from .browser import chromium_page, jupyterlab, require_chromium
 from .conftest import REPO
 
 NOTEBOOK = "01_quickstart_local.ipynb"
 ARTIFACTS = REPO / "tests" / "artifacts"
 COMMITTED = REPO / "docs" / "screenshots" / "quickstart_widget.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _components() -> None:
@@ -43,39 +31,8 @@ def _components() -> None:
 def running_lab(root: Path, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """A JupyterLab server on loopback serving ROOT (its state under TMP_PATH); yields a
     function giving the URL (with the token) that opens a notebook of ROOT."""
-    token, port = secrets.token_hex(16), _free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"))
-    log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--IdentityProvider.token={token}",
-         f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0",
-         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly"] + (["--allow-root"] if os.geteuid() == 0 else []),
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("jupyter lab did not start:\n"
-                                       + (tmp_path / "lab.log").read_text()[-3000:])
-                time.sleep(0.3)
-        yield lambda notebook: f"{base}/lab/tree/{notebook}?token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+    with jupyterlab(root, tmp_path) as lab:
+        yield lambda notebook: lab.url(f"lab/tree/{notebook}")
 
 
 KERNEL_IDLE = (

@@ -4,16 +4,10 @@ development link): open the sidebar, see the targets, submit a .py through the f
 context menu, watch it reach Completed, read its log and metrics chart, cancel a long run."""
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import subprocess
-import sys
 import sysconfig
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +16,8 @@ import pytest
 from tests._project import write
 from tests._require import require, require_module
 from tests._wait import wait_until
-from tests.server.jupyter import free_port
 
-from .browser import chromium_page, require_chromium
+from .browser import Lab, chromium_page, jupyterlab, require_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -64,17 +57,6 @@ def installed_labextension() -> Path | None:
     return folder
 
 
-@dataclass
-class Lab:
-    base: str
-    token: str
-    root: Path
-    log: Path
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/{path}?token={self.token}"
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """JupyterLab on loopback over a root holding the project ``proj/``."""
@@ -89,39 +71,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     project = init_project(root / "proj")
     write(project, "train.py", TRAIN)
     write(project, "long.py", LONG)
-    token, port = secrets.token_hex(16), free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "jrt"), AML_MAGIC_RECONCILE_SECONDS="0.5",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    log_path = tmp_path / "lab.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--IdentityProvider.token={token}",
-             f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
-             "--ServerApp.port_retries=0", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-             "--LabApp.extension_manager=readonly", "--allow-root"],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    lab = Lab(f"http://127.0.0.1:{port}", token, root, log_path)
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError("jupyter lab exited:\n" + log_path.read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(lab.url("aml/api/version"), timeout=2) as reply:
-                return json.load(reply)["api"] == 1
-        except OSError:
-            return False
-    try:
-        wait_until(answers, 60, "JupyterLab answering on /aml/api/version", interval=0.2)
+    extra = {"AML_MAGIC_RECONCILE_SECONDS": "0.5",
+             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                         os.environ.get("PYTHONPATH")]))}
+    with jupyterlab(root, tmp_path, env=extra, ready_path="aml/api/version") as lab:
         yield lab
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def submit_through_context_menu(page: Any, script: str, arguments: str = "") -> None:
