@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,27 +23,63 @@ def read_ignore_file(path: str) -> str:
         return f.read()
 
 
-_compiled_specs: dict[str, Any] = {}
+_compiled_specs: dict[str, _Matcher] = {}
+_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
-def _compile_spec(text: str) -> Any:
+class _Matcher:
+    """pathspec's gitignore matcher for one file's text, behind one combined regex: most paths
+    match no pattern at all, and one search of the alternation of every pattern says so, where
+    pathspec tries each pattern in turn. A path the combined regex matches is decided by
+    pathspec itself (last matching pattern wins, negations, folder rules)."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.any: re.Pattern[str] | None = None
+        self.always_check = False
+        sources = []
+        for pattern in spec.patterns:
+            regex = getattr(pattern, "regex", None)
+            if pattern.include is None or regex is None:
+                continue
+            if not isinstance(regex.pattern, str) or regex.flags != re.UNICODE \
+                    or "(?P=" in regex.pattern:
+                self.always_check = True          # not combinable: ask pathspec every time
+                return
+            sources.append("(?:" + _NAMED_GROUP.sub("(?:", regex.pattern) + ")")
+        if sources:
+            try:
+                self.any = re.compile("|".join(sources))
+            except re.error:
+                self.always_check = True
+
+    def include(self, path: str) -> bool | None:
+        """True (ignored), False (re-included by a negation) or None (no pattern matches)."""
+        if not self.always_check and (self.any is None or self.any.search(path) is None):
+            return None
+        result: bool | None = self.spec.check_file(path).include
+        return result
+
+
+def _compile_spec(text: str) -> _Matcher:
     """A gitignore matcher for ``text``; pathspec is imported only when a decision is not in
     the decision cache (see ``IgnoreDecisions``)."""
-    spec = _compiled_specs.get(text)
-    if spec is None:
+    matcher = _compiled_specs.get(text)
+    if matcher is None:
         import pathspec
         if len(_compiled_specs) > 64:     # a long-lived kernel whose .gitignore keeps changing
             _compiled_specs.clear()
-        spec = _compiled_specs[text] = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
-    return spec
+        matcher = _compiled_specs[text] = _Matcher(
+            pathspec.GitIgnoreSpec.from_lines(text.splitlines()))
+    return matcher
 
 
-def _ignored(specs: list[tuple[str, Any]], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[str, _Matcher]], rel: str, is_dir: bool) -> bool:
     """Last matching pattern wins, deeper ignore files after shallower ones, as in git."""
     result = False
-    for base, spec in specs:
+    for base, matcher in specs:
         sub = rel[len(base):] + ("/" if is_dir else "")
-        include = spec.check_file(sub).include
+        include = matcher.include(sub)
         if include is not None:
             result = include
     return result

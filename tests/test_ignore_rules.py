@@ -104,3 +104,25 @@ def test_a_process_that_lives_on_reads_the_decisions_file_once(project: Path,
     forget_watches()
     take_snapshot(project)
     assert len(reads) == 1
+
+
+def test_the_combined_matcher_decides_exactly_as_pathspec() -> None:
+    """The one-regex filter in front of pathspec only ever skips paths no pattern matches:
+    every decision equals pathspec's own, negations and folder rules included."""
+    import itertools
+
+    import pathspec
+
+    from aml_magic.ignore_rules import _Matcher
+    texts = ["*.pyc\n__pycache__/\n", "!keep.pyc\n*.pyc\n", "*.pyc\n!keep.pyc\n",
+             "/outputs/\n/logs/\n", "data/*.tmp\n!data/x.tmp\n", "**/build\nsrc/**/gen/\n",
+             "# comment\n\n  \nnotes.txt\n", "*\n!*.py\n!*/\n", "a[bc]?.txt\nweird\\ name\n",
+             "dir/\n!dir/keep\n", "", "ünïcode/\n*.bin\n"]
+    names = ["a.py", "a.pyc", "keep.pyc", "x/keep.pyc", "__pycache__/", "x/__pycache__/m.pyc",
+             "outputs/", "outputs/m.txt", "x/outputs/", "logs/", "data/x.tmp", "data/y.tmp",
+             "data/sub/z.tmp", "build", "a/b/build", "src/gen/", "src/a/gen/", "notes.txt",
+             "doc/notes.txt", "abz.txt", "acz.txt", "weird name", "dir/", "dir/keep",
+             "dir/other", "ünïcode/", "ünïcode/f.bin", "f.bin", "src/", "deep/er/x.py"]
+    for text, name in itertools.product(texts, names):
+        spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        assert _Matcher(spec).include(name) == spec.check_file(name).include, (text, name)

@@ -297,3 +297,16 @@ def test_git_info_commit_and_dirty(project: Path) -> None:
 def test_git_info_without_git_binary(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(project))
     assert git_info(project) == (None, None)
+
+
+def test_a_cold_snapshot_hashed_on_two_threads_equals_one_hashed_on_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "many"
+    for n in range(600):
+        write(root, f"d{n % 7}/f{n}.bin", f"content {n} " * (n % 50 + 1))
+    forget_watches()
+    threaded = take_snapshot(root, use_cache=False)
+    monkeypatch.setattr(snapshot, "_PARALLEL_MIN_FILES", 10**9)
+    single = take_snapshot(root, use_cache=False)
+    assert len(threaded.files) == 600
+    assert threaded.files == single.files and threaded.digest == single.digest
