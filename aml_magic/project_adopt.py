@@ -10,10 +10,10 @@ counts as mentioning it: appending the entry after it would silently undo the us
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .atomic_file import replace_file
 
 ADOPTED_ENTRIES = (".aml/", "outputs/", "logs/")
 IGNORE_FILE_NAMES = (".gitignore", ".amlignore")
@@ -78,21 +78,9 @@ def ensure_entries(path: Path, entries: tuple[str, ...]) -> list[str]:
 
 
 def _replace_bytes(path: Path, data: bytes) -> None:
-    """Write through a temporary file and rename, keeping the file's permission bits: readers
-    see the old file or the new one."""
+    """Replace the file atomically, keeping its permission bits."""
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    replace_file(path, data, mode=mode)

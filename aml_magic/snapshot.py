@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from aml_magic.atomic_file import replace_file
 from aml_magic.errors import AmlError
 from aml_magic.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
 from aml_magic.secrets import holds_plaintext_password
@@ -234,7 +234,7 @@ class _HashCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.path, json.dumps({"version": _CACHE_VERSION, "entries": self.new},
+            replace_file(self.path, json.dumps({"version": _CACHE_VERSION, "entries": self.new},
                                                 separators=(",", ":")).encode())
             self._memory[str(self.path)] = (_stat_identity(self.path), self.new)
         except OSError:
@@ -253,20 +253,6 @@ def shown_name(rel: str) -> str:
         return rel
     text = os.fsencode(rel).decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 @contextmanager
