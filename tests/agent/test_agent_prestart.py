@@ -35,13 +35,19 @@ def _spec(env: dict[str, str]) -> dict[str, Any]:
             "python": sys.executable, "env": env}
 
 
-def _launch_ahead(run_dir: Path, spec: dict[str, Any], guess: dict[str, str]) -> Any:
-    """A spare launcher: started with the guess, the run handed over once it waits."""
+def _spare_launcher(run_dir: Path, guess: dict[str, str]) -> Any:
+    """``supervisor.py launch -`` as the warm launcher starts it: told the variables the next
+    run will likely declare, it starts that run's interpreter ahead and waits for the run."""
     supervisor = ship_agent(run_dir)
-    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
+    return subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             env=dict(os.environ, **{GUESS_VARIABLE: json.dumps(guess)}))
+
+
+def _launch_ahead(run_dir: Path, spec: dict[str, Any], guess: dict[str, str]) -> Any:
+    """A spare launcher: started with the guess, the run handed over once it waits."""
+    proc = _spare_launcher(run_dir, guess)
     out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + json.dumps(spec).encode(),
                                 timeout=30)
     assert proc.returncode == 0, err
@@ -149,11 +155,7 @@ def test_an_unused_spare_leaves_no_process(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     before = _prestarted_pids()
-    supervisor = ship_agent(run_dir)
-    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            env=dict(os.environ, **{GUESS_VARIABLE: "{}"}))
+    proc = _spare_launcher(run_dir, {})
     ours = wait_until(lambda: _prestarted_pids() - before, message="interpreter started ahead")
     # When the process that kept it goes away (end of input)
     out, err = proc.communicate(b"", timeout=30)
@@ -168,11 +170,7 @@ def test_a_spare_whose_supervisor_died_still_starts_the_run(tmp_path: Path) -> N
     (run_dir / "work").mkdir(parents=True)
     (run_dir / "work" / "script.py").write_text(PROBE)
     before = _prestarted_pids()
-    supervisor = ship_agent(run_dir)
-    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            env=dict(os.environ, **{GUESS_VARIABLE: "{}"}))
+    proc = _spare_launcher(run_dir, {})
     waiting = wait_until(lambda: _prestarted_pids() - before, message="interpreter started ahead")
     (pid,) = waiting
     parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -193,11 +191,7 @@ def test_an_install_while_it_waited_means_a_fresh_start(tmp_path: Path) -> None:
     (run_dir / "work").mkdir(parents=True)
     (run_dir / "work" / "script.py").write_text(PROBE)
     before = _prestarted_pids()
-    supervisor = ship_agent(run_dir)
-    proc = subprocess.Popen([sys.executable, "-S", "-E", str(supervisor), "launch", "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            env=dict(os.environ, **{GUESS_VARIABLE: "{}"}))
+    proc = _spare_launcher(run_dir, {})
     (pid,) = wait_until(lambda: _prestarted_pids() - before, message="interpreter started ahead")
     wait_until(lambda: _blocked_reading_a_pipe(pid), message="interpreter waiting for its run")
     (run_dir / ".agent" / "compat" / "newly_installed.py").write_text("")
