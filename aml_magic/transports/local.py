@@ -53,16 +53,8 @@ class LocalTransport:
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         target = Path(os.path.expanduser(path))
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            if mode is not None:
-                os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from ..atomic_file import replace_file
+        replace_file(target, data, mode=mode)
 
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
         dest = Path(os.path.expanduser(dest_dir))
