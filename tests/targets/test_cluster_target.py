@@ -148,7 +148,7 @@ rows = sc.parallelize(range(8), 4).map(where).collect()
 for mark, cwd, python in sorted(set(rows)):
     print("task", mark, cwd, python, flush=True)
 print("driver", amlspark_probe.MARK, sys.executable, flush=True)
-print("conf", sc.getConf().get("spark.aml.test.value", "absent"), flush=True)
+print(f"conf {sc.getConf().get('spark.aml.test.value', 'absent')}", flush=True)
 get_azureml_logger().log("tasks", len(rows))
 os.makedirs("outputs", exist_ok=True)
 with open("outputs/result.txt", "w") as f:

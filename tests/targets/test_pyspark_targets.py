@@ -24,10 +24,10 @@ from azureml.logging import get_azureml_logger
 spark = SparkSession.builder.getOrCreate()
 sc = spark.sparkContext
 total = sc.parallelize(range(100), 4).map(lambda x: x * 2).sum()
-print("master", sc.master, flush=True)
-print("total", total, flush=True)
-print("conf", sc.getConf().get("spark.aml.test.value", "absent"), flush=True)
-print("python", sys.executable, flush=True)
+print(f"master {sc.master}", flush=True)   # one write: the JVM logs to the same file
+print(f"total {total}", flush=True)
+print(f"conf {sc.getConf().get('spark.aml.test.value', 'absent')}", flush=True)
+print(f"python {sys.executable}", flush=True)
 get_azureml_logger().log("total", total)
 spark.stop()
 """
