@@ -12,23 +12,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .run import Run
-    from .workspace import Workspace
+    from aml_magic.service.run import Run
+    from aml_magic.service.workspace import Workspace
 
 __all__ = ["Run", "Workspace", "__version__", "load_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext aml_magic``: register the magics (nothing heavy is imported here)."""
-    from .magics import register
+    from aml_magic.frontends.notebook.magics import register
     register(ipython)
 
 
 def __getattr__(name: str) -> Any:
     if name == "Workspace":
-        from .workspace import Workspace
+        from aml_magic.service.workspace import Workspace
         return Workspace
     if name == "Run":
-        from .run import Run
+        from aml_magic.service.run import Run
         return Run
     raise AttributeError(f"module 'aml_magic' has no attribute {name!r}")

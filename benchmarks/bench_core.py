@@ -47,7 +47,7 @@ def bench_submit(rounds: int, *, before: Path | None = None) -> list[tuple[str, 
     """Plain python, the API and the CLI, interleaved; with ``before`` (another checkout of
     aml_magic), its CLI too, in the same rounds, for a before/after figure."""
     from aml_magic import Workspace
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     root = Path(tempfile.mkdtemp(prefix="aml-bench-")) / "bench"
     init_project(root)
     (root / "trivial.py").write_text("x = 1\n")
@@ -118,9 +118,9 @@ def _child_env(checkout: Path = ROOT) -> dict[str, str]:
 
 
 def bench_listing(rounds: int) -> list[tuple[str, float, float]]:
-    from aml_magic.history import RunStore
-    from aml_magic.history.records import RunRecord
-    from aml_magic.history.status import RunStatus
+    from aml_magic.domain.history import RunStore
+    from aml_magic.domain.history.records import RunRecord
+    from aml_magic.domain.history.status import RunStatus
     root = Path(tempfile.mkdtemp(prefix="aml-bench-list-"))
     store = RunStore(root)
     now = time.time() - 200_000
@@ -169,7 +169,7 @@ def bench_import(rounds: int) -> list[tuple[str, float, float]]:
             ("import aml_magic", "pass", "aml_magic"),
             # what %load_ext adds in a kernel, where IPython is already imported
             ("%load_ext aml_magic (magics module, IPython loaded)", "import IPython",
-             "aml_magic.magics")):
+             "aml_magic.frontends.notebook.magics")):
         seconds, heavy = _time_import(setup, module, rounds)
         note = f" (loaded: {', '.join(sorted(heavy))})" if heavy else " (no heavy module loaded)"
         rows.append((label + note, seconds * 1000, float("nan")))

@@ -23,9 +23,9 @@ from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aml_magic.environment import environment_identity, plan_environment  # noqa: E402
+from aml_magic.domain.environment import environment_identity, plan_environment  # noqa: E402
 from benchmarks._report import machine_line, write_results  # noqa: E402
-from aml_magic.targets.docker_images import DockerEnvironmentBuilder  # noqa: E402
+from aml_magic.targets.container.images import DockerEnvironmentBuilder  # noqa: E402
 
 BASE = "aml-magic/base:bookworm"
 RESULTS_DOCKER = Path(__file__).resolve().parent / "RESULTS-docker.md"
@@ -68,7 +68,7 @@ def main() -> int:
     args = parser.parse_args()
     spec = Conda()
     with engine_client() as client:
-        from aml_magic.targets.docker_cli import DockerCli
+        from aml_magic.targets.container.engine import DockerCli
         from aml_magic.transports.local import LocalTransport
         builder = DockerEnvironmentBuilder(DockerCli(LocalTransport()),
                                            network="host")

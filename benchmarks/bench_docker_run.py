@@ -61,7 +61,7 @@ def main() -> int:
     import docker
 
     from aml_magic import Workspace
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
 
     with engine_host():
         root = Path(tempfile.mkdtemp(prefix="aml-bench-docker-")) / "bench"

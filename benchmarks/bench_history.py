@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aml_magic.history import RunRecord, RunStatus, RunStore  # noqa: E402
+from aml_magic.domain.history import RunRecord, RunStatus, RunStore  # noqa: E402
 
 TARGETS = ("local", "gpuvm", "docker", "cluster")
 CONTRACT_MS = 20.0

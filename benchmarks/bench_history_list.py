@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aml_magic.config import init_project  # noqa: E402
-from aml_magic.history import RunRecord, RunStatus, RunStore  # noqa: E402
-from aml_magic.history.records import Metric  # noqa: E402
+from aml_magic.domain.config import init_project  # noqa: E402
+from aml_magic.domain.history import RunRecord, RunStatus, RunStore  # noqa: E402
+from aml_magic.domain.history.records import Metric  # noqa: E402
 
 CONTRACT_MS = 300.0
 STEPS = 3

@@ -39,7 +39,7 @@ from tests.fixtures.sshd import SshServer, start_sshd  # noqa: E402
 
 
 def make_project(root: Path, files: int, total_mb: int) -> None:
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     init_project(root)
     size = total_mb * 1024 * 1024 // files
     for i in range(files):
@@ -127,11 +127,11 @@ def main() -> int:
     opts = parser.parse_args()
     os.environ.setdefault("AML_MAGIC_SECRETS_DIR", tempfile.mkdtemp(prefix="bench-secrets-"))
 
-    import aml_magic.snapshot as snapshot_module
-    from aml_magic.ignore_rules import IgnoreDecisions
-    from aml_magic.snapshot import take_snapshot
+    import aml_magic.domain.snapshot.manifest as snapshot_module
+    from aml_magic.domain.snapshot.ignore_rules import IgnoreDecisions
+    from aml_magic.domain.snapshot.manifest import take_snapshot
     from aml_magic.transports.pool import ssh_pool
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="bench-remote-"))
     os.chmod(root, 0o755)

@@ -58,8 +58,8 @@ def main() -> int:
     args = parser.parse_args()
     sshd_fixture.TEST_USER = "amlbenchrd"          # not the suite's shared test user
     from aml_magic import Workspace
-    from aml_magic.config import init_project
-    from aml_magic.history.status import RunStatus
+    from aml_magic.domain.config import init_project
+    from aml_magic.domain.history.status import RunStatus
     from tests.fixtures.dockerd import running_engine
 
     work = Path(tempfile.mkdtemp(prefix="aml-bench-rd-"))

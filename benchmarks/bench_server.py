@@ -39,7 +39,7 @@ TARGETS = ("local", "gpuvm", "docker", "cluster")
 
 def populate(project: Path, runs: int) -> float:
     """A history of RUNS plausible runs (nearly all ended, a few live); returns seconds."""
-    from aml_magic.history import RunRecord, RunStatus, RunStore
+    from aml_magic.domain.history import RunRecord, RunStatus, RunStore
     start = time.time() - runs
     ended = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED)
     t0 = time.perf_counter()
@@ -70,7 +70,7 @@ def server_ms(server: JupyterServer, params: dict[str, Any], repeat: int) -> tup
 
 
 def bench_list(tmp: Path, runs: int, repeat: int) -> tuple[str, float]:
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     root = tmp / "list-root"
     project = init_project(root / "proj")
     seconds = populate(project, runs)
@@ -120,8 +120,8 @@ def bench_log_latency(tmp: Path, samples: int) -> tuple[str, float]:
     """Seconds from a line's print to its appearance in the open sidebar's log."""
     from playwright.sync_api import sync_playwright
 
-    from aml_magic.config import init_project
-    from aml_magic.workspace import Workspace
+    from aml_magic.domain.config import init_project
+    from aml_magic.service.workspace import Workspace
     from tests._project import write
     from tests.frontends.test_sidebar import CHROMIUM, CHROMIUM_ARGS, installed_labextension
     if installed_labextension() is None:
@@ -235,8 +235,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bench_reconciler(tmp: Path, window: float, active: int, interval: float) -> tuple[str, float]:
-    from aml_magic.config import init_project
-    from aml_magic.workspace import Workspace
+    from aml_magic.domain.config import init_project
+    from aml_magic.service.workspace import Workspace
     from tests._project import write
     root = tmp / "cpu-root"
     project = init_project(root / "proj")

@@ -51,8 +51,8 @@ def main() -> int:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     from aml_magic import Workspace
-    from aml_magic.config import init_project
-    from aml_magic.history.status import RunStatus
+    from aml_magic.domain.config import init_project
+    from aml_magic.domain.history.status import RunStatus
 
     work = Path(tempfile.mkdtemp(prefix="aml-bench-spark-"))
     (work / "sshd").mkdir()

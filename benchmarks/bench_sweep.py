@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aml_magic.config import init_project  # noqa: E402
-from aml_magic.history import RunStore  # noqa: E402
+from aml_magic.domain.config import init_project  # noqa: E402
+from aml_magic.domain.history import RunStore  # noqa: E402
 from benchmarks._report import write_results  # noqa: E402
 
 GOAL = 1.15

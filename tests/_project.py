@@ -41,7 +41,7 @@ def submit_then_sigkill(project: Path, runconfig: str, script: str) -> str:
     (the submitter dies while the run lives on); return that id."""
     import os
     import signal
-    code = ("import time\nfrom aml_magic.workspace import Workspace\n"
+    code = ("import time\nfrom aml_magic.service.workspace import Workspace\n"
             f"run = Workspace('.').submit({runconfig!r}, {script!r})\nprint(run.id, flush=True)\n"
             "time.sleep(600)\n")
     repo = Path(__file__).resolve().parents[1]

@@ -52,7 +52,7 @@ def _isolated_secrets(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh project made by ``aml init``."""
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     root = tmp_path / "proj"
     init_project(root)
     return root

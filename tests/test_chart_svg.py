@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from aml_magic import chart_svg as C
-from aml_magic.chart_svg import LinearScale, PlotPoint, lines_svg, scatter_svg
+from aml_magic.frontends.notebook.widgets import chart_svg as C
+from aml_magic.frontends.notebook.widgets.chart_svg import LinearScale, PlotPoint, lines_svg, scatter_svg
 
 NS = "{http://www.w3.org/2000/svg}"
 

@@ -48,7 +48,7 @@ def test_cli_outside_a_project_says_how_to_create_one(tmp_path: Path) -> None:
 
 def test_pyspark_on_local_without_spark_submit_is_a_clear_error(project: Path) -> None:
     rc = project / "aml_config" / "local.runconfig"
-    from aml_magic.config import load_runconfig, write_runconfig
+    from aml_magic.domain.config import load_runconfig, write_runconfig
     cfg = load_runconfig(rc)
     cfg.framework = "PySpark"
     write_runconfig(cfg, rc)
@@ -92,7 +92,7 @@ def test_cli_secret_set_prints_a_reference_that_runs_resolve(project: Path) -> N
     assert proc.returncode == 0, proc.stderr
     ref = proc.stdout.strip()
     assert ref.startswith("aml-secret:") and "tok-123456" not in proc.stdout + proc.stderr
-    from aml_magic.config import load_runconfig, write_runconfig
+    from aml_magic.domain.config import load_runconfig, write_runconfig
     rc_path = project / "aml_config" / "local.runconfig"
     cfg = load_runconfig(rc_path)
     cfg.environment_variables = {"MY_TOKEN": ref}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aml_magic.environment import (
+from aml_magic.domain.environment import (
     enforce, environment_identity, normalize_pip_spec, parse_conda_spec, plan_environment,
     python_satisfies,
 )
@@ -19,7 +19,7 @@ BASE = "aml-magic/base:bookworm"
 
 @dataclass
 class Conda:
-    """Stand-in with the attributes of ``aml_magic.config.CondaDependencies``."""
+    """Stand-in with the attributes of ``aml_magic.domain.config.CondaDependencies``."""
     name: str = "project_environment"
     channels: list[str] = field(default_factory=list)
     conda: list[str] = field(default_factory=list)
@@ -152,19 +152,19 @@ def test_enforce_warns_or_fails_naming_the_specs() -> None:
 
 
 def test_real_loader_reordered_and_recommented_files_share_an_identity(tmp_path: Path) -> None:
-    from aml_magic import config
+    from aml_magic.domain import config
     # Given two conda files that differ only in order, comments and spacing
     a, b = tmp_path / "a.yml", tmp_path / "b.yml"
     a.write_text("name: project_environment\ndependencies:\n  - python=3.5.2\n"
                  "  - scikit-learn  # models\n  - pip:\n    - six==1.16.0\n    - tomli\n")
     b.write_text("# edited\nname: project_environment\ndependencies:\n  - scikit-learn\n"
                  "  # - pandas\n  - python=3.5.2\n  - pip:\n    - tomli\n    - six == 1.16.0\n")
-    # When loaded by aml_magic.config and hashed, Then the identities match
+    # When loaded by aml_magic.domain.config and hashed, Then the identities match
     assert ident(config.load_conda(a)) == ident(config.load_conda(b))
 
 
 def test_every_workbench_corpus_file_plans_and_reports_the_workbench_sdk() -> None:
-    from aml_magic import config
+    from aml_magic.domain import config
     files = sorted(require_corpus().glob("*/aml_config/conda_dependencies.yml"))
     assert files, "the Workbench corpus holds no */aml_config/conda_dependencies.yml"
     for path in files:

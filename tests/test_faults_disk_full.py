@@ -122,7 +122,7 @@ def test_full_disk_on_the_remote_fails_the_run_with_the_reason(project: Path,
     """The remote side: the target's base folder on a small tmpfs owned by the SSH user."""
     import pwd
 
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     require(os.geteuid() == 0, "mounting a tmpfs needs root")
     base = Path(sshd.home) / f".aml-full-{os.urandom(4).hex()}"
     base.mkdir()

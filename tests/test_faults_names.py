@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 
-from aml_magic.snapshot import take_snapshot
-from aml_magic.snapshot_ship import materialize
-from aml_magic.workspace import Workspace
+from aml_magic.domain.snapshot.manifest import take_snapshot
+from aml_magic.domain.snapshot.ship import materialize
+from aml_magic.service.workspace import Workspace
 from tests._project import aml, write
 from tests.fixtures.sshd import SshServer
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic.secrets import Masker, looks_secret, mask_url_passwords
-from aml_magic.workspace import Workspace
+from aml_magic.domain.secrets import Masker, looks_secret, mask_url_passwords
+from aml_magic.service.workspace import Workspace
 from tests._project import aml, write
 from tests.fixtures.sshd import SshServer
 

@@ -50,9 +50,9 @@ def test_submitter_killed_mid_copy_fails_the_run_and_leaves_no_copy(project: Pat
 
 def test_live_submitter_is_not_failed(project: Path) -> None:
     """The same check leaves a run alone while its submitter lives (a background submit)."""
-    from aml_magic.history import RunStore
-    from aml_magic.history.records import RunRecord
-    from aml_magic.history.stale import fail_if_abandoned
+    from aml_magic.domain.history import RunStore
+    from aml_magic.domain.history.records import RunRecord
+    from aml_magic.domain.history.stale import fail_if_abandoned
     with RunStore(project) as store:
         record = RunRecord(run_id=store.new_run_id("proj"), project="proj", status="Preparing")
         store.create_run(record)               # this test process is the submitter
@@ -65,7 +65,7 @@ def test_a_submitter_that_is_only_a_zombie_counts_as_gone(tmp_path: Path) -> Non
     import sys
     import time
 
-    from aml_magic.history.stale import _boot_id, abandoned_reason, process_start
+    from aml_magic.domain.history.stale import _boot_id, abandoned_reason, process_start
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         start = process_start(child.pid)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from aml_magic.termsafe import neutralise
+from aml_magic.frontends.termsafe import neutralise
 from tests._project import AML, aml, write
 
 EVIL = ("print('\\x1b[31mRED\\x1b[0m plain'); print('\\x1b]0;pwned-title\\x07after-osc'); "
@@ -91,7 +91,7 @@ def test_library_traceback_only_with_debug(project: Path) -> None:
 
 LIBRARY_NOISE = """\
 import sys, threading
-from aml_magic.diagnostics import configure_logging
+from aml_magic.frontends.cli.diagnostics import configure_logging
 configure_logging(debug=sys.argv[1] == "debug")
 assert "logging" not in sys.modules or sys.argv[1] == "preloaded"
 import logging                                   # as a library would, later

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.hints import hint_from_log
-from aml_magic.history.status import RunStatus
-from aml_magic.widgets._render import summary_html, summary_text
-from aml_magic.widgets._snapshot import LogTail, snapshot_of
+from aml_magic.domain.hints import hint_from_log
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.frontends.notebook.widgets._render import summary_html, summary_text
+from aml_magic.frontends.notebook.widgets._snapshot import LogTail, snapshot_of
 from tests._project import aml, write
 
 TRACEBACK = """Traceback (most recent call last):

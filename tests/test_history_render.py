@@ -1,8 +1,8 @@
 """render.py's history additions: metric columns, query results as text/TSV, compare grid."""
 from __future__ import annotations
 
-from aml_magic.history.records import RunRecord
-from aml_magic.render import any_table, any_tsv, compare_table, history_table
+from aml_magic.domain.history.records import RunRecord
+from aml_magic.frontends.render import any_table, any_tsv, compare_table, history_table
 
 
 def _record(run_id: str, *args: str) -> RunRecord:

@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
-from aml_magic.widgets._render import summary_html
-from aml_magic.widgets._watcher import RunWatcher
-from aml_magic.widgets.runs_table import RunsTable
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.frontends.notebook.widgets._render import summary_html
+from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
+from aml_magic.frontends.notebook.widgets.runs_table import RunsTable
 from tests._wait import wait_until
 from tests.targets.test_remotedocker_target import engine_access  # noqa: F401 (a fixture)
 

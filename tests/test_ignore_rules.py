@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic.snapshot import take_snapshot
+from aml_magic.domain.snapshot.manifest import take_snapshot
 
 FILES = ("train.py", "data/a.csv", "data/big.bin", "data/keep.bin", "logs/run.log",
          "outputs/model.pkl", "src/pkg/mod.py", "src/pkg/mod.pyc", "src/notes.tmp")
@@ -65,7 +65,7 @@ def test_a_new_file_is_decided_by_the_rules(project: Path) -> None:
 
 def test_an_unchanged_project_is_snapshotted_without_the_matcher(project: Path) -> None:
     # Given a project snapshotted once
-    code = ("import sys; from aml_magic.snapshot import take_snapshot; "
+    code = ("import sys; from aml_magic.domain.snapshot.manifest import take_snapshot; "
             f"m = take_snapshot({str(project)!r}); print(len(m.files), 'pathspec' in sys.modules)")
     root = Path(__file__).resolve().parents[1]
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -83,8 +83,8 @@ def test_a_process_that_lives_on_reads_the_decisions_file_once(project: Path,
                                                                ) -> None:
     # Given a project snapshotted once in this process (unwatched: a watched project skips the
     # walk, and with it the decisions)
-    from aml_magic import ignore_rules
-    from aml_magic.snapshot import forget_watches
+    from aml_magic.domain.snapshot import ignore_rules
+    from aml_magic.domain.snapshot.manifest import forget_watches
     forget_watches()
     take_snapshot(project)
     reads: list[Path] = []
@@ -113,7 +113,7 @@ def test_the_combined_matcher_decides_exactly_as_pathspec() -> None:
 
     import pathspec
 
-    from aml_magic.ignore_rules import _Matcher
+    from aml_magic.domain.snapshot.ignore_rules import _Matcher
     texts = ["*.pyc\n__pycache__/\n", "!keep.pyc\n*.pyc\n", "*.pyc\n!keep.pyc\n",
              "/outputs/\n/logs/\n", "data/*.tmp\n!data/x.tmp\n", "**/build\nsrc/**/gen/\n",
              "# comment\n\n  \nnotes.txt\n", "*\n!*.py\n!*/\n", "a[bc]?.txt\nweird\\ name\n",

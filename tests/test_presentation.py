@@ -1,4 +1,4 @@
-"""The presentation layer (``aml_magic/render.py``, ``aml_magic/schema.py``): one duration
+"""The presentation layer (``aml_magic/frontends/render.py``, ``aml_magic/service/schema.py``): one duration
 format, one table renderer and one JSON shape per object, shared by the CLI, the widgets and
 (later) the REST API; secrets masked in every shape. Unit tests: plain records, no target."""
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic import render
-from aml_magic.config import ComputeTarget, RunConfiguration
-from aml_magic.history.records import Artifact, Metric, RunRecord
-from aml_magic.history.status import RunStatus
-from aml_magic.schema import (
+from aml_magic.frontends import render
+from aml_magic.domain.config import ComputeTarget, RunConfiguration
+from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.schema import (
     RunConfigurationJson,
     RunDetailJson,
     RunJson,
@@ -27,7 +27,7 @@ from aml_magic.schema import (
     runconfig_json,
     target_json,
 )
-from aml_magic.secrets import MASK
+from aml_magic.domain.secrets import MASK
 
 REFERENCE = "aml-secret:env/db-password-0123456789abcdef"
 
@@ -61,7 +61,7 @@ def test_one_duration_format(seconds: float | None, shown: str) -> None:
 
 def test_widgets_use_the_same_formats_as_the_cli() -> None:
     # Given the names the widget renderers import from their snapshot module
-    from aml_magic.widgets import _snapshot
+    from aml_magic.frontends.notebook.widgets import _snapshot
     # Then they are the presentation layer's functions, not copies with another output
     assert _snapshot.format_duration is render.format_duration
     assert _snapshot.format_size is render.format_size
@@ -126,7 +126,7 @@ def test_runs_table_is_the_one_run_listing() -> None:
 
 def test_widget_runs_table_uses_the_same_renderer() -> None:
     # Given a run handle as the widgets get it
-    from aml_magic.widgets.runs_table import RunsTable
+    from aml_magic.frontends.notebook.widgets.runs_table import RunsTable
 
     class FakeRun:
         def __init__(self, record: RunRecord) -> None:
@@ -224,8 +224,8 @@ def test_masking_goes_through_nested_lists_and_leaves_other_values() -> None:
 # -- imports stay light -----------------------------------------------------------------------
 def test_rendering_imports_no_history_database_or_yaml() -> None:
     # Given a fresh interpreter, when the text renderer is imported
-    code = ("import sys, aml_magic.render; "
-            "print(sorted(m for m in ('sqlite3', 'yaml', 'dataclasses', 'aml_magic.history') "
+    code = ("import sys, aml_magic.frontends.render; "
+            "print(sorted(m for m in ('sqlite3', 'yaml', 'dataclasses', 'aml_magic.domain.history') "
             "if m in sys.modules))")
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

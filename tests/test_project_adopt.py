@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
-from aml_magic.project_adopt import init_or_adopt
-from aml_magic.snapshot import take_snapshot
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.project_adopt import init_or_adopt
+from aml_magic.domain.snapshot.manifest import take_snapshot
 from tests._project import aml, write
 
 WORKBENCH_COMPUTE = "type: local\npythonLocation: python\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
-from aml_magic.run import Backoff
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.run import Backoff
 
 
 def test_backoff_starts_short_doubles_to_its_cap_and_resets() -> None:
@@ -64,7 +64,7 @@ def test_wait_returns_at_the_deadline_for_a_live_run(project: Path, tmp_path: Pa
 def test_folder_watch_wakes_on_log_growth_and_process_exit_only(tmp_path: Path) -> None:
     import subprocess
 
-    from aml_magic.folder_watch import FolderWatch
+    from aml_magic.domain.snapshot.folder_watch import FolderWatch
     proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                             stdin=subprocess.PIPE)
     watch = FolderWatch(tmp_path, pid=proc.pid)
@@ -109,8 +109,8 @@ def test_following_a_local_run_watches_its_folder(project: Path) -> None:
 def test_a_long_local_run_is_streamed_through_its_folder_watch(
         project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a run that lives past the moment a follower starts watching its folder
-    from aml_magic import folder_watch
-    from aml_magic import run as run_module
+    from aml_magic.domain.snapshot import folder_watch
+    from aml_magic.service import run as run_module
     monkeypatch.setattr(run_module, "WATCH_AFTER_SECONDS", 0.0)
     created: list[folder_watch.FolderWatch] = []
     real = folder_watch.FolderWatch

@@ -1,4 +1,4 @@
-"""Fast unit tests of ``aml_magic.runfolder``: bounded, validated parsing of what a run writes,
+"""Fast unit tests of ``aml_magic.domain.runfolder``: bounded, validated parsing of what a run writes,
 and no-follow file operations in a run folder (on this machine's real file system)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic import runfolder
+from aml_magic.domain import runfolder
 from aml_magic.agent import proctool
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.transports.local import LocalTransport

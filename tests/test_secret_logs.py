@@ -5,8 +5,8 @@ import textwrap
 from pathlib import Path
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
-from aml_magic.secrets import Masker
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.secrets import Masker
 
 
 def test_masker_values_are_every_masked_spelling_longest_first() -> None:
@@ -22,7 +22,7 @@ def test_secret_env_values_are_masked_in_the_raw_log_file(project: Path) -> None
     # Given a store-referenced secret and a literal under a secret-looking name
     ws = Workspace(project)
     ref = ws.secrets.put("env", "token", "s3cr3t-from-store")
-    from aml_magic.config import load_runconfig, write_runconfig
+    from aml_magic.domain.config import load_runconfig, write_runconfig
     rc_path = project / "aml_config" / "local.runconfig"
     cfg = load_runconfig(rc_path)
     cfg.environment_variables = {"API_TOKEN": ref, "DB_PASSWORD": 'literal "pa55word"',

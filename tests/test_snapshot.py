@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic import snapshot
+from aml_magic.domain.snapshot import manifest as snapshot
 from aml_magic.errors import AmlError
-from aml_magic.gitinfo import git_info
-from aml_magic.snapshot import FileEntry, Manifest, forget_watches, take_snapshot
-from aml_magic.snapshot_ship import materialize, missing, write_objects_tar
+from aml_magic.domain.snapshot.gitinfo import git_info
+from aml_magic.domain.snapshot.manifest import FileEntry, Manifest, forget_watches, take_snapshot
+from aml_magic.domain.snapshot.ship import materialize, missing, write_objects_tar
 from tests._require import require
 
 OLD = time.time() - 3600  # files older than the racy window, so the cache may keep them
@@ -230,7 +230,7 @@ def test_cached_snapshot_of_many_files_rereads_nothing(tmp_path: Path,
     write(root, ".gitignore", "*.pyc\n__pycache__/\n")
     take_snapshot(root)
     # When it is taken again with nothing changed
-    import aml_magic.snapshot as snapshot_module
+    import aml_magic.domain.snapshot.manifest as snapshot_module
     hashed: list[str] = []
     real_hash = snapshot_module._hash_file
     monkeypatch.setattr(snapshot_module, "_hash_file",

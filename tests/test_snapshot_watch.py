@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from aml_magic import snapshot as snapshot_module
-from aml_magic.snapshot import forget_watches, take_snapshot
+from aml_magic.domain.snapshot import manifest as snapshot_module
+from aml_magic.domain.snapshot.manifest import forget_watches, take_snapshot
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from aml_magic.errors import AmlError
-from aml_magic.history import RunStore
-from aml_magic.history.status import RunStatus
-from aml_magic.sweep import Parameter, child_arguments, grid, parse_sweep
+from aml_magic.domain.history import RunStore
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.sweep import Parameter, child_arguments, grid, parse_sweep
 from tests._project import aml, write
 from tests._wait import process_alive, wait_until
 
@@ -260,7 +260,7 @@ def test_async_submit_prints_the_parent_id_at_once(project: Path) -> None:
 
 # -- maxConcurrentRuns ----------------------------------------------------------------------------
 def test_max_concurrent_runs_key_and_defaults(tmp_path: Path) -> None:
-    from aml_magic.config.compute import load_compute, write_compute
+    from aml_magic.domain.config.compute import load_compute, write_compute
     path = tmp_path / "vm.compute"
     path.write_text("type: remote\naddress: host\nmaxConcurrentRuns: 3\nfutureKey: kept\n")
     vm = load_compute(path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests._project import write
 
 
@@ -86,7 +86,7 @@ def test_background_submit_returns_before_a_slow_target_answers(
         "hostKeyFingerprint: SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")
     (project / "aml_config" / "slow.runconfig").write_text("Target: slow\nFramework: Python\n")
     write(project, "t.py", "print(1)\n")
-    monkeypatch.setattr("aml_magic.targets.placement_remote.RemotePlacement.connect_timeout", 3.0)
+    monkeypatch.setattr("aml_magic.targets.ssh.placement.RemotePlacement.connect_timeout", 3.0)
     try:
         # When submitted in the background (as %%aml_submit does)
         run = ws.submit("slow", "t.py", background=True)
@@ -107,7 +107,7 @@ def test_secret_environment_values_stay_out_of_history_and_logs(project: Path) -
     # Given one secret as a store reference and one literal under a secret-looking name
     ws = Workspace(project)
     ref = ws.secrets.put("env", "token", "s3cr3t-from-store")
-    from aml_magic.config import load_runconfig, write_runconfig
+    from aml_magic.domain.config import load_runconfig, write_runconfig
     rc_path = project / "aml_config" / "local.runconfig"
     cfg = load_runconfig(rc_path)
     cfg.environment_variables = {"API_TOKEN": ref, "DB_PASSWORD": "literal-pa55word"}

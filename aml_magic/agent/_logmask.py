@@ -11,7 +11,7 @@ import select
 import time
 
 MASK = b"******"
-MIN_MASK_LENGTH = 3  # as aml_magic.secrets.Masker: shorter values are not masked
+MIN_MASK_LENGTH = 3  # as aml_magic.domain.secrets.Masker: shorter values are not masked
 READ_CHUNK = 65536
 
 

@@ -10,7 +10,7 @@ leader, the launcher's middle process, exits at once; Linux does not reuse a pid
 or group still carries it), so a live process with pid == session id means the number now names
 someone else's session.
 
-Imported by the host for the local targets (``aml_magic.runfolder``) and shipped as the source
+Imported by the host for the local targets (``aml_magic.domain.runfolder``) and shipped as the source
 of ``PYTHON -S -E -c <this file> OP ARGS...`` to remote ones; prints one JSON line.
 """
 from __future__ import annotations

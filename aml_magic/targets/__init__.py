@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
-from .registry import lookup, registered
+from aml_magic.errors import ConfigError
+from aml_magic.domain.registry import lookup, registered
 
 if TYPE_CHECKING:
-    from .base import Target
+    from aml_magic.targets.base import Target
 
 
 def target_class(type_name: str, *, source: str | None = None) -> type[Target]:

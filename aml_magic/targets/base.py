@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from .. import runfolder
-from ..provenance import describe_python  # re-exported: launches and parsing use it
-from .dependencies import Dependencies
+from aml_magic.domain import runfolder
+from aml_magic.domain.provenance import describe_python  # re-exported: launches and parsing use it
+from aml_magic.targets.dependencies import Dependencies
 
 if TYPE_CHECKING:
-    from .launch import Launch
-    from .placement import Placement
+    from aml_magic.targets.launch import Launch
+    from aml_magic.targets.placement import Placement
 
 ProgressCallback = Callable[[str], None]
 
@@ -269,7 +269,7 @@ class AgentTarget(Target):
         rc = request.runconfig
         if getattr(rc, "framework", "Python") != "PySpark":
             return [python, *request.command]
-        from .spark import spark_submit_argv
+        from aml_magic.targets.spark.submit import spark_submit_argv
         return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
                                  request.command, master="local[*]", python=python,
                                  defaults=spark_defaults)

@@ -18,20 +18,20 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AmlError, TargetError
-from .registry import lookup
+from aml_magic.errors import AmlError, TargetError
+from aml_magic.domain.registry import lookup
+from aml_magic.agent import AGENT_DIR
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
-    from .base import AgentTarget
-    from .docker_cli import DockerCli
+    from aml_magic.service.workspace import Workspace
+    from aml_magic.targets.base import AgentTarget
+    from aml_magic.targets.container.engine import DockerCli
 
 DEFAULT_KEEP_DAYS = 7.0
 _PAGE = 1000
-_STOREGC = Path(__file__).resolve().parent.parent / "agent" / "storegc.py"
+_STOREGC = AGENT_DIR / "storegc.py"
 # Runs PYTHON (``~/`` expanded on the target) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
 KINDS = ("run", "spare", "object", "env", "image")
@@ -111,7 +111,7 @@ def remove(ws: Workspace, gc_plan: GcPlan) -> None:
 
 
 def _agent_target(ws: Workspace, compute: Any) -> AgentTarget:
-    from .base import AgentTarget
+    from aml_magic.targets.base import AgentTarget
     target = ws.target_for(compute)
     if not isinstance(target, AgentTarget):     # every registered type is one today
         raise AmlError(f"computetarget gc: target '{compute.name}' ({compute.type}) is not "
@@ -120,14 +120,14 @@ def _agent_target(ws: Workspace, compute: Any) -> AgentTarget:
 
 
 def _remote_base(target: AgentTarget) -> str:
-    from .placement_remote import RemotePlacement
+    from aml_magic.targets.ssh.placement import RemotePlacement
     if not isinstance(target.placement, RemotePlacement):
         raise AmlError(f"computetarget gc: target '{target.compute.name}' keeps no remote store")
     return target.placement.base_dir()
 
 
 def _engine(target: AgentTarget) -> DockerCli:
-    from .launch_container import ContainerLaunch
+    from aml_magic.targets.container.launch import ContainerLaunch
     if not isinstance(target.launch, ContainerLaunch):
         raise AmlError(f"computetarget gc: target '{target.compute.name}' runs no containers")
     return target.launch.engine(target)
@@ -155,7 +155,7 @@ def _split_history(ws: Workspace, name: str, cutoff: float) -> tuple[list[Any], 
 def _used_objects(ws: Workspace, kept: list[Any]) -> set[str]:
     """The objects every kept run's ``manifest.json`` lists (whatever its target: targets on
     one machine may share a store)."""
-    from ..snapshot import Manifest
+    from aml_magic.domain.snapshot.manifest import Manifest
     used: set[str] = set()
     for record in kept:
         path = ws.store.run_dir(record.run_id) / "manifest.json"
@@ -167,7 +167,7 @@ def _used_objects(ws: Workspace, kept: list[Any]) -> set[str]:
 
 
 def _project_key(ws: Workspace) -> str:
-    from .placement_remote import _project_key as key_of
+    from aml_magic.targets.ssh.placement import _project_key as key_of
     return key_of(ws.root)
 
 
@@ -200,7 +200,7 @@ def _forget_known_objects(target: Any) -> None:
 
 # -- environment images -----------------------------------------------------------------------
 def _stale_images(ws: Workspace, target: Any, kept: list[Any]) -> list[GcItem]:
-    from .docker_images import ENV_REPOSITORY
+    from aml_magic.targets.container.images import ENV_REPOSITORY
     engine = _engine(target)
     listed = engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                         ENV_REPOSITORY).stdout.decode("utf-8").split()
@@ -220,8 +220,8 @@ def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any], *,
     own target's (engines and base folders may be shared), plus the environments of runs not
     yet ended. ``remote_env``: a remote machine's environments, whose "base image" is its
     interpreter (``remote_env.py``)."""
-    from ..config.templates import DEFAULT_DOCKER_IMAGE
-    from ..environment import plan_environment
+    from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
+    from aml_magic.domain.environment import plan_environment
     used = {r.environment_hash for r in kept
             if not r.status.is_terminal() and r.environment_hash}
     if remote_env:

@@ -11,12 +11,12 @@ import json
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from .base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .base import AgentState, AgentTarget
+    from aml_magic.targets.base import AgentState, AgentTarget
 
 
 def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,

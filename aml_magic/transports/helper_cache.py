@@ -12,9 +12,9 @@ except ``BOOTSTRAP``.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from aml_magic.agent import AGENT_DIR
 
-HELPER = Path(__file__).resolve().parent.parent / "agent" / "assemble.py"
+HELPER = AGENT_DIR / "assemble.py"
 
 # argv after -c: BASE SHA SOURCE ARGS...; Python 3.8+ stdlib only, every failure falls back.
 BOOTSTRAP = """\

@@ -10,7 +10,7 @@ import hashlib
 import socket
 from typing import TYPE_CHECKING
 
-from ..errors import HostKeyError, TargetError
+from aml_magic.errors import HostKeyError, TargetError
 
 if TYPE_CHECKING:  # paramiko is imported lazily: ``import aml_magic`` must not need it
     import paramiko

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ..errors import TargetError
-from .base import READ_LIMIT, CommandResult, TarProducer
+from aml_magic.errors import TargetError
+from aml_magic.transports.base import READ_LIMIT, CommandResult, TarProducer
 
 
 class LocalTransport:
@@ -46,14 +46,14 @@ class LocalTransport:
                 timer.cancel()
 
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
-        from ..runfolder import read_nofollow
+        from aml_magic.domain.runfolder import read_nofollow
         return read_nofollow(os.path.expanduser(path), offset,
                              READ_LIMIT if limit is None else limit)
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         target = Path(os.path.expanduser(path))
         target.parent.mkdir(parents=True, exist_ok=True)
-        from ..atomic_file import replace_file
+        from aml_magic.domain.atomic_file import replace_file
         replace_file(target, data, mode=mode)
 
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
@@ -84,8 +84,8 @@ class LocalTransport:
 
 
 def copy_tree_safely(src: Path, dest: Path) -> list[str]:
-    """Moved to ``aml_magic.runfolder`` (no-follow on both sides); kept here for callers."""
-    from ..runfolder import copy_tree_safely as copy
+    """Moved to ``aml_magic.domain.runfolder`` (no-follow on both sides); kept here for callers."""
+    from aml_magic.domain.runfolder import copy_tree_safely as copy
     return copy(src, dest)
 
 

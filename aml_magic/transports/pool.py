@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..errors import ConfigError, TargetError
-from .base import CommandResult, TarProducer
-from .ssh import IO_TIMEOUT, SshTransport
+from aml_magic.errors import ConfigError, TargetError
+from aml_magic.transports.base import CommandResult, TarProducer
+from aml_magic.transports.ssh import IO_TIMEOUT, SshTransport
 
 T = TypeVar("T")
 IDLE_SECONDS = 300.0

@@ -26,11 +26,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Concatenate, ParamSpec, TypeVar
 
-from ..errors import HostKeyError, TargetError, UnsafeRunFile
-from .base import READ_LIMIT, CommandResult, TarProducer
-from .sftp_tree import download_tree
-from .ssh_channel import CHUNK, ConnectionLost, Progress, pump_command
-from .ssh_connect import WINDOW, AuthenticationFailed, LivenessProbe, StalledPeer, open_connection
+from aml_magic.errors import HostKeyError, TargetError, UnsafeRunFile
+from aml_magic.transports.base import READ_LIMIT, CommandResult, TarProducer
+from aml_magic.transports.sftp_tree import download_tree
+from aml_magic.transports.ssh_channel import CHUNK, ConnectionLost, Progress, pump_command
+from aml_magic.transports.ssh_connect import (
+    WINDOW, AuthenticationFailed, LivenessProbe, StalledPeer, open_connection
+)
 
 if TYPE_CHECKING:
     import paramiko

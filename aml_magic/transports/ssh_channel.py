@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable
 
-from ..errors import TargetError
-from .ssh_connect import StalledPeer
+from aml_magic.errors import TargetError
+from aml_magic.transports.ssh_connect import StalledPeer
 
 CHUNK = 64 * 1024
 TICK = 0.25  # how often blocked reads look at deadlines and the connection

@@ -18,8 +18,8 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TargetError
-from .hostkeys import check_host_key
+from aml_magic.errors import TargetError
+from aml_magic.transports.hostkeys import check_host_key
 
 if TYPE_CHECKING:  # paramiko is imported lazily: ``import aml_magic`` must not need it
     import paramiko

@@ -5,7 +5,7 @@ import io
 import tarfile
 from typing import BinaryIO
 
-from .base import TarProducer
+from aml_magic.transports.base import TarProducer
 
 
 def tar_of_files(files: dict[str, bytes], *, mode: int = 0o644) -> TarProducer:

@@ -1,4 +1,4 @@
-/** Text formats shared with the Python presentation layer (aml_magic/render.py). */
+/** Text formats shared with the Python presentation layer (aml_magic/frontends/render.py). */
 import { formatNumber } from './chart';
 
 /** `14ms`, `3.27s`, `59.9s`, `4m05s`, `1h02m03s`, `2d03h04m`; `-` when unknown. */

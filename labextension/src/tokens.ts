@@ -1,6 +1,6 @@
 /**
  * The JSON shapes of the aml_magic REST API (see docs/rest.md); they mirror
- * aml_magic/schema.py, the one schema module the CLI's `-o json` uses too.
+ * aml_magic/service/schema.py, the one schema module the CLI's `-o json` uses too.
  */
 
 /** The REST API version this front end speaks; the server answers it in `GET version`. */

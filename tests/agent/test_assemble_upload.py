@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from aml_magic.config import ComputeTarget, init_project
-from aml_magic.secrets import SecretStore
-from aml_magic.snapshot import take_snapshot
+from aml_magic.domain.config import ComputeTarget, init_project
+from aml_magic.domain.secrets import SecretStore
+from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.targets.base import LaunchRequest
-from aml_magic.targets.placement_remote import RemotePlacement
-from aml_magic.targets.remote import RemoteTarget
+from aml_magic.targets.ssh.placement import RemotePlacement
+from aml_magic.targets.ssh.remote import RemoteTarget
 from aml_magic.transports.base import CommandResult
 from tests._wait import wait_until
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aml_magic.config import (ComputeTarget, CondaDependencies, RunConfiguration,
-                              SparkDependencies, load_compute, load_conda, load_file,
-                              load_runconfig, load_spark, write_compute, write_conda,
-                              write_runconfig, write_spark)
-from aml_magic.config import _parse
+from aml_magic.domain.config import (
+    ComputeTarget, CondaDependencies, RunConfiguration, SparkDependencies, load_compute, load_conda,
+    load_file, load_runconfig, load_spark, write_compute, write_conda, write_runconfig, write_spark
+)
+from aml_magic.domain.config import _parse
 
 from .corpus import EXPECTED_COUNT, corpus_file, corpus_files, corpus_params, require_corpus
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from aml_magic.config import load_compute, load_runconfig
-from aml_magic.config.compute import _KEYS as COMPUTE_KEYS
-from aml_magic.config.dependencies import load_conda, load_spark
-from aml_magic.config.runconfig import _KEYS as RUNCONFIG_KEYS
+from aml_magic.domain.config import load_compute, load_runconfig
+from aml_magic.domain.config.compute import _KEYS as COMPUTE_KEYS
+from aml_magic.domain.config.dependencies import load_conda, load_spark
+from aml_magic.domain.config.runconfig import _KEYS as RUNCONFIG_KEYS
 from aml_magic.errors import ConfigError
 from tests._require import require_module
 

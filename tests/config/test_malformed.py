@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aml_magic.config import load_file
-from aml_magic.config import _parse
+from aml_magic.domain.config import load_file
+from aml_magic.domain.config import _parse
 from aml_magic.errors import AmlError, ConfigError
 
 CASES = [

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aml_magic.config import (ComputeTarget, CondaDependencies, MavenPackage, RunConfiguration,
-                              SparkDependencies, load_compute, load_conda, load_runconfig,
-                              load_spark, write_compute, write_conda, write_runconfig, write_spark)
-from aml_magic.config import _emit, _parse
+from aml_magic.domain.config import (
+    ComputeTarget, CondaDependencies, MavenPackage, RunConfiguration, SparkDependencies, load_compute,
+    load_conda, load_runconfig, load_spark, write_compute, write_conda, write_runconfig, write_spark
+)
+from aml_magic.domain.config import _emit, _parse
 from aml_magic.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic.config import _parse, _parse_cache, load_compute, load_file
+from aml_magic.domain.config import _parse, _parse_cache, load_compute, load_file
 from aml_magic.errors import ConfigError
 
 from .test_malformed import CASES
@@ -96,7 +96,7 @@ def test_reading_an_unchanged_project_does_not_import_yaml(config_dir: Path) -> 
     # Given a project whose files were read once
     (config_dir / "local.compute").write_text("type: local\n")
     (config_dir / "local.runconfig").write_text(RUNCONFIG)
-    code = ("import sys; from aml_magic.config import ProjectConfig; "
+    code = ("import sys; from aml_magic.domain.config import ProjectConfig; "
             f"c = ProjectConfig({str(config_dir.parent)!r}); "
             "print(c.runconfig('local').target, c.compute('local').type, 'yaml' in sys.modules)")
     root = Path(__file__).resolve().parents[2]

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic.config import (ComputeTarget, ProjectConfig, RunConfiguration, find_project,
-                              init_project, load_conda, load_spark)
-from aml_magic.config.templates import DEFAULT_DOCKER_IMAGE
+from aml_magic.domain.config import (
+    ComputeTarget, ProjectConfig, RunConfiguration, find_project, init_project, load_conda, load_spark
+)
+from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
 from aml_magic.errors import ConfigError, ProjectNotFound
 
 CONFIG_FILES = ["conda_dependencies.yml", "docker.compute", "docker.runconfig", "local.compute",

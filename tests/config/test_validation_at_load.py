@@ -44,7 +44,7 @@ def test_bad_reference_is_one_line_before_anything_is_recorded(project: Path, ch
 ])
 def test_values_checked_at_load_name_file_and_line(tmp_path: Path, name: str, text: str,
                                                    needle: str) -> None:
-    from aml_magic.config import load_file
+    from aml_magic.domain.config import load_file
     from aml_magic.errors import ConfigError
     path = tmp_path / name
     path.write_text(text)

@@ -5,8 +5,8 @@ import threading
 import time
 from typing import Any
 
-from aml_magic.history.records import Artifact, Metric, RunRecord
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+from aml_magic.domain.history.status import RunStatus
 from tests._wait import wait_until
 
 

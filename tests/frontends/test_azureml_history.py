@@ -13,8 +13,8 @@ import pytest
 from IPython.utils.capture import capture_output
 from nbformat.v4 import new_code_cell, new_notebook
 
-from aml_magic.history.status import RunStatus
-from aml_magic.notebook_run import SHUTDOWN_REASON
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.notebook_run import SHUTDOWN_REASON
 from tests._project import aml
 from tests._wait import wait_until
 
@@ -29,7 +29,7 @@ WRITE_OUTPUT = ("import os\nos.makedirs('outputs', exist_ok=True)\n"
 
 
 def make_project(root: Path) -> Path:
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     init_project(root)
     return root
 
@@ -59,7 +59,7 @@ def streams(cell: Any, name: str) -> str:
 
 
 def only_run(project: Path) -> Any:
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     runs = Workspace(project).runs()
     assert len(runs) == 1, [r.id for r in runs]
     return runs[0]
@@ -146,7 +146,7 @@ def test_kernel_shutdown_with_history_on_ends_the_run(kernel_env: Path, tmp_path
 
 
 def test_killed_kernel_fails_its_notebook_run(kernel_env: Path, tmp_path: Path) -> None:
-    from aml_magic.history.stale import NOTEBOOK_KERNEL_GONE
+    from aml_magic.domain.history.stale import NOTEBOOK_KERNEL_GONE
     project = make_project(tmp_path / "proj")
     session = KernelSession(project)
     try:
@@ -211,7 +211,7 @@ def test_history_on_again_after_off_is_a_new_run(ip: Any, magics: Any, tmp_path:
             ip.run_line_magic("azureml", "history off")
     assert cap.stderr == "", cap.stderr
     # Then there are two runs, each with its own metric numbered from step 0
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     runs = Workspace(project).runs()
     assert len(runs) == 2 and all(r.record.status is RunStatus.COMPLETED for r in runs)
     newest, oldest = runs
@@ -263,7 +263,7 @@ def test_summary_without_widgets_turns_final_in_place(ip: Any, magics: Any,
 
 def test_notebook_name_comes_from_the_front_end(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from aml_magic.notebook_run import notebook_path, script_name
+    from aml_magic.service.notebook_run import notebook_path, script_name
     monkeypatch.setenv("JPY_SESSION_NAME", "/srv/from-env.ipynb")
     # VS Code's variable first, then ipykernel's __session__, then the environment
     assert notebook_path({"__vsc_ipynb_file__": "/a/vs.ipynb", "__session__": "/b.ipynb"}) \

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from aml_magic.history.records import Metric, RunRecord
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.records import Metric, RunRecord
+from aml_magic.domain.history.status import RunStatus
 from tests._project import aml
 from tests._require import require_module
 
@@ -56,7 +56,7 @@ def runs(ip: Any, magics: Any, tmp_path: Path) -> tuple[Path, list[Any]]:
 def _compare_widgets() -> list[Any]:
     from ipywidgets.widgets import widget
 
-    from aml_magic.widgets.compare import CompareWidget
+    from aml_magic.frontends.notebook.widgets.compare import CompareWidget
     return [w for w in list(widget._instances.values()) if isinstance(w, CompareWidget)]
 
 
@@ -159,8 +159,9 @@ def test_bad_input_is_one_line(ip: Any, runs: tuple[Path, list[Any]], args: str,
 
 def test_the_static_view_and_the_charts_load_no_widget_library() -> None:
     # Given a fresh interpreter, when the comparison, the charts and the static view are imported
-    code = ("import sys, aml_magic.compare, aml_magic.chart_svg, aml_magic.widgets.compare_view, "
-            "aml_magic.widgets.compare_magic; print('ipywidgets' in sys.modules)")
+    code = ("import sys, aml_magic.service.compare, aml_magic.frontends.notebook.widgets.chart_svg, "
+            "aml_magic.frontends.notebook.widgets.compare_view, "
+            "aml_magic.frontends.notebook.widgets.compare_magic; print('ipywidgets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Then ipywidgets is still not loaded: it comes with the widget only
     assert out.stdout.strip() == "False"
@@ -172,12 +173,12 @@ def test_the_static_view_and_the_charts_load_no_widget_library() -> None:
     (["data.csv", "0.5", "--fast"], {"arg 1": "data.csv", "arg 2": "0.5", "fast": "true"}),
 ])
 def test_script_arguments_become_named_axes(argv: list[str], expected: dict[str, str]) -> None:
-    from aml_magic.widgets.compare_view import parse_arguments
+    from aml_magic.frontends.notebook.widgets.compare_view import parse_arguments
     assert parse_arguments(argv) == expected
 
 
 def _model(runs: list[dict[str, Any]]) -> Any:
-    from aml_magic.widgets.compare_view import CompareModel
+    from aml_magic.frontends.notebook.widgets.compare_view import CompareModel
     rows = [{"run_id": f"p_{i}_a", "status": "Completed", "target": "local",
              "environment": {}, **run} for i, run in enumerate(runs)]
     names = list(dict.fromkeys(n for row in rows for n in row.get("metrics", {})))
@@ -201,7 +202,7 @@ def test_y_axes_are_the_metrics_whose_values_are_all_numbers() -> None:
 
 def test_the_widget_without_any_metric_says_there_is_nothing_to_draw() -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.compare import CompareWidget
+    from aml_magic.frontends.notebook.widgets.compare import CompareWidget
     widget = CompareWidget(_model([{"arguments": [], "metrics": {}}]))
     assert widget.x_picker.disabled and widget.y_picker.disabled
     assert "No chart" in widget.scatter_view.value

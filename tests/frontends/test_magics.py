@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from IPython.utils.capture import capture_output
 
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests._require import require, require_module
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -140,7 +140,7 @@ def test_targets_sets_default_run_configuration(ip: Any, project: Path, magics: 
 
 def test_targets_picker_widget_sets_default(ip: Any, project: Path, magics: Any) -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.targets_picker import TargetsPicker
+    from aml_magic.frontends.notebook.widgets.targets_picker import TargetsPicker
     _, cap = line(ip, "aml_targets")
     assert any(WIDGET_VIEW in o.data for o in cap.outputs)
     picker = next(w for w in _all_widgets() if isinstance(w, TargetsPicker))
@@ -198,7 +198,7 @@ def test_attach_local_writes_pair(ip: Any, project: Path) -> None:
 
 def test_attach_without_arguments_shows_form(ip: Any, project: Path) -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.attach_form import AttachForm
+    from aml_magic.frontends.notebook.widgets.attach_form import AttachForm
     _, cap = line(ip, "aml_attach")
     assert any(WIDGET_VIEW in o.data for o in cap.outputs)
     form = [w for w in _all_widgets() if isinstance(w, AttachForm)][-1]

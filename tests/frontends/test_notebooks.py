@@ -7,7 +7,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 
 from .conftest import REPO
 from .kernels import WIDGET_VIEW
@@ -50,7 +50,7 @@ def test_quickstart_notebook_runs_to_completed(kernel_env: Path, tmp_path: Path)
     assert "Completed" in plain and "training finished" in plain
     _, _, table = outputs(nb, code_index(nb, "%aml_runs"))
     assert "Completed" in table[0]["text/plain"]
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     runs = Workspace(tmp_path / "demo_project").runs()
     assert [r.status for r in runs] == [RunStatus.COMPLETED]
     assert {a.path for a in runs[0].outputs()} == {"model.txt"}
@@ -74,7 +74,7 @@ def test_all_magics_notebook(kernel_env: Path, tmp_path: Path) -> None:
     assert stdout.strip() == "Completed"
     stdout, _, _ = outputs(nb, code_index(nb, "import time; time.sleep(1)"))
     assert "Canceled" in stdout
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     ws = Workspace(tmp_path / "magics_project")
     runs = ws.store.list_runs()
     by_kind: dict[str, list[Any]] = {}

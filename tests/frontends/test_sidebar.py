@@ -66,7 +66,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     require(installed_labextension() is not None,
             "the aml-magic labextension is not installed in this environment "
             "(pip install . builds and installs it)")
-    from aml_magic.config import init_project
+    from aml_magic.domain.config import init_project
     root = tmp_path / "lab"
     project = init_project(root / "proj")
     write(project, "train.py", TRAIN)

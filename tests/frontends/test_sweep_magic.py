@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests.frontends.test_magics import cell, line, one_error_line
 
 SWEEP_CELL = """\

@@ -4,10 +4,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from aml_magic.history.status import RunStatus
-from aml_magic.widgets._render import sparkline_svg, summary_html, summary_text
-from aml_magic.widgets._snapshot import LogTail, group_metrics, mask_environment
-from aml_magic.widgets.runs_table import RunsTable
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.frontends.notebook.widgets._render import sparkline_svg, summary_html, summary_text
+from aml_magic.frontends.notebook.widgets._snapshot import LogTail, group_metrics, mask_environment
+from aml_magic.frontends.notebook.widgets.runs_table import RunsTable
 from tests._require import require_module
 
 from .fakes import FakeRun, wait_for
@@ -50,7 +50,7 @@ def test_environment_names_that_look_secret_are_masked() -> None:
 
 def test_widget_follows_run_to_completion_and_stops() -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.run_widget import RunWidget
+    from aml_magic.frontends.notebook.widgets.run_widget import RunWidget
     # Given a running run with a log line
     run = FakeRun(status=RunStatus.RUNNING, environment={"ALPHA": "0.5", "SECRET_KEY": "s3cr3t"})
     run.write("epoch 1 loss=0.9\n")
@@ -81,7 +81,7 @@ def test_widget_follows_run_to_completion_and_stops() -> None:
 
 def test_widget_bundle_has_view_html_and_text() -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.run_widget import RunWidget
+    from aml_magic.frontends.notebook.widgets.run_widget import RunWidget
     # Given a finished run
     run = FakeRun()
     run.write("hello from the cell\n")
@@ -99,7 +99,7 @@ def test_widget_bundle_has_view_html_and_text() -> None:
 
 def test_cancel_button_cancels_off_the_main_thread() -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.run_widget import RunWidget
+    from aml_magic.frontends.notebook.widgets.run_widget import RunWidget
     run = FakeRun(status=RunStatus.RUNNING)
     widget = RunWidget(run, interval=0.02)
     try:
@@ -112,7 +112,7 @@ def test_cancel_button_cancels_off_the_main_thread() -> None:
 
 def test_full_log_button_shows_every_line() -> None:
     require_module("ipywidgets")
-    from aml_magic.widgets.run_widget import RunWidget
+    from aml_magic.frontends.notebook.widgets.run_widget import RunWidget
     run = FakeRun()
     run.write("".join(f"line {i}\n" for i in range(500)))
     run.finish()
@@ -126,7 +126,7 @@ def test_full_log_button_shows_every_line() -> None:
 def test_summary_text_and_runs_table_are_readable() -> None:
     run = FakeRun(status=RunStatus.FAILED, reason="exit code 3")
     run.record.exit_code = 3
-    from aml_magic.widgets._watcher import RunWatcher
+    from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
     snap = RunWatcher(run, on_update=lambda s: None).poll_once()
     assert "Failed" in summary_text(snap) and "exit code 3" in summary_text(snap)
     assert "exit code 3" in summary_html(snap)
@@ -142,7 +142,7 @@ def test_loading_the_magics_imports_nothing_heavy() -> None:
     code = ("import sys; from IPython.testing.globalipapp import get_ipython; ip = get_ipython(); "
             "ip.run_line_magic('load_ext', 'aml_magic'); "
             "print(sorted(m for m in ('ipywidgets', 'paramiko', 'docker', 'pyspark', "
-            "'aml_magic.workspace') if m in sys.modules))")
+            "'aml_magic.service.workspace') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Then none of the heavy modules were loaded
     assert out.stdout.strip().splitlines()[-1] == "[]"

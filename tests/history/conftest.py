@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from aml_magic.history import RunRecord, RunStore
+from aml_magic.domain.history import RunRecord, RunStore
 
 
 @pytest.fixture

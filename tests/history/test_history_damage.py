@@ -125,7 +125,7 @@ def test_repair_restores_metrics_of_a_remote_run(project: Path, sshd: SshServer)
     import os
     import subprocess
 
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     base = Path(sshd.home) / f".aml-test-{os.urandom(4).hex()}"
     ws = Workspace(project)
     try:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from aml_magic.history import Metric, RunRecord, RunStore
-from aml_magic.history import schema
+from aml_magic.domain.history import Metric, RunRecord, RunStore
+from aml_magic.domain.history import schema
 
 
 def _run(store: RunStore, number: int) -> str:

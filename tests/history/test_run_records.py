@@ -6,8 +6,8 @@ import re
 import pytest
 
 from aml_magic.errors import AmlError
-from aml_magic.history import RunRecord, RunStatus, new_run_id, parse_status
-from aml_magic.history.records import check_run_id, sanitize_project_name
+from aml_magic.domain.history import RunRecord, RunStatus, new_run_id, parse_status
+from aml_magic.domain.history.records import check_run_id, sanitize_project_name
 
 
 def test_new_run_id_has_project_epoch_ms_and_hex():

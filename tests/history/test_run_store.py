@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aml_magic.errors import AmlError, RunNotFound
-from aml_magic.history import Artifact, Metric, RunStatus, RunStore, Transition
-from aml_magic.history import schema
+from aml_magic.domain.history import Artifact, Metric, RunStatus, RunStore, Transition
+from aml_magic.domain.history import schema
 
 
 # -- opening -------------------------------------------------------------------------------

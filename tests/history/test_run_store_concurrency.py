@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from aml_magic.history import Metric, RunRecord, RunStatus, RunStore
+from aml_magic.domain.history import Metric, RunRecord, RunStatus, RunStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER = r"""
 import sys, time
 from pathlib import Path
-from aml_magic.history import Artifact, Metric, RunRecord, RunStatus, RunStore
+from aml_magic.domain.history import Artifact, Metric, RunRecord, RunStatus, RunStore
 
 project, worker, count, go = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 deadline = time.monotonic() + 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aml_magic.history import RunRecord, RunStatus, RunStore
+from aml_magic.domain.history import RunRecord, RunStatus, RunStore
 
 RUNS = 100_000
 

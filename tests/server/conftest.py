@@ -41,7 +41,7 @@ SCRIPTS = {
 def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The server's root folder; the project is ``proj/`` inside it, with a secret-looking
     literal in its local run configuration."""
-    from aml_magic.config import init_project, load_runconfig, write_runconfig
+    from aml_magic.domain.config import init_project, load_runconfig, write_runconfig
     root = tmp_path_factory.mktemp("root")
     project = init_project(root / "proj")
     for name, body in SCRIPTS.items():

@@ -101,7 +101,7 @@ def start_server(root: Path, state: Path, *, reconcile_seconds: float = 0.5,
             f"--AmlMagicExtension.reconcile_interval={reconcile_seconds}"]
     (state / "config").mkdir(parents=True, exist_ok=True)
     (state / "config" / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {"aml_magic.server": True}}}))
+        {"ServerApp": {"jpserver_extensions": {"aml_magic.frontends.server": True}}}))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = JupyterServer(port, token, root, proc, log_path)

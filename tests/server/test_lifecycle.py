@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_shipped_config_enables_the_server_extension() -> None:
     config = json.loads((REPO / "jupyter-config" / "jupyter_server_config.d" /
                          "aml_magic.json").read_text())
-    assert config == {"ServerApp": {"jpserver_extensions": {"aml_magic.server": True}}}
+    assert config == {"ServerApp": {"jpserver_extensions": {"aml_magic.frontends.server": True}}}
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"jupyter-config/jupyter_server_config.d/aml_magic.json" = ' \
            '"etc/jupyter/jupyter_server_config.d/aml_magic.json"' in pyproject
@@ -28,8 +28,8 @@ def test_the_shipped_config_enables_the_server_extension() -> None:
 def test_server_stops_cleanly_with_active_runs_being_reconciled(
         tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     # Given a server reconciling a project with a run that never ends
-    from aml_magic.config import init_project
-    from aml_magic.workspace import Workspace
+    from aml_magic.domain.config import init_project
+    from aml_magic.service.workspace import Workspace
     root = tmp_path / "root"
     project = init_project(root / "proj")
     write(project, "long.py", """

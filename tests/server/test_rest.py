@@ -280,7 +280,7 @@ def test_targets_attach_detach_and_prepare_job(server: JupyterServer, lab_root: 
 def test_the_reconciler_finishes_runs_nobody_watches(server: JupyterServer,
                                                      lab_root: Path) -> None:
     # Given a project the server has seen and a run started outside the server
-    from aml_magic.workspace import Workspace
+    from aml_magic.service.workspace import Workspace
     assert server.api("GET", "projects", params={"path": "proj"}).status == 200
     workspace = Workspace(lab_root / "proj")
     run = workspace.submit("local", "many_lines.py")

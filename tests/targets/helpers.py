@@ -24,7 +24,7 @@ def forget_environment(ws: Any, dockerd: Any, target: str) -> str:
     the next prepare or submit really builds it; returns its identity."""
     import docker
 
-    from aml_magic.environment import environment_identity
+    from aml_magic.domain.environment import environment_identity
     rc = ws.config.runconfig(target)
     identity = environment_identity(ws.dependencies(rc).conda,
                                     base_image=ws.config.compute(rc.target).base_docker_image,

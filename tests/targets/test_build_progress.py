@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.build_log import BuildLog
-from aml_magic.history.status import RunStatus
-from aml_magic.widgets._render import summary_html, summary_text
-from aml_magic.widgets._watcher import RunWatcher
+from aml_magic.domain.runfolder.build_log import BuildLog
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.frontends.notebook.widgets._render import summary_html, summary_text
+from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
 from tests._project import aml, write
 from tests.fixtures.dockerd import DockerEngine
 from tests.targets.helpers import forget_environment

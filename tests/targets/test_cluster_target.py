@@ -16,8 +16,8 @@ from typing import Any, Iterator, Sequence
 import pytest
 
 from aml_magic.errors import AmlError
-from aml_magic.history.status import RunStatus
-from aml_magic.workspace import Workspace
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
 from tests._wait import wait_until
 from tests._project import submit_then_sigkill
 from tests.fixtures.spark import SparkCluster

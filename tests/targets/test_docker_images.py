@@ -9,10 +9,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from aml_magic.environment import environment_identity, plan_environment
+from aml_magic.domain.environment import environment_identity, plan_environment
 from aml_magic.errors import ConfigError, EnvironmentNotPrepared, TargetError
-from aml_magic.targets.docker_cli import DockerCli
-from aml_magic.targets.docker_images import ENV_PYTHON, DockerEnvironmentBuilder
+from aml_magic.targets.container.engine import DockerCli
+from aml_magic.targets.container.images import ENV_PYTHON, DockerEnvironmentBuilder
 from aml_magic.transports.local import LocalTransport
 from tests.fixtures.dockerd import (
     DockerEngine,  # the `dockerd` fixture: tests/conftest.py
@@ -23,7 +23,7 @@ FAKE_CONDA_IMAGE = "aml-magic/test-fake-micromamba:2"
 
 @dataclass
 class Conda:
-    """Stand-in with the attributes of ``aml_magic.config.CondaDependencies``."""
+    """Stand-in with the attributes of ``aml_magic.domain.config.CondaDependencies``."""
     name: str = "project_environment"
     channels: list[str] = field(default_factory=list)
     conda: list[str] = field(default_factory=list)
@@ -64,7 +64,7 @@ def _run(client: Any, image: str, code: str, *, python: str = "python") -> str:
 
 
 def test_importing_the_builder_does_not_import_docker() -> None:
-    code = ("import sys, aml_magic.targets.docker_images, aml_magic.environment; "
+    code = ("import sys, aml_magic.targets.container.images, aml_magic.domain.environment; "
             "sys.exit('docker' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

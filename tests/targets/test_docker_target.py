@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.config import load_conda
-from aml_magic.environment import environment_identity
+from aml_magic.domain.config import load_conda
+from aml_magic.domain.environment import environment_identity
 from aml_magic.errors import AmlError, ConfigError, TargetError
-from aml_magic.history.status import RunStatus
-from aml_magic.targets.docker_images import DockerEnvironmentBuilder
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.targets.container.images import DockerEnvironmentBuilder
 from tests._wait import wait_until
 from tests.fixtures.dockerd import DockerEngine  # the `dockerd` fixture: tests/conftest.py
 from tests.targets.helpers import containers_of
@@ -82,7 +82,7 @@ def set_runconfig(ws: Any, **changes: Any) -> None:
 
 
 def test_importing_the_target_does_not_import_docker() -> None:
-    code = "import sys, aml_magic.targets.docker; sys.exit('docker' in sys.modules)"
+    code = "import sys, aml_magic.targets.container.docker; sys.exit('docker' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

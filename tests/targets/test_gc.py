@@ -15,10 +15,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from aml_magic.history.status import RunStatus
-from aml_magic.snapshot import Manifest
-from aml_magic.targets.placement_remote import _project_key
-from aml_magic.workspace import Workspace
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.snapshot.manifest import Manifest
+from aml_magic.targets.ssh.placement import _project_key
+from aml_magic.service.workspace import Workspace
 from tests._wait import wait_until
 from tests.fixtures.sshd import SshServer
 from tests.targets.test_remotedocker_target import engine_access as engine_access  # fixture
@@ -190,7 +190,7 @@ def env_tags(dockerd: Any) -> dict[str, str]:
 
 
 def identities_of_project(ws: Workspace, base_image: str) -> set[str]:
-    from aml_magic.environment import environment_identity
+    from aml_magic.domain.environment import environment_identity
     out = set()
     for name in ws.config.runconfig_names():
         rc = ws.config.runconfig(name)

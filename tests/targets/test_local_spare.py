@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from aml_magic import Workspace
-from aml_magic.config import init_project
+from aml_magic.domain.config import init_project
 from tests._wait import wait_until
 
 

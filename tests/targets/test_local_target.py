@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests._project import aml, wait_for_log, write
 from tests._wait import process_alive, wait_until
 
@@ -96,7 +96,7 @@ WEIRD = ["it's \"quoted\"", "$(touch /tmp/aml_pwned)", "`id`", "line1\nline2", "
 
 def test_arguments_and_environment_reach_the_script_byte_for_byte(project: Path) -> None:
     rc = project / "aml_config" / "local.runconfig"
-    from aml_magic.config import load_runconfig, write_runconfig
+    from aml_magic.domain.config import load_runconfig, write_runconfig
     cfg = load_runconfig(rc)
     cfg.environment_variables = {f"V{i}": v for i, v in enumerate(WEIRD)}
     write_runconfig(cfg, rc)

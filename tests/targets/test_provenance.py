@@ -14,7 +14,7 @@ import pytest
 
 from aml_magic import Workspace
 from aml_magic.errors import AmlError
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests._project import aml, write
 from tests.fixtures.dockerd import DockerEngine
 from tests.targets.provenance_probe import PROBE, assert_recorded, probed

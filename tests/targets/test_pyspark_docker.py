@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from aml_magic import Workspace
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from tests.fixtures.dockerd import DockerEngine
 from tests.fixtures.sshd import SshServer
 from tests.targets.test_remotedocker_target import attach as attach_remotedocker

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aml_magic.render import run_text
-from aml_magic.targets.spark import driver_facts, spark_submit_argv, unresolved_packages
-from aml_magic.widgets._render import header_html, summary_text
-from aml_magic.widgets._snapshot import RunSnapshot
+from aml_magic.frontends.render import run_text
+from aml_magic.targets.spark.submit import driver_facts, spark_submit_argv, unresolved_packages
+from aml_magic.frontends.notebook.widgets._render import header_html, summary_text
+from aml_magic.frontends.notebook.widgets._snapshot import RunSnapshot
 
 STANDALONE = (
     "26/11/29 13:40:01 INFO Utils: Successfully started service 'SparkUI' on port 4040.\n"
@@ -61,7 +61,7 @@ def test_the_application_is_shown_by_run_show_and_the_widget() -> None:
 
 
 def test_a_python_spark_cannot_start_is_named() -> None:
-    from aml_magic.targets.spark import missing_python
+    from aml_magic.targets.spark.submit import missing_python
     line = ('java.io.IOException: Cannot run program "/e/bin/python": error=2, No such file or '
             "directory\n")
     assert missing_python(line) == "/e/bin/python"
@@ -71,7 +71,7 @@ def test_a_python_spark_cannot_start_is_named() -> None:
 def test_the_attach_form_asks_a_cluster_for_its_spark_master() -> None:
     from tests._require import require_module
     require_module("ipywidgets")
-    from aml_magic.widgets.attach_form import AttachForm
+    from aml_magic.frontends.notebook.widgets.attach_form import AttachForm
     seen: list[Any] = []
 
     def attach(request: Any) -> str:

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import pytest
 
-from aml_magic.config import load_runconfig, write_runconfig
-from aml_magic.history.status import RunStatus
-from aml_magic.workspace import Workspace
+from aml_magic.domain.config import load_runconfig, write_runconfig
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
 from tests._require import missing
 from tests.fixtures.spark import JAVA, shared_spark_home
 from tests.fixtures.sshd import SshServer

@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from aml_magic.history.status import RunStatus
-from aml_magic.workspace import Workspace
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
 from tests._project import write
 from tests.fixtures.sshd import SshServer
 from tests.targets.provenance_probe import PROBE, assert_recorded, probed
@@ -68,7 +68,7 @@ def test_the_remote_interpreter_is_recorded_as_provenance(
 
 def test_a_sweep_on_the_remote_target_runs_its_children_one_at_a_time(
         remote_ws: Workspace, project: Path) -> None:
-    from aml_magic.sweep import submit_sweep
+    from aml_magic.service.sweep import submit_sweep
     # Given no maxConcurrentRuns in vm.compute (default: 1 slot off the local machine)
     write(project, "train.py", "import sys; print('point', sys.argv[1:])\n")
     # When a 3-point sweep is submitted to it

@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 from aml_magic.errors import AmlError, HostKeyError
-from aml_magic.history.status import RunStatus
-from aml_magic.workspace import Workspace
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
 from tests._wait import process_alive, wait_until
 from tests._project import submit_then_sigkill
 from tests.fixtures.sshd import SshServer

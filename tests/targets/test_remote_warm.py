@@ -11,12 +11,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from aml_magic import snapshot as snapshot_module
-from aml_magic.history.status import RunStatus
-from aml_magic.snapshot import forget_watches, take_snapshot
-from aml_magic.snapshot_watch import TreeWatch
+from aml_magic.domain.snapshot import manifest as snapshot_module
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.snapshot.manifest import forget_watches, take_snapshot
+from aml_magic.domain.snapshot.watch import TreeWatch
 from aml_magic.transports.pool import ssh_pool
-from aml_magic.workspace import Workspace
+from aml_magic.service.workspace import Workspace
 from tests.fixtures.sshd import SshServer
 from tests.targets.test_remote_target import attach, background_done
 

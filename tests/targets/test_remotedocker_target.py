@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import pytest
 
 from aml_magic.errors import AmlError, HostKeyError, TargetError
-from aml_magic.history.status import RunStatus
-from aml_magic.workspace import Workspace
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
 from tests.fixtures.dockerd import DockerEngine
 from tests.fixtures.sshd import SshServer
 from tests.targets.helpers import containers_of, forget_environment, wait_until

@@ -11,8 +11,8 @@ import pytest
 
 from aml_magic.errors import AmlError
 from aml_magic.targets import supported_types, target_class
-from aml_magic.targets.docker_cli import DockerCli
-from aml_magic.targets.registry import attach_choices, lookup, registered
+from aml_magic.targets.container.engine import DockerCli
+from aml_magic.domain.registry import attach_choices, lookup, registered
 from aml_magic.transports.base import CommandResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_every_type_is_one_module_and_one_entry() -> None:
 
 
 def test_cli_magic_and_form_offer_the_registered_types() -> None:
-    from aml_magic.arguments import attach_parser
+    from aml_magic.frontends.arguments import attach_parser
     parser = attach_parser()
     [action] = [a for a in parser._actions if a.dest == "type"]
     assert list(action.choices or []) == attach_choices()
@@ -49,7 +49,7 @@ def test_cli_magic_and_form_offer_the_registered_types() -> None:
                               "img:1", "--nvidia-docker", "--shared-volumes"])
     assert (args.use_key, args.network_mode, args.nvidia_docker) == (True, "host", True)
     pytest.importorskip("ipywidgets")
-    from aml_magic.widgets.attach_form import NEEDS_ADDRESS, TYPES
+    from aml_magic.frontends.notebook.widgets.attach_form import NEEDS_ADDRESS, TYPES
     assert set(TYPES) == set(registered()) and "remotedocker" in NEEDS_ADDRESS
 
 
@@ -66,10 +66,10 @@ def test_attach_refuses_options_that_do_not_apply(project: Path) -> None:
 
 
 def test_launch_spec_ssh_transports_and_project_config_each_in_one_place() -> None:
-    sources = {p.name: p.read_text() for p in TARGETS.glob("*.py")}
+    sources = {p.relative_to(TARGETS).as_posix(): p.read_text() for p in TARGETS.rglob("*.py")}
     assert [n for n, s in sources.items() if '"mask":' in s] == ["launch.py"]
     # SSH connections come from the process's pool, in exactly one place
-    assert [n for n, s in sources.items() if "ssh_pool()" in s] == ["sshlogin.py"]
+    assert [n for n, s in sources.items() if "ssh_pool()" in s] == ["ssh/login.py"]
     assert [n for n, s in sources.items() if "SshTransport(" in s] == []
     assert [n for n, s in sources.items() if "ProjectConfig" in s] == []
     assert [n for n, s in sources.items() if "import docker" in s] == []
@@ -114,7 +114,7 @@ def test_a_local_run_records_its_interpreter(project: Path) -> None:
     import sys
 
     from aml_magic import Workspace
-    from aml_magic.history.status import RunStatus
+    from aml_magic.domain.history.status import RunStatus
     (project / "v.py").write_text("print('v')\n")
     ws = Workspace(project)
     run = ws.submit("local", "v.py", wait=True)

@@ -19,11 +19,11 @@ from typing import BinaryIO, Callable
 import pytest
 
 from aml_magic.errors import AmlError, TargetError
-from aml_magic.history.status import RunStatus
+from aml_magic.domain.history.status import RunStatus
 from aml_magic.transports.hostkeys import ChangedHostKey
 from aml_magic.transports.pool import PooledSshTransport, SshPool, ssh_pool, ssh_timeout
 from aml_magic.transports.ssh import StalledPeer
-from aml_magic.workspace import Workspace
+from aml_magic.service.workspace import Workspace
 from tests.fixtures.sshd import SshServer
 
 pytestmark = pytest.mark.sshd

@@ -13,8 +13,9 @@ from typing import BinaryIO, Iterator
 import pytest
 
 from aml_magic.errors import HostKeyError, TargetError
-from aml_magic.transports.hostkeys import (ChangedHostKey, UnknownHostKey, fingerprint_of_blob,
-                                           normalize_fingerprint, probe_host_key)
+from aml_magic.transports.hostkeys import (
+    ChangedHostKey, UnknownHostKey, fingerprint_of_blob, normalize_fingerprint, probe_host_key
+)
 from aml_magic.transports.ssh import SshTransport
 from tests.fixtures.sshd import SshServer
 

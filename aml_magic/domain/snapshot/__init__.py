@@ -1,0 +1,1 @@
+"""The run's copy of the project: manifests, ignore rules, folder watching, shipping."""

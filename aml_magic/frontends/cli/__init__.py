@@ -1,0 +1,1 @@
+"""The ``aml`` command line (the Workbench CLI verbs)."""

@@ -1,0 +1,101 @@
+"""``aml experiment submit``, as ``az ml experiment submit``: stream the run's output and exit
+with the script's exit code (``-a/--async``: print the run id and return); ``-t``, ``-d`` and
+``-s`` override the run configuration's target and dependency files for this run only."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli.main import _workspace, settle_memory
+from aml_magic.errors import AmlError
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """As ``az ml experiment submit``: stream the run's output and exit with the script's exit
+    code; ``-a/--async`` prints the run id and returns. Ctrl-C stops the stream, not the run."""
+    A.split_submit_args(args)
+    if not args.run_configuration:
+        raise AmlError("experiment submit: -c/--run-configuration NAME is required "
+                       "(see `aml runconfiguration list`)")
+    overrides = {field: value for field, value in (
+        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
+        ("spark_dependencies_file", args.spark_dependencies)) if value}
+    ws = _workspace(args)
+    for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
+                        ("-s/--spark-dependencies", args.spark_dependencies)):
+        if value and not _in_project(ws.root, value):
+            raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
+                           "is relative to the project)")
+    if args.sweep:
+        return _submit_sweep(ws, args, overrides)
+    run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
+                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
+                    on_progress=_progress)
+    if args.async_ and not args.wait:
+        print(run.id)
+        return 0
+    print(f"run {run.id}", file=sys.stderr)
+    record = _follow(run, "run", "it keeps running")
+    if record is None:
+        return 130
+    if record.status.value != "Completed":
+        hint = record.provenance.get("hint")
+        print(f"run {run.id}: {record.status.value}"
+              + (f" ({record.reason})" if record.reason else "")
+              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
+    return record.exit_code if record.exit_code is not None else (
+        0 if record.status.value == "Completed" else 1)
+
+
+def _follow(run: Any, what: str, goes_on: str) -> Any:
+    """Stream the run's log (a sweep's: one line per child change) to stdout until it ends;
+    its final record, or None when Ctrl-C stopped the stream (never the run: says how to
+    reattach)."""
+    settle_memory()
+    from aml_magic.frontends.termsafe import terminal_writer
+    write = terminal_writer(sys.stdout)
+    try:
+        for line in run.logs(follow=True):
+            write(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"aml: stopped following {what} {run.id}; {goes_on}. Reattach with: "
+              f"aml run logs {run.id} --follow", file=sys.stderr)
+        return None
+    return run.refresh()
+
+
+def _progress(line: str) -> None:
+    """Preparing the run (an environment build on first use, the upload to a remote): on
+    stderr, as it happens, so stdout stays the run's output (or, with -a, its id)."""
+    print(f"aml: {line}", file=sys.stderr, flush=True)
+
+
+def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+    """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
+    progress (one line per child change: id, arguments, status) and exit 1 unless every child
+    completed. Ctrl-C stops the stream, not the sweep."""
+    from aml_magic.service.sweep import submit_sweep, sweep_started_text
+    parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
+                          overrides=overrides)
+    if args.async_ and not args.wait:
+        print(parent.id)
+        return 0
+    print(sweep_started_text(parent.record), file=sys.stderr)
+    record = _follow(parent, "sweep", "it goes on")
+    if record is None:
+        return 130
+    if record.status.value != "Completed":
+        print(f"sweep {parent.id}: {record.status.value}"
+              + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _in_project(root: Path, relative: str) -> bool:
+    """``relative`` names a file inside the project ``root`` (dependency overrides)."""
+    path = (root / relative).resolve()
+    return path.is_file() and path.is_relative_to(root.resolve())

@@ -1,0 +1,268 @@
+"""The REST handlers under ``/aml/api/`` and the one route table (``setup_handlers``).
+
+Each handler is a few lines: authenticate and authorize (Jupyter's own machinery, so a request
+without a token gets 403 and a cookie-authenticated POST needs the XSRF token), read the
+parameters, await the service in its thread pool, answer JSON. Expected failures become
+``{"message": ...}`` with a fitting status: 404 unknown project/run/target, 422 a bad
+configuration file (the message names it), 502 an unreachable target, 409 a conflict.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from aml_magic import __version__
+from aml_magic.errors import (
+    AmlError, ConfigError, EnvironmentNotPrepared, ProjectNotFound, RunNotFound, SecretError, TargetError
+)
+from aml_magic.service.api import AmlService, ApiError
+
+T = TypeVar("T")
+
+#: The version of the REST API; the sidebar refuses to talk to another one.
+API_VERSION = 1
+#: What Jupyter's authorizer is asked about (``resource`` in ``is_authorized``).
+AUTH_RESOURCE = "aml"
+SERVICE_SETTING = "aml_magic_service"
+RUN_ID = r"(?P<run_id>[A-Za-z0-9_.-]+)"
+
+
+def status_of(exc: AmlError) -> int:
+    """The HTTP status an expected failure answers with."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, (ProjectNotFound, RunNotFound)):
+        return 404
+    if isinstance(exc, EnvironmentNotPrepared):
+        return 409
+    if isinstance(exc, (ConfigError, SecretError)):
+        return 422
+    if isinstance(exc, TargetError):
+        return 502
+    return 400
+
+
+class AmlHandler(APIHandler):
+    """Base: the service from the server's settings, the thread pool, JSON in and out."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> AmlService:
+        service: AmlService = self.settings[SERVICE_SETTING]
+        return service
+
+    @property
+    def project_path(self) -> str:
+        return self.get_query_argument("project", "")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service call in the pool; expected failures become HTTP errors."""
+        try:
+            return await IOLoop.current().run_in_executor(
+                self.service.executor, lambda: fn(*args, **kwargs))
+        except AmlError as exc:
+            raise web.HTTPError(status_of(exc), str(exc)) from None
+        except RuntimeError as exc:   # the pool is shut down: the server is stopping
+            raise web.HTTPError(503, f"the aml_magic service is stopping ({exc})") from None
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise web.HTTPError(400, f"the request body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the request body must be a JSON object")
+        return data
+
+    def int_argument(self, name: str, default: int) -> int:
+        text = self.get_query_argument(name, str(default))
+        try:
+            return int(text)
+        except ValueError:
+            raise web.HTTPError(400, f"'{name}' must be an integer, not {text!r}") from None
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """Answer DATA as JSON; ``Server-Timing`` says how long the server spent on it (from
+        the request's arrival to its serialized answer), which the benchmarks read."""
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        self.set_status(status)
+        self.set_header("Server-Timing", f"aml;dur={self.request.request_time() * 1000:.2f}")
+        self.finish(text)
+
+
+class VersionHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"version": __version__, "api": API_VERSION})
+
+
+class ProjectHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.get_query_argument("path", self.project_path)
+        self.reply(await self.call(self.service.project, path))
+
+
+class TargetsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"targets": await self.call(self.service.targets, self.project_path)})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Attach: the password travels in this body once and goes to the secret store."""
+        self.reply(await self.call(self.service.attach, self.project_path, self.body()), 201)
+
+
+class TargetHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.service.detach, self.project_path, name)
+        self.set_status(204)
+        self.finish()
+
+
+class EnvironmentHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.call(self.service.environment, self.project_path, name))
+
+
+class RunConfigurationsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"run_configurations":
+                    await self.call(self.service.run_configurations, self.project_path)})
+
+
+class PrepareJobsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.reply(await self.call(self.service.start_prepare, self.project_path, self.body()),
+                   202)
+
+
+class PrepareJobHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.call(self.service.jobs.get, job_id))
+
+
+class RunsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.call(
+            self.service.runs, self.project_path,
+            status=self.get_query_argument("status", None) or None,
+            target=self.get_query_argument("target", None) or None,
+            limit=self.int_argument("limit", 50), offset=self.int_argument("offset", 0)))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Submit: ``{"run_configuration", "script", "arguments"}``; 201 with the run."""
+        self.reply(await self.call(self.service.submit, self.project_path, self.body()), 201)
+
+
+class RunHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.service.run, self.project_path, run_id))
+
+
+class LogHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.service.log, self.project_path, run_id,
+                                   self.int_argument("offset", 0)))
+
+
+class MetricsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply({"metrics": await self.call(self.service.metrics, self.project_path, run_id)})
+
+
+class OutputsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply({"outputs": await self.call(self.service.outputs, self.project_path, run_id)})
+
+
+class OutputFileHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        """Download one output file, read in the pool a chunk at a time."""
+        size, chunks = await self.call(self.service.open_output, self.project_path, run_id,
+                                       name)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Length", str(size))
+        filename = name.rsplit("/", 1)[-1].replace('"', "")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        while True:
+            block = await IOLoop.current().run_in_executor(self.service.executor, next, chunks,
+                                                           b"")
+            if not block:
+                break
+            self.write(block)
+            await self.flush()
+        self.finish()
+
+
+class CancelHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
+
+
+def route_table() -> list[tuple[str, type[AmlHandler]]]:
+    """Every route of the API, relative to ``/aml/api/``."""
+    return [
+        ("version", VersionHandler),
+        ("projects", ProjectHandler),
+        ("targets", TargetsHandler),
+        (r"targets/(?P<name>[^/]+)", TargetHandler),
+        (r"targets/(?P<name>[^/]+)/environment", EnvironmentHandler),
+        ("runconfigs", RunConfigurationsHandler),
+        ("prepare", PrepareJobsHandler),
+        (r"prepare/(?P<job_id>[0-9a-f]+)", PrepareJobHandler),
+        ("runs", RunsHandler),
+        (rf"runs/{RUN_ID}", RunHandler),
+        (rf"runs/{RUN_ID}/log", LogHandler),
+        (rf"runs/{RUN_ID}/metrics", MetricsHandler),
+        (rf"runs/{RUN_ID}/outputs", OutputsHandler),
+        (rf"runs/{RUN_ID}/outputs/(?P<name>.+)", OutputFileHandler),
+        (rf"runs/{RUN_ID}/cancel", CancelHandler),
+    ]
+
+
+def setup_handlers(web_app: Any, service: AmlService) -> None:
+    """Put the service in the server's settings and add the route table."""
+    web_app.settings[SERVICE_SETTING] = service
+    base = url_path_join(web_app.settings["base_url"], "aml", "api")
+    web_app.add_handlers(".*$", [(url_path_join(base, pattern) + "/?", handler)
+                                 for pattern, handler in route_table()])

@@ -1,0 +1,3 @@
+"""The one service API every front end calls: Workspace, Run, sweeps, attach/prepare, the REST
+service object.
+"""

@@ -1,0 +1,284 @@
+"""``AmlService``: the one object behind every REST handler. It maps the paths the file browser
+shows to projects (one ``Workspace`` per project, shared by all requests), and does the blocking
+work (SQLite, snapshots, SSH, Docker) for the handlers, which call it from a thread pool.
+
+Every method here is synchronous and may block; handlers never call it on the event loop.
+Every answer is built by :mod:`aml_magic.service.schema`, so secret values are masked the same way as in
+``aml ... -o json``.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from aml_magic.service import schema
+from aml_magic.errors import AmlError, EnvironmentNotPrepared, ProjectNotFound
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.workspace import Workspace
+from aml_magic.service.jobs import PrepareJobs
+
+#: Largest page of runs one request may ask for.
+MAX_PAGE = 500
+#: How many metric names the runs list shows per run (the "first metrics" column).
+LIST_METRICS = 3
+#: Bytes per read when an output file is streamed to the browser.
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+class ApiError(AmlError):
+    """A request the service refuses with a given HTTP status (bad parameter, conflict)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AmlService:
+    """Projects under the server's root folder, their runs and targets, as JSON-ready dicts."""
+
+    def __init__(self, root_dir: str | os.PathLike[str], *, max_workers: int = 4) -> None:
+        self.root_dir = Path(root_dir).expanduser().resolve()
+        self.executor = ThreadPoolExecutor(max_workers=max_workers,
+                                           thread_name_prefix="aml-server")
+        self.jobs = PrepareJobs(self.executor)
+        self._workspaces: dict[Path, Workspace] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop taking work, drop queued work, close the targets' connections."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            workspaces, self._workspaces = list(self._workspaces.values()), {}
+        for workspace in workspaces:
+            workspace.close()
+
+    # -- projects ---------------------------------------------------------------------------
+    def _folder(self, path: str) -> Path:
+        """ROOT/PATH, refused when it leaves the server's root folder."""
+        folder = (self.root_dir / path.strip("/")).resolve()
+        if folder != self.root_dir and self.root_dir not in folder.parents:
+            raise ApiError(404, f"'{path}' is outside the server's root folder")
+        return folder
+
+    def workspace(self, path: str) -> Workspace:
+        """The project at PATH (relative to the server's root) or the nearest folder above it
+        holding ``aml_config/``, never above the root; one ``Workspace`` per project."""
+        from aml_magic.domain.config import find_project
+        folder = self._folder(path)
+        if folder.is_file():
+            folder = folder.parent
+        try:
+            root = find_project(folder)
+        except ProjectNotFound:
+            raise ProjectNotFound(f"no aml_config/ folder at or above '{path or '/'}': run "
+                                  "`aml init` there to make it a project") from None
+        if root != self.root_dir and self.root_dir not in root.parents:
+            raise ProjectNotFound(f"no aml_config/ folder at or above '{path or '/'}' inside "
+                                  "the server's root folder")
+        with self._lock:
+            workspace = self._workspaces.get(root)
+            if workspace is None:
+                workspace = self._workspaces[root] = Workspace(root)
+        return workspace
+
+    def workspaces(self) -> list[Workspace]:
+        """The projects this server has seen (the ones the reconciler keeps current)."""
+        with self._lock:
+            return list(self._workspaces.values())
+
+    def project(self, path: str) -> schema.ProjectJson:
+        workspace = self.workspace(path)
+        return self._project_json(workspace)
+
+    def _project_json(self, workspace: Workspace) -> schema.ProjectJson:
+        return {"name": workspace.name, "path": workspace.root.relative_to(self.root_dir).as_posix()
+                if workspace.root != self.root_dir else ""}
+
+    # -- targets and run configurations -----------------------------------------------------
+    def targets(self, path: str) -> list[schema.TargetJson]:
+        workspace = self.workspace(path)
+        return [schema.target_json(c) for c in workspace.targets().values()]
+
+    def run_configurations(self, path: str) -> list[schema.RunConfigurationJson]:
+        workspace = self.workspace(path)
+        return [schema.runconfig_json(c) for c in workspace.run_configurations().values()]
+
+    def attach(self, path: str, body: dict[str, Any]) -> schema.TargetJson:
+        """Attach a target; a password in BODY goes to the secret store, never to a file."""
+        workspace = self.workspace(path)
+        options = dict(body)
+        type_name = str(options.pop("type", "") or "")
+        name = str(options.pop("name", "") or "")
+        if not type_name or not name:
+            raise ApiError(400, "attach needs 'type' and 'name'")
+        allowed = {"address", "username", "password", "use_key", "key_file",
+                   "host_key_fingerprint", "trust_new_host_key", "base_image"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ApiError(400, f"unknown attach option(s) {', '.join(unknown)}; known: "
+                                f"{', '.join(sorted(allowed))}")
+        workspace.attach(type_name, name, **{k: v for k, v in options.items() if v not in ("", None)})
+        return schema.target_json(workspace.config.compute(name))
+
+    def detach(self, path: str, name: str) -> None:
+        workspace = self.workspace(path)
+        if name not in workspace.targets():
+            raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
+        workspace.detach(name)
+
+    def environment(self, path: str, name: str) -> schema.EnvironmentJson:
+        """Whether the environment of the run configuration for target NAME exists (no build)."""
+        workspace = self.workspace(path)
+        compute = workspace.targets().get(name)
+        if compute is None:
+            raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
+        rc = self._runconfig_for(workspace, name)
+        if rc is None:
+            return {"target": name, "run_configuration": None, "prepared": None,
+                    "message": f"no run configuration uses target '{name}'"}
+        target = workspace.target_for(compute)
+        try:
+            result = target.prepare(rc, build=False)
+        except EnvironmentNotPrepared as exc:
+            return {"target": name, "run_configuration": rc.name, "prepared": False,
+                    "message": str(exc)}
+        return {"target": name, "run_configuration": rc.name, "prepared": True,
+                "message": result.message}
+
+    @staticmethod
+    def _runconfig_for(workspace: Workspace, target: str) -> Any:
+        """The run configuration named like the target (what attach writes), else the first
+        one that uses it."""
+        configs = workspace.run_configurations()
+        if target in configs and configs[target].target == target:
+            return configs[target]
+        return next((c for c in configs.values() if c.target == target), None)
+
+    def start_prepare(self, path: str, body: dict[str, Any]) -> schema.PrepareJobJson:
+        workspace = self.workspace(path)
+        name = str(body.get("run_configuration") or "")
+        if not name and body.get("target"):
+            rc = self._runconfig_for(workspace, str(body["target"]))
+            name = rc.name if rc is not None else ""
+        if not name:
+            raise ApiError(400, "prepare needs 'run_configuration' (or a 'target' one uses)")
+        workspace.config.runconfig(name)              # a bad name fails now, not in the job
+        return self.jobs.start(workspace, name)
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(self, path: str, *, status: str | None, target: str | None, limit: int,
+             offset: int) -> schema.RunPageJson:
+        """One page of the project's runs, newest first, with the total for the filters."""
+        if not 0 < limit <= MAX_PAGE or offset < 0:
+            raise ApiError(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        if status is not None and status not in {s.value for s in RunStatus}:
+            raise ApiError(400, f"unknown status '{status}'; one of "
+                                f"{', '.join(s.value for s in RunStatus)}")
+        workspace = self.workspace(path)
+        store = workspace.store
+        records = store.list_runs(status=status, target=target, limit=limit, offset=offset)
+        metrics: dict[str, dict[str, Any]] = {}
+        for record in records:
+            latest: dict[str, Any] = {}
+            for metric in store.metrics(record.run_id):
+                if metric.name in latest or len(latest) < LIST_METRICS:
+                    latest[metric.name] = metric.value
+            if latest:
+                metrics[record.run_id] = latest
+        return {"project": self._project_json(workspace),
+                "runs": [schema.run_json(r) for r in records],
+                "metrics": metrics,
+                "total": store.count_runs(status=status, target=target),
+                "active": len(store.active_runs()),      # the status index: few rows
+                "limit": limit, "offset": offset}
+
+    def run(self, path: str, run_id: str) -> schema.RunDetailJson:
+        """A run in full, reconciled with its target first when it is still going."""
+        run = self.workspace(path).run(run_id)
+        record = run.refresh()
+        return schema.run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
+                                      log=f".aml/runs/{record.run_id}/log.txt",
+                                      unreachable=run.last_error)
+
+    def log(self, path: str, run_id: str, offset: int) -> schema.LogChunkJson:
+        """The log from byte OFFSET to its last complete line (masked) and where to go on."""
+        if offset < 0:
+            raise ApiError(400, "offset must be >= 0")
+        run = self.workspace(path).run(run_id)
+        record = run.refresh()
+        text, next_offset = run.log_text(offset)
+        return {"run_id": record.run_id, "offset": offset, "next_offset": next_offset,
+                "text": text, "status": record.status.value,
+                "complete": record.status.is_terminal() and next_offset == offset}
+
+    def metrics(self, path: str, run_id: str) -> list[schema.MetricJson]:
+        run = self.workspace(path).run(run_id)
+        return [schema.metric_json(m) for m in run.metrics()]
+
+    def outputs(self, path: str, run_id: str) -> list[schema.OutputJson]:
+        run = self.workspace(path).run(run_id)
+        return [schema.output_json(a) for a in run.outputs()]
+
+    def open_output(self, path: str, run_id: str, name: str) -> tuple[int, Iterator[bytes]]:
+        """(size, chunks) of one collected output. Only files the history lists are served,
+        and never through a symlink the run may have planted."""
+        run = self.workspace(path).run(run_id)
+        if name not in {a.path for a in run.outputs()}:
+            raise ApiError(404, f"run {run.id} has no output '{name}'")
+        file = run.outputs_folder / name
+        try:
+            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise ApiError(404, f"output '{name}' of run {run.id} cannot be read: "
+                                f"{exc.strerror}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise ApiError(404, f"output '{name}' of run {run.id} is not a regular file")
+
+        def chunks() -> Iterator[bytes]:
+            with os.fdopen(fd, "rb") as handle:
+                while block := handle.read(DOWNLOAD_CHUNK):
+                    yield block
+        return info.st_size, chunks()
+
+    def cancel(self, path: str, run_id: str) -> schema.RunJson:
+        workspace = self.workspace(path)
+        run = workspace.run(run_id)
+        if run.record.status.is_terminal():
+            raise ApiError(409, f"run {run.id} has already ended ({run.record.status.value}); "
+                                "nothing to cancel")
+        workspace.cancel(run.id)
+        return schema.run_json(run.refresh())
+
+    def submit(self, path: str, body: dict[str, Any]) -> schema.RunJson:
+        """Record and start a run; returns once it is recorded (the start goes on in a thread,
+        its failures land in the run's status)."""
+        workspace = self.workspace(path)
+        name = str(body.get("run_configuration") or "")
+        if not name:
+            raise ApiError(400, "submit needs 'run_configuration'")
+        arguments = body.get("arguments") or []
+        if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
+            raise ApiError(400, "'arguments' must be a list of strings")
+        script = body.get("script")
+        if script is not None:
+            script = str(self._folder(str(script)))
+        run = workspace.submit(name, script, arguments, background=True)
+        return schema.run_json(run.record if run.starting else run.refresh())
+
+    # -- background reconciliation ----------------------------------------------------------
+    def reconcile_all(self) -> int:
+        """Reconcile the non-terminal runs of every project seen; returns how many."""
+        count = 0
+        for workspace in self.workspaces():
+            try:
+                count += workspace.reconcile_active()
+            except AmlError:
+                continue
+        return count

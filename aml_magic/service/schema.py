@@ -1,0 +1,310 @@
+"""The JSON shape of every object a front end shows: runs, metrics, outputs, compute targets and
+run configurations. ``aml ... -o json``, the widgets and the REST API all build their JSON here,
+so one object has one shape (snake_case keys, times in seconds since the epoch, sizes in bytes)
+and secret values are masked in every one of them.
+
+Builders take the history and configuration objects (``RunRecord``, ``Metric``, ``Artifact``,
+``ComputeTarget``, ``RunConfiguration``) by their attributes and return plain ``dict``s typed as
+``TypedDict``s, ready for ``json.dumps``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from aml_magic.domain.secrets import MASK, is_reference, looks_secret
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+
+#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
+_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
+
+
+class MetricJson(TypedDict):
+    """One logged value; a series is several rows with one name and increasing ``step``."""
+
+    name: str
+    value: Any
+    step: int | None
+    time: float | None
+
+
+class OutputJson(TypedDict):
+    """One file under the run's ``outputs/``; ``path`` is relative to it, '/'-separated."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class RunJson(TypedDict):
+    """A run as listed (``aml run list -o json``, the runs table, the REST list)."""
+
+    run_id: str
+    project: str
+    run_configuration: str | None
+    target: str
+    target_type: str
+    status: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    duration: float | None
+    exit_code: int | None
+    reason: str | None
+    command: list[str]
+    script: str | None
+    environment: dict[str, str]
+    snapshot_digest: str | None
+    environment_hash: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+    kind: str                      # "script", "sweep" (a sweep's parent) or "notebook"
+    parent_run_id: str | None      # the sweep a child run belongs to
+
+
+class RunDetailJson(RunJson, total=False):
+    """A run in full (``aml run show -o json``): what it was configured with, its metrics and
+    outputs, where its log is, and why its state may be stale (``unreachable``)."""
+
+    configuration: dict[str, Any]
+    metrics: list[MetricJson]
+    outputs: list[OutputJson]
+    log: str
+    environment_log: str
+    unreachable: str
+    python: str
+    provenance: dict[str, Any]
+    hint: str
+    spark_app_id: str
+    spark_ui: str
+
+
+class TargetJson(TypedDict):
+    """A compute target; ``settings`` holds its ``.compute`` file's keys as written there."""
+
+    name: str
+    type: str
+    address: str | None
+    username: str | None
+    settings: dict[str, Any]
+
+
+class RunConfigurationJson(TypedDict):
+    """A run configuration; ``settings`` holds its ``.runconfig`` file's keys as written there."""
+
+    name: str
+    target: str
+    framework: str
+    arguments: list[str]
+    environment: dict[str, str]
+    settings: dict[str, Any]
+
+
+class ProjectJson(TypedDict):
+    """A project as the server sees it: ``path`` is its folder relative to the server's root."""
+
+    name: str
+    path: str
+
+
+class RunPageJson(TypedDict):
+    """One page of a project's runs (REST list): ``total`` matches the filters, ``active``
+    counts the project's non-terminal runs, ``metrics`` maps a run id to its first metrics'
+    latest values."""
+
+    project: ProjectJson
+    runs: list[RunJson]
+    metrics: dict[str, dict[str, Any]]
+    total: int
+    active: int
+    limit: int
+    offset: int
+
+
+class LogChunkJson(TypedDict):
+    """A piece of a run's log (masked) from byte ``offset``; ask again from ``next_offset``;
+    ``complete`` once the run has ended and nothing is left."""
+
+    run_id: str
+    offset: int
+    next_offset: int
+    text: str
+    status: str
+    complete: bool
+
+
+class EnvironmentJson(TypedDict):
+    """Whether a target's environment (for one of its run configurations) exists already."""
+
+    target: str
+    run_configuration: str | None
+    prepared: bool | None
+    message: str
+
+
+class PrepareJobJson(TypedDict):
+    """An environment build running in the server; poll it until ``state`` is not running."""
+
+    job_id: str
+    project: str
+    run_configuration: str
+    state: str
+    progress: list[str]
+    message: str | None
+    built: bool | None
+    started_at: float
+    ended_at: float | None
+
+
+# -- secrets ----------------------------------------------------------------------------------
+def is_secret_name(name: str) -> bool:
+    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
+    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
+    lowered = name.lower()
+    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
+
+
+def mask_value(name: str, value: Any) -> Any:
+    """``******`` for a text value under a secret-looking name, unless it is a reference into
+    the secret store (a reference reveals nothing and says where the value lives)."""
+    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
+        return MASK
+    if isinstance(value, str):
+        from aml_magic.domain.secrets import mask_url_passwords
+        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
+    return value
+
+
+def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
+    """Environment variables as text, secret-looking names masked. History already keeps only
+    ``******`` for those; masking again here covers records written by older versions and
+    run configurations that hold a literal value."""
+    return {str(k): str(mask_value(str(k), v)) for k, v in (environment or {}).items()}
+
+
+def mask_secrets(data: Any, *, name: str = "") -> Any:
+    """A deep copy of JSON-like ``data`` with every secret-looking key's text value masked
+    (``EnvironmentVariables`` inside a configuration snapshot included)."""
+    if isinstance(data, Mapping):
+        return {str(k): mask_secrets(v, name=str(k)) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_secrets(item, name=name) for item in data]
+    return mask_value(name, data)
+
+
+# -- builders ---------------------------------------------------------------------------------
+def metric_json(metric: Metric) -> MetricJson:
+    return {"name": metric.name, "value": metric.value, "step": metric.step,
+            "time": metric.time}
+
+
+def output_json(artifact: Artifact) -> OutputJson:
+    return {"path": artifact.path, "size": int(artifact.size), "sha256": artifact.sha256}
+
+
+def run_json(record: RunRecord) -> RunJson:
+    status = record.status
+    return {
+        "run_id": record.run_id,
+        "project": record.project,
+        "run_configuration": record.run_configuration,
+        "target": record.target,
+        "target_type": record.target_type,
+        "status": str(getattr(status, "value", status)),
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "duration": record.duration,
+        "exit_code": record.exit_code,
+        "reason": record.reason,
+        "command": [str(item) for item in record.command],
+        "script": record.script,
+        "environment": mask_environment(record.environment),
+        "snapshot_digest": record.snapshot_digest,
+        "environment_hash": record.environment_hash,
+        "git_commit": record.git_commit,
+        "git_dirty": record.git_dirty,
+        "kind": record.kind,
+        "parent_run_id": record.parent_run_id,
+    }
+
+
+def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
+                    outputs: Iterable[Artifact] = (), log: str | None = None,
+                    unreachable: str | None = None,
+                    environment_log: str | None = None) -> RunDetailJson:
+    detail: RunDetailJson = {**run_json(record),
+                             "configuration": mask_secrets(record.config_snapshot),
+                             "metrics": [metric_json(m) for m in metrics],
+                             "outputs": [output_json(a) for a in outputs]}
+    if log is not None:
+        detail["log"] = log
+    if environment_log is not None:         # the environment build the submit triggered
+        detail["environment_log"] = environment_log
+    python = interpreter_text(record.provenance) or record.target_state.get("python")
+    if isinstance(python, str):             # the interpreter the run used (path and version)
+        detail["python"] = python
+    if record.provenance:
+        detail["provenance"] = dict(record.provenance)
+    hint = record.provenance.get("hint")
+    if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
+        detail["hint"] = hint
+    for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
+        value = record.target_state.get(key)
+        if isinstance(value, str) and len(value) < 300:
+            detail[key] = value
+    if unreachable:
+        detail["unreachable"] = unreachable
+    return detail
+
+
+def interpreter_text(provenance: Mapping[str, Any]) -> str | None:
+    """``/envs/e/bin/python -> /usr/bin/python3.11 (Python 3.11.2)`` from a run's provenance
+    (the path it was started by, then the resolved one when they differ); None without one."""
+    resolved, version = provenance.get("python"), provenance.get("python_version")
+    if not (isinstance(resolved, str) and isinstance(version, str)):
+        return None
+    started = provenance.get("python_executable")
+    text = f"{started} -> {resolved}" if isinstance(started, str) else resolved
+    return f"{text} (Python {version})"
+
+
+def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A run as ``aml history list`` gives it: the ``RunJson`` fields, ``arguments`` (the
+    script's), ``metrics`` (last value of each series) and, as Workbench's JSON had them, each
+    metric also as a top-level key (unless it names a field) so that ``--query "[?Accuracy >
+    `0.9`]"`` works unchanged. A plain dict: metric names are the user's."""
+    row: dict[str, Any] = dict(run_json(record))
+    row["arguments"] = [str(item) for item in record.command[1:]]
+    row["metrics"] = {name: mask_value(name, value) for name, value in metrics.items()}
+    for name, value in row["metrics"].items():
+        row.setdefault(name, value)
+    return row
+
+
+def target_json(compute: ComputeTarget) -> TargetJson:
+    from aml_magic.domain.config import compute_to_mapping
+    settings = compute_to_mapping(compute)
+    settings.pop("name", None)
+    return {"name": compute.name, "type": compute.type, "address": compute.address,
+            "username": compute.username, "settings": mask_secrets(settings)}
+
+
+def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
+    from aml_magic.domain.config import runconfig_to_mapping
+    from aml_magic.domain.config.runconfig import argument_text
+    settings = runconfig_to_mapping(config)
+    settings.pop("name", None)
+    return {"name": config.name, "target": config.target, "framework": config.framework,
+            "arguments": [argument_text(a) for a in (config.argument_vector or [])],
+            "environment": mask_environment(config.environment_variables),
+            "settings": mask_secrets(settings)}
+
+
+def dumps(data: Any) -> str:
+    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept."""
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,157 @@
+"""The sweep driver: a detached process (``python -m aml_magic.service.sweep_driver ROOT PARENT_ID``)
+that starts a sweep's queued children through ``Workspace.submit``, at most
+``maxConcurrentRuns`` at a time, and records the parent's status as the summary of theirs.
+
+It waits on its children's ends with ``Run.wait`` in one thread per running child (on
+``local`` these wake on the agent's exit through a pidfd, not on a timer) and checks the
+parent between ends, so a cancel stops it from starting more. Each child's changes are
+appended to the parent's ``log.txt``: ``aml run logs PARENT -f`` (and the CLI's default
+stream) show the sweep's progress.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from aml_magic.errors import AmlError
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.sweep import children_of, progress_line, summarize
+
+if TYPE_CHECKING:
+    from aml_magic.service.workspace import Workspace
+
+#: The longest wait for a child's end before the parent is checked for a cancel (seconds).
+CANCEL_CHECK_SECONDS = 0.25
+
+
+class SweepDriver:
+    """Drives one sweep to its end in this process."""
+
+    def __init__(self, ws: Workspace, parent_id: str) -> None:
+        self.ws = ws
+        self.store = ws.store
+        self.parent_id = parent_id
+        parent = self.store.get(parent_id)
+        sweep = parent.config_snapshot.get("sweep") or {}
+        self.limit = max(1, int(sweep.get("max_concurrent_runs") or 1))
+        self.runconfig = str(sweep.get("runconfig") or parent.run_configuration)
+        self.script: str | None = sweep.get("script")
+        self.args: list[str] = [str(a) for a in sweep.get("args", [])]
+        self.overrides: dict[str, Any] = dict(sweep.get("overrides") or {})
+        self.children = [str(c["run_id"]) for c in children_of(parent)]
+        self.points = {str(c["run_id"]): c.get("point", {}) for c in children_of(parent)}
+        self.ended: queue.Queue[str] = queue.Queue()
+        self.log = open(self.store.run_dir(parent_id) / "log.txt", "a", encoding="utf-8")
+
+    def take_over(self) -> None:
+        """Note this process as the submitter of the parent and of every queued child (so
+        that its death is noticed) and mark the parent Running."""
+        from aml_magic.domain.history.stale import mark_submitter
+        for run_id in (self.parent_id, *self.children):
+            mark_submitter(self.store.run_dir(run_id))
+        self.store.update(self.parent_id, target_state={"driver_pid": os.getpid()})
+        self.store.set_status(self.parent_id, RunStatus.RUNNING)
+        self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, at most "
+                  f"{self.limit} at a time\n")
+
+    def note(self, text: str) -> None:
+        self.log.write(text)
+        self.log.flush()
+
+    def canceled(self) -> bool:
+        return self.store.get(self.parent_id).status.is_terminal()
+
+    def run(self) -> None:
+        pending = deque(self.children)
+        running: set[str] = set()
+        while pending or running:
+            if self.canceled():
+                break
+            while pending and len(running) < self.limit and not self.canceled():
+                child = pending.popleft()
+                if self._start(child):
+                    running.add(child)
+            if not running:
+                continue
+            try:
+                done = self.ended.get(timeout=CANCEL_CHECK_SECONDS)
+            except queue.Empty:
+                continue
+            running.discard(done)
+            self._report(done)
+        self._finish(pending)
+
+    def _start(self, child: str) -> bool:
+        """Start one queued child; False if it was canceled meanwhile or failed to start."""
+        from aml_magic.service.sweep import child_arguments
+        if self.store.get(child).status is not RunStatus.QUEUED:
+            return False
+        args = child_arguments(self.args, self.points[child])
+        try:
+            run = self.ws.submit(self.runconfig, self.script, args, queued_as=child,
+                                 frozen_snapshot=self.store.run_dir(self.parent_id),
+                                 overrides=self.overrides or None, on_warning=lambda _t: None)
+        except AmlError as exc:
+            record = self.store.get(child)
+            if not record.status.is_terminal():       # failed before it was filled in
+                self.store.set_status(child, RunStatus.FAILED, reason=str(exc))
+            self._report(child)
+            return False
+        self._report(child)
+
+        def wait() -> None:
+            try:
+                run.wait()
+            finally:
+                self.ended.put(child)
+        threading.Thread(target=wait, name=f"aml-sweep-{child}", daemon=True).start()
+        return True
+
+    def _report(self, child: str) -> None:
+        record = self.store.get(child)
+        self.note(progress_line(child, record.command, record.status.value, record.reason))
+
+    def _finish(self, pending: deque[str]) -> None:
+        """Children never started are Canceled (the sweep was canceled); the parent gets the
+        summary of its children's statuses unless it was canceled already."""
+        for child in pending:
+            if self.store.set_status(child, RunStatus.CANCELED,
+                                     reason="sweep canceled before this run started"):
+                self._report(child)
+        if self.canceled():
+            self.note(f"sweep {self.parent_id}: Canceled\n")
+            return
+        status, reason = summarize(self.store, self.parent_id)
+        self.note(f"sweep {self.parent_id}: {status.value}"    # before: followers stop at it
+                  + (f" ({reason})" if reason else "") + "\n")
+        self.store.set_status(self.parent_id, status, reason=reason)
+
+
+def main(argv: list[str]) -> int:
+    from aml_magic.service.workspace import Workspace
+    root, parent_id = argv
+    ws = Workspace(root)
+    driver = SweepDriver(ws, parent_id)
+    driver.take_over()                   # if this fails, the submitter fails the sweep
+    sys.stdout.write("ready\n")          # the submitter waits for this line
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    try:
+        driver.run()
+    except BaseException as exc:       # a bug must not leave the sweep Running forever
+        from aml_magic.service.sweep import fail_sweep
+        fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
+        raise
+    finally:
+        ws.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

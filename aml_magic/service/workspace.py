@@ -1,0 +1,399 @@
+"""``Workspace``: one object per project, the only API the front ends (CLI, magics, widgets,
+server) call. It joins configuration, secrets, snapshots, targets and the run history."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from aml_magic.errors import AmlError, ConfigError
+from aml_magic.domain.history.records import RunRecord
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.service.run import Run
+from aml_magic.domain.provenance import PYTHON_FACTS, interpreter_provenance
+from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
+
+ProgressCallback = Callable[[str], None]
+
+
+class Workspace:
+    """A project: the folder holding ``aml_config/``."""
+
+    def __init__(self, project_root: str | os.PathLike[str] | None = None, *,
+                 secrets_dir: str | os.PathLike[str] | None = None) -> None:
+        from aml_magic.domain.config import ProjectConfig, find_project
+        start = Path(project_root) if project_root is not None else Path.cwd()
+        self.root = find_project(start.expanduser().resolve())
+        self.config = ProjectConfig(self.root)
+        self._secrets_dir = Path(secrets_dir) if secrets_dir else None
+        self._store: Any = None
+        self._secrets: Any = None
+        self._lock = threading.RLock()
+        self._targets: dict[str, Target] = {}
+        self._warned: set[str] = set()
+        self._target_locks: dict[str, threading.RLock] = {}
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    # -- lazily built collaborators ---------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from aml_magic.domain.history import RunStore
+            with self._lock:
+                if self._store is None:
+                    self._store = RunStore(self.root)
+        return self._store
+
+    @property
+    def secrets(self) -> Any:
+        if self._secrets is None:
+            from aml_magic.domain.secrets import SecretStore
+            self._secrets = SecretStore(self._secrets_dir)
+        return self._secrets
+
+    def store_secret(self, kind: str, name: str, value: str) -> str:
+        """Keep ``value`` in the secret store; the reference is what files may hold."""
+        return self.secrets.put(kind, name, value)
+
+    def masker_for(self, record: RunRecord) -> Any:
+        """A masker knowing the secret values a run was given: the references its snapshot
+        holds, resolved from the secret store, and the literal values of secret-looking names
+        in its run configuration file (history keeps only ``******`` for those)."""
+        from aml_magic.domain.secrets import Masker, resolve_env
+        masker = Masker(())
+        sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
+        try:
+            if record.run_configuration:
+                sources.append(self.config.runconfig(record.run_configuration)
+                               .environment_variables)
+        except AmlError:
+            pass
+        for declared in sources:
+            try:
+                masker.update(resolve_env(declared or {}, self.secrets)[1])
+            except AmlError:
+                continue
+        return masker
+
+    # -- targets and run configurations -----------------------------------------------------
+    def targets(self) -> dict[str, Any]:
+        return self.config.compute_targets()
+
+    def run_configurations(self) -> dict[str, Any]:
+        return self.config.run_configurations()
+
+    def target_for(self, compute: Any) -> Target:
+        """A target object for ``compute``, kept per workspace so that its connection (SSH,
+        Docker) is reused between polls; a changed ``.compute`` gets a fresh one."""
+        from aml_magic.targets import target_class
+        with self._lock:
+            cached = self._targets.get(compute.name)
+            if cached is not None and cached.compute == compute:
+                return cached
+            cls = target_class(compute.type, source=str(compute.path) if compute.path else None)
+            target = cls(compute, project_root=self.root, secrets=self.secrets)
+            self._targets[compute.name] = target
+            self._target_locks.setdefault(compute.name, threading.RLock())
+        if cached is not None:
+            cached.close()
+        return target
+
+    def close(self) -> None:
+        """Close the targets' connections (also done at interpreter exit)."""
+        with self._lock:
+            targets, self._targets = list(self._targets.values()), {}
+        for target in targets:
+            target.close()
+
+    def attach(self, type_name: str, name: str, **options: Any) -> Any:
+        """Write ``<name>.compute`` and ``<name>.runconfig``; secrets go to the secret store.
+
+        Options are those of ``aml computetarget attach`` (address, username, password,
+        use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
+        from aml_magic.service.attach import attach_target
+        return attach_target(self, type_name, name, **options)
+
+    def detach(self, name: str) -> None:
+        """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
+        the target referenced."""
+        compute = self.config.compute(name)
+        self.config.remove(name)
+        password = getattr(compute, "password", None)
+        key = getattr(compute, "key_reference", None)
+        for ref in (password, key):
+            if ref and self.secrets.is_reference(ref) and ref.startswith("aml-secret:"):
+                try:
+                    self.secrets.delete(ref)
+                except AmlError:
+                    pass
+
+    def create_run_configuration(self, name: str, *, target: str,
+                                 framework: str = "Python", **fields: Any) -> Any:
+        from aml_magic.domain.config import RunConfiguration
+        self.config.compute(target)          # the target must exist
+        if name in self.config.runconfig_names():
+            raise AmlError(f"run configuration '{name}' already exists in "
+                           f"{self.root / 'aml_config'}; pick another name or edit the file")
+        rc = RunConfiguration(name=name, target=target, framework=framework, **fields)
+        self.config.write_runconfig(rc)
+        return rc
+
+    def dependencies(self, rc: Any) -> Dependencies:
+        """The run configuration's conda and Spark dependencies, loaded when a target asks:
+        targets get them here and never read ``aml_config/`` themselves."""
+        return Dependencies(conda=lambda: self.config.conda_dependencies(rc),
+                            spark=lambda: self.config.spark_dependencies(rc))
+
+    # -- prepare ----------------------------------------------------------------------------
+    def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
+                strict: bool = False) -> PrepareResult:
+        """Build the run configuration's environment unless it exists. ``strict``: a conda
+        specification the target cannot honour fails the build instead of a warning."""
+        rc = self.config.runconfig(runconfig_name)
+        target = self.target_for(self.config.target_of(rc))
+        start = time.perf_counter()
+        with self._target_locks[rc.target]:
+            result = target.prepare(rc, on_progress=on_progress, strict=strict,
+                                    dependencies=self.dependencies(rc))
+        result.seconds = time.perf_counter() - start
+        return result
+
+    # -- submit -----------------------------------------------------------------------------
+    def submit(self, runconfig_name: str, script: str | None = None,
+               args: Sequence[str] = (), *, wait: bool = False,
+               on_progress: ProgressCallback | None = None,
+               on_warning: ProgressCallback | None = None, background: bool = False,
+               overrides: Mapping[str, Any] | None = None,
+               queued_as: str | None = None, frozen_snapshot: Path | None = None) -> Run:
+        """Snapshot the project, record the run, start it on the target; return once it is
+        started (or after it ends with ``wait``). A failure after the run is recorded marks it
+        Failed with the reason, then raises. With ``background`` the run is returned as soon
+        as it is recorded and a thread (``run.starting``) syncs, prepares and launches it: a
+        notebook cell then never blocks on a slow target; failures are in the run's status.
+
+        ``queued_as``: the id of a run already recorded Queued (a sweep's child, see
+        ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
+        a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
+        folder): the run gets that snapshot instead of the project as it is now."""
+        from aml_magic.domain.secrets import resolve_env
+        from aml_magic.domain.snapshot.gitinfo import git_info
+        from aml_magic.domain.snapshot.manifest import take_snapshot
+
+        rc = self.config.runconfig(runconfig_name)
+        if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
+            import dataclasses
+            rc = dataclasses.replace(rc, **overrides)
+        compute = self.config.target_of(rc)
+        self._warn([*rc.warnings, *compute.warnings], on_warning)
+        target = self.target_for(compute)
+        target.check(rc)
+        self.config.check_run(rc, builds_environments=target.builds_environments)
+        if script is not None:
+            script = self._project_relative(script)
+        command = [str(item) for item in rc.resolve_arguments(script, list(args))]
+        if not command:
+            raise ConfigError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
+                              "script was given: name a script to run",
+                              path=str(rc.path) if rc.path else None)
+        declared = dict(rc.environment_variables or {})
+        env, masker = resolve_env(declared, self.secrets,
+                                  context=str(rc.path) if rc.path else rc.name)
+        if frozen_snapshot is None:
+            manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
+                                     "hashes.json")
+        else:
+            from aml_magic.domain.snapshot.manifest import Manifest
+            manifest = Manifest.from_json((frozen_snapshot / "manifest.json").read_bytes())
+        self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
+        if command[0].endswith(".py") and command[0] not in manifest.files:
+            raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
+                           ".amlignore/.gitignore excludes it); scripts run from the run's copy "
+                           "of the project")
+        store = self.store
+        run_id = queued_as or store.new_run_id(self.name)
+        commit, dirty = git_info(self.root)
+        environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
+        config_snapshot = _config_snapshot(rc, compute)
+        config_snapshot["runconfig"]["EnvironmentVariables"] = environment or None
+        record = RunRecord(
+            run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
+            target_type=compute.type, status=RunStatus.QUEUED, command=command,
+            script=command[0], config_snapshot=config_snapshot, environment=environment,
+            snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
+        if queued_as is None:
+            store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
+        else:
+            from aml_magic.service.sweep import fill_queued_child
+            fill_queued_child(store, record)
+            if not store.set_status(run_id, RunStatus.PREPARING):
+                raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
+                               "before it started")
+        run_folder = store.run_dir(run_id)
+        (run_folder / "manifest.json").write_text(manifest.to_json())
+        request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
+                                project_root=self.root, run_folder=run_folder, runconfig=rc,
+                                extra={"on_progress": on_progress},
+                                secret_values=masker.values(),
+                                dependencies=self.dependencies(rc),
+                                content_root=frozen_snapshot / "work" if frozen_snapshot else None)
+        run = Run(self, run_id)
+        if background and not wait:
+            run.starting = threading.Thread(target=self._start_recorded, args=(target, request),
+                                            name=f"aml-submit-{run_id}")
+            run.starting.start()
+            return run
+        self._start(target, request)
+        if wait:
+            run.wait()
+        return run
+
+    def _start(self, target: Target, request: LaunchRequest) -> None:
+        """Sync, prepare and launch a recorded run; a failure makes it Failed and raises."""
+        store, run_id = self.store, request.run_id
+        try:
+            with self._target_locks[target.compute.name]:
+                state = target.submit(request)
+                state.setdefault("launched_at", time.time())
+                provenance = interpreter_provenance(state.pop(PYTHON_FACTS, None),
+                                                    target.compute.python_location)
+                fields = {"target_state": state, "started_at": time.time(),
+                          "environment_hash": request.environment_hash, "provenance": provenance}
+                if not store.set_status(run_id, RunStatus.RUNNING, fields=fields) and \
+                        store.get(run_id).status.is_terminal():
+                    target.cancel(state)       # canceled while it was starting
+        except AmlError as exc:
+            store.update(run_id, ended_at=time.time())
+            store.set_status(run_id, RunStatus.FAILED, reason=str(exc))
+            raise AmlError(f"run {run_id} failed to start: {exc}") from None
+        except BaseException as exc:
+            store.set_status(run_id, RunStatus.FAILED, reason=f"internal error: {exc!r}")
+            raise
+
+    def _start_recorded(self, target: Target, request: LaunchRequest) -> None:
+        """``_start`` for a background thread: the outcome is in the run history."""
+        try:
+            self._start(target, request)
+        except AmlError:
+            pass
+
+    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None) -> None:
+        """Report configuration warnings (unknown keys, ignored Workbench features) once per
+        workspace; without a callback they go to Python's warnings."""
+        for message in messages:
+            if message in self._warned:
+                continue
+            self._warned.add(message)
+            if on_warning is not None:
+                on_warning(message)
+            else:
+                import warnings
+                warnings.warn(message, stacklevel=3)
+
+    def _project_relative(self, script: str) -> str:
+        path = Path(script).expanduser()
+        if path.is_absolute():
+            try:
+                return path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                raise AmlError(f"script {script} is outside the project {self.root}: copy it "
+                               "into the project first") from None
+        return path.as_posix()
+
+    # -- runs -------------------------------------------------------------------------------
+    def run(self, run_id: str) -> Run:
+        resolved = self.store.resolve_run_id(run_id)
+        return Run(self, resolved, self.store.get(resolved))
+
+    def runs(self, *, status: str | RunStatus | None = None, target: str | None = None,
+             limit: int = 50) -> list[Run]:
+        records = self.store.list_runs(status=status, target=target, limit=limit)
+        return [Run(self, r.run_id, r) for r in records]
+
+    def reconcile(self, record: RunRecord) -> RunRecord:
+        from aml_magic.service.reconcile import reconcile
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            return reconcile(self.store, record, target)
+
+    def wait_for_change(self, record: RunRecord, timeout: float) -> None:
+        """Sleep up to ``timeout``, or less when the run's target sees a change coming."""
+        try:
+            target = self._target_of_record(record)
+        except AmlError:
+            time.sleep(timeout)
+            return
+        target.wait_for_change(record.target_state, timeout)
+
+    def settle_unlaunched(self, record: RunRecord) -> RunRecord:
+        """A run recorded but not launched (or a sweep's parent, never launched itself) whose
+        submitter may have died: Failed with the reason, or for a sweep, following its
+        children; otherwise unchanged."""
+        if record.kind == "sweep":
+            from aml_magic.service.sweep import settle_orphaned_sweep
+            return settle_orphaned_sweep(self, record)
+        from aml_magic.domain.history.stale import fail_if_abandoned
+        return fail_if_abandoned(self.store, record)
+
+    def reconcile_active(self) -> int:
+        """Reconcile every non-terminal run (for the server and ``aml run list``)."""
+        count = 0
+        unreachable: set[str] = set()     # one connect timeout per target, not per run
+        for record in self.store.active_runs():
+            if not record.target_state.get("run_dir") and \
+                    self.settle_unlaunched(record).status.is_terminal():
+                continue
+            if record.target in unreachable:
+                continue
+            try:
+                self.reconcile(record)
+                count += 1
+            except AmlError:
+                unreachable.add(record.target)
+        return count
+
+    def cancel(self, run_id: str) -> None:
+        record = self.store.get(run_id)
+        if record.status.is_terminal():
+            raise AmlError(f"run {run_id} has already ended ({record.status.value}); "
+                           "nothing to cancel")
+        if record.kind == "sweep":       # its queued children never start, running ones stop
+            from aml_magic.service.sweep import cancel_sweep
+            cancel_sweep(self, record)
+            return
+        if not record.target_state.get("run_dir"):
+            self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
+            return
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            target.cancel(record.target_state)
+
+    def stop_launched(self, record: RunRecord) -> None:
+        """Ask a launched run's agent to stop whatever its recorded status says: a sweep's
+        child marked Canceled just as it was launched (``sweep.py``)."""
+        target = self._target_of_record(record)
+        with self._target_locks[target.compute.name]:
+            target.cancel(record.target_state)
+
+    def _target_of_record(self, record: RunRecord) -> Target:
+        """The target a run ran on, as configured now, else as recorded at submit."""
+        try:
+            compute = self.config.compute(record.target)
+        except AmlError:
+            from aml_magic.domain.config import compute_from_mapping
+            compute = compute_from_mapping(record.target,
+                                           record.config_snapshot.get("compute", {}))
+        return self.target_for(compute)
+
+
+def _config_snapshot(rc: Any, compute: Any) -> dict[str, Any]:
+    """What the run was configured with; ``.compute`` passwords are references already."""
+    from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
+    return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}

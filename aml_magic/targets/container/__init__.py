@@ -1,0 +1,1 @@
+"""Targets whose agent is a container's main process (docker, remotedocker)."""

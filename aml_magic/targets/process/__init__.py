@@ -1,0 +1,1 @@
+"""Targets whose agent is a detached process on this machine (local)."""

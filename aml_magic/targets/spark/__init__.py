@@ -1,0 +1,1 @@
+"""Spark targets: spark-submit under the agent (cluster)."""

@@ -1,0 +1,1 @@
+"""Targets on a machine reached over SSH (remote placement, login, environments)."""

@@ -1,0 +1,243 @@
+"""A machine over SSH: run folders under ``remoteBaseDirectory`` (default ``~/.aml_magic``).
+
+``<base>/objects/`` is a content-addressed store (one file per sha256), ``<base>/runs/<id>/``
+one folder per run (the agent's files in ``.agent/``, ``work/`` the run's copy of the project),
+``spares/`` a pristine tree per project that the next submit takes over instead of copying.
+
+A sync is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python and
+kept compiled under ``helpers/``, see ``transports/helper_cache.py``) reads a header and one tar
+of the objects the remote lacks, assembles ``work/``, writes the agent and, when given a launch
+spec, starts the agent. Which objects the remote has is
+remembered per target in ``.aml/cache/``; a wrong memory costs one more round trip (the helper
+answers with what is missing), never a wrong run.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import io
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from aml_magic.errors import ConfigError, TargetError
+from aml_magic.transports.base import Transport
+from aml_magic.targets.base import LaunchRequest
+from aml_magic.targets.placement import Placement
+
+DEFAULT_BASE_DIR = "~/.aml_magic"
+_UPLOAD_BUFFER = 1 << 20
+# Runs PYTHON (``~/`` expanded on the remote) with the remaining arguments.
+_EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
+
+
+class RemotePlacement(Placement):
+    """Run folders on an SSH machine, filled from its content-addressed store."""
+
+    connect_timeout: float | None = None      # None: sshlogin.CONNECT_TIMEOUT
+    #: the interpreter of the environment a submit runs in (``userManagedEnvironment: false``)
+    interpreter: str | None = None
+
+    def _make_transport(self) -> Transport:
+        from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
+        transport: Transport = ssh_transport_for(
+            self.compute, self.secrets, connect_timeout=self.connect_timeout or CONNECT_TIMEOUT)
+        return transport
+
+    def check(self, runconfig: Any) -> None:
+        if not self.compute.address:
+            raise ConfigError(f"{self.compute.name}.compute has no address; re-attach with "
+                              "--address HOST[:PORT]",
+                              path=str(self.compute.path) if self.compute.path else None)
+
+    def where(self) -> str:
+        return str(self.compute.address)
+
+    def python(self) -> str:
+        return str(self.interpreter or self.compute.python_location or "python3")
+
+    def base_dir(self) -> str:
+        return str(self.compute.remote_base_dir or DEFAULT_BASE_DIR).rstrip("/") or "/"
+
+    def run_dir(self, request: LaunchRequest) -> str:
+        return f"{self.base_dir()}/runs/{request.run_id}"
+
+    def agent_dir(self, run_dir: str) -> str:
+        return f"{run_dir.rstrip('/')}/.agent"
+
+    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+        answer = self._exchange(request, spec=None, agent=_agent_text())
+        return {"run_dir": answer["run_dir"], "sync": answer.get("how"),
+                "copied_files": answer.get("copied")}
+
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
+        answer = self._exchange(request, spec=json.loads(spec), agent=_agent_text())
+        return {"run_dir": answer["run_dir"], "pid": answer.get("pid"),
+                "start": answer.get("start"), "sid": answer.get("sid"),   # the agent's identity
+                "sync": answer.get("how"), "copied_files": answer.get("copied"),
+                "python": answer.get("python")}
+
+    # -- the sync exchange ------------------------------------------------------------------
+    def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
+                  agent: dict[str, str] | None = None) -> dict[str, Any]:
+        from aml_magic.domain.snapshot.manifest import gc_paused
+        from aml_magic.domain.snapshot.ship import write_objects_tar
+        from aml_magic.transports.helper_cache import helper_arguments
+        manifest = request.manifest
+        progress = request.on_progress
+        with gc_paused():                     # 10,000s of short-lived objects
+            files = manifest.files_json()     # [[rel, sha, mode, size], ...], texts remembered
+            known = self._known_objects()
+            sending = sorted(manifest.shas() - known) if known is not None else []
+            sizes = {e.sha256: e.size for e in manifest.files.values()}
+            first: dict[str, str] = {}        # the tar names each object by its first path
+            for rel, entry in manifest.files.items():
+                first.setdefault(entry.sha256, rel)
+        argv = ["sh", "-c", _EXEC_PYTHON, "sh", self.python(), "-S", "-E",
+                *helper_arguments(self.base_dir(), "session")]  # compiled once per target
+        keep: list[str] = []
+        for _attempt in range(3):
+            rest = json.dumps({
+                "version": 2, "base": self.base_dir(), "run_id": request.run_id,
+                "project_key": _project_key(request.project_root),
+                "sending": [[sha, first[sha]] for sha in sending], "keep": keep, "agent": agent,
+                "spec": spec})
+            header = ('{"files":' + files + "," + rest[1:]).encode("utf-8")
+            if progress and sending:
+                size = sum(sizes[s] for s in sending)
+                progress(f"sending {len(sending)} new file(s), {size / 1e6:.1f} MB, to "
+                         f"'{self.compute.name}'")
+
+            def produce(raw: BinaryIO, header: bytes = header, shas: list[str] = sending) -> None:
+                # tarfile writes 10 KB at a time: batch them, one SSH packet run per MB
+                out = io.BufferedWriter(raw, buffer_size=_UPLOAD_BUFFER)
+                out.write(b"%d\n" % len(header))
+                out.write(header)
+                if shas:
+                    write_objects_tar(manifest, request.source, shas, out, by_path=True)
+                out.flush()
+                out.detach()
+
+            result = self.transport.run(argv, stdin=produce, check=False)  # type: ignore[arg-type]
+            answer = self._answer(result)
+            if "missing" not in answer:
+                self._remember_objects(manifest.shas())
+                return answer
+            sending = list(answer["missing"])
+            # sent before, yet missing: store them before the run can touch its copy
+            keep = [sha for sha in sending if known is not None and sha in known]
+        raise TargetError(f"target '{self.compute.name}': the remote object store still lacks "
+                          f"{len(sending)} file(s) after uploading them; check free space under "
+                          f"{self.base_dir()} on the remote")
+
+    def _answer(self, result: Any) -> dict[str, Any]:
+        err = result.stderr.decode("utf-8", "replace").strip()
+        if result.exit_code == 127:
+            raise TargetError(f"target '{self.compute.name}': Python '{self.python()}' was not "
+                              f"found on {self.compute.address}; set pythonLocation in "
+                              f"{self.compute.name}.compute ({err[-200:]})")
+        if result.exit_code != 0:
+            if "No space left" in err:
+                raise TargetError(f"target '{self.compute.name}': the disk of "
+                                  f"{self.compute.address} is full (under {self.base_dir()}); "
+                                  "free some space there and submit again")
+            raise TargetError(f"target '{self.compute.name}': preparing the run on "
+                              f"{self.compute.address} failed (exit {result.exit_code}): "
+                              f"{err[-400:] or 'no message'}")
+        try:
+            return dict(json.loads(result.stdout.decode("utf-8").strip().splitlines()[-1]))
+        except (ValueError, IndexError, TypeError):
+            raise TargetError(f"target '{self.compute.name}': unexpected answer from the remote "
+                              f"helper: {result.stdout[-200:]!r} {err[-200:]}") from None
+
+    # -- what the remote store holds (a cache: may be wrong, never trusted for correctness) --
+    def _known_path(self) -> Path:
+        c = self.compute
+        ident = f"{c.username}@{c.address}:{c.port or 22}:{self.base_dir()}"
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
+        return self.project_root / ".aml" / "cache" / f"remote-objects-{digest}.json"
+
+    def _known_objects(self) -> set[str] | None:
+        path = self._known_path()
+        try:
+            identity = _file_identity(path)
+            remembered = _KNOWN_IN_MEMORY.get(path)
+            if remembered is not None and remembered[0] in (identity, _PENDING):
+                return set(remembered[1])     # this process wrote or read it last: no parse
+            shas = frozenset(json.loads(path.read_text(encoding="utf-8"))["shas"])
+            _KNOWN_IN_MEMORY[path] = (identity, shas)
+            return set(shas)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _remember_objects(self, shas: set[str]) -> None:
+        path = self._known_path()
+        remembered = _KNOWN_IN_MEMORY.get(path)
+        try:
+            if remembered is not None and remembered[1] == shas \
+                    and remembered[0] in (_PENDING, _file_identity(path)):
+                return                    # unchanged: a warm re-submit writes nothing
+        except OSError:
+            pass
+        # written off the submit's path (10,000s of hashes): the file is a cache, and a memory
+        # that lags costs one round trip next time, nothing else
+        _KNOWN_IN_MEMORY[path] = (_PENDING, frozenset(shas))
+        writer = threading.Thread(target=_write_known, args=(path, frozenset(shas)),
+                                  name="aml-known-objects", daemon=True)
+        if not _WRITERS:
+            atexit.register(_finish_writes)   # a one-shot command still leaves the file
+        _WRITERS.append(writer)
+        writer.start()
+
+
+# What this process last read or wrote per known-objects file, by the file's (mtime, size,
+# inode): a process that lives on (a kernel) skips re-reading 10,000s of hashes per submit.
+_KNOWN_IN_MEMORY: dict[Path, tuple[tuple[int, int, int], frozenset[str]]] = {}
+
+
+def _write_known(path: Path, shas: frozenset[str]) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with _KNOWN_WRITE_LOCK:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"shas": sorted(shas)}), encoding="utf-8")
+            os.replace(tmp, path)
+            remembered = _KNOWN_IN_MEMORY.get(path)
+            if remembered is not None and remembered[1] == shas:
+                _KNOWN_IN_MEMORY[path] = (_file_identity(path), shas)
+        except OSError:
+            pass                      # costs one round trip next time, nothing else
+    if threading.current_thread() in _WRITERS:
+        _WRITERS.remove(threading.current_thread())
+
+
+_KNOWN_WRITE_LOCK = threading.Lock()
+_PENDING = (-1, -1, -1)                # identity of a memory whose file is being written
+_WRITERS: list[threading.Thread] = []
+
+
+def _finish_writes() -> None:
+    for writer in list(_WRITERS):
+        writer.join(timeout=10)
+
+
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _agent_text() -> dict[str, str]:
+    from aml_magic.agent import agent_files
+    return {rel: data.decode("utf-8") for rel, data in agent_files().items()}
+
+
+def _project_key(project_root: Path) -> str:
+    """Names the project's spare trees on the remote (one machine's folder of one project)."""
+    ident = f"{socket.gethostname()}:{Path(project_root).resolve()}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+__all__ = ["DEFAULT_BASE_DIR", "RemotePlacement"]
