@@ -13,14 +13,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from aml_magic.domain.secrets import MASK, is_reference, looks_secret
+from aml_magic.domain.secrets import mask_value
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.records import Artifact, Metric, RunRecord
-
-#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
-_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
 
 
 class MetricJson(TypedDict):
@@ -161,24 +158,6 @@ class PrepareJobJson(TypedDict):
 
 
 # -- secrets ----------------------------------------------------------------------------------
-def is_secret_name(name: str) -> bool:
-    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
-    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
-    lowered = name.lower()
-    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
-
-
-def mask_value(name: str, value: Any) -> Any:
-    """``******`` for a text value under a secret-looking name, unless it is a reference into
-    the secret store (a reference reveals nothing and says where the value lives)."""
-    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
-        return MASK
-    if isinstance(value, str):
-        from aml_magic.domain.secrets import mask_url_passwords
-        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
-    return value
-
-
 def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
     """Environment variables as text, secret-looking names masked. History already keeps only
     ``******`` for those; masking again here covers records written by older versions and
