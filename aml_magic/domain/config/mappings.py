@@ -45,3 +45,9 @@ def runconfig_to_mapping(config: RunConfiguration) -> dict[str, Any]:
         data[key] = getattr(config, attr)
     data.update(config.extra)
     return data
+
+
+def config_snapshot(rc: RunConfiguration, compute: ComputeTarget) -> dict[str, Any]:
+    """What a run was configured with, as its record keeps it; ``.compute`` passwords are
+    references already."""
+    return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}
