@@ -63,3 +63,11 @@ class HistoryDamaged(AmlError):
 
 class DiskFull(AmlError):
     """No space left on a device the run, its history or its folder needs."""
+
+
+class ApiError(AmlError):
+    """A request the service refuses with a given HTTP status (bad parameter, conflict)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
