@@ -8,6 +8,11 @@ class AmlError(Exception):
     file, target or run and says what to do next."""
 
 
+class HelpShown(AmlError):
+    """``-h`` was given to a command or magic: the help text was printed and there is nothing
+    else to do."""
+
+
 class ConfigError(AmlError):
     """A file under ``aml_config/`` cannot be loaded or is invalid."""
 

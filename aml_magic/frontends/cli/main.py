@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
@@ -61,7 +61,7 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
     try:
         args = parser.parse_args(args_list)
         return int(args.handler(args) or 0)
-    except A.HelpShown as shown:
+    except HelpShown as shown:
         if str(shown):
             print(shown)
         return 0
