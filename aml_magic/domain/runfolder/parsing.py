@@ -16,7 +16,6 @@ from aml_magic.domain.provenance import describe_python, python_facts
 STATUS_LIMIT = 64 * 1024            # status.json is a few hundred bytes
 METRICS_CHUNK = 1 << 20             # one read of metrics.jsonl; also the longest metric line
 METRICS_CHUNKS_PER_PASS = 8         # so a reconcile pass costs at most this many chunks
-LOG_CHUNK = 4 << 20                 # one read of log.txt per reconcile pass (and per widget tick)
 MANIFEST_LIMIT = 8 << 20            # outputs.json
 NAME_LIMIT = 256                    # metric names
 TEXT_LIMIT = 2000                   # reasons and string metric values
