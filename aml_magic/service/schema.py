@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
+from aml_magic.domain.config.runconfig import argument_text
 from aml_magic.domain.secrets import mask_value
 
 if TYPE_CHECKING:
@@ -266,7 +268,6 @@ def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str,
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:
-    from aml_magic.domain.config import compute_to_mapping
     settings = compute_to_mapping(compute)
     settings.pop("name", None)
     return {"name": compute.name, "type": compute.type, "address": compute.address,
@@ -274,8 +275,6 @@ def target_json(compute: ComputeTarget) -> TargetJson:
 
 
 def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
-    from aml_magic.domain.config import runconfig_to_mapping
-    from aml_magic.domain.config.runconfig import argument_text
     settings = runconfig_to_mapping(config)
     settings.pop("name", None)
     return {"name": config.name, "target": config.target, "framework": config.framework,

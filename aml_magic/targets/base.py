@@ -20,6 +20,7 @@ from aml_magic.domain import runfolder
 from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
 from aml_magic.domain.provenance import describe_python  # re-exported: launches and parsing use it
 from aml_magic.targets.dependencies import Dependencies
+from aml_magic.targets.spark.submit import spark_submit_argv
 
 if TYPE_CHECKING:
     from aml_magic.targets.launch import Launch
@@ -249,7 +250,6 @@ class AgentTarget(Target):
         rc = request.runconfig
         if getattr(rc, "framework", "Python") != "PySpark":
             return [python, *request.command]
-        from aml_magic.targets.spark.submit import spark_submit_argv
         return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
                                  request.command, master="local[*]", python=python,
                                  defaults=spark_defaults)
