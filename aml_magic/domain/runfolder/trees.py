@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aml_magic.errors import UnsafeRunFile
-from aml_magic.domain.history.records import Artifact
+from aml_magic.domain.runfolder.results import Artifact
 from aml_magic.domain.runfolder.files import open_dir_nofollow
 from aml_magic.domain.runfolder.parsing import display_name
 
