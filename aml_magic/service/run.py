@@ -12,7 +12,7 @@ from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
-from aml_magic.domain.snapshot.folder_watch import FolderWatch
+from aml_magic.domain.snapshot import folder_watch
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -152,7 +152,7 @@ class Run:
         inotify watch costs the kernel ~15 ms, more than a short run saves with it."""
         offset = 0
         backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
-        watch: FolderWatch | None = None
+        watch: folder_watch.FolderWatch | None = None
         watch_after = time.monotonic() + WATCH_AFTER_SECONDS
         try:
             while True:
@@ -180,11 +180,11 @@ class Run:
             if watch is not None:
                 watch.close()
 
-    def _folder_watch(self, record: RunRecord) -> FolderWatch | None:
+    def _folder_watch(self, record: RunRecord) -> folder_watch.FolderWatch | None:
         """A watch on the run folder when the agent writes there itself, else None."""
         if record.target_state.get("run_dir") != str(self.folder):
             return None
-        watch = FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
+        watch = folder_watch.FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
         if watch.available:
             return watch
         watch.close()

@@ -20,7 +20,7 @@ from aml_magic.domain import runfolder
 from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
 from aml_magic.domain.provenance import describe_python  # re-exported: launches and parsing use it
 from aml_magic.targets.dependencies import Dependencies
-from aml_magic.targets.spark.submit import spark_submit_argv
+from aml_magic.targets.spark_submit import spark_submit_argv
 
 if TYPE_CHECKING:
     from aml_magic.targets.launch import Launch

@@ -21,11 +21,11 @@ from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import CommandResult, Transport
 from aml_magic.targets.base import LaunchRequest
-from aml_magic.targets.process.spare import LocalSpare
-from aml_magic.targets.process.warm_launcher import WarmLauncher
+from aml_magic.targets.local_spare import LocalSpare
+from aml_magic.targets.warm_launcher import WarmLauncher
 from aml_magic.agent import AGENT_DIR, launch_command
 from aml_magic.domain.snapshot.ship import materialize
-from aml_magic.targets.process.launch import parse_launch_answer
+from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
 
 

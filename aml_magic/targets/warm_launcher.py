@@ -25,7 +25,7 @@ import subprocess
 import threading
 from collections.abc import Mapping
 
-from aml_magic.targets.process.spare import after_run
+from aml_magic.targets.local_spare import after_run
 
 GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"   # agent/_prestart.py reads it
 
