@@ -8,6 +8,11 @@ class AmlError(Exception):
     file, target or run and says what to do next."""
 
 
+class HelpShown(AmlError):
+    """``-h`` was given to a command or magic: the help text was printed and there is nothing
+    else to do."""
+
+
 class ConfigError(AmlError):
     """A file under ``aml_config/`` cannot be loaded or is invalid."""
 
@@ -63,3 +68,11 @@ class HistoryDamaged(AmlError):
 
 class DiskFull(AmlError):
     """No space left on a device the run, its history or its folder needs."""
+
+
+class ApiError(AmlError):
+    """A request the service refuses with a given HTTP status (bad parameter, conflict)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: provision (Debian packages + the project's .venv),
-# lint (ruff) and type-check (mypy), then pytest. The suite starts its own sshd, dockerd and
-# JupyterLab on loopback and stops them by pid.
+# lint (ruff), type-check (mypy), check the import contracts (lint-imports, see pyproject.toml),
+# then pytest. The suite starts its own sshd, dockerd and JupyterLab on loopback and stops them
+# by pid.
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh --quick         only the tests that need no server (no sshd, dockerd,
 #                                        kernel, browser or Spark), no lint: the fast loop
@@ -19,6 +20,7 @@ if [ "$quick" -eq 1 ]; then
 else
   "$VENV/bin/ruff" check aml_magic tests benchmarks scripts
   "$VENV/bin/mypy"
+  "$VENV/bin/lint-imports" --no-cache
 fi
 set +e
 "$VENV/bin/python" -m pytest "${args[@]}"

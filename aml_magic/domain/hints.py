@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from aml_magic.domain.runfolder.files import read_tail_nofollow
+
 #: How much of the end of a run's log is searched (a traceback is at its end).
 TAIL_BYTES = 64 * 1024
 
@@ -49,7 +51,6 @@ def hint_from_log(text: str) -> str | None:
 
 def hint_from_log_file(path: Path) -> str | None:
     """``hint_from_log`` over the last ``TAIL_BYTES`` of a log file (None if unreadable)."""
-    from aml_magic.domain.runfolder.files import read_tail_nofollow
     tail = read_tail_nofollow(path, TAIL_BYTES)
     if tail is None:
         return None

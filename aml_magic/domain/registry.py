@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
+
 #: Attach options shared by the types that log in over SSH.
 SSH_OPTIONS = ("address", "username", "password", "use_key", "key_file",
                "host_key_fingerprint", "trust_new_host_key", "python_location",
@@ -46,7 +48,6 @@ class TargetType:
 
 
 def _types() -> tuple[TargetType, ...]:
-    from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
     return (
         TargetType("local", "aml_magic.targets.process.local:LocalTarget", "local", "process",
                    "this machine, pythonLocation's interpreter",

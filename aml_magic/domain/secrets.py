@@ -12,7 +12,7 @@ import re
 import secrets as _random
 import urllib.parse
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from aml_magic.errors import SecretError
 
@@ -56,6 +56,27 @@ def mask_url_passwords(text: str) -> str:
         return text
     return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + (MASK if m.group(2) else "") + m.group(3),
                                 text)
+
+
+#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
+_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
+    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
+    lowered = name.lower()
+    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
+
+
+def mask_value(name: str, value: Any) -> Any:
+    """``******`` for a text value under a secret-looking name, unless it is a reference into
+    the secret store (a reference reveals nothing and says where the value lives)."""
+    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
+        return MASK
+    if isinstance(value, str):
+        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
+    return value
 
 
 def _slug(name: str) -> str:

@@ -4,16 +4,14 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any, NoReturn
 
-from aml_magic.errors import AmlError
+from aml_magic.domain.registry import attach_choices, registered
+from aml_magic.errors import AmlError, HelpShown
 
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
                   "Canceled")
-
-
-class HelpShown(AmlError):
-    """``-h`` was given: the help text was printed and there is nothing else to do."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -53,7 +51,6 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
-    from aml_magic.domain.registry import attach_choices, registered
     kinds = "; ".join(f"{t.name}: {t.summary}" for t in registered().values())
     parser.add_argument("type", choices=attach_choices(), help=f"compute type ({kinds})")
     parser.add_argument("-n", "--name", required=True, help="target name (NAME.compute)")
@@ -185,7 +182,6 @@ def add_name(parser: argparse.ArgumentParser, what: str) -> None:
 
 def name_of(ns: argparse.Namespace) -> str:
     """The NAME given positionally or with ``-n``; one clear error when neither or both differ."""
-    from aml_magic.errors import AmlError
     given = [n for n in (ns.name, ns.name_option) if n]
     if not given:
         raise AmlError("a NAME is required (positional or -n NAME)")
@@ -241,3 +237,12 @@ def run_id_parser(prog: str, description: str) -> ArgumentParser:
     add_project(parser)
     add_run_id(parser)
     return parser
+
+
+def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    """A magic's line parsed as a shell would split it (``#`` starts a comment)."""
+    try:
+        argv = shlex.split(line, comments=True)
+    except ValueError as err:
+        raise AmlError(f"{parser.prog}: cannot split the arguments: {err}") from None
+    return parser.parse_args(argv)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aml_magic.service import schema
-from aml_magic.errors import AmlError, EnvironmentNotPrepared, ProjectNotFound
+from aml_magic.errors import AmlError, ApiError, EnvironmentNotPrepared, ProjectNotFound
+from aml_magic.domain.config import find_project
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
@@ -28,14 +29,6 @@ MAX_PAGE = 500
 LIST_METRICS = 3
 #: Bytes per read when an output file is streamed to the browser.
 DOWNLOAD_CHUNK = 256 * 1024
-
-
-class ApiError(AmlError):
-    """A request the service refuses with a given HTTP status (bad parameter, conflict)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class AmlService:
@@ -68,7 +61,6 @@ class AmlService:
     def workspace(self, path: str) -> Workspace:
         """The project at PATH (relative to the server's root) or the nearest folder above it
         holding ``aml_config/``, never above the root; one ``Workspace`` per project."""
-        from aml_magic.domain.config import find_project
         folder = self._folder(path)
         if folder.is_file():
             folder = folder.parent

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aml_magic.domain.config import ComputeTarget, RunConfiguration, split_address
+from aml_magic.domain.registry import attach_choices, lookup
 from aml_magic.errors import AmlError
+from aml_magic.targets import target_class
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -25,10 +28,6 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                   spark_submit_location: str | None = None,
                   overwrite: bool = False,
                   on_message: Any = None) -> Any:
-    from aml_magic.domain.config import ComputeTarget, RunConfiguration
-    from aml_magic.targets import target_class
-    from aml_magic.domain.registry import attach_choices, lookup
-
     spec = lookup(type_name)
     if spec is None:
         raise AmlError(f"unknown compute type '{type_name}'; one of: "
@@ -55,7 +54,6 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
     cls = target_class(type_name)
     compute = ComputeTarget(name=name, type=type_name)
     if address:
-        from aml_magic.domain.config import split_address
         host, port = split_address(address)
         compute.address, compute.port = host, port
     compute.username = username

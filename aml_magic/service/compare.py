@@ -2,8 +2,8 @@
 runs (ids, the N newest, or a sweep's children), and their side-by-side data (arguments, the
 environment variables that differ, last metric values, duration, interpreter).
 
-One builder for both front ends, so the CLI's table and the notebook's widget cannot disagree.
-Imports only the standard library at module level.
+One builder for both front ends, so the CLI's table and the notebook's widget cannot disagree;
+``history_rows`` and ``metric_names`` are also the rows and columns of ``aml history list``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
+from aml_magic.service.schema import history_run_json
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.records import RunRecord
@@ -49,7 +50,6 @@ def select_records(ws: Workspace, run_ids: Sequence[str] = (), *, last: int | No
 def comparison(store: RunStore, records: Sequence[RunRecord]) -> dict[str, Any]:
     """``{"runs": [history rows + "python"], "metrics": [names], "environment_differences":
     [variable names]}``: the JSON of ``aml history compare -o json``."""
-    from aml_magic.frontends.cli.history import history_rows, metric_names
     records = list(records)
     last = store.last_metric_values(r.run_id for r in records)
     rows, names = history_rows(records, last), metric_names(records, last)
@@ -58,6 +58,19 @@ def comparison(store: RunStore, records: Sequence[RunRecord]) -> dict[str, Any]:
     keys = sorted({k for row in rows for k in row["environment"]})
     differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
     return {"runs": rows, "metrics": names, "environment_differences": differing}
+
+
+def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
+    return [history_run_json(r, last.get(r.run_id, {})) for r in records]
+
+
+def metric_names(records: list[Any], last: dict[str, dict[str, Any]]) -> list[str]:
+    """The union of the runs' metric names, in first-seen order (newest run first)."""
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(last.get(record.run_id, ())))
+    return list(names)
 
 
 def metric_series(store: RunStore, records: Sequence[RunRecord]) -> dict[str, dict[str, Series]]:

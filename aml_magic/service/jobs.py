@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from aml_magic.service import schema
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, ApiError
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -40,7 +40,6 @@ class PrepareJobs:
         return self.get(job["job_id"])
 
     def get(self, job_id: str) -> schema.PrepareJobJson:
-        from aml_magic.service.api import ApiError
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:

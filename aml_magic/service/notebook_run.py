@@ -26,6 +26,15 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.runfolder import (
+    METRICS_CHUNK,
+    append_nofollow,
+    parse_metrics_chunk,
+    read_nofollow,
+    tree_manifest,
+)
+from aml_magic.domain.snapshot.gitinfo import git_info
+from aml_magic.domain.snapshot.manifest import take_snapshot
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -102,7 +111,6 @@ def list_files(folder: Path) -> dict[str, FileState]:
 def note(folder: Path, text: str) -> None:
     """One timestamped line in the run's ``log.txt`` (what ``aml run logs`` and the widget's
     log show for a notebook run: when it was tracked, what it collected)."""
-    from aml_magic.domain.runfolder import append_nofollow
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     try:
         append_nofollow(folder, "log.txt", f"[{stamp}] {text}\n".encode())
@@ -141,8 +149,6 @@ class NotebookRun:
     def start(cls, workspace: Workspace, user_ns: dict[str, Any]) -> NotebookRun:
         """Record the run (Running), snapshot the project and the notebook, note what
         ``./outputs/`` holds now, and point the kernel's metric logger at the run."""
-        from aml_magic.domain.snapshot.gitinfo import git_info
-        from aml_magic.domain.snapshot.manifest import take_snapshot
         path = notebook_path(user_ns)
         script = script_name(path, workspace.root)
         manifest = take_snapshot(workspace.root,
@@ -184,7 +190,6 @@ class NotebookRun:
         """Store the complete metric lines logged since the last call; returns how many.
         Steps are numbered by the store (per name, in this run): the kernel's logger and a
         ``!python`` child it started count steps separately."""
-        from aml_magic.domain.runfolder import METRICS_CHUNK, parse_metrics_chunk, read_nofollow
         added = 0
         with self._lock:
             while True:
@@ -217,7 +222,6 @@ class NotebookRun:
     def collect_outputs(self) -> list[str]:
         """Copy the files under ``./outputs/`` that are new or changed since ``on`` into the
         run folder and index them; returns their paths (relative to ``outputs/``)."""
-        from aml_magic.domain.runfolder import tree_manifest
         now = list_files(self.outputs_dir) if self.outputs_dir.is_dir() else {}
         changed = sorted(rel for rel, state in now.items()
                          if self.outputs_before.get(rel) != state)

@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aml_magic.domain.atomic_file import replace_file
-
-ADOPTED_ENTRIES = (".aml/", "outputs/", "logs/")
-IGNORE_FILE_NAMES = (".gitignore", ".amlignore")
-_COMMENT = b"# aml_magic: run history and caches (.aml/), what runs write (outputs/, logs/)"
+from aml_magic.domain.config.ignore_entries import ADOPTED_ENTRIES, IGNORE_FILE_NAMES, ensure_entries
+from aml_magic.domain.config.project import CONFIG_DIR, create_config_files
 
 
 @dataclass
@@ -39,7 +36,6 @@ class Adoption:
 def init_or_adopt(directory: Path) -> Adoption:
     """``config.init_project``, telling what it did: the configuration files it lacks are
     created (existing ones are kept as they are) and the missing ignore entries appended."""
-    from aml_magic.domain.config.project import CONFIG_DIR, create_config_files
     created = not (Path(directory) / CONFIG_DIR).is_dir()
     root = create_config_files(Path(directory))
     adoption = Adoption(root, created_config=created)
@@ -48,39 +44,3 @@ def init_or_adopt(directory: Path) -> Adoption:
         if added:
             adoption.added[name] = added
     return adoption
-
-
-def _bare(line: bytes) -> bytes:
-    """The path a gitignore line names, without negation, anchoring and the folder slash, so
-    ``/outputs``, ``outputs/`` and ``!outputs/`` all name ``outputs``."""
-    text = line.strip()
-    if text.startswith(b"!"):
-        text = text[1:]
-    return text.strip(b"/")
-
-
-def ensure_entries(path: Path, entries: tuple[str, ...]) -> list[str]:
-    """Append each of ``entries`` that no line of ``path`` mentions (creating the file if
-    absent), in one write; returns the entries appended."""
-    try:
-        old = path.read_bytes()
-    except FileNotFoundError:
-        old = b""
-    mentioned = {_bare(line) for line in old.splitlines() if not line.lstrip().startswith(b"#")}
-    missing = [e for e in entries if _bare(e.encode()) not in mentioned]
-    if not missing:
-        return []
-    newline = b"\r\n" if b"\r\n" in old else b"\n"
-    lead = newline if old and not old.endswith(b"\n") else b""
-    addition = lead + newline.join([_COMMENT, *(e.encode() for e in missing)]) + newline
-    _replace_bytes(path, old + addition)
-    return missing
-
-
-def _replace_bytes(path: Path, data: bytes) -> None:
-    """Replace the file atomically, keeping its permission bits."""
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    replace_file(path, data, mode=mode)

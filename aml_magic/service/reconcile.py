@@ -17,6 +17,7 @@ from aml_magic.domain import runfolder
 from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.hints import hint_from_log_file
 from aml_magic.targets.base import AgentState, Target
 
 T = TypeVar("T")
@@ -133,7 +134,6 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
                               "started_at": record.started_at or state.started,
                               "ended_at": state.ended or time.time()}
     if final is RunStatus.FAILED:         # a Workbench module the run lacked: say what instead
-        from aml_magic.domain.hints import hint_from_log_file
         hint = hint_from_log_file(run_folder / "log.txt")
         if hint:
             fields["provenance"] = {**record.provenance, "hint": hint}

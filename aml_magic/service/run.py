@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
+from aml_magic.domain.snapshot import folder_watch
 
 if TYPE_CHECKING:
-    from aml_magic.domain.snapshot.folder_watch import FolderWatch
     from aml_magic.service.workspace import Workspace
 
 #: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
@@ -125,8 +126,6 @@ class Run:
     def log_text(self, offset: int = 0) -> tuple[str, int]:
         """The log from byte ``offset`` up to its last complete line, secrets masked, and the
         offset to resume from."""
-        from aml_magic.errors import UnsafeRunFile
-        from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
         try:   # the run may have replaced log.txt (a symlink, /dev/zero): bounded, no-follow
             data = read_nofollow(self.folder / "log.txt", offset, LOG_CHUNK)
         except (UnsafeRunFile, OSError):
@@ -153,7 +152,7 @@ class Run:
         inotify watch costs the kernel ~15 ms, more than a short run saves with it."""
         offset = 0
         backoff = Backoff(cap=LOG_FOLLOW_CAP_SECONDS if poll is None else poll)
-        watch: FolderWatch | None = None
+        watch: folder_watch.FolderWatch | None = None
         watch_after = time.monotonic() + WATCH_AFTER_SECONDS
         try:
             while True:
@@ -181,12 +180,11 @@ class Run:
             if watch is not None:
                 watch.close()
 
-    def _folder_watch(self, record: RunRecord) -> FolderWatch | None:
+    def _folder_watch(self, record: RunRecord) -> folder_watch.FolderWatch | None:
         """A watch on the run folder when the agent writes there itself, else None."""
         if record.target_state.get("run_dir") != str(self.folder):
             return None
-        from aml_magic.domain.snapshot.folder_watch import FolderWatch
-        watch = FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
+        watch = folder_watch.FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
         if watch.available:
             return watch
         watch.close()

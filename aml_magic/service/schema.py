@@ -13,14 +13,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from aml_magic.domain.secrets import MASK, is_reference, looks_secret
+from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
+from aml_magic.domain.config.runconfig import argument_text
+from aml_magic.domain.secrets import mask_value
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.records import Artifact, Metric, RunRecord
-
-#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
-_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
 
 
 class MetricJson(TypedDict):
@@ -161,24 +160,6 @@ class PrepareJobJson(TypedDict):
 
 
 # -- secrets ----------------------------------------------------------------------------------
-def is_secret_name(name: str) -> bool:
-    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
-    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
-    lowered = name.lower()
-    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
-
-
-def mask_value(name: str, value: Any) -> Any:
-    """``******`` for a text value under a secret-looking name, unless it is a reference into
-    the secret store (a reference reveals nothing and says where the value lives)."""
-    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
-        return MASK
-    if isinstance(value, str):
-        from aml_magic.domain.secrets import mask_url_passwords
-        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
-    return value
-
-
 def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
     """Environment variables as text, secret-looking names masked. History already keeps only
     ``******`` for those; masking again here covers records written by older versions and
@@ -287,7 +268,6 @@ def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str,
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:
-    from aml_magic.domain.config import compute_to_mapping
     settings = compute_to_mapping(compute)
     settings.pop("name", None)
     return {"name": compute.name, "type": compute.type, "address": compute.address,
@@ -295,8 +275,6 @@ def target_json(compute: ComputeTarget) -> TargetJson:
 
 
 def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
-    from aml_magic.domain.config import runconfig_to_mapping
-    from aml_magic.domain.config.runconfig import argument_text
     settings = runconfig_to_mapping(config)
     settings.pop("name", None)
     return {"name": config.name, "target": config.target, "framework": config.framework,

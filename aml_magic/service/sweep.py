@@ -27,13 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from aml_magic.errors import AmlError
+from aml_magic.domain.config import config_snapshot
 from aml_magic.domain.history.records import RunRecord
+from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.snapshot.gitinfo import git_info
+from aml_magic.domain.snapshot.manifest import take_snapshot
+from aml_magic.domain.snapshot.ship import materialize
+from aml_magic.service.run import Run
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.store import RunStore
     from aml_magic.domain.snapshot.manifest import Manifest
-    from aml_magic.service.run import Run
     from aml_magic.service.workspace import Workspace
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -102,7 +107,6 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     ``Run`` once the driver has taken the sweep over (well under a second)."""
     import dataclasses
 
-    from aml_magic.service.workspace import _config_snapshot
     parameters = parse_sweep(specs)
     points = grid(parameters)
     rc = ws.config.runconfig(runconfig_name)
@@ -117,8 +121,6 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if not base:
         raise AmlError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                        "script was given: name a script to run")
-    from aml_magic.domain.snapshot.gitinfo import git_info
-    from aml_magic.domain.snapshot.manifest import take_snapshot
     manifest = take_snapshot(ws.root, cache_path=ws.root / ".aml" / "cache" / "hashes.json")
     if base[0].endswith(".py") and base[0] not in manifest.files:
         raise AmlError(f"script '{base[0]}' is not in the project {ws.root} (or "
@@ -126,7 +128,7 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     store = ws.store
     parent_id = store.new_run_id(ws.name)
     children = [store.new_run_id(ws.name) for _ in points]
-    snapshot = _config_snapshot(rc, compute)
+    snapshot = config_snapshot(rc, compute)
     snapshot["sweep"] = {
         "parameters": [[p.name, list(p.values)] for p in parameters],
         "max_concurrent_runs": compute.concurrency(), "script": script, "args": list(args),
@@ -149,7 +151,6 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
                          submitter=False)
     _freeze_snapshot(ws, parent_id, manifest)
     _start_driver(ws, parent_id)
-    from aml_magic.service.run import Run
     return Run(ws, parent_id)
 
 
@@ -157,7 +158,6 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
     """Copy the project's files as they are now into the parent's run folder (``work/`` and
     ``manifest.json``): every child runs these, whenever it starts, so editing the project
     during a sweep changes none of its runs."""
-    from aml_magic.domain.snapshot.ship import materialize
     folder = ws.store.run_dir(parent_id)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -240,7 +240,6 @@ def settle_orphaned_sweep(ws: Workspace, parent: RunRecord) -> RunRecord:
     unchanged. Once the driver is gone, its children are looked at (those never started fail,
     their submitter being gone); the parent stays Running while a started child runs, then
     ends as its children did, the reason naming the driver."""
-    from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
     folder = ws.store.run_dir(parent.run_id)
     if parent.status.is_terminal() or abandoned_reason(folder, parent.created_at) is None:
         return parent
@@ -288,7 +287,6 @@ def _mark_canceled(ws: Workspace, run_id: str, reason: str) -> None:
 def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
     """Cancel a child the driver started: through its target once its state names the run
     (then wait for its end); before that, mark it Canceled."""
-    from aml_magic.service.run import Run
     record = ws.store.get(run_id)
     if not record.target_state.get("run_dir"):
         _mark_canceled(ws, run_id, "sweep canceled while this run was starting")

@@ -15,14 +15,13 @@ import queue
 import sys
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.service.sweep import children_of, progress_line, summarize
-
-if TYPE_CHECKING:
-    from aml_magic.service.workspace import Workspace
+from aml_magic.domain.history.stale import mark_submitter
+from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
+from aml_magic.service.workspace import Workspace
 
 #: The longest wait for a child's end before the parent is checked for a cancel (seconds).
 CANCEL_CHECK_SECONDS = 0.25
@@ -50,7 +49,6 @@ class SweepDriver:
     def take_over(self) -> None:
         """Note this process as the submitter of the parent and of every queued child (so
         that its death is noticed) and mark the parent Running."""
-        from aml_magic.domain.history.stale import mark_submitter
         for run_id in (self.parent_id, *self.children):
             mark_submitter(self.store.run_dir(run_id))
         self.store.update(self.parent_id, target_state={"driver_pid": os.getpid()})
@@ -87,7 +85,6 @@ class SweepDriver:
 
     def _start(self, child: str) -> bool:
         """Start one queued child; False if it was canceled meanwhile or failed to start."""
-        from aml_magic.service.sweep import child_arguments
         if self.store.get(child).status is not RunStatus.QUEUED:
             return False
         args = child_arguments(self.args, self.points[child])
@@ -132,7 +129,6 @@ class SweepDriver:
 
 
 def main(argv: list[str]) -> int:
-    from aml_magic.service.workspace import Workspace
     root, parent_id = argv
     ws = Workspace(root)
     driver = SweepDriver(ws, parent_id)
@@ -145,7 +141,6 @@ def main(argv: list[str]) -> int:
     try:
         driver.run()
     except BaseException as exc:       # a bug must not leave the sweep Running forever
-        from aml_magic.service.sweep import fail_sweep
         fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
         raise
     finally:

@@ -9,10 +9,26 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from aml_magic.errors import AmlError, ConfigError
+from aml_magic.domain.config import (
+    ProjectConfig,
+    RunConfiguration,
+    compute_from_mapping,
+    config_snapshot,
+    find_project,
+)
+from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.records import RunRecord
+from aml_magic.domain.history.stale import fail_if_abandoned
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.service.run import Run
 from aml_magic.domain.provenance import PYTHON_FACTS, interpreter_provenance
+from aml_magic.domain.secrets import Masker, SecretStore, resolve_env
+from aml_magic.domain.snapshot.gitinfo import git_info
+from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
+from aml_magic.service import sweep
+from aml_magic.service.attach import attach_target
+from aml_magic.service.reconcile import reconcile
+from aml_magic.service.run import Run
+from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
 ProgressCallback = Callable[[str], None]
@@ -23,7 +39,6 @@ class Workspace:
 
     def __init__(self, project_root: str | os.PathLike[str] | None = None, *,
                  secrets_dir: str | os.PathLike[str] | None = None) -> None:
-        from aml_magic.domain.config import ProjectConfig, find_project
         start = Path(project_root) if project_root is not None else Path.cwd()
         self.root = find_project(start.expanduser().resolve())
         self.config = ProjectConfig(self.root)
@@ -46,7 +61,6 @@ class Workspace:
     @property
     def store(self) -> Any:
         if self._store is None:
-            from aml_magic.domain.history import RunStore
             with self._lock:
                 if self._store is None:
                     self._store = RunStore(self.root)
@@ -55,7 +69,6 @@ class Workspace:
     @property
     def secrets(self) -> Any:
         if self._secrets is None:
-            from aml_magic.domain.secrets import SecretStore
             self._secrets = SecretStore(self._secrets_dir)
         return self._secrets
 
@@ -67,7 +80,6 @@ class Workspace:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names
         in its run configuration file (history keeps only ``******`` for those)."""
-        from aml_magic.domain.secrets import Masker, resolve_env
         masker = Masker(())
         sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
         try:
@@ -93,7 +105,6 @@ class Workspace:
     def target_for(self, compute: Any) -> Target:
         """A target object for ``compute``, kept per workspace so that its connection (SSH,
         Docker) is reused between polls; a changed ``.compute`` gets a fresh one."""
-        from aml_magic.targets import target_class
         with self._lock:
             cached = self._targets.get(compute.name)
             if cached is not None and cached.compute == compute:
@@ -118,7 +129,6 @@ class Workspace:
 
         Options are those of ``aml computetarget attach`` (address, username, password,
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
-        from aml_magic.service.attach import attach_target
         return attach_target(self, type_name, name, **options)
 
     def detach(self, name: str) -> None:
@@ -137,7 +147,6 @@ class Workspace:
 
     def create_run_configuration(self, name: str, *, target: str,
                                  framework: str = "Python", **fields: Any) -> Any:
-        from aml_magic.domain.config import RunConfiguration
         self.config.compute(target)          # the target must exist
         if name in self.config.runconfig_names():
             raise AmlError(f"run configuration '{name}' already exists in "
@@ -183,10 +192,6 @@ class Workspace:
         ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
         a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
         folder): the run gets that snapshot instead of the project as it is now."""
-        from aml_magic.domain.secrets import resolve_env
-        from aml_magic.domain.snapshot.gitinfo import git_info
-        from aml_magic.domain.snapshot.manifest import take_snapshot
-
         rc = self.config.runconfig(runconfig_name)
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
@@ -210,7 +215,6 @@ class Workspace:
             manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                      "hashes.json")
         else:
-            from aml_magic.domain.snapshot.manifest import Manifest
             manifest = Manifest.from_json((frozen_snapshot / "manifest.json").read_bytes())
         self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
         if command[0].endswith(".py") and command[0] not in manifest.files:
@@ -221,18 +225,17 @@ class Workspace:
         run_id = queued_as or store.new_run_id(self.name)
         commit, dirty = git_info(self.root)
         environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
-        config_snapshot = _config_snapshot(rc, compute)
-        config_snapshot["runconfig"]["EnvironmentVariables"] = environment or None
+        snapshot = config_snapshot(rc, compute)
+        snapshot["runconfig"]["EnvironmentVariables"] = environment or None
         record = RunRecord(
             run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
             target_type=compute.type, status=RunStatus.QUEUED, command=command,
-            script=command[0], config_snapshot=config_snapshot, environment=environment,
+            script=command[0], config_snapshot=snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
         if queued_as is None:
             store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
         else:
-            from aml_magic.service.sweep import fill_queued_child
-            fill_queued_child(store, record)
+            sweep.fill_queued_child(store, record)
             if not store.set_status(run_id, RunStatus.PREPARING):
                 raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
                                "before it started")
@@ -318,7 +321,6 @@ class Workspace:
         return [Run(self, r.run_id, r) for r in records]
 
     def reconcile(self, record: RunRecord) -> RunRecord:
-        from aml_magic.service.reconcile import reconcile
         target = self._target_of_record(record)
         with self._target_locks[target.compute.name]:
             return reconcile(self.store, record, target)
@@ -337,9 +339,7 @@ class Workspace:
         submitter may have died: Failed with the reason, or for a sweep, following its
         children; otherwise unchanged."""
         if record.kind == "sweep":
-            from aml_magic.service.sweep import settle_orphaned_sweep
-            return settle_orphaned_sweep(self, record)
-        from aml_magic.domain.history.stale import fail_if_abandoned
+            return sweep.settle_orphaned_sweep(self, record)
         return fail_if_abandoned(self.store, record)
 
     def reconcile_active(self) -> int:
@@ -365,8 +365,7 @@ class Workspace:
             raise AmlError(f"run {run_id} has already ended ({record.status.value}); "
                            "nothing to cancel")
         if record.kind == "sweep":       # its queued children never start, running ones stop
-            from aml_magic.service.sweep import cancel_sweep
-            cancel_sweep(self, record)
+            sweep.cancel_sweep(self, record)
             return
         if not record.target_state.get("run_dir"):
             self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
@@ -387,13 +386,6 @@ class Workspace:
         try:
             compute = self.config.compute(record.target)
         except AmlError:
-            from aml_magic.domain.config import compute_from_mapping
             compute = compute_from_mapping(record.target,
                                            record.config_snapshot.get("compute", {}))
         return self.target_for(compute)
-
-
-def _config_snapshot(rc: Any, compute: Any) -> dict[str, Any]:
-    """What the run was configured with; ``.compute`` passwords are references already."""
-    from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
-    return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}

@@ -17,8 +17,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from aml_magic.domain import runfolder
+from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
 from aml_magic.domain.provenance import describe_python  # re-exported: launches and parsing use it
 from aml_magic.targets.dependencies import Dependencies
+from aml_magic.targets.spark_submit import spark_submit_argv
 
 if TYPE_CHECKING:
     from aml_magic.targets.launch import Launch
@@ -66,27 +68,6 @@ class LaunchRequest:
     def on_progress(self) -> ProgressCallback | None:
         callback: ProgressCallback | None = self.extra.get("on_progress") if self.extra else None
         return callback
-
-
-@dataclass
-class AgentState:
-    """The agent's ``status.json`` as the client sees it."""
-    state: str                          # Running | Completed | Failed | Canceled | Missing
-    exit_code: int | None = None
-    reason: str | None = None
-    started: float | None = None
-    ended: float | None = None
-    heartbeat: float | None = None
-    heartbeat_seconds: float = 1.0
-    pid: int | None = None
-    child_pgid: int | None = None       # never filled from the run folder: never signalled
-    python: str | None = None           # the interpreter's path and version, when reported
-    python_facts: dict[str, str] | None = None  # the same as reported (``python_facts``)
-    malformed: str | None = None        # why status.json was refused (the run wrote it)
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in ("Completed", "Failed", "Canceled")
 
 
 class Target(ABC):
@@ -269,7 +250,6 @@ class AgentTarget(Target):
         rc = request.runconfig
         if getattr(rc, "framework", "Python") != "PySpark":
             return [python, *request.command]
-        from aml_magic.targets.spark.submit import spark_submit_argv
         return spark_submit_argv(spark_submit or "spark-submit", request.dependencies.spark,
                                  request.command, master="local[*]", python=python,
                                  defaults=spark_defaults)

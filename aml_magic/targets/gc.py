@@ -23,6 +23,13 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.errors import AmlError, TargetError
 from aml_magic.domain.registry import lookup
 from aml_magic.agent import AGENT_DIR
+from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
+from aml_magic.domain.environment import plan_environment
+from aml_magic.domain.snapshot.manifest import Manifest
+from aml_magic.targets.base import AgentTarget
+from aml_magic.targets.container.images import ENV_REPOSITORY
+from aml_magic.targets.container.launch import ContainerLaunch
+from aml_magic.targets.ssh.placement import RemotePlacement, _project_key as key_of
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -111,7 +118,6 @@ def remove(ws: Workspace, gc_plan: GcPlan) -> None:
 
 
 def _agent_target(ws: Workspace, compute: Any) -> AgentTarget:
-    from aml_magic.targets.base import AgentTarget
     target = ws.target_for(compute)
     if not isinstance(target, AgentTarget):     # every registered type is one today
         raise AmlError(f"computetarget gc: target '{compute.name}' ({compute.type}) is not "
@@ -120,14 +126,12 @@ def _agent_target(ws: Workspace, compute: Any) -> AgentTarget:
 
 
 def _remote_base(target: AgentTarget) -> str:
-    from aml_magic.targets.ssh.placement import RemotePlacement
     if not isinstance(target.placement, RemotePlacement):
         raise AmlError(f"computetarget gc: target '{target.compute.name}' keeps no remote store")
     return target.placement.base_dir()
 
 
 def _engine(target: AgentTarget) -> DockerCli:
-    from aml_magic.targets.container.launch import ContainerLaunch
     if not isinstance(target.launch, ContainerLaunch):
         raise AmlError(f"computetarget gc: target '{target.compute.name}' runs no containers")
     return target.launch.engine(target)
@@ -155,7 +159,6 @@ def _split_history(ws: Workspace, name: str, cutoff: float) -> tuple[list[Any], 
 def _used_objects(ws: Workspace, kept: list[Any]) -> set[str]:
     """The objects every kept run's ``manifest.json`` lists (whatever its target: targets on
     one machine may share a store)."""
-    from aml_magic.domain.snapshot.manifest import Manifest
     used: set[str] = set()
     for record in kept:
         path = ws.store.run_dir(record.run_id) / "manifest.json"
@@ -167,7 +170,6 @@ def _used_objects(ws: Workspace, kept: list[Any]) -> set[str]:
 
 
 def _project_key(ws: Workspace) -> str:
-    from aml_magic.targets.ssh.placement import _project_key as key_of
     return key_of(ws.root)
 
 
@@ -200,7 +202,6 @@ def _forget_known_objects(target: Any) -> None:
 
 # -- environment images -----------------------------------------------------------------------
 def _stale_images(ws: Workspace, target: Any, kept: list[Any]) -> list[GcItem]:
-    from aml_magic.targets.container.images import ENV_REPOSITORY
     engine = _engine(target)
     listed = engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                         ENV_REPOSITORY).stdout.decode("utf-8").split()
@@ -220,8 +221,6 @@ def _identities_in_use(ws: Workspace, compute: Any, kept: list[Any], *,
     own target's (engines and base folders may be shared), plus the environments of runs not
     yet ended. ``remote_env``: a remote machine's environments, whose "base image" is its
     interpreter (``remote_env.py``)."""
-    from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
-    from aml_magic.domain.environment import plan_environment
     used = {r.environment_hash for r in kept
             if not r.status.is_terminal() and r.environment_hash}
     if remote_env:

@@ -11,12 +11,29 @@ import json
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from aml_magic.errors import TargetError
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from aml_magic.transports.base import CommandResult
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from aml_magic.targets.base import AgentState, AgentTarget
+
+
+def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[str, Any]:
+    """The launcher's answer ``{"pid": N, ...}``, or a ``TargetError`` saying why not."""
+    if result.exit_code != 0:
+        detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
+        raise TargetError(f"target '{name}': the run agent did not start ({python}): "
+                          f"{detail[-400:] or f'exit code {result.exit_code}'}")
+    try:
+        answer = dict(json.loads(result.stdout.decode().strip().splitlines()[-1]))
+        int(answer["pid"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise TargetError(f"target '{name}': unexpected answer from the run agent: "
+                          f"{result.stdout[-200:]!r}") from None
+    return answer
 
 
 def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,

@@ -21,8 +21,12 @@ from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import CommandResult, Transport
 from aml_magic.targets.base import LaunchRequest
-from aml_magic.targets.process.spare import LocalSpare
-from aml_magic.targets.process.warm_launcher import WarmLauncher
+from aml_magic.targets.local_spare import LocalSpare
+from aml_magic.targets.warm_launcher import WarmLauncher
+from aml_magic.agent import AGENT_DIR, launch_command
+from aml_magic.domain.snapshot.ship import materialize
+from aml_magic.targets.launch import parse_launch_answer
+from aml_magic.transports.local import LocalTransport
 
 
 class Placement(ABC):
@@ -107,14 +111,12 @@ class LocalPlacement(Placement):
         self._spare = LocalSpare(project_root)
 
     def _make_transport(self) -> Transport:
-        from aml_magic.transports.local import LocalTransport
         return LocalTransport()
 
     def run_dir(self, request: LaunchRequest) -> str:
         return str(request.run_folder)
 
     def sync(self, request: LaunchRequest) -> dict[str, Any]:
-        from aml_magic.domain.snapshot.ship import materialize
         run_dir = Path(self.run_dir(request))
         run_dir.mkdir(parents=True, exist_ok=True)
         if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py
@@ -122,7 +124,6 @@ class LocalPlacement(Placement):
         return {"run_dir": str(run_dir)}
 
     def agent_dir(self, run_dir: str) -> str:
-        from aml_magic.agent import AGENT_DIR
         return str(AGENT_DIR)           # this machine already has it: nothing to ship
 
     def python(self) -> str:
@@ -141,7 +142,6 @@ class LocalPlacement(Placement):
         """The launcher's interpreter starts while the snapshot is copied (or was started
         before the submit, see ``WarmLauncher``): it waits for the run folder and the spec on
         its stdin, so the two overlap."""
-        from aml_magic.targets.process.launch import parse_launch_answer
         run_dir = self.run_dir(request)
         python = self.python()
         launcher = self._launcher(python)
@@ -172,7 +172,6 @@ class LocalPlacement(Placement):
         return answer
 
     def _launcher(self, python: str) -> WarmLauncher:
-        from aml_magic.agent import AGENT_DIR, launch_command
         argv = launch_command(python, str(AGENT_DIR), "-")
         if self._warm is None or self._warm.argv != argv:
             if self._warm is not None:

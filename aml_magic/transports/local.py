@@ -10,6 +10,8 @@ from typing import Callable
 
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import READ_LIMIT, CommandResult, TarProducer
+from aml_magic.domain.atomic_file import replace_file
+from aml_magic.domain.runfolder import copy_tree_safely, read_nofollow
 
 
 class LocalTransport:
@@ -46,14 +48,12 @@ class LocalTransport:
                 timer.cancel()
 
     def read_file(self, path: str, offset: int = 0, limit: int | None = None) -> bytes:
-        from aml_magic.domain.runfolder import read_nofollow
         return read_nofollow(os.path.expanduser(path), offset,
                              READ_LIMIT if limit is None else limit)
 
     def write_file(self, path: str, data: bytes, *, mode: int | None = None) -> None:
         target = Path(os.path.expanduser(path))
         target.parent.mkdir(parents=True, exist_ok=True)
-        from aml_magic.domain.atomic_file import replace_file
         replace_file(target, data, mode=mode)
 
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
@@ -83,10 +83,4 @@ class LocalTransport:
         pass
 
 
-def copy_tree_safely(src: Path, dest: Path) -> list[str]:
-    """Moved to ``aml_magic.domain.runfolder`` (no-follow on both sides); kept here for callers."""
-    from aml_magic.domain.runfolder import copy_tree_safely as copy
-    return copy(src, dest)
-
-
-__all__ = ["LocalTransport", "copy_tree_safely"]
+__all__ = ["LocalTransport"]

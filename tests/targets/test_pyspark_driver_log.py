@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aml_magic.frontends.render import run_text
-from aml_magic.targets.spark.submit import driver_facts, spark_submit_argv, unresolved_packages
+from aml_magic.targets.spark_submit import driver_facts, spark_submit_argv, unresolved_packages
 from aml_magic.frontends.notebook.widgets._render import header_html, summary_text
 from aml_magic.frontends.notebook.widgets._snapshot import RunSnapshot
 
@@ -61,7 +61,7 @@ def test_the_application_is_shown_by_run_show_and_the_widget() -> None:
 
 
 def test_a_python_spark_cannot_start_is_named() -> None:
-    from aml_magic.targets.spark.submit import missing_python
+    from aml_magic.targets.spark_submit import missing_python
     line = ('java.io.IOException: Cannot run program "/e/bin/python": error=2, No such file or '
             "directory\n")
     assert missing_python(line) == "/e/bin/python"

@@ -6,7 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from aml_magic.domain.config.compute import TYPES, ComputeTarget, load_compute, split_address, write_compute
-from aml_magic.domain.config.mappings import compute_from_mapping, compute_to_mapping, runconfig_to_mapping
+from aml_magic.domain.config.mappings import (
+    compute_from_mapping,
+    compute_to_mapping,
+    config_snapshot,
+    runconfig_to_mapping,
+)
 from aml_magic.domain.config.project import CONFIG_DIR, ProjectConfig, check_name, find_project, init_project
 from aml_magic.domain.config.runconfig import (
     DEFAULT_CONDA_FILE,
@@ -72,6 +77,7 @@ __all__ = [
     "check_name",
     "compute_from_mapping",
     "compute_to_mapping",
+    "config_snapshot",
     "find_project",
     "init_project",
     "load_compute",

@@ -6,11 +6,12 @@ similar hazards (FORMATS.md, "Parser hazards"); everything YAML can read is acce
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import ConfigError
+from aml_magic.domain.config import _parse_cache
+from aml_magic.domain.config._tree import Entry, Node
 
 if TYPE_CHECKING:   # PyYAML is imported on the first parse that misses the cache
     import yaml
@@ -18,36 +19,6 @@ if TYPE_CHECKING:   # PyYAML is imported on the first parse that misses the cach
 #: The loader class; None means libyaml's when installed (much faster), else the pure-Python
 #: one, which gives the same results (tabs are handled below).
 DEFAULT_LOADER: type | None = None
-
-
-@dataclass
-class Node:
-    """A loaded value and where it starts (1-based). Mappings keep their entries in file order."""
-
-    value: Any
-    line: int
-    column: int
-    raw: str | None = None                      # source text of a scalar (keeps "1.10" intact)
-    entries: dict[str, Entry] | None = None     # set for mappings
-    items: list[Node] | None = None             # set for sequences
-
-    @property
-    def is_mapping(self) -> bool:
-        return self.entries is not None
-
-    @property
-    def is_sequence(self) -> bool:
-        return self.items is not None
-
-
-@dataclass
-class Entry:
-    """One ``key: value`` of a mapping, with the key's own position."""
-
-    key: str
-    line: int
-    column: int
-    node: Node
 
 
 def read_text(path: Path) -> str:
@@ -74,7 +45,6 @@ def parse_file(path: Path, *, loader: type | None = None) -> Node | None:
     text = read_text(path)
     cached = loader is None and DEFAULT_LOADER is None
     if cached:
-        from aml_magic.domain.config import _parse_cache
         tree = _parse_cache.lookup(Path(path), text)
         if tree is not None:
             return tree

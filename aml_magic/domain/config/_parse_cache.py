@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from aml_magic.domain.config._parse import Node
+from aml_magic.domain.config._tree import Entry, Node
+from aml_magic.domain.secrets import mask_value
 
 CACHE_NAME = "config-trees.json"
 _SCALARS = (str, int, float, bool, type(None))
@@ -111,12 +111,10 @@ def _encode(node: Node, key: str = "") -> list[Any] | None:
 
 
 def _holds_secret(key: str, value: Any) -> bool:
-    from aml_magic.service.schema import mask_value
     return mask_value(key, value) is not value
 
 
 def _decode(data: list[Any]) -> Node:
-    from aml_magic.domain.config._parse import Entry, Node
     kind, line, column = data[0], int(data[1]), int(data[2])
     if kind == "m":
         entries = {key: Entry(str(key), int(kline), int(kcol), _decode(child))

@@ -9,6 +9,7 @@ from typing import Any
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, load_mapping
+from aml_magic.domain.secrets import is_reference
 
 TYPES = ("local", "docker", "remote", "remotedocker", "cluster")
 _ALIASES = {"localdocker": "docker"}
@@ -191,7 +192,6 @@ def load_compute(path: Path) -> ComputeTarget:
 
 
 def _is_secret_reference(value: str) -> bool:
-    from aml_magic.domain.secrets import is_reference
     return is_reference(value)
 
 

@@ -8,12 +8,12 @@ from aml_magic.domain.config.compute import _KEYS as _COMPUTE_KEYS
 from aml_magic.domain.config.compute import ComputeTarget
 from aml_magic.domain.config.runconfig import _KEYS as _RUNCONFIG_KEYS
 from aml_magic.domain.config.runconfig import RunConfiguration
+from aml_magic.domain.secrets import MASK, is_reference, looks_secret
 
 
 def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
     """The target as recorded with a run and shown: a plaintext password (an unsecured
     Workbench file) is replaced by ``******``; references are kept."""
-    from aml_magic.domain.secrets import MASK, is_reference
     data = {"name": target.name}
     for attr, key in _COMPUTE_KEYS.items():
         value = getattr(target, attr)
@@ -28,7 +28,6 @@ def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
 def _mask_literal_secrets(data: dict[str, Any]) -> dict[str, Any]:
     """Unknown keys kept from a Workbench file (``sshPassword: ...``) are shown and recorded
     too: a secret-looking one's literal text value is masked."""
-    from aml_magic.domain.secrets import MASK, is_reference, looks_secret
     return {k: (MASK if isinstance(v, str) and v and looks_secret(k) and not is_reference(v)
                 and k not in ("type", "name") else v) for k, v in data.items()}
 
@@ -46,3 +45,9 @@ def runconfig_to_mapping(config: RunConfiguration) -> dict[str, Any]:
         data[key] = getattr(config, attr)
     data.update(config.extra)
     return data
+
+
+def config_snapshot(rc: RunConfiguration, compute: ComputeTarget) -> dict[str, Any]:
+    """What a run was configured with, as its record keeps it; ``.compute`` passwords are
+    references already."""
+    return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}

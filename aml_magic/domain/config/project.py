@@ -10,6 +10,7 @@ from aml_magic.errors import ConfigError, ProjectNotFound
 from aml_magic.domain.config._emit import atomic_create
 from aml_magic.domain.config.compute import ComputeTarget, load_compute, write_compute
 from aml_magic.domain.config.runconfig import RunConfiguration, load_runconfig, write_runconfig
+from aml_magic.domain.config.ignore_entries import ADOPTED_ENTRIES, IGNORE_FILE_NAMES, ensure_entries
 from aml_magic.domain.config.templates import AMLIGNORE, CONFIG_FILES
 
 if TYPE_CHECKING:   # loaded on first use: a local run never reads its conda or Spark file
@@ -172,10 +173,9 @@ def find_project(start: Path | None = None) -> Path:
 def init_project(directory: Path) -> Path:
     """Make ``directory`` a project: ``aml_config/`` with the local and docker pairs and both
     dependency files, ``.amlignore``, and ``.aml/``, ``outputs/``, ``logs/`` in ``.gitignore``
-    and ``.amlignore`` (``project_adopt``). Existing files are left exactly as they are (ignore
+    and ``.amlignore`` (``ignore_entries``). Existing files are left exactly as they are (ignore
     files only get missing entries appended), so running it twice is harmless. Returns the
     project root."""
-    from aml_magic.service.project_adopt import ADOPTED_ENTRIES, IGNORE_FILE_NAMES, ensure_entries
     root = create_config_files(directory)
     for name in IGNORE_FILE_NAMES:
         ensure_entries(root / name, ADOPTED_ENTRIES)

@@ -9,6 +9,7 @@ from typing import Any
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, describe, load_mapping
+from aml_magic.domain.secrets import is_reference, looks_secret, url_passwords
 
 FRAMEWORKS = ("Python", "PySpark")
 DEFAULT_CONDA_FILE = "aml_config/conda_dependencies.yml"
@@ -132,7 +133,6 @@ def load_runconfig(path: Path) -> RunConfiguration:
 def _literal_secret_warnings(f: Fields, path: Path, env: dict[str, str] | None) -> list[str]:
     """One warning per secret-looking variable (or URL with a password) written literally in
     the file: it is masked in history and logs, but the file itself is shared."""
-    from aml_magic.domain.secrets import is_reference, looks_secret, url_passwords
     entry = (f.node.entries or {}).get("EnvironmentVariables")
     lines = {k: e.line for k, e in ((entry.node.entries or {}) if entry else {}).items()}
     out = []

@@ -14,7 +14,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import RunRecord, parse_status
+from aml_magic.domain.runfolder.files import read_nofollow, write_marker
 
 RECORD_FILE = "record.json"
 RECORD_LIMIT = 4 << 20
@@ -34,8 +36,6 @@ def write_record(run_folder: Path, record: RunRecord, *, new: bool = False) -> N
     """Mirror ``record`` into its run folder; failing to (the folder is gone, the disk is
     full) never fails the history write it follows: repair then rebuilds less. ``new``: the
     folder was just created by this process (one file creation instead of two and a rename)."""
-    from aml_magic.errors import AmlError
-    from aml_magic.domain.runfolder import write_marker
     data = asdict(record)
     data["status"] = record.status.value
     try:
@@ -63,8 +63,6 @@ def write_new(folder: Path, name: str, data: bytes) -> bool:
 
 def read_record(run_folder: Path) -> RunRecord | None:
     """The record mirrored in ``run_folder``, or None when absent or not trustworthy."""
-    from aml_magic.errors import AmlError
-    from aml_magic.domain.runfolder import read_nofollow
     try:
         raw = read_nofollow(run_folder / RECORD_FILE, 0, RECORD_LIMIT + 1)
         if not raw or len(raw) > RECORD_LIMIT:

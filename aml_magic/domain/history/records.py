@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.runfolder.results import Artifact, Metric  # noqa: F401  (re-exported)
 
 _UNSAFE_PROJECT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -61,26 +62,6 @@ class RunRecord:
             return None
         end = self.ended_at if self.ended_at is not None else time.time()
         return max(0.0, end - self.started_at)
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One logged value. ``value`` is a JSON scalar or a list; ``step`` counts per name and is
-    filled in by the store when None; ``time`` defaults to the moment it is stored."""
-
-    name: str
-    value: Any
-    step: int | None = None
-    time: float | None = None
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One file under the run's ``outputs/``; ``path`` is relative to that folder, '/'-separated."""
-
-    path: str
-    size: int
-    sha256: str
 
 
 class Transition(NamedTuple):

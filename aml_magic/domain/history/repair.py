@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from aml_magic.domain import runfolder
+from aml_magic.errors import AmlError, HistoryDamaged
 from aml_magic.domain.history.mirror import read_record
 from aml_magic.domain.history.records import RUN_ID_PATTERN, Metric, RunRecord
+from aml_magic.domain.history.schema import preflight
 from aml_magic.domain.history.status import RunStatus
-
-if TYPE_CHECKING:
-    from aml_magic.domain.history.store import RunStore
+from aml_magic.domain.history.store import RunStore
 
 _FINAL = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED,
           "Failed": RunStatus.FAILED}
@@ -52,8 +52,6 @@ def damage(project_root: Path) -> str | None:
     quick check (read-only: nothing is changed)."""
     import sqlite3
 
-    from aml_magic.errors import HistoryDamaged
-    from aml_magic.domain.history.schema import preflight
     root = Path(project_root)
     db_path = root / ".aml" / "history.db"
     try:
@@ -75,7 +73,6 @@ def damage(project_root: Path) -> str | None:
 
 def repair(project_root: Path) -> RepairReport:
     """Move the current history aside and rebuild it from ``.aml/runs/*/``."""
-    from aml_magic.domain.history.store import RunStore
     root = Path(project_root)
     report = RepairReport(kept_aside=move_aside(root / ".aml" / "history.db"))
     with RunStore(root, rebuilding=True) as store:
@@ -89,8 +86,6 @@ def repair(project_root: Path) -> RepairReport:
 
 
 def _rebuild_one(store: RunStore, folder: Path, project: str, report: RepairReport) -> None:
-    from aml_magic.domain import runfolder
-    from aml_magic.errors import AmlError
     record = read_record(folder)
     if record is None:
         report.without_record.append(folder.name)
@@ -128,8 +123,6 @@ def _rebuild_one(store: RunStore, folder: Path, project: str, report: RepairRepo
 def _ingest_local_metrics(store: RunStore, folder: Path, run_id: str) -> int:
     """The run folder's ``metrics.jsonl`` (local and docker runs write it there), in bounded
     chunks, validated as the reconciler does."""
-    from aml_magic.domain import runfolder
-    from aml_magic.errors import AmlError
     offset, skipping, count = 0, False, 0
     while True:
         try:

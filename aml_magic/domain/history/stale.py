@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aml_magic.errors import AmlError
+from aml_magic.domain.history.mirror import write_new
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.runfolder.files import read_nofollow, write_marker
 
 
 def _hostname() -> str:
@@ -67,11 +70,8 @@ def process_start(pid: int) -> int | None:
 
 def mark_submitter(run_folder: Path) -> None:
     """Write this process's identity as the run's submitter (best effort)."""
-    from aml_magic.errors import AmlError
-    from aml_magic.domain.runfolder import write_marker
     note = {"pid": os.getpid(), "start": process_start(os.getpid()), "boot_id": _boot_id(),
             "host": _hostname()}
-    from aml_magic.domain.history.mirror import write_new
     try:
         raw = json.dumps(note).encode()
         if not write_new(run_folder, SUBMITTER_FILE, raw):  # a new run's folder: nothing there
@@ -81,8 +81,6 @@ def mark_submitter(run_folder: Path) -> None:
 
 
 def _read_note(run_folder: Path) -> dict[str, Any] | None:
-    from aml_magic.errors import AmlError
-    from aml_magic.domain.runfolder import read_nofollow
     try:
         data = json.loads(read_nofollow(run_folder / SUBMITTER_FILE, 0, 4096).decode())
     except (OSError, AmlError, ValueError):

@@ -19,7 +19,9 @@ from aml_magic.domain.history.mirror import write_record
 from aml_magic.domain.history.records import (
     Artifact, Metric, RunRecord, Transition, check_run_id, new_run_id, parse_status
 )
+from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.runfolder.files import append_nofollow
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
@@ -138,7 +140,6 @@ class RunStore:
         folder = self.run_dir(record.run_id, create=True)
         write_record(folder, record, new=True)
         if submitter and not record.status.is_terminal():
-            from aml_magic.domain.history.stale import mark_submitter
             mark_submitter(folder)
 
     def insert_many(self, records: Iterable[RunRecord]) -> int:
@@ -334,8 +335,6 @@ class RunStore:
         folder = self.run_dir(run_id)
         if not stored or not run_dir or not folder.is_dir() or _same_folder(str(run_dir), folder):
             return                 # the agent writes this very folder (local, docker)
-        from aml_magic.errors import AmlError
-        from aml_magic.domain.runfolder import append_nofollow
         lines = "".join(schema.to_json({"name": m.name, "value": m.value, "step": m.step,
                                         "time": m.time}) + "\n" for m in stored)
         try:

@@ -13,25 +13,22 @@ symlinks, ``outputs`` as a symlink), and in a container it is often root. So the
   identity recorded at launch.
 
 One import point for every target (``from aml_magic import runfolder``); the code is split by
-concern: ``parsing``, ``files`` (no-follow operations) and ``processes`` (identity, signals).
+concern: ``parsing``, ``files`` (no-follow operations), ``trees`` (copying and hashing what a run
+wrote) and ``processes`` (identity, signals).
 """
 from __future__ import annotations
 
 from aml_magic.agent.proctool import is_same, kill_session, signal_process
 from aml_magic.domain.runfolder.files import (
-                    CopyReport,
+                    LOG_CHUNK,
                     append_nofollow,
-                    copy_tree_nofollow,
-                    copy_tree_safely,
                     open_dir_nofollow,
                     open_lock,
                     read_nofollow,
-                    tree_manifest,
                     write_marker,
 )
 from aml_magic.domain.runfolder.parsing import (
                     LIST_LIMIT,
-                    LOG_CHUNK,
                     MANIFEST_LIMIT,
                     METRICS_CHUNK,
                     METRICS_CHUNKS_PER_PASS,
@@ -46,6 +43,12 @@ from aml_magic.domain.runfolder.parsing import (
                     parse_outputs_manifest,
                     parse_status,
                     read_status,
+)
+from aml_magic.domain.runfolder.trees import (
+                    CopyReport,
+                    copy_tree_nofollow,
+                    copy_tree_safely,
+                    tree_manifest,
 )
 from aml_magic.domain.runfolder.processes import (
                     launch_identity,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Callable
 
+from aml_magic.domain.runfolder.files import read_tail_nofollow
+
 BUILD_LOG = "build.log"
 #: How much of the end of build.log a snapshot reads (a build prints a few thousand lines).
 TAIL_BYTES = 32 * 1024
@@ -57,7 +59,6 @@ class BuildLog:
 def build_log_tail(run_folder: Path, lines: int = 20) -> str | None:
     """The last ``lines`` lines of the run's build log; None when the run triggered no build.
     Never through a symlink (the folder is shared with what the run writes)."""
-    from aml_magic.domain.runfolder.files import read_tail_nofollow
     data = read_tail_nofollow(Path(run_folder) / BUILD_LOG, TAIL_BYTES)
     if data is None:
         return None

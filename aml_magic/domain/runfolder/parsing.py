@@ -7,18 +7,15 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
-from aml_magic.domain.history.records import Artifact, Metric
-
-if TYPE_CHECKING:
-    from aml_magic.targets.base import AgentState
+from aml_magic.domain.runfolder.results import Artifact, Metric
+from aml_magic.domain.provenance import describe_python, python_facts
 
 STATUS_LIMIT = 64 * 1024            # status.json is a few hundred bytes
 METRICS_CHUNK = 1 << 20             # one read of metrics.jsonl; also the longest metric line
 METRICS_CHUNKS_PER_PASS = 8         # so a reconcile pass costs at most this many chunks
-LOG_CHUNK = 4 << 20                 # one read of log.txt per reconcile pass (and per widget tick)
 MANIFEST_LIMIT = 8 << 20            # outputs.json
 NAME_LIMIT = 256                    # metric names
 TEXT_LIMIT = 2000                   # reasons and string metric values
@@ -26,11 +23,31 @@ LIST_LIMIT = 100_000                # items of a list-valued metric
 STATES = ("Running", "Completed", "Failed", "Canceled")
 
 
+@dataclass
+class AgentState:
+    """The agent's ``status.json`` as the client sees it."""
+    state: str                          # Running | Completed | Failed | Canceled | Missing
+    exit_code: int | None = None
+    reason: str | None = None
+    started: float | None = None
+    ended: float | None = None
+    heartbeat: float | None = None
+    heartbeat_seconds: float = 1.0
+    pid: int | None = None
+    child_pgid: int | None = None       # never filled from the run folder: never signalled
+    python: str | None = None           # the interpreter's path and version, when reported
+    python_facts: dict[str, str] | None = None  # the same as reported (``python_facts``)
+    malformed: str | None = None        # why status.json was refused (the run wrote it)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in ("Completed", "Failed", "Canceled")
+
+
 def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
     """``status.json`` as an ``AgentState``. Empty means the agent has not written it yet
     (``Missing``); anything malformed is a ``Failed`` state whose ``malformed`` says why (the
     agent replaces the file atomically, so a torn or foreign file was written by the run)."""
-    from aml_magic.targets.base import AgentState
     if not raw:
         return AgentState("Missing")
     try:
@@ -57,7 +74,6 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         why = f"status.json is malformed ({exc}); it was written by the run, not the agent"
         return AgentState("Failed", reason=why, malformed=why)
-    from aml_magic.domain.provenance import describe_python, python_facts
     return AgentState(state, exit_code=exit_code, reason=_text(reason) if reason else None,
                       started=started, ended=ended, heartbeat=heartbeat,
                       heartbeat_seconds=float(beat), python=describe_python(data.get("python")),
@@ -208,7 +224,6 @@ def read_status(transport: Any, path: str, *, heartbeat_seconds: float = 1.0) ->
     try:
         raw = transport.read_file(path, 0, STATUS_LIMIT + 1)
     except UnsafeRunFile as exc:
-        from aml_magic.targets.base import AgentState
         why = f"status.json refused: {exc}"
         return AgentState("Failed", reason=why, malformed=why)
     return parse_status(raw, heartbeat_seconds=heartbeat_seconds)

@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+#: The project's ignore files, read in this order in every folder.
+IGNORE_FILES = (".gitignore", ".amlignore")
 _CACHE_VERSION = 1
 
 

@@ -25,10 +25,15 @@ from typing import Any, NamedTuple
 
 from aml_magic.domain.atomic_file import replace_file
 from aml_magic.errors import AmlError
-from aml_magic.domain.snapshot.ignore_rules import IgnoreChain, IgnoreDecisions, read_ignore_file
+from aml_magic.domain.snapshot.ignore_rules import (
+    IGNORE_FILES,
+    IgnoreChain,
+    IgnoreDecisions,
+    read_ignore_file,
+)
+from aml_magic.domain.snapshot.watch import AML_FOLDER, TreeWatch
 from aml_magic.domain.secrets import holds_plaintext_password
 
-IGNORE_FILES = (".gitignore", ".amlignore")
 # What runs write into the project's top level: a stale ./outputs/model.pkl shipped with every
 # run would be reported as each run's output. Left out as if listed first in the top .gitignore,
 # so ``!outputs/`` in .amlignore (or .gitignore) brings it back.
@@ -295,7 +300,6 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
             watch.close()
             watch = None
         if seen:                              # snapshotted before: this process lives on
-            from aml_magic.domain.snapshot.watch import TreeWatch
             watch = TreeWatch(key[0])
             watch = watch if watch.usable else None
         with _WATCHES_LOCK:
@@ -379,7 +383,6 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
             name = entry.name
             if name == ".git" or (name == ".aml" and not prefix):
                 if watch is not None and name == ".aml":
-                    from aml_magic.domain.snapshot.watch import AML_FOLDER
                     watch.add_folder(entry.path, AML_FOLDER)
                 cells = os.path.join(entry.path, "cells")
                 if name == ".aml" and os.path.isdir(cells):   # cells exported by %%aml_submit

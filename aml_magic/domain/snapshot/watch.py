@@ -26,6 +26,9 @@ import struct
 import threading
 from typing import Any
 
+from aml_magic.domain.secrets import holds_plaintext_password
+from aml_magic.domain.snapshot.ignore_rules import IGNORE_FILES
+
 # <sys/inotify.h>
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
@@ -156,7 +159,6 @@ class TreeWatch:
 
     def _drain(self) -> set[str] | None:
         """Paths named by the queued events; None for an event only a walk can handle."""
-        from aml_magic.domain.snapshot.manifest import IGNORE_FILES
         dirty: set[str] = set()
         while True:
             try:
@@ -198,7 +200,6 @@ class TreeWatch:
 def _plaintext_compute(rel: str, path: str) -> bool:
     if not (rel.startswith("aml_config/") and rel.endswith(".compute") and rel.count("/") == 1):
         return False
-    from aml_magic.domain.secrets import holds_plaintext_password
     return bool(holds_plaintext_password(path))
 
 

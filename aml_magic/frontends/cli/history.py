@@ -1,5 +1,5 @@
-"""``aml history list|info|last|download|compare`` and ``aml project restore``: the Workbench
-tutorials' way to compare runs (``az ml history ...``), registered in cli.py's ``GROUPS``.
+"""``aml history list|info|last|download|compare|prune|repair``: the Workbench tutorials' way to
+compare runs (``az ml history ...``), and keeping the run history healthy.
 
 ``history list`` shows each run's metrics as columns (the last value of each series, the union
 of names over the listed runs) from one grouped query, so it stays fast over thousands of runs.
@@ -8,19 +8,36 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.main import _emit, _workspace, cmd_run_show
+from aml_magic.domain.history import RunStore
+from aml_magic.domain.history.prune import parse_age
+from aml_magic.domain.history.prune import plan as prune_plan
+from aml_magic.domain.history.repair import damage, repair
 from aml_magic.errors import AmlError
+from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli.common import project_root, verbs
+from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.cli.runs import cmd_run_show
+from aml_magic.frontends.render import compare_table, format_size, history_table
+from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
+from aml_magic.service.workspace import Workspace
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
 ALL_RUNS = 1 << 62
 
 
-def add_history_verbs(verbs: Any) -> None:
-    p = verbs.add_parser("list", help="runs with their metrics as columns, newest first")
+def add_history(group: argparse.ArgumentParser) -> None:
+    history_verbs = verbs(group)
+    _add_history_verbs(history_verbs)
+    _add_maintenance_verbs(history_verbs)
+
+
+def _add_history_verbs(sub: Any) -> None:
+    p = sub.add_parser("list", help="runs with their metrics as columns, newest first")
     A.add_project(p)
     A.add_output(p)
     p.add_argument("--sort-by", metavar="METRIC", help="order by this metric (ascending; runs "
@@ -30,23 +47,23 @@ def add_history_verbs(verbs: Any) -> None:
     p.add_argument("-t", "--target", help="only runs on this compute target")
     p.add_argument("--limit", type=int, help="only the N newest runs (default: all)")
     p.set_defaults(handler=cmd_history_list)
-    p = verbs.add_parser("info", help="one run in full (same as `aml run show`)")
+    p = sub.add_parser("info", help="one run in full (same as `aml run show`)")
     A.add_project(p)
     A.add_output(p)
     _add_run_ref(p)
     p.set_defaults(handler=cmd_history_info)
-    p = verbs.add_parser("last", help="the newest run in full")
+    p = sub.add_parser("last", help="the newest run in full")
     A.add_project(p)
     A.add_output(p)
     p.set_defaults(handler=cmd_history_last)
-    p = verbs.add_parser("download", help="copy a run's outputs into a folder")
+    p = sub.add_parser("download", help="copy a run's outputs into a folder")
     A.add_project(p)
     _add_run_ref(p)
     p.add_argument("-d", "--directory", required=True, metavar="DIR",
                    help="where to put them (created if needed)")
     p.set_defaults(handler=cmd_history_download)
-    p = verbs.add_parser("compare", help="runs side by side: arguments, environment "
-                                         "differences, metrics, duration")
+    p = sub.add_parser("compare", help="runs side by side: arguments, environment "
+                                       "differences, metrics, duration")
     A.add_project(p)
     A.add_output(p)
     p.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to compare (unique prefixes "
@@ -57,14 +74,22 @@ def add_history_verbs(verbs: Any) -> None:
     p.set_defaults(handler=cmd_history_compare)
 
 
-def add_project_group(group: argparse.ArgumentParser) -> None:
-    verbs = group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
-    p = verbs.add_parser("restore", help="put back the project files a run was submitted with")
+def _add_maintenance_verbs(sub: Any) -> None:
+    p = sub.add_parser("prune", help="forget ended runs and remove their folders (dry run "
+                                     "unless --yes)")
     A.add_project(p)
-    p.add_argument("--run-id", "-r", dest="run_id", required=True, metavar="RUN_ID")
-    p.add_argument("-d", "--directory", metavar="DIR",
-                   help="restore into this folder (default: the project itself)")
-    p.set_defaults(handler=cmd_project_restore)
+    A.add_output(p)
+    p.add_argument("--older-than", metavar="AGE", help="runs created before AGE ago (30d, 12h)")
+    p.add_argument("--status", help="only runs that ended so (Completed, Failed, Canceled)")
+    p.add_argument("--keep-last", type=int, metavar="N", help="keep the N newest matching runs")
+    p.add_argument("--yes", action="store_true", help="remove them (default: only list)")
+    p.set_defaults(handler=cmd_history_prune)
+    p = sub.add_parser("repair", help="rebuild a damaged history.db from the run folders "
+                                      "(the damaged file is kept aside)")
+    A.add_project(p)
+    p.add_argument("--force", action="store_true",
+                   help="rebuild even when history.db looks healthy")
+    p.set_defaults(handler=cmd_history_repair)
 
 
 def _add_run_ref(p: argparse.ArgumentParser) -> None:
@@ -81,30 +106,12 @@ def _run_ref(args: argparse.Namespace) -> str:
     return str(run_id)
 
 
-def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
-    from aml_magic.service.schema import history_run_json
-    return [history_run_json(r, last.get(r.run_id, {})) for r in records]
-
-
-def metric_names(records: list[Any], last: dict[str, dict[str, Any]]) -> list[str]:
-    """The union of the runs' metric names, in first-seen order (newest run first)."""
-    names: dict[str, None] = {}
-    for record in records:
-        names.update(dict.fromkeys(last.get(record.run_id, ())))
-    return list(names)
-
-
 def cmd_history_list(args: argparse.Namespace) -> int:
-    from aml_magic.domain.config import find_project
-    from aml_magic.domain.history import RunStore
-    from aml_magic.frontends.render import history_table
     limit = ALL_RUNS if args.limit is None else args.limit
-    root = find_project(Path(args.project or Path.cwd()).expanduser().resolve())
-    with RunStore(root) as store:    # the store alone: no workspace, targets, configuration
+    with RunStore(project_root(args)) as store:    # the store alone: no targets, configuration
         records = store.list_runs(status=args.status, target=args.target, limit=limit)
         if any(not r.status.is_terminal() for r in records):
-            _workspace(args).reconcile_active()      # live runs: ask their targets first
+            Workspace(args.project).reconcile_active()      # live runs: ask their targets first
             records = store.list_runs(status=args.status, target=args.target, limit=limit)
         last = store.last_metric_values(r.run_id for r in records)
     names = metric_names(records, last)
@@ -122,7 +129,7 @@ def cmd_history_list(args: argparse.Namespace) -> int:
     if args.output == "table" and not args.query:
         print(history_table(records, last, names))
     else:
-        _emit(args, history_rows(records, last), "")
+        emit(args, history_rows(records, last), "")
     return 0
 
 
@@ -136,7 +143,7 @@ def cmd_history_info(args: argparse.Namespace) -> int:
 
 
 def cmd_history_last(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = Workspace(args.project)
     newest = ws.store.list_runs(limit=1)
     if not newest:
         raise AmlError("no runs yet in this project (submit one with `aml experiment submit`)")
@@ -145,8 +152,7 @@ def cmd_history_last(args: argparse.Namespace) -> int:
 
 
 def cmd_history_download(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.render import format_size
-    run = _workspace(args).run(_run_ref(args))
+    run = Workspace(args.project).run(_run_ref(args))
     outputs = run.outputs()
     if not outputs:
         raise AmlError(f"run {run.id} has no outputs (files its script wrote under "
@@ -169,25 +175,48 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 
 
 def cmd_history_compare(args: argparse.Namespace) -> int:
-    from aml_magic.service.compare import comparison, select_records
-    from aml_magic.frontends.render import compare_table
-    ws = _workspace(args)
+    ws = Workspace(args.project)
     records = select_records(ws, args.runs, last=args.last, sweep=args.sweep)
     data = comparison(ws.store, records)
     rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
-    _emit(args, data, lambda: compare_table(rows, names, differing))
+    emit(args, data, lambda: compare_table(rows, names, differing))
     return 0
 
 
-def cmd_project_restore(args: argparse.Namespace) -> int:
-    from aml_magic.service.restore import restore_run
-    ws = _workspace(args)
-    run = ws.run(args.run_id)
-    dest = Path(args.directory).expanduser().resolve() if args.directory else ws.root
-    dest.mkdir(parents=True, exist_ok=True)
-    written, unchanged = restore_run(run.folder / "manifest.json", run_folder=run.folder,
-                                     dest=dest, project_root=ws.root,
-                                     runs_root=run.folder.parent)
-    print(f"restored the snapshot of run {run.id} into {dest}: {written} file(s) written, "
-          f"{unchanged} already as they were")
+def cmd_history_prune(args: argparse.Namespace) -> int:
+    older = None if args.older_than is None else parse_age(args.older_than)
+    with RunStore(project_root(args)) as store:
+        chosen = prune_plan(store, older_than=older, status=args.status, keep_last=args.keep_last)
+        total = sum(c.size for c in chosen)
+        emit(args, {"removed": bool(args.yes), "total_bytes": total, "runs": [
+            {"run_id": c.record.run_id, "status": c.record.status.value,
+             "created_at": c.record.created_at, "bytes": c.size} for c in chosen]},
+            lambda: "\n".join(
+                f"{c.record.run_id}  {c.record.status.value:<9}  "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(c.record.created_at))}  "
+                f"{format_size(c.size):>9}" for c in chosen))
+        if args.yes:
+            for c in chosen:
+                store.delete_run(c.record.run_id)
+        verb = "removed" if args.yes else "would remove"
+        hint = "" if args.yes or not chosen else "; add --yes to remove them"
+        print(f"{verb} {len(chosen)} run(s), {format_size(total)} ({total} bytes){hint}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_history_repair(args: argparse.Namespace) -> int:
+    root = project_root(args)
+    if not args.force and damage(root) is None:
+        print(f"{root / '.aml' / 'history.db'} is healthy: nothing to repair (--force rebuilds "
+              "it from the run folders anyway; metrics of remote runs live only in it)")
+        return 0
+    report = repair(root)
+    for path in report.kept_aside:
+        print(f"kept the damaged file as {path}")
+    print(f"rebuilt {report.runs} run(s), {report.metrics} metric value(s), {report.outputs} "
+          "output file(s) from the run folders")
+    if report.without_record:
+        print(f"{len(report.without_record)} run folder(s) held no record and were rebuilt as "
+              f"Failed: {', '.join(report.without_record[:10])}")
     return 0

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aml_magic.errors import AmlError
+from aml_magic.frontends.render import any_table, any_tsv
+from aml_magic.service.schema import dumps
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
@@ -19,13 +21,10 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
     if query:
         data = apply_query(query, data)
     if output == "json":
-        from aml_magic.service.schema import dumps
         print(dumps(data))
     elif output == "tsv":
-        from aml_magic.frontends.render import any_tsv
         print(any_tsv(data))
     elif query:
-        from aml_magic.frontends.render import any_table
         print(any_table(data))
     else:
         rendered = text if isinstance(text, str) else text()
@@ -36,7 +35,7 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
 def apply_query(query: str, data: Any) -> Any:
     """``--query``: the JMESPath expression over ``data`` (the listing's JSON form); a bad
     expression is one line saying where it fails."""
-    import jmespath
+    import jmespath                 # third-party: only --query loads it
     from jmespath.exceptions import JMESPathError
     try:
         return jmespath.search(query, data)

@@ -1,17 +1,24 @@
 """``aml computetarget``, ``aml runconfiguration`` and ``aml secret``: the project's compute
-targets, run configurations and secret values (Workbench's verbs, ``-n NAME`` or NAME)."""
+targets, run configurations and secret values (Workbench's verbs, ``-n NAME`` or NAME); with
+``computetarget secure|gc``, keeping a target healthy."""
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.main import _emit, _project_config, _verbs, _workspace
+from aml_magic.domain.secrets import is_reference
 from aml_magic.errors import AmlError
+from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli.common import project_config, verbs
+from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.render import fields, format_size, table
+from aml_magic.service.schema import runconfig_json, target_json
+from aml_magic.service.workspace import Workspace
 
 
 def add_computetarget(group: argparse.ArgumentParser) -> None:
-    ct_sub = _verbs(group)
+    ct_sub = verbs(group)
     p = ct_sub.add_parser("attach", help="attach a compute target")
     A.add_project(p)
     A.add_attach_arguments(p)
@@ -29,13 +36,12 @@ def add_computetarget(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     A.add_name(p, "compute target")
     p.set_defaults(handler=cmd_target_detach)
-    from aml_magic.frontends.cli.maintenance import add_computetarget_gc, add_computetarget_secure
-    add_computetarget_secure(ct_sub)
-    add_computetarget_gc(ct_sub)
+    _add_computetarget_secure(ct_sub)
+    _add_computetarget_gc(ct_sub)
 
 
 def add_runconfiguration(group: argparse.ArgumentParser) -> None:
-    rc_sub = _verbs(group)
+    rc_sub = verbs(group)
     p = rc_sub.add_parser("create", help="create a run configuration for a target")
     A.add_project(p)
     p.add_argument("-n", "--name", required=True)
@@ -54,7 +60,7 @@ def add_runconfiguration(group: argparse.ArgumentParser) -> None:
 
 
 def add_secret(group: argparse.ArgumentParser) -> None:
-    sec_sub = _verbs(group)
+    sec_sub = verbs(group)
     p = sec_sub.add_parser("set", help="store a value; prints the reference to put in a "
                                        "run configuration's EnvironmentVariables")
     A.add_project(p)
@@ -63,9 +69,31 @@ def add_secret(group: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_secret_set)
 
 
+def _add_computetarget_secure(sub: Any) -> None:
+    p = sub.add_parser("secure", help="move a plaintext password of a .compute file into "
+                                      "the secret store (the file keeps a reference)")
+    A.add_project(p)
+    p.add_argument("name", help="the compute target (its .compute file's name)")
+    p.set_defaults(handler=cmd_target_secure)
+
+
+def _add_computetarget_gc(sub: Any) -> None:
+    p = sub.add_parser("gc", help="remove what a target keeps that no recent run uses: "
+                                  "remote objects, spare trees, run folders, environment "
+                                  "images (dry run unless --yes)")
+    A.add_project(p)
+    A.add_output(p)
+    p.add_argument("name", help="the compute target (its .compute file's name)")
+    p.add_argument("--keep-days", type=float, default=None, metavar="N",
+                   help="keep what runs of the last N days use (default 7); runs not ended "
+                        "are always kept")
+    p.add_argument("--yes", action="store_true", help="remove them (default: only list)")
+    p.set_defaults(handler=cmd_target_gc)
+
+
 def cmd_attach(args: argparse.Namespace) -> int:
     import getpass
-    ws = _workspace(args)
+    ws = Workspace(args.project)
     password = None
     if args.password:
         password = getpass.getpass(f"password for {args.username}@{args.address}: ")
@@ -102,7 +130,7 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
              else getpass.getpass(f"value for {args.name}: "))
     if not value:
         raise AmlError("empty value: nothing was stored")
-    ref = _workspace(args).store_secret("env", args.name, value)
+    ref = Workspace(args.project).store_secret("env", args.name, value)
     print(ref)
     print(f"use it in a .runconfig:  EnvironmentVariables: {{{args.name}: \"{ref}\"}}",
           file=sys.stderr)
@@ -110,53 +138,83 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 
 
 def cmd_target_list(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.render import table
-    from aml_magic.service.schema import target_json
-    targets = [target_json(t) for t in _project_config(args).compute_targets().values()]
-    _emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
-                                                 ("address", "address")),
-                                       empty="no compute targets"))
+    targets = [target_json(t) for t in project_config(args).compute_targets().values()]
+    emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
+                                                ("address", "address")),
+                                      empty="no compute targets"))
     return 0
 
 
 def cmd_target_show(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.render import fields
-    from aml_magic.service.schema import target_json
-    target = target_json(_project_config(args).compute(A.name_of(args)))
-    _emit(args, target, lambda: fields([("name", target["name"]),
-                                        *target["settings"].items()]))
+    target = target_json(project_config(args).compute(A.name_of(args)))
+    emit(args, target, lambda: fields([("name", target["name"]),
+                                       *target["settings"].items()]))
     return 0
 
 
 def cmd_target_detach(args: argparse.Namespace) -> int:
     name = A.name_of(args)
-    _workspace(args).detach(name)
+    Workspace(args.project).detach(name)
     print(f"detached '{name}' (removed aml_config/{name}.compute and its .runconfig)")
     return 0
 
 
 def cmd_rc_create(args: argparse.Namespace) -> int:
-    rc = _workspace(args).create_run_configuration(args.name, target=args.target,
-                                                   framework=args.framework)
+    rc = Workspace(args.project).create_run_configuration(args.name, target=args.target,
+                                                          framework=args.framework)
     print(f"created aml_config/{rc.name}.runconfig (target {rc.target})")
     return 0
 
 
 def cmd_rc_list(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.render import table
-    from aml_magic.service.schema import runconfig_json
     configs = [runconfig_json(rc)
-               for rc in _project_config(args).run_configurations().values()]
-    _emit(args, configs, lambda: table(configs, (("name", "name"), ("target", "target"),
-                                                 ("framework", "framework")),
-                                       empty="no run configurations"))
+               for rc in project_config(args).run_configurations().values()]
+    emit(args, configs, lambda: table(configs, (("name", "name"), ("target", "target"),
+                                                ("framework", "framework")),
+                                      empty="no run configurations"))
     return 0
 
 
 def cmd_rc_show(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.render import fields
-    from aml_magic.service.schema import runconfig_json
-    config = runconfig_json(_project_config(args).runconfig(A.name_of(args)))
-    _emit(args, config, lambda: fields([("name", config["name"]),
-                                        *config["settings"].items()]))
+    config = runconfig_json(project_config(args).runconfig(A.name_of(args)))
+    emit(args, config, lambda: fields([("name", config["name"]),
+                                       *config["settings"].items()]))
+    return 0
+
+
+def cmd_target_gc(args: argparse.Namespace) -> int:
+    # gc reaches into every target family (SSH stores, container images): only this verb loads it
+    from aml_magic.targets import gc as target_gc
+    ws = Workspace(args.project)
+    try:
+        keep = target_gc.DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
+        chosen = target_gc.plan(ws, args.name, keep_days=keep)
+        emit(args, {"removed": bool(args.yes), "target": chosen.target, "keep_days": keep,
+                    "total_bytes": chosen.total, "items": [
+                        {"kind": i.kind, "name": i.name, "bytes": i.size}
+                        for i in chosen.items]},
+             lambda: "\n".join(f"{i.kind:<6}  {i.name}  {format_size(i.size):>9}"
+                               for i in chosen.items))
+        if args.yes:
+            target_gc.remove(ws, chosen)
+    finally:
+        ws.close()
+    verb = "removed" if args.yes else "would remove"
+    hint = "" if args.yes or not chosen.items else "; add --yes to remove them"
+    print(f"{verb} {len(chosen.items)} item(s) from '{chosen.target}', "
+          f"{format_size(chosen.total)} ({chosen.total} bytes){hint}", file=sys.stderr)
+    return 0
+
+
+def cmd_target_secure(args: argparse.Namespace) -> int:
+    ws = Workspace(args.project)
+    compute = ws.config.compute(args.name)
+    if not compute.password or is_reference(compute.password):
+        print(f"{compute.path}: no plaintext password; nothing to do")
+        return 0
+    ref = ws.store_secret("password", f"{compute.name}-{compute.username or 'user'}",
+                          compute.password)
+    compute.password = ref
+    ws.config.write_compute(compute)
+    print(f"{compute.path}: the password is now in the secret store; the file holds {ref}")
     return 0

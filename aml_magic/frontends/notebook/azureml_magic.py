@@ -4,12 +4,11 @@ a migrated notebook says what to write instead of failing with a traceback."""
 from __future__ import annotations
 
 import shlex
-import sys
 from typing import TYPE_CHECKING, Any
-from aml_magic.agent import AGENT_DIR
+
+from aml_magic.service.notebook_run import NotebookRun
 
 if TYPE_CHECKING:
-    from aml_magic.service.notebook_run import NotebookRun
     from aml_magic.service.workspace import Workspace
 
 USAGE = ("%azureml history on|off: track this notebook as a run (metrics from "
@@ -66,7 +65,6 @@ class NotebookHistory:
         self.run: NotebookRun | None = None
 
     def on(self, workspace: Workspace, user_ns: dict[str, Any], shell: Any) -> str:
-        from aml_magic.service.notebook_run import NotebookRun
         if self.run is not None and not self.run.ended:
             return (f"History is already on: this notebook is run {self.run.id}; "
                     "`%azureml history off` ends it")
@@ -121,13 +119,4 @@ def azureml(history: NotebookHistory, workspace_of: Any, shell: Any, line: str) 
     print(hint_for(words))
 
 
-def expose_azureml_logging() -> None:
-    """Make ``from azureml.logging import get_azureml_logger`` work in the kernel: the agent's
-    stand-in package goes at the END of ``sys.path``, so an installed ``azureml`` wins (the
-    stand-in also defers to one itself). Cheap: no import happens here."""
-    compat = str(AGENT_DIR / "compat")
-    if compat not in sys.path:
-        sys.path.append(compat)
-
-
-__all__ = ["NotebookHistory", "azureml", "expose_azureml_logging", "hint_for"]
+__all__ = ["NotebookHistory", "azureml", "hint_for"]

@@ -8,6 +8,8 @@ from aml_magic.errors import ConfigError, TargetError
 from aml_magic.targets.base import Dependencies, ProgressCallback
 from aml_magic.targets.container.engine import ImageInfo
 from aml_magic.targets.container.images import LABEL, DockerEnvironmentBuilder
+from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
+from aml_magic.domain.environment import plan_environment
 
 
 def environment_image(builder: DockerEnvironmentBuilder, compute: Any, runconfig: Any,
@@ -16,8 +18,6 @@ def environment_image(builder: DockerEnvironmentBuilder, compute: Any, runconfig
                       strict: bool = False) -> tuple[ImageInfo, str, bool]:
     """(image, identity, built now). An existing image costs one lookup; one built without
     specifications the image cannot honour is reported (refused with ``strict``)."""
-    from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
-    from aml_magic.domain.environment import plan_environment
     base = (compute.base_docker_image or DEFAULT_DOCKER_IMAGE).strip()
     plan = plan_environment(dependencies.conda, base_image=base,
                             framework=getattr(runconfig, "framework", "Python"))

@@ -28,16 +28,19 @@ from aml_magic.targets.base import (
     ProgressCallback,
     join,
 )
+from aml_magic.targets.container.engine import DockerCli, ImageInfo
+from aml_magic.targets.container.images import ENV_PYTHON, LABEL, DockerEnvironmentBuilder
+from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
+from aml_magic.domain.runfolder.build_log import BuildLog
+from aml_magic.targets.container.environment_image import environment_image
 from aml_magic.targets.container.options import (
     AGENT_MOUNT,
     PROJECT_MOUNT,
     RUN_MOUNT,
     SHARE_MOUNT,
     container_name,
+    container_options,
 )
-from aml_magic.targets.container.engine import DockerCli, ImageInfo
-from aml_magic.targets.container.images import ENV_PYTHON, LABEL, DockerEnvironmentBuilder
-from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
 
 if TYPE_CHECKING:
     from aml_magic.targets.base import AgentTarget
@@ -109,14 +112,12 @@ class ContainerLaunch(Launch):
                     build: bool, on_progress: ProgressCallback | None,
                     strict: bool = False) -> tuple[ImageInfo, str, bool]:
         """(image, identity, built now): the existing image, or a new one when ``build``."""
-        from aml_magic.targets.container.environment_image import environment_image
         return environment_image(self.builder(target), target.compute, runconfig, dependencies,
                                  compute_file=target.compute_file(), build=build,
                                  on_progress=on_progress, strict=strict)
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
-        from aml_magic.domain.runfolder.build_log import BuildLog
         rc = request.runconfig
         # kept with the run that triggered the build, line by line (build_log.py)
         with BuildLog(request.run_folder, request.on_progress) as on_build:
@@ -160,7 +161,6 @@ class ContainerLaunch(Launch):
 
     def _options(self, target: AgentTarget, request: LaunchRequest, run_dir: str, *,
                  local_project: bool) -> list[str]:
-        from aml_magic.targets.container.options import container_options
         return container_options(target, request, run_dir, local_project=local_project,
                                  owner=lambda: self._run_folder_owner(target))
 

@@ -15,6 +15,7 @@ from aml_magic.targets.base import AgentTarget
 from aml_magic.targets.container.launch import ContainerLaunch
 from aml_magic.targets.ssh.placement import RemotePlacement
 from aml_magic.targets.ssh.login import configure_ssh_attach
+from aml_magic.targets.container.engine import DockerCli
 
 
 class RemoteDockerTarget(AgentTarget):
@@ -31,7 +32,6 @@ class RemoteDockerTarget(AgentTarget):
         Docker or a user without access to it is said at attach time."""
 
         def check_engine(transport: Any) -> None:
-            from aml_magic.targets.container.engine import DockerCli
             engine = DockerCli(transport, host=compute.docker_host or None, where=compute.name,
                                machine=str(compute.address), user=compute.username)
             engine.run("version", "--format", "{{.Server.Version}}", timeout=60)

@@ -1,12 +1,10 @@
 """The agent as a detached process on the placement's machine (``local`` and ``remote``)."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
-from aml_magic.transports.base import CommandResult
 from aml_magic.domain.provenance import PYTHON_FACTS, describe_python, python_facts
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
@@ -49,19 +47,4 @@ class ProcessLaunch(Launch):
         target.placement.signal_agent(state)
 
 
-def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[str, Any]:
-    """The launcher's answer ``{"pid": N, ...}``, or a ``TargetError`` saying why not."""
-    if result.exit_code != 0:
-        detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
-        raise TargetError(f"target '{name}': the run agent did not start ({python}): "
-                          f"{detail[-400:] or f'exit code {result.exit_code}'}")
-    try:
-        answer = dict(json.loads(result.stdout.decode().strip().splitlines()[-1]))
-        int(answer["pid"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise TargetError(f"target '{name}': unexpected answer from the run agent: "
-                          f"{result.stdout[-200:]!r}") from None
-    return answer
-
-
-__all__ = ["ProcessLaunch", "parse_launch_answer"]
+__all__ = ["ProcessLaunch"]

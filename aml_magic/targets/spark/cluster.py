@@ -18,7 +18,7 @@ from typing import Any
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback
 from aml_magic.targets.spark.launch import SparkSubmitLaunch, spark_submit_path
 from aml_magic.targets.ssh.remote import RemoteTarget
-from aml_magic.targets.spark.submit import spark_submit_argv
+from aml_magic.targets.spark_submit import spark_submit_argv
 
 
 class ClusterTarget(RemoteTarget):

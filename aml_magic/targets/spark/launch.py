@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.errors import TargetError
 from aml_magic.targets.base import AgentState, LaunchRequest
 from aml_magic.targets.process.launch import ProcessLaunch
-from aml_magic.targets.spark.submit import driver_facts, missing_python, unresolved_packages
+from aml_magic.targets.spark_submit import driver_facts, missing_python, unresolved_packages
 
 if TYPE_CHECKING:
     from aml_magic.targets.base import AgentTarget

@@ -7,6 +7,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aml_magic.errors import AmlError, ConfigError, HostKeyError
+from aml_magic.domain.config import split_address
+from aml_magic.transports.hostkeys import (
+    UnknownHostKey,
+    fingerprints_match,
+    normalize_fingerprint,
+    probe_host_key,
+)
+from aml_magic.transports.pool import ssh_pool, ssh_timeout
 
 CONNECT_TIMEOUT = 10.0
 
@@ -16,7 +24,6 @@ def ssh_transport_for(compute: Any, secrets: Any, *,
     """The pinned SSH transport of ``compute`` (password or stored key from ``secrets``): a
     lease on the process's pooled connection for these credentials, kept across submits, log
     follows and reconciles; ``close()`` hands it back to the pool."""
-    from aml_magic.transports.pool import ssh_pool, ssh_timeout
     c = compute
     source = str(c.path) if c.path else None
     context = source or f"{c.name}.compute"
@@ -50,12 +57,6 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
                          check_login: Callable[[Any], None] | None = None) -> None:
     """Pin the host key (given, trusted on first use, or confirmed; never silently), store
     the login key, and check that the login works before anything is written."""
-    from aml_magic.transports.hostkeys import (
-        UnknownHostKey,
-        fingerprints_match,
-        normalize_fingerprint,
-        probe_host_key,
-    )
     say = on_message or (lambda _text: None)
     if not compute.address or not compute.username:
         raise AmlError(f"attaching a {compute.type} target needs --address HOST[:PORT] and "
@@ -113,7 +114,6 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
 
 def host_port(compute: Any) -> tuple[str, int]:
     """``address`` may carry the port (``host:port``, as Workbench files do) or ``port`` may."""
-    from aml_magic.domain.config import split_address
     host, port = split_address(compute.address)
     return host, int(compute.port or port or 22)
 

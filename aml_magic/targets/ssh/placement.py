@@ -27,6 +27,11 @@ from aml_magic.errors import ConfigError, TargetError
 from aml_magic.transports.base import Transport
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.placement import Placement
+from aml_magic.agent import agent_files
+from aml_magic.domain.snapshot.manifest import gc_paused
+from aml_magic.domain.snapshot.ship import write_objects_tar
+from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
+from aml_magic.transports.helper_cache import helper_arguments
 
 DEFAULT_BASE_DIR = "~/.aml_magic"
 _UPLOAD_BUFFER = 1 << 20
@@ -42,7 +47,6 @@ class RemotePlacement(Placement):
     interpreter: str | None = None
 
     def _make_transport(self) -> Transport:
-        from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
         transport: Transport = ssh_transport_for(
             self.compute, self.secrets, connect_timeout=self.connect_timeout or CONNECT_TIMEOUT)
         return transport
@@ -83,9 +87,6 @@ class RemotePlacement(Placement):
     # -- the sync exchange ------------------------------------------------------------------
     def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
                   agent: dict[str, str] | None = None) -> dict[str, Any]:
-        from aml_magic.domain.snapshot.manifest import gc_paused
-        from aml_magic.domain.snapshot.ship import write_objects_tar
-        from aml_magic.transports.helper_cache import helper_arguments
         manifest = request.manifest
         progress = request.on_progress
         with gc_paused():                     # 10,000s of short-lived objects
@@ -230,7 +231,6 @@ def _file_identity(path: Path) -> tuple[int, int, int]:
 
 
 def _agent_text() -> dict[str, str]:
-    from aml_magic.agent import agent_files
     return {rel: data.decode("utf-8") for rel, data in agent_files().items()}
 
 

@@ -16,6 +16,8 @@ from aml_magic.targets.base import (
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.ssh.placement import DEFAULT_BASE_DIR, RemotePlacement
 from aml_magic.targets.ssh.login import configure_ssh_attach
+from aml_magic.domain.runfolder.build_log import BuildLog
+from aml_magic.targets.ssh.environment import remote_environment
 
 
 class RemoteTarget(AgentTarget):
@@ -41,7 +43,6 @@ class RemoteTarget(AgentTarget):
         if not self.builds_own_environment:
             return super().prepare(runconfig, on_progress=on_progress, build=build,
                                    strict=strict, dependencies=dependencies)
-        from aml_magic.targets.ssh.environment import remote_environment
         if dependencies is None:
             raise TypeError("prepare needs the run configuration's dependencies "
                             "(Workspace.dependencies(runconfig))")
@@ -54,8 +55,6 @@ class RemoteTarget(AgentTarget):
     def submit(self, request: LaunchRequest) -> dict[str, Any]:
         if not self.builds_own_environment:
             return super().submit(request)
-        from aml_magic.domain.runfolder.build_log import BuildLog
-        from aml_magic.targets.ssh.environment import remote_environment
         rc = request.runconfig
         with BuildLog(request.run_folder, request.on_progress) as on_build:   # kept with the run
             env = remote_environment(self, rc, request.dependencies,

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from aml_magic.domain.registry import registered
+from aml_magic.errors import AmlError
 
 # The registry's types, remote ones first (the form is mostly for SSH targets).
 TYPES = tuple(sorted(registered(), key=lambda n: (not registered()[n].uses_ssh, n)))
@@ -107,8 +108,6 @@ class AttachForm(w.VBox):
             if self.type.value in SPARK else None)
 
     def _submit(self, _button: Any = None) -> None:
-        from aml_magic.errors import AmlError
-
         request = self.request()
         self.password.value = ""
         self.button.disabled = True

@@ -1,18 +1,21 @@
 """``%aml_compare RUN_ID... | --last N | --sweep PARENT_ID``: the body of the magic (magics.py
-keeps only its registration). Picks the runs and builds their comparison with the same functions
-as ``aml history compare``, then shows the widget, or the static view without ipywidgets."""
+registers it, commands.py calls this). Picks the runs and builds their comparison with the
+same functions as ``aml history compare``, then shows the widget, or the static view without
+ipywidgets."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from aml_magic.frontends.arguments import ArgumentParser
+from IPython.display import display
+
+from aml_magic.frontends.arguments import ArgumentParser, add_project, parse_line
+from aml_magic.frontends.notebook.widgets.compare_view import CompareModel, CompareView
+from aml_magic.service.compare import comparison, metric_series, select_records
 
 PROG = "%aml_compare"
 
 
 def compare_parser(prog: str = PROG) -> ArgumentParser:
-    from aml_magic.frontends.arguments import ArgumentParser, add_project
     parser = ArgumentParser(prog=prog, description="Compare runs side by side, with charts.")
     add_project(parser)
     parser.add_argument("runs", nargs="*", metavar="RUN_ID",
@@ -25,12 +28,7 @@ def compare_parser(prog: str = PROG) -> ArgumentParser:
 def show_compare(magics: Any, line: str) -> Any:
     """Parse LINE, compare the runs it names and display the result; returns what was shown.
     ``magics`` is the kernel's ``AmlMagics`` (its workspace and widget choice)."""
-    from IPython.display import display
-
-    from aml_magic.service.compare import comparison, metric_series, select_records
-    from aml_magic.frontends.notebook.magics import parse
-    from aml_magic.frontends.notebook.widgets.compare_view import CompareModel, CompareView
-    args = parse(compare_parser(), line)
+    args = parse_line(compare_parser(), line)
     ws = magics.workspace(args.project)
     records = select_records(ws, args.runs, last=args.last, sweep=args.sweep, command=PROG)
     if any(not record.status.is_terminal() for record in records):
@@ -39,6 +37,7 @@ def show_compare(magics: Any, line: str) -> Any:
     model = CompareModel(comparison(ws.store, records), metric_series(ws.store, records))
     shown: Any
     if magics.widgets_enabled():
+        # the widget is an ipywidgets one (heavy, third-party): only when widgets are shown
         from aml_magic.frontends.notebook.widgets.compare import CompareWidget
         shown = CompareWidget(model)
     else:

@@ -1,6 +1,7 @@
-"""``aml experiment submit``, as ``az ml experiment submit``: stream the run's output and exit
-with the script's exit code (``-a/--async``: print the run id and return); ``-t``, ``-d`` and
-``-s`` override the run configuration's target and dependency files for this run only."""
+"""``aml experiment submit|prepare|cancel``. ``submit``, as ``az ml experiment submit``: stream
+the run's output and exit with the script's exit code (``-a/--async``: print the run id and
+return); ``-t``, ``-d`` and ``-s`` override the run configuration's target and dependency files
+for this run only."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.main import _workspace, settle_memory
 from aml_magic.errors import AmlError
+from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli.common import settle_memory, verbs
+from aml_magic.frontends.termsafe import terminal_writer
+from aml_magic.service.sweep import submit_sweep, sweep_started_text
+from aml_magic.service.workspace import Workspace
+
+
+def add_experiment(group: argparse.ArgumentParser) -> None:
+    ex_sub = verbs(group)
+    p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
+                          epilog="Options may also follow the script's arguments "
+                                 "(train.py 0.5 --wait); after `--` everything goes to the script.")
+    A.add_project(p)
+    A.add_submit_arguments(p)
+    p.set_defaults(handler=cmd_submit)
+    p = ex_sub.add_parser("prepare", help="build a run configuration's environment")
+    A.add_project(p)
+    A.add_prepare_arguments(p)
+    p.set_defaults(handler=cmd_prepare)
+    p = ex_sub.add_parser("cancel", help="cancel a run")
+    A.add_project(p)
+    A.add_run_id(p, flag=True)
+    p.set_defaults(handler=cmd_cancel)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -23,7 +45,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     overrides = {field: value for field, value in (
         ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
         ("spark_dependencies_file", args.spark_dependencies)) if value}
-    ws = _workspace(args)
+    ws = Workspace(args.project)
     for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
                         ("-s/--spark-dependencies", args.spark_dependencies)):
         if value and not _in_project(ws.root, value):
@@ -55,7 +77,6 @@ def _follow(run: Any, what: str, goes_on: str) -> Any:
     its final record, or None when Ctrl-C stopped the stream (never the run: says how to
     reattach)."""
     settle_memory()
-    from aml_magic.frontends.termsafe import terminal_writer
     write = terminal_writer(sys.stdout)
     try:
         for line in run.logs(follow=True):
@@ -78,7 +99,6 @@ def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) 
     """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
     progress (one line per child change: id, arguments, status) and exit 1 unless every child
     completed. Ctrl-C stops the stream, not the sweep."""
-    from aml_magic.service.sweep import submit_sweep, sweep_started_text
     parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
                           overrides=overrides)
     if args.async_ and not args.wait:
@@ -99,3 +119,20 @@ def _in_project(root: Path, relative: str) -> bool:
     """``relative`` names a file inside the project ``root`` (dependency overrides)."""
     path = (root / relative).resolve()
     return path.is_file() and path.is_relative_to(root.resolve())
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    if not args.run_configuration:
+        raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
+    settle_memory()                     # an image build may take minutes
+    result = Workspace(args.project).prepare(args.run_configuration, on_progress=print,
+                                             strict=args.strict)
+    print(f"{result.message} ({result.seconds:.2f} s)")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    run = Workspace(args.project).run(args.run_id)
+    status = run.cancel()
+    print(f"run {run.id}: {status.value}")
+    return 0

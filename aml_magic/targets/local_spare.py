@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aml_magic.domain.snapshot.ship import materialize
+from aml_magic.errors import AmlError
+
 SPARE_LIMIT_BYTES = 64 * 1024 * 1024
 _WAIT_FOR_RUN_SECONDS = 2.0     # copy after the run ended, or after this long: never during
                                 # a short run, whose CPU it would take
@@ -69,8 +72,6 @@ class LocalSpare:
                          name="aml-local-spare", daemon=True).start()
 
     def _build(self, manifest: Any, run_pid: int | None) -> None:
-        from aml_magic.errors import AmlError
-        from aml_magic.domain.snapshot.ship import materialize
         try:
             after_run(run_pid)
             self._sweep()

@@ -25,6 +25,8 @@ import subprocess
 import threading
 from collections.abc import Mapping
 
+from aml_magic.targets.local_spare import after_run
+
 GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"   # agent/_prestart.py reads it
 
 
@@ -72,7 +74,6 @@ class WarmLauncher:
                          daemon=True).start()
 
     def _spawn_spare(self, after_pid: int | None = None) -> None:
-        from aml_magic.targets.process.spare import after_run
         after_run(after_pid)
         with self._lock:
             if self._spare is not None:

@@ -1,0 +1,37 @@
+"""What every ``aml`` command group shares: its verbs' parser, the project it works on, and the
+garbage collector pause ``main`` starts with. Imports no more than the configuration."""
+from __future__ import annotations
+
+import argparse
+import gc
+from pathlib import Path
+from typing import Any
+
+from aml_magic.domain.config import ProjectConfig, find_project
+from aml_magic.frontends import arguments as A
+
+
+def verbs(group: argparse.ArgumentParser) -> Any:
+    """The sub-parsers of a command group (``aml run list``, ``aml run show``, ...)."""
+    return group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
+
+
+def project_root(args: argparse.Namespace) -> Path:
+    """The project the command names (``--project``), else the nearest one at or above the
+    current folder, found as ``Workspace`` finds it."""
+    start = Path(getattr(args, "project", None) or Path.cwd())
+    return find_project(start.expanduser().resolve())
+
+
+def project_config(args: argparse.Namespace) -> ProjectConfig:
+    """The project's ``aml_config/`` alone, for commands that only read it: no run history
+    (SQLite), no targets are loaded."""
+    return ProjectConfig(project_root(args))
+
+
+def settle_memory() -> None:
+    """Before waiting or streaming for long: resume garbage collection, skipping what start-up
+    created (frozen: it lives until exit anyway). Only where ``main`` paused it."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
