@@ -55,7 +55,3 @@ def interpreter_provenance(facts: Mapping[str, str] | None,
         provenance["python_prefix"] = facts["prefix"]
     return provenance
 
-
-#: target_state key under which a launch hands the agent's interpreter facts to the workspace
-#: (moved into ``RunRecord.provenance`` when the run is recorded as started)
-PYTHON_FACTS = "python_facts"

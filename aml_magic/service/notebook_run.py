@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.target_state import TargetState
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -156,8 +157,8 @@ class NotebookRun:
             run_configuration=None, target="local", target_type="local",
             status=RunStatus.RUNNING, created_at=now, started_at=now, command=[script],
             script=script, snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty,
-            target_state={"notebook": path or "", "kernel_pid": os.getpid(),
-                          "outputs_dir": str(outputs_dir)},
+            target_state=TargetState(notebook=path or "", kernel_pid=os.getpid(),
+                                     outputs_dir=str(outputs_dir)),
             kind="notebook",
             provenance={"python": sys.executable, "python_version": platform.python_version(),
                         "python_location": None})

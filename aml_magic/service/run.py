@@ -84,9 +84,9 @@ class Run:
         """Reconcile with the target (unless terminal) and return the fresh record. An
         unreachable target leaves the status as it was and sets ``last_error``."""
         record = self.workspace.store.get(self.id)
-        if not record.status.is_terminal() and not record.target_state.get("run_dir"):
+        if not record.status.is_terminal() and not record.target_state.run_dir:
             record = self.workspace.settle_unlaunched(record)   # its submitter may have died
-        if not record.status.is_terminal() and record.target_state.get("run_dir"):
+        if not record.status.is_terminal() and record.target_state.run_dir:
             try:
                 record = self.workspace.reconcile(record)
                 self.last_error = None
@@ -116,7 +116,7 @@ class Run:
         tell that the run changed."""
         if left is not None:
             pause = min(pause, max(left, 0.0))
-        if record.target_state.get("run_dir"):
+        if record.target_state.run_dir:
             self.workspace.wait_for_change(record, pause)
         else:                            # still starting (background submit): nothing to watch
             time.sleep(pause)
@@ -183,10 +183,10 @@ class Run:
 
     def _folder_watch(self, record: RunRecord) -> FolderWatch | None:
         """A watch on the run folder when the agent writes there itself, else None."""
-        if record.target_state.get("run_dir") != str(self.folder):
+        if record.target_state.run_dir != str(self.folder):
             return None
         from aml_magic.domain.snapshot.folder_watch import FolderWatch
-        watch = FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
+        watch = FolderWatch(self.folder, pid=record.target_state.agent_pid)
         if watch.available:
             return watch
         watch.close()

@@ -245,18 +245,19 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["log"] = log
     if environment_log is not None:         # the environment build the submit triggered
         detail["environment_log"] = environment_log
-    python = interpreter_text(record.provenance) or record.target_state.get("python")
-    if isinstance(python, str):             # the interpreter the run used (path and version)
+    python = interpreter_text(record.provenance) or record.target_state.python
+    if python:                              # the interpreter the run used (path and version)
         detail["python"] = python
     if record.provenance:
         detail["provenance"] = dict(record.provenance)
     hint = record.provenance.get("hint")
     if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
         detail["hint"] = hint
-    for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
-        value = record.target_state.get(key)
-        if isinstance(value, str) and len(value) < 300:
-            detail[key] = value
+    state = record.target_state             # read from the driver's log (cluster, PySpark)
+    if state.spark_app_id and len(state.spark_app_id) < 300:
+        detail["spark_app_id"] = state.spark_app_id
+    if state.spark_ui and len(state.spark_ui) < 300:
+        detail["spark_ui"] = state.spark_ui
     if unreachable:
         detail["unreachable"] = unreachable
     return detail

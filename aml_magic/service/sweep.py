@@ -281,7 +281,7 @@ def _mark_canceled(ws: Workspace, run_id: str, reason: str) -> None:
     the launch just before the mark, the agent is stopped here."""
     if ws.store.set_status(run_id, RunStatus.CANCELED, reason=reason):
         record = ws.store.get(run_id)
-        if record.target_state.get("run_dir"):
+        if record.target_state.run_dir:
             ws.stop_launched(record)
 
 
@@ -290,7 +290,7 @@ def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
     (then wait for its end); before that, mark it Canceled."""
     from aml_magic.service.run import Run
     record = ws.store.get(run_id)
-    if not record.target_state.get("run_dir"):
+    if not record.target_state.run_dir:
         _mark_canceled(ws, run_id, "sweep canceled while this run was starting")
         return
     try:

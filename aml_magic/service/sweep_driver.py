@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.target_state import TargetState
 from aml_magic.service.sweep import children_of, progress_line, summarize
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class SweepDriver:
         from aml_magic.domain.history.stale import mark_submitter
         for run_id in (self.parent_id, *self.children):
             mark_submitter(self.store.run_dir(run_id))
-        self.store.update(self.parent_id, target_state={"driver_pid": os.getpid()})
+        self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid()))
         self.store.set_status(self.parent_id, RunStatus.RUNNING)
         self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, at most "
                   f"{self.limit} at a time\n")

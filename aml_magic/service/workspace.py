@@ -6,14 +6,19 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.run import Run
-from aml_magic.domain.provenance import PYTHON_FACTS, interpreter_provenance
+from aml_magic.domain.provenance import interpreter_provenance
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.history.store import RunStore
+    from aml_magic.domain.secrets import Masker, SecretStore
 
 ProgressCallback = Callable[[str], None]
 
@@ -28,8 +33,8 @@ class Workspace:
         self.root = find_project(start.expanduser().resolve())
         self.config = ProjectConfig(self.root)
         self._secrets_dir = Path(secrets_dir) if secrets_dir else None
-        self._store: Any = None
-        self._secrets: Any = None
+        self._store: RunStore | None = None
+        self._secrets: SecretStore | None = None
         self._lock = threading.RLock()
         self._targets: dict[str, Target] = {}
         self._warned: set[str] = set()
@@ -44,7 +49,7 @@ class Workspace:
 
     # -- lazily built collaborators ---------------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> RunStore:
         if self._store is None:
             from aml_magic.domain.history import RunStore
             with self._lock:
@@ -53,7 +58,7 @@ class Workspace:
         return self._store
 
     @property
-    def secrets(self) -> Any:
+    def secrets(self) -> SecretStore:
         if self._secrets is None:
             from aml_magic.domain.secrets import SecretStore
             self._secrets = SecretStore(self._secrets_dir)
@@ -63,7 +68,7 @@ class Workspace:
         """Keep ``value`` in the secret store; the reference is what files may hold."""
         return self.secrets.put(kind, name, value)
 
-    def masker_for(self, record: RunRecord) -> Any:
+    def masker_for(self, record: RunRecord) -> Masker:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names
         in its run configuration file (history keeps only ``******`` for those)."""
@@ -84,13 +89,13 @@ class Workspace:
         return masker
 
     # -- targets and run configurations -----------------------------------------------------
-    def targets(self) -> dict[str, Any]:
+    def targets(self) -> dict[str, ComputeTarget]:
         return self.config.compute_targets()
 
-    def run_configurations(self) -> dict[str, Any]:
+    def run_configurations(self) -> dict[str, RunConfiguration]:
         return self.config.run_configurations()
 
-    def target_for(self, compute: Any) -> Target:
+    def target_for(self, compute: ComputeTarget) -> Target:
         """A target object for ``compute``, kept per workspace so that its connection (SSH,
         Docker) is reused between polls; a changed ``.compute`` gets a fresh one."""
         from aml_magic.targets import target_class
@@ -136,7 +141,7 @@ class Workspace:
                     pass
 
     def create_run_configuration(self, name: str, *, target: str,
-                                 framework: str = "Python", **fields: Any) -> Any:
+                                 framework: str = "Python", **fields: Any) -> RunConfiguration:
         from aml_magic.domain.config import RunConfiguration
         self.config.compute(target)          # the target must exist
         if name in self.config.runconfig_names():
@@ -146,7 +151,7 @@ class Workspace:
         self.config.write_runconfig(rc)
         return rc
 
-    def dependencies(self, rc: Any) -> Dependencies:
+    def dependencies(self, rc: RunConfiguration) -> Dependencies:
         """The run configuration's conda and Spark dependencies, loaded when a target asks:
         targets get them here and never read ``aml_config/`` themselves."""
         return Dependencies(conda=lambda: self.config.conda_dependencies(rc),
@@ -240,7 +245,7 @@ class Workspace:
         (run_folder / "manifest.json").write_text(manifest.to_json())
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
-                                extra={"on_progress": on_progress},
+                                on_progress=on_progress,
                                 secret_values=masker.values(),
                                 dependencies=self.dependencies(rc),
                                 content_root=frozen_snapshot / "work" if frozen_snapshot else None)
@@ -260,9 +265,11 @@ class Workspace:
         store, run_id = self.store, request.run_id
         try:
             with self._target_locks[target.compute.name]:
-                state = target.submit(request)
-                state.setdefault("launched_at", time.time())
-                provenance = interpreter_provenance(state.pop(PYTHON_FACTS, None),
+                launched = target.submit(request)
+                state = launched.state
+                if state.launched_at is None:
+                    state.launched_at = time.time()
+                provenance = interpreter_provenance(launched.python_facts,
                                                     target.compute.python_location)
                 fields = {"target_state": state, "started_at": time.time(),
                           "environment_hash": request.environment_hash, "provenance": provenance}
@@ -347,7 +354,7 @@ class Workspace:
         count = 0
         unreachable: set[str] = set()     # one connect timeout per target, not per run
         for record in self.store.active_runs():
-            if not record.target_state.get("run_dir") and \
+            if not record.target_state.run_dir and \
                     self.settle_unlaunched(record).status.is_terminal():
                 continue
             if record.target in unreachable:
@@ -368,7 +375,7 @@ class Workspace:
             from aml_magic.service.sweep import cancel_sweep
             cancel_sweep(self, record)
             return
-        if not record.target_state.get("run_dir"):
+        if not record.target_state.run_dir:
             self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
             return
         target = self._target_of_record(record)
@@ -393,7 +400,7 @@ class Workspace:
         return self.target_for(compute)
 
 
-def _config_snapshot(rc: Any, compute: Any) -> dict[str, Any]:
+def _config_snapshot(rc: RunConfiguration, compute: ComputeTarget) -> dict[str, Any]:
     """What the run was configured with; ``.compute`` passwords are references already."""
     from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
     return {"runconfig": runconfig_to_mapping(rc), "compute": compute_to_mapping(compute)}

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.target_state import TargetState
 
 _UNSAFE_PROJECT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -42,7 +43,7 @@ class RunRecord:
     environment_hash: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
-    target_state: dict[str, Any] = field(default_factory=dict)
+    target_state: TargetState = field(default_factory=TargetState)   # where it lives on its target
     # "script" (a submitted script or cell), "sweep" (the parent of a sweep's child runs),
     # "notebook" (a notebook tracked with ``%azureml history on``)
     kind: str = "script"

@@ -20,6 +20,7 @@ from aml_magic.domain.history.records import (
     Artifact, Metric, RunRecord, Transition, check_run_id, new_run_id, parse_status
 )
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.target_state import TargetState
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
@@ -292,7 +293,7 @@ class RunStore:
     # -- metrics -----------------------------------------------------------------------------
 
     def add_metrics(self, run_id: str, metrics: Iterable[Metric], *,
-                    target_state: dict[str, Any] | None = None) -> list[Metric]:
+                    target_state: TargetState | None = None) -> list[Metric]:
         """Store a batch in one transaction and return it as stored. A metric without a step
         gets the next step of its name; one with a step replaces that step's value, so
         re-reading a metrics file from an earlier offset does not double points. Pass the
@@ -326,13 +327,13 @@ class RunStore:
         return stored
 
     def _mirror_remote_metrics(self, run_id: str, stored: list[Metric],
-                               target_state: dict[str, Any] | None) -> None:
+                               target_state: TargetState | None) -> None:
         """A run whose agent writes elsewhere (a remote target) has no ``metrics.jsonl`` in its
         local run folder; keep one there (as stored, steps filled in) so ``aml history
         repair`` can rebuild its metrics. Best effort: history is the record."""
-        run_dir = (target_state or {}).get("run_dir")
+        run_dir = target_state.run_dir if target_state is not None else None
         folder = self.run_dir(run_id)
-        if not stored or not run_dir or not folder.is_dir() or _same_folder(str(run_dir), folder):
+        if not stored or not run_dir or not folder.is_dir() or _same_folder(run_dir, folder):
             return                 # the agent writes this very folder (local, docker)
         from aml_magic.errors import AmlError
         from aml_magic.domain.runfolder import append_nofollow

@@ -43,7 +43,7 @@ class ClusterTarget(RemoteTarget):
         run configuration's framework: a cluster runs everything through Spark."""
         interpreter = self.placement.python()
         request.env.setdefault("PYSPARK_PYTHON", interpreter)
-        spark = str(request.extra.get("spark_submit") or spark_submit_path(self))
+        spark = str(request.spark_submit or spark_submit_path(self))
         return spark_submit_argv(spark, request.dependencies.spark, request.command,
                                  master=self.compute.spark_master or None,
                                  deploy_mode=self.compute.yarn_deploy_mode or None,

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from aml_magic.targets.base import (
     AgentTarget,
     Dependencies,
+    Launched,
     LaunchRequest,
     PrepareResult,
     ProgressCallback,
@@ -51,7 +52,7 @@ class RemoteTarget(AgentTarget):
         return PrepareResult(env.built, f"environment {env.identity} {how} ({env.python} on "
                                         f"{self.compute.address})", environment_hash=env.identity)
 
-    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, request: LaunchRequest) -> Launched:
         if not self.builds_own_environment:
             return super().submit(request)
         from aml_magic.domain.runfolder.build_log import BuildLog
