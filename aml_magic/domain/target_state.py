@@ -71,20 +71,26 @@ class TargetState:
         """The state from its stored JSON object, every known value checked (see the module)."""
         if not isinstance(data, dict):
             return cls(malformed=f"target state is {type(data).__name__}, not an object")
-        values: dict[str, object] = {}
+        state = cls.__new__(cls)                # listings load 10,000s: fill the fields directly
+        values = state.__dict__
+        values.update(_UNSET)
         extra: JsonObject = {}
         problems: list[str] = []
         for key, value in data.items():
+            plain = _PLAIN.get(key)             # most values: one type test, no call
+            if plain is not None and type(value) is plain:
+                values[key] = value
+                continue
             check = _CHECKS.get(key)
             if check is None:
                 extra[str(key)] = value
             elif value is None:
                 continue
             elif check(value):
-                values[key] = list(value) if isinstance(value, list) else value
+                values[key] = list(value) if type(value) is list else value
             else:
                 problems.append(f"{key}: {_shown(value)} is not {_EXPECTED[key]}")
-        state = cls(**values, extra=extra)      # type: ignore[arg-type]  # checked above
+        state.extra = extra
         if problems:
             state.malformed = "target state refused: " + "; ".join(problems[:5])
         return state
@@ -150,7 +156,10 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "driver_pid": _count, "notebook": _text, "kernel_pid": _count,
 }
 _EXPECTED = {key: _KINDS[check] for key, check in _CHECKS.items()}
+_PLAIN: dict[str, type] = {key: {_text: str, _flag: bool}[check]
+                           for key, check in _CHECKS.items() if check in (_text, _flag)}
 _NAMES = tuple(f.name for f in fields(TargetState) if f.name not in ("extra", "malformed"))
+_UNSET: dict[str, None] = dict.fromkeys((*_NAMES, "malformed"))
 if set(_NAMES) != set(_CHECKS):
     raise RuntimeError("every TargetState field needs its check in _CHECKS")
 
