@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
 from aml_magic.domain.secrets import MASK, is_reference, looks_secret
 
 if TYPE_CHECKING:
@@ -179,11 +180,12 @@ def mask_value(name: str, value: Any) -> Any:
     return value
 
 
-def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
-    """Environment variables as text, secret-looking names masked. History already keeps only
-    ``******`` for those; masking again here covers records written by older versions and
-    run configurations that hold a literal value."""
-    return {str(k): str(mask_value(str(k), v)) for k, v in (environment or {}).items()}
+def mask_environment(environment: Mapping[str, Any] | None) -> EnvironmentVariables:
+    """Environment variables as shown (``envvars.masked_environment``: one rule for history
+    and display). History already keeps only ``******`` for secret-looking names; masking
+    again covers records written by older versions and run configurations holding a literal
+    value."""
+    return masked_environment(environment)
 
 
 def mask_secrets(data: Any, *, name: str = "") -> Any:

@@ -72,7 +72,8 @@ class Workspace:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names
         in its run configuration file (history keeps only ``******`` for those)."""
-        from aml_magic.domain.secrets import Masker, resolve_env
+        from aml_magic.domain.envvars import resolve_env
+        from aml_magic.domain.secrets import Masker
         masker = Masker(())
         sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
         try:
@@ -83,8 +84,8 @@ class Workspace:
             pass
         for declared in sources:
             try:
-                masker.update(resolve_env(declared or {}, self.secrets)[1])
-            except AmlError:
+                masker.update(resolve_env(declared, self.secrets)[1])
+            except (AmlError, ValueError):
                 continue
         return masker
 
@@ -188,7 +189,7 @@ class Workspace:
         ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
         a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
         folder): the run gets that snapshot instead of the project as it is now."""
-        from aml_magic.domain.secrets import resolve_env
+        from aml_magic.domain.envvars import masked_environment, resolve_env
         from aml_magic.domain.snapshot.gitinfo import git_info
         from aml_magic.domain.snapshot.manifest import take_snapshot
 
@@ -208,7 +209,7 @@ class Workspace:
             raise ConfigError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                               "script was given: name a script to run",
                               path=str(rc.path) if rc.path else None)
-        declared = dict(rc.environment_variables or {})
+        declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
         if frozen_snapshot is None:
@@ -225,7 +226,7 @@ class Workspace:
         store = self.store
         run_id = queued_as or store.new_run_id(self.name)
         commit, dirty = git_info(self.root)
-        environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
+        environment = masked_environment(declared, masker)
         config_snapshot = _config_snapshot(rc, compute)
         config_snapshot["runconfig"]["EnvironmentVariables"] = environment or None
         record = RunRecord(

@@ -24,6 +24,7 @@ from aml_magic.targets.launched import AgentStarted, Launched
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.envvars import EnvironmentVariables
     from aml_magic.domain.secrets import SecretStore
     from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.targets.launch import Launch
@@ -50,7 +51,7 @@ class LaunchRequest:
     the agent masks ``secret_values`` in the run's ``log.txt``."""
     run_id: str
     command: list[str]                  # script and arguments, after ``$file`` substitution
-    env: dict[str, str]
+    env: EnvironmentVariables          # resolved: secret values, never stored
     manifest: Manifest
     project_root: Path
     run_folder: Path                    # <project>/.aml/runs/<id>/ (history side)

@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from aml_magic.domain.envvars import environment_variables
 from aml_magic.domain.history.records import RunRecord, parse_status
 from aml_magic.domain.target_state import TargetState
 
@@ -90,6 +91,7 @@ def read_record(run_folder: Path) -> RunRecord | None:
     if "project" not in values:
         return None
     try:
+        values["environment"] = environment_variables(values.get("environment"))
         values["status"] = parse_status(values.get("status", "Failed"))
         return RunRecord(**values)
     except (AmlError, TypeError, ValueError):
