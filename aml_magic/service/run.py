@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
 
 if TYPE_CHECKING:
+    from aml_magic.domain.secrets import Masker
     from aml_magic.domain.snapshot.folder_watch import FolderWatch
     from aml_magic.service.workspace import Workspace
 
@@ -58,7 +59,7 @@ class Run:
         self.id = run_id
         self._record = record
         self.last_error: str | None = None
-        self._masker: Any = None
+        self._masker: Masker | None = None
         #: the thread starting the run on its target, for ``submit(background=True)``
         self.starting: threading.Thread | None = None
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.main import _emit, _workspace, cmd_run_show
 from aml_magic.errors import AmlError
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import RunRecord
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
 ALL_RUNS = 1 << 62
@@ -81,13 +84,13 @@ def _run_ref(args: argparse.Namespace) -> str:
     return str(run_id)
 
 
-def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def history_rows(records: list[RunRecord], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
     from aml_magic.service.schema import history_run_json
     return [history_run_json(r, last.get(r.run_id, {})) for r in records]
 
 
-def metric_names(records: list[Any], last: dict[str, dict[str, Any]]) -> list[str]:
+def metric_names(records: list[RunRecord], last: dict[str, dict[str, Any]]) -> list[str]:
     """The union of the runs' metric names, in first-seen order (newest run first)."""
     names: dict[str, None] = {}
     for record in records:
@@ -114,7 +117,7 @@ def cmd_history_list(args: argparse.Namespace) -> int:
             raise AmlError(f"--sort-by {metric}: no listed run logged it; metrics: "
                            + (", ".join(names) or "none"))
 
-        def value(record: Any) -> Any:
+        def value(record: RunRecord) -> Any:
             return last.get(record.run_id, {}).get(metric)
         have = [r for r in records if _sortable(value(r))]
         have.sort(key=value, reverse=args.descending)

@@ -8,10 +8,14 @@ import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.frontends import arguments as A
 from aml_magic.errors import AmlError
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ProjectConfig
+    from aml_magic.service.workspace import Workspace
 
 # Only what every command needs is imported here: the workspace, the run history, the
 # configuration parser and the presentation modules load inside the handlers that use them.
@@ -153,12 +157,12 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def _workspace(args: argparse.Namespace) -> Any:
+def _workspace(args: argparse.Namespace) -> Workspace:
     from aml_magic.service.workspace import Workspace
     return Workspace(getattr(args, "project", None))
 
 
-def _project_config(args: argparse.Namespace) -> Any:
+def _project_config(args: argparse.Namespace) -> ProjectConfig:
     """The project's ``aml_config/`` alone, for commands that only read it: no run history
     (SQLite), no targets are loaded. Finds the project as ``Workspace`` does."""
     from pathlib import Path

@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.main import _workspace, settle_memory
 from aml_magic.errors import AmlError
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import RunRecord
+    from aml_magic.service.run import Run
+    from aml_magic.service.workspace import Workspace
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -50,7 +55,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         0 if record.status.value == "Completed" else 1)
 
 
-def _follow(run: Any, what: str, goes_on: str) -> Any:
+def _follow(run: Run, what: str, goes_on: str) -> RunRecord | None:
     """Stream the run's log (a sweep's: one line per child change) to stdout until it ends;
     its final record, or None when Ctrl-C stopped the stream (never the run: says how to
     reattach)."""
@@ -74,7 +79,7 @@ def _progress(line: str) -> None:
     print(f"aml: {line}", file=sys.stderr, flush=True)
 
 
-def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
     progress (one line per child change: id, arguments, status) and exit 1 unless every child
     completed. Ctrl-C stops the stream, not the sweep."""

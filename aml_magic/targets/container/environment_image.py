@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError, TargetError
 from aml_magic.targets.base import Dependencies, ProgressCallback
 from aml_magic.targets.container.engine import ImageInfo
 from aml_magic.targets.container.images import LABEL, DockerEnvironmentBuilder
 
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
 
-def environment_image(builder: DockerEnvironmentBuilder, compute: Any, runconfig: Any,
-                      dependencies: Dependencies, *, compute_file: str, build: bool,
+
+def environment_image(builder: DockerEnvironmentBuilder, compute: ComputeTarget,
+                      runconfig: RunConfiguration, dependencies: Dependencies, *,
+                      compute_file: str, build: bool,
                       on_progress: ProgressCallback | None,
                       strict: bool = False) -> tuple[ImageInfo, str, bool]:
     """(image, identity, built now). An existing image costs one lookup; one built without

@@ -21,7 +21,10 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aml_magic.domain.snapshot.manifest import Manifest
 
 SPARE_LIMIT_BYTES = 64 * 1024 * 1024
 _WAIT_FOR_RUN_SECONDS = 2.0     # copy after the run ended, or after this long: never during
@@ -41,7 +44,7 @@ class LocalSpare:
         self._swept = False
         self._submits = 0
 
-    def take(self, manifest: Any, dest: Path) -> bool:
+    def take(self, manifest: Manifest, dest: Path) -> bool:
         """Move the ready copy to ``dest`` when it is ``manifest``'s; False otherwise."""
         with self._lock:
             self._submits += 1
@@ -56,7 +59,7 @@ class LocalSpare:
             return False
         return True
 
-    def refill(self, manifest: Any, run_pid: int | None) -> None:
+    def refill(self, manifest: Manifest, run_pid: int | None) -> None:
         """Make the next copy in the background once the run ``run_pid`` ended (only in a
         process that submitted before: a one-shot command would copy for nothing)."""
         with self._lock:
@@ -68,7 +71,7 @@ class LocalSpare:
         threading.Thread(target=self._build, args=(manifest, run_pid),
                          name="aml-local-spare", daemon=True).start()
 
-    def _build(self, manifest: Any, run_pid: int | None) -> None:
+    def _build(self, manifest: Manifest, run_pid: int | None) -> None:
         from aml_magic.errors import AmlError
         from aml_magic.domain.snapshot.ship import materialize
         try:

@@ -4,7 +4,7 @@ environment is user-managed (the default at attach), else under the environment 
 builds on the machine (``remote_env``). Sync and launch are one SSH command."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aml_magic.targets.base import (
     AgentTarget,
@@ -17,6 +17,9 @@ from aml_magic.targets.base import (
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.ssh.placement import DEFAULT_BASE_DIR, RemotePlacement
 from aml_magic.targets.ssh.login import configure_ssh_attach
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
 
 
 class RemoteTarget(AgentTarget):
@@ -36,7 +39,8 @@ class RemoteTarget(AgentTarget):
     def builds_own_environment(self) -> bool:
         return self.compute.user_managed_environment is False
 
-    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+    def prepare(self, runconfig: RunConfiguration, *,
+                on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
         if not self.builds_own_environment:

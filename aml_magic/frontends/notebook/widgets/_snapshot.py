@@ -19,7 +19,8 @@ from aml_magic.frontends.render import format_duration, format_size, format_valu
 from aml_magic.service.schema import interpreter_text, mask_environment
 
 if TYPE_CHECKING:
-    from aml_magic.domain.history.records import Metric, RunRecord
+    from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+    from aml_magic.service.run import Run
     from aml_magic.domain.target_state import TargetState
 
 
@@ -138,8 +139,8 @@ def elapsed_seconds(record: RunRecord, *, now: float | None = None) -> float | N
     return max(0.0, float(end) - float(start))
 
 
-def snapshot_of(run: Any, record: RunRecord, tail: LogTail, *,
-                metrics: list[Metric] | None = None, outputs: list[Any] | None = None,
+def snapshot_of(run: Run, record: RunRecord, tail: LogTail, *,
+                metrics: list[Metric] | None = None, outputs: list[Artifact] | None = None,
                 error: str | None = None, build_tail: str | None = None) -> RunSnapshot:
     """Build a snapshot from a run's record plus what the watcher has read so far."""
     return RunSnapshot(
