@@ -18,6 +18,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aml_magic.domain.history import RunRecord, RunStatus, RunStore  # noqa: E402
+from aml_magic.domain.target_state import TargetState  # noqa: E402
 
 TARGETS = ("local", "gpuvm", "docker", "cluster")
 CONTRACT_MS = 20.0
@@ -43,7 +44,8 @@ def populate(store: RunStore, runs: int) -> float:
                   run_configuration=TARGETS[i % 4], target=TARGETS[i % 4], target_type="remote",
                   status=status_of(i, runs), created_at=start + i,
                   started_at=start + i + 1, command=["python", "train.py", str(i % 10 / 10)],
-                  script="train.py", environment=env, target_state={"pid": i, "offset": i * 10})
+                  script="train.py", environment=env,
+                  target_state=TargetState.from_json({"pid": i, "offset": i * 10}))
         for i in range(runs))
     return time.perf_counter() - t0
 

@@ -103,7 +103,7 @@ def request_for(ws: Any, manifest: Any, run_id: str) -> Any:
     rc = ws.config.runconfig("vm")
     return LaunchRequest(run_id=run_id, command=["hello.py"], env={}, manifest=manifest,
                          project_root=ws.root, run_folder=ws.root / ".aml" / "bench",
-                         runconfig=rc, extra={})
+                         runconfig=rc)
 
 
 def wait_for_spare(server: SshServer, base: str, timeout: float = 60) -> None:

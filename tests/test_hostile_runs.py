@@ -187,7 +187,7 @@ def run_hostile_scenario(ws: Workspace, target: str, outside: Outside,
         forge, html, zero = runs["forge"], runs["html"], runs["zero"]
         if not in_container:     # (a container's pids are its own; the container is gone)
             for run in (forge, html):   # the script outlived its agent: the host stopped it
-                pid = int((Path(run.record.target_state["run_dir"]) / "hostile.pid").read_text())
+                pid = int((Path(run.record.target_state.folder()) / "hostile.pid").read_text())
                 assert wait_until(lambda pid=pid: not running_script(pid), 10), pid
         assert statuses["forge"] is RunStatus.FAILED, forge.record.reason
         assert "without recording an end state" in (forge.record.reason or "")

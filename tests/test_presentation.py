@@ -14,6 +14,7 @@ from aml_magic.frontends import render
 from aml_magic.domain.config import ComputeTarget, RunConfiguration
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.target_state import TargetState
 from aml_magic.service.schema import (
     RunConfigurationJson,
     RunDetailJson,
@@ -43,7 +44,7 @@ def _record(**overrides: object) -> RunRecord:
                                                                 "DB_PASSWORD": REFERENCE}},
                          "compute": {"type": "remote", "password": "plain-pass",
                                      "hostKeyFingerprint": "SHA256:abc"}},
-        "target_state": {"run_dir": "/somewhere", "agent_pid": 42}}
+        "target_state": TargetState(run_dir="/somewhere", agent_pid=42)}
     values.update(overrides)
     return RunRecord(**values)  # type: ignore[arg-type]
 

@@ -100,8 +100,8 @@ def test_following_a_local_run_watches_its_folder(project: Path) -> None:
     watch = run._folder_watch(run.record)
     assert watch is not None
     watch.close()
-    elsewhere = dataclasses.replace(run.record, target_state=dict(run.record.target_state,
-                                                                  run_dir="/remote/runs/x"))
+    elsewhere = dataclasses.replace(run.record, target_state=dataclasses.replace(
+        run.record.target_state, run_dir="/remote/runs/x"))
     assert run._folder_watch(elsewhere) is None
     assert "".join(run.logs(follow=True)) == "hi\n"
 

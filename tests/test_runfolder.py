@@ -14,6 +14,7 @@ import pytest
 from aml_magic.domain import runfolder
 from aml_magic.agent import proctool
 from aml_magic.errors import UnsafeRunFile
+from aml_magic.domain.target_state import TargetState
 from aml_magic.transports.local import LocalTransport
 
 # -- status.json ------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def test_identity_checks_refuse_a_reused_or_foreign_pid() -> None:
         # its session's leader is alive, so the number may name someone else's session
         assert proctool.session_members(proc.pid, start) == []
         assert proctool.kill_session(proc.pid, start) == 0 and proc.poll() is None
-        assert runfolder.local_signal_agent({"agent_pid": proc.pid, "agent_start": start}, 15)
+        assert runfolder.local_signal_agent(TargetState(agent_pid=proc.pid, agent_start=start), 15)
         proc.wait(timeout=5)
     finally:
         proc.kill()

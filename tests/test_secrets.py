@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from aml_magic.errors import SecretError
-from aml_magic.domain.secrets import MASK, Masker, SecretStore, is_reference, mask_mapping, resolve_env
+from aml_magic.domain.envvars import resolve_env
+from aml_magic.domain.secrets import MASK, Masker, SecretStore, is_reference, mask_mapping
 
 
 @pytest.fixture

@@ -192,14 +192,14 @@ def test_cancel_of_the_parent_stops_running_children_and_queued_never_start(
     children = _children(project, parent_id)
     assert all(c.status is RunStatus.CANCELED for c in children), [c.status for c in children]
     for child in children[:2]:
-        assert not process_alive(int(child.target_state["agent_pid"]))
+        assert not process_alive(int(child.target_state.agent_pid))
     with RunStore(project) as store:
         for child in children[2:]:
-            assert child.started_at is None and not child.target_state.get("run_dir")
+            assert child.started_at is None and not child.target_state.run_dir
             assert RunStatus.RUNNING not in [s.status for s in store.transitions(child.run_id)]
         parent = store.get(parent_id)
     assert parent.status is RunStatus.CANCELED
-    driver = int(parent.target_state["driver_pid"])
+    driver = int(parent.target_state.driver_pid)
     wait_until(lambda: not process_alive(driver), 30, "the sweep driver to exit")
     assert not _script_pids(token)
 
@@ -223,7 +223,7 @@ def _kill_the_driver_and_look(project: Path, parent_id: str, token: str) -> None
     wait_until(lambda: _children(project, parent_id)[0].status is RunStatus.RUNNING, 60,
                "the first child recorded Running (launched) before its driver is killed")
     with RunStore(project) as store:
-        driver = int(store.get(parent_id).target_state["driver_pid"])
+        driver = int(store.get(parent_id).target_state.driver_pid)
     os.kill(driver, signal.SIGKILL)
     wait_until(lambda: not process_alive(driver), 30, "the driver to die")
     # Then the next look fails the children it had not started, naming the driver, while the
@@ -288,7 +288,7 @@ def test_cancel_right_after_submit_leaves_nothing_running(project: Path) -> None
                     "120", "--sweep", "a=1,2,3", "-a", cwd=project).stdout.strip()
     aml("run", "cancel", parent_id, cwd=project)
     with RunStore(project) as store:
-        driver = int(store.get(parent_id).target_state["driver_pid"])
+        driver = int(store.get(parent_id).target_state.driver_pid)
     wait_until(lambda: not process_alive(driver), 60, "the sweep driver to exit")
     wait_until(lambda: not _script_pids(token), 60, "no script process left")
     assert all(c.status is RunStatus.CANCELED for c in _children(project, parent_id))
@@ -344,7 +344,7 @@ def test_a_driver_killed_after_every_child_started_leaves_the_parent_to_its_chil
     wait_until(lambda: all(c.status is RunStatus.RUNNING
                            for c in _children(project, parent_id)), 120, "both children running")
     with RunStore(project) as store:
-        driver = int(store.get(parent_id).target_state["driver_pid"])
+        driver = int(store.get(parent_id).target_state.driver_pid)
     # When the driver dies with both children running, and they then complete
     os.kill(driver, signal.SIGKILL)
     wait_until(lambda: not process_alive(driver), 30, "the driver to die")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-def python_facts(value: Any) -> dict[str, str] | None:
+def python_facts(value: object) -> dict[str, str] | None:
     """The agent's ``python`` facts (``executable``, ``resolved``, ``version``, and ``prefix``
     when the agent reports it), each a short string; None when absent or malformed (the run
     may have written the file)."""
@@ -26,7 +26,7 @@ def python_facts(value: Any) -> dict[str, str] | None:
     return {k: str(v) for k, v in facts.items()}
 
 
-def describe_python(value: Any) -> str | None:
+def describe_python(value: object) -> str | None:
     """``/path/python (3.11.2)`` (resolved path added when it differs) from the agent's
     ``python`` facts; None when absent or malformed (the run may have written the file)."""
     facts = python_facts(value)
@@ -55,7 +55,3 @@ def interpreter_provenance(facts: Mapping[str, str] | None,
         provenance["python_prefix"] = facts["prefix"]
     return provenance
 
-
-#: target_state key under which a launch hands the agent's interpreter facts to the workspace
-#: (moved into ``RunRecord.provenance`` when the run is recorded as started)
-PYTHON_FACTS = "python_facts"

@@ -342,25 +342,3 @@ def mask_mapping(env: Mapping[str, object] | None, secret_names: Iterable[str] =
                  masker: Masker | None = None) -> dict[str, object]:
     """Module-level form of ``Masker.mask_mapping``."""
     return (masker or Masker()).mask_mapping(env, secret_names)
-
-
-def resolve_env(env: Mapping[str, object] | None, store: SecretStore, *,
-                context: str | None = None) -> tuple[dict[str, str], Masker]:
-    """Resolve ``aml-secret:`` values of a runconfig's EnvironmentVariables for launch, and
-    return a Masker knowing every resolved value (and literal values of secret-looking names)
-    so they are masked in logs and records."""
-    masker = Masker()
-    resolved: dict[str, str] = {}
-    for name, value in (env or {}).items():
-        text = "" if value is None else str(value)
-        if is_reference(text):
-            where = f"{context}: EnvironmentVariables.{name}" if context \
-                else f"EnvironmentVariables.{name}"
-            text = store.get(text, context=where)
-            masker.add(text)
-        elif looks_secret(name):
-            masker.add(text)
-        for password in url_passwords(text):
-            masker.add(password)
-        resolved[str(name)] = text
-    return resolved, masker

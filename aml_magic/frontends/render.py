@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import RunRecord
 
 #: What an empty value looks like in a table or a field list.
 MISSING = "-"
@@ -145,7 +148,7 @@ def key_metrics(series: Iterable[tuple[str, Any]], limit: int = KEY_METRICS) -> 
     return ", ".join(shown)
 
 
-def run_row(record: Any, *, metrics: str | None = None) -> dict[str, str]:
+def run_row(record: RunRecord, *, metrics: str | None = None) -> dict[str, str]:
     """One run as the cells of a listing (a ``RunRecord`` or anything with its attributes)."""
     status = getattr(record, "status", "")
     started = getattr(record, "started_at", None) or getattr(record, "created_at", None)
@@ -159,7 +162,7 @@ def run_row(record: Any, *, metrics: str | None = None) -> dict[str, str]:
     return row
 
 
-def runs_table(records: Sequence[Any], *, metrics: Sequence[str] | None = None,
+def runs_table(records: Sequence[RunRecord], *, metrics: Sequence[str] | None = None,
                empty: str = "no runs") -> str:
     """The run listing of ``aml run list`` and ``%aml_runs`` (with ``metrics``, one string per
     run, a METRICS column is added)."""
@@ -177,7 +180,7 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("duration", "duration"), ("script", "script"), ("arguments", "arguments"))
 
 
-def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any]],
+def history_table(records: Sequence[RunRecord], metrics: Mapping[str, Mapping[str, Any]],
                   metric_names: Sequence[str], *, empty: str = "no runs") -> str:
     """``aml history list -o table``: one row per run (a ``RunRecord`` or anything with its
     attributes), its metrics as columns (``metrics``: run id -> name -> the last value of
@@ -205,7 +208,7 @@ def history_table(records: Sequence[Any], metrics: Mapping[str, Mapping[str, Any
     return table(cells, columns, empty=empty, upper=False)
 
 
-def sweep_summary(record: Any) -> str:
+def sweep_summary(record: RunRecord) -> str:
     """A sweep parent's ARGUMENTS cell: how many child runs, over which values."""
     sweep = record.config_snapshot.get("sweep") or {}
     grid = " ".join(f"{name}={','.join(map(str, values))}"
@@ -315,7 +318,7 @@ def run_text(detail: Mapping[str, Any]) -> str:
     return fields(pairs)
 
 
-def _duration(record: Any) -> float | None:
+def _duration(record: RunRecord) -> float | None:
     """Seconds from start to end (or to now while live); None before the run starts."""
     start = getattr(record, "started_at", None)
     if start is None:

@@ -94,5 +94,4 @@ def _interpreter(record: RunRecord) -> str | None:
     version = record.provenance.get("python_version")
     if isinstance(resolved, str) and isinstance(version, str):
         return f"{resolved} ({version})"
-    reported = record.target_state.get("python")          # runs recorded before provenance
-    return reported if isinstance(reported, str) else None
+    return record.target_state.python          # runs recorded before provenance

@@ -35,6 +35,7 @@ from aml_magic.domain.runfolder import (
 )
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
+from aml_magic.domain.target_state import TargetState
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -162,8 +163,8 @@ class NotebookRun:
             run_configuration=None, target="local", target_type="local",
             status=RunStatus.RUNNING, created_at=now, started_at=now, command=[script],
             script=script, snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty,
-            target_state={"notebook": path or "", "kernel_pid": os.getpid(),
-                          "outputs_dir": str(outputs_dir)},
+            target_state=TargetState(notebook=path or "", kernel_pid=os.getpid(),
+                                     outputs_dir=str(outputs_dir)),
             kind="notebook",
             provenance={"python": sys.executable, "python_version": platform.python_version(),
                         "python_location": None})

@@ -10,15 +10,20 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.hints import hint_from_log_file
+from aml_magic.domain.history.stale import fail_malformed
 from aml_magic.targets.base import AgentState, Target
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.store import RunStore
 
 T = TypeVar("T")
 
@@ -40,7 +45,7 @@ def run_lock(run_folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
+def reconcile(store: RunStore, record: RunRecord, target: Target) -> RunRecord:
     """One pass: log, metrics, ``./logs/``, status; outputs when the run has ended. Whatever
     the run put in its folder costs that run only: a file the host must refuse fails it with
     the reason instead of failing every pass (and every listing) after it."""
@@ -54,18 +59,22 @@ def reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
         return store.get(record.run_id)
 
 
-def _reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
+def _reconcile(store: RunStore, record: RunRecord, target: Target) -> RunRecord:
     run_folder = store.run_dir(record.run_id)
     with run_lock(run_folder):
         record = store.get(record.run_id)
-        if record.status.is_terminal() or not record.target_state.get("run_dir"):
+        if record.status.is_terminal():
+            return record
+        if record.target_state.malformed:  # where it lives cannot be trusted: touch nothing
+            return fail_malformed(store, record)
+        if not record.target_state.run_dir:
             return record
         state = target.read_state(record.target_state)
-        seen = dict(record.target_state)
+        seen = replace(record.target_state)
         try:
             target.sync_log(record.target_state, run_folder / "log.txt")
         except UnsafeRunFile as exc:      # the run replaced its log: keep what was copied
-            record.target_state = dict(record.target_state, log_refused=str(exc))
+            record.target_state = replace(record.target_state, log_refused=str(exc))
         if record.target_state != seen:   # the log named facts (e.g. the Spark application)
             store.update(record.run_id, target_state=record.target_state)
         _ingest_metrics(store, record, target)
@@ -77,33 +86,33 @@ def _reconcile(store: Any, record: RunRecord, target: Target) -> RunRecord:
         return store.get(record.run_id)
 
 
-def _ingest_metrics(store: Any, record: RunRecord, target: Target) -> None:
+def _ingest_metrics(store: RunStore, record: RunRecord, target: Target) -> None:
     """Up to ``METRICS_CHUNKS_PER_PASS`` bounded reads (a huge or endless file costs a few MB
     per pass); lines that are not valid metrics are counted, overlong ones skipped."""
-    if record.target_state.get("metrics_refused"):
+    if record.target_state.metrics_refused:
         return
     for _chunk in range(runfolder.METRICS_CHUNKS_PER_PASS):
         state = record.target_state
-        offset = int(state.get("metrics_offset", 0))
+        offset = state.metrics_offset or 0
         try:
             raw = target.read_metrics(state, offset, runfolder.METRICS_CHUNK)
         except UnsafeRunFile as exc:
-            record.target_state = dict(state, metrics_refused=str(exc))
+            record.target_state = replace(state, metrics_refused=str(exc))
             store.update(record.run_id, target_state=record.target_state)
             return
-        chunk = runfolder.parse_metrics_chunk(raw, skipping=bool(state.get("metrics_skipping")))
+        chunk = runfolder.parse_metrics_chunk(raw, skipping=bool(state.metrics_skipping))
         if chunk.consumed == 0:
             return
-        new = dict(state, metrics_offset=offset + chunk.consumed,
-                   metrics_skipping=chunk.skipping,
-                   metrics_rejected=int(state.get("metrics_rejected", 0)) + chunk.rejected)
+        new = replace(state, metrics_offset=offset + chunk.consumed,
+                      metrics_skipping=chunk.skipping,
+                      metrics_rejected=(state.metrics_rejected or 0) + chunk.rejected)
         store.add_metrics(record.run_id, chunk.metrics, target_state=new)   # one transaction
         record.target_state = new
         if len(raw) < runfolder.METRICS_CHUNK:
             return
 
 
-def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
+def _finish(store: RunStore, record: RunRecord, target: Target, state: AgentState,
             run_folder: Path) -> None:
     store.set_status(record.run_id, RunStatus.FINALIZING)
     if state.malformed:                   # the run forged its status: stop what is left of it
@@ -118,15 +127,13 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
     if refused:
         notes.append("refused output paths (symlinks or outside the run): "
                      + ", ".join(refused[:10]))
-    rejected = int(record.target_state.get("metrics_rejected", 0))
+    rejected = record.target_state.metrics_rejected
     if rejected:
         notes.append(f"{rejected} line(s) of metrics.jsonl were not metrics and were skipped")
-    if record.target_state.get("log_refused"):
-        notes.append(f"log not copied further: {record.target_state['log_refused']}")
-    if record.target_state.get("log_refused"):
-        notes.append(f"log not copied further: {record.target_state['log_refused']}")
-    if record.target_state.get("metrics_refused"):
-        notes.append(f"metrics not read: {record.target_state['metrics_refused']}")
+    if record.target_state.log_refused:
+        notes.append(f"log not copied further: {record.target_state.log_refused}")
+    if record.target_state.metrics_refused:
+        notes.append(f"metrics not read: {record.target_state.metrics_refused}")
     reason = "; ".join(notes) or None
     final = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED}.get(
         state.state, RunStatus.FAILED) if not state.malformed else RunStatus.FAILED
@@ -141,8 +148,8 @@ def _finish(store: Any, record: RunRecord, target: Target, state: AgentState,
                      fields=fields)
 
 
-def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentState) -> None:
-    beat = state.heartbeat or record.target_state.get("launched_at") or record.created_at
+def _check_alive(store: RunStore, record: RunRecord, target: Target, state: AgentState) -> None:
+    beat = state.heartbeat or record.target_state.launched_at or record.created_at
     if time.time() - beat < STALE_HEARTBEATS * state.heartbeat_seconds:
         return
     try:
@@ -155,7 +162,7 @@ def _check_alive(store: Any, record: RunRecord, target: Target, state: AgentStat
     if state.is_final:
         _finish(store, record, target, state, store.run_dir(record.run_id))
         return
-    pid = record.target_state.get("agent_pid")
+    pid = record.target_state.agent_pid
     _quietly(lambda: target.kill_group(record.target_state))   # the session recorded at launch
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED,

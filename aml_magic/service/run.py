@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
@@ -15,6 +15,7 @@ from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
 from aml_magic.domain.snapshot import folder_watch
 
 if TYPE_CHECKING:
+    from aml_magic.domain.secrets import Masker
     from aml_magic.service.workspace import Workspace
 
 #: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
@@ -59,7 +60,7 @@ class Run:
         self.id = run_id
         self._record = record
         self.last_error: str | None = None
-        self._masker: Any = None
+        self._masker: Masker | None = None
         #: the thread starting the run on its target, for ``submit(background=True)``
         self.starting: threading.Thread | None = None
 
@@ -85,9 +86,9 @@ class Run:
         """Reconcile with the target (unless terminal) and return the fresh record. An
         unreachable target leaves the status as it was and sets ``last_error``."""
         record = self.workspace.store.get(self.id)
-        if not record.status.is_terminal() and not record.target_state.get("run_dir"):
+        if not record.status.is_terminal() and not record.target_state.run_dir:
             record = self.workspace.settle_unlaunched(record)   # its submitter may have died
-        if not record.status.is_terminal() and record.target_state.get("run_dir"):
+        if not record.status.is_terminal() and record.target_state.run_dir:
             try:
                 record = self.workspace.reconcile(record)
                 self.last_error = None
@@ -117,7 +118,7 @@ class Run:
         tell that the run changed."""
         if left is not None:
             pause = min(pause, max(left, 0.0))
-        if record.target_state.get("run_dir"):
+        if record.target_state.run_dir:
             self.workspace.wait_for_change(record, pause)
         else:                            # still starting (background submit): nothing to watch
             time.sleep(pause)
@@ -182,9 +183,9 @@ class Run:
 
     def _folder_watch(self, record: RunRecord) -> folder_watch.FolderWatch | None:
         """A watch on the run folder when the agent writes there itself, else None."""
-        if record.target_state.get("run_dir") != str(self.folder):
+        if record.target_state.run_dir != str(self.folder):
             return None
-        watch = folder_watch.FolderWatch(self.folder, pid=record.target_state.get("agent_pid"))
+        watch = folder_watch.FolderWatch(self.folder, pid=record.target_state.agent_pid)
         if watch.available:
             return watch
         watch.close()

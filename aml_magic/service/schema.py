@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
 from aml_magic.domain.secrets import mask_value
+from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
@@ -160,11 +161,12 @@ class PrepareJobJson(TypedDict):
 
 
 # -- secrets ----------------------------------------------------------------------------------
-def mask_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
-    """Environment variables as text, secret-looking names masked. History already keeps only
-    ``******`` for those; masking again here covers records written by older versions and
-    run configurations that hold a literal value."""
-    return {str(k): str(mask_value(str(k), v)) for k, v in (environment or {}).items()}
+def mask_environment(environment: Mapping[str, Any] | None) -> EnvironmentVariables:
+    """Environment variables as shown (``envvars.masked_environment``: one rule for history
+    and display). History already keeps only ``******`` for secret-looking names; masking
+    again covers records written by older versions and run configurations holding a literal
+    value."""
+    return masked_environment(environment)
 
 
 def mask_secrets(data: Any, *, name: str = "") -> Any:
@@ -226,18 +228,19 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["log"] = log
     if environment_log is not None:         # the environment build the submit triggered
         detail["environment_log"] = environment_log
-    python = interpreter_text(record.provenance) or record.target_state.get("python")
-    if isinstance(python, str):             # the interpreter the run used (path and version)
+    python = interpreter_text(record.provenance) or record.target_state.python
+    if python:                              # the interpreter the run used (path and version)
         detail["python"] = python
     if record.provenance:
         detail["provenance"] = dict(record.provenance)
     hint = record.provenance.get("hint")
     if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
         detail["hint"] = hint
-    for key in ("spark_app_id", "spark_ui"):    # read from the driver's log (cluster, PySpark)
-        value = record.target_state.get(key)
-        if isinstance(value, str) and len(value) < 300:
-            detail[key] = value
+    state = record.target_state             # read from the driver's log (cluster, PySpark)
+    if state.spark_app_id and len(state.spark_app_id) < 300:
+        detail["spark_app_id"] = state.spark_app_id
+    if state.spark_ui and len(state.spark_ui) < 300:
+        detail["spark_ui"] = state.spark_ui
     if unreachable:
         detail["unreachable"] = unreachable
     return detail

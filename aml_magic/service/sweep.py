@@ -280,7 +280,7 @@ def _mark_canceled(ws: Workspace, run_id: str, reason: str) -> None:
     the launch just before the mark, the agent is stopped here."""
     if ws.store.set_status(run_id, RunStatus.CANCELED, reason=reason):
         record = ws.store.get(run_id)
-        if record.target_state.get("run_dir"):
+        if record.target_state.run_dir:
             ws.stop_launched(record)
 
 
@@ -288,7 +288,7 @@ def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
     """Cancel a child the driver started: through its target once its state names the run
     (then wait for its end); before that, mark it Canceled."""
     record = ws.store.get(run_id)
-    if not record.target_state.get("run_dir"):
+    if not record.target_state.run_dir:
         _mark_canceled(ws, run_id, "sweep canceled while this run was starting")
         return
     try:

@@ -22,6 +22,7 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
 from aml_magic.service.workspace import Workspace
+from aml_magic.domain.target_state import TargetState
 
 #: The longest wait for a child's end before the parent is checked for a cancel (seconds).
 CANCEL_CHECK_SECONDS = 0.25
@@ -51,7 +52,7 @@ class SweepDriver:
         that its death is noticed) and mark the parent Running."""
         for run_id in (self.parent_id, *self.children):
             mark_submitter(self.store.run_dir(run_id))
-        self.store.update(self.parent_id, target_state={"driver_pid": os.getpid()})
+        self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid()))
         self.store.set_status(self.parent_id, RunStatus.RUNNING)
         self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, at most "
                   f"{self.limit} at a time\n")

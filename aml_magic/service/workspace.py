@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.config import (
@@ -20,8 +20,8 @@ from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.provenance import PYTHON_FACTS, interpreter_provenance
-from aml_magic.domain.secrets import Masker, SecretStore, resolve_env
+from aml_magic.domain.provenance import interpreter_provenance
+from aml_magic.domain.secrets import Masker, SecretStore
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
@@ -30,6 +30,11 @@ from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
 from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.history.store import RunStore
+    from aml_magic.domain.secrets import Masker, SecretStore
 
 ProgressCallback = Callable[[str], None]
 
@@ -43,8 +48,8 @@ class Workspace:
         self.root = find_project(start.expanduser().resolve())
         self.config = ProjectConfig(self.root)
         self._secrets_dir = Path(secrets_dir) if secrets_dir else None
-        self._store: Any = None
-        self._secrets: Any = None
+        self._store: RunStore | None = None
+        self._secrets: SecretStore | None = None
         self._lock = threading.RLock()
         self._targets: dict[str, Target] = {}
         self._warned: set[str] = set()
@@ -59,7 +64,7 @@ class Workspace:
 
     # -- lazily built collaborators ---------------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> RunStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
@@ -67,7 +72,7 @@ class Workspace:
         return self._store
 
     @property
-    def secrets(self) -> Any:
+    def secrets(self) -> SecretStore:
         if self._secrets is None:
             self._secrets = SecretStore(self._secrets_dir)
         return self._secrets
@@ -76,10 +81,12 @@ class Workspace:
         """Keep ``value`` in the secret store; the reference is what files may hold."""
         return self.secrets.put(kind, name, value)
 
-    def masker_for(self, record: RunRecord) -> Any:
+    def masker_for(self, record: RunRecord) -> Masker:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names
         in its run configuration file (history keeps only ``******`` for those)."""
+        from aml_magic.domain.envvars import resolve_env
+        from aml_magic.domain.secrets import Masker
         masker = Masker(())
         sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
         try:
@@ -90,19 +97,19 @@ class Workspace:
             pass
         for declared in sources:
             try:
-                masker.update(resolve_env(declared or {}, self.secrets)[1])
-            except AmlError:
+                masker.update(resolve_env(declared, self.secrets)[1])
+            except (AmlError, ValueError):
                 continue
         return masker
 
     # -- targets and run configurations -----------------------------------------------------
-    def targets(self) -> dict[str, Any]:
+    def targets(self) -> dict[str, ComputeTarget]:
         return self.config.compute_targets()
 
-    def run_configurations(self) -> dict[str, Any]:
+    def run_configurations(self) -> dict[str, RunConfiguration]:
         return self.config.run_configurations()
 
-    def target_for(self, compute: Any) -> Target:
+    def target_for(self, compute: ComputeTarget) -> Target:
         """A target object for ``compute``, kept per workspace so that its connection (SSH,
         Docker) is reused between polls; a changed ``.compute`` gets a fresh one."""
         with self._lock:
@@ -146,7 +153,7 @@ class Workspace:
                     pass
 
     def create_run_configuration(self, name: str, *, target: str,
-                                 framework: str = "Python", **fields: Any) -> Any:
+                                 framework: str = "Python", **fields: Any) -> RunConfiguration:
         self.config.compute(target)          # the target must exist
         if name in self.config.runconfig_names():
             raise AmlError(f"run configuration '{name}' already exists in "
@@ -155,7 +162,7 @@ class Workspace:
         self.config.write_runconfig(rc)
         return rc
 
-    def dependencies(self, rc: Any) -> Dependencies:
+    def dependencies(self, rc: RunConfiguration) -> Dependencies:
         """The run configuration's conda and Spark dependencies, loaded when a target asks:
         targets get them here and never read ``aml_config/`` themselves."""
         return Dependencies(conda=lambda: self.config.conda_dependencies(rc),
@@ -192,6 +199,8 @@ class Workspace:
         ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
         a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
         folder): the run gets that snapshot instead of the project as it is now."""
+        from aml_magic.domain.envvars import masked_environment, resolve_env
+
         rc = self.config.runconfig(runconfig_name)
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
@@ -208,7 +217,7 @@ class Workspace:
             raise ConfigError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                               "script was given: name a script to run",
                               path=str(rc.path) if rc.path else None)
-        declared = dict(rc.environment_variables or {})
+        declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
         if frozen_snapshot is None:
@@ -224,7 +233,7 @@ class Workspace:
         store = self.store
         run_id = queued_as or store.new_run_id(self.name)
         commit, dirty = git_info(self.root)
-        environment = {k: str(v) for k, v in masker.mask_mapping(declared).items()}
+        environment = masked_environment(declared, masker)
         snapshot = config_snapshot(rc, compute)
         snapshot["runconfig"]["EnvironmentVariables"] = environment or None
         record = RunRecord(
@@ -243,7 +252,7 @@ class Workspace:
         (run_folder / "manifest.json").write_text(manifest.to_json())
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
-                                extra={"on_progress": on_progress},
+                                on_progress=on_progress,
                                 secret_values=masker.values(),
                                 dependencies=self.dependencies(rc),
                                 content_root=frozen_snapshot / "work" if frozen_snapshot else None)
@@ -263,9 +272,11 @@ class Workspace:
         store, run_id = self.store, request.run_id
         try:
             with self._target_locks[target.compute.name]:
-                state = target.submit(request)
-                state.setdefault("launched_at", time.time())
-                provenance = interpreter_provenance(state.pop(PYTHON_FACTS, None),
+                launched = target.submit(request)
+                state = launched.state
+                if state.launched_at is None:
+                    state.launched_at = time.time()
+                provenance = interpreter_provenance(launched.python_facts,
                                                     target.compute.python_location)
                 fields = {"target_state": state, "started_at": time.time(),
                           "environment_hash": request.environment_hash, "provenance": provenance}
@@ -347,7 +358,7 @@ class Workspace:
         count = 0
         unreachable: set[str] = set()     # one connect timeout per target, not per run
         for record in self.store.active_runs():
-            if not record.target_state.get("run_dir") and \
+            if not record.target_state.run_dir and \
                     self.settle_unlaunched(record).status.is_terminal():
                 continue
             if record.target in unreachable:
@@ -367,7 +378,7 @@ class Workspace:
         if record.kind == "sweep":       # its queued children never start, running ones stop
             sweep.cancel_sweep(self, record)
             return
-        if not record.target_state.get("run_dir"):
+        if not record.target_state.run_dir:
             self.store.set_status(run_id, RunStatus.CANCELED, reason="canceled before start")
             return
         target = self._target_of_record(record)

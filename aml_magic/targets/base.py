@@ -14,17 +14,24 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from aml_magic.domain import runfolder
 from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
 from aml_magic.domain.provenance import describe_python  # re-exported: launches and parsing use it
+from aml_magic.domain.target_state import TargetState
 from aml_magic.targets.dependencies import Dependencies
 from aml_magic.targets.spark_submit import spark_submit_argv
+from aml_magic.targets.launched import AgentStarted, Launched
 
 if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.envvars import EnvironmentVariables
+    from aml_magic.domain.secrets import SecretStore
+    from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.targets.launch import Launch
     from aml_magic.targets.placement import Placement
+    from aml_magic.transports.base import Transport
 
 ProgressCallback = Callable[[str], None]
 
@@ -46,13 +53,14 @@ class LaunchRequest:
     the agent masks ``secret_values`` in the run's ``log.txt``."""
     run_id: str
     command: list[str]                  # script and arguments, after ``$file`` substitution
-    env: dict[str, str]
-    manifest: Any                       # snapshot.Manifest
+    env: EnvironmentVariables          # resolved: secret values, never stored
+    manifest: Manifest
     project_root: Path
     run_folder: Path                    # <project>/.aml/runs/<id>/ (history side)
-    runconfig: Any                      # config.RunConfiguration
-    environment_hash: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    runconfig: RunConfiguration
+    environment_hash: str | None = None   # set by the target when it builds the environment
+    on_progress: ProgressCallback | None = None
+    spark_submit: str | None = None      # set by the spark-submit launch (its probed path)
     secret_values: list[str] = field(default_factory=list, repr=False)
     dependencies: Dependencies = field(default_factory=Dependencies)
     # Where the manifest's files are read from, when not the project itself: a sweep's frozen
@@ -64,11 +72,6 @@ class LaunchRequest:
         """The folder the snapshot's file contents are copied or sent from."""
         return self.content_root if self.content_root is not None else self.project_root
 
-    @property
-    def on_progress(self) -> ProgressCallback | None:
-        callback: ProgressCallback | None = self.extra.get("on_progress") if self.extra else None
-        return callback
-
 
 class Target(ABC):
     """One compute target, as named by a ``.compute`` file."""
@@ -76,54 +79,55 @@ class Target(ABC):
     type_name: str = ""
     builds_environments: bool = False
 
-    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+    def __init__(self, compute: ComputeTarget, *, project_root: Path,
+                 secrets: SecretStore) -> None:
         self.compute = compute
         self.project_root = project_root
         self.secrets = secrets
 
     # -- stages -----------------------------------------------------------------------------
-    def check(self, runconfig: Any) -> None:
+    def check(self, runconfig: RunConfiguration) -> None:
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
-    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+    def prepare(self, runconfig: RunConfiguration, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
         return PrepareResult(False, f"target '{self.compute.name}' uses a user-managed "
                                     "environment: there is nothing to prepare")
 
     @abstractmethod
-    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, request: LaunchRequest) -> Launched:
         """Sync the snapshot, launch the agent; return the target state to record."""
 
     @abstractmethod
-    def read_state(self, target_state: dict[str, Any]) -> AgentState: ...
+    def read_state(self, target_state: TargetState) -> AgentState: ...
 
     @abstractmethod
-    def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None: ...
+    def sync_log(self, target_state: TargetState, local_log: Path) -> None: ...
 
     @abstractmethod
-    def read_metrics(self, target_state: dict[str, Any], offset: int,
+    def read_metrics(self, target_state: TargetState, offset: int,
                      limit: int = runfolder.METRICS_CHUNK) -> bytes: ...
 
     @abstractmethod
-    def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
+    def collect_outputs(self, target_state: TargetState, dest: Path) -> list[str]:
         """Copy the run's ``./outputs/`` into ``dest``; return refused paths."""
 
-    def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
+    def collect_logs_dir(self, target_state: TargetState, dest: Path) -> None:
         """Copy the run's ``./logs/`` into ``dest`` while it is live."""
 
     @abstractmethod
-    def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
+    def agent_alive(self, target_state: TargetState) -> bool | None:
         """True/False when it can be told, None when the target cannot be reached."""
 
     @abstractmethod
-    def cancel(self, target_state: dict[str, Any]) -> None: ...
+    def cancel(self, target_state: TargetState) -> None: ...
 
-    def kill_group(self, target_state: dict[str, Any]) -> None:
+    def kill_group(self, target_state: TargetState) -> None:
         """Stop what the agent left behind when it died: the session (or container) recorded
         at launch, identity checked; never a process id read from the run folder."""
 
-    def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
+    def wait_for_change(self, target_state: TargetState, timeout: float) -> None:
         """Block up to ``timeout`` seconds, returning early when the target can tell that the
         run's state changed (the local target watches the agent's process)."""
         time.sleep(timeout)
@@ -141,7 +145,8 @@ class AgentTarget(Target):
     placement_class: ClassVar[type[Placement]]
     launch_class: ClassVar[type[Launch]]
 
-    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+    def __init__(self, compute: ComputeTarget, *, project_root: Path,
+                 secrets: SecretStore) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
         self.placement = self.placement_class(compute, project_root=project_root,
                                               secrets=secrets)
@@ -149,7 +154,7 @@ class AgentTarget(Target):
         self.builds_environments = self.launch.builds_environments
 
     @property
-    def transport(self) -> Any:
+    def transport(self) -> Transport:
         return self.placement.transport
 
     @property
@@ -157,11 +162,11 @@ class AgentTarget(Target):
         return self.placement.run_folder_is_local
 
     # -- stages -----------------------------------------------------------------------------
-    def check(self, runconfig: Any) -> None:
+    def check(self, runconfig: RunConfiguration) -> None:
         self.placement.check(runconfig)
         self.launch.check(self, runconfig)
 
-    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+    def prepare(self, runconfig: RunConfiguration, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
         if dependencies is None and self.builds_environments:
@@ -171,60 +176,60 @@ class AgentTarget(Target):
         return self.launch.prepare(self, runconfig, dependencies or Dependencies(),
                                    on_progress=on_progress, build=build, strict=strict)
 
-    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, request: LaunchRequest) -> Launched:
         return self.launch.submit(self, request)
 
-    def read_state(self, target_state: dict[str, Any]) -> AgentState:
+    def read_state(self, target_state: TargetState) -> AgentState:
         """``status.json``, bounded and validated (``runfolder``: the run may have written it)."""
         state = runfolder.read_status(self.transport,
-                                      join(target_state["run_dir"], "status.json"),
+                                      join(target_state.folder(), "status.json"),
                                       heartbeat_seconds=self.heartbeat_seconds)
         return self.launch.observe_state(self, target_state, state)
 
-    def sync_log(self, target_state: dict[str, Any], local_log: Path) -> None:
+    def sync_log(self, target_state: TargetState, local_log: Path) -> None:
         if self.run_folder_is_local:
             return
-        remote = join(target_state["run_dir"], "log.txt")
+        remote = join(target_state.folder(), "log.txt")
         offset = local_log.stat().st_size if local_log.exists() else 0
         chunk = self.transport.read_file(remote, offset, runfolder.LOG_CHUNK)
         if chunk:
             runfolder.append_nofollow(local_log.parent, local_log.name, chunk)
             self.launch.observe_log(self, target_state, local_log, offset)
 
-    def read_metrics(self, target_state: dict[str, Any], offset: int,
+    def read_metrics(self, target_state: TargetState, offset: int,
                      limit: int = runfolder.METRICS_CHUNK) -> bytes:
-        return self.transport.read_file(join(target_state["run_dir"], "metrics.jsonl"), offset,
+        return self.transport.read_file(join(target_state.folder(), "metrics.jsonl"), offset,
                                         limit)
 
-    def collect_outputs(self, target_state: dict[str, Any], dest: Path) -> list[str]:
-        outputs_dir = target_state.get("outputs_dir")
+    def collect_outputs(self, target_state: TargetState, dest: Path) -> list[str]:
+        outputs_dir = target_state.outputs_dir
         if self.run_folder_is_local and not outputs_dir:
             # trust only the run folder itself: the run may have replaced work/ with a link
-            refused = runfolder.copy_tree_nofollow(target_state["run_dir"], "work/outputs",
+            refused = runfolder.copy_tree_nofollow(target_state.folder(), "work/outputs",
                                                    dest.parent, dest.name).refused
         else:
-            source = outputs_dir or join(target_state["run_dir"], "work", "outputs")
+            source = outputs_dir or join(target_state.folder(), "work", "outputs")
             refused = self.transport.get_tree(source, dest)
         self.launch.retire(self, target_state)
         return list(refused)
 
-    def collect_logs_dir(self, target_state: dict[str, Any], dest: Path) -> None:
-        logs = target_state.get("logs_dir")
+    def collect_logs_dir(self, target_state: TargetState, dest: Path) -> None:
+        logs = target_state.logs_dir
         if logs:
             self.transport.get_tree(logs, dest)
         elif not self.run_folder_is_local:
-            self.transport.get_tree(join(target_state["run_dir"], "work", "logs"), dest)
+            self.transport.get_tree(join(target_state.folder(), "work", "logs"), dest)
 
-    def agent_alive(self, target_state: dict[str, Any]) -> bool | None:
+    def agent_alive(self, target_state: TargetState) -> bool | None:
         return self.launch.alive(self, target_state)
 
-    def kill_group(self, target_state: dict[str, Any]) -> None:
+    def kill_group(self, target_state: TargetState) -> None:
         self.launch.kill_group(self, target_state)
 
-    def cancel(self, target_state: dict[str, Any]) -> None:
+    def cancel(self, target_state: TargetState) -> None:
         self.launch.cancel(self, target_state)
 
-    def wait_for_change(self, target_state: dict[str, Any], timeout: float) -> None:
+    def wait_for_change(self, target_state: TargetState, timeout: float) -> None:
         self.launch.wait_for_change(self, target_state, timeout)
 
     def close(self) -> None:
@@ -261,12 +266,15 @@ def join(*parts: str) -> str:
 
 
 __all__ = [
+    "AgentStarted",
     "AgentState",
     "AgentTarget",
     "Dependencies",
+    "Launched",
     "LaunchRequest",
     "PrepareResult",
     "Target",
+    "TargetState",
     "describe_python",
     "join",
 ]

@@ -1,31 +1,36 @@
 """What a target gets from the workspace besides the compute and the run configuration."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config.dependencies import CondaDependencies, SparkDependencies
 
 
 class Dependencies:
     """A run configuration's ``conda_dependencies.yml`` and ``spark_dependencies.yml``, loaded
     by the workspace on first use (a target never reads ``aml_config/`` itself)."""
 
-    def __init__(self, conda: Callable[[], Any] | None = None,
-                 spark: Callable[[], Any] | None = None) -> None:
-        self._loaders = {"conda": conda, "spark": spark}
-        self._values: dict[str, Any] = {}
-
-    def _get(self, kind: str) -> Any:
-        if kind not in self._values:
-            loader = self._loaders[kind]
-            self._values[kind] = loader() if loader is not None else None
-        return self._values[kind]
+    def __init__(self, conda: Callable[[], CondaDependencies | None] | None = None,
+                 spark: Callable[[], SparkDependencies | None] | None = None) -> None:
+        self._conda_loader, self._spark_loader = conda, spark
+        self._conda: CondaDependencies | None = None
+        self._spark: SparkDependencies | None = None
+        self._loaded: set[str] = set()
 
     @property
-    def conda(self) -> Any:
-        return self._get("conda")
+    def conda(self) -> CondaDependencies | None:
+        if "conda" not in self._loaded:
+            self._conda = self._conda_loader() if self._conda_loader is not None else None
+            self._loaded.add("conda")
+        return self._conda
 
     @property
-    def spark(self) -> Any:
-        return self._get("spark")
+    def spark(self) -> SparkDependencies | None:
+        if "spark" not in self._loaded:
+            self._spark = self._spark_loader() if self._spark_loader is not None else None
+            self._loaded.add("spark")
+        return self._spark
 
 
 __all__ = ["Dependencies"]

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import TargetError
-from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback, join
+from aml_magic.targets.base import (
+    Dependencies,
+    Launched,
+    LaunchRequest,
+    PrepareResult,
+    ProgressCallback,
+    TargetState,
+    join,
+)
 from aml_magic.transports.base import CommandResult
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from aml_magic.domain.config import RunConfiguration
     from aml_magic.targets.base import AgentState, AgentTarget
 
 
-def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[str, Any]:
+def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[str, object]:
     """The launcher's answer ``{"pid": N, ...}``, or a ``TargetError`` saying why not."""
     if result.exit_code != 0:
         detail = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
@@ -42,7 +51,7 @@ def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,
     """The agent's launch spec (JSON, for its stdin: it carries resolved secrets, so it is
     never written to a file or a container's configuration). ``cwd`` is relative to the run
     folder unless absolute; ``python`` replaces an ``argv[0]`` of ``python``."""
-    spec: dict[str, Any] = {
+    spec: dict[str, object] = {
         "run_id": request.run_id, "argv": argv, "cwd": cwd, "env": request.env,
         "mask": request.secret_values, "heartbeat_seconds": heartbeat_seconds,
         "python": python}
@@ -58,10 +67,10 @@ class Launch(ABC):
 
     builds_environments: bool = False
 
-    def check(self, target: AgentTarget, runconfig: Any) -> None:
+    def check(self, target: AgentTarget, runconfig: RunConfiguration) -> None:
         """Refuse what this launch cannot do."""
 
-    def prepare(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+    def prepare(self, target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                 on_progress: ProgressCallback | None, build: bool,
                 strict: bool) -> PrepareResult:
         python = target.placement.python()
@@ -70,42 +79,42 @@ class Launch(ABC):
                              f"with {python} on {target.placement.where()}")
 
     @abstractmethod
-    def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, target: AgentTarget, request: LaunchRequest) -> Launched:
         """Sync and start; return the target state to record (``run_dir`` at least)."""
 
     @abstractmethod
-    def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None: ...
+    def alive(self, target: AgentTarget, state: TargetState) -> bool | None: ...
 
     @abstractmethod
-    def cancel(self, target: AgentTarget, state: dict[str, Any]) -> None: ...
+    def cancel(self, target: AgentTarget, state: TargetState) -> None: ...
 
-    def kill_group(self, target: AgentTarget, state: dict[str, Any]) -> None:
+    def kill_group(self, target: AgentTarget, state: TargetState) -> None:
         """Stop the agent's session, recorded at launch and identity-checked."""
         target.placement.kill_session(state)
 
-    def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
+    def wait_for_change(self, target: AgentTarget, state: TargetState,
                         timeout: float) -> None:
-        target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+        target.placement.wait_for_exit(state.agent_pid, timeout)
 
-    def observe_state(self, target: AgentTarget, target_state: dict[str, Any],
+    def observe_state(self, target: AgentTarget, target_state: TargetState,
                       state: AgentState) -> AgentState:
         """The agent's state as read from the run folder; a launch may refine its reason."""
         return state
 
-    def observe_log(self, target: AgentTarget, target_state: dict[str, Any], local_log: Path,
+    def observe_log(self, target: AgentTarget, target_state: TargetState, local_log: Path,
                     offset: int) -> None:
         """Called after the log's bytes from ``offset`` on were copied to ``local_log``; a
         launch may record facts the log names in ``target_state`` (which reconcile stores)."""
 
-    def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
+    def retire(self, target: AgentTarget, state: TargetState) -> None:
         """Called once the end state has been read and outputs collected."""
 
     def close(self) -> None:
         """Release what the launch holds."""
 
 
-def write_cancel_marker(target: AgentTarget, state: dict[str, Any]) -> None:
-    target.transport.write_file(join(state["run_dir"], "cancel"), b"cancel\n")
+def write_cancel_marker(target: AgentTarget, state: TargetState) -> None:
+    target.transport.write_file(join(state.folder(), "cancel"), b"cancel\n")
 
 
 __all__ = ["Launch", "launch_spec", "write_cancel_marker"]

@@ -21,7 +21,10 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aml_magic.domain.snapshot.manifest import Manifest
 
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.errors import AmlError
@@ -44,7 +47,7 @@ class LocalSpare:
         self._swept = False
         self._submits = 0
 
-    def take(self, manifest: Any, dest: Path) -> bool:
+    def take(self, manifest: Manifest, dest: Path) -> bool:
         """Move the ready copy to ``dest`` when it is ``manifest``'s; False otherwise."""
         with self._lock:
             self._submits += 1
@@ -59,7 +62,7 @@ class LocalSpare:
             return False
         return True
 
-    def refill(self, manifest: Any, run_pid: int | None) -> None:
+    def refill(self, manifest: Manifest, run_pid: int | None) -> None:
         """Make the next copy in the background once the run ``run_pid`` ended (only in a
         process that submitted before: a one-shot command would copy for nothing)."""
         with self._lock:
@@ -71,7 +74,7 @@ class LocalSpare:
         threading.Thread(target=self._build, args=(manifest, run_pid),
                          name="aml-local-spare", daemon=True).start()
 
-    def _build(self, manifest: Any, run_pid: int | None) -> None:
+    def _build(self, manifest: Manifest, run_pid: int | None) -> None:
         try:
             after_run(run_pid)
             self._sweep()

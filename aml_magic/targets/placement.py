@@ -15,7 +15,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
@@ -27,6 +27,11 @@ from aml_magic.agent import AGENT_DIR, launch_command
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
+from aml_magic.targets.base import AgentStarted, TargetState
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
+    from aml_magic.domain.secrets import SecretStore
 
 
 class Placement(ABC):
@@ -35,7 +40,8 @@ class Placement(ABC):
     #: True when the run folder is the history's own folder (nothing to copy back).
     run_folder_is_local: bool = False
 
-    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+    def __init__(self, compute: ComputeTarget, *, project_root: Path,
+                 secrets: SecretStore) -> None:
         self.compute = compute
         self.project_root = project_root
         self.secrets = secrets
@@ -50,7 +56,7 @@ class Placement(ABC):
     @abstractmethod
     def _make_transport(self) -> Transport: ...
 
-    def check(self, runconfig: Any) -> None:
+    def check(self, runconfig: RunConfiguration) -> None:
         """Refuse what this placement cannot do (before anything is recorded)."""
 
     @abstractmethod
@@ -58,7 +64,7 @@ class Placement(ABC):
         """Where the run folder lives on the machine."""
 
     @abstractmethod
-    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+    def sync(self, request: LaunchRequest) -> TargetState:
         """Make ``<run_dir>/work`` the run's copy of the project and put the agent's files
         where ``agent_dir`` says; return what to record (``run_dir`` absolute, ...)."""
 
@@ -71,20 +77,19 @@ class Placement(ABC):
         """The machine's interpreter for the agent (and scripts, on a process launch)."""
 
     @abstractmethod
-    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
-        """Sync and start the agent detached with ``spec`` on its stdin; the answer holds
-        ``run_dir`` and the agent's ``pid``."""
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> AgentStarted:
+        """Sync and start the agent detached with ``spec`` on its stdin."""
 
     # -- the agent's processes on the machine: only the identity recorded at launch ----------
     # (``agent_pid``/``agent_start``/``agent_sid`` from the launcher's answer), checked by
     # ``agent/proctool.py`` on the machine; never an id read from the run folder.
-    def agent_alive(self, state: dict[str, Any]) -> bool | None:
+    def agent_alive(self, state: TargetState) -> bool | None:
         return runfolder.proc_over(self.transport, self.python(), "alive", state)
 
-    def signal_agent(self, state: dict[str, Any]) -> None:
+    def signal_agent(self, state: TargetState) -> None:
         runfolder.proc_over(self.transport, self.python(), "signal", state)
 
-    def kill_session(self, state: dict[str, Any]) -> None:
+    def kill_session(self, state: TargetState) -> None:
         runfolder.proc_over(self.transport, self.python(), "kill-session", state)
 
     def wait_for_exit(self, pid: int | None, timeout: float) -> None:
@@ -105,7 +110,8 @@ class LocalPlacement(Placement):
 
     run_folder_is_local = True
 
-    def __init__(self, compute: Any, *, project_root: Path, secrets: Any) -> None:
+    def __init__(self, compute: ComputeTarget, *, project_root: Path,
+                 secrets: SecretStore) -> None:
         super().__init__(compute, project_root=project_root, secrets=secrets)
         self._warm: WarmLauncher | None = None
         self._spare = LocalSpare(project_root)
@@ -116,12 +122,12 @@ class LocalPlacement(Placement):
     def run_dir(self, request: LaunchRequest) -> str:
         return str(request.run_folder)
 
-    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+    def sync(self, request: LaunchRequest) -> TargetState:
         run_dir = Path(self.run_dir(request))
         run_dir.mkdir(parents=True, exist_ok=True)
         if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py
             materialize(request.manifest, request.source, run_dir / "work")
-        return {"run_dir": str(run_dir)}
+        return TargetState(run_dir=str(run_dir))
 
     def agent_dir(self, run_dir: str) -> str:
         return str(AGENT_DIR)           # this machine already has it: nothing to ship
@@ -138,7 +144,7 @@ class LocalPlacement(Placement):
                               f"{sys.executable}")
         return found
 
-    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> AgentStarted:
         """The launcher's interpreter starts while the snapshot is copied (or was started
         before the submit, see ``WarmLauncher``): it waits for the run folder and the spec on
         its stdin, so the two overlap."""
@@ -166,10 +172,10 @@ class LocalPlacement(Placement):
                 from None
         answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
                                      python)
-        launcher.refill(int(answer["pid"]))
-        self._spare.refill(request.manifest, int(answer["pid"]))
-        answer["run_dir"] = run_dir
-        return answer
+        started = AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
+        launcher.refill(started.pid)
+        self._spare.refill(request.manifest, started.pid)
+        return started
 
     def _launcher(self, python: str) -> WarmLauncher:
         argv = launch_command(python, str(AGENT_DIR), "-")
@@ -186,13 +192,13 @@ class LocalPlacement(Placement):
         self._spare.close()
         super().close()
 
-    def agent_alive(self, state: dict[str, Any]) -> bool | None:
+    def agent_alive(self, state: TargetState) -> bool | None:
         return runfolder.local_alive(state)
 
-    def signal_agent(self, state: dict[str, Any]) -> None:
+    def signal_agent(self, state: TargetState) -> None:
         runfolder.local_signal_agent(state)
 
-    def kill_session(self, state: dict[str, Any]) -> None:
+    def kill_session(self, state: TargetState) -> None:
         runfolder.local_kill_session(state)
 
     def wait_for_exit(self, pid: int | None, timeout: float) -> None:

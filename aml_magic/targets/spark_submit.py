@@ -3,10 +3,13 @@ PySpark), and what a driver's log says about its application."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config.dependencies import SparkDependencies
 
 
-def spark_submit_argv(spark_submit: str, deps: Any, command: list[str], *,
+def spark_submit_argv(spark_submit: str, deps: SparkDependencies | None, command: list[str], *,
                       master: str | None = None, deploy_mode: str | None = None,
                       python: str | None = None,
                       defaults: dict[str, str] | None = None) -> list[str]:

@@ -59,7 +59,7 @@ def setup(tmp_path: Path) -> tuple[RemotePlacement, LaunchRequest, Path]:
     manifest = take_snapshot(project)
     request = LaunchRequest(run_id="r1", command=["x.py"], env={}, manifest=manifest,
                             project_root=project, run_folder=project / ".aml" / "r1",
-                            runconfig=None, extra={})
+                            runconfig=None)
     return target, request, base
 
 

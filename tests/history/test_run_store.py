@@ -11,6 +11,7 @@ import pytest
 from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.domain.history import Artifact, Metric, RunStatus, RunStore, Transition
 from aml_magic.domain.history import schema
+from aml_magic.domain.target_state import TargetState
 
 
 # -- opening -------------------------------------------------------------------------------
@@ -55,7 +56,8 @@ def test_create_and_get_round_trips_every_field(store: RunStore, make_record):
         config_snapshot={"target": "gpu", "password": "aml-secret:abc"},
         environment={"TOKEN": "******", "N": "1"}, snapshot_digest="d" * 64,
         environment_hash="e" * 64, git_commit="c" * 40, git_dirty=True,
-        target_state={"run_dir": "/home/u/.aml_magic/runs/proj_1", "pid": 42, "offsets": [0, 1]})
+        target_state=TargetState.from_json({"run_dir": "/home/u/.aml_magic/runs/proj_1",
+                                            "pid": 42, "offsets": [0, 1]}))
     # When it is stored and read back
     store.create_run(record)
     # Then it is equal, and the first status is recorded as a transition
@@ -124,10 +126,10 @@ def test_find_and_resolve_run_ids(store: RunStore, make_record):
 def test_update_changes_whitelisted_fields_only(store: RunStore, make_record):
     store.create_run(make_record("proj_1"))
     # When fields are updated
-    store.update("proj_1", exit_code=3, target_state={"pid": 7}, git_dirty=False)
+    store.update("proj_1", exit_code=3, target_state=TargetState(agent_pid=7), git_dirty=False)
     # Then they are stored, JSON included
     run = store.get("proj_1")
-    assert (run.exit_code, run.target_state, run.git_dirty) == (3, {"pid": 7}, False)
+    assert (run.exit_code, run.target_state, run.git_dirty) == (3, TargetState(agent_pid=7), False)
     # And fields outside the whitelist are refused without changing anything
     with pytest.raises(ValueError, match="status"):
         store.update("proj_1", status="Completed", exit_code=4)
@@ -234,13 +236,14 @@ def test_metric_with_explicit_step_replaces_that_step(store: RunStore, make_reco
 
 def test_metrics_and_their_file_offset_commit_together(store: RunStore, make_record):
     # Given a run whose metrics file was read up to byte 120
-    store.create_run(make_record("proj_1", target_state={"pid": 1}))
-    store.add_metrics("proj_1", [Metric("loss", 0.5)], target_state={"pid": 1, "metrics_offset": 120})
-    assert store.get("proj_1").target_state == {"pid": 1, "metrics_offset": 120}
+    store.create_run(make_record("proj_1", target_state=TargetState(agent_pid=1)))
+    store.add_metrics("proj_1", [Metric("loss", 0.5)],
+                      target_state=TargetState(agent_pid=1, metrics_offset=120))
+    assert store.get("proj_1").target_state.to_json() == {"agent_pid": 1, "metrics_offset": 120}
     # When a batch fails, Then neither the metrics nor the new offset are kept
     with pytest.raises(TypeError):
-        store.add_metrics("proj_1", [Metric("bad", object())], target_state={"metrics_offset": 999})
-    assert store.get("proj_1").target_state["metrics_offset"] == 120
+        store.add_metrics("proj_1", [Metric("bad", object())], target_state=TargetState(metrics_offset=999))
+    assert store.get("proj_1").target_state.metrics_offset == 120
     assert len(store.metrics("proj_1")) == 1
 
 

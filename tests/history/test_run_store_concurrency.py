@@ -17,6 +17,7 @@ WORKER = r"""
 import sys, time
 from pathlib import Path
 from aml_magic.domain.history import Artifact, Metric, RunRecord, RunStatus, RunStore
+from aml_magic.domain.target_state import TargetState
 
 project, worker, count, go = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 deadline = time.monotonic() + 30
@@ -33,7 +34,7 @@ for i in range(count):
     store.add_metrics(run_id, [Metric("loss", 1.0 / (s + 1)) for s in range(5)])
     store.add_metrics(run_id, [Metric("acc", [0.1, 0.2])])
     store.set_artifacts(run_id, [Artifact("model.bin", i, "0" * 64)])
-    store.update(run_id, exit_code=0, target_state={"worker": worker})
+    store.update(run_id, exit_code=0, target_state=TargetState.from_json({"worker": worker}))
     store.set_status(run_id, RunStatus.COMPLETED)
     store.list_runs(limit=10)
 store.close()

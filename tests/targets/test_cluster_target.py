@@ -196,7 +196,7 @@ def test_prepare_then_a_job_runs_on_the_executors_with_the_prepared_environment(
     assert "conf forty-two" in log
     # And the application id is recorded, shown, and was known to the master
     state = run.record.target_state
-    app = state.get("spark_app_id")
+    app = state.spark_app_id
     assert app and app.startswith("app-"), state
     assert app in spark_cluster.completed_app_ids()
     shown = aml(project, "run", "show", run.id)
@@ -297,7 +297,7 @@ def test_cancel_ends_the_spark_application(ws: Workspace, project: Path,
 
     def app_running() -> str | None:
         run.refresh()
-        app = run.record.target_state.get("spark_app_id")
+        app = run.record.target_state.spark_app_id
         return app if app and app in spark_cluster.active_app_ids() else None
     app = wait_until(app_running, 240, "the application is running on the master")
     assert run.cancel() == RunStatus.CANCELED

@@ -136,7 +136,7 @@ def test_submitted_script_sees_packages_env_args_and_reports_to_history(ws: Any)
     assert {a.path: a.size for a in run.outputs()} == {"model/w.bin": 10}
     assert run.record.exit_code == 0
     assert run.record.environment_hash == identity_of(ws)
-    assert run.record.target_state["container_id"]
+    assert run.record.target_state.container_id
 
 
 def test_exit_code_matches(ws: Any) -> None:

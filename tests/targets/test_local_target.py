@@ -62,7 +62,7 @@ def test_sigkilled_agent_makes_the_run_failed_by_its_stale_heartbeat(project: Pa
     ws = Workspace(project)
     run = ws.submit("local", "sleeper.py")
     wait_for_log(run, "start")
-    agent_pid = run.refresh().target_state["agent_pid"]
+    agent_pid = run.refresh().target_state.agent_pid
     # When the agent is SIGKILLed
     os.kill(agent_pid, signal.SIGKILL)
     status = run.wait(timeout=60, poll=0.05)

@@ -266,21 +266,21 @@ def test_resubmit_sends_only_the_change_and_runs_never_share_files(
         "open('f1.txt', 'a').write('more')\n"))
     first = ws.submit("vm", "rewrite.py")
     assert first.wait(30) == RunStatus.COMPLETED
-    assert first.record.target_state["sync"] == "copy"
+    assert first.record.target_state.sync == "copy"
     wait_until(lambda: background_done(remote_base), 60, "the spare tree was built")
     # When one file changes and it is submitted again
     (project / "f2.txt").write_text("changed")
     second = ws.submit("vm", "rewrite.py")
     assert second.wait(30) == RunStatus.COMPLETED
     # Then the new run got a patched spare tree with the change, not the first run's edits
-    assert second.record.target_state["sync"] == "spare"
+    assert second.record.target_state.sync == "spare"
     # (f2.txt; data.txt and f1.txt too when run 1 rewrote them before the store kept a copy)
-    assert 1 <= second.record.target_state["copied_files"] <= 3
+    assert 1 <= second.record.target_state.copied_files <= 3
     assert second.log_text()[0] == "original\n"
-    work = Path(second.record.target_state["run_dir"]) / "work"
+    work = Path(second.record.target_state.folder()) / "work"
     assert (work / "f2.txt").read_text() == "changed"
     assert (work / "f1.txt").read_text() == "file 1more"   # its own edit, on its own copy
-    first_work = Path(first.record.target_state["run_dir"]) / "work"
+    first_work = Path(first.record.target_state.folder()) / "work"
     assert (first_work / "data.txt").stat().st_ino != (work / "data.txt").stat().st_ino
     assert (first_work / "data.txt").stat().st_nlink == 1
     # And the object store still holds the original content
@@ -400,7 +400,7 @@ def test_the_interpreter_is_recorded_and_shown(ws: Workspace, project: Path,
     run = ws.submit("vm", "v.py")
     assert run.wait(30) == RunStatus.COMPLETED
     # Then the run records the remote interpreter (as started, resolved) and its version
-    python = run.record.target_state["python"]
+    python = run.record.target_state.python
     resolved = os.path.realpath(sshd.python)
     version = subprocess.run([resolved, "-c", "import platform; print(platform.python_version())"],
                              capture_output=True, text=True, check=True).stdout.strip()
@@ -450,4 +450,4 @@ def test_managed_environment_is_built_on_the_remote_reused_and_used_by_runs(
     run = ws.submit("vm", "t.py")
     assert run.wait(60) == RunStatus.COMPLETED, run.record.reason
     assert run.log_text()[0].startswith("tomli ") and "/envs/" in run.log_text()[0]
-    assert f"/envs/{first.environment_hash}/bin/python" in run.record.target_state["python"]
+    assert f"/envs/{first.environment_hash}/bin/python" in run.record.target_state.python

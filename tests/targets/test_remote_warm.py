@@ -68,7 +68,7 @@ def _resubmit_and_compare(ws: Workspace, project: Path, remote_base: Path) -> No
     wait_until(lambda: background_done(remote_base), 60, "the spare tree was built")
     run = ws.submit("vm", "listing.py")
     assert run.wait(60) == RunStatus.COMPLETED
-    assert run.record.target_state["sync"] == "spare"          # the warm path, patched
+    assert run.record.target_state.sync == "spare"          # the warm path, patched
     assert sorted(run.log_text()[0].splitlines()) == _project_listing(project, project.parent)
 
 
@@ -129,6 +129,6 @@ def test_submit_returns_while_the_run_goes_on(warm: Workspace, project: Path) ->
     run = done[0]
     assert run.refresh().status == RunStatus.RUNNING
     # And it ends once released
-    (Path(run.record.target_state["run_dir"]) / "work" / "go").touch()
+    (Path(run.record.target_state.folder()) / "work" / "go").touch()
     assert run.wait(60) == RunStatus.COMPLETED
     assert run.log_text()[0] == "went\n"

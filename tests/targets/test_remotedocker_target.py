@@ -133,8 +133,8 @@ def test_run_in_the_environment_with_exact_args_env_exit_code_and_outputs(
     assert f"args {args!r}" in text and f"env {odd!r} ''" in text
     assert run.record.exit_code == 3
     # the interpreter that ran it is recorded with the run
-    assert run.record.target_state["python"].startswith("/opt/aml-env/bin/python")
-    assert "(Python 3." in run.record.target_state["python"]
+    assert run.record.target_state.python.startswith("/opt/aml-env/bin/python")
+    assert "(Python 3." in run.record.target_state.python
     # the container ran as the SSH user (owner of the run folder), not root
     assert f"uid {os.stat(sshd.home).st_uid}" in text
     # outputs came back; the container is retired

@@ -121,5 +121,5 @@ def test_a_local_run_records_its_interpreter(project: Path) -> None:
     assert run.status is RunStatus.COMPLETED
     resolved = os.path.realpath(sys.executable)
     arrow = f" -> {resolved}" if resolved != sys.executable else ""
-    assert run.record.target_state["python"] == \
+    assert run.record.target_state.python == \
         f"{sys.executable}{arrow} (Python {'.'.join(map(str, sys.version_info[:3]))})"

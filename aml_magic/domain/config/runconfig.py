@@ -10,6 +10,7 @@ from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, describe, load_mapping
 from aml_magic.domain.secrets import is_reference, looks_secret, url_passwords
+from aml_magic.domain.envvars import EnvironmentVariables, is_variable_name, variable_text
 
 FRAMEWORKS = ("Python", "PySpark")
 DEFAULT_CONDA_FILE = "aml_config/conda_dependencies.yml"
@@ -51,7 +52,7 @@ class RunConfiguration:
     name: str
     target: str
     argument_vector: list[Argument] = field(default_factory=lambda: [FILE_TOKEN])
-    environment_variables: dict[str, str] | None = None
+    environment_variables: EnvironmentVariables | None = None
     framework: str = "PySpark"
     conda_dependencies_file: str | None = DEFAULT_CONDA_FILE
     spark_dependencies_file: str | None = DEFAULT_SPARK_FILE
@@ -130,7 +131,7 @@ def load_runconfig(path: Path) -> RunConfiguration:
     return config
 
 
-def _literal_secret_warnings(f: Fields, path: Path, env: dict[str, str] | None) -> list[str]:
+def _literal_secret_warnings(f: Fields, path: Path, env: EnvironmentVariables | None) -> list[str]:
     """One warning per secret-looking variable (or URL with a password) written literally in
     the file: it is masked in history and logs, but the file itself is shared."""
     entry = (f.node.entries or {}).get("EnvironmentVariables")
@@ -163,26 +164,22 @@ def _argument_vector(f: Fields) -> list[Argument]:
     return vector
 
 
-def _environment(f: Fields) -> dict[str, str] | None:
+def _environment(f: Fields) -> EnvironmentVariables | None:
     node = f.mapping("EnvironmentVariables")
     if node is None:
         return None
-    env: dict[str, str] = {}
+    env: EnvironmentVariables = {}
     for key, entry in (node.entries or {}).items():
         value = entry.node
         if value.is_mapping or value.is_sequence:
             raise f.error(value, f"environment variable '{key}' must be text, "
                                  f"not {describe(value.value)}")
-        if not key or "=" in key or "\0" in key:
+        if not is_variable_name(key):
             raise f.error(entry, f"'{key}' cannot be an environment variable name (it must be "
                                  "non-empty, without '=')")
-        if value.value is None:
-            env[key] = ""
-        elif isinstance(value.value, bool):
-            env[key] = "true" if value.value else "false"
-        elif isinstance(value.value, str):
-            env[key] = value.value
-        else:
+        try:
+            env[key] = variable_text(value.value, value.raw)
+        except ValueError:                  # a date, a binary: keep what was written
             env[key] = value.raw if value.raw is not None else str(value.value)
     return env
 

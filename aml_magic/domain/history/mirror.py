@@ -17,6 +17,8 @@ from typing import Any
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import RunRecord, parse_status
 from aml_magic.domain.runfolder.files import read_nofollow, write_marker
+from aml_magic.domain.envvars import environment_variables
+from aml_magic.domain.target_state import TargetState
 
 RECORD_FILE = "record.json"
 RECORD_LIMIT = 4 << 20
@@ -38,6 +40,7 @@ def write_record(run_folder: Path, record: RunRecord, *, new: bool = False) -> N
     folder was just created by this process (one file creation instead of two and a rename)."""
     data = asdict(record)
     data["status"] = record.status.value
+    data["target_state"] = record.target_state.to_json()
     try:
         raw = json.dumps(data, default=str, separators=(",", ":")).encode()
         if new and write_new(run_folder, RECORD_FILE, raw):
@@ -81,9 +84,12 @@ def read_record(run_folder: Path) -> RunRecord | None:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             return None
         values[name] = value
+    if "target_state" in values:        # every key checked; a refused value fails the run
+        values["target_state"] = TargetState.from_json(values["target_state"])
     if "project" not in values:
         return None
     try:
+        values["environment"] = environment_variables(values.get("environment"))
         values["status"] = parse_status(values.get("status", "Failed"))
         return RunRecord(**values)
     except (AmlError, TypeError, ValueError):

@@ -9,11 +9,15 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder.results import Artifact, Metric  # noqa: F401  (re-exported)
+from aml_magic.domain.target_state import TargetState
+
+if TYPE_CHECKING:
+    from aml_magic.domain.envvars import EnvironmentVariables
 
 _UNSAFE_PROJECT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -38,12 +42,12 @@ class RunRecord:
     command: list[str] = field(default_factory=list)
     script: str | None = None
     config_snapshot: dict[str, Any] = field(default_factory=dict)
-    environment: dict[str, str] = field(default_factory=dict)
+    environment: EnvironmentVariables = field(default_factory=dict)
     snapshot_digest: str | None = None
     environment_hash: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
-    target_state: dict[str, Any] = field(default_factory=dict)
+    target_state: TargetState = field(default_factory=TargetState)   # where it lives on its target
     # "script" (a submitted script or cell), "sweep" (the parent of a sweep's child runs),
     # "notebook" (a notebook tracked with ``%azureml history on``)
     kind: str = "script"

@@ -9,7 +9,7 @@ from the target; a folder without a usable record is rebuilt as a Failed run say
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aml_magic.domain import runfolder
@@ -106,10 +106,15 @@ def _rebuild_one(store: RunStore, folder: Path, project: str, report: RepairRepo
         record.reason = state.reason or record.reason
         record.started_at = record.started_at or state.started
         record.ended_at = state.ended or record.ended_at or time.time()
+    elif record.target_state.malformed and not record.status.is_terminal():
+        # the run wrote its record.json: where it lives on its target cannot be trusted
+        record.status, record.ended_at = RunStatus.FAILED, time.time()
+        record.reason = f"rebuilt by `aml history repair`: {record.target_state.malformed}"
     elif not record.status.is_terminal():
         # still live (or its submitter died): the next look reconciles it with the target
-        record.target_state = {k: v for k, v in record.target_state.items()
-                               if not k.startswith("metrics_")}
+        record.target_state = replace(record.target_state, metrics_offset=None,
+                                      metrics_skipping=None, metrics_rejected=None,
+                                      metrics_refused=None)
     store.create_run(record, submitter=False)
     report.runs += 1
     if record.status.is_terminal():

@@ -13,6 +13,7 @@ from typing import Any
 
 from aml_magic.errors import AmlError, HistoryDamaged
 from aml_magic.domain.history.records import RunRecord
+from aml_magic.domain.target_state import TargetState
 
 MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: runs, transitions, metrics, artifacts
@@ -192,6 +193,8 @@ def to_json(value: Any) -> str:
 
 def encode_value(column: str, value: Any) -> Any:
     """One RunRecord field as its SQLite value."""
+    if column == "target_state" and isinstance(value, TargetState):
+        return to_json(value.to_json())
     if column in JSON_COLUMNS:
         return to_json(value if value is not None else ({} if column != "command" else []))
     if column == "status":
@@ -214,11 +217,13 @@ def rows_to_records(rows: list[tuple[Any, ...]]) -> list[RunRecord]:
     decoded = {index: json.loads("[" + ",".join(row[index] for row in rows) + "]")
                for index in positions}
     dirty = RUN_COLUMNS.index("git_dirty")
+    state = RUN_COLUMNS.index("target_state")
     records = []
     for number, row in enumerate(rows):
         values = list(row)
         for index in positions:
             values[index] = decoded[index][number]
+        values[state] = TargetState.from_json(values[state])
         if values[dirty] is not None:
             values[dirty] = bool(values[dirty])
         records.append(RunRecord(**dict(zip(RUN_COLUMNS, values))))
@@ -229,6 +234,7 @@ def row_to_record(row: tuple[Any, ...]) -> RunRecord:
     values = dict(zip(RUN_COLUMNS, row))
     for column in JSON_COLUMNS:
         values[column] = json.loads(values[column])
+    values["target_state"] = TargetState.from_json(values["target_state"])
     if values["git_dirty"] is not None:
         values["git_dirty"] = bool(values["git_dirty"])
     return RunRecord(**values)

@@ -136,14 +136,16 @@ def remove_partial_copies(run_folder: Path, *, launched: bool) -> None:
 def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     """For a run recorded but not launched: Failed with the reason when its submitter is gone
     (and its partial copy removed); otherwise the record unchanged."""
-    if record.status.is_terminal() or record.target_state.get("run_dir"):
+    if record.target_state.malformed and not record.status.is_terminal():
+        return fail_malformed(store, record)
+    if record.status.is_terminal() or record.target_state.run_dir:
         return record
     folder = store.run_dir(record.run_id)
     reason = abandoned_reason(folder, record.created_at)
     if reason is None:
         return record
     fresh = store.get(record.run_id)            # it may have been launched meanwhile
-    if fresh.status.is_terminal() or fresh.target_state.get("run_dir"):
+    if fresh.status.is_terminal() or fresh.target_state.run_dir:
         return fresh
     # The agent may have started just before the submitter died (it writes status.json
     # first): then its copy is in use and stays; the agent is not signalled (its pid comes
@@ -159,4 +161,12 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
         reason += "; its agent had started and was left unwatched (see log.txt)"
     store.update(record.run_id, ended_at=time.time())
     store.set_status(record.run_id, RunStatus.FAILED, reason=reason)
+    return store.get(record.run_id)
+
+
+def fail_malformed(store: RunStore, record: RunRecord) -> RunRecord:
+    """Fail a run whose stored target state was refused (``TargetState.malformed``): where it
+    lives cannot be trusted, so nothing on the target is read or signalled for it."""
+    store.update(record.run_id, ended_at=time.time())
+    store.set_status(record.run_id, RunStatus.FAILED, reason=record.target_state.malformed)
     return store.get(record.run_id)

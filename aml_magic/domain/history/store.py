@@ -22,6 +22,7 @@ from aml_magic.domain.history.records import (
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder.files import append_nofollow
+from aml_magic.domain.target_state import TargetState
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
@@ -293,7 +294,7 @@ class RunStore:
     # -- metrics -----------------------------------------------------------------------------
 
     def add_metrics(self, run_id: str, metrics: Iterable[Metric], *,
-                    target_state: dict[str, Any] | None = None) -> list[Metric]:
+                    target_state: TargetState | None = None) -> list[Metric]:
         """Store a batch in one transaction and return it as stored. A metric without a step
         gets the next step of its name; one with a step replaces that step's value, so
         re-reading a metrics file from an earlier offset does not double points. Pass the
@@ -327,13 +328,13 @@ class RunStore:
         return stored
 
     def _mirror_remote_metrics(self, run_id: str, stored: list[Metric],
-                               target_state: dict[str, Any] | None) -> None:
+                               target_state: TargetState | None) -> None:
         """A run whose agent writes elsewhere (a remote target) has no ``metrics.jsonl`` in its
         local run folder; keep one there (as stored, steps filled in) so ``aml history
         repair`` can rebuild its metrics. Best effort: history is the record."""
-        run_dir = (target_state or {}).get("run_dir")
+        run_dir = target_state.run_dir if target_state is not None else None
         folder = self.run_dir(run_id)
-        if not stored or not run_dir or not folder.is_dir() or _same_folder(str(run_dir), folder):
+        if not stored or not run_dir or not folder.is_dir() or _same_folder(run_dir, folder):
             return                 # the agent writes this very folder (local, docker)
         lines = "".join(schema.to_json({"name": m.name, "value": m.value, "step": m.step,
                                         "time": m.time}) + "\n" for m in stored)

@@ -5,38 +5,40 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from aml_magic.agent.proctool import is_same, kill_session, signal_process
 from aml_magic.agent import AGENT_DIR
+from aml_magic.domain.target_state import TargetState
 
 #: Runs PYTHON (``~/`` expanded on the target) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'
 _PROCTOOL = AGENT_DIR / "proctool.py"
 
 
-def launch_identity(answer: dict[str, Any]) -> dict[str, int]:
-    """``agent_start``/``agent_sid`` from the launcher's answer (written by the supervisor
-    before any run code ran, so trusted); empty when an older agent did not send them."""
+def launch_identity(answer: Mapping[str, object]) -> tuple[int, int] | None:
+    """``(agent_start, agent_sid)`` from the launcher's answer (written by the supervisor
+    before any run code ran, so trusted); None when an older agent did not send them."""
     start, sid = answer.get("start"), answer.get("sid")
     if type(start) is int and type(sid) is int and start > 0 and sid > 1:
-        return {"agent_start": start, "agent_sid": sid}
-    return {}
+        return start, sid
+    return None
 
 
-def proc_over(transport: Any, python: str, op: str, target_state: dict[str, Any]) -> bool | None:
+def proc_over(transport: Any, python: str, op: str,
+              target_state: TargetState) -> bool | None:
     """Run a proctool operation (``alive``, ``signal`` = SIGTERM to the agent, ``kill-session``)
     on the target for the agent recorded in ``target_state``. ``alive``: True/False, or None
     when it cannot be told; the others: whether anything was signalled."""
-    pid, start = target_state.get("agent_pid"), target_state.get("agent_start")
-    sid = target_state.get("agent_sid")
-    if type(pid) is not int or pid <= 1:
+    pid, start, sid = target_state.agent_pid, target_state.agent_start, target_state.agent_sid
+    if pid is None or pid <= 1:
         return None
-    if type(start) is not int:                  # recorded by an older version: probe only
+    if start is None:                           # recorded by an older version: probe only
         if op != "alive":
             return False
         return transport.run(["kill", "-0", str(pid)], check=False, timeout=20).exit_code == 0
-    if op == "kill-session" and type(sid) is not int:
+    if op == "kill-session" and sid is None:
         return False
     args: list[int] = {"alive": [pid, start], "signal": [pid, start, 15],
                        "kill-session": [int(sid or 0), start]}[op]
@@ -51,12 +53,12 @@ def proc_over(transport: Any, python: str, op: str, target_state: dict[str, Any]
     return bool(value) if op != "kill-session" else int(value) > 0
 
 
-def local_alive(target_state: dict[str, Any]) -> bool | None:
+def local_alive(target_state: TargetState) -> bool | None:
     """``proc_over(..., "alive", ...)`` on this machine, without starting a process."""
-    pid, start = target_state.get("agent_pid"), target_state.get("agent_start")
-    if type(pid) is not int or pid <= 1:
+    pid, start = target_state.agent_pid, target_state.agent_start
+    if pid is None or pid <= 1:
         return None
-    if type(start) is int:
+    if start is not None:
         return is_same(pid, start)
     try:                                          # recorded by an older version: probe only
         os.kill(pid, 0)
@@ -67,11 +69,11 @@ def local_alive(target_state: dict[str, Any]) -> bool | None:
     return True
 
 
-def local_signal_agent(target_state: dict[str, Any], signum: int = 15) -> bool:
-    pid, start = target_state.get("agent_pid"), target_state.get("agent_start")
-    return type(pid) is int and type(start) is int and signal_process(pid, start, signum)
+def local_signal_agent(target_state: TargetState, signum: int = 15) -> bool:
+    pid, start = target_state.agent_pid, target_state.agent_start
+    return pid is not None and start is not None and signal_process(pid, start, signum)
 
 
-def local_kill_session(target_state: dict[str, Any]) -> int:
-    sid, start = target_state.get("agent_sid"), target_state.get("agent_start")
-    return kill_session(sid, start) if type(sid) is int and type(start) is int else 0
+def local_kill_session(target_state: TargetState) -> int:
+    sid, start = target_state.agent_sid, target_state.agent_start
+    return kill_session(sid, start) if sid is not None and start is not None else 0

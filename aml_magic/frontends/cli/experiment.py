@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
@@ -33,6 +33,11 @@ def add_experiment(group: argparse.ArgumentParser) -> None:
     A.add_project(p)
     A.add_run_id(p, flag=True)
     p.set_defaults(handler=cmd_cancel)
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import RunRecord
+    from aml_magic.service.run import Run
+    from aml_magic.service.workspace import Workspace
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -72,7 +77,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         0 if record.status.value == "Completed" else 1)
 
 
-def _follow(run: Any, what: str, goes_on: str) -> Any:
+def _follow(run: Run, what: str, goes_on: str) -> RunRecord | None:
     """Stream the run's log (a sweep's: one line per child change) to stdout until it ends;
     its final record, or None when Ctrl-C stopped the stream (never the run: says how to
     reattach)."""
@@ -95,7 +100,7 @@ def _progress(line: str) -> None:
     print(f"aml: {line}", file=sys.stderr, flush=True)
 
 
-def _submit_sweep(ws: Any, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
+def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     """``--sweep``: print the parent run's id at once; without ``-a``, stream the sweep's
     progress (one line per child change: id, arguments, status) and exit 1 unless every child
     completed. Ctrl-C stops the stream, not the sweep."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError, TargetError
 from aml_magic.targets.base import Dependencies, ProgressCallback
@@ -11,9 +11,13 @@ from aml_magic.targets.container.images import LABEL, DockerEnvironmentBuilder
 from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
 from aml_magic.domain.environment import plan_environment
 
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget, RunConfiguration
 
-def environment_image(builder: DockerEnvironmentBuilder, compute: Any, runconfig: Any,
-                      dependencies: Dependencies, *, compute_file: str, build: bool,
+
+def environment_image(builder: DockerEnvironmentBuilder, compute: ComputeTarget,
+                      runconfig: RunConfiguration, dependencies: Dependencies, *,
+                      compute_file: str, build: bool,
                       on_progress: ProgressCallback | None,
                       strict: bool = False) -> tuple[ImageInfo, str, bool]:
     """(image, identity, built now). An existing image costs one lookup; one built without

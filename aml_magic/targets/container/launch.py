@@ -16,16 +16,18 @@ under the engine, independent of the SSH connection and of the submitter.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import ConfigError, TargetError
-from aml_magic.domain.provenance import PYTHON_FACTS, describe_python
+from aml_magic.domain.provenance import describe_python
 from aml_magic.targets.base import (
     Dependencies,
+    Launched,
     LaunchRequest,
     PrepareResult,
     ProgressCallback,
+    TargetState,
     join,
 )
 from aml_magic.targets.container.engine import DockerCli, ImageInfo
@@ -43,6 +45,7 @@ from aml_magic.targets.container.options import (
 )
 
 if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
     from aml_magic.targets.base import AgentTarget
 
 CANCEL_GRACE_SECONDS = 3.0
@@ -80,7 +83,7 @@ class ContainerLaunch(Launch):
         return self._builder
 
     # -- check and prepare ------------------------------------------------------------------
-    def check(self, target: AgentTarget, runconfig: Any) -> None:
+    def check(self, target: AgentTarget, runconfig: RunConfiguration) -> None:
         c = target.compute
         if c.native_shared_directory and not c.shared_volumes:
             raise ConfigError(
@@ -89,7 +92,7 @@ class ContainerLaunch(Launch):
                 "true or remove nativeSharedDirectory",
                 path=str(c.path) if c.path else None)
 
-    def prepare(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+    def prepare(self, target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                 on_progress: ProgressCallback | None, build: bool,
                 strict: bool) -> PrepareResult:
         """Build the run configuration's environment image unless it exists (one lookup)."""
@@ -108,7 +111,7 @@ class ContainerLaunch(Launch):
             message = f"environment {identity} reused (image {tag})"
         return PrepareResult(built, message, environment_hash=identity, seconds=seconds)
 
-    def environment(self, target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+    def environment(self, target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                     build: bool, on_progress: ProgressCallback | None,
                     strict: bool = False) -> tuple[ImageInfo, str, bool]:
         """(image, identity, built now): the existing image, or a new one when ``build``."""
@@ -117,7 +120,7 @@ class ContainerLaunch(Launch):
                                  on_progress=on_progress, strict=strict)
 
     # -- submit -----------------------------------------------------------------------------
-    def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, target: AgentTarget, request: LaunchRequest) -> Launched:
         rc = request.runconfig
         # kept with the run that triggered the build, line by line (build_log.py)
         with BuildLog(request.run_folder, request.on_progress) as on_build:
@@ -130,10 +133,10 @@ class ContainerLaunch(Launch):
         if local_project:           # sharedVolumes here: the run works in the project itself
             run_dir = target.placement.run_dir(request)
             target.transport.makedirs(run_dir)
-            synced: dict[str, Any] = {"run_dir": run_dir}
+            state = TargetState(run_dir=run_dir)
         else:
-            synced = target.placement.sync(request)
-            run_dir = synced["run_dir"]
+            state = target.placement.sync(request)
+            run_dir = state.folder()
         options = self._options(target, request, run_dir, local_project=local_project)
         if getattr(request.runconfig, "framework", "Python") == "PySpark":
             options += self._spark_user(target, options, run_dir)
@@ -147,17 +150,14 @@ class ContainerLaunch(Launch):
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
         container, status, pid, facts = self._start(target, request.run_id, options,
                                                           image.id, command, run_dir, spec)
-        state: dict[str, Any] = {
-            **synced, "container_id": container, "agent_pid": pid,
-            "image": DockerEnvironmentBuilder.image_tag(identity), "metrics_offset": 0,
-            "heartbeat_seconds": target.heartbeat_seconds, "container_status": status}
-        if facts:
-            state["python"] = describe_python(facts)
-            state[PYTHON_FACTS] = facts
+        state.container_id, state.agent_pid, state.container_status = container, pid, status
+        state.image = DockerEnvironmentBuilder.image_tag(identity)
+        state.metrics_offset, state.heartbeat_seconds = 0, target.heartbeat_seconds
+        state.python = describe_python(facts)
         if local_project:
-            state["outputs_dir"] = str(request.project_root / "outputs")
-            state["logs_dir"] = str(request.project_root / "logs")
-        return state
+            state.outputs_dir = str(request.project_root / "outputs")
+            state.logs_dir = str(request.project_root / "logs")
+        return Launched(state, facts)
 
     def _options(self, target: AgentTarget, request: LaunchRequest, run_dir: str, *,
                  local_project: bool) -> list[str]:
@@ -204,8 +204,8 @@ class ContainerLaunch(Launch):
         return container, status, pid, runfolder.parse_status(status_raw).python_facts
 
     # -- while it runs and after ------------------------------------------------------------
-    def alive(self, target: AgentTarget, state: dict[str, Any]) -> bool | None:
-        cid = state.get("container_id")
+    def alive(self, target: AgentTarget, state: TargetState) -> bool | None:
+        cid = state.container_id
         if not cid:
             return None
         try:
@@ -219,13 +219,13 @@ class ContainerLaunch(Launch):
         self.retire(target, state)    # stopped: keep its output (why the agent died)
         return False
 
-    def wait_for_change(self, target: AgentTarget, state: dict[str, Any],
+    def wait_for_change(self, target: AgentTarget, state: TargetState,
                         timeout: float) -> None:
         """Wake as soon as the container stops: locally a pidfd on its init; remotely one
         ``docker wait`` bounded by ``timeout`` (short waits just sleep)."""
-        cid = state.get("container_id")
-        if target.run_folder_is_local and state.get("agent_pid"):
-            target.placement.wait_for_exit(state.get("agent_pid"), timeout)
+        cid = state.container_id
+        if target.run_folder_is_local and state.agent_pid:
+            target.placement.wait_for_exit(state.agent_pid, timeout)
         elif cid and timeout >= 0.2:
             started = time.monotonic()
             try:
@@ -235,11 +235,11 @@ class ContainerLaunch(Launch):
         else:
             time.sleep(timeout)
 
-    def cancel(self, target: AgentTarget, state: dict[str, Any]) -> None:
+    def cancel(self, target: AgentTarget, state: TargetState) -> None:
         """Ask the agent (cancel file + SIGTERM through the container's init): it stops the
         script's group and records Canceled; stop the container if it lingers."""
         write_cancel_marker(target, state)
-        cid = state.get("container_id")
+        cid = state.container_id
         if not cid:
             return
         engine = self.engine(target)
@@ -255,19 +255,19 @@ class ContainerLaunch(Launch):
             time.sleep(0.1)
         engine.run("stop", "--time", "1", cid, check=False, timeout=60)
 
-    def kill_group(self, target: AgentTarget, state: dict[str, Any]) -> None:
+    def kill_group(self, target: AgentTarget, state: TargetState) -> None:
         """The container recorded at create (never a process id from the run folder):
         stopping it stops the script's group."""
-        cid = state.get("container_id")
+        cid = state.container_id
         if cid:
             self.engine(target).run("kill", cid, check=False, timeout=30)
 
-    def retire(self, target: AgentTarget, state: dict[str, Any]) -> None:
+    def retire(self, target: AgentTarget, state: TargetState) -> None:
         """Keep the container's output (the agent's own stderr) as agent.log, then remove it."""
-        cid = state.get("container_id")
+        cid = state.container_id
         if cid:
             try:
-                self.engine(target).retire(cid, join(state["run_dir"], "agent.log"))
+                self.engine(target).retire(cid, join(state.folder(), "agent.log"))
             except TargetError:       # a container left behind is harmless; the run is recorded
                 pass
 

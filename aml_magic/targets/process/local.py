@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError
 from aml_magic.targets.base import AgentTarget, LaunchRequest
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.placement import LocalPlacement
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
 
 
 class LocalTarget(AgentTarget):
@@ -19,12 +22,12 @@ class LocalTarget(AgentTarget):
     placement_class = LocalPlacement
     launch_class = ProcessLaunch
 
-    def check(self, runconfig: Any) -> None:
+    def check(self, runconfig: RunConfiguration) -> None:
         if getattr(runconfig, "framework", "Python") == "PySpark":
             self._spark_submit(runconfig)
         self.placement.python()
 
-    def _spark_submit(self, runconfig: Any) -> str:
+    def _spark_submit(self, runconfig: RunConfiguration) -> str:
         spark = os.path.expanduser(self.compute.spark_submit_location or "spark-submit")
         found = shutil.which(spark) or (package_spark_submit() if spark == "spark-submit"
                                         else None)

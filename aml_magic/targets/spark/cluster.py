@@ -13,12 +13,15 @@ the build and uses ``pythonLocation``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, ProgressCallback
 from aml_magic.targets.spark.launch import SparkSubmitLaunch, spark_submit_path
 from aml_magic.targets.ssh.remote import RemoteTarget
 from aml_magic.targets.spark_submit import spark_submit_argv
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
 
 
 class ClusterTarget(RemoteTarget):
@@ -29,7 +32,7 @@ class ClusterTarget(RemoteTarget):
     def builds_own_environment(self) -> bool:
         return self.compute.user_managed_environment is not True
 
-    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+    def prepare(self, runconfig: RunConfiguration, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
         result = super().prepare(runconfig, on_progress=on_progress, build=build,
@@ -43,7 +46,7 @@ class ClusterTarget(RemoteTarget):
         run configuration's framework: a cluster runs everything through Spark."""
         interpreter = self.placement.python()
         request.env.setdefault("PYSPARK_PYTHON", interpreter)
-        spark = str(request.extra.get("spark_submit") or spark_submit_path(self))
+        spark = str(request.spark_submit or spark_submit_path(self))
         return spark_submit_argv(spark, request.dependencies.spark, request.command,
                                  master=self.compute.spark_master or None,
                                  deploy_mode=self.compute.yarn_deploy_mode or None,

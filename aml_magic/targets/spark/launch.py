@@ -14,10 +14,10 @@ where killing ``spark-submit`` leaves the application running: not handled yet.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.errors import TargetError
-from aml_magic.targets.base import AgentState, LaunchRequest
+from aml_magic.targets.base import AgentState, Launched, LaunchRequest, TargetState
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.spark_submit import driver_facts, missing_python, unresolved_packages
 
@@ -77,25 +77,25 @@ class SparkSubmitLaunch(ProcessLaunch):
                               f"head node ({last[9:][:200]}); start it or fix sparkMaster in "
                               f"{target.compute_file()}")
 
-    def submit(self, target: AgentTarget, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, target: AgentTarget, request: LaunchRequest) -> Launched:
         spark = spark_submit_path(target)
         self.probe(target, spark)
-        request.extra["spark_submit"] = spark
-        state = super().submit(target, request)
-        state["spark_master"] = target.compute.spark_master or "(the cluster's default)"
+        request.spark_submit = spark
+        launched = super().submit(target, request)
+        launched.state.spark_master = target.compute.spark_master or "(the cluster's default)"
         deps = request.dependencies.spark
         if deps is not None and getattr(deps, "path", None):
-            state["spark_dependencies"] = str(deps.path)
-        return state
+            launched.state.spark_dependencies = str(deps.path)
+        return launched
 
-    def observe_state(self, target: AgentTarget, target_state: dict[str, Any],
+    def observe_state(self, target: AgentTarget, target_state: TargetState,
                       state: AgentState) -> AgentState:
         if state.state == "Failed":
             state.reason = failure_reason(target_state) or state.reason
         self._last_state = state
         return state
 
-    def observe_log(self, target: AgentTarget, target_state: dict[str, Any], local_log: Path,
+    def observe_log(self, target: AgentTarget, target_state: TargetState, local_log: Path,
                     offset: int) -> None:
         """Record the application's id and UI address once the driver's log names them;
         name an unresolvable package in this pass's reason."""
@@ -103,28 +103,27 @@ class SparkSubmitLaunch(ProcessLaunch):
         with open(local_log, "rb") as log:
             log.seek(start)
             text = log.read().decode("utf-8", "replace")
-        for key, value in driver_facts(text).items():
-            target_state.setdefault(key, value)
-        missing = unresolved_packages(text)
-        if missing:
-            target_state.setdefault("spark_unresolved", missing)
-        python = missing_python(text)
-        if python:
-            target_state.setdefault("spark_missing_python", python)
+        facts = driver_facts(text)
+        target_state.spark_app_id = target_state.spark_app_id or facts.get("spark_app_id")
+        target_state.spark_ui = target_state.spark_ui or facts.get("spark_ui")
+        target_state.spark_unresolved = (target_state.spark_unresolved
+                                         or unresolved_packages(text) or None)
+        target_state.spark_missing_python = (target_state.spark_missing_python
+                                             or missing_python(text))
         state = self._last_state              # this pass's state: its reason is the run's
         if state is not None and state.state == "Failed":
             state.reason = failure_reason(target_state) or state.reason
 
 
-def failure_reason(target_state: dict[str, Any]) -> str | None:
+def failure_reason(target_state: TargetState) -> str | None:
     """One line for the failures the driver's log names: an unresolvable package, a Python
     that the driver or an executor could not start."""
-    if target_state.get("spark_unresolved"):
-        where = target_state.get("spark_dependencies") or "spark_dependencies.yml"
-        missing = ", ".join(str(m) for m in target_state["spark_unresolved"])
+    if target_state.spark_unresolved:
+        where = target_state.spark_dependencies or "spark_dependencies.yml"
+        missing = ", ".join(target_state.spark_unresolved)
         return (f"Spark could not resolve package {missing} named in {where}: check its "
                 "coordinate and repositories (the full Ivy output is in the run's log)")
-    python = target_state.get("spark_missing_python")
+    python = target_state.spark_missing_python
     if python:
         return (f"Spark could not start the Python environment {python} (driver or "
                 "executors): prepare it (`aml experiment prepare`) and make its path exist on "

@@ -13,7 +13,7 @@ import json
 import tarfile
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, BinaryIO
 
 from aml_magic.domain.environment import Unhonoured, enforce, plan_environment
 from aml_magic.errors import EnvironmentNotPrepared, TargetError
@@ -26,6 +26,7 @@ from aml_magic.targets.env_build_scripts import (
 )
 
 if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
     from aml_magic.targets.base import AgentTarget
 
 MARKER = ".aml-env.json"
@@ -42,7 +43,7 @@ class RemoteEnvironment:
     unhonoured: list[str]
 
 
-def remote_environment(target: AgentTarget, runconfig: Any, dependencies: Dependencies, *,
+def remote_environment(target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                        build: bool, on_progress: ProgressCallback | None = None,
                        strict: bool = False) -> RemoteEnvironment:
     """The environment for ``runconfig`` on the target's machine, built when missing and
@@ -121,7 +122,7 @@ def remote_environment(target: AgentTarget, runconfig: Any, dependencies: Depend
                              record["unhonoured"])  # type: ignore[arg-type]
 
 
-def _write_tar(files: dict[str, bytes], out: Any) -> None:
+def _write_tar(files: dict[str, bytes], out: BinaryIO) -> None:
     with tarfile.open(fileobj=out, mode="w|") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)

@@ -4,7 +4,7 @@ that connection pooling can take over in one place."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aml_magic.errors import AmlError, ConfigError, HostKeyError
 from aml_magic.domain.config import split_address
@@ -16,11 +16,16 @@ from aml_magic.transports.hostkeys import (
 )
 from aml_magic.transports.pool import ssh_pool, ssh_timeout
 
+if TYPE_CHECKING:
+    from aml_magic.domain.config import ComputeTarget
+    from aml_magic.domain.secrets import SecretStore
+    from aml_magic.transports.base import Transport
+
 CONNECT_TIMEOUT = 10.0
 
 
-def ssh_transport_for(compute: Any, secrets: Any, *,
-                      connect_timeout: float = CONNECT_TIMEOUT) -> Any:
+def ssh_transport_for(compute: ComputeTarget, secrets: SecretStore, *,
+                      connect_timeout: float = CONNECT_TIMEOUT) -> Transport:
     """The pinned SSH transport of ``compute`` (password or stored key from ``secrets``): a
     lease on the process's pooled connection for these credentials, kept across submits, log
     follows and reconciles; ``close()`` hands it back to the pool."""
@@ -112,9 +117,9 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
         say(f"logged in to {compute.username}@{host}:{port}")
 
 
-def host_port(compute: Any) -> tuple[str, int]:
+def host_port(compute: ComputeTarget) -> tuple[str, int]:
     """``address`` may carry the port (``host:port``, as Workbench files do) or ``port`` may."""
-    host, port = split_address(compute.address)
+    host, port = split_address(compute.address or "")
     return host, int(compute.port or port or 22)
 
 

@@ -21,17 +21,20 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from aml_magic.errors import ConfigError, TargetError
-from aml_magic.transports.base import Transport
-from aml_magic.targets.base import LaunchRequest
+from aml_magic.transports.base import CommandResult, Transport
+from aml_magic.targets.base import AgentStarted, LaunchRequest, TargetState
 from aml_magic.targets.placement import Placement
 from aml_magic.agent import agent_files
 from aml_magic.domain.snapshot.manifest import gc_paused
 from aml_magic.domain.snapshot.ship import write_objects_tar
 from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
 from aml_magic.transports.helper_cache import helper_arguments
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
 
 DEFAULT_BASE_DIR = "~/.aml_magic"
 _UPLOAD_BUFFER = 1 << 20
@@ -51,7 +54,7 @@ class RemotePlacement(Placement):
             self.compute, self.secrets, connect_timeout=self.connect_timeout or CONNECT_TIMEOUT)
         return transport
 
-    def check(self, runconfig: Any) -> None:
+    def check(self, runconfig: RunConfiguration) -> None:
         if not self.compute.address:
             raise ConfigError(f"{self.compute.name}.compute has no address; re-attach with "
                               "--address HOST[:PORT]",
@@ -72,21 +75,30 @@ class RemotePlacement(Placement):
     def agent_dir(self, run_dir: str) -> str:
         return f"{run_dir.rstrip('/')}/.agent"
 
-    def sync(self, request: LaunchRequest) -> dict[str, Any]:
+    def sync(self, request: LaunchRequest) -> TargetState:
         answer = self._exchange(request, spec=None, agent=_agent_text())
-        return {"run_dir": answer["run_dir"], "sync": answer.get("how"),
-                "copied_files": answer.get("copied")}
+        how, copied = answer.get("how"), answer.get("copied")
+        return TargetState(run_dir=self._run_dir_of(answer),
+                           sync=how if isinstance(how, str) else None,
+                           copied_files=copied if type(copied) is int else None)
 
-    def start_agent(self, request: LaunchRequest, spec: bytes) -> dict[str, Any]:
+    def start_agent(self, request: LaunchRequest, spec: bytes) -> AgentStarted:
         answer = self._exchange(request, spec=json.loads(spec), agent=_agent_text())
-        return {"run_dir": answer["run_dir"], "pid": answer.get("pid"),
-                "start": answer.get("start"), "sid": answer.get("sid"),   # the agent's identity
-                "sync": answer.get("how"), "copied_files": answer.get("copied"),
-                "python": answer.get("python")}
+        return AgentStarted.from_answer({**answer, "sync": answer.get("how"),
+                                         "copied_files": answer.get("copied")},
+                                        run_dir=self._run_dir_of(answer),
+                                        target=self.compute.name)
+
+    def _run_dir_of(self, answer: dict[str, object]) -> str:
+        run_dir = answer.get("run_dir")
+        if not isinstance(run_dir, str) or not run_dir:
+            raise TargetError(f"target '{self.compute.name}': the remote helper named no run "
+                              f"folder: {str(answer)[:200]}")
+        return run_dir
 
     # -- the sync exchange ------------------------------------------------------------------
-    def _exchange(self, request: LaunchRequest, *, spec: dict[str, Any] | None,
-                  agent: dict[str, str] | None = None) -> dict[str, Any]:
+    def _exchange(self, request: LaunchRequest, *, spec: dict[str, object] | None,
+                  agent: dict[str, str] | None = None) -> dict[str, object]:
         manifest = request.manifest
         progress = request.on_progress
         with gc_paused():                     # 10,000s of short-lived objects
@@ -127,14 +139,15 @@ class RemotePlacement(Placement):
             if "missing" not in answer:
                 self._remember_objects(manifest.shas())
                 return answer
-            sending = list(answer["missing"])
+            missing = answer["missing"]
+            sending = [str(sha) for sha in missing] if isinstance(missing, list) else []
             # sent before, yet missing: store them before the run can touch its copy
             keep = [sha for sha in sending if known is not None and sha in known]
         raise TargetError(f"target '{self.compute.name}': the remote object store still lacks "
                           f"{len(sending)} file(s) after uploading them; check free space under "
                           f"{self.base_dir()} on the remote")
 
-    def _answer(self, result: Any) -> dict[str, Any]:
+    def _answer(self, result: CommandResult) -> dict[str, object]:
         err = result.stderr.decode("utf-8", "replace").strip()
         if result.exit_code == 127:
             raise TargetError(f"target '{self.compute.name}': Python '{self.python()}' was not "

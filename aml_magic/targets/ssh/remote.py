@@ -4,11 +4,12 @@ environment is user-managed (the default at attach), else under the environment 
 builds on the machine (``remote_env``). Sync and launch are one SSH command."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aml_magic.targets.base import (
     AgentTarget,
     Dependencies,
+    Launched,
     LaunchRequest,
     PrepareResult,
     ProgressCallback,
@@ -18,6 +19,9 @@ from aml_magic.targets.ssh.placement import DEFAULT_BASE_DIR, RemotePlacement
 from aml_magic.targets.ssh.login import configure_ssh_attach
 from aml_magic.domain.runfolder.build_log import BuildLog
 from aml_magic.targets.ssh.environment import remote_environment
+
+if TYPE_CHECKING:
+    from aml_magic.domain.config import RunConfiguration
 
 
 class RemoteTarget(AgentTarget):
@@ -37,7 +41,8 @@ class RemoteTarget(AgentTarget):
     def builds_own_environment(self) -> bool:
         return self.compute.user_managed_environment is False
 
-    def prepare(self, runconfig: Any, *, on_progress: ProgressCallback | None = None,
+    def prepare(self, runconfig: RunConfiguration, *,
+                on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
         if not self.builds_own_environment:
@@ -52,7 +57,7 @@ class RemoteTarget(AgentTarget):
         return PrepareResult(env.built, f"environment {env.identity} {how} ({env.python} on "
                                         f"{self.compute.address})", environment_hash=env.identity)
 
-    def submit(self, request: LaunchRequest) -> dict[str, Any]:
+    def submit(self, request: LaunchRequest) -> Launched:
         if not self.builds_own_environment:
             return super().submit(request)
         rc = request.runconfig

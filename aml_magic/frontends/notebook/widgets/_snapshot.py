@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.history.status import RunStatus
 
@@ -18,13 +18,18 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.frontends.render import format_duration, format_size, format_value
 from aml_magic.service.schema import interpreter_text, mask_environment
 
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+    from aml_magic.service.run import Run
+    from aml_magic.domain.target_state import TargetState
 
-def _spark_app(target_state: Any) -> str | None:
+
+def _spark_app(target_state: TargetState) -> str | None:
     """The Spark application of a run (id, and UI address when known) for the header."""
-    if not isinstance(target_state, dict) or not isinstance(target_state.get("spark_app_id"), str):
+    if not target_state.spark_app_id:
         return None
-    ui = target_state.get("spark_ui")
-    return target_state["spark_app_id"] + (f" ({ui})" if isinstance(ui, str) else "")
+    ui = target_state.spark_ui
+    return target_state.spark_app_id + (f" ({ui})" if ui else "")
 
 
 __all__ = ["LogTail", "MetricSeries", "RunSnapshot", "elapsed_seconds", "format_duration",
@@ -124,54 +129,42 @@ def group_metrics(metrics: Iterable[Any]) -> list[MetricSeries]:
     return result
 
 
-def elapsed_seconds(record: Any, *, now: float | None = None) -> float | None:
+def elapsed_seconds(record: RunRecord, *, now: float | None = None) -> float | None:
     """Seconds since the run started (or was created), up to its end."""
-    start = getattr(record, "started_at", None) or getattr(record, "created_at", None)
+    start = record.started_at or record.created_at
     if start is None:
         return None
-    end = getattr(record, "ended_at", None)
+    end = record.ended_at
     end = end if end is not None else (time.time() if now is None else now)
     return max(0.0, float(end) - float(start))
 
 
-def snapshot_of(run: Any, record: Any, tail: LogTail, *, metrics: list[Any] | None = None,
-                outputs: list[Any] | None = None, error: str | None = None,
-                build_tail: str | None = None) -> RunSnapshot:
+def snapshot_of(run: Run, record: RunRecord, tail: LogTail, *,
+                metrics: list[Metric] | None = None, outputs: list[Artifact] | None = None,
+                error: str | None = None, build_tail: str | None = None) -> RunSnapshot:
     """Build a snapshot from a run's record plus what the watcher has read so far."""
     return RunSnapshot(
         run_id=run.id,
-        target=getattr(record, "target", "") or "",
-        target_type=getattr(record, "target_type", "") or "",
-        run_configuration=getattr(record, "run_configuration", None),
+        target=record.target or "",
+        target_type=record.target_type or "",
+        run_configuration=record.run_configuration,
         status=RunStatus(record.status),
         elapsed=elapsed_seconds(record),
-        exit_code=getattr(record, "exit_code", None),
-        reason=getattr(record, "reason", None),
+        exit_code=record.exit_code,
+        reason=record.reason,
         log_tail=tail.text(),
         log_truncated=tail.truncated,
         metrics=group_metrics(metrics or []),
-        environment=mask_environment(getattr(record, "environment", None)),
+        environment=mask_environment(record.environment),
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
-        spark_app=_spark_app(getattr(record, "target_state", None)),
-        python=_python(record),
+        spark_app=_spark_app(record.target_state),
+        python=interpreter_text(record.provenance) or record.target_state.python,
         hint=_hint(record),
         build_tail=build_tail,
     )
 
 
-def _python(record: Any) -> str | None:
-    """The interpreter line of ``aml run show`` (``schema.interpreter_text``)."""
-    provenance = getattr(record, "provenance", None)
-    text = interpreter_text(provenance) if isinstance(provenance, dict) else None
-    if text is None:
-        state = getattr(record, "target_state", None)
-        python = state.get("python") if isinstance(state, dict) else None
-        text = python if isinstance(python, str) else None
-    return text
-
-
-def _hint(record: Any) -> str | None:
-    provenance = getattr(record, "provenance", None)
-    hint = provenance.get("hint") if isinstance(provenance, dict) else None
+def _hint(record: RunRecord) -> str | None:
+    hint = record.provenance.get("hint")
     return hint if isinstance(hint, str) else None

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from aml_magic.domain.runfolder.build_log import build_log_tail
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.frontends.notebook.widgets._snapshot import TAIL_LINES, LogTail, RunSnapshot, snapshot_of
+
+if TYPE_CHECKING:
+    from aml_magic.domain.history.records import Artifact, Metric
+    from aml_magic.service.run import Run
 
 SnapshotCallback = Callable[[RunSnapshot], None]
 FULL_LOG_LIMIT = 4 * 1024 * 1024
@@ -22,7 +26,7 @@ FULL_LOG_LIMIT = 4 * 1024 * 1024
 class RunWatcher:
     """Poll one run every ``interval`` seconds until it is terminal or :meth:`stop` is called."""
 
-    def __init__(self, run: Any, *, on_update: SnapshotCallback, interval: float = 0.25,
+    def __init__(self, run: Run, *, on_update: SnapshotCallback, interval: float = 0.25,
                  tail_lines: int = TAIL_LINES, slow_every: int = 4) -> None:
         self.run = run
         self.on_update = on_update
@@ -30,8 +34,8 @@ class RunWatcher:
         self.slow_every = slow_every          # metrics/outputs are re-read every N ticks
         self.tail = LogTail(tail_lines)
         self.offset = 0
-        self.metrics: list[Any] = []
-        self.outputs: list[Any] = []
+        self.metrics: list[Metric] = []
+        self.outputs: list[Artifact] = []
         self.error: str | None = None
         self.build_tail: str | None = None
         self._build_settled = False

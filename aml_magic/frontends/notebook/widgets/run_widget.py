@@ -25,13 +25,15 @@ from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle
 
+    from aml_magic.service.run import Run
+
 TAB_TITLES = ("Log", "Metrics", "Environment", "Outputs")
 
 
 class RunWidget(w.VBox):
     """One run, kept current from a background thread at most every ``interval`` seconds."""
 
-    def __init__(self, run: Any, *, interval: float = 0.25, start: bool = True) -> None:
+    def __init__(self, run: Run, *, interval: float = 0.25, start: bool = True) -> None:
         self.run = run
         self.watcher = RunWatcher(run, on_update=self._apply, interval=interval)
         self.header = w.HTML()
@@ -159,7 +161,7 @@ class RunWidget(w.VBox):
         threading.Thread(target=cancel, name=f"aml-cancel-{self.run.id}", daemon=True).start()
 
 
-def show_run(run: Any, *, interval: float = 0.25) -> RunWidget:
+def show_run(run: Run, *, interval: float = 0.25) -> RunWidget:
     """Display a live widget for ``run`` in the current output and return it."""
     from IPython.display import display
 

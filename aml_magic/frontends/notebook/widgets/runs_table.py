@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.frontends.render import METRICS_COLUMN, RUN_COLUMNS, key_metrics, run_row, table
 from aml_magic.frontends.notebook.widgets._render import badge_html
 from aml_magic.frontends.notebook.widgets._snapshot import group_metrics
+
+if TYPE_CHECKING:
+    from aml_magic.service.run import Run
 
 
 @dataclass
@@ -26,7 +29,7 @@ class RunRow:
     metrics: str
 
 
-def _key_metrics(run: Any) -> str:
+def _key_metrics(run: Run) -> str:
     try:
         series = group_metrics(run.metrics())
     except Exception:  # noqa: BLE001 - a table row must not fail the whole listing
@@ -34,7 +37,7 @@ def _key_metrics(run: Any) -> str:
     return key_metrics((m.name, m.last) for m in series)
 
 
-def rows_of(runs: Iterable[Any]) -> list[RunRow]:
+def rows_of(runs: Iterable[Run]) -> list[RunRow]:
     rows = []
     for run in runs:
         record = run.record
@@ -47,7 +50,7 @@ def rows_of(runs: Iterable[Any]) -> list[RunRow]:
 class RunsTable:
     """What ``%aml_runs`` displays; ``rows`` is there for code and tests."""
 
-    def __init__(self, runs: Iterable[Any], *, project: str = "", filters: str = "") -> None:
+    def __init__(self, runs: Iterable[Run], *, project: str = "", filters: str = "") -> None:
         self.rows = rows_of(runs)
         self.project = project
         self.filters = filters

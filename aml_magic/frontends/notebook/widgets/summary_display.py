@@ -3,7 +3,7 @@ shown once and replaced in place (``update_display``) when the run ends, so what
 notebook or a plain front end keeps says the final status, never a stale "Running"."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aml_magic.frontends.notebook.widgets._render import RunSummary
 from aml_magic.frontends.notebook.widgets._snapshot import RunSnapshot
@@ -12,11 +12,13 @@ from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle
 
+    from aml_magic.service.run import Run
+
 
 class LiveSummary:
     """A shown ``RunSummary`` and the watcher that replaces it with the final one."""
 
-    def __init__(self, run: Any, *, interval: float = 0.25) -> None:
+    def __init__(self, run: Run, *, interval: float = 0.25) -> None:
         self.run = run
         self.watcher = RunWatcher(run, on_update=self._on_update, interval=interval)
         self.summary = RunSummary(self.watcher.poll_once())
@@ -49,7 +51,7 @@ class LiveSummary:
         return self.summary._repr_mimebundle_(include, exclude)
 
 
-def show_summary(run: Any, *, interval: float = 0.25) -> LiveSummary:
+def show_summary(run: Run, *, interval: float = 0.25) -> LiveSummary:
     """Display a summary of ``run`` that turns final when the run ends; return it."""
     live = LiveSummary(run, interval=interval)
     live.show()
