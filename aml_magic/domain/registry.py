@@ -74,7 +74,8 @@ class Option:
     ``doc`` is the comment above the key in a written file and its docs row (default: ``help``).
     ``attribute`` is the ComputeTarget attribute (default: ``name``). ``group`` makes options
     mutually exclusive (one way to log in). ``pattern`` (a regular expression the whole value
-    matches) comes with ``pattern_hint``, what the value should be."""
+    matches) comes with ``pattern_hint``, what the value should be; ``pattern_in_files`` False
+    checks it at attach only, so files written otherwise still load."""
     name: str
     key: str | None
     kind: str
@@ -93,6 +94,7 @@ class Option:
     high: int | None = None
     pattern: str | None = None
     pattern_hint: str = ""
+    pattern_in_files: bool = True            # False: only attach input must match
     group: str | None = None
     label: str = ""
     example: str = ""
@@ -157,6 +159,7 @@ OPTIONS: tuple[Option, ...] = (
            pattern=r"[^\s/\x00-\x1f]+", example="10.0.0.4 or vm.example.org:2222",
            pattern_hint="a host name or IP address (HOST or HOST:PORT, no spaces or '/')"),
     Option("port", "port", "integer", "SSH port of the machine", (REMOTE,), attach=False,
+           doc="SSH port of the machine.",
            low=1, high=65535),
     Option("username", "username", "text", "SSH user", (REMOTE,), flags=("-u",),
            metavar="USER", required=True, workbench=True, doc="User to log in as over SSH."),
@@ -177,7 +180,7 @@ OPTIONS: tuple[Option, ...] = (
            doc="The SSH host key this target must present (pinned on attach).",
            pattern=r"\s*(?i:sha256:)?[A-Za-z0-9+/]{43}=?\s*",
            pattern_hint="a SHA256 host key fingerprint: 'SHA256:' and 43 base64 characters, "
-                        "as `ssh-keygen -lf KEY.pub` prints it",
+                        "as `ssh-keygen -lf KEY.pub` prints it", pattern_in_files=False,
            label="host key", example="SHA256:... (optional)"),
     Option("trust_new_host_key", None, "flag",
            "pin the host key shown on first connection without asking", (REMOTE,),
