@@ -163,8 +163,7 @@ OPTIONS: tuple[Option, ...] = (
            low=1, high=65535),
     Option("username", "username", "text", "SSH user", (REMOTE,), flags=("-u",),
            metavar="USER", required=True, workbench=True, doc="User to log in as over SSH."),
-    Option("password", "password", "password",
-           "the SSH password (the CLI asks with a masked prompt; --password-stdin reads it)",
+    Option("password", "password", "password", "the SSH password",
            (REMOTE,), flags=("-w",), secret=True, group=_SSH_LOGIN, workbench=True,
            doc="A reference into the local secret store, never the password itself."),
     Option("use_key", None, "flag", "generate an SSH key pair and print the authorized_keys line",
@@ -212,17 +211,17 @@ OPTIONS: tuple[Option, ...] = (
            "use the target's Python as it is", (REMOTE,), attach=False, workbench=True,
            doc="true: use the target's Python as it is; build no environment."),
     Option("yarn_deploy_mode", "yarnDeployMode", "choice",
-           "spark-submit --deploy-mode on YARN (stored as yarnDeployMode)", (SPARK,),
+           "spark-submit --deploy-mode on YARN", (SPARK,),
            choices=("client", "cluster"), workbench=True,
            doc="spark-submit --deploy-mode on YARN: client or cluster."),
     Option("spark_master", "sparkMaster", "text",
-           "spark-submit --master of a cluster target (stored as sparkMaster)", (SPARK,),
+           "spark-submit --master of a cluster target", (SPARK,),
            metavar="URL", example="spark://head:7077 (optional: the cluster's default)",
            doc="spark-submit --master of a cluster target, e.g. spark://head:7077\n"
                "(absent: the cluster's own default, e.g. YARN on HDInsight)."),
     Option("network_mode", "networkMode", "text",
-           "Docker network of builds and runs: host, bridge, none or a network name "
-           "(stored as networkMode)", (CONTAINER,), flags=("--network",), metavar="MODE",
+           "Docker network of builds and runs: host, bridge, none or a network name",
+           (CONTAINER,), flags=("--network",), metavar="MODE",
            label="network", example="host, bridge, ... (optional)",
            doc="Docker network of builds and runs: host, bridge, none or a network name\n"
                "(default: the engine's default network)."),
@@ -236,7 +235,7 @@ OPTIONS: tuple[Option, ...] = (
                "SYS_PTRACE,NET_ADMIN."),
     Option("docker_host", "dockerHost", "text",
            "the engine on the machine, as `docker -H URL` takes it (default: the docker "
-           "command's own; stored as dockerHost)", (CONTAINER,), metavar="URL",
+           "command's own)", (CONTAINER,), metavar="URL",
            doc="Docker engine to use on the machine (docker -H), e.g.\n"
                "unix:///run/user/1000/docker.sock.", example="unix:///run/user/1000/docker.sock"),
     Option("ssh_timeout", "sshTimeout", "integer",
