@@ -21,7 +21,6 @@ from tests.targets.test_remotedocker_target import engine_access  # noqa: F401  
 
 P = {"project": "proj"}
 REPO = Path(__file__).resolve().parents[1]
-FINGERPRINT = "SHA256:" + "A" * 43
 #: Spellings the CLI took before the registry; each must keep working.
 LEGACY = {"-a": "address", "--address": "address", "-u": "username", "--username": "username",
           "-w": "password", "--password": "password", "-k": "use_key",
@@ -45,8 +44,9 @@ def sample(o: Option) -> Any:
         return (o.low or 0) + 1
     if o.kind == "choice":
         return o.choices[-1]
-    return {"address": "vm.example.org", "host_key_fingerprint": FINGERPRINT,
-            "password": "pw-sample"}.get(o.name, f"{o.name}-value")
+    if o.kind == "password":
+        return "pw-sample"
+    return o.example or f"{o.name}-value"
 
 
 def argv(o: Option, spelling: str | None = None) -> list[str]:
@@ -57,6 +57,14 @@ def argv(o: Option, spelling: str | None = None) -> list[str]:
 def required(type_name: str) -> dict[str, Any]:
     """The options TYPE needs, with valid values."""
     return {o.name: sample(o) for o in registry.options_for(type_name) if o.required}
+
+
+def test_every_pattern_has_an_example_that_matches_it() -> None:
+    import re
+    for o in registry.OPTIONS:
+        if o.pattern:
+            assert o.example and re.fullmatch(o.pattern, o.example), \
+                f"give Option {o.name!r} an example= that matches its pattern"
 
 
 # -- parsers ----------------------------------------------------------------------------------
