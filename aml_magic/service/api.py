@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aml_magic.service import schema
+from aml_magic.service.contract.models import AttachRequest, PrepareRequest, SubmitRequest
 from aml_magic.errors import AmlError, EnvironmentNotPrepared, ProjectNotFound
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
@@ -108,10 +109,10 @@ class AmlService:
         workspace = self.workspace(path)
         return [schema.runconfig_json(c) for c in workspace.run_configurations().values()]
 
-    def attach(self, path: str, body: dict[str, Any]) -> schema.TargetJson:
+    def attach(self, path: str, body: AttachRequest) -> schema.TargetJson:
         """Attach a target; a password in BODY goes to the secret store, never to a file."""
         workspace = self.workspace(path)
-        options = dict(body)
+        options: dict[str, Any] = dict(body)
         type_name = str(options.pop("type", "") or "")
         name = str(options.pop("name", "") or "")
         if not type_name or not name:
@@ -134,16 +135,14 @@ class AmlService:
     def environment(self, path: str, name: str) -> schema.EnvironmentJson:
         """Whether the environment of the run configuration for target NAME exists (no build)."""
         workspace = self.workspace(path)
-        compute = workspace.targets().get(name)
-        if compute is None:
+        if name not in workspace.targets():
             raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
         rc = self._runconfig_for(workspace, name)
         if rc is None:
             return {"target": name, "run_configuration": None, "prepared": None,
                     "message": f"no run configuration uses target '{name}'"}
-        target = workspace.target_for(compute)
-        try:
-            result = target.prepare(rc, build=False)
+        try:       # what a prepare does, dependencies and all, but only looking
+            result = workspace.prepare(rc.name, build=False)
         except EnvironmentNotPrepared as exc:
             return {"target": name, "run_configuration": rc.name, "prepared": False,
                     "message": str(exc)}
@@ -159,7 +158,7 @@ class AmlService:
             return configs[target]
         return next((c for c in configs.values() if c.target == target), None)
 
-    def start_prepare(self, path: str, body: dict[str, Any]) -> schema.PrepareJobJson:
+    def start_prepare(self, path: str, body: PrepareRequest) -> schema.PrepareJobJson:
         workspace = self.workspace(path)
         name = str(body.get("run_configuration") or "")
         if not name and body.get("target"):
@@ -256,7 +255,7 @@ class AmlService:
         workspace.cancel(run.id)
         return schema.run_json(run.refresh())
 
-    def submit(self, path: str, body: dict[str, Any]) -> schema.RunJson:
+    def submit(self, path: str, body: SubmitRequest) -> schema.RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,
         its failures land in the run's status)."""
         workspace = self.workspace(path)

@@ -14,6 +14,7 @@ from aml_magic.errors import AmlError
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.records import RunRecord
+    from aml_magic.service.contract.models import ComparedRunJson, ComparisonJson
     from aml_magic.domain.history.store import RunStore
     from aml_magic.service.workspace import Workspace
 
@@ -46,15 +47,15 @@ def select_records(ws: Workspace, run_ids: Sequence[str] = (), *, last: int | No
     raise AmlError(f"{command}: name runs (RUN_ID...), --last N or --sweep ID")
 
 
-def comparison(store: RunStore, records: Sequence[RunRecord]) -> dict[str, Any]:
+def comparison(store: RunStore, records: Sequence[RunRecord]) -> ComparisonJson:
     """``{"runs": [history rows + "python"], "metrics": [names], "environment_differences":
     [variable names]}``: the JSON of ``aml history compare -o json``."""
     from aml_magic.frontends.cli.history import history_rows, metric_names
     records = list(records)
     last = store.last_metric_values(r.run_id for r in records)
-    rows, names = history_rows(records, last), metric_names(records, last)
-    for row, record in zip(rows, records):
-        row["python"] = _interpreter(record)
+    rows: list[ComparedRunJson] = [{**row, "python": _interpreter(record)}
+                                   for row, record in zip(history_rows(records, last), records)]
+    names = metric_names(records, last)
     keys = sorted({k for row in rows for k in row["environment"]})
     differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
     return {"runs": rows, "metrics": names, "environment_differences": differing}

@@ -9,6 +9,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from aml_magic.service import schema
+from aml_magic.service.contract.models import PrepareJobState
 from aml_magic.errors import AmlError
 
 if TYPE_CHECKING:
@@ -53,15 +54,17 @@ class PrepareJobs:
             with self._lock:
                 job["progress"].append(line.rstrip("\n"))
                 del job["progress"][:-MAX_PROGRESS_LINES]
+        state: PrepareJobState = "failed"
+        built = False
         try:
             result = workspace.prepare(job["run_configuration"], on_progress=progress)
-            outcome = {"state": "succeeded", "message": result.message, "built": result.built}
+            state, message, built = "succeeded", result.message, result.built
         except AmlError as exc:
-            outcome = {"state": "failed", "message": str(exc), "built": False}
+            message = str(exc)
         except Exception as exc:  # noqa: BLE001 - the job must end whatever happens
-            outcome = {"state": "failed", "message": f"internal error: {exc!r}", "built": False}
+            message = f"internal error: {exc!r}"
         with self._lock:
-            job.update(outcome)  # type: ignore[typeddict-item]
+            job["state"], job["message"], job["built"] = state, message, built
             job["ended_at"] = time.time()
 
     def _forget_old(self) -> None:

@@ -154,14 +154,15 @@ class Workspace:
 
     # -- prepare ----------------------------------------------------------------------------
     def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
-                strict: bool = False) -> PrepareResult:
+                strict: bool = False, build: bool = True) -> PrepareResult:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
-        specification the target cannot honour fails the build instead of a warning."""
+        specification the target cannot honour fails the build instead of a warning.
+        ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist)."""
         rc = self.config.runconfig(runconfig_name)
         target = self.target_for(self.config.target_of(rc))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
-            result = target.prepare(rc, on_progress=on_progress, strict=strict,
+            result = target.prepare(rc, on_progress=on_progress, strict=strict, build=build,
                                     dependencies=self.dependencies(rc))
         result.seconds = time.perf_counter() - start
         return result

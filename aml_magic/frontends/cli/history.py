@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.main import _emit, _workspace, cmd_run_show
 from aml_magic.errors import AmlError
+
+if TYPE_CHECKING:
+    from aml_magic.service.contract.models import HistoryRunJson
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
 ALL_RUNS = 1 << 62
@@ -81,7 +84,7 @@ def _run_ref(args: argparse.Namespace) -> str:
     return str(run_id)
 
 
-def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[HistoryRunJson]:
     """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
     from aml_magic.service.schema import history_run_json
     return [history_run_json(r, last.get(r.run_id, {})) for r in records]

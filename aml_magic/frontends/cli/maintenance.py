@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.frontends import arguments as A
+
+if TYPE_CHECKING:
+    from aml_magic.service.contract.models import GcPlanJson, PrunePlanJson
 
 
 def add_history(group: argparse.ArgumentParser,
@@ -68,10 +71,11 @@ def cmd_target_gc(args: argparse.Namespace) -> int:
         keep = DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
         chosen = plan(ws, args.name, keep_days=keep)
         from aml_magic.frontends.cli.main import _emit
-        _emit(args, {"removed": bool(args.yes), "target": chosen.target, "keep_days": keep,
-                     "total_bytes": chosen.total, "items": [
-                         {"kind": i.kind, "name": i.name, "bytes": i.size}
-                         for i in chosen.items]},
+        shown: GcPlanJson = {"removed": bool(args.yes), "target": chosen.target,
+                             "keep_days": keep, "total_bytes": chosen.total, "items": [
+                                 {"kind": i.kind, "name": i.name, "bytes": i.size}
+                                 for i in chosen.items]}
+        _emit(args, shown,
               lambda: "\n".join(f"{i.kind:<6}  {i.name}  {format_size(i.size):>9}"
                                 for i in chosen.items))
         if args.yes:
@@ -116,9 +120,10 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
         chosen = plan(store, older_than=older, status=args.status, keep_last=args.keep_last)
         total = sum(c.size for c in chosen)
         from aml_magic.frontends.cli.main import _emit
-        _emit(args, {"removed": bool(args.yes), "total_bytes": total, "runs": [
+        shown: PrunePlanJson = {"removed": bool(args.yes), "total_bytes": total, "runs": [
             {"run_id": c.record.run_id, "status": c.record.status.value,
-             "created_at": c.record.created_at, "bytes": c.size} for c in chosen]},
+             "created_at": c.record.created_at, "bytes": c.size} for c in chosen]}
+        _emit(args, shown,
             lambda: "\n".join(
                 f"{c.record.run_id}  {c.record.status.value:<9}  "
                 f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(c.record.created_at))}  "
