@@ -8,9 +8,11 @@ Every answer is built by :mod:`aml_magic.service.schema`, so secret values are m
 """
 from __future__ import annotations
 
+import math
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +31,12 @@ MAX_PAGE = 500
 LIST_METRICS = 3
 #: Bytes per read when an output file is streamed to the browser.
 DOWNLOAD_CHUNK = 256 * 1024
+#: A list reconciles the project's active runs first, unless a pass (a list's or the
+#: background reconciler's) started this recently.
+FRESH_SECONDS = 0.5
+#: How long a target that did not answer is left out of the passes lists trigger (the
+#: background reconciler keeps asking it), so a list never waits for a connect timeout twice.
+UNREACHABLE_SECONDS = 15.0
 
 
 class ApiError(AmlError):
@@ -49,6 +57,8 @@ class AmlService:
         self.jobs = PrepareJobs(self.executor)
         self._workspaces: dict[Path, Workspace] = {}
         self._lock = threading.Lock()
+        self._passes: dict[Path, float] = {}                  # project -> last pass began
+        self._unreachable: dict[tuple[Path, str], float] = {}  # (project, target) -> until
 
     def close(self) -> None:
         """Stop taking work, drop queued work, close the targets' connections."""
@@ -179,6 +189,7 @@ class AmlService:
             raise ApiError(400, f"unknown status '{status}'; one of "
                                 f"{', '.join(s.value for s in RunStatus)}")
         workspace = self.workspace(path)
+        self.reconcile_project(workspace, background=False)   # the state a detail shows too
         store = workspace.store
         records = store.list_runs(status=status, target=target, limit=limit, offset=offset)
         metrics: dict[str, dict[str, Any]] = {}
@@ -277,7 +288,32 @@ class AmlService:
         count = 0
         for workspace in self.workspaces():
             try:
-                count += workspace.reconcile_active()
+                count += self.reconcile_project(workspace, background=True)
             except AmlError:
                 continue
+        return count
+
+    def reconcile_project(self, workspace: Workspace, *, background: bool) -> int:
+        """Bring the project's active runs up to date with their targets, so that a list shows
+        the state a run's detail (which reconciles that run) shows: one reconciled state, as
+        ``aml run list`` and ``%aml_runs`` have it. A list's pass is skipped when one began
+        within ``FRESH_SECONDS`` and leaves out targets that did not answer lately; the
+        background pass asks every target and renews what is known about them. A list never
+        waits for a target another request is busy with (a build, a launch)."""
+        root, now = workspace.root, time.monotonic()
+        with self._lock:
+            if not background and now - self._passes.get(root, -math.inf) < FRESH_SECONDS:
+                return 0
+            self._passes[root] = now
+            skipped = set() if background else {
+                name for (project, name), until in self._unreachable.items()
+                if project == root and until > now}
+        unreachable = set(skipped)
+        count = workspace.reconcile_active(unreachable=unreachable, wait=background)
+        with self._lock:
+            if background:
+                for key in [k for k in self._unreachable if k[0] == root]:
+                    del self._unreachable[key]
+            for name in unreachable - skipped:
+                self._unreachable[(root, name)] = now + UNREACHABLE_SECONDS
         return count

@@ -318,11 +318,17 @@ class Workspace:
         records = self.store.list_runs(status=status, target=target, limit=limit)
         return [Run(self, r.run_id, r) for r in records]
 
-    def reconcile(self, record: RunRecord) -> RunRecord:
+    def reconcile(self, record: RunRecord, *, wait: bool = True) -> RunRecord:
+        """``wait=False``: unchanged while its target is busy here (a build, a launch)."""
         from aml_magic.service.reconcile import reconcile
         target = self._target_of_record(record)
-        with self._target_locks[target.compute.name]:
+        lock = self._target_locks[target.compute.name]
+        if not lock.acquire(blocking=wait):
+            return record
+        try:
             return reconcile(self.store, record, target)
+        finally:
+            lock.release()
 
     def wait_for_change(self, record: RunRecord, timeout: float) -> None:
         """Sleep up to ``timeout``, or less when the run's target sees a change coming."""
@@ -343,10 +349,12 @@ class Workspace:
         from aml_magic.domain.history.stale import fail_if_abandoned
         return fail_if_abandoned(self.store, record)
 
-    def reconcile_active(self) -> int:
-        """Reconcile every non-terminal run (for the server and ``aml run list``)."""
+    def reconcile_active(self, *, unreachable: set[str] | None = None,
+                         wait: bool = True) -> int:
+        """Reconcile every non-terminal run (for the server and ``aml run list``). Targets in
+        ``unreachable`` are left out; one that does not answer is added to it."""
         count = 0
-        unreachable: set[str] = set()     # one connect timeout per target, not per run
+        unreachable = set() if unreachable is None else unreachable   # one timeout per target
         for record in self.store.active_runs():
             if not record.target_state.get("run_dir") and \
                     self.settle_unlaunched(record).status.is_terminal():
@@ -354,7 +362,7 @@ class Workspace:
             if record.target in unreachable:
                 continue
             try:
-                self.reconcile(record)
+                self.reconcile(record, wait=wait)
                 count += 1
             except AmlError:
                 unreachable.add(record.target)

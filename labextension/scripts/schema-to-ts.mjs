@@ -36,7 +36,14 @@ function union(parts) {
   return [...new Set(parts)].join(' | ');
 }
 
+const KNOWN = new Set(['description', '$ref', 'allOf', 'enum', 'anyOf', 'type', 'items',
+  'properties', 'required', 'additionalProperties']);
+
 function tsType(schema, where) {
+  const unknown = Object.keys(schema).filter(key => !KNOWN.has(key));
+  if (unknown.length) {
+    fail(where, `unsupported keyword(s) ${unknown.join(', ')}`);
+  }
   if (schema.$ref) {
     const prefix = '#/$defs/';
     if (!schema.$ref.startsWith(prefix)) {
