@@ -14,11 +14,13 @@ from aml_magic.frontends import render
 from aml_magic.domain.config import ComputeTarget, RunConfiguration
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.service.schema import (
+from aml_magic.service.contract.models import (
     RunConfigurationJson,
     RunDetailJson,
     RunJson,
     TargetJson,
+)
+from aml_magic.service.schema import (
     dumps,
     mask_environment,
     mask_secrets,

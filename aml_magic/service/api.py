@@ -16,14 +16,20 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.service import schema
-from aml_magic.service.contract.models import AttachRequest, PrepareRequest, SubmitRequest
 from aml_magic.errors import AmlError, EnvironmentNotPrepared, ProjectNotFound
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
+
+if TYPE_CHECKING:
+    from aml_magic.service.contract.models import (
+        AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
+        PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
+        SubmitRequest, TargetJson
+    )
 
 #: Largest page of runs one request may ask for.
 MAX_PAGE = 500
@@ -102,24 +108,24 @@ class AmlService:
         with self._lock:
             return list(self._workspaces.values())
 
-    def project(self, path: str) -> schema.ProjectJson:
+    def project(self, path: str) -> ProjectJson:
         workspace = self.workspace(path)
         return self._project_json(workspace)
 
-    def _project_json(self, workspace: Workspace) -> schema.ProjectJson:
+    def _project_json(self, workspace: Workspace) -> ProjectJson:
         return {"name": workspace.name, "path": workspace.root.relative_to(self.root_dir).as_posix()
                 if workspace.root != self.root_dir else ""}
 
     # -- targets and run configurations -----------------------------------------------------
-    def targets(self, path: str) -> list[schema.TargetJson]:
+    def targets(self, path: str) -> list[TargetJson]:
         workspace = self.workspace(path)
         return [schema.target_json(c) for c in workspace.targets().values()]
 
-    def run_configurations(self, path: str) -> list[schema.RunConfigurationJson]:
+    def run_configurations(self, path: str) -> list[RunConfigurationJson]:
         workspace = self.workspace(path)
         return [schema.runconfig_json(c) for c in workspace.run_configurations().values()]
 
-    def attach(self, path: str, body: AttachRequest) -> schema.TargetJson:
+    def attach(self, path: str, body: AttachRequest) -> TargetJson:
         """Attach a target; a password in BODY goes to the secret store, never to a file."""
         workspace = self.workspace(path)
         options: dict[str, Any] = dict(body)
@@ -142,7 +148,7 @@ class AmlService:
             raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
         workspace.detach(name)
 
-    def environment(self, path: str, name: str) -> schema.EnvironmentJson:
+    def environment(self, path: str, name: str) -> EnvironmentJson:
         """Whether the environment of the run configuration for target NAME exists (no build)."""
         workspace = self.workspace(path)
         if name not in workspace.targets():
@@ -168,7 +174,7 @@ class AmlService:
             return configs[target]
         return next((c for c in configs.values() if c.target == target), None)
 
-    def start_prepare(self, path: str, body: PrepareRequest) -> schema.PrepareJobJson:
+    def start_prepare(self, path: str, body: PrepareRequest) -> PrepareJobJson:
         workspace = self.workspace(path)
         name = str(body.get("run_configuration") or "")
         if not name and body.get("target"):
@@ -181,7 +187,7 @@ class AmlService:
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, path: str, *, status: str | None, target: str | None, limit: int,
-             offset: int) -> schema.RunPageJson:
+             offset: int) -> RunPageJson:
         """One page of the project's runs, newest first, with the total for the filters."""
         if not 0 < limit <= MAX_PAGE or offset < 0:
             raise ApiError(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
@@ -207,7 +213,7 @@ class AmlService:
                 "active": len(store.active_runs()),      # the status index: few rows
                 "limit": limit, "offset": offset}
 
-    def run(self, path: str, run_id: str) -> schema.RunDetailJson:
+    def run(self, path: str, run_id: str) -> RunDetailJson:
         """A run in full, reconciled with its target first when it is still going."""
         run = self.workspace(path).run(run_id)
         record = run.refresh()
@@ -215,7 +221,7 @@ class AmlService:
                                       log=f".aml/runs/{record.run_id}/log.txt",
                                       unreachable=run.last_error)
 
-    def log(self, path: str, run_id: str, offset: int) -> schema.LogChunkJson:
+    def log(self, path: str, run_id: str, offset: int) -> LogChunkJson:
         """The log from byte OFFSET to its last complete line (masked) and where to go on."""
         if offset < 0:
             raise ApiError(400, "offset must be >= 0")
@@ -226,11 +232,11 @@ class AmlService:
                 "text": text, "status": record.status.value,
                 "complete": record.status.is_terminal() and next_offset == offset}
 
-    def metrics(self, path: str, run_id: str) -> list[schema.MetricJson]:
+    def metrics(self, path: str, run_id: str) -> list[MetricJson]:
         run = self.workspace(path).run(run_id)
         return [schema.metric_json(m) for m in run.metrics()]
 
-    def outputs(self, path: str, run_id: str) -> list[schema.OutputJson]:
+    def outputs(self, path: str, run_id: str) -> list[OutputJson]:
         run = self.workspace(path).run(run_id)
         return [schema.output_json(a) for a in run.outputs()]
 
@@ -257,7 +263,7 @@ class AmlService:
                     yield block
         return info.st_size, chunks()
 
-    def cancel(self, path: str, run_id: str) -> schema.RunJson:
+    def cancel(self, path: str, run_id: str) -> RunJson:
         workspace = self.workspace(path)
         run = workspace.run(run_id)
         if run.record.status.is_terminal():
@@ -266,7 +272,7 @@ class AmlService:
         workspace.cancel(run.id)
         return schema.run_json(run.refresh())
 
-    def submit(self, path: str, body: SubmitRequest) -> schema.RunJson:
+    def submit(self, path: str, body: SubmitRequest) -> RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,
         its failures land in the run's status)."""
         workspace = self.workspace(path)

@@ -1,7 +1,7 @@
 """The builders of every object a front end shows: runs, metrics, outputs, compute targets and
 run configurations. ``aml ... -o json``, the widgets and the REST API all build their JSON here,
 so one object has one shape and secret values are masked in every one of them. The shapes
-themselves are declared once in ``aml_magic.service.contract.models`` (re-exported here).
+themselves are declared once in ``aml_magic.service.contract.models``.
 
 Builders take the history and configuration objects (``RunRecord``, ``Metric``, ``Artifact``,
 ``ComputeTarget``, ``RunConfiguration``) by their attributes and return plain ``dict``s typed as
@@ -14,24 +14,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from aml_magic.domain.secrets import MASK, is_reference, looks_secret
-from aml_magic.service.contract.models import (
-    ComparedRunJson, ComparisonJson, ConfigurationJson, EnvironmentJson, HistoryRunJson,
-    LogChunkJson, MetricJson, OutputJson, PrepareJobJson, ProjectJson, ProvenanceJson,
-    RunConfigurationJson, RunDetailJson, RunJson, RunKind, RunPageJson, RunStatusName, TargetJson
-)
 
-__all__ = [   # the shapes, for callers that name them as ``schema.RunJson``
-    "ComparedRunJson", "ComparisonJson", "EnvironmentJson", "HistoryRunJson", "LogChunkJson",
-    "MetricJson", "OutputJson", "PrepareJobJson", "ProjectJson", "RunConfigurationJson",
-    "RunDetailJson", "RunJson", "RunPageJson", "TargetJson",
-    "dumps", "history_run_json", "interpreter_text", "is_secret_name", "mask_environment",
-    "mask_secrets", "mask_value", "metric_json", "output_json", "run_detail_json", "run_json",
-    "runconfig_json", "target_json",
-]
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:    # the shapes are for the type checker: the CLI's start-up need not build them
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.records import Artifact, Metric, RunRecord
+    from aml_magic.service.contract.models import (
+        ConfigurationJson, HistoryRunJson, MetricJson, OutputJson, ProvenanceJson,
+        RunConfigurationJson, RunDetailJson, RunJson, RunKind, RunStatusName, TargetJson
+    )
 
 #: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
 _NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
@@ -91,7 +81,7 @@ def run_json(record: RunRecord) -> RunJson:
         "run_configuration": record.run_configuration,
         "target": record.target,
         "target_type": record.target_type,
-        "status": cast(RunStatusName, str(getattr(status, "value", status))),
+        "status": cast("RunStatusName", str(getattr(status, "value", status))),
         "created_at": record.created_at,
         "started_at": record.started_at,
         "ended_at": record.ended_at,
@@ -105,7 +95,7 @@ def run_json(record: RunRecord) -> RunJson:
         "environment_hash": record.environment_hash,
         "git_commit": record.git_commit,
         "git_dirty": record.git_dirty,
-        "kind": cast(RunKind, record.kind),
+        "kind": cast("RunKind", record.kind),
         "parent_run_id": record.parent_run_id,
     }
 
@@ -115,7 +105,7 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     unreachable: str | None = None,
                     environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
-                             "configuration": cast(ConfigurationJson,
+                             "configuration": cast("ConfigurationJson",
                                                    mask_secrets(record.config_snapshot)),
                              "metrics": [metric_json(m) for m in metrics],
                              "outputs": [output_json(a) for a in outputs]}
@@ -127,7 +117,7 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     if isinstance(python, str):             # the interpreter the run used (path and version)
         detail["python"] = python
     if record.provenance:
-        detail["provenance"] = cast(ProvenanceJson, dict(record.provenance))
+        detail["provenance"] = cast("ProvenanceJson", dict(record.provenance))
     hint = record.provenance.get("hint")
     if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
         detail["hint"] = hint
@@ -161,7 +151,7 @@ def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> HistoryRu
     row["metrics"] = {name: mask_value(name, value) for name, value in metrics.items()}
     for name, value in row["metrics"].items():
         row.setdefault(name, value)
-    return cast(HistoryRunJson, row)
+    return cast("HistoryRunJson", row)
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:
