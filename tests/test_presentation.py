@@ -15,11 +15,13 @@ from aml_magic.domain.config import ComputeTarget, RunConfiguration
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.target_state import TargetState
-from aml_magic.service.schema import (
+from aml_magic.service.contract.models import (
     RunConfigurationJson,
     RunDetailJson,
     RunJson,
     TargetJson,
+)
+from aml_magic.service.schema import (
     dumps,
     mask_environment,
     mask_secrets,

@@ -8,13 +8,15 @@ Every answer is built by :mod:`aml_magic.service.schema`, so secret values are m
 """
 from __future__ import annotations
 
+import math
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.registry import check_attach
 from aml_magic.service import schema
@@ -24,12 +26,25 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
 
+if TYPE_CHECKING:
+    from aml_magic.service.contract.models import (
+        AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
+        PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
+        SubmitRequest, TargetJson
+    )
+
 #: Largest page of runs one request may ask for.
 MAX_PAGE = 500
 #: How many metric names the runs list shows per run (the "first metrics" column).
 LIST_METRICS = 3
 #: Bytes per read when an output file is streamed to the browser.
 DOWNLOAD_CHUNK = 256 * 1024
+#: A list reconciles the project's active runs first, unless a pass (a list's or the
+#: background reconciler's) started this recently.
+FRESH_SECONDS = 0.5
+#: How long a target that did not answer is left out of the passes lists trigger (the
+#: background reconciler keeps asking it), so a list never waits for a connect timeout twice.
+UNREACHABLE_SECONDS = 15.0
 
 
 class AmlService:
@@ -42,6 +57,8 @@ class AmlService:
         self.jobs = PrepareJobs(self.executor)
         self._workspaces: dict[Path, Workspace] = {}
         self._lock = threading.Lock()
+        self._passes: dict[Path, float] = {}                  # project -> last pass began
+        self._unreachable: dict[tuple[Path, str], float] = {}  # (project, target) -> until
 
     def close(self) -> None:
         """Stop taking work, drop queued work, close the targets' connections."""
@@ -84,27 +101,27 @@ class AmlService:
         with self._lock:
             return list(self._workspaces.values())
 
-    def project(self, path: str) -> schema.ProjectJson:
+    def project(self, path: str) -> ProjectJson:
         workspace = self.workspace(path)
         return self._project_json(workspace)
 
-    def _project_json(self, workspace: Workspace) -> schema.ProjectJson:
+    def _project_json(self, workspace: Workspace) -> ProjectJson:
         return {"name": workspace.name, "path": workspace.root.relative_to(self.root_dir).as_posix()
                 if workspace.root != self.root_dir else ""}
 
     # -- targets and run configurations -----------------------------------------------------
-    def targets(self, path: str) -> list[schema.TargetJson]:
+    def targets(self, path: str) -> list[TargetJson]:
         workspace = self.workspace(path)
         return [schema.target_json(c) for c in workspace.targets().values()]
 
-    def run_configurations(self, path: str) -> list[schema.RunConfigurationJson]:
+    def run_configurations(self, path: str) -> list[RunConfigurationJson]:
         workspace = self.workspace(path)
         return [schema.runconfig_json(c) for c in workspace.run_configurations().values()]
 
-    def attach(self, path: str, body: dict[str, Any]) -> schema.TargetJson:
+    def attach(self, path: str, body: AttachRequest) -> TargetJson:
         """Attach a target; a password in BODY goes to the secret store, never to a file."""
         workspace = self.workspace(path)
-        options = dict(body)
+        options: dict[str, Any] = dict(body)
         type_name = str(options.pop("type", "") or "")
         name = str(options.pop("name", "") or "")
         if not type_name or not name:
@@ -122,19 +139,17 @@ class AmlService:
             raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
         workspace.detach(name)
 
-    def environment(self, path: str, name: str) -> schema.EnvironmentJson:
+    def environment(self, path: str, name: str) -> EnvironmentJson:
         """Whether the environment of the run configuration for target NAME exists (no build)."""
         workspace = self.workspace(path)
-        compute = workspace.targets().get(name)
-        if compute is None:
+        if name not in workspace.targets():
             raise ApiError(404, f"no compute target '{name}' in {workspace.root / 'aml_config'}")
         rc = self._runconfig_for(workspace, name)
         if rc is None:
             return {"target": name, "run_configuration": None, "prepared": None,
                     "message": f"no run configuration uses target '{name}'"}
-        target = workspace.target_for(compute)
-        try:
-            result = target.prepare(rc, build=False)
+        try:       # what a prepare does, dependencies and all, but only looking
+            result = workspace.prepare(rc.name, build=False)
         except EnvironmentNotPrepared as exc:
             return {"target": name, "run_configuration": rc.name, "prepared": False,
                     "message": str(exc)}
@@ -150,7 +165,7 @@ class AmlService:
             return configs[target]
         return next((c for c in configs.values() if c.target == target), None)
 
-    def start_prepare(self, path: str, body: dict[str, Any]) -> schema.PrepareJobJson:
+    def start_prepare(self, path: str, body: PrepareRequest) -> PrepareJobJson:
         workspace = self.workspace(path)
         name = str(body.get("run_configuration") or "")
         if not name and body.get("target"):
@@ -163,7 +178,7 @@ class AmlService:
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, path: str, *, status: str | None, target: str | None, limit: int,
-             offset: int) -> schema.RunPageJson:
+             offset: int) -> RunPageJson:
         """One page of the project's runs, newest first, with the total for the filters."""
         if not 0 < limit <= MAX_PAGE or offset < 0:
             raise ApiError(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
@@ -171,6 +186,7 @@ class AmlService:
             raise ApiError(400, f"unknown status '{status}'; one of "
                                 f"{', '.join(s.value for s in RunStatus)}")
         workspace = self.workspace(path)
+        self.reconcile_project(workspace, background=False)   # the state a detail shows too
         store = workspace.store
         records = store.list_runs(status=status, target=target, limit=limit, offset=offset)
         metrics: dict[str, dict[str, Any]] = {}
@@ -188,7 +204,7 @@ class AmlService:
                 "active": len(store.active_runs()),      # the status index: few rows
                 "limit": limit, "offset": offset}
 
-    def run(self, path: str, run_id: str) -> schema.RunDetailJson:
+    def run(self, path: str, run_id: str) -> RunDetailJson:
         """A run in full, reconciled with its target first when it is still going."""
         run = self.workspace(path).run(run_id)
         record = run.refresh()
@@ -196,7 +212,7 @@ class AmlService:
                                       log=f".aml/runs/{record.run_id}/log.txt",
                                       unreachable=run.last_error)
 
-    def log(self, path: str, run_id: str, offset: int) -> schema.LogChunkJson:
+    def log(self, path: str, run_id: str, offset: int) -> LogChunkJson:
         """The log from byte OFFSET to its last complete line (masked) and where to go on."""
         if offset < 0:
             raise ApiError(400, "offset must be >= 0")
@@ -207,11 +223,11 @@ class AmlService:
                 "text": text, "status": record.status.value,
                 "complete": record.status.is_terminal() and next_offset == offset}
 
-    def metrics(self, path: str, run_id: str) -> list[schema.MetricJson]:
+    def metrics(self, path: str, run_id: str) -> list[MetricJson]:
         run = self.workspace(path).run(run_id)
         return [schema.metric_json(m) for m in run.metrics()]
 
-    def outputs(self, path: str, run_id: str) -> list[schema.OutputJson]:
+    def outputs(self, path: str, run_id: str) -> list[OutputJson]:
         run = self.workspace(path).run(run_id)
         return [schema.output_json(a) for a in run.outputs()]
 
@@ -238,7 +254,7 @@ class AmlService:
                     yield block
         return info.st_size, chunks()
 
-    def cancel(self, path: str, run_id: str) -> schema.RunJson:
+    def cancel(self, path: str, run_id: str) -> RunJson:
         workspace = self.workspace(path)
         run = workspace.run(run_id)
         if run.record.status.is_terminal():
@@ -247,7 +263,7 @@ class AmlService:
         workspace.cancel(run.id)
         return schema.run_json(run.refresh())
 
-    def submit(self, path: str, body: dict[str, Any]) -> schema.RunJson:
+    def submit(self, path: str, body: SubmitRequest) -> RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,
         its failures land in the run's status)."""
         workspace = self.workspace(path)
@@ -269,7 +285,32 @@ class AmlService:
         count = 0
         for workspace in self.workspaces():
             try:
-                count += workspace.reconcile_active()
+                count += self.reconcile_project(workspace, background=True)
             except AmlError:
                 continue
+        return count
+
+    def reconcile_project(self, workspace: Workspace, *, background: bool) -> int:
+        """Bring the project's active runs up to date with their targets, so that a list shows
+        the state a run's detail (which reconciles that run) shows: one reconciled state, as
+        ``aml run list`` and ``%aml_runs`` have it. A list's pass is skipped when one began
+        within ``FRESH_SECONDS`` and leaves out targets that did not answer lately; the
+        background pass asks every target and renews what is known about them. A list never
+        waits for a target another request is busy with (a build, a launch)."""
+        root, now = workspace.root, time.monotonic()
+        with self._lock:
+            if not background and now - self._passes.get(root, -math.inf) < FRESH_SECONDS:
+                return 0
+            self._passes[root] = now
+            skipped = set() if background else {
+                name for (project, name), until in self._unreachable.items()
+                if project == root and until > now}
+        unreachable = set(skipped)
+        count = workspace.reconcile_active(unreachable=unreachable, wait=background)
+        with self._lock:
+            if background:
+                for key in [k for k in self._unreachable if k[0] == root]:
+                    del self._unreachable[key]
+            for name in unreachable - skipped:
+                self._unreachable[(root, name)] = now + UNREACHABLE_SECONDS
         return count

@@ -15,6 +15,7 @@ from aml_magic.service.schema import history_run_json
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.records import RunRecord
+    from aml_magic.service.contract.models import ComparedRunJson, ComparisonJson, HistoryRunJson
     from aml_magic.domain.history.store import RunStore
     from aml_magic.service.workspace import Workspace
 
@@ -47,25 +48,25 @@ def select_records(ws: Workspace, run_ids: Sequence[str] = (), *, last: int | No
     raise AmlError(f"{command}: name runs (RUN_ID...), --last N or --sweep ID")
 
 
-def comparison(store: RunStore, records: Sequence[RunRecord]) -> dict[str, Any]:
+def comparison(store: RunStore, records: Sequence[RunRecord]) -> ComparisonJson:
     """``{"runs": [history rows + "python"], "metrics": [names], "environment_differences":
     [variable names]}``: the JSON of ``aml history compare -o json``."""
     records = list(records)
     last = store.last_metric_values(r.run_id for r in records)
-    rows, names = history_rows(records, last), metric_names(records, last)
-    for row, record in zip(rows, records):
-        row["python"] = _interpreter(record)
+    rows: list[ComparedRunJson] = [{**row, "python": _interpreter(record)}
+                                   for row, record in zip(history_rows(records, last), records)]
+    names = metric_names(records, last)
     keys = sorted({k for row in rows for k in row["environment"]})
     differing = [k for k in keys if len({row["environment"].get(k) for row in rows}) > 1]
     return {"runs": rows, "metrics": names, "environment_differences": differing}
 
 
-def history_rows(records: list[Any], last: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def history_rows(records: list[RunRecord], last: dict[str, dict[str, Any]]) -> list[HistoryRunJson]:
     """Runs as ``schema.history_run_json`` rows (their JSON form, what ``--query`` reads)."""
     return [history_run_json(r, last.get(r.run_id, {})) for r in records]
 
 
-def metric_names(records: list[Any], last: dict[str, dict[str, Any]]) -> list[str]:
+def metric_names(records: list[RunRecord], last: dict[str, dict[str, Any]]) -> list[str]:
     """The union of the runs' metric names, in first-seen order (newest run first)."""
     names: dict[str, None] = {}
     for record in records:

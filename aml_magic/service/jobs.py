@@ -8,10 +8,10 @@ import uuid
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
-from aml_magic.service import schema
 from aml_magic.errors import AmlError, ApiError
 
 if TYPE_CHECKING:
+    from aml_magic.service.contract.models import PrepareJobJson, PrepareJobState
     from aml_magic.service.workspace import Workspace
 
 #: Progress lines a job keeps (the newest ones); a long build prints thousands.
@@ -25,11 +25,11 @@ class PrepareJobs:
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._jobs: dict[str, schema.PrepareJobJson] = {}
+        self._jobs: dict[str, PrepareJobJson] = {}
         self._lock = threading.Lock()
 
-    def start(self, workspace: Workspace, runconfig: str) -> schema.PrepareJobJson:
-        job: schema.PrepareJobJson = {
+    def start(self, workspace: Workspace, runconfig: str) -> PrepareJobJson:
+        job: PrepareJobJson = {
             "job_id": uuid.uuid4().hex, "project": workspace.name,
             "run_configuration": runconfig, "state": "running", "progress": [],
             "message": None, "built": None, "started_at": time.time(), "ended_at": None}
@@ -39,7 +39,7 @@ class PrepareJobs:
         self._executor.submit(self._run, workspace, job)
         return self.get(job["job_id"])
 
-    def get(self, job_id: str) -> schema.PrepareJobJson:
+    def get(self, job_id: str) -> PrepareJobJson:
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
@@ -47,20 +47,22 @@ class PrepareJobs:
                                     "until the server stops)")
             return {**job, "progress": list(job["progress"])}
 
-    def _run(self, workspace: Workspace, job: schema.PrepareJobJson) -> None:
+    def _run(self, workspace: Workspace, job: PrepareJobJson) -> None:
         def progress(line: str) -> None:
             with self._lock:
                 job["progress"].append(line.rstrip("\n"))
                 del job["progress"][:-MAX_PROGRESS_LINES]
+        state: PrepareJobState = "failed"
+        built = False
         try:
             result = workspace.prepare(job["run_configuration"], on_progress=progress)
-            outcome = {"state": "succeeded", "message": result.message, "built": result.built}
+            state, message, built = "succeeded", result.message, result.built
         except AmlError as exc:
-            outcome = {"state": "failed", "message": str(exc), "built": False}
+            message = str(exc)
         except Exception as exc:  # noqa: BLE001 - the job must end whatever happens
-            outcome = {"state": "failed", "message": f"internal error: {exc!r}", "built": False}
+            message = f"internal error: {exc!r}"
         with self._lock:
-            job.update(outcome)  # type: ignore[typeddict-item]
+            job["state"], job["message"], job["built"] = state, message, built
             job["ended_at"] = time.time()
 
     def _forget_old(self) -> None:

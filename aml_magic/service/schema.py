@@ -1,163 +1,30 @@
-"""The JSON shape of every object a front end shows: runs, metrics, outputs, compute targets and
+"""The builders of every object a front end shows: runs, metrics, outputs, compute targets and
 run configurations. ``aml ... -o json``, the widgets and the REST API all build their JSON here,
-so one object has one shape (snake_case keys, times in seconds since the epoch, sizes in bytes)
-and secret values are masked in every one of them.
+so one object has one shape and secret values are masked in every one of them. The shapes
+themselves are declared once in ``aml_magic.service.contract.models``.
 
 Builders take the history and configuration objects (``RunRecord``, ``Metric``, ``Artifact``,
 ``ComputeTarget``, ``RunConfiguration``) by their attributes and return plain ``dict``s typed as
-``TypedDict``s, ready for ``json.dumps``.
+those ``TypedDict``s, ready for ``json.dumps``.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, cast
 
 from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
 from aml_magic.domain.secrets import mask_value
 from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:    # the shapes are for the type checker: the CLI's start-up need not build them
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.records import Artifact, Metric, RunRecord
-
-
-class MetricJson(TypedDict):
-    """One logged value; a series is several rows with one name and increasing ``step``."""
-
-    name: str
-    value: Any
-    step: int | None
-    time: float | None
-
-
-class OutputJson(TypedDict):
-    """One file under the run's ``outputs/``; ``path`` is relative to it, '/'-separated."""
-
-    path: str
-    size: int
-    sha256: str
-
-
-class RunJson(TypedDict):
-    """A run as listed (``aml run list -o json``, the runs table, the REST list)."""
-
-    run_id: str
-    project: str
-    run_configuration: str | None
-    target: str
-    target_type: str
-    status: str
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    duration: float | None
-    exit_code: int | None
-    reason: str | None
-    command: list[str]
-    script: str | None
-    environment: dict[str, str]
-    snapshot_digest: str | None
-    environment_hash: str | None
-    git_commit: str | None
-    git_dirty: bool | None
-    kind: str                      # "script", "sweep" (a sweep's parent) or "notebook"
-    parent_run_id: str | None      # the sweep a child run belongs to
-
-
-class RunDetailJson(RunJson, total=False):
-    """A run in full (``aml run show -o json``): what it was configured with, its metrics and
-    outputs, where its log is, and why its state may be stale (``unreachable``)."""
-
-    configuration: dict[str, Any]
-    metrics: list[MetricJson]
-    outputs: list[OutputJson]
-    log: str
-    environment_log: str
-    unreachable: str
-    python: str
-    provenance: dict[str, Any]
-    hint: str
-    spark_app_id: str
-    spark_ui: str
-
-
-class TargetJson(TypedDict):
-    """A compute target; ``settings`` holds its ``.compute`` file's keys as written there."""
-
-    name: str
-    type: str
-    address: str | None
-    username: str | None
-    settings: dict[str, Any]
-
-
-class RunConfigurationJson(TypedDict):
-    """A run configuration; ``settings`` holds its ``.runconfig`` file's keys as written there."""
-
-    name: str
-    target: str
-    framework: str
-    arguments: list[str]
-    environment: dict[str, str]
-    settings: dict[str, Any]
-
-
-class ProjectJson(TypedDict):
-    """A project as the server sees it: ``path`` is its folder relative to the server's root."""
-
-    name: str
-    path: str
-
-
-class RunPageJson(TypedDict):
-    """One page of a project's runs (REST list): ``total`` matches the filters, ``active``
-    counts the project's non-terminal runs, ``metrics`` maps a run id to its first metrics'
-    latest values."""
-
-    project: ProjectJson
-    runs: list[RunJson]
-    metrics: dict[str, dict[str, Any]]
-    total: int
-    active: int
-    limit: int
-    offset: int
-
-
-class LogChunkJson(TypedDict):
-    """A piece of a run's log (masked) from byte ``offset``; ask again from ``next_offset``;
-    ``complete`` once the run has ended and nothing is left."""
-
-    run_id: str
-    offset: int
-    next_offset: int
-    text: str
-    status: str
-    complete: bool
-
-
-class EnvironmentJson(TypedDict):
-    """Whether a target's environment (for one of its run configurations) exists already."""
-
-    target: str
-    run_configuration: str | None
-    prepared: bool | None
-    message: str
-
-
-class PrepareJobJson(TypedDict):
-    """An environment build running in the server; poll it until ``state`` is not running."""
-
-    job_id: str
-    project: str
-    run_configuration: str
-    state: str
-    progress: list[str]
-    message: str | None
-    built: bool | None
-    started_at: float
-    ended_at: float | None
+    from aml_magic.service.contract.models import (
+        ConfigurationJson, HistoryRunJson, MetricJson, OutputJson, ProvenanceJson,
+        RunConfigurationJson, RunDetailJson, RunJson, RunKind, RunStatusName, TargetJson
+    )
 
 
 # -- secrets ----------------------------------------------------------------------------------
@@ -197,7 +64,7 @@ def run_json(record: RunRecord) -> RunJson:
         "run_configuration": record.run_configuration,
         "target": record.target,
         "target_type": record.target_type,
-        "status": str(getattr(status, "value", status)),
+        "status": cast("RunStatusName", str(getattr(status, "value", status))),
         "created_at": record.created_at,
         "started_at": record.started_at,
         "ended_at": record.ended_at,
@@ -211,7 +78,7 @@ def run_json(record: RunRecord) -> RunJson:
         "environment_hash": record.environment_hash,
         "git_commit": record.git_commit,
         "git_dirty": record.git_dirty,
-        "kind": record.kind,
+        "kind": cast("RunKind", record.kind),
         "parent_run_id": record.parent_run_id,
     }
 
@@ -221,7 +88,8 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     unreachable: str | None = None,
                     environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
-                             "configuration": mask_secrets(record.config_snapshot),
+                             "configuration": cast("ConfigurationJson",
+                                                   mask_secrets(record.config_snapshot)),
                              "metrics": [metric_json(m) for m in metrics],
                              "outputs": [output_json(a) for a in outputs]}
     if log is not None:
@@ -232,7 +100,7 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     if python:                              # the interpreter the run used (path and version)
         detail["python"] = python
     if record.provenance:
-        detail["provenance"] = dict(record.provenance)
+        detail["provenance"] = cast("ProvenanceJson", dict(record.provenance))
     hint = record.provenance.get("hint")
     if isinstance(hint, str):               # a Workbench module the run lacked (hints.py)
         detail["hint"] = hint
@@ -257,17 +125,17 @@ def interpreter_text(provenance: Mapping[str, Any]) -> str | None:
     return f"{text} (Python {version})"
 
 
-def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> dict[str, Any]:
+def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> HistoryRunJson:
     """A run as ``aml history list`` gives it: the ``RunJson`` fields, ``arguments`` (the
     script's), ``metrics`` (last value of each series) and, as Workbench's JSON had them, each
     metric also as a top-level key (unless it names a field) so that ``--query "[?Accuracy >
-    `0.9`]"`` works unchanged. A plain dict: metric names are the user's."""
+    `0.9`]"`` works unchanged. Built as a plain dict: metric names are the user's."""
     row: dict[str, Any] = dict(run_json(record))
     row["arguments"] = [str(item) for item in record.command[1:]]
     row["metrics"] = {name: mask_value(name, value) for name, value in metrics.items()}
     for name, value in row["metrics"].items():
         row.setdefault(name, value)
-    return row
+    return cast("HistoryRunJson", row)
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:

@@ -170,14 +170,15 @@ class Workspace:
 
     # -- prepare ----------------------------------------------------------------------------
     def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
-                strict: bool = False) -> PrepareResult:
+                strict: bool = False, build: bool = True) -> PrepareResult:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
-        specification the target cannot honour fails the build instead of a warning."""
+        specification the target cannot honour fails the build instead of a warning.
+        ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist)."""
         rc = self.config.runconfig(runconfig_name)
         target = self.target_for(self.config.target_of(rc))
         start = time.perf_counter()
         with self._target_locks[rc.target]:
-            result = target.prepare(rc, on_progress=on_progress, strict=strict,
+            result = target.prepare(rc, on_progress=on_progress, strict=strict, build=build,
                                     dependencies=self.dependencies(rc))
         result.seconds = time.perf_counter() - start
         return result
@@ -331,10 +332,16 @@ class Workspace:
         records = self.store.list_runs(status=status, target=target, limit=limit)
         return [Run(self, r.run_id, r) for r in records]
 
-    def reconcile(self, record: RunRecord) -> RunRecord:
+    def reconcile(self, record: RunRecord, *, wait: bool = True) -> RunRecord:
+        """``wait=False``: unchanged while its target is busy here (a build, a launch)."""
         target = self._target_of_record(record)
-        with self._target_locks[target.compute.name]:
+        lock = self._target_locks[target.compute.name]
+        if not lock.acquire(blocking=wait):
+            return record
+        try:
             return reconcile(self.store, record, target)
+        finally:
+            lock.release()
 
     def wait_for_change(self, record: RunRecord, timeout: float) -> None:
         """Sleep up to ``timeout``, or less when the run's target sees a change coming."""
@@ -353,10 +360,12 @@ class Workspace:
             return sweep.settle_orphaned_sweep(self, record)
         return fail_if_abandoned(self.store, record)
 
-    def reconcile_active(self) -> int:
-        """Reconcile every non-terminal run (for the server and ``aml run list``)."""
+    def reconcile_active(self, *, unreachable: set[str] | None = None,
+                         wait: bool = True) -> int:
+        """Reconcile every non-terminal run (for the server and ``aml run list``). Targets in
+        ``unreachable`` are left out; one that does not answer is added to it."""
         count = 0
-        unreachable: set[str] = set()     # one connect timeout per target, not per run
+        unreachable = set() if unreachable is None else unreachable   # one timeout per target
         for record in self.store.active_runs():
             if not record.target_state.run_dir and \
                     self.settle_unlaunched(record).status.is_terminal():
@@ -364,7 +373,7 @@ class Workspace:
             if record.target in unreachable:
                 continue
             try:
-                self.reconcile(record)
+                self.reconcile(record, wait=wait)
                 count += 1
             except AmlError:
                 unreachable.add(record.target)

@@ -296,6 +296,9 @@ export class RunDetailModel {
           this.detail = await requestAPI<IRunDetail>(
             `runs/${encodeURIComponent(runId)}`, {}, this.parent.params);
           lastDetail = Date.now();
+          if (statusChanged) {
+            void this.parent.refreshRuns(); // the list shows the state the detail just read
+          }
         }
         this.error = '';
         this._changed.emit(undefined);

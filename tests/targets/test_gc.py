@@ -19,6 +19,7 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.targets.ssh.placement import _project_key
 from aml_magic.service.workspace import Workspace
+from tests._contract import assert_shape
 from tests._wait import wait_until
 from tests.fixtures.sshd import SshServer
 from tests.targets.test_remotedocker_target import engine_access as engine_access  # fixture
@@ -130,6 +131,7 @@ def test_gc_lists_and_removes_exactly_what_no_kept_run_uses(ws: Workspace, sshd:
     dry = aml(root, "computetarget", "gc", "vm", "--keep-days", "7", "-o", "json")
     assert dry.returncode == 0, dry.stderr
     listed = json.loads(dry.stdout)
+    assert_shape("GcPlanJson", listed)
     # Then it lists exactly the old run's folder, its spare tree and the object only it used,
     # each with its size as du -b counts it on the remote, and the total
     items = {(i["kind"], i["name"]): i["bytes"] for i in listed["items"]}

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.prune import parse_age
@@ -25,6 +25,9 @@ from aml_magic.frontends.cli.runs import cmd_run_show
 from aml_magic.frontends.render import compare_table, format_size, history_table
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
 from aml_magic.service.workspace import Workspace
+
+if TYPE_CHECKING:
+    pass
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
 ALL_RUNS = 1 << 62

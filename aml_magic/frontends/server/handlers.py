@@ -2,15 +2,17 @@
 
 Each handler is a few lines: authenticate and authorize (Jupyter's own machinery, so a request
 without a token gets 403 and a cookie-authenticated POST needs the XSRF token), read the
-parameters, await the service in its thread pool, answer JSON. Expected failures become
-``{"message": ...}`` with a fitting status: 404 unknown project/run/target, 422 a bad
+parameters, await the service in its thread pool, answer JSON. Request bodies are checked
+against their shapes (``aml_magic.service.contract.models``) before the service sees them, and
+every answer is one of those shapes. Expected failures become ``{"message": ...}`` with a
+fitting status: 400 a bad body or parameter, 404 unknown project/run/target, 422 a bad
 configuration file (the message names it), 502 an unreachable target, 409 a conflict.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -24,11 +26,14 @@ from aml_magic.errors import (
     AmlError, ConfigError, EnvironmentNotPrepared, ProjectNotFound, RunNotFound, SecretError, TargetError
 )
 from aml_magic.service.api import AmlService, ApiError
+from aml_magic.service.contract import models as M
+from aml_magic.service.contract.typed_json import shape_problem
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 #: The version of the REST API; the sidebar refuses to talk to another one.
-API_VERSION = 1
+API_VERSION = M.API_VERSION
 #: What Jupyter's authorizer is asked about (``resource`` in ``is_authorized``).
 AUTH_RESOURCE = "aml"
 SERVICE_SETTING = "aml_magic_service"
@@ -74,14 +79,19 @@ class AmlHandler(APIHandler):
         except RuntimeError as exc:   # the pool is shut down: the server is stopping
             raise web.HTTPError(503, f"the aml_magic service is stopping ({exc})") from None
 
-    def body(self) -> dict[str, Any]:
+    def body(self, shape: type[S]) -> S:
+        """The request's JSON body, checked against SHAPE (a model): 400 saying what is wrong
+        otherwise. No body at all counts as ``{}``."""
         try:
             data = json.loads(self.request.body or b"{}")
         except ValueError as exc:
             raise web.HTTPError(400, f"the request body is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "the request body must be a JSON object")
-        return data
+        problem = shape_problem(shape, data, open_shapes=M.OPEN)
+        if problem:
+            raise web.HTTPError(400, f"{problem} ({shape.__name__})")
+        return cast(S, data)
 
     def int_argument(self, name: str, default: int) -> int:
         text = self.get_query_argument(name, str(default))
@@ -103,7 +113,8 @@ class VersionHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"version": __version__, "api": API_VERSION})
+        version: M.VersionJson = {"version": __version__, "api": API_VERSION}
+        self.reply(version)
 
 
 class ProjectHandler(AmlHandler):
@@ -118,13 +129,16 @@ class TargetsHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"targets": await self.call(self.service.targets, self.project_path)})
+        targets: M.TargetListJson = {
+            "targets": await self.call(self.service.targets, self.project_path)}
+        self.reply(targets)
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         """Attach: the password travels in this body once and goes to the secret store."""
-        self.reply(await self.call(self.service.attach, self.project_path, self.body()), 201)
+        request = self.body(M.AttachRequest)
+        self.reply(await self.call(self.service.attach, self.project_path, request), 201)
 
 
 class TargetTypesHandler(AmlHandler):
@@ -155,16 +169,18 @@ class RunConfigurationsHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"run_configurations":
-                    await self.call(self.service.run_configurations, self.project_path)})
+        configs: M.RunConfigurationListJson = {
+            "run_configurations": await self.call(self.service.run_configurations,
+                                                  self.project_path)}
+        self.reply(configs)
 
 
 class PrepareJobsHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.reply(await self.call(self.service.start_prepare, self.project_path, self.body()),
-                   202)
+        request = self.body(M.PrepareRequest)
+        self.reply(await self.call(self.service.start_prepare, self.project_path, request), 202)
 
 
 class PrepareJobHandler(AmlHandler):
@@ -188,7 +204,8 @@ class RunsHandler(AmlHandler):
     @authorized
     async def post(self) -> None:
         """Submit: ``{"run_configuration", "script", "arguments"}``; 201 with the run."""
-        self.reply(await self.call(self.service.submit, self.project_path, self.body()), 201)
+        request = self.body(M.SubmitRequest)
+        self.reply(await self.call(self.service.submit, self.project_path, request), 201)
 
 
 class RunHandler(AmlHandler):
@@ -210,14 +227,18 @@ class MetricsHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.reply({"metrics": await self.call(self.service.metrics, self.project_path, run_id)})
+        metrics: M.MetricListJson = {
+            "metrics": await self.call(self.service.metrics, self.project_path, run_id)}
+        self.reply(metrics)
 
 
 class OutputsHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.reply({"outputs": await self.call(self.service.outputs, self.project_path, run_id)})
+        outputs: M.OutputListJson = {
+            "outputs": await self.call(self.service.outputs, self.project_path, run_id)}
+        self.reply(outputs)
 
 
 class OutputFileHandler(AmlHandler):
@@ -245,6 +266,7 @@ class CancelHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
+        self.body(M.EmptyRequest)
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
 
 

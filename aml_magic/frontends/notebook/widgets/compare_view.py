@@ -87,7 +87,7 @@ class CompareModel:
     """One comparison (``aml_magic.service.compare.comparison``'s data plus each run's series) and the
     choices it offers for the charts."""
 
-    data: dict[str, Any]
+    data: Mapping[str, Any]          # a ComparisonJson
     series: dict[str, dict[str, Series]] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,351 @@
+"""Every JSON shape aml_magic shows or accepts, declared once: the REST API's request bodies
+and answers, and ``aml ... -o json``. Conventions: snake_case keys, times in seconds since the
+epoch, sizes in bytes, secret values masked (``******``) or shown as store references.
+
+Plain ``TypedDict``s, so importing this costs the CLI almost nothing; ``typed_json`` derives
+the JSON Schema from these type hints, and the trailing ``#`` comment of a field (or the
+``#:`` lines above it) becomes its description there and in the generated TypeScript.
+Optional keys live in ``total=False`` classes; a name starting with ``_`` is a building block,
+not a shape of its own. Add a shape to ``SHAPES`` (and ``OPEN`` if it may carry keys not
+declared here), then run ``python -m aml_magic.service.contract``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+#: The version of the REST API: the Lab extension (built against this contract) refuses to
+#: talk to a server that answers another one in ``GET version``.
+API_VERSION = 1
+
+#: A run's place in its lifecycle (``RunStatus`` values; a test keeps the two equal).
+RunStatusName = Literal["Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
+                        "Canceled"]
+#: What a run is: a script, a sweep's parent, or a notebook tracked by its kernel.
+RunKind = Literal["script", "sweep", "notebook"]
+#: Where a prepare job is.
+PrepareJobState = Literal["running", "succeeded", "failed"]
+#: A value an attach option may take (its name says which; the registry validates it).
+OptionValue = str | bool | int | float | None
+
+
+# -- runs -------------------------------------------------------------------------------------
+class MetricJson(TypedDict):
+    """One logged value; a series is several rows with one name and increasing ``step``."""
+
+    name: str
+    value: Any              # a JSON scalar, or a list (a logged row or histogram)
+    step: int | None
+    time: float | None
+
+
+class OutputJson(TypedDict):
+    """One file under the run's ``outputs/``."""
+
+    path: str               # relative to outputs/, '/'-separated
+    size: int
+    sha256: str
+
+
+class RunJson(TypedDict):
+    """A run as listed (``aml run list -o json``, the runs table, the REST list)."""
+
+    run_id: str             # <project>_<13-digit epoch ms>_<4 hex>: sorts by time
+    project: str
+    run_configuration: str | None
+    target: str
+    target_type: str
+    status: RunStatusName
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    duration: float | None  # seconds from start to end (or to now while it runs)
+    exit_code: int | None
+    reason: str | None      # why it failed or was canceled, notes on what was refused
+    command: list[str]      # the script and its arguments
+    script: str | None
+    environment: dict[str, str]   # variables it was given, secret-looking ones masked
+    snapshot_digest: str | None
+    environment_hash: str | None
+    git_commit: str | None
+    git_dirty: bool | None
+    kind: RunKind
+    parent_run_id: str | None     # the sweep a child run belongs to
+
+
+class ConfigurationJson(TypedDict, total=False):
+    """What a run was configured with: its ``.runconfig`` and ``.compute`` files' keys as
+    they were at submit (secrets masked or as store references), and a sweep's grid."""
+
+    runconfig: dict[str, Any]
+    compute: dict[str, Any]
+    sweep: dict[str, Any]
+
+
+class ProvenanceJson(TypedDict, total=False):
+    """Facts the agent reported about where the run ran."""
+
+    python: str             # the interpreter, resolved
+    python_version: str
+    python_location: str | None   # pythonLocation as configured (null: the target's default)
+    python_executable: str  # the path it was started by, when it differs from the resolved one
+    python_prefix: str      # its environment's prefix
+    hint: str               # a Workbench module the run lacked, and what to use instead
+
+
+class _RunDetailJson(RunJson):
+    configuration: ConfigurationJson
+    metrics: list[MetricJson]
+    outputs: list[OutputJson]
+
+
+class RunDetailJson(_RunDetailJson, total=False):
+    """A run in full (``aml run show -o json``, REST ``runs/<id>``): what it was configured
+    with, its metrics and outputs, where its log is, and why its state may be stale."""
+
+    log: str                # the log file's path
+    environment_log: str    # the log of the environment build its submit triggered
+    unreachable: str        # why the target could not be asked: the state may be stale
+    python: str             # the interpreter the run used (path and version)
+    provenance: ProvenanceJson
+    hint: str
+    spark_app_id: str
+    spark_ui: str
+
+
+class RunPageJson(TypedDict):
+    """One page of a project's runs (REST ``runs``), newest first."""
+
+    project: ProjectJson
+    runs: list[RunJson]
+    metrics: dict[str, dict[str, Any]]   # run id -> its first metrics' latest values
+    total: int              # runs matching the filters
+    active: int             # the project's runs not ended yet
+    limit: int
+    offset: int
+
+
+class LogChunkJson(TypedDict):
+    """A piece of a run's log (masked) from byte ``offset`` up to its last complete line."""
+
+    run_id: str
+    offset: int
+    next_offset: int        # where to ask from next
+    text: str
+    status: RunStatusName
+    complete: bool          # the run has ended and nothing is left to read
+
+
+# -- projects, targets, run configurations ----------------------------------------------------
+class ProjectJson(TypedDict):
+    """A project as the server sees it."""
+
+    name: str
+    path: str               # its folder relative to the server's root ('' for the root)
+
+
+class TargetJson(TypedDict):
+    """A compute target."""
+
+    name: str
+    type: str
+    address: str | None
+    username: str | None
+    settings: dict[str, Any]   # its .compute file's keys as written there, secrets masked
+
+
+class RunConfigurationJson(TypedDict):
+    """A run configuration."""
+
+    name: str
+    target: str
+    framework: str
+    arguments: list[str]
+    environment: dict[str, str]   # secret-looking values masked
+    settings: dict[str, Any]      # its .runconfig file's keys as written there
+
+
+class EnvironmentJson(TypedDict):
+    """Whether a target's environment (for one of its run configurations) exists already;
+    looking never builds it."""
+
+    target: str
+    run_configuration: str | None
+    prepared: bool | None   # null: nothing to tell (no run configuration uses the target)
+    message: str
+
+
+class PrepareJobJson(TypedDict):
+    """An environment build running in the server; poll it until ``state`` is not running."""
+
+    job_id: str
+    project: str
+    run_configuration: str
+    state: PrepareJobState
+    progress: list[str]     # the newest lines of the build's output
+    message: str | None
+    built: bool | None
+    started_at: float
+    ended_at: float | None
+
+
+# -- REST: envelopes and requests -------------------------------------------------------------
+class VersionJson(TypedDict):
+    """The version handshake; the sidebar refuses another ``api``."""
+
+    version: str
+    api: int
+
+
+class TargetListJson(TypedDict):
+    """REST ``GET targets``."""
+
+    targets: list[TargetJson]
+
+
+class RunConfigurationListJson(TypedDict):
+    """REST ``GET runconfigs``."""
+
+    run_configurations: list[RunConfigurationJson]
+
+
+class MetricListJson(TypedDict):
+    """REST ``GET runs/<id>/metrics``."""
+
+    metrics: list[MetricJson]
+
+
+class OutputListJson(TypedDict):
+    """REST ``GET runs/<id>/outputs``."""
+
+    outputs: list[OutputJson]
+
+
+class _ErrorJson(TypedDict):
+    message: str            # one line naming the file, run or target and what to do
+
+
+class ErrorJson(_ErrorJson, total=False):
+    """Every failed REST request (4xx, 5xx)."""
+
+    reason: str | None      # the HTTP reason phrase
+    traceback: str
+
+
+class _AttachRequest(TypedDict):
+    type: str
+    name: str
+
+
+class AttachRequest(_AttachRequest, total=False):
+    """REST ``POST targets``: attach a compute target. The password travels in this body once
+    and goes to the secret store; the registry of target types decides which further options a
+    type takes."""
+
+    address: str
+    username: str
+    password: str
+    use_key: bool
+    key_file: str
+    host_key_fingerprint: str
+    trust_new_host_key: bool
+    base_image: str
+
+
+class PrepareRequest(TypedDict, total=False):
+    """REST ``POST prepare``: a run configuration, or a target one of them uses."""
+
+    run_configuration: str
+    target: str
+
+
+class _SubmitRequest(TypedDict):
+    run_configuration: str
+
+
+class SubmitRequest(_SubmitRequest, total=False):
+    """REST ``POST runs``: submit a script with a run configuration."""
+
+    script: str | None      # its path from the server's root (else the configuration's own)
+    arguments: list[str]
+
+
+class EmptyRequest(TypedDict):
+    """A body that carries nothing (``POST runs/<id>/cancel``); ``{}`` or none at all."""
+
+
+# -- the CLI's own listings -------------------------------------------------------------------
+class HistoryRunJson(RunJson):
+    """A run as ``aml history list -o json`` gives it. As Workbench's JSON had them, each
+    metric is also a top-level key (unless it names a field), so ``--query "[?Accuracy >
+    `0.9`]"`` works unchanged."""
+
+    arguments: list[str]    # the script's arguments
+    metrics: dict[str, Any]  # the last value of each metric series
+
+
+class ComparedRunJson(HistoryRunJson):
+    """One run in ``aml history compare -o json``."""
+
+    python: str | None      # the interpreter (resolved path and version)
+
+
+class ComparisonJson(TypedDict):
+    """``aml history compare -o json``: runs side by side."""
+
+    runs: list[ComparedRunJson]
+    metrics: list[str]      # every metric name, in first-seen order
+    environment_differences: list[str]   # variables whose values differ between the runs
+
+
+class GcItemJson(TypedDict):
+    """One thing a target keeps that no recent run uses."""
+
+    kind: str
+    name: str
+    bytes: int
+
+
+class GcPlanJson(TypedDict):
+    """``aml computetarget gc -o json``."""
+
+    removed: bool           # false: a dry run, nothing was removed
+    target: str
+    keep_days: float
+    total_bytes: int
+    items: list[GcItemJson]
+
+
+class PrunedRunJson(TypedDict):
+    """One run ``aml history prune`` removes."""
+
+    run_id: str
+    status: RunStatusName
+    created_at: float
+    bytes: int
+
+
+class PrunePlanJson(TypedDict):
+    """``aml history prune -o json``."""
+
+    removed: bool           # false: a dry run, nothing was removed
+    total_bytes: int
+    runs: list[PrunedRunJson]
+
+
+#: Every shape of the contract, in the schema's order.
+SHAPES: tuple[type, ...] = (
+    MetricJson, OutputJson, RunJson, ConfigurationJson, ProvenanceJson, RunDetailJson,
+    RunPageJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson, EnvironmentJson,
+    PrepareJobJson, VersionJson, TargetListJson, RunConfigurationListJson, MetricListJson,
+    OutputListJson, ErrorJson, AttachRequest, PrepareRequest, SubmitRequest, EmptyRequest,
+    HistoryRunJson, ComparedRunJson, ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson,
+    PrunePlanJson,
+)
+#: Named value types, shared by several shapes (their own ``$defs`` entries).
+ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
+                           "PrepareJobState": PrepareJobState, "OptionValue": OptionValue}
+#: Shapes that may carry keys not declared here, and what those keys hold: a history row's
+#: metric names, a record's configuration and provenance from older versions, attach options
+#: the registry knows.
+OPEN: dict[type, Any] = {HistoryRunJson: Any, ComparedRunJson: Any, ConfigurationJson: Any,
+                         ProvenanceJson: Any, AttachRequest: OptionValue}

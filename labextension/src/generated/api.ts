@@ -1,0 +1,409 @@
+/* eslint-disable */
+/**
+ * Generated from aml_magic/service/contract/api.schema.json by scripts/schema-to-ts.mjs: do not edit.
+ * Change aml_magic/service/contract/models.py, run `python -m aml_magic.service.contract`,
+ * then `npm run build:types`.
+ */
+
+/** The REST API version these types describe; the server answers it in `GET version`. */
+export const API_VERSION = 1;
+
+/** A run's place in its lifecycle (`RunStatus` values; a test keeps the two equal). */
+export type RunStatus = 'Queued' | 'Preparing' | 'Running' | 'Finalizing' | 'Completed' | 'Failed' | 'Canceled';
+export const RunStatusValues: readonly RunStatus[] = ['Queued', 'Preparing', 'Running', 'Finalizing', 'Completed', 'Failed', 'Canceled'];
+
+/** What a run is: a script, a sweep's parent, or a notebook tracked by its kernel. */
+export type RunKind = 'script' | 'sweep' | 'notebook';
+export const RunKindValues: readonly RunKind[] = ['script', 'sweep', 'notebook'];
+
+/** Where a prepare job is. */
+export type PrepareJobState = 'running' | 'succeeded' | 'failed';
+export const PrepareJobStateValues: readonly PrepareJobState[] = ['running', 'succeeded', 'failed'];
+
+/** A value an attach option may take (its name says which; the registry validates it). */
+export type OptionValue = string | boolean | number | null;
+
+/** One logged value; a series is several rows with one name and increasing `step`. */
+export interface MetricJson {
+  name: string;
+  /** a JSON scalar, or a list (a logged row or histogram) */
+  value: unknown;
+  step: number | null;
+  time: number | null;
+}
+
+/** One file under the run's `outputs/`. */
+export interface OutputJson {
+  /** relative to outputs/, '/'-separated */
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** A run as listed (`aml run list -o json`, the runs table, the REST list). */
+export interface RunJson {
+  /** <project>_<13-digit epoch ms>_<4 hex>: sorts by time */
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  /** seconds from start to end (or to now while it runs) */
+  duration: number | null;
+  exit_code: number | null;
+  /** why it failed or was canceled, notes on what was refused */
+  reason: string | null;
+  /** the script and its arguments */
+  command: string[];
+  script: string | null;
+  /** variables it was given, secret-looking ones masked */
+  environment: Record<string, string>;
+  snapshot_digest: string | null;
+  environment_hash: string | null;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  kind: RunKind;
+  /** the sweep a child run belongs to */
+  parent_run_id: string | null;
+}
+
+/** What a run was configured with: its `.runconfig` and `.compute` files' keys as they were at submit (secrets masked or as store references), and a sweep's grid. */
+export interface ConfigurationJson {
+  runconfig?: Record<string, unknown>;
+  compute?: Record<string, unknown>;
+  sweep?: Record<string, unknown>;
+  /** Keys not declared here (see the description). */
+  [key: string]: unknown;
+}
+
+/** Facts the agent reported about where the run ran. */
+export interface ProvenanceJson {
+  /** the interpreter, resolved */
+  python?: string;
+  python_version?: string;
+  /** pythonLocation as configured (null: the target's default) */
+  python_location?: string | null;
+  /** the path it was started by, when it differs from the resolved one */
+  python_executable?: string;
+  /** its environment's prefix */
+  python_prefix?: string;
+  /** a Workbench module the run lacked, and what to use instead */
+  hint?: string;
+  /** Keys not declared here (see the description). */
+  [key: string]: unknown;
+}
+
+/** A run in full (`aml run show -o json`, REST `runs/<id>`): what it was configured with, its metrics and outputs, where its log is, and why its state may be stale. */
+export interface RunDetailJson {
+  /** <project>_<13-digit epoch ms>_<4 hex>: sorts by time */
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  /** seconds from start to end (or to now while it runs) */
+  duration: number | null;
+  exit_code: number | null;
+  /** why it failed or was canceled, notes on what was refused */
+  reason: string | null;
+  /** the script and its arguments */
+  command: string[];
+  script: string | null;
+  /** variables it was given, secret-looking ones masked */
+  environment: Record<string, string>;
+  snapshot_digest: string | null;
+  environment_hash: string | null;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  kind: RunKind;
+  /** the sweep a child run belongs to */
+  parent_run_id: string | null;
+  configuration: ConfigurationJson;
+  metrics: MetricJson[];
+  outputs: OutputJson[];
+  /** the log file's path */
+  log?: string;
+  /** the log of the environment build its submit triggered */
+  environment_log?: string;
+  /** why the target could not be asked: the state may be stale */
+  unreachable?: string;
+  /** the interpreter the run used (path and version) */
+  python?: string;
+  provenance?: ProvenanceJson;
+  hint?: string;
+  spark_app_id?: string;
+  spark_ui?: string;
+}
+
+/** One page of a project's runs (REST `runs`), newest first. */
+export interface RunPageJson {
+  project: ProjectJson;
+  runs: RunJson[];
+  /** run id -> its first metrics' latest values */
+  metrics: Record<string, Record<string, unknown>>;
+  /** runs matching the filters */
+  total: number;
+  /** the project's runs not ended yet */
+  active: number;
+  limit: number;
+  offset: number;
+}
+
+/** A piece of a run's log (masked) from byte `offset` up to its last complete line. */
+export interface LogChunkJson {
+  run_id: string;
+  offset: number;
+  /** where to ask from next */
+  next_offset: number;
+  text: string;
+  status: RunStatus;
+  /** the run has ended and nothing is left to read */
+  complete: boolean;
+}
+
+/** A project as the server sees it. */
+export interface ProjectJson {
+  name: string;
+  /** its folder relative to the server's root ('' for the root) */
+  path: string;
+}
+
+/** A compute target. */
+export interface TargetJson {
+  name: string;
+  type: string;
+  address: string | null;
+  username: string | null;
+  /** its .compute file's keys as written there, secrets masked */
+  settings: Record<string, unknown>;
+}
+
+/** A run configuration. */
+export interface RunConfigurationJson {
+  name: string;
+  target: string;
+  framework: string;
+  arguments: string[];
+  /** secret-looking values masked */
+  environment: Record<string, string>;
+  /** its .runconfig file's keys as written there */
+  settings: Record<string, unknown>;
+}
+
+/** Whether a target's environment (for one of its run configurations) exists already; looking never builds it. */
+export interface EnvironmentJson {
+  target: string;
+  run_configuration: string | null;
+  /** null: nothing to tell (no run configuration uses the target) */
+  prepared: boolean | null;
+  message: string;
+}
+
+/** An environment build running in the server; poll it until `state` is not running. */
+export interface PrepareJobJson {
+  job_id: string;
+  project: string;
+  run_configuration: string;
+  state: PrepareJobState;
+  /** the newest lines of the build's output */
+  progress: string[];
+  message: string | null;
+  built: boolean | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
+/** The version handshake; the sidebar refuses another `api`. */
+export interface VersionJson {
+  version: string;
+  api: number;
+}
+
+/** REST `GET targets`. */
+export interface TargetListJson {
+  targets: TargetJson[];
+}
+
+/** REST `GET runconfigs`. */
+export interface RunConfigurationListJson {
+  run_configurations: RunConfigurationJson[];
+}
+
+/** REST `GET runs/<id>/metrics`. */
+export interface MetricListJson {
+  metrics: MetricJson[];
+}
+
+/** REST `GET runs/<id>/outputs`. */
+export interface OutputListJson {
+  outputs: OutputJson[];
+}
+
+/** Every failed REST request (4xx, 5xx). */
+export interface ErrorJson {
+  /** one line naming the file, run or target and what to do */
+  message: string;
+  /** the HTTP reason phrase */
+  reason?: string | null;
+  traceback?: string;
+}
+
+/** REST `POST targets`: attach a compute target. The password travels in this body once and goes to the secret store; the registry of target types decides which further options a type takes. */
+export interface AttachRequest {
+  type: string;
+  name: string;
+  address?: string;
+  username?: string;
+  password?: string;
+  use_key?: boolean;
+  key_file?: string;
+  host_key_fingerprint?: string;
+  trust_new_host_key?: boolean;
+  base_image?: string;
+  /** Keys not declared here (see the description). */
+  [key: string]: OptionValue | undefined;
+}
+
+/** REST `POST prepare`: a run configuration, or a target one of them uses. */
+export interface PrepareRequest {
+  run_configuration?: string;
+  target?: string;
+}
+
+/** REST `POST runs`: submit a script with a run configuration. */
+export interface SubmitRequest {
+  run_configuration: string;
+  /** its path from the server's root (else the configuration's own) */
+  script?: string | null;
+  arguments?: string[];
+}
+
+/** A body that carries nothing (`POST runs/<id>/cancel`); `{}` or none at all. */
+export interface EmptyRequest {
+}
+
+/** A run as `aml history list -o json` gives it. As Workbench's JSON had them, each metric is also a top-level key (unless it names a field), so `--query "[?Accuracy > `0.9`]"` works unchanged. */
+export interface HistoryRunJson {
+  /** <project>_<13-digit epoch ms>_<4 hex>: sorts by time */
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  /** seconds from start to end (or to now while it runs) */
+  duration: number | null;
+  exit_code: number | null;
+  /** why it failed or was canceled, notes on what was refused */
+  reason: string | null;
+  /** the script and its arguments */
+  command: string[];
+  script: string | null;
+  /** variables it was given, secret-looking ones masked */
+  environment: Record<string, string>;
+  snapshot_digest: string | null;
+  environment_hash: string | null;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  kind: RunKind;
+  /** the sweep a child run belongs to */
+  parent_run_id: string | null;
+  /** the script's arguments */
+  arguments: string[];
+  /** the last value of each metric series */
+  metrics: Record<string, unknown>;
+  /** Keys not declared here (see the description). */
+  [key: string]: unknown;
+}
+
+/** One run in `aml history compare -o json`. */
+export interface ComparedRunJson {
+  /** <project>_<13-digit epoch ms>_<4 hex>: sorts by time */
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  /** seconds from start to end (or to now while it runs) */
+  duration: number | null;
+  exit_code: number | null;
+  /** why it failed or was canceled, notes on what was refused */
+  reason: string | null;
+  /** the script and its arguments */
+  command: string[];
+  script: string | null;
+  /** variables it was given, secret-looking ones masked */
+  environment: Record<string, string>;
+  snapshot_digest: string | null;
+  environment_hash: string | null;
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  kind: RunKind;
+  /** the sweep a child run belongs to */
+  parent_run_id: string | null;
+  /** the script's arguments */
+  arguments: string[];
+  /** the last value of each metric series */
+  metrics: Record<string, unknown>;
+  /** the interpreter (resolved path and version) */
+  python: string | null;
+  /** Keys not declared here (see the description). */
+  [key: string]: unknown;
+}
+
+/** `aml history compare -o json`: runs side by side. */
+export interface ComparisonJson {
+  runs: ComparedRunJson[];
+  /** every metric name, in first-seen order */
+  metrics: string[];
+  /** variables whose values differ between the runs */
+  environment_differences: string[];
+}
+
+/** One thing a target keeps that no recent run uses. */
+export interface GcItemJson {
+  kind: string;
+  name: string;
+  bytes: number;
+}
+
+/** `aml computetarget gc -o json`. */
+export interface GcPlanJson {
+  /** false: a dry run, nothing was removed */
+  removed: boolean;
+  target: string;
+  keep_days: number;
+  total_bytes: number;
+  items: GcItemJson[];
+}
+
+/** One run `aml history prune` removes. */
+export interface PrunedRunJson {
+  run_id: string;
+  status: RunStatus;
+  created_at: number;
+  bytes: number;
+}
+
+/** `aml history prune -o json`. */
+export interface PrunePlanJson {
+  /** false: a dry run, nothing was removed */
+  removed: boolean;
+  total_bytes: number;
+  runs: PrunedRunJson[];
+}
