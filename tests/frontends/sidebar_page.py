@@ -68,7 +68,9 @@ def open_sidebar(page: Any, lab: Lab, folder: str, *, width: int = 520) -> Any:
 def open_submit_dialog(page: Any, script: str) -> Any:
     """Right-click SCRIPT in the file browser and choose "Submit to compute target…"; returns
     the dialog's locator."""
-    page.locator(".lm-TabBar-tab[data-id='filebrowser']").click()
+    tab = page.locator(".lm-TabBar-tab[data-id='filebrowser']")
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()                                  # (a click on the current tab closes it)
     item = page.locator(".jp-DirListing-item[data-file-type='python']", has_text=script)
     item.click(button="right")
     page.locator(".lm-Menu-item", has_text="Submit to compute target…").click()
