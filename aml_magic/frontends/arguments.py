@@ -53,43 +53,49 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
-    from aml_magic.domain.registry import attach_choices, registered
-    kinds = "; ".join(f"{t.name}: {t.summary}" for t in registered().values())
-    parser.add_argument("type", choices=attach_choices(), help=f"compute type ({kinds})")
+    """TYPE, ``-n NAME`` and one argument per registry option (``domain/registry.py``): its
+    flags, the types that take it, its kind. A ``password`` option is a masked prompt, or
+    ``--<name>-stdin``; options of one ``group`` exclude each other."""
+    from aml_magic.domain import registry
+    kinds = "; ".join(f"{t.name}: {t.summary}" for t in registry.registered().values())
+    parser.add_argument("type", choices=registry.attach_choices(), help=f"compute type ({kinds})")
     parser.add_argument("-n", "--name", required=True, help="target name (NAME.compute)")
-    parser.add_argument("-a", "--address", help="HOST or HOST:PORT of the machine (remote, remotedocker)")
-    parser.add_argument("-u", "--username", help="SSH user (remote, remotedocker)")
-    secret = parser.add_mutually_exclusive_group()
-    secret.add_argument("-w", "--password", action="store_true",
-                        help="ask for the SSH password with a masked prompt")
-    secret.add_argument("--password-stdin", action="store_true",
-                        help="read the SSH password from standard input")
-    secret.add_argument("-k", "--use-azureml-ssh-key", dest="use_key", action="store_true",
-                        help="generate an SSH key pair and print the authorized_keys line")
-    secret.add_argument("--key-file", help="an existing private key file")
-    parser.add_argument("--host-key-fingerprint", metavar="SHA256:...",
-                        help="the SSH host key fingerprint to pin, known ahead")
-    parser.add_argument("--trust-new-host-key", action="store_true",
-                        help="pin the host key shown on first connection without asking")
-    parser.add_argument("--base-image", help="base Docker image (docker, remotedocker)")
-    parser.add_argument("--python-location", help="the interpreter on the target")
-    parser.add_argument("--remote-base-dir", help="folder on the remote for runs and snapshots")
-    parser.add_argument("--spark-master", metavar="URL",
-                        help="spark-submit --master of a cluster target (stored as sparkMaster)")
-    parser.add_argument("--yarn-deploy-mode", choices=("client", "cluster"),
-                        help="spark-submit --deploy-mode (cluster; stored as yarnDeployMode)")
-    parser.add_argument("--spark-submit-location", metavar="PATH",
-                        help="spark-submit on the target (local, remote, cluster)")
-    parser.add_argument("--shared-volumes", action="store_true", default=None,
-                        help="mount the project instead of copying it (docker)")
-    parser.add_argument("--nvidia-docker", action="store_true", default=None,
-                        help="give the container the host's GPUs (docker)")
-    parser.add_argument("--network", dest="network_mode", metavar="MODE",
-                        help="Docker network of builds and runs: host, bridge, none or a "
-                             "network name (docker, remotedocker; stored as networkMode)")
-    parser.add_argument("--docker-host", metavar="URL",
-                        help="the engine on the machine, as `docker -H URL` takes it (default: "
-                             "the docker command's own; stored as dockerHost)")
+    groups: dict[str, Any] = {}
+    for o in registry.attach_options():
+        where: Any = parser
+        if o.group is not None:
+            if o.group not in groups:
+                groups[o.group] = parser.add_mutually_exclusive_group()
+            where = groups[o.group]
+        stored = f"; stored as {o.key}" if o.key and o.key != o.name else ""
+        about = f"({', '.join(registry.types_of(o))}{stored})"
+        if o.kind in ("flag", "password"):
+            text = f"ask for {o.help} with a masked prompt" if o.kind == "password" else o.help
+            where.add_argument(*o.spellings, dest=o.name, action="store_true", default=None,
+                               help=f"{text} {about}")
+            if o.kind == "password":
+                where.add_argument(o.dashed + "-stdin", dest=o.name + "_stdin",
+                                   action="store_true", help=f"read {o.help} from standard input")
+            continue
+        kind: dict[str, Any] = {"type": int} if o.kind == "integer" else \
+            {"choices": o.choices} if o.kind == "choice" else {"metavar": o.metavar}
+        where.add_argument(*o.spellings, dest=o.name, help=f"{o.help} {about}", **kind)
+
+
+def attach_values(ns: argparse.Namespace) -> dict[str, Any]:
+    """The registry options given on the command line (a ``password`` option's value is the
+    front end's to ask for: see ``secret_prompts``)."""
+    from aml_magic.domain.registry import attach_options
+    return {o.name: getattr(ns, o.name) for o in attach_options()
+            if o.kind != "password" and getattr(ns, o.name, None) is not None}
+
+
+def secret_prompts(ns: argparse.Namespace) -> list[tuple[str, bool]]:
+    """(option name, from stdin) for each ``password`` option asked for on the command line."""
+    from aml_magic.domain.registry import attach_options
+    return [(o.name, bool(getattr(ns, o.name + "_stdin", False))) for o in attach_options()
+            if o.kind == "password" and (getattr(ns, o.name, None)
+                                         or getattr(ns, o.name + "_stdin", False))]
 
 
 def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False) -> None:

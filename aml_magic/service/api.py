@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from aml_magic.domain.registry import check_attach
 from aml_magic.service import schema
 from aml_magic.errors import AmlError, EnvironmentNotPrepared, ProjectNotFound
 from aml_magic.domain.history.status import RunStatus
@@ -116,13 +117,11 @@ class AmlService:
         name = str(options.pop("name", "") or "")
         if not type_name or not name:
             raise ApiError(400, "attach needs 'type' and 'name'")
-        allowed = {"address", "username", "password", "use_key", "key_file",
-                   "host_key_fingerprint", "trust_new_host_key", "base_image"}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ApiError(400, f"unknown attach option(s) {', '.join(unknown)}; known: "
-                                f"{', '.join(sorted(allowed))}")
-        workspace.attach(type_name, name, **{k: v for k, v in options.items() if v not in ("", None)})
+        try:                                     # every option the registry has for the type
+            _, values = check_attach(type_name, options, rest=True)
+        except AmlError as exc:
+            raise ApiError(400, str(exc)) from None
+        workspace.attach(type_name, name, **values)
         return schema.target_json(workspace.config.compute(name))
 
     def detach(self, path: str, name: str) -> None:

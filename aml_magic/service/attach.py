@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aml_magic.domain.config import ComputeTarget, RunConfiguration, split_address
+from aml_magic.domain.registry import check_attach, option
 from aml_magic.errors import AmlError
+from aml_magic.targets import target_class
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -13,40 +16,14 @@ if TYPE_CHECKING:
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
-def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | None = None,
-                  username: str | None = None, password: str | None = None,
-                  use_key: bool = False, key_file: str | None = None,
-                  host_key_fingerprint: str | None = None, trust_new_host_key: bool = False,
-                  confirm_host_key: Any = None, base_image: str | None = None,
-                  python_location: str | None = None, shared_volumes: bool | None = None,
-                  nvidia_docker: bool | None = None, remote_base_dir: str | None = None,
-                  network_mode: str | None = None, docker_host: str | None = None,
-                  spark_master: str | None = None, yarn_deploy_mode: str | None = None,
-                  spark_submit_location: str | None = None,
-                  overwrite: bool = False,
-                  on_message: Any = None) -> Any:
-    from aml_magic.domain.config import ComputeTarget, RunConfiguration
-    from aml_magic.targets import target_class
-    from aml_magic.domain.registry import attach_choices, lookup
-
-    spec = lookup(type_name)
-    if spec is None:
-        raise AmlError(f"unknown compute type '{type_name}'; one of: "
-                       f"{', '.join(attach_choices())}")
+def attach_target(ws: Workspace, type_name: str, name: str, *, confirm_host_key: Any = None,
+                  overwrite: bool = False, on_message: Any = None, **options: Any) -> Any:
+    """OPTIONS are the registry's attach options (``domain/registry.py``), checked there. Those
+    with a ``.compute`` key go into the model; ``password`` ones go to the secret store (the
+    model keeps the reference); attach-only ones (``use_key``, ``key_file``, ...) are handed to
+    the type's ``configure_attach``."""
+    spec, values = check_attach(type_name, options)
     type_name = spec.name
-    given = {"address": address, "username": username, "password": password,
-             "use_key": use_key or None, "key_file": key_file,
-             "host_key_fingerprint": host_key_fingerprint,
-             "trust_new_host_key": trust_new_host_key or None, "base_image": base_image,
-             "python_location": python_location, "shared_volumes": shared_volumes,
-             "nvidia_docker": nvidia_docker, "remote_base_dir": remote_base_dir,
-             "network_mode": network_mode, "docker_host": docker_host,
-             "spark_master": spark_master, "yarn_deploy_mode": yarn_deploy_mode,
-             "spark_submit_location": spark_submit_location}
-    unused = [k for k, v in given.items() if v is not None and k not in spec.attach_options]
-    if unused:
-        flags = ", ".join("--" + k.replace("_", "-") for k in unused)
-        raise AmlError(f"{flags} do(es) not apply to compute type '{type_name}'")
     if not name or not set(name) <= _NAME_CHARS:
         raise AmlError(f"invalid target name {name!r}: use letters, digits, '_' and '-'")
     if name in ws.config.compute_names() and not overwrite:
@@ -54,46 +31,30 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, address: str | No
                        f"first with `aml computetarget detach --name {name}`")
     cls = target_class(type_name)
     compute = ComputeTarget(name=name, type=type_name)
-    if address:
-        from aml_magic.domain.config import split_address
-        host, port = split_address(address)
-        compute.address, compute.port = host, port
-    compute.username = username
-    compute.python_location = python_location
     for attr, value in spec.defaults.items():
-        setattr(compute, attr, value)
-    if base_image:
-        compute.base_docker_image = base_image
-    if network_mode:
-        compute.network_mode = network_mode
-    if docker_host:
-        compute.docker_host = docker_host
-    if shared_volumes is not None:
-        compute.shared_volumes = shared_volumes
-    if nvidia_docker is not None:
-        compute.nvidia_docker = nvidia_docker
-    if remote_base_dir:
-        compute.remote_base_dir = remote_base_dir
-    if spark_master:
-        compute.spark_master = spark_master
-    if yarn_deploy_mode:
-        if yarn_deploy_mode not in ("client", "cluster"):
-            raise AmlError(f"--yarn-deploy-mode {yarn_deploy_mode!r}: use client or cluster")
-        compute.yarn_deploy_mode = yarn_deploy_mode
-    if spark_submit_location:
-        compute.spark_submit_location = spark_submit_location
+        compute.set_value(attr, value)
+    secrets: dict[str, str] = {}
+    hook: dict[str, Any] = {}
+    for key, value in values.items():
+        opt = option(key)
+        if opt.kind == "password":
+            secrets[opt.attr] = value
+        elif opt.key is None:
+            hook[key] = value
+        elif key == "address":
+            compute.address, compute.port = split_address(value)
+        else:
+            compute.set_value(opt.attr, value)
     created_refs: list[str] = []
     try:
-        if password is not None:
-            ref = ws.secrets.put("password", f"{name}-{username or 'user'}", password)
+        for attr, secret in secrets.items():
+            ref = ws.secrets.put(attr, f"{name}-{compute.username or 'user'}", secret)
             created_refs.append(ref)
-            compute.password = ref
+            compute.set_value(attr, ref)
         configure = getattr(cls, "configure_attach", None)
         if configure is not None:
-            configure(compute, secrets=ws.secrets, use_key=use_key, key_file=key_file,
-                      host_key_fingerprint=host_key_fingerprint,
-                      trust_new_host_key=trust_new_host_key, confirm_host_key=confirm_host_key,
-                      created_refs=created_refs, on_message=on_message)
+            configure(compute, secrets=ws.secrets, confirm_host_key=confirm_host_key,
+                      created_refs=created_refs, on_message=on_message, **hook)
         runconfig = RunConfiguration(name=name, target=name, framework=spec.framework,
                                      prepare_environment=spec.prepare_environment)
         ws.config.write_compute(compute)

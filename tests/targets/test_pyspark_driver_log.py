@@ -78,12 +78,14 @@ def test_the_attach_form_asks_a_cluster_for_its_spark_master() -> None:
         seen.append(request)
         return "attached"
     form = AttachForm(attach)
+    fields = form.fields
     form.type.value = "remote"
-    assert form.spark_master.layout.display == "none"
+    assert fields["spark_master"].layout.display == "none"
     form.type.value = "cluster"
-    assert form.spark_master.layout.display is None
-    form.name.value, form.address.value, form.username.value = "myhdi", "head:22", "me"
-    form.spark_master.value = " spark://head:7077 "
+    assert fields["spark_master"].layout.display is None
+    form.name.value, fields["address"].value, fields["username"].value = "myhdi", "head:22", "me"
+    fields["spark_master"].value = " spark://head:7077 "
     form.button.click()
-    assert seen and seen[0].type == "cluster" and seen[0].spark_master == "spark://head:7077"
-    assert seen[0].address == "head:22"
+    assert seen and seen[0].type == "cluster" and \
+        seen[0].options["spark_master"] == "spark://head:7077"
+    assert seen[0].options["address"] == "head:22"

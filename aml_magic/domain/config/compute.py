@@ -2,85 +2,34 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from aml_magic.domain import registry
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, load_mapping
 
-TYPES = ("local", "docker", "remote", "remotedocker", "cluster")
-_ALIASES = {"localdocker": "docker"}
+TYPES = tuple(registry.registered())
+_ALIASES = registry.aliases()
 _VIENNA_KEYS = ("cluster", "native")          # early files: no 'type', these two booleans
+_OPTIONS = registry.compute_options()
 
 # attribute -> key in the file, in the order a new file is written
-_KEYS: dict[str, str] = {
-    "type": "type",
-    "address": "address",
-    "port": "port",
-    "username": "username",
-    "password": "password",
-    "key_reference": "sshKey",
-    "host_key_fingerprint": "hostKeyFingerprint",
-    "remote_base_dir": "remoteBaseDirectory",
-    "base_docker_image": "baseDockerImage",
-    "shared_volumes": "sharedVolumes",
-    "nvidia_docker": "nvidiaDocker",
-    "native_shared_directory": "nativeSharedDirectory",
-    "python_location": "pythonLocation",
-    "spark_submit_location": "sparkSubmitLocation",
-    "user_managed_environment": "userManagedEnvironment",
-    "yarn_deploy_mode": "yarnDeployMode",
-    "spark_master": "sparkMaster",
-    "network_mode": "networkMode",
-    "container_user": "containerUser",
-    "capabilities": "capabilities",
-    "docker_host": "dockerHost",
-    "ssh_timeout": "sshTimeout",
-    "max_concurrent_runs": "maxConcurrentRuns",
-}
-_TEXT_KEYS = ("username", "password", "key_reference", "host_key_fingerprint", "remote_base_dir",
-              "base_docker_image", "native_shared_directory", "python_location",
-              "spark_submit_location", "network_mode", "container_user", "capabilities",
-              "docker_host", "spark_master")
-_COMMENTS = {
-    "type": "Kind of target: local, docker, remote, remotedocker or cluster.",
-    "address": "Host name or IP address of the machine (host:port is allowed).",
-    "port": "SSH port of the machine.",
-    "username": "User to log in as over SSH.",
-    "password": "A reference into the local secret store, never the password itself.",
-    "sshKey": "A reference into the local secret store to the private SSH key.",
-    "hostKeyFingerprint": "The SSH host key this target must present (pinned on attach).",
-    "remoteBaseDirectory": "Folder on the target that holds aml_magic's run folders.",
-    "baseDockerImage": "Docker image the run's container is built on.",
-    "sharedVolumes": "Mount the project into the container instead of copying it.",
-    "nvidiaDocker": "Give the container the host's GPUs.",
-    "nativeSharedDirectory": "Folder on the target that persists across runs\n"
-                             "(AZUREML_NATIVE_SHARE_DIRECTORY; needs sharedVolumes on Docker).",
-    "pythonLocation": "Python interpreter used on the target.",
-    "sparkSubmitLocation": "spark-submit used for PySpark runs.",
-    "userManagedEnvironment": "true: use the target's Python as it is; build no environment.",
-    "yarnDeployMode": "spark-submit --deploy-mode on YARN: client or cluster.",
-    "sparkMaster": "spark-submit --master of a cluster target, e.g. spark://head:7077\n"
-                   "(absent: the cluster's own default, e.g. YARN on HDInsight).",
-    "networkMode": "Docker network of builds and runs: host, bridge, none or a network name\n"
-                   "(default: the engine's default network).",
-    "containerUser": "User (name or uid[:gid]) the run's container runs as\n"
-                     "(default: the owner of the run folder).",
-    "capabilities": "Linux capabilities the run's container keeps (default: none), e.g.\n"
-                    "SYS_PTRACE,NET_ADMIN.",
-    "dockerHost": "Docker engine to use on the machine (docker -H), e.g.\n"
-                  "unix:///run/user/1000/docker.sock.",
-    "sshTimeout": "Seconds an SSH connect, login or transfer may go without progress (default 30).",
-    "maxConcurrentRuns": "How many child runs of a sweep run at once on this target (default: the\n"
-                         "machine's CPU count for local, 1 elsewhere).",
-}
+_KEYS: dict[str, str] = {"type": "type", **{o.attr: str(o.key) for o in _OPTIONS}}
+_COMMENTS: dict[str, str] = {
+    "type": f"Kind of target: {', '.join(TYPES[:-1])} or {TYPES[-1]}.",
+    **{str(o.key): o.comment for o in _OPTIONS}}
 
 
 @dataclass
 class ComputeTarget:
-    """One ``<name>.compute`` file. ``type`` is normalized (``localdocker`` is ``docker``)."""
+    """One ``<name>.compute`` file. ``type`` is normalized (``localdocker`` is ``docker``).
+
+    Every key of the registry (``domain/registry.py``) is read, checked and written. Its
+    attribute here is typed where code reads it; a registry option without one lives in
+    ``options`` (``value``/``set_value`` reach both), so adding an option is one entry."""
 
     name: str
     type: str
@@ -106,6 +55,7 @@ class ComputeTarget:
     docker_host: str | None = None
     ssh_timeout: int | None = None            # seconds; None: $AML_MAGIC_SSH_TIMEOUT or 30
     max_concurrent_runs: int | None = None    # sweep children at once; None: see concurrency()
+    options: dict[str, Any] = field(default_factory=dict)   # registry attribute -> value
     extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     warnings: list[str] = field(default_factory=list, compare=False)
@@ -118,11 +68,34 @@ class ComputeTarget:
 
     @property
     def is_docker(self) -> bool:
-        return self.type in ("docker", "remotedocker")
+        spec = registry.lookup(self.type)
+        return spec is not None and spec.launch == "container"
 
     @property
     def is_remote(self) -> bool:
-        return self.type in ("remote", "remotedocker", "cluster")
+        spec = registry.lookup(self.type)
+        return spec is not None and spec.placement == "remote"
+
+    def value(self, attr: str) -> Any:
+        """The registry option ``attr`` (its typed attribute, else ``options``)."""
+        if attr in _FIELDS:
+            return getattr(self, attr)
+        return self.options.get(attr, registry.option(attr).default)
+
+    def set_value(self, attr: str, value: Any) -> None:
+        if attr in _FIELDS:
+            setattr(self, attr, value)
+        else:
+            self.options[attr] = value
+
+    @classmethod
+    def from_values(cls, name: str, values: dict[str, Any], **attributes: Any) -> ComputeTarget:
+        """A target from attribute -> value (typed attributes and registry options alike)."""
+        target = cls(name=name, type=str(values.get("type", "local")), **attributes)
+        for attr, value in values.items():
+            if attr != "type":
+                target.set_value(attr, value)
+        return target
 
     def concurrency(self) -> int:
         """How many child runs of a sweep may run at once here: ``maxConcurrentRuns``, else the
@@ -135,6 +108,9 @@ class ComputeTarget:
             return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                        else os.cpu_count() or 1)
         return 1
+
+
+_FIELDS = frozenset(f.name for f in fields(ComputeTarget))
 
 
 def split_address(address: str) -> tuple[str, int | None]:
@@ -154,30 +130,18 @@ def load_compute(path: Path) -> ComputeTarget:
     f = Fields(root, path)
     warnings: list[str] = []
     kind = _target_type(f, warnings)
-    address = f.text("address") or None
-    if address and (any(c.isspace() or ord(c) < 32 for c in address) or "/" in address):
-        raise f.error(f.entry("address"), f"'address: {address}' is not a host name or IP "
-                      "address (HOST or HOST:PORT, no spaces or '/')")
-    port = f.integer("port", low=1, high=65535)
+    values: dict[str, Any] = {o.attr: _read(f, o) for o in _OPTIONS}
+    values["username"] = values["username"] or None
+    values["password"] = values["password"] or None
+    address, port = values["address"] or None, values["port"]
     if address and split_address(address)[1] is not None:
         from_address = split_address(address)[1]
         if port is not None and port != from_address:
             warnings.append(f"{path}: 'port: {port}' differs from the port in 'address: {address}';"
                             f" port {port} is used")
         port = port if port is not None else from_address
-    values: dict[str, Any] = {k: f.text(_KEYS[k]) for k in _TEXT_KEYS}
-    values["username"] = values["username"] or None
-    values["password"] = values["password"] or None
-    target = ComputeTarget(
-        name=path.stem, type=kind,
-        address=address, port=port,
-        shared_volumes=f.flag("sharedVolumes", False),
-        nvidia_docker=f.flag("nvidiaDocker", False),
-        user_managed_environment=f.optional_flag("userManagedEnvironment"),
-        yarn_deploy_mode=f.choice("yarnDeployMode", ("client", "cluster")),
-        ssh_timeout=f.integer("sshTimeout", low=1, high=86400),
-        max_concurrent_runs=f.integer("maxConcurrentRuns", low=1, high=1024),
-        path=path, **values)
+    values.update(type=kind, address=address, port=port)
+    target = ComputeTarget.from_values(path.stem, values, path=path)
     if target.password and not _is_secret_reference(target.password):
         entry = (f.node.entries or {}).get("password")
         where = f"{path}:{entry.line}" if entry is not None else str(path)
@@ -188,6 +152,22 @@ def load_compute(path: Path) -> ComputeTarget:
     target.extra, target.warnings = extra, warnings + unknown
     target.key_order = f.order
     return target
+
+
+def _read(f: Fields, o: registry.Option) -> Any:
+    """One key as its registry entry says: a flag, a whole number in range, a choice, or text
+    matching the entry's pattern."""
+    key = str(o.key)
+    if o.kind == "flag":
+        return f.optional_flag(key) if o.default is None else f.flag(key, o.default)
+    if o.kind == "integer":
+        return f.integer(key, low=o.low or 0, high=o.high if o.high is not None else 1 << 62)
+    if o.kind == "choice":
+        return f.choice(key, o.choices)
+    text = f.text(key)
+    if text and o.pattern and o.pattern_in_files and not re.fullmatch(o.pattern, text):
+        raise f.error(f.entry(key), f"'{key}: {text}' is not {o.pattern_hint}")
+    return text
 
 
 def _is_secret_reference(value: str) -> bool:
@@ -228,13 +208,13 @@ def write_compute(target: ComputeTarget, path: Path | None = None) -> Path:
         raise ConfigError(f"compute target type '{target.type}' is not one of: {', '.join(TYPES)}",
                           path=str(path))
     values: dict[str, Any] = {}
+    defaults = {o.attr: o.default for o in _OPTIONS}
     for attr, key in _KEYS.items():
-        value = getattr(target, attr)
+        value = target.value(attr) if attr != "type" else target.type
         if attr == "port" and value is not None and target.address \
                 and split_address(target.address)[1] == value and key not in target.key_order:
             continue                            # already written as part of address
-        default = False if attr in ("shared_volumes", "nvidia_docker") else None
-        if value != default or key in target.key_order:
+        if value != defaults.get(attr) or key in target.key_order:
             values[key] = value
     values.update(target.extra)
     keys = order_keys(target.key_order or ["type"], values)

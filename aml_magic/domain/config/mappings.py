@@ -16,7 +16,7 @@ def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
     from aml_magic.domain.secrets import MASK, is_reference
     data = {"name": target.name}
     for attr, key in _COMPUTE_KEYS.items():
-        value = getattr(target, attr)
+        value = target.value(attr) if attr != "type" else target.type
         if value not in (None, False) or attr == "type":
             data[key] = value
     if target.password and not is_reference(target.password):
@@ -36,8 +36,7 @@ def _mask_literal_secrets(data: dict[str, Any]) -> dict[str, Any]:
 def compute_from_mapping(name: str, data: dict[str, Any]) -> ComputeTarget:
     """Rebuild a target from a run's recorded snapshot (its ``.compute`` may be gone)."""
     values = {attr: data[key] for attr, key in _COMPUTE_KEYS.items() if key in data}
-    values.setdefault("type", "local")
-    return ComputeTarget(name=name, **values)
+    return ComputeTarget.from_values(name, values)
 
 
 def runconfig_to_mapping(config: RunConfiguration) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The files ``aml init`` writes into a new project, commented for people who never used Workbench."""
 from __future__ import annotations
 
-DEFAULT_DOCKER_IMAGE = "aml-magic/base:bookworm"
+from aml_magic.domain.registry import DEFAULT_DOCKER_IMAGE
 
 LOCAL_COMPUTE = """\
 # Compute target "local": runs execute on this computer, in a private copy of the project.

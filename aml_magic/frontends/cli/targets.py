@@ -66,24 +66,15 @@ def add_secret(group: argparse.ArgumentParser) -> None:
 def cmd_attach(args: argparse.Namespace) -> int:
     import getpass
     ws = _workspace(args)
-    password = None
-    if args.password:
-        password = getpass.getpass(f"password for {args.username}@{args.address}: ")
-    elif args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if password is not None and not password:
-        raise AmlError("empty password: nothing was written")
-    compute = ws.attach(
-        args.type, args.name, address=args.address, username=args.username, password=password,
-        use_key=args.use_key, key_file=args.key_file,
-        host_key_fingerprint=args.host_key_fingerprint,
-        trust_new_host_key=args.trust_new_host_key, confirm_host_key=_confirm_host_key,
-        base_image=args.base_image, python_location=args.python_location,
-        shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-        remote_base_dir=args.remote_base_dir, network_mode=args.network_mode,
-        docker_host=args.docker_host, spark_master=args.spark_master,
-        yarn_deploy_mode=args.yarn_deploy_mode,
-        spark_submit_location=args.spark_submit_location, on_message=print)
+    values = A.attach_values(args)
+    for option_name, from_stdin in A.secret_prompts(args):
+        secret = (sys.stdin.readline().rstrip("\r\n") if from_stdin else
+                  getpass.getpass(f"{option_name} for {args.username}@{args.address}: "))
+        if not secret:
+            raise AmlError(f"empty {option_name}: nothing was written")
+        values[option_name] = secret
+    compute = ws.attach(args.type, args.name, confirm_host_key=_confirm_host_key,
+                        on_message=print, **values)
     print(f"attached '{compute.name}': wrote aml_config/{compute.name}.compute and "
           f"aml_config/{compute.name}.runconfig")
     return 0

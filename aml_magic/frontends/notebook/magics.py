@@ -162,33 +162,24 @@ class AmlMagics(Magics):
         compute target. With no arguments, shows a form."""
         if not line.split("#", 1)[0].strip():
             return self._attach_form()
-        from aml_magic.frontends.arguments import attach_parser
+        from aml_magic.frontends.arguments import attach_parser, attach_values, secret_prompts
         args = parse(attach_parser("%aml_attach"), line)
         ws = self.workspace(args.project)
-        if args.password_stdin:
-            raise AmlError("%aml_attach: --password-stdin is for the aml command; use --password "
-                           "to be asked with a masked prompt")
-        password = None
-        if args.password:
-            who = f"{args.username or 'user'}@{args.address or args.name}"
-            password = getpass.getpass(f"Password for {who}: ")
-            if not password:
-                raise AmlError("%aml_attach: no password entered; nothing was attached")
+        values = attach_values(args)
         try:
-            compute = ws.attach(
-                args.type, args.name, address=args.address, username=args.username,
-                password=password, use_key=args.use_key, key_file=args.key_file,
-                host_key_fingerprint=args.host_key_fingerprint,
-                trust_new_host_key=args.trust_new_host_key, base_image=args.base_image,
-                python_location=args.python_location, remote_base_dir=args.remote_base_dir,
-                shared_volumes=args.shared_volumes, nvidia_docker=args.nvidia_docker,
-                network_mode=args.network_mode, docker_host=args.docker_host,
-                spark_master=args.spark_master, yarn_deploy_mode=args.yarn_deploy_mode,
-                spark_submit_location=args.spark_submit_location,
-                confirm_host_key=confirm_host_key,
-                on_message=print)
+            for option_name, from_stdin in secret_prompts(args):
+                flag = "--" + option_name.replace("_", "-")
+                if from_stdin:
+                    raise AmlError(f"%aml_attach: {flag}-stdin is for the aml command; use "
+                                   f"{flag} to be asked with a masked prompt")
+                who = f"{args.username or 'user'}@{args.address or args.name}"
+                values[option_name] = getpass.getpass(f"{option_name.capitalize()} for {who}: ")
+                if not values[option_name]:
+                    raise AmlError(f"%aml_attach: no {option_name} entered; nothing was attached")
+            compute = ws.attach(args.type, args.name, confirm_host_key=confirm_host_key,
+                                on_message=print, **values)
         finally:
-            password = None
+            values.clear()
         print(self._attached_text(compute))
         return None
 
@@ -208,15 +199,8 @@ class AmlMagics(Magics):
         def attach(request: AttachRequest) -> str:
             ws = self.workspace()
             lines: list[str] = []
-            compute = ws.attach(request.type, request.name, address=request.address,
-                                username=request.username, password=request.password,
-                                use_key=request.use_key,
-                                host_key_fingerprint=request.host_key_fingerprint,
-                                trust_new_host_key=request.trust_new_host_key,
-                                base_image=request.base_image,
-                                network_mode=request.network_mode,
-                                spark_master=request.spark_master,
-                                on_message=lines.append)
+            compute = ws.attach(request.type, request.name, on_message=lines.append,
+                                **request.options)
             return "\n".join(lines + [self._attached_text(compute)])
 
         form = AttachForm(attach)

@@ -19,6 +19,7 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from aml_magic import __version__
+from aml_magic.domain.registry import catalog
 from aml_magic.errors import (
     AmlError, ConfigError, EnvironmentNotPrepared, ProjectNotFound, RunNotFound, SecretError, TargetError
 )
@@ -124,6 +125,14 @@ class TargetsHandler(AmlHandler):
     async def post(self) -> None:
         """Attach: the password travels in this body once and goes to the secret store."""
         self.reply(await self.call(self.service.attach, self.project_path, self.body()), 201)
+
+
+class TargetTypesHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The registry's types and their attach options, from which the Lab form renders."""
+        self.reply(catalog())
 
 
 class TargetHandler(AmlHandler):
@@ -245,6 +254,7 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         ("version", VersionHandler),
         ("projects", ProjectHandler),
         ("targets", TargetsHandler),
+        ("target-types", TargetTypesHandler),
         (r"targets/(?P<name>[^/]+)", TargetHandler),
         (r"targets/(?P<name>[^/]+)/environment", EnvironmentHandler),
         ("runconfigs", RunConfigurationsHandler),

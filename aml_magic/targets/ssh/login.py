@@ -67,6 +67,7 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
                        "(or --password-stdin), -k to generate a key, or --key-file PATH")
     host, port = host_port(compute)
     key_type, offered = probe_host_key(host, port, timeout=connect_timeout)
+    host_key_fingerprint = host_key_fingerprint or compute.host_key_fingerprint  # given at attach
     if host_key_fingerprint:
         pinned = normalize_fingerprint(host_key_fingerprint)
         if not fingerprints_match(pinned, offered):
