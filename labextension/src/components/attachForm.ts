@@ -8,7 +8,7 @@ type Field = HTMLInputElement | HTMLSelectElement;
 
 /** `host_key_fingerprint` -> `host key fingerprint`: the label of an option's field. */
 export function optionLabel(option: ITargetOption): string {
-  return option.name.replace(/_/g, ' ');
+  return option.label || option.name.replace(/_/g, ' ');
 }
 
 function hasDefault(option: ITargetOption): boolean {
@@ -22,7 +22,7 @@ function optionInput(option: ITargetOption): Field {
     'data-kind': option.kind, required: option.required };
   if (option.kind === 'choice' && option.choices) {
     return h('select', common,
-      option.required ? null : h('option', { value: '' }, hasDefault(option) ? `default (${option.default})` : '-'),
+      option.required ? null : h('option', { value: '' }, hasDefault(option) ? `default (${option.default})` : '(not set)'),
       ...option.choices.map(c => h('option', { value: c }, c))) as HTMLSelectElement;
   }
   if (option.kind === 'flag') {
@@ -33,7 +33,7 @@ function optionInput(option: ITargetOption): Field {
   const secret = option.secret || option.kind === 'password';
   return h('input', { ...common, type: secret ? 'password' : option.kind === 'integer' ? 'number' : 'text',
     step: option.kind === 'integer' ? 1 : undefined,
-    placeholder: hasDefault(option) ? String(option.default) : '',
+    placeholder: hasDefault(option) ? String(option.default) : option.example || '',
     autocomplete: secret ? 'new-password' : 'off', spellcheck: 'false' }) as HTMLInputElement;
 }
 
@@ -162,8 +162,10 @@ export class AttachForm extends Widget {
     this._submit.disabled = true;
     try {
       await this.model.attach(body);
-      this._form.reset();
-      this._showType(this._typeSelect.value, true);
+      this._form.reset();                           // empty fields, the same type chosen
+      this._typeSelect.value = type.name;
+      this._fields.clear();
+      this._showType(type.name, true);
       this._form.style.display = 'none';
     } catch (error) {
       this._error.textContent = message(error);

@@ -19,6 +19,9 @@ export interface ITargetOption {
   secret: boolean;
   required: boolean;
   choices: string[] | null;
+  /** Optional, if the server sends them: a label for the field and an example value. */
+  label?: string;
+  example?: string;
 }
 
 /** One registered target type: where runs live (placement) and how they start (launch). */
