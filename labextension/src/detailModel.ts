@@ -107,6 +107,9 @@ export class RunDetailModel {
           this.detail = detail;
           lastDetail = Date.now();
           this.parent.runs.update(stateOf(detail));
+          if (statusChanged) {
+            void this.parent.refreshRuns();         // the page's filter and active count follow
+          }
         } else {
           this.parent.runs.update({ run_id: runId, status: chunk.status });
         }

@@ -4,8 +4,9 @@ import { ALL_STATUSES, IRun } from './tokens';
 
 /** Where a status stands in the lifecycle; the three terminal statuses share the last rank. */
 export function statusRank(status: string): number {
-  const index = ALL_STATUSES.indexOf(status);
-  return index < 0 ? -1 : Math.min(index, ALL_STATUSES.indexOf('Completed'));
+  const order = ALL_STATUSES as readonly string[];
+  const index = order.indexOf(status);
+  return index < 0 ? -1 : Math.min(index, order.indexOf('Completed'));
 }
 
 /** What one answer of the server says about a run: at least its id and status. */
