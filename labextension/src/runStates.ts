@@ -55,11 +55,11 @@ export class RunStates {
 
   private _merge(run: RunUpdate): boolean {
     const known = this._runs.get(run.run_id);
-    if (known && statusRank(run.status) < statusRank(known.status)) {
-      return false;                                 // stale: the run has moved on since
-    }
-    const merged = { ...(known || {}), ...stripUndefined(run) } as IRun;
-    if (known && sameRun(known, merged)) {
+    const given = stripUndefined(run);
+    // A stale answer (the run has moved on since) only fills in fields not known yet.
+    const stale = !!known && statusRank(run.status) < statusRank(known.status);
+    const merged = (stale ? { ...given, ...known } : { ...(known || {}), ...given }) as IRun;
+    if (known && sameRun(known, merged) && Object.keys(merged).length === Object.keys(known).length) {
       return false;
     }
     this._runs.set(run.run_id, merged);

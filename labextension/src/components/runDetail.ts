@@ -27,12 +27,16 @@ export class RunDetailView extends Widget {
       ...section('Metrics', this._metrics), ...section('Environment', this._environment),
       ...section('Outputs', this._outputs), h('h4', {}, 'Log'), this._log);
     model.detail.changed.connect(this._render, this);
-    model.runs.changed.connect((_, ids) => {
-      if (model.detail.runId && ids.indexOf(model.detail.runId) >= 0) {
-        this._render();
-      }
-    });
+    model.runs.changed.connect(this._onRunsChanged, this);
     this._render();
+  }
+
+  /** The one state of the open run changed: render in the same signal as the runs list. */
+  private _onRunsChanged(_: unknown, ids: string[]): void {
+    const runId = this.model.detail.runId;
+    if (runId && ids.indexOf(runId) >= 0) {
+      this._render();
+    }
   }
 
   private _render(): void {
@@ -93,7 +97,7 @@ export class RunDetailView extends Widget {
       `the ${run.target_type} target's default (pythonLocation not set)`;
     return [
       ['Target', `${run.target} (${run.target_type})`, 'aml-DetailTarget'],
-      ['Arguments', run.command.join(' '), 'aml-Arguments'],
+      ['Arguments', (run.command || []).join(' '), 'aml-Arguments'],
       ['Interpreter', interpreter, 'aml-Interpreter'],
       ['Duration', formatDuration(runDuration(run)), 'aml-DetailDuration'],
       ['Exit code', run.exit_code === null || run.exit_code === undefined ? '-' : String(run.exit_code), 'aml-ExitCode']
