@@ -97,7 +97,7 @@ class Option:
     pattern_in_files: bool = True            # False: only attach input must match
     group: str | None = None
     label: str = ""
-    example: str = ""
+    example: str = ""                        # a valid value: the form's hint, the tests' sample
     workbench: bool = False                   # a key Azure ML Workbench itself wrote
 
     @property
@@ -156,7 +156,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("address", "address", "text", "HOST or HOST:PORT of the machine", (REMOTE,),
            flags=("-a",), metavar="HOST[:PORT]", required=True, workbench=True,
            doc="Host name or IP address of the machine (host:port is allowed).",
-           pattern=r"[^\s/\x00-\x1f]+", example="10.0.0.4 or vm.example.org:2222",
+           pattern=r"[^\s/\x00-\x1f]+", example="vm.example.org:2222",
            pattern_hint="a host name or IP address (HOST or HOST:PORT, no spaces or '/')"),
     Option("port", "port", "integer", "SSH port of the machine", (REMOTE,), attach=False,
            doc="SSH port of the machine.",
@@ -180,7 +180,7 @@ OPTIONS: tuple[Option, ...] = (
            pattern=r"\s*(?i:sha256:)?[A-Za-z0-9+/]{43}=?\s*",
            pattern_hint="a SHA256 host key fingerprint: 'SHA256:' and 43 base64 characters, "
                         "as `ssh-keygen -lf KEY.pub` prints it", pattern_in_files=False,
-           label="host key", example="SHA256:... (optional)"),
+           label="host key", example="SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"),
     Option("trust_new_host_key", None, "flag",
            "pin the host key shown on first connection without asking", (REMOTE,),
            label="pin the host key seen on first connection"),
@@ -190,7 +190,7 @@ OPTIONS: tuple[Option, ...] = (
            example="~/.aml_magic"),
     Option("base_image", "baseDockerImage", "text", "base Docker image", (CONTAINER,),
            attribute="base_docker_image", metavar="IMAGE", workbench=True,
-           doc="Docker image the run's container is built on.", example="(default image)"),
+           doc="Docker image the run's container is built on.", example="my/image:tag"),
     Option("shared_volumes", "sharedVolumes", "flag",
            "mount the project instead of copying it", (CONTAINER,), default=False,
            workbench=True, doc="Mount the project into the container instead of copying it."),
@@ -216,13 +216,13 @@ OPTIONS: tuple[Option, ...] = (
            doc="spark-submit --deploy-mode on YARN: client or cluster."),
     Option("spark_master", "sparkMaster", "text",
            "spark-submit --master of a cluster target", (SPARK,),
-           metavar="URL", example="spark://head:7077 (optional: the cluster's default)",
+           metavar="URL", example="spark://head:7077",
            doc="spark-submit --master of a cluster target, e.g. spark://head:7077\n"
                "(absent: the cluster's own default, e.g. YARN on HDInsight)."),
     Option("network_mode", "networkMode", "text",
            "Docker network of builds and runs: host, bridge, none or a network name",
            (CONTAINER,), flags=("--network",), metavar="MODE",
-           label="network", example="host, bridge, ... (optional)",
+           label="network", example="host",
            doc="Docker network of builds and runs: host, bridge, none or a network name\n"
                "(default: the engine's default network)."),
     Option("container_user", "containerUser", "text", "user the run's container runs as",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
+from aml_magic.domain import registry
 from aml_magic.errors import AmlError
 
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
@@ -56,7 +57,6 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
     """TYPE, ``-n NAME`` and one argument per registry option (``domain/registry.py``): its
     flags, the types that take it, its kind. A ``password`` option is a masked prompt, or
     ``--<name>-stdin``; options of one ``group`` exclude each other."""
-    from aml_magic.domain import registry
     kinds = "; ".join(f"{t.name}: {t.summary}" for t in registry.registered().values())
     parser.add_argument("type", choices=registry.attach_choices(), help=f"compute type ({kinds})")
     parser.add_argument("-n", "--name", required=True, help="target name (NAME.compute)")
@@ -85,15 +85,14 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
 def attach_values(ns: argparse.Namespace) -> dict[str, Any]:
     """The registry options given on the command line (a ``password`` option's value is the
     front end's to ask for: see ``secret_prompts``)."""
-    from aml_magic.domain.registry import attach_options
-    return {o.name: getattr(ns, o.name) for o in attach_options()
+    return {o.name: getattr(ns, o.name) for o in registry.attach_options()
             if o.kind != "password" and getattr(ns, o.name, None) is not None}
 
 
 def secret_prompts(ns: argparse.Namespace) -> list[tuple[str, bool]]:
     """(option name, from stdin) for each ``password`` option asked for on the command line."""
-    from aml_magic.domain.registry import attach_options
-    return [(o.name, bool(getattr(ns, o.name + "_stdin", False))) for o in attach_options()
+    return [(o.name, bool(getattr(ns, o.name + "_stdin", False)))
+            for o in registry.attach_options()
             if o.kind == "password" and (getattr(ns, o.name, None)
                                          or getattr(ns, o.name + "_stdin", False))]
 

@@ -85,9 +85,10 @@ class SshPool:
         return PooledSshTransport(self, key, entry.transport, label)
 
     def _identity(self, password: str | None, key_path: str | None) -> str:
-        if key_path is not None:
+        if key_path is not None:    # the path too: a pooled transport reconnects with its file
             try:
-                secret = b"key\0" + Path(key_path).expanduser().read_bytes()
+                secret = (b"key\0" + os.fsencode(key_path) + b"\0"
+                          + Path(key_path).expanduser().read_bytes())
             except OSError:  # the transport reports an unreadable key when it connects
                 secret = b"key-path\0" + os.fsencode(key_path)
         else:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 import pytest
 
@@ -456,3 +456,25 @@ def test_a_forked_child_forgets_the_parents_connections(sshd: SshServer) -> None
     assert ssh.run(["echo", "still"]).stdout == b"still\n"
     assert ssh.shared.connections_opened == opened and ssh.shared.is_connected()
     ssh.close()
+
+
+def test_a_key_file_attached_again_under_another_name_after_a_detach_logs_in(
+        project: Path, sshd: SshServer) -> None:
+    # Given a target attached with a key file, then detached (its stored copy of the key goes)
+    ws = Workspace(project)
+    try:
+        options: dict[str, Any] = {"address": f"{sshd.host}:{sshd.port}",
+                                   "username": sshd.username,
+                                   "key_file": str(sshd.client_key_path),
+                                   "trust_new_host_key": True}
+        ws.attach("remote", "first", **options)
+        ws.detach("first")
+        for transport in ssh_pool().connections():     # and its connection dropped meanwhile
+            if transport.port == sshd.port:
+                transport.close()
+        # When the same key file is attached for another target in the same process
+        compute = ws.attach("remote", "second", **options)
+        # Then it logs in with its own stored copy, not the deleted one of the first target
+        assert compute.key_reference and "second" in compute.key_reference
+    finally:
+        ws.close()

@@ -54,8 +54,9 @@ def _field(o: Option) -> w.Widget:
     if o.kind == "choice":
         return w.Dropdown(options=[("(default)", ""), *((c, c) for c in o.choices)], value="",
                           description=label, style=_STYLE, tooltip=o.help)
-    return w.Text(description=label, placeholder=o.example or "(optional)", style=_STYLE,
-                  tooltip=o.help)
+    hint = f"e.g. {o.example}" if o.example else ""
+    return w.Text(description=label, placeholder=hint + ("" if o.required else " (optional)"),
+                  style=_STYLE, tooltip=o.help)
 
 
 class AttachForm(w.VBox):
