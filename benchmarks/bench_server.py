@@ -123,7 +123,8 @@ def bench_log_latency(tmp: Path, samples: int) -> tuple[str, float]:
     from aml_magic.domain.config import init_project
     from aml_magic.service.workspace import Workspace
     from tests._project import write
-    from tests.frontends.test_sidebar import CHROMIUM, CHROMIUM_ARGS, installed_labextension
+    from tests.frontends.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.frontends.sidebar_page import installed_labextension
     if installed_labextension() is None:
         raise SystemExit("the labextension is not installed here: pip install . first")
     root = tmp / "log-root"

@@ -1,36 +1,38 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, requestAPI } from './handler';
+import { requestAPI } from './handler';
+import { IAttachBody, ITargetType, ITargetTypes } from './components/types';
+import { RunDetailModel } from './detailModel';
+import { RunStates } from './runStates';
 import {
   API_VERSION,
-  IAttachRequest,
   IEnvironmentState,
-  ILogChunk,
   IPrepareJob,
   IProject,
+  IRun,
   IRunConfiguration,
-  IRunDetail,
   IRunPage,
   ITarget,
-  IVersion,
-  isTerminal
+  IVersion
 } from './tokens';
 
-/** Pause between two reads of an open run's log (the "log line in < 1 s" budget). */
-const LOG_POLL_MS = 300;
 /** Pause between two refreshes of the runs list while the sidebar shows it. */
 const LIST_POLL_MS = 1000;
 /** Pause between two refreshes while the sidebar is hidden (status bar count only). */
 const HIDDEN_POLL_MS = 4000;
+/** Pause between two reads of a prepare job's progress. */
+const PREPARE_POLL_MS = 500;
 export const PAGE_SIZE = 20;
 
-function message(error: unknown): string {
+export function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /**
- * The state of the sidebar for one project: targets, run configurations, one page of runs
- * with filters, and the open run. Widgets render it on `changed`; it polls the server.
+ * The state of the sidebar for one project: targets, the registry of target types, run
+ * configurations, one page of runs with filters, and the open run. Each run's state lives once,
+ * in `runs`, which the list and the detail both render. Components render on the signals; the
+ * model does every request (asynchronously: nothing here blocks the browser).
  */
 export class RunsModel {
   project: IProject | null = null;
@@ -39,6 +41,9 @@ export class RunsModel {
   targets: ITarget[] = [];
   environments: Record<string, IEnvironmentState> = {};
   runConfigurations: IRunConfiguration[] = [];
+  /** The registered target types (the attach form's fields), null until loaded. */
+  targetTypes: ITargetType[] | null = null;
+  targetTypesError = '';
   page: IRunPage | null = null;
   statusFilter = '';
   targetFilter = '';
@@ -47,6 +52,8 @@ export class RunsModel {
   versionError = '';
   prepareJobs: Record<string, IPrepareJob> = {};
   visible = false;
+  /** The one state of every run shown (list rows and the open run). */
+  readonly runs = new RunStates();
   readonly detail = new RunDetailModel(this);
 
   get changed(): ISignal<this, void> {
@@ -61,6 +68,11 @@ export class RunsModel {
     return this.page ? this.page.active : 0;
   }
 
+  /** The runs of the current page, in its order, each in its one current state. */
+  get pageRuns(): IRun[] {
+    return this.page ? this.page.runs.map(r => this.runs.get(r.run_id) || r) : [];
+  }
+
   /** Check the server speaks our API version, then start polling. */
   async start(): Promise<void> {
     try {
@@ -73,6 +85,7 @@ export class RunsModel {
     }
     this._emit();
     this._schedule(0);
+    void this.loadTargetTypes();
   }
 
   dispose(): void {
@@ -98,6 +111,8 @@ export class RunsModel {
       if (changedProject) {
         this.offset = 0;
         this.detail.close();
+        this.runs.clear();
+        this.page = null;
         await this.refreshTargets();
       }
     } catch (error) {
@@ -107,6 +122,17 @@ export class RunsModel {
       this.targets = [];
     }
     await this.refreshRuns();
+  }
+
+  /** The registry of target types, read once: it changes only with aml_magic itself. */
+  async loadTargetTypes(): Promise<void> {
+    try {
+      this.targetTypes = (await requestAPI<ITargetTypes>('target-types')).types;
+      this.targetTypesError = '';
+    } catch (error) {
+      this.targetTypesError = `cannot list the target types: ${message(error)}`;
+    }
+    this._emit();
   }
 
   async refreshTargets(): Promise<void> {
@@ -153,14 +179,20 @@ export class RunsModel {
       this._emit();
       return;
     }
+    const project = this.project.path;
     try {
-      this.page = await requestAPI<IRunPage>('runs', {}, {
+      const page = await requestAPI<IRunPage>('runs', {}, {
         ...this.params,
         status: this.statusFilter,
         target: this.targetFilter,
         limit: PAGE_SIZE,
         offset: this.offset
       });
+      if (!this.project || this.project.path !== project) {
+        return;                                     // the file browser moved meanwhile
+      }
+      this.page = page;
+      this.runs.updateMany(page.runs);
       this.error = '';
     } catch (error) {
       this.error = message(error);
@@ -181,15 +213,21 @@ export class RunsModel {
     void this.refreshRuns();
   }
 
-  async attach(request: IAttachRequest): Promise<void> {
-    await requestAPI<ITarget>('targets', { method: 'POST', body: JSON.stringify(request) },
-      this.params);
+  /** Attach a target; the body's secret values travel in this one request only. */
+  async attach(body: IAttachBody): Promise<ITarget> {
+    const target = await requestAPI<ITarget>('targets', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    }, this.params);
     await this.refreshTargets();
+    return target;
   }
 
   async detach(name: string): Promise<void> {
     await requestAPI<void>(`targets/${encodeURIComponent(name)}`, { method: 'DELETE' },
       this.params);
+    delete this.prepareJobs[name];
+    delete this.environments[name];
     await this.refreshTargets();
   }
 
@@ -202,7 +240,7 @@ export class RunsModel {
     this.prepareJobs[target] = job;
     this._emit();
     while (job.state === 'running') {
-      await new Promise(resolve => window.setTimeout(resolve, 500));
+      await new Promise(resolve => window.setTimeout(resolve, PREPARE_POLL_MS));
       job = await requestAPI<IPrepareJob>(`prepare/${job.job_id}`);
       this.prepareJobs[target] = job;
       this._emit();
@@ -211,12 +249,23 @@ export class RunsModel {
   }
 
   async submit(script: string, runConfiguration: string, args: string[]): Promise<string> {
-    const run = await requestAPI<{ run_id: string }>('runs', {
+    const run = await requestAPI<IRun>('runs', {
       method: 'POST',
       body: JSON.stringify({ run_configuration: runConfiguration, script, arguments: args })
     }, this.params);
+    this.runs.update(run);
     await this.refreshRuns();
     return run.run_id;
+  }
+
+  /** Show an error of an action (a click) in the sidebar's message line. */
+  fail(error: unknown): void {
+    this.error = message(error);
+    this._emit();
+  }
+
+  emit(): void {
+    this._emit();
   }
 
   private _schedule(delay: number): void {
@@ -227,10 +276,6 @@ export class RunsModel {
     }, delay);
   }
 
-  emit(): void {
-    this._emit();
-  }
-
   private _emit(): void {
     this._changed.emit(undefined);
   }
@@ -238,85 +283,4 @@ export class RunsModel {
   private _timer = 0;
   private _changed = new Signal<this, void>(this);
   private _activeChanged = new Signal<this, number>(this);
-}
-
-/** The open run: its detail and its log, followed while the run is active. */
-export class RunDetailModel {
-  constructor(readonly parent: RunsModel) {}
-
-  runId: string | null = null;
-  detail: IRunDetail | null = null;
-  log = '';
-  error = '';
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  open(runId: string): void {
-    this.close();
-    this.runId = runId;
-    this.log = '';
-    this._offset = 0;
-    this.detail = null;
-    this._generation += 1;
-    void this._follow(this._generation);
-  }
-
-  close(): void {
-    this._generation += 1;
-    this.runId = null;
-    this.detail = null;
-    this._changed.emit(undefined);
-  }
-
-  async cancel(): Promise<void> {
-    if (!this.runId) {
-      return;
-    }
-    await requestAPI(`runs/${encodeURIComponent(this.runId)}/cancel`, { method: 'POST' },
-      this.parent.params);
-    await this.parent.refreshRuns();
-  }
-
-  private async _follow(generation: number): Promise<void> {
-    let lastDetail = 0;
-    while (generation === this._generation && this.runId) {
-      const runId = this.runId;
-      try {
-        const chunk = await requestAPI<ILogChunk>(
-          `runs/${encodeURIComponent(runId)}/log`, {}, { ...this.parent.params, offset: this._offset });
-        if (generation !== this._generation) {
-          return;
-        }
-        this.log += chunk.text;
-        this._offset = chunk.next_offset;
-        const statusChanged = !this.detail || this.detail.status !== chunk.status;
-        if (statusChanged || Date.now() - lastDetail > 2000 || chunk.complete) {
-          this.detail = await requestAPI<IRunDetail>(
-            `runs/${encodeURIComponent(runId)}`, {}, this.parent.params);
-          lastDetail = Date.now();
-          if (statusChanged) {
-            void this.parent.refreshRuns(); // the list shows the state the detail just read
-          }
-        }
-        this.error = '';
-        this._changed.emit(undefined);
-        if (chunk.complete && this.detail && isTerminal(this.detail.status)) {
-          return;
-        }
-      } catch (error) {
-        this.error = message(error);
-        this._changed.emit(undefined);
-        if (error instanceof ApiError && error.status === 404) {
-          return;
-        }
-      }
-      await new Promise(resolve => window.setTimeout(resolve, LOG_POLL_MS));
-    }
-  }
-
-  private _offset = 0;
-  private _generation = 0;
-  private _changed = new Signal<this, void>(this);
 }

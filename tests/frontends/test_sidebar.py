@@ -4,9 +4,6 @@ development link): open the sidebar, see the targets, submit a .py through the f
 context menu, watch it reach Completed, read its log and metrics chart, cancel a long run."""
 from __future__ import annotations
 
-import os
-import shutil
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +11,10 @@ from typing import Any
 import pytest
 
 from tests._project import write
-from tests._require import require, require_module
 from tests._wait import wait_until
 
-from .browser import Lab, chromium_page, jupyterlab, require_chromium
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
-SCREENSHOTS = REPO / "docs" / "screenshots"
+from .browser import Lab, jupyterlab, chromium_page
+from .sidebar_page import lab_env, require_lab, shoot, submit_through_context_menu, widen_left_area
 
 TRAIN = """
     import time
@@ -46,71 +39,17 @@ LONG = """
 """
 
 
-def installed_labextension() -> Path | None:
-    """The aml-magic labextension in this environment's share/jupyter, if it is a real
-    (prebuilt, copied) install rather than a development symlink."""
-    folder = Path(sysconfig.get_path("data")) / "share" / "jupyter" / "labextensions" / "aml-magic"
-    if not (folder / "package.json").is_file() or folder.is_symlink():
-        return None
-    if not any((folder / "static").glob("remoteEntry.*.js")):
-        return None
-    return folder
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """JupyterLab on loopback over a root holding the project ``proj/``."""
-    for module in ("playwright.sync_api", "jupyterlab"):
-        require_module(module, "pip install '.[test]'")
-    require_chromium()
-    require(installed_labextension() is not None,
-            "the aml-magic labextension is not installed in this environment "
-            "(pip install . builds and installs it)")
+    require_lab()
     from aml_magic.domain.config import init_project
     root = tmp_path / "lab"
     project = init_project(root / "proj")
     write(project, "train.py", TRAIN)
     write(project, "long.py", LONG)
-    extra = {"AML_MAGIC_RECONCILE_SECONDS": "0.5",
-             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                         os.environ.get("PYTHONPATH")]))}
-    with jupyterlab(root, tmp_path, env=extra, ready_path="aml/api/version") as lab:
+    with jupyterlab(root, tmp_path, env=lab_env(), ready_path="aml/api/version") as lab:
         yield lab
-
-
-def submit_through_context_menu(page: Any, script: str, arguments: str = "") -> None:
-    """Right-click SCRIPT in the file browser, choose the menu item, accept the dialog (the
-    command then brings the Runs sidebar back with the new run open)."""
-    page.locator(".lm-TabBar-tab[data-id='filebrowser']").click()
-    item = page.locator(".jp-DirListing-item[data-file-type='python']", has_text=script)
-    item.click(button="right")
-    page.locator(".lm-Menu-item", has_text="Submit to compute target…").click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.locator(".aml-SubmitConfig").select_option("local")
-    if arguments:
-        dialog.locator(".aml-SubmitArguments").fill(arguments)
-    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-
-
-def widen_left_area(page: Any, width: int) -> None:
-    """Drag the left area's split handle so the sidebar is WIDTH pixels wide (screenshots)."""
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    if box is None:
-        return
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(width, y, steps=5)
-    page.mouse.up()
-
-
-def shoot(element: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    element.screenshot(path=str(ARTIFACTS / name))
-    if os.environ.get("AML_UPDATE_SCREENSHOTS") == "1" or not (SCREENSHOTS / name).exists():
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ARTIFACTS / name, SCREENSHOTS / name)
 
 
 @pytest.mark.timeout(240)

@@ -1,0 +1,59 @@
+"""The targets component (labextension/src/components/targets.ts) in real JupyterLab: the
+project's targets with type, address and prepared state; Prepare runs a real prepare job and
+shows its progress; Detach asks first, and removes the target only when confirmed."""
+from __future__ import annotations
+
+import pytest
+
+from tests._wait import wait_until
+
+from .pages import LabProject, sidebar_page
+
+
+@pytest.mark.timeout(240)
+def test_targets_list_prepare_and_detach(lab: LabProject) -> None:
+    # Given a project with the targets `aml init` makes, and a second local one attached
+    lab.api("POST", "targets", {"type": "local", "name": "spare"})
+    listed = {t["name"]: t for t in lab.api("GET", "targets")["targets"]}
+    assert set(listed) == {"local", "docker", "spare"}
+    with sidebar_page(lab) as sb:
+        targets = sb.node.locator(".aml-TargetsView")
+        # When the sidebar shows the project
+        # Then every target is a row with its name, type and address
+        for name, target in listed.items():
+            row = targets.locator(f".aml-Target[data-name='{name}']")
+            row.wait_for(timeout=30_000)
+            assert row.locator(".aml-TargetName").inner_text() == name
+            assert row.locator(".aml-TargetType").inner_text() == target["type"]
+            assert row.locator(".aml-TargetAddress").inner_text() == (target["address"] or "-")
+        assert targets.locator(".aml-Target").count() == 3
+        # And the local target's environment is shown prepared
+        local = targets.locator(".aml-Target[data-name='local']")
+        wait_until(lambda: local.locator(".aml-Prepared").inner_text() == "yes", 30,
+                   "local shown prepared")
+
+        # When the spare target is prepared
+        spare = targets.locator(".aml-Target[data-name='spare']")
+        spare.locator(".aml-PrepareButton").click()
+        # Then its job's state and progress are shown until it succeeds
+        spare.locator(".aml-Job-succeeded", has_text="Prepare: succeeded").wait_for(timeout=120_000)
+        assert spare.locator(".aml-PrepareProgress").count() == 1
+        assert spare.locator(".aml-PrepareButton").is_enabled()
+        wait_until(lambda: spare.locator(".aml-Prepared").inner_text() == "yes", 30,
+                   "spare shown prepared")
+
+        # When Detach is clicked but not confirmed, then the target stays
+        sb.page.once("dialog", lambda dialog: dialog.dismiss())
+        spare.locator(".aml-DetachButton").click()
+        assert (lab.path / "aml_config" / "spare.compute").exists()
+        assert targets.locator(".aml-Target[data-name='spare']").count() == 1
+        # When it is confirmed, then the target leaves the list and aml_config/
+        sb.page.once("dialog", lambda dialog: dialog.accept())
+        spare.locator(".aml-DetachButton").click()
+        spare.wait_for(state="detached", timeout=30_000)
+        assert not (lab.path / "aml_config" / "spare.compute").exists()
+        assert {t["name"] for t in lab.api("GET", "targets")["targets"]} == {"local", "docker"}
+        # And the runs list's target filter follows the targets
+        options = sb.node.locator(".aml-TargetFilter option")
+        wait_until(lambda: options.all_inner_texts() == ["all targets", "docker", "local"], 30,
+                   "the target filter lists the remaining targets")
