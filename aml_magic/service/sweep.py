@@ -156,12 +156,14 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
 def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
     """Copy the project's files as they are now into the parent's run folder (``work/`` and
     ``manifest.json``): every child runs these, whenever it starts, so editing the project
-    during a sweep changes none of its runs."""
+    during a sweep changes none of its runs. Each copy is checked against the snapshot (a file
+    edited after the snapshot was taken but before it was copied would otherwise reach every
+    child under the snapshot's digest); such an edit fails the sweep before anything runs."""
     from aml_magic.domain.snapshot.ship import materialize
     folder = ws.store.run_dir(parent_id)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        materialize(manifest, ws.root, folder / "work")
+        materialize(manifest, ws.root, folder / "work", verify=True)
         (folder / "manifest.json").write_text(manifest.to_json())
     except (OSError, AmlError) as exc:
         reason = f"could not keep the sweep's snapshot in {folder}: {exc}"
