@@ -1,5 +1,6 @@
 """The sweep's one snapshot, at the moments around its submit: a file edited between the
-snapshot and the parent's copy of it never reaches a child under the snapshot's digest."""
+snapshot and the parent's copy of it never reaches a child under the snapshot's digest, and
+the detached driver does not import the project's own modules in place of its own."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +13,7 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot import manifest as manifest_module
 from aml_magic.errors import AmlError
 from aml_magic.service import sweep as sweep_module
+from aml_magic.service.run import Run
 from aml_magic.service.sweep import children_of, submit_sweep
 from aml_magic.service.workspace import Workspace
 from tests._project import write
@@ -50,5 +52,24 @@ def test_an_edit_between_the_snapshot_and_its_copy_is_refused_and_nothing_runs(
             record = ws.store.get(child["run_id"])
             assert record.status is RunStatus.FAILED
             assert record.started_at is None and not record.target_state.get("run_dir")
+    finally:
+        ws.close()
+
+
+def test_the_driver_does_not_import_the_projects_modules_for_its_own(project: Path) -> None:
+    """A project holding a module named like one the driver imports after start-up (here
+    ``queue.py``): the driver must not run it (it used to start in the project folder with
+    ``-m``, which puts that folder first on its ``sys.path``, and died before ``ready``)."""
+    write(project, "train.py", "import sys\nprint('ran', *sys.argv[1:], flush=True)\n")
+    write(project, "queue.py", "raise SystemExit(\"the project's queue.py was imported\")\n")
+    ws = Workspace(project)
+    try:
+        parent = submit_sweep(ws, "local", "train.py", [], ["a=1,2"])
+        status = Run(ws, parent.id).wait(timeout=120)
+        record = ws.store.get(parent.id)
+        assert status is RunStatus.COMPLETED, record.reason
+        for child in children_of(record):
+            log = (ws.store.run_dir(child["run_id"]) / "log.txt").read_text()
+            assert f"ran --a {child['point']['a']}" in log, log
     finally:
         ws.close()

@@ -173,7 +173,9 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
 
 def _start_driver(ws: Workspace, parent_id: str) -> None:
     """Start ``sweep_driver`` in its own session and wait until it has noted itself as the
-    sweep's submitter (its first line); a driver that cannot start fails the sweep."""
+    sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
+    the parent's run folder, not the project's: ``-m`` puts the working folder first on
+    ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])
@@ -183,7 +185,7 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aml_magic.service.sweep_driver", str(ws.root), parent_id],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-            start_new_session=True, close_fds=True, env=env, cwd=str(ws.root))
+            start_new_session=True, close_fds=True, env=env, cwd=str(folder))
     assert proc.stdout is not None
     import selectors
     with selectors.DefaultSelector() as selector:
