@@ -51,7 +51,8 @@ def test_an_edit_between_the_snapshot_and_its_copy_is_refused_and_nothing_runs(
         for child in children_of(parent):
             record = ws.store.get(child["run_id"])
             assert record.status is RunStatus.FAILED
-            assert record.started_at is None and not record.target_state.get("run_dir")
+            assert record.started_at is None
+            assert not (ws.store.run_dir(record.run_id) / "status.json").exists()   # no agent
     finally:
         ws.close()
 
