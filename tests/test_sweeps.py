@@ -40,6 +40,18 @@ def _children(project: Path, parent_id: str) -> list[Any]:
         return [store.get(run_id) for run_id in ids]
 
 
+def _sweep_state(project: Path, parent_id: str) -> str:
+    """The parent's and each child's status and reason, and the driver's log: what a failing
+    assertion about a sweep shows (a flaky failure is then diagnosable from its output)."""
+    with RunStore(project) as store:
+        lines = [f"{record.run_id} {' '.join(record.command[1:])}: {record.status.value}"
+                 f" ({record.reason})" for record in [store.get(parent_id),
+                                                      *_children(project, parent_id)]]
+        driver_log = store.run_dir(parent_id) / "driver.log"
+    tail = driver_log.read_text(errors="replace")[-2000:] if driver_log.exists() else ""
+    return "\n".join([*lines, f"driver.log: {tail or '(empty)'}"])
+
+
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
     """The most intervals open at one moment (an end before a start at the same instant)."""
     events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
@@ -303,26 +315,31 @@ def test_every_child_runs_the_files_as_they_were_when_the_sweep_was_submitted(
     write(project, "train.py", f"""\
         import os, sys, time
         VERSION = 1
-        deadline = time.time() + 120
-        while not os.path.exists({str(gate)!r}) and time.time() < deadline:
+        deadline = time.monotonic() + 120          # (a step of the wall clock cannot end it)
+        while not os.path.exists({str(gate)!r}) and time.monotonic() < deadline:
             time.sleep(0.05)
         print("version", VERSION, " ".join(sys.argv[1:]), flush=True)
         """)
     _limit(project, 1)
     parent_id = aml("experiment", "submit", "-c", "local", "train.py", "--sweep", "a=1,2,3",
                     "-a", cwd=project).stdout.strip()
-    wait_until(lambda: _children(project, parent_id)[0].status is RunStatus.RUNNING, 120,
-               "the first child running (the others queued behind it)")
+    try:
+        wait_until(lambda: _children(project, parent_id)[0].status is RunStatus.RUNNING, 120,
+                   "the first child running (the others queued behind it)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_sweep_state(project, parent_id)}") from None
     # When the script is edited while two children are still queued
     (project / "train.py").write_text("print('version', 2)\n")
     gate.touch()
     waited = aml("run", "wait", parent_id, "--timeout", "120", cwd=project, check=False)
-    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert waited.returncode == 0, (waited.stdout + waited.stderr + "\n"
+                                    + _sweep_state(project, parent_id))
     # Then every child ran version 1 with its own arguments
     with RunStore(project) as store:
         for child in _children(project, parent_id):
             log = (store.run_dir(child.run_id) / "log.txt").read_text()
-            assert f"version 1 --a {child.command[-1]}" in log, log
+            assert f"version 1 --a {child.command[-1]}" in log, \
+                f"{child.run_id}: {log!r}\n{_sweep_state(project, parent_id)}"
             assert child.snapshot_digest == store.get(parent_id).snapshot_digest
     restored = tmp_path / "restored"
     aml("project", "restore", "--run-id", parent_id, "-d", str(restored), cwd=project)

@@ -157,11 +157,13 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
 def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
     """Copy the project's files as they are now into the parent's run folder (``work/`` and
     ``manifest.json``): every child runs these, whenever it starts, so editing the project
-    during a sweep changes none of its runs."""
+    during a sweep changes none of its runs. Each copy is checked against the snapshot (a file
+    edited after the snapshot was taken but before it was copied would otherwise reach every
+    child under the snapshot's digest); such an edit fails the sweep before anything runs."""
     folder = ws.store.run_dir(parent_id)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        materialize(manifest, ws.root, folder / "work")
+        materialize(manifest, ws.root, folder / "work", verify=True)
         (folder / "manifest.json").write_text(manifest.to_json())
     except (OSError, AmlError) as exc:
         reason = f"could not keep the sweep's snapshot in {folder}: {exc}"
@@ -171,7 +173,9 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
 
 def _start_driver(ws: Workspace, parent_id: str) -> None:
     """Start ``sweep_driver`` in its own session and wait until it has noted itself as the
-    sweep's submitter (its first line); a driver that cannot start fails the sweep."""
+    sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
+    the parent's run folder, not the project's: ``-m`` puts the working folder first on
+    ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])
@@ -181,7 +185,7 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aml_magic.service.sweep_driver", str(ws.root), parent_id],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-            start_new_session=True, close_fds=True, env=env, cwd=str(ws.root))
+            start_new_session=True, close_fds=True, env=env, cwd=str(folder))
     assert proc.stdout is not None
     import selectors
     with selectors.DefaultSelector() as selector:
