@@ -31,8 +31,8 @@ DEFAULT_DOCKER_IMAGE = "aml-magic/base:bookworm"
 OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
 KINDS: tuple[OptionKind, ...] = get_args(OptionKind)
 #: The JSON value of each kind in an attach request (a choice is also one of its ``choices``).
-VALUE_TYPES: dict[str, type] = {"text": str, "integer": int, "flag": bool, "choice": str,
-                                "path": str, "password": str}
+VALUE_TYPES: dict[OptionKind, type] = {"text": str, "integer": int, "flag": bool, "choice": str,
+                                      "path": str, "password": str}
 
 # Selectors for ``Option.types``: a type name, or every type of a placement or launch.
 REMOTE = "placement=remote"

@@ -83,8 +83,9 @@ def check_field(field: Any, option: dict[str, Any]) -> None:
     kind = field.get_attribute("type")
     where = f"option {option['name']}"
     assert field.get_attribute("title") == option["help"], where
-    label = field.locator("xpath=ancestor::label[1]").inner_text().strip()
-    assert label == option["label"] + (" *" if option["required"] else ""), where
+    label = field.locator("xpath=ancestor::label[1]")
+    text = label.inner_text() if option["kind"] == "flag" else label.locator("span").inner_text()
+    assert text.strip() == option["label"] + (" *" if option["required"] else ""), where
     assert (field.get_attribute("required") is not None) == option["required"], where
     if option["secret"] or option["kind"] == "password":
         assert (tag, kind, field.get_attribute("autocomplete")) == \
