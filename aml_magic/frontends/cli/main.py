@@ -6,8 +6,10 @@ Each command group lives in its own module (``GROUPS``), imported only when that
 for ``aml --help``): a command pays for its own group's imports, not for the others'."""
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +17,7 @@ from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
+from aml_magic.targets import launcher_ahead
 
 
 def build_parser(only: str | None = None) -> A.ArgumentParser:
@@ -38,15 +41,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     As the ``aml`` program (``argv`` None), the cyclic garbage collector is paused while the
     command starts (its passes over the objects every import creates cost more than the
     command's own work) and resumed before anything long-running (``settle_memory``); what
-    exists at the end is frozen, so the interpreter's exit does not walk it again. Called with
-    ``argv`` from Python, the caller's collector is left alone."""
+    exists at the end is frozen, and the program ends without the interpreter's teardown
+    (``_end``). Called with ``argv`` from Python, the caller's collector is left alone."""
     if argv is not None:
         return _run(list(argv))
     gc.disable()
     try:
-        return _run(sys.argv[1:], program=True)
+        code = _run(sys.argv[1:], program=True)
     finally:
         settle_memory()
+    return _end(code)
+
+
+def _end(code: int) -> int:
+    """The ``aml`` program's exit, without the interpreter's teardown (it unwinds every
+    imported module: a few ms on every command) when nothing but this thread is left: output
+    is flushed and the exit hooks (open SSH connections) run first, as they would."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return code                 # a thread still to be joined: the ordinary exit
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _run(args_list: list[str], *, program: bool = False) -> int:
@@ -57,6 +77,8 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
         args_list = args_list[1:]
     if program:
         configure_logging(debug=debug)
+        if args_list[:2] == ["experiment", "submit"]:   # starts while the rest is imported
+            launcher_ahead.start_for_submit(args_list[2:])
     parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
     try:
         args = parser.parse_args(args_list)
