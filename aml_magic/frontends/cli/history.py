@@ -30,7 +30,7 @@ from aml_magic.service.workspace import Workspace
 ALL_RUNS = 1 << 62
 
 
-def add_history(group: argparse.ArgumentParser) -> None:
+def add_history(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     history_verbs = verbs(group)
     _add_history_verbs(history_verbs)
     _add_maintenance_verbs(history_verbs)

@@ -20,18 +20,21 @@ from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpe
 from aml_magic.targets import launcher_ahead
 
 
-def build_parser(only: str | None = None) -> A.ArgumentParser:
+def build_parser(only: str | None = None, verb: str | None = None) -> A.ArgumentParser:
     """The ``aml`` parser. With ``only`` (a command group such as ``experiment``), the other
-    groups are listed but their verbs are not built: a command pays only for its own parser."""
+    groups are not built, and with ``verb`` (``submit``) a group that knows the verb builds it
+    alone: a command pays only for its own parser (argparse looks up its translations for
+    every parser it makes)."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
         "(the Azure ML Workbench CLI verbs, self-hosted).",
         epilog="`aml --debug ...` shows library tracebacks and debug logging.")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
     for name, (text, module, adder) in GROUPS.items():
-        group = sub.add_parser(name, help=text)
         if only is None or only == name:
-            getattr(importlib.import_module(f"aml_magic.frontends.cli.{module}"), adder)(group)
+            group = sub.add_parser(name, help=text)
+            getattr(importlib.import_module(f"aml_magic.frontends.cli.{module}"), adder)(
+                group, verb)
     return parser
 
 
@@ -79,7 +82,8 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
         configure_logging(debug=debug)
         if args_list[:2] == ["experiment", "submit"]:   # starts while the rest is imported
             launcher_ahead.start_for_submit(args_list[2:])
-    parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
+    only = args_list[0] if args_list and args_list[0] in GROUPS else None
+    parser = build_parser(only, args_list[1] if only and len(args_list) > 1 else None)
     try:
         args = parser.parse_args(args_list)
         return int(args.handler(args) or 0)
