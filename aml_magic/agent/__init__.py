@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aml_magic.agent._prestart import GUESS_VARIABLE as PRESTART_GUESS_VARIABLE  # noqa: F401
-
 AGENT_DIR = Path(__file__).resolve().parent
 SUPERVISOR = "supervisor.py"
 _SHIPPED = ("supervisor.py", "_supervisor.py", "_process.py", "_runfiles.py", "_logmask.py",

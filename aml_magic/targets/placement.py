@@ -20,7 +20,6 @@ from typing import Any
 from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import CommandResult, Transport
-from aml_magic.targets import launcher_ahead
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.local_spare import LocalSpare
 from aml_magic.targets.warm_launcher import WarmLauncher
@@ -169,7 +168,6 @@ class LocalPlacement(Placement):
                                      python)
         launcher.refill(int(answer["pid"]))
         self._spare.refill(request.manifest, int(answer["pid"]))
-        launcher_ahead.remember(self.project_root, request.runconfig.name, python, declared)
         answer["run_dir"] = run_dir
         return answer
 

@@ -25,9 +25,9 @@ import subprocess
 import threading
 from collections.abc import Mapping
 
-from aml_magic.agent import PRESTART_GUESS_VARIABLE as GUESS_VARIABLE
-from aml_magic.targets import launcher_ahead
 from aml_magic.targets.local_spare import after_run
+
+GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"   # agent/_prestart.py reads it
 
 
 class WarmLauncher:
@@ -53,7 +53,7 @@ class WarmLauncher:
             if spare.poll() is None and env == dict(os.environ):
                 return spare
             _discard(spare)
-        return launcher_ahead.take(self.argv) or self._popen(ahead=False)
+        return self._popen(ahead=False)
 
     def _popen(self, *, ahead: bool) -> subprocess.Popen[bytes]:
         env = dict(os.environ)

@@ -17,7 +17,6 @@ from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
-from aml_magic.targets import launcher_ahead
 
 
 def build_parser(only: str | None = None, verb: str | None = None) -> A.ArgumentParser:
@@ -80,8 +79,6 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
         args_list = args_list[1:]
     if program:
         configure_logging(debug=debug)
-        if args_list[:2] == ["experiment", "submit"]:   # starts while the rest is imported
-            launcher_ahead.start_for_submit(args_list[2:])
     only = args_list[0] if args_list and args_list[0] in GROUPS else None
     parser = build_parser(only, args_list[1] if only and len(args_list) > 1 else None)
     try:
