@@ -15,6 +15,7 @@ from aml_magic.frontends.cli.common import builds, settle_memory, verbs
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.sweep import submit_sweep, sweep_started_text
 from aml_magic.service.workspace import Workspace
+from aml_magic.targets.placement import fork_supervisors
 
 
 VERBS = ("submit", "prepare", "cancel")
@@ -51,6 +52,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     overrides = {field: value for field, value in (
         ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
         ("spark_dependencies_file", args.spark_dependencies)) if value}
+    if args.program:                    # a one-shot process: a local run's supervisor is forked
+        fork_supervisors()
     ws = Workspace(args.project)
     for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
                         ("-s/--spark-dependencies", args.spark_dependencies)):

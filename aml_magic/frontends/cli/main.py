@@ -83,6 +83,7 @@ def _run(args_list: list[str], *, program: bool = False) -> int:
     parser = build_parser(only, args_list[1] if only and len(args_list) > 1 else None)
     try:
         args = parser.parse_args(args_list)
+        args.program = program          # this process ends with the command (see experiment)
         return int(args.handler(args) or 0)
     except HelpShown as shown:
         if str(shown):
