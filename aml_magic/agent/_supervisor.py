@@ -148,6 +148,7 @@ class Supervisor:
         to log.txt itself: the log survives this process and costs nothing)."""
         if not self.spec["mask"]:
             return None
+        # imported only for a spec with values to mask: the supervisor's start-up stays short
         if __package__:
             from ._logmask import MaskedLog, mask_values
         else:  # pragma: no cover - on the target
