@@ -148,6 +148,7 @@ class Supervisor:
         to log.txt itself: the log survives this process and costs nothing)."""
         if not self.spec["mask"]:
             return None
+        # imported only for a spec with values to mask: the supervisor's start-up stays short
         if __package__:
             from ._logmask import MaskedLog, mask_values
         else:  # pragma: no cover - on the target
@@ -366,6 +367,58 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
     os.close(ready_w)
     os.waitpid(pid, 0)
     return _answer(ready_r, run_dir)
+
+
+def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
+    """``launch`` for a one-shot client process that imported this module (the ``aml``
+    command): the detached supervisor is forked from the client itself, so no interpreter
+    starts for it. The client must have one thread. Returns the answer ``launch`` prints, or
+    b"" when the supervisor stopped before recording the run (see RUN_DIR/agent.log); a bad
+    spec raises ``SpecError``."""
+    run_dir = os.path.abspath(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    spec = parse_spec(raw_spec, run_dir)
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs detached
+        code = 1
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _close_other_fds(ready_w)        # the client's files are not the run's
+            detach_stdio(run_dir)
+            import gc
+            gc.enable()                      # the client may have paused it for its start-up
+            code = _supervise(run_dir, spec, ready_w)
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.waitpid(pid, 0)
+    chunks = []
+    while True:
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ready_r)
+    return b"".join(chunks)
+
+
+def _close_other_fds(keep: int) -> None:
+    """Close every descriptor above stderr but ``keep``: a supervisor forked from a client
+    (``fork_launch``) must not hold the client's files (its history database, its pipes)."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _launch_validated(run_dir: str, raw_spec: bytes) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets as _random
 import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -163,7 +162,7 @@ class SecretStore:
     def _write_new(self, path: Path, data: bytes) -> None:
         """Create the file 0600 from the first byte (O_EXCL: never reuse or follow a link),
         then rename it into place so readers never see half a secret."""
-        tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                      0o600)
         try:
@@ -182,7 +181,7 @@ class SecretStore:
     def _new_ref(self, kind: str, name: str) -> tuple[str, Path]:
         if not _KIND_RE.fullmatch(kind):
             raise SecretError(f"secret kind {kind!r} must be lower-case letters, digits and '-'")
-        leaf = f"{_slug(name)}-{_random.token_hex(8)}"
+        leaf = f"{_slug(name)}-{os.urandom(8).hex()}"
         return f"{SECRET_ENV_PREFIX}{kind}/{leaf}", self._ensure_dir(kind) / leaf
 
     # ------------------------------------------------------------ API

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 #: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
 WAIT_CAP_SECONDS = 0.5
 LOG_FOLLOW_CAP_SECONDS = 0.1
-#: The first pause: a trivial run ends within milliseconds of its start.
-FIRST_PAUSE_SECONDS = 0.001
+#: The first pause. A local run's end wakes the waiter at once (its agent's pidfd), so this
+#: bounds only how soon a remote run's end or a run's first lines are seen: each check of a live
+#: run (lock, status, history) costs about as much as a trivial run takes.
+FIRST_PAUSE_SECONDS = 0.01
 #: The pause after new log text: short enough to stream, long enough that a chatty run does not
 #: make the follower reconcile (lock, status, history) thousands of times a second.
 ACTIVE_LOG_PAUSE_SECONDS = 0.01

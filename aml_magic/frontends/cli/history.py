@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ALL_RUNS = 1 << 62
 
 
-def add_history(group: argparse.ArgumentParser) -> None:
+def add_history(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     history_verbs = verbs(group)
     _add_history_verbs(history_verbs)
     _add_maintenance_verbs(history_verbs)

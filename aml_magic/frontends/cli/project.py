@@ -12,12 +12,12 @@ from aml_magic.service.restore import restore_run
 from aml_magic.service.workspace import Workspace
 
 
-def add_init(group: argparse.ArgumentParser) -> None:
+def add_init(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     group.add_argument("dir", nargs="?", default=".")
     group.set_defaults(handler=cmd_init)
 
 
-def add_project_group(group: argparse.ArgumentParser) -> None:
+def add_project_group(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     p = verbs(group).add_parser("restore", help="put back the project files a run was "
                                                 "submitted with")
     A.add_project(p)

@@ -16,7 +16,7 @@ from aml_magic.service.schema import run_detail_json, run_json
 from aml_magic.service.workspace import Workspace
 
 
-def add_run(group: argparse.ArgumentParser) -> None:
+def add_run(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     run_sub = verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
     A.add_project(p)
