@@ -37,6 +37,7 @@ _PATTERN = re.compile(f"({_SGR})|({_OTHER})|({_CONTROL})", re.DOTALL)
 _STRICT_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _STRICT = re.compile(f"{_OTHER}|{_STRICT_CONTROL}", re.DOTALL)
 _STRICT_SEARCH = re.compile(_STRICT_CONTROL)
+_PLAIN_ASCII = bytes([9, 10, *range(0x20, 0x7f)])
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -63,7 +64,10 @@ def visible(text: str) -> str:
     """``text`` with every escape sequence (colour too) and every control character other
     than tab and newline shown as text (``ESC`` as ``^[``, others as ``\\xNN``/``\\uNNNN``):
     what the ``aml`` command prints besides a streamed log."""
-    if not _STRICT_SEARCH.search(text):
+    if text.isascii():                # the usual listing: one pass in C over its bytes
+        if not text.encode("ascii").translate(None, _PLAIN_ASCII):
+            return text
+    elif not _STRICT_SEARCH.search(text):
         return text
     return _STRICT.sub(_shown, text)
 
