@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aml_magic.errors import AmlError, UnsafeRunFile
+from aml_magic.errors import AmlError, ApiError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
+from aml_magic.domain.runfolder import LOG_CHUNK, open_file_nofollow, read_nofollow
 from aml_magic.domain.snapshot import folder_watch
 
 if TYPE_CHECKING:
@@ -203,6 +203,28 @@ class Run:
     @property
     def outputs_folder(self) -> Path:
         return self.folder / "outputs"
+
+    def open_output(self, name: str) -> tuple[int, int]:
+        """(read-only fd, size) of the collected output ``name``: the one way every reader
+        (REST download, ``aml history download``) opens a run's outputs. Only names the
+        history lists are served, and the path is walked from the run folder with
+        ``O_NOFOLLOW`` on every component: a run (a container's root, a process it left
+        behind) may have replaced ``outputs/sub`` by a link to ``/etc`` after collection.
+        ``ApiError(404)`` names the run and the output otherwise."""
+        if name not in {a.path for a in self.outputs()}:
+            raise ApiError(404, f"run {self.id} has no output '{name}' (see its outputs with "
+                                f"`aml run show {self.id}`)")
+        try:
+            fd, info = open_file_nofollow(self.folder, f"outputs/{name}")
+        except UnsafeRunFile:
+            raise ApiError(404, f"output '{name}' of run {self.id} is a symlink or not a "
+                                "regular file in its run folder (the run replaced it after "
+                                "collection); not read") from None
+        except OSError as exc:
+            raise ApiError(404, f"output '{name}' of run {self.id} cannot be read "
+                                f"({exc.strerror}); the run folder was pruned or changed") \
+                from None
+        return fd, info.st_size
 
     def cancel(self) -> RunStatus:
         """Ask the target to stop the run; returns the status once the agent has answered

@@ -10,6 +10,7 @@ those ``TypedDict``s, ready for ``json.dumps``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -155,5 +156,11 @@ def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
 
 
 def dumps(data: Any) -> str:
-    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept."""
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept but for
+    the characters a terminal would act on (C1 controls, DEL, bidirectional overrides), which
+    are ``\\uNNNN`` escapes like the C0 ones (they occur only inside strings)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -196,7 +196,7 @@ class LocalPlacement(Placement):
         return started
 
     def _fork_agent(self, request: LaunchRequest, spec: bytes, run_dir: str,
-                    python: str) -> dict[str, Any]:
+                    python: str) -> AgentStarted:
         """``start_agent`` in a one-shot process (``fork_supervisors``): sync, then fork the
         detached supervisor from this process."""
         self.sync(request)
@@ -205,8 +205,7 @@ class LocalPlacement(Placement):
             self.compute.name, CommandResult(0 if out else 1, out, b"" if out else (
                 f"the supervisor stopped before recording the run; see {run_dir}/agent.log"
                 .encode())), python)
-        answer["run_dir"] = run_dir
-        return answer
+        return AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
 
     def _launcher(self, python: str) -> WarmLauncher:
         argv = launch_command(python, str(AGENT_DIR), "-")

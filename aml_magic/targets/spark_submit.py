@@ -40,11 +40,16 @@ def spark_submit_argv(spark_submit: str, deps: SparkDependencies | None, command
 
 
 # What a driver's log says about its application (Spark 3/4 log lines, standalone and YARN).
-# Patterns, compiled on first use (``re`` caches them): a local run only builds argv here.
+# The driver's log is the run's output, so each fact is validated as it is read: an id of
+# Spark's own forms (ending at a word boundary), an http(s) address of printable ASCII only
+# (an address carrying an escape sequence or another scheme is not recorded), a path without
+# control characters. Patterns, compiled on first use (``re`` caches them): a local run only
+# builds argv here.
 _APP_ID = (r"(?:app ID|Submitted application|application ID)\s+"
-           r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)")
-_UI = r"Bound SparkUI to \S+ and started at (https?://\S+)"
-_NO_PYTHON = r'Cannot run program "([^"]+)"'
+           r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)(?![\w-])")
+_UI = r"Bound SparkUI to \S+ and started at (\S+)"
+_HTTP_ADDRESS = r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[!-~]*)?\Z"
+_NO_PYTHON = r'Cannot run program "([^"\x00-\x1f\x7f-\x9f]+)"'
 _UNRESOLVED = r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)"
 
 
@@ -54,9 +59,11 @@ def driver_facts(text: str) -> dict[str, str]:
     app = re.search(_APP_ID, text)
     if app:
         facts["spark_app_id"] = app.group(1)
-    ui = re.search(_UI, text)
-    if ui:
-        facts["spark_ui"] = ui.group(1).rstrip(".,")
+    for ui in re.finditer(_UI, text):
+        address = ui.group(1).rstrip(".,")
+        if re.match(_HTTP_ADDRESS, address) and len(address) < 300:
+            facts["spark_ui"] = address
+            break
     return facts
 
 

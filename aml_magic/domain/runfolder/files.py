@@ -43,6 +43,33 @@ def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) 
     return fd
 
 
+def open_file_nofollow(base: Path | str, rel: str) -> tuple[int, os.stat_result]:
+    """A read-only fd on the regular file ``base/rel`` and its ``fstat``. ``base`` is the host's
+    own folder (opened normally); every component of ``rel``, the last one included, is opened
+    with ``O_NOFOLLOW`` from its parent's fd, so a symlink anywhere below ``base`` (``sub ->
+    /etc``) raises ``UnsafeRunFile`` instead of leading out; so do an absolute path, empty,
+    ``.`` or ``..`` components, and a FIFO, device or folder at the end. Missing:
+    ``FileNotFoundError``."""
+    parts = rel.split("/")
+    if "\0" in rel or any(p in ("", ".", "..") for p in parts):
+        raise UnsafeRunFile(f"{base}/{rel}: not a plain relative path; not opened")
+    folder = open_dir_nofollow(base, "/".join(parts[:-1]))
+    try:
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise UnsafeRunFile(f"{base}/{rel} is a symlink or special file; not read") \
+                from None
+        raise
+    finally:
+        os.close(folder)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UnsafeRunFile(f"{base}/{rel} is not a regular file; not read")
+    return fd, info
+
+
 def write_marker(folder: Path | str, name: str, data: bytes) -> None:
     """Create or replace ``folder/name`` (a cancel marker, a stamp): written under a fresh
     exclusive name and renamed over, so a symlink or hard link placed there is replaced, never

@@ -17,6 +17,7 @@ from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
+from aml_magic.frontends.termsafe import guard
 
 
 def build_parser(only: str | None = None, verb: str | None = None) -> A.ArgumentParser:
@@ -73,7 +74,13 @@ def _end(code: int) -> int:
 
 def _run(args_list: list[str], *, program: bool = False) -> int:
     """``program``: this process is the ``aml`` program, so it owns logging and the thread
-    exception hook (not so when a caller runs ``main(argv)`` from Python)."""
+    exception hook (not so when a caller runs ``main(argv)`` from Python). Everything the
+    command prints passes ``termsafe.guard`` (run-written text never acts on the terminal)."""
+    with guard():
+        return _guarded(args_list, program=program)
+
+
+def _guarded(args_list: list[str], *, program: bool) -> int:
     debug = bool(args_list) and args_list[0] == "--debug"
     if debug:
         args_list = args_list[1:]
