@@ -25,7 +25,7 @@ from aml_magic.domain.secrets import Masker, SecretStore
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
-from aml_magic.service.attach import attach_target
+from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
 from aml_magic.targets import target_class
@@ -138,11 +138,16 @@ class Workspace:
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
         return attach_target(self, type_name, name, **options)
 
+    def bind_login(self, compute: ComputeTarget) -> None:
+        """Bind the target's stored login secret to the host its file names (see attach)."""
+        bind_login(self, compute)
+
     def detach(self, name: str) -> None:
         """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
         the target referenced."""
         compute = self.config.compute(name)
         self.config.remove(name)
+        self.secrets.unbind_target(self.root, name)
         password = getattr(compute, "password", None)
         key = getattr(compute, "key_reference", None)
         for ref in (password, key):

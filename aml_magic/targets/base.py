@@ -177,6 +177,9 @@ class AgentTarget(Target):
                                    on_progress=on_progress, build=build, strict=strict)
 
     def submit(self, request: LaunchRequest) -> Launched:
+        if request.secret_values:    # the launch spec holds them: only where attach bound it
+            self.placement.check_secret_destination()
+            self.launch.check_secret_destination(self)
         return self.launch.submit(self, request)
 
     def read_state(self, target_state: TargetState) -> AgentState:
