@@ -87,6 +87,15 @@ def mask_tree(data: Any, *, name: str = "") -> Any:
     return mask_value(name, data)
 
 
+def url_forms(value: str) -> set[str]:
+    """``value`` URL-encoded as encoders do: every reserved character quoted or ``/`` kept,
+    spaces as ``%20`` or ``+``, escapes in upper or lower case."""
+    forms = {urllib.parse.quote(value, safe=""), urllib.parse.quote(value),
+             urllib.parse.quote_plus(value, safe=""), urllib.parse.quote_plus(value, safe="/")}
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in forms}
+    return forms
+
+
 def encoded_forms(value: str) -> set[str]:
     """The spellings of ``value`` an accidental (or careless) print shows besides the raw one:
     hex (both cases), reversed, and base64 (standard and URL-safe alphabets) both on its own
@@ -111,8 +120,8 @@ class Masker:
 
     Values shorter than 3 characters are not masked: replacing every "a" or "1" in a log would
     make it unreadable while hiding nothing (such a secret is guessable anyway). Each value is
-    also masked in its JSON-escaped and URL-quoted spellings, the forms logs often show, and
-    in its base64, hex and reversed forms (``encoded_forms``)."""
+    also masked in its JSON-escaped and URL-quoted spellings (``url_forms``), the forms logs
+    often show, and in its base64, hex and reversed forms (``encoded_forms``)."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
@@ -123,8 +132,7 @@ class Masker:
     def add(self, value: str | None) -> None:
         if not isinstance(value, str) or len(value) < MIN_MASK_LENGTH:
             return
-        forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
-                 urllib.parse.quote_plus(value, safe=""), *encoded_forms(value)}
+        forms = {value, json.dumps(value)[1:-1], *url_forms(value), *encoded_forms(value)}
         new = {f for f in forms if len(f) >= MIN_MASK_LENGTH} - self._values
         if new:
             self._values |= new

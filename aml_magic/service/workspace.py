@@ -21,7 +21,7 @@ from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.provenance import interpreter_provenance
-from aml_magic.domain.secrets import Masker, SecretStore
+from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
@@ -34,7 +34,7 @@ from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, T
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
-    from aml_magic.domain.secrets import Masker, SecretStore
+    from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 
 ProgressCallback = Callable[[str], None]
 
@@ -226,6 +226,8 @@ class Workspace:
         declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
+        if any(is_reference(value) for value in (declared or {}).values()):
+            target.check_secret_destination()   # store secrets: only where attach bound them
         if frozen_snapshot is None:
             manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                      "hashes.json")

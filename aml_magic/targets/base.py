@@ -89,6 +89,11 @@ class Target(ABC):
     def check(self, runconfig: RunConfiguration) -> None:
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
+    def check_secret_destination(self) -> None:
+        """Refuse (one line) to send a launch spec holding secrets from the store anywhere but
+        where the target was attached: its bound login, its bound engine. Called by submit
+        before anything is recorded; makes no connection."""
+
     def prepare(self, runconfig: RunConfiguration, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
@@ -176,10 +181,11 @@ class AgentTarget(Target):
         return self.launch.prepare(self, runconfig, dependencies or Dependencies(),
                                    on_progress=on_progress, build=build, strict=strict)
 
+    def check_secret_destination(self) -> None:
+        self.placement.check_secret_destination()
+        self.launch.check_secret_destination(self)
+
     def submit(self, request: LaunchRequest) -> Launched:
-        if request.secret_values:    # the launch spec holds them: only where attach bound it
-            self.placement.check_secret_destination()
-            self.launch.check_secret_destination(self)
         return self.launch.submit(self, request)
 
     def read_state(self, target_state: TargetState) -> AgentState:

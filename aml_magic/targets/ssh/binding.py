@@ -84,11 +84,14 @@ def check_login(compute: ComputeTarget, secrets: SecretStore, *, context: str) -
 
 def check_secret_destination(compute: ComputeTarget, secrets: SecretStore, *,
                              context: str) -> None:
-    """A launch that carries secrets goes only to a target whose login is a stored, bound
-    secret (checked when its connection was made): not to a host a file names together with
-    a password written out in it."""
+    """A launch that carries secrets goes only to a target whose login is a stored secret,
+    bound to what the file names (``check_login``; one an older version stored is bound at
+    its first login, before the spec is sent): not to a host a file names together with a
+    password written out in it. Makes no connection."""
     ref = login_ref(compute)
-    if ref is None or secrets.binding(ref, context=context) is None:
+    if ref is not None:
+        check_login(compute, secrets, context=context)
+    else:
         raise SecretError(
             f"{context}: the run has secrets in its EnvironmentVariables, and this target's "
             "login is not a secret attached on this machine; refused, nothing was sent. Attach "

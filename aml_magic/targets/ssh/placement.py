@@ -64,9 +64,7 @@ class RemotePlacement(Placement):
         check_login(self.compute, self.secrets, context=self._context())
 
     def check_secret_destination(self) -> None:
-        """A run carrying secrets goes only where the stored login is bound (the connection,
-        made first, binds a reference an older version stored)."""
-        _ = self.transport
+        """A run carrying secrets goes only where the stored login is bound."""
         check_secret_destination(self.compute, self.secrets, context=self._context())
 
     def _context(self) -> str:
