@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
-from aml_magic.domain.secrets import mask_value
+from aml_magic.domain.secrets import mask_tree, mask_url_passwords, mask_value
 from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
 
 if TYPE_CHECKING:    # the shapes are for the type checker: the CLI's start-up need not build them
@@ -40,11 +40,7 @@ def mask_environment(environment: Mapping[str, Any] | None) -> EnvironmentVariab
 def mask_secrets(data: Any, *, name: str = "") -> Any:
     """A deep copy of JSON-like ``data`` with every secret-looking key's text value masked
     (``EnvironmentVariables`` inside a configuration snapshot included)."""
-    if isinstance(data, Mapping):
-        return {str(k): mask_secrets(v, name=str(k)) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [mask_secrets(item, name=name) for item in data]
-    return mask_value(name, data)
+    return mask_tree(data, name=name)
 
 
 # -- builders ---------------------------------------------------------------------------------
@@ -140,10 +136,12 @@ def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> HistoryRu
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:
-    settings = compute_to_mapping(compute)
-    settings.pop("name", None)
+    """Masked as ``compute_to_mapping`` says: by the registry's ``secret`` flag for its keys,
+    by name for keys it does not know."""
+    settings = {key: mask_url_passwords(value) if isinstance(value, str) else value
+                for key, value in compute_to_mapping(compute).items() if key != "name"}
     return {"name": compute.name, "type": compute.type, "address": compute.address,
-            "username": compute.username, "settings": mask_secrets(settings)}
+            "username": compute.username, "settings": settings}
 
 
 def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:

@@ -21,11 +21,11 @@ from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.provenance import interpreter_provenance
-from aml_magic.domain.secrets import Masker, SecretStore
+from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
-from aml_magic.service.attach import attach_target
+from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
 from aml_magic.targets import target_class
@@ -34,7 +34,7 @@ from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, T
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
-    from aml_magic.domain.secrets import Masker, SecretStore
+    from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 
 ProgressCallback = Callable[[str], None]
 
@@ -138,11 +138,16 @@ class Workspace:
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
         return attach_target(self, type_name, name, **options)
 
+    def bind_login(self, compute: ComputeTarget) -> None:
+        """Bind the target's stored login secret to the host its file names (see attach)."""
+        bind_login(self, compute)
+
     def detach(self, name: str) -> None:
         """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
         the target referenced."""
         compute = self.config.compute(name)
         self.config.remove(name)
+        self.secrets.unbind_target(self.root, name)
         password = getattr(compute, "password", None)
         key = getattr(compute, "key_reference", None)
         for ref in (password, key):
@@ -221,6 +226,8 @@ class Workspace:
         declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
+        if any(is_reference(value) for value in (declared or {}).values()):
+            target.check_secret_destination()   # store secrets: only where attach bound them
         if frozen_snapshot is None:
             manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                      "hashes.json")

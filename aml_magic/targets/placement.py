@@ -75,6 +75,10 @@ class Placement(ABC):
     def check(self, runconfig: RunConfiguration) -> None:
         """Refuse what this placement cannot do (before anything is recorded)."""
 
+    def check_secret_destination(self) -> None:
+        """Raise unless a launch holding secrets may go where this placement runs (this
+        machine: always)."""
+
     @abstractmethod
     def run_dir(self, request: LaunchRequest) -> str:
         """Where the run folder lives on the machine."""

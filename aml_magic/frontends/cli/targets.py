@@ -206,6 +206,7 @@ def cmd_target_secure(args: argparse.Namespace) -> int:
     ref = ws.store_secret("password", f"{compute.name}-{compute.username or 'user'}",
                           compute.password)
     compute.password = ref
+    ws.bind_login(compute)
     ws.config.write_compute(compute)
     print(f"{compute.path}: the password is now in the secret store; the file holds {ref}")
     return 0
