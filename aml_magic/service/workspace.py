@@ -12,13 +12,12 @@ from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.config import (
     ProjectConfig,
     RunConfiguration,
-    compute_from_mapping,
     config_snapshot,
     find_project,
 )
 from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.records import RunRecord
-from aml_magic.domain.history.stale import fail_if_abandoned
+from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.provenance import interpreter_provenance
 from aml_magic.domain.secrets import Masker, SecretStore
@@ -28,6 +27,12 @@ from aml_magic.service import sweep
 from aml_magic.service.attach import attach_target
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
+from aml_magic.service.run_target import (
+    ForeignFolders,
+    compute_of_record,
+    orphaned_reason,
+    refused_paths,
+)
 from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
@@ -334,7 +339,14 @@ class Workspace:
 
     def reconcile(self, record: RunRecord, *, wait: bool = True) -> RunRecord:
         """``wait=False``: unchanged while its target is busy here (a build, a launch)."""
-        target = self._target_of_record(record)
+        try:
+            target = self._target_of_record(record)
+        except ForeignFolders as exc:       # a forged record: fail it, touch nothing
+            if record.status.is_terminal():
+                return record
+            from dataclasses import replace
+            return fail_malformed(self.store, replace(
+                record, target_state=replace(record.target_state, malformed=str(exc))))
         lock = self._target_locks[target.compute.name]
         if not lock.acquire(blocking=wait):
             return record
@@ -401,11 +413,19 @@ class Workspace:
         with self._target_locks[target.compute.name]:
             target.cancel(record.target_state)
 
-    def _target_of_record(self, record: RunRecord) -> Target:
-        """The target a run ran on, as configured now, else as recorded at submit."""
+    def orphaned(self, record: RunRecord) -> str | None:
+        """Why the run's target is gone (``run_target.py``), or None."""
         try:
-            compute = self.config.compute(record.target)
-        except AmlError:
-            compute = compute_from_mapping(record.target,
-                                           record.config_snapshot.get("compute", {}))
+            return orphaned_reason(self.config, record)
+        except AmlError:            # its .compute cannot be loaded: that error is shown instead
+            return None
+
+    def _target_of_record(self, record: RunRecord) -> Target:
+        """The target a run ran on, as ``aml_config/`` defines it now: never as recorded with
+        the run (a run can forge its record), so a run whose target is gone is orphaned
+        (``RunOrphaned``) and one naming folders not its own is refused (``ForeignFolders``)."""
+        compute = compute_of_record(self.config, record)
+        refused = refused_paths(compute, record, self.store.run_dir(record.run_id), self.root)
+        if refused:
+            raise ForeignFolders(refused)
         return self.target_for(compute)
