@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
+from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
 from aml_magic.domain.history.status import RunStatus
@@ -165,6 +166,7 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         materialize(manifest, ws.root, folder / "work", verify=True)
         (folder / "manifest.json").write_text(manifest.to_json())
+        keep_manifest(ws.store.aml_dir, manifest)   # restore's copy (history/manifests.py)
     except (OSError, AmlError) as exc:
         reason = f"could not keep the sweep's snapshot in {folder}: {exc}"
         fail_sweep(ws.store, parent_id, reason)

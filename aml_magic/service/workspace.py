@@ -16,6 +16,7 @@ from aml_magic.domain.config import (
     find_project,
 )
 from aml_magic.domain.history import RunStore
+from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
@@ -256,6 +257,7 @@ class Workspace:
                                "before it started")
         run_folder = store.run_dir(run_id)
         (run_folder / "manifest.json").write_text(manifest.to_json())
+        keep_manifest(store.aml_dir, manifest)      # restore's copy: the run cannot write it
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 on_progress=on_progress,

@@ -97,8 +97,9 @@ def _rebuild_one(store: RunStore, folder: Path, root: Path, report: RepairReport
         problem = foreign_paths(record.target_state, folder.name, local_folder=None,
                                 project_folders=(str(root / "outputs"), str(root / "logs")))
         if problem:
+            why = "; ".join(filter(None, (record.target_state.malformed, problem)))
             record.target_state = replace(record.target_state, run_dir=None, outputs_dir=None,
-                                          logs_dir=None, malformed=problem)
+                                          logs_dir=None, malformed=why)
     if record is None:
         report.without_record.append(folder.name)
         created = folder.stat().st_mtime
