@@ -131,7 +131,7 @@ def apply_restore(manifest: Manifest, plan: RestorePlan, dest: Path) -> int:
         entry = manifest.files[rel]
         parent, _, name = rel.rpartition("/")
         try:
-            folder = open_dir_nofollow(dest, parent, create=True)
+            folder = open_dir_nofollow(dest, parent, create=True, mode=0o755)
         except UnsafeRunFile as exc:
             raise AmlError(f"restore stopped at {rel}: {exc} ({written} file(s) written)") \
                 from None

@@ -17,6 +17,7 @@ from aml_magic.domain.config import (
 )
 from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.manifests import keep_manifest
+from aml_magic.domain.runfolder.files import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
@@ -25,6 +26,7 @@ from aml_magic.domain.secrets import Masker, SecretStore
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
+from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.attach import attach_target
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
@@ -227,6 +229,8 @@ class Workspace:
         declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
+        shown_command, in_arguments = masked_arguments(command, masker, compute, self.secrets)
+        masker.update(in_arguments)                 # the log masks them too
         if frozen_snapshot is None:
             manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
                                      "hashes.json")
@@ -245,8 +249,8 @@ class Workspace:
         snapshot["runconfig"]["EnvironmentVariables"] = environment or None
         record = RunRecord(
             run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
-            target_type=compute.type, status=RunStatus.QUEUED, command=command,
-            script=command[0], config_snapshot=snapshot, environment=environment,
+            target_type=compute.type, status=RunStatus.QUEUED, command=shown_command,
+            script=shown_command[0], config_snapshot=snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
         if queued_as is None:
             store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
@@ -256,7 +260,7 @@ class Workspace:
                 raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
                                "before it started")
         run_folder = store.run_dir(run_id)
-        (run_folder / "manifest.json").write_text(manifest.to_json())
+        write_marker(run_folder, "manifest.json", manifest.to_json().encode())
         keep_manifest(store.aml_dir, manifest)      # restore's copy: the run cannot write it
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,

@@ -7,6 +7,7 @@ import time are column lists taken from ``schema.RUN_COLUMNS``, never from calle
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -81,9 +82,10 @@ class RunStore:
         self.project_root = Path(project_root)
         self.aml_dir = self.project_root / ".aml"
         self.runs_dir = self.aml_dir / "runs"
-        self.aml_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.aml_dir)
         self.db_path = self.aml_dir / "history.db"
         schema.preflight(self.db_path, None if rebuilding else self.runs_dir)
+        private_files(self.db_path)
         self._db = Database(self.db_path, retry_seconds=retry_seconds)
         self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
 
@@ -108,7 +110,8 @@ class RunStore:
         """``<project>/.aml/runs/<run_id>/``; the id is checked so it cannot leave that folder."""
         path = self.runs_dir / check_run_id(run_id)
         if create:
-            path.mkdir(parents=True, exist_ok=True)
+            private_dir(self.runs_dir)
+            path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     # -- runs --------------------------------------------------------------------------------
@@ -390,3 +393,30 @@ class RunStore:
             "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? ORDER BY path",
             (run_id,)).fetchall())
         return [Artifact(path, size, sha256) for path, size, sha256 in rows]
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and its missing parents) as 0700, whatever the umask; an existing one
+    of ours made by an older version under a 0022 umask is narrowed to 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, 0o700)
+
+
+def private_files(db_path: Path) -> None:
+    """``history.db`` 0600 before SQLite opens it (its ``-wal``/``-shm`` files take its mode
+    when SQLite creates them); older ones are narrowed."""
+    try:
+        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass
+    for suffix in ("", "-wal", "-shm"):
+        path = db_path.with_name(db_path.name + suffix)
+        try:
+            st = path.lstat()
+            if st.st_mode & 0o077 and st.st_uid == os.getuid() and not path.is_symlink():
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            continue
