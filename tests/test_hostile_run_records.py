@@ -34,8 +34,9 @@ from tests._wait import wait_until
 
 FORGER = r'''
 import json, os, sys, time
-patch, flag = json.loads(sys.argv[1]), sys.argv[2]
-run = os.path.dirname(os.getcwd())
+patch = json.loads(sys.argv[1])
+run = os.path.dirname(os.getcwd())               # /aml/run in a container
+flag = os.path.join(run, "release")
 record = os.path.join(run, "record.json")
 with open("aml_config/victim.compute") as fh:        # the run's copy of the project
     ref = [l.split(":", 1)[1].strip() for l in fh if l.startswith("password:")][0]
@@ -48,7 +49,7 @@ while time.time() < deadline:                        # the host records Running 
     time.sleep(0.02)
 state = dict(data["target_state"], **patch.pop("target_state", {}))
 data.update(json.loads(json.dumps(patch).replace("@REF@", ref)))
-state = json.loads(json.dumps(state).replace("@RUNID@", os.path.basename(run)))
+state = json.loads(json.dumps(state).replace("@RUNID@", os.environ["AML_MAGIC_RUN_ID"]))
 data["target_state"] = state
 with open(record + ".x", "w") as fh:
     json.dump(data, fh)
@@ -91,22 +92,42 @@ def _victim_project(project: Path) -> None:
     write(project, "forge.py", FORGER)
 
 
-def _submit_forger(project: Path, patch: dict[str, object], flag: Path) -> str:
-    out = aml("experiment", "submit", "-c", "local", "-a", "forge.py", json.dumps(patch),
-              str(flag), cwd=project)
+def _submit_forger(project: Path, patch: dict[str, object], target: str = "local") -> str:
+    out = aml("experiment", "submit", "-c", target, "-a", "forge.py", json.dumps(patch),
+              cwd=project)
     run_id = out.stdout.strip()
     log = project / ".aml" / "runs" / run_id / "log.txt"
-    wait_until(lambda: log.is_file() and "forged" in log.read_text(), 30,
+    wait_until(lambda: log.is_file() and "forged" in log.read_text(), 120,
                f"the run {run_id} forging its record.json")
     return run_id
 
 
+def _release(project: Path, run_id: str | None) -> None:
+    """Let the forging run end (it waits for this file in its run folder)."""
+    if run_id is not None:
+        (project / ".aml" / "runs" / run_id / "release").write_text("go")
+
+
+@pytest.fixture(params=["local", "docker"])
+def target(request: pytest.FixtureRequest, project: Path,
+           monkeypatch: pytest.MonkeyPatch) -> str:
+    """The target the forging run runs on: this machine, or a container of the suite's
+    engine (its run folder mounted read-write)."""
+    if request.param == "docker":
+        from tests.targets.test_docker_target import CONDA, set_compute
+        dockerd = request.getfixturevalue("dockerd")
+        monkeypatch.setenv("DOCKER_HOST", dockerd.host)
+        write(project, "aml_config/conda_dependencies.yml", CONDA)
+        set_compute(Workspace(project), network_mode="host")   # the engine has no bridge
+    return str(request.param)
+
+
 def test_a_forged_record_naming_a_gone_target_connects_nowhere(
-        project: Path, listener: socket.socket, tmp_path: Path) -> None:
+        project: Path, listener: socket.socket, target: str) -> None:
     # Given a run that rewrote its record.json: its target is one not in aml_config/, recorded
     # as a remote target at the attacker's address with the victim's password reference
     _victim_project(project)
-    flag = tmp_path / "release"
+    run_id = None
     port = listener.getsockname()[1]
     patch = {"target": "ghost", "target_type": "remote",
              "config_snapshot": {"compute": {"type": "remote", "address": "127.0.0.1",
@@ -115,7 +136,7 @@ def test_a_forged_record_naming_a_gone_target_connects_nowhere(
                                              "hostKeyFingerprint": FINGERPRINT}},
              "target_state": {"run_dir": "/home/victim/.aml_magic/runs/@RUNID@"}}
     try:
-        run_id = _submit_forger(project, patch, flag)
+        run_id = _submit_forger(project, patch, target)
         # When the history is rebuilt from the run folders and the run is shown
         aml("history", "repair", "--force", cwd=project)
         shown = aml("run", "show", run_id, cwd=project, check=False)
@@ -141,7 +162,7 @@ def test_a_forged_record_naming_a_gone_target_connects_nowhere(
         assert "orphaned" in html and "&#x27;ghost&#x27;" in html
         assert not connection_arrived(listener)
     finally:
-        flag.write_text("go")
+        _release(project, run_id)
 
 
 def test_a_forged_record_cannot_point_outputs_outside_its_run(project: Path,
@@ -152,14 +173,14 @@ def test_a_forged_record_cannot_point_outputs_outside_its_run(project: Path,
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "id_rsa").write_text("PRIVATE KEY")
-    flag = tmp_path / "release"
+    run_id = None
     try:
         run_id = _submit_forger(project, {"target_state": {"outputs_dir": str(outside),
-                                                           "logs_dir": str(outside)}}, flag)
+                                                           "logs_dir": str(outside)}})
         # When the history is rebuilt from the run folders, the run ends, and it is shown
         aml("history", "repair", "--force", cwd=project)
     finally:
-        flag.write_text("go")
+        _release(project, run_id)
     ws = Workspace(project)
     run = ws.run(run_id)
     wait_until(lambda: run.refresh().status.is_terminal(), 30, f"{run_id} ending")
