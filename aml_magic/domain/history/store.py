@@ -7,7 +7,6 @@ import time are column lists taken from ``schema.RUN_COLUMNS``, never from calle
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.domain.history import schema
 from aml_magic.domain.history.database import Database
 from aml_magic.domain.history.mirror import write_record
+from aml_magic.domain.history.private import private_dir, private_files
 from aml_magic.domain.history.records import (
     Artifact, Metric, RunRecord, Transition, check_run_id, new_run_id, parse_status
 )
@@ -394,29 +394,3 @@ class RunStore:
             (run_id,)).fetchall())
         return [Artifact(path, size, sha256) for path, size, sha256 in rows]
 
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` (and its missing parents) as 0700, whatever the umask; an existing one
-    of ours made by an older version under a 0022 umask is narrowed to 0700."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_mode & 0o077 and st.st_uid == os.getuid():
-        os.chmod(path, 0o700)
-
-
-def private_files(db_path: Path) -> None:
-    """``history.db`` 0600 before SQLite opens it (its ``-wal``/``-shm`` files take its mode
-    when SQLite creates them); older ones are narrowed."""
-    try:
-        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o600))
-    except FileExistsError:
-        pass
-    for suffix in ("", "-wal", "-shm"):
-        path = db_path.with_name(db_path.name + suffix)
-        try:
-            st = path.lstat()
-            if st.st_mode & 0o077 and st.st_uid == os.getuid() and not path.is_symlink():
-                os.chmod(path, 0o600)
-        except FileNotFoundError:
-            continue
