@@ -97,7 +97,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGHUP, lambda *_: None)
         log_fd = os.open(os.path.join(self.run_dir, "log.txt"),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         now = time.time()
         if os.path.exists(self.cancel_path):
             return self._end_without_start("Canceled", "canceled before start", log_fd)
@@ -425,7 +425,7 @@ def _launch_validated(run_dir: str, raw_spec: bytes) -> int:
     """0 when the run folder exists and the spec is valid; else the exit code, with the
     reason written to status.json and stderr."""
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
     except OSError as exc:
         sys.stderr.write("aml_magic agent: cannot create run folder %s: %s\n" % (run_dir, exc.strerror))
         return 2
@@ -474,7 +474,7 @@ def run_foreground(run_dir: str, raw_spec: bytes) -> int:
     agent, so that the container lives exactly as long as the run."""
     run_dir = os.path.abspath(run_dir)
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
         spec = parse_spec(raw_spec, run_dir)
     except (OSError, SpecError) as exc:
         now = time.time()

@@ -209,7 +209,7 @@ class AmlService:
         record = run.refresh()
         return schema.run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
                                       log=f".aml/runs/{record.run_id}/log.txt",
-                                      unreachable=run.last_error)
+                                      unreachable=run.unreachable, orphaned=run.orphaned)
 
     def log(self, path: str, run_id: str, offset: int) -> LogChunkJson:
         """The log from byte OFFSET to its last complete line (masked) and where to go on."""

@@ -81,6 +81,17 @@ class Run:
         return self.refresh().status
 
     @property
+    def orphaned(self) -> str | None:
+        """Why its target is gone from ``aml_config/`` (nothing connects for it), or None."""
+        return self.workspace.orphaned(self.record)
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why the last refresh could not ask the target, unless the run is orphaned (said
+        by ``orphaned``): the state shown may be stale."""
+        return None if self.last_error and self.last_error == self.orphaned else self.last_error
+
+    @property
     def folder(self) -> Path:
         return self.workspace.store.run_dir(self.id)
 

@@ -82,7 +82,7 @@ def run_json(record: RunRecord) -> RunJson:
 
 def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     outputs: Iterable[Artifact] = (), log: str | None = None,
-                    unreachable: str | None = None,
+                    unreachable: str | None = None, orphaned: str | None = None,
                     environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
                              "configuration": cast("ConfigurationJson",
@@ -108,6 +108,8 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["spark_ui"] = state.spark_ui
     if unreachable:
         detail["unreachable"] = unreachable
+    if orphaned:                            # its target is gone: nothing connects for it
+        detail["orphaned"] = orphaned
     return detail
 
 

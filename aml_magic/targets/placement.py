@@ -144,7 +144,7 @@ class LocalPlacement(Placement):
 
     def sync(self, request: LaunchRequest) -> TargetState:
         run_dir = Path(self.run_dir(request))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py
             materialize(request.manifest, request.source, run_dir / "work")
         return TargetState(run_dir=str(run_dir))

@@ -14,10 +14,12 @@ LOG_CHUNK = 4 << 20                 # one read of log.txt per reconcile pass (an
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) -> int:
+def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False,
+                      mode: int = 0o700) -> int:
     """A directory fd for ``base/rel``. ``base`` is the host's own (opened normally); every
-    component of ``rel`` is opened with ``O_NOFOLLOW`` (and created when ``create``), so a
-    symlink placed by the run raises ``UnsafeRunFile`` instead of leading elsewhere."""
+    component of ``rel`` is opened with ``O_NOFOLLOW`` (and created with ``mode`` when
+    ``create``: history folders are 0700), so a symlink placed by the run raises
+    ``UnsafeRunFile`` instead of leading elsewhere."""
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in [p for p in rel.split("/") if p not in ("", ".")]:
@@ -25,7 +27,7 @@ def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) 
                 raise UnsafeRunFile(f"{base}/{rel}: '..' is not allowed")
             if create:
                 try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
+                    os.mkdir(part, mode, dir_fd=fd)
                 except FileExistsError:
                     pass
             try:

@@ -115,6 +115,7 @@ class RunDetailJson(_RunDetailJson, total=False):
     log: str                # the log file's path
     environment_log: str    # the log of the environment build its submit triggered
     unreachable: str        # why the target could not be asked: the state may be stale
+    orphaned: str           # why its target is gone from aml_config/: nothing connects for it
     python: str             # the interpreter the run used (path and version)
     provenance: ProvenanceJson
     hint: str

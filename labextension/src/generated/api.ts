@@ -139,6 +139,8 @@ export interface RunDetailJson {
   environment_log?: string;
   /** why the target could not be asked: the state may be stale */
   unreachable?: string;
+  /** why its target is gone from aml_config/: nothing connects for it */
+  orphaned?: string;
   /** the interpreter the run used (path and version) */
   python?: string;
   provenance?: ProvenanceJson;
