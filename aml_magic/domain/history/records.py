@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder.results import Artifact, Metric  # noqa: F401  (re-exported)
+from aml_magic.domain.results import Artifact, Metric  # noqa: F401  (re-exported)
 
 _UNSAFE_PROJECT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
