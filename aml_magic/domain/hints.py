@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aml_magic.domain.runfolder.files import read_tail_nofollow
+from aml_magic.domain.nofollow import read_tail_nofollow
 
 #: How much of the end of a run's log is searched (a traceback is at its end).
 TAIL_BYTES = 64 * 1024

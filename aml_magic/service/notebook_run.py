@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.manifests import keep_manifest
-from aml_magic.domain.runfolder.files import write_marker
+from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder import (

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aml_magic.domain.runfolder.files import open_dir_nofollow
+from aml_magic.domain.nofollow import open_dir_nofollow
 from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.errors import AmlError, UnsafeRunFile
 

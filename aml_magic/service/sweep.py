@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
 from aml_magic.domain.history.manifests import keep_manifest
-from aml_magic.domain.runfolder.files import write_marker
+from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
 from aml_magic.domain.history.status import RunStatus

@@ -17,7 +17,7 @@ from aml_magic.domain.config import (
 )
 from aml_magic.domain.history import RunStore
 from aml_magic.domain.history.manifests import keep_manifest
-from aml_magic.domain.runfolder.files import write_marker
+from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus

@@ -16,9 +16,9 @@ from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import RunRecord, parse_status
-from aml_magic.domain.runfolder.files import read_nofollow, write_marker
 from aml_magic.domain.envvars import environment_variables
 from aml_magic.domain.target_state import TargetState
+from aml_magic.domain.nofollow import read_nofollow, write_marker
 
 RECORD_FILE = "record.json"
 RECORD_LIMIT = 4 << 20

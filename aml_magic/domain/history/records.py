@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder.results import Artifact, Metric  # noqa: F401  (re-exported)
+from aml_magic.domain.results import Artifact, Metric  # noqa: F401  (re-exported)
 from aml_magic.domain.target_state import TargetState
 
 if TYPE_CHECKING:

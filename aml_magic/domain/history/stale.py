@@ -21,7 +21,7 @@ from aml_magic.errors import AmlError
 from aml_magic.domain.history.mirror import write_new
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder.files import read_nofollow, write_marker
+from aml_magic.domain.nofollow import read_nofollow, write_marker
 
 
 def _hostname() -> str:

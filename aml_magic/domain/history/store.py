@@ -22,8 +22,8 @@ from aml_magic.domain.history.records import (
 )
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder.files import append_nofollow
 from aml_magic.domain.target_state import TargetState
+from aml_magic.domain.nofollow import append_nofollow
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"

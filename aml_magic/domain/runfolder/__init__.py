@@ -14,13 +14,13 @@ symlinks, ``outputs`` as a symlink), and in a container it is often root. So the
   identity recorded at launch.
 
 One import point for every target (``from aml_magic import runfolder``); the code is split by
-concern: ``parsing``, ``files`` (no-follow operations), ``trees`` (copying and hashing what a run
-wrote) and ``processes`` (identity, signals).
+concern: ``parsing``, ``domain.nofollow`` (no-follow operations, shared with the history),
+``trees`` (copying and hashing what a run wrote) and ``processes`` (identity, signals).
 """
 from __future__ import annotations
 
 from aml_magic.agent.proctool import is_same, kill_session, signal_process
-from aml_magic.domain.runfolder.files import (
+from aml_magic.domain.nofollow import (
                     LOG_CHUNK,
                     append_nofollow,
                     open_dir_nofollow,

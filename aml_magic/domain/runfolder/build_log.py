@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import IO, Callable
 
-from aml_magic.domain.runfolder.files import read_tail_nofollow
+from aml_magic.domain.nofollow import read_tail_nofollow
 
 BUILD_LOG = "build.log"
 #: How much of the end of build.log a snapshot reads (a build prints a few thousand lines).

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
-from aml_magic.domain.runfolder.results import Artifact, Metric
+from aml_magic.domain.results import Artifact, Metric
 from aml_magic.domain.provenance import describe_python, python_facts
 
 STATUS_LIMIT = 64 * 1024            # status.json is a few hundred bytes

@@ -3,18 +3,25 @@ the run planted: each folder is walked through no-follow fds (``files``), each f
 when regular, and what is found becomes ``Artifact`` records."""
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
-from aml_magic.domain.runfolder.results import Artifact
-from aml_magic.domain.runfolder.files import open_dir_nofollow
+from aml_magic.domain.results import Artifact
+from aml_magic.domain.nofollow import open_dir_nofollow
 from aml_magic.domain.runfolder.parsing import display_name
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _sha256() -> Any:
+    """A SHA-256 hasher. ``hashlib`` starts OpenSSL when imported (~3 ms): the commands that
+    read the run history (``aml history list``, ``aml run list``) never hash a file."""
+    import hashlib
+    return hashlib.sha256()
 
 
 @dataclass
@@ -107,7 +114,7 @@ def _copy_file(src: int, dest: int, name: str, rel: str) -> Artifact | None:
                 return None
             fd_out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
                              0o600, dir_fd=dest)
-            digest, size = hashlib.sha256(), 0
+            digest, size = _sha256(), 0
             with os.fdopen(fd_out, "wb") as fout:
                 for block in iter(lambda: fin.read(1 << 20), b""):
                     digest.update(block)
@@ -168,7 +175,7 @@ def _hash_file(folder: int, name: str, shown: str) -> Artifact | None:
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        digest, size = hashlib.sha256(), 0
+        digest, size = _sha256(), 0
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
             size += len(block)

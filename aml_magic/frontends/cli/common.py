@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import gc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import ProjectConfig, find_project
 from aml_magic.frontends import arguments as A
+
+if TYPE_CHECKING:
+    from aml_magic.service.workspace import Workspace
 
 
 def verbs(group: argparse.ArgumentParser) -> Any:
@@ -33,6 +36,23 @@ def project_config(args: argparse.Namespace) -> ProjectConfig:
     """The project's ``aml_config/`` alone, for commands that only read it: no run history
     (SQLite), no targets are loaded."""
     return ProjectConfig(project_root(args))
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    """The project's ``Workspace`` (run history, targets, snapshots), for the verbs that use
+    one."""
+    # Imported here: the verbs that read only aml_config/ or the run history (`computetarget
+    # list`, `history list` and its 300 ms budget) skip the targets' and snapshots' imports.
+    from aml_magic.service.workspace import Workspace
+    return Workspace(getattr(args, "project", None))
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """``aml experiment cancel -r RUN_ID`` and ``aml run cancel RUN_ID``."""
+    run = workspace(args).run(args.run_id)
+    status = run.cancel()
+    print(f"run {run.id}: {status.value}")
+    return 0
 
 
 def settle_memory() -> None:

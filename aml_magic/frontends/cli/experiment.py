@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import builds, settle_memory, verbs
+from aml_magic.frontends.cli.common import builds, cmd_cancel, settle_memory, verbs
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.sweep import submit_sweep, sweep_started_text
 from aml_magic.service.workspace import Workspace
@@ -142,11 +142,4 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     result = Workspace(args.project).prepare(args.run_configuration, on_progress=print,
                                              strict=args.strict)
     print(f"{result.message} ({result.seconds:.2f} s)")
-    return 0
-
-
-def cmd_cancel(args: argparse.Namespace) -> int:
-    run = Workspace(args.project).run(args.run_id)
-    status = run.cancel()
-    print(f"run {run.id}: {status.value}")
     return 0

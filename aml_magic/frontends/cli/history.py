@@ -15,17 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.history import RunStore
-from aml_magic.domain.history.prune import parse_age
-from aml_magic.domain.history.prune import plan as prune_plan
-from aml_magic.domain.history.repair import damage, repair
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import project_root, verbs
+from aml_magic.frontends.cli.common import project_root, verbs, workspace
 from aml_magic.frontends.cli.output import emit
-from aml_magic.frontends.cli.runs import cmd_run_show
 from aml_magic.frontends.render import compare_table, format_size, history_table
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
-from aml_magic.service.workspace import Workspace
 
 if TYPE_CHECKING:
     pass
@@ -115,7 +110,7 @@ def cmd_history_list(args: argparse.Namespace) -> int:
     with RunStore(project_root(args)) as store:    # the store alone: no targets, configuration
         records = store.list_runs(status=args.status, target=args.target, limit=limit)
         if any(not r.status.is_terminal() for r in records):
-            Workspace(args.project).reconcile_active()      # live runs: ask their targets first
+            workspace(args).reconcile_active()      # live runs: ask their targets first
             records = store.list_runs(status=args.status, target=args.target, limit=limit)
         last = store.last_metric_values(r.run_id for r in records)
     names = metric_names(records, last)
@@ -143,20 +138,27 @@ def _sortable(value: Any) -> bool:
 
 def cmd_history_info(args: argparse.Namespace) -> int:
     args.run_id = _run_ref(args)
-    return cmd_run_show(args)
+    return _run_show(args)
 
 
 def cmd_history_last(args: argparse.Namespace) -> int:
-    ws = Workspace(args.project)
+    ws = workspace(args)
     newest = ws.store.list_runs(limit=1)
     if not newest:
         raise AmlError("no runs yet in this project (submit one with `aml experiment submit`)")
     args.run_id = newest[0].run_id
+    return _run_show(args)
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    """``aml run show``, which ``history info`` and ``history last`` are."""
+    # the run group's module (and the workspace) loads only for these two verbs
+    from aml_magic.frontends.cli.runs import cmd_run_show
     return cmd_run_show(args)
 
 
 def cmd_history_download(args: argparse.Namespace) -> int:
-    run = Workspace(args.project).run(_run_ref(args))
+    run = workspace(args).run(_run_ref(args))
     outputs = run.outputs()
     if not outputs:
         raise AmlError(f"run {run.id} has no outputs (files its script wrote under "
@@ -181,7 +183,7 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 
 
 def cmd_history_compare(args: argparse.Namespace) -> int:
-    ws = Workspace(args.project)
+    ws = workspace(args)
     records = select_records(ws, args.runs, last=args.last, sweep=args.sweep)
     data = comparison(ws.store, records)
     rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
@@ -190,6 +192,8 @@ def cmd_history_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_history_prune(args: argparse.Namespace) -> int:
+    # the maintenance verbs' modules load only for them: `history list` has a 300 ms budget
+    from aml_magic.domain.history.prune import parse_age, plan as prune_plan
     older = None if args.older_than is None else parse_age(args.older_than)
     with RunStore(project_root(args)) as store:
         chosen = prune_plan(store, older_than=older, status=args.status, keep_last=args.keep_last)
@@ -212,6 +216,8 @@ def cmd_history_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_history_repair(args: argparse.Namespace) -> int:
+    # (as prune's:) rebuilding reads every run folder, `history list` never does
+    from aml_magic.domain.history.repair import damage, repair
     root = project_root(args)
     if not args.force and damage(root) is None:
         print(f"{root / '.aml' / 'history.db'} is healthy: nothing to repair (--force rebuilds "

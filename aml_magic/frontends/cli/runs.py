@@ -7,8 +7,7 @@ import time
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import settle_memory, verbs
-from aml_magic.frontends.cli.experiment import cmd_cancel
+from aml_magic.frontends.cli.common import cmd_cancel, settle_memory, verbs
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer

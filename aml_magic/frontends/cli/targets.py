@@ -10,11 +10,10 @@ from typing import Any
 from aml_magic.domain.secrets import is_reference
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import project_config, verbs
+from aml_magic.frontends.cli.common import project_config, verbs, workspace
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import fields, format_size, table
 from aml_magic.service.schema import runconfig_json, target_json
-from aml_magic.service.workspace import Workspace
 
 
 def add_computetarget(group: argparse.ArgumentParser, verb: str | None = None) -> None:
@@ -93,7 +92,7 @@ def _add_computetarget_gc(sub: Any) -> None:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     import getpass
-    ws = Workspace(args.project)
+    ws = workspace(args)
     values = A.attach_values(args)
     for option_name, from_stdin in A.secret_prompts(args):
         secret = (sys.stdin.readline().rstrip("\r\n") if from_stdin else
@@ -121,7 +120,7 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
              else getpass.getpass(f"value for {args.name}: "))
     if not value:
         raise AmlError("empty value: nothing was stored")
-    ref = Workspace(args.project).store_secret("env", args.name, value)
+    ref = workspace(args).store_secret("env", args.name, value)
     print(ref)
     print(f"use it in a .runconfig:  EnvironmentVariables: {{{args.name}: \"{ref}\"}}",
           file=sys.stderr)
@@ -145,14 +144,14 @@ def cmd_target_show(args: argparse.Namespace) -> int:
 
 def cmd_target_detach(args: argparse.Namespace) -> int:
     name = A.name_of(args)
-    Workspace(args.project).detach(name)
+    workspace(args).detach(name)
     print(f"detached '{name}' (removed aml_config/{name}.compute and its .runconfig)")
     return 0
 
 
 def cmd_rc_create(args: argparse.Namespace) -> int:
-    rc = Workspace(args.project).create_run_configuration(args.name, target=args.target,
-                                                          framework=args.framework)
+    rc = workspace(args).create_run_configuration(args.name, target=args.target,
+                                                  framework=args.framework)
     print(f"created aml_config/{rc.name}.runconfig (target {rc.target})")
     return 0
 
@@ -176,7 +175,7 @@ def cmd_rc_show(args: argparse.Namespace) -> int:
 def cmd_target_gc(args: argparse.Namespace) -> int:
     # gc reaches into every target family (SSH stores, container images): only this verb loads it
     from aml_magic.targets import gc as target_gc
-    ws = Workspace(args.project)
+    ws = workspace(args)
     try:
         keep = target_gc.DEFAULT_KEEP_DAYS if args.keep_days is None else args.keep_days
         chosen = target_gc.plan(ws, args.name, keep_days=keep)
@@ -198,7 +197,7 @@ def cmd_target_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_target_secure(args: argparse.Namespace) -> int:
-    ws = Workspace(args.project)
+    ws = workspace(args)
     compute = ws.config.compute(args.name)
     if not compute.password or is_reference(compute.password):
         print(f"{compute.path}: no plaintext password; nothing to do")

@@ -1,6 +1,9 @@
 """File operations below a run folder that never follow a link the run planted: each path
 component is opened with ``O_NOFOLLOW`` from a folder the host owns, files are read only when
-regular (never a FIFO or device) and written under fresh names renamed into place."""
+regular (never a FIFO or device) and written under fresh names renamed into place.
+
+Used by the run folder's readers (``runfolder``) and by the run history's mirror in each run
+folder (``history``); imports nothing of either, so the history can be read without them."""
 from __future__ import annotations
 
 import errno
