@@ -225,7 +225,7 @@ def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None
                                             on_progress=None)
     request = LaunchRequest(run_id="gpu_test_0001", command=["x.py"], env={}, manifest=None,
                             project_root=ws.root, run_folder=ws.root / ".aml" / "runs" / "gpu",
-                            runconfig=rc)
+                            runconfig=rc, allowed_isolation=frozenset({"network_host"}))
     options = target.launch._options(target, request, str(request.run_folder),
                                      local_project=False)
     cid = target.launch.engine(target).create(options, image.id, ["true"])
