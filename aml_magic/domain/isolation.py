@@ -69,7 +69,8 @@ class Reduction:
     why: str
 
     def to_json(self) -> dict[str, str]:
-        return {"allow": self.allow, "key": self.key, "value": self.value, "why": self.why}
+        # "option", not "key": a field named like a secret would be masked on the way out
+        return {"allow": self.allow, "option": self.key, "value": self.value, "why": self.why}
 
     @property
     def text(self) -> str:
@@ -258,7 +259,7 @@ def summary(isolation: Any) -> str | None:
     ``isolation``; None when the run kept full isolation or the value is not one."""
     if not isinstance(isolation, dict) or not isinstance(isolation.get("reduced"), list):
         return None
-    items = [f"{r.get('key')}: {r.get('value')}" for r in isolation["reduced"]
+    items = [f"{r.get('option')}: {r.get('value')}" for r in isolation["reduced"]
              if isinstance(r, dict)]
     if not items:
         return None

@@ -86,7 +86,7 @@ class ReductionJson(TypedDict):
     """One ``.compute`` value that weakened a container's isolation."""
 
     allow: str              # the name that allows it (capabilities, root_user, ...)
-    key: str                # the .compute key
+    option: str             # the .compute key
     value: str              # its value
     why: str                # what it does
 

@@ -87,7 +87,7 @@ export interface ReductionJson {
   /** the name that allows it (capabilities, root_user, ...) */
   allow: string;
   /** the .compute key */
-  key: string;
+  option: string;
   /** its value */
   value: string;
   /** what it does */
