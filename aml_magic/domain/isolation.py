@@ -165,7 +165,8 @@ def _folder_reason(path: str, home: str) -> str | None:
         return "a home folder"
     if _inside(home, path) or _HOMES.fullmatch(path):
         return "a folder holding home folders"
-    for folder in (*_SYSTEM, *(f"{home}/{name}" for name in _CREDENTIALS), *_own_state()):
+    system = [f for f in _SYSTEM if f != home and not _inside(home, f)]   # root's home: /root
+    for folder in (*system, *(f"{home}/{name}" for name in _CREDENTIALS), *_own_state()):
         if path == folder or _inside(path, folder) or _inside(folder, path):
             return f"it is or holds {folder}"
     return None
