@@ -162,3 +162,29 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path,
     folder.chmod(0o777)
     assert project_cache(tmp_path / "proj") is None
     assert project_cache(tmp_path / "proj", create=True) is None
+
+
+def test_submit_sweep_and_prepare_refuse_before_anything_is_recorded(
+        project: Path, settings: Path) -> None:
+    # Given a project whose docker target asks for root and the host's network
+    from aml_magic.service.sweep import submit_sweep
+    from aml_magic.service.workspace import Workspace
+    compute = project / "aml_config" / "docker.compute"
+    compute.write_text(compute.read_text() + "containerUser: root\nnetworkMode: host\n")
+    (project / "train.py").write_text("print('hi')\n")
+    ws = Workspace(project)
+    try:
+        # When it is submitted, swept or prepared, Then each is refused with the one line
+        for attempt in (lambda: ws.submit("docker", "train.py"),
+                        lambda: submit_sweep(ws, "docker", "train.py", [], ["lr=1,2"]),
+                        lambda: ws.prepare("docker")):
+            with pytest.raises(AmlError, match="networkMode: host") as caught:
+                attempt()
+            assert "\n" not in str(caught.value)
+        # (a build minds only the network; a run also the user)
+        assert "containerUser" in str(pytest.raises(AmlError, ws.submit, "docker",
+                                                    "train.py").value)
+        # And nothing was recorded
+        assert ws.runs() == []
+    finally:
+        ws.close()
