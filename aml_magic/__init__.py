@@ -20,11 +20,12 @@ __all__ = ["Run", "Workspace", "__version__", "load_ipython_extension"]
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext aml_magic``: register the magics (nothing heavy is imported here)."""
-    from aml_magic.frontends.notebook.magics import register
+    from aml_magic.frontends.notebook.magics import register   # only when %load_ext runs
     register(ipython)
 
 
 def __getattr__(name: str) -> Any:
+    # The service loads on first use, so that `import aml_magic` stays light.
     if name == "Workspace":
         from aml_magic.service.workspace import Workspace
         return Workspace

@@ -76,3 +76,8 @@ class ApiError(AmlError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RunOrphaned(TargetError):
+    """A run's target is no longer in ``aml_config/`` (or is now another type): nothing is
+    read from or sent to any machine for it; re-attach the target to follow it again."""

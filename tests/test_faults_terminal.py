@@ -76,6 +76,15 @@ def test_neutralise_keeps_text_and_sgr() -> None:
     assert neutralise("\x1b]8;;http://e\x1b\\link") == "^[]8;;http://e^[\\link"
 
 
+def test_visible_shows_every_sequence_and_control_as_text() -> None:
+    """What every ``aml`` listing and message passes through (cli/main.py's guard)."""
+    from aml_magic.frontends.termsafe import visible
+    assert visible("plain\ttext\n") == "plain\ttext\n"
+    assert visible("\x1b[31mred\x1b[0m") == "^[[31mred^[[0m"
+    assert visible("\x1b]8;;http://e\x1b\\l") == "^[]8;;http://e^[\\l"
+    assert visible("a\x9b6n\rb\x07\u202ec") == "a\\x9b6n\\x0db\\x07\\u202ec"
+
+
 def test_library_traceback_only_with_debug(project: Path) -> None:
     """A fault the code does not expect (the history folder is a file) is one line naming
     it; ``aml --debug`` shows the traceback."""

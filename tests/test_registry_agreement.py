@@ -14,6 +14,8 @@ import pytest
 
 from aml_magic.domain import registry
 from aml_magic.domain.registry import Option
+from tests._contract import assert_shape
+from tests._options import bad, required, sample
 from tests.fixtures.sshd import SshServer
 from tests.server.conftest import lab_root, server  # noqa: F401  (the real Jupyter server)
 from tests.server.jupyter import JupyterServer
@@ -36,27 +38,9 @@ TYPES = list(registry.registered())
 OPTIONS = list(registry.attach_options())
 
 
-def sample(o: Option) -> Any:
-    """A valid value of option O."""
-    if o.kind == "flag":
-        return True
-    if o.kind == "integer":
-        return (o.low or 0) + 1
-    if o.kind == "choice":
-        return o.choices[-1]
-    if o.kind == "password":
-        return "pw-sample"
-    return o.example or f"{o.name}-value"
-
-
 def argv(o: Option, spelling: str | None = None) -> list[str]:
     flag = spelling or o.flag
     return [flag] if o.kind in ("flag", "password") else [flag, str(sample(o))]
-
-
-def required(type_name: str) -> dict[str, Any]:
-    """The options TYPE needs, with valid values."""
-    return {o.name: sample(o) for o in registry.options_for(type_name) if o.required}
 
 
 def test_every_pattern_has_an_example_that_matches_it() -> None:
@@ -172,6 +156,10 @@ def test_the_widget_form_has_one_field_per_option_shown_for_the_types_that_take_
     assert list(form.fields) == [o.name for o in OPTIONS]
     for o in OPTIONS:
         assert isinstance(form.fields[o.name], widget_of[o.kind]), o.name
+        # labelled as the registry labels it (as the Lab form is), its example the hint
+        assert form.fields[o.name].description == o.field_label, o.name
+        if o.example and isinstance(form.fields[o.name], w.Text):
+            assert o.example in form.fields[o.name].placeholder, o.name
         if o.kind == "choice":
             assert [v for _, v in form.fields[o.name].options][1:] == list(o.choices)
     assert set(form.type.options) == set(TYPES)
@@ -216,6 +204,8 @@ def test_the_target_types_endpoint_is_the_registry(server: JupyterServer) -> Non
     reply = server.api("GET", "target-types")
     # Then every type and alias is there, each with exactly the attach options it takes
     assert reply.status == 200, reply.body
+    assert_shape("TargetTypesJson", reply.json)
+    assert reply.json == registry.catalog()
     types: list[dict[str, Any]] = reply.json["types"]
     assert [t["name"] for t in types] == TYPES
     for shown in types:
@@ -230,16 +220,36 @@ def test_the_target_types_endpoint_is_the_registry(server: JupyterServer) -> Non
                          "kind": entry.kind, "default": registry.default_for(entry, spec),
                          "help": entry.help, "secret": entry.secret,
                          "required": entry.required,
-                         "choices": list(entry.choices) if entry.choices else None}
+                         "choices": list(entry.choices) if entry.choices else None,
+                         "label": entry.label or entry.name.replace("_", " "),
+                         "example": entry.example or None}
             assert o["kind"] in registry.KINDS
     # And it needs the token like every route
     assert server.api("GET", "target-types", token=False).status == 403
 
 
-def _bad(o: Option) -> Any:
-    """A value of the wrong kind (or out of range, or not matching) for O."""
-    return {"flag": "yes", "integer": "many", "choice": "bogus"}.get(
-        o.kind, "not a host/name" if o.pattern else 42)
+def test_the_contract_s_attach_request_is_the_registry_s_options() -> None:
+    from aml_magic.service.contract import models
+    from aml_magic.service.contract.schema_file import build_schema
+    from aml_magic.service.contract.typed_json import shape_problem
+    # The committed schema's attach request lists every attach option, with its kind's type
+    shape = build_schema()["$defs"]["AttachRequest"]
+    json_type = {str: "string", bool: "boolean", int: "integer"}
+    assert list(shape["properties"]) == ["type", "name", *(o.name for o in OPTIONS)]
+    for o in OPTIONS:
+        declared = shape["properties"][o.name]
+        assert declared["type"] == json_type[registry.VALUE_TYPES[o.kind]], o.name
+        assert declared.get("enum") == (list(o.choices) or None), o.name
+        assert o.help in declared["description"], o.name
+        for type_name in registry.types_of(o):
+            assert type_name in declared["description"], o.name
+    # And a body's option values are checked against those types, before check_attach
+    for o in OPTIONS:
+        body = {"type": "local", "name": "n", o.name: sample(o)}
+        assert shape_problem(models.AttachRequest, body, open_shapes=models.OPEN) is None
+        wrong = {"type": "local", "name": "n", o.name: [sample(o)]}
+        assert o.name in str(shape_problem(models.AttachRequest, wrong,
+                                           open_shapes=models.OPEN)), o.name
 
 
 def _refused(jupyter: JupyterServer, body: dict[str, Any], *words: str) -> None:
@@ -260,7 +270,7 @@ def test_rest_attach_refuses_every_wrong_option_with_one_line(
                 _refused(server, {**base, o.name: sample(o)}, o.name, "not apply")
             elif not (o.kind == "text" and not o.pattern) and o.kind not in ("path", "password"):
                 # A value of the wrong kind: 400 naming it
-                _refused(server, {**base, o.name: _bad(o)}, o.name)
+                _refused(server, {**base, o.name: bad(o)}, o.name)
             else:
                 _refused(server, {**base, o.name: 42}, o.name, "must be text")
         # A missing required option, an unknown one, two ways to log in: 400 naming them
@@ -369,7 +379,8 @@ def test_every_key_round_trips_through_a_compute_file(tmp_path: Path) -> None:
     for o in registry.compute_options():
         type_name = registry.types_of(o)[0]
         target = ComputeTarget(name="rt", type=type_name)
-        value = sample(o) if o.kind != "password" else "aml-secret:password/rt"
+        # a secret key holds a reference (a written-out value warns: issue 23)
+        value = sample(o) if not o.secret else "aml-secret:password/rt"
         target.set_value(o.attr, value)
         path = write_compute(target, tmp_path / "rt.compute")
         text = path.read_text()

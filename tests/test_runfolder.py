@@ -228,6 +228,25 @@ def test_tree_manifest_hashes_only_regular_files_inside(run_and_outside: tuple[P
 
 # -- process identity -------------------------------------------------------------------------
 
+def test_open_file_nofollow_refuses_a_link_on_any_component(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "outputs" / "real").mkdir(parents=True)
+    (run / "outputs" / "real" / "a.txt").write_text("mine")
+    os.symlink("/etc", run / "outputs" / "sub")
+    os.symlink("/etc/hostname", run / "outputs" / "last")
+    os.mkfifo(run / "outputs" / "fifo")
+    fd, info = runfolder.open_file_nofollow(run, "outputs/real/a.txt")
+    with os.fdopen(fd, "rb") as fh:
+        assert fh.read() == b"mine" and info.st_size == 4
+    for rel in ("outputs/sub/hostname", "outputs/last", "outputs/fifo", "outputs/real",
+                "outputs/../outputs/real/a.txt", "/etc/hostname", "outputs//real/a.txt",
+                "outputs/./real/a.txt", "outputs/real/a.txt\0"):
+        with pytest.raises(UnsafeRunFile):
+            runfolder.open_file_nofollow(run, rel)
+    with pytest.raises(FileNotFoundError):
+        runfolder.open_file_nofollow(run, "outputs/real/missing.txt")
+
+
 def test_identity_checks_refuse_a_reused_or_foreign_pid() -> None:
     proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
     try:

@@ -6,15 +6,20 @@ from pathlib import Path
 
 from aml_magic import Workspace
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.secrets import Masker
+from aml_magic.domain.masking import url_forms
+from aml_magic.domain.secrets import Masker, encoded_forms
 
 
 def test_masker_values_are_every_masked_spelling_longest_first() -> None:
     # Given a masker with a value that has JSON and URL spellings, and a too-short one
     masker = Masker(['pa"ss word', "ab"])
-    # When asked for its values; Then they are the raw value and its escaped forms, longest first
+    # When asked for its values; Then they are the raw value, its escaped forms and its encoded
+    # ones (base64, hex, reversed: issue 23), longest first
     values = masker.values()
-    assert set(values) == {'pa"ss word', 'pa\\"ss word', "pa%22ss%20word", "pa%22ss+word"}
+    assert set(values) == {'pa"ss word', 'pa\\"ss word', "pa%22ss%20word", "pa%22ss+word",
+                           *url_forms('pa"ss word'), *encoded_forms('pa"ss word')}
+    assert {"cGEic3Mgd29yZA==", "706122737320776f7264", "706122737320776F7264",
+            'drow ss"ap'} <= set(values)
     assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
 
 

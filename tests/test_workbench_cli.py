@@ -186,7 +186,7 @@ def test_iris_tutorial_command_lines(project: Path, tmp_path: Path) -> None:
 
     # aml project restore --run-id ID: the script as it was for that run
     (project / "iris_sklearn.py").write_text("print('edited since')\n")
-    restored = aml("project", "restore", "--run-id", best_id, cwd=project)
+    restored = aml("project", "restore", "--run-id", best_id, "--yes", cwd=project)
     assert "1 file(s) written" in restored.stdout
     assert (project / "iris_sklearn.py").read_text() == IRIS
     aml("project", "restore", "--run-id", best_id, "-d", str(tmp_path / "copy"), cwd=project)

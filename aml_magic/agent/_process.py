@@ -148,7 +148,7 @@ def signal_name(num: int) -> str:
 def detach_stdio(run_dir: str) -> None:
     """Leave the caller's stdin/stdout/stderr (an SSH channel, a pipe) so it sees EOF at once."""
     null = os.open(os.devnull, os.O_RDWR)
-    err = os.open(os.path.join(run_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    err = os.open(os.path.join(run_dir, "agent.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.dup2(err, 2)

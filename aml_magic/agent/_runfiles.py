@@ -126,10 +126,10 @@ def write_json_atomic(path: str, obj: Any) -> None:
     tmp = "%s.%d.tmp" % (path, os.getpid())
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(tmp, flags, 0o644)
+        fd = os.open(tmp, flags, 0o600)
     except FileExistsError:
         os.unlink(tmp)
-        fd = os.open(tmp, flags, 0o644)
+        fd = os.open(tmp, flags, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(json_dumps(obj))

@@ -97,7 +97,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGHUP, lambda *_: None)
         log_fd = os.open(os.path.join(self.run_dir, "log.txt"),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         now = time.time()
         if os.path.exists(self.cancel_path):
             return self._end_without_start("Canceled", "canceled before start", log_fd)
@@ -148,6 +148,7 @@ class Supervisor:
         to log.txt itself: the log survives this process and costs nothing)."""
         if not self.spec["mask"]:
             return None
+        # imported only for a spec with values to mask: the supervisor's start-up stays short
         if __package__:
             from ._logmask import MaskedLog, mask_values
         else:  # pragma: no cover - on the target
@@ -368,11 +369,63 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
     return _answer(ready_r, run_dir)
 
 
+def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
+    """``launch`` for a one-shot client process that imported this module (the ``aml``
+    command): the detached supervisor is forked from the client itself, so no interpreter
+    starts for it. The client must have one thread. Returns the answer ``launch`` prints, or
+    b"" when the supervisor stopped before recording the run (see RUN_DIR/agent.log); a bad
+    spec raises ``SpecError``."""
+    run_dir = os.path.abspath(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    spec = parse_spec(raw_spec, run_dir)
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs detached
+        code = 1
+        try:
+            os.close(ready_r)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            _close_other_fds(ready_w)        # the client's files are not the run's
+            detach_stdio(run_dir)
+            import gc
+            gc.enable()                      # the client may have paused it for its start-up
+            code = _supervise(run_dir, spec, ready_w)
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.waitpid(pid, 0)
+    chunks = []
+    while True:
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ready_r)
+    return b"".join(chunks)
+
+
+def _close_other_fds(keep: int) -> None:
+    """Close every descriptor above stderr but ``keep``: a supervisor forked from a client
+    (``fork_launch``) must not hold the client's files (its history database, its pipes)."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _launch_validated(run_dir: str, raw_spec: bytes) -> int:
     """0 when the run folder exists and the spec is valid; else the exit code, with the
     reason written to status.json and stderr."""
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
     except OSError as exc:
         sys.stderr.write("aml_magic agent: cannot create run folder %s: %s\n" % (run_dir, exc.strerror))
         return 2
@@ -421,7 +474,7 @@ def run_foreground(run_dir: str, raw_spec: bytes) -> int:
     agent, so that the container lives exactly as long as the run."""
     run_dir = os.path.abspath(run_dir)
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
         spec = parse_spec(raw_spec, run_dir)
     except (OSError, SpecError) as exc:
         now = time.time()

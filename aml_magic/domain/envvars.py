@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aml_magic.domain.secrets import Masker, SecretStore, is_reference, looks_secret, url_passwords
+from aml_magic.errors import SecretError
 
 #: name -> value, both text: what the run's process gets (resolved), or history and the front
 #: ends keep and show (masked).
@@ -62,6 +63,7 @@ def resolve_env(env: Mapping[str, object] | None, store: SecretStore, *,
         if is_reference(text):
             where = f"{context}: EnvironmentVariables.{name}" if context \
                 else f"EnvironmentVariables.{name}"
+            _check_made_for_runs(store, text, where, name)
             text = store.get(text, context=where)
             masker.add(text)
         elif looks_secret(name):
@@ -70,6 +72,22 @@ def resolve_env(env: Mapping[str, object] | None, store: SecretStore, *,
             masker.add(password)
         resolved[name] = text
     return resolved, masker
+
+
+#: The kind of secret ``aml secret set`` stores: the only one a run's environment may hold.
+RUN_SECRET_KIND = "env"
+
+
+def _check_made_for_runs(store: SecretStore, ref: str, where: str, name: str) -> None:
+    """SSH passwords and keys log in to a target; they never reach a run's environment (a
+    script could print or send them anywhere). One line names the variable and the reference."""
+    kind = store.kind(ref, context=where)
+    if kind != RUN_SECRET_KIND:
+        what = {"password": "an SSH login password", "sshkey": "an SSH private key"}.get(
+            kind, f"a '{kind}' secret")
+        raise SecretError(
+            f"{where}: {ref} is {what}, not a secret made for runs; refused. Store the value "
+            f"for runs with `aml secret set {name}` and use the reference it prints")
 
 
 def masked_environment(env: Mapping[str, object] | None,

@@ -18,8 +18,9 @@ from aml_magic.domain.runfolder.files import read_tail_nofollow
 TAIL_BYTES = 64 * 1024
 
 # "No module named 'azureml.dataprep'" (Python 3) and "No module named azureml.dataprep" (2)
-_MISSING = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named "
-                      r"'?azureml\.([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]*)?'?")
+# (compiled on first use, by ``re``: only a failed run's log is searched)
+_MISSING = (r"(?:ModuleNotFoundError|ImportError): No module named "
+            r"'?azureml\.([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z0-9_.]*)?'?")
 
 _INSTEAD = {
     "dataprep": "load the data with pandas (pandas.read_csv / read_parquet) in the script; "
@@ -45,7 +46,7 @@ def hint_for_module(submodule: str) -> str:
 def hint_from_log(text: str) -> str | None:
     """The hint for the last missing ``azureml.<x>`` import (other than ``logging``) named in
     ``text``; None when there is none."""
-    found = [m.group(1) for m in _MISSING.finditer(text) if m.group(1) != "logging"]
+    found = [m.group(1) for m in re.finditer(_MISSING, text) if m.group(1) != "logging"]
     return hint_for_module(found[-1]) if found else None
 
 

@@ -16,16 +16,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aml_magic.errors import AmlError
+
+if TYPE_CHECKING:   # the shape of catalog(), declared in the API contract (types only)
+    from aml_magic.service.contract.models import TargetTypesJson
 
 #: The image the container types build on when ``baseDockerImage`` is not given.
 DEFAULT_DOCKER_IMAGE = "aml-magic/base:bookworm"
 
-#: Value kinds. ``password`` is a secret typed at attach (a masked prompt on the command line);
-#: only a reference to it is stored. ``path`` is a file on this machine.
-KINDS = ("text", "integer", "flag", "choice", "path", "password")
+#: How an option's value is entered. ``password`` is a secret typed at attach (a masked prompt
+#: on the command line); only a reference to it is stored. ``path`` is a file on this machine.
+OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
+KINDS: tuple[OptionKind, ...] = get_args(OptionKind)
+#: The JSON value of each kind in an attach request (a choice is also one of its ``choices``).
+VALUE_TYPES: dict[OptionKind, type] = {"text": str, "integer": int, "flag": bool, "choice": str,
+                                      "path": str, "password": str}
 
 # Selectors for ``Option.types``: a type name, or every type of a placement or launch.
 REMOTE = "placement=remote"
@@ -78,7 +85,7 @@ class Option:
     checks it at attach only, so files written otherwise still load."""
     name: str
     key: str | None
-    kind: str
+    kind: OptionKind
     help: str
     types: tuple[str, ...]
     attach: bool = True
@@ -96,7 +103,7 @@ class Option:
     pattern_hint: str = ""
     pattern_in_files: bool = True            # False: only attach input must match
     group: str | None = None
-    label: str = ""
+    label: str = ""                          # the form field's label (default: the name)
     example: str = ""                        # a valid value: the form's hint, the tests' sample
     workbench: bool = False                   # a key Azure ML Workbench itself wrote
     # On a container target, a value of this option can weaken the run's isolation; this is
@@ -125,6 +132,11 @@ class Option:
     @property
     def comment(self) -> str:
         return self.doc or self.help
+
+    @property
+    def field_label(self) -> str:
+        """The label of its field in the widget and Lab attach forms."""
+        return self.label or self.name.replace("_", " ")
 
     def applies_to(self, spec: TargetType) -> bool:
         return any(s in (ANY, spec.name, f"placement={spec.placement}", f"launch={spec.launch}")
@@ -373,7 +385,7 @@ def _checked(o: Option, value: Any, said: str) -> Any:
     return value
 
 
-def catalog() -> dict[str, Any]:
+def catalog() -> TargetTypesJson:
     """Every type with the attach options it takes: the JSON of ``GET /aml/api/target-types``,
     from which the Lab attach form renders."""
     return {"types": [
@@ -381,14 +393,15 @@ def catalog() -> dict[str, Any]:
          "placement": t.placement, "launch": t.launch,
          "options": [{"name": o.name, "key": o.key, "flag": o.flag, "kind": o.kind,
                       "default": default_for(o, t), "help": o.help, "secret": o.secret,
-                      "required": o.required, "choices": list(o.choices) or None}
+                      "required": o.required, "choices": list(o.choices) or None,
+                      "label": o.field_label, "example": o.example or None}
                      for o in options_for(t.name)]}
         for t in TYPES]}
 
 
 __all__ = [
     "ANY", "CONTAINER", "DEFAULT_DOCKER_IMAGE", "KINDS", "LOCAL", "OPTIONS", "PROCESS", "REMOTE",
-    "SPARK", "TYPES", "Option", "TargetType", "aliases", "attach_choices", "attach_options",
-    "catalog", "check_attach", "compute_options", "default_for", "lookup", "option",
-    "options_for", "registered", "types_of",
+    "SPARK", "TYPES", "VALUE_TYPES", "Option", "OptionKind", "TargetType", "aliases",
+    "attach_choices", "attach_options", "catalog", "check_attach", "compute_options",
+    "default_for", "lookup", "option", "options_for", "registered", "types_of",
 ]

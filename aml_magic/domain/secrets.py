@@ -1,82 +1,47 @@
-"""The local secret store (passwords, SSH private keys) kept outside the project, and masking
-of secret values wherever text is shown or stored.
+"""The local secret store (passwords, SSH private keys, values for runs) kept outside the
+project, and what each secret was stored for (its binding).
 
 Files under the store are created mode 0600 in folders of mode 0700; ``.compute`` files and
-run records only ever hold a *reference*, ``aml-secret:<kind>/<slug>-<16 hex>``.
+run records only ever hold a *reference*, ``aml-secret:<kind>/<slug>-<16 hex>``. Masking lives
+in ``masking.py`` and is re-exported here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-import secrets as _random
-import urllib.parse
+import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Mapping
 
+from aml_magic.domain.masking import (
+    MASK,
+    MIN_MASK_LENGTH,
+    SECRET_ENV_PREFIX,
+    WORKBENCH_PREFIX,
+    Masker,
+    encoded_forms,
+    is_reference,
+    is_secret_name,
+    looks_secret,
+    mask_mapping,
+    mask_tree,
+    mask_url_passwords,
+    mask_value,
+    url_passwords,
+)
 from aml_magic.errors import SecretError
 
-SECRET_ENV_PREFIX = "aml-secret:"
-WORKBENCH_PREFIX = "AzureMlSecret="
-MASK = "******"
-MIN_MASK_LENGTH = 3
 KEYRING_SERVICE = "aml_magic"
+#: Next to a secret's file, what it was stored for (``SecretStore.bind``); a reference's leaf
+#: has no '.', so no reference names one.
+BINDING_SUFFIX = ".binding"
+#: Folder of target bindings (``bind_target``); kinds have no '_', so it is no kind's.
+BINDINGS_DIR = "_bindings"
 
 _REF_RE = re.compile(r"aml-secret:([a-z][a-z0-9-]{0,31})/([a-z0-9][a-z0-9-]{0,47})-([0-9a-f]{16})")
 _KIND_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
-_SECRET_NAME_RE = re.compile(
-    r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL"
-    r"|_(?:PASS|PWD|PAT|AUTH)$", re.IGNORECASE)          # DB_PASS, MYSQL_PWD, GITHUB_PAT
-# scheme://user:password@host -- the password part (up to the last '@' before the host)
-_URL_PASSWORD_RE = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/]*)(@)")
-
-
-def is_reference(text: object) -> bool:
-    """True for an aml_magic reference or a Workbench ``AzureMlSecret=...`` one."""
-    return isinstance(text, str) and (text.startswith(SECRET_ENV_PREFIX)
-                                      or text.startswith(WORKBENCH_PREFIX))
-
-
-def looks_secret(name: str) -> bool:
-    """Whether an environment variable's name says it holds a secret: ``*PASSWORD*``,
-    ``*SECRET*``, ``*TOKEN*``, ``*KEY*``, ``*CREDENTIAL*``, and the suffixes ``_PASS``,
-    ``_PWD``, ``_PAT``, ``_AUTH`` (never ``PWD`` itself: the shell's working folder)."""
-    return bool(_SECRET_NAME_RE.search(name))
-
-
-def url_passwords(text: str) -> list[str]:
-    """The password parts of ``scheme://user:password@host`` URLs in ``text``."""
-    return [m.group(2) for m in _URL_PASSWORD_RE.finditer(text) if m.group(2)]
-
-
-def mask_url_passwords(text: str) -> str:
-    """``text`` with the password part of every ``scheme://user:password@host`` URL masked
-    (``postgres://app:******@db/x``): a ``DATABASE_URL`` is shown, its password never."""
-    if "://" not in text:
-        return text
-    return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + (MASK if m.group(2) else "") + m.group(3),
-                                text)
-
-
-#: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.
-_NOT_SECRET_SUFFIXES = ("fingerprint", "file", "path", "location", "directory", "dir")
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a key or variable name says its value is a secret (``DB_PASSWORD``,
-    ``apiToken``); ``keyFile`` or ``hostKeyFingerprint`` are not."""
-    lowered = name.lower()
-    return looks_secret(name) and not lowered.endswith(_NOT_SECRET_SUFFIXES)
-
-
-def mask_value(name: str, value: Any) -> Any:
-    """``******`` for a text value under a secret-looking name, unless it is a reference into
-    the secret store (a reference reveals nothing and says where the value lives)."""
-    if isinstance(value, str) and value and is_secret_name(name) and not is_reference(value):
-        return MASK
-    if isinstance(value, str):
-        return mask_url_passwords(value)          # DATABASE_URL=postgres://u:******@host
-    return value
 
 
 def _slug(name: str) -> str:
@@ -88,23 +53,6 @@ def _target_from(context: str | None) -> str:
     if context and context.endswith(".compute"):
         return Path(context).stem
     return context or "<target>"
-
-
-_PASSWORD_LINE = re.compile(rb"^\s*[\"']?password[\"']?\s*:\s*[\"']?([^\s\"'#][^\r\n]*)$",
-                            re.MULTILINE | re.IGNORECASE)
-
-
-def holds_plaintext_password(path: str) -> bool:
-    """Whether a ``.compute`` file has a ``password:`` that is not a secret reference: such a
-    file is never copied into a run (nor to a remote). Unreadable counts as holding one."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(1 << 20)
-    except OSError:
-        return True
-    return any(not m.group(1).strip().startswith((b"aml-secret:", b"AzureMlSecret="))
-               and m.group(1).strip() not in (b"null", b"~", b"")
-               for m in _PASSWORD_LINE.finditer(data))
 
 
 class SecretStore:
@@ -163,7 +111,7 @@ class SecretStore:
     def _write_new(self, path: Path, data: bytes) -> None:
         """Create the file 0600 from the first byte (O_EXCL: never reuse or follow a link),
         then rename it into place so readers never see half a secret."""
-        tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                      0o600)
         try:
@@ -182,7 +130,7 @@ class SecretStore:
     def _new_ref(self, kind: str, name: str) -> tuple[str, Path]:
         if not _KIND_RE.fullmatch(kind):
             raise SecretError(f"secret kind {kind!r} must be lower-case letters, digits and '-'")
-        leaf = f"{_slug(name)}-{_random.token_hex(8)}"
+        leaf = f"{_slug(name)}-{os.urandom(8).hex()}"
         return f"{SECRET_ENV_PREFIX}{kind}/{leaf}", self._ensure_dir(kind) / leaf
 
     # ------------------------------------------------------------ API
@@ -264,7 +212,7 @@ class SecretStore:
         return path
 
     def delete(self, ref: str) -> None:
-        """Remove a secret; unknown and Workbench references are a no-op."""
+        """Remove a secret and its binding; unknown and Workbench references are a no-op."""
         if is_reference(ref) and ref.startswith(WORKBENCH_PREFIX):
             return
         kind, leaf = self._parse(ref, None)
@@ -274,71 +222,70 @@ class SecretStore:
             except Exception:
                 pass
         self._path(kind, leaf).unlink(missing_ok=True)
+        self._path(kind, leaf + BINDING_SUFFIX).unlink(missing_ok=True)
+
+    def kind(self, ref: str, *, context: str | None = None) -> str:
+        """What the secret was made for: ``password`` (an SSH login), ``sshkey``, ``env``
+        (``aml secret set``: a value for runs)."""
+        return self._parse(ref, context)[0]
+
+    # ------------------------------------------------------------ bindings
+    # What a secret (or a target) was stored for, written at attach and compared at every use:
+    # a ``.compute`` is a project file that others may edit, the store is this user's own.
+
+    def bind(self, ref: str, binding: Mapping[str, object]) -> None:
+        """Record what ``ref`` was stored for (an SSH login: address, port, user, host key,
+        engine); replaces an earlier binding (re-attach binds anew)."""
+        kind, leaf = self._parse(ref, None)
+        self._write_binding(self._ensure_dir(kind) / (leaf + BINDING_SUFFIX), binding)
+
+    def binding(self, ref: str, *, context: str | None = None) -> dict[str, object] | None:
+        """What ``ref`` was bound to; None for a secret stored by an older version."""
+        kind, leaf = self._parse(ref, context)
+        return self._read_binding(self._path(kind, leaf + BINDING_SUFFIX))
+
+    def bind_target(self, project: Path, name: str, binding: Mapping[str, object]) -> None:
+        """Record what target ``name`` of ``project`` was attached with (its engine)."""
+        self._write_binding(self._ensure_dir(BINDINGS_DIR) / self._target_leaf(project, name),
+                            {**binding, "project": str(project), "target": name})
+
+    def target_binding(self, project: Path, name: str) -> dict[str, object] | None:
+        return self._read_binding(self._path(BINDINGS_DIR, self._target_leaf(project, name)))
+
+    def unbind_target(self, project: Path, name: str) -> None:
+        self._path(BINDINGS_DIR, self._target_leaf(project, name)).unlink(missing_ok=True)
+
+    @staticmethod
+    def _target_leaf(project: Path, name: str) -> str:
+        key = f"{os.path.realpath(project)}\0{name}".encode("utf-8", "surrogateescape")
+        return hashlib.sha256(key).hexdigest()[:32] + ".json"
+
+    def _write_binding(self, path: Path, binding: Mapping[str, object]) -> None:
+        data = json.dumps({**binding, "boundAt": int(time.time())}, sort_keys=True)
+        try:
+            self._write_new(path, data.encode("utf-8"))
+        except OSError as exc:
+            raise SecretError(f"{path}: cannot record what the secret is for ({exc.strerror})") \
+                from exc
+
+    @staticmethod
+    def _read_binding(path: Path) -> dict[str, object] | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise SecretError(f"{path}: unreadable binding ({exc}); re-attach the target to "
+                              "bind its secret anew") from None
+        if not isinstance(data, dict):
+            raise SecretError(f"{path}: unreadable binding (not a mapping); re-attach the "
+                              "target to bind its secret anew")
+        data.pop("boundAt", None)
+        return data
 
 
-class Masker:
-    """Replaces every known secret value in text with ``******``.
-
-    Values shorter than 3 characters are not masked: replacing every "a" or "1" in a log would
-    make it unreadable while hiding nothing (such a secret is guessable anyway). Each value is
-    also masked in its JSON-escaped and URL-quoted spellings, the forms logs often show."""
-
-    def __init__(self, values: Iterable[str] = ()) -> None:
-        self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        for v in values:
-            self.add(v)
-
-    def add(self, value: str | None) -> None:
-        if not isinstance(value, str) or len(value) < MIN_MASK_LENGTH:
-            return
-        forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
-                 urllib.parse.quote_plus(value, safe="")}
-        new = {f for f in forms if len(f) >= MIN_MASK_LENGTH} - self._values
-        if new:
-            self._values |= new
-            self._pattern = None
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def values(self) -> list[str]:
-        """Every spelling masked (each raw value and its escaped forms), longest first: what
-        the run agent masks in ``log.txt`` on the target. Secret: never store or log it."""
-        return sorted(self._values, key=lambda v: (-len(v), v))
-
-    def update(self, other: Masker) -> None:
-        """Also mask everything ``other`` masks."""
-        if other._values - self._values:
-            self._values |= other._values
-            self._pattern = None
-
-    def mask(self, text: str) -> str:
-        if not text:
-            return text
-        text = mask_url_passwords(text)
-        if not self._values:
-            return text
-        if self._pattern is None:
-            ordered = sorted(self._values, key=len, reverse=True)  # longest first
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-        return self._pattern.sub(MASK, text)
-
-    def mask_mapping(self, env: Mapping[str, object] | None,
-                     secret_names: Iterable[str] = ()) -> dict[str, object]:
-        """A copy of ``env`` safe to store or show: values of secret-looking names (or names in
-        ``secret_names``) become ``******``; known secret values inside other values are masked."""
-        names = set(secret_names)
-        out: dict[str, object] = {}
-        for k, v in (env or {}).items():
-            if (k in names or looks_secret(k)) and v not in (None, "") and not is_reference(v):
-                out[k] = MASK
-            else:
-                out[k] = self.mask(v) if isinstance(v, str) else v
-        return out
-
-
-def mask_mapping(env: Mapping[str, object] | None, secret_names: Iterable[str] = (), *,
-                 masker: Masker | None = None) -> dict[str, object]:
-    """Module-level form of ``Masker.mask_mapping``."""
-    return (masker or Masker()).mask_mapping(env, secret_names)
+__all__ = [
+    "MASK", "MIN_MASK_LENGTH", "SECRET_ENV_PREFIX", "WORKBENCH_PREFIX", "Masker", "SecretStore",
+    "encoded_forms", "is_reference", "is_secret_name", "looks_secret", "mask_mapping",
+    "mask_tree", "mask_url_passwords", "mask_value", "url_passwords",
+]

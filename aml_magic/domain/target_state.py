@@ -15,6 +15,7 @@ written back as they were; nothing reads them.
 from __future__ import annotations
 
 import math
+import posixpath
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
@@ -114,6 +115,39 @@ class TargetState:
         return self.run_dir
 
 
+def foreign_paths(state: TargetState, run_id: str, *, local_folder: str | None,
+                  remote_base: str | None = None,
+                  project_folders: tuple[str, ...] = ()) -> str | None:
+    """Why the folders ``state`` names are not the run's own, or None. A run can rewrite its
+    ``record.json``, and ``aml history repair`` reads it back: the run folder must be the one
+    its placement gives the run (``local_folder`` for this machine; else
+    ``<remote_base>/runs/<run_id>``, or any ``.../runs/<run_id>`` when the base is unknown or
+    relative to a home folder), and ``outputs_dir``/``logs_dir`` must lie inside it or be one of
+    ``project_folders`` (docker with ``sharedVolumes``: the project's own ``outputs``/``logs``)."""
+    run_dir = state.run_dir
+    if run_dir is None:
+        return None
+    clean = posixpath.normpath(run_dir)
+    if local_folder is not None:
+        expected: str | None = posixpath.normpath(local_folder)
+    elif remote_base and remote_base.startswith("/"):
+        expected = posixpath.normpath(f"{remote_base}/runs/{run_id}")
+    else:
+        expected = None
+    if (expected is not None and clean != expected) or not clean.startswith("/") \
+            or not clean.endswith(f"/runs/{run_id}") or run_dir != clean and run_dir != clean + "/":
+        return (f"target state refused: run_dir {_shown(run_dir)} is not the run's own folder "
+                f"({expected or '.../runs/' + run_id})")
+    for key in ("outputs_dir", "logs_dir"):
+        value = getattr(state, key)
+        if value is None or value in project_folders:
+            continue
+        if posixpath.normpath(value) != value.rstrip("/") or \
+                not value.startswith(clean + "/"):
+            return f"target state refused: {key} {_shown(value)} is outside the run's folder"
+    return None
+
+
 # -- validation: one check per key ----------------------------------------------------------
 def _text(value: object) -> bool:
     return isinstance(value, str)
@@ -169,4 +203,4 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-__all__ = ["JsonObject", "TargetState"]
+__all__ = ["JsonObject", "TargetState", "foreign_paths"]

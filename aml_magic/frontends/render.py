@@ -313,6 +313,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
     pairs.append(("log", detail.get("log")))
     if detail.get("environment_log"):
         pairs.append(("environment log", detail["environment_log"]))
+    if detail.get("orphaned"):
+        pairs.append(("orphaned", detail["orphaned"]))
     if detail.get("unreachable"):
         note = ("the target could not be reached, this is the last known state "
                 f"({detail['unreachable']})")

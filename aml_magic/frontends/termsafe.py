@@ -1,15 +1,25 @@
-"""Text from a run on its way to a terminal: colour passes, other control sequences do not.
+"""Text from a run on its way to a terminal: nothing a run wrote acts on the terminal.
 
-A run's log is written by the run; a script (or what it prints from elsewhere) can emit escape
-sequences that retitle the window, move the cursor over earlier lines, clear the screen, set
-hyperlinks, or on some terminals answer back into the input. When ``aml run logs`` or
-``aml experiment submit --wait`` writes to a terminal, SGR (colour and style: ``ESC [ ... m``)
-is kept and every other escape or control character is made visible text instead."""
+A run writes its log, and (through its run folder, its driver log, a forged record) text that
+reaches listings: metric names, output names, reasons, Spark facts. Escape sequences there can
+retitle the window, move the cursor over earlier lines, clear the screen, set hyperlinks, or on
+some terminals answer back into the input. Two rules, one place each:
+
+- every line the ``aml`` command prints (listings, ``show``, messages, errors) goes through
+  ``TerminalSafe`` (installed over ``sys.stdout``/``sys.stderr`` by ``cli/main.py`` for the
+  whole command), which makes every escape and control character other than tab and newline
+  visible text (``visible``), colour included, whatever the output is (a pipe to ``grep``
+  still ends on a terminal);
+- a run's log streamed by ``aml run logs`` / ``aml experiment submit --wait`` is the one
+  exception (``terminal_writer``): to a terminal SGR (colour and style: ``ESC [ ... m``) is
+  kept and every other escape or control character is made visible (``neutralise``); to a
+  pipe or file it is written exactly as the run wrote it (``aml run logs > copy.txt``)."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 # SGR: CSI, parameters made of digits, ';' and ':', then 'm'.
 _SGR = r"\x1b\[[0-9;:]*m"
@@ -20,6 +30,14 @@ _OTHER = (r"\x1b\[[0-?]*[ -/]*[@-~]?"
 # C0 controls other than tab, newline and carriage return; DEL; the C1 controls.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]"
 _PATTERN = re.compile(f"({_SGR})|({_OTHER})|({_CONTROL})", re.DOTALL)
+
+
+# For listings: also carriage return, and the bidirectional overrides and isolates that reorder
+# what is shown ("Trojan Source").
+_STRICT_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_STRICT = re.compile(f"{_OTHER}|{_STRICT_CONTROL}", re.DOTALL)
+_STRICT_SEARCH = re.compile(_STRICT_CONTROL)
+_PLAIN_ASCII = bytes([9, 10, *range(0x20, 0x7f)])
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -33,7 +51,25 @@ def _escape_char(char: str) -> str:
         return "^["
     if ord(char) < 0x20 or 0x7f <= ord(char) <= 0x9f:
         return f"\\x{ord(char):02x}"
+    if 0x202a <= ord(char) <= 0x2069:
+        return f"\\u{ord(char):04x}"
     return char
+
+
+def _shown(match: re.Match[str]) -> str:
+    return "".join(_escape_char(c) for c in match.group(0))
+
+
+def visible(text: str) -> str:
+    """``text`` with every escape sequence (colour too) and every control character other
+    than tab and newline shown as text (``ESC`` as ``^[``, others as ``\\xNN``/``\\uNNNN``):
+    what the ``aml`` command prints besides a streamed log."""
+    if text.isascii():                # the usual listing: one pass in C over its bytes
+        if not text.encode("ascii").translate(None, _PLAIN_ASCII):
+            return text
+    elif not _STRICT_SEARCH.search(text):
+        return text
+    return _STRICT.sub(_shown, text)
 
 
 def neutralise(text: str) -> str:
@@ -53,9 +89,53 @@ def for_stream(stream: object) -> bool:
         return False
 
 
+class TerminalSafe:
+    """A text stream that writes ``visible(text)`` to the stream it wraps: the ``aml``
+    command's ``sys.stdout`` and ``sys.stderr`` while it runs (``guard``)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(visible(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return for_stream(self.inner)
+
+    def __getattr__(self, name: str) -> Any:     # encoding, fileno, errors, ...
+        if name == "buffer":                      # bytes would pass unchecked
+            raise AttributeError("TerminalSafe has no binary buffer")
+        return getattr(self.inner, name)
+
+
+class guard:
+    """``with guard():`` every text written to ``sys.stdout``/``sys.stderr`` inside goes
+    through ``TerminalSafe``; the streams are put back after."""
+
+    def __enter__(self) -> guard:
+        self._saved = sys.stdout, sys.stderr
+        sys.stdout = TerminalSafe(sys.stdout)
+        sys.stderr = TerminalSafe(sys.stderr)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sys.stdout, sys.stderr = self._saved
+
+
 def terminal_writer(stream: TextIO) -> Callable[[str], object]:
-    """How a run's text reaches ``stream``: to a terminal with escape sequences other than
-    colour neutralised; to a pipe or file, as the run wrote it."""
+    """How a run's log reaches ``stream``: to a terminal with escape sequences other than
+    colour neutralised; to a pipe or file, as the run wrote it (the one path around
+    ``TerminalSafe``)."""
+    if isinstance(stream, TerminalSafe):
+        stream = stream.inner
     if for_stream(stream):
         return lambda text: stream.write(neutralise(text))
     return stream.write

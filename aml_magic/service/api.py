@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -210,7 +209,7 @@ class AmlService:
         record = run.refresh()
         return schema.run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
                                       log=f".aml/runs/{record.run_id}/log.txt",
-                                      unreachable=run.last_error)
+                                      unreachable=run.unreachable, orphaned=run.orphaned)
 
     def log(self, path: str, run_id: str, offset: int) -> LogChunkJson:
         """The log from byte OFFSET to its last complete line (masked) and where to go on."""
@@ -232,27 +231,17 @@ class AmlService:
         return [schema.output_json(a) for a in run.outputs()]
 
     def open_output(self, path: str, run_id: str, name: str) -> tuple[int, Iterator[bytes]]:
-        """(size, chunks) of one collected output. Only files the history lists are served,
-        and never through a symlink the run may have planted."""
-        run = self.workspace(path).run(run_id)
-        if name not in {a.path for a in run.outputs()}:
-            raise ApiError(404, f"run {run.id} has no output '{name}'")
-        file = run.outputs_folder / name
-        try:
-            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise ApiError(404, f"output '{name}' of run {run.id} cannot be read: "
-                                f"{exc.strerror}") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise ApiError(404, f"output '{name}' of run {run.id} is not a regular file")
+        """(size, chunks) of one collected output, opened by ``Run.open_output`` (only listed
+        names, never through a link anywhere on the path)."""
+        fd, size = self.workspace(path).run(run_id).open_output(name)
 
         def chunks() -> Iterator[bytes]:
+            left = size                 # Content-Length was said: never more, if it grew
             with os.fdopen(fd, "rb") as handle:
-                while block := handle.read(DOWNLOAD_CHUNK):
+                while left > 0 and (block := handle.read(min(DOWNLOAD_CHUNK, left))):
+                    left -= len(block)
                     yield block
-        return info.st_size, chunks()
+        return size, chunks()
 
     def cancel(self, path: str, run_id: str) -> RunJson:
         workspace = self.workspace(path)

@@ -9,6 +9,7 @@ from aml_magic.domain.config import ComputeTarget, RunConfiguration, split_addre
 from aml_magic.domain.registry import check_attach, option
 from aml_magic.errors import AmlError
 from aml_magic.targets import target_class
+from aml_magic.targets.ssh import binding as ssh_binding
 
 if TYPE_CHECKING:
     from aml_magic.service.workspace import Workspace
@@ -46,6 +47,7 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, confirm_host_key:
         else:
             compute.set_value(opt.attr, value)
     created_refs: list[str] = []
+    bound = False
     try:
         for attr, secret in secrets.items():
             ref = ws.secrets.put(attr, f"{name}-{compute.username or 'user'}", secret)
@@ -57,6 +59,10 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, confirm_host_key:
                       created_refs=created_refs, on_message=on_message, **hook)
         runconfig = RunConfiguration(name=name, target=name, framework=spec.framework,
                                      prepare_environment=spec.prepare_environment)
+        # what this machine attached: a run's secrets go only to that engine (container/launch)
+        ws.secrets.bind_target(ws.root, name, {"type": type_name,
+                                               "dockerHost": compute.docker_host or ""})
+        bound = True
         ws.config.write_compute(compute)
         try:
             if name not in ws.config.runconfig_names() or overwrite:
@@ -65,6 +71,8 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, confirm_host_key:
             ws.config.remove(name, runconfig=False)
             raise
     except BaseException:
+        if bound:
+            ws.secrets.unbind_target(ws.root, name)
         for ref in created_refs:
             try:
                 ws.secrets.delete(ref)
@@ -72,3 +80,11 @@ def attach_target(ws: Workspace, type_name: str, name: str, *, confirm_host_key:
                 pass
         raise
     return compute
+
+
+def bind_login(ws: Workspace, compute: ComputeTarget) -> None:
+    """Bind a target's stored login secret to what its file names (``aml computetarget
+    secure``). Without a pinned host key there is nothing safe to bind to yet: the first
+    successful login binds it (``targets/ssh/binding.py``)."""
+    if compute.is_remote and compute.host_key_fingerprint:
+        ssh_binding.bind_login(compute, ws.secrets)

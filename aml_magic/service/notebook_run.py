@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
+from aml_magic.domain.history.manifests import keep_manifest
+from aml_magic.domain.runfolder.files import write_marker
 from aml_magic.domain.history.records import Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder import (
@@ -169,7 +171,8 @@ class NotebookRun:
                         "python_location": None})
         store.create_run(record)        # notes this kernel as the run's owner (stale.py)
         folder = Path(store.run_dir(record.run_id))
-        (folder / "manifest.json").write_text(manifest.to_json())
+        write_marker(folder, "manifest.json", manifest.to_json().encode())
+        keep_manifest(store.aml_dir, manifest)      # restore's copy (history/manifests.py)
         source = notebook_file(path)
         if source is not None:          # the notebook as saved now, for restore and reading
             copy = folder / "work" / (script if script != FALLBACK_NAME else source.name)

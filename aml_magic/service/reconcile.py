@@ -35,7 +35,7 @@ LOGS_DIR_INTERVAL = 2.0
 
 @contextmanager
 def run_lock(run_folder: Path) -> Iterator[None]:
-    run_folder.mkdir(parents=True, exist_ok=True)
+    run_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = runfolder.open_lock(run_folder)         # never through a symlink the run planted
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

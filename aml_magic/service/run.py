@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aml_magic.errors import AmlError, UnsafeRunFile
+from aml_magic.errors import AmlError, ApiError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.runfolder import LOG_CHUNK, read_nofollow
+from aml_magic.domain.runfolder import LOG_CHUNK, open_file_nofollow, read_nofollow
 from aml_magic.domain.snapshot import folder_watch
 
 if TYPE_CHECKING:
@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 #: Longest pause between two checks of a live run in ``Run.wait`` / ``Run.logs(follow=True)``.
 WAIT_CAP_SECONDS = 0.5
 LOG_FOLLOW_CAP_SECONDS = 0.1
-#: The first pause: a trivial run ends within milliseconds of its start.
-FIRST_PAUSE_SECONDS = 0.001
+#: The first pause. A local run's end wakes the waiter at once (its agent's pidfd), so this
+#: bounds only how soon a remote run's end or a run's first lines are seen: each check of a live
+#: run (lock, status, history) costs about as much as a trivial run takes.
+FIRST_PAUSE_SECONDS = 0.01
 #: The pause after new log text: short enough to stream, long enough that a chatty run does not
 #: make the follower reconcile (lock, status, history) thousands of times a second.
 ACTIVE_LOG_PAUSE_SECONDS = 0.01
@@ -77,6 +79,17 @@ class Run:
     @property
     def status(self) -> RunStatus:
         return self.refresh().status
+
+    @property
+    def orphaned(self) -> str | None:
+        """Why its target is gone from ``aml_config/`` (nothing connects for it), or None."""
+        return self.workspace.orphaned(self.record)
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why the last refresh could not ask the target, unless the run is orphaned (said
+        by ``orphaned``): the state shown may be stale."""
+        return None if self.last_error and self.last_error == self.orphaned else self.last_error
 
     @property
     def folder(self) -> Path:
@@ -201,6 +214,28 @@ class Run:
     @property
     def outputs_folder(self) -> Path:
         return self.folder / "outputs"
+
+    def open_output(self, name: str) -> tuple[int, int]:
+        """(read-only fd, size) of the collected output ``name``: the one way every reader
+        (REST download, ``aml history download``) opens a run's outputs. Only names the
+        history lists are served, and the path is walked from the run folder with
+        ``O_NOFOLLOW`` on every component: a run (a container's root, a process it left
+        behind) may have replaced ``outputs/sub`` by a link to ``/etc`` after collection.
+        ``ApiError(404)`` names the run and the output otherwise."""
+        if name not in {a.path for a in self.outputs()}:
+            raise ApiError(404, f"run {self.id} has no output '{name}' (see its outputs with "
+                                f"`aml run show {self.id}`)")
+        try:
+            fd, info = open_file_nofollow(self.folder, f"outputs/{name}")
+        except UnsafeRunFile:
+            raise ApiError(404, f"output '{name}' of run {self.id} is a symlink or not a "
+                                "regular file in its run folder (the run replaced it after "
+                                "collection); not read") from None
+        except OSError as exc:
+            raise ApiError(404, f"output '{name}' of run {self.id} cannot be read "
+                                f"({exc.strerror}); the run folder was pruned or changed") \
+                from None
+        return fd, info.st_size
 
     def cancel(self) -> RunStatus:
         """Ask the target to stop the run; returns the status once the agent has answered

@@ -10,12 +10,13 @@ those ``TypedDict``s, ready for ``json.dumps``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
-from aml_magic.domain.secrets import mask_value
+from aml_magic.domain.secrets import mask_tree, mask_url_passwords, mask_value
 from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
 from aml_magic.domain.isolation import summary as isolation_summary
 
@@ -40,11 +41,7 @@ def mask_environment(environment: Mapping[str, Any] | None) -> EnvironmentVariab
 def mask_secrets(data: Any, *, name: str = "") -> Any:
     """A deep copy of JSON-like ``data`` with every secret-looking key's text value masked
     (``EnvironmentVariables`` inside a configuration snapshot included)."""
-    if isinstance(data, Mapping):
-        return {str(k): mask_secrets(v, name=str(k)) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [mask_secrets(item, name=name) for item in data]
-    return mask_value(name, data)
+    return mask_tree(data, name=name)
 
 
 # -- builders ---------------------------------------------------------------------------------
@@ -86,7 +83,7 @@ def run_json(record: RunRecord) -> RunJson:
 
 def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
                     outputs: Iterable[Artifact] = (), log: str | None = None,
-                    unreachable: str | None = None,
+                    unreachable: str | None = None, orphaned: str | None = None,
                     environment_log: str | None = None) -> RunDetailJson:
     detail: RunDetailJson = {**run_json(record),
                              "configuration": cast("ConfigurationJson",
@@ -112,6 +109,8 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["spark_ui"] = state.spark_ui
     if unreachable:
         detail["unreachable"] = unreachable
+    if orphaned:                            # its target is gone: nothing connects for it
+        detail["orphaned"] = orphaned
     reduced = isolation_summary(record.config_snapshot.get("isolation"))
     if reduced:                             # options weakening its container, user-allowed
         detail["isolation"] = reduced
@@ -143,10 +142,12 @@ def history_run_json(record: RunRecord, metrics: Mapping[str, Any]) -> HistoryRu
 
 
 def target_json(compute: ComputeTarget) -> TargetJson:
-    settings = compute_to_mapping(compute)
-    settings.pop("name", None)
+    """Masked as ``compute_to_mapping`` says: by the registry's ``secret`` flag for its keys,
+    by name for keys it does not know."""
+    settings = {key: mask_url_passwords(value) if isinstance(value, str) else value
+                for key, value in compute_to_mapping(compute).items() if key != "name"}
     return {"name": compute.name, "type": compute.type, "address": compute.address,
-            "username": compute.username, "settings": mask_secrets(settings)}
+            "username": compute.username, "settings": settings}
 
 
 def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
@@ -159,5 +160,11 @@ def runconfig_json(config: RunConfiguration) -> RunConfigurationJson:
 
 
 def dumps(data: Any) -> str:
-    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept."""
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    """The one JSON text form: indented, keys in the schema's order, non-ASCII kept but for
+    the characters a terminal would act on (C1 controls, DEL, bidirectional overrides), which
+    are ``\\uNNNN`` escapes like the C0 ones (they occur only inside strings)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

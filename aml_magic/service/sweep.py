@@ -28,13 +28,17 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
+from aml_magic.domain.history.manifests import keep_manifest
+from aml_magic.domain.runfolder.files import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
 from aml_magic.domain.isolation import permit
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.secrets import Masker
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
+from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.run import Run
 
 if TYPE_CHECKING:
@@ -143,10 +147,17 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if isolation is not None:
         snapshot["isolation"] = isolation
 
+    from aml_magic.domain.envvars import resolve_env
+    try:
+        run_secrets = resolve_env(rc.environment_variables, ws.secrets)[1]
+    except (AmlError, ValueError):      # each child's submit reports it
+        run_secrets = Masker(())
+
     def record(run_id: str, command: list[str]) -> RunRecord:
+        shown = masked_arguments(command, run_secrets, compute, ws.secrets)[0]
         return RunRecord(run_id=run_id, project=ws.name, run_configuration=rc.name,
-                         target=compute.name, target_type=compute.type, command=command,
-                         script=base[0])
+                         target=compute.name, target_type=compute.type, command=shown,
+                         script=shown[0])
     commit, dirty = git_info(ws.root)
     store.create_run(dataclasses.replace(record(parent_id, base), kind="sweep",
                                          config_snapshot=snapshot,
@@ -169,9 +180,10 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
     child under the snapshot's digest); such an edit fails the sweep before anything runs."""
     folder = ws.store.run_dir(parent_id)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         materialize(manifest, ws.root, folder / "work", verify=True)
-        (folder / "manifest.json").write_text(manifest.to_json())
+        write_marker(folder, "manifest.json", manifest.to_json().encode())
+        keep_manifest(ws.store.aml_dir, manifest)   # restore's copy (history/manifests.py)
     except (OSError, AmlError) as exc:
         reason = f"could not keep the sweep's snapshot in {folder}: {exc}"
         fail_sweep(ws.store, parent_id, reason)
@@ -188,7 +200,8 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
     package_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH"))
                                         if p)
-    with open(folder / "driver.log", "ab") as log:
+    with open(os.open(folder / "driver.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                      | os.O_CLOEXEC, 0o600), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "aml_magic.service.sweep_driver", str(ws.root), parent_id],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,

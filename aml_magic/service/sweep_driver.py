@@ -46,7 +46,9 @@ class SweepDriver:
         self.children = [str(c["run_id"]) for c in children_of(parent)]
         self.points = {str(c["run_id"]): c.get("point", {}) for c in children_of(parent)}
         self.ended: queue.Queue[str] = queue.Queue()
-        self.log = open(self.store.run_dir(parent_id) / "log.txt", "a", encoding="utf-8")
+        self.log = open(os.open(self.store.run_dir(parent_id) / "log.txt",
+                                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600),
+                        "a", encoding="utf-8")
 
     def take_over(self) -> None:
         """Note this process as the submitter of the parent and of every queued child (so

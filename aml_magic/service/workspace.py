@@ -12,30 +12,38 @@ from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.config import (
     ProjectConfig,
     RunConfiguration,
-    compute_from_mapping,
     config_snapshot,
     find_project,
 )
 from aml_magic.domain.history import RunStore
+from aml_magic.domain.history.manifests import keep_manifest
+from aml_magic.domain.runfolder.files import write_marker
 from aml_magic.domain.history.records import RunRecord
-from aml_magic.domain.history.stale import fail_if_abandoned
+from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.isolation import BUILD, allowed_names, permit
 from aml_magic.domain.provenance import interpreter_provenance
-from aml_magic.domain.secrets import Masker, SecretStore
+from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
-from aml_magic.service.attach import attach_target
+from aml_magic.service.argument_masking import masked_arguments
+from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
+from aml_magic.service.run_target import (
+    ForeignFolders,
+    compute_of_record,
+    orphaned_reason,
+    refused_paths,
+)
 from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
-    from aml_magic.domain.secrets import Masker, SecretStore
+    from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 
 ProgressCallback = Callable[[str], None]
 
@@ -139,11 +147,16 @@ class Workspace:
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
         return attach_target(self, type_name, name, **options)
 
+    def bind_login(self, compute: ComputeTarget) -> None:
+        """Bind the target's stored login secret to the host its file names (see attach)."""
+        bind_login(self, compute)
+
     def detach(self, name: str) -> None:
         """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
         the target referenced."""
         compute = self.config.compute(name)
         self.config.remove(name)
+        self.secrets.unbind_target(self.root, name)
         password = getattr(compute, "password", None)
         key = getattr(compute, "key_reference", None)
         for ref in (password, key):
@@ -233,6 +246,10 @@ class Workspace:
         declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
+        if any(is_reference(value) for value in (declared or {}).values()):
+            target.check_secret_destination()   # store secrets: only where attach bound them
+        shown_command, in_arguments = masked_arguments(command, masker, compute, self.secrets)
+        masker.update(in_arguments)                 # the log masks them too
         if frozen_snapshot is None:
             manifest = take_snapshot(self.root)
         else:
@@ -252,8 +269,8 @@ class Workspace:
             snapshot["isolation"] = isolation
         record = RunRecord(
             run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
-            target_type=compute.type, status=RunStatus.QUEUED, command=command,
-            script=command[0], config_snapshot=snapshot, environment=environment,
+            target_type=compute.type, status=RunStatus.QUEUED, command=shown_command,
+            script=shown_command[0], config_snapshot=snapshot, environment=environment,
             snapshot_digest=manifest.digest, git_commit=commit, git_dirty=dirty)
         if queued_as is None:
             store.create_run(record, then=RunStatus.PREPARING)   # one transaction, one record.json
@@ -263,7 +280,8 @@ class Workspace:
                 raise AmlError(f"run {run_id} was {store.get(run_id).status.value.lower()} "
                                "before it started")
         run_folder = store.run_dir(run_id)
-        (run_folder / "manifest.json").write_text(manifest.to_json())
+        write_marker(run_folder, "manifest.json", manifest.to_json().encode())
+        keep_manifest(store.aml_dir, manifest)      # restore's copy: the run cannot write it
         request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 on_progress=on_progress,
@@ -348,7 +366,14 @@ class Workspace:
 
     def reconcile(self, record: RunRecord, *, wait: bool = True) -> RunRecord:
         """``wait=False``: unchanged while its target is busy here (a build, a launch)."""
-        target = self._target_of_record(record)
+        try:
+            target = self._target_of_record(record)
+        except ForeignFolders as exc:       # a forged record: fail it, touch nothing
+            if record.status.is_terminal():
+                return record
+            from dataclasses import replace
+            return fail_malformed(self.store, replace(
+                record, target_state=replace(record.target_state, malformed=str(exc))))
         lock = self._target_locks[target.compute.name]
         if not lock.acquire(blocking=wait):
             return record
@@ -415,11 +440,19 @@ class Workspace:
         with self._target_locks[target.compute.name]:
             target.cancel(record.target_state)
 
-    def _target_of_record(self, record: RunRecord) -> Target:
-        """The target a run ran on, as configured now, else as recorded at submit."""
+    def orphaned(self, record: RunRecord) -> str | None:
+        """Why the run's target is gone (``run_target.py``), or None."""
         try:
-            compute = self.config.compute(record.target)
-        except AmlError:
-            compute = compute_from_mapping(record.target,
-                                           record.config_snapshot.get("compute", {}))
+            return orphaned_reason(self.config, record)
+        except AmlError:            # its .compute cannot be loaded: that error is shown instead
+            return None
+
+    def _target_of_record(self, record: RunRecord) -> Target:
+        """The target a run ran on, as ``aml_config/`` defines it now: never as recorded with
+        the run (a run can forge its record), so a run whose target is gone is orphaned
+        (``RunOrphaned``) and one naming folders not its own is refused (``ForeignFolders``)."""
+        compute = compute_of_record(self.config, record)
+        refused = refused_paths(compute, record, self.store.run_dir(record.run_id), self.root)
+        if refused:
+            raise ForeignFolders(refused)
         return self.target_for(compute)

@@ -92,6 +92,11 @@ class Target(ABC):
     def check(self, runconfig: RunConfiguration) -> None:
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
+    def check_secret_destination(self) -> None:
+        """Refuse (one line) to send a launch spec holding secrets from the store anywhere but
+        where the target was attached: its bound login, its bound engine. Called by submit
+        before anything is recorded; makes no connection."""
+
     def prepare(self, runconfig: RunConfiguration, *, on_progress: ProgressCallback | None = None,
                 build: bool = True, strict: bool = False,
                 dependencies: Dependencies | None = None) -> PrepareResult:
@@ -178,6 +183,10 @@ class AgentTarget(Target):
                             "without them would have the wrong identity")
         return self.launch.prepare(self, runconfig, dependencies or Dependencies(),
                                    on_progress=on_progress, build=build, strict=strict)
+
+    def check_secret_destination(self) -> None:
+        self.placement.check_secret_destination()
+        self.launch.check_secret_destination(self)
 
     def submit(self, request: LaunchRequest) -> Launched:
         return self.launch.submit(self, request)

@@ -70,6 +70,9 @@ class Launch(ABC):
     def check(self, target: AgentTarget, runconfig: RunConfiguration) -> None:
         """Refuse what this launch cannot do."""
 
+    def check_secret_destination(self, target: AgentTarget) -> None:
+        """Raise unless a launch spec holding secrets may go where this launch sends it."""
+
     def prepare(self, target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                 on_progress: ProgressCallback | None, build: bool,
                 strict: bool) -> PrepareResult:

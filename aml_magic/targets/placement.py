@@ -12,6 +12,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -24,6 +25,7 @@ from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.local_spare import LocalSpare
 from aml_magic.targets.warm_launcher import WarmLauncher
 from aml_magic.agent import AGENT_DIR, launch_command
+from aml_magic.agent._supervisor import fork_launch
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
@@ -32,6 +34,20 @@ from aml_magic.targets.base import AgentStarted, TargetState
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.secrets import SecretStore
+
+
+#: Set by a one-shot program (``aml experiment submit``, ``fork_supervisors``): a local run's
+#: supervisor is forked from it instead of started as an interpreter of its own.
+_FORK_SUPERVISORS = False
+
+
+def fork_supervisors() -> None:
+    """This process ends with its command: the detached supervisor of a local run may be a
+    fork of it (one interpreter start less per submit; the supervisor then holds a copy of
+    this process's memory for as long as the run lives). Only while it has one thread and the
+    run's interpreter is this one."""
+    global _FORK_SUPERVISORS
+    _FORK_SUPERVISORS = True
 
 
 class Placement(ABC):
@@ -58,6 +74,10 @@ class Placement(ABC):
 
     def check(self, runconfig: RunConfiguration) -> None:
         """Refuse what this placement cannot do (before anything is recorded)."""
+
+    def check_secret_destination(self) -> None:
+        """Raise unless a launch holding secrets may go where this placement runs (this
+        machine: always)."""
 
     @abstractmethod
     def run_dir(self, request: LaunchRequest) -> str:
@@ -124,7 +144,7 @@ class LocalPlacement(Placement):
 
     def sync(self, request: LaunchRequest) -> TargetState:
         run_dir = Path(self.run_dir(request))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self._spare.take(request.manifest, run_dir / "work"):  # see local_spare.py
             materialize(request.manifest, request.source, run_dir / "work")
         return TargetState(run_dir=str(run_dir))
@@ -150,6 +170,8 @@ class LocalPlacement(Placement):
         its stdin, so the two overlap."""
         run_dir = self.run_dir(request)
         python = self.python()
+        if _FORK_SUPERVISORS and python == sys.executable and threading.active_count() == 1:
+            return self._fork_agent(request, spec, run_dir, python)
         launcher = self._launcher(python)
         declared = None if request.secret_values else request.env
         try:
@@ -176,6 +198,18 @@ class LocalPlacement(Placement):
         launcher.refill(started.pid)
         self._spare.refill(request.manifest, started.pid)
         return started
+
+    def _fork_agent(self, request: LaunchRequest, spec: bytes, run_dir: str,
+                    python: str) -> AgentStarted:
+        """``start_agent`` in a one-shot process (``fork_supervisors``): sync, then fork the
+        detached supervisor from this process."""
+        self.sync(request)
+        out = fork_launch(run_dir, spec)
+        answer = parse_launch_answer(
+            self.compute.name, CommandResult(0 if out else 1, out, b"" if out else (
+                f"the supervisor stopped before recording the run; see {run_dir}/agent.log"
+                .encode())), python)
+        return AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
 
     def _launcher(self, python: str) -> WarmLauncher:
         argv = launch_command(python, str(AGENT_DIR), "-")

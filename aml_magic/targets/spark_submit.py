@@ -40,29 +40,37 @@ def spark_submit_argv(spark_submit: str, deps: SparkDependencies | None, command
 
 
 # What a driver's log says about its application (Spark 3/4 log lines, standalone and YARN).
-_APP_ID = re.compile(r"(?:app ID|Submitted application|application ID)\s+"
-                     r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)")
-_UI = re.compile(r"Bound SparkUI to \S+ and started at (https?://\S+)")
-_NO_PYTHON = re.compile(r'Cannot run program "([^"]+)"')
-_UNRESOLVED = re.compile(r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)")
+# The driver's log is the run's output, so each fact is validated as it is read: an id of
+# Spark's own forms (ending at a word boundary), an http(s) address of printable ASCII only
+# (an address carrying an escape sequence or another scheme is not recorded), a path without
+# control characters. Patterns, compiled on first use (``re`` caches them): a local run only
+# builds argv here.
+_APP_ID = (r"(?:app ID|Submitted application|application ID)\s+"
+           r"(app-\d{14}-\d{4,}|application_\d+_\d+|local-\d+)(?![\w-])")
+_UI = r"Bound SparkUI to \S+ and started at (\S+)"
+_HTTP_ADDRESS = r"https?://[A-Za-z0-9.\-\[\]:]+(?:/[!-~]*)?\Z"
+_NO_PYTHON = r'Cannot run program "([^"\x00-\x1f\x7f-\x9f]+)"'
+_UNRESOLVED = r"unresolved dependency: ([\w.\-]+)#([\w.\-]+);([\w.\-]+)"
 
 
 def driver_facts(text: str) -> dict[str, str]:
     """``spark_app_id`` and ``spark_ui`` when this part of the driver's log names them."""
     facts: dict[str, str] = {}
-    app = _APP_ID.search(text)
+    app = re.search(_APP_ID, text)
     if app:
         facts["spark_app_id"] = app.group(1)
-    ui = _UI.search(text)
-    if ui:
-        facts["spark_ui"] = ui.group(1).rstrip(".,")
+    for ui in re.finditer(_UI, text):
+        address = ui.group(1).rstrip(".,")
+        if re.match(_HTTP_ADDRESS, address) and len(address) < 300:
+            facts["spark_ui"] = address
+            break
     return facts
 
 
 def unresolved_packages(text: str) -> list[str]:
     """``group:artifact:version`` of each package Ivy could not resolve, in order, once."""
     found: list[str] = []
-    for group, artifact, version in _UNRESOLVED.findall(text):
+    for group, artifact, version in re.findall(_UNRESOLVED, text):
         coordinate = f"{group}:{artifact}:{version}"
         if coordinate not in found:
             found.append(coordinate)
@@ -71,5 +79,5 @@ def unresolved_packages(text: str) -> list[str]:
 
 def missing_python(text: str) -> str | None:
     """The interpreter Spark could not start (driver or executor), when the log says so."""
-    found = _NO_PYTHON.search(text)
+    found = re.search(_NO_PYTHON, text)
     return found.group(1) if found else None

@@ -8,6 +8,9 @@ from typing import BinaryIO, Callable, Protocol
 
 @dataclass
 class CommandResult:
+    """What a command run on a target gave back. (A docstring also spares ``dataclass`` the
+    ``inspect.signature`` it would otherwise build one from at import.)"""
+
     exit_code: int
     stdout: bytes
     stderr: bytes

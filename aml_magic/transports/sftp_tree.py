@@ -18,7 +18,7 @@ def download_tree(sftp: Any, root: str, local_root: Path) -> list[str]:
         return refused
     if not stat.S_ISDIR(top.st_mode or 0):
         return ["."]  # the folder itself is a symlink or not a folder: nothing is trusted
-    local_root.mkdir(parents=True, exist_ok=True)
+    local_root.mkdir(mode=0o700, parents=True, exist_ok=True)
     base = os.path.realpath(local_root)
     stack = [""]
     while stack:
@@ -35,10 +35,10 @@ def download_tree(sftp: Any, root: str, local_root: Path) -> list[str]:
             if (parent != base and not parent.startswith(base + os.sep)) or target.is_symlink():
                 refused.append(rel)
             elif stat.S_ISDIR(mode):
-                target.mkdir(exist_ok=True)
+                target.mkdir(mode=0o700, exist_ok=True)
                 stack.append(rel)
             elif stat.S_ISREG(mode):
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
                 with os.fdopen(fd, "wb") as fh:
                     sftp.getfo(posixpath.join(root, rel), fh)
             else:  # symlink, fifo, socket, device

@@ -12,7 +12,7 @@ const DETAIL_POLL_MS = 2000;
 export const LOG_KEEP_CHARS = 1_000_000;
 
 /** The parts of a run's detail that are not its state (which lives in `RunsModel.runs`). */
-const DETAIL_ONLY = new Set(['configuration', 'metrics', 'outputs', 'log', 'unreachable', 'python']);
+const DETAIL_ONLY = new Set(['configuration', 'metrics', 'outputs', 'log', 'unreachable', 'orphaned', 'python']);
 
 function stateOf(detail: IRunDetail): IRun {
   return Object.fromEntries(Object.entries(detail).filter(([k]) => !DETAIL_ONLY.has(k))) as IRun;

@@ -103,11 +103,12 @@ def test_repair_fails_a_live_run_whose_record_json_state_is_refused(
     with RunStore(project) as store:
         for run_id in ("proj_1", "proj_2"):
             store.create_run(make_record(run_id, status=RunStatus.RUNNING,
-                                         target_state=TargetState(run_dir="/r", agent_pid=7)))
+                                         target_state=TargetState(run_dir=f"/r/runs/{run_id}",
+                                                                  agent_pid=7)))
         folder = store.run_dir("proj_2")
     record_file = folder / "record.json"
     data = json.loads(record_file.read_text())
-    data["target_state"] = {"run_dir": "/r", "agent_pid": 7, "agent_sid": [1]}
+    data["target_state"] = {"run_dir": "/r/runs/proj_2", "agent_pid": 7, "agent_sid": [1]}
     record_file.write_text(json.dumps(data))
     # When the history is rebuilt from the run folders
     (project / ".aml" / "history.db").unlink()
@@ -117,4 +118,4 @@ def test_repair_fails_a_live_run_whose_record_json_state_is_refused(
         hostile, healthy = store.get("proj_2"), store.get("proj_1")
     assert hostile.status is RunStatus.FAILED and "agent_sid" in (hostile.reason or "")
     assert healthy.status is RunStatus.RUNNING
-    assert healthy.target_state == TargetState(run_dir="/r", agent_pid=7)
+    assert healthy.target_state == TargetState(run_dir="/r/runs/proj_1", agent_pid=7)

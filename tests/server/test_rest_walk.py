@@ -1,5 +1,6 @@
 """A walk over every route of the REST API (``handlers.route_table``), for every target type,
-against a real Jupyter server: good and bad bodies, unknown names, odd ids, wrong methods. The
+against a real Jupyter server: good and bad bodies, unknown names, odd ids, wrong methods, and
+an attach with every option of the registry of target types (good and wrong values). The
 API answers 2xx or 4xx, never 500; every 2xx answer is its shape in the committed schema and
 every error is an ``ErrorJson``.
 
@@ -18,7 +19,9 @@ from typing import Any
 
 import pytest
 
+from aml_magic.domain import registry
 from tests._contract import assert_shape
+from tests._options import bad, sample
 from tests._project import write
 from tests._wait import wait_until
 from tests.server.jupyter import JupyterServer, Response, free_port, start_server, stop_server
@@ -31,6 +34,7 @@ ANSWERS: dict[str, dict[str, str | None]] = {
     "version": {"GET": "VersionJson"},
     "projects": {"GET": "ProjectJson"},
     "targets": {"GET": "TargetListJson", "POST": "TargetJson"},
+    "target-types": {"GET": "TargetTypesJson"},
     r"targets/(?P<name>[^/]+)": {"DELETE": None},
     r"targets/(?P<name>[^/]+)/environment": {"GET": "EnvironmentJson"},
     "runconfigs": {"GET": "RunConfigurationListJson"},
@@ -56,8 +60,13 @@ class Walk:
 
     server: JupyterServer
     closed: str
+    values: dict[str, Any] = field(default_factory=dict)   # option -> a value for this machine
     seen: list[tuple[str, str, int]] = field(default_factory=list)
     routes: set[tuple[str, str]] = field(default_factory=set)
+
+    def value(self, o: registry.Option) -> Any:
+        """A valid value of attach option O for this walk."""
+        return self.values.get(o.name, sample(o))
 
     def ask(self, method: str, pattern: str, values: dict[str, str] | None = None, *,
             params: dict[str, Any] | None = None, body: Any = None,
@@ -127,8 +136,13 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     server = start_server(root, state, extra_env={
         "DOCKER_HOST": f"unix://{state}/no-docker-here.sock",
         "AML_MAGIC_SECRETS_DIR": str(tmp_path_factory.mktemp("walk-secrets"))})
+    # Attach options with values that point where nobody answers (the rest: the registry's
+    # examples): a key file that is not there, the Docker engine that is not there
+    values = {"address": f"127.0.0.1:{closed}", "username": "nobody", "password": "pw",
+              "key_file": str(root / "no-such-key"),
+              "docker_host": f"unix://{state}/no-docker-here.sock"}
     try:
-        yield Walk(server, f"127.0.0.1:{closed}")
+        yield Walk(server, f"127.0.0.1:{closed}", values)
     finally:
         stop_server(server)
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
@@ -146,6 +160,7 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
         ask("GET", "projects", params={"path": path})
     ask("GET", "targets")
     ask("GET", "targets", params={"project": "nowhere"})
+    ask("GET", "target-types")
     ask("GET", "runconfigs")
     # The target's environment: looked at, never built; unknown names are 404s
     environment = ask("GET", r"targets/(?P<name>[^/]+)/environment", {"name": name},
@@ -205,18 +220,46 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
                  {"type": type_name, "name": "x", "use_key": "yes"},
                  {"type": type_name, "name": name}]:
         assert 400 <= ask("POST", "targets", body=body).status < 500
+    attach_every_option(walk, type_name)
     assert ask("DELETE", r"targets/(?P<name>[^/]+)", {"name": name}).status == 204
     assert ask("DELETE", r"targets/(?P<name>[^/]+)", {"name": name}).status == 404
+    # Attached again with every option the type takes (one way to log in: the password)
+    spec = registry.registered()[type_name]
     again: dict[str, Any] = {"type": type_name, "name": name}
-    if type_name in ("remote", "remotedocker", "cluster"):
-        again.update(address=walk.closed, username="nobody", password="pw",
-                     trust_new_host_key=True)
+    again |= {o.name: walk.value(o) for o in registry.options_for(type_name)
+              if not o.group or o.name == "password"}
     attached = ask("POST", "targets", body=again, unreachable=remote)
-    assert attached.status in (201, 502)
+    assert attached.status == (502 if spec.uses_ssh else 201), attached.body
     if attached.status == 502:        # nothing is written when the target does not answer
         unreachable_targets(walk.server.root / "proj", int(walk.closed.rsplit(":", 1)[1]))
     # And the walk asked every route of the server with every method
     assert {(p, m) for p in ANSWERS for m in METHODS} <= walk.routes
+
+
+def attach_every_option(walk: Walk, type_name: str) -> None:
+    """POST targets with each attach option of the registry in turn, beside what the type
+    needs: one the type takes is accepted (attached, or 502 where the machine does not
+    answer); one it does not take, or a value of the wrong kind, is a 400 naming it."""
+    spec = registry.registered()[type_name]
+    taken = registry.options_for(type_name)
+    needs = {o.name: walk.value(o) for o in taken if o.required or o.name == "password"}
+    for n, o in enumerate(registry.attach_options()):
+        name = f"opt{n}{type_name}"
+        base = {"type": type_name, "name": name,
+                **{k: v for k, v in needs.items() if not (o.group and k == "password")}}
+        reply = walk.ask("POST", "targets", body={**base, o.name: walk.value(o)},
+                         unreachable=True)
+        if o in taken:
+            assert reply.status == (502 if spec.uses_ssh else 201), (o.name, reply.body)
+            if reply.status == 201:
+                assert reply.json["name"] == name and reply.json["type"] == spec.name
+                assert walk.ask("DELETE", r"targets/(?P<name>[^/]+)", {"name": name}).status \
+                    == 204
+        else:
+            assert reply.status == 400 and o.name in reply.json["message"], (o.name, reply.body)
+        for wrong in (bad(o), [sample(o)]):
+            reply = walk.ask("POST", "targets", body={**base, o.name: wrong})
+            assert reply.status == 400 and o.name in reply.json["message"], (o.name, wrong)
 
 
 def test_the_walk_knows_every_route_of_the_server() -> None:

@@ -29,6 +29,24 @@ def test_the_application_id_and_ui_are_read_from_the_driver_log() -> None:
     assert driver_facts("INFO nothing here\n") == {}
 
 
+def test_driver_facts_are_validated_as_they_are_read() -> None:
+    """The driver's log is the run's output (issue 23, finding 10): an address carrying an
+    escape sequence (an OSC-8 hyperlink), another scheme, or an id running on is not kept."""
+    osc8 = "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\"
+    line = "INFO SparkUI: Bound SparkUI to 0.0.0.0, and started at "
+    assert driver_facts(line + "http://head:4040" + osc8 + "\n") == {}
+    assert driver_facts(line + "javascript:alert(1)\n") == {}
+    assert driver_facts(line + "file:///etc/passwd\n") == {}
+    assert driver_facts(line + "http://head:4040\x9b6n\n") == {}
+    assert driver_facts(line + "https://[::1]:4040/jobs/.\n") == {
+        "spark_ui": "https://[::1]:4040/jobs/"}
+    assert driver_facts("with app ID app-20261129134002-0007" + osc8) == {
+        "spark_app_id": "app-20261129134002-0007"}
+    assert driver_facts("Submitted application application_1_2x\n") == {}
+    from aml_magic.targets.spark_submit import missing_python
+    assert missing_python('Cannot run program "/e/py\x1b[2J": error=2') is None
+
+
 def test_unresolved_packages_are_named_once_each() -> None:
     assert unresolved_packages(IVY) == ["org.example:nothere:9.9", "org.example:b:1"]
     assert unresolved_packages(STANDALONE) == []

@@ -376,6 +376,7 @@ def test_unreachable_remote_fails_the_run_quickly(ws: Workspace, project: Path) 
         sock.bind(("127.0.0.1", 0))
         compute.port = sock.getsockname()[1]       # nothing listens there once closed
     ws.config.write_compute(compute)
+    ws.bind_login(compute)     # as re-attaching there would (an edited port alone is refused)
     script(project, "a.py", "print(1)\n")
     with pytest.raises(AmlError) as err:
         ws.submit("vm", "a.py")

@@ -12,7 +12,14 @@ from aml_magic.domain.config.mappings import (
     config_snapshot,
     runconfig_to_mapping,
 )
-from aml_magic.domain.config.project import CONFIG_DIR, ProjectConfig, check_name, find_project, init_project
+from aml_magic.domain.config.project import (
+    CONFIG_DIR,
+    ProjectConfig,
+    check_name,
+    dependency_models,
+    find_project,
+    init_project,
+)
 from aml_magic.domain.config.runconfig import (
     DEFAULT_CONDA_FILE,
     DEFAULT_SPARK_FILE,
@@ -42,8 +49,7 @@ ConfigModel = Union[ComputeTarget, RunConfiguration, "CondaDependencies", "Spark
 
 def __getattr__(name: str) -> Any:
     if name in _DEPENDENCY_NAMES:
-        from aml_magic.domain.config import dependencies
-        return getattr(dependencies, name)
+        return getattr(dependency_models(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -55,10 +61,10 @@ def load_file(path: Path) -> ConfigModel:
         return load_compute(path)
     if path.suffix in (".runconfig", ".amb"):
         return load_runconfig(path)
-    from aml_magic.domain.config.dependencies import load_conda, load_spark
+    dependencies = dependency_models()
     if "spark_dependencies" in path.name:
-        return load_spark(path)
-    return load_conda(path)
+        return dependencies.load_spark(path)
+    return dependencies.load_conda(path)
 
 
 __all__ = [

@@ -10,12 +10,19 @@ from aml_magic.domain import registry
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, load_mapping
-from aml_magic.domain.secrets import is_reference
+from aml_magic.domain.config._parse import parse_file
+from aml_magic.domain.config._tree import Node
+from aml_magic.domain.masking import is_reference, is_secret_name
 
 TYPES = tuple(registry.registered())
 _ALIASES = registry.aliases()
 _VIENNA_KEYS = ("cluster", "native")          # early files: no 'type', these two booleans
 _OPTIONS = registry.compute_options()
+#: Keys whose value is a secret, as the registry's ``secret`` flag says (lower case: a
+#: differently spelled key still holds the secret, even if it is not read).
+SECRET_KEYS = frozenset(str(o.key) for o in _OPTIONS if o.secret)
+_SECRET_KEYS_LOWER = frozenset(k.lower() for k in SECRET_KEYS)
+_REGISTRY_KEYS = frozenset(str(o.key) for o in _OPTIONS) | {"type"}
 
 # attribute -> key in the file, in the order a new file is written
 _KEYS: dict[str, str] = {"type": "type", **{o.attr: str(o.key) for o in _OPTIONS}}
@@ -143,12 +150,16 @@ def load_compute(path: Path) -> ComputeTarget:
         port = port if port is not None else from_address
     values.update(type=kind, address=address, port=port)
     target = ComputeTarget.from_values(path.stem, values, path=path)
-    if target.password and not _is_secret_reference(target.password):
-        entry = (f.node.entries or {}).get("password")
-        where = f"{path}:{entry.line}" if entry is not None else str(path)
-        warnings.append(f"{where}: plaintext password; it is used to log in but never stored, "
-                        "shown or sent (the file is left out of the run's copy); move it into "
-                        f"the secret store with `aml computetarget secure {path.stem}`")
+    for key, line in plaintext_secrets(root):
+        if key == "password":
+            warnings.append(f"{path}:{line}: plaintext password; it is used to log in but never "
+                            "stored, shown or sent (the file is left out of the run's copy); "
+                            "move it into the secret store with `aml computetarget secure "
+                            f"{path.stem}`")
+        else:
+            warnings.append(f"{path}:{line}: '{key}' holds a plaintext secret; the file is left "
+                            "out of the run's copy; keep secrets in the secret store (`aml "
+                            "computetarget secure`, `aml secret set`) and write the reference")
     extra, unknown = f.rest(known=list(_KEYS.values()), quiet=_VIENNA_KEYS)
     target.extra, target.warnings = extra, warnings + unknown
     target.key_order = f.order
@@ -171,8 +182,35 @@ def _read(f: Fields, o: registry.Option) -> Any:
     return text
 
 
-def _is_secret_reference(value: str) -> bool:
-    return is_reference(value)
+def plaintext_secrets(node: Node, prefix: str = "") -> list[tuple[str, int]]:
+    """(key path, line) of every value in a parsed ``.compute`` that is a secret written out
+    rather than a reference, at any depth (a JSON one-liner, flow-style YAML, a nested
+    mapping all parse to the same tree). A registry key is a secret when its ``secret`` flag
+    says so; any other key (unknown, nested) when its name does (``sshPassphrase``)."""
+    found: list[tuple[str, int]] = []
+    for key, entry in (node.entries or {}).items():
+        name = f"{prefix}{key}"
+        value = entry.node.value
+        secret = (str(key).lower() in _SECRET_KEYS_LOWER
+                  or ((prefix or key not in _REGISTRY_KEYS) and is_secret_name(str(key))))
+        if secret and not entry.node.is_mapping and not entry.node.is_sequence \
+                and value not in (None, "") and not is_reference(value):
+            found.append((name, entry.line))
+        found += plaintext_secrets(entry.node, name + ".")
+    for index, item in enumerate(node.items or ()):
+        found += plaintext_secrets(item, f"{prefix}{index}.")
+    return found
+
+
+def holds_plaintext_secret(path: str | Path) -> bool:
+    """Whether a ``.compute`` file holds a secret written out (``plaintext_secrets``): such a
+    file is never copied into a run (nor to a remote). A file that cannot be read or parsed
+    counts as holding one, so that a broken file is never shipped on a guess."""
+    try:
+        tree = parse_file(Path(path))
+    except (ConfigError, OSError):
+        return True
+    return tree is not None and bool(plaintext_secrets(tree))
 
 
 def _target_type(f: Fields, warnings: list[str]) -> str:

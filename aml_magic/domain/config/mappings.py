@@ -5,31 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from aml_magic.domain.config.compute import _KEYS as _COMPUTE_KEYS
-from aml_magic.domain.config.compute import ComputeTarget
+from aml_magic.domain.config.compute import SECRET_KEYS, ComputeTarget
 from aml_magic.domain.config.runconfig import _KEYS as _RUNCONFIG_KEYS
 from aml_magic.domain.config.runconfig import RunConfiguration
-from aml_magic.domain.secrets import MASK, is_reference, looks_secret
+from aml_magic.domain.masking import MASK, is_reference, mask_tree
 
 
 def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:
-    """The target as recorded with a run and shown: a plaintext password (an unsecured
-    Workbench file) is replaced by ``******``; references are kept."""
-    data = {"name": target.name}
+    """The target as recorded with a run and shown. A registry key is masked when its
+    ``secret`` flag says so and it holds text that is no reference (a plaintext password of
+    an unsecured Workbench file); references are kept (they reveal nothing). Unknown keys kept
+    from the file (``sshPassphrase: ...``) have only their names: a secret-looking one's text
+    is masked, at any depth."""
+    data: dict[str, Any] = {"name": target.name}
     for attr, key in _COMPUTE_KEYS.items():
         value = target.value(attr) if attr != "type" else target.type
         if value not in (None, False) or attr == "type":
-            data[key] = value
-    if target.password and not is_reference(target.password):
-        data[_COMPUTE_KEYS["password"]] = MASK
-    data.update(target.extra)
-    return data if not target.extra else _mask_literal_secrets(data)
-
-
-def _mask_literal_secrets(data: dict[str, Any]) -> dict[str, Any]:
-    """Unknown keys kept from a Workbench file (``sshPassword: ...``) are shown and recorded
-    too: a secret-looking one's literal text value is masked."""
-    return {k: (MASK if isinstance(v, str) and v and looks_secret(k) and not is_reference(v)
-                and k not in ("type", "name") else v) for k, v in data.items()}
+            data[key] = (MASK if key in SECRET_KEYS and isinstance(value, str)
+                         and not is_reference(value) else value)
+    for key, value in target.extra.items():
+        data[key] = mask_tree(value, name=key)
+    return data
 
 
 def compute_from_mapping(name: str, data: dict[str, Any]) -> ComputeTarget:

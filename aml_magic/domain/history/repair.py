@@ -5,7 +5,11 @@ configuration, target state; ``mirror.py``), ``status.json`` (the agent's end st
 ``metrics.jsonl`` and ``outputs/``. The damaged database (and its WAL and shared-memory files)
 is moved aside, never deleted, and a fresh one is filled from the folders. A run still live
 keeps its target state with the metrics offset reset, so the next look reads its metrics again
-from the target; a folder without a usable record is rebuilt as a Failed run saying so."""
+from the target; a folder without a usable record is rebuilt as a Failed run saying so.
+
+The run can write its own folder, so a record is evidence, never configuration: which target
+it ran on is a name looked up in ``aml_config/`` when the run is read (``Workspace``), and a
+record naming folders that are not the run's own fails that run, its folders forgotten."""
 from __future__ import annotations
 
 import time
@@ -19,6 +23,7 @@ from aml_magic.domain.history.records import RUN_ID_PATTERN, Metric, RunRecord
 from aml_magic.domain.history.schema import preflight
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.history.store import RunStore
+from aml_magic.domain.target_state import foreign_paths
 
 _FINAL = {"Completed": RunStatus.COMPLETED, "Canceled": RunStatus.CANCELED,
           "Failed": RunStatus.FAILED}
@@ -81,12 +86,20 @@ def repair(project_root: Path) -> RepairReport:
         for folder in sorted(store.runs_dir.iterdir()):
             if folder.is_symlink() or not folder.is_dir() or not RUN_ID_PATTERN.match(folder.name):
                 continue
-            _rebuild_one(store, folder, root.name, report)
+            _rebuild_one(store, folder, root, report)
     return report
 
 
-def _rebuild_one(store: RunStore, folder: Path, project: str, report: RepairReport) -> None:
+def _rebuild_one(store: RunStore, folder: Path, root: Path, report: RepairReport) -> None:
+    project = root.name
     record = read_record(folder)
+    if record is not None:      # the run could write it: folders only its own (target_state.py)
+        problem = foreign_paths(record.target_state, folder.name, local_folder=None,
+                                project_folders=(str(root / "outputs"), str(root / "logs")))
+        if problem:
+            why = "; ".join(filter(None, (record.target_state.malformed, problem)))
+            record.target_state = replace(record.target_state, run_dir=None, outputs_dir=None,
+                                          logs_dir=None, malformed=why)
     if record is None:
         report.without_record.append(folder.name)
         created = folder.stat().st_mtime

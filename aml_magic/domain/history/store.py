@@ -16,6 +16,7 @@ from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.domain.history import schema
 from aml_magic.domain.history.database import Database
 from aml_magic.domain.history.mirror import write_record
+from aml_magic.domain.history.private import private_dir, private_files
 from aml_magic.domain.history.records import (
     Artifact, Metric, RunRecord, Transition, check_run_id, new_run_id, parse_status
 )
@@ -81,9 +82,10 @@ class RunStore:
         self.project_root = Path(project_root)
         self.aml_dir = self.project_root / ".aml"
         self.runs_dir = self.aml_dir / "runs"
-        self.aml_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.aml_dir)
         self.db_path = self.aml_dir / "history.db"
         schema.preflight(self.db_path, None if rebuilding else self.runs_dir)
+        private_files(self.db_path)
         self._db = Database(self.db_path, retry_seconds=retry_seconds)
         self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
 
@@ -108,7 +110,8 @@ class RunStore:
         """``<project>/.aml/runs/<run_id>/``; the id is checked so it cannot leave that folder."""
         path = self.runs_dir / check_run_id(run_id)
         if create:
-            path.mkdir(parents=True, exist_ok=True)
+            private_dir(self.runs_dir)
+            path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     # -- runs --------------------------------------------------------------------------------
@@ -390,3 +393,4 @@ class RunStore:
             "SELECT path, size, sha256 FROM artifacts WHERE run_id = ? ORDER BY path",
             (run_id,)).fetchall())
         return [Artifact(path, size, sha256) for path, size, sha256 in rows]
+

@@ -7,7 +7,8 @@ symlinks, ``outputs`` as a symlink), and in a container it is often root. So the
   ``parse_metrics_chunk``, ``parse_outputs_manifest``); a malformed ``status.json`` fails that
   run with a reason, a malformed metrics line is counted and skipped;
 - opens everything below a run folder one component at a time with ``O_NOFOLLOW``
-  (``copy_tree_nofollow``, ``write_marker``, ``append_nofollow``, ``open_lock``): no file
+  (``copy_tree_nofollow``, ``open_file_nofollow``, ``write_marker``, ``append_nofollow``,
+  ``open_lock``): no file
   outside the run folder is created, written or hashed because of what a run wrote;
 - never signals a process id read from a run folder: ``aml_magic.agent.proctool`` checks the
   identity recorded at launch.
@@ -23,6 +24,7 @@ from aml_magic.domain.runfolder.files import (
                     LOG_CHUNK,
                     append_nofollow,
                     open_dir_nofollow,
+                    open_file_nofollow,
                     open_lock,
                     read_nofollow,
                     write_marker,
@@ -63,7 +65,8 @@ __all__ = [
     "NAME_LIMIT", "STATES", "STATUS_LIMIT", "TEXT_LIMIT", "CopyReport", "MetricsChunk",
     "append_nofollow", "copy_tree_nofollow", "copy_tree_safely", "display_name", "is_same",
     "kill_session", "launch_identity", "local_alive", "local_kill_session", "local_signal_agent",
-    "open_dir_nofollow", "open_lock", "parse_metric_line", "parse_metrics_chunk",
-    "parse_outputs_manifest", "parse_status", "proc_over", "read_nofollow", "read_status",
+    "open_dir_nofollow", "open_file_nofollow", "open_lock", "parse_metric_line",
+    "parse_metrics_chunk", "parse_outputs_manifest", "parse_status", "proc_over", "read_nofollow",
+    "read_status",
     "signal_process", "tree_manifest", "write_marker",
 ]

@@ -9,6 +9,7 @@ afterwards. A build that fails half way leaves the lines it printed.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import IO, Callable
 
@@ -34,8 +35,10 @@ class BuildLog:
     def __call__(self, line: str) -> None:
         try:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8", errors="replace")
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600)
+                self._file = open(fd, "a", encoding="utf-8", errors="replace")
             self._file.write(line.rstrip("\n") + "\n")
             self._file.flush()           # readers follow the file while the build runs
         except OSError:

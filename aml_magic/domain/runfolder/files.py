@@ -14,10 +14,12 @@ LOG_CHUNK = 4 << 20                 # one read of log.txt per reconcile pass (an
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) -> int:
+def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False,
+                      mode: int = 0o700) -> int:
     """A directory fd for ``base/rel``. ``base`` is the host's own (opened normally); every
-    component of ``rel`` is opened with ``O_NOFOLLOW`` (and created when ``create``), so a
-    symlink placed by the run raises ``UnsafeRunFile`` instead of leading elsewhere."""
+    component of ``rel`` is opened with ``O_NOFOLLOW`` (and created with ``mode`` when
+    ``create``: history folders are 0700), so a symlink placed by the run raises
+    ``UnsafeRunFile`` instead of leading elsewhere."""
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for part in [p for p in rel.split("/") if p not in ("", ".")]:
@@ -25,7 +27,7 @@ def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) 
                 raise UnsafeRunFile(f"{base}/{rel}: '..' is not allowed")
             if create:
                 try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
+                    os.mkdir(part, mode, dir_fd=fd)
                 except FileExistsError:
                     pass
             try:
@@ -41,6 +43,33 @@ def open_dir_nofollow(base: Path | str, rel: str = "", *, create: bool = False) 
         os.close(fd)
         raise
     return fd
+
+
+def open_file_nofollow(base: Path | str, rel: str) -> tuple[int, os.stat_result]:
+    """A read-only fd on the regular file ``base/rel`` and its ``fstat``. ``base`` is the host's
+    own folder (opened normally); every component of ``rel``, the last one included, is opened
+    with ``O_NOFOLLOW`` from its parent's fd, so a symlink anywhere below ``base`` (``sub ->
+    /etc``) raises ``UnsafeRunFile`` instead of leading out; so do an absolute path, empty,
+    ``.`` or ``..`` components, and a FIFO, device or folder at the end. Missing:
+    ``FileNotFoundError``."""
+    parts = rel.split("/")
+    if "\0" in rel or any(p in ("", ".", "..") for p in parts):
+        raise UnsafeRunFile(f"{base}/{rel}: not a plain relative path; not opened")
+    folder = open_dir_nofollow(base, "/".join(parts[:-1]))
+    try:
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise UnsafeRunFile(f"{base}/{rel} is a symlink or special file; not read") \
+                from None
+        raise
+    finally:
+        os.close(folder)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UnsafeRunFile(f"{base}/{rel} is not a regular file; not read")
+    return fd, info
 
 
 def write_marker(folder: Path | str, name: str, data: bytes) -> None:

@@ -64,7 +64,7 @@ def _copy_dir(src: int, dest: int, prefix: str, report: CopyReport) -> None:
             continue
         if stat.S_ISDIR(st.st_mode):
             try:
-                os.mkdir(name, 0o755, dir_fd=dest)
+                os.mkdir(name, 0o700, dir_fd=dest)
             except FileExistsError:
                 pass
             try:
@@ -106,7 +106,7 @@ def _copy_file(src: int, dest: int, name: str, rel: str) -> Artifact | None:
             if not stat.S_ISREG(st.st_mode):
                 return None
             fd_out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
-                             stat.S_IMODE(st.st_mode) & 0o755 | 0o600, dir_fd=dest)
+                             0o600, dir_fd=dest)
             digest, size = hashlib.sha256(), 0
             with os.fdopen(fd_out, "wb") as fout:
                 for block in iter(lambda: fin.read(1 << 20), b""):

@@ -32,7 +32,7 @@ from aml_magic.domain.snapshot.ignore_rules import (
     read_ignore_file,
 )
 from aml_magic.domain.snapshot.watch import AML_FOLDER, TreeWatch
-from aml_magic.domain.secrets import holds_plaintext_password
+from aml_magic.domain.config.compute import holds_plaintext_secret
 from aml_magic.domain.user_dirs import project_cache
 
 # What runs write into the project's top level: a stale ./outputs/model.pkl shipped with every
@@ -418,7 +418,7 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
                         stack.append((entry.path, rel + "/", specs))
                 elif entry.is_file(follow_symlinks=False):
                     if prefix == "aml_config/" and name.endswith(".compute") \
-                            and holds_plaintext_password(entry.path):
+                            and holds_plaintext_secret(entry.path):
                         pass           # never copied; loading it warned already (compute.py)
                     elif not (specs.rules and decisions.ignored(specs, rel, False)):
                         st = entry.stat(follow_symlinks=False)

@@ -41,7 +41,7 @@ def materialize(manifest: Manifest, project_root: Path, dest: Path, *,
 
 
 def _copy_files(manifest: Manifest, root: Path, dest: Path, *, verify: bool) -> None:
-    dest.mkdir()
+    dest.mkdir(mode=0o700)              # a run's copy: only its owner (history folders are 0700)
     made: set[Path] = {dest}
     for rel, entry in manifest.files.items():
         _check_relpath(rel)

@@ -26,7 +26,7 @@ import struct
 import threading
 from typing import Any
 
-from aml_magic.domain.secrets import holds_plaintext_password
+from aml_magic.domain.config.compute import holds_plaintext_secret
 from aml_magic.domain.snapshot.ignore_rules import IGNORE_FILES
 
 # <sys/inotify.h>
@@ -200,7 +200,7 @@ class TreeWatch:
 def _plaintext_compute(rel: str, path: str) -> bool:
     if not (rel.startswith("aml_config/") and rel.endswith(".compute") and rel.count("/") == 1):
         return False
-    return bool(holds_plaintext_password(path))
+    return bool(holds_plaintext_secret(path))
 
 
 def _fs_type(path: str) -> str:

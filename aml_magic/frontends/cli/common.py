@@ -16,6 +16,12 @@ def verbs(group: argparse.ArgumentParser) -> Any:
     return group.add_subparsers(dest="verb", required=True, parser_class=A.ArgumentParser)
 
 
+def builds(name: str, verb: str | None, known: tuple[str, ...]) -> bool:
+    """Whether a group adds the parser of its verb ``name`` when the command line names
+    ``verb``: all of them unless ``verb`` is one of the group's ``known`` verbs."""
+    return verb not in known or verb == name
+
+
 def project_root(args: argparse.Namespace) -> Path:
     """The project the command names (``--project``), else the nearest one at or above the
     current folder, found as ``Workspace`` finds it."""

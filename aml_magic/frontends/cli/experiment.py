@@ -11,28 +11,35 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import settle_memory, verbs
+from aml_magic.frontends.cli.common import builds, settle_memory, verbs
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.sweep import submit_sweep, sweep_started_text
 from aml_magic.service.workspace import Workspace
+from aml_magic.targets.placement import fork_supervisors
 
 
-def add_experiment(group: argparse.ArgumentParser) -> None:
+VERBS = ("submit", "prepare", "cancel")
+
+
+def add_experiment(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     ex_sub = verbs(group)
-    p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
-                          epilog="Options may also follow the script's arguments "
-                                 "(train.py 0.5 --wait); after `--` everything goes to the script.")
-    A.add_project(p)
-    A.add_submit_arguments(p)
-    p.set_defaults(handler=cmd_submit)
-    p = ex_sub.add_parser("prepare", help="build a run configuration's environment")
-    A.add_project(p)
-    A.add_prepare_arguments(p)
-    p.set_defaults(handler=cmd_prepare)
-    p = ex_sub.add_parser("cancel", help="cancel a run")
-    A.add_project(p)
-    A.add_run_id(p, flag=True)
-    p.set_defaults(handler=cmd_cancel)
+    if builds("submit", verb, VERBS):
+        p = ex_sub.add_parser("submit", help="submit a script to a run configuration's target",
+                              epilog="Options may also follow the script's arguments (train.py "
+                                     "0.5 --wait); after `--` everything goes to the script.")
+        A.add_project(p)
+        A.add_submit_arguments(p)
+        p.set_defaults(handler=cmd_submit)
+    if builds("prepare", verb, VERBS):
+        p = ex_sub.add_parser("prepare", help="build a run configuration's environment")
+        A.add_project(p)
+        A.add_prepare_arguments(p)
+        p.set_defaults(handler=cmd_prepare)
+    if builds("cancel", verb, VERBS):
+        p = ex_sub.add_parser("cancel", help="cancel a run")
+        A.add_project(p)
+        A.add_run_id(p, flag=True)
+        p.set_defaults(handler=cmd_cancel)
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.records import RunRecord
@@ -50,6 +57,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     overrides = {field: value for field, value in (
         ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
         ("spark_dependencies_file", args.spark_dependencies)) if value}
+    if args.program:                    # a one-shot process: a local run's supervisor is forked
+        fork_supervisors()
     ws = Workspace(args.project)
     for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
                         ("-s/--spark-dependencies", args.spark_dependencies)):

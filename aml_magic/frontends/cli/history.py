@@ -7,6 +7,7 @@ of names over the listed runs) from one grouped query, so it stays fast over tho
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 ALL_RUNS = 1 << 62
 
 
-def add_history(group: argparse.ArgumentParser) -> None:
+def add_history(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     history_verbs = verbs(group)
     _add_history_verbs(history_verbs)
     _add_maintenance_verbs(history_verbs)
@@ -160,17 +161,19 @@ def cmd_history_download(args: argparse.Namespace) -> int:
     if not outputs:
         raise AmlError(f"run {run.id} has no outputs (files its script wrote under "
                        "./outputs/); status " + run.record.status.value)
-    source = run.outputs_folder
     dest = Path(args.directory).expanduser()
-    gone = [o.path for o in outputs if not (source / o.path).is_file()
-            or (source / o.path).is_symlink()]
-    if gone:
-        raise AmlError(f"run {run.id}: {len(gone)} output(s) are not in {source} any more "
-                       f"({', '.join(gone[:5])}); the run folder was pruned or changed")
-    for output in outputs:
+    for output in outputs:              # every one readable (no link on its path) before any copy
+        os.close(run.open_output(output.path)[0])
+    for done, output in enumerate(outputs):
+        try:
+            fd, _size = run.open_output(output.path)
+        except AmlError as exc:
+            raise AmlError(f"{exc} (copied {done} of {len(outputs)} output(s) to {dest})") \
+                from None
         target = dest / output.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / output.path, target)
+        with os.fdopen(fd, "rb") as source, open(target, "wb") as copy:
+            shutil.copyfileobj(source, copy)
     total = sum(int(o.size) for o in outputs)
     print(f"downloaded {len(outputs)} output(s) of run {run.id} ({format_size(total)}) "
           f"to {dest}")

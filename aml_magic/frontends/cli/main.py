@@ -6,8 +6,10 @@ Each command group lives in its own module (``GROUPS``), imported only when that
 for ``aml --help``): a command pays for its own group's imports, not for the others'."""
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,20 +17,24 @@ from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
+from aml_magic.frontends.termsafe import guard
 
 
-def build_parser(only: str | None = None) -> A.ArgumentParser:
+def build_parser(only: str | None = None, verb: str | None = None) -> A.ArgumentParser:
     """The ``aml`` parser. With ``only`` (a command group such as ``experiment``), the other
-    groups are listed but their verbs are not built: a command pays only for its own parser."""
+    groups are not built, and with ``verb`` (``submit``) a group that knows the verb builds it
+    alone: a command pays only for its own parser (argparse looks up its translations for
+    every parser it makes)."""
     parser = A.ArgumentParser(
         prog="aml", description="Submit scripts to compute targets and follow their runs "
         "(the Azure ML Workbench CLI verbs, self-hosted).",
         epilog="`aml --debug ...` shows library tracebacks and debug logging.")
     sub = parser.add_subparsers(dest="group", required=True, parser_class=A.ArgumentParser)
     for name, (text, module, adder) in GROUPS.items():
-        group = sub.add_parser(name, help=text)
         if only is None or only == name:
-            getattr(importlib.import_module(f"aml_magic.frontends.cli.{module}"), adder)(group)
+            group = sub.add_parser(name, help=text)
+            getattr(importlib.import_module(f"aml_magic.frontends.cli.{module}"), adder)(
+                group, verb)
     return parser
 
 
@@ -38,28 +44,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     As the ``aml`` program (``argv`` None), the cyclic garbage collector is paused while the
     command starts (its passes over the objects every import creates cost more than the
     command's own work) and resumed before anything long-running (``settle_memory``); what
-    exists at the end is frozen, so the interpreter's exit does not walk it again. Called with
-    ``argv`` from Python, the caller's collector is left alone."""
+    exists at the end is frozen, and the program ends without the interpreter's teardown
+    (``_end``). Called with ``argv`` from Python, the caller's collector is left alone."""
     if argv is not None:
         return _run(list(argv))
     gc.disable()
     try:
-        return _run(sys.argv[1:], program=True)
+        code = _run(sys.argv[1:], program=True)
     finally:
         settle_memory()
+    return _end(code)
+
+
+def _end(code: int) -> int:
+    """The ``aml`` program's exit, without the interpreter's teardown (it unwinds every
+    imported module: a few ms on every command) when nothing but this thread is left: output
+    is flushed and the exit hooks (open SSH connections) run first, as they would."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return code                 # a thread still to be joined: the ordinary exit
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 def _run(args_list: list[str], *, program: bool = False) -> int:
     """``program``: this process is the ``aml`` program, so it owns logging and the thread
-    exception hook (not so when a caller runs ``main(argv)`` from Python)."""
+    exception hook (not so when a caller runs ``main(argv)`` from Python). Everything the
+    command prints passes ``termsafe.guard`` (run-written text never acts on the terminal)."""
+    with guard():
+        return _guarded(args_list, program=program)
+
+
+def _guarded(args_list: list[str], *, program: bool) -> int:
     debug = bool(args_list) and args_list[0] == "--debug"
     if debug:
         args_list = args_list[1:]
     if program:
         configure_logging(debug=debug)
-    parser = build_parser(args_list[0] if args_list and args_list[0] in GROUPS else None)
+    only = args_list[0] if args_list and args_list[0] in GROUPS else None
+    parser = build_parser(only, args_list[1] if only and len(args_list) > 1 else None)
     try:
         args = parser.parse_args(args_list)
+        args.program = program          # this process ends with the command (see experiment)
         return int(args.handler(args) or 0)
     except HelpShown as shown:
         if str(shown):

@@ -3,27 +3,36 @@ project files a run was submitted with)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from aml_magic.domain.history.manifests import kept_manifest, manifest_path
+from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import verbs
+from aml_magic.frontends.termsafe import neutralise
 from aml_magic.service.project_adopt import init_or_adopt
-from aml_magic.service.restore import restore_run
+from aml_magic.service.restore import apply_restore, plan_run_restore
 from aml_magic.service.workspace import Workspace
 
+#: Files listed before asking to overwrite them (the rest are counted).
+SHOWN_OVERWRITES = 20
 
-def add_init(group: argparse.ArgumentParser) -> None:
+
+def add_init(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     group.add_argument("dir", nargs="?", default=".")
     group.set_defaults(handler=cmd_init)
 
 
-def add_project_group(group: argparse.ArgumentParser) -> None:
+def add_project_group(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     p = verbs(group).add_parser("restore", help="put back the project files a run was "
                                                 "submitted with")
     A.add_project(p)
     p.add_argument("--run-id", "-r", dest="run_id", required=True, metavar="RUN_ID")
     p.add_argument("-d", "--directory", metavar="DIR",
                    help="restore into this folder (default: the project itself)")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="overwrite files that differ from the snapshot without asking")
     p.set_defaults(handler=cmd_project_restore)
 
 
@@ -38,13 +47,45 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_project_restore(args: argparse.Namespace) -> int:
+    """Restore from the history's own copy of the run's manifest (never the run folder's);
+    files that would be overwritten are listed and confirmed first (``--yes`` for scripts)."""
     ws = Workspace(args.project)
     run = ws.run(args.run_id)
+    manifest = kept_manifest(ws.store.aml_dir, run.record.snapshot_digest)
+    if manifest is None:
+        kept = manifest_path(ws.store.aml_dir, run.record.snapshot_digest or "")
+        raise AmlError(f"run {run.id} has no snapshot manifest kept by the history "
+                       f"({kept or 'no snapshot digest recorded'}): it was submitted by an older "
+                       "aml_magic or before its snapshot was taken; its run folder's "
+                       "manifest.json is the run's to write and is not trusted. Nothing was "
+                       "written")
     dest = Path(args.directory).expanduser().resolve() if args.directory else ws.root
     dest.mkdir(parents=True, exist_ok=True)
-    written, unchanged = restore_run(run.folder / "manifest.json", run_folder=run.folder,
-                                     dest=dest, project_root=ws.root,
-                                     runs_root=run.folder.parent)
+    plan = plan_run_restore(manifest, run_folder=run.folder, dest=dest, project_root=ws.root,
+                            runs_root=run.folder.parent)
+    if plan.overwrites and not args.yes and not _confirm_overwrite(plan.overwrites, dest):
+        return 2
+    written = apply_restore(manifest, plan, dest)
     print(f"restored the snapshot of run {run.id} into {dest}: {written} file(s) written, "
-          f"{unchanged} already as they were")
+          f"{len(plan.unchanged)} already as they were")
+    if plan.skipped:
+        print(f"left out {len(plan.skipped)} file(s) under .aml/ (restore never writes there)")
     return 0
+
+
+def _confirm_overwrite(paths: list[str], dest: Path) -> bool:
+    """List the files restore would overwrite and ask; without a terminal, refuse in one line."""
+    if not sys.stdin.isatty():
+        print(f"aml: restore would overwrite {len(paths)} file(s) in {dest} "
+              f"({neutralise(', '.join(paths[:3]))}{', ...' if len(paths) > 3 else ''}); "
+              "nothing was written: run again with --yes to overwrite them", file=sys.stderr)
+        return False
+    print(f"restore would overwrite {len(paths)} file(s) in {dest}:")
+    for path in paths[:SHOWN_OVERWRITES]:
+        print(f"  {neutralise(path)}")
+    if len(paths) > SHOWN_OVERWRITES:
+        print(f"  ... and {len(paths) - SHOWN_OVERWRITES} more")
+    if input("Overwrite them? [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print("nothing was written", file=sys.stderr)
+    return False

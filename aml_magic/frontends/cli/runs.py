@@ -16,7 +16,7 @@ from aml_magic.service.schema import run_detail_json, run_json
 from aml_magic.service.workspace import Workspace
 
 
-def add_run(group: argparse.ArgumentParser) -> None:
+def add_run(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     run_sub = verbs(group)
     p = run_sub.add_parser("list", help="recent runs, newest first")
     A.add_project(p)
@@ -55,7 +55,8 @@ def cmd_run_show(args: argparse.Namespace) -> int:
     record = run.refresh()
     build_log = run.folder / "build.log"      # the environment build its submit triggered
     detail = run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
-                             log=str(run.folder / "log.txt"), unreachable=run.last_error,
+                             log=str(run.folder / "log.txt"), unreachable=run.unreachable,
+                             orphaned=run.orphaned,
                              environment_log=str(build_log) if build_log.is_file() else None)
     emit(args, detail, lambda: run_text(detail))
     return 0

@@ -17,7 +17,7 @@ from aml_magic.service.schema import runconfig_json, target_json
 from aml_magic.service.workspace import Workspace
 
 
-def add_computetarget(group: argparse.ArgumentParser) -> None:
+def add_computetarget(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     ct_sub = verbs(group)
     p = ct_sub.add_parser("attach", help="attach a compute target")
     A.add_project(p)
@@ -40,7 +40,7 @@ def add_computetarget(group: argparse.ArgumentParser) -> None:
     _add_computetarget_gc(ct_sub)
 
 
-def add_runconfiguration(group: argparse.ArgumentParser) -> None:
+def add_runconfiguration(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     rc_sub = verbs(group)
     p = rc_sub.add_parser("create", help="create a run configuration for a target")
     A.add_project(p)
@@ -59,7 +59,7 @@ def add_runconfiguration(group: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_rc_show)
 
 
-def add_secret(group: argparse.ArgumentParser) -> None:
+def add_secret(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     sec_sub = verbs(group)
     p = sec_sub.add_parser("set", help="store a value; prints the reference to put in a "
                                        "run configuration's EnvironmentVariables")
@@ -206,6 +206,7 @@ def cmd_target_secure(args: argparse.Namespace) -> int:
     ref = ws.store_secret("password", f"{compute.name}-{compute.username or 'user'}",
                           compute.password)
     compute.password = ref
+    ws.bind_login(compute)
     ws.config.write_compute(compute)
     print(f"{compute.path}: the password is now in the secret store; the file holds {ref}")
     return 0

@@ -8,10 +8,18 @@ the JSON Schema from these type hints, and the trailing ``#`` comment of a field
 Optional keys live in ``total=False`` classes; a name starting with ``_`` is a building block,
 not a shape of its own. Add a shape to ``SHAPES`` (and ``OPEN`` if it may carry keys not
 declared here), then run ``python -m aml_magic.service.contract``.
+
+Facts of the registry of target types (``domain/registry.py``) are not written again here:
+the option kinds are its ``OptionKind``, and the attach request's option keys are its attach
+options (``OPEN[AttachRequest]``), so a new option changes the schema when it is regenerated.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict, cast
+
+from aml_magic.domain import registry
 
 #: The version of the REST API: the Lab extension (built against this contract) refuses to
 #: talk to a server that answers another one in ``GET version``.
@@ -26,6 +34,8 @@ RunKind = Literal["script", "sweep", "notebook"]
 PrepareJobState = Literal["running", "succeeded", "failed"]
 #: A value an attach option may take (its name says which; the registry validates it).
 OptionValue = str | bool | int | float | None
+#: How an attach option's value is entered; the attach forms pick a field's input by it.
+OptionKind = registry.OptionKind
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -122,6 +132,7 @@ class RunDetailJson(_RunDetailJson, total=False):
     log: str                # the log file's path
     environment_log: str    # the log of the environment build its submit triggered
     unreachable: str        # why the target could not be asked: the state may be stale
+    orphaned: str           # why its target is gone from aml_config/: nothing connects for it
     python: str             # the interpreter the run used (path and version)
     provenance: ProvenanceJson
     hint: str
@@ -249,24 +260,14 @@ class ErrorJson(_ErrorJson, total=False):
     traceback: str
 
 
-class _AttachRequest(TypedDict):
-    type: str
-    name: str
+class AttachRequest(TypedDict):
+    """REST ``POST targets``: attach a compute target. Its further keys are the attach options
+    of the registry of target types (``GET target-types`` lists those each type takes); one a
+    type does not take, or a value of the wrong kind, is a 400 naming it. The password travels
+    in this body once and goes to the secret store."""
 
-
-class AttachRequest(_AttachRequest, total=False):
-    """REST ``POST targets``: attach a compute target. The password travels in this body once
-    and goes to the secret store; the registry of target types decides which further options a
-    type takes."""
-
-    address: str
-    username: str
-    password: str
-    use_key: bool
-    key_file: str
-    host_key_fingerprint: str
-    trust_new_host_key: bool
-    base_image: str
+    type: str               # a type's name or alias, as GET target-types lists them
+    name: str               # the target's name (its .compute file's)
 
 
 class PrepareRequest(TypedDict, total=False):
@@ -285,6 +286,42 @@ class SubmitRequest(_SubmitRequest, total=False):
 
     script: str | None      # its path from the server's root (else the configuration's own)
     arguments: list[str]
+
+
+class AttachOptionJson(TypedDict):
+    """One attach option of a target type, from the registry: the attach forms render one
+    field per option."""
+
+    name: str               # its key in the attach request (AttachRequest)
+    key: str | None         # its .compute key (null: attach-only)
+    flag: str               # its long spelling on the command line and in %aml_attach
+    kind: OptionKind
+    default: OptionValue    # what attach writes when it is left out (null: nothing)
+    help: str               # one line: what it sets (the --help text)
+    secret: bool            # sent once, in the attach request; never kept in a page or file
+    required: bool
+    choices: list[str] | None   # the values of a choice (null for other kinds)
+    label: str              # the label of its field in the attach forms
+    example: str | None     # a valid value, the field's hint (null: none)
+
+
+class TargetTypeJson(TypedDict):
+    """One registered compute type: where run folders live (``placement``: local or remote)
+    and how the agent starts (``launch``: process, container or spark)."""
+
+    name: str
+    aliases: list[str]      # other names attach takes for it
+    summary: str
+    placement: str
+    launch: str
+    options: list[AttachOptionJson]   # the attach options it takes, in the registry's order
+
+
+class TargetTypesJson(TypedDict):
+    """REST ``GET target-types``: every compute type and its attach options, from the one
+    registry (``aml_magic/domain/registry.py``)."""
+
+    types: list[TargetTypeJson]
 
 
 class EmptyRequest(TypedDict):
@@ -356,15 +393,41 @@ SHAPES: tuple[type, ...] = (
     ProvenanceJson, RunDetailJson,
     RunPageJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson, EnvironmentJson,
     PrepareJobJson, VersionJson, TargetListJson, RunConfigurationListJson, MetricListJson,
-    OutputListJson, ErrorJson, AttachRequest, PrepareRequest, SubmitRequest, EmptyRequest,
-    HistoryRunJson, ComparedRunJson, ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson,
-    PrunePlanJson,
+    OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
+    PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
+    ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
-                           "PrepareJobState": PrepareJobState, "OptionValue": OptionValue}
+                           "PrepareJobState": PrepareJobState, "OptionValue": OptionValue,
+                           "OptionKind": OptionKind}
+
+
+@dataclass(frozen=True)
+class OpenKeys:
+    """The keys of an open shape that its class does not declare: ``known`` ones (declared
+    elsewhere) each with their type hint and ``notes``, and any other key holding ``rest``."""
+
+    rest: Any
+    known: Mapping[str, Any] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+def attach_option_keys() -> OpenKeys:
+    """The attach request's option keys, from the registry: each option's JSON type (one of
+    its choices for a choice), its help and the types that take it. Any other key is checked
+    as an ``OptionValue`` here and refused by ``registry.check_attach``, naming it."""
+    known: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    for o in registry.attach_options():
+        known[o.name] = cast(Any, Literal)[o.choices] if o.choices else \
+            registry.VALUE_TYPES[o.kind]
+        notes[o.name] = f"{o.help}; taken by {', '.join(registry.types_of(o))}"
+    return OpenKeys(rest=OptionValue, known=known, notes=notes)
+
+
 #: Shapes that may carry keys not declared here, and what those keys hold: a history row's
-#: metric names, a record's configuration and provenance from older versions, attach options
-#: the registry knows.
+#: metric names, a record's configuration and provenance from older versions, the attach
+#: options of the registry.
 OPEN: dict[type, Any] = {HistoryRunJson: Any, ComparedRunJson: Any, ConfigurationJson: Any,
-                         ProvenanceJson: Any, AttachRequest: OptionValue}
+                         ProvenanceJson: Any, AttachRequest: attach_option_keys()}

@@ -3,7 +3,9 @@ check of a request body against its shape. Standard library only: no pydantic on
 path, and the schema is generated rarely (``python -m aml_magic.service.contract``).
 
 Supported hints: ``str``, ``int``, ``float``, ``bool``, ``None``, ``Any``, ``list[X]``,
-``dict[str, X]``, ``Literal[...]``, unions (``X | None``) and other shapes (``$ref``).
+``dict[str, X]``, ``Literal[...]``, unions (``X | None``) and other shapes (``$ref``). An open
+shape's extra keys hold one hint, or are ``OpenKeys``: keys declared elsewhere (the registry's
+attach options), each with its own hint, listed in the schema and checked like declared ones.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from aml_magic.service.contract.models import OpenKeys
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
@@ -87,9 +91,11 @@ class SchemaWriter:
         raise TypeError(f"no JSON Schema for the type hint {hint!r}")
 
     def shape(self, shape: type) -> dict[str, Any]:
-        notes = self.notes.get(shape.__name__, {})
+        extra = self.open_shapes.get(shape, False)
+        keys = extra if isinstance(extra, OpenKeys) else OpenKeys(rest=extra)
+        notes = {**keys.notes, **self.notes.get(shape.__name__, {})}
         properties: dict[str, Any] = {}
-        for key, hint in fields(shape).items():
+        for key, hint in {**fields(shape), **keys.known}.items():
             prop = self.hint(hint)
             if key in notes:
                 prop = {**prop, "description": notes[key]} if "$ref" not in prop else \
@@ -101,8 +107,8 @@ class SchemaWriter:
             schema["description"] = " ".join(doc.split())
         schema["properties"] = properties
         schema["required"] = [k for k in properties if k in required_keys(shape)]
-        schema["additionalProperties"] = (self.hint(self.open_shapes[shape])
-                                          if shape in self.open_shapes else False)
+        schema["additionalProperties"] = (self.hint(keys.rest) if shape in self.open_shapes
+                                          else False)
         return schema
 
     def document(self, *, title: str, description: str) -> dict[str, Any]:
@@ -223,17 +229,19 @@ def shape_problem(shape: type, value: Any, where: str = "the body", *,
     """Why VALUE is not a SHAPE: not an object, a missing or unknown key, a wrong type."""
     if not isinstance(value, dict):
         return f"{where} must be a JSON object, not {json_type(value)}"
+    extra = open_shapes.get(shape)
+    keys = extra if isinstance(extra, OpenKeys) else OpenKeys(rest=extra)
     hints = fields(shape)
     missing = [k for k in hints if k in required_keys(shape) and k not in value]
     if missing:
         return f"{where} needs {', '.join(repr(k) for k in missing)}"
-    extra_hint = open_shapes.get(shape)
+    hints = {**hints, **keys.known}
     for key, item in value.items():
         inner = f"'{key}'" if where == "the body" else f"{where}.{key}"
         if key in hints:
             found = problem(hints[key], item, inner, open_shapes=open_shapes)
         elif shape in open_shapes:
-            found = problem(extra_hint, item, inner, open_shapes=open_shapes)
+            found = problem(keys.rest, item, inner, open_shapes=open_shapes)
         else:
             found = (f"unknown key '{key}' in {where}; known: "
                      f"{', '.join(hints) or 'none'}")

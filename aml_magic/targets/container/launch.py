@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
-from aml_magic.errors import ConfigError, TargetError
+from aml_magic.errors import ConfigError, SecretError, TargetError
 from aml_magic.domain.provenance import describe_python
 from aml_magic.targets.base import (
     Dependencies,
@@ -81,6 +81,28 @@ class ContainerLaunch(Launch):
             self._builder = DockerEnvironmentBuilder(engine,
                                                      network=target.compute.network_mode or None)
         return self._builder
+
+    def check_secret_destination(self, target: AgentTarget) -> None:
+        """On this machine, a spec holding secrets goes only to the engine the target was
+        attached with (``dockerHost``, bound at attach); the docker command's own engine needs
+        no binding. A remote machine's engine is bound with its login (``ssh/binding.py``)."""
+        if not target.run_folder_is_local:
+            return
+        c = target.compute
+        bound = target.secrets.target_binding(target.project_root, c.name)
+        attached = str((bound or {}).get("dockerHost") or "")
+        now = c.docker_host or ""
+        if now == attached:
+            return
+        default = "the docker command's own engine"
+        was = f"attached with {attached or default}" if bound \
+            else "not attached on this machine with that engine"
+        raise SecretError(
+            f"{target.compute_file()}: dockerHost is {now or 'unset'}, but '{c.name}' was {was}; "
+            "a run's secrets go only to the engine the target was attached with: refused, "
+            "nothing was sent. If the engine really changed, re-attach the target "
+            f"(`aml computetarget detach -n {c.name}`, then `aml computetarget attach {c.type} "
+            f"-n {c.name} --docker-host {now or 'URL'}`)")
 
     # -- check and prepare ------------------------------------------------------------------
     def check(self, target: AgentTarget, runconfig: RunConfiguration) -> None:

@@ -14,6 +14,7 @@ from aml_magic.transports.hostkeys import (
     normalize_fingerprint,
     probe_host_key,
 )
+from aml_magic.targets.ssh.binding import bind_login, check_login
 from aml_magic.transports.pool import ssh_pool, ssh_timeout
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def ssh_transport_for(compute: ComputeTarget, secrets: SecretStore, *,
         raise HostKeyError(f"{context}: no pinned host key (hostKeyFingerprint); re-attach "
                            f"with `aml computetarget attach {c.type} --name {c.name} ... "
                            "--trust-new-host-key` or --host-key-fingerprint SHA256:...")
+    unbound = check_login(c, secrets, context=context)       # before anything is sent
     password = key_path = None
     if c.key_reference:
         key_path = str(secrets.key_path(c.key_reference, context=context))
@@ -47,10 +49,18 @@ def ssh_transport_for(compute: ComputeTarget, secrets: SecretStore, *,
                     if secrets.is_reference(c.password) else c.password)
     host, port = host_port(c)
     deadline = ssh_timeout(getattr(c, "ssh_timeout", None), source=f"{context}: sshTimeout")
-    return ssh_pool().acquire(host, port, c.username, password=password, key_path=key_path,
-                              pinned_fingerprint=c.host_key_fingerprint,
-                              connect_timeout=min(connect_timeout, deadline),
-                              io_timeout=deadline, label=f"target '{c.name}'")
+    transport = ssh_pool().acquire(host, port, c.username, password=password,
+                                   key_path=key_path, pinned_fingerprint=c.host_key_fingerprint,
+                                   connect_timeout=min(connect_timeout, deadline),
+                                   io_timeout=deadline, label=f"target '{c.name}'")
+    if unbound:         # stored by an older version: bound at its first successful login
+        try:
+            transport.run(["true"], timeout=deadline)
+        except BaseException:
+            transport.close()
+            raise
+        bind_login(c, secrets)
+    return transport
 
 
 def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
@@ -107,6 +117,8 @@ def configure_ssh_attach(compute: Any, *, secrets: Any, use_key: bool = False,
         ref = secrets.put_private_key(label, data)
         created_refs.append(ref)
         compute.key_reference = ref
+    bind_login(compute, secrets, [ref for ref in created_refs
+                                  if ref in (compute.password, compute.key_reference)])
     if key_file or compute.password:
         transport = ssh_transport_for(compute, secrets, connect_timeout=connect_timeout)
         try:

@@ -31,6 +31,7 @@ from aml_magic.agent import agent_files
 from aml_magic.domain.snapshot.manifest import gc_paused
 from aml_magic.domain.snapshot.ship import write_objects_tar
 from aml_magic.domain.user_dirs import project_cache
+from aml_magic.targets.ssh.binding import check_login, check_secret_destination
 from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
 from aml_magic.transports.helper_cache import helper_arguments
 
@@ -60,6 +61,15 @@ class RemotePlacement(Placement):
             raise ConfigError(f"{self.compute.name}.compute has no address; re-attach with "
                               "--address HOST[:PORT]",
                               path=str(self.compute.path) if self.compute.path else None)
+        # a login secret bound elsewhere is refused before the run is even recorded
+        check_login(self.compute, self.secrets, context=self._context())
+
+    def check_secret_destination(self) -> None:
+        """A run carrying secrets goes only where the stored login is bound."""
+        check_secret_destination(self.compute, self.secrets, context=self._context())
+
+    def _context(self) -> str:
+        return str(self.compute.path) if self.compute.path else f"{self.compute.name}.compute"
 
     def where(self) -> str:
         return str(self.compute.address)

@@ -6,11 +6,6 @@ import { IAttachBody, ITargetOption, ITargetType } from './types';
 
 type Field = HTMLInputElement | HTMLSelectElement;
 
-/** `host_key_fingerprint` -> `host key fingerprint`: the label of an option's field. */
-export function optionLabel(option: ITargetOption): string {
-  return option.label || option.name.replace(/_/g, ' ');
-}
-
 function hasDefault(option: ITargetOption): boolean {
   return option.default !== null && option.default !== undefined && option.default !== '' &&
     option.default !== false;
@@ -53,7 +48,7 @@ export function optionValue(option: ITargetOption, field: Field): string | numbe
   }
   if (option.kind === 'integer') {
     if (!/^-?\d+$/.test(text)) {
-      throw new Error(`${optionLabel(option)} must be a whole number, not '${text}'`);
+      throw new Error(`${option.label} must be a whole number, not '${text}'`);
     }
     return Number(text);
   }
@@ -131,8 +126,8 @@ export class AttachForm extends Widget {
       const attrs = { className: option.kind === 'flag' ? 'aml-Field aml-Check' : 'aml-Field',
         title: option.help, 'data-option': option.name };
       return option.kind === 'flag'
-        ? h('label', attrs, input, ` ${optionLabel(option)}`)
-        : h('label', attrs, h('span', {}, optionLabel(option) + (option.required ? ' *' : '')), input);
+        ? h('label', attrs, input, ` ${option.label}`)
+        : h('label', attrs, h('span', {}, option.label + (option.required ? ' *' : '')), input);
     }));
   }
 

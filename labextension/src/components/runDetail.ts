@@ -63,9 +63,11 @@ export class RunDetailView extends Widget {
     const detail = d.detail;
     this._header.render(JSON.stringify([d.runId, run ? run.status : null]), () => this._headerParts(d.runId as string, run));
     const [error, reason, unreachable] = [d.error, run ? run.reason : '', detail ? detail.unreachable : ''];
-    this._notes.render(JSON.stringify([error, reason, unreachable]), () => [
+    const orphaned = detail ? detail.orphaned : '';
+    this._notes.render(JSON.stringify([error, reason, unreachable, orphaned]), () => [
       error ? h('div', { className: 'aml-Error' }, error) : null,
       reason ? h('div', { className: 'aml-Reason' }, reason) : null,
+      orphaned ? h('div', { className: 'aml-Error aml-Orphaned' }, `Orphaned: ${orphaned}`) : null,
       unreachable ? h('div', { className: 'aml-Error' }, `Target unreachable: ${unreachable}`) : null]);
     if (!run || !detail) {
       this._facts.render('loading', () => h('div', { className: 'aml-Loading' }, `Loading ${d.runId}…`));

@@ -23,6 +23,10 @@ export const PrepareJobStateValues: readonly PrepareJobState[] = ['running', 'su
 /** A value an attach option may take (its name says which; the registry validates it). */
 export type OptionValue = string | boolean | number | null;
 
+/** How an attach option's value is entered; the attach forms pick a field's input by it. */
+export type OptionKind = 'text' | 'integer' | 'flag' | 'choice' | 'path' | 'password';
+export const OptionKindValues: readonly OptionKind[] = ['text', 'integer', 'flag', 'choice', 'path', 'password'];
+
 /** One logged value; a series is several rows with one name and increasing `step`. */
 export interface MetricJson {
   name: string;
@@ -156,6 +160,8 @@ export interface RunDetailJson {
   environment_log?: string;
   /** why the target could not be asked: the state may be stale */
   unreachable?: string;
+  /** why its target is gone from aml_config/: nothing connects for it */
+  orphaned?: string;
   /** the interpreter the run used (path and version) */
   python?: string;
   provenance?: ProvenanceJson;
@@ -279,20 +285,89 @@ export interface ErrorJson {
   traceback?: string;
 }
 
-/** REST `POST targets`: attach a compute target. The password travels in this body once and goes to the secret store; the registry of target types decides which further options a type takes. */
+/** REST `POST targets`: attach a compute target. Its further keys are the attach options of the registry of target types (`GET target-types` lists those each type takes); one a type does not take, or a value of the wrong kind, is a 400 naming it. The password travels in this body once and goes to the secret store. */
 export interface AttachRequest {
+  /** a type's name or alias, as GET target-types lists them */
   type: string;
+  /** the target's name (its .compute file's) */
   name: string;
+  /** HOST or HOST:PORT of the machine; taken by remote, remotedocker, cluster */
   address?: string;
+  /** SSH user; taken by remote, remotedocker, cluster */
   username?: string;
+  /** the SSH password; taken by remote, remotedocker, cluster */
   password?: string;
+  /** generate an SSH key pair and print the authorized_keys line; taken by remote, remotedocker, cluster */
   use_key?: boolean;
+  /** an existing private key file (stored in the secret store); taken by remote, remotedocker, cluster */
   key_file?: string;
+  /** the SSH host key fingerprint to pin, known ahead; taken by remote, remotedocker, cluster */
   host_key_fingerprint?: string;
+  /** pin the host key shown on first connection without asking; taken by remote, remotedocker, cluster */
   trust_new_host_key?: boolean;
+  /** folder on the remote for runs and snapshots (default ~/.aml_magic); taken by remote, remotedocker, cluster */
+  remote_base_dir?: string;
+  /** base Docker image; taken by docker, remotedocker */
   base_image?: string;
+  /** mount the project instead of copying it; taken by docker, remotedocker */
+  shared_volumes?: boolean;
+  /** give the container the host's GPUs; taken by docker, remotedocker */
+  nvidia_docker?: boolean;
+  /** the interpreter on the target; taken by local, remote, remotedocker, cluster */
+  python_location?: string;
+  /** spark-submit on the target; taken by local, remote, cluster */
+  spark_submit_location?: string;
+  /** spark-submit --deploy-mode on YARN; taken by cluster */
+  yarn_deploy_mode?: 'client' | 'cluster';
+  /** spark-submit --master of a cluster target; taken by cluster */
+  spark_master?: string;
+  /** Docker network of builds and runs: host, bridge, none or a network name; taken by docker, remotedocker */
+  network_mode?: string;
+  /** the engine on the machine, as `docker -H URL` takes it (default: the docker command's own); taken by docker, remotedocker */
+  docker_host?: string;
   /** Keys not declared here (see the description). */
   [key: string]: OptionValue | undefined;
+}
+
+/** One attach option of a target type, from the registry: the attach forms render one field per option. */
+export interface AttachOptionJson {
+  /** its key in the attach request (AttachRequest) */
+  name: string;
+  /** its .compute key (null: attach-only) */
+  key: string | null;
+  /** its long spelling on the command line and in %aml_attach */
+  flag: string;
+  kind: OptionKind;
+  /** what attach writes when it is left out (null: nothing) */
+  default: OptionValue;
+  /** one line: what it sets (the --help text) */
+  help: string;
+  /** sent once, in the attach request; never kept in a page or file */
+  secret: boolean;
+  required: boolean;
+  /** the values of a choice (null for other kinds) */
+  choices: string[] | null;
+  /** the label of its field in the attach forms */
+  label: string;
+  /** a valid value, the field's hint (null: none) */
+  example: string | null;
+}
+
+/** One registered compute type: where run folders live (`placement`: local or remote) and how the agent starts (`launch`: process, container or spark). */
+export interface TargetTypeJson {
+  name: string;
+  /** other names attach takes for it */
+  aliases: string[];
+  summary: string;
+  placement: string;
+  launch: string;
+  /** the attach options it takes, in the registry's order */
+  options: AttachOptionJson[];
+}
+
+/** REST `GET target-types`: every compute type and its attach options, from the one registry (`aml_magic/domain/registry.py`). */
+export interface TargetTypesJson {
+  types: TargetTypeJson[];
 }
 
 /** REST `POST prepare`: a run configuration, or a target one of them uses. */

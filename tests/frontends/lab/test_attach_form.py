@@ -77,11 +77,15 @@ def test_attach_form_fields_are_the_registry(lab: LabProject) -> None:
 
 
 def check_field(field: Any, option: dict[str, Any]) -> None:
-    """FIELD is the input OPTION's kind asks for, with its help, default and required flag."""
+    """FIELD is the input OPTION's kind asks for, with its label, help, default or example, and
+    required flag."""
     tag = field.evaluate("e => e.tagName")
     kind = field.get_attribute("type")
     where = f"option {option['name']}"
     assert field.get_attribute("title") == option["help"], where
+    label = field.locator("xpath=ancestor::label[1]")
+    text = label.inner_text() if option["kind"] == "flag" else label.locator("span").inner_text()
+    assert text.strip() == option["label"] + (" *" if option["required"] else ""), where
     assert (field.get_attribute("required") is not None) == option["required"], where
     if option["secret"] or option["kind"] == "password":
         assert (tag, kind, field.get_attribute("autocomplete")) == \
@@ -97,6 +101,8 @@ def check_field(field: Any, option: dict[str, Any]) -> None:
         assert (tag, kind) == ("INPUT", "number" if option["kind"] == "integer" else "text"), where
         if option["default"] not in (None, "", False):
             assert field.get_attribute("placeholder") == str(option["default"]), where
+        else:
+            assert field.get_attribute("placeholder") == (option["example"] or ""), where
 
 
 @pytest.mark.timeout(240)

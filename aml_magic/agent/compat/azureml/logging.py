@@ -57,7 +57,7 @@ class AzureMLLogger(object):
             self._steps[name] = step + 1
         line = _json.dumps({"name": name, "value": _plain(value), "step": step,
                             "time": _time.time()}) + "\n"
-        fd = _os.open(path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o644)
+        fd = _os.open(path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT, 0o600)
         try:
             _os.write(fd, line.encode("utf-8"))
         finally:

@@ -47,7 +47,7 @@ FORM_TEXT = "\n".join(["Attach form (needs a widget front end). Without widgets 
 
 def _field(o: Option) -> w.Widget:
     """The widget for one option, by its kind."""
-    label = o.label or o.name.replace("_", " ")
+    label = o.field_label
     if o.kind == "flag":
         return w.Checkbox(description=label, value=False, indent=False, tooltip=o.help)
     if o.kind == "password":
