@@ -11,6 +11,17 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
+def allow_host_network(project: Path) -> None:
+    """Allow ``networkMode: host`` for ``project`` the user's way (a settings file of this
+    process's own, ``AML_MAGIC_CONFIG``): the suite's Docker engine has no bridge, and a
+    project file alone cannot put containers on the host's network (``domain/isolation.py``)."""
+    import tempfile
+    settings = Path(tempfile.mkdtemp(prefix="aml-bench-settings-")) / "config.yml"
+    settings.write_text(f"allow_unsafe_container:\n  - project: '{project.resolve()}'\n"
+                        "    options: [network_host]\n")
+    os.environ["AML_MAGIC_CONFIG"] = str(settings)
+
+
 def machine_line() -> str:
     mem = ""
     try:

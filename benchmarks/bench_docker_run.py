@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._report import machine_line, write_results  # noqa: E402
+from benchmarks._report import allow_host_network, machine_line, write_results  # noqa: E402
 
 RESULTS_DOCKER = Path(__file__).resolve().parent / "RESULTS-docker.md"
 CONDA = "name: bench\ndependencies:\n  - python=3\n  - six=1.16\n  - pip:\n    - tomli==2.0.1\n"
@@ -69,6 +69,7 @@ def main() -> int:
         (root / "aml_config" / "conda_dependencies.yml").write_text(CONDA)
         (root / "trivial.py").write_text("x = 1\n")
         ws = Workspace(root)
+        allow_host_network(root)
         import dataclasses
         compute = ws.config.compute("docker")       # the suite's engine has no bridge
         ws.config.write_compute(dataclasses.replace(compute, network_mode="host"))

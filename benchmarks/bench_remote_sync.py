@@ -154,7 +154,8 @@ def main() -> int:
         # -- first sync --------------------------------------------------------------------
         first: dict[str, list[float]] = {k: [] for k in
                                          ("rsync", "tar_ssh", "aml_total", "aml_sync")}
-        hashes = project / ".aml" / "cache" / "hashes.json"
+        hashes = snapshot_module.hash_cache_path(project)   # the one the sync also reads
+        assert hashes is not None, "the user's cache folder cannot be used"
         base = ""
         for rep in range(opts.reps):
             compute = ws.config.compute("vm")

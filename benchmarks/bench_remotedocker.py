@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tests.fixtures.sshd as sshd_fixture  # noqa: E402
-from benchmarks._report import write_results  # noqa: E402
+from benchmarks._report import allow_host_network, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS-remotedocker.md"
 CONDA = "name: bench\ndependencies:\n  - python=3\n  - six=1.16\n  - pip:\n    - tomli==2.0.1\n"
@@ -73,6 +73,7 @@ def main() -> int:
             (project / "aml_config" / "conda_dependencies.yml").write_text(CONDA)
             (project / "trivial.py").write_text("print('hello')\n")
             ws = Workspace(project)
+            allow_host_network(project)
             ws.attach("remotedocker", "remotevm", address=f"{server.host}:{server.port}",
                       username=server.username, key_file=str(server.client_key_path),
                       trust_new_host_key=True, network_mode="host", docker_host=engine.host,

@@ -8,7 +8,9 @@ themselves explicitly.
 """
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, marker in MARKER_OF_FIXTURE.items():
             if fixture in used and item.get_closest_marker(marker) is None:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the user's cache folder and settings file out of the real home folder, for every
+    process the suite starts (set before any server or kernel). The settings allow
+    ``networkMode: host`` for the suite's projects, as a user would (``domain/isolation.py``):
+    the suite's Docker engine runs with ``--bridge=none``, so builds and runs use the host's
+    network. Tests about that permission point ``AML_MAGIC_CONFIG`` elsewhere."""
+    base = tmp_path_factory.getbasetemp().resolve()
+    settings = tmp_path_factory.mktemp("user-settings") / "config.yml"
+    settings.write_text(f"allow_unsafe_container:\n  - project: '{base}/*'\n"
+                        "    options: [network_host]\n")
+    values = {"AML_MAGIC_CONFIG": str(settings),
+              "AML_MAGIC_CACHE_DIR": str(tmp_path_factory.mktemp("user-cache"))}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

@@ -95,7 +95,8 @@ def test_full_history_disk_is_one_line_and_leaves_history_whole(project: Path) -
     try:
         write(project, "ok.py", "print('fine')\n")
         aml("experiment", "submit", "-c", "local", "ok.py", "--wait", cwd=project)
-        with open(aml_dir / "filler", "wb") as fh:
+        # unbuffered: a buffered file would keep what did not fit and fail again on close
+        with open(aml_dir / "filler", "wb", buffering=0) as fh:
             try:
                 while True:
                     fh.write(b"\0" * 65536)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aml_magic.domain.snapshot.manifest import take_snapshot
+from aml_magic.domain.snapshot.manifest import hash_cache_path, take_snapshot
 
 FILES = ("train.py", "data/a.csv", "data/big.bin", "data/keep.bin", "logs/run.log",
          "outputs/model.pkl", "src/pkg/mod.py", "src/pkg/mod.pyc", "src/notes.tmp")
@@ -35,7 +35,8 @@ def test_remembered_decisions_give_what_the_matcher_gives(project: Path) -> None
                      "src/pkg/mod.py", "train.py"]
     # When snapshots are taken with the decision cache, first filling it, then reading it
     first = list(take_snapshot(project).files)
-    assert (project / ".aml" / "cache" / "ignored.json").is_file()
+    hashes = hash_cache_path(project)      # in the user's cache folder, beside the hashes
+    assert hashes is not None and hashes.with_name("ignored.json").is_file()
     second = list(take_snapshot(project).files)
     # Then all three agree
     assert first == fresh and second == fresh

@@ -117,7 +117,8 @@ def test_second_snapshot_reads_no_unchanged_file(project: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a first snapshot filled the cache
     first = take_snapshot(project)
-    assert (project / ".aml/cache/hashes.json").is_file()
+    cache = snapshot.hash_cache_path(project)      # in the user's cache folder
+    assert cache is not None and cache.is_file()
     reads: list[str] = []
     real = snapshot._hash_file
     monkeypatch.setattr(snapshot, "_hash_file", lambda p: reads.append(p) or real(p))
@@ -265,7 +266,8 @@ def test_a_live_process_sees_ignore_file_and_cache_changes(project: Path) -> Non
     # the process stops watching the project: a watched project is not re-read at all, see
     # test_snapshot_watch.py)
     forget_watches()
-    cache = project / ".aml" / "cache" / "hashes.json"
+    cache = snapshot.hash_cache_path(project)
+    assert cache is not None
     data = json.loads(cache.read_text())
     data["entries"]["data/a.csv"][3] = "f" * 64   # a (wrong) hash for the unchanged file
     cache.write_text(json.dumps(data))

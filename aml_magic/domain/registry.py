@@ -106,6 +106,9 @@ class Option:
     label: str = ""                          # the form field's label (default: the name)
     example: str = ""                        # a valid value: the form's hint, the tests' sample
     workbench: bool = False                   # a key Azure ML Workbench itself wrote
+    # On a container target, a value of this option can weaken the run's isolation; this is
+    # the name under which the user allows that (``domain/isolation.py``), never the project
+    isolation: str | None = None
 
     @property
     def attr(self) -> str:
@@ -205,12 +208,13 @@ OPTIONS: tuple[Option, ...] = (
            doc="Docker image the run's container is built on.", example="my/image:tag"),
     Option("shared_volumes", "sharedVolumes", "flag",
            "mount the project instead of copying it", (CONTAINER,), default=False,
-           workbench=True, doc="Mount the project into the container instead of copying it."),
+           workbench=True, doc="Mount the project into the container instead of copying it.",
+           isolation="host_folder"),
     Option("nvidia_docker", "nvidiaDocker", "flag", "give the container the host's GPUs",
            (CONTAINER,), default=False, workbench=True, doc="Give the container the host's GPUs."),
     Option("native_shared_directory", "nativeSharedDirectory", "text",
            "folder on the target that persists across runs", (ANY,), attach=False,
-           workbench=True,
+           workbench=True, isolation="host_folder",
            doc="Folder on the target that persists across runs\n"
                "(AZUREML_NATIVE_SHARE_DIRECTORY; needs sharedVolumes on Docker)."),
     Option("python_location", "pythonLocation", "text", "the interpreter on the target",
@@ -234,15 +238,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("network_mode", "networkMode", "text",
            "Docker network of builds and runs: host, bridge, none or a network name",
            (CONTAINER,), flags=("--network",), metavar="MODE",
-           label="network", example="host",
+           label="network", example="host", isolation="network_host",
            doc="Docker network of builds and runs: host, bridge, none or a network name\n"
                "(default: the engine's default network)."),
     Option("container_user", "containerUser", "text", "user the run's container runs as",
-           (CONTAINER,), attach=False,
+           (CONTAINER,), attach=False, isolation="root_user",
            doc="User (name or uid[:gid]) the run's container runs as\n"
                "(default: the owner of the run folder)."),
     Option("capabilities", "capabilities", "text", "Linux capabilities the container keeps",
-           (CONTAINER,), attach=False,
+           (CONTAINER,), attach=False, isolation="capabilities",
            doc="Linux capabilities the run's container keeps (default: none), e.g.\n"
                "SYS_PTRACE,NET_ADMIN."),
     Option("docker_host", "dockerHost", "text",

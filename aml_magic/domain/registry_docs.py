@@ -65,6 +65,9 @@ def compute_keys_table() -> str:
             f"| `type` | all | {names} | TYPE | Kind of target. Workbench key. |"]
     for o in compute_options():
         what = _cell(o.comment) + _defaults(o) + (" Workbench key." if o.workbench else "")
+        if o.isolation:         # the user allows it, never the project (domain/isolation.py)
+            what += (f" Can weaken the container's isolation: honoured only if the user allows "
+                     f"`{o.isolation}` (README, Container isolation).")
         rest = f" (`{o.name}`)" if o.attach else ""
         rows.append(f"| `{o.key}` | {_types(o)} | {_value(o)} | {_attach(o)}{rest} | {what} |")
     rows += ["", "Attach options that are not keys (they decide how attach logs in and pins the "

@@ -99,6 +99,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
                         help="run configuration (aml_config/NAME.runconfig)")
     parser.add_argument("--wait", action="store_true",
                         help="wait for the run to end (and stream its log)")
+    add_allow_unsafe(parser, "run")
     parser.add_argument("--sweep", action="append", metavar="NAME=V1,V2,...",
                         help="run the script once per combination of the values (repeat for "
                              "more parameters): child runs of one sweep run, each given "
@@ -130,7 +131,8 @@ _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_confi
                     "-t": "target", "--target": "target",
                     "-d": "conda_dependencies", "--conda-dependencies": "conda_dependencies",
                     "-s": "spark_dependencies", "--spark-dependencies": "spark_dependencies"}
-_OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_"}
+_OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_",
+                 "--allow-unsafe-container": "allow_unsafe_container"}
 
 
 def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
@@ -169,6 +171,16 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="fail when a conda specification cannot be honoured on the target "
                              "(default: build without it and name it in a warning)")
+    add_allow_unsafe(parser, "build")
+
+
+def add_allow_unsafe(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--allow-unsafe-container", dest="allow_unsafe_container",
+                        action="store_true",
+                        help=f"honour, for this {what} only, .compute options that weaken the "
+                             "container's isolation (capabilities, containerUser root, "
+                             "networkMode host, a host folder such as / or ~ shared); else only "
+                             "allow_unsafe_container in ~/.aml_magic/config.yml allows them")
 
 
 def add_run_list_arguments(parser: argparse.ArgumentParser) -> None:

@@ -294,6 +294,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
         pairs.append(("hint", detail["hint"]))
     if detail.get("python"):
         pairs.append(("python", detail["python"]))
+    if detail.get("isolation"):
+        pairs.append(("isolation", detail["isolation"]))
     location = (detail.get("provenance") or {}).get("python_location")
     if location:
         pairs.append(("pythonLocation", location))

@@ -154,8 +154,7 @@ class NotebookRun:
         ``./outputs/`` holds now, and point the kernel's metric logger at the run."""
         path = notebook_path(user_ns)
         script = script_name(path, workspace.root)
-        manifest = take_snapshot(workspace.root,
-                                 cache_path=workspace.root / ".aml" / "cache" / "hashes.json")
+        manifest = take_snapshot(workspace.root)
         commit, dirty = git_info(workspace.root)
         outputs_dir = Path.cwd() / "outputs"
         store = workspace.store

@@ -18,6 +18,7 @@ from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
 from aml_magic.domain.secrets import mask_tree, mask_url_passwords, mask_value
 from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
+from aml_magic.domain.isolation import summary as isolation_summary
 
 if TYPE_CHECKING:    # the shapes are for the type checker: the CLI's start-up need not build them
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
@@ -110,6 +111,9 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["unreachable"] = unreachable
     if orphaned:                            # its target is gone: nothing connects for it
         detail["orphaned"] = orphaned
+    reduced = isolation_summary(record.config_snapshot.get("isolation"))
+    if reduced:                             # options weakening its container, user-allowed
+        detail["isolation"] = reduced
     return detail
 
 

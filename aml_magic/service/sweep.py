@@ -32,6 +32,7 @@ from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
+from aml_magic.domain.isolation import permit
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.secrets import Masker
 from aml_magic.domain.snapshot.gitinfo import git_info
@@ -106,9 +107,11 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
 
 # -- submit -----------------------------------------------------------------------------------
 def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: Sequence[str],
-                 specs: Sequence[str], *, overrides: Mapping[str, Any] | None = None) -> Run:
+                 specs: Sequence[str], *, overrides: Mapping[str, Any] | None = None,
+                 allow_unsafe_container: bool = False) -> Run:
     """Record the parent and its Queued children, start the driver; return the parent's
-    ``Run`` once the driver has taken the sweep over (well under a second)."""
+    ``Run`` once the driver has taken the sweep over (well under a second).
+    ``allow_unsafe_container`` holds for every child (``Workspace.submit``)."""
     import dataclasses
 
     parameters = parse_sweep(specs)
@@ -117,6 +120,7 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if overrides:
         rc = dataclasses.replace(rc, **overrides)
     compute = ws.config.target_of(rc)
+    isolation = permit(compute, project_root=ws.root, allow_unsafe=allow_unsafe_container)
     if script is not None:
         script = ws._project_relative(script)
         if not (ws.root / script).is_file():
@@ -125,7 +129,7 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if not base:
         raise AmlError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                        "script was given: name a script to run")
-    manifest = take_snapshot(ws.root, cache_path=ws.root / ".aml" / "cache" / "hashes.json")
+    manifest = take_snapshot(ws.root)
     if base[0].endswith(".py") and base[0] not in manifest.files:
         raise AmlError(f"script '{base[0]}' is not in the project {ws.root} (or "
                        ".amlignore/.gitignore excludes it)")
@@ -137,8 +141,11 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
         "parameters": [[p.name, list(p.values)] for p in parameters],
         "max_concurrent_runs": compute.concurrency(), "script": script, "args": list(args),
         "overrides": dict(overrides or {}), "runconfig": runconfig_name,
+        "allow_unsafe_container": allow_unsafe_container,
         "children": [{"run_id": child, "point": point}
                      for child, point in zip(children, points)]}
+    if isolation is not None:
+        snapshot["isolation"] = isolation
 
     from aml_magic.domain.envvars import resolve_env
     try:

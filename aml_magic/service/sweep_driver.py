@@ -42,6 +42,7 @@ class SweepDriver:
         self.script: str | None = sweep.get("script")
         self.args: list[str] = [str(a) for a in sweep.get("args", [])]
         self.overrides: dict[str, Any] = dict(sweep.get("overrides") or {})
+        self.allow_unsafe = sweep.get("allow_unsafe_container") is True
         self.children = [str(c["run_id"]) for c in children_of(parent)]
         self.points = {str(c["run_id"]): c.get("point", {}) for c in children_of(parent)}
         self.ended: queue.Queue[str] = queue.Queue()
@@ -94,7 +95,8 @@ class SweepDriver:
         try:
             run = self.ws.submit(self.runconfig, self.script, args, queued_as=child,
                                  frozen_snapshot=self.store.run_dir(self.parent_id),
-                                 overrides=self.overrides or None, on_warning=lambda _t: None)
+                                 overrides=self.overrides or None, on_warning=lambda _t: None,
+                                 allow_unsafe_container=self.allow_unsafe)
         except AmlError as exc:
             record = self.store.get(child)
             if not record.status.is_terminal():       # failed before it was filled in

@@ -21,6 +21,7 @@ from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.isolation import BUILD, allowed_names, permit
 from aml_magic.domain.provenance import interpreter_provenance
 from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
@@ -183,12 +184,18 @@ class Workspace:
 
     # -- prepare ----------------------------------------------------------------------------
     def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
-                strict: bool = False, build: bool = True) -> PrepareResult:
+                strict: bool = False, build: bool = True,
+                allow_unsafe_container: bool = False) -> PrepareResult:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
         specification the target cannot honour fails the build instead of a warning.
-        ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist)."""
+        ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist). A build
+        on the host's network needs the user's permission (``isolation.permit``)."""
         rc = self.config.runconfig(runconfig_name)
-        target = self.target_for(self.config.target_of(rc))
+        compute = self.config.target_of(rc)
+        if build:
+            permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container,
+                   only=BUILD)
+        target = self.target_for(compute)
         start = time.perf_counter()
         with self._target_locks[rc.target]:
             result = target.prepare(rc, on_progress=on_progress, strict=strict, build=build,
@@ -202,7 +209,8 @@ class Workspace:
                on_progress: ProgressCallback | None = None,
                on_warning: ProgressCallback | None = None, background: bool = False,
                overrides: Mapping[str, Any] | None = None,
-               queued_as: str | None = None, frozen_snapshot: Path | None = None) -> Run:
+               queued_as: str | None = None, frozen_snapshot: Path | None = None,
+               allow_unsafe_container: bool = False) -> Run:
         """Snapshot the project, record the run, start it on the target; return once it is
         started (or after it ends with ``wait``). A failure after the run is recorded marks it
         Failed with the reason, then raises. With ``background`` the run is returned as soon
@@ -212,7 +220,10 @@ class Workspace:
         ``queued_as``: the id of a run already recorded Queued (a sweep's child, see
         ``sweep.py``): it is filled in and started instead of a new record. ``frozen_snapshot``:
         a folder holding ``manifest.json`` and its files under ``work/`` (a sweep's parent run
-        folder): the run gets that snapshot instead of the project as it is now."""
+        folder): the run gets that snapshot instead of the project as it is now.
+        ``allow_unsafe_container``: the user allows, for this run, container options of the
+        ``.compute`` that weaken isolation (else only the user's settings file can; see
+        ``domain/isolation.py``); the run's record keeps what was reduced."""
         from aml_magic.domain.envvars import masked_environment, resolve_env
 
         rc = self.config.runconfig(runconfig_name)
@@ -224,6 +235,7 @@ class Workspace:
         target = self.target_for(compute)
         target.check(rc)
         self.config.check_run(rc, builds_environments=target.builds_environments)
+        isolation = permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container)
         if script is not None:
             script = self._project_relative(script)
         command = [str(item) for item in rc.resolve_arguments(script, list(args))]
@@ -239,8 +251,7 @@ class Workspace:
         shown_command, in_arguments = masked_arguments(command, masker, compute, self.secrets)
         masker.update(in_arguments)                 # the log masks them too
         if frozen_snapshot is None:
-            manifest = take_snapshot(self.root, cache_path=self.root / ".aml" / "cache" /
-                                     "hashes.json")
+            manifest = take_snapshot(self.root)
         else:
             manifest = Manifest.from_json((frozen_snapshot / "manifest.json").read_bytes())
         self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
@@ -254,6 +265,8 @@ class Workspace:
         environment = masked_environment(declared, masker)
         snapshot = config_snapshot(rc, compute)
         snapshot["runconfig"]["EnvironmentVariables"] = environment or None
+        if isolation is not None:
+            snapshot["isolation"] = isolation
         record = RunRecord(
             run_id=run_id, project=self.name, run_configuration=rc.name, target=compute.name,
             target_type=compute.type, status=RunStatus.QUEUED, command=shown_command,
@@ -274,7 +287,8 @@ class Workspace:
                                 on_progress=on_progress,
                                 secret_values=masker.values(),
                                 dependencies=self.dependencies(rc),
-                                content_root=frozen_snapshot / "work" if frozen_snapshot else None)
+                                content_root=frozen_snapshot / "work" if frozen_snapshot else None,
+                                allowed_isolation=allowed_names(isolation))
         run = Run(self, run_id)
         if background and not wait:
             run.starting = threading.Thread(target=self._start_recorded, args=(target, request),

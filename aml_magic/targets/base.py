@@ -66,6 +66,9 @@ class LaunchRequest:
     # Where the manifest's files are read from, when not the project itself: a sweep's frozen
     # copy (every child runs the files as they were when the sweep was submitted)
     content_root: Path | None = None
+    # The isolation names (domain/isolation.py) the user allowed for this run: the container
+    # launch refuses any other weakening value of the .compute
+    allowed_isolation: frozenset[str] = frozenset()
 
     @property
     def source(self) -> Path:

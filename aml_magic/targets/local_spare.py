@@ -9,9 +9,10 @@ other submit copies as before.
 
 Correctness: the spare is made by ``materialize(..., verify=True)``, which re-hashes every copy
 against the snapshot it was made for, so its content is exactly the manifest whose digest
-names it; nothing else writes under ``.aml/cache/``. Projects over ``SPARE_LIMIT_BYTES`` get
-no spare (it would double their disk use). A spare left by a process that died is removed by
-the next process that makes one.
+names it; which copy is ready is known only in memory, so nothing a project ships under
+``.aml/cache/`` is taken, and a ``.aml/cache`` that is a link gets no spare. Projects over
+``SPARE_LIMIT_BYTES`` get no spare (it would double their disk use). A spare left by a process
+that died is removed by the next process that makes one.
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class LocalSpare:
     def _build(self, manifest: Manifest, run_pid: int | None) -> None:
         try:
             after_run(run_pid)
+            if not self._own_folder():
+                return
             self._sweep()
             path = self.folder / f"{os.getpid()}-{manifest.digest[:16]}-{os.urandom(3).hex()}"
             try:
@@ -96,6 +99,18 @@ class LocalSpare:
         finally:
             with self._lock:
                 self._building = False
+
+    def _own_folder(self) -> bool:
+        """Make the spare folder; False unless it is a real folder of this user reached
+        through no link: a project shipping ``.aml/cache`` as a link to elsewhere gets no spare
+        (copies and sweeps of copies stay inside the project)."""
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            st = os.lstat(self.folder)
+        except OSError:
+            return False
+        return (os.path.realpath(self.folder) == os.path.abspath(self.folder)
+                and st.st_uid == os.getuid())
 
     def _sweep(self) -> None:
         """Remove copies (and partial copies) of processes that are gone."""

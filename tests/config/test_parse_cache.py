@@ -20,7 +20,8 @@ RUNCONFIG = ("Target: local\nArgumentVector:\n  - $file\n  - '0.5'\nEnvironmentV
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """A project's ``aml_config/`` whose state folder ``.aml/`` exists (the cache lives there)."""
+    """A project's ``aml_config/`` whose state folder ``.aml/`` exists (its files are cached,
+    in the user's cache folder)."""
     (tmp_path / ".aml").mkdir()
     folder = tmp_path / "aml_config"
     folder.mkdir()
@@ -33,8 +34,8 @@ def test_cached_tree_equals_the_parsed_one(config_dir: Path) -> None:
     path = config_dir / "train.runconfig"
     path.write_text(RUNCONFIG)
     parsed = _parse.parse_file(path)
-    cache = config_dir.parent / ".aml" / "cache" / _parse_cache.CACHE_NAME
-    assert cache.is_file()
+    cache = _parse_cache.cache_file_for(path)
+    assert cache is not None and cache.is_file()
     # When it is read again by a process that has not seen it
     _parse_cache._loaded.clear()
     cached = _parse_cache.lookup(path, path.read_text())
@@ -123,6 +124,8 @@ def test_a_file_with_a_literal_secret_is_not_copied_into_the_cache(config_dir: P
     # Then only the one without a literal secret is cached, and the secret is in no cache file
     assert _parse_cache.lookup(literal, literal.read_text()) is None
     assert _parse_cache.lookup(referenced, referenced.read_text()) is not None
-    for path in (config_dir.parent / ".aml").rglob("*"):
+    cache = _parse_cache.cache_file_for(referenced)
+    assert cache is not None
+    for path in [*(config_dir.parent / ".aml").rglob("*"), *cache.parent.rglob("*")]:
         if path.is_file():
             assert b"hunter2-literal" not in path.read_bytes()

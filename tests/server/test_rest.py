@@ -324,3 +324,34 @@ def test_a_slow_target_never_blocks_the_server(server: JupyterServer) -> None:
         attaching.join(60)
     # And the attach, once the host hangs up, fails as an unreachable target
     assert answers and answers[0].status == 502, answers
+
+
+def test_a_rest_submit_cannot_weaken_container_isolation(server: JupyterServer,
+                                                         lab_root: Path) -> None:
+    # Given a second project whose docker target asks for the host's network and root, and no
+    # user settings allowing that (the server was started with the suite's, for other folders)
+    from aml_magic.domain.config import init_project
+    from aml_magic.service.workspace import Workspace
+    project = init_project(lab_root / "hostile")
+    (project / "aml_config" / "docker.compute").write_text(
+        "type: docker\nbaseDockerImage: aml-magic/base:bookworm\ncapabilities: SYS_ADMIN\n"
+        "containerUser: '0'\n")
+    (project / "aml_config" / "docker.runconfig").write_text(
+        "Target: docker\nFramework: Python\nPrepareEnvironment: true\n")
+    (project / "train.py").write_text("print('hi')\n")
+    # When a browser tab (or anything holding the token) submits it
+    reply = server.api("POST", "runs", params={"project": "hostile"},
+                       body={"run_configuration": "docker", "script": "hostile/train.py",
+                             "arguments": []})
+    # Then it is refused with the one line saying how the user allows it; nothing recorded
+    assert reply.status == 400, reply.body
+    message = reply.json["message"]
+    assert "\n" not in message
+    for word in ("docker.compute", "capabilities: SYS_ADMIN", "containerUser: 0",
+                 "allow_unsafe_container"):
+        assert word in message, (word, message)
+    ws = Workspace(project)
+    try:
+        assert ws.runs() == []
+    finally:
+        ws.close()

@@ -225,7 +225,7 @@ def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None
                                             on_progress=None)
     request = LaunchRequest(run_id="gpu_test_0001", command=["x.py"], env={}, manifest=None,
                             project_root=ws.root, run_folder=ws.root / ".aml" / "runs" / "gpu",
-                            runconfig=rc)
+                            runconfig=rc, allowed_isolation=frozenset({"network_host"}))
     options = target.launch._options(target, request, str(request.run_folder),
                                      local_project=False)
     cid = target.launch.engine(target).create(options, image.id, ["true"])
@@ -327,8 +327,12 @@ def test_capabilities_are_dropped_unless_the_compute_lists_them(ws: Any) -> None
     run = ws.submit("docker", "caps.py")
     assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
     assert "effective 0\n" in run.log_text()[0]
-    # When the .compute lists NET_RAW, Then exactly that one is kept
+    # When the .compute lists NET_RAW, Then it is refused unless the user allows it (issue 23:
+    # a project file cannot add capabilities on its own)
     set_compute(ws, capabilities="net_raw")
-    run = ws.submit("docker", "caps.py")
+    with pytest.raises(AmlError, match="capabilities: NET_RAW"):
+        ws.submit("docker", "caps.py")
+    # And once allowed for this submit, exactly that one is kept
+    run = ws.submit("docker", "caps.py", allow_unsafe_container=True)
     assert run.wait(timeout=120) is RunStatus.COMPLETED, run.record.reason
     assert f"effective {1 << 13}\n" in run.log_text()[0]

@@ -1,37 +1,50 @@
 """A cache of parsed ``aml_config/`` files, so a command reading unchanged files does not import
 and run the YAML parser (importing PyYAML alone costs ~8 ms of every ``aml`` command).
 
-Entries are keyed by the file's path and validated by its full text: a file whose text differs
-from the cached one (however fast it was edited) is parsed again; there is no timestamp to race.
-The cache lives in the project's state folder (``.aml/cache/config-trees.json``, next to the
-snapshot hash cache) and is only used when that folder exists. Only trees made of JSON types are
-cached (a YAML date, for one, is not), and only successful parses: errors are always reported by
-the parser itself. A file holding a literal secret (text under a secret-looking key that is not
-a secret-store reference) is never cached: secrets are not copied into ``.aml/``.
+Entries are keyed by a hash of the file's text and validated by the full text: a file whose
+text differs from the cached one (however fast it was edited) is parsed again; there is no
+timestamp to race. The cache lives in the user's cache folder (``user_dirs.project_cache``:
+``config-trees.json`` in the project's folder there; only for projects with their state folder
+``.aml/``), never in the project: a project's own
+``.aml/cache/`` is not read, so a tree shipped with a project cannot stand in for what its
+files say. Only trees made of JSON types are cached (a YAML date, for one, is not), and only
+successful parses: errors are always reported by the parser itself. A file holding a literal
+secret (text under a secret-looking key that is not a secret-store reference) is never cached.
 """
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
 from aml_magic.domain.config._tree import Entry, Node
 from aml_magic.domain.secrets import mask_value
+from aml_magic.domain.user_dirs import project_cache
 
 CACHE_NAME = "config-trees.json"
+#: Trees kept per project (a project has a few dozen files; edits leave old texts behind).
+MAX_ENTRIES = 128
 _SCALARS = (str, int, float, bool, type(None))
 #: cache file -> its entries as loaded (one read per process and file)
 _loaded: dict[Path, dict[str, Any]] = {}
 
 
-def cache_file_for(path: Path) -> Path | None:
-    """``<project>/.aml/cache/config-trees.json`` for a file in ``<project>/aml_config/``."""
+def cache_file_for(path: Path, *, create: bool = False) -> Path | None:
+    """The user's cache file for a file in ``<project>/aml_config/`` of a project that has
+    its state folder (``.aml/``); None: not cached."""
     folder = path.parent
-    if folder.name != "aml_config":
+    if folder.name != "aml_config" or not (folder.parent / ".aml").is_dir():
         return None
-    state = folder.parent / ".aml"
-    return state / "cache" / CACHE_NAME if state.is_dir() else None
+    cache = project_cache(folder.parent, create=create)
+    return cache / CACHE_NAME if cache is not None else None
+
+
+def content_key(text: str) -> str:
+    """The key of ``text``'s entry: a cheap hash and the length (the text itself verifies)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return f"{zlib.crc32(data):08x}-{len(data)}"
 
 
 def lookup(path: Path, text: str) -> Node | None:
@@ -39,7 +52,7 @@ def lookup(path: Path, text: str) -> Node | None:
     cache = cache_file_for(path)
     if cache is None:
         return None
-    entry = _entries(cache).get(str(path))
+    entry = _entries(cache).get(content_key(text))
     if not isinstance(entry, dict) or entry.get("text") != text:
         return None
     try:
@@ -50,18 +63,20 @@ def lookup(path: Path, text: str) -> Node | None:
 
 def store(path: Path, text: str, tree: Node) -> None:
     """Remember ``tree`` as the parse of ``text``; silently skipped when it cannot be kept."""
-    cache = cache_file_for(path)
-    if cache is None:
-        return
     encoded = _encode(tree)
     if encoded is None:
         return
+    cache = cache_file_for(path, create=True)
+    if cache is None:
+        return
     entries = dict(_entries(cache))
-    entries[str(path)] = {"text": text, "tree": encoded}
-    entries = {k: v for k, v in entries.items() if Path(k).exists()}   # forget removed files
+    key = content_key(text)
+    entries.pop(key, None)
+    entries[key] = {"text": text, "tree": encoded}       # the newest last
+    for old in list(entries)[:max(0, len(entries) - MAX_ENTRIES)]:
+        del entries[old]
     tmp = cache.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(entries, allow_nan=True), encoding="utf-8")
         os.replace(tmp, cache)
     except OSError:

@@ -2,8 +2,9 @@
 precedence (last matching pattern wins, deeper files after shallower ones).
 
 Matching is done by pathspec, but whether a path is ignored depends only on the texts of the
-ignore files in effect and on the path, so decisions are remembered per set of texts in
-``.aml/cache/ignored.json``: re-snapshotting an unchanged project neither imports nor compiles
+ignore files in effect and on the path, so decisions are remembered per set of texts (keyed by
+their hash) in ``ignored.json`` in the user's cache folder, never the project's own
+``.aml/cache/`` (``user_dirs.py``): re-snapshotting an unchanged project neither imports nor compiles
 a matcher (pathspec's import alone is ~8 ms of every ``aml experiment submit``).
 """
 from __future__ import annotations

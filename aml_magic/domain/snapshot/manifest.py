@@ -33,6 +33,7 @@ from aml_magic.domain.snapshot.ignore_rules import (
 )
 from aml_magic.domain.snapshot.watch import AML_FOLDER, TreeWatch
 from aml_magic.domain.config.compute import holds_plaintext_secret
+from aml_magic.domain.user_dirs import project_cache
 
 # What runs write into the project's top level: a stale ./outputs/model.pkl shipped with every
 # run would be reported as each run's output. Left out as if listed first in the top .gitignore,
@@ -197,6 +198,16 @@ def _mode(st_mode: int) -> int:
     return 0o755 if st_mode & 0o111 else 0o644
 
 
+HASH_CACHE = "hashes.json"
+
+
+def hash_cache_path(project_root: str | os.PathLike[str]) -> Path | None:
+    """The project's snapshot hash cache in the user's cache folder (``ignored.json``, the
+    ignore decisions, beside it); None when that folder cannot be used (nothing is cached)."""
+    folder = project_cache(project_root, create=True)
+    return folder / HASH_CACHE if folder is not None else None
+
+
 class _HashCache:
     """relpath -> (size, mtime_ns, inode, sha256), stored as JSON and replaced atomically.
     What this process last read or wrote is kept in memory, keyed by the file's own stat: a
@@ -278,8 +289,10 @@ def take_snapshot(project_root: Path, *, cache_path: Path | None = None,
                   use_cache: bool = True) -> Manifest:
     """Walk the project and return its manifest; unchanged files are not re-read.
 
-    ``cache_path`` defaults to ``<project>/.aml/cache/hashes.json``. Symlinks to files inside the
-    project are recorded as regular files; other symlinks are skipped with a warning.
+    ``cache_path`` defaults to ``hash_cache_path(project_root)``, in the user's cache folder
+    (never the project's own ``.aml/cache/``: a project cannot vouch for its hashes).
+    Symlinks to files inside the project are recorded as regular files; other symlinks are
+    skipped with a warning.
 
     A process that snapshots the same project again (a kernel, the Jupyter server) watches its
     folders from its second snapshot on and afterwards looks only at the paths that changed
@@ -338,10 +351,12 @@ def _take_snapshot(project_root: Path, *, cache_path: Path | None,
     if not os.path.isdir(root):
         raise AmlError(f"{project_root}: project folder does not exist")
     real_root = os.path.realpath(root)
-    if cache_path is None:
-        cache_path = Path(root) / ".aml" / "cache" / "hashes.json"
+    if cache_path is None and use_cache:
+        cache_path = hash_cache_path(root)
+    use_cache = use_cache and cache_path is not None
     cache = _HashCache(cache_path if use_cache else None)
-    decisions = IgnoreDecisions(cache_path.with_name("ignored.json") if use_cache else None)
+    decisions = IgnoreDecisions(cache_path.with_name("ignored.json")
+                                if use_cache and cache_path is not None else None)
     started_ns = time.time_ns()
     files: dict[str, FileEntry] = {}
     warnings: list[str] = []

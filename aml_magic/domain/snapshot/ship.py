@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.snapshot.manifest import (
-    _CHUNK, FileEntry, Manifest, _check_relpath, _hash_file, _HashCache
+    _CHUNK, FileEntry, Manifest, _check_relpath, _hash_file, _HashCache, hash_cache_path
 )
 
 
@@ -106,7 +106,7 @@ def write_objects_tar(manifest: Manifest, project_root: Path, shas: Iterable[str
     by_sha: dict[str, tuple[str, FileEntry]] = {}
     for rel, entry in manifest.files.items():
         by_sha.setdefault(entry.sha256, (rel, entry))
-    cache = _HashCache(root / ".aml" / "cache" / "hashes.json")
+    cache = _HashCache(hash_cache_path(root))
     if compress:
         import gzip
     out: Any = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=1, mtime=0) \

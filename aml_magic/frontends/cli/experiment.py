@@ -69,7 +69,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return _submit_sweep(ws, args, overrides)
     run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
                     on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
-                    on_progress=_progress)
+                    on_progress=_progress, allow_unsafe_container=args.allow_unsafe_container)
     if args.async_ and not args.wait:
         print(run.id)
         return 0
@@ -114,7 +114,8 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
     progress (one line per child change: id, arguments, status) and exit 1 unless every child
     completed. Ctrl-C stops the stream, not the sweep."""
     parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
-                          overrides=overrides)
+                          overrides=overrides,
+                          allow_unsafe_container=args.allow_unsafe_container)
     if args.async_ and not args.wait:
         print(parent.id)
         return 0
@@ -140,6 +141,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
     settle_memory()                     # an image build may take minutes
     result = Workspace(args.project).prepare(args.run_configuration, on_progress=print,
-                                             strict=args.strict)
+                                             strict=args.strict,
+                                             allow_unsafe_container=args.allow_unsafe_container)
     print(f"{result.message} ({result.seconds:.2f} s)")
     return 0

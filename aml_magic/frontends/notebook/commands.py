@@ -215,7 +215,7 @@ def aml_prepare(magics: AmlMagics, line: str) -> None:
     name = magics.runconfig_name(ws, args.run_configuration)
     print(f"Preparing the environment of '{name}'…", flush=True)
     result = ws.prepare(name, on_progress=lambda text: print(f"  {text}", flush=True),
-                        strict=args.strict)
+                        strict=args.strict, allow_unsafe_container=args.allow_unsafe_container)
     timing = f" ({result.seconds:.1f} s)" if result.built else ""
     print(f"{result.message}{timing}")
 
@@ -235,11 +235,13 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     else:
         script = args.script
     if args.sweep:              # the parent run: its children are started by the driver
-        run = submit_sweep(ws, name, script, list(args.args), args.sweep)
+        run = submit_sweep(ws, name, script, list(args.args), args.sweep,
+                           allow_unsafe_container=args.allow_unsafe_container)
         print(sweep_started_text(run.record))
     else:
         run = ws.submit(name, script, list(args.args), background=not args.wait,
-                        on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr))
+                        on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr),
+                        allow_unsafe_container=args.allow_unsafe_container)
     shown = magics.show(run)
     if args.wait:
         magics.wait(run, shown)

@@ -89,6 +89,23 @@ class ConfigurationJson(TypedDict, total=False):
     runconfig: dict[str, Any]
     compute: dict[str, Any]
     sweep: dict[str, Any]
+    isolation: IsolationJson   # present when the user allowed options weakening isolation
+
+
+class ReductionJson(TypedDict):
+    """One ``.compute`` value that weakened a container's isolation."""
+
+    allow: str              # the name that allows it (capabilities, root_user, ...)
+    option: str             # the .compute key
+    value: str              # its value
+    why: str                # what it does
+
+
+class IsolationJson(TypedDict):
+    """A run whose container ran with reduced isolation, and who allowed that."""
+
+    reduced: list[ReductionJson]
+    allowed_by: str         # the user's settings file, or --allow-unsafe-container
 
 
 class ProvenanceJson(TypedDict, total=False):
@@ -121,6 +138,7 @@ class RunDetailJson(_RunDetailJson, total=False):
     hint: str
     spark_app_id: str
     spark_ui: str
+    isolation: str          # 'reduced: KEY: VALUE, ... (allowed by ...)' when it was
 
 
 class RunPageJson(TypedDict):
@@ -371,7 +389,8 @@ class PrunePlanJson(TypedDict):
 
 #: Every shape of the contract, in the schema's order.
 SHAPES: tuple[type, ...] = (
-    MetricJson, OutputJson, RunJson, ConfigurationJson, ProvenanceJson, RunDetailJson,
+    MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
+    ProvenanceJson, RunDetailJson,
     RunPageJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson, EnvironmentJson,
     PrepareJobJson, VersionJson, TargetListJson, RunConfigurationListJson, MetricListJson,
     OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,

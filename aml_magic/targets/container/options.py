@@ -5,13 +5,19 @@ directory when configured; with ``sharedVolumes`` on this machine's engine the p
 mounted with its ``.aml/`` and ``aml_config/`` read-only over it. ``no-new-privileges``, every
 capability dropped unless ``capabilities`` lists some, the engine's default network unless
 ``networkMode`` names one, ``containerUser`` or else the owner of the run folder.
+
+Values that weaken this (``domain/isolation.py``) are checked once more here, against the
+resolved shared directory: a request the user did not allow them for starts nothing.
 """
 from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
+from aml_magic.domain.isolation import FLAG, capability_names, reductions
+from aml_magic.domain.user_dirs import config_file
+from aml_magic.errors import TargetError
 from aml_magic.targets.base import LaunchRequest, join
 from aml_magic.targets.container.images import LABEL
 
@@ -28,6 +34,16 @@ def container_options(target: AgentTarget, request: LaunchRequest, run_dir: str,
                       local_project: bool, owner: Callable[[], str | None]) -> list[str]:
     """Options of ``docker run``/``create`` (the name is given apart: ``container_name``)."""
     c = target.compute
+    share = share_path(target, c.native_shared_directory, request) \
+        if c.native_shared_directory else None
+    home = target.transport.home() if share and not target.run_folder_is_local else None
+    refused = [r for r in reductions(c, project_root=request.project_root, share=share,
+                                     home=home)
+               if r.allow not in request.allowed_isolation]
+    if refused:
+        raise TargetError(f"{target.compute_file()}: {'; '.join(r.text for r in refused)}: "
+                          "weakens the container's isolation and was not allowed for this run "
+                          f"(allow it in {config_file()} or use {FLAG})")
     agent_dir = target.placement.agent_dir(run_dir)
     options = ["--interactive", "--init",
                "--label", f"{LABEL}run={request.run_id}",
@@ -51,15 +67,15 @@ def container_options(target: AgentTarget, request: LaunchRequest, run_dir: str,
         for private in (".aml", "aml_config"):       # never writable from a run
             if (root / private).is_dir():
                 options += ["--volume", f"{root / private}:{PROJECT_MOUNT}/{private}:ro"]
-    share = c.native_shared_directory
     if share:
-        options += ["--volume", f"{share_dir(target, share, request)}:{SHARE_MOUNT}"]
+        target.transport.makedirs(share)
+        options += ["--volume", f"{share}:{SHARE_MOUNT}"]
     return options
 
 
-def share_dir(target: AgentTarget, share: str, request: LaunchRequest) -> str:
+def share_path(target: AgentTarget, share: str, request: LaunchRequest) -> str:
     """The native shared directory on the machine (relative: to the project locally, to the
-    home folder remotely), created when missing."""
+    home folder remotely)."""
     if target.run_folder_is_local:
         path = os.path.expanduser(share)
         if not os.path.isabs(path):
@@ -68,7 +84,6 @@ def share_dir(target: AgentTarget, share: str, request: LaunchRequest) -> str:
         home = target.transport.home()
         path = share.replace("~", home, 1) if share.startswith("~") else share
         path = path if path.startswith("/") else join(home, path)
-    target.transport.makedirs(path)
     return path
 
 
@@ -76,13 +91,8 @@ def container_name(run_id: str) -> str:
     return "aml-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_id)[:120]
 
 
-def capabilities(value: Any) -> list[str]:
-    """``capabilities`` of the .compute: a list or a comma/space separated string."""
-    if not value:
-        return []
-    items = value if isinstance(value, list) else str(value).replace(",", " ").split()
-    return [str(item).strip().upper() for item in items if str(item).strip()]
+capabilities = capability_names
 
 
 __all__ = ["AGENT_MOUNT", "PROJECT_MOUNT", "RUN_MOUNT", "SHARE_MOUNT", "capabilities",
-           "container_name", "container_options", "share_dir"]
+           "container_name", "container_options", "share_path"]

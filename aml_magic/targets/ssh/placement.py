@@ -7,9 +7,9 @@ one folder per run (the agent's files in ``.agent/``, ``work/`` the run's copy o
 A sync is one SSH command: the helper ``agent/assemble.py`` (run by the remote's Python and
 kept compiled under ``helpers/``, see ``transports/helper_cache.py``) reads a header and one tar
 of the objects the remote lacks, assembles ``work/``, writes the agent and, when given a launch
-spec, starts the agent. Which objects the remote has is
-remembered per target in ``.aml/cache/``; a wrong memory costs one more round trip (the helper
-answers with what is missing), never a wrong run.
+spec, starts the agent. Which objects the remote has is remembered per target in the user's
+cache folder (``user_dirs.py``, never the project); a wrong memory costs one more round trip
+(the helper answers with what is missing), never a wrong run.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from aml_magic.targets.placement import Placement
 from aml_magic.agent import agent_files
 from aml_magic.domain.snapshot.manifest import gc_paused
 from aml_magic.domain.snapshot.ship import write_objects_tar
+from aml_magic.domain.user_dirs import project_cache
 from aml_magic.targets.ssh.binding import check_login, check_secret_destination
 from aml_magic.targets.ssh.login import CONNECT_TIMEOUT, ssh_transport_for
 from aml_magic.transports.helper_cache import helper_arguments
@@ -178,14 +179,18 @@ class RemotePlacement(Placement):
                               f"helper: {result.stdout[-200:]!r} {err[-200:]}") from None
 
     # -- what the remote store holds (a cache: may be wrong, never trusted for correctness) --
-    def _known_path(self) -> Path:
+    def _known_path(self) -> Path | None:
+        """In the user's cache folder, never the project's (None: nothing is remembered)."""
         c = self.compute
         ident = f"{c.username}@{c.address}:{c.port or 22}:{self.base_dir()}"
         digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
-        return self.project_root / ".aml" / "cache" / f"remote-objects-{digest}.json"
+        folder = project_cache(self.project_root, create=True)
+        return folder / f"remote-objects-{digest}.json" if folder is not None else None
 
     def _known_objects(self) -> set[str] | None:
         path = self._known_path()
+        if path is None:
+            return None
         try:
             identity = _file_identity(path)
             remembered = _KNOWN_IN_MEMORY.get(path)
@@ -199,6 +204,8 @@ class RemotePlacement(Placement):
 
     def _remember_objects(self, shas: set[str]) -> None:
         path = self._known_path()
+        if path is None:
+            return
         remembered = _KNOWN_IN_MEMORY.get(path)
         try:
             if remembered is not None and remembered[1] == shas \

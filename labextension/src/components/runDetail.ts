@@ -12,7 +12,8 @@ import { Rendered } from './rendered';
 
 /**
  * The open run: its id and status (the one state the runs list shows too), Cancel while it is
- * active, the reason it failed, its facts (target, arguments, interpreter, duration, exit code),
+ * active, the reason it failed, its facts (target, arguments, interpreter, duration, exit code,
+ * and reduced container isolation when the user allowed it),
  * metrics with charts, environment variables (secrets masked by the server), outputs as
  * download links, and the log, appended as it grows. Each part is rebuilt only when what it
  * shows changed; the log is only ever appended to.
@@ -102,7 +103,9 @@ export class RunDetailView extends Widget {
       ['Arguments', (run.command || []).join(' '), 'aml-Arguments'],
       ['Interpreter', interpreter, 'aml-Interpreter'],
       ['Duration', formatDuration(runDuration(run)), 'aml-DetailDuration'],
-      ['Exit code', run.exit_code === null || run.exit_code === undefined ? '-' : String(run.exit_code), 'aml-ExitCode']
+      ['Exit code', run.exit_code === null || run.exit_code === undefined ? '-' : String(run.exit_code), 'aml-ExitCode'],
+      // options weakening the container's isolation, allowed by the user (never by the project)
+      ...(detail.isolation ? [['Isolation', detail.isolation, 'aml-Isolation'] as [string, string, string]] : [])
     ];
   }
 

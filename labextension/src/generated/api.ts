@@ -80,8 +80,29 @@ export interface ConfigurationJson {
   runconfig?: Record<string, unknown>;
   compute?: Record<string, unknown>;
   sweep?: Record<string, unknown>;
+  /** present when the user allowed options weakening isolation */
+  isolation?: IsolationJson;
   /** Keys not declared here (see the description). */
   [key: string]: unknown;
+}
+
+/** One `.compute` value that weakened a container's isolation. */
+export interface ReductionJson {
+  /** the name that allows it (capabilities, root_user, ...) */
+  allow: string;
+  /** the .compute key */
+  option: string;
+  /** its value */
+  value: string;
+  /** what it does */
+  why: string;
+}
+
+/** A run whose container ran with reduced isolation, and who allowed that. */
+export interface IsolationJson {
+  reduced: ReductionJson[];
+  /** the user's settings file, or --allow-unsafe-container */
+  allowed_by: string;
 }
 
 /** Facts the agent reported about where the run ran. */
@@ -147,6 +168,8 @@ export interface RunDetailJson {
   hint?: string;
   spark_app_id?: string;
   spark_ui?: string;
+  /** 'reduced: KEY: VALUE, ... (allowed by ...)' when it was */
+  isolation?: string;
 }
 
 /** One page of a project's runs (REST `runs`), newest first. */

@@ -53,6 +53,9 @@ def header_html(snap: RunSnapshot) -> str:
         extra += f" · <span class=\"aml-python\">python <code>{escape(snap.python)}</code></span>"
     if snap.hint:
         extra += f'<div class="aml-hint" style="color:#b35c00">hint: {escape(snap.hint)}</div>'
+    if snap.isolation:
+        extra += (f'<div class="aml-isolation" style="color:#b35c00">isolation '
+                  f"{escape(snap.isolation)}</div>")
     error = (f'<div style="color:#dc3545">refresh failed: {escape(snap.error)}</div>'
              if snap.error else "")
     return (f'<div class="aml-run-header"><b>Run</b> <code>{escape(snap.run_id)}</code> '
@@ -135,6 +138,8 @@ def summary_text(snap: RunSnapshot) -> str:
         lines.append(f"  spark app: {snap.spark_app}")
     if snap.python:
         lines.append(f"  python: {snap.python}")
+    if snap.isolation:
+        lines.append(f"  isolation: {snap.isolation}")
     if snap.build_tail and snap.status in (RunStatus.QUEUED, RunStatus.PREPARING):
         lines.append("  environment build (last lines):")
         lines.extend(f"    {line}" for line in snap.build_tail.splitlines()[-TEXT_TAIL_LINES:])

@@ -16,7 +16,7 @@ from aml_magic.domain.history.status import RunStatus
 # One format for durations, sizes and values everywhere (CLI, magics, widgets); re-exported here
 # for the renderers that import them from this module.
 from aml_magic.frontends.render import format_duration, format_size, format_value
-from aml_magic.service.schema import interpreter_text, mask_environment
+from aml_magic.service.schema import interpreter_text, isolation_summary, mask_environment
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.records import Artifact, Metric, RunRecord
@@ -108,6 +108,7 @@ class RunSnapshot:
     python: str | None = None         # the interpreter the run used, as found on the target
     hint: str | None = None           # what to do about a Workbench module the run lacked
     build_tail: str | None = None     # last lines of the environment build the submit triggered
+    isolation: str | None = None      # "reduced: ..." when the user allowed weakening options
 
     @property
     def is_terminal(self) -> bool:
@@ -162,6 +163,7 @@ def snapshot_of(run: Run, record: RunRecord, tail: LogTail, *,
         python=interpreter_text(record.provenance) or record.target_state.python,
         hint=_hint(record),
         build_tail=build_tail,
+        isolation=isolation_summary(record.config_snapshot.get("isolation")),
     )
 
 
