@@ -27,9 +27,9 @@ def load_ipython_extension(ipython: Any) -> None:
 def __getattr__(name: str) -> Any:
     # The service loads on first use, so that `import aml_magic` stays light.
     if name == "Workspace":
-        from aml_magic.service.workspace import Workspace
+        from aml_magic.service.workspace import Workspace   # the service, on first use
         return Workspace
     if name == "Run":
-        from aml_magic.service.run import Run
+        from aml_magic.service.run import Run   # the service, on first use
         return Run
     raise AttributeError(f"module 'aml_magic' has no attribute {name!r}")

@@ -34,6 +34,7 @@ from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
 from aml_magic.domain.isolation import permit
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.envvars import resolve_env
 from aml_magic.domain.secrets import Masker
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
@@ -147,7 +148,6 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if isolation is not None:
         snapshot["isolation"] = isolation
 
-    from aml_magic.domain.envvars import resolve_env
     try:
         run_secrets = resolve_env(rc.environment_variables, ws.secrets)[1]
     except (AmlError, ValueError):      # each child's submit reports it

@@ -23,6 +23,7 @@ from aml_magic.domain.history.stale import fail_if_abandoned, fail_malformed
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.isolation import BUILD, allowed_names, permit
 from aml_magic.domain.provenance import interpreter_provenance
+from aml_magic.domain.envvars import masked_environment, resolve_env
 from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
@@ -43,7 +44,6 @@ from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, T
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
-    from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 
 ProgressCallback = Callable[[str], None]
 
@@ -94,8 +94,6 @@ class Workspace:
         """A masker knowing the secret values a run was given: the references its snapshot
         holds, resolved from the secret store, and the literal values of secret-looking names
         in its run configuration file (history keeps only ``******`` for those)."""
-        from aml_magic.domain.envvars import resolve_env
-        from aml_magic.domain.secrets import Masker
         masker = Masker(())
         sources = [record.config_snapshot.get("runconfig", {}).get("EnvironmentVariables")]
         try:
@@ -224,8 +222,6 @@ class Workspace:
         ``allow_unsafe_container``: the user allows, for this run, container options of the
         ``.compute`` that weaken isolation (else only the user's settings file can; see
         ``domain/isolation.py``); the run's record keeps what was reduced."""
-        from aml_magic.domain.envvars import masked_environment, resolve_env
-
         rc = self.config.runconfig(runconfig_name)
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
