@@ -21,7 +21,6 @@ import fnmatch
 import os
 import posixpath
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,18 +54,26 @@ _SYSTEM = ("/etc", "/root", "/run", "/var/run", "/var/lib/docker", "/proc", "/sy
 #: state (secrets, settings, caches).
 _CREDENTIALS = (".ssh", ".aml_magic", ".docker", ".gnupg", ".config", ".aws", ".azure",
                 ".kube", ".local", ".cache")
-_HOMES = re.compile(r"/(home|Users)(/[^/]+)?")
+_HOMES = r"/(home|Users)(/[^/]+)?"       # (compiled on first use, by re's own cache)
 _REMOTE_HOME = "/home/~"          # a remote machine's home folder, not known here
 
 
-@dataclass(frozen=True)
 class Reduction:
     """One ``.compute`` value that weakens isolation: the name that allows it, the key, the
-    value as written, and what it does."""
-    allow: str
-    key: str
-    value: str
-    why: str
+    value as written, and what it does. (A plain class: a dataclass or NamedTuple would cost
+    every command that loads the workspace a few hundred microseconds more.)"""
+    __slots__ = ("allow", "key", "value", "why")
+
+    def __init__(self, allow: str, key: str, value: str, why: str) -> None:
+        self.allow, self.key, self.value, self.why = allow, key, value, why
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reduction) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Reduction({self.allow!r}, {self.key!r}, {self.value!r}, {self.why!r})"
 
     def to_json(self) -> dict[str, str]:
         # "option", not "key": a field named like a secret would be masked on the way out
@@ -161,9 +168,10 @@ def host_folder(path: str, *, local: bool, project_root: Path | None = None,
 def _folder_reason(path: str, home: str) -> str | None:
     if path == "/":
         return "the host's root folder"
-    if path == home or _HOMES.fullmatch(path) and path.count("/") == 2:
+    homes = re.fullmatch(_HOMES, path)
+    if path == home or homes and path.count("/") == 2:
         return "a home folder"
-    if _inside(home, path) or _HOMES.fullmatch(path):
+    if _inside(home, path) or homes:
         return "a folder holding home folders"
     system = [f for f in _SYSTEM if f != home and not _inside(home, f)]   # root's home: /root
     for folder in (*system, *(f"{home}/{name}" for name in _CREDENTIALS), *_own_state()):
@@ -255,19 +263,5 @@ def allowed_names(isolation: dict[str, Any] | None) -> frozenset[str]:
     return frozenset(str(r["allow"]) for r in isolation["reduced"])
 
 
-def summary(isolation: Any) -> str | None:
-    """``reduced: networkMode: host, capabilities: ALL (allowed by FILE)`` from a run record's
-    ``isolation``; None when the run kept full isolation or the value is not one."""
-    if not isinstance(isolation, dict) or not isinstance(isolation.get("reduced"), list):
-        return None
-    items = [f"{r.get('option')}: {r.get('value')}" for r in isolation["reduced"]
-             if isinstance(r, dict)]
-    if not items:
-        return None
-    by = isolation.get("allowed_by")
-    return "reduced: " + ", ".join(items) + (f" (allowed by {by})" if isinstance(by, str) else "")
-
-
 __all__ = ["ALL", "ALLOW", "BUILD", "FLAG", "SETTINGS_KEY", "Reduction", "allowed_for",
-           "allowed_names",
-           "capability_names", "host_folder", "permit", "reductions", "summary"]
+           "allowed_names", "capability_names", "host_folder", "permit", "reductions"]

@@ -18,7 +18,6 @@ from aml_magic.domain.config import compute_to_mapping, runconfig_to_mapping
 from aml_magic.domain.config.runconfig import argument_text
 from aml_magic.domain.secrets import mask_tree, mask_url_passwords, mask_value
 from aml_magic.domain.envvars import EnvironmentVariables, masked_environment
-from aml_magic.domain.isolation import summary as isolation_summary
 
 if TYPE_CHECKING:    # the shapes are for the type checker: the CLI's start-up need not build them
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
@@ -115,6 +114,20 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
     if reduced:                             # options weakening its container, user-allowed
         detail["isolation"] = reduced
     return detail
+
+
+def isolation_summary(isolation: Any) -> str | None:
+    """``reduced: networkMode: host, capabilities: ALL (allowed by FILE)`` from a run record's
+    ``config_snapshot["isolation"]`` (``domain/isolation.permit``); None when the run kept full
+    isolation. Here, not in ``domain/isolation``, so that listing runs does not load that."""
+    if not isinstance(isolation, dict) or not isinstance(isolation.get("reduced"), list):
+        return None
+    items = [f"{r.get('option')}: {r.get('value')}" for r in isolation["reduced"]
+             if isinstance(r, dict)]
+    if not items:
+        return None
+    by = isolation.get("allowed_by")
+    return "reduced: " + ", ".join(items) + (f" (allowed by {by})" if isinstance(by, str) else "")
 
 
 def interpreter_text(provenance: Mapping[str, Any]) -> str | None:
