@@ -8,6 +8,7 @@ import shlex
 from typing import Any, NoReturn
 
 from aml_magic.domain import registry
+from aml_magic.frontends import guidance
 from aml_magic.errors import AmlError, HelpShown
 
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
@@ -22,10 +23,29 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
+        self._given = list(args) if args is not None else []
         try:
             return super().parse_known_args(args, namespace)
         except argparse.ArgumentError as exc:
             self.error(str(exc))
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An unknown command or choice is one line naming it, with close matches and where to
+        look (``guidance.py``: what to do instead of an ``az`` command aml does not provide),
+        not argparse's bare "invalid choice"."""
+        choices = action.choices
+        if choices is None or value in choices:
+            return
+        if isinstance(action, argparse._SubParsersAction):
+            words = [*self.prog.split()[1:], *self._given[self._given.index(value):]] \
+                if value in self._given else [*self.prog.split()[1:], value]
+            guided = guidance.for_aml(words) if self.prog.split()[0] == "aml" else None
+            raise AmlError(guided[0] if guided else guidance.unknown(
+                self.prog, str(value), choices, f"{self.prog} --help"))
+        near = guidance.close_matches(str(value), map(str, choices))
+        maybe = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
+        raise AmlError(f"{self.prog}: {'/'.join(action.option_strings) or action.metavar or action.dest} "
+                       f"{value!r} is not one of {', '.join(map(str, choices))}{maybe}")
 
     def error(self, message: str) -> NoReturn:
         raise AmlError(f"{self.prog}: {message} (see `{self.prog} -h`)")

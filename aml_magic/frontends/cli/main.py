@@ -122,6 +122,8 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "history": ("list, info, last, download, compare runs; prune, repair the history",
                 "history", "add_history"),
     "project": ("restore the project files of a run", "project", "add_project_group"),
+    "compat": ("Workbench compatibility: install-az (`az ml ...` runs `aml ...`)", "compat",
+               "add_compat"),
 }
 
 if __name__ == "__main__":
