@@ -44,8 +44,9 @@ class ArgumentParser(argparse.ArgumentParser):
                 self.prog, str(value), choices, f"{self.prog} --help"))
         near = guidance.close_matches(str(value), map(str, choices))
         maybe = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
-        raise AmlError(f"{self.prog}: {'/'.join(action.option_strings) or action.metavar or action.dest} "
-                       f"{value!r} is not one of {', '.join(map(str, choices))}{maybe}")
+        name = "/".join(action.option_strings) or action.metavar or action.dest
+        raise AmlError(f"{self.prog}: {name} {value!r} is not one of "
+                       f"{', '.join(map(str, choices))}{maybe}")
 
     def error(self, message: str) -> NoReturn:
         raise AmlError(f"{self.prog}: {message} (see `{self.prog} -h`)")
