@@ -21,6 +21,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("exit_on_error", False)
         super().__init__(*args, **kwargs)
+        self._given: list[str] = []         # the arguments being parsed, for _check_value
 
     def parse_known_args(self, args=None, namespace=None):
         self._given = list(args) if args is not None else []

@@ -15,7 +15,8 @@ from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import guidance
 from aml_magic.frontends.cli import compat
-from aml_magic.frontends.cli.az import AmlCommand, Reply, translate
+from aml_magic.frontends.cli.az import AmlCommand, Reply, known_group, translate
+from aml_magic.frontends.cli.main import GROUPS
 from aml_magic.frontends.cli.main import main as aml_main
 from tests._project import aml, write
 
@@ -97,8 +98,12 @@ def test_anything_but_az_ml_is_the_azure_cli() -> None:
 
 def test_unknown_az_ml_commands_name_the_command_and_close_matches() -> None:
     got = translate(["ml", "histroy", "list"])
-    assert got == Reply("az ml histroy: no such command; did you mean 'history'? "
-                        "(see `aml --help`)", 2)
+    assert isinstance(got, AmlCommand)
+    assert known_group(got, GROUPS) == Reply(
+        "az ml histroy: no such command; did you mean 'history'? (see `aml --help`)", 2)
+    for fine in (["ml", "history", "list"], ["--debug", "ml", "run", "list"], ["ml"]):
+        command = translate(fine)
+        assert isinstance(command, AmlCommand) and known_group(command, GROUPS) == command
     got = translate(["ml", "execute", "strat", "x.py"])
     assert isinstance(got, Reply) and "'start'" in got.text and got.code == 2
 
@@ -249,3 +254,15 @@ def test_the_shim_answers_what_it_does_not_provide(project: Path, az_bin: Path) 
     typo = az("ml", "experiment", "sumbit", "-c", "local", "x.py")
     assert typo.returncode == 2 and "did you mean 'submit'?" in typo.stderr
     assert "invalid choice" not in typo.stderr and not (project / ".aml" / "runs").exists()
+
+
+def test_the_shim_answers_without_loading_the_aml_command_line() -> None:
+    # the shim starts fast: a one-line answer loads only the guidance table
+    code = ("import sys\nsys.argv = ['az', 'login']\nfrom aml_magic.frontends.cli import az\n"
+            "assert az.main() == 0\n"
+            "print(sorted(m for m in sys.modules if m.startswith('aml_magic')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert "aml_magic.frontends.cli.main" not in proc.stdout
+    assert "aml_magic.frontends.arguments" not in proc.stdout
+    assert "aml_magic.frontends.guidance" in proc.stdout

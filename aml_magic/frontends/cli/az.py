@@ -5,16 +5,17 @@ It is an argv rewrite in front of the ``aml`` entry point, not a second CLI: ``t
 Workbench's spellings where they differ from aml's (the preview's ``execute start``, ``project
 create``, ``computetarget attach --type T``, a ``--password VALUE``), and ``main`` runs ``aml``'s
 program with the result, so its exit code is the command's (a failed run is non-zero).
-Everything that is not ``az ml`` gets one line (``guidance.py``)."""
+Everything that is not ``az ml`` gets one line (``guidance.py``) without loading the ``aml``
+command line at all."""
 from __future__ import annotations
 
+import importlib
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from aml_magic.frontends import guidance
-from aml_magic.frontends.cli import main as aml
 
 #: Workbench verbs spelled differently in aml: (az ml words) -> (aml words).
 RENAMED: dict[tuple[str, ...], tuple[str, ...]] = {
@@ -85,10 +86,17 @@ def _aml_words(rest: list[str]) -> Reply | AmlCommand:
     if renamed_verbs:                   # `execute` with a verb it never had
         return Reply(guidance.unknown(f"az ml {rest[0]}", rest[1] if len(rest) > 1 else "",
                                       renamed_verbs, "aml experiment --help"), 2)
-    if rest[0] not in aml.GROUPS:
-        known = [*aml.GROUPS, *(old[0] for old in RENAMED)]
-        return Reply(guidance.unknown("az ml", rest[0], known, "aml --help"), 2)
     return AmlCommand(rest)
+
+
+def known_group(command: AmlCommand, groups: Collection[str]) -> AmlCommand | Reply:
+    """``command`` if aml has its command group (``groups``), else the one line for ``az ml
+    GROUP`` (named as the user typed it, with close matches)."""
+    words = command.argv[1:] if command.argv[:1] == ["--debug"] else command.argv
+    if not words or words[0].startswith("-") or words[0] in groups:
+        return command
+    known = [*groups, *(old[0] for old in RENAMED)]
+    return Reply(guidance.unknown("az ml", words[0], known, "aml --help"), 2)
 
 
 def _project_create(options: list[str]) -> list[str]:
@@ -146,10 +154,14 @@ def main() -> int:
     """The ``az`` program: answer at once, or run ``aml``'s program with the translated
     arguments (its exit code is this program's)."""
     outcome = translate(sys.argv[1:])
+    if isinstance(outcome, AmlCommand):
+        # loaded here, as main.py loads a command group: only what runs aml pays for its imports
+        program = importlib.import_module("aml_magic.frontends.cli.main")
+        outcome = known_group(outcome, program.GROUPS)
     if isinstance(outcome, Reply):
         print(outcome.text, file=sys.stdout if outcome.code == 0 else sys.stderr)
         return outcome.code
     if outcome.stdin is not None:
         sys.stdin = io.StringIO(outcome.stdin)
     sys.argv = ["aml", *outcome.argv]
-    return aml.main()
+    return int(program.main())
