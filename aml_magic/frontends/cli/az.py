@@ -13,7 +13,7 @@ import importlib
 import io
 import sys
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aml_magic.frontends import guidance
 
@@ -30,15 +30,14 @@ USAGE = ("this `az` is aml_magic's: `az ml …` runs `aml …` (see `aml --help`
          "itself is not installed here")
 
 
-@dataclass(frozen=True)
-class Reply:
-    """An answer given without running ``aml``: one line and the exit code."""
+class Reply(NamedTuple):
+    """An answer given without running ``aml``: one line and the exit code (a NamedTuple, not
+    a dataclass: ``dataclasses`` would double the shim's imports)."""
     text: str
     code: int
 
 
-@dataclass(frozen=True)
-class AmlCommand:
+class AmlCommand(NamedTuple):
     """The ``aml`` command to run, and standard input to give it (a password the Workbench
     command line carried, which aml reads from ``--password-stdin`` rather than argv)."""
     argv: list[str]
