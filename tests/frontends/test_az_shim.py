@@ -4,6 +4,7 @@ shim installed into a temporary folder and run as a subprocess on a real project
 as a Workbench ``run.py`` runs it through ``os.system``."""
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,10 +16,11 @@ from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import guidance
 from aml_magic.frontends.cli import compat
-from aml_magic.frontends.cli.az import AmlCommand, Reply, known_group, translate
+from aml_magic.frontends.cli.az import AmlCommand, PasswordFirst, Reply, known_group, translate
 from aml_magic.frontends.cli.main import GROUPS
 from aml_magic.frontends.cli.main import main as aml_main
 from tests._project import aml, write
+from tests.fixtures.sshd import SshServer
 
 DEPLOY = ("not part of aml_magic: the model is in `aml history download -r ID`; serve it with "
           "your tool of choice")
@@ -266,3 +268,30 @@ def test_the_shim_answers_without_loading_the_aml_command_line() -> None:
     assert "aml_magic.frontends.cli.main" not in proc.stdout
     assert "aml_magic.frontends.arguments" not in proc.stdout
     assert "aml_magic.frontends.guidance" in proc.stdout
+
+
+def test_password_stdin_hand_over_then_the_real_input() -> None:
+    rest = io.StringIO("y\n")
+    stdin = PasswordFirst("s3cret\n", rest)
+    assert stdin.readline() == "s3cret\n" and stdin.readline() == "y\n"
+    assert stdin.isatty() is False
+
+
+def test_az_ml_computetarget_attach_with_a_password_on_a_real_sshd(
+        project: Path, az_bin: Path, sshd: SshServer) -> None:
+    # Given Workbench's spelling: --type T and --password VALUE on the command line
+    done = subprocess.run(
+        ["az", "ml", "computetarget", "attach", "--type", "remote", "--name", "vm",
+         "--address", f"{sshd.host}:{sshd.port}", "--username", sshd.username,
+         "--password", sshd.password, "--trust-new-host-key"],
+        cwd=project, env=_env(az_bin), capture_output=True, text=True, timeout=120)
+    # Then the target is attached and the password kept in the secret store, not the file
+    assert done.returncode == 0, done.stderr
+    compute = (project / "aml_config" / "vm.compute").read_text()
+    assert "aml-secret:" in compute and sshd.password not in compute
+    # and a Workbench submit to it runs there, with its exit code
+    write(project, "hello.py", "import sys\nprint('hello from', sys.argv[1])\nsys.exit(4)\n")
+    ran = subprocess.run(["az", "ml", "experiment", "submit", "-c", "vm", "hello.py", "vm"],
+                         cwd=project, env=_env(az_bin), capture_output=True, text=True,
+                         timeout=300)
+    assert "hello from vm" in ran.stdout and ran.returncode == 4, ran.stderr

@@ -13,7 +13,7 @@ import importlib
 import io
 import sys
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 from aml_magic.frontends import guidance
 
@@ -149,6 +149,21 @@ def _attach(rest: list[str]) -> AmlCommand:
                       None if password is None else password + "\n")
 
 
+class PasswordFirst(io.StringIO):
+    """Standard input that gives the password line first, then the real input: a host-key
+    question that follows still reaches the user at a terminal."""
+
+    def __init__(self, first: str, rest: TextIO) -> None:
+        super().__init__(first)
+        self._rest = rest
+
+    def readline(self, size: int | None = -1) -> str:
+        return super().readline(size) or self._rest.readline(-1 if size is None else size)
+
+    def isatty(self) -> bool:
+        return self._rest.isatty()
+
+
 def main() -> int:
     """The ``az`` program: answer at once, or run ``aml``'s program with the translated
     arguments (its exit code is this program's)."""
@@ -161,6 +176,6 @@ def main() -> int:
         print(outcome.text, file=sys.stdout if outcome.code == 0 else sys.stderr)
         return outcome.code
     if outcome.stdin is not None:
-        sys.stdin = io.StringIO(outcome.stdin)
+        sys.stdin = PasswordFirst(outcome.stdin, sys.stdin)
     sys.argv = ["aml", *outcome.argv]
     return int(program.main())
