@@ -157,8 +157,8 @@ class PasswordFirst(io.StringIO):
         super().__init__(first)
         self._rest = rest
 
-    def readline(self, size: int | None = -1) -> str:
-        return super().readline(size) or self._rest.readline(-1 if size is None else size)
+    def readline(self, size: int = -1, /) -> str:      # type: ignore[override]
+        return super().readline(size) or self._rest.readline(size)
 
     def isatty(self) -> bool:
         return self._rest.isatty()
