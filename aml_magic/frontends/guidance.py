@@ -100,6 +100,8 @@ def for_aml(args: Sequence[str]) -> tuple[str, int] | None:
     ``aml ml ...``): the line and exit code, or None."""
     found = find(args) if args[:1] == ["ml"] else (find(("ml", *args)) or find(args))
     if found is None:
+        if args[:1] == ["ml"] and len(args) > 1:
+            return f"aml ml {args[1]}: `aml` is `az ml`: drop the `ml` (`aml {args[1]} …`)", 2
         return None
     entry, shown = found
     typed = shown[1:] if shown[:1] == ("ml",) and args[:1] != ["ml"] else shown

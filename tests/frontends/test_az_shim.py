@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,8 @@ def test_the_guidance_table_is_one_source_for_az_and_aml() -> None:
      "aml service create realtime: that is `az ml service create realtime`, which "),
     (["login"], "aml login: that is `az login`, which signs in to Azure; " + guidance.NOT_NEEDED),
     (["env", "setup"], "aml env setup: that is `az ml env setup`, which "),
+    (["ml", "experiment", "submit", "-c", "local", "x.py"],
+     "aml ml experiment: `aml` is `az ml`: drop the `ml` (`aml experiment …`)"),
     (["history", "list", "-o", "xml"], "aml history list: -o/--output 'xml' is not one of "
                                        "table, json, tsv"),
 ])
@@ -152,6 +155,14 @@ def _fake_azure_cli(folder: Path) -> Path:
     path.write_text("#!/bin/sh\necho azure-cli 2.0\n")
     path.chmod(0o755)
     return path
+
+
+def test_the_shim_goes_beside_aml_by_default() -> None:
+    # the running interpreter's scripts folder: in a virtual environment, its bin with `aml`
+    assert compat.default_bin_dir() == Path(sysconfig.get_path("scripts"))
+    if sys.prefix != sys.base_prefix:
+        assert compat.default_bin_dir() == Path(sys.executable).parent
+        assert (compat.default_bin_dir() / "aml").exists()
 
 
 def test_install_refuses_to_shadow_a_real_azure_cli(

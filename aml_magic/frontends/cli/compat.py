@@ -36,7 +36,7 @@ def add_compat(group: argparse.ArgumentParser, verb: str | None = None) -> None:
 
 
 def cmd_install_az(args: argparse.Namespace) -> int:
-    bin_dir = Path(args.bin_dir or sysconfig.get_path("scripts")).expanduser()
+    bin_dir = Path(args.bin_dir).expanduser() if args.bin_dir else default_bin_dir()
     if not bin_dir.is_dir():
         raise AmlError(f"compat install-az: no such folder {bin_dir}")
     path = install_az(bin_dir, force=args.force)
@@ -45,6 +45,11 @@ def cmd_install_az(args: argparse.Namespace) -> int:
         print(f"note: {bin_dir} is not on PATH: `az` is found once this environment is "
               "activated (or the folder is added to PATH)", file=sys.stderr)
     return 0
+
+
+def default_bin_dir() -> Path:
+    """This interpreter's scripts folder: a virtual environment's ``bin``, where ``aml`` is."""
+    return Path(sysconfig.get_path("scripts"))
 
 
 def install_az(bin_dir: Path, *, force: bool = False) -> Path:
