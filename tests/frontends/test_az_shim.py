@@ -264,6 +264,10 @@ def test_the_shim_answers_what_it_does_not_provide(project: Path, az_bin: Path) 
     vm = az("vm", "list")
     assert vm.returncode == 2 and vm.stderr.strip() == (
         "az vm is the Azure CLI; this `az` only provides `az ml` commands")
+    created = az("ml", "project", "create", "-n", "myIris", "-a", "acct", "-g", "rg", "-w", "ws",
+                 "--path", str(project.parent), "--template")
+    assert created.returncode == 0, created.stderr
+    assert (project.parent / "myIris" / "aml_config" / "local.runconfig").is_file()
     typo = az("ml", "experiment", "sumbit", "-c", "local", "x.py")
     assert typo.returncode == 2 and "did you mean 'submit'?" in typo.stderr
     assert "invalid choice" not in typo.stderr and not (project / ".aml" / "runs").exists()
