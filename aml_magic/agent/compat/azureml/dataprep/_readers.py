@@ -89,20 +89,25 @@ def read_lines(path, encoding="utf-8", skip_rows=0, **_ignored):
     return pd.DataFrame({"Line": lines})
 
 
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _sniff(name):
-    """(separator, has header) of a delimited text file, from its first 64 KiB."""
+    """(separator, has header) of a delimited text file, from its first 64 KiB: the first line
+    is a header unless one of its fields is a number."""
     with open(name, encoding="utf-8", errors="replace") as handle:
         sample = handle.read(65536)
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-        separator = dialect.delimiter
+        separator = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
     except csv.Error:
         separator = ","
-    try:
-        has_header = csv.Sniffer().has_header(sample)
-    except csv.Error:
-        has_header = True
-    return separator, has_header
+    first = next(csv.reader([sample.splitlines()[0] if sample else ""], delimiter=separator), [])
+    return separator, not any(_is_number(field.strip()) for field in first if field.strip())
 
 
 def auto_read(path, **_ignored):
