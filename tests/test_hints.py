@@ -98,5 +98,6 @@ def test_old_dataprep_names_get_a_hint_naming_the_replacement(module: str, expec
 def test_the_dataprep_refusal_is_the_hint_as_it_is() -> None:
     line = ("azureml.dataprep: DeriveColumnByExample (block 7) in iris-1.dprep, dataflow 0 "
             "('iris'): is not supported: a learned 'by example' program")
-    log = f"Traceback (most recent call last):\n  ...\nazureml.dataprep._errors.UnsupportedBlockError: {line}\n"
+    log = ("Traceback (most recent call last):\n  ...\n"
+           f"azureml.dataprep._errors.UnsupportedBlockError: {line}\n")
     assert hint_from_log(log) == line

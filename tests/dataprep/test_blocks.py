@@ -11,7 +11,8 @@ import pytest
 from .conftest import block, source, write_package
 
 IRIS = "5.1,3.5,1.4,0.2,Iris-setosa\n7.0,3.2,4.7,1.4,Iris-versicolor\n6.3,3.3,6.0,2.5,\n\n"
-PEOPLE = "name,age,city,joined\nann,31,Oslo,2017-03-01\nbob,,Rome,2017-04-02\nann,31,Oslo,2017-03-01\ncy,x,,2018-01-05\n"
+PEOPLE = ("name,age,city,joined\nann,31,Oslo,2017-03-01\nbob,,Rome,2017-04-02\n"
+          "ann,31,Oslo,2017-03-01\ncy,x,,2018-01-05\n")
 
 
 @pytest.fixture()

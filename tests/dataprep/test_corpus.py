@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from tests._require import require
 from tests.config.corpus import REPO

@@ -59,4 +59,3 @@ def _alias():
 
 
 _alias()
-del _alias, _real_package

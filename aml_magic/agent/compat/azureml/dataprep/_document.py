@@ -21,7 +21,7 @@ from ._errors import DataPrepError
 _SKIP_DIRS = {"__pycache__", "node_modules", "outputs", "aml_config"}
 #: At most this many folders are searched for a data file by name.
 _SEARCH_LIMIT = 5000
-_said = set()
+_said = set()  # type: set[tuple[str, str]]
 
 
 def load(path):
@@ -73,10 +73,8 @@ def project_root(start):
 def _by_name(name, base, root):
     """Files called ``name`` under ``root``, nearest to ``base`` first."""
     found = []
-    seen = 0
-    for folder, dirs, files in os.walk(root):
+    for seen, (folder, dirs, files) in enumerate(os.walk(root), 1):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-        seen += 1
         if name in files:
             found.append(os.path.join(folder, name))
         if seen >= _SEARCH_LIMIT:

@@ -8,6 +8,9 @@ Kept free of annotations and f-strings, like the rest of the compat folder.
 class DataPrepError(Exception):
     """A package that cannot be read as written (missing file, remote source, bad index)."""
 
+    #: True once the message names its block, file and dataflow.
+    located = False
+
 
 class UnsupportedBlockError(DataPrepError):
     """A block this pandas reader does not run (a learned "by example" program, a remote or

@@ -3,6 +3,7 @@
 own type inference (the SDK returned a lazy Dataflow; here the data is read at once), relative
 paths taken from the working directory, globs and lists of paths appended.
 """
+from typing import Any  # noqa: F401  (type comments)
 import csv
 import glob
 import os
@@ -45,7 +46,7 @@ def read_csv(path, separator=",", header=PromoteHeadersMode.CONSTANTGROUPED, enc
              skip_rows=0, comment=None, include_path=False, **_ignored):
     """Delimited files as one DataFrame; ``header`` 0/False for none (Column1..N)."""
     pd = pandas()
-    frames = []
+    frames = []  # type: list[Any]
     for number, name in enumerate(_paths(path)):
         with_header = bool(header) and (header != PromoteHeadersMode.FIRSTFILE or number == 0)
         frame = pd.read_csv(name, sep=separator, header=0 if with_header else None,
@@ -82,7 +83,7 @@ def read_json(path, encoding="utf-8", **_ignored):
 def read_lines(path, encoding="utf-8", skip_rows=0, **_ignored):
     """One row per line, in column ``Line``."""
     pd = pandas()
-    lines = []
+    lines = []  # type: list[str]
     for name in _paths(path):
         with open(name, encoding=encoding) as handle:
             lines.extend(line.rstrip("\r\n") for line in list(handle)[skip_rows:])

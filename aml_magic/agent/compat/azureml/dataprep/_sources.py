@@ -5,6 +5,7 @@ A source block yields :class:`Files` (the local paths); the parse block that fol
 into one DataFrame. Every field is read as text, as Workbench did: ``SetColumnTypesBlock`` then
 converts; an empty field is missing (NaN), nothing else is ("NA" stays the text "NA").
 """
+from typing import Any  # noqa: F401  (type comments)
 from ._document import resolve
 from ._errors import DataPrepError, UnsupportedBlockError
 
@@ -68,7 +69,7 @@ def parse_delimited(context, value, arguments):
     if encoding is None:
         raise UnsupportedBlockError("fileEncoding %r" % arguments.get("fileEncoding"))
     skip = int(arguments.get("skipRows") or 0) if arguments.get("skipRowsMode", 0) else 0
-    frames = []
+    frames = []  # type: list[Any]
     for number, path in enumerate(_files(value, "ParseDelimitedBlock")):
         header = 0 if mode in (ALL_FILES, SAME_ALL_FILES) or (mode == FIRST_FILE and number == 0) \
             else None
@@ -92,7 +93,7 @@ def read_excel(context, value, arguments):
     paths = _paths(context, arguments)
     skip = int(arguments.get("skipRows") or 0)
     header = 0 if arguments.get("useColumnHeaders", True) else None
-    frames = []
+    frames = []  # type: list[Any]
     for path in paths:
         try:
             frame = pd.read_excel(path, sheet_name=arguments.get("sheetName") or 0, header=header,
