@@ -3,12 +3,15 @@ and the one line an unsupported block gives."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import block, source, write_package
+from .conftest import COMPAT, block, source, write_package
 
 IRIS = "5.1,3.5,1.4,0.2,Iris-setosa\n7.0,3.2,4.7,1.4,Iris-versicolor\n6.3,3.3,6.0,2.5,\n\n"
 PEOPLE = ("name,age,city,joined\nann,31,Oslo,2017-03-01\nbob,,Rome,2017-04-02\n"
@@ -261,3 +264,27 @@ def test_read_csv_and_auto_read(dprep: Any, data: Path, monkeypatch: Any) -> Non
     assert len(dprep.auto_read_file("people.csv")) == 4
     headless = dprep.read_csv("iris.csv", header=dprep.PromoteHeadersMode.NONE)
     assert list(headless.columns)[0] == "Column1" and len(headless) == 3
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = COMPAT
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_importing_costs_no_pandas_and_missing_pandas_is_one_line(data: Path) -> None:
+    write_package(data / "p.dprep", source("./people.csv"))
+    # Importing the stand-in (both names) imports neither pandas nor PySpark
+    light = _python("import sys, azureml.dataprep, dataprep\n"
+                    "print(sorted(m for m in ('pandas', 'pyspark') if m in sys.modules))", data)
+    assert light.returncode == 0 and light.stdout == "[]\n", light.stderr
+    # Without pandas in the environment, reading a package says so in one line
+    missing = _python("import sys; sys.modules['pandas'] = None\n"
+                      "from azureml.dataprep.package import run\n"
+                      "try:\n    run('p.dprep', dataflow_idx=0)\n"
+                      "except ImportError as e:\n    print(type(e).__name__, e)", data)
+    assert missing.returncode == 0, missing.stderr
+    assert missing.stdout.splitlines() == [
+        "PandasMissingError azureml.dataprep needs pandas in the run's environment: add pandas "
+        "to aml_config/conda_dependencies.yml (or `pip install pandas` there)"]
