@@ -111,3 +111,20 @@ def resolve(written, package_file):
                          % (written, os.path.basename(package_file),
                             os.path.relpath(matches[0], root)))
     return matches[:1]
+
+
+def find_package(path):
+    """``path`` when it is a file; else, for a relative path, the package of that name nearest
+    to the working directory in the project (said once), as for data files; else ``path``."""
+    if os.path.isfile(path) or os.path.isabs(path):
+        return path
+    cwd = os.getcwd()
+    matches = _by_name(os.path.basename(path), cwd, project_root(cwd))
+    if not matches:
+        return path
+    found = os.path.relpath(matches[0], cwd)
+    if (path, found) not in _said:
+        _said.add((path, found))
+        sys.stderr.write("azureml.dataprep: %s is not in %s; reading %s, the package of that name "
+                         "nearest to it\n" % (path, cwd, found))
+    return found

@@ -8,7 +8,7 @@ import os
 import sys
 
 from ._blocks import BLOCKS, UNSUPPORTED, short_name
-from ._document import activities, load
+from ._document import activities, find_package, load
 from ._errors import PANDAS_MISSING, DataPrepError, PandasMissingError, UnsupportedBlockError, \
     where
 from ._sources import Files
@@ -98,6 +98,8 @@ def run_blocks(file, index, name, activity, stack):
 
 def run_dataflow(file, index=None, activity_id=None, stack=()):
     """The DataFrame of dataflow ``index`` (or the one with ``activity_id``) of ``file``."""
+    if not stack:  # the caller's path; references are relative to their package
+        file = find_package(file)
     file = os.path.abspath(file) if os.path.isabs(file) else os.path.normpath(file)
     flows = activities(load(file))
     if activity_id is not None:
@@ -123,4 +125,4 @@ def run_dataflow(file, index=None, activity_id=None, stack=()):
 
 def dataflow_names(file):
     """``[(id, name), ...]`` of the package's dataflows, in ``dataflow_idx`` order."""
-    return [(flow.get("id"), flow.get("name")) for flow in activities(load(file))]
+    return [(flow.get("id"), flow.get("name")) for flow in activities(load(find_package(file)))]

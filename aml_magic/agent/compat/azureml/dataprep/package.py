@@ -58,6 +58,12 @@ class Package(object):
         """The later SDK's ``Package.open(file_path=...)``."""
         return cls(file_path)
 
+    def __enter__(self):  # ``with Package.open_package(f) as pkg:`` (the pre-release samples)
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
     def run(self, dataflow_idx=0, spark=False):
         return self.dataflows[dataflow_idx].get_dataframe(spark=spark)
 
