@@ -90,7 +90,7 @@ def test_a_run_with_an_unsupported_block_fails_with_its_line_as_hint(project: Pa
 
 @pytest.mark.spark
 def test_spark_true_gives_a_spark_dataframe(tmp_path: Path, dprep: Any) -> None:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
+    import pyspark.sql as pyspark_sql  # in the test extra: never skipped
     # Given PySpark in local mode, and the Iris sample's package
     iris_project(tmp_path)
     session = pyspark_sql.SparkSession.builder.master("local[1]").appName("dprep-test") \
