@@ -15,7 +15,11 @@ _SHIPPED = ("supervisor.py", "_supervisor.py", "_process.py", "_runfiles.py", "_
             "assemble.py",
             "proctool.py", "storegc.py",
             "compat/azureml/__init__.py",
-            "compat/azureml/logging.py")
+            "compat/azureml/logging.py",
+            *(f"compat/azureml/dataprep/{name}.py" for name in (
+                "__init__", "_errors", "_document", "_sources", "_columns", "_rows", "_blocks",
+                "_engine", "_readers", "_spark", "package", "datasource")),
+            "compat/dataprep/__init__.py")
 
 
 def agent_files() -> dict[str, bytes]:
