@@ -122,6 +122,10 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "history": ("list, info, last, download, compare runs; prune, repair the history",
                 "history", "add_history"),
     "project": ("restore the project files of a run", "project", "add_project_group"),
+    "kernel": ("install Jupyter kernels that load aml_magic (one per run configuration)",
+               "kernel", "add_kernel"),
+    "doctor": ("find what keeps the project's notebooks from running as they are",
+               "doctor", "add_doctor"),
 }
 
 if __name__ == "__main__":

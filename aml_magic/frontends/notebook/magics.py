@@ -17,6 +17,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends.notebook.azureml_logging import expose_azureml_logging
+from aml_magic.frontends.notebook.kernel_target import apply_kernel_target
 
 if TYPE_CHECKING:
     from aml_magic.frontends.notebook.azureml_magic import NotebookHistory
@@ -158,4 +159,5 @@ def register(ipython: Any) -> AmlMagics:
     expose_azureml_logging()
     magics = AmlMagics(ipython)
     ipython.register_magics(magics)
+    apply_kernel_target(magics, ipython)      # a project kernel's default target, if any
     return magics
