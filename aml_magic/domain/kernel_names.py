@@ -8,8 +8,10 @@ the environment names below while ``%load_ext aml_magic`` runs."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+
+TYPE_CHECKING = False       # not ``typing``'s: this module loads with ``%load_ext aml_magic``
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 #: The kernel ``aml kernel install`` always registers (any folder, no default target).
 GENERIC_KERNEL = "aml-magic"
@@ -24,12 +26,12 @@ KERNEL_NAME_ENV = "AML_MAGIC_KERNEL_NAME"
 #: The key of aml_magic's block in a kernelspec's ``metadata``.
 METADATA_KEY = "aml_magic"
 
-_NOT_ALLOWED = re.compile(r"[^a-z0-9._-]")
+_NOT_ALLOWED = r"[^a-z0-9._-]"
 
 
 def kernel_name_part(text: str) -> str:
     """``text`` as part of a Jupyter kernel name: lowercased, other characters as ``_``."""
-    return _NOT_ALLOWED.sub("_", text.lower())
+    return re.sub(_NOT_ALLOWED, "_", text.lower())
 
 
 def project_kernel_name(project_name: str, runconfig: str) -> str:
@@ -42,13 +44,17 @@ def project_display_name(project_name: str, runconfig: str) -> str:
     return f"{project_name} {runconfig}"
 
 
-@dataclass(frozen=True)
 class KernelRequest:
     """A kernel a notebook names that looks like a Workbench project kernel:
-    ``<project>_<runconfig>``, with ``runconfig`` one of the project's (None: it names none)."""
-    name: str
-    project_part: str
-    runconfig: str | None
+    ``<project>_<runconfig>``, with ``runconfig`` one of the project's (None: it names none).
+    (A plain class: a dataclass costs a millisecond at every kernel start.)"""
+    __slots__ = ("name", "project_part", "runconfig")
+
+    def __init__(self, name: str, project_part: str, runconfig: str | None) -> None:
+        self.name, self.project_part, self.runconfig = name, project_part, runconfig
+
+    def __repr__(self) -> str:
+        return f"KernelRequest({self.name!r}, {self.project_part!r}, {self.runconfig!r})"
 
 
 def match_project_kernel(name: str, runconfigs: Iterable[str]) -> KernelRequest | None:
