@@ -99,7 +99,8 @@ def test_install_writes_the_generic_and_the_project_kernels(tmp_path: Path,
     generic = kernel_json(jupyter_dirs, "aml-magic")
     assert generic["display_name"] == "Python (aml_magic)"
     assert generic["argv"][0] == sys.executable
-    assert "--ext=aml_magic" in generic["argv"] and "ipykernel_launcher" in generic["argv"]
+    assert "--ext=aml_magic.frontends.notebook.kernel_start" in generic["argv"]
+    assert "ipykernel_launcher" in generic["argv"]
     spec = kernel_json(jupyter_dirs, "churnprediction_docker")
     assert spec["env"]["AML_MAGIC_PROJECT"] == str(root.resolve())
     assert spec["env"]["AML_MAGIC_DEFAULT_RUNCONFIG"] == "docker"
@@ -111,7 +112,7 @@ def test_install_writes_the_generic_and_the_project_kernels(tmp_path: Path,
     other.mkdir()
     result = aml("kernel", "install", "--name", "aml-magic-2", cwd=other)
     assert result.stdout.count("installed kernel") == 1
-    assert kernel_json(jupyter_dirs, "aml-magic-2")["argv"][-1] == "--ext=aml_magic"
+    assert kernel_json(jupyter_dirs, "aml-magic-2")["argv"][-1].startswith("--ext=aml_magic.")
 
 
 def test_install_into_a_prefix_and_never_over_a_foreign_kernel(tmp_path: Path,

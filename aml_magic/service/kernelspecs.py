@@ -3,7 +3,7 @@
 Two kinds, both ordinary ipykernel kernelspecs written by ipykernel's ``write_kernel_spec`` and
 installed by jupyter_client's ``KernelSpecManager`` (``--user``, ``--sys-prefix`` or a prefix):
 
-- ``aml-magic`` ("Python (aml_magic)"): the extension is loaded (``--ext=aml_magic``), so
+- ``aml-magic`` ("Python (aml_magic)"): the extension is loaded at start (``--ext``), so
   ``%azureml`` and ``%aml_*`` work in a notebook's first cell;
 - per project, one per run configuration, named as Workbench named them
   (``churnprediction_local``): the same kernel with the project and the run configuration in
@@ -41,6 +41,9 @@ from aml_magic.domain.kernel_names import (
 )
 from aml_magic.errors import AmlError
 
+#: What the kernels load at start: the magics, registered so that a notebook's own
+#: ``%load_ext aml_magic`` is quietly a no-op.
+START_EXTENSION = "aml_magic.frontends.notebook.kernel_start"
 #: Folders never searched for notebooks: what runs write, caches, hidden folders.
 _SKIPPED_DIRS = {"outputs", "logs", "node_modules", "__pycache__", "aml_config"}
 #: A project with more notebooks than this is searched only this far.
@@ -144,7 +147,7 @@ def install(plans: list[KernelPlan], *, user: bool = True, prefix: str | None = 
                 replaced = was
         with tempfile.TemporaryDirectory(prefix="aml-kernelspec-") as tmp:
             source = write_kernel_spec(Path(tmp) / plan.name, overrides=plan.spec_overrides(),
-                                       extra_arguments=["--ext=aml_magic"],
+                                       extra_arguments=[f"--ext={START_EXTENSION}"],
                                        python_arguments=python_arguments)
             try:
                 path = manager.install_kernel_spec(source, kernel_name=plan.name,

@@ -85,11 +85,16 @@ def test_a_project_kernel_sends_to_its_own_run_configuration(kernels_home: Path,
         "language": "python"}}), str(project / "saved.ipynb"))
     assert main(["kernel", "install", "--project", str(project)]) == 0
     assert (kernels_home / "kernels" / "churnprediction_quick" / "kernel.json").is_file()
-    # When the notebook runs on it and submits without -c
+    # When the notebook (one written for any kernel: it starts with %load_ext) runs on it and
+    # submits without -c
     nb = execute(project, "churnprediction_quick", "ChurnPrediction quick", [
-        "%%aml_submit --wait\nimport sys\nprint('quick', sys.argv[1:])\n", "%aml_targets"])
-    # Then the run used 'quick' (not 'local', the first run configuration), as the line said
-    assert "%%aml_submit sends to 'quick'" in streams(nb.cells[0], "stdout")
+        "%load_ext aml_magic", "%%aml_submit --wait\nimport sys\nprint('quick', sys.argv[1:])\n"])
+    # Then %load_ext says nothing (no "already loaded") and keeps the kernel's default, and
+    # the run used 'quick' (not 'local', the first run configuration), as the line said
+    assert streams(nb.cells[0], "stdout").splitlines() == [
+        "Kernel churnprediction_quick: cells run here, on this machine; %%aml_submit sends to "
+        f"'quick' (aml_config/quick.runconfig of {project}) unless given -c"]
+    assert not streams(nb.cells[0], "stderr")
     runs = script_runs(project)
     assert [r.record.run_configuration for r in runs] == ["quick"]
     assert runs[0].status.value == "Completed"
