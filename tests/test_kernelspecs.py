@@ -193,3 +193,29 @@ def test_init_asks_from_a_terminal_and_no_kernels_skips_the_question(
     assert "installed kernel iris_local" in capsys.readouterr().out
     # a new project (not adopted) is not asked about
     assert main(["init", str(tmp_path / "new")]) == 0 and len(asked) == 2
+
+
+# -- the kernel side --------------------------------------------------------------------------
+def test_a_project_kernels_environment_sets_the_default_and_one_line_once(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from IPython.core.events import EventManager, available_events
+
+    from aml_magic.frontends.notebook.kernel_target import apply_kernel_target
+    shell = SimpleNamespace(banner2="", events=EventManager(None, available_events))
+    magics = SimpleNamespace(project=None, default_runconfig=None)
+    # a plain kernel (no project in its environment): nothing changes, nothing is printed
+    assert apply_kernel_target(magics, shell, {}) is None  # type: ignore[arg-type]
+    assert magics.default_runconfig is None and shell.banner2 == ""
+    line = apply_kernel_target(magics, shell, {  # type: ignore[arg-type]
+        "AML_MAGIC_PROJECT": "/p/Iris", "AML_MAGIC_DEFAULT_RUNCONFIG": "docker",
+        "AML_MAGIC_KERNEL_NAME": "iris_docker"})
+    assert line == ("Kernel iris_docker: cells run here, on this machine; %%aml_submit sends to "
+                    "'docker' (aml_config/docker.runconfig of /p/Iris) unless given -c")
+    assert (magics.project, magics.default_runconfig) == (Path("/p/Iris"), "docker")
+    assert shell.banner2 == line + "\n"                      # what a console shows at start
+    assert capsys.readouterr().out == ""                     # nothing while the kernel starts
+    shell.events.trigger("pre_run_cell", None)
+    shell.events.trigger("pre_run_cell", None)
+    assert capsys.readouterr().out == line + "\n"            # the first cell's first output, once
