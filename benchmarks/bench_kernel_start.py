@@ -55,8 +55,8 @@ def main() -> int:
         install(user=True, kernel_name="python3")     # the plain kernel, same interpreter
         kernels = ["python3", "aml-magic", "bench_local"]
         samples: dict[str, list[tuple[float, float]]] = {k: [] for k in kernels}
-        for _ in range(args.rounds):
-            for kernel in kernels:
+        for round_ in range(args.rounds):
+            for kernel in kernels[round_ % 3:] + kernels[:round_ % 3]:   # order rotates
                 samples[kernel].append(start_once(kernel, project))
     print(f"kernel start, median of {args.rounds} interleaved rounds ({sys.executable}):")
     print("| kernelspec | to kernel_info reply (s) | to first cell done (s) |")
