@@ -6,6 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$(bash scripts/provision.sh | tail -n 1)
-"$VENV/bin/python" -m ipykernel install --user --name aml-magic \
-  --display-name "Python (aml_magic)" >/dev/null
+"$VENV/bin/aml" kernel install --user --no-project >/dev/null
 "$VENV/bin/python" scripts/run_demo.py --kernel aml-magic "$@"

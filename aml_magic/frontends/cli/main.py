@@ -124,6 +124,10 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "project": ("restore the project files of a run", "project", "add_project_group"),
     "compat": ("Workbench compatibility: install-az (`az ml ...` runs `aml ...`)", "compat",
                "add_compat"),
+    "kernel": ("install Jupyter kernels that load aml_magic (one per run configuration)",
+               "kernel", "add_kernel"),
+    "doctor": ("find what keeps the project's notebooks from running as they are",
+               "doctor", "add_doctor"),
 }
 
 if __name__ == "__main__":

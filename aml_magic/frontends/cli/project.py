@@ -10,6 +10,7 @@ from aml_magic.domain.history.manifests import kept_manifest, manifest_path
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import verbs
+from aml_magic.frontends.cli.kernel import offer_kernels
 from aml_magic.frontends.termsafe import neutralise
 from aml_magic.service.project_adopt import init_or_adopt
 from aml_magic.service.restore import apply_restore, plan_run_restore
@@ -21,6 +22,10 @@ SHOWN_OVERWRITES = 20
 
 def add_init(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     group.add_argument("dir", nargs="?", default=".")
+    group.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=None,
+                       help="install the project's Jupyter kernels (one per run configuration, "
+                            "as Workbench named them); default: ask when adopting a project "
+                            "from a terminal")
     group.set_defaults(handler=cmd_init)
 
 
@@ -43,7 +48,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"adopted project {adoption.root} (its aml_config/ is kept as it is)")
     print(adoption.summary())
-    return 0
+    return offer_kernels(adoption.root, args.kernels, adopted=not adoption.created_config)
 
 
 def cmd_project_restore(args: argparse.Namespace) -> int:

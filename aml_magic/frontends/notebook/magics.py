@@ -17,6 +17,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends.notebook.azureml_logging import expose_azureml_logging
+from aml_magic.frontends.notebook.kernel_target import apply_kernel_target
 
 if TYPE_CHECKING:
     from aml_magic.frontends.notebook.azureml_magic import NotebookHistory
@@ -62,6 +63,7 @@ class AmlMagics(Magics):
         self.use_widgets: bool | None = None      # None: decide on first display
         self.watch_interval = 0.25
         self.notebook_history: NotebookHistory | None = None   # %azureml history on|off
+        self.loaded_at_start = False      # by an `aml kernel install` kernel (kernel_start.py)
 
     # -- shared helpers -----------------------------------------------------------------------
     def workspace(self, project: str | None = None) -> Workspace:
@@ -153,9 +155,15 @@ class AmlMagics(Magics):
         _commands().azureml_words(self, line)
 
 
-def register(ipython: Any) -> AmlMagics:
-    """Called by ``%load_ext aml_magic``."""
+def register(ipython: Any, *, at_start: bool = False) -> AmlMagics:
+    """Called by ``%load_ext aml_magic`` (and, ``at_start``, by the kernels of ``aml kernel
+    install``, after which ``%load_ext`` keeps the magics and their state as they are)."""
+    existing = ipython.magics_manager.registry.get("AmlMagics")
+    if isinstance(existing, AmlMagics) and existing.loaded_at_start:
+        return existing
     expose_azureml_logging()
     magics = AmlMagics(ipython)
+    magics.loaded_at_start = at_start
     ipython.register_magics(magics)
+    apply_kernel_target(magics, ipython)      # a project kernel's default target, if any
     return magics
