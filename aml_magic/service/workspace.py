@@ -32,6 +32,7 @@ from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
+from aml_magic.service.run_check import check_run
 from aml_magic.service.run_target import (
     ForeignFolders,
     compute_of_record,
@@ -188,12 +189,13 @@ class Workspace:
         specification the target cannot honour fails the build instead of a warning.
         ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist). A build
         on the host's network needs the user's permission (``isolation.permit``)."""
-        rc = self.config.runconfig(runconfig_name)
-        compute = self.config.target_of(rc)
+        show = on_progress      # a look-only prepare (no callback) keeps them for submit
+        checked = check_run(self, self.config.runconfig(runconfig_name),
+                            on_notes=(lambda notes: self._warn(notes, show)) if show else None)
+        rc, compute, target = checked.runconfig, checked.compute, checked.target
         if build:
             permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container,
                    only=BUILD)
-        target = self.target_for(compute)
         start = time.perf_counter()
         with self._target_locks[rc.target]:
             result = target.prepare(rc, on_progress=on_progress, strict=strict, build=build,
@@ -226,11 +228,9 @@ class Workspace:
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
             rc = dataclasses.replace(rc, **overrides)
-        compute = self.config.target_of(rc)
-        self._warn([*rc.warnings, *compute.warnings], on_warning)
-        target = self.target_for(compute)
-        target.check(rc)
-        self.config.check_run(rc, builds_environments=target.builds_environments)
+        checked = check_run(self, rc,     # the same checks as prepare
+                            on_notes=lambda notes: self._warn(notes, on_warning))
+        compute, target = checked.compute, checked.target
         isolation = permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container)
         if script is not None:
             script = self._project_relative(script)
