@@ -1,4 +1,4 @@
-"""prepare and submit validate with one function (``service/run_check.py``): what one refuses,
+"""prepare and submit validate with one function (``service/run_target.py``): what one refuses,
 the other refuses with the same line, before anything is recorded or built."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from aml_magic import Workspace
 from aml_magic.errors import AmlError, ConfigError
-from aml_magic.service.run_check import check_run
+from aml_magic.service.run_target import check_run
 from tests._project import write
 
 

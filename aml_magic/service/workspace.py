@@ -32,9 +32,9 @@ from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
-from aml_magic.service.run_check import check_run
 from aml_magic.service.run_target import (
     ForeignFolders,
+    check_run,
     compute_of_record,
     orphaned_reason,
     refused_paths,

@@ -1,5 +1,5 @@
 """Every real Workbench file in the shared corpus passes the checks prepare and submit make
-(``service/run_check.py``), not only the loader: the project is adopted as a Workbench user
+(``service/run_target.py``), not only the loader: the project is adopted as a Workbench user
 does (``aml init .``), then each file is validated through the run configurations that use it.
 
 Reaching the target is not part of it (no engine, no SSH): what depends on this machine is a
@@ -16,7 +16,7 @@ import pytest
 from aml_magic.domain.config import RunConfiguration, load_file, load_runconfig
 from aml_magic.errors import AmlError, TargetError
 from aml_magic.service.project_adopt import init_or_adopt
-from aml_magic.service.run_check import check_run
+from aml_magic.service.run_target import check_run
 from aml_magic.service.workspace import Workspace
 
 from .corpus import corpus_files, corpus_params, corpus_root, require_corpus
