@@ -229,7 +229,7 @@ class Workspace:
             import dataclasses
             rc = dataclasses.replace(rc, **overrides)
         checked = check_run(self, rc,     # the same checks as prepare
-                            on_notes=lambda notes: self._warn(notes, on_warning))
+                            on_notes=lambda notes: self._warn(notes, on_warning, depth=5))
         compute, target = checked.compute, checked.target
         isolation = permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container)
         if script is not None:
@@ -327,9 +327,11 @@ class Workspace:
         except AmlError:
             pass
 
-    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None) -> None:
+    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None, *,
+              depth: int = 3) -> None:
         """Report configuration warnings (unknown keys, ignored Workbench features) once per
-        workspace; without a callback they go to Python's warnings."""
+        workspace; without a callback they go to Python's warnings, attributed to the frame
+        ``depth`` levels up (the caller of ``submit``)."""
         for message in messages:
             if message in self._warned:
                 continue
@@ -338,7 +340,7 @@ class Workspace:
                 on_warning(message)
             else:
                 import warnings
-                warnings.warn(message, stacklevel=3)
+                warnings.warn(message, stacklevel=depth)
 
     def _project_relative(self, script: str) -> str:
         path = Path(script).expanduser()
