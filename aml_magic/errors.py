@@ -24,7 +24,9 @@ class ConfigError(AmlError):
             where += f":{line}"
             if column is not None:
                 where += f":{column}"
-        super().__init__(f"{where}: {message}" if where else message)
+        # a message that already starts with the path names it once, not twice
+        prefixed = where and not (path and message.startswith(path))
+        super().__init__(f"{where}: {message}" if prefixed else message)
 
 
 class ProjectNotFound(AmlError):

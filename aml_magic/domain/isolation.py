@@ -134,7 +134,7 @@ def _weakens(allow: str, attr: str, value: Any, *, compute: ComputeTarget, local
         if attr == "shared_volumes":        # the project itself, mounted read-write
             return host_folder(str(project_root), local=True) if local else None
         if compute.is_docker and not compute.shared_volumes:
-            return None                     # refused at submit (needs sharedVolumes)
+            return None                     # not mounted (ComputeTarget.native_share)
         return host_folder(share or str(value), local=local, project_root=project_root,
                            home=home)
     raise AmlError(f"unknown isolation name {allow!r} in the registry")

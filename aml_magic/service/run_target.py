@@ -7,10 +7,14 @@ not configuration: a forged ``record.json`` naming a stored password reference a
 address must not make ``aml run show`` connect anywhere. A run whose target is gone (or is
 now of another type) is *orphaned*: shown as such, and nothing connects for it. The folders
 its target state names must be its own (``target_state.foreign_paths``), else it fails with
-the reason and nothing on its target is touched."""
+the reason and nothing on its target is touched.
+
+A run about to be made is checked here too (``check_run``): prepare and submit validate with
+that one function, so a run configuration that prepares also submits, and one that is refused
+is refused by both with the same line."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aml_magic.domain import registry
 from aml_magic.domain.target_state import foreign_paths
@@ -19,8 +23,10 @@ from aml_magic.errors import RunOrphaned, TargetError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from aml_magic.domain.config import ComputeTarget, ProjectConfig
+    from aml_magic.domain.config import ComputeTarget, ProjectConfig, RunConfiguration
     from aml_magic.domain.history.records import RunRecord
+    from aml_magic.service.workspace import Workspace
+    from aml_magic.targets.base import Target
 
 #: Runs that never had a target of their own (a sweep's parent, a notebook's kernel).
 _WITHOUT_TARGET = ("sweep", "notebook")
@@ -67,3 +73,34 @@ def refused_paths(compute: ComputeTarget, record: RunRecord, run_folder: Path,
                          local_folder=str(run_folder) if local else None,
                          remote_base=None if local else (compute.remote_base_dir or None),
                          project_folders=shared)
+
+
+class CheckedRun:
+    """A run configuration that passed the checks, its target, and the lines to show once
+    (configuration warnings, settings that are read but not used). A plain class: a dataclass
+    would cost every CLI submit most of a millisecond at import."""
+    __slots__ = ("runconfig", "compute", "target", "notes")
+
+    def __init__(self, runconfig: RunConfiguration, compute: ComputeTarget, target: Target,
+                 notes: list[str]) -> None:
+        self.runconfig, self.compute, self.target, self.notes = runconfig, compute, target, notes
+
+
+def check_run(workspace: Workspace, rc: RunConfiguration, *,
+              on_notes: Callable[[list[str]], None] | None = None) -> CheckedRun:
+    """Validate ``rc`` for this machine without reaching the target (no connection, no engine):
+    its ``.compute`` exists and is one this target type can run, the files a run reads load
+    (conda when the target builds environments, Spark for PySpark), a stored login is bound to
+    the host the file names. Raises ``AmlError`` (one line) on the first problem; ``on_notes``
+    gets the lines to show before that (a warning may explain the error)."""
+    compute = workspace.config.target_of(rc)
+    notes = [*rc.warnings, *compute.warnings]
+    unused = compute.unused_share_note()
+    if unused:
+        notes.append(unused)
+    if on_notes is not None:
+        on_notes(notes)
+    target = workspace.target_for(compute)
+    target.check(rc)
+    workspace.config.check_run(rc, builds_environments=target.builds_environments)
+    return CheckedRun(rc, compute, target, notes)

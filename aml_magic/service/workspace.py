@@ -34,6 +34,7 @@ from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
 from aml_magic.service.run_target import (
     ForeignFolders,
+    check_run,
     compute_of_record,
     orphaned_reason,
     refused_paths,
@@ -188,12 +189,13 @@ class Workspace:
         specification the target cannot honour fails the build instead of a warning.
         ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist). A build
         on the host's network needs the user's permission (``isolation.permit``)."""
-        rc = self.config.runconfig(runconfig_name)
-        compute = self.config.target_of(rc)
+        show = on_progress      # a look-only prepare (no callback) keeps them for submit
+        checked = check_run(self, self.config.runconfig(runconfig_name),
+                            on_notes=(lambda notes: self._warn(notes, show)) if show else None)
+        rc, compute, target = checked.runconfig, checked.compute, checked.target
         if build:
             permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container,
                    only=BUILD)
-        target = self.target_for(compute)
         start = time.perf_counter()
         with self._target_locks[rc.target]:
             result = target.prepare(rc, on_progress=on_progress, strict=strict, build=build,
@@ -226,11 +228,9 @@ class Workspace:
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
             rc = dataclasses.replace(rc, **overrides)
-        compute = self.config.target_of(rc)
-        self._warn([*rc.warnings, *compute.warnings], on_warning)
-        target = self.target_for(compute)
-        target.check(rc)
-        self.config.check_run(rc, builds_environments=target.builds_environments)
+        checked = check_run(self, rc,     # the same checks as prepare
+                            on_notes=lambda notes: self._warn(notes, on_warning, depth=5))
+        compute, target = checked.compute, checked.target
         isolation = permit(compute, project_root=self.root, allow_unsafe=allow_unsafe_container)
         if script is not None:
             script = self._project_relative(script)
@@ -327,9 +327,11 @@ class Workspace:
         except AmlError:
             pass
 
-    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None) -> None:
+    def _warn(self, messages: Sequence[str], on_warning: ProgressCallback | None, *,
+              depth: int = 3) -> None:
         """Report configuration warnings (unknown keys, ignored Workbench features) once per
-        workspace; without a callback they go to Python's warnings."""
+        workspace; without a callback they go to Python's warnings, attributed to the frame
+        ``depth`` levels up (the caller of ``submit``)."""
         for message in messages:
             if message in self._warned:
                 continue
@@ -338,7 +340,7 @@ class Workspace:
                 on_warning(message)
             else:
                 import warnings
-                warnings.warn(message, stacklevel=3)
+                warnings.warn(message, stacklevel=depth)
 
     def _project_relative(self, script: str) -> str:
         path = Path(script).expanduser()

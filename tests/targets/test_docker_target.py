@@ -15,7 +15,7 @@ import pytest
 from aml_magic import Workspace
 from aml_magic.domain.config import load_conda
 from aml_magic.domain.environment import environment_identity
-from aml_magic.errors import AmlError, ConfigError, TargetError
+from aml_magic.errors import AmlError, TargetError
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.targets.container.images import DockerEnvironmentBuilder
 from tests._wait import wait_until
@@ -238,14 +238,64 @@ def test_nvidia_docker_requests_the_gpus(ws: Any, dockerd: DockerEngine) -> None
         container.remove(force=True)
 
 
-def test_native_shared_directory_needs_shared_volumes(ws: Any, tmp_path: Path) -> None:
-    # Given nativeSharedDirectory without sharedVolumes
-    set_compute(ws, native_shared_directory=str(tmp_path / "share"))
-    write(ws.root, "hello.py", "print('hello')\n")
-    # When submitted, Then it is refused with the reason and the file to change
-    with pytest.raises(ConfigError, match="sharedVolumes: true") as err:
-        ws.submit("docker", "hello.py")
-    assert "docker.compute" in str(err.value)
+# Workbench's own docker.compute template (comments shortened), as a Workbench project has it
+WORKBENCH_DOCKER_COMPUTE = """\
+# Defines a localdocker compute target that uses a local Docker container.
+type: "localdocker"
+baseDockerImage: "{image}"
+# This Docker features isn't completely stable yet on Windows, and so it's
+# disabled by default to ensure compatibility.
+sharedVolumes: false
+# Note that this is not available if sharedVolumes is false.
+nativeSharedDirectory: "~/.azureml/share/"
+# (the suite's engine has no bridge network; not part of the template)
+networkMode: host
+"""
+WORKBENCH_DOCKER_RUNCONFIG = """\
+ArgumentVector:
+  - "$file"
+Target: "docker"
+EnvironmentVariables:
+  "EXAMPLE_ENV_VAR": "Example Value"
+Framework: "Python"
+CondaDependenciesFile: "aml_config/conda_dependencies.yml"
+SparkDependenciesFile: "aml_config/spark_dependencies.yml"
+PrepareEnvironment: true
+TrackedRun: true
+"""
+
+
+def test_workbench_default_docker_target_prepares_and_runs_unchanged(
+        ws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given Workbench's default docker.compute (sharedVolumes false with a
+    # nativeSharedDirectory, which Workbench then did not mount) and its docker.runconfig
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    image = ws.config.compute("docker").base_docker_image
+    write(ws.root, "aml_config/docker.compute", WORKBENCH_DOCKER_COMPUTE.format(image=image))
+    write(ws.root, "aml_config/docker.runconfig", WORKBENCH_DOCKER_RUNCONFIG)
+    write(ws.root, "hello.py", """
+        import os
+        print("share", os.environ.get("AZUREML_NATIVE_SHARE_DIRECTORY"),
+              os.path.exists("/aml/share"), os.environ["EXAMPLE_ENV_VAR"])
+    """)
+    workspace = Workspace(ws.root)
+    # When prepared, Then it is, with one line saying the share is not mounted
+    progress: list[str] = []
+    workspace.prepare("docker", on_progress=progress.append)
+    notes = [line for line in progress if "nativeSharedDirectory" in line]
+    assert len(notes) == 1 and "not mounted" in notes[0] and "sharedVolumes" in notes[0]
+    assert notes[0].count("docker.compute") == 1
+    # When submitted with the same files, Then it runs, the share unmounted, said once
+    warned: list[str] = []
+    run = workspace.submit("docker", "hello.py", on_warning=warned.append)
+    assert run.wait(timeout=120) is RunStatus.COMPLETED, run.log_text()[0]
+    assert "share None False Example Value" in run.log_text()[0]
+    assert not [line for line in warned if "nativeSharedDirectory" in line]   # once a workspace
+    assert not (tmp_path / "home" / ".azureml").exists()
+    fresh: list[str] = []
+    Workspace(ws.root).submit("docker", "hello.py", on_warning=fresh.append).wait(timeout=120)
+    assert len([line for line in fresh if "nativeSharedDirectory" in line]) == 1
+    workspace.close()
 
 
 def test_shared_volumes_mount_the_project_and_the_native_share(

@@ -80,6 +80,23 @@ class ComputeTarget:
         return spec is not None and spec.launch == "container"
 
     @property
+    def native_share(self) -> str | None:
+        """The ``nativeSharedDirectory`` a run gets. A container target mounts it only with
+        ``sharedVolumes: true``: Workbench's own ``docker.compute`` template sets the folder
+        with ``sharedVolumes: false``, and Workbench then did not mount it; neither do we."""
+        if self.is_docker and not self.shared_volumes:
+            return None
+        return self.native_shared_directory or None
+
+    def unused_share_note(self) -> str | None:
+        """One informational line when ``nativeSharedDirectory`` is set but not used."""
+        if not self.native_shared_directory or self.native_share:
+            return None
+        where = str(self.path) if self.path else f"{self.name}.compute"
+        return (f"{where}: nativeSharedDirectory {self.native_shared_directory} is not mounted "
+                "(sharedVolumes is false, as in Workbench); set sharedVolumes: true to use it")
+
+    @property
     def is_remote(self) -> bool:
         spec = registry.lookup(self.type)
         return spec is not None and spec.placement == "remote"

@@ -72,7 +72,7 @@ sharedVolumes: false
 # nvidiaDocker: false
 
 # A folder that survives between runs, seen as AZUREML_NATIVE_SHARE_DIRECTORY. On Docker
-# targets it needs 'sharedVolumes: true'.
+# targets it is mounted only with 'sharedVolumes: true' (as in Workbench).
 # nativeSharedDirectory: ~/.azureml/share/
 """
 

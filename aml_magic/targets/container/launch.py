@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
-from aml_magic.errors import ConfigError, SecretError, TargetError
+from aml_magic.errors import SecretError, TargetError
 from aml_magic.domain.provenance import describe_python
 from aml_magic.targets.base import (
     Dependencies,
@@ -105,15 +105,6 @@ class ContainerLaunch(Launch):
             f"-n {c.name} --docker-host {now or 'URL'}`)")
 
     # -- check and prepare ------------------------------------------------------------------
-    def check(self, target: AgentTarget, runconfig: RunConfiguration) -> None:
-        c = target.compute
-        if c.native_shared_directory and not c.shared_volumes:
-            raise ConfigError(
-                f"{target.compute_file()}: nativeSharedDirectory needs 'sharedVolumes: true' on "
-                "a Docker target (the folder is mounted into the container); set sharedVolumes: "
-                "true or remove nativeSharedDirectory",
-                path=str(c.path) if c.path else None)
-
     def prepare(self, target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
                 on_progress: ProgressCallback | None, build: bool,
                 strict: bool) -> PrepareResult:
@@ -168,7 +159,7 @@ class ContainerLaunch(Launch):
             python=python,
             heartbeat_seconds=target.heartbeat_seconds,
             cwd=PROJECT_MOUNT if local_project else "work",
-            native_share_dir=SHARE_MOUNT if target.compute.native_shared_directory else None,
+            native_share_dir=SHARE_MOUNT if target.compute.native_share else None,
             outputs_dir=f"{PROJECT_MOUNT}/outputs" if local_project else None)
         container, status, pid, facts = self._start(target, request.run_id, options,
                                                           image.id, command, run_dir, spec)

@@ -34,8 +34,7 @@ def container_options(target: AgentTarget, request: LaunchRequest, run_dir: str,
                       local_project: bool, owner: Callable[[], str | None]) -> list[str]:
     """Options of ``docker run``/``create`` (the name is given apart: ``container_name``)."""
     c = target.compute
-    share = share_path(target, c.native_shared_directory, request) \
-        if c.native_shared_directory else None
+    share = share_path(target, c.native_share, request) if c.native_share else None
     home = target.transport.home() if share and not target.run_folder_is_local else None
     refused = [r for r in reductions(c, project_root=request.project_root, share=share,
                                      home=home)

@@ -72,6 +72,47 @@ class LinearScale:
         return [self.low + i * self.step for i in range(count + 1)]
 
 
+#: A parameter spanning more than this ratio (two decades) is drawn on a log scale by default.
+LOG_RATIO = 100.0
+
+
+def wants_log(values: Sequence[Any]) -> bool:
+    """A log axis suits these values: all numbers, all positive, spanning more than two
+    decades (a sweep of a regularization from 10 down to 0.01)."""
+    numbers = [float(v) for v in values if is_number(v)]
+    if len(numbers) < 2 or len(numbers) != len([v for v in values if v is not None]):
+        return False
+    return min(numbers) > 0 and max(numbers) / min(numbers) > LOG_RATIO
+
+
+@dataclass(frozen=True)
+class LogScale:
+    """Maps positive values onto pixels by their logarithm; ticks at powers of ten (with 2 and
+    5 between them when the span is under three decades)."""
+
+    low: float           # log10 of the domain's ends, widened to whole decades
+    high: float
+    start: float
+    end: float
+
+    @classmethod
+    def fit(cls, values: Sequence[float], start: float, end: float) -> LogScale:
+        logs = [math.log10(v) for v in values]
+        low, high = math.floor(min(logs) + 1e-9), math.ceil(max(logs) - 1e-9)
+        if low == high:
+            low, high = low - 1, high + 1
+        return cls(low, high, start, end)
+
+    def __call__(self, value: float) -> float:
+        return self.start + ((math.log10(value) - self.low) / (self.high - self.low)
+                             * (self.end - self.start))
+
+    def ticks(self) -> list[float]:
+        factors = (1.0,) if self.high - self.low >= 3 else (1.0, 2.0, 5.0)
+        return [f * 10.0 ** k for k in range(int(self.low), int(self.high) + 1) for f in factors
+                if f * 10.0 ** k <= 10.0 ** self.high * (1 + 1e-9)]
+
+
 @dataclass(frozen=True)
 class BandScale:
     """Maps categories onto the centres of equal bands between pixels ``start`` and ``end``."""
@@ -178,22 +219,32 @@ def _empty(kind: str, width: int, title: str, message: str) -> str:
 
 
 def scatter_svg(points: Sequence[PlotPoint], *, x_label: str, y_label: str,
-                legend: Sequence[tuple[str, str]] = (), width: int = WIDTH) -> str:
+                legend: Sequence[tuple[str, str]] = (), width: int = WIDTH,
+                x_log: bool = False) -> str:
     """``y_label`` against ``x_label``, one circle per point whose x and y are known and y is a
     number. x is numeric when every plotted x is a number, else categorical (in first-seen
-    order)."""
+    order). ``x_log``: a log x axis, when every x is a positive number (else linear, said in
+    the axis label)."""
     title = f"{y_label} against {x_label}"
     shown = [p for p in points if is_number(p.y) and p.x is not None and p.x != ""]
     if not shown:
         return _empty("aml-scatter", width, title, f"no run has both {x_label} and {y_label}")
     left, right, top, bottom = _frame(width, bool(legend))
     y_scale = LinearScale.fit([float(p.y) for p in shown], bottom - INSET, top + INSET)
-    parts = [_open("aml-scatter", width, title)]
+    numeric = all(is_number(p.x) for p in shown)
+    log = x_log and numeric and min(float(p.x) for p in shown) > 0
+    parts = [_open("aml-scatter aml-log-x" if log else "aml-scatter", width, title)]
     parts += _y_axis(y_scale, left, right, y_label)
-    if all(is_number(p.x) for p in shown):
-        x_scale = LinearScale.fit([float(p.x) for p in shown], left + INSET, right - INSET)
+    if numeric:
+        values = [float(p.x) for p in shown]
+        x_scale: LinearScale | LogScale = (LogScale if log else LinearScale).fit(
+            values, left + INSET, right - INSET)
         ticks = [(x_scale(t), tick_text(t)) for t in x_scale.ticks()]
-        xs = [x_scale(float(p.x)) for p in shown]
+        xs = [x_scale(v) for v in values]
+        if log:
+            x_label += " (log scale)"
+        elif x_log:
+            x_label += " (linear: a log scale needs positive values)"
     else:
         categories = tuple(dict.fromkeys(_category(p.x) for p in shown))
         band = BandScale(categories, left, right)

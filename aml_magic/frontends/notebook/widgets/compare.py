@@ -41,6 +41,11 @@ class CompareWidget(w.VBox):
                                 x.key if x else None)
         self.y_picker = _picker("y:", [(a.label, a.key) for a in model.y_choices()],
                                 y.key if y else None)
+        self.log_x = w.ToggleButton(value=model.log_by_default(x), description="log x",
+                                    tooltip="a log scale for x (on by itself when x spans "
+                                            "more than two decades)",
+                                    layout=w.Layout(width="auto"))
+        self.log_x.add_class("aml-compare-log-x")
         self.scatter_view = w.HTML()
         self.scatter_view.add_class("aml-compare-scatter")
         names = model.series_choices()
@@ -48,12 +53,14 @@ class CompareWidget(w.VBox):
                                      names[0] if names else None)
         self.lines_view = w.HTML()
         self.lines_view.add_class("aml-compare-lines")
-        tabs = w.Tab(children=[w.VBox([self.x_picker, self.y_picker, self.scatter_view]),
+        tabs = w.Tab(children=[w.VBox([self.x_picker, self.y_picker, self.log_x,
+                                       self.scatter_view]),
                                w.VBox([self.series_picker, self.lines_view])])
         for index, text in enumerate(TAB_TITLES):
             tabs.set_title(index, text)
-        for picker in (self.x_picker, self.y_picker):
-            picker.observe(self._redraw_scatter, names="value")
+        self.x_picker.observe(self._x_changed, names="value")
+        for control in (self.y_picker, self.log_x):
+            control.observe(self._redraw_scatter, names="value")
         self.series_picker.observe(self._redraw_lines, names="value")
         super().__init__([title, table, tabs])
         self.add_class("aml-compare-widget")
@@ -63,9 +70,18 @@ class CompareWidget(w.VBox):
     def _axis(self, key: str | None) -> Axis | None:
         return self.axes.get(key) if key else None
 
+    def _x_changed(self, _change: object = None) -> None:
+        """A new x gets its own default scale (the toggle's redraw), then is drawn."""
+        log = self.model.log_by_default(self._axis(self.x_picker.value))
+        if self.log_x.value != log:
+            self.log_x.value = log          # observed: redraws
+        else:
+            self._redraw_scatter()
+
     def _redraw_scatter(self, _change: object = None) -> None:
         self.scatter_view.value = self.model.scatter(self._axis(self.x_picker.value),
-                                                     self._axis(self.y_picker.value))
+                                                     self._axis(self.y_picker.value),
+                                                     x_log=self.log_x.value)
 
     def _redraw_lines(self, _change: object = None) -> None:
         self.lines_view.value = self.model.lines(self.series_picker.value)

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from aml_magic.frontends.notebook.widgets.chart_svg import (
-    PALETTE, PlotPoint, is_number, lines_svg, scatter_svg
+    PALETTE, PlotPoint, is_number, lines_svg, scatter_svg, wants_log
 )
 from aml_magic.service.compare import Series
 from aml_magic.frontends.render import compare_grid, compare_table
@@ -135,14 +135,21 @@ class CompareModel:
         return sorted(names, key=lambda n: -max(len(p.get(n, ())) for p in self.series.values()))
 
     # -- drawing -----------------------------------------------------------------------------
-    def scatter(self, x: Axis | None, y: Axis | None) -> str:
+    def log_by_default(self, x: Axis | None) -> bool:
+        """Whether ``x`` is drawn on a log scale unless the user says otherwise: its values
+        span more than two decades (``chart_svg.wants_log``)."""
+        return x is not None and wants_log([x.value(row) for row in self.rows])
+
+    def scatter(self, x: Axis | None, y: Axis | None, *, x_log: bool | None = None) -> str:
+        """``x_log``: a log x axis; None picks it by :meth:`log_by_default`."""
         if x is None or y is None:
             return ('<p class="aml-empty">No chart: the runs share no numeric metric and '
                     "argument to plot.</p>")
         points = [PlotPoint(self.label(row), x.value(row), y.value(row), self.color(i))
                   for i, row in enumerate(self.rows)]
         legend = [(self.label(row), self.color(i)) for i, row in enumerate(self.rows)]
-        return scatter_svg(points, x_label=x.label, y_label=y.label, legend=legend)
+        log = self.log_by_default(x) if x_log is None else x_log
+        return scatter_svg(points, x_label=x.label, y_label=y.label, legend=legend, x_log=log)
 
     def lines(self, name: str | None) -> str:
         if name is None:

@@ -21,6 +21,7 @@ from aml_magic.frontends.notebook.widgets._render import (
 )
 from aml_magic.frontends.notebook.widgets._snapshot import RunSnapshot
 from aml_magic.frontends.notebook.widgets._watcher import RunWatcher
+from aml_magic.frontends.notebook.widgets.output_images import ImageGallery
 
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle
@@ -48,9 +49,10 @@ class RunWidget(w.VBox):
         self.metrics_view = w.HTML()
         self.environment_view = w.HTML()
         self.outputs_view = w.HTML()
+        self.images = ImageGallery(run)
         log_box = w.VBox([self.log_view, self.full_log_button, self.full_log_view])
         self.tabs = w.Tab(children=[log_box, self.metrics_view, self.environment_view,
-                                    self.outputs_view])
+                                    w.VBox([self.outputs_view, self.images])])
         for index, title in enumerate(TAB_TITLES):
             self.tabs.set_title(index, title)
         super().__init__([w.HBox([self.header, self.cancel_button],
@@ -92,6 +94,7 @@ class RunWidget(w.VBox):
         self.metrics_view.value = metrics_html(snap.metrics)
         self.environment_view.value = environment_html(snap.environment)
         self.outputs_view.value = outputs_html(snap.outputs)
+        self.images.update(self.watcher.outputs)
         if snap.is_terminal:
             self.cancel_button.disabled = True
             self.cancel_button.description = snap.status.value
