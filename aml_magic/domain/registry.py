@@ -216,7 +216,8 @@ OPTIONS: tuple[Option, ...] = (
            "folder on the target that persists across runs", (ANY,), attach=False,
            workbench=True, isolation="host_folder",
            doc="Folder on the target that persists across runs\n"
-               "(AZUREML_NATIVE_SHARE_DIRECTORY; needs sharedVolumes on Docker)."),
+               "(AZUREML_NATIVE_SHARE_DIRECTORY; on Docker it is mounted only with sharedVolumes: true,\n"
+               "as in Workbench, and ignored with one note otherwise)."),
     Option("python_location", "pythonLocation", "text", "the interpreter on the target",
            (PROCESS, REMOTE), metavar="PATH", workbench=True,
            doc="Python interpreter used on the target.", example="python3"),
