@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.registry import check_attach
 from aml_magic.service import schema
-from aml_magic.errors import AmlError, ApiError, EnvironmentNotPrepared, ProjectNotFound
+from aml_magic.errors import (AmlError, ApiError, ConfigError, EnvironmentNotPrepared,
+                              ProjectNotFound)
 from aml_magic.domain.config import find_project
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
@@ -151,6 +152,9 @@ class AmlService:
             result = workspace.prepare(rc.name, build=False)
         except EnvironmentNotPrepared as exc:
             return {"target": name, "run_configuration": rc.name, "prepared": False,
+                    "message": str(exc)}
+        except ConfigError as exc:   # prepare would refuse: nothing to say about the build
+            return {"target": name, "run_configuration": rc.name, "prepared": None,
                     "message": str(exc)}
         return {"target": name, "run_configuration": rc.name, "prepared": True,
                 "message": result.message}
