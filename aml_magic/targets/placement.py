@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from aml_magic.domain.secrets import SecretStore
 
 
+#: ``pythonLocation`` values meaning "the project's interpreter" on this machine (see
+#: ``LocalPlacement.python``): a name, not a path, so PATH would pick any Python.
+PROJECT_INTERPRETER = frozenset({"python", "python3"})
+
 #: Set by a one-shot program (``aml experiment submit``, ``fork_supervisors``): a local run's
 #: supervisor is forked from it instead of started as an interpreter of its own.
 _FORK_SUPERVISORS = False
@@ -153,9 +157,12 @@ class LocalPlacement(Placement):
         return str(AGENT_DIR)           # this machine already has it: nothing to ship
 
     def python(self) -> str:
+        """``pythonLocation`` as a path or a name on PATH; absent, or the bare ``python`` /
+        ``python3`` every Workbench ``local.compute`` has, it is the project's interpreter (the
+        one running aml_magic: the kernel, the CLI's venv), never whatever PATH finds first."""
         import shutil
         configured = self.compute.python_location
-        if not configured:
+        if not configured or configured.strip() in PROJECT_INTERPRETER:
             return sys.executable
         found = shutil.which(os.path.expanduser(configured))
         if not found:
@@ -248,4 +255,4 @@ class LocalPlacement(Placement):
             os.close(fd)
 
 
-__all__ = ["LocalPlacement", "Placement"]
+__all__ = ["PROJECT_INTERPRETER", "LocalPlacement", "Placement"]

@@ -10,8 +10,9 @@ LOCAL_COMPUTE = """\
 # What kind of target this is: local, docker, remote, remotedocker or cluster.
 type: local
 
-# The Python interpreter that runs your scripts. Leave it out to use the Python that runs
-# aml_magic (the notebook's kernel); give a path or a name on PATH to use another one.
+# The Python interpreter that runs your scripts. Leave it out (or write python or python3) to
+# use the Python that runs aml_magic (the notebook's kernel); give a path or another name on
+# PATH to use another one.
 # pythonLocation: python3
 
 # spark-submit, used only when a run configuration says 'Framework: PySpark'.
