@@ -59,6 +59,9 @@ class Placement(ABC):
 
     #: True when the run folder is the history's own folder (nothing to copy back).
     run_folder_is_local: bool = False
+    #: The interpreter of the environment a submit runs in (``userManagedEnvironment: false``,
+    #: set by ``machine_environment.OwnEnvironment`` for that submit only).
+    interpreter: str | None = None
 
     def __init__(self, compute: ComputeTarget, *, project_root: Path,
                  secrets: SecretStore) -> None:
@@ -160,6 +163,13 @@ class LocalPlacement(Placement):
         """``pythonLocation`` as a path or a name on PATH; absent, or the bare ``python`` /
         ``python3`` every Workbench ``local.compute`` has, it is the project's interpreter (the
         one running aml_magic: the kernel, the CLI's venv), never whatever PATH finds first."""
+        if self.interpreter:
+            return self.interpreter
+        return self.base_python()
+
+    def base_python(self) -> str:
+        """``python`` without a managed environment: what a user-managed run uses, and what
+        a managed environment is made from."""
         import shutil
         configured = self.compute.python_location
         if not configured or configured.strip() in PROJECT_INTERPRETER:

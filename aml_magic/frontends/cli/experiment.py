@@ -141,7 +141,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
     settle_memory()                     # an image build may take minutes
     result = Workspace(args.project).prepare(args.run_configuration, on_progress=print,
-                                             strict=args.strict,
+                                             strict=args.strict, managed=args.managed,
                                              allow_unsafe_container=args.allow_unsafe_container)
     print(f"{result.message} ({result.seconds:.2f} s)")
     return 0

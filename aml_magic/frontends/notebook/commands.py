@@ -215,7 +215,8 @@ def aml_prepare(magics: AmlMagics, line: str) -> None:
     name = magics.runconfig_name(ws, args.run_configuration)
     print(f"Preparing the environment of '{name}'…", flush=True)
     result = ws.prepare(name, on_progress=lambda text: print(f"  {text}", flush=True),
-                        strict=args.strict, allow_unsafe_container=args.allow_unsafe_container)
+                        strict=args.strict, managed=args.managed,
+                        allow_unsafe_container=args.allow_unsafe_container)
     timing = f" ({result.seconds:.1f} s)" if result.built else ""
     print(f"{result.message}{timing}")
 

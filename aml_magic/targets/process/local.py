@@ -1,5 +1,6 @@
 """The ``local`` target: local placement x process launch. The run's copy of the project is
-``.aml/runs/<id>/work`` on this machine, the script run by ``pythonLocation`` (or, for
+``.aml/runs/<id>/work`` on this machine, the script run by ``pythonLocation`` (or the
+environment built from ``conda_dependencies.yml`` with ``userManagedEnvironment: false``; or, for
 ``Framework: PySpark``, by ``sparkSubmitLocation``, else the ``spark-submit`` on PATH, else the
 one of the ``pyspark`` package installed beside aml_magic) under the detached agent."""
 from __future__ import annotations
@@ -10,17 +11,30 @@ from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError
 from aml_magic.targets.base import AgentTarget, LaunchRequest
+from aml_magic.targets.own_environment import OwnEnvironment
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.placement import LocalPlacement
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import RunConfiguration
+    from aml_magic.targets.base import Dependencies, ProgressCallback
+    from aml_magic.targets.machine_environment import MachineEnvironment
 
 
-class LocalTarget(AgentTarget):
+class LocalTarget(OwnEnvironment, AgentTarget):
+    """User-managed (the default): scripts run with ``pythonLocation``'s interpreter as it is.
+    ``userManagedEnvironment: false``: with a venv built from ``conda_dependencies.yml``
+    (``managed_env``)."""
     type_name = "local"
     placement_class = LocalPlacement
     launch_class = ProcessLaunch
+
+    def own_environment(self, runconfig: RunConfiguration, dependencies: Dependencies, *,
+                        build: bool, on_progress: ProgressCallback | None = None,
+                        strict: bool = False) -> MachineEnvironment:
+        from aml_magic.targets.process.managed_env import local_environment
+        return local_environment(self, runconfig, dependencies, build=build,
+                                 on_progress=on_progress, strict=strict)
 
     def check(self, runconfig: RunConfiguration) -> None:
         if getattr(runconfig, "framework", "Python") == "PySpark":
