@@ -58,7 +58,8 @@ class BuildPlace:
     where: str                       # the machine, for messages
     compute_file: str
     installer: Literal["auto", "uv"] = "auto"
-    uv: str | None = None
+    uv: str | None = None            # a uv binary on the machine (else uv comes from PyPI)
+    cache: str | None = None         # where the build keeps uv when it had to fetch it
 
 
 def machine_environment(place: BuildPlace, runconfig: RunConfiguration,
@@ -101,8 +102,8 @@ def machine_environment(place: BuildPlace, runconfig: RunConfiguration,
                               f"found on {place.where}; set pythonLocation in "
                               f"{place.compute_file}")
         unhonoured = plan.unhonoured_in_venv(python_version)
-        script = venv_script("uv" if place.uv else "pip", build_dir=build_dir, prefix=prefix,
-                             python=place.base_python)
+        script = venv_script("uv" if place.installer == "uv" else "pip", build_dir=build_dir,
+                             prefix=prefix, python=place.base_python)
     enforce(unhonoured, strict=strict, target=place.target, source=plan.source, warn=say)
     say(f"building environment {plan.identity} on {place.where} with "
         f"{conda_tool or 'a venv of ' + place.base_python}")
@@ -121,8 +122,9 @@ def machine_environment(place: BuildPlace, runconfig: RunConfiguration,
         lines.append(text)
         say(text)
 
+    cache = [f"AML_CACHE={place.cache}"] if place.cache else []
     code = transport.stream(["env", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONDONTWRITEBYTECODE=1",
-                             "sh", join(build_dir, "build.sh")], on_line=line)
+                             *cache, "sh", join(build_dir, "build.sh")], on_line=line)
     if code != 0:
         transport.run(["rm", "-rf", "--", prefix, build_dir], timeout=120, check=False)
         tail = "\n".join(lines[-15:])

@@ -44,10 +44,11 @@ def local_environment(target: AgentTarget, runconfig: RunConfiguration,
                       strict: bool = False) -> MachineEnvironment:
     """The environment for ``runconfig`` on this machine, built when missing and ``build``."""
     uv = local_uv_binary()
-    place = BuildPlace(LocalTransport(), environments_base(),
+    base = environments_base()
+    place = BuildPlace(LocalTransport(), base,
                        target.placement.base_python(),       # type: ignore[attr-defined]
                        target.compute.name, target.placement.where(), target.compute_file(),
-                       installer="uv", uv=str(uv) if uv else None)
+                       installer="uv", uv=str(uv) if uv else None, cache=base)
     return machine_environment(place, runconfig, dependencies, build=build,
                                on_progress=on_progress, strict=strict)
 
