@@ -221,6 +221,12 @@ class Workspace:
                         f"'{compute.name}' use the environment built from conda_dependencies.yml")
         return compute
 
+    def planned_python(self, runconfig_name: str) -> str | None:
+        """The interpreter a run of ``runconfig_name`` will use, when the target can tell before
+        it starts (a submit's first line; None: see the run once it started)."""
+        rc = self.config.runconfig(runconfig_name)
+        return self.target_for(self.config.target_of(rc)).planned_python(rc, self.dependencies(rc))
+
     # -- submit -----------------------------------------------------------------------------
     def submit(self, runconfig_name: str, script: str | None = None,
                args: Sequence[str] = (), *, wait: bool = False,

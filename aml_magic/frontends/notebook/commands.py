@@ -243,6 +243,10 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
         run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr),
                         allow_unsafe_container=args.allow_unsafe_container)
+        python = run.record.target_state.python if run.starting is None else \
+            ws.planned_python(name)            # the interpreter, as history info shows it
+        if python:
+            print(f"python: {python}")
     shown = magics.show(run)
     if args.wait:
         magics.wait(run, shown)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from typing import TYPE_CHECKING
 
-from aml_magic.errors import ConfigError
-from aml_magic.targets.base import AgentTarget, LaunchRequest
+from aml_magic.errors import AmlError, ConfigError
+from aml_magic.targets.base import AgentTarget, LaunchRequest, describe_python
 from aml_magic.targets.own_environment import OwnEnvironment
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.placement import LocalPlacement
@@ -26,6 +27,7 @@ class LocalTarget(OwnEnvironment, AgentTarget):
     ``userManagedEnvironment: false``: with a venv built from ``conda_dependencies.yml``
     (``managed_env``)."""
     type_name = "local"
+    placement: LocalPlacement
     placement_class = LocalPlacement
     launch_class = ProcessLaunch
 
@@ -35,6 +37,22 @@ class LocalTarget(OwnEnvironment, AgentTarget):
         from aml_magic.targets.process.managed_env import local_environment
         return local_environment(self, runconfig, dependencies, build=build,
                                  on_progress=on_progress, strict=strict)
+
+    def planned_python(self, runconfig: RunConfiguration,
+                       dependencies: Dependencies) -> str | None:
+        """The interpreter a run of ``runconfig`` will use, as ``history info`` shows it, found
+        without starting anything (a submit's first line): this process's own (path, resolved
+        path, version), another ``pythonLocation``'s path, or the managed environment's."""
+        if self.builds_own_environment:
+            try:
+                return self.own_environment(runconfig, dependencies, build=False).python
+            except AmlError:
+                return None             # not prepared: the submit says so
+        python = self.placement.base_python()
+        if python != sys.executable:
+            return python
+        return describe_python({"executable": python, "resolved": os.path.realpath(python),
+                                "version": "%d.%d.%d" % sys.version_info[:3]})
 
     def check(self, runconfig: RunConfiguration) -> None:
         if getattr(runconfig, "framework", "Python") == "PySpark":
