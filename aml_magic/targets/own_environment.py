@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aml_magic.domain.runfolder.build_log import BuildLog
 from aml_magic.targets.base import PrepareResult
 
 if TYPE_CHECKING:
@@ -53,6 +52,7 @@ class OwnEnvironment:
     def submit(self, request: LaunchRequest) -> Launched:
         if not self.builds_own_environment:
             return super().submit(request)              # type: ignore[misc]
+        from aml_magic.domain.runfolder.build_log import BuildLog   # managed runs only
         rc = request.runconfig
         with BuildLog(request.run_folder, request.on_progress) as on_build:   # kept with the run
             env = self.own_environment(rc, request.dependencies,

@@ -14,6 +14,7 @@ import pytest
 from aml_magic import Workspace
 from aml_magic.domain.history.status import RunStatus
 from tests._project import aml, write
+from tests._wait import wait_until
 from tests.targets.provenance_probe import PROBE, assert_recorded, probed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,3 +86,25 @@ def test_the_adopt_suite_passes_with_no_python_on_path(tmp_path: Path) -> None:
     # Then it passes
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+def test_a_bare_python_name_gets_the_warm_launcher_and_the_interpreter_started_ahead(
+        project: Path) -> None:
+    # Given pythonLocation: python, and a process that submits again and again (a kernel)
+    ws = Workspace(project)
+    set_python_location(ws, "python")
+    write(project, "cmd.py", "print('CMD', open('/proc/self/cmdline').read().split(chr(0))[1])\n")
+    for _ in range(2):
+        assert ws.submit("local", "cmd.py", wait=True).status is RunStatus.COMPLETED
+    placement = ws.target_for(ws.config.compute("local")).placement   # type: ignore[attr-defined]
+    # When the spare launcher is ready (it keys on the interpreter: the project's)
+    wait_until(lambda: placement._warm is not None and placement._warm._spare is not None, 30,
+               "the spare launcher")
+    assert placement._warm.argv[0] == sys.executable
+    run = ws.submit("local", "cmd.py", wait=True)
+    # Then the run took the interpreter started ahead by that spare: the same interpreter
+    assert run.status is RunStatus.COMPLETED, run.record.reason
+    assert "_prestart.py" in run.log_text()[0], run.log_text()[0]
+    assert run.record.provenance["python_executable" if "python_executable" in
+                                 run.record.provenance else "python"] == sys.executable
+    ws.close()
