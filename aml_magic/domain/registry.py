@@ -225,8 +225,9 @@ OPTIONS: tuple[Option, ...] = (
            (PROCESS, SPARK), metavar="PATH", workbench=True,
            doc="spark-submit used for PySpark runs.", example="spark-submit"),
     Option("user_managed_environment", "userManagedEnvironment", "flag",
-           "use the target's Python as it is", (REMOTE,), attach=False, workbench=True,
-           doc="true: use the target's Python as it is; build no environment."),
+           "use the target's Python as it is", (REMOTE, "local"), attach=False, workbench=True,
+           doc="true: use the target's Python as it is; build no environment. false: `prepare`\n"
+               "builds one from conda_dependencies.yml (local: a uv venv, cached)."),
     Option("yarn_deploy_mode", "yarnDeployMode", "choice",
            "spark-submit --deploy-mode on YARN", (SPARK,),
            choices=("client", "cluster"), workbench=True,

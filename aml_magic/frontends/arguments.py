@@ -190,6 +190,10 @@ def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--run-configuration", dest="run_configuration", metavar="NAME",
                         help="run configuration whose environment to build")
+    parser.add_argument("--managed", action="store_true",
+                        help="build the environment from conda_dependencies.yml on a local or "
+                             "remote target (sets userManagedEnvironment: false in its .compute, "
+                             "so runs use it)")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a conda specification cannot be honoured on the target "
                              "(default: build without it and name it in a warning)")

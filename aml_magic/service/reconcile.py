@@ -18,7 +18,9 @@ from aml_magic.domain import runfolder
 from aml_magic.errors import AmlError, UnsafeRunFile
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.hints import hint_from_log_file
+from aml_magic.domain.hints import TAIL_BYTES, hint_from_log_file
+from aml_magic.domain.module_hints import module_hint
+from aml_magic.domain.nofollow import read_tail_nofollow
 from aml_magic.domain.history.stale import fail_malformed
 from aml_magic.targets.base import AgentState, Target
 
@@ -141,11 +143,18 @@ def _finish(store: RunStore, record: RunRecord, target: Target, state: AgentStat
                               "started_at": record.started_at or state.started,
                               "ended_at": state.ended or time.time()}
     if final is RunStatus.FAILED:         # a Workbench module the run lacked: say what instead
-        hint = hint_from_log_file(run_folder / "log.txt")
+        hint = hint_from_log_file(run_folder / "log.txt") or \
+            _module_hint(run_folder / "log.txt", record)     # or a package its Python lacked
         if hint:
             fields["provenance"] = {**record.provenance, "hint": hint}
     store.set_status(record.run_id, final, reason=reason, at=state.ended,   # one transaction
                      fields=fields)
+
+
+def _module_hint(log: Path, record: RunRecord) -> str | None:
+    """``module_hints.module_hint`` over the tail of the run's log."""
+    tail = read_tail_nofollow(log, TAIL_BYTES)
+    return module_hint(tail.decode("utf-8", "replace"), record.config_snapshot) if tail else None
 
 
 def _check_alive(store: RunStore, record: RunRecord, target: Target, state: AgentState) -> None:

@@ -184,11 +184,17 @@ class Workspace:
     # -- prepare ----------------------------------------------------------------------------
     def prepare(self, runconfig_name: str, *, on_progress: ProgressCallback | None = None,
                 strict: bool = False, build: bool = True,
-                allow_unsafe_container: bool = False) -> PrepareResult:
+                allow_unsafe_container: bool = False, managed: bool = False) -> PrepareResult:
         """Build the run configuration's environment unless it exists. ``strict``: a conda
         specification the target cannot honour fails the build instead of a warning.
         ``build=False``: only look (``EnvironmentNotPrepared`` when it does not exist). A build
-        on the host's network needs the user's permission (``isolation.permit``)."""
+        on the host's network needs the user's permission (``isolation.permit``). ``managed``:
+        the target's runs use an environment built from ``conda_dependencies.yml`` from now on
+        (``userManagedEnvironment: false`` written into its ``.compute``)."""
+        if managed:
+            current = self.config.target_of(self.config.runconfig(runconfig_name))
+            if current.user_managed_environment is not False:
+                self._set_managed(current, on_progress)
         show = on_progress      # a look-only prepare (no callback) keeps them for submit
         checked = check_run(self, self.config.runconfig(runconfig_name),
                             on_notes=(lambda notes: self._warn(notes, show)) if show else None)
@@ -202,6 +208,28 @@ class Workspace:
                                     dependencies=self.dependencies(rc))
         result.seconds = time.perf_counter() - start
         return result
+
+    def _set_managed(self, compute: ComputeTarget,
+                     on_progress: ProgressCallback | None) -> ComputeTarget:
+        """``prepare --managed``: write ``userManagedEnvironment: false`` (local and remote
+        targets; the others build their environment anyway)."""
+        if compute.type not in ("local", "remote"):
+            raise ConfigError(f"--managed is for local and remote targets; '{compute.name}' is "
+                              f"{compute.type}, whose environment prepare builds anyway",
+                              path=str(compute.path) if compute.path else None)
+        import dataclasses
+        compute = dataclasses.replace(compute, user_managed_environment=False)
+        path = self.config.write_compute(compute)
+        if on_progress is not None:
+            on_progress(f"{path.name}: userManagedEnvironment set to false: runs on "
+                        f"'{compute.name}' use the environment built from conda_dependencies.yml")
+        return compute
+
+    def planned_python(self, runconfig_name: str) -> str | None:
+        """The interpreter a run of ``runconfig_name`` will use, when the target can tell before
+        it starts (a submit's first line; None: see the run once it started)."""
+        rc = self.config.runconfig(runconfig_name)
+        return self.target_for(self.config.target_of(rc)).planned_python(rc, self.dependencies(rc))
 
     # -- submit -----------------------------------------------------------------------------
     def submit(self, runconfig_name: str, script: str | None = None,

@@ -92,6 +92,12 @@ class Target(ABC):
     def check(self, runconfig: RunConfiguration) -> None:
         """Refuse a run configuration this target cannot run, before anything is recorded."""
 
+    def planned_python(self, runconfig: RunConfiguration,
+                       dependencies: Dependencies) -> str | None:
+        """The interpreter a run will use, when it can be told without connecting or starting
+        anything (None: known once the run starts, from what the agent reports)."""
+        return None
+
     def check_secret_destination(self) -> None:
         """Refuse (one line) to send a launch spec holding secrets from the store anywhere but
         where the target was attached: its bound login, its bound engine. Called by submit

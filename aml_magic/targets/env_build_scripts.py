@@ -8,6 +8,8 @@ it before the container is committed, so none of it ends up in the image.
 from __future__ import annotations
 
 import shlex
+import shutil
+from pathlib import Path
 
 ENV_PREFIX = "/opt/aml-env"
 ENV_PYTHON = f"{ENV_PREFIX}/bin/python"
@@ -135,5 +137,23 @@ def installer_used(lines: list[str], default: str) -> str:
     return used[-1] if used else default
 
 
+def local_uv_binary() -> Path | None:
+    """The uv executable next to this Python (the ``uv`` package), else on PATH; ELF only: a
+    container build ships it into the build folder, a local build runs it."""
+    candidates: list[str | None] = []
+    try:
+        from uv import find_uv_bin
+        candidates.append(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    candidates.append(shutil.which("uv"))
+    for cand in candidates:
+        if cand and Path(cand).is_file():
+            with open(cand, "rb") as fh:
+                if fh.read(4) == b"\x7fELF":      # not a pyenv shim or wrapper script
+                    return Path(cand)
+    return None
+
+
 __all__ = ["BUILD_DIR", "CACHE_MOUNT", "ENV_PREFIX", "ENV_PYTHON", "UNHONOURED_MARK",
-           "conda_script", "installer_used", "java_script", "venv_script"]
+           "conda_script", "installer_used", "java_script", "local_uv_binary", "venv_script"]

@@ -79,7 +79,8 @@ class Launch(ABC):
         python = target.placement.python()
         return PrepareResult(False, f"target '{target.compute.name}' uses a user-managed "
                              f"environment: conda_dependencies.yml is not used; scripts run "
-                             f"with {python} on {target.placement.where()}")
+                             f"with {python} on {target.placement.where()} (to build one from "
+                             f"it: prepare with --managed)")
 
     @abstractmethod
     def submit(self, target: AgentTarget, request: LaunchRequest) -> Launched:

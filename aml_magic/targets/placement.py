@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from aml_magic.domain.secrets import SecretStore
 
 
+#: ``pythonLocation`` values meaning "the project's interpreter" on this machine (see
+#: ``LocalPlacement.python``): a name, not a path, so PATH would pick any Python.
+PROJECT_INTERPRETER = frozenset({"python", "python3"})
+
 #: Set by a one-shot program (``aml experiment submit``, ``fork_supervisors``): a local run's
 #: supervisor is forked from it instead of started as an interpreter of its own.
 _FORK_SUPERVISORS = False
@@ -55,6 +59,9 @@ class Placement(ABC):
 
     #: True when the run folder is the history's own folder (nothing to copy back).
     run_folder_is_local: bool = False
+    #: The interpreter of the environment a submit runs in (``userManagedEnvironment: false``,
+    #: set by ``machine_environment.OwnEnvironment`` for that submit only).
+    interpreter: str | None = None
 
     def __init__(self, compute: ComputeTarget, *, project_root: Path,
                  secrets: SecretStore) -> None:
@@ -153,9 +160,19 @@ class LocalPlacement(Placement):
         return str(AGENT_DIR)           # this machine already has it: nothing to ship
 
     def python(self) -> str:
+        """``pythonLocation`` as a path or a name on PATH; absent, or the bare ``python`` /
+        ``python3`` every Workbench ``local.compute`` has, it is the project's interpreter (the
+        one running aml_magic: the kernel, the CLI's venv), never whatever PATH finds first."""
+        if self.interpreter:
+            return self.interpreter
+        return self.base_python()
+
+    def base_python(self) -> str:
+        """``python`` without a managed environment: what a user-managed run uses, and what
+        a managed environment is made from."""
         import shutil
         configured = self.compute.python_location
-        if not configured:
+        if not configured or configured.strip() in PROJECT_INTERPRETER:
             return sys.executable
         found = shutil.which(os.path.expanduser(configured))
         if not found:
@@ -248,4 +265,4 @@ class LocalPlacement(Placement):
             os.close(fd)
 
 
-__all__ = ["LocalPlacement", "Placement"]
+__all__ = ["PROJECT_INTERPRETER", "LocalPlacement", "Placement"]

@@ -10,8 +10,9 @@ LOCAL_COMPUTE = """\
 # What kind of target this is: local, docker, remote, remotedocker or cluster.
 type: local
 
-# The Python interpreter that runs your scripts. Leave it out to use the Python that runs
-# aml_magic (the notebook's kernel); give a path or a name on PATH to use another one.
+# The Python interpreter that runs your scripts. Leave it out (or write python or python3) to
+# use the Python that runs aml_magic (the notebook's kernel); give a path or another name on
+# PATH to use another one.
 # pythonLocation: python3
 
 # spark-submit, used only when a run configuration says 'Framework: PySpark'.
@@ -112,7 +113,9 @@ TrackedRun: true
 
 CONDA_DEPENDENCIES = """\
 # The environment runs get on docker and remote targets (the local target uses its Python as
-# it is). The environment is built once and reused until the content of this file changes.
+# it is, unless its .compute says userManagedEnvironment: false or you run
+# `aml experiment prepare -c local --managed`: then a venv built by uv from this file).
+# The environment is built once and reused until the content of this file changes.
 # Format: a conda environment file, https://docs.conda.io (environment.yml).
 # Where conda is not available, aml_magic uses venv + pip with the 'pip:' list and the conda
 # names that also exist on PyPI, and tells you which entries it could not honour.

@@ -70,10 +70,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
                     on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
                     on_progress=_progress, allow_unsafe_container=args.allow_unsafe_container)
+    python = run.record.target_state.python       # as the agent found it; as history info
     if args.async_ and not args.wait:
+        if python:
+            print(f"python: {python}", file=sys.stderr)
         print(run.id)
         return 0
-    print(f"run {run.id}", file=sys.stderr)
+    print(f"run {run.id}" + (f"\npython: {python}" if python else ""), file=sys.stderr)
     record = _follow(run, "run", "it keeps running")
     if record is None:
         return 130
@@ -141,7 +144,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
     settle_memory()                     # an image build may take minutes
     result = Workspace(args.project).prepare(args.run_configuration, on_progress=print,
-                                             strict=args.strict,
+                                             strict=args.strict, managed=args.managed,
                                              allow_unsafe_container=args.allow_unsafe_container)
     print(f"{result.message} ({result.seconds:.2f} s)")
     return 0

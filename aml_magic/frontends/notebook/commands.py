@@ -215,7 +215,8 @@ def aml_prepare(magics: AmlMagics, line: str) -> None:
     name = magics.runconfig_name(ws, args.run_configuration)
     print(f"Preparing the environment of '{name}'…", flush=True)
     result = ws.prepare(name, on_progress=lambda text: print(f"  {text}", flush=True),
-                        strict=args.strict, allow_unsafe_container=args.allow_unsafe_container)
+                        strict=args.strict, managed=args.managed,
+                        allow_unsafe_container=args.allow_unsafe_container)
     timing = f" ({result.seconds:.1f} s)" if result.built else ""
     print(f"{result.message}{timing}")
 
@@ -242,6 +243,10 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
         run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr),
                         allow_unsafe_container=args.allow_unsafe_container)
+        python = run.record.target_state.python if run.starting is None else \
+            ws.planned_python(name)            # the interpreter, as history info shows it
+        if python:
+            print(f"python: {python}")
     shown = magics.show(run)
     if args.wait:
         magics.wait(run, shown)

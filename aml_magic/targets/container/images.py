@@ -13,7 +13,6 @@ import io
 import json
 import os
 import platform
-import shutil
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from aml_magic.targets.env_build_scripts import (
     conda_script,
     installer_used,
     java_script,
+    local_uv_binary,
     venv_script,
 )
 
@@ -242,7 +242,7 @@ class DockerEnvironmentBuilder:
         if self._uv is False:
             self._uv = None
             if self.ship_uv and _same_arch(self.engine.architecture(), platform.machine()):
-                self._uv = _local_uv_binary()
+                self._uv = local_uv_binary()
         return self._uv if isinstance(self._uv, Path) else None
 
 
@@ -268,23 +268,6 @@ def _tar_of(files: dict[str, bytes], directory: str) -> bytes:
             info.size, info.mode = len(data), 0o700 if name.endswith("/uv") else 0o600
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _local_uv_binary() -> Path | None:
-    """The uv executable next to this Python (the ``uv`` package), else on PATH; ELF only."""
-    candidates: list[str | None] = []
-    try:
-        from uv import find_uv_bin
-        candidates.append(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        pass
-    candidates.append(shutil.which("uv"))
-    for cand in candidates:
-        if cand and Path(cand).is_file():
-            with open(cand, "rb") as fh:
-                if fh.read(4) == b"\x7fELF":      # not a pyenv shim or wrapper script
-                    return Path(cand)
-    return None
 
 
 def _same_arch(engine: str, client: str) -> bool:

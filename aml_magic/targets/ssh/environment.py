@@ -1,46 +1,28 @@
 """A remote target's own Python environment (``userManagedEnvironment: false``).
 
-``prepare`` builds it on the machine from ``conda_dependencies.yml`` with the same plan, identity
-and warnings as the container targets (``environment.py``): conda/mamba/micromamba when the
-machine has one, else a venv of ``pythonLocation`` filled by pip. It lives in
+``prepare`` builds it on the machine from ``conda_dependencies.yml`` (``machine_environment``:
+the container targets' plan, identity and warnings): conda/mamba/micromamba when the machine
+has one, else a venv of ``pythonLocation`` filled by pip. It lives in
 ``<base>/envs/<identity>/`` and is complete once its marker ``.aml-env.json`` exists, so a
 cached prepare is one SFTP read. Runs then start the agent (and the script) with its Python.
 """
 from __future__ import annotations
 
-import io
-import json
-import tarfile
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from aml_magic.domain.environment import Unhonoured, enforce, plan_environment
-from aml_magic.errors import EnvironmentNotPrepared, TargetError
-from aml_magic.targets.base import Dependencies, ProgressCallback, join
-from aml_magic.targets.env_build_scripts import (
-    UNHONOURED_MARK,
-    conda_script,
-    installer_used,
-    venv_script,
+from aml_magic.targets.machine_environment import (
+    MARKER,
+    BuildPlace,
+    MachineEnvironment,
+    machine_environment,
 )
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import RunConfiguration
-    from aml_magic.targets.base import AgentTarget
+    from aml_magic.targets.base import AgentTarget, Dependencies, ProgressCallback
 
-MARKER = ".aml-env.json"
-_PROBE = ("for t in micromamba mamba conda; do command -v $t && break; done; echo '--'; "
-          '"$1" -c \'import sys; print("%d.%d.%d" % sys.version_info[:3])\' || true')
-
-
-@dataclass
-class RemoteEnvironment:
-    identity: str
-    python: str                      # the environment's interpreter on the machine
-    installer: str
-    built: bool
-    unhonoured: list[str]
+#: A remote machine's environment (the name the remote and cluster targets use).
+RemoteEnvironment = MachineEnvironment
 
 
 def remote_environment(target: AgentTarget, runconfig: RunConfiguration, dependencies: Dependencies, *,
@@ -48,86 +30,15 @@ def remote_environment(target: AgentTarget, runconfig: RunConfiguration, depende
                        strict: bool = False) -> RemoteEnvironment:
     """The environment for ``runconfig`` on the target's machine, built when missing and
     ``build`` (else ``EnvironmentNotPrepared`` saying how to prepare)."""
-    say = on_progress or (lambda _line: None)
-    base_python = str(target.compute.python_location or "python3")
-    plan = plan_environment(dependencies.conda, base_image=f"python:{base_python}",
-                            framework=getattr(runconfig, "framework", "Python"))
     transport = target.transport
     base = target.placement.base_dir()                      # type: ignore[attr-defined]
     if base == "~" or base.startswith("~/"):
         base = transport.home() + base[1:]
-    prefix = join(base, "envs", plan.identity)
-    marker = transport.read_file(join(prefix, MARKER))
-    if marker:
-        facts = json.loads(marker)
-        return RemoteEnvironment(plan.identity, join(prefix, "bin", "python"),
-                                 str(facts.get("installer", "?")), False,
-                                 list(facts.get("unhonoured", [])))
-    name = getattr(runconfig, "name", None) or "NAME"
-    if not build:
-        raise EnvironmentNotPrepared(
-            f"the environment of run configuration '{name}' on '{target.compute.name}' "
-            f"({plan.identity}) is not prepared and PrepareEnvironment is false: run `aml "
-            f"experiment prepare -c {name}` (or %aml_prepare -c {name}) first")
-    started = time.monotonic()
-    probe = transport.run(["sh", "-c", _PROBE, "sh", base_python], timeout=60, check=False)
-    tools, _, version = probe.stdout.decode("utf-8", "replace").partition("--")
-    conda_tool = tools.strip().splitlines()[-1].rsplit("/", 1)[-1] if tools.strip() else None
-    python_version = version.strip().splitlines()[-1] if version.strip() else None
-    build_dir = f"{prefix}.build"
-    if conda_tool:
-        unhonoured = plan.unhonoured_with_conda()
-        script = conda_script(conda_tool, build_dir=build_dir, prefix=prefix)
-    else:
-        if python_version is None:
-            raise TargetError(f"target '{target.compute.name}': Python '{base_python}' was not "
-                              f"found on {target.compute.address}; set pythonLocation in "
-                              f"{target.compute_file()}")
-        unhonoured = plan.unhonoured_in_venv(python_version)
-        script = venv_script("pip", build_dir=build_dir, prefix=prefix, python=base_python)
-    enforce(unhonoured, strict=strict, target=target.compute.name, source=plan.source,
-            warn=say)
-    say(f"building environment {plan.identity} on {target.compute.address} with "
-        f"{conda_tool or 'a venv of ' + base_python}")
-    files = {"build.sh": script.encode(),
-             "environment.yml": json.dumps(plan.conda_environment, indent=1).encode(),
-             "requirements.txt": "".join(f"{r}\n" for r in plan.venv_requirements).encode(),
-             "guessed.txt": "".join(f"{r}\n" for r in plan.guessed.values()).encode()}
-    transport.run(["rm", "-rf", "--", prefix, build_dir], timeout=120)
-    transport.put_tar(lambda out: _write_tar(files, out), build_dir)
-    lines: list[str] = []
-
-    def line(text: str) -> None:
-        lines.append(text)
-        say(text)
-
-    code = transport.stream(["env", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONDONTWRITEBYTECODE=1",
-                             "sh", join(build_dir, "build.sh")], on_line=line)
-    if code != 0:
-        transport.run(["rm", "-rf", "--", prefix, build_dir], timeout=120, check=False)
-        tail = "\n".join(lines[-15:])
-        full = "no space left on device" in tail.lower()
-        raise TargetError(f"target '{target.compute.name}': " + (
-            f"the disk of {target.compute.address} is full; free space there and prepare again"
-            if full else f"building the environment failed (exit {code}); last output:\n{tail}"))
-    guessed = [Unhonoured(spec, "not found on PyPI") for spec, req in plan.guessed.items()
-               if f"{UNHONOURED_MARK}{req}" in lines]
-    enforce(guessed, strict=strict, target=target.compute.name, source=plan.source, warn=say)
-    installer = installer_used(lines, conda_tool or "pip")
-    record = {"identity": plan.identity, "installer": installer, "specs": plan.specs,
-              "unhonoured": [str(u) for u in [*unhonoured, *guessed]],
-              "seconds": round(time.monotonic() - started, 1)}
-    transport.write_file(join(prefix, MARKER), json.dumps(record).encode())
-    return RemoteEnvironment(plan.identity, join(prefix, "bin", "python"), installer, True,
-                             record["unhonoured"])  # type: ignore[arg-type]
-
-
-def _write_tar(files: dict[str, bytes], out: BinaryIO) -> None:
-    with tarfile.open(fileobj=out, mode="w|") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o600
-            tar.addfile(info, io.BytesIO(data))
+    place = BuildPlace(transport, base, str(target.compute.python_location or "python3"),
+                       target.compute.name, str(target.compute.address),
+                       target.compute_file())
+    return machine_environment(place, runconfig, dependencies, build=build,
+                               on_progress=on_progress, strict=strict)
 
 
 __all__ = ["MARKER", "RemoteEnvironment", "remote_environment"]
