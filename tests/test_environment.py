@@ -141,9 +141,11 @@ def test_enforce_warns_or_fails_naming_the_specs() -> None:
                             framework="Python")
     bad = plan.unhonoured_in_venv("3.11.2")
     warnings: list[str] = []
-    # When not strict, Then one warning names both
+    # When not strict, Then one warning line per spec names it and the file
     enforce(bad, strict=False, target="docker", source="aml_config/c.yml", warn=warnings.append)
-    assert len(warnings) == 1 and "python=2.7" in warnings[0] and "cudatoolkit" in warnings[0]
+    assert len(warnings) == 2, warnings
+    assert "python=2.7" in warnings[0] and "cudatoolkit" in warnings[1]
+    assert all("aml_config/c.yml" in line and "\n" not in line for line in warnings)
     # When strict, Then a ConfigError names the file and both specs
     with pytest.raises(ConfigError) as err:
         enforce(bad, strict=True, target="docker", source="aml_config/c.yml")

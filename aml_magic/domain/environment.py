@@ -197,9 +197,9 @@ def enforce(unhonoured: Sequence[Unhonoured], *, strict: bool, target: str,
         raise ConfigError(f"target '{target}' cannot honour {len(unhonoured)} specification(s): "
                           f"{listed}. Change them in {where}, or use a base image with conda.",
                           path=source)
-    if warn is not None:
-        warn(f"warning: target '{target}' ignores {len(unhonoured)} specification(s) of "
-             f"{where}: {listed}")
+    if warn is not None:   # one line per spec: each can be fixed (or accepted) on its own
+        for spec in unhonoured:
+            warn(f"warning: target '{target}' ignores {spec} ({where})")
 
 
 def parse_conda_spec(text: str) -> CondaSpec:
