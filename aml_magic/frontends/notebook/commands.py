@@ -231,7 +231,7 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     assert shell is not None, "the magics are registered on a shell"
     if is_cell:
         text = cell_script(shell.transform_cell(cell))
-        script = write_cell(ws.root, text, args.name)
+        script = write_cell(ws.root, text, args.name, force=args.force)
     else:
         script = args.script
     if args.sweep:              # the parent run: its children are started by the driver
