@@ -7,6 +7,7 @@ them; the REST API keeps seconds since the epoch (the contract's convention)."""
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -63,14 +64,15 @@ def iso_times(data: Any) -> Any:
         return [iso_times(item) for item in data]
     if not isinstance(data, dict):
         return data
-    is_metric = {"name", "value", "step", "time"} <= data.keys()
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if _is_seconds(value) and (key in TIME_FIELDS or (is_metric and key == "time")):
+    out = dict(data)
+    for key in TIME_FIELDS:
+        value = out.get(key)
+        if _is_seconds(value):
             out[key] = _iso(value)
-        elif key in USER_MAPS and isinstance(value, dict):
-            out[key] = value
-        else:
+    if "time" in out and _is_seconds(out["time"]) and {"name", "value", "step"} <= out.keys():
+        out["time"] = _iso(out["time"])
+    for key, value in data.items():
+        if value.__class__ is list or (value.__class__ is dict and key not in USER_MAPS):
             out[key] = iso_times(value)
     return out
 
@@ -80,8 +82,14 @@ def _is_seconds(value: Any) -> bool:
 
 
 def _iso(seconds: float) -> str:
-    from datetime import datetime, timezone      # only -o json/tsv and --query need it
+    """As ``datetime.fromtimestamp(s, timezone.utc).isoformat(timespec="milliseconds")`` (the
+    same rounding: to the microsecond, then cut), without loading ``datetime``."""
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+        whole = int(seconds // 1)
+        micro = round((seconds - whole) * 1_000_000)
+        if micro >= 1_000_000:
+            whole, micro = whole + 1, micro - 1_000_000
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     except (OverflowError, OSError, ValueError):      # a damaged record: show what it holds
         return str(seconds)
+    return f"{stamp}.{micro // 1000:03d}+00:00"
