@@ -64,9 +64,9 @@ def iso_times(data: Any) -> Any:
         return [iso_times(item) for item in data]
     if not isinstance(data, dict):
         return data
-    out = dict(data)
+    out: dict[str, Any] = dict(data)
     for key in TIME_FIELDS:
-        value = out.get(key)
+        value: Any = out.get(key)
         if _is_seconds(value):
             out[key] = _iso(value)
     if "time" in out and _is_seconds(out["time"]) and {"name", "value", "step"} <= out.keys():
