@@ -55,10 +55,12 @@ def test_a_notebook_executed_from_the_command_line_names_its_run(
 def test_the_launcher_is_read_from_its_command_line(tmp_path: Path) -> None:
     # Given a process whose arguments name a notebook (relative to its own folder) and another
     (tmp_path / "a.ipynb").write_text("{}")
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()",
-                             "--flag.ipynb", "missing.ipynb", "a.ipynb", "b.ipynb"],
-                            cwd=tmp_path, stdin=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; print('ready', flush=True); "
+                             "sys.stdin.read()", "--flag.ipynb", "missing.ipynb", "a.ipynb",
+                             "b.ipynb"], cwd=tmp_path, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
     try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"   # exec'd
         # Then the first existing .ipynb argument is the notebook, as an absolute path
         assert launcher_notebook(proc.pid) == str(tmp_path / "a.ipynb")
     finally:
