@@ -17,7 +17,7 @@ import pytest
 from aml_magic.service.contract import models
 from aml_magic.service.contract.schema_file import SCHEMA_PATH, build_schema, schema_text
 from aml_magic.service.contract.typed_json import shape_problem
-from tests._contract import assert_shape
+from tests._contract import assert_cli_shape
 from tests._project import aml, write
 from tests._require import require, require_module
 
@@ -212,6 +212,6 @@ def test_every_json_listing_of_the_cli_is_its_shape(project: Path) -> None:
     for args, (shape, many) in shapes.items():
         data = listing(*args)
         for item in (data if many else [data]):
-            assert_shape(shape, item)
+            assert_cli_shape(shape, item)
     history = listing("history", "list")
     assert history[0]["accuracy"] == 0.7 and history[0]["metrics"] == {"accuracy": 0.7}

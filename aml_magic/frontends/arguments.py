@@ -141,6 +141,8 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
     if cell:
         parser.add_argument("--name", metavar="FILE.py",
                             help="export the cell to this file in the project")
+        parser.add_argument("--force", action="store_true",
+                            help="overwrite the --name file even if aml_magic did not write it")
         parser.add_argument("--out", metavar="VAR", help="store the Run in this variable")
         parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     else:
@@ -154,7 +156,7 @@ _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_confi
                     "-d": "conda_dependencies", "--conda-dependencies": "conda_dependencies",
                     "-s": "spark_dependencies", "--spark-dependencies": "spark_dependencies"}
 _OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_",
-                 "--allow-unsafe-container": "allow_unsafe_container"}
+                 "--allow-unsafe-container": "allow_unsafe_container", "--force": "force"}
 
 
 def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:

@@ -267,13 +267,71 @@ def compare_grid(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
 
 
 def compare_table(rows: Sequence[Mapping[str, Any]], metric_names: Sequence[str],
-                  environment_names: Sequence[str]) -> str:
+                  environment_names: Sequence[str], *, width: int | None = None) -> str:
     """``aml history compare``: runs side by side, one column per run: arguments, the
-    environment variables that differ between them, metrics, duration, status."""
-    grid = [{"field": label, **{f"r{i}": cell for i, cell in enumerate(cells)}}
-            for label, cells in compare_grid(rows, metric_names, environment_names)]
-    columns = [("field", "RUN")] + [(f"r{i}", str(row["run_id"])) for i, row in enumerate(rows)]
-    return table(grid, columns, empty="no runs", upper=False)
+    environment variables that differ between them, metrics, duration, status. When that is
+    wider than ``width`` (the terminal's), the fields every run shares are said once above and
+    the rest pivots to one row per run; if even that is too wide, runs continue in blocks
+    below, each repeating the field names (a cell too long for a block of its own is cut)."""
+    if not rows:
+        return "no runs"
+    grid = compare_grid(rows, metric_names, environment_names)
+    ids = [str(row["run_id"]) for row in rows]
+    side = _side_by_side(grid, ids, [list(range(len(ids)))])
+    if width is None or _widest(side) <= width:
+        return side
+    shared, varying = [], []
+    for label, cells in grid:       # shared: one value, on every run that has one
+        values = set(cells) - {MISSING}
+        if len(values) == 1:
+            lacking = cells.count(MISSING)
+            shared.append((label, values.pop() + (f" ({MISSING} on {lacking} run"
+                                                  f"{'s' if lacking > 1 else ''})"
+                                                  if lacking else "")))
+        else:
+            varying.append((label, cells))
+    room = width - max((len(label) for label, _ in shared), default=0) - 2
+    head = fields([(label, _clip(value, max(8, room))) for label, value in shared])
+    pivot = table([{"RUN": run_id, **{label: cells[i] for label, cells in varying}}
+                   for i, run_id in enumerate(ids)],
+                  [("RUN", "RUN")] + [(label, label) for label, _ in varying], upper=False)
+    if _widest(pivot) > width:
+        pivot = _wrapped(varying, ids, width)
+    return f"{head}\n\n{pivot}" if head else pivot
+
+
+def _side_by_side(grid: Sequence[tuple[str, list[str]]], ids: Sequence[str],
+                  blocks: Sequence[Sequence[int]]) -> str:
+    return "\n\n".join(
+        table([{"field": label, **{f"r{i}": cells[i] for i in block}} for label, cells in grid],
+              [("field", "RUN")] + [(f"r{i}", ids[i]) for i in block], upper=False)
+        for block in blocks)
+
+
+def _wrapped(grid: Sequence[tuple[str, list[str]]], ids: Sequence[str], width: int) -> str:
+    """Side by side in blocks of as many runs as fit ``width``."""
+    label_width = max(len("RUN"), *(len(label) for label, _ in grid))
+    room = max(8, width - label_width - 2)
+    grid = [(label, [_clip(cell, room) for cell in cells]) for label, cells in grid]
+    ids = [_clip(run_id, room) for run_id in ids]
+    blocks: list[list[int]] = [[]]
+    used = label_width
+    for i, run_id in enumerate(ids):
+        column = max(len(run_id), *(len(cells[i]) for _, cells in grid))
+        if blocks[-1] and used + 2 + column > width:
+            blocks.append([])
+            used = label_width
+        blocks[-1].append(i)
+        used += 2 + column
+    return _side_by_side(grid, ids, blocks)
+
+
+def _widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _clip(text: str, room: int) -> str:
+    return text if len(text) <= room else text[:room - 1] + "…"
 
 
 def _plain(value: Any) -> Any:

@@ -37,6 +37,7 @@ from aml_magic.domain.runfolder import (
 )
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
+from aml_magic.service.notebook_launcher import launcher_notebook, resolve_session_path
 from aml_magic.domain.target_state import TargetState
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def notebook_path(user_ns: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     value = os.environ.get(SESSION_VARIABLE, "").strip()
-    return value or None
+    return value or launcher_notebook()     # jupyter execute / nbconvert: its command line
 
 
 def script_name(path: str | None, project_root: Path) -> str:
@@ -72,9 +73,7 @@ def script_name(path: str | None, project_root: Path) -> str:
     name sessions freely) is kept as given."""
     if not path:
         return FALLBACK_NAME
-    candidate = Path(path).expanduser()
-    if not candidate.is_absolute():
-        candidate = Path.cwd() / candidate
+    candidate = resolve_session_path(path, Path.cwd())
     try:
         return candidate.resolve().relative_to(project_root).as_posix()
     except (ValueError, OSError):
@@ -85,9 +84,7 @@ def notebook_file(path: str | None) -> Path | None:
     """The notebook as an existing regular file, for the snapshot; None when there is none."""
     if not path:
         return None
-    candidate = Path(path).expanduser()
-    if not candidate.is_absolute():
-        candidate = Path.cwd() / candidate
+    candidate = resolve_session_path(path, Path.cwd())
     try:
         return candidate if stat.S_ISREG(candidate.lstat().st_mode) else None
     except OSError:

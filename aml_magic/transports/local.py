@@ -20,7 +20,11 @@ class LocalTransport:
     def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
             check: bool = True) -> CommandResult:
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
+            # its own session: a notebook's Interrupt (SIGINT to the kernel's whole process
+            # group) must not kill a command a background thread waits on; an interrupt of the
+            # calling thread still ends it (subprocess.run kills it on the way out)
+            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
+                                  start_new_session=True)
         except FileNotFoundError as exc:
             raise TargetError(f"local: cannot run {argv[0]!r}: {exc.strerror}") from None
         except subprocess.TimeoutExpired:

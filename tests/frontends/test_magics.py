@@ -87,6 +87,41 @@ def test_cell_submit_exports_runs_and_shows_widget(ip: Any, project: Path) -> No
     assert cap.stderr == ""
 
 
+def test_cell_export_never_overwrites_a_users_file(ip: Any, project: Path) -> None:
+    # Given a script the user wrote in the project
+    users = "print('the user wrote this')\n"
+    (project / "train.py").write_text(users)
+    # When a cell is submitted with --name naming that file
+    run, cap = cell(ip, "aml_submit", "-c local --name train.py --wait", "print('cell one')\n")
+    # Then one line refuses and names --force, no run started, and the file is untouched
+    error = one_error_line(cap)
+    assert "train.py" in error and "--force" in error
+    assert run is None and (project / "train.py").read_text() == users
+    assert not list(project.glob(".train.py*")), "nothing half-written is left behind"
+    # When --force is given, the cell replaces it and runs
+    run, cap = cell(ip, "aml_submit", "-c local --name train.py --force --wait",
+                    "print('cell one')\n")
+    assert run.status is RunStatus.COMPLETED, cap.stderr
+    assert "cell one" in (project / "train.py").read_text()
+    # And a later cell may replace what the magic itself wrote, without --force
+    run, cap = cell(ip, "aml_submit", "-c local --name train.py --wait", "print('cell two')\n")
+    assert run.status is RunStatus.COMPLETED, cap.stderr
+    assert "cell two" in (project / "train.py").read_text()
+    # But once the user edits the exported file, it is theirs again
+    (project / "train.py").write_text(users)
+    run, cap = cell(ip, "aml_submit", "-c local --name train.py --wait", "print('cell three')\n")
+    assert "--force" in one_error_line(cap) and run is None
+    assert (project / "train.py").read_text() == users
+
+
+def test_cell_export_to_a_new_name_needs_no_force(ip: Any, project: Path) -> None:
+    # Given no file of that name, the export writes it (and a rerun of the same cell is a no-op)
+    for _ in range(2):
+        run, cap = cell(ip, "aml_submit", "-c local --name sub/new.py --wait", "print('new')\n")
+        assert run.status is RunStatus.COMPLETED, cap.stderr
+    assert (project / "sub" / "new.py").read_text().strip() == "print('new')"
+
+
 def test_cell_without_name_goes_to_content_addressed_file(ip: Any, project: Path) -> None:
     _, cap = cell(ip, "aml_submit", "-c local --wait --out r", "print('anon')\n!echo from-shell\n")
     run = ip.user_ns["r"]

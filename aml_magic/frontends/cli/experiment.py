@@ -13,7 +13,7 @@ from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import builds, cmd_cancel, settle_memory, verbs
 from aml_magic.frontends.termsafe import terminal_writer
-from aml_magic.service.sweep import submit_sweep, sweep_started_text
+from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
 from aml_magic.targets.placement import fork_supervisors
 
@@ -80,11 +80,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     record = _follow(run, "run", "it keeps running")
     if record is None:
         return 130
-    if record.status.value != "Completed":
-        hint = record.provenance.get("hint")
-        print(f"run {run.id}: {record.status.value}"
-              + (f" ({record.reason})" if record.reason else "")
-              + (f"; hint: {hint}" if isinstance(hint, str) else ""), file=sys.stderr)
+    hint = record.provenance.get("hint")
+    print(f"run {run.id}: {record.status.value}"            # the last line, success or not
+          + (f" ({record.reason})" if record.reason else _took(record))
+          + (f"; hint: {hint}" if isinstance(hint, str) and record.status.value != "Completed"
+             else ""), file=sys.stderr)
     return record.exit_code if record.exit_code is not None else (
         0 if record.status.value == "Completed" else 1)
 
@@ -106,6 +106,13 @@ def _follow(run: Run, what: str, goes_on: str) -> RunRecord | None:
     return run.refresh()
 
 
+def _took(record: RunRecord) -> str:
+    """`` (12.3 s)``: how long the run ran, when its record knows."""
+    if record.started_at is None or record.ended_at is None:
+        return ""
+    return f" ({max(0.0, record.ended_at - record.started_at):.1f} s)"
+
+
 def _progress(line: str) -> None:
     """Preparing the run (an environment build on first use, the upload to a remote): on
     stderr, as it happens, so stdout stays the run's output (or, with -a, its id)."""
@@ -122,10 +129,12 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
     if args.async_ and not args.wait:
         print(parent.id)
         return 0
-    print(sweep_started_text(parent.record), file=sys.stderr)
+    # the stream starts with the driver's own header line: no second one here
     record = _follow(parent, "sweep", "it goes on")
     if record is None:
         return 130
+    print(f"sweep {parent.id}: compare its child runs with `aml history compare --sweep "
+          f"{parent.id}`", file=sys.stderr)
     if record.status.value != "Completed":
         print(f"sweep {parent.id}: {record.status.value}"
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)

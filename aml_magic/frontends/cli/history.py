@@ -67,6 +67,9 @@ def _add_history_verbs(sub: Any) -> None:
     A.add_output(p)
     p.add_argument("runs", nargs="*", metavar="RUN_ID", help="runs to compare (unique prefixes "
                                                              "will do)")
+    p.add_argument("-r", "--run", dest="run_options", action="append", default=[],
+                   metavar="RUN_ID", help="a run to compare, as a flag (repeat it: "
+                                          "`az ml history compare -r A -r B`)")
     p.add_argument("--last", type=int, metavar="N", help="the N newest runs")
     p.add_argument("--sweep", metavar="RUN_ID", help="the child runs of this sweep, in grid "
                                                      "order")
@@ -184,11 +187,19 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 
 def cmd_history_compare(args: argparse.Namespace) -> int:
     ws = workspace(args)
-    records = select_records(ws, args.runs, last=args.last, sweep=args.sweep)
+    records = select_records(ws, [*args.runs, *args.run_options], last=args.last,
+                             sweep=args.sweep)
     data = comparison(ws.store, records)
     rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
-    emit(args, data, lambda: compare_table(rows, names, differing))
+    emit(args, data, lambda: compare_table(rows, names, differing, width=_terminal_width()))
     return 0
+
+
+def _terminal_width() -> int | None:
+    """The width to fit on a terminal (its size, or $COLUMNS there); None when piped, as
+    ``ls`` does, so a script reading the table gets it whole (readline exports COLUMNS into
+    processes that never had a terminal, so $COLUMNS alone is no sign of one)."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 def cmd_history_prune(args: argparse.Namespace) -> int:

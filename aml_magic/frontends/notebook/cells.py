@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path, PurePosixPath
 
 from aml_magic.errors import AmlError
+from aml_magic.frontends.notebook.exported_files import write_export
 
 CELLS_FOLDER = PurePosixPath(".aml") / "cells"
 
@@ -70,10 +71,14 @@ def export_path(project_root: Path, text: str, name: str | None) -> PurePosixPat
     return rel
 
 
-def write_cell(project_root: Path, text: str, name: str | None) -> str:
+def write_cell(project_root: Path, text: str, name: str | None, *, force: bool = False) -> str:
     """Write the script (only when its content changed, so snapshot hashes stay cached) and
-    return its project-relative path."""
+    return its project-relative path. A ``--name`` file the magics did not write is never
+    overwritten without ``force`` (see ``exported_files``)."""
     rel = export_path(project_root, text, name)
+    if name:
+        write_export(project_root, rel, text.encode("utf-8"), what=f"--name {name}", force=force)
+        return rel.as_posix()
     path = project_root.joinpath(*rel.parts)
     if not (path.is_file() and path.read_text(encoding="utf-8") == text):
         path.parent.mkdir(parents=True, exist_ok=True)

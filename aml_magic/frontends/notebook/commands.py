@@ -232,13 +232,14 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     assert shell is not None, "the magics are registered on a shell"
     if is_cell:
         text = cell_script(shell.transform_cell(cell))
-        script = write_cell(ws.root, text, args.name)
+        script = write_cell(ws.root, text, args.name, force=args.force)
     else:
         script = args.script
     if args.sweep:              # the parent run: its children are started by the driver
         run = submit_sweep(ws, name, script, list(args.args), args.sweep,
                            allow_unsafe_container=args.allow_unsafe_container)
-        print(sweep_started_text(run.record))
+        if not (args.wait and not magics.widgets_enabled()):   # else the log's first line says it
+            print(sweep_started_text(run.record))
     else:
         run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr),

@@ -1,6 +1,7 @@
 """Every JSON shape aml_magic shows or accepts, declared once: the REST API's request bodies
 and answers, and ``aml ... -o json``. Conventions: snake_case keys, times in seconds since the
-epoch, sizes in bytes, secret values masked (``******``) or shown as store references.
+epoch (``aml -o json``/``--query`` show them as ISO-8601 text, as the Azure CLI does), sizes in
+bytes, secret values masked (``******``) or shown as store references.
 
 Plain ``TypedDict``s, so importing this costs the CLI almost nothing; ``typed_json`` derives
 the JSON Schema from these type hints, and the trailing ``#`` comment of a field (or the

@@ -127,6 +127,11 @@ class DockerCli:
             return EngineError(f"target '{self.where}': the Docker engine on {self.machine} is "
                                f"not running or not reachable ({_first_line(err)}); start it "
                                "(or set dockerHost in the .compute) and try again")
+        if result.exit_code < 0 and not err:    # killed by a signal before it said anything
+            return EngineError(f"target '{self.where}': docker {what} on {self.machine} was "
+                               f"{_signal_text(-result.exit_code)} before the Docker engine "
+                               "answered; check that the engine answers (`docker info`; "
+                               "restart it if that hangs) and try again")
         if "no space left on device" in low:
             return EngineError(f"target '{self.where}': the disk of {self.machine} is full "
                                f"(docker {what}); free space there (docker system prune) and "
@@ -246,6 +251,16 @@ def _denied(result: CommandResult) -> bool:
         return False
     low = (result.stderr or result.stdout).decode("utf-8", "replace").lower()
     return "permission denied" in low and ("docker.sock" in low or "daemon socket" in low)
+
+
+def _signal_text(number: int) -> str:
+    """``interrupted (SIGINT)`` / ``killed by SIGKILL``: how a signal ended a command."""
+    import signal                       # only on this error path
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return f"interrupted ({name})" if name == "SIGINT" else f"killed by {name}"
 
 
 def _first_line(text: str) -> str:

@@ -2,6 +2,7 @@
 shown where widgets cannot render (nbconvert, a plain terminal, a front end without widgets)."""
 from __future__ import annotations
 
+import time
 from html import escape
 from typing import Sequence
 
@@ -60,9 +61,27 @@ def header_html(snap: RunSnapshot) -> str:
              if snap.error else "")
     return (f'<div class="aml-run-header"><b>Run</b> <code>{escape(snap.run_id)}</code> '
             f"on <b>{escape(snap.target)}</b> ({escape(snap.target_type)}){config} "
-            f"{badge_html(snap.status)} "
+            f"{badge_html(snap.status)}{as_of_html(snap)} "
             f'<span class="aml-elapsed">{escape(format_duration(snap.elapsed))}</span>{extra}'
             f"</div>{error}")
+
+
+def as_of(snap: RunSnapshot) -> str:
+    """When a live status was read (UTC): a saved notebook keeps the last one it was shown."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(snap.seen_at))
+
+
+def not_live(snap: RunSnapshot) -> str:
+    """For a saved or static output of a run not yet ended: its status is the last known one."""
+    return (f"{snap.status.value} is the last known status, at {as_of(snap)}; this output is not "
+            f"live: `%aml_run {snap.run_id}` or `aml run show {snap.run_id}` gives the current one")
+
+
+def as_of_html(snap: RunSnapshot) -> str:
+    if snap.is_terminal:
+        return ""
+    return (f' <span class="aml-asof" style="color:#6c757d;font-size:85%">as of '
+            f"{escape(as_of(snap)[11:])}</span>")
 
 
 def log_html(text: str, *, truncated: bool = False, max_height: int = 240) -> str:
@@ -118,7 +137,9 @@ def build_html(snap: RunSnapshot) -> str:
 def summary_html(snap: RunSnapshot) -> str:
     """The static fallback: everything the widget shows, as one HTML block."""
     tail = "\n".join(snap.log_tail.splitlines()[-TEXT_TAIL_LINES:])
-    return (f'<div class="aml-run-summary">{header_html(snap)}{build_html(snap)}'
+    stale = ("" if snap.is_terminal else
+             f'<div class="aml-not-live" style="color:#6c757d">{escape(not_live(snap))}</div>')
+    return (f'<div class="aml-run-summary">{header_html(snap)}{stale}{build_html(snap)}'
             f"<details open><summary>log (last lines)</summary>{log_html(tail)}</details>"
             f"<details open><summary>metrics</summary>{metrics_html(snap.metrics)}</details>"
             f"<details><summary>environment</summary>{environment_html(snap.environment)}</details>"
@@ -132,6 +153,8 @@ def summary_text(snap: RunSnapshot) -> str:
              f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
     if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
         lines.append(f"  reason: {snap.reason}")
+    if not snap.is_terminal:
+        lines.append(f"  {not_live(snap)}")
     if snap.hint:
         lines.append(f"  hint: {snap.hint}")
     if snap.spark_app:

@@ -109,6 +109,7 @@ class RunSnapshot:
     hint: str | None = None           # what to do about a Workbench module the run lacked
     build_tail: str | None = None     # last lines of the environment build the submit triggered
     isolation: str | None = None      # "reduced: ..." when the user allowed weakening options
+    seen_at: float = field(default_factory=time.time)   # when this was read: "last known"
 
     @property
     def is_terminal(self) -> bool:
