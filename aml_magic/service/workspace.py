@@ -309,7 +309,10 @@ class Workspace:
                                                     target.compute.python_location)
                 fields = {"target_state": state, "started_at": time.time(),
                           "environment_hash": request.environment_hash, "provenance": provenance}
-                if not store.set_status(run_id, RunStatus.RUNNING, fields=fields) and \
+                status = RunStatus.RUNNING
+                if launched.queued:              # a scheduler's queue: started when it runs
+                    status, fields["started_at"] = RunStatus.QUEUED, None
+                if not store.set_status(run_id, status, fields=fields) and \
                         store.get(run_id).status.is_terminal():
                     target.cancel(state)       # canceled while it was starting
         except AmlError as exc:
