@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,7 +209,7 @@ def test_reconciling_many_active_runs_asks_squeue_once(
     for run in runs:
         ws.cancel(run.id)
     for run in runs:
-        assert run.wait(60) == RunStatus.CANCELED
+        assert run.wait(60) == RunStatus.CANCELED, run.record.reason
 
 
 # -- bad input: one line, the run Failed with the reason ------------------------------------
@@ -233,7 +234,12 @@ def test_no_sbatch_on_the_login_node_is_one_line(ws: Workspace, project: Path, s
     # attach checks it: a login shell without the Slurm commands on its PATH
     env_file = Path(sshd.home) / ".ssh" / "environment"
     saved = env_file.read_text()
-    env_file.write_text(saved + "PATH=/nonexistent:/bin\n")
+    bare = Path(sshd.home) / f".bare-{os.urandom(3).hex()}"      # sh and python3, no Slurm
+    bare.mkdir()
+    for tool in ("sh", "python3", "true", "cat", "env", "mkdir", "tar", "ln", "rm", "sed"):
+        (bare / tool).symlink_to(f"/usr/bin/{tool}" if os.path.exists(f"/usr/bin/{tool}")
+                                 else f"/bin/{tool}")
+    env_file.write_text(saved + f"PATH={bare}\n")
     try:
         with pytest.raises(AmlError) as info:
             attach(ws, sshd, base, name="nosbatch")
@@ -245,6 +251,7 @@ def test_no_sbatch_on_the_login_node_is_one_line(ws: Workspace, project: Path, s
         assert "sbatch was not found on the login node" in str(info.value)
     finally:
         env_file.write_text(saved)
+        shutil.rmtree(bare, ignore_errors=True)
 
 
 def test_a_base_folder_the_nodes_cannot_see_fails_the_run_with_the_explanation(

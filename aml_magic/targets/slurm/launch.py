@@ -171,6 +171,9 @@ class SbatchLaunch(Launch):
                           and target_state.slurm_node):
             return state
         job = self.view.job(target, job_id)
+        if job is not None and job.run_status == "Queued" and state.state == "Running":
+            self.view.forget()              # the agent runs: that answer was from before
+            job = self.view.job(target, job_id)
         if job is not None:
             target_state.slurm_state = job.state
             target_state.slurm_node = job.node or target_state.slurm_node
