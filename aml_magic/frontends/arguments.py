@@ -104,6 +104,9 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
                         help="run the script once per combination of the values (repeat for "
                              "more parameters): child runs of one sweep run, each given "
                              "--NAME VALUE (or VALUE where an argument says {NAME})")
+    parser.add_argument("--max-concurrent", dest="max_concurrent", type=int, metavar="K",
+                        help="with --sweep: at most K child runs at once (default: the "
+                             "target's maxConcurrentRuns; on Slurm, the array's %%K)")
     if not cell:
         parser.add_argument("-a", "--async", dest="async_", action="store_true",
                             help="print the run id and return (default: stream the run's "
@@ -128,11 +131,23 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
 
 _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_configuration",
                     "--project": "project", "--name": "name", "--out": "out",
-                    "-t": "target", "--target": "target",
+                    "-t": "target", "--target": "target", "--max-concurrent": "max_concurrent",
                     "-d": "conda_dependencies", "--conda-dependencies": "conda_dependencies",
                     "-s": "spark_dependencies", "--spark-dependencies": "spark_dependencies"}
 _OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_",
                  "--allow-unsafe-container": "allow_unsafe_container"}
+
+
+def max_concurrent_of(ns: argparse.Namespace) -> int | None:
+    """``--max-concurrent K`` as a number (taken from the script's arguments it is text)."""
+    value = getattr(ns, "max_concurrent", None)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        from aml_magic.errors import AmlError
+        raise AmlError(f"--max-concurrent {value!r}: give a number of runs") from None
 
 
 def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:

@@ -276,3 +276,53 @@ def test_a_killed_submitter_leaves_the_run_to_complete_and_be_reconciled(
     assert run.wait(120) == RunStatus.COMPLETED, run.record.reason
     assert "finished" in run.log_text()[0]
     assert json.loads(json.dumps(run.record.target_state.to_json()))["slurm_job_id"]
+
+
+# -- sweeps: one job array ------------------------------------------------------------------
+
+POINT = ("import os, sys\nprint('point', sys.argv[1:], os.environ.get('SLURM_ARRAY_TASK_ID'),"
+         " flush=True)\n")
+
+
+def test_a_sweep_is_one_job_array_throttled_by_max_concurrent(
+        ws: Workspace, project: Path, slurm_cluster: SlurmCluster) -> None:
+    from aml_magic.service.sweep import children_of, submit_sweep
+    (project / "sw.py").write_text(POINT)
+    parent = submit_sweep(ws, "hpc", "sw.py", ["--tag", "a b"], ["x=1,2,3,4"],
+                          max_concurrent=2)
+    assert parent.wait(180) == RunStatus.COMPLETED, parent.record.reason
+    children = [ws.run(c["run_id"]) for c in children_of(parent.record)]
+    jobs = [c.record.target_state.slurm_job_id or "" for c in children]
+    arrays = {job.split("_")[0] for job in jobs}
+    assert len(arrays) == 1 and [job.split("_")[1] for job in jobs] == ["0", "1", "2", "3"]
+    (array,) = arrays
+    assert parent.record.target_state.slurm_job_id == array
+    shown = slurm_cluster.run("scontrol", "show", "job", array).stdout
+    assert "ArrayTaskThrottle=2" in shown, shown
+    for index, (child, value) in enumerate(zip(children, "1234")):
+        assert child.record.status is RunStatus.COMPLETED
+        assert f"point ['--tag', 'a b', '--x', '{value}'] {index}" in child.log_text()[0]
+    # the CLI takes --max-concurrent for every target type
+    cli = aml(project, "experiment", "submit", "-c", "hpc", "--sweep", "x=5,6",
+              "--max-concurrent", "1", "-a", "sw.py")
+    assert cli.returncode == 0, cli.stderr
+    cli_parent = ws.run(cli.stdout.strip())
+    assert cli_parent.wait(180) == RunStatus.COMPLETED
+    assert cli_parent.record.config_snapshot["sweep"]["max_concurrent_runs"] == 1
+
+
+def test_canceling_a_sweep_cancels_its_array(ws: Workspace, project: Path,
+                                             slurm_cluster: SlurmCluster) -> None:
+    from aml_magic.service.sweep import children_of, submit_sweep
+    (project / "nap.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(300)\n")
+    parent = submit_sweep(ws, "hpc", "nap.py", [], ["x=1,2,3,4,5"])
+    wait_until(lambda: ws.store.get(parent.id).target_state.slurm_job_id, timeout=90,
+               interval=0.3, message="the array to be submitted")
+    array = str(ws.store.get(parent.id).target_state.slurm_job_id)
+    ws.cancel(parent.id)
+    assert parent.wait(60) == RunStatus.CANCELED
+    for child in children_of(parent.record):
+        assert ws.store.get(child["run_id"]).status is RunStatus.CANCELED
+    wait_until(lambda: set(slurm_cluster.run("squeue", "-h", "-r", "-t", "all", "-j", array,
+                                             "-o", "%T").stdout.split()) == {"CANCELLED"},
+               timeout=60, interval=0.3, message="every task of the array CANCELLED")

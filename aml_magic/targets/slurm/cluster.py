@@ -52,7 +52,7 @@ def check_slurm(transport: Transport, compute: Any) -> None:
 
 class SlurmTarget(RemoteTarget):
     type_name = "slurm"
-    launch_class = SbatchLaunch
+    launch_class = SbatchLaunch  # type: ignore[assignment]  # a remote target, another launch
 
     @classmethod
     def configure_attach(cls, compute: Any, *, secrets: Any, created_refs: list[str],

@@ -167,8 +167,7 @@ class SbatchLaunch(Launch):
         """The agent's own status decides once it wrote one; before that (and when Slurm
         ended the job under it: a time limit, a node failure) Slurm's state does."""
         job_id = target_state.slurm_job_id
-        if not job_id or (state.is_final and state.state != "Canceled"
-                          and target_state.slurm_node):
+        if not job_id or (state.state == "Completed" and target_state.slurm_node):
             return state
         job = self.view.job(target, job_id)
         if job is not None and job.run_status == "Queued" and state.state == "Running":
@@ -178,10 +177,8 @@ class SbatchLaunch(Launch):
             target_state.slurm_state = job.state
             target_state.slurm_node = job.node or target_state.slurm_node
             target_state.slurm_partition = job.partition or target_state.slurm_partition
-        if state.is_final:     # Canceled: by the user (scancel), or Slurm's time limit
-            if state.state == "Canceled" and job is not None and job.run_status == "Failed":
-                state.state, state.reason = "Failed", f"Slurm ended the job: {job.state}"
-            return state
+        if state.is_final:
+            return _slurm_end(state, job)
         if job is None:
             return state       # squeue and sacct have forgotten it: the heartbeat decides
         status = job.run_status
@@ -240,6 +237,29 @@ class SbatchLaunch(Launch):
 
     def wait_for_change(self, target: AgentTarget, state: TargetState, timeout: float) -> None:
         time.sleep(timeout)
+
+
+#: Slurm states that end a job from outside the run: they decide how the run ended.
+_SLURM_ENDED = frozenset({"CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+                          "DEADLINE", "BOOT_FAIL"})
+
+
+def _slurm_end(state: AgentState, job: Job | None) -> AgentState:
+    """The agent's end, unless Slurm ended the job (scancel, a time limit, a node failure):
+    the agent then saw a SIGTERM (or its command was killed), and Slurm's state says why."""
+    if job is None or state.state == "Completed":
+        return state
+    base = job.state.split()[0] if job.state else ""
+    if base not in _SLURM_ENDED:
+        return state
+    if base == "CANCELLED":
+        if state.state != "Canceled":
+            state.state, state.reason = "Canceled", f"canceled in Slurm ({job.state})"
+        return state
+    state.state = "Failed"
+    state.reason = f"Slurm ended the job: {job.state}" + (f" ({state.reason})" if state.reason
+                                                          else "")
+    return state
 
 
 def _said(result: CommandResult) -> str:
