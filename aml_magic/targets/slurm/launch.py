@@ -106,15 +106,20 @@ class SbatchLaunch(Launch):
     def submit_array(self, target: AgentTarget, requests: list[LaunchRequest], *,
                      name: str, limit: int | None,
                      on_started: object = None) -> list[Launched]:
-        """The runs of ``requests`` as ONE job array ``--array=0-(N-1)%limit``: task i runs
-        ``requests[i]``; its job id is ``<array>_<i>``."""
+        """The runs of ``requests`` (a sweep's children: one frozen snapshot) as ONE job array
+        ``--array=0-(N-1)%limit``: task i runs ``requests[i]``; its job id is
+        ``<array>_<i>``. Two SSH commands whatever N: the first run folder's sync, then the
+        submit, which copies it for the others."""
         from aml_magic.targets.slurm.scheduler import array_spec
-        states = [target.placement.sync(request) for request in requests]
+        first = target.placement.sync(requests[0])   # one sync: the SUBMIT copies it
+        base = first.folder().rsplit("/runs/", 1)[0]
+        states = [first] + [TargetState(run_dir=f"{base}/runs/{request.run_id}",
+                                        sync=f"copy of {requests[0].run_id}")
+                            for request in requests[1:]]
         python = target.process_python()
         lines = b""
         for request, state in zip(requests, states):
             lines += state.folder().encode() + b"\n" + self._spec(target, request, python) + b"\n"
-        base = states[0].folder().rsplit("/runs/", 1)[0]
         folder = f"{base}/arrays/{name}"
         options = [f"--job-name={name}", array_spec(len(requests), limit),
                    f"--output={folder}/%a/log.txt", "--open-mode=append",

@@ -96,7 +96,8 @@ exec "$py" -S -E "$run/.agent/supervisor.py" run "$run" <&3 3<&-
 #: Run over SSH as ``sh -c SUBMIT sh FOLDER MODE JOB_SCRIPT PYTHON SBATCH_OPTION...``. MODE
 #: ``one``: FOLDER is the run folder, its launch spec arrives on stdin. MODE ``array``: FOLDER
 #: is the array's folder; stdin holds one run folder line and one spec line per task, in task
-#: order (``runs.txt`` lists the folders, ``FOLDER/<task>`` links to each, for ``--output``).
+#: order (``runs.txt`` lists the folders, ``FOLDER/<task>`` links to each, for ``--output``);
+#: only the first run folder was synced, the others are copies of it (one frozen snapshot).
 #: Specs are written 0600; then one ``sbatch --parsable``.
 SUBMIT = r'''
 target=$1; mode=$2; job=$3; py=$4; shift 4
@@ -104,9 +105,15 @@ umask 077
 command -v sbatch >/dev/null 2>&1 || { echo "aml-no-sbatch" >&2; exit 91; }
 mkdir -p "$target/.agent" || exit 90
 if [ "$mode" = array ]; then
-  i=0
+  i=0; first=
   : > "$target/runs.txt" || exit 90
   while IFS= read -r dir && IFS= read -r spec; do
+    if [ -z "$first" ]; then
+      first=$dir
+    elif [ ! -d "$dir/work" ]; then    # the same frozen snapshot: a copy of the first's
+      mkdir -p "$dir" && cp -a "$first/.agent" "$first/work" "$dir/" || exit 90
+      rm -f "$dir/.agent/spec.json"
+    fi
     printf '%s\n' "$spec" > "$dir/.agent/spec.json" || exit 90
     printf '%s\n' "$dir" >> "$target/runs.txt" || exit 90
     ln -sfn "$dir" "$target/$i" || exit 90
