@@ -178,7 +178,7 @@ def test_the_widget_form_has_one_field_per_option_shown_for_the_types_that_take_
             if o.group and (o.group in groups or o.kind == "flag"):
                 continue
             groups |= {o.group} if o.group else set()
-            form.fields[o.name].value = sample(o)
+            form.fields[o.name].value = str(sample(o)) if o.kind == "integer" else sample(o)
             expected[o.name] = sample(o)
         form.name.value = "f1"
         form.button.click()

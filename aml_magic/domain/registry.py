@@ -289,7 +289,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("gpus", "gpus", "integer", "GPUs of each job (sbatch --gres=gpu:N)", (SLURM,),
            metavar="N", low=1, high=1024, example="1"),
     Option("sbatch_options", "sbatchOptions", "text",
-           "more sbatch options, shell-split (e.g. --sbatch-option=--constraint=a100)", (SLURM,),
+           "more sbatch options for every job, split as a shell would", (SLURM,),
            flags=("--sbatch-option",), metavar="OPTIONS", example="--constraint=a100",
            doc="More sbatch options for every job, split as a shell would\n"
                "(e.g. \"--constraint=a100 --exclusive\"); each is passed quoted."),

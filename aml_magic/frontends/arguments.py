@@ -21,7 +21,17 @@ class ArgumentParser(argparse.ArgumentParser):
         kwargs.setdefault("exit_on_error", False)
         super().__init__(*args, **kwargs)
 
+    #: spellings whose value may begin with ``-`` (``--sbatch-option --constraint=a100``)
+    dash_values: frozenset[str] = frozenset()
+
     def parse_known_args(self, args=None, namespace=None):
+        if args is not None and self.dash_values:   # argparse would take it for an option
+            joined: list[str] = []
+            items = iter(list(args))
+            for item in items:
+                value = next(items, None) if item in self.dash_values else None
+                joined.append(item if value is None else f"{item}={value}")
+            args = joined
         try:
             return super().parse_known_args(args, namespace)
         except argparse.ArgumentError as exc:
@@ -77,6 +87,8 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
         kind: dict[str, Any] = {"type": int} if o.kind == "integer" else \
             {"choices": o.choices} if o.kind == "choice" else {"metavar": o.metavar}
         where.add_argument(*o.spellings, dest=o.name, help=f"{o.help} {about}", **kind)
+        if o.example.startswith("-") and isinstance(parser, ArgumentParser):
+            parser.dash_values = parser.dash_values | frozenset(o.spellings)
 
 
 def attach_values(ns: argparse.Namespace) -> dict[str, Any]:
@@ -146,7 +158,6 @@ def max_concurrent_of(ns: argparse.Namespace) -> int | None:
     try:
         return int(value)
     except ValueError:
-        from aml_magic.errors import AmlError
         raise AmlError(f"--max-concurrent {value!r}: give a number of runs") from None
 
 

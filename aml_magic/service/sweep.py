@@ -41,6 +41,7 @@ from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.run import Run
+from aml_magic.service.sweep_array import cancel_array
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.store import RunStore
@@ -139,7 +140,11 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
                        ".amlignore/.gitignore excludes it)")
     store = ws.store
     parent_id = store.new_run_id(ws.name)
-    children = [store.new_run_id(ws.name) for _ in points]
+    children: list[str] = []
+    while len(children) < len(points):  # 100s made in one millisecond: 4 hex digits collide
+        child = store.new_run_id(ws.name)
+        if child != parent_id and child not in children:
+            children.append(child)
     snapshot = config_snapshot(rc, compute)
     snapshot["sweep"] = {
         "parameters": [[p.name, list(p.values)] for p in parameters],
@@ -302,7 +307,6 @@ def cancel_sweep(ws: Workspace, parent: RunRecord, *, timeout: float = 10.0) -> 
     (or after ``timeout``), so no child process is left running."""
     store = ws.store
     store.set_status(parent.run_id, RunStatus.CANCELED, reason="canceled")
-    from aml_magic.service.sweep_array import cancel_array
     if cancel_array(ws, parent.run_id):     # one job array: one scancel ends every child
         why = f"sweep canceled (scancel of job array {parent.target_state.slurm_job_id})"
         for child in children_of(parent):

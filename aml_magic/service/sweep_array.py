@@ -8,6 +8,7 @@ array (``cancel_array``).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -26,7 +27,6 @@ POLL_SECONDS = 1.0
 
 def array_target(ws: Workspace, runconfig: str, overrides: dict[str, Any] | None) -> Any:
     """The sweep's target when it launches job arrays (``submit_array``), else None."""
-    import dataclasses
     try:
         rc = ws.config.runconfig(runconfig)
         if overrides:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any, Callable
 
+from aml_magic.domain.runfolder.build_log import BuildLog
 from aml_magic.errors import AmlError, TargetError
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.slurm.launch import SbatchLaunch
+from aml_magic.targets.ssh.environment import remote_environment
 from aml_magic.targets.ssh.login import configure_ssh_attach
 from aml_magic.targets.ssh.remote import RemoteTarget
 
@@ -78,8 +80,6 @@ class SlurmTarget(RemoteTarget):
             raise TargetError(f"target '{self.compute.name}' cannot submit job arrays")
         if not self.builds_own_environment:
             return launch.submit_array(self, requests, name=name, limit=limit)
-        from aml_magic.domain.runfolder.build_log import BuildLog
-        from aml_magic.targets.ssh.environment import remote_environment
         first = requests[0]
         with BuildLog(first.run_folder, first.on_progress) as on_build:
             env = remote_environment(self, first.runconfig, first.dependencies,

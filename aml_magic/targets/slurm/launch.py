@@ -17,14 +17,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
-from aml_magic.targets.base import AgentState, Launched, LaunchRequest, TargetState
+from aml_magic.targets.base import AgentState, Launched, LaunchRequest, TargetState, join
 from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
 from aml_magic.targets.slurm.scheduler import (
     JOB_SCRIPT,
     SQUEUE_FIELDS,
     SUBMIT,
     Job,
+    array_spec,
     parse_sacct,
     parse_squeue,
     sbatch_options,
@@ -110,7 +112,6 @@ class SbatchLaunch(Launch):
         ``--array=0-(N-1)%limit``: task i runs ``requests[i]``; its job id is
         ``<array>_<i>``. Two SSH commands whatever N: the first run folder's sync, then the
         submit, which copies it for the others."""
-        from aml_magic.targets.slurm.scheduler import array_spec
         first = target.placement.sync(requests[0])   # one sync: the SUBMIT copies it
         base = first.folder().rsplit("/runs/", 1)[0]
         states = [first] + [TargetState(run_dir=f"{base}/runs/{request.run_id}",
@@ -199,8 +200,6 @@ class SbatchLaunch(Launch):
                              state: AgentState, job: Job) -> AgentState:
         """Slurm says the job ended, the agent has not recorded an end: read status.json
         once more (it may have just written it), else the end is Slurm's."""
-        from aml_magic.domain import runfolder
-        from aml_magic.targets.base import join
         again = runfolder.read_status(target.transport, join(target_state.folder(), "status.json"),
                                       heartbeat_seconds=target.heartbeat_seconds)
         if again.is_final:
