@@ -326,3 +326,26 @@ def test_canceling_a_sweep_cancels_its_array(ws: Workspace, project: Path,
     wait_until(lambda: set(slurm_cluster.run("squeue", "-h", "-r", "-t", "all", "-j", array,
                                              "-o", "%T").stdout.split()) == {"CANCELLED"},
                timeout=60, interval=0.3, message="every task of the array CANCELLED")
+
+
+# -- a managed environment on the shared filesystem -----------------------------------------
+
+def test_a_managed_environment_is_built_once_and_every_job_uses_it(
+        project: Path, sshd: SshServer, slurm_cluster: SlurmCluster, base: str) -> None:
+    ws = Workspace(project)
+    attach(ws, sshd, base)
+    path = project / "aml_config" / "hpc.compute"
+    text = path.read_text()
+    assert "userManagedEnvironment: true" in text
+    path.write_text(text.replace("userManagedEnvironment: true", "userManagedEnvironment: false"))
+    (project / "aml_config" / "conda_dependencies.yml").write_text(
+        "name: e\ndependencies:\n  - python=3\n")
+    first = ws.prepare("hpc")
+    assert first.built and first.environment_hash, first.message
+    assert not ws.prepare("hpc").built
+    (project / "py.py").write_text("import sys\nprint('python', sys.executable)\n")
+    run = ws.submit("hpc", "py.py")
+    assert run.wait(120) == RunStatus.COMPLETED, run.record.reason
+    assert f"/envs/{first.environment_hash}/bin/python" in run.log_text()[0]
+    assert run.record.environment_hash == first.environment_hash
+    ws.close()

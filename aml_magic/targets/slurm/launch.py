@@ -50,10 +50,13 @@ class SchedulerView:
         self.accounting: bool | None = None       # None: not asked yet
         self._lock = threading.Lock()
 
-    def job(self, target: AgentTarget, job_id: str) -> Job | None:
+    def job(self, target: AgentTarget, job_id: str, *,
+            newer_than: float = POLL_SECONDS) -> Job | None:
+        """The job as squeue said at most ``newer_than`` seconds ago (one call serves every
+        run of the target meanwhile)."""
         with self._lock:
-            if time.monotonic() - self.at > POLL_SECONDS or \
-                    (job_id not in self.jobs and time.monotonic() - self.at > 0.2):
+            age = time.monotonic() - self.at
+            if age > newer_than or (job_id not in self.jobs and age > 0.2):
                 self._refresh(target)
             job = self.jobs.get(job_id)
             if job is None and self.accounting is not False:
@@ -176,9 +179,9 @@ class SbatchLaunch(Launch):
         if not job_id or (state.state == "Completed" and target_state.slurm_node):
             return state
         job = self.view.job(target, job_id)
-        if job is not None and job.run_status == "Queued" and state.state == "Running":
-            self.view.forget()              # the agent runs: that answer was from before
-            job = self.view.job(target, job_id)
+        if job is not None and (job.run_status == "Queued" and state.state == "Running"
+                                or job.run_status in ("Queued", "Running") and state.is_final):
+            job = self.view.job(target, job_id, newer_than=0.2)   # the agent is further
         if job is not None:
             target_state.slurm_state = job.state
             target_state.slurm_node = job.node or target_state.slurm_node
