@@ -124,6 +124,11 @@ def test_a_run_is_one_sbatch_with_its_exit_code_args_metrics_and_outputs(
     shown = aml(project, "run", "show", run.id)
     assert f"slurm job: {state.slurm_job_id} (partition debug, node {slurm_cluster.node})" \
         in shown.stdout, shown.stdout
+    # and the widget's header names it too
+    from aml_magic.frontends.notebook.widgets._render import header_html
+    from aml_magic.frontends.notebook.widgets._snapshot import LogTail, snapshot_of
+    header = header_html(snapshot_of(run, record, LogTail()))
+    assert f"Slurm job <code>{state.slurm_job_id} (partition debug, node " in header, header
     # the job was Slurm's: named by the run id
     job = slurm_cluster.run("scontrol", "show", "job", "-o", state.slurm_job_id).stdout
     assert f"JobName={run.id}" in job
