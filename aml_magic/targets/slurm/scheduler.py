@@ -169,11 +169,11 @@ def _wait_status(code: str) -> int | None:
 
 
 def _expand(key: str) -> list[str]:
-    """A pending array's ``123_[0-9%2]`` (or ``123_[1,3-5]``) as its tasks' ids."""
-    head, sep, rest = key.partition("_[")
-    if not sep:
+    """A pending array's ``123_[0-9%2]`` (or ``123_1,3-5``) as its tasks' ids."""
+    head, sep, rest = key.partition("_")
+    if not sep or rest.isdigit():
         return [key]
-    body = rest.rstrip("]").split("%")[0]
+    body = rest.strip("[]").split("%")[0]
     out: list[str] = []
     for part in body.split(","):
         low, dash, high = part.partition("-")
