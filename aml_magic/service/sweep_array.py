@@ -107,10 +107,13 @@ def cancel_array(ws: Workspace, parent_id: str) -> bool:
     array_id = parent.target_state.slurm_job_id
     if not array_id:
         return False
+    run_dirs = [str(ws.store.get(child["run_id"]).target_state.run_dir or "")
+                for child in (parent.config_snapshot.get("sweep") or {}).get("children", [])
+                if isinstance(child, dict) and "run_id" in child]
     try:
         compute = ws.config.compute(parent.target)
         target: Any = ws.target_for(compute)
-        target.cancel_array(array_id)
+        target.cancel_array(array_id, [d for d in run_dirs if d])
     except AmlError:
         return False
     return True

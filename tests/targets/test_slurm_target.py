@@ -189,6 +189,7 @@ def test_a_pending_job_is_queued_with_slurms_reason(
                and "Resources" in (run.record.reason or ""), timeout=60,
                interval=0.3, message="the run to be Queued for Resources")
     assert run.record.reason and run.record.reason.startswith("Slurm: PENDING")
+    assert (Path(run.record.target_state.folder()) / ".agent" / "spec.json").exists()
     listed = aml(project, "run", "show", run.id)
     assert "Queued" in listed.stdout and "Resources" in listed.stdout, listed.stdout
     # Then once the holder is canceled, it runs and completes, the reason gone
@@ -328,6 +329,10 @@ def test_canceling_a_sweep_cancels_its_array(ws: Workspace, project: Path,
     assert parent.wait(60) == RunStatus.CANCELED
     for child in children_of(parent.record):
         assert ws.store.get(child["run_id"]).status is RunStatus.CANCELED
+    # no task's launch spec (it holds the run's secrets) is left on the shared filesystem
+    for child in children_of(parent.record):
+        folder = Path(str(ws.store.get(child["run_id"]).target_state.run_dir))
+        assert not (folder / ".agent" / "spec.json").exists()
     wait_until(lambda: set(slurm_cluster.run("squeue", "-h", "-r", "-t", "all", "-j", array,
                                              "-o", "%T").stdout.split()) == {"CANCELLED"},
                timeout=60, interval=0.3, message="every task of the array CANCELLED")

@@ -93,11 +93,11 @@ class SlurmTarget(RemoteTarget):
         finally:
             self.placement.interpreter = None         # type: ignore[attr-defined]
 
-    def cancel_array(self, array_id: str) -> None:
-        """``scancel`` the whole array (a canceled sweep)."""
+    def cancel_array(self, array_id: str, run_dirs: list[str]) -> None:
+        """``scancel`` the whole array (a canceled sweep); the tasks' unread launch specs go."""
         launch = self.launch
         if isinstance(launch, SbatchLaunch):
-            launch.cancel_array(self, array_id)
+            launch.cancel_array(self, array_id, run_dirs)
 
 
 __all__ = ["SlurmTarget", "check_slurm"]

@@ -187,6 +187,12 @@ class SbatchLaunch(Launch):
             target_state.slurm_node = job.node or target_state.slurm_node
             target_state.slurm_partition = job.partition or target_state.slurm_partition
         if state.is_final:
+            if state.state != "Completed" and (state.exit_code or 0) < 0 and job is not None \
+                    and job.run_status == "Running":
+                # killed by a signal in a job Slurm is still ending (COMPLETING): scancel or a
+                # time limit; the next poll has Slurm's verdict
+                return AgentState("Running", heartbeat=time.time(),
+                                  heartbeat_seconds=state.heartbeat_seconds)
             return _slurm_end(state, job)
         if job is None:
             return state       # squeue and sacct have forgotten it: the heartbeat decides
@@ -207,6 +213,7 @@ class SbatchLaunch(Launch):
                                       heartbeat_seconds=target.heartbeat_seconds)
         if again.is_final:
             return again
+        drop_specs(target, [target_state.folder()])     # never started: its secrets go
         if job.run_status == "Canceled":
             return AgentState("Canceled", reason=f"canceled in Slurm ({job.state})",
                               exit_code=job.exit_code, ended=time.time())
@@ -233,10 +240,12 @@ class SbatchLaunch(Launch):
         if state.slurm_job_id:
             target.transport.run(["scancel", state.slurm_job_id], timeout=60, check=False)
             self.view.forget()
+        drop_specs(target, [state.folder()])
 
-    def cancel_array(self, target: AgentTarget, array_id: str) -> None:
+    def cancel_array(self, target: AgentTarget, array_id: str, run_dirs: list[str]) -> None:
         target.transport.run(["scancel", array_id], timeout=60, check=False)
         self.view.forget()
+        drop_specs(target, run_dirs)
 
     def kill_group(self, target: AgentTarget, state: TargetState) -> None:
         if state.slurm_job_id:
@@ -267,6 +276,13 @@ def _slurm_end(state: AgentState, job: Job | None) -> AgentState:
     state.reason = f"Slurm ended the job: {job.state}" + (f" ({state.reason})" if state.reason
                                                           else "")
     return state
+
+
+def drop_specs(target: AgentTarget, run_dirs: list[str]) -> None:
+    """Delete the launch specs (they hold the runs' secrets) that no job will read now."""
+    if run_dirs:
+        target.transport.run(["rm", "-f", *(join(d, ".agent", "spec.json") for d in run_dirs)],
+                             timeout=60, check=False)
 
 
 def _said(result: CommandResult) -> str:
