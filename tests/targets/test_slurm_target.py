@@ -255,6 +255,9 @@ def test_no_sbatch_on_the_login_node_is_one_line(ws: Workspace, project: Path, s
         with pytest.raises(AmlError) as info:
             ws.submit("hpc", "a.py")
         assert "sbatch was not found on the login node" in str(info.value)
+        (record,) = ws.store.find_runs("")
+        assert record.status is RunStatus.FAILED
+        assert "sbatch was not found" in (record.reason or "") and not ws.store.active_runs()
     finally:
         env_file.write_text(saved)
         shutil.rmtree(bare, ignore_errors=True)

@@ -9,48 +9,19 @@ on the login node under ``remoteBaseDirectory/envs/`` that every job reuses.
 """
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Any, Callable
 
 from aml_magic.domain.runfolder.build_log import BuildLog
-from aml_magic.errors import AmlError, TargetError
+from aml_magic.errors import TargetError
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.slurm.launch import SbatchLaunch
+from aml_magic.targets.slurm.probe import check_slurm
 from aml_magic.targets.ssh.environment import remote_environment
 from aml_magic.targets.ssh.login import configure_ssh_attach
 from aml_magic.targets.ssh.remote import RemoteTarget
 
 if TYPE_CHECKING:
     from aml_magic.targets.base import Launched
-    from aml_magic.transports.base import Transport
-
-# Asked at attach: the Slurm commands on the login shell's PATH, then the partitions.
-_PROBE = r'''
-for c in sbatch squeue scancel sinfo; do
-  command -v "$c" >/dev/null 2>&1 || { echo "missing $c"; exit 0; }
-done
-echo partitions
-sinfo -h -o %R 2>&1
-'''
-
-
-def check_slurm(transport: Transport, compute: Any) -> None:
-    """Refuse, in one line, a login node without the Slurm commands or an unknown partition."""
-    where = f"target '{compute.name}' ({compute.address})"
-    result = transport.run(["sh", "-c", _PROBE], timeout=60, check=False)
-    lines = [line.strip() for line in result.text.splitlines() if line.strip()]
-    if not lines or lines[0].startswith("missing"):
-        what = lines[0][8:] if lines else "sbatch"
-        raise AmlError(f"{where}: {what} was not found on the login node: is it a Slurm login "
-                       "node (with the Slurm commands on the login shell's PATH)?")
-    partitions = {p.rstrip("*") for p in lines[1:]}
-    wanted = str(compute.value("partition") or "")
-    for one in filter(None, wanted.split(",")):
-        if one not in partitions:
-            known = ", ".join(sorted(partitions)) or "none"
-            raise AmlError(f"{where}: Slurm has no partition {shlex.quote(one)} (sinfo lists: "
-                           f"{known[:300]}); fix --partition")
-
 
 class SlurmTarget(RemoteTarget):
     type_name = "slurm"
@@ -100,4 +71,4 @@ class SlurmTarget(RemoteTarget):
             launch.cancel_array(self, array_id, run_dirs)
 
 
-__all__ = ["SlurmTarget", "check_slurm"]
+__all__ = ["SlurmTarget"]

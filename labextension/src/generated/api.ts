@@ -343,7 +343,7 @@ export interface AttachRequest {
   memory?: string;
   /** GPUs of each job (sbatch --gres=gpu:N); taken by slurm */
   gpus?: number;
-  /** more sbatch options, shell-split (e.g. --sbatch-option=--constraint=a100); taken by slurm */
+  /** more sbatch options for every job, split as a shell would; taken by slurm */
   sbatch_options?: string;
   /** Keys not declared here (see the description). */
   [key: string]: OptionValue | undefined;
