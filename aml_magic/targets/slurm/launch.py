@@ -22,6 +22,7 @@ from aml_magic.errors import TargetError
 from aml_magic.targets.base import AgentState, Launched, LaunchRequest, TargetState, join
 from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
 from aml_magic.targets.slurm.scheduler import (
+    ARRAY_FILL,
     JOB_SCRIPT,
     SQUEUE_FIELDS,
     SUBMIT,
@@ -113,12 +114,12 @@ class SbatchLaunch(Launch):
                      on_started: object = None) -> list[Launched]:
         """The runs of ``requests`` (a sweep's children: one frozen snapshot) as ONE job array
         ``--array=0-(N-1)%limit``: task i runs ``requests[i]``; its job id is
-        ``<array>_<i>``. Two SSH commands whatever N: the first run folder's sync, then the
-        submit, which copies it for the others."""
-        first = target.placement.sync(requests[0])   # one sync: the SUBMIT copies it
+        ``<array>_<i>``. Two SSH commands whatever N: the first run folder's sync (its tree
+        becomes the array's template, copied by each task as it starts), then the submit."""
+        first = target.placement.sync(requests[0])   # one sync: every task copies it
         base = first.folder().rsplit("/runs/", 1)[0]
         states = [first] + [TargetState(run_dir=f"{base}/runs/{request.run_id}",
-                                        sync=f"copy of {requests[0].run_id}")
+                                        sync=f"copy of {requests[0].run_id}'s")
                             for request in requests[1:]]
         python = target.process_python()
         lines = b""
@@ -126,7 +127,7 @@ class SbatchLaunch(Launch):
             lines += state.folder().encode() + b"\n" + self._spec(target, request, python) + b"\n"
         folder = f"{base}/arrays/{name}"
         options = [f"--job-name={name}", array_spec(len(requests), limit),
-                   f"--output={folder}/%a/log.txt", "--open-mode=append",
+                   f"--output={folder}/slurm-%a.out", "--open-mode=append",
                    *sbatch_options(target.compute)]
         job_id = self._sbatch(target, folder, "array", python, options, lines)
         out = []
@@ -151,7 +152,8 @@ class SbatchLaunch(Launch):
     def _sbatch(self, target: AgentTarget, folder: str, mode: str, python: str,
                 options: list[str], stdin: bytes) -> str:
         name = target.compute.name
-        argv = ["sh", "-c", SUBMIT, "sh", folder, mode, JOB_SCRIPT, python, *options]
+        argv = ["sh", "-c", SUBMIT, "sh", folder, mode, JOB_SCRIPT, python, ARRAY_FILL,
+                *options]
         result = target.transport.run(argv, stdin=stdin, timeout=120, check=False)
         self.view.forget()
         if result.exit_code == 91:
