@@ -110,8 +110,7 @@ class SbatchLaunch(Launch):
         return Launched(state, None, queued=True)
 
     def submit_array(self, target: AgentTarget, requests: list[LaunchRequest], *,
-                     name: str, limit: int | None,
-                     on_started: object = None) -> list[Launched]:
+                     name: str, limit: int | None) -> list[Launched]:
         """The runs of ``requests`` (a sweep's children: one frozen snapshot) as ONE job array
         ``--array=0-(N-1)%limit``: task i runs ``requests[i]``; its job id is
         ``<array>_<i>``. Two SSH commands whatever N: the first run folder's sync (its tree
