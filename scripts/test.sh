@@ -16,7 +16,7 @@ for arg in "$@"; do
   if [ "$arg" = "--quick" ]; then quick=1; else args+=("$arg"); fi
 done
 if [ "$quick" -eq 1 ]; then
-  args=(-m "not sshd and not docker and not browser and not kernel and not spark" "${args[@]}")
+  args=(-m "not sshd and not docker and not browser and not kernel and not spark and not slurm" "${args[@]}")
 else
   "$VENV/bin/ruff" check aml_magic tests benchmarks scripts
   "$VENV/bin/mypy"

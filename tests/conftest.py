@@ -21,7 +21,8 @@ if str(REPO) not in sys.path:
 
 from tests._require import in_ci, require, require_module  # noqa: E402  (after the path fix)
 
-pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd", "tests.fixtures.spark"]
+pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd", "tests.fixtures.spark",
+                  "tests.fixtures.slurm"]
 
 # Which marker a test gets when it uses a fixture (directly or through another fixture).
 MARKER_OF_FIXTURE = {
@@ -30,6 +31,7 @@ MARKER_OF_FIXTURE = {
     "kernel_env": "kernel",
     "lab": "browser",
     "spark_cluster": "spark",
+    "slurm_cluster": "slurm",
 }
 
 __all__ = ["MARKER_OF_FIXTURE", "in_ci", "require", "require_module"]

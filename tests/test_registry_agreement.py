@@ -178,7 +178,7 @@ def test_the_widget_form_has_one_field_per_option_shown_for_the_types_that_take_
             if o.group and (o.group in groups or o.kind == "flag"):
                 continue
             groups |= {o.group} if o.group else set()
-            form.fields[o.name].value = sample(o)
+            form.fields[o.name].value = str(sample(o)) if o.kind == "integer" else sample(o)
             expected[o.name] = sample(o)
         form.name.value = "f1"
         form.button.click()
@@ -329,7 +329,8 @@ def _attach_with_every_option(jupyter: JupyterServer, root: Path, sshd: SshServe
         assert jupyter.api("DELETE", f"targets/{name}", params=P).status == 204
 
 
-@pytest.mark.parametrize("type_name", [t for t in TYPES if not _remote_engine(t)])
+@pytest.mark.parametrize("type_name", [t for t in TYPES if not _remote_engine(t)
+                                       and t != "slurm"])
 def test_rest_attaches_every_type_with_every_option_the_cli_takes(
         server: JupyterServer, lab_root: Path, sshd: SshServer,  # noqa: F811
         type_name: str) -> None:
@@ -342,6 +343,13 @@ def test_rest_attaches_the_remote_engine_types_with_every_option(
     # (attach asks the machine's Docker engine, here the suite's dockerd given to the SSH user)
     for type_name in filter(_remote_engine, TYPES):
         _attach_with_every_option(server, lab_root, sshd, type_name, engine_access)
+
+
+def test_rest_attaches_the_slurm_type_with_every_option(
+        server: JupyterServer, lab_root: Path, sshd: SshServer,  # noqa: F811
+        slurm_cluster: Any) -> None:
+    # (attach asks the login node for sbatch and the partition: the suite's Slurm cluster)
+    _attach_with_every_option(server, lab_root, sshd, "slurm")
 
 
 # -- docs and the .compute round trip ----------------------------------------------------------

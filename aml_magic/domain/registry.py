@@ -40,6 +40,7 @@ LOCAL = "placement=local"
 PROCESS = "launch=process"
 CONTAINER = "launch=container"
 SPARK = "launch=spark"
+SLURM = "launch=slurm"
 ANY = "*"
 
 
@@ -163,6 +164,9 @@ TYPES: tuple[TargetType, ...] = (
                "a Spark cluster: spark-submit on its head node, reached over SSH",
                defaults={"user_managed_environment": False}, prepare_environment=True,
                framework="PySpark"),
+    TargetType("slurm", "aml_magic.targets.slurm.cluster:SlurmTarget", "remote", "slurm",
+               "a Slurm cluster: sbatch on its login node, reached over SSH",
+               defaults={"user_managed_environment": True}),
 )
 
 #: The options, in the order a new ``.compute`` file is written (attach-only ones where they
@@ -261,9 +265,36 @@ OPTIONS: tuple[Option, ...] = (
            low=1, high=86400,
            doc="Seconds an SSH connect, login or transfer may go without progress (default 30)."),
     Option("max_concurrent_runs", "maxConcurrentRuns", "integer",
-           "how many child runs of a sweep run at once", (ANY,), attach=False, low=1, high=1024,
+           "how many child runs of a sweep run at once", (ANY,), low=1, high=1024,
+           metavar="N", example="4",
            doc="How many child runs of a sweep run at once on this target (default: the\n"
-               "machine's CPU count for local, 1 elsewhere)."),
+               "machine's CPU count for local, 1 elsewhere; a Slurm array's %K)."),
+    # Slurm (targets/slurm/): what every sbatch of the target asks for
+    Option("partition", "partition", "text", "Slurm partition of the jobs (sbatch --partition)",
+           (SLURM,), metavar="P", pattern=r"[A-Za-z0-9_.,-]+", example="debug",
+           pattern_hint="a partition name (letters, digits, '_', '.', '-')"),
+    Option("account", "account", "text", "Slurm account charged (sbatch --account)", (SLURM,),
+           metavar="A", pattern=r"[A-Za-z0-9_.-]+", example="proj42",
+           pattern_hint="an account name (letters, digits, '_', '.', '-')"),
+    Option("qos", "qos", "text", "Slurm quality of service (sbatch --qos)", (SLURM,),
+           metavar="Q", pattern=r"[A-Za-z0-9_.-]+", example="normal",
+           pattern_hint="a QOS name (letters, digits, '_', '.', '-')"),
+    Option("time_limit", "timeLimit", "text", "time limit of each job (sbatch --time)",
+           (SLURM,), flags=("--time",), metavar="HH:MM:SS", example="01:30:00",
+           pattern=r"[0-9]+(-[0-9]{1,2}(:[0-9]{2}){0,2})?|[0-9]+(:[0-9]{2}){1,2}",
+           pattern_hint="a Slurm time: MINUTES, HH:MM:SS or D-HH[:MM[:SS]]"),
+    Option("cpus_per_task", "cpusPerTask", "integer", "CPUs of each job (sbatch --cpus-per-task)",
+           (SLURM,), flags=("--cpus",), metavar="N", low=1, high=100000, example="4"),
+    Option("memory", "memory", "text", "memory of each job (sbatch --mem)", (SLURM,),
+           metavar="SIZE", pattern=r"[0-9]+[KMGTkmgt]?", example="8G",
+           pattern_hint="a size such as 500M or 8G"),
+    Option("gpus", "gpus", "integer", "GPUs of each job (sbatch --gres=gpu:N)", (SLURM,),
+           metavar="N", low=1, high=1024, example="1"),
+    Option("sbatch_options", "sbatchOptions", "text",
+           "more sbatch options for every job, split as a shell would", (SLURM,),
+           flags=("--sbatch-option",), metavar="OPTIONS", example="--constraint=a100",
+           doc="More sbatch options for every job, split as a shell would\n"
+               "(e.g. \"--constraint=a100 --exclusive\"); each is passed quoted."),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -403,7 +434,7 @@ def catalog() -> TargetTypesJson:
 
 __all__ = [
     "ANY", "CONTAINER", "DEFAULT_DOCKER_IMAGE", "KINDS", "LOCAL", "OPTIONS", "PROCESS", "REMOTE",
-    "SPARK", "TYPES", "VALUE_TYPES", "Option", "OptionKind", "TargetType", "aliases",
+    "SLURM", "SPARK", "TYPES", "VALUE_TYPES", "Option", "OptionKind", "TargetType", "aliases",
     "attach_choices", "attach_options", "catalog", "check_attach", "compute_options",
     "default_for", "lookup", "option", "options_for", "registered", "types_of",
 ]

@@ -58,6 +58,11 @@ class TargetState:
     spark_ui: str | None = None
     spark_unresolved: list[str] | None = None
     spark_missing_python: str | None = None
+    # sbatch launch (slurm): the job ("123" or "123_4" for a sweep's array task), where it ran
+    slurm_job_id: str | None = None
+    slurm_partition: str | None = None
+    slurm_node: str | None = None
+    slurm_state: str | None = None          # Slurm's last state seen (PENDING, RUNNING, ...)
     # runs without an agent: a sweep's parent (its driver), a notebook tracked by its kernel
     driver_pid: int | None = None
     notebook: str | None = None
@@ -187,6 +192,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "container_id": _text, "image": _text, "container_status": _text,
     "spark_master": _text, "spark_dependencies": _text, "spark_app_id": _text,
     "spark_ui": _text, "spark_unresolved": _texts, "spark_missing_python": _text,
+    "slurm_job_id": _text, "slurm_partition": _text, "slurm_node": _text, "slurm_state": _text,
     "driver_pid": _count, "notebook": _text, "kernel_pid": _count,
 }
 _EXPECTED = {key: _KINDS[check] for key, check in _CHECKS.items()}

@@ -23,7 +23,17 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._given: list[str] = []         # the arguments being parsed, for _check_value
 
+    #: spellings whose value may begin with ``-`` (``--sbatch-option --constraint=a100``)
+    dash_values: frozenset[str] = frozenset()
+
     def parse_known_args(self, args=None, namespace=None):
+        if args is not None and self.dash_values:   # argparse would take it for an option
+            joined: list[str] = []
+            items = iter(list(args))
+            for item in items:
+                value = next(items, None) if item in self.dash_values else None
+                joined.append(item if value is None else f"{item}={value}")
+            args = joined
         self._given = list(args) if args is not None else []
         try:
             return super().parse_known_args(args, namespace)
@@ -99,6 +109,8 @@ def add_attach_arguments(parser: argparse.ArgumentParser) -> None:
         kind: dict[str, Any] = {"type": int} if o.kind == "integer" else \
             {"choices": o.choices} if o.kind == "choice" else {"metavar": o.metavar}
         where.add_argument(*o.spellings, dest=o.name, help=f"{o.help} {about}", **kind)
+        if o.example.startswith("-") and isinstance(parser, ArgumentParser):
+            parser.dash_values = parser.dash_values | frozenset(o.spellings)
 
 
 def attach_values(ns: argparse.Namespace) -> dict[str, Any]:
@@ -126,6 +138,9 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
                         help="run the script once per combination of the values (repeat for "
                              "more parameters): child runs of one sweep run, each given "
                              "--NAME VALUE (or VALUE where an argument says {NAME})")
+    parser.add_argument("--max-concurrent", dest="max_concurrent", type=int, metavar="K",
+                        help="with --sweep: at most K child runs at once (default: the "
+                             "target's maxConcurrentRuns; on Slurm, the array's %%K)")
     if not cell:
         parser.add_argument("-a", "--async", dest="async_", action="store_true",
                             help="print the run id and return (default: stream the run's "
@@ -152,11 +167,22 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
 
 _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_configuration",
                     "--project": "project", "--name": "name", "--out": "out",
-                    "-t": "target", "--target": "target",
+                    "-t": "target", "--target": "target", "--max-concurrent": "max_concurrent",
                     "-d": "conda_dependencies", "--conda-dependencies": "conda_dependencies",
                     "-s": "spark_dependencies", "--spark-dependencies": "spark_dependencies"}
 _OWN_SWITCHES = {"--wait": "wait", "-a": "async_", "--async": "async_",
                  "--allow-unsafe-container": "allow_unsafe_container", "--force": "force"}
+
+
+def max_concurrent_of(ns: argparse.Namespace) -> int | None:
+    """``--max-concurrent K`` as a number (taken from the script's arguments it is text)."""
+    value = getattr(ns, "max_concurrent", None)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise AmlError(f"--max-concurrent {value!r}: give a number of runs") from None
 
 
 def split_submit_args(ns: argparse.Namespace) -> argparse.Namespace:

@@ -361,6 +361,8 @@ def run_text(detail: Mapping[str, Any]) -> str:
         pairs.append(("spark app", detail["spark_app_id"]))
     if detail.get("spark_ui"):
         pairs.append(("spark ui", detail["spark_ui"]))
+    if detail.get("slurm_job"):
+        pairs.append(("slurm job", detail["slurm_job"]))
     if detail["git_commit"]:
         pairs.append(("git", detail["git_commit"][:12] + (" (dirty)" if detail["git_dirty"]
                                                           else "")))

@@ -71,18 +71,25 @@ def _reconcile(store: RunStore, record: RunRecord, target: Target) -> RunRecord:
             return fail_malformed(store, record)
         if not record.target_state.run_dir:
             return record
-        state = target.read_state(record.target_state)
         seen = replace(record.target_state)
+        state = target.read_state(record.target_state)   # may note facts (Slurm's node)
         try:
             target.sync_log(record.target_state, run_folder / "log.txt")
         except UnsafeRunFile as exc:      # the run replaced its log: keep what was copied
             record.target_state = replace(record.target_state, log_refused=str(exc))
-        if record.target_state != seen:   # the log named facts (e.g. the Spark application)
+        if record.target_state != seen:   # facts the log or the scheduler named (Spark app, node)
             store.update(record.run_id, target_state=record.target_state)
         _ingest_metrics(store, record, target)
         if state.is_final:
             _finish(store, record, target, state, run_folder)
+        elif state.state == "Queued":     # a scheduler holds it (Slurm): why, not a heartbeat
+            store.set_status(record.run_id, RunStatus.QUEUED, reason=state.reason,
+                             fields={"target_state": record.target_state,
+                                     "reason": state.reason})
         else:
+            if record.status is RunStatus.QUEUED:
+                store.set_status(record.run_id, RunStatus.RUNNING,    # the wait's reason goes
+                                 fields={"target_state": record.target_state, "reason": None})
             _check_alive(store, record, target, state)
             _maybe_collect_logs_dir(record, target, run_folder)
         return store.get(record.run_id)
@@ -142,6 +149,8 @@ def _finish(store: RunStore, record: RunRecord, target: Target, state: AgentStat
     fields: dict[str, Any] = {"exit_code": state.exit_code,
                               "started_at": record.started_at or state.started,
                               "ended_at": state.ended or time.time()}
+    if record.status is RunStatus.QUEUED:     # the scheduler's wait is not why it ended
+        fields["reason"] = reason
     if final is RunStatus.FAILED:         # a Workbench module the run lacked: say what instead
         hint = hint_from_log_file(run_folder / "log.txt") or \
             _module_hint(run_folder / "log.txt", record)     # or a package its Python lacked

@@ -106,6 +106,10 @@ def run_detail_json(record: RunRecord, *, metrics: Iterable[Metric] = (),
         detail["spark_app_id"] = state.spark_app_id
     if state.spark_ui and len(state.spark_ui) < 300:
         detail["spark_ui"] = state.spark_ui
+    if state.slurm_job_id and len(state.slurm_job_id) < 40:   # sbatch launch (slurm)
+        where = [f"{k} {v[:100]}" for k, v in (("partition", state.slurm_partition),
+                                                ("node", state.slurm_node)) if v]
+        detail["slurm_job"] = state.slurm_job_id + (f" ({', '.join(where)})" if where else "")
     if unreachable:
         detail["unreachable"] = unreachable
     if orphaned:                            # its target is gone: nothing connects for it

@@ -41,6 +41,7 @@ from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.run import Run
+from aml_magic.service.sweep_array import cancel_array
 
 if TYPE_CHECKING:
     from aml_magic.domain.history.store import RunStore
@@ -109,10 +110,13 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
 # -- submit -----------------------------------------------------------------------------------
 def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: Sequence[str],
                  specs: Sequence[str], *, overrides: Mapping[str, Any] | None = None,
-                 allow_unsafe_container: bool = False) -> Run:
+                 allow_unsafe_container: bool = False,
+                 max_concurrent: int | None = None) -> Run:
     """Record the parent and its Queued children, start the driver; return the parent's
     ``Run`` once the driver has taken the sweep over (well under a second).
-    ``allow_unsafe_container`` holds for every child (``Workspace.submit``)."""
+    ``allow_unsafe_container`` holds for every child (``Workspace.submit``).
+    ``max_concurrent`` (``--max-concurrent K``) replaces the target's ``maxConcurrentRuns``
+    for this sweep; on a Slurm target without either, the scheduler alone decides."""
     import dataclasses
 
     parameters = parse_sweep(specs)
@@ -136,11 +140,16 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
                        ".amlignore/.gitignore excludes it)")
     store = ws.store
     parent_id = store.new_run_id(ws.name)
-    children = [store.new_run_id(ws.name) for _ in points]
+    children: list[str] = []
+    while len(children) < len(points):  # 100s made in one millisecond: 4 hex digits collide
+        child = store.new_run_id(ws.name)
+        if child != parent_id and child not in children:
+            children.append(child)
     snapshot = config_snapshot(rc, compute)
     snapshot["sweep"] = {
         "parameters": [[p.name, list(p.values)] for p in parameters],
-        "max_concurrent_runs": compute.concurrency(), "script": script, "args": list(args),
+        "max_concurrent_runs": _concurrency(compute, max_concurrent), "script": script,
+        "args": list(args),
         "overrides": dict(overrides or {}), "runconfig": runconfig_name,
         "allow_unsafe_container": allow_unsafe_container,
         "children": [{"run_id": child, "point": point}
@@ -170,6 +179,18 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     _freeze_snapshot(ws, parent_id, manifest)
     _start_driver(ws, parent_id)
     return Run(ws, parent_id)
+
+
+def _concurrency(compute: Any, given: int | None) -> int | None:
+    """How many children run at once: ``--max-concurrent``, ``maxConcurrentRuns``, or the
+    target's default (None on Slurm: the array is not throttled)."""
+    if given is not None:
+        if given < 1:
+            raise AmlError(f"--max-concurrent {given}: give a number of runs, 1 or more")
+        return given
+    if compute.type == "slurm" and compute.max_concurrent_runs is None:
+        return None
+    return int(compute.concurrency())
 
 
 def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
@@ -286,6 +307,11 @@ def cancel_sweep(ws: Workspace, parent: RunRecord, *, timeout: float = 10.0) -> 
     (or after ``timeout``), so no child process is left running."""
     store = ws.store
     store.set_status(parent.run_id, RunStatus.CANCELED, reason="canceled")
+    if cancel_array(ws, parent.run_id):     # one job array: one scancel ends every child
+        why = f"sweep canceled (scancel of job array {parent.target_state.slurm_job_id})"
+        for child in children_of(parent):
+            store.set_status(child["run_id"], RunStatus.CANCELED, reason=why)
+        return
     started: list[str] = []
     for child in children_of(parent):
         record = store.get(child["run_id"])
@@ -325,8 +351,10 @@ def _cancel_started_child(ws: Workspace, run_id: str, deadline: float) -> None:
 def sweep_started_text(parent: RunRecord) -> str:
     """What a submit says once the driver has the sweep: its id, size and concurrency."""
     sweep = parent.config_snapshot.get("sweep") or {}
-    return (f"sweep {parent.run_id}: {len(children_of(parent))} child runs, at most "
-            f"{sweep.get('max_concurrent_runs')} at a time (compare them with "
+    limit = sweep.get("max_concurrent_runs")
+    at_once = f"at most {limit} at a time" if limit else "as the scheduler starts them"
+    return (f"sweep {parent.run_id}: {len(children_of(parent))} child runs, {at_once} "
+            "(compare them with "
             f"`aml history compare --sweep {parent.run_id}`)")
 
 

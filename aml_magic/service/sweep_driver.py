@@ -21,6 +21,7 @@ from aml_magic.errors import AmlError
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
+from aml_magic.service.sweep_array import array_target, follow, start_array
 from aml_magic.service.workspace import Workspace
 from aml_magic.domain.target_state import TargetState
 
@@ -57,8 +58,10 @@ class SweepDriver:
             mark_submitter(self.store.run_dir(run_id))
         self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid()))
         self.store.set_status(self.parent_id, RunStatus.RUNNING)
-        self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, at most "
-                  f"{self.limit} at a time\n")
+        sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
+        at_once = (f"at most {self.limit} at a time" if sweep.get("max_concurrent_runs")
+                   else "as the scheduler starts them")
+        self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, {at_once}\n")
 
     def note(self, text: str) -> None:
         self.log.write(text)
@@ -68,6 +71,9 @@ class SweepDriver:
         return self.store.get(self.parent_id).status.is_terminal()
 
     def run(self) -> None:
+        if array_target(self.ws, self.runconfig, self.overrides) is not None:
+            self.run_array()
+            return
         pending = deque(self.children)
         running: set[str] = set()
         while pending or running:
@@ -86,6 +92,19 @@ class SweepDriver:
             running.discard(done)
             self._report(done)
         self._finish(pending)
+
+    def run_array(self) -> None:
+        """Every child in ONE launch (a Slurm job array), followed until all have ended."""
+        sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
+        limit = sweep.get("max_concurrent_runs")
+        children = [(child, child_arguments(self.args, self.points[child]))
+                    for child in self.children]
+        started = start_array(self.ws, self.parent_id, children, runconfig=self.runconfig,
+                              script=self.script, overrides=self.overrides,
+                              allow_unsafe=self.allow_unsafe,
+                              limit=int(limit) if limit else None, report=self._report)
+        follow(self.ws, started, canceled=self.canceled, report=self._report)
+        self._finish(deque(c for c in self.children if c not in started))
 
     def _start(self, child: str) -> bool:
         """Start one queued child; False if it was canceled meanwhile or failed to start."""

@@ -40,7 +40,7 @@ from aml_magic.service.run_target import (
     refused_paths,
 )
 from aml_magic.targets import target_class
-from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
+from aml_magic.targets.base import Dependencies, Launched, LaunchRequest, PrepareResult, Target
 
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
@@ -252,6 +252,30 @@ class Workspace:
         ``allow_unsafe_container``: the user allows, for this run, container options of the
         ``.compute`` that weaken isolation (else only the user's settings file can; see
         ``domain/isolation.py``); the run's record keeps what was reduced."""
+        target, request = self.record_submit(
+            runconfig_name, script, args, on_progress=on_progress, on_warning=on_warning,
+            overrides=overrides, queued_as=queued_as, frozen_snapshot=frozen_snapshot,
+            allow_unsafe_container=allow_unsafe_container)
+        run = Run(self, request.run_id)
+        if background and not wait:
+            run.starting = threading.Thread(target=self._start_recorded, args=(target, request),
+                                            name=f"aml-submit-{request.run_id}")
+            run.starting.start()
+            return run
+        self._start(target, request)
+        if wait:
+            run.wait()
+        return run
+
+    def record_submit(self, runconfig_name: str, script: str | None = None,
+                      args: Sequence[str] = (), *, on_progress: ProgressCallback | None = None,
+                      on_warning: ProgressCallback | None = None,
+                      overrides: Mapping[str, Any] | None = None,
+                      queued_as: str | None = None, frozen_snapshot: Path | None = None,
+                      allow_unsafe_container: bool = False) -> tuple[Target, LaunchRequest]:
+        """``submit`` up to the launch: checked, snapshot taken, run recorded (Preparing);
+        the target and the request that starts it. A sweep on a target that launches many
+        runs at once (a Slurm job array) records every child so, then launches them all."""
         rc = self.config.runconfig(runconfig_name)
         if overrides:       # experiment submit -t/-d/-s: this run only, the file is unchanged
             import dataclasses
@@ -313,33 +337,14 @@ class Workspace:
                                 dependencies=self.dependencies(rc),
                                 content_root=frozen_snapshot / "work" if frozen_snapshot else None,
                                 allowed_isolation=allowed_names(isolation))
-        run = Run(self, run_id)
-        if background and not wait:
-            run.starting = threading.Thread(target=self._start_recorded, args=(target, request),
-                                            name=f"aml-submit-{run_id}")
-            run.starting.start()
-            return run
-        self._start(target, request)
-        if wait:
-            run.wait()
-        return run
+        return target, request
 
     def _start(self, target: Target, request: LaunchRequest) -> None:
         """Sync, prepare and launch a recorded run; a failure makes it Failed and raises."""
         store, run_id = self.store, request.run_id
         try:
             with self._target_locks[target.compute.name]:
-                launched = target.submit(request)
-                state = launched.state
-                if state.launched_at is None:
-                    state.launched_at = time.time()
-                provenance = interpreter_provenance(launched.python_facts,
-                                                    target.compute.python_location)
-                fields = {"target_state": state, "started_at": time.time(),
-                          "environment_hash": request.environment_hash, "provenance": provenance}
-                if not store.set_status(run_id, RunStatus.RUNNING, fields=fields) and \
-                        store.get(run_id).status.is_terminal():
-                    target.cancel(state)       # canceled while it was starting
+                self.record_launched(target, request, target.submit(request))
         except AmlError as exc:
             store.update(run_id, ended_at=time.time())
             store.set_status(run_id, RunStatus.FAILED, reason=str(exc))
@@ -347,6 +352,29 @@ class Workspace:
         except BaseException as exc:
             store.set_status(run_id, RunStatus.FAILED, reason=f"internal error: {exc!r}")
             raise
+
+    def record_launched(self, target: Target, request: LaunchRequest,
+                        launched: Launched) -> None:
+        """Record what the launch returned: Running (Queued in a scheduler's queue); a run
+        canceled while it was starting is stopped."""
+        store, run_id = self.store, request.run_id
+        state = launched.state
+        if state.launched_at is None:
+            state.launched_at = time.time()
+        provenance = interpreter_provenance(launched.python_facts,
+                                            target.compute.python_location)
+        fields = {"target_state": state, "started_at": time.time(),
+                  "environment_hash": request.environment_hash, "provenance": provenance}
+        status = RunStatus.RUNNING
+        if launched.queued:              # a scheduler's queue: started when it runs
+            status, fields["started_at"] = RunStatus.QUEUED, None
+        if not store.set_status(run_id, status, fields=fields) and \
+                store.get(run_id).status.is_terminal():
+            target.cancel(state)       # canceled while it was starting
+
+    def target_lock(self, name: str) -> threading.RLock:
+        """The lock that serializes launches and reconciles on target ``name``."""
+        return self._target_locks[name]
 
     def _start_recorded(self, target: Target, request: LaunchRequest) -> None:
         """``_start`` for a background thread: the outcome is in the run history."""

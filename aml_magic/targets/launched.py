@@ -43,6 +43,7 @@ class Launched:
     reported (they go to ``RunRecord.provenance``, not into the target state)."""
     state: TargetState
     python_facts: dict[str, str] | None = None
+    queued: bool = False        # a scheduler holds it (Slurm): recorded Queued, not Running
 
 
 __all__ = ["AgentStarted", "Launched"]

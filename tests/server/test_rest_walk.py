@@ -28,7 +28,7 @@ from tests.server.jupyter import JupyterServer, Response, free_port, start_serve
 
 #: target type -> the target of that type in the walked project
 TARGETS = {"local": "local", "docker": "docker", "remote": "vm", "remotedocker": "rd",
-           "cluster": "spk"}
+           "cluster": "spk", "slurm": "hpc"}
 #: The shape of each route's 2xx answer, by method (None: no JSON body).
 ANSWERS: dict[str, dict[str, str | None]] = {
     "version": {"GET": "VersionJson"},

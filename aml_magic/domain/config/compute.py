@@ -110,6 +110,8 @@ class ComputeTarget:
     def set_value(self, attr: str, value: Any) -> None:
         if attr in _FIELDS:
             setattr(self, attr, value)
+        elif value is None:            # absent: the registry's default, as never set
+            self.options.pop(attr, None)
         else:
             self.options[attr] = value
 

@@ -125,7 +125,8 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
     completed. Ctrl-C stops the stream, not the sweep."""
     parent = submit_sweep(ws, args.run_configuration, args.script, args.args, args.sweep,
                           overrides=overrides,
-                          allow_unsafe_container=args.allow_unsafe_container)
+                          allow_unsafe_container=args.allow_unsafe_container,
+                          max_concurrent=A.max_concurrent_of(args))
     if args.async_ and not args.wait:
         print(parent.id)
         return 0

@@ -16,6 +16,7 @@ from aml_magic.domain.config import find_project
 from aml_magic.errors import AmlError, ProjectNotFound
 from aml_magic.frontends.arguments import (
     ArgumentParser,
+    max_concurrent_of,
     add_project,
     attach_parser,
     attach_values,
@@ -237,7 +238,8 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
         script = args.script
     if args.sweep:              # the parent run: its children are started by the driver
         run = submit_sweep(ws, name, script, list(args.args), args.sweep,
-                           allow_unsafe_container=args.allow_unsafe_container)
+                           allow_unsafe_container=args.allow_unsafe_container,
+                           max_concurrent=max_concurrent_of(args))
         if not (args.wait and not magics.widgets_enabled()):   # else the log's first line says it
             print(sweep_started_text(run.record))
     else:

@@ -139,6 +139,7 @@ class RunDetailJson(_RunDetailJson, total=False):
     hint: str
     spark_app_id: str
     spark_ui: str
+    slurm_job: str          # 'JOBID (partition P, node N)' of a run on a Slurm target
     isolation: str          # 'reduced: KEY: VALUE, ... (allowed by ...)' when it was
 
 

@@ -168,6 +168,8 @@ export interface RunDetailJson {
   hint?: string;
   spark_app_id?: string;
   spark_ui?: string;
+  /** 'JOBID (partition P, node N)' of a run on a Slurm target */
+  slurm_job?: string;
   /** 'reduced: KEY: VALUE, ... (allowed by ...)' when it was */
   isolation?: string;
 }
@@ -291,21 +293,21 @@ export interface AttachRequest {
   type: string;
   /** the target's name (its .compute file's) */
   name: string;
-  /** HOST or HOST:PORT of the machine; taken by remote, remotedocker, cluster */
+  /** HOST or HOST:PORT of the machine; taken by remote, remotedocker, cluster, slurm */
   address?: string;
-  /** SSH user; taken by remote, remotedocker, cluster */
+  /** SSH user; taken by remote, remotedocker, cluster, slurm */
   username?: string;
-  /** the SSH password; taken by remote, remotedocker, cluster */
+  /** the SSH password; taken by remote, remotedocker, cluster, slurm */
   password?: string;
-  /** generate an SSH key pair and print the authorized_keys line; taken by remote, remotedocker, cluster */
+  /** generate an SSH key pair and print the authorized_keys line; taken by remote, remotedocker, cluster, slurm */
   use_key?: boolean;
-  /** an existing private key file (stored in the secret store); taken by remote, remotedocker, cluster */
+  /** an existing private key file (stored in the secret store); taken by remote, remotedocker, cluster, slurm */
   key_file?: string;
-  /** the SSH host key fingerprint to pin, known ahead; taken by remote, remotedocker, cluster */
+  /** the SSH host key fingerprint to pin, known ahead; taken by remote, remotedocker, cluster, slurm */
   host_key_fingerprint?: string;
-  /** pin the host key shown on first connection without asking; taken by remote, remotedocker, cluster */
+  /** pin the host key shown on first connection without asking; taken by remote, remotedocker, cluster, slurm */
   trust_new_host_key?: boolean;
-  /** folder on the remote for runs and snapshots (default ~/.aml_magic); taken by remote, remotedocker, cluster */
+  /** folder on the remote for runs and snapshots (default ~/.aml_magic); taken by remote, remotedocker, cluster, slurm */
   remote_base_dir?: string;
   /** base Docker image; taken by docker, remotedocker */
   base_image?: string;
@@ -313,7 +315,7 @@ export interface AttachRequest {
   shared_volumes?: boolean;
   /** give the container the host's GPUs; taken by docker, remotedocker */
   nvidia_docker?: boolean;
-  /** the interpreter on the target; taken by local, remote, remotedocker, cluster */
+  /** the interpreter on the target; taken by local, remote, remotedocker, cluster, slurm */
   python_location?: string;
   /** spark-submit on the target; taken by local, remote, cluster */
   spark_submit_location?: string;
@@ -325,6 +327,24 @@ export interface AttachRequest {
   network_mode?: string;
   /** the engine on the machine, as `docker -H URL` takes it (default: the docker command's own); taken by docker, remotedocker */
   docker_host?: string;
+  /** how many child runs of a sweep run at once; taken by local, docker, remote, remotedocker, cluster, slurm */
+  max_concurrent_runs?: number;
+  /** Slurm partition of the jobs (sbatch --partition); taken by slurm */
+  partition?: string;
+  /** Slurm account charged (sbatch --account); taken by slurm */
+  account?: string;
+  /** Slurm quality of service (sbatch --qos); taken by slurm */
+  qos?: string;
+  /** time limit of each job (sbatch --time); taken by slurm */
+  time_limit?: string;
+  /** CPUs of each job (sbatch --cpus-per-task); taken by slurm */
+  cpus_per_task?: number;
+  /** memory of each job (sbatch --mem); taken by slurm */
+  memory?: string;
+  /** GPUs of each job (sbatch --gres=gpu:N); taken by slurm */
+  gpus?: number;
+  /** more sbatch options for every job, split as a shell would; taken by slurm */
+  sbatch_options?: string;
   /** Keys not declared here (see the description). */
   [key: string]: OptionValue | undefined;
 }

@@ -46,10 +46,12 @@ def header_html(snap: RunSnapshot) -> str:
     extra = ""
     if snap.is_terminal and snap.exit_code is not None:
         extra += f" · exit code {escape(str(snap.exit_code))}"
-    if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
-        extra += f" · {escape(snap.reason)}"
+    if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.QUEUED):
+        extra += f" · {escape(snap.reason)}"        # Queued: the scheduler's reason (Slurm)
     if snap.spark_app:
         extra += f" · Spark <code>{escape(snap.spark_app)}</code>"
+    if snap.slurm_job:
+        extra += f" · Slurm job <code>{escape(snap.slurm_job)}</code>"
     if snap.python:
         extra += f" · <span class=\"aml-python\">python <code>{escape(snap.python)}</code></span>"
     if snap.hint:
@@ -151,7 +153,7 @@ def summary_text(snap: RunSnapshot) -> str:
     ended = snap.is_terminal and snap.exit_code is not None
     lines = [f"Run {snap.run_id} on {snap.target} ({snap.target_type}): {snap.status.value}, "
              f"{format_duration(snap.elapsed)}" + (f", exit code {snap.exit_code}" if ended else "")]
-    if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED):
+    if snap.reason and snap.status in (RunStatus.FAILED, RunStatus.CANCELED, RunStatus.QUEUED):
         lines.append(f"  reason: {snap.reason}")
     if not snap.is_terminal:
         lines.append(f"  {not_live(snap)}")
@@ -159,6 +161,8 @@ def summary_text(snap: RunSnapshot) -> str:
         lines.append(f"  hint: {snap.hint}")
     if snap.spark_app:
         lines.append(f"  spark app: {snap.spark_app}")
+    if snap.slurm_job:
+        lines.append(f"  slurm job: {snap.slurm_job}")
     if snap.python:
         lines.append(f"  python: {snap.python}")
     if snap.isolation:

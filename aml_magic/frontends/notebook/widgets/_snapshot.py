@@ -32,6 +32,15 @@ def _spark_app(target_state: TargetState) -> str | None:
     return target_state.spark_app_id + (f" ({ui})" if ui else "")
 
 
+def _slurm_job(target_state: TargetState) -> str | None:
+    """The Slurm job of a run, with its partition and node when known, for the header."""
+    if not target_state.slurm_job_id:
+        return None
+    where = [f"{k} {v}" for k, v in (("partition", target_state.slurm_partition),
+                                      ("node", target_state.slurm_node)) if v]
+    return target_state.slurm_job_id + (f" ({', '.join(where)})" if where else "")
+
+
 __all__ = ["LogTail", "MetricSeries", "RunSnapshot", "elapsed_seconds", "format_duration",
            "format_size", "format_value", "group_metrics", "mask_environment", "snapshot_of"]
 
@@ -105,6 +114,7 @@ class RunSnapshot:
     outputs: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None          # why the last refresh failed (shown, never raised)
     spark_app: str | None = None      # "app-... (http://...:4040)" read from the driver's log
+    slurm_job: str | None = None      # "123 (partition debug, node n1)" on a Slurm target
     python: str | None = None         # the interpreter the run used, as found on the target
     hint: str | None = None           # what to do about a Workbench module the run lacked
     build_tail: str | None = None     # last lines of the environment build the submit triggered
@@ -161,6 +171,7 @@ def snapshot_of(run: Run, record: RunRecord, tail: LogTail, *,
         outputs=[(a.path, int(a.size)) for a in (outputs or [])],
         error=error,
         spark_app=_spark_app(record.target_state),
+        slurm_job=_slurm_job(record.target_state),
         python=interpreter_text(record.provenance) or record.target_state.python,
         hint=_hint(record),
         build_tail=build_tail,

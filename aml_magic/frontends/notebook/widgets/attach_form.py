@@ -101,6 +101,8 @@ class AttachForm(w.VBox):
             value = self.fields[name].value
             if isinstance(value, str) and option(name).kind != "password":
                 value = value.strip()
+                if option(name).kind == "integer" and value.lstrip("-").isdigit():
+                    value = int(value)      # a text field; anything else: attach says why
             if value not in (None, "", False):
                 options[name] = value
         return AttachRequest(type=self.type.value, name=self.name.value.strip(),
