@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aml_magic.errors import AmlError
@@ -43,7 +43,7 @@ SPARK = "launch=spark"
 ANY = "*"
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class TargetType:
     """One compute type. ``placement`` says where run folders live (``local``: this machine;
     ``remote``: a machine reached over SSH), ``launch`` how the agent starts (``process``: a
@@ -70,7 +70,7 @@ class TargetType:
         return tuple(o.name for o in options_for(self.name))
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Option:
     """One option: an ``attach`` option (``name`` is its snake_case spelling and its REST body
     key), a ``.compute`` key (``key``; None for attach-only options), or both.

@@ -10,7 +10,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from aml_magic.domain.plain_data import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 

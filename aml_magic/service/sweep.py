@@ -19,10 +19,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -56,7 +55,7 @@ _FILLED = ("run_configuration", "target", "target_type", "command", "script",
            "config_snapshot", "environment", "snapshot_digest", "git_commit", "git_dirty")
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Parameter:
     """One ``--sweep NAME=V1,V2,...``."""
 
@@ -195,6 +194,7 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
     sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
     the parent's run folder, not the project's: ``-m`` puts the working folder first on
     ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
+    import subprocess   # only for a sweep: `aml experiment submit` of one run never starts one
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, ClassVar
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[str], None]
 
 
-@dataclass
+@plain_data
 class PrepareResult:
     """What ``prepare`` did: ``built`` false means an existing environment was reused or none is
     needed; ``message`` is the one line a front end shows."""
@@ -46,7 +46,7 @@ class PrepareResult:
     seconds: float = 0.0
 
 
-@dataclass
+@plain_data
 class LaunchRequest:
     """Everything a target needs to start one run. ``env`` and ``secret_values`` hold resolved
     secret values: they go to the agent on stdin (``env`` and ``mask``) and are never stored;

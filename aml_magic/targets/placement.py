@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
 import sys
 import threading
 import time
@@ -172,6 +171,7 @@ class LocalPlacement(Placement):
         python = self.python()
         if _FORK_SUPERVISORS and python == sys.executable and threading.active_count() == 1:
             return self._fork_agent(request, spec, run_dir, python)
+        import subprocess   # loaded by the launcher already; the CLI forks instead (~7 %)
         launcher = self._launcher(python)
         declared = None if request.secret_values else request.env
         try:

@@ -1,12 +1,12 @@
 """The transport contract every target is written against, once."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from typing import BinaryIO, Callable, Protocol
 
 
-@dataclass
+@plain_data
 class CommandResult:
     """What a command run on a target gave back. (A docstring also spares ``dataclass`` the
     ``inspect.signature`` it would otherwise build one from at import.)"""

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -19,6 +17,9 @@ class LocalTransport:
 
     def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
             check: bool = True) -> CommandResult:
+        # subprocess and tempfile are not imported at module level: the CLI's local submit
+        # loads this module and never calls them (~10 % of its start)
+        import subprocess
         try:
             proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
         except FileNotFoundError as exc:
@@ -33,6 +34,7 @@ class LocalTransport:
 
     def stream(self, argv: list[str], *, on_line: Callable[[str], None],
                timeout: float | None = None) -> int:
+        import subprocess   # see run()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill) if timeout else None
@@ -59,6 +61,7 @@ class LocalTransport:
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
         dest = Path(os.path.expanduser(dest_dir))
         dest.mkdir(parents=True, exist_ok=True)
+        import tempfile   # see run()
         with tempfile.TemporaryFile() as buf:
             producer(buf)
             buf.seek(0)

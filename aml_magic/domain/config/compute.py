@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from aml_magic.domain.plain_data import field, field_names, plain_data
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ _COMMENTS: dict[str, str] = {
     **{str(o.key): o.comment for o in _OPTIONS}}
 
 
-@dataclass
+@plain_data
 class ComputeTarget:
     """One ``<name>.compute`` file. ``type`` is normalized (``localdocker`` is ``docker``).
 
@@ -118,7 +118,7 @@ class ComputeTarget:
         return 1
 
 
-_FIELDS = frozenset(f.name for f in fields(ComputeTarget))
+_FIELDS = frozenset(field_names(ComputeTarget))
 
 
 def split_address(address: str) -> tuple[str, int | None]:

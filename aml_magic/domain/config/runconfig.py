@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ _COMMENTS = {
 }
 
 
-@dataclass
+@plain_data
 class RunConfiguration:
     """One ``<name>.runconfig`` (or early ``.amb``) file, with FORMATS.md defaults applied."""
 

@@ -8,7 +8,6 @@ processes do not retry in lockstep.
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
 import threading
 import time
@@ -92,6 +91,7 @@ class Database:
             if time.monotonic() >= deadline:
                 raise AmlError(f"{self.path}: SQLite refused WAL mode ({mode}); keep the project "
                                "on a local disk, not a network share")
+            import random   # only while another process holds the database (rare)
             time.sleep(0.01 + random.random() * 0.02)
 
     def retry(self, action: Callable[[], T]) -> T:
@@ -111,6 +111,7 @@ class Database:
                     raise AmlError(f"{self.path}: the run history stayed locked by another process "
                                    f"for over {self.retry_seconds:.0f} s; try again, or look for a "
                                    "stuck process holding it") from error
+            import random   # only while another process holds the database (rare)
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aml_magic.errors import AmlError
@@ -23,7 +23,7 @@ _UNSAFE_PROJECT_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-@dataclass
+@plain_data
 class RunRecord:
     """One run as kept in history. ``config_snapshot`` holds secrets as references only and
     ``environment`` holds secret values already masked: the store writes what it is given."""

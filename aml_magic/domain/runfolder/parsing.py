@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
@@ -23,7 +23,7 @@ LIST_LIMIT = 100_000                # items of a list-valued metric
 STATES = ("Running", "Completed", "Failed", "Canceled")
 
 
-@dataclass
+@plain_data
 class AgentState:
     """The agent's ``status.json`` as the client sees it."""
     state: str                          # Running | Completed | Failed | Canceled | Missing
@@ -80,7 +80,7 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
                       python_facts=python_facts(data.get("python")))
 
 
-@dataclass
+@plain_data
 class MetricsChunk:
     """What one read of ``metrics.jsonl`` gave: the metrics, how many bytes the caller may move
     its offset by, whether the next read starts inside an overlong line (to be skipped up to its

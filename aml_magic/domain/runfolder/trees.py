@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ def _sha256() -> Any:
     return hashlib.sha256()
 
 
-@dataclass
+@plain_data
 class CopyReport:
     """What ``copy_tree_nofollow`` did: the files copied (relative, '/'-separated, UTF-8 with
     escapes) and what it refused, each with why."""

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -59,7 +59,7 @@ class FileEntry(NamedTuple):
     mode: int
 
 
-@dataclass
+@plain_data
 class Manifest:
     """Every file of a snapshot by posix relative path, and a digest over all of them."""
     files: dict[str, FileEntry]
