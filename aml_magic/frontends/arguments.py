@@ -4,7 +4,6 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
-import shlex
 from typing import Any, NoReturn
 
 from aml_magic.domain import registry
@@ -259,6 +258,7 @@ def run_id_parser(prog: str, description: str) -> ArgumentParser:
 def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     """A magic's line parsed as a shell would split it (``#`` starts a comment)."""
     try:
+        import shlex   # only for a magic's line; the CLI gets argv split (~1 % of its start)
         argv = shlex.split(line, comments=True)
     except ValueError as err:
         raise AmlError(f"{parser.prog}: cannot split the arguments: {err}") from None

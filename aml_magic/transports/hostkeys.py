@@ -5,7 +5,6 @@ padding>``. There is no known_hosts file: the pin lives in the target's ``.compu
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ if TYPE_CHECKING:  # paramiko is imported lazily: ``import aml_magic`` must not 
 
 def fingerprint_of_blob(blob: bytes) -> str:
     """OpenSSH-style SHA256 fingerprint of a public key blob (the wire form of the key)."""
+    import base64   # here, not at import: local commands load this module (~1 % of a start)
     digest = hashlib.sha256(blob).digest()
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
@@ -37,6 +37,7 @@ def normalize_fingerprint(text: str) -> str:
     if ":" in value or not value:
         raise HostKeyError(f"host key fingerprint {text!r} is not a SHA256 fingerprint; give it as "
                            "'SHA256:...' (as printed by `ssh-keygen -lf KEY.pub`)")
+    import base64   # see fingerprint_of_blob
     try:
         raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except ValueError:
