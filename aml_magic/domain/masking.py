@@ -10,7 +10,11 @@ import binascii   # base64.b64encode is this C call; importing base64 costs ~1 %
 import json
 import re
 import urllib.parse
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 SECRET_ENV_PREFIX = "aml-secret:"
 WORKBENCH_PREFIX = "AzureMlSecret="

@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from aml_magic.domain.plain_data import field, plain_data
-from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aml_magic.errors import AmlError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:   # the shape of catalog(), declared in the API contract (types only)
+    from typing import Any, Literal
     from aml_magic.service.contract.models import TargetTypesJson
 
 #: The image the container types build on when ``baseDockerImage`` is not given.
@@ -28,8 +29,9 @@ DEFAULT_DOCKER_IMAGE = "aml-magic/base:bookworm"
 
 #: How an option's value is entered. ``password`` is a secret typed at attach (a masked prompt
 #: on the command line); only a reference to it is stored. ``path`` is a file on this machine.
-OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
-KINDS: tuple[OptionKind, ...] = get_args(OptionKind)
+KINDS: tuple[OptionKind, ...] = ("text", "integer", "flag", "choice", "path", "password")
+if TYPE_CHECKING:   # the same names (at run time OptionKind is made from KINDS, on first use)
+    OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
 #: The JSON value of each kind in an attach request (a choice is also one of its ``choices``).
 VALUE_TYPES: dict[OptionKind, type] = {"text": str, "integer": int, "flag": bool, "choice": str,
                                       "path": str, "password": str}
@@ -405,3 +407,10 @@ __all__ = [
     "attach_choices", "attach_options", "catalog", "check_attach", "compute_options",
     "default_for", "lookup", "option", "options_for", "registered", "types_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OptionKind":   # the type, for the API contract: typing is ~5 % of a CLI start
+        from typing import Literal
+        return Literal[KINDS]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

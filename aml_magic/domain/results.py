@@ -4,7 +4,10 @@ history (``history.records`` re-exports them)."""
 from __future__ import annotations
 
 from aml_magic.domain.plain_data import plain_data
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @plain_data(frozen=True)

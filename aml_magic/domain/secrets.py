@@ -13,7 +13,6 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Mapping
 
 from aml_magic.domain.masking import (
     MASK,
@@ -32,6 +31,10 @@ from aml_magic.domain.masking import (
     url_passwords,
 )
 from aml_magic.errors import SecretError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
 
 KEYRING_SERVICE = "aml_magic"
 #: Next to a secret's file, what it was stored for (``SecretStore.bind``); a reference's leaf

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 import posixpath
 from aml_magic.domain.plain_data import field, field_names, plain_data
-from typing import Callable
 
 from aml_magic.errors import TargetError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 JsonObject = dict[str, object]
 

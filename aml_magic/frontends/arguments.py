@@ -4,10 +4,13 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, NoReturn
 
 from aml_magic.domain import registry
 from aml_magic.errors import AmlError, HelpShown
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
                   "Canceled")

@@ -19,7 +19,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 # SGR: CSI, parameters made of digits, ';' and ':', then 'm'.
 _SGR = r"\x1b\[[0-9;:]*m"

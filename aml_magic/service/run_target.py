@@ -10,12 +10,12 @@ its target state names must be its own (``target_state.foreign_paths``), else it
 the reason and nothing on its target is touched."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from aml_magic.domain import registry
 from aml_magic.domain.target_state import foreign_paths
 from aml_magic.errors import RunOrphaned, TargetError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -23,7 +23,6 @@ import sys
 import time
 from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
@@ -41,7 +40,9 @@ from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.run import Run
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
     from aml_magic.domain.history.store import RunStore
     from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.service.workspace import Workspace

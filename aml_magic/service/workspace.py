@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.config import (
@@ -41,7 +41,9 @@ from aml_magic.service.run_target import (
 from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, LaunchRequest, PrepareResult, Target
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
 

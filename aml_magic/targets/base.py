@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, ClassVar
+from collections.abc import Callable
 
 from aml_magic.domain import runfolder
 from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
@@ -24,7 +24,9 @@ from aml_magic.targets.dependencies import Dependencies
 from aml_magic.targets.spark_submit import spark_submit_argv
 from aml_magic.targets.launched import AgentStarted, Launched
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import ClassVar
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.envvars import EnvironmentVariables
     from aml_magic.domain.secrets import SecretStore

@@ -15,7 +15,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
@@ -30,6 +29,7 @@ from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
 from aml_magic.targets.base import AgentStarted, TargetState
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.secrets import SecretStore

@@ -23,10 +23,10 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from aml_magic.targets.local_spare import after_run
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
 

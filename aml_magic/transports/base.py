@@ -3,7 +3,13 @@ from __future__ import annotations
 
 from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
-from typing import BinaryIO, Callable, Protocol
+from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+else:
+    Protocol = object   # the contract is for type checkers; no `typing` import at run time
 
 
 @plain_data
@@ -20,7 +26,7 @@ class CommandResult:
         return self.stdout.decode("utf-8", "replace")
 
 
-TarProducer = Callable[[BinaryIO], None]
+TarProducer = Callable[["BinaryIO"], None]
 
 #: What one ``read_file`` returns at most when the caller gives no ``limit``: files on a
 #: target may be written by a run (``/dev/zero``, a 10 GB log), so no read is unbounded.

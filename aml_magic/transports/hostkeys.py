@@ -6,10 +6,10 @@ padding>``. There is no known_hosts file: the pin lives in the target's ``.compu
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import HostKeyError, TargetError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # paramiko is imported lazily: ``import aml_magic`` must not need it
     import paramiko
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable
 
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import READ_LIMIT, CommandResult, TarProducer
 from aml_magic.domain.atomic_file import replace_file
 from aml_magic.domain.runfolder import copy_tree_safely, read_nofollow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 class LocalTransport:

@@ -3,7 +3,6 @@ Workbench file loads), atomic Workbench-style writers, and the project around it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config.compute import TYPES, ComputeTarget, load_compute, split_address, write_compute
 from aml_magic.domain.config.mappings import (
@@ -29,7 +28,9 @@ from aml_magic.domain.config.runconfig import (
     write_runconfig,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.config.dependencies import (
         CondaDependencies,
         MavenPackage,

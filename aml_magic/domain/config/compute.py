@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from aml_magic.domain.plain_data import field, field_names, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.domain import registry
 from aml_magic.errors import ConfigError
@@ -13,6 +12,10 @@ from aml_magic.domain.config._fields import Fields, load_mapping
 from aml_magic.domain.config._parse import parse_file
 from aml_magic.domain.config._tree import Node
 from aml_magic.domain.masking import is_reference, is_secret_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TYPES = tuple(registry.registered())
 _ALIASES = registry.aliases()

@@ -4,13 +4,16 @@ from __future__ import annotations
 import re
 from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, describe, load_mapping
 from aml_magic.domain.secrets import is_reference, looks_secret, url_passwords
 from aml_magic.domain.envvars import EnvironmentVariables, is_variable_name, variable_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FRAMEWORKS = ("Python", "PySpark")
 DEFAULT_CONDA_FILE = "aml_config/conda_dependencies.yml"

@@ -12,13 +12,16 @@ import json
 import os
 from aml_magic.domain.plain_data import field_names
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import RunRecord, parse_status
 from aml_magic.domain.envvars import environment_variables
 from aml_magic.domain.target_state import TargetState
 from aml_magic.domain.nofollow import read_nofollow, write_marker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RECORD_FILE = "record.json"
 RECORD_LIMIT = 4 << 20

@@ -7,11 +7,14 @@ import json
 import math
 import os
 from aml_magic.domain.plain_data import field, plain_data
-from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.domain.results import Artifact, Metric
 from aml_magic.domain.provenance import describe_python, python_facts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_LIMIT = 64 * 1024            # status.json is a few hundred bytes
 METRICS_CHUNK = 1 << 20             # one read of metrics.jsonl; also the longest metric line

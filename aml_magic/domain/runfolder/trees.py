@@ -7,12 +7,15 @@ import os
 import stat
 from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.domain.results import Artifact
 from aml_magic.domain.nofollow import open_dir_nofollow
 from aml_magic.domain.runfolder.parsing import display_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 

@@ -14,7 +14,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 #: The project's ignore files, read in this order in every folder.
 IGNORE_FILES = (".gitignore", ".amlignore")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError
 from aml_magic.targets.base import AgentTarget, LaunchRequest
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.placement import LocalPlacement
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import RunConfiguration
 
