@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.service.workspace import Workspace
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+# compiled by `re` on first use (its cache): only sweeps need them
+_NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_PLACEHOLDER = r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}"
 #: How long the submitter waits for the driver to take the sweep over.
 DRIVER_START_SECONDS = 30.0
 #: The fields a queued child gets when the driver starts it (the rest were set at submit).
@@ -70,7 +71,7 @@ def parse_sweep(specs: Sequence[str]) -> list[Parameter]:
     for spec in specs:
         name, sep, rest = spec.partition("=")
         values = tuple(v.strip() for v in rest.split(","))
-        if not sep or not _NAME.fullmatch(name.strip()) or not rest.strip() \
+        if not sep or not re.fullmatch(_NAME, name.strip()) or not rest.strip() \
                 or any(not v for v in values):
             raise AmlError(f"--sweep {spec!r}: expected NAME=VALUE[,VALUE...] with a name of "
                            "letters, digits, '_', '.' or '-' and no empty value (e.g. "
@@ -99,7 +100,7 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
             used.add(match.group(1))
             return point[match.group(1)]
         return match.group(0)
-    filled = [_PLACEHOLDER.sub(fill, arg) for arg in args]
+    filled = [re.sub(_PLACEHOLDER, fill, arg) for arg in args]
     for name, value in point.items():
         if name not in used:
             filled += [f"--{name}", value]
