@@ -22,13 +22,14 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain import registry
 from aml_magic.domain.user_dirs import config_file, load_settings
 from aml_magic.errors import AmlError, ConfigError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.config import ComputeTarget
 
 #: The names the user allows, and what each lets a project file do.

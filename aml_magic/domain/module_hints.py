@@ -10,8 +10,11 @@ when the run ends Failed, in the tail of its log, and stored as ``provenance["hi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 # "ModuleNotFoundError: No module named 'sklearn'" / "... 'sklearn.ensemble'" (compiled by
 # ``re`` on first use: only a failed run's log is searched)

@@ -9,7 +9,10 @@ run could overwrite the file, so every value is checked before it is kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 def python_facts(value: object) -> dict[str, str] | None:
     """The agent's ``python`` facts (``executable``, ``resolved``, ``version``, and ``prefix``

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from aml_magic.domain.plain_data import field, plain_data
 
 from aml_magic.errors import AmlError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:   # the shape of catalog(), declared in the API contract (types only)
+    from typing import Any, Literal
     from aml_magic.service.contract.models import TargetTypesJson
 
 #: The image the container types build on when ``baseDockerImage`` is not given.
@@ -28,8 +29,9 @@ DEFAULT_DOCKER_IMAGE = "aml-magic/base:bookworm"
 
 #: How an option's value is entered. ``password`` is a secret typed at attach (a masked prompt
 #: on the command line); only a reference to it is stored. ``path`` is a file on this machine.
-OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
-KINDS: tuple[OptionKind, ...] = get_args(OptionKind)
+KINDS: tuple[OptionKind, ...] = ("text", "integer", "flag", "choice", "path", "password")
+if TYPE_CHECKING:   # the same names (at run time OptionKind is made from KINDS, on first use)
+    OptionKind = Literal["text", "integer", "flag", "choice", "path", "password"]
 #: The JSON value of each kind in an attach request (a choice is also one of its ``choices``).
 VALUE_TYPES: dict[OptionKind, type] = {"text": str, "integer": int, "flag": bool, "choice": str,
                                       "path": str, "password": str}
@@ -44,7 +46,7 @@ SLURM = "launch=slurm"
 ANY = "*"
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class TargetType:
     """One compute type. ``placement`` says where run folders live (``local``: this machine;
     ``remote``: a machine reached over SSH), ``launch`` how the agent starts (``process``: a
@@ -71,7 +73,7 @@ class TargetType:
         return tuple(o.name for o in options_for(self.name))
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Option:
     """One option: an ``attach`` option (``name`` is its snake_case spelling and its REST body
     key), a ``.compute`` key (``key``; None for attach-only options), or both.
@@ -438,3 +440,10 @@ __all__ = [
     "attach_choices", "attach_options", "catalog", "check_attach", "compute_options",
     "default_for", "lookup", "option", "options_for", "registered", "types_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OptionKind":   # the type, for the API contract: typing is ~5 % of a CLI start
+        from typing import Literal
+        return Literal[KINDS]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

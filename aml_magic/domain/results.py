@@ -3,11 +3,14 @@ files it wrote (``outputs/``). Read from its run folder (``parsing``, ``trees``)
 history (``history.records`` re-exports them)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from aml_magic.domain.plain_data import plain_data
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Metric:
     """One logged value. ``value`` is a JSON scalar or a list; ``step`` counts per name and is
     filled in by the store when None; ``time`` defaults to the moment it is stored."""
@@ -18,7 +21,7 @@ class Metric:
     time: float | None = None
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Artifact:
     """One file under the run's ``outputs/``; ``path`` is relative to that folder, '/'-separated."""
 

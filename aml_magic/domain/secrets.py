@@ -13,7 +13,6 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Mapping
 
 from aml_magic.domain.masking import (
     MASK,
@@ -33,6 +32,10 @@ from aml_magic.domain.masking import (
 )
 from aml_magic.errors import SecretError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
+
 KEYRING_SERVICE = "aml_magic"
 #: Next to a secret's file, what it was stored for (``SecretStore.bind``); a reference's leaf
 #: has no '.', so no reference names one.
@@ -40,8 +43,9 @@ BINDING_SUFFIX = ".binding"
 #: Folder of target bindings (``bind_target``); kinds have no '_', so it is no kind's.
 BINDINGS_DIR = "_bindings"
 
-_REF_RE = re.compile(r"aml-secret:([a-z][a-z0-9-]{0,31})/([a-z0-9][a-z0-9-]{0,47})-([0-9a-f]{16})")
-_KIND_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+# compiled by `re` on first use (its cache): a project without secrets never needs them
+_REF_RE = r"aml-secret:([a-z][a-z0-9-]{0,31})/([a-z0-9][a-z0-9-]{0,47})-([0-9a-f]{16})"
+_KIND_RE = r"[a-z][a-z0-9-]{0,31}"
 
 
 def _slug(name: str) -> str:
@@ -85,7 +89,7 @@ class SecretStore:
             raise SecretError(f"{where}a secret reference must be text, not {type(ref).__name__}")
         if ref.startswith(WORKBENCH_PREFIX):
             raise self._workbench_error(context)
-        m = _REF_RE.fullmatch(ref)
+        m = re.fullmatch(_REF_RE, ref)
         if m is None:
             raise SecretError(f"{where}{ref[:60]!r} is not a valid secret reference "
                               "(expected aml-secret:<kind>/<name>-<16 hex>)")
@@ -128,7 +132,7 @@ class SecretStore:
         os.replace(tmp, path)
 
     def _new_ref(self, kind: str, name: str) -> tuple[str, Path]:
-        if not _KIND_RE.fullmatch(kind):
+        if not re.fullmatch(_KIND_RE, kind):
             raise SecretError(f"secret kind {kind!r} must be lower-case letters, digits and '-'")
         leaf = f"{_slug(name)}-{os.urandom(8).hex()}"
         return f"{SECRET_ENV_PREFIX}{kind}/{leaf}", self._ensure_dir(kind) / leaf

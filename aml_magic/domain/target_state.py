@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import math
 import posixpath
-from dataclasses import dataclass, field, fields
-from typing import Callable
+from aml_magic.domain.plain_data import field, field_names, plain_data
 
 from aml_magic.errors import TargetError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 JsonObject = dict[str, object]
 
 
-@dataclass
+@plain_data
 class TargetState:
     """The run's facts on its target; None means "not recorded". Grouped by who writes them."""
 
@@ -198,7 +201,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
 _EXPECTED = {key: _KINDS[check] for key, check in _CHECKS.items()}
 _PLAIN: dict[str, type] = {key: {_text: str, _flag: bool}[check]
                            for key, check in _CHECKS.items() if check in (_text, _flag)}
-_NAMES = tuple(f.name for f in fields(TargetState) if f.name not in ("extra", "malformed"))
+_NAMES = tuple(name for name in field_names(TargetState) if name not in ("extra", "malformed"))
 _UNSET: dict[str, None] = dict.fromkeys((*_NAMES, "malformed"))
 if set(_NAMES) != set(_CHECKS):
     raise RuntimeError("every TargetState field needs its check in _CHECKS")

@@ -20,9 +20,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_ENV = "AML_MAGIC_CONFIG"
 CACHE_ENV = "AML_MAGIC_CACHE_DIR"

@@ -4,12 +4,13 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
-import shlex
-from typing import Any, NoReturn
 
 from aml_magic.domain import registry
-from aml_magic.frontends import guidance
 from aml_magic.errors import AmlError, HelpShown
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "Failed",
                   "Canceled")
@@ -47,6 +48,8 @@ class ArgumentParser(argparse.ArgumentParser):
         choices = action.choices
         if choices is None or value in choices:
             return
+        # only on a refused value: the guidance table stays off every command's path
+        from aml_magic.frontends import guidance
         if isinstance(action, argparse._SubParsersAction):
             words = [*self.prog.split()[1:], *self._given[self._given.index(value):]] \
                 if value in self._given else [*self.prog.split()[1:], value]
@@ -313,6 +316,7 @@ def run_id_parser(prog: str, description: str) -> ArgumentParser:
 def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     """A magic's line parsed as a shell would split it (``#`` starts a comment)."""
     try:
+        import shlex   # only for a magic's line; the CLI gets argv split (~1 % of its start)
         argv = shlex.split(line, comments=True)
     except ValueError as err:
         raise AmlError(f"{parser.prog}: cannot split the arguments: {err}") from None

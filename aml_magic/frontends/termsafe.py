@@ -19,7 +19,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 # SGR: CSI, parameters made of digits, ';' and ':', then 'm'.
 _SGR = r"\x1b\[[0-9;:]*m"
@@ -29,14 +32,15 @@ _OTHER = (r"\x1b\[[0-?]*[ -/]*[@-~]?"
           r"|\x1b.?")
 # C0 controls other than tab, newline and carriage return; DEL; the C1 controls.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]"
-_PATTERN = re.compile(f"({_SGR})|({_OTHER})|({_CONTROL})", re.DOTALL)
+# Patterns as text: ``re`` compiles each once, on first use (ASCII listings never need them,
+# and compiling them at import cost ~1 % of every `aml` command).
+_PATTERN = f"({_SGR})|({_OTHER})|({_CONTROL})"
 
 
 # For listings: also carriage return, and the bidirectional overrides and isolates that reorder
 # what is shown ("Trojan Source").
 _STRICT_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-_STRICT = re.compile(f"{_OTHER}|{_STRICT_CONTROL}", re.DOTALL)
-_STRICT_SEARCH = re.compile(_STRICT_CONTROL)
+_STRICT = f"{_OTHER}|{_STRICT_CONTROL}"
 _PLAIN_ASCII = bytes([9, 10, *range(0x20, 0x7f)])
 
 
@@ -67,9 +71,9 @@ def visible(text: str) -> str:
     if text.isascii():                # the usual listing: one pass in C over its bytes
         if not text.encode("ascii").translate(None, _PLAIN_ASCII):
             return text
-    elif not _STRICT_SEARCH.search(text):
+    elif not re.search(_STRICT_CONTROL, text):
         return text
-    return _STRICT.sub(_shown, text)
+    return re.sub(_STRICT, _shown, text, flags=re.DOTALL)
 
 
 def neutralise(text: str) -> str:
@@ -77,7 +81,7 @@ def neutralise(text: str) -> str:
     (``ESC`` as ``^[``, other controls as ``\\xNN``)."""
     if "\x1b" not in text and not re.search(_CONTROL, text):
         return text
-    return _PATTERN.sub(_visible, text)
+    return re.sub(_PATTERN, _visible, text, flags=re.DOTALL)
 
 
 def for_stream(stream: object) -> bool:

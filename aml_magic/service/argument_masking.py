@@ -9,12 +9,12 @@ spellings (``Masker``); a URL's password is masked as everywhere else."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from aml_magic.domain import registry
 from aml_magic.domain.secrets import Masker
 from aml_magic.errors import AmlError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget
     from aml_magic.domain.secrets import SecretStore

@@ -3,7 +3,6 @@ let the target type check what it needs (the remote type pins the host key), the
 ``.compute``/``.runconfig`` pair, both or neither."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import ComputeTarget, RunConfiguration, split_address
 from aml_magic.domain.registry import check_attach, option
@@ -11,7 +10,9 @@ from aml_magic.errors import AmlError
 from aml_magic.targets import target_class
 from aml_magic.targets.ssh import binding as ssh_binding
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.service.workspace import Workspace
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import AmlError, ApiError, UnsafeRunFile
 from aml_magic.domain.history.records import Artifact, Metric, RunRecord
@@ -14,6 +13,7 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.runfolder import LOG_CHUNK, open_file_nofollow, read_nofollow
 from aml_magic.domain.snapshot import folder_watch
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.secrets import Masker
     from aml_magic.service.workspace import Workspace

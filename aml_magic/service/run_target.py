@@ -14,13 +14,14 @@ that one function, so a run configuration that prepares also submits, and one th
 is refused by both with the same line."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
 
 from aml_magic.domain import registry
 from aml_magic.domain.target_state import foreign_paths
 from aml_magic.errors import RunOrphaned, TargetError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from aml_magic.domain.config import ComputeTarget, ProjectConfig, RunConfiguration

@@ -19,12 +19,10 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
@@ -43,13 +41,16 @@ from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.run import Run
 from aml_magic.service.sweep_array import cancel_array
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
     from aml_magic.domain.history.store import RunStore
     from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.service.workspace import Workspace
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+# compiled by `re` on first use (its cache): only sweeps need them
+_NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_PLACEHOLDER = r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}"
 #: How long the submitter waits for the driver to take the sweep over.
 DRIVER_START_SECONDS = 30.0
 #: The fields a queued child gets when the driver starts it (the rest were set at submit).
@@ -57,7 +58,7 @@ _FILLED = ("run_configuration", "target", "target_type", "command", "script",
            "config_snapshot", "environment", "snapshot_digest", "git_commit", "git_dirty")
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Parameter:
     """One ``--sweep NAME=V1,V2,...``."""
 
@@ -71,7 +72,7 @@ def parse_sweep(specs: Sequence[str]) -> list[Parameter]:
     for spec in specs:
         name, sep, rest = spec.partition("=")
         values = tuple(v.strip() for v in rest.split(","))
-        if not sep or not _NAME.fullmatch(name.strip()) or not rest.strip() \
+        if not sep or not re.fullmatch(_NAME, name.strip()) or not rest.strip() \
                 or any(not v for v in values):
             raise AmlError(f"--sweep {spec!r}: expected NAME=VALUE[,VALUE...] with a name of "
                            "letters, digits, '_', '.' or '-' and no empty value (e.g. "
@@ -100,7 +101,7 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
             used.add(match.group(1))
             return point[match.group(1)]
         return match.group(0)
-    filled = [_PLACEHOLDER.sub(fill, arg) for arg in args]
+    filled = [re.sub(_PLACEHOLDER, fill, arg) for arg in args]
     for name, value in point.items():
         if name not in used:
             filled += [f"--{name}", value]
@@ -216,6 +217,7 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
     sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
     the parent's run folder, not the project's: ``-m`` puts the working folder first on
     ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
+    import subprocess   # only for a sweep: `aml experiment submit` of one run never starts one
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parents[2])

@@ -8,16 +8,19 @@ array (``cancel_array``).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
 
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.plain_data import replace
 from aml_magic.domain.target_state import TargetState
 from aml_magic.errors import AmlError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from aml_magic.service.workspace import Workspace
     from aml_magic.targets.base import LaunchRequest, Target
 
@@ -30,7 +33,7 @@ def array_target(ws: Workspace, runconfig: str, overrides: dict[str, Any] | None
     try:
         rc = ws.config.runconfig(runconfig)
         if overrides:
-            rc = dataclasses.replace(rc, **overrides)
+            rc = replace(rc, **overrides)
         target = ws.target_for(ws.config.target_of(rc))
     except AmlError:
         return None

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from aml_magic.errors import AmlError, ConfigError
 from aml_magic.domain.config import (
@@ -29,7 +29,6 @@ from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.service import sweep
 from aml_magic.service.argument_masking import masked_arguments
-from aml_magic.service.attach import attach_target, bind_login
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
 from aml_magic.service.run_target import (
@@ -42,7 +41,9 @@ from aml_magic.service.run_target import (
 from aml_magic.targets import target_class
 from aml_magic.targets.base import Dependencies, Launched, LaunchRequest, PrepareResult, Target
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
 
@@ -144,10 +145,14 @@ class Workspace:
 
         Options are those of ``aml computetarget attach`` (address, username, password,
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
+        # attach loads the SSH binding and host key modules: not at import, where every
+        # `aml experiment submit` would pay for them (~2 % of its start)
+        from aml_magic.service.attach import attach_target
         return attach_target(self, type_name, name, **options)
 
     def bind_login(self, compute: ComputeTarget) -> None:
         """Bind the target's stored login secret to the host its file names (see attach)."""
+        from aml_magic.service.attach import bind_login   # see attach()
         bind_login(self, compute)
 
     def detach(self, name: str) -> None:

@@ -3,11 +3,11 @@ maps a ``type`` to its class."""
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.registry import lookup, registered
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.targets.base import Target
 

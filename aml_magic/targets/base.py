@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, ClassVar
+from collections.abc import Callable
 
 from aml_magic.domain import runfolder
 from aml_magic.domain.runfolder.parsing import AgentState  # re-exported: targets read it
@@ -24,7 +24,9 @@ from aml_magic.targets.dependencies import Dependencies
 from aml_magic.targets.spark_submit import spark_submit_argv
 from aml_magic.targets.launched import AgentStarted, Launched
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import ClassVar
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.envvars import EnvironmentVariables
     from aml_magic.domain.secrets import SecretStore
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[str], None]
 
 
-@dataclass
+@plain_data
 class PrepareResult:
     """What ``prepare`` did: ``built`` false means an existing environment was reused or none is
     needed; ``message`` is the one line a front end shows."""
@@ -46,7 +48,7 @@ class PrepareResult:
     seconds: float = 0.0
 
 
-@dataclass
+@plain_data
 class LaunchRequest:
     """Everything a target needs to start one run. ``env`` and ``secret_values`` hold resolved
     secret values: they go to the agent on stdin (``env`` and ``mask``) and are never stored;

@@ -1,9 +1,10 @@
 """What a target gets from the workspace besides the compute and the run configuration."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable
     from aml_magic.domain.config.dependencies import CondaDependencies, SparkDependencies
 
 

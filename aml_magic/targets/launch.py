@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import TargetError
 from aml_magic.targets.base import (
@@ -23,6 +22,7 @@ from aml_magic.targets.base import (
 )
 from aml_magic.transports.base import CommandResult
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 
 from aml_magic.domain import runfolder
 from aml_magic.domain.provenance import python_facts
@@ -11,7 +11,7 @@ from aml_magic.domain.target_state import TargetState
 from aml_magic.errors import TargetError
 
 
-@dataclass
+@plain_data
 class AgentStarted:
     """The launcher's answer once the detached agent runs (``Placement.start_agent``)."""
     run_dir: str
@@ -37,7 +37,7 @@ class AgentStarted:
                    copied_files=copied if type(copied) is int else None)
 
 
-@dataclass
+@plain_data
 class Launched:
     """What ``submit`` returns: the state to record, and the interpreter facts the agent
     reported (they go to ``RunRecord.provenance``, not into the target state)."""

@@ -22,13 +22,13 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from aml_magic.domain.snapshot.manifest import Manifest
 
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.errors import AmlError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aml_magic.domain.snapshot.manifest import Manifest
 
 SPARE_LIMIT_BYTES = 64 * 1024 * 1024
 _WAIT_FOR_RUN_SECONDS = 2.0     # copy after the run ended, or after this long: never during

@@ -4,10 +4,9 @@ Light on purpose: the local target imports it on every submit, the build code on
 environment is needed."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aml_magic.targets.base import PrepareResult
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.targets.base import Dependencies, LaunchRequest, Launched, ProgressCallback

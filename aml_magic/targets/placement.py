@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
 import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aml_magic.domain import runfolder
 from aml_magic.errors import TargetError
@@ -31,6 +29,7 @@ from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
 from aml_magic.targets.base import AgentStarted, TargetState
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.secrets import SecretStore
@@ -189,6 +188,7 @@ class LocalPlacement(Placement):
         python = self.python()
         if _FORK_SUPERVISORS and python == sys.executable and threading.active_count() == 1:
             return self._fork_agent(request, spec, run_dir, python)
+        import subprocess   # loaded by the launcher already; the CLI forks instead (~7 %)
         launcher = self._launcher(python)
         declared = None if request.secret_values else request.env
         try:

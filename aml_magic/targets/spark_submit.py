@@ -3,8 +3,8 @@ PySpark), and what a driver's log says about its application."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config.dependencies import SparkDependencies
 

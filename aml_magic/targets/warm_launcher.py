@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Mapping
 
 from aml_magic.targets.local_spare import after_run
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
 
 GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"   # agent/_prestart.py reads it
 
@@ -56,6 +59,7 @@ class WarmLauncher:
         return self._popen(ahead=False)
 
     def _popen(self, *, ahead: bool) -> subprocess.Popen[bytes]:
+        import subprocess   # not at import: the CLI forks its runs and never starts one (~7 %)
         env = dict(os.environ)
         if ahead:
             env[GUESS_VARIABLE] = json.dumps(self._guess)
@@ -93,6 +97,7 @@ class WarmLauncher:
 
 def _discard(proc: subprocess.Popen[bytes]) -> None:
     """End an unused launcher: end of input makes it exit without doing anything."""
+    import subprocess   # loaded already: the launcher was started with it
     try:
         proc.communicate(b"", timeout=10)
     except (OSError, ValueError, subprocess.TimeoutExpired):

@@ -1,12 +1,18 @@
 """The transport contract every target is written against, once."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
-from typing import BinaryIO, Callable, Protocol
+from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+else:
+    Protocol = object   # the contract is for type checkers; no `typing` import at run time
 
 
-@dataclass
+@plain_data
 class CommandResult:
     """What a command run on a target gave back. (A docstring also spares ``dataclass`` the
     ``inspect.signature`` it would otherwise build one from at import.)"""
@@ -20,7 +26,7 @@ class CommandResult:
         return self.stdout.decode("utf-8", "replace")
 
 
-TarProducer = Callable[[BinaryIO], None]
+TarProducer = Callable[["BinaryIO"], None]
 
 #: What one ``read_file`` returns at most when the caller gives no ``limit``: files on a
 #: target may be written by a run (``/dev/zero``, a 10 GB log), so no read is unbounded.

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
 
 from aml_magic.errors import TargetError
 from aml_magic.transports.base import READ_LIMIT, CommandResult, TarProducer
 from aml_magic.domain.atomic_file import replace_file
 from aml_magic.domain.runfolder import copy_tree_safely, read_nofollow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 class LocalTransport:
@@ -19,6 +20,9 @@ class LocalTransport:
 
     def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None,
             check: bool = True) -> CommandResult:
+        # subprocess and tempfile are not imported at module level: the CLI's local submit
+        # loads this module and never calls them (~10 % of its start)
+        import subprocess
         try:
             # its own session: a notebook's Interrupt (SIGINT to the kernel's whole process
             # group) must not kill a command a background thread waits on; an interrupt of the
@@ -37,6 +41,7 @@ class LocalTransport:
 
     def stream(self, argv: list[str], *, on_line: Callable[[str], None],
                timeout: float | None = None) -> int:
+        import subprocess   # see run()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill) if timeout else None
@@ -63,6 +68,7 @@ class LocalTransport:
     def put_tar(self, producer: TarProducer, dest_dir: str) -> None:
         dest = Path(os.path.expanduser(dest_dir))
         dest.mkdir(parents=True, exist_ok=True)
+        import tempfile   # see run()
         with tempfile.TemporaryFile() as buf:
             producer(buf)
             buf.seek(0)

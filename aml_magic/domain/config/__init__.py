@@ -3,7 +3,6 @@ Workbench file loads), atomic Workbench-style writers, and the project around it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
 
 from aml_magic.domain.config.compute import TYPES, ComputeTarget, load_compute, split_address, write_compute
 from aml_magic.domain.config.mappings import (
@@ -29,7 +28,9 @@ from aml_magic.domain.config.runconfig import (
     write_runconfig,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.config.dependencies import (
         CondaDependencies,
         MavenPackage,
@@ -44,12 +45,17 @@ if TYPE_CHECKING:
 _DEPENDENCY_NAMES = ("CondaDependencies", "MavenPackage", "SparkDependencies", "load_conda",
                      "load_spark", "write_conda", "write_spark")
 
-ConfigModel = Union[ComputeTarget, RunConfiguration, "CondaDependencies", "SparkDependencies"]
+if TYPE_CHECKING:
+    ConfigModel = ComputeTarget | RunConfiguration | CondaDependencies | SparkDependencies
 
 
 def __getattr__(name: str) -> Any:
     if name in _DEPENDENCY_NAMES:
         return getattr(dependency_models(), name)
+    if name == "ConfigModel":   # made on first use: its forward references cost ~1 % at import
+        models = dependency_models()
+        return (ComputeTarget | RunConfiguration | models.CondaDependencies
+                | models.SparkDependencies)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

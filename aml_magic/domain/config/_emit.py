@@ -8,9 +8,12 @@ import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_PLAIN_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]*"  # compiled by `re` on first use
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 _dumper_class: type | None = None
 
@@ -50,7 +53,7 @@ def _dumper() -> type:
 
 
 def _plain_key(key: str) -> bool:
-    return bool(_PLAIN_KEY.fullmatch(key)) and key.lower() not in _RESERVED
+    return bool(re.fullmatch(_PLAIN_KEY, key)) and key.lower() not in _RESERVED
 
 
 def dump_value(value: Any) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._parse import Entry, Node, parse_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _KINDS = {dict: "a mapping", list: "a list", bool: "true or false", int: "a number",
           float: "a number", str: "text", type(None): "empty"}

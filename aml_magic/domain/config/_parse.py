@@ -7,13 +7,14 @@ similar hazards (FORMATS.md, "Parser hazards"); everything YAML can read is acce
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config import _parse_cache
 from aml_magic.domain.config._tree import Entry, Node
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:   # PyYAML is imported on the first parse that misses the cache
+    from typing import Any
     import yaml
 
 #: The loader class; None means libyaml's when installed (much faster), else the pure-Python

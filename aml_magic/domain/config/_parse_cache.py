@@ -17,11 +17,14 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Any
 
 from aml_magic.domain.config._tree import Entry, Node
 from aml_magic.domain.secrets import mask_value
 from aml_magic.domain.user_dirs import project_cache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CACHE_NAME = "config-trees.json"
 #: Trees kept per project (a project has a few dozen files; edits leave old texts behind).

@@ -2,11 +2,14 @@
 (``_parse`` builds it from YAML, ``_parse_cache`` from its JSON cache)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from aml_magic.domain.plain_data import plain_data
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@plain_data
 class Node:
     """A loaded value and where it starts (1-based). Mappings keep their entries in file order."""
 
@@ -26,7 +29,7 @@ class Node:
         return self.items is not None
 
 
-@dataclass
+@plain_data
 class Entry:
     """One ``key: value`` of a mapping, with the key's own position."""
 

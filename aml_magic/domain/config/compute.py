@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from aml_magic.domain.plain_data import field, field_names, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.domain import registry
 from aml_magic.errors import ConfigError
@@ -13,6 +12,10 @@ from aml_magic.domain.config._fields import Fields, load_mapping
 from aml_magic.domain.config._parse import parse_file
 from aml_magic.domain.config._tree import Node
 from aml_magic.domain.masking import is_reference, is_secret_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TYPES = tuple(registry.registered())
 _ALIASES = registry.aliases()
@@ -31,7 +34,7 @@ _COMMENTS: dict[str, str] = {
     **{str(o.key): o.comment for o in _OPTIONS}}
 
 
-@dataclass
+@plain_data
 class ComputeTarget:
     """One ``<name>.compute`` file. ``type`` is normalized (``localdocker`` is ``docker``).
 
@@ -137,7 +140,7 @@ class ComputeTarget:
         return 1
 
 
-_FIELDS = frozenset(f.name for f in fields(ComputeTarget))
+_FIELDS = frozenset(field_names(ComputeTarget))
 
 
 def split_address(address: str) -> tuple[str, int | None]:

@@ -2,13 +2,16 @@
 the configuration snapshot each run records (secrets are references already)."""
 from __future__ import annotations
 
-from typing import Any
 
 from aml_magic.domain.config.compute import _KEYS as _COMPUTE_KEYS
 from aml_magic.domain.config.compute import SECRET_KEYS, ComputeTarget
 from aml_magic.domain.config.runconfig import _KEYS as _RUNCONFIG_KEYS
 from aml_magic.domain.config.runconfig import RunConfiguration
 from aml_magic.domain.masking import MASK, is_reference, mask_tree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def compute_to_mapping(target: ComputeTarget) -> dict[str, Any]:

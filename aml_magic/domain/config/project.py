@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import ConfigError, ProjectNotFound
 from aml_magic.domain.config._emit import atomic_create
@@ -14,6 +13,7 @@ from aml_magic.domain.config.runconfig import RunConfiguration, load_runconfig, 
 from aml_magic.domain.config.ignore_entries import ADOPTED_ENTRIES, IGNORE_FILE_NAMES, ensure_entries
 from aml_magic.domain.config.templates import AMLIGNORE, CONFIG_FILES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:   # loaded on first use: a local run never reads its conda or Spark file
     from aml_magic.domain.config.dependencies import CondaDependencies, SparkDependencies
 

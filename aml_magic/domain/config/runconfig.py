@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.config._emit import atomic_write, order_keys, render
 from aml_magic.domain.config._fields import Fields, describe, load_mapping
 from aml_magic.domain.secrets import is_reference, looks_secret, url_passwords
 from aml_magic.domain.envvars import EnvironmentVariables, is_variable_name, variable_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FRAMEWORKS = ("Python", "PySpark")
 DEFAULT_CONDA_FILE = "aml_config/conda_dependencies.yml"
@@ -45,7 +48,7 @@ _COMMENTS = {
 }
 
 
-@dataclass
+@plain_data
 class RunConfiguration:
     """One ``<name>.runconfig`` (or early ``.amb``) file, with FORMATS.md defaults applied."""
 

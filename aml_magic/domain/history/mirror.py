@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields
+from aml_magic.domain.plain_data import field_names
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.records import RunRecord, parse_status
 from aml_magic.domain.envvars import environment_variables
 from aml_magic.domain.target_state import TargetState
 from aml_magic.domain.nofollow import read_nofollow, write_marker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 RECORD_FILE = "record.json"
 RECORD_LIMIT = 4 << 20
@@ -38,7 +41,7 @@ def write_record(run_folder: Path, record: RunRecord, *, new: bool = False) -> N
     """Mirror ``record`` into its run folder; failing to (the folder is gone, the disk is
     full) never fails the history write it follows: repair then rebuilds less. ``new``: the
     folder was just created by this process (one file creation instead of two and a rename)."""
-    data = {f.name: getattr(record, f.name) for f in fields(record)}  # JSON copies it
+    data = {name: getattr(record, name) for name in field_names(RunRecord)}  # JSON copies it
     data["status"] = record.status.value
     data["target_state"] = record.target_state.to_json()
     try:
@@ -76,7 +79,7 @@ def read_record(run_folder: Path) -> RunRecord | None:
     if not isinstance(data, dict):
         return None
     values: dict[str, Any] = {"run_id": run_folder.name}
-    known = {f.name for f in fields(RunRecord)}
+    known = set(field_names(RunRecord))
     for name, types in _FIELD_TYPES.items():
         if name not in data or name not in known:
             continue

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import AmlError, HistoryDamaged
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.target_state import TargetState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MIGRATIONS: list[tuple[str, ...]] = [
     (  # 1: runs, transitions, metrics, artifacts

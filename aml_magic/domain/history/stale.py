@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.mirror import write_new
@@ -29,7 +28,9 @@ def _hostname() -> str:
     every submit)."""
     return os.uname().nodename
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.history.store import RunStore
 
 SUBMITTER_FILE = "submitter.json"

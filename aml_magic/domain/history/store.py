@@ -10,7 +10,6 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable
 
 from aml_magic.errors import AmlError, RunNotFound
 from aml_magic.domain.history import schema
@@ -24,6 +23,10 @@ from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.target_state import TargetState
 from aml_magic.domain.nofollow import append_nofollow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from aml_magic.domain.plain_data import field, plain_data
 
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.domain.results import Artifact, Metric
 from aml_magic.domain.provenance import describe_python, python_facts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_LIMIT = 64 * 1024            # status.json is a few hundred bytes
 METRICS_CHUNK = 1 << 20             # one read of metrics.jsonl; also the longest metric line
@@ -23,7 +26,7 @@ LIST_LIMIT = 100_000                # items of a list-valued metric
 STATES = ("Running", "Completed", "Failed", "Canceled")
 
 
-@dataclass
+@plain_data
 class AgentState:
     """The agent's ``status.json`` as the client sees it."""
     state: str                          # Running | Completed | Failed | Canceled | Missing
@@ -80,7 +83,7 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
                       python_facts=python_facts(data.get("python")))
 
 
-@dataclass
+@plain_data
 class MetricsChunk:
     """What one read of ``metrics.jsonl`` gave: the metrics, how many bytes the caller may move
     its offset by, whether the next read starts inside an overlong line (to be skipped up to its

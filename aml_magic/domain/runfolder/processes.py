@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from aml_magic.agent.proctool import is_same, kill_session, signal_process
 from aml_magic.agent import AGENT_DIR
 from aml_magic.domain.target_state import TargetState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Runs PYTHON (``~/`` expanded on the target) with the remaining arguments.
 _EXEC_PYTHON = 'p=$1; shift; case $p in "~/"*) p="$HOME/${p#"~/"}";; esac; exec "$p" "$@"'

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
-from typing import Any
 
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.domain.results import Artifact
 from aml_magic.domain.nofollow import open_dir_nofollow
 from aml_magic.domain.runfolder.parsing import display_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -24,7 +27,7 @@ def _sha256() -> Any:
     return hashlib.sha256()
 
 
-@dataclass
+@plain_data
 class CopyReport:
     """What ``copy_tree_nofollow`` did: the files copied (relative, '/'-separated, UTF-8 with
     escapes) and what it refused, each with why."""

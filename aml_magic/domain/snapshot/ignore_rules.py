@@ -14,7 +14,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 #: The project's ignore files, read in this order in every folder.
 IGNORE_FILES = (".gitignore", ".amlignore")
@@ -27,7 +30,7 @@ def read_ignore_file(path: str) -> str:
 
 
 _compiled_specs: dict[str, _Matcher] = {}
-_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+_NAMED_GROUP = r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>"  # compiled by `re` on first use
 
 
 class _Matcher:
@@ -49,7 +52,7 @@ class _Matcher:
                     or "(?P=" in regex.pattern:
                 self.always_check = True          # not combinable: ask pathspec every time
                 return
-            sources.append("(?:" + _NAMED_GROUP.sub("(?:", regex.pattern) + ")")
+            sources.append("(?:" + re.sub(_NAMED_GROUP, "(?:", regex.pattern) + ")")
         if sources:
             try:
                 self.any = re.compile("|".join(sources))

@@ -9,12 +9,15 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.snapshot.manifest import (
     _CHUNK, FileEntry, Manifest, _check_relpath, _hash_file, _HashCache, hash_cache_path
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 
 def materialize(manifest: Manifest, project_root: Path, dest: Path, *,

@@ -24,10 +24,13 @@ import os
 import stat
 import struct
 import threading
-from typing import Any
 
 from aml_magic.domain.config.compute import holds_plaintext_secret
 from aml_magic.domain.snapshot.ignore_rules import IGNORE_FILES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # <sys/inotify.h>
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import ProjectConfig, find_project
 from aml_magic.frontends import arguments as A
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.service.workspace import Workspace
 
 

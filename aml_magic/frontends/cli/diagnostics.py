@@ -15,7 +15,10 @@ import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 INTERNAL_EXIT = 3
 _HINT = "run the command again as `aml --debug ...` for the traceback"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
@@ -41,7 +40,9 @@ def add_experiment(group: argparse.ArgumentParser, verb: str | None = None) -> N
         A.add_run_id(p, flag=True)
         p.set_defaults(handler=cmd_cancel)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.history.records import RunRecord
     from aml_magic.service.run import Run
     from aml_magic.service.workspace import Workspace

@@ -1,13 +1,13 @@
 """The agent as a detached process on the placement's machine (``local`` and ``remote``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from aml_magic.domain.provenance import describe_python
 from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.base import Launched, TargetState
 from aml_magic.targets.launch import Launch, launch_spec, write_cancel_marker
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.targets.base import AgentTarget
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING
 
 from aml_magic.errors import AmlError, ConfigError
 from aml_magic.targets.base import AgentTarget, LaunchRequest, describe_python
@@ -16,6 +15,7 @@ from aml_magic.targets.own_environment import OwnEnvironment
 from aml_magic.targets.process.launch import ProcessLaunch
 from aml_magic.targets.placement import LocalPlacement
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import RunConfiguration
     from aml_magic.targets.base import Dependencies, ProgressCallback

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
-
 from aml_magic.domain.user_dirs import cache_root
 from aml_magic.errors import TargetError
 from aml_magic.targets.env_build_scripts import local_uv_binary
 from aml_magic.targets.machine_environment import BuildPlace, MachineEnvironment, machine_environment
 from aml_magic.transports.local import LocalTransport
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from aml_magic.domain.config import RunConfiguration
     from aml_magic.targets.base import AgentTarget, Dependencies, ProgressCallback

@@ -10,14 +10,15 @@ trust-on-first-use of ssh itself; after that any change is refused (``check_logi
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import split_address
 from aml_magic.domain.secrets import SECRET_ENV_PREFIX
 from aml_magic.errors import HostKeyError, SecretError
 from aml_magic.transports.hostkeys import normalize_fingerprint
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.config import ComputeTarget
     from aml_magic.domain.secrets import SecretStore
 
