@@ -24,12 +24,13 @@ from aml_magic.domain.config import find_project
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
+from aml_magic.service.run_table import TableRequest, run_query, run_table
 
 if TYPE_CHECKING:
     from aml_magic.service.contract.models import (
         AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
         PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
-        SubmitRequest, TargetJson
+        RunTableJson, SubmitRequest, TargetJson
     )
 
 #: Largest page of runs one request may ask for.
@@ -202,6 +203,13 @@ class AmlService:
                 "total": store.count_runs(status=status, target=target),
                 "active": len(store.active_runs()),      # the status index: few rows
                 "limit": limit, "offset": offset}
+
+    def run_table(self, path: str, request: TableRequest) -> RunTableJson:
+        """A page of the main area's runs table: sorted and filtered on the server."""
+        run_query(request)                      # a bad request fails before any work
+        workspace = self.workspace(path)
+        self.reconcile_project(workspace, background=False)
+        return run_table(workspace, self._project_json(workspace), request)
 
     def run(self, path: str, run_id: str) -> RunDetailJson:
         """A run in full, reconciled with its target first when it is still going."""
