@@ -1,0 +1,139 @@
+import { Panel, Widget } from '@lumino/widgets';
+
+import { h, replaceChildren } from '../dom';
+import { RunsModel } from '../model';
+import { ITableRow, RunsTableModel } from '../tableModel';
+import { ALL_STATUSES, IRun } from '../tokens';
+import { RunDetailView } from './runDetail';
+import { runName, RunsGrid } from './runsGrid';
+import { Rendered } from './rendered';
+
+/** Pause after the last keystroke in "Filter runs" before the server is asked. */
+const FILTER_DEBOUNCE_MS = 250;
+
+/**
+ * The runs page of the main area: a search box ("Filter runs"), status and target filters,
+ * the count of matching runs, and the virtualized grid of runs. Sorting, filtering and
+ * searching all happen on the server; clicking a row opens the run's page.
+ */
+export class RunsPage extends Panel {
+  constructor(
+    readonly model: RunsTableModel,
+    private readonly _sidebar: RunsModel,
+    open: (row: ITableRow) => void
+  ) {
+    super();
+    this.addClass('aml-RunsPage');
+    this.title.label = 'Runs';
+    this.title.closable = true;
+    this.title.caption = `aml_magic runs of ${model.projectPath || 'the server root'}`;
+    this.addWidget(new Widget({ node: h('div', { className: 'aml-TableToolbar' },
+      this._search, this._status, this._target, this._count.node) }));
+    this.addWidget(new Widget({ node: this._error.node }));
+    this.addWidget(new RunsGrid(model, open));
+    const apply = () => model.setFilters(this._status.value, this._target.value, this._search.value);
+    this._status.addEventListener('change', apply);
+    this._target.addEventListener('change', apply);
+    this._search.addEventListener('input', () => {
+      window.clearTimeout(this._debounce);
+      this._debounce = window.setTimeout(apply, FILTER_DEBOUNCE_MS);
+    });
+    model.changed.connect(this._render, this);
+    _sidebar.changed.connect(this._syncTargets, this);
+    this._syncTargets();
+    this._render();
+  }
+
+  dispose(): void {
+    this.model.stop();
+    window.clearTimeout(this._debounce);
+    this._sidebar.changed.disconnect(this._syncTargets, this);
+    super.dispose();
+  }
+
+  protected onAfterShow(): void {
+    this.model.start();
+  }
+
+  protected onAfterAttach(): void {
+    this.model.start();
+  }
+
+  protected onBeforeHide(): void {
+    this.model.stop();
+  }
+
+  private _render(): void {
+    const m = this.model;
+    const total = m.total;
+    this._count.render(String(total), () => h('span', { className: 'aml-TableCount' },
+      total === null ? 'Loading runs…' : `${total} run${total === 1 ? '' : 's'}`));
+    this._error.render(m.error, () => m.error ? h('div', { className: 'aml-Error', role: 'alert' }, m.error) : null);
+  }
+
+  /** The target filter offers the project's targets (and keeps the one chosen). */
+  private _syncTargets(): void {
+    const names = this._sidebar.targets.map(t => t.name);
+    const chosen = this._target.value;
+    if (chosen && names.indexOf(chosen) < 0) {
+      names.push(chosen);
+    }
+    const wanted = ['', ...names];
+    if (Array.from(this._target.options).map(o => o.value).join('|') !== wanted.join('|')) {
+      replaceChildren(this._target, ...wanted.map(v => h('option', { value: v }, v || 'all targets')));
+      this._target.value = chosen;
+    }
+  }
+
+  private _debounce = 0;
+  private _search = h('input', {
+    type: 'search', className: 'aml-TableSearch jp-mod-styled', 'aria-label': 'Filter runs',
+    placeholder: 'Filter runs by name, arguments or id'
+  }) as HTMLInputElement;
+  private _status = h('select', { className: 'aml-TableStatus jp-mod-styled', 'aria-label': 'Status filter' },
+    h('option', { value: '' }, 'all statuses'), ...ALL_STATUSES.map(s => h('option', { value: s }, s))) as HTMLSelectElement;
+  private _target = h('select', { className: 'aml-TableTarget jp-mod-styled', 'aria-label': 'Target filter' }) as HTMLSelectElement;
+  private _count = new Rendered(h('span', { className: 'aml-TableCountArea', 'aria-live': 'polite' }));
+  private _error = new Rendered(h('div', { className: 'aml-TableError' }));
+}
+
+/**
+ * A run's page in the main area: its name as the heading and the run's detail (the same
+ * component the sidebar shows), over a model of its own, so several runs stay open side by
+ * side and each follows its log while it is live.
+ */
+export class RunPage extends Panel {
+  constructor(run: IRun, projectPath: string) {
+    super();
+    this.addClass('aml-RunPage');
+    this.id = runPageId(run.run_id);
+    this.title.label = runName(run);
+    this.title.caption = run.run_id;
+    this.title.closable = true;
+    const model = this._model = new RunsModel();
+    model.folder = projectPath;
+    model.runs.update(run);
+    const heading = new Widget({ node: h('h2', { className: 'aml-RunPageName' }, runName(run)) });
+    this.addWidget(heading);
+    this.addWidget(new RunDetailView(model));
+    model.detail.changed.connect(() => {
+      if (!model.detail.runId && !this.isDisposed && !this._closing) {
+        this.close();                              // its "×" closes the page
+      }
+    });
+    model.detail.open(run.run_id);
+  }
+
+  dispose(): void {
+    this._closing = true;
+    this._model.dispose();
+    super.dispose();
+  }
+
+  private _model: RunsModel;
+  private _closing = false;
+}
+
+export function runPageId(runId: string): string {
+  return `aml-run-${runId}`;
+}
