@@ -18,6 +18,9 @@ export interface ITableRow {
   parameters: Record<string, unknown>;
 }
 
+/** Metric (and parameter) columns shown until some are chosen: the first names. */
+const DEFAULT_COLUMNS = 3;
+
 /** The sorts whose first click is ascending (names, statuses, targets read A to Z). */
 const ASCENDING_FIRST = new Set(['name', 'status', 'target']);
 
@@ -44,6 +47,30 @@ export class RunsTableModel {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** The metric columns shown: those chosen, else the first few names. */
+  get shownMetrics(): string[] {
+    return this._chosen.metric || this.metricNames.slice(0, DEFAULT_COLUMNS);
+  }
+
+  /** The parameter columns shown: those chosen, else the first few names. */
+  get shownParameters(): string[] {
+    return this._chosen.param || this.parameterNames.slice(0, DEFAULT_COLUMNS);
+  }
+
+  /** Show or hide the column of a metric or parameter (the column chooser). */
+  showColumn(kind: 'metric' | 'param', name: string, shown: boolean): void {
+    const names = kind === 'metric' ? this.metricNames : this.parameterNames;
+    const current = kind === 'metric' ? this.shownMetrics : this.shownParameters;
+    const wanted = new Set(current);
+    if (shown) {
+      wanted.add(name);
+    } else {
+      wanted.delete(name);
+    }
+    this._chosen[kind] = names.filter(n => wanted.has(n));
+    this._changed.emit(undefined);
   }
 
   /** The row at INDEX, or undefined while its page is not read yet. */
@@ -177,6 +204,7 @@ export class RunsTableModel {
     }
   }
 
+  private _chosen: { metric: string[] | null; param: string[] | null } = { metric: null, param: null };
   private _pages = new Map<number, ITableRow[]>();
   private _loading = new Set<number>();
   private _view: [number, number] = [0, 0];

@@ -9,8 +9,6 @@ import { statusBadge } from './badge';
 export const ROW_HEIGHT = 28;
 /** Rows rendered beyond each edge of the view, so a short scroll shows no blank rows. */
 const OVERSCAN = 8;
-/** How many metric and parameter columns are shown (the first names, sorted). */
-const EXTRA_COLUMNS = 3;
 
 /** A column: its header (the accessible name), its server sort key and its cell. */
 interface IColumn {
@@ -25,9 +23,13 @@ export function runName(row: { script: string | null; run_id: string }): string 
   return row.script || row.run_id;
 }
 
+/** One formatter for every cell: `toLocaleString()` builds a new one per call (~0.3 ms). */
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit'
+});
+
 function started(row: ITableRow): string {
-  const at = row.run.started_at || row.run.created_at;
-  return new Date(at * 1000).toLocaleString();
+  return TIME_FORMAT.format(new Date((row.run.started_at || row.run.created_at) * 1000));
 }
 
 const FIXED: IColumn[] = [
@@ -79,11 +81,11 @@ export class RunsGrid extends Widget {
     const m = this.model;
     this._columns = [
       ...FIXED,
-      ...m.metricNames.slice(0, EXTRA_COLUMNS).map(name => ({
+      ...m.shownMetrics.map(name => ({
         label: name, sort: `metric:${name}`, width: 'minmax(6em, 1fr)',
         cell: (row: ITableRow) => name in row.metrics ? formatValue(row.metrics[name]) : ''
       })),
-      ...m.parameterNames.slice(0, EXTRA_COLUMNS).map(name => ({
+      ...m.shownParameters.map(name => ({
         label: `--${name}`, sort: `param:${name}`, width: 'minmax(5em, 1fr)',
         cell: (row: ITableRow) => name in row.parameters ? formatValue(row.parameters[name]) : ''
       }))

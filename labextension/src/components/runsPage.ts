@@ -28,7 +28,8 @@ export class RunsPage extends Panel {
     this.title.closable = true;
     this.title.caption = `aml_magic runs of ${model.projectPath || 'the server root'}`;
     this.addWidget(new Widget({ node: h('div', { className: 'aml-TableToolbar' },
-      this._search, this._status, this._target, this._count.node) }));
+      this._search, this._status, this._target, this._chooserButton, this._count.node) }));
+    this.addWidget(new Widget({ node: this._chooser.node }));
     this.addWidget(new Widget({ node: this._error.node }));
     this.addWidget(new RunsGrid(model, open));
     const apply = () => model.setFilters(this._status.value, this._target.value, this._search.value);
@@ -63,8 +64,31 @@ export class RunsPage extends Panel {
     this.model.stop();
   }
 
+  /** The column chooser: a checkbox per metric and parameter, shown or hidden by its button. */
+  private _renderChooser(): void {
+    const m = this.model;
+    const open = this._chooserOpen;
+    this._chooserButton.setAttribute('aria-expanded', String(open));
+    const key = JSON.stringify([open, m.metricNames, m.parameterNames, m.shownMetrics, m.shownParameters]);
+    this._chooser.render(key, () => {
+      if (!open) {
+        return null;
+      }
+      const box = (kind: 'metric' | 'param', name: string, shown: string[]) => h('label', { className: 'aml-ColumnChoice' },
+        h('input', { type: 'checkbox', checked: shown.indexOf(name) >= 0,
+          onchange: (event: Event) => m.showColumn(kind, name, (event.target as HTMLInputElement).checked) }),
+        kind === 'metric' ? name : `--${name}`);
+      return h('div', { className: 'aml-ColumnChooser', role: 'group', 'aria-label': 'Columns' },
+        h('fieldset', {}, h('legend', {}, 'Metrics (latest value)'),
+          ...(m.metricNames.length ? m.metricNames.map(n => box('metric', n, m.shownMetrics)) : ['none logged'])),
+        h('fieldset', {}, h('legend', {}, 'Parameters'),
+          ...(m.parameterNames.length ? m.parameterNames.map(n => box('param', n, m.shownParameters)) : ['none given'])));
+    });
+  }
+
   private _render(): void {
     const m = this.model;
+    this._renderChooser();
     const total = m.total;
     this._count.render(String(total), () => h('span', { className: 'aml-TableCount' },
       total === null ? 'Loading runs…' : `${total} run${total === 1 ? '' : 's'}`));
@@ -86,6 +110,15 @@ export class RunsPage extends Panel {
   }
 
   private _debounce = 0;
+  private _chooserOpen = false;
+  private _chooser = new Rendered(h('div', { className: 'aml-ColumnChooserArea' }));
+  private _chooserButton = h('button', {
+    className: 'aml-ColumnsButton jp-mod-styled', 'aria-expanded': 'false',
+    onclick: () => {
+      this._chooserOpen = !this._chooserOpen;
+      this._renderChooser();
+    }
+  }, 'Columns');
   private _search = h('input', {
     type: 'search', className: 'aml-TableSearch jp-mod-styled', 'aria-label': 'Filter runs',
     placeholder: 'Filter runs by name, arguments or id'

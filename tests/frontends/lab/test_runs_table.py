@@ -83,7 +83,7 @@ def test_the_runs_page_opens_from_the_sidebar_the_palette_and_the_launcher(
                 page.locator(".jp-LauncherCard:visible", has_text="Open Runs Table").click()
                 grid = runs_grid(page)
             # Then the main area shows the grid with the project's runs, newest first
-            wait_until(lambda: first_ids(grid, 5) == ids[::-1], 30, f"the runs, opened by {way}")
+            wait_until(lambda g=grid: first_ids(g, 5) == ids[::-1], 30, f"the runs, opened by {way}")
             opened.append(way)
             # (closed again, so the next way must open it anew)
             page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current "
@@ -195,3 +195,29 @@ def test_a_hundred_thousand_runs_stay_a_small_grid(lab: LabProject) -> None:
             wait_until(placed, 60, f"the rows at {label}")
             assert grid.locator("[role=row]").count() < 80
         assert shown_rows(grid)[-1] == (100_001, ids[0])
+
+
+@pytest.mark.timeout(300)
+def test_the_column_chooser_shows_and_hides_metrics_and_parameters(lab: LabProject) -> None:
+    # Given runs with two metrics and two parameters, all four shown as columns
+    seed_runs(lab.path, lab.name, 8)
+    with sidebar_page(lab) as sb:
+        grid = open_by_button(sb)
+        headers = grid.get_by_role("columnheader")
+
+        def names() -> list[str]:
+            return [t.strip(" ▲▼") for t in headers.all_inner_texts()]
+        wait_until(lambda: names()[5:] == ["accuracy", "loss", "--batch", "--lr"], 30, "columns")
+        # When the chooser unticks the accuracy metric and the batch parameter
+        page = sb.page
+        page.get_by_role("button", name="Columns").click()
+        chooser = page.get_by_role("group", name="Columns")
+        chooser.get_by_role("checkbox", name="accuracy").uncheck()
+        chooser.get_by_role("checkbox", name="--batch").uncheck()
+        # Then their columns are gone, the others stay, and the cells follow the headers
+        wait_until(lambda: names()[5:] == ["loss", "--lr"], 30, "two columns left")
+        row = grid.locator("[role=row][data-run-id]").first
+        assert row.locator("[role=gridcell]").count() == 7
+        # And ticking one again brings its column back in the names' order
+        chooser.get_by_role("checkbox", name="accuracy").check()
+        wait_until(lambda: names()[5:] == ["accuracy", "loss", "--lr"], 30, "accuracy back")
