@@ -260,6 +260,15 @@ class AmlService:
         workspace.cancel(run.id)
         return schema.run_json(run.refresh())
 
+    def delete_run(self, path: str, run_id: str) -> None:
+        """Forget an ended run and its run folder (as ``aml history prune`` does)."""
+        workspace = self.workspace(path)
+        record = workspace.run(run_id).record
+        if not record.status.is_terminal():
+            raise ApiError(409, f"run {record.run_id} is {record.status.value}; cancel it "
+                                "first, then delete it")
+        workspace.store.delete_run(record.run_id)
+
     def submit(self, path: str, body: SubmitRequest) -> RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,
         its failures land in the run's status)."""

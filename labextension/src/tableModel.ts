@@ -42,6 +42,8 @@ export class RunsTableModel {
   metricNames: string[] = [];
   parameterNames: string[] = [];
   error = '';
+  /** What the last action on the selected runs could not do, a line per run. */
+  actionError = '';
   /** Bumped by every change of the query; answers of an older one are dropped. */
   generation = 0;
 
@@ -71,6 +73,34 @@ export class RunsTableModel {
     }
     this._chosen[kind] = names.filter(n => wanted.has(n));
     this._changed.emit(undefined);
+  }
+
+  /** The runs ticked for an action (Cancel, Delete), by id; kept across sorts and filters. */
+  readonly selected = new Set<string>();
+
+  select(runId: string, on: boolean): void {
+    if (on) {
+      this.selected.add(runId);
+    } else {
+      this.selected.delete(runId);
+    }
+    this._changed.emit(undefined);
+  }
+
+  /** Call ACTION for each selected run, one after the other; returns the failures' lines. */
+  async forSelected(action: (runId: string) => Promise<unknown>): Promise<string[]> {
+    const failures: string[] = [];
+    for (const runId of Array.from(this.selected)) {
+      try {
+        await action(runId);
+        this.selected.delete(runId);
+      } catch (error) {
+        failures.push(`${runId}: ${message(error)}`);
+      }
+    }
+    this.actionError = failures.join('\n');
+    this._restart();
+    return failures;
   }
 
   /** The row at INDEX, or undefined while its page is not read yet. */

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests._contract import assert_shape
 from tests.server.jupyter import JupyterServer
+from tests.server.test_rest import submit
 
 P = {"project": "proj"}
 N = 30
@@ -78,3 +79,30 @@ def test_bad_parameters_are_one_line_400s(server: JupyterServer) -> None:
         reply = server.api("GET", "run-table", params={**P, **params})
         assert reply.status == 400 and words in reply.json["message"], (params, reply.body)
         assert "\n" not in reply.json["message"]
+
+
+def test_delete_forgets_an_ended_run_and_refuses_a_live_one(server: JupyterServer,
+                                                             lab_root: Path) -> None:
+    from aml_magic.domain.history import RunRecord, RunStatus, RunStore
+    # Given an ended run (with its folder) and a running one
+    with RunStore(lab_root / "proj") as store:
+        store.create_run(RunRecord(run_id="proj_1_dead", project="proj",
+                                   status=RunStatus.COMPLETED, command=["x.py", "--lr", "1"]),
+                         submitter=False)
+        folder = store.run_dir("proj_1_dead")
+    assert folder.is_dir()
+    live = submit(server, "long.py")["run_id"]
+    # When both are deleted
+    ended = server.api("DELETE", "runs/proj_1_dead", params=P)
+    refused = server.api("DELETE", f"runs/{live}", params=P)
+    # Then the ended one is gone from the history, its folder and parameters too
+    assert ended.status == 204
+    assert server.api("GET", "runs/proj_1_dead", params=P).status == 404
+    assert not folder.exists()
+    with RunStore(lab_root / "proj") as store:
+        assert store.read(lambda c: c.execute(
+            "SELECT COUNT(*) FROM run_params WHERE run_id = 'proj_1_dead'").fetchone()[0]) == 0
+    # And the live one is refused with a line saying to cancel it first
+    assert refused.status == 409 and "cancel it first" in refused.json["message"]
+    assert server.api("GET", f"runs/{live}", params=P).status == 200
+    server.api("POST", f"runs/{live}/cancel", params=P, body={})

@@ -231,6 +231,14 @@ class RunHandler(AmlHandler):
     async def get(self, run_id: str) -> None:
         self.reply(await self.call(self.service.run, self.project_path, run_id))
 
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        """Delete an ended run (409 while it is active); 204."""
+        await self.call(self.service.delete_run, self.project_path, run_id)
+        self.set_status(204)
+        self.finish()
+
 
 class LogHandler(AmlHandler):
     @web.authenticated

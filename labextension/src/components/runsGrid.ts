@@ -13,7 +13,7 @@ const OVERSCAN = 8;
 /** A column: its header (the accessible name), its server sort key and its cell. */
 interface IColumn {
   label: string;
-  sort: string;
+  sort: string;         // '' for a column that does not sort (the selection)
   width: string;
   cell: (row: ITableRow) => Node | string;
 }
@@ -79,7 +79,16 @@ export class RunsGrid extends Widget {
   /** The query or the rows changed: rebuild the header if its columns did, then the rows. */
   private _onChanged(): void {
     const m = this.model;
+    const select: IColumn = {
+      label: 'Selected', sort: '', width: '2.2em', cell: row => h('input', {
+        type: 'checkbox', className: 'aml-SelectRun', 'aria-label': `Select ${runName(row.run)}`,
+        checked: m.selected.has(row.run.run_id),
+        onclick: (event: Event) => event.stopPropagation(),
+        onchange: (event: Event) => m.select(row.run.run_id, (event.target as HTMLInputElement).checked)
+      })
+    };
     this._columns = [
+      select,
       ...FIXED,
       ...m.shownMetrics.map(name => ({
         label: name, sort: `metric:${name}`, width: 'minmax(6em, 1fr)',
@@ -114,6 +123,10 @@ export class RunsGrid extends Widget {
 
   private _headerCell(column: IColumn, index: number): HTMLElement {
     const m = this.model;
+    if (!column.sort) {
+      return h('div', { role: 'columnheader', className: 'aml-GridHeader', 'aria-colindex': index + 1 },
+        h('span', { className: 'aml-VisuallyHidden' }, column.label));
+    }
     const sorted = m.sort === column.sort;
     return h('div', {
       role: 'columnheader', className: `aml-GridHeader${sorted ? ' aml-mod-sorted' : ''}`,
@@ -154,7 +167,8 @@ export class RunsGrid extends Widget {
     }
     for (let index = first; index <= last; index++) {
       const data = this.model.row(index);
-      const key = data ? JSON.stringify([data.run.run_id, data.run.status, data.run.ended_at, data.metrics, data.parameters]) : '';
+      const key = data ? JSON.stringify([data.run.run_id, data.run.status, data.run.ended_at, data.metrics,
+        data.parameters, this.model.selected.has(data.run.run_id)]) : '';
       let row = this._rows.get(index);
       if (!row) {
         row = { node: h('div', { role: 'row', className: 'aml-GridRow', 'aria-rowindex': index + 2 }), key: null };
@@ -190,7 +204,7 @@ export class RunsGrid extends Widget {
       }
     };
     replaceChildren(node, ...this._columns.map((column, index) =>
-      h('div', { role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort },
+      h('div', { role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected' },
         column.cell(data))));
   }
 

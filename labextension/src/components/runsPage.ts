@@ -1,6 +1,8 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { h, replaceChildren } from '../dom';
+import { requestAPI } from '../handler';
 import { RunsModel } from '../model';
 import { ITableRow, RunsTableModel } from '../tableModel';
 import { ALL_STATUSES, IRun } from '../tokens';
@@ -28,7 +30,8 @@ export class RunsPage extends Panel {
     this.title.closable = true;
     this.title.caption = `aml_magic runs of ${model.projectPath || 'the server root'}`;
     this.addWidget(new Widget({ node: h('div', { className: 'aml-TableToolbar' },
-      this._search, this._status, this._target, this._chooserButton, this._count.node) }));
+      this._search, this._status, this._target, this._chooserButton, this._cancelButton,
+      this._deleteButton, this._count.node) }));
     this.addWidget(new Widget({ node: this._chooser.node }));
     this.addWidget(new Widget({ node: this._error.node }));
     this.addWidget(new RunsGrid(model, open));
@@ -64,6 +67,27 @@ export class RunsPage extends Panel {
     this.model.stop();
   }
 
+  /** Confirm, then cancel or delete each selected run; what failed stays on the page. */
+  private async _act(verb: 'Cancel' | 'Delete'): Promise<void> {
+    const m = this.model;
+    const count = m.selected.size;
+    const runs = `${count} run${count === 1 ? '' : 's'}`;
+    const result = await showDialog({
+      title: `${verb} ${runs}?`,
+      body: verb === 'Delete'
+        ? `Delete ${runs} from the history, with their run folders (logs, outputs)? This cannot be undone; a run still active is refused: cancel it first.`
+        : `Cancel ${runs}? Each stops on its target; a run that has ended is left as it is.`,
+      buttons: [Dialog.cancelButton({ label: 'Keep them' }), Dialog.warnButton({ label: verb })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    const project = { project: m.projectPath };
+    await m.forSelected(runId => verb === 'Delete'
+      ? requestAPI<void>(`runs/${encodeURIComponent(runId)}`, { method: 'DELETE' }, project)
+      : requestAPI<unknown>(`runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST', body: '{}' }, project));
+  }
+
   /** The column chooser: a checkbox per metric and parameter, shown or hidden by its button. */
   private _renderChooser(): void {
     const m = this.model;
@@ -92,7 +116,13 @@ export class RunsPage extends Panel {
     const total = m.total;
     this._count.render(String(total), () => h('span', { className: 'aml-TableCount' },
       total === null ? 'Loading runs…' : `${total} run${total === 1 ? '' : 's'}`));
-    this._error.render(m.error, () => m.error ? h('div', { className: 'aml-Error', role: 'alert' }, m.error) : null);
+    const errors = [m.error, m.actionError].filter(e => e).join('\n');
+    this._error.render(errors, () => errors ? h('div', { className: 'aml-Error', role: 'alert' }, errors) : null);
+    const selected = m.selected.size;
+    for (const [button, verb] of [[this._cancelButton, 'Cancel'], [this._deleteButton, 'Delete']] as const) {
+      button.disabled = selected === 0;
+      button.textContent = selected ? `${verb} ${selected}…` : `${verb}…`;
+    }
   }
 
   /** The target filter offers the project's targets (and keeps the one chosen). */
@@ -110,6 +140,10 @@ export class RunsPage extends Panel {
   }
 
   private _debounce = 0;
+  private _cancelButton = h('button', { className: 'aml-CancelSelected jp-mod-styled', disabled: true,
+    'aria-label': 'Cancel selected runs', onclick: () => void this._act('Cancel') }, 'Cancel…') as HTMLButtonElement;
+  private _deleteButton = h('button', { className: 'aml-DeleteSelected jp-mod-styled', disabled: true,
+    'aria-label': 'Delete selected runs', onclick: () => void this._act('Delete') }, 'Delete…') as HTMLButtonElement;
   private _chooserOpen = false;
   private _chooser = new Rendered(h('div', { className: 'aml-ColumnChooserArea' }));
   private _chooserButton = h('button', {

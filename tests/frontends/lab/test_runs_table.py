@@ -15,7 +15,7 @@ from tests._wait import wait_until
 
 from .pages import LabProject, sidebar_page
 
-FIXED_HEADERS = ["Name", "Status", "Target", "Started", "Duration"]
+FIXED_HEADERS = ["Selected", "Name", "Status", "Target", "Started", "Duration"]
 
 
 def open_by_button(sidebar: Any) -> Any:
@@ -207,7 +207,7 @@ def test_the_column_chooser_shows_and_hides_metrics_and_parameters(lab: LabProje
 
         def names() -> list[str]:
             return [t.strip(" ▲▼") for t in headers.all_inner_texts()]
-        wait_until(lambda: names()[5:] == ["accuracy", "loss", "--batch", "--lr"], 30, "columns")
+        wait_until(lambda: names()[6:] == ["accuracy", "loss", "--batch", "--lr"], 30, "columns")
         # When the chooser unticks the accuracy metric and the batch parameter
         page = sb.page
         page.get_by_role("button", name="Columns").click()
@@ -215,9 +215,48 @@ def test_the_column_chooser_shows_and_hides_metrics_and_parameters(lab: LabProje
         chooser.get_by_role("checkbox", name="accuracy").uncheck()
         chooser.get_by_role("checkbox", name="--batch").uncheck()
         # Then their columns are gone, the others stay, and the cells follow the headers
-        wait_until(lambda: names()[5:] == ["loss", "--lr"], 30, "two columns left")
+        wait_until(lambda: names()[6:] == ["loss", "--lr"], 30, "two columns left")
         row = grid.locator("[role=row][data-run-id]").first
-        assert row.locator("[role=gridcell]").count() == 7
+        assert row.locator("[role=gridcell]").count() == 8
         # And ticking one again brings its column back in the names' order
         chooser.get_by_role("checkbox", name="accuracy").check()
-        wait_until(lambda: names()[5:] == ["accuracy", "loss", "--lr"], 30, "accuracy back")
+        wait_until(lambda: names()[6:] == ["accuracy", "loss", "--lr"], 30, "accuracy back")
+
+
+@pytest.mark.timeout(300)
+def test_selected_runs_are_deleted_after_a_confirmation(lab: LabProject) -> None:
+    # Given six ended runs in the runs page
+    ids = seed_runs(lab.path, lab.name, 6)
+    with sidebar_page(lab) as sb:
+        grid = open_by_button(sb)
+        page = sb.page
+        wait_until(lambda: len(shown_rows(grid)) == 6, 30, "six rows")
+        delete = page.get_by_role("button", name="Delete selected runs")
+        assert delete.is_disabled()
+        # When two runs are ticked and Delete is clicked, then a confirmation asks first
+        for run_id in ids[1:3]:
+            grid.locator(f"[role=row][data-run-id='{run_id}'] .aml-SelectRun").check()
+        wait_until(lambda: delete.inner_text() == "Delete 2…", 30, "two selected")
+        delete.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator(".jp-Dialog-header", has_text="Delete 2 runs?").wait_for(timeout=30_000)
+        # And keeping them changes nothing
+        dialog.get_by_role("button", name="Keep them").click()
+        dialog.wait_for(state="detached")
+        assert len(shown_rows(grid)) == 6
+        # When it is confirmed
+        delete.click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+        # Then those runs are gone from the grid and from the history, the others stay
+        wait_until(lambda: sorted(i for _, i in shown_rows(grid)) == sorted(ids[:1] + ids[3:]),
+                   30, "four runs left")
+        from aml_magic.domain.history import RunStore
+        with RunStore(lab.path) as store:
+            assert sorted(r.run_id for r in store.list_runs()) == sorted(ids[:1] + ids[3:])
+        assert page.locator(".aml-TableCount").inner_text() == "4 runs"
+        assert delete.is_disabled()
+        # And Cancel asks too, in words, before it stops anything
+        grid.locator(f"[role=row][data-run-id='{ids[0]}'] .aml-SelectRun").check()
+        page.get_by_role("button", name="Cancel selected runs").click()
+        page.locator(".jp-Dialog-header", has_text="Cancel 1 run?").wait_for(timeout=30_000)
+        page.locator(".jp-Dialog").get_by_role("button", name="Keep them").click()
