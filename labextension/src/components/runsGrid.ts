@@ -18,6 +18,26 @@ interface IColumn {
   cell: (row: ITableRow) => Node | string;
 }
 
+/** A row element: its cells (one per column) and what it shows. */
+interface IRow {
+  node: HTMLElement;
+  cells: HTMLElement[];
+  key: string | null;
+  data: ITableRow | undefined;
+}
+
+/** Set a cell's text, touching the DOM only when it differs. */
+function setText(cell: HTMLElement, text: string): void {
+  const child = cell.firstChild;
+  if (child && child === cell.lastChild && child.nodeType === Node.TEXT_NODE) {
+    if ((child as Text).data !== text) {
+      (child as Text).data = text;
+    }
+  } else {
+    replaceChildren(cell, text);
+  }
+}
+
 /** The name a run is shown by: its script, else its id. */
 export function runName(row: { script: string | null; run_id: string }): string {
   return row.script || row.run_id;
@@ -106,8 +126,7 @@ export class RunsGrid extends Widget {
       this._template = template;
       this._header.style.gridTemplateColumns = template;
       replaceChildren(this._header, ...this._columns.map((column, index) => this._headerCell(column, index)));
-      this._rows.forEach(row => row.node.remove());
-      this._rows.clear();
+      this._dropRows();
     }
     if (this._generation !== m.generation) {
       this._generation = m.generation;
@@ -151,7 +170,11 @@ export class RunsGrid extends Widget {
     }
   }
 
-  /** Place the rows in view (plus the overscan), reusing the row elements already there. */
+  /**
+   * Place the rows in view (plus the overscan). Row elements and their cells are reused: a
+   * row that leaves the view is moved to an index that enters it and only its changed cells
+   * are rewritten, so scrolling through 100,000 rows makes little garbage (and no long GC).
+   */
   private _render(): void {
     const total = this.model.total || 0;
     const top = this._body.scrollTop;
@@ -159,53 +182,94 @@ export class RunsGrid extends Widget {
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     this.model.want(first, Math.max(last, first));
+    const free: IRow[] = [];
     for (const [index, row] of this._rows) {
       if (index < first || index > last) {
-        row.node.remove();
         this._rows.delete(index);
+        free.push(row);
       }
     }
     for (let index = first; index <= last; index++) {
+      let row = this._rows.get(index);
+      if (!row) {
+        row = free.pop() || this._newRow();
+        row.node.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+        row.node.setAttribute('aria-rowindex', String(index + 2));
+        row.node.hidden = false;
+        row.key = null;
+        this._rows.set(index, row);
+      }
       const data = this.model.row(index);
       const key = data ? JSON.stringify([data.run.run_id, data.run.status, data.run.ended_at, data.metrics,
         data.parameters, this.model.selected.has(data.run.run_id)]) : '';
-      let row = this._rows.get(index);
-      if (!row) {
-        row = { node: h('div', { role: 'row', className: 'aml-GridRow', 'aria-rowindex': index + 2 }), key: null };
-        row.node.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-        row.node.style.gridTemplateColumns = this._template;
-        this._spacer.appendChild(row.node);
-        this._rows.set(index, row);
-      }
       if (row.key !== key) {
         row.key = key;
-        this._fill(row.node, data);
+        this._fill(row, data);
       }
+    }
+    for (const row of free) {                    // kept for later, out of view and of the tree
+      row.node.hidden = true;
+      row.node.removeAttribute('data-run-id');
+      this._pool.push(row);
     }
   }
 
-  private _fill(node: HTMLElement, data: ITableRow | undefined): void {
+  private _newRow(): IRow {
+    const pooled = this._pool.pop();
+    if (pooled) {
+      return pooled;
+    }
+    const node = h('div', { role: 'row', className: 'aml-GridRow' });
+    node.style.gridTemplateColumns = this._template;
+    node.addEventListener('click', () => row.data && this._open(row.data));
+    node.addEventListener('keydown', (event: KeyboardEvent) => {
+      if (event.key === 'Enter' && row.data) {
+        this._open(row.data);
+      }
+    });
+    const cells = this._columns.map((column, index) => h('div', {
+      role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected'
+    }));
+    cells.forEach(cell => node.appendChild(cell));
+    const row: IRow = { node, cells, key: null, data: undefined };
+    this._spacer.appendChild(node);
+    return row;
+  }
+
+  /** Write a row's cells: text in place when it is text, a node (badge, checkbox) anew. */
+  private _fill(row: IRow, data: ITableRow | undefined): void {
+    row.data = data;
+    const node = row.node;
     if (!data) {
       node.removeAttribute('data-run-id');
-      node.onclick = null;
-      node.onkeydown = null;
       node.removeAttribute('tabindex');
-      replaceChildren(node, h('div', { role: 'gridcell', className: 'aml-GridCell aml-Loading' }, '…'));
+      node.classList.add('aml-Loading');
+      row.cells.forEach((cell, index) => setText(cell, index === 1 ? '…' : ''));
       return;
     }
+    node.classList.remove('aml-Loading');
     node.dataset.runId = data.run.run_id;
     node.dataset.status = data.run.status;
     node.title = data.run.reason || data.run.run_id;
     node.tabIndex = 0;
-    node.onclick = () => this._open(data);
-    node.onkeydown = (event: KeyboardEvent) => {
-      if (event.key === 'Enter') {
-        this._open(data);
+    this._columns.forEach((column, index) => {
+      const value = column.cell(data);
+      const cell = row.cells[index];
+      if (typeof value === 'string') {
+        setText(cell, value);
+      } else {
+        replaceChildren(cell, value);
       }
-    };
-    replaceChildren(node, ...this._columns.map((column, index) =>
-      h('div', { role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected' },
-        column.cell(data))));
+    });
+  }
+
+  /** The columns changed: every row element is made anew for them. */
+  private _dropRows(): void {
+    for (const row of [...this._rows.values(), ...this._pool]) {
+      row.node.remove();
+    }
+    this._rows.clear();
+    this._pool = [];
   }
 
   private _columns: IColumn[] = FIXED;
@@ -216,6 +280,7 @@ export class RunsGrid extends Widget {
   private _header = h('div', { role: 'row', className: 'aml-GridRow aml-GridHeaderRow', 'aria-rowindex': 1 });
   private _body = h('div', { className: 'aml-GridBody', role: 'rowgroup' });
   private _spacer = h('div', { className: 'aml-GridSpacer' });
-  private _rows = new Map<number, { node: HTMLElement; key: string | null }>();
+  private _rows = new Map<number, IRow>();
+  private _pool: IRow[] = [];
   private _resized = new ResizeObserver(() => this._schedule());
 }
