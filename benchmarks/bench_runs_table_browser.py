@@ -73,6 +73,12 @@ SCROLL = """async ([steps, jumps]) => {
 }"""
 
 
+def _metrics(cdp: Any) -> dict[str, float]:
+    wanted = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+            if m["name"] in wanted}
+
+
 def _long_tasks(page: Any, since: float) -> list[float]:
     return [d for start, d in page.evaluate("window.__longTasks") if start >= since]
 
@@ -97,6 +103,9 @@ def bench_browser(root: Path, tmp: Path, runs: int) -> bool:
         for want in ("descending", "ascending") * 2:       # each click reverses the order
             sorts.append(page.evaluate(CLICK_UNTIL, [
                 "[role=columnheader][data-sort='metric:loss']", page.evaluate(FIRST_ROW), want]))
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        before = _metrics(cdp)
         tasks, rounds = [], []
         for _ in range(ROUNDS):
             page.evaluate("() => { document.querySelector('.aml-GridBody').scrollTop = 0; }")
@@ -110,6 +119,7 @@ def bench_browser(root: Path, tmp: Path, runs: int) -> bool:
                   "jumps began at", round(jumps_from - since))
             tasks += found
             rounds.append(len(found))
+        used = {k: v - before[k] for k, v in _metrics(cdp).items() if k in before}
         # the same time with the page left alone: what the machine's load alone causes
         idle_since = page.evaluate("performance.now()")
         page.evaluate("ms => new Promise(r => setTimeout(r, ms))", spent * ROUNDS)
@@ -130,6 +140,10 @@ def bench_browser(root: Path, tmp: Path, runs: int) -> bool:
         f"| {'ok' if worst <= LONG_TASK_CONTRACT_MS else 'OVER'} none > 50 ms |",
         f"| long tasks, same time idle (machine noise) | {len(idle)}, longest "
         f"{max(idle, default=0.0):.0f} ms | - |",
+        f"| main thread while scrolling ({ROUNDS} rounds, CDP Performance.getMetrics) | task "
+        f"{used['TaskDuration']:.1f} s = script {used['ScriptDuration']:.1f} s + layout "
+        f"{used['LayoutDuration']:.1f} s + style {used['RecalcStyleDuration']:.1f} s + the rest "
+        "(paint, raster: software, headless) | - |",
     ])
     write_results("Runs page in Chromium", table, path=RESULTS, notes=(
         f"{runs:,} runs; JupyterLab {lab_version()} with the extension as installed in the "
