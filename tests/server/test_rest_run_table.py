@@ -106,3 +106,12 @@ def test_delete_forgets_an_ended_run_and_refuses_a_live_one(server: JupyterServe
     assert refused.status == 409 and "cancel it first" in refused.json["message"]
     assert server.api("GET", f"runs/{live}", params=P).status == 200
     server.api("POST", f"runs/{live}/cancel", params=P, body={})
+
+
+def test_the_table_and_delete_need_the_token(server: JupyterServer) -> None:
+    # When the table is read, or a run deleted, without a token
+    read = server.api("GET", "run-table", params=P, token=False)
+    delete = server.api("DELETE", "runs/proj_1_none", params=P, token=False)
+    # Then both are refused and nothing is revealed
+    assert read.status == 403 and delete.status == 403
+    assert b"run_id" not in read.body
