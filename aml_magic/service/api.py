@@ -25,12 +25,13 @@ from aml_magic.domain.config import find_project
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
+from aml_magic.service.run_table import TableRequest, run_query, run_table
 
 if TYPE_CHECKING:
     from aml_magic.service.contract.models import (
         AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
         PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
-        SubmitRequest, TargetJson
+        RunTableJson, SubmitRequest, TargetJson
     )
 
 #: Largest page of runs one request may ask for.
@@ -207,6 +208,13 @@ class AmlService:
                 "active": len(store.active_runs()),      # the status index: few rows
                 "limit": limit, "offset": offset}
 
+    def run_table(self, path: str, request: TableRequest) -> RunTableJson:
+        """A page of the main area's runs table: sorted and filtered on the server."""
+        run_query(request)                      # a bad request fails before any work
+        workspace = self.workspace(path)
+        self.reconcile_project(workspace, background=False)
+        return run_table(workspace, self._project_json(workspace), request)
+
     def run(self, path: str, run_id: str) -> RunDetailJson:
         """A run in full, reconciled with its target first when it is still going."""
         run = self.workspace(path).run(run_id)
@@ -255,6 +263,15 @@ class AmlService:
                                 "nothing to cancel")
         workspace.cancel(run.id)
         return schema.run_json(run.refresh())
+
+    def delete_run(self, path: str, run_id: str) -> None:
+        """Forget an ended run and its run folder (as ``aml history prune`` does)."""
+        workspace = self.workspace(path)
+        record = workspace.run(run_id).record
+        if not record.status.is_terminal():
+            raise ApiError(409, f"run {record.run_id} is {record.status.value}; cancel it "
+                                "first, then delete it")
+        workspace.store.delete_run(record.run_id)
 
     def submit(self, path: str, body: SubmitRequest) -> RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,

@@ -1,5 +1,7 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ILauncher } from '@jupyterlab/launcher';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { runIcon } from '@jupyterlab/ui-components';
 
@@ -7,23 +9,36 @@ import { ActiveRunsItem } from './components/statusItem';
 import { submitScript } from './components/submitDialog';
 import { RunsModel } from './model';
 import { RunsPanel } from './panel';
+import { RunsTables } from './runsTables';
 
 const SUBMIT_COMMAND = 'aml-magic:submit';
 const OPEN_COMMAND = 'aml-magic:open-sidebar';
+const TABLE_COMMAND = 'aml-magic:open-runs-table';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'aml-magic:plugin',
   description: 'aml_magic runs sidebar, submit menu and active-runs status item',
   autoStart: true,
   requires: [IDefaultFileBrowser],
-  optional: [IStatusBar],
+  optional: [IStatusBar, ICommandPalette, ILauncher],
   activate: (
     app: JupyterFrontEnd,
     browser: IDefaultFileBrowser,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null,
+    launcher: ILauncher | null
   ) => {
     const model = new RunsModel();
-    const panel = new RunsPanel(model);
+    const tables = new RunsTables(app, model);
+    app.commands.addCommand(TABLE_COMMAND, {
+      label: 'Open Runs Table',
+      caption: 'The runs of the project in the main area: sort, filter, search',
+      icon: runIcon,
+      execute: () => tables.openTable()
+    });
+    palette?.addItem({ command: TABLE_COMMAND, category: 'aml_magic' });
+    launcher?.add({ command: TABLE_COMMAND, category: 'Other', rank: 50 });
+    const panel = new RunsPanel(model, () => void app.commands.execute(TABLE_COMMAND));
     panel.title.icon = runIcon;
     panel.title.label = 'Runs';
     app.shell.add(panel, 'left', { rank: 600 });

@@ -1,4 +1,6 @@
-import { Panel } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
+
+import { h } from './dom';
 
 import { AttachForm } from './components/attachForm';
 import { ProjectHeader } from './components/projectHeader';
@@ -12,12 +14,16 @@ import { RunsModel } from './model';
  * the model whether it is shown (the list polls faster then).
  */
 export class RunsPanel extends Panel {
-  constructor(readonly model: RunsModel) {
+  constructor(readonly model: RunsModel, openTable?: () => void) {
     super();
     this.id = 'aml-magic-sidebar';
     this.addClass('aml-Sidebar');
     this.title.caption = 'aml_magic runs';
     this.addWidget(new ProjectHeader(model));
+    if (openTable) {
+      this.addWidget(new Widget({ node: h('button', { className: 'aml-OpenTable aml-Small jp-mod-styled',
+        onclick: () => openTable() }, 'Open runs table') }));
+    }
     this.addWidget(new TargetsView(model));
     this.addWidget(new AttachForm(model));
     this.addWidget(new RunsList(model));

@@ -80,7 +80,7 @@ def test_a_schema_1_database_is_migrated_with_its_last_values(tmp_path: Path) ->
     conn.commit()
     conn.close()
     with RunStore(tmp_path) as store:
-        assert store.schema_version == schema.SCHEMA_VERSION == 3
+        assert store.schema_version == schema.SCHEMA_VERSION == 4
         assert store.last_metric_values(["p_1_0001"]) == {"p_1_0001": {"acc": 0.75, "loss": 3}}
         record = store.get("p_1_0001")
         assert (record.kind, record.parent_run_id, record.provenance) == ("script", None, {})

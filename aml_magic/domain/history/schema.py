@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError, HistoryDamaged
 from aml_magic.domain.history.records import RunRecord
+from aml_magic.domain.history.table_schema import runs_table_migration
 from aml_magic.domain.target_state import TargetState
 
 TYPE_CHECKING = False
@@ -106,6 +107,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE runs ADD COLUMN provenance TEXT NOT NULL DEFAULT '{}'",
         "CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at, run_id)",
     ),
+    runs_table_migration(),   # 4: run parameters and sort indexes for the runs table
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -26,7 +26,9 @@ from aml_magic.domain.nofollow import append_nofollow
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable
+    from collections.abc import Callable, Iterable
+    from typing import Any, TypeVar
+    T = TypeVar("T")
 
 _COLUMNS = ", ".join(schema.RUN_COLUMNS)
 _ORDER = " ORDER BY created_at DESC, run_id DESC LIMIT ? OFFSET ?"
@@ -109,6 +111,10 @@ class RunStore:
 
     new_run_id = staticmethod(new_run_id)
 
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run WORK in one read transaction (the queries of sibling modules: ``table.py``)."""
+        return self._db.read(work)
+
     def run_dir(self, run_id: str, *, create: bool = False) -> Path:
         """``<project>/.aml/runs/<run_id>/``; the id is checked so it cannot leave that folder."""
         path = self.runs_dir / check_run_id(run_id)
@@ -155,6 +161,15 @@ class RunStore:
                 if check_run_id(record.run_id)]
         self._db.write(lambda conn: conn.executemany(_INSERT_RUN, rows))
         return len(rows)
+
+    def insert_metrics(self, rows: Iterable[tuple[str, Metric]]) -> int:
+        """Many runs' metrics, steps and times as given, in one transaction (imports, seeds)."""
+        values = [(run_id, m.name, schema.to_json(m.value), m.step or 0, m.time or 0.0)
+                  for run_id, m in rows]
+        self._db.write(lambda conn: conn.executemany(
+            "INSERT OR REPLACE INTO metrics (run_id, name, value, step, time)"
+            " VALUES (?, ?, ?, ?, ?)", values))
+        return len(values)
 
     def get(self, run_id: str) -> RunRecord:
         row = self._db.read(

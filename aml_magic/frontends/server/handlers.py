@@ -26,6 +26,7 @@ from aml_magic.errors import (
     AmlError, ConfigError, EnvironmentNotPrepared, ProjectNotFound, RunNotFound, SecretError, TargetError
 )
 from aml_magic.service.api import AmlService, ApiError
+from aml_magic.service.run_table import TableRequest
 from aml_magic.service.contract import models as M
 from aml_magic.service.contract.typed_json import shape_problem
 
@@ -208,11 +209,35 @@ class RunsHandler(AmlHandler):
         self.reply(await self.call(self.service.submit, self.project_path, request), 201)
 
 
+class RunTableHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The runs table: ``sort`` (a column, ``metric:NAME``, ``param:NAME``), ``order``,
+        ``status`` (repeatable), ``target``, ``parent``, ``q`` (search), ``limit``, ``offset``."""
+        arg = self.get_query_argument
+        request = TableRequest(
+            sort=arg("sort", "start"), order=arg("order", "desc"),
+            statuses=[s for s in self.get_query_arguments("status") if s],
+            target=arg("target", None) or None, parent=arg("parent", None) or None,
+            text=arg("q", ""), limit=self.int_argument("limit", 50),
+            offset=self.int_argument("offset", 0))
+        self.reply(await self.call(self.service.run_table, self.project_path, request))
+
+
 class RunHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
         self.reply(await self.call(self.service.run, self.project_path, run_id))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        """Delete an ended run (409 while it is active); 204."""
+        await self.call(self.service.delete_run, self.project_path, run_id)
+        self.set_status(204)
+        self.finish()
 
 
 class LogHandler(AmlHandler):
@@ -283,6 +308,7 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         ("prepare", PrepareJobsHandler),
         (r"prepare/(?P<job_id>[0-9a-f]+)", PrepareJobHandler),
         ("runs", RunsHandler),
+        ("run-table", RunTableHandler),
         (rf"runs/{RUN_ID}", RunHandler),
         (rf"runs/{RUN_ID}/log", LogHandler),
         (rf"runs/{RUN_ID}/metrics", MetricsHandler),

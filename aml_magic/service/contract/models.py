@@ -155,6 +155,29 @@ class RunPageJson(TypedDict):
     offset: int
 
 
+#: The order of the runs table: ascending or descending.
+SortOrder = Literal["asc", "desc"]
+
+
+class RunTableJson(TypedDict):
+    """One page of the runs table (REST ``run-table``): filtered and sorted on the server by
+    ``sort``, a column (``start``, ``created``, ``duration``, ``status``, ``target``, ``name``)
+    or ``metric:NAME`` (its latest value) or ``param:NAME`` (a ``--NAME VALUE`` argument)."""
+
+    project: ProjectJson
+    runs: list[RunJson]
+    metrics: dict[str, dict[str, Any]]      # run id -> each metric's latest value
+    parameters: dict[str, dict[str, Any]]   # run id -> its parameters (numbers as numbers)
+    metric_names: list[str]     # every metric name of the project (columns one may add)
+    parameter_names: list[str]  # every parameter name of the project
+    total: int                  # runs matching the filters
+    active: int                 # the project's runs not ended yet
+    sort: str
+    order: SortOrder
+    limit: int
+    offset: int
+
+
 class LogChunkJson(TypedDict):
     """A piece of a run's log (masked) from byte ``offset`` up to its last complete line."""
 
@@ -393,7 +416,8 @@ class PrunePlanJson(TypedDict):
 SHAPES: tuple[type, ...] = (
     MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
     ProvenanceJson, RunDetailJson,
-    RunPageJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson, EnvironmentJson,
+    RunPageJson, RunTableJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson,
+    EnvironmentJson,
     PrepareJobJson, VersionJson, TargetListJson, RunConfigurationListJson, MetricListJson,
     OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
     PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
@@ -402,7 +426,7 @@ SHAPES: tuple[type, ...] = (
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
                            "PrepareJobState": PrepareJobState, "OptionValue": OptionValue,
-                           "OptionKind": OptionKind}
+                           "OptionKind": OptionKind, "SortOrder": SortOrder}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ export type OptionValue = string | boolean | number | null;
 export type OptionKind = 'text' | 'integer' | 'flag' | 'choice' | 'path' | 'password';
 export const OptionKindValues: readonly OptionKind[] = ['text', 'integer', 'flag', 'choice', 'path', 'password'];
 
+/** The order of the runs table: ascending or descending. */
+export type SortOrder = 'asc' | 'desc';
+export const SortOrderValues: readonly SortOrder[] = ['asc', 'desc'];
+
 /** One logged value; a series is several rows with one name and increasing `step`. */
 export interface MetricJson {
   name: string;
@@ -184,6 +188,28 @@ export interface RunPageJson {
   total: number;
   /** the project's runs not ended yet */
   active: number;
+  limit: number;
+  offset: number;
+}
+
+/** One page of the runs table (REST `run-table`): filtered and sorted on the server by `sort`, a column (`start`, `created`, `duration`, `status`, `target`, `name`) or `metric:NAME` (its latest value) or `param:NAME` (a `--NAME VALUE` argument). */
+export interface RunTableJson {
+  project: ProjectJson;
+  runs: RunJson[];
+  /** run id -> each metric's latest value */
+  metrics: Record<string, Record<string, unknown>>;
+  /** run id -> its parameters (numbers as numbers) */
+  parameters: Record<string, Record<string, unknown>>;
+  /** every metric name of the project (columns one may add) */
+  metric_names: string[];
+  /** every parameter name of the project */
+  parameter_names: string[];
+  /** runs matching the filters */
+  total: number;
+  /** the project's runs not ended yet */
+  active: number;
+  sort: string;
+  order: SortOrder;
   limit: number;
   offset: number;
 }

@@ -1,0 +1,286 @@
+import { Widget } from '@lumino/widgets';
+
+import { h, replaceChildren } from '../dom';
+import { formatDuration, formatValue, runDuration } from '../format';
+import { ITableRow, RunsTableModel } from '../tableModel';
+import { statusBadge } from './badge';
+
+/** Height of a row (px): fixed, so a row's place is its index times this. */
+export const ROW_HEIGHT = 28;
+/** Rows rendered beyond each edge of the view, so a short scroll shows no blank rows. */
+const OVERSCAN = 8;
+
+/** A column: its header (the accessible name), its server sort key and its cell. */
+interface IColumn {
+  label: string;
+  sort: string;         // '' for a column that does not sort (the selection)
+  width: string;
+  cell: (row: ITableRow) => Node | string;
+}
+
+/** A row element: its cells (one per column) and what it shows. */
+interface IRow {
+  node: HTMLElement;
+  cells: HTMLElement[];
+  key: string | null;
+  data: ITableRow | undefined;
+}
+
+/** Set a cell's text, touching the DOM only when it differs. */
+function setText(cell: HTMLElement, text: string): void {
+  const child = cell.firstChild;
+  if (child && child === cell.lastChild && child.nodeType === Node.TEXT_NODE) {
+    if ((child as Text).data !== text) {
+      (child as Text).data = text;
+    }
+  } else {
+    replaceChildren(cell, text);
+  }
+}
+
+/** The name a run is shown by: its script, else its id. */
+export function runName(row: { script: string | null; run_id: string }): string {
+  return row.script || row.run_id;
+}
+
+/** One formatter for every cell: `toLocaleString()` builds a new one per call (~0.3 ms). */
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit'
+});
+
+function started(row: ITableRow): string {
+  return TIME_FORMAT.format(new Date((row.run.started_at || row.run.created_at) * 1000));
+}
+
+const FIXED: IColumn[] = [
+  { label: 'Name', sort: 'name', width: 'minmax(10em, 2fr)', cell: row => runName(row.run) },
+  { label: 'Status', sort: 'status', width: '7.5em', cell: row => statusBadge(row.run.status) },
+  { label: 'Target', sort: 'target', width: 'minmax(6em, 1fr)', cell: row => row.run.target },
+  { label: 'Started', sort: 'start', width: '11em', cell: started },
+  { label: 'Duration', sort: 'duration', width: '6em', cell: row => formatDuration(runDuration(row.run)) }
+];
+
+/**
+ * The runs as an ARIA grid ("Runs"): a header row of column headers that sort on the server
+ * (a second click reverses), and a body that renders only the rows in view plus a few
+ * (`OVERSCAN`), each at its index's place in a spacer as tall as all rows. Scrolling asks the
+ * model for the pages it shows; a row not read yet is a placeholder until its page answers.
+ */
+export class RunsGrid extends Widget {
+  constructor(readonly model: RunsTableModel, private readonly _open: (row: ITableRow) => void) {
+    super();
+    this.addClass('aml-Grid');
+    this.node.setAttribute('role', 'grid');
+    this.node.setAttribute('aria-label', 'Runs');
+    const head = h('div', { role: 'rowgroup', className: 'aml-GridHead' }, this._header);
+    this._body.addEventListener('scroll', () => {
+      head.scrollLeft = this._body.scrollLeft;
+      this._schedule();
+    });
+    this._body.appendChild(this._spacer);
+    this.node.appendChild(head);
+    this.node.appendChild(this._body);
+    model.changed.connect(this._onChanged, this);
+  }
+
+  protected onAfterAttach(): void {
+    this._resized.observe(this._body);
+    this._onChanged();
+  }
+
+  protected onBeforeDetach(): void {
+    this._resized.disconnect();
+  }
+
+  protected onResize(): void {
+    this._schedule();
+  }
+
+  /** The query or the rows changed: rebuild the header if its columns did, then the rows. */
+  private _onChanged(): void {
+    const m = this.model;
+    const select: IColumn = {
+      label: 'Selected', sort: '', width: '2.2em', cell: row => h('input', {
+        type: 'checkbox', className: 'aml-SelectRun', 'aria-label': `Select ${runName(row.run)}`,
+        checked: m.selected.has(row.run.run_id),
+        onclick: (event: Event) => event.stopPropagation(),
+        onchange: (event: Event) => m.select(row.run.run_id, (event.target as HTMLInputElement).checked)
+      })
+    };
+    this._columns = [
+      select,
+      ...FIXED,
+      ...m.shownMetrics.map(name => ({
+        label: name, sort: `metric:${name}`, width: 'minmax(6em, 1fr)',
+        cell: (row: ITableRow) => name in row.metrics ? formatValue(row.metrics[name]) : ''
+      })),
+      ...m.shownParameters.map(name => ({
+        label: `--${name}`, sort: `param:${name}`, width: 'minmax(5em, 1fr)',
+        cell: (row: ITableRow) => name in row.parameters ? formatValue(row.parameters[name]) : ''
+      }))
+    ];
+    const template = this._columns.map(c => c.width).join(' ');
+    const headerKey = JSON.stringify([template, this._columns.map(c => c.sort), m.sort, m.order]);
+    if (headerKey !== this._headerKey) {
+      this._headerKey = headerKey;
+      this._template = template;
+      this._header.style.gridTemplateColumns = template;
+      replaceChildren(this._header, ...this._columns.map((column, index) => this._headerCell(column, index)));
+      this._dropRows();
+    }
+    if (this._generation !== m.generation) {
+      this._generation = m.generation;
+      this._body.scrollTop = 0;
+    }
+    const total = m.total || 0;
+    this.node.setAttribute('aria-rowcount', String(total + 1));
+    this.node.setAttribute('aria-colcount', String(this._columns.length));
+    this.node.dataset.total = m.total === null ? '' : String(total);
+    this._spacer.style.height = `${total * ROW_HEIGHT}px`;
+    this._render();
+  }
+
+  private _headerCell(column: IColumn, index: number): HTMLElement {
+    const m = this.model;
+    if (!column.sort) {
+      return h('div', { role: 'columnheader', className: 'aml-GridHeader', 'aria-colindex': index + 1 },
+        h('span', { className: 'aml-VisuallyHidden' }, column.label));
+    }
+    const sorted = m.sort === column.sort;
+    return h('div', {
+      role: 'columnheader', className: `aml-GridHeader${sorted ? ' aml-mod-sorted' : ''}`,
+      'aria-colindex': index + 1, 'aria-sort': sorted ? (m.order === 'asc' ? 'ascending' : 'descending') : 'none',
+      'data-sort': column.sort, tabindex: 0, title: `Sort by ${column.label}`,
+      onclick: () => m.toggleSort(column.sort),
+      onkeydown: (event: Event) => {
+        if ((event as KeyboardEvent).key === 'Enter' || (event as KeyboardEvent).key === ' ') {
+          event.preventDefault();
+          m.toggleSort(column.sort);
+        }
+      }
+    }, column.label, sorted ? h('span', { className: 'aml-SortMark', 'aria-hidden': 'true' }, m.order === 'asc' ? ' ▲' : ' ▼') : null);
+  }
+
+  private _schedule(): void {
+    if (!this._frame) {
+      this._frame = requestAnimationFrame(() => {
+        this._frame = 0;
+        this._render();
+      });
+    }
+  }
+
+  /**
+   * Place the rows in view (plus the overscan). Row elements and their cells are reused: a
+   * row that leaves the view is moved to an index that enters it and only its changed cells
+   * are rewritten, so scrolling through 100,000 rows makes little garbage (and no long GC).
+   */
+  private _render(): void {
+    const total = this.model.total || 0;
+    const top = this._body.scrollTop;
+    const height = this._body.clientHeight || 600;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    this.model.want(first, Math.max(last, first));
+    const free: IRow[] = [];
+    for (const [index, row] of this._rows) {
+      if (index < first || index > last) {
+        this._rows.delete(index);
+        free.push(row);
+      }
+    }
+    for (let index = first; index <= last; index++) {
+      let row = this._rows.get(index);
+      if (!row) {
+        row = free.pop() || this._newRow();
+        row.node.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+        row.node.setAttribute('aria-rowindex', String(index + 2));
+        row.node.hidden = false;
+        row.key = null;
+        this._rows.set(index, row);
+      }
+      const data = this.model.row(index);
+      const key = data ? JSON.stringify([data.run.run_id, data.run.status, data.run.ended_at, data.metrics,
+        data.parameters, this.model.selected.has(data.run.run_id)]) : '';
+      if (row.key !== key) {
+        row.key = key;
+        this._fill(row, data);
+      }
+    }
+    for (const row of free) {                    // kept for later, out of view and of the tree
+      row.node.hidden = true;
+      row.node.removeAttribute('data-run-id');
+      this._pool.push(row);
+    }
+  }
+
+  private _newRow(): IRow {
+    const pooled = this._pool.pop();
+    if (pooled) {
+      return pooled;
+    }
+    const node = h('div', { role: 'row', className: 'aml-GridRow' });
+    node.style.gridTemplateColumns = this._template;
+    node.addEventListener('click', () => row.data && this._open(row.data));
+    node.addEventListener('keydown', (event: KeyboardEvent) => {
+      if (event.key === 'Enter' && row.data) {
+        this._open(row.data);
+      }
+    });
+    const cells = this._columns.map((column, index) => h('div', {
+      role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected'
+    }));
+    cells.forEach(cell => node.appendChild(cell));
+    const row: IRow = { node, cells, key: null, data: undefined };
+    this._spacer.appendChild(node);
+    return row;
+  }
+
+  /** Write a row's cells: text in place when it is text, a node (badge, checkbox) anew. */
+  private _fill(row: IRow, data: ITableRow | undefined): void {
+    row.data = data;
+    const node = row.node;
+    if (!data) {
+      node.removeAttribute('data-run-id');
+      node.removeAttribute('tabindex');
+      node.classList.add('aml-Loading');
+      row.cells.forEach((cell, index) => setText(cell, index === 1 ? '…' : ''));
+      return;
+    }
+    node.classList.remove('aml-Loading');
+    node.dataset.runId = data.run.run_id;
+    node.dataset.status = data.run.status;
+    node.title = data.run.reason || data.run.run_id;
+    node.tabIndex = 0;
+    this._columns.forEach((column, index) => {
+      const value = column.cell(data);
+      const cell = row.cells[index];
+      if (typeof value === 'string') {
+        setText(cell, value);
+      } else {
+        replaceChildren(cell, value);
+      }
+    });
+  }
+
+  /** The columns changed: every row element is made anew for them. */
+  private _dropRows(): void {
+    for (const row of [...this._rows.values(), ...this._pool]) {
+      row.node.remove();
+    }
+    this._rows.clear();
+    this._pool = [];
+  }
+
+  private _columns: IColumn[] = FIXED;
+  private _template = '';
+  private _headerKey = '';
+  private _generation = -1;
+  private _frame = 0;
+  private _header = h('div', { role: 'row', className: 'aml-GridRow aml-GridHeaderRow', 'aria-rowindex': 1 });
+  private _body = h('div', { className: 'aml-GridBody', role: 'rowgroup' });
+  private _spacer = h('div', { className: 'aml-GridSpacer' });
+  private _rows = new Map<number, IRow>();
+  private _pool: IRow[] = [];
+  private _resized = new ResizeObserver(() => this._schedule());
+}
