@@ -4,7 +4,8 @@ targets, members (token hashes) and the audit log, in one versioned schema
 personal (SQLite) path loads it."""
 from __future__ import annotations
 
-from aml_magic.domain.teamdb.connection import SchemaMismatch, TeamDatabase, connect
+from aml_magic.domain.teamdb.connection import SchemaMismatch, connect
+from aml_magic.domain.teamdb.database import TeamDatabase
 from aml_magic.domain.teamdb.members import Member, MemberStore, ROLES, hash_token, new_token
 from aml_magic.domain.teamdb.migrations import SCHEMA_VERSION, check_schema, migrate, schema_version
 

@@ -15,7 +15,7 @@ from aml_magic.errors import AmlError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-    from aml_magic.domain.teamdb.connection import TeamDatabase
+    from aml_magic.domain.teamdb.database import TeamDatabase
 
 #: Highest first: a role may do everything the roles after it may.
 ROLES = ("admin", "contributor", "reader")

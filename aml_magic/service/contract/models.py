@@ -389,6 +389,69 @@ class PrunePlanJson(TypedDict):
     runs: list[PrunedRunJson]
 
 
+# -- the team server (``aml server``) ---------------------------------------------------------
+#: What a member may do: admin (members, targets, secrets) > contributor (submit, cancel) >
+#: reader (runs, logs, metrics, artifacts).
+RoleName = Literal["admin", "contributor", "reader"]
+
+
+class MemberRequest(TypedDict):
+    """REST ``POST members`` (admins): add a member with a role."""
+
+    name: str
+    role: RoleName
+
+
+class MemberJson(TypedDict):
+    """A member of the workspace."""
+
+    name: str
+    role: RoleName
+    created_at: str         # ISO-8601
+
+
+class MemberTokenJson(TypedDict):
+    """The answer to ``POST members``: the new member's token, shown this once (only its hash
+    is stored)."""
+
+    name: str
+    role: RoleName
+    token: str
+
+
+class MemberListJson(TypedDict):
+    members: list[MemberJson]
+
+
+class WhoAmIJson(TypedDict):
+    """REST ``GET whoami``: the member the request's token belongs to."""
+
+    name: str
+    role: RoleName
+
+
+class AuditEntryJson(TypedDict):
+    """One audit log entry: member changes, attach, detach, cancel."""
+
+    id: int
+    time: str               # ISO-8601
+    actor: str              # the member who did it
+    action: str             # member.add, member.remove, target.attach, target.detach, run.cancel
+    subject: str            # the member, target or run it was done to
+    detail: dict[str, Any]
+
+
+class AuditLogJson(TypedDict):
+    entries: list[AuditEntryJson]   # newest first
+
+
+class HealthJson(TypedDict):
+    """``GET /health`` (no token): whether the server and its database answer."""
+
+    status: Literal["ok", "unavailable"]
+    database: str           # "ok", or why not
+
+
 #: Every shape of the contract, in the schema's order.
 SHAPES: tuple[type, ...] = (
     MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
@@ -398,11 +461,13 @@ SHAPES: tuple[type, ...] = (
     OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
     PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
+    MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
+    AuditLogJson, HealthJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
                            "PrepareJobState": PrepareJobState, "OptionValue": OptionValue,
-                           "OptionKind": OptionKind}
+                           "OptionKind": OptionKind, "RoleName": RoleName}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,48 @@
+"""``TeamService``: what the standalone server holds besides ``AmlService``: the team database,
+the members, the audit log, and the artifacts folder (projects under ``<artifacts>/projects``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from aml_magic.domain.teamdb import Member, MemberStore, TeamDatabase
+from aml_magic.service.api import AmlService
+from aml_magic.service.contract import models as M
+
+
+class TeamService:
+    def __init__(self, url: str, artifacts: Path, *, max_workers: int = 4) -> None:
+        self.artifacts = artifacts.expanduser().resolve()
+        self.db = TeamDatabase(url)
+        self.db.connection()          # unreachable, or schema too old/new: refused at start
+        self.members = MemberStore(self.db)
+        (self.artifacts / "projects").mkdir(parents=True, exist_ok=True)
+        self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers)
+
+    @property
+    def executor(self) -> Any:
+        return self.aml.executor
+
+    def authenticate(self, token: str) -> Member:
+        return self.members.authenticate(token)
+
+    def add_member(self, actor: Member, name: str, role: str) -> M.MemberTokenJson:
+        token = self.members.add(actor.name, name, role)
+        return cast(M.MemberTokenJson, {"name": name, "role": role, "token": token})
+
+    def member_list(self) -> list[M.MemberJson]:
+        return cast("list[M.MemberJson]", self.members.members())
+
+    def audit_log(self, limit: int) -> list[M.AuditEntryJson]:
+        return cast("list[M.AuditEntryJson]", self.members.audit_log(min(max(limit, 1), 1000)))
+
+    def remove_member(self, actor: Member, name: str) -> None:
+        self.members.remove(actor.name, name)
+
+    def health(self) -> M.HealthJson:
+        self.db.ping()
+        return {"status": "ok", "database": "ok"}
+
+    def close(self) -> None:
+        self.aml.close()
+        self.db.close()
