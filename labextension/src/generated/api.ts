@@ -27,6 +27,10 @@ export type OptionValue = string | boolean | number | null;
 export type OptionKind = 'text' | 'integer' | 'flag' | 'choice' | 'path' | 'password';
 export const OptionKindValues: readonly OptionKind[] = ['text', 'integer', 'flag', 'choice', 'path', 'password'];
 
+/** What a member may do: admin (members, targets, secrets) > contributor (submit, cancel) > reader (runs, logs, metrics, artifacts). */
+export type RoleName = 'admin' | 'contributor' | 'reader';
+export const RoleNameValues: readonly RoleName[] = ['admin', 'contributor', 'reader'];
+
 /** One logged value; a series is several rows with one name and increasing `step`. */
 export interface MetricJson {
   name: string;
@@ -524,4 +528,61 @@ export interface PrunePlanJson {
   removed: boolean;
   total_bytes: number;
   runs: PrunedRunJson[];
+}
+
+/** REST `POST members` (admins): add a member with a role. */
+export interface MemberRequest {
+  name: string;
+  role: RoleName;
+}
+
+/** A member of the workspace. */
+export interface MemberJson {
+  name: string;
+  role: RoleName;
+  /** ISO-8601 */
+  created_at: string;
+}
+
+/** The answer to `POST members`: the new member's token, shown this once (only its hash is stored). */
+export interface MemberTokenJson {
+  name: string;
+  role: RoleName;
+  token: string;
+}
+
+export interface MemberListJson {
+  members: MemberJson[];
+}
+
+/** REST `GET whoami`: the member the request's token belongs to. */
+export interface WhoAmIJson {
+  name: string;
+  role: RoleName;
+}
+
+/** One audit log entry: member changes, attach, detach, cancel. */
+export interface AuditEntryJson {
+  id: number;
+  /** ISO-8601 */
+  time: string;
+  /** the member who did it */
+  actor: string;
+  /** member.add, member.remove, target.attach, target.detach, run.cancel */
+  action: string;
+  /** the member, target or run it was done to */
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditLogJson {
+  /** newest first */
+  entries: AuditEntryJson[];
+}
+
+/** `GET /health` (no token): whether the server and its database answer. */
+export interface HealthJson {
+  status: 'ok' | 'unavailable';
+  /** "ok", or why not */
+  database: string;
 }
