@@ -227,3 +227,67 @@ def test_sigterm_stops_cleanly(postgres: PostgresServer, tmp_path: Path) -> None
     assert proc.wait(60) == 0
     output = (tmp_path / "out").read_text()
     assert output.rstrip().endswith("aml server: stopped") and "Traceback" not in output
+
+
+def personal_history(root: Path, runs: int) -> list[str]:
+    """A project of RUNS completed runs, each with a metric series and an artifact row."""
+    from aml_magic.domain.config import init_project
+    from aml_magic.domain.history import Artifact, Metric, RunRecord, RunStatus, RunStore
+    from aml_magic.domain.history.records import new_run_id
+    init_project(root)
+    ids = []
+    with RunStore(root) as store:
+        for index in range(runs):
+            record = RunRecord(run_id=new_run_id("proj", now=1_700_000_000 + index),
+                               project="proj", target="local", created_at=1_700_000_000 + index,
+                               command=["python", "train.py", str(index)],
+                               environment={"SEED": str(index)})
+            store.create_run(record, submitter=False, then=RunStatus.RUNNING)
+            store.set_status(record.run_id, RunStatus.COMPLETED)
+            store.add_metrics(record.run_id, [Metric("loss", 1.0 / (step + 1), step, 1.7e9 + step)
+                                              for step in range(3)])
+            store.set_artifacts(record.run_id, [Artifact("model.bin", 10, "ab" * 32)])
+            ids.append(record.run_id)
+    return ids
+
+
+def test_history_push_is_idempotent_and_readers_list_it(team_server: TeamServer,
+                                                        members: dict[str, str]) -> None:
+    homes = team_server.homes
+    project = homes["bob"] / "proj"
+    ids = personal_history(project, 5)
+    # When bob pushes his history twice
+    first = aml(homes["bob"], "history", "push", "--project", str(project))
+    again = aml(homes["bob"], "history", "push", "--project", str(project))
+    assert first.returncode == 0, first.stderr
+    assert "5 run(s) new on the workspace, 0 brought up to date" in first.stdout
+    assert "0 run(s) new on the workspace, 5 brought up to date" in again.stdout
+    # Then the shared history holds each run once, with its transitions and metrics once
+    with connect(team_server.database) as conn:
+        assert conn.execute("SELECT count(*) FROM runs WHERE run_id = ANY(%s)",
+                            (ids,)).fetchone() == (5,)
+        assert conn.execute("SELECT count(*) FROM metrics WHERE run_id = ANY(%s)",
+                            (ids,)).fetchone() == (15,)
+        statuses = [r[0] for r in conn.execute(
+            "SELECT status FROM transitions WHERE run_id = %s ORDER BY id", (ids[0],))]
+    assert statuses == ["Queued", "Running", "Completed"]
+    # And a reader lists them newest first with their owner, filtered by status
+    status, page = http(team_server, "/aml/api/workspace/runs?status=Completed&limit=3",
+                        members["rex"])
+    assert status == 200
+    assert [r["run_id"] for r in page["runs"]] == ids[::-1][:3]
+    assert {r["owner"] for r in page["runs"]} == {"bob"}
+    # But a reader may not push, and another member's push leaves bob's runs alone
+    line = one_error_line(aml(homes["rex"], "history", "push", "--project", str(project)))
+    assert "not allowed (403)" in line and "contributor" in line
+    taken = aml(homes["ada"], "history", "push", "--project", str(project))
+    assert taken.returncode == 2 and "pushed by another member" in taken.stdout
+
+
+def test_a_malformed_push_is_a_400_line(team_server: TeamServer,
+                                        members: dict[str, str]) -> None:
+    status, answer = http(team_server, "/aml/api/workspace/runs", members["bob"], "POST",
+                          {"runs": [{"record": {"run_id": "../x", "project": "p",
+                                                "target": "t", "target_type": "local",
+                                                "status": "Completed", "created_at": 1}}]})
+    assert status == 400 and "not a run id" in answer["message"]

@@ -11,6 +11,7 @@ from aml_magic.frontends.cli.common import verbs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.service.team.client import WorkspaceClient
 
 
@@ -40,6 +41,28 @@ def add_workspace(group: argparse.ArgumentParser, verb: str | None = None) -> No
     p.set_defaults(handler=cmd_member_remove)
     p = msub.add_parser("list", help="the workspace's members")
     p.set_defaults(handler=cmd_member_list)
+
+
+def add_history_push(sub: Any) -> None:
+    """``aml history push`` (a verb of the history group, done by the workspace client)."""
+    from aml_magic.frontends import arguments as A
+    p = sub.add_parser("push", help="upload this project's run history to the workspace you "
+                       "are logged in to (idempotent)")
+    A.add_project(p)
+    p.set_defaults(handler=cmd_history_push)
+
+
+def cmd_history_push(args: argparse.Namespace) -> int:
+    from aml_magic.frontends.cli.common import project_root
+    from aml_magic.service.team.push import push_history
+    root = project_root(args)
+    result = push_history(root, _client())
+    print(f"{root.name}: {len(result['created'])} run(s) new on the workspace, "
+          f"{len(result['updated'])} brought up to date")
+    if result["not_owner"]:
+        print(f"left alone, pushed by another member: {', '.join(result['not_owner'])}")
+        return 2
+    return 0
 
 
 def _client() -> WorkspaceClient:

@@ -80,6 +80,28 @@ class AuditHandler(TeamHandler):
         self.reply(log)
 
 
+class WorkspaceRunsHandler(TeamHandler):
+    """The shared history in PostgreSQL: readers list it, contributors push to it."""
+
+    team_roles = {"read": "reader", "write": "contributor"}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.call(
+            self.team.list_runs, status=self.get_query_argument("status", None) or None,
+            target=self.get_query_argument("target", None) or None,
+            limit=self.int_argument("limit", 50), offset=self.int_argument("offset", 0)))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """``aml history push``: runs of a personal history, stored idempotently."""
+        request = self.body(M.PushRequest)
+        self.reply(await self.call(self.team.push_runs, self.member, request["runs"]))
+
+
 def team_routes() -> list[tuple[str, type[AmlHandler]]]:
     return [("whoami", WhoAmIHandler), ("members", MembersHandler),
-            (rf"members/{NAME}", MemberHandler), ("audit", AuditHandler)]
+            (rf"members/{NAME}", MemberHandler), ("audit", AuditHandler),
+            ("workspace/runs", WorkspaceRunsHandler)]

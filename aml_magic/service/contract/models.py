@@ -452,6 +452,57 @@ class HealthJson(TypedDict):
     database: str           # "ok", or why not
 
 
+class _PushedRunJson(TypedDict):
+    record: dict[str, Any]  # the run's fields as the personal history keeps them
+
+
+class PushedRunJson(_PushedRunJson, total=False):
+    """One run of a personal history, as ``aml history push`` sends it."""
+
+    transitions: list[list[Any]]    # [status, time, reason]
+    metrics: list[list[Any]]        # [name, value, step, time]
+    artifacts: list[list[Any]]      # [path, size, sha256]
+
+
+class PushRequest(TypedDict):
+    """REST ``POST workspace/runs`` (contributors): runs of a personal history, stored as the
+    member's; pushing the same runs again changes nothing."""
+
+    runs: list[PushedRunJson]
+
+
+class PushResultJson(TypedDict):
+    created: list[str]      # run ids new to the workspace
+    updated: list[str]      # run ids already there, brought up to date
+    not_owner: list[str]    # run ids another member pushed first: left alone
+
+
+class WorkspaceRunJson(TypedDict):
+    """A run of the workspace's shared history (PostgreSQL)."""
+
+    run_id: str
+    project: str
+    run_configuration: str | None
+    target: str
+    target_type: str
+    status: RunStatusName
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    kind: RunKind
+    parent_run_id: str | None
+    owner: str              # the member who submitted or pushed it
+
+
+class WorkspaceRunPageJson(TypedDict):
+    """REST ``GET workspace/runs?status=&target=&limit=50&offset=0``: newest first."""
+
+    runs: list[WorkspaceRunJson]
+    limit: int
+    offset: int
+
+
 #: Every shape of the contract, in the schema's order.
 SHAPES: tuple[type, ...] = (
     MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
@@ -462,7 +513,8 @@ SHAPES: tuple[type, ...] = (
     PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
-    AuditLogJson, HealthJson,
+    AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
+    WorkspaceRunPageJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from aml_magic.domain.teamdb import Member, MemberStore, TeamDatabase
-from aml_magic.service.api import AmlService
+from aml_magic.domain.teamdb.runs import TeamRunStore
+from aml_magic.errors import ApiError
+from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
 
 
@@ -16,6 +18,7 @@ class TeamService:
         self.db = TeamDatabase(url)
         self.db.connection()          # unreachable, or schema too old/new: refused at start
         self.members = MemberStore(self.db)
+        self.runs = TeamRunStore(self.db)
         (self.artifacts / "projects").mkdir(parents=True, exist_ok=True)
         self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers)
 
@@ -38,6 +41,17 @@ class TeamService:
 
     def remove_member(self, actor: Member, name: str) -> None:
         self.members.remove(actor.name, name)
+
+    def push_runs(self, member: Member, runs: list[M.PushedRunJson]) -> M.PushResultJson:
+        return cast(M.PushResultJson, self.runs.push(member.name, list(runs)))
+
+    def list_runs(self, *, status: str | None, target: str | None, limit: int,
+                  offset: int) -> M.WorkspaceRunPageJson:
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise ApiError(400, f"'limit' must be 1..{MAX_PAGE} and 'offset' >= 0")
+        runs = self.runs.list_runs(status=status, target=target, limit=limit, offset=offset)
+        return {"runs": cast("list[M.WorkspaceRunJson]", runs), "limit": limit,
+                "offset": offset}
 
     def health(self) -> M.HealthJson:
         self.db.ping()

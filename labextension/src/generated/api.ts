@@ -586,3 +586,54 @@ export interface HealthJson {
   /** "ok", or why not */
   database: string;
 }
+
+/** One run of a personal history, as `aml history push` sends it. */
+export interface PushedRunJson {
+  /** the run's fields as the personal history keeps them */
+  record: Record<string, unknown>;
+  /** [status, time, reason] */
+  transitions?: unknown[][];
+  /** [name, value, step, time] */
+  metrics?: unknown[][];
+  /** [path, size, sha256] */
+  artifacts?: unknown[][];
+}
+
+/** REST `POST workspace/runs` (contributors): runs of a personal history, stored as the member's; pushing the same runs again changes nothing. */
+export interface PushRequest {
+  runs: PushedRunJson[];
+}
+
+export interface PushResultJson {
+  /** run ids new to the workspace */
+  created: string[];
+  /** run ids already there, brought up to date */
+  updated: string[];
+  /** run ids another member pushed first: left alone */
+  not_owner: string[];
+}
+
+/** A run of the workspace's shared history (PostgreSQL). */
+export interface WorkspaceRunJson {
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  kind: RunKind;
+  parent_run_id: string | null;
+  /** the member who submitted or pushed it */
+  owner: string;
+}
+
+/** REST `GET workspace/runs?status=&target=&limit=50&offset=0`: newest first. */
+export interface WorkspaceRunPageJson {
+  runs: WorkspaceRunJson[];
+  limit: number;
+  offset: number;
+}
