@@ -291,3 +291,28 @@ def test_a_malformed_push_is_a_400_line(team_server: TeamServer,
                                                 "target": "t", "target_type": "local",
                                                 "status": "Completed", "created_at": 1}}]})
     assert status == 400 and "not a run id" in answer["message"]
+
+
+def test_the_shared_handlers_serve_projects_and_attach_detach_are_audited(
+        team_server: TeamServer, members: dict[str, str]) -> None:
+    from aml_magic.domain.config import init_project
+    from tests._wait import wait_until
+    init_project(team_server.artifacts / "projects" / "p1")
+    # When the admin attaches and detaches a target through the Jupyter extension's handlers
+    status, target = http(team_server, "/aml/api/targets?project=p1", members["ada"], "POST",
+                          {"type": "local", "name": "loc"})
+    assert status == 201 and target["name"] == "loc"
+    status, listing = http(team_server, "/aml/api/targets?project=p1", members["rex"])
+    assert status == 200 and "loc" in [t["name"] for t in listing["targets"]]
+    assert http(team_server, "/aml/api/targets/loc?project=p1", members["bob"], "DELETE")[0] == 403
+    assert http(team_server, "/aml/api/targets/loc?project=p1", members["ada"], "DELETE")[0] == 204
+
+    # Then both are in the audit log, by the admin, naming the target and the project
+    def audited() -> list[tuple[str, str, str, Any]]:
+        entries = http(team_server, "/aml/api/audit", members["ada"])[1]["entries"]
+        return [(e["actor"], e["action"], e["subject"], e["detail"]) for e in entries
+                if e["action"].startswith("target.")]
+    found = wait_until(lambda: len(audited()) >= 2 and audited(), 30, "attach/detach audited")
+    assert sorted(map(str, found)) == sorted(map(str, [
+        ("ada", "target.detach", "loc", {"project": "p1"}),
+        ("ada", "target.attach", "loc", {"project": "p1"})]))
