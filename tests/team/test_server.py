@@ -316,3 +316,39 @@ def test_the_shared_handlers_serve_projects_and_attach_detach_are_audited(
     assert sorted(map(str, found)) == sorted(map(str, [
         ("ada", "target.detach", "loc", {"project": "p1"}),
         ("ada", "target.attach", "loc", {"project": "p1"})]))
+
+
+def test_database_lost_while_serving_is_one_line_and_recovers(tmp_path: Path,
+                                                              postgres: PostgresServer) -> None:
+    from tests._wait import wait_until
+    from tests.fixtures.postgres import start_postgres
+    own = start_postgres()              # a server of this test's own, to stop and start again
+    proc = None
+    try:
+        database = own.create_database()
+        assert aml(tmp_path, "server", "init", "--database", database, "--artifacts",
+                   str(tmp_path / "a"), "--admin", "ada", "--token-file",
+                   str(tmp_path / "t")).returncode == 0
+        token = (tmp_path / "t").read_text().strip()
+        proc, url = start_server(database, tmp_path / "a", tmp_path / "out", tmp_path)
+        server = TeamServer(url, database, tmp_path / "a", proc, tmp_path / "out")
+        assert http(server, "/aml/api/whoami", token)[0] == 200
+        # When PostgreSQL stops under the running server
+        own.stop()
+        status, health = http(server, "/health")
+        assert status == 503 and health["status"] == "unavailable"
+        assert "database unreachable" in health["database"] and "\n" not in health["database"]
+        status, answer = http(server, "/aml/api/whoami", token)
+        assert status == 503 and answer["message"].startswith("database unreachable")
+        # Then, once it is back, the server answers again without a restart
+        own.start()
+        wait_until(lambda: http(server, "/health")[0] == 200, 30, "health is ok again")
+        assert http(server, "/aml/api/whoami", token) == (200, {"name": "ada", "role": "admin"})
+        assert proc.poll() is None and "Traceback" not in (tmp_path / "out").read_text()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(60)
+        own.stop()
+        import shutil
+        shutil.rmtree(own.root, ignore_errors=True)

@@ -131,8 +131,7 @@ def _log_request(handler: web.RequestHandler) -> None:
     team: TeamService = handler.settings[TEAM_SETTING]
     project = handler.get_query_argument("project", "")
     try:
-        team.executor.submit(team.members.audit, member.name, action, subject,
-                             {"project": project})
+        team.executor.submit(team.audit, member, action, subject, {"project": project})
     except RuntimeError:
         log.warning("audit entry lost while stopping: %s %s by %s", action, subject, member.name)
 
