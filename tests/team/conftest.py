@@ -46,20 +46,20 @@ class TeamServer:
         return self.proc.wait(60)
 
 
-def start_server(database: str, artifacts: Path, output: Path,
-                 home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database: str, artifacts: Path, output: Path, home: Path,
+                 *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """``aml server start`` on a free loopback port; returns once it says where it listens."""
     log = open(output, "wb")
     try:
         proc = subprocess.Popen([sys.executable, "-m", "aml_magic", "server", "start",
                                  "--database", database, "--artifacts", str(artifacts),
-                                 "--port", "0"], env=member_env(home), stdout=log,
+                                 "--port", "0", *extra], env=member_env(home), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     finally:
         log.close()
 
     def listening() -> str | None:
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/", output.read_text())
+        found = re.search(r"listening on (https?://127\.0\.0\.1:\d+)/", output.read_text())
         if found is None and proc.poll() is not None:
             raise AssertionError(f"aml server start exited {proc.returncode}:\n"
                                  f"{output.read_text()[-3000:]}")
