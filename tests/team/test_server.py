@@ -103,8 +103,10 @@ def test_login_keeps_the_token_in_the_secret_store_only(team_server: TeamServer,
         assert not stray, stray
         shown = aml(home, "workspace", "show")
         assert shown.stdout.strip() == f"{team_server.url}: {name} ({login['role']})"
-    # And no member's token is in another member's HOME
+    # And no member's token is in another member's HOME, nor in the server's log
     assert not files_holding(team_server.homes["rex"], members["bob"])
+    log = team_server.output.read_text()
+    assert "GET /aml/api/whoami" in log and not [t for t in members.values() if t in log]
 
 
 def test_roles_401_403(team_server: TeamServer, members: dict[str, str]) -> None:

@@ -184,8 +184,12 @@ def serve(url: str, artifacts: Path, *, host: str = "127.0.0.1", port: int = 864
             ssl_context.load_cert_chain(certfile, keyfile)
         except (OSError, ssl.SSLError) as exc:
             raise AmlError(f"{certfile}: cannot load the TLS certificate/key ({exc})") from None
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    if not log.handlers:             # the access log, on stderr whatever `aml` configured
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     team = TeamService(url, artifacts)
     try:
         asyncio.run(_serve(team, host, port, ssl_context, reconcile_interval))
