@@ -4,7 +4,8 @@
 # debootstrap for the locally built Docker base images; rsync for the sync benchmark; a JRE for
 # the Spark cluster the suite starts (pyspark comes with the test extras); python3-venv because
 # Debian's Python is externally managed, PEP 668; node and npm, which build the JupyterLab
-# extension into the package; slurm-wlm and munge for the Slurm cluster the suite starts),
+# extension into the package; slurm-wlm and munge for the Slurm cluster the suite starts;
+# postgresql for the PostgreSQL server the suite starts under `aml server`'s tests),
 # then the project's virtual environment
 # (.venv beside this script's folder, or AML_MAGIC_VENV) with aml_magic installed editable.
 #
@@ -22,7 +23,7 @@ for pair in sshd:openssh-server dockerd:docker.io docker:docker.io debootstrap:d
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need_apt+=("$pkg")
 done
 [ -x /usr/bin/python3 ] || need_apt+=(python3)
-for pkg in python3-venv python3-pip debian-archive-keyring ca-certificates slurm-wlm munge; do
+for pkg in python3-venv python3-pip debian-archive-keyring ca-certificates slurm-wlm munge postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,7 +5,7 @@
 # by pid.
 #   bash scripts/test.sh                 everything
 #   bash scripts/test.sh --quick         only the tests that need no server (no sshd, dockerd,
-#                                        kernel, browser or Spark), no lint: the fast loop
+#                                        kernel, browser, Spark, Slurm or PostgreSQL), no lint: the fast loop
 #   bash scripts/test.sh tests/config -q extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ for arg in "$@"; do
   if [ "$arg" = "--quick" ]; then quick=1; else args+=("$arg"); fi
 done
 if [ "$quick" -eq 1 ]; then
-  args=(-m "not sshd and not docker and not browser and not kernel and not spark and not slurm" "${args[@]}")
+  args=(-m "not sshd and not docker and not browser and not kernel and not spark and not slurm and not postgres" "${args[@]}")
 else
   "$VENV/bin/ruff" check aml_magic tests benchmarks scripts
   "$VENV/bin/mypy"

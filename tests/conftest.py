@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
 from tests._require import in_ci, require, require_module  # noqa: E402  (after the path fix)
 
 pytest_plugins = ["tests.fixtures.sshd", "tests.fixtures.dockerd", "tests.fixtures.spark",
-                  "tests.fixtures.slurm"]
+                  "tests.fixtures.slurm", "tests.fixtures.postgres"]
 
 # Which marker a test gets when it uses a fixture (directly or through another fixture).
 MARKER_OF_FIXTURE = {
@@ -32,6 +32,7 @@ MARKER_OF_FIXTURE = {
     "lab": "browser",
     "spark_cluster": "spark",
     "slurm_cluster": "slurm",
+    "postgres": "postgres",
 }
 
 __all__ = ["MARKER_OF_FIXTURE", "in_ci", "require", "require_module"]

@@ -16,7 +16,7 @@ from tests._collect_probe import PREFIX
 from tests.conftest import MARKER_OF_FIXTURE
 
 REPO = Path(__file__).resolve().parents[1]
-COMPONENT_MARKERS = ("sshd", "docker", "browser", "kernel", "spark", "slurm")
+COMPONENT_MARKERS = ("sshd", "docker", "browser", "kernel", "spark", "slurm", "postgres")
 
 
 def quick_expression() -> str:

@@ -18,6 +18,7 @@ from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import project_root, verbs, workspace
+from aml_magic.frontends.cli.workspace import add_history_push
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import compare_table, format_size, history_table
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
@@ -77,6 +78,7 @@ def _add_history_verbs(sub: Any) -> None:
 
 
 def _add_maintenance_verbs(sub: Any) -> None:
+    add_history_push(sub)
     p = sub.add_parser("prune", help="forget ended runs and remove their folders (dry run "
                                      "unless --yes)")
     A.add_project(p)

@@ -128,6 +128,10 @@ GROUPS: dict[str, tuple[str, str, str]] = {
                "kernel", "add_kernel"),
     "doctor": ("find what keeps the project's notebooks from running as they are",
                "doctor", "add_doctor"),
+    "server": ("init, start, migrate a team workspace server (PostgreSQL)", "server",
+               "add_server"),
+    "workspace": ("login, logout, show a team workspace; add, remove members", "workspace",
+                  "add_workspace"),
 }
 
 if __name__ == "__main__":

@@ -412,6 +412,120 @@ class PrunePlanJson(TypedDict):
     runs: list[PrunedRunJson]
 
 
+# -- the team server (``aml server``) ---------------------------------------------------------
+#: What a member may do: admin (members, targets, secrets) > contributor (submit, cancel) >
+#: reader (runs, logs, metrics, artifacts).
+RoleName = Literal["admin", "contributor", "reader"]
+
+
+class MemberRequest(TypedDict):
+    """REST ``POST members`` (admins): add a member with a role."""
+
+    name: str
+    role: RoleName
+
+
+class MemberJson(TypedDict):
+    """A member of the workspace."""
+
+    name: str
+    role: RoleName
+    created_at: str         # ISO-8601
+
+
+class MemberTokenJson(TypedDict):
+    """The answer to ``POST members``: the new member's token, shown this once (only its hash
+    is stored)."""
+
+    name: str
+    role: RoleName
+    token: str
+
+
+class MemberListJson(TypedDict):
+    members: list[MemberJson]
+
+
+class WhoAmIJson(TypedDict):
+    """REST ``GET whoami``: the member the request's token belongs to."""
+
+    name: str
+    role: RoleName
+
+
+class AuditEntryJson(TypedDict):
+    """One audit log entry: member changes, attach, detach, cancel."""
+
+    id: int
+    time: str               # ISO-8601
+    actor: str              # the member who did it
+    action: str             # member.add, member.remove, target.attach, target.detach, run.cancel
+    subject: str            # the member, target or run it was done to
+    detail: dict[str, Any]
+
+
+class AuditLogJson(TypedDict):
+    entries: list[AuditEntryJson]   # newest first
+
+
+class HealthJson(TypedDict):
+    """``GET /health`` (no token): whether the server and its database answer."""
+
+    status: Literal["ok", "unavailable"]
+    database: str           # "ok", or why not
+
+
+class _PushedRunJson(TypedDict):
+    record: dict[str, Any]  # the run's fields as the personal history keeps them
+
+
+class PushedRunJson(_PushedRunJson, total=False):
+    """One run of a personal history, as ``aml history push`` sends it."""
+
+    transitions: list[list[Any]]    # [status, time, reason]
+    metrics: list[list[Any]]        # [name, value, step, time]
+    artifacts: list[list[Any]]      # [path, size, sha256]
+
+
+class PushRequest(TypedDict):
+    """REST ``POST workspace/runs`` (contributors): runs of a personal history, stored as the
+    member's; pushing the same runs again changes nothing."""
+
+    runs: list[PushedRunJson]
+
+
+class PushResultJson(TypedDict):
+    created: list[str]      # run ids new to the workspace
+    updated: list[str]      # run ids already there, brought up to date
+    not_owner: list[str]    # run ids another member pushed first: left alone
+
+
+class WorkspaceRunJson(TypedDict):
+    """A run of the workspace's shared history (PostgreSQL)."""
+
+    run_id: str
+    project: str
+    run_configuration: str | None
+    target: str
+    target_type: str
+    status: RunStatusName
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    kind: RunKind
+    parent_run_id: str | None
+    owner: str              # the member who submitted or pushed it
+
+
+class WorkspaceRunPageJson(TypedDict):
+    """REST ``GET workspace/runs?status=&target=&limit=50&offset=0``: newest first."""
+
+    runs: list[WorkspaceRunJson]
+    limit: int
+    offset: int
+
+
 #: Every shape of the contract, in the schema's order.
 SHAPES: tuple[type, ...] = (
     MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
@@ -422,11 +536,15 @@ SHAPES: tuple[type, ...] = (
     OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
     PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
+    MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
+    AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
+    WorkspaceRunPageJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
                            "PrepareJobState": PrepareJobState, "OptionValue": OptionValue,
-                           "OptionKind": OptionKind, "SortOrder": SortOrder}
+                           "OptionKind": OptionKind, "SortOrder": SortOrder,
+                           "RoleName": RoleName}
 
 
 @dataclass(frozen=True)

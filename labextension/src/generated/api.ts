@@ -31,6 +31,10 @@ export const OptionKindValues: readonly OptionKind[] = ['text', 'integer', 'flag
 export type SortOrder = 'asc' | 'desc';
 export const SortOrderValues: readonly SortOrder[] = ['asc', 'desc'];
 
+/** What a member may do: admin (members, targets, secrets) > contributor (submit, cancel) > reader (runs, logs, metrics, artifacts). */
+export type RoleName = 'admin' | 'contributor' | 'reader';
+export const RoleNameValues: readonly RoleName[] = ['admin', 'contributor', 'reader'];
+
 /** One logged value; a series is several rows with one name and increasing `step`. */
 export interface MetricJson {
   name: string;
@@ -550,4 +554,112 @@ export interface PrunePlanJson {
   removed: boolean;
   total_bytes: number;
   runs: PrunedRunJson[];
+}
+
+/** REST `POST members` (admins): add a member with a role. */
+export interface MemberRequest {
+  name: string;
+  role: RoleName;
+}
+
+/** A member of the workspace. */
+export interface MemberJson {
+  name: string;
+  role: RoleName;
+  /** ISO-8601 */
+  created_at: string;
+}
+
+/** The answer to `POST members`: the new member's token, shown this once (only its hash is stored). */
+export interface MemberTokenJson {
+  name: string;
+  role: RoleName;
+  token: string;
+}
+
+export interface MemberListJson {
+  members: MemberJson[];
+}
+
+/** REST `GET whoami`: the member the request's token belongs to. */
+export interface WhoAmIJson {
+  name: string;
+  role: RoleName;
+}
+
+/** One audit log entry: member changes, attach, detach, cancel. */
+export interface AuditEntryJson {
+  id: number;
+  /** ISO-8601 */
+  time: string;
+  /** the member who did it */
+  actor: string;
+  /** member.add, member.remove, target.attach, target.detach, run.cancel */
+  action: string;
+  /** the member, target or run it was done to */
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditLogJson {
+  /** newest first */
+  entries: AuditEntryJson[];
+}
+
+/** `GET /health` (no token): whether the server and its database answer. */
+export interface HealthJson {
+  status: 'ok' | 'unavailable';
+  /** "ok", or why not */
+  database: string;
+}
+
+/** One run of a personal history, as `aml history push` sends it. */
+export interface PushedRunJson {
+  /** the run's fields as the personal history keeps them */
+  record: Record<string, unknown>;
+  /** [status, time, reason] */
+  transitions?: unknown[][];
+  /** [name, value, step, time] */
+  metrics?: unknown[][];
+  /** [path, size, sha256] */
+  artifacts?: unknown[][];
+}
+
+/** REST `POST workspace/runs` (contributors): runs of a personal history, stored as the member's; pushing the same runs again changes nothing. */
+export interface PushRequest {
+  runs: PushedRunJson[];
+}
+
+export interface PushResultJson {
+  /** run ids new to the workspace */
+  created: string[];
+  /** run ids already there, brought up to date */
+  updated: string[];
+  /** run ids another member pushed first: left alone */
+  not_owner: string[];
+}
+
+/** A run of the workspace's shared history (PostgreSQL). */
+export interface WorkspaceRunJson {
+  run_id: string;
+  project: string;
+  run_configuration: string | null;
+  target: string;
+  target_type: string;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  kind: RunKind;
+  parent_run_id: string | null;
+  /** the member who submitted or pushed it */
+  owner: string;
+}
+
+/** REST `GET workspace/runs?status=&target=&limit=50&offset=0`: newest first. */
+export interface WorkspaceRunPageJson {
+  runs: WorkspaceRunJson[];
+  limit: number;
+  offset: number;
 }

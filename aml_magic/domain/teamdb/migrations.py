@@ -1,0 +1,172 @@
+"""The team database's schema as ordered migrations, and the check every connection makes.
+
+``MIGRATIONS[i]`` takes the database from version ``i`` to ``i + 1``; each applied step is a row
+of ``schema_migrations`` (version, description, applied_at). Append new steps, never edit old
+ones. The run tables hold the same columns as the personal SQLite history
+(``domain/history/schema.py``: ``RUN_COLUMNS``; a test keeps the two in step) plus the member
+who owns the run. SQL here is fixed text; values always travel as parameters.
+"""
+from __future__ import annotations
+
+from aml_magic.domain.teamdb.connection import SchemaMismatch, redact
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import psycopg
+
+MIGRATE_COMMAND = "aml server migrate --database URL"
+#: Any fixed 64-bit number: the advisory lock two servers migrating one database take in turn.
+_MIGRATION_LOCK = 0x616D6C5F7465616D
+
+MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
+    ("runs, transitions, metrics, artifacts, targets, members, tokens, audit log", (
+        """CREATE TABLE runs (
+            run_id            TEXT PRIMARY KEY,
+            project           TEXT NOT NULL,
+            run_configuration TEXT,
+            target            TEXT NOT NULL,
+            target_type       TEXT NOT NULL,
+            status            TEXT NOT NULL,
+            created_at        DOUBLE PRECISION NOT NULL,
+            started_at        DOUBLE PRECISION,
+            ended_at          DOUBLE PRECISION,
+            exit_code         INTEGER,
+            reason            TEXT,
+            command           JSONB NOT NULL DEFAULT '[]',
+            script            TEXT,
+            config_snapshot   JSONB NOT NULL DEFAULT '{}',
+            environment       JSONB NOT NULL DEFAULT '{}',
+            snapshot_digest   TEXT,
+            environment_hash  TEXT,
+            git_commit        TEXT,
+            git_dirty         BOOLEAN,
+            target_state      JSONB NOT NULL DEFAULT '{}',
+            kind              TEXT NOT NULL DEFAULT 'script',
+            parent_run_id     TEXT,
+            provenance        JSONB NOT NULL DEFAULT '{}',
+            owner             TEXT NOT NULL
+        )""",
+        # Newest first, unfiltered or by status/target/parent: an index walked backwards.
+        "CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_by_status ON runs (status, created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_by_target ON runs (target, created_at DESC, run_id DESC)",
+        "CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at DESC, run_id DESC)",
+        """CREATE TABLE transitions (
+            id      BIGSERIAL PRIMARY KEY,
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            status  TEXT NOT NULL,
+            time    DOUBLE PRECISION NOT NULL,
+            reason  TEXT
+        )""",
+        "CREATE INDEX transitions_by_run ON transitions (run_id, id)",
+        """CREATE TABLE metrics (
+            id      BIGSERIAL PRIMARY KEY,
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            name    TEXT NOT NULL,
+            value   JSONB NOT NULL,
+            step    INTEGER NOT NULL,
+            time    DOUBLE PRECISION NOT NULL,
+            UNIQUE (run_id, name, step)
+        )""",
+        """CREATE TABLE artifacts (
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            path    TEXT NOT NULL,
+            size    BIGINT NOT NULL,
+            sha256  TEXT NOT NULL,
+            PRIMARY KEY (run_id, path)
+        )""",
+        """CREATE TABLE targets (
+            name        TEXT PRIMARY KEY,
+            type        TEXT NOT NULL,
+            compute     JSONB NOT NULL DEFAULT '{}',
+            created_by  TEXT NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        """CREATE TABLE members (
+            name        TEXT PRIMARY KEY,
+            role        TEXT NOT NULL CHECK (role IN ('admin', 'contributor', 'reader')),
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+            removed_at  TIMESTAMPTZ
+        )""",
+        # Only the SHA-256 of a token is kept; a token is 256 random bits, so no salt or
+        # slow hash is needed to make the stored digest useless to a reader of the database.
+        """CREATE TABLE tokens (
+            token_hash  TEXT PRIMARY KEY,
+            member      TEXT NOT NULL REFERENCES members (name),
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+            revoked_at  TIMESTAMPTZ
+        )""",
+        "CREATE INDEX tokens_by_member ON tokens (member)",
+        """CREATE TABLE audit_log (
+            id       BIGSERIAL PRIMARY KEY,
+            time     TIMESTAMPTZ NOT NULL DEFAULT now(),
+            actor    TEXT NOT NULL,
+            action   TEXT NOT NULL,
+            subject  TEXT NOT NULL,
+            detail   JSONB NOT NULL DEFAULT '{}'
+        )""",
+    )),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_CREATE_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+)"""
+
+
+def schema_version(conn: psycopg.Connection) -> int | None:
+    """The highest applied migration; None when the database has no aml_magic schema."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: psycopg.Connection, *, target: int = SCHEMA_VERSION) -> list[int]:
+    """Apply the missing migrations up to TARGET in one transaction (under an advisory lock,
+    so two servers starting at once migrate once); returns the versions applied."""
+    applied: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(_CREATE_TABLE)
+        current = schema_version(conn) or 0
+        if current > SCHEMA_VERSION:
+            raise _too_new(current, conn)
+        for index in range(current, target):
+            description, statements = MIGRATIONS[index]
+            for statement in statements:
+                conn.execute(statement)   # fixed text of this module, never user input
+            conn.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                         (index + 1, description))
+            applied.append(index + 1)
+    return applied
+
+
+def _too_new(version: int, conn: psycopg.Connection) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"{_where(conn)}: schema version {version} is newer than this aml_magic understands "
+        f"({SCHEMA_VERSION}); upgrade aml_magic on this machine")
+
+
+def _where(conn: psycopg.Connection) -> str:
+    info = conn.info
+    return redact(f"postgresql://{info.user}@{info.host or 'localhost'}/{info.dbname}")
+
+
+def check_schema(conn: psycopg.Connection) -> int:
+    """The schema version, or a one-line ``SchemaMismatch`` saying which command fixes it."""
+    version = schema_version(conn)
+    if version is None:
+        raise SchemaMismatch(f"{_where(conn)}: no aml_magic schema in this database; run "
+                             "`aml server init --database URL --artifacts DIR --admin NAME "
+                             "--token-file F` first")
+    if version > SCHEMA_VERSION:
+        raise _too_new(version, conn)
+    if version < SCHEMA_VERSION:
+        raise SchemaMismatch(
+            f"{_where(conn)}: schema version {version} is older than this aml_magic needs "
+            f"({SCHEMA_VERSION}); run `{MIGRATE_COMMAND}`")
+    return version

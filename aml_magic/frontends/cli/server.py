@@ -1,0 +1,76 @@
+"""``aml server init|start|migrate``: a team workspace's server (PostgreSQL history, members,
+the REST API). Heavy modules (tornado, jupyter_server, psycopg) load only when a verb runs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from aml_magic.frontends.cli.common import verbs
+
+DATABASE_HELP = "the PostgreSQL URL, e.g. postgresql://aml@dbhost/aml (or $AML_SERVER_DATABASE)"
+
+
+def _database(p: argparse.ArgumentParser) -> None:
+    import os
+    default = os.environ.get("AML_SERVER_DATABASE")
+    p.add_argument("--database", metavar="URL", default=default, required=default is None,
+                   help=DATABASE_HELP)
+
+
+def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
+    sub = verbs(group)
+    p = sub.add_parser("init", help="create the schema and the first admin",
+                       description="Create the workspace's schema in an empty PostgreSQL "
+                       "database and its first admin; the admin's token goes to --token-file "
+                       "(mode 0600), and is shown nowhere else.")
+    _database(p)
+    p.add_argument("--artifacts", metavar="DIR", required=True,
+                   help="where the server keeps projects, snapshots and run artifacts")
+    p.add_argument("--admin", metavar="NAME", required=True, help="the first admin's name")
+    p.add_argument("--token-file", metavar="F", required=True, type=Path,
+                   help="where to write the admin's token (mode 0600)")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("start", help="run the server in the foreground",
+                       description="Serve the REST API (the Jupyter extension's routes, plus "
+                       "members and /health) until SIGTERM. For TLS give --certfile/--keyfile, "
+                       "or keep the default loopback address behind a TLS reverse proxy.")
+    _database(p)
+    p.add_argument("--artifacts", metavar="DIR", required=True, type=Path,
+                   help="the folder given to `aml server init`")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                   "127.0.0.1)")
+    p.add_argument("--port", type=int, default=8642, help="port (default 8642; 0: any free one)")
+    p.add_argument("--certfile", help="TLS certificate chain (PEM)")
+    p.add_argument("--keyfile", help="TLS private key (PEM)")
+    p.set_defaults(handler=cmd_start)
+
+    p = sub.add_parser("migrate", help="bring the database's schema up to date",
+                       description="Apply the schema migrations this aml_magic has and the "
+                       "database lacks (each recorded in schema_migrations).")
+    _database(p)
+    p.set_defaults(handler=cmd_migrate)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from aml_magic.service.team.setup import init_server
+    init_server(args.database, Path(args.artifacts), args.admin, args.token_file)
+    print(f"workspace created; admin {args.admin!r}'s token is in {args.token_file} (mode 0600)")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from aml_magic.frontends.server.standalone import serve
+    if bool(args.certfile) != bool(args.keyfile) and not args.certfile:
+        from aml_magic.errors import AmlError
+        raise AmlError("--keyfile needs --certfile")
+    return serve(args.database, args.artifacts, host=args.host, port=args.port,
+                 certfile=args.certfile, keyfile=args.keyfile)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from aml_magic.service.team.setup import migrate_database
+    applied = migrate_database(args.database)
+    print(f"applied migrations {', '.join(map(str, applied))}" if applied
+          else "the schema is up to date")
+    return 0

@@ -1,0 +1,57 @@
+"""A member's HTTP client for a team server: a bearer token on every request, and each
+expected failure as one line (unreachable, 401, 403, and the server's own message)."""
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+from aml_magic.errors import AmlError
+
+API = "/aml/api/"
+
+
+class WorkspaceClient:
+    def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """JSON of METHOD on the API's PATH; None for an empty answer."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(self.url + API + path.lstrip("/"), data=data,
+                                         method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout,
+                                        context=ssl.create_default_context()) as answer:
+                text = answer.read()
+        except urllib.error.HTTPError as exc:
+            raise AmlError(f"{self.url}: {_message(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AmlError(f"workspace server unreachable at {self.url} ({reason}); personal "
+                           "projects keep working offline") from None
+        return json.loads(text) if text.strip() else None
+
+    def whoami(self) -> dict[str, Any]:
+        return dict(self.request("GET", "whoami"))
+
+
+def _message(exc: urllib.error.HTTPError) -> str:
+    """The server's one-line ``message`` with what the status means for the member."""
+    try:
+        text = str(json.loads(exc.read() or b"{}").get("message") or "")
+    except ValueError:
+        text = ""
+    text = text.strip().splitlines()[0] if text.strip() else (exc.reason or "")
+    if exc.code == 401:
+        return f"not authenticated (401): {text}"
+    if exc.code == 403:
+        return f"not allowed (403): {text}"
+    return f"{text} ({exc.code})"

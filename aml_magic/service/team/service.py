@@ -1,0 +1,100 @@
+"""``TeamService``: what the standalone server holds besides ``AmlService``: the team database,
+the members, the audit log, and the artifacts folder (projects under ``<artifacts>/projects``)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from aml_magic.domain.teamdb import Member, MemberStore, TeamDatabase
+from aml_magic.domain.teamdb.runs import TeamRunStore
+from aml_magic.errors import AmlError, ApiError
+from aml_magic.service.api import MAX_PAGE, AmlService
+from aml_magic.service.contract import models as M
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database_call(method: F) -> F:
+    """A lost connection (the database restarted) is retried once on a new one; a database
+    that does not answer is a 503 with one line, never a traceback."""
+    @functools.wraps(method)
+    def call(self: TeamService, *args: Any, **kwargs: Any) -> Any:
+        import psycopg
+        for attempt in (1, 2):
+            try:
+                return method(self, *args, **kwargs)
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+                    raise ApiError(503, f"database unreachable: {first}") from None
+            except AmlError as exc:
+                if str(exc).startswith("database unreachable"):
+                    raise ApiError(503, str(exc)) from None
+                raise
+        raise AssertionError("unreachable")
+    return cast(F, call)
+
+
+class TeamService:
+    def __init__(self, url: str, artifacts: Path, *, max_workers: int = 4) -> None:
+        self.artifacts = artifacts.expanduser().resolve()
+        self.db = TeamDatabase(url)
+        self.db.connection()          # unreachable, or schema too old/new: refused at start
+        self.members = MemberStore(self.db)
+        self.runs = TeamRunStore(self.db)
+        (self.artifacts / "projects").mkdir(parents=True, exist_ok=True)
+        self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers)
+
+    @property
+    def executor(self) -> Any:
+        return self.aml.executor
+
+    @database_call
+    def authenticate(self, token: str) -> Member:
+        return self.members.authenticate(token)
+
+    @database_call
+    def add_member(self, actor: Member, name: str, role: str) -> M.MemberTokenJson:
+        token = self.members.add(actor.name, name, role)
+        return cast(M.MemberTokenJson, {"name": name, "role": role, "token": token})
+
+    @database_call
+    def member_list(self) -> list[M.MemberJson]:
+        return cast("list[M.MemberJson]", self.members.members())
+
+    @database_call
+    def audit_log(self, limit: int) -> list[M.AuditEntryJson]:
+        return cast("list[M.AuditEntryJson]", self.members.audit_log(min(max(limit, 1), 1000)))
+
+    @database_call
+    def remove_member(self, actor: Member, name: str) -> None:
+        self.members.remove(actor.name, name)
+
+    @database_call
+    def push_runs(self, member: Member, runs: list[M.PushedRunJson]) -> M.PushResultJson:
+        return cast(M.PushResultJson, self.runs.push(member.name, list(runs)))
+
+    @database_call
+    def list_runs(self, *, status: str | None, target: str | None, limit: int,
+                  offset: int) -> M.WorkspaceRunPageJson:
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise ApiError(400, f"'limit' must be 1..{MAX_PAGE} and 'offset' >= 0")
+        runs = self.runs.list_runs(status=status, target=target, limit=limit, offset=offset)
+        return {"runs": cast("list[M.WorkspaceRunJson]", runs), "limit": limit,
+                "offset": offset}
+
+    @database_call
+    def audit(self, actor: Member, action: str, subject: str, detail: dict[str, Any]) -> None:
+        self.members.audit(actor.name, action, subject, detail)
+
+    @database_call
+    def health(self) -> M.HealthJson:
+        self.db.ping()
+        return {"status": "ok", "database": "ok"}
+
+    def close(self) -> None:
+        self.aml.close()
+        self.db.close()

@@ -1,0 +1,51 @@
+"""``aml server init`` and ``aml server migrate``: the schema, the first admin, the token file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aml_magic.domain.teamdb import MemberStore, TeamDatabase, connect, migrate
+from aml_magic.errors import AmlError
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """TOKEN into PATH with mode 0600 from the first byte (never readable by others, even
+    briefly); an existing file is replaced only if it is a regular file."""
+    path = path.expanduser()
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise AmlError(f"{path}: not a regular file; choose another --token-file")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (token + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def migrate_database(url: str) -> list[int]:
+    """Bring the database's schema up to date; returns the versions applied."""
+    with connect(url) as conn:
+        return migrate(conn)
+
+
+def init_server(url: str, artifacts: Path, admin: str, token_file: Path) -> None:
+    """Create the schema and the first admin; write the admin's token to TOKEN_FILE (0600).
+    Refused on a database that has members already (init runs once)."""
+    artifacts = artifacts.expanduser()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "projects").mkdir(exist_ok=True)
+    migrate_database(url)
+    db = TeamDatabase(url)
+    try:
+        conn = db.connection()
+        with conn.transaction():
+            row = conn.execute("SELECT count(*) FROM members").fetchone()
+        if row and row[0]:
+            raise AmlError("this workspace has members already (init runs once); an admin adds "
+                           "more with `aml workspace member add NAME --role ROLE --token-file F`")
+        token = MemberStore(db).add("aml server init", admin, "admin")
+    finally:
+        db.close()
+    write_token_file(token_file, token)
