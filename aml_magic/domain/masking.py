@@ -26,8 +26,9 @@ _SECRET_NAME_RE = re.compile(
     r"|_(?:PASS|PWD|PAT|AUTH|PIN)$", re.IGNORECASE)      # DB_PASS, MYSQL_PWD, GITHUB_PAT
 # camelCase spellings of the suffixes: sshPass, dbPwd (case-sensitive: COMPASS is no secret)
 _CAMEL_SECRET_RE = re.compile(r"[a-z0-9](?:Pass|Pwd|Pat|Auth|Pin)$")
-# scheme://user:password@host -- the password part (up to the last '@' before the host)
-_URL_PASSWORD_RE = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/]*)(@)")
+# scheme://user:password@host -- the password part (up to the last '@' before the host);
+# compiled on first use (~1 M instructions; most texts hold no "://")
+_URL_PASSWORD = r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)([^\s/]*)(@)"
 
 
 def is_reference(text: object) -> bool:
@@ -47,7 +48,9 @@ def looks_secret(name: str) -> bool:
 
 def url_passwords(text: str) -> list[str]:
     """The password parts of ``scheme://user:password@host`` URLs in ``text``."""
-    return [m.group(2) for m in _URL_PASSWORD_RE.finditer(text) if m.group(2)]
+    if "://" not in text:
+        return []
+    return [m.group(2) for m in re.finditer(_URL_PASSWORD, text) if m.group(2)]
 
 
 def mask_url_passwords(text: str) -> str:
@@ -55,8 +58,8 @@ def mask_url_passwords(text: str) -> str:
     (``postgres://app:******@db/x``): a ``DATABASE_URL`` is shown, its password never."""
     if "://" not in text:
         return text
-    return _URL_PASSWORD_RE.sub(lambda m: m.group(1) + (MASK if m.group(2) else "") + m.group(3),
-                                text)
+    return re.sub(_URL_PASSWORD, lambda m: m.group(1) + (MASK if m.group(2) else "") + m.group(3),
+                  text)
 
 
 #: Key names that contain KEY/SECRET/... but name a path or a fingerprint, not a secret.

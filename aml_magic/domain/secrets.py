@@ -7,7 +7,6 @@ in ``masking.py`` and is re-exported here.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from aml_magic.domain.masking import (
     mask_value,
     url_passwords,
 )
+from aml_magic.domain.digest import sha256_hex
 from aml_magic.errors import SecretError
 
 TYPE_CHECKING = False
@@ -262,7 +262,7 @@ class SecretStore:
     @staticmethod
     def _target_leaf(project: Path, name: str) -> str:
         key = f"{os.path.realpath(project)}\0{name}".encode("utf-8", "surrogateescape")
-        return hashlib.sha256(key).hexdigest()[:32] + ".json"
+        return sha256_hex(key)[:32] + ".json"
 
     def _write_binding(self, path: Path, binding: Mapping[str, object]) -> None:
         data = json.dumps({**binding, "boundAt": int(time.time())}, sort_keys=True)

@@ -4,6 +4,8 @@ readable line) instead of exiting the process or the kernel."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from aml_magic.domain import registry
 from aml_magic.errors import AmlError, HelpShown
@@ -16,11 +18,38 @@ STATUS_CHOICES = ("Queued", "Preparing", "Running", "Finalizing", "Completed", "
                   "Canceled")
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing ``shutil``."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, the same width found without ``shutil``: ``add_argument``
+    makes a formatter for every argument, and argparse's own imports ``shutil`` (with ``bz2``
+    and ``lzma``, ~7 M instructions, ~3 % of ``aml experiment submit``) for the width."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser that raises instead of calling ``sys.exit``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("exit_on_error", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         self._given: list[str] = []         # the arguments being parsed, for _check_value
 

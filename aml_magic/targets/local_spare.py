@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -59,7 +58,7 @@ class LocalSpare:
         try:
             os.rename(ready[1], dest)
         except OSError:
-            shutil.rmtree(ready[1], ignore_errors=True)
+            _remove(ready[1])
             return False
         return True
 
@@ -85,7 +84,7 @@ class LocalSpare:
             try:
                 materialize(manifest, self.root, path, verify=True)
             except (AmlError, OSError):
-                shutil.rmtree(path, ignore_errors=True)
+                _remove(path)
                 return
             for folder in ("outputs", "logs"):    # what the agent makes before the script
                 try:
@@ -95,7 +94,7 @@ class LocalSpare:
             with self._lock:
                 old, self._ready = self._ready, (manifest.digest, path)
             if old is not None:
-                shutil.rmtree(old[1], ignore_errors=True)
+                _remove(old[1])
         finally:
             with self._lock:
                 self._building = False
@@ -128,13 +127,19 @@ class LocalSpare:
             except ValueError:
                 continue
             if pid != os.getpid() and not _alive(pid):
-                shutil.rmtree(self.folder / name, ignore_errors=True)
+                _remove(self.folder / name)
 
     def close(self) -> None:
         with self._lock:
             ready, self._ready = self._ready, None
         if ready is not None:
-            shutil.rmtree(ready[1], ignore_errors=True)
+            _remove(ready[1])
+
+
+def _remove(path: str | os.PathLike[str]) -> None:
+    """Remove a copy (a folder), whatever is in it."""
+    import shutil  # only to remove a copy: shutil (with bz2, lzma) stays off the submit path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -169,10 +169,10 @@ class LocalPlacement(Placement):
     def base_python(self) -> str:
         """``python`` without a managed environment: what a user-managed run uses, and what
         a managed environment is made from."""
-        import shutil
         configured = self.compute.python_location
         if not configured or configured.strip() in PROJECT_INTERPRETER:
             return sys.executable
+        import shutil  # a named interpreter only: shutil (bz2, lzma) stays off the submit path
         found = shutil.which(os.path.expanduser(configured))
         if not found:
             raise TargetError(f"{self.compute.name}.compute: pythonLocation '{configured}' was "

@@ -9,7 +9,6 @@ Runs with the same snapshot share one file."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from aml_magic.domain.atomic_file import replace_file
@@ -17,12 +16,12 @@ from aml_magic.errors import AmlError
 from aml_magic.domain.snapshot.manifest import Manifest
 
 MANIFESTS = "manifests"
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+_HEX = "0123456789abcdef"
 
 
 def manifest_path(aml_dir: Path, digest: str) -> Path | None:
     """Where the manifest of ``digest`` is kept; None for a text that is not a digest."""
-    return aml_dir / MANIFESTS / f"{digest}.json" if _DIGEST.fullmatch(digest) else None
+    return aml_dir / MANIFESTS / f"{digest}.json" if len(digest) == 64 and not digest.strip(_HEX) else None
 
 
 def keep_manifest(aml_dir: Path, manifest: Manifest) -> None:

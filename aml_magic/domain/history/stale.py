@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -131,6 +130,7 @@ def remove_partial_copies(run_folder: Path, *, launched: bool) -> None:
         if name.startswith(PARTIAL_PREFIX) or (name == "work" and not launched):
             path = run_folder / name
             if path.is_dir() and not path.is_symlink():
+                import shutil  # a rare leftover: shutil (bz2, lzma) stays off the submit path
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -9,11 +9,12 @@ a matcher (pathspec's import alone is ~8 ms of every ``aml experiment submit``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
+
+from aml_magic.domain.digest import sha256
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ class IgnoreChain:
         self.fingerprint = fingerprint
 
     def extended(self, prefix: str, text: str) -> IgnoreChain:
-        h = hashlib.sha256(self.fingerprint.encode())
+        h = sha256()
+        h.update(self.fingerprint.encode())
         h.update(os.fsencode(prefix) + b"\0" + text.encode("utf-8", "surrogateescape"))
         return IgnoreChain(self.rules + ((prefix, text),), h.hexdigest())
 

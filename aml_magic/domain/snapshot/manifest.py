@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import gc
-import hashlib
 import itertools
 import json
 import os
@@ -24,6 +23,7 @@ from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
 
 from aml_magic.domain.atomic_file import replace_file
+from aml_magic.domain.digest import sha256, sha256_hex
 from aml_magic.errors import AmlError
 from aml_magic.domain.snapshot.ignore_rules import (
     IGNORE_FILES,
@@ -85,7 +85,7 @@ class Manifest:
         # one string, encoded once: the same bytes as path + NUL + mode + NUL + sha + LF each
         text = "".join([_texts(rel, e)[0] for rel, e in self.files.items()])
         self._digest = (id(self.files), len(self.files),
-                        hashlib.sha256(os.fsencode(text)).hexdigest())
+                        sha256_hex(os.fsencode(text)))
         return self._digest[2]
 
     @property
@@ -158,10 +158,11 @@ def _hash_file(path: str) -> str:
     """sha256 of a file, read in chunks so big files do not fill memory. A small file is read
     in one call sized by its ``fstat`` (plus one more to see the end): no buffer is allocated
     per file, which on 10,000 small files is ~40% of a cold snapshot's hashing."""
-    h = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        want = min(os.fstat(fd).st_size + 1, _CHUNK)
+        size = os.fstat(fd).st_size
+        h = sha256(size)
+        want = min(size + 1, _CHUNK)
         while True:
             data = os.read(fd, want)
             if not data:
@@ -185,6 +186,7 @@ def _hash_files(paths: list[str]) -> list[str | OSError]:
     GIL, so 10,000 files of 20 KB take ~0.12 s instead of ~0.175 s."""
     if len(paths) < _PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2:
         return [_hash_or_error(path) for path in paths]
+    import hashlib  # noqa: F401  (loaded: digest.py picks OpenSSL, which releases the GIL)
     results: list[str | OSError] = [""] * len(paths)
     turns = itertools.count()            # next() on it is atomic: each index is taken once
 

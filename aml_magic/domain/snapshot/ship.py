@@ -4,12 +4,13 @@ streamed to a remote object store as a tar of only the objects it lacks
 run never gets content its manifest does not name."""
 from __future__ import annotations
 
-import hashlib
+import errno
 import os
-import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from aml_magic.domain.digest import sha256
 from aml_magic.errors import AmlError
 from aml_magic.domain.snapshot.manifest import (
     _CHUNK, FileEntry, Manifest, _check_relpath, _hash_file, _HashCache, hash_cache_path
@@ -36,9 +37,11 @@ def materialize(manifest: Manifest, project_root: Path, dest: Path, *,
     try:
         _copy_files(manifest, root, partial, verify=verify)
         if dest.exists():
+            import shutil  # a copy already there (rare): shutil stays off the submit path
             shutil.rmtree(dest)
         os.rename(partial, dest)
     except BaseException:
+        import shutil  # a failed copy (rare): shutil stays off the submit path
         shutil.rmtree(partial, ignore_errors=True)
         raise
 
@@ -54,13 +57,43 @@ def _copy_files(manifest: Manifest, root: Path, dest: Path, *, verify: bool) -> 
             parent.mkdir(parents=True, exist_ok=True)
             made.add(parent)
         try:
-            shutil.copyfile(root / rel, target)  # follows an inside-project symlink
+            _copy_file(root / rel, target)  # follows an inside-project symlink
         except OSError as exc:
             raise AmlError(f"{root / rel}: cannot copy into the run ({exc.strerror}); "
                            "resubmit the run") from exc
         os.chmod(target, entry.mode)
         if verify and _hash_file(str(target)) != entry.sha256:
             raise AmlError(f"{root / rel}: changed while the run was being submitted; resubmit")
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    """``shutil.copyfile`` of a regular file (``sendfile``, as it does on Linux), without
+    importing ``shutil`` (with ``bz2`` and ``lzma``, ~3 % of ``aml experiment submit``).
+    Anything but a regular file is refused: a FIFO swapped in is opened without blocking."""
+    fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(src))
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            offset = 0
+            block = max(st.st_size, 1 << 23)
+            try:
+                while sent := os.sendfile(out, fd, offset, block):
+                    offset += sent
+            except OSError as exc:   # a file system or system without file-to-file sendfile
+                if offset or exc.errno not in (errno.EINVAL, errno.ENOTSOCK, errno.ENOSYS,
+                                               errno.EOPNOTSUPP):
+                    raise
+                while data := os.read(fd, 1 << 20):
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(out, view):]
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
 
 
 def missing(manifest: Manifest, have: Iterable[str]) -> list[str]:
@@ -128,7 +161,7 @@ def write_objects_tar(manifest: Manifest, project_root: Path, shas: Iterable[str
                 st = os.fstat(f.fileno())
                 if st.st_size != entry.size:
                     raise _changed(path)
-                digest = None if cache.lookup(rel, st) == sha else hashlib.sha256()
+                digest = None if cache.lookup(rel, st) == sha else sha256(entry.size)
                 header = _tar_header(rel if by_path else sha, entry.size,
                                      entry.mode if by_path else 0o644)
                 out.write(header)

@@ -6,7 +6,6 @@ one of the ``pyspark`` package installed beside aml_magic) under the detached ag
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 from aml_magic.errors import AmlError, ConfigError
@@ -61,6 +60,7 @@ class LocalTarget(OwnEnvironment, AgentTarget):
 
     def _spark_submit(self, runconfig: RunConfiguration) -> str:
         spark = os.path.expanduser(self.compute.spark_submit_location or "spark-submit")
+        import shutil  # PySpark runs only: shutil (with bz2, lzma) stays off the submit path
         found = shutil.which(spark) or (package_spark_submit() if spark == "spark-submit"
                                         else None)
         if not found:
