@@ -18,7 +18,6 @@ from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import project_root, verbs, workspace
-from aml_magic.frontends.cli.workspace import add_history_push
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import compare_table, format_size, history_table
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
@@ -77,8 +76,17 @@ def _add_history_verbs(sub: Any) -> None:
     p.set_defaults(handler=cmd_history_compare)
 
 
+def _push(args: argparse.Namespace) -> int:
+    # the team client loads only for this verb, not for every history command
+    from aml_magic.frontends.cli.workspace import cmd_history_push
+    return cmd_history_push(args)
+
+
 def _add_maintenance_verbs(sub: Any) -> None:
-    add_history_push(sub)
+    p = sub.add_parser("push", help="upload this project's run history to the workspace you "
+                       "are logged in to (idempotent)")
+    A.add_project(p)
+    p.set_defaults(handler=_push)
     p = sub.add_parser("prune", help="forget ended runs and remove their folders (dry run "
                                      "unless --yes)")
     A.add_project(p)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aml_magic.errors import AmlError
 from aml_magic.frontends.cli.common import verbs
+from aml_magic.service.team.setup import init_server, migrate_database
 
 DATABASE_HELP = "the PostgreSQL URL, e.g. postgresql://aml@dbhost/aml (or $AML_SERVER_DATABASE)"
 
@@ -53,23 +55,21 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from aml_magic.service.team.setup import init_server
     init_server(args.database, Path(args.artifacts), args.admin, args.token_file)
     print(f"workspace created; admin {args.admin!r}'s token is in {args.token_file} (mode 0600)")
     return 0
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    # tornado and jupyter_server (heavy) load only for the server itself, not for init/migrate
     from aml_magic.frontends.server.standalone import serve
     if bool(args.certfile) != bool(args.keyfile) and not args.certfile:
-        from aml_magic.errors import AmlError
         raise AmlError("--keyfile needs --certfile")
     return serve(args.database, args.artifacts, host=args.host, port=args.port,
                  certfile=args.certfile, keyfile=args.keyfile)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from aml_magic.service.team.setup import migrate_database
     applied = migrate_database(args.database)
     print(f"applied migrations {', '.join(map(str, applied))}" if applied
           else "the schema is up to date")

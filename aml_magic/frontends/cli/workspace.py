@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 from aml_magic.errors import AmlError
-from aml_magic.frontends.cli.common import verbs
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-    from aml_magic.service.team.client import WorkspaceClient
+from aml_magic.frontends.cli.common import project_root, verbs
+from aml_magic.service.team import login
+from aml_magic.service.team.client import WorkspaceClient
+from aml_magic.service.team.push import push_history
+from aml_magic.service.team.setup import write_token_file
 
 
 def add_workspace(group: argparse.ArgumentParser, verb: str | None = None) -> None:
@@ -43,18 +42,7 @@ def add_workspace(group: argparse.ArgumentParser, verb: str | None = None) -> No
     p.set_defaults(handler=cmd_member_list)
 
 
-def add_history_push(sub: Any) -> None:
-    """``aml history push`` (a verb of the history group, done by the workspace client)."""
-    from aml_magic.frontends import arguments as A
-    p = sub.add_parser("push", help="upload this project's run history to the workspace you "
-                       "are logged in to (idempotent)")
-    A.add_project(p)
-    p.set_defaults(handler=cmd_history_push)
-
-
 def cmd_history_push(args: argparse.Namespace) -> int:
-    from aml_magic.frontends.cli.common import project_root
-    from aml_magic.service.team.push import push_history
     root = project_root(args)
     result = push_history(root, _client())
     print(f"{root.name}: {len(result['created'])} run(s) new on the workspace, "
@@ -66,15 +54,11 @@ def cmd_history_push(args: argparse.Namespace) -> int:
 
 
 def _client() -> WorkspaceClient:
-    from aml_magic.service.team import login
-    from aml_magic.service.team.client import WorkspaceClient
     current = login.require()
     return WorkspaceClient(current.url, current.token())
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from aml_magic.service.team import login
-    from aml_magic.service.team.client import WorkspaceClient
     if args.token_stdin:
         token = sys.stdin.readline().strip()
     else:
@@ -89,21 +73,18 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from aml_magic.service.team import login
     old = login.logout()
     print(f"logged out of {old.url}" if old else "not logged in")
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from aml_magic.service.team import login
     current = login.require()
     print(f"{current.url}: {current.member} ({current.role})")
     return 0
 
 
 def cmd_member_add(args: argparse.Namespace) -> int:
-    from aml_magic.service.team.setup import write_token_file
     added = _client().request("POST", "members", {"name": args.name, "role": args.role})
     write_token_file(args.token_file, str(added["token"]))
     print(f"member {args.name!r} added as {args.role}; their token is in {args.token_file} "
