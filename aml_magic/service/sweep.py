@@ -26,6 +26,7 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
+from aml_magic.domain.history.batch import create_runs
 from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
@@ -37,7 +38,7 @@ from aml_magic.domain.secrets import Masker
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
-from aml_magic.service.argument_masking import masked_arguments
+from aml_magic.service.argument_masking import argument_candidates, mask_arguments
 from aml_magic.service.run import Run
 from aml_magic.service.sweep_array import cancel_array
 
@@ -163,20 +164,21 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     except (AmlError, ValueError):      # each child's submit reports it
         run_secrets = Masker(())
 
+    candidates = argument_candidates(run_secrets, compute, ws.secrets)
+
     def record(run_id: str, command: list[str]) -> RunRecord:
-        shown = masked_arguments(command, run_secrets, compute, ws.secrets)[0]
+        shown = mask_arguments(command, candidates)[0]
         return RunRecord(run_id=run_id, project=ws.name, run_configuration=rc.name,
                          target=compute.name, target_type=compute.type, command=shown,
                          script=shown[0])
     commit, dirty = git_info(ws.root)
-    store.create_run(dataclasses.replace(record(parent_id, base), kind="sweep",
-                                         config_snapshot=snapshot,
-                                         snapshot_digest=manifest.digest, git_commit=commit,
-                                         git_dirty=dirty), submitter=False)
+    records = [dataclasses.replace(record(parent_id, base), kind="sweep",
+                                   config_snapshot=snapshot, snapshot_digest=manifest.digest,
+                                   git_commit=commit, git_dirty=dirty)]
     for child, point in zip(children, points):
         command = [base[0], *child_arguments(base[1:], point)]
-        store.create_run(dataclasses.replace(record(child, command), parent_run_id=parent_id),
-                         submitter=False)
+        records.append(dataclasses.replace(record(child, command), parent_run_id=parent_id))
+    create_runs(store, records)        # one history write for the parent and every child
     _freeze_snapshot(ws, parent_id, manifest)
     _start_driver(ws, parent_id)
     return Run(ws, parent_id)
