@@ -9,8 +9,8 @@ The parent (``kind="sweep"``) is recorded first, then every child as Queued (``p
 set), then a detached driver process (``sweep_driver.py``) starts them through
 ``Workspace.submit`` at most ``maxConcurrentRuns`` at a time, so the sweep outlives the
 notebook or the ``aml`` command that submitted it. The driver notes itself as the submitter of
-the parent and of the queued children: if it dies, the next look fails the children it had not
-started (``history/stale.py``, as for any run whose submitter died before launching it), and the
+the parent, which stands for the queued children: if it dies, the next look fails the children
+it had not started (``history/stale.py``, as for any run whose submitter died before launching it), and the
 parent follows the children it had started: Running while any runs, then ended as they ended,
 its reason naming the driver (``settle_orphaned_sweep``).
 """

@@ -13,9 +13,7 @@ import os
 import time
 
 from aml_magic.domain.history.batch import get_many, set_status_many
-from aml_magic.domain.history.mirror import write_new
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.plain_data import replace
 from aml_magic.domain.provenance import interpreter_provenance
 from aml_magic.domain.secrets import Masker
@@ -120,15 +118,12 @@ def _siblings(ws: Workspace, target: Target, request: LaunchRequest,
         planned[child] = replace(request, run_id=child, command=command,
                                  run_folder=store.run_dir(child), secret_values=secret_values)
     started = set(set_status_many(store, changes, RunStatus.PREPARING))
-    manifest = request.manifest.to_json().encode()
     out = []
     for child, one in planned.items():
         if child not in started:           # canceled before it started
             report(child)
             continue
-        if not write_new(one.run_folder, "manifest.json", manifest):
-            write_marker(one.run_folder, "manifest.json", manifest)
-        out.append(one)
+        out.append(one)    # no manifest.json of its own: the sweep's, kept by digest (gc.py)
     return out
 
 

@@ -52,10 +52,10 @@ class SweepDriver:
                         "a", encoding="utf-8")
 
     def take_over(self) -> None:
-        """Note this process as the submitter of the parent and of every queued child (so
-        that its death is noticed) and mark the parent Running."""
-        for run_id in (self.parent_id, *self.children):
-            mark_submitter(self.store.run_dir(run_id))
+        """Note this process as the submitter of the parent, which stands for every queued
+        child (``stale.fail_if_abandoned``: its death is noticed), and mark the parent
+        Running."""
+        mark_submitter(self.store.run_dir(self.parent_id))
         self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid()))
         self.store.set_status(self.parent_id, RunStatus.RUNNING)
         sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
