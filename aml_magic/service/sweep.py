@@ -30,7 +30,7 @@ from aml_magic.domain.history.batch import create_runs
 from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
-from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
+from aml_magic.domain.history.stale import abandoned_reason, mark_submitter, submitter_pid
 from aml_magic.domain.isolation import permit
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.envvars import resolve_env
@@ -40,7 +40,7 @@ from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.service.argument_masking import argument_candidates, mask_arguments
 from aml_magic.service.run import Run
-from aml_magic.service.sweep_array import cancel_array
+from aml_magic.service.sweep_array import array_target, cancel_array, start_array
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -180,6 +180,16 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
         records.append(dataclasses.replace(record(child, command), parent_run_id=parent_id))
     create_runs(store, records)        # one history write for the parent and every child
     _freeze_snapshot(ws, parent_id, manifest)
+    if array_target(ws, runconfig_name, dict(overrides or {})) is not None:
+        # ONE launch for every child (a Slurm job array), from this process: its connection
+        # to the login node is open, so the scheduler has the sweep before a driver process
+        # has started and connected; the driver then only follows the children
+        mark_submitter(store.run_dir(parent_id))   # this process launches them (stale.py)
+        start_array(ws, parent_id, [(child, child_arguments(list(args), point))
+                                    for child, point in zip(children, points)],
+                    runconfig=runconfig_name, script=script, overrides=dict(overrides or {}),
+                    allow_unsafe=allow_unsafe_container,
+                    limit=snapshot["sweep"]["max_concurrent_runs"], report=lambda _c: None)
     _start_driver(ws, parent_id)
     return Run(ws, parent_id)
 
@@ -241,6 +251,7 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
     if line.strip() != b"ready":
         if proc.poll() is None:
             proc.kill()
+        cancel_array(ws, parent_id)      # launched already (a job array): nothing would follow
         reason = f"the sweep driver did not start (see {folder / 'driver.log'})"
         fail_sweep(ws.store, parent_id, reason)
         raise AmlError(f"sweep {parent_id}: {reason}")
