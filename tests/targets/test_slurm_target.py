@@ -218,6 +218,33 @@ def test_reconciling_many_active_runs_asks_squeue_once(
         assert run.wait(60) == RunStatus.CANCELED, run.record.reason
 
 
+def test_without_accounting_a_job_squeue_does_not_list_is_read_from_scontrol(
+        ws: Workspace, sshd: SshServer, slurm_cluster: SlurmCluster) -> None:
+    """accounting_storage/none: sacct cannot answer; a finished job in a hidden partition
+    (squeue lists it only with --all) is read from ``scontrol show job``, once."""
+    job = slurm_cluster.run("sbatch", "--parsable", "-p", "unlisted", "-o", "/dev/null",
+                            "--wrap", "exit 3", user=sshd.username).stdout.strip()
+    assert job.isdigit(), job
+    wait_until(lambda: "JobState=FAILED" in slurm_cluster.run(
+        "scontrol", "-o", "show", "job", job).stdout, timeout=60, interval=0.3,
+        message="the job to end")
+    listed = slurm_cluster.run("squeue", "--me", "-h", "-t", "all", "-o", "%i",
+                               user=sshd.username).stdout.split()
+    assert job not in listed, "the test needs a job the user's squeue does not list"
+    target: Any = ws.target_for(ws.config.compute("hpc"))
+    view = target.launch.view
+    view.forget()
+    before = dict(view.calls)
+    found = view.job(target, job)
+    assert found is not None and found.state == "FAILED" and found.exit_code == 3
+    assert found.partition == "unlisted" and found.node == slurm_cluster.node
+    assert view.accounting is False
+    assert view.calls["scontrol"] - before["scontrol"] == 1
+    # an id slurmctld no longer knows (purged after MinJobAge) is asked once, then not again
+    assert view.job(target, "999999") is None and view.job(target, "999999") is None
+    assert view.calls["scontrol"] - before["scontrol"] == 2
+
+
 # -- bad input: one line, the run Failed with the reason ------------------------------------
 
 def test_a_rejected_sbatch_shows_sbatchs_message(ws: Workspace, project: Path, sshd: SshServer,
