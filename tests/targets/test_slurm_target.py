@@ -173,6 +173,29 @@ def test_cancel_is_scancel_and_the_run_ends_canceled(
                timeout=30, interval=0.3, message="Slurm to end the job")
 
 
+def test_a_time_limit_ends_the_run_failed_with_slurms_timeout(
+        project: Path, sshd: SshServer, slurm_cluster: SlurmCluster, base: str) -> None:
+    """Slurm's own time-limit enforcement (OverTimeLimit=0, KillWait=2 in the generated
+    conf) ends the job: the run is Failed with TIMEOUT in its reason. The limit is 5 min;
+    an administrator's ``scontrol update EndTime=now`` (the time limit Slurm enforces, moved
+    to now) makes Slurm's next time-limit check, at most 30 s later, end it."""
+    ws = Workspace(project)
+    attach(ws, sshd, base, time_limit="00:05:00")
+    (project / "slow.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(300)\n")
+    run = ws.submit("hpc", "slow.py")
+    wait_until(lambda: "up" in (run.refresh() and run.log_text()[0]), timeout=90,
+               interval=0.3, message="the job to run")
+    job = str(run.record.target_state.slurm_job_id)
+    shown = slurm_cluster.run("scontrol", "-o", "show", "job", job).stdout
+    assert "TimeLimit=00:05:00" in shown, shown
+    moved = slurm_cluster.run("scontrol", "update", f"JobId={job}", "EndTime=now")
+    assert moved.returncode == 0, moved.stderr
+    assert run.wait(70) == RunStatus.FAILED, run.record.reason
+    assert "TIMEOUT" in (run.record.reason or ""), run.record.reason
+    assert "JobState=TIMEOUT" in slurm_cluster.run("scontrol", "-o", "show", "job", job).stdout
+    ws.close()
+
+
 def test_a_pending_job_is_queued_with_slurms_reason(
         ws: Workspace, project: Path, sshd: SshServer, base: str) -> None:
     # Given a job that holds both CPUs of the only node
