@@ -173,6 +173,31 @@ def test_cancel_is_scancel_and_the_run_ends_canceled(
                timeout=30, interval=0.3, message="Slurm to end the job")
 
 
+def test_the_environment_section_shows_cuda_visible_devices_as_the_agent_recorded_it(
+        ws: Workspace, project: Path, sshd: SshServer, slurm_cluster: SlurmCluster,
+        base: str) -> None:
+    """No GPU here: Slurm sets no CUDA_VISIBLE_DEVICES, and the agent records that (the
+    section leaves it out: no GPUs asked). A job whose environment Slurm gives the variable
+    (here through sbatch's own --export, as gres does on a GPU node) shows its value."""
+    from aml_magic.service.schema import run_detail_json
+    (project / "cuda.py").write_text("import os\nprint('cvd', os.environ.get("
+                                     "'CUDA_VISIBLE_DEVICES'), flush=True)\n")
+    plain = ws.submit("hpc", "cuda.py")
+    assert plain.wait(120) == RunStatus.COMPLETED, plain.record.reason
+    assert "cvd None" in plain.log_text()[0]
+    folder = Path(str(plain.record.target_state.folder()))
+    status = json.loads((folder / "status.json").read_text())
+    assert status["observed_env"] == {"CUDA_VISIBLE_DEVICES": None}
+    assert "CUDA_VISIBLE_DEVICES" not in plain.record.environment
+    attach(ws, sshd, base, name="gpuenv",
+           sbatch_options="--export=ALL,CUDA_VISIBLE_DEVICES=3")
+    given = ws.submit("gpuenv", "cuda.py")
+    assert given.wait(120) == RunStatus.COMPLETED, given.record.reason
+    assert "cvd 3" in given.log_text()[0]
+    assert given.record.environment["CUDA_VISIBLE_DEVICES"] == "3"
+    assert run_detail_json(given.record)["environment"]["CUDA_VISIBLE_DEVICES"] == "3"
+
+
 def test_a_time_limit_ends_the_run_failed_with_slurms_timeout(
         project: Path, sshd: SshServer, slurm_cluster: SlurmCluster, base: str) -> None:
     """Slurm's own time-limit enforcement (OverTimeLimit=0, KillWait=2 in the generated

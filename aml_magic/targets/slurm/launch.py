@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from aml_magic.targets.base import AgentTarget
     from aml_magic.transports.base import CommandResult
 
+#: What the agent records of the job's environment as the run gets it: the GPUs Slurm gave
+#: (``--gres=gpu:N``); the run's environment section shows it (``service/observed_env.py``).
+OBSERVED_ENV = ("CUDA_VISIBLE_DEVICES",)
 #: How long one squeue answer serves every run of the target (one poll pass).
 POLL_SECONDS = 1.0
 
@@ -157,7 +160,8 @@ class SbatchLaunch(Launch):
     def _spec(self, target: AgentTarget, request: LaunchRequest, python: str) -> bytes:
         return launch_spec(request, argv=target.process_argv(request, python), python=python,
                            heartbeat_seconds=target.heartbeat_seconds,
-                           native_share_dir=target.compute.native_shared_directory)
+                           native_share_dir=target.compute.native_shared_directory,
+                           observe_env=list(OBSERVED_ENV))
 
     def _fill(self, target: AgentTarget, state: TargetState, job_id: str) -> None:
         state.slurm_job_id = job_id
