@@ -183,14 +183,22 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     if array_target(ws, runconfig_name, dict(overrides or {})) is not None:
         # ONE launch for every child (a Slurm job array), from this process: its connection
         # to the login node is open, so the scheduler has the sweep before a driver process
-        # has started and connected; the driver then only follows the children
+        # has started and connected; the driver then only follows the children, and is not
+        # waited for (a thread here is: if it cannot start, the array is canceled and the
+        # sweep failed; if this process ends first, the sweep's next look settles the parent
+        # from its children, ``settle_orphaned_sweep``)
         mark_submitter(store.run_dir(parent_id))   # this process launches them (stale.py)
         start_array(ws, parent_id, [(child, child_arguments(list(args), point))
                                     for child, point in zip(children, points)],
                     runconfig=runconfig_name, script=script, overrides=dict(overrides or {}),
                     allow_unsafe=allow_unsafe_container,
                     limit=snapshot["sweep"]["max_concurrent_runs"], report=lambda _c: None)
-    _start_driver(ws, parent_id)
+        import threading
+        proc = _spawn_driver(ws, parent_id)
+        threading.Thread(target=_await_driver, args=(ws, parent_id, proc, False),
+                         name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
+        return Run(ws, parent_id)
+    _await_driver(ws, parent_id, _spawn_driver(ws, parent_id))
     return Run(ws, parent_id)
 
 
@@ -224,11 +232,10 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
         raise AmlError(f"sweep {parent_id}: {reason}") from None
 
 
-def _start_driver(ws: Workspace, parent_id: str) -> None:
-    """Start ``sweep_driver`` in its own session and wait until it has noted itself as the
-    sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
-    the parent's run folder, not the project's: ``-m`` puts the working folder first on
-    ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
+def _spawn_driver(ws: Workspace, parent_id: str) -> Any:
+    """Start ``sweep_driver`` in its own session (a ``Popen``). It runs in the parent's run
+    folder, not the project's: ``-m`` puts the working folder first on ``sys.path``, where a
+    project's ``queue.py`` would replace the module the driver imports."""
     import subprocess   # only for a sweep: `aml experiment submit` of one run never starts one
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
@@ -241,6 +248,13 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
             [sys.executable, "-m", "aml_magic.service.sweep_driver", str(ws.root), parent_id],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True, env=env, cwd=str(folder))
+    return proc
+
+
+def _await_driver(ws: Workspace, parent_id: str, proc: Any, raise_error: bool = True) -> None:
+    """Wait until the driver has noted itself as the sweep's submitter (its first line); a
+    driver that cannot start fails the sweep (and cancels its array, if launched)."""
+    folder = ws.store.run_dir(parent_id)
     assert proc.stdout is not None
     import selectors
     with selectors.DefaultSelector() as selector:
@@ -251,10 +265,15 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
     if line.strip() != b"ready":
         if proc.poll() is None:
             proc.kill()
-        cancel_array(ws, parent_id)      # launched already (a job array): nothing would follow
         reason = f"the sweep driver did not start (see {folder / 'driver.log'})"
-        fail_sweep(ws.store, parent_id, reason)
-        raise AmlError(f"sweep {parent_id}: {reason}")
+        try:
+            cancel_array(ws, parent_id)   # launched already (a job array): nothing would follow
+            fail_sweep(ws.store, parent_id, reason)
+        except Exception:                 # a thread's (the workspace closed): history says
+            if raise_error:
+                raise
+        if raise_error:
+            raise AmlError(f"sweep {parent_id}: {reason}")
 
 
 # -- the driver's and the canceller's shared steps ---------------------------------------------

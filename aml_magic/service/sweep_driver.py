@@ -167,8 +167,11 @@ def main(argv: list[str]) -> int:
     ws = Workspace(root)
     driver = SweepDriver(ws, parent_id)
     driver.take_over()                   # if this fails, the submitter fails the sweep
-    sys.stdout.write("ready\n")          # the submitter waits for this line
-    sys.stdout.flush()
+    try:
+        sys.stdout.write("ready\n")      # the submitter waits for this line
+        sys.stdout.flush()
+    except OSError:                      # an array's submitter need not wait: it may be gone
+        pass
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)

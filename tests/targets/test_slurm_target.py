@@ -395,6 +395,26 @@ def test_a_sweep_is_one_job_array_throttled_by_max_concurrent(
     assert cli_parent.record.config_snapshot["sweep"]["max_concurrent_runs"] == 1
 
 
+def test_an_array_sweeps_driver_killed_leaves_the_parent_to_its_children(
+        ws: Workspace, project: Path, slurm_cluster: SlurmCluster) -> None:
+    """The submit launches the array itself and does not wait for the driver; a driver
+    killed after taking over leaves the tasks to Slurm and the parent to its children."""
+    import signal
+
+    from aml_magic.service.sweep import children_of, submit_sweep
+    (project / "sw.py").write_text(POINT)
+    parent = submit_sweep(ws, "hpc", "sw.py", [], ["x=1,2"])
+    assert ws.store.get(parent.id).target_state.slurm_job_id   # in Slurm when submit returns
+    wait_until(lambda: ws.store.get(parent.id).target_state.driver_pid not in (None, os.getpid()),
+               timeout=60, interval=0.1, message="the driver to take the sweep over")
+    driver = int(ws.store.get(parent.id).target_state.driver_pid or 0)
+    os.kill(driver, signal.SIGKILL)
+    assert parent.wait(180) == RunStatus.COMPLETED, parent.record.reason
+    assert f"pid {driver}" in (parent.record.reason or ""), parent.record.reason
+    for child in children_of(parent.record):
+        assert ws.store.get(child["run_id"]).status is RunStatus.COMPLETED
+
+
 def test_canceling_a_sweep_cancels_its_array(ws: Workspace, project: Path,
                                              slurm_cluster: SlurmCluster) -> None:
     from aml_magic.service.sweep import children_of, submit_sweep
