@@ -12,7 +12,9 @@ notebook or the ``aml`` command that submitted it. The driver notes itself as th
 the parent, which stands for the queued children: if it dies, the next look fails the children
 it had not started (``history/stale.py``, as for any run whose submitter died before launching it), and the
 parent follows the children it had started: Running while any runs, then ended as they ended,
-its reason naming the driver (``settle_orphaned_sweep``).
+its reason naming the driver (``settle_orphaned_sweep``). On a target that takes a job array
+(Slurm) the submit launches every child itself as ONE array (``sweep_array.start_array``) and
+does not wait for the driver, which then only follows them.
 """
 from __future__ import annotations
 
