@@ -180,9 +180,12 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     for child, point in zip(children, points):
         command = [base[0], *child_arguments(base[1:], point)]
         records.append(dataclasses.replace(record(child, command), parent_run_id=parent_id))
-    create_runs(store, records)        # one history write for the parent and every child
+    array = array_target(ws, runconfig_name, dict(overrides or {})) is not None
+    # one history write for the parent and every child; an array's children get their run
+    # folders from the driver, once the array is in the scheduler
+    create_runs(store, records, deferred=frozenset(children) if array else ())
     _freeze_snapshot(ws, parent_id, manifest)
-    if array_target(ws, runconfig_name, dict(overrides or {})) is not None:
+    if array:
         # ONE launch for every child (a Slurm job array), from this process: its connection
         # to the login node is open, so the scheduler has the sweep before a driver process
         # has started and connected; the driver then only follows the children, and is not

@@ -63,6 +63,7 @@ def start_array(ws: Workspace, parent_id: str, children: list[tuple[str, list[st
     if not todo:
         return []
     first, first_args = todo[0]
+    store.run_dir(first, create=True)    # the others' folders: mirror_records, by the driver
     try:
         target, request = ws.record_submit(
             runconfig, script, first_args, queued_as=first, overrides=overrides or None,
@@ -129,8 +130,9 @@ def _siblings(ws: Workspace, target: Target, request: LaunchRequest,
 
 def _record_launched(ws: Workspace, target: Target, requests: list[LaunchRequest],
                      launched: list[Launched]) -> None:
-    """``Workspace.record_launched`` for every task of the array, in one transaction; a
-    child canceled while the array was submitted has its task canceled."""
+    """``Workspace.record_launched`` for every task of the array, in one transaction (their
+    record.json files: ``mirror_records``, by the driver); a child canceled while the array
+    was submitted has its task canceled."""
     now = time.time()
     groups: dict[RunStatus, list[tuple[str, dict[str, Any]]]] = {}
     states = {}
@@ -147,7 +149,7 @@ def _record_launched(ws: Workspace, target: Target, requests: list[LaunchRequest
                           []).append((request.run_id, fields))
     changed: set[str] = set()
     for status, changes in groups.items():
-        changed.update(set_status_many(ws.store, changes, status, at=now))
+        changed.update(set_status_many(ws.store, changes, status, at=now, mirror=False))
     unchanged = [run_id for run_id in states if run_id not in changed]
     for record in get_many(ws.store, unchanged):
         if record.status.is_terminal():

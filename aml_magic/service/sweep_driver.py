@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from aml_magic.errors import AmlError
-from aml_magic.domain.history.batch import get_many
+from aml_magic.domain.history.batch import get_many, mirror_records
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
@@ -111,6 +111,7 @@ class SweepDriver:
                         script=self.script, overrides=self.overrides,
                         allow_unsafe=self.allow_unsafe, limit=int(limit) if limit else None,
                         report=self._report)
+        mirror_records(self.store, self.children)   # folders and record.json, off the submit
         started = [r.run_id for r in get_many(self.store, self.children)
                    if r.target_state.run_dir]
         follow(self.ws, started, canceled=self.canceled, report=self._report)

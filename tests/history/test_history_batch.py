@@ -8,7 +8,7 @@ from typing import Callable
 import pytest
 
 from aml_magic.domain.history import RunRecord, RunStore
-from aml_magic.domain.history.batch import create_runs, get_many, set_status_many
+from aml_magic.domain.history.batch import create_runs, get_many, mirror_records, set_status_many
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.target_state import TargetState
 from aml_magic.errors import AmlError
@@ -74,3 +74,19 @@ def test_set_status_many_moves_each_run_once_and_leaves_ended_ones(
     assert store.get("proj_0001").ended_at is not None
     assert [r.run_id for r in get_many(store, ["proj_0002", "nope", "proj_0000"])] == [
         "proj_0002", "proj_0000"]
+
+
+def test_deferred_runs_get_their_folder_and_record_json_from_mirror_records(
+        store: RunStore, make_record: Callable[..., RunRecord]) -> None:
+    create_runs(store, [make_record("proj_0000"), make_record("proj_0001")],
+                deferred={"proj_0001"})
+    assert (store.run_dir("proj_0000") / "record.json").exists()
+    assert not store.run_dir("proj_0001").exists()
+    changed = set_status_many(store, [("proj_0001", {"target_state": TargetState(
+        slurm_job_id="9_1")})], RunStatus.QUEUED, mirror=False)
+    assert changed == []             # already Queued: its fields set all the same
+    set_status_many(store, [("proj_0001", {})], RunStatus.RUNNING, mirror=False)
+    assert not store.run_dir("proj_0001").exists()
+    mirror_records(store, ["proj_0001"])
+    mirrored = json.loads((store.run_dir("proj_0001") / "record.json").read_text())
+    assert mirrored["status"] == "Running" and mirrored["target_state"]["slurm_job_id"] == "9_1"

@@ -12,7 +12,7 @@ import sqlite3
 import time
 
 from aml_magic.domain.history import schema
-from aml_magic.domain.history.mirror import write_record
+from aml_magic.domain.history.mirror import RECORD_FILE, write_record
 from aml_magic.domain.history.private import private_dir
 from aml_magic.domain.history.records import check_run_id
 from aml_magic.domain.history.stale import mark_submitter
@@ -21,7 +21,7 @@ from aml_magic.errors import AmlError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Sequence
+    from typing import Any, Collection, Sequence
 
     from aml_magic.domain.history.records import RunRecord
     from aml_magic.domain.history.store import RunStore
@@ -43,10 +43,12 @@ def _placeholders(count: int) -> str:
 
 
 def create_runs(store: RunStore, records: Sequence[RunRecord], *,
-                submitter: bool = False) -> None:
+                submitter: bool = False, deferred: Collection[str] = ()) -> None:
     """``RunStore.create_run`` for many new runs: rows and first transitions in one
     transaction (none is written if any id exists), then each run folder with its
-    record.json (one new file). ``submitter``: as for ``create_run``."""
+    record.json (one new file). ``submitter``: as for ``create_run``. ``deferred``: runs
+    whose folder and record.json ``mirror_records`` makes later (a job array's tasks, once
+    the array is in the scheduler: off the submit's path)."""
     ids = [check_run_id(record.run_id) for record in records]
     if len(set(ids)) != len(ids):
         raise AmlError("the runs to record repeat an id; make each with RunStore.new_run_id")
@@ -66,6 +68,8 @@ def create_runs(store: RunStore, records: Sequence[RunRecord], *,
     store._db.write(work)
     private_dir(store.runs_dir)
     for record in records:
+        if record.run_id in deferred:
+            continue
         folder = store.runs_dir / record.run_id
         folder.mkdir(mode=0o700, exist_ok=True)
         write_record(folder, record, new=True)
@@ -73,12 +77,24 @@ def create_runs(store: RunStore, records: Sequence[RunRecord], *,
             mark_submitter(folder)
 
 
+def mirror_records(store: RunStore, run_ids: Sequence[str]) -> None:
+    """Each run's folder (made if absent) with its record.json as the history has it now,
+    unless one is there already (a status change since wrote a newer one)."""
+    private_dir(store.runs_dir)
+    for record in get_many(store, run_ids):
+        folder = store.runs_dir / record.run_id
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if not (folder / RECORD_FILE).exists():
+            write_record(folder, record, new=True)
+
+
 def set_status_many(store: RunStore, changes: Sequence[tuple[str, dict[str, Any]]],
                     status: RunStatus, *, reason: str | None = None,
-                    at: float | None = None) -> list[str]:
+                    at: float | None = None, mirror: bool = True) -> list[str]:
     """``RunStore.set_status(run_id, status, fields=...)`` for each ``(run_id, fields)`` of
     ``changes``, in one transaction; the ids whose status changed (a run already ended, or
-    already at ``status``, keeps it, its fields set all the same)."""
+    already at ``status``, keeps it, its fields set all the same). ``mirror=False``: the
+    caller has ``mirror_records`` write the record.json files later."""
     when = time.time() if at is None else at
     planned = [(run_id, store._update_values(fields)) for run_id, fields in changes]
 
@@ -105,7 +121,7 @@ def set_status_many(store: RunStore, changes: Sequence[tuple[str, dict[str, Any]
             changed.append(run_id)
         return changed
     changed = store._db.write(work)
-    if changed and status in _MIRRORED:
+    if changed and status in _MIRRORED and mirror:
         for record in get_many(store, changed):
             write_record(store.run_dir(record.run_id), record)
     return changed
@@ -126,4 +142,4 @@ def get_many(store: RunStore, run_ids: Sequence[str]) -> list[RunRecord]:
     return [found[run_id] for run_id in ids if run_id in found]
 
 
-__all__ = ["create_runs", "get_many", "set_status_many"]
+__all__ = ["create_runs", "get_many", "mirror_records", "set_status_many"]
