@@ -193,11 +193,15 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
         # sweep failed; if this process ends first, the sweep's next look settles the parent
         # from its children, ``settle_orphaned_sweep``)
         mark_submitter(store.run_dir(parent_id))   # this process launches them (stale.py)
-        start_array(ws, parent_id, [(child, child_arguments(list(args), point))
-                                    for child, point in zip(children, points)],
-                    runconfig=runconfig_name, script=script, overrides=dict(overrides or {}),
-                    allow_unsafe=allow_unsafe_container,
-                    limit=snapshot["sweep"]["max_concurrent_runs"], report=lambda _c: None)
+        try:
+            start_array(ws, parent_id, [(child, child_arguments(list(args), point))
+                                        for child, point in zip(children, points)],
+                        runconfig=runconfig_name, script=script,
+                        overrides=dict(overrides or {}), allow_unsafe=allow_unsafe_container,
+                        limit=snapshot["sweep"]["max_concurrent_runs"], report=lambda _c: None)
+        except BaseException as exc:      # a bug must not leave the sweep Queued
+            fail_sweep(store, parent_id, f"the sweep's submit stopped: {exc!r}")
+            raise
         import threading
         proc = _spawn_driver(ws, parent_id)
         threading.Thread(target=_await_driver, args=(ws, parent_id, proc, False),
