@@ -15,6 +15,7 @@ benchmarks/RESULTS-slurm.md.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -165,12 +166,13 @@ def main() -> int:
         f"| {min(sweep_by_hand):.3f} s | {max(sweep_by_hand):.3f} s |",
         f"| ratio (contract <= 1.5x) | {med(sweep) / med(sweep_by_hand):.2f}x | | |",
         f"| one reconcile pass over {reconciled} active runs | {poll_seconds:.3f} s | | |",
-        f"| scheduler calls in that pass | squeue {calls['squeue']}, sacct {calls['sacct']} "
-        "| | |",
+        f"| scheduler calls in that pass | squeue {calls['squeue']}, sacct {calls['sacct']}, "
+        f"scontrol {calls['scontrol']} | | |",
     ])
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     notes = (f"{args.rounds} interleaved rounds; sshd, slurmctld and one slurmd (2 CPUs) on "
-             "loopback of this machine, shared with other work: medians are the figure to read. "
-             "Both sides poll every 50 ms.")
+             "loopback of this machine, shared with other work (load average at the end "
+             f"{load}): medians are the figure to read. Both sides poll every 50 ms.")
     print(table)
     print(notes)
     if args.write:

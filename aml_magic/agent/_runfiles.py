@@ -105,12 +105,16 @@ def parse_spec(raw: bytes, run_dir: str) -> dict[str, Any]:
     for key in ("cwd", "python", "native_share_dir", "compat_path", "outputs_dir"):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise SpecError("'%s' must be a string" % key)
+    observe = spec.get("observe_env") or []
+    if not isinstance(observe, list) or len(observe) > 8 or not all(
+            isinstance(v, str) and v and "=" not in v and "\0" not in v for v in observe):
+        raise SpecError("'observe_env' must be a short list of variable names")
     python = spec.get("python")
     if python and argv[0] == "python":
         argv = [python] + argv[1:]
     here = os.path.dirname(os.path.abspath(__file__))
     return {
-        "run_id": run_id, "argv": argv, "env": env, "mask": mask,
+        "run_id": run_id, "argv": argv, "env": env, "mask": mask, "observe_env": observe,
         "heartbeat_seconds": float(beat),
         "python": python,
         "cwd": os.path.join(run_dir, os.path.expanduser(spec.get("cwd") or "work")),

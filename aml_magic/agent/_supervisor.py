@@ -113,6 +113,9 @@ class Supervisor:
             if not os.path.isdir(cwd):
                 raise OSError(errno.ENOENT, "no such folder", cwd)
             env = build_env(self.spec, self.run_dir)
+            if self.spec.get("observe_env"):   # e.g. CUDA_VISIBLE_DEVICES as Slurm set it
+                self.status["observed_env"] = {
+                    name: env.get(name) for name in self.spec["observe_env"]}
             # ./outputs/ and ./logs/ exist before the script starts (Workbench did the same;
             # scripts write there without creating them).
             for folder in (self.spec["outputs_dir"], os.path.join(cwd, "logs")):

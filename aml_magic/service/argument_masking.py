@@ -41,8 +41,20 @@ def masked_arguments(command: Sequence[str], run_secrets: Masker, compute: Compu
                      secrets: SecretStore) -> tuple[list[str], Masker]:
     """``command`` as history keeps it, and a masker of the secret values found in it (the
     run's log masks them too)."""
+    return mask_arguments(command, argument_candidates(run_secrets, compute, secrets))
+
+
+def argument_candidates(run_secrets: Masker, compute: ComputeTarget,
+                        secrets: SecretStore) -> Masker:
+    """The secret values an argument may hold: the run's and its target's (looked up once
+    for all of a sweep's children)."""
     candidates = Masker(run_secrets.values())
     for value in target_secret_values(compute, secrets):
         candidates.add(value)
+    return candidates
+
+
+def mask_arguments(command: Sequence[str], candidates: Masker) -> tuple[list[str], Masker]:
+    """``masked_arguments`` with the candidates known."""
     found = Masker(v for v in candidates.values() if any(v in arg for arg in command))
     return [found.mask(arg) for arg in command], found

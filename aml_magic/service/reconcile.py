@@ -21,6 +21,7 @@ from aml_magic.domain.hints import TAIL_BYTES, hint_from_log_file
 from aml_magic.domain.module_hints import module_hint
 from aml_magic.domain.nofollow import read_tail_nofollow
 from aml_magic.domain.history.stale import fail_malformed
+from aml_magic.service.observed_env import observed_environment
 from aml_magic.targets.base import AgentState, Target
 
 TYPE_CHECKING = False
@@ -80,6 +81,9 @@ def _reconcile(store: RunStore, record: RunRecord, target: Target) -> RunRecord:
             record.target_state = replace(record.target_state, log_refused=str(exc))
         if record.target_state != seen:   # facts the log or the scheduler named (Spark app, node)
             store.update(record.run_id, target_state=record.target_state)
+        environment = observed_environment(record, state.observed_env)
+        if environment is not None:       # as the run got it (Slurm's CUDA_VISIBLE_DEVICES)
+            store.update(record.run_id, environment=environment)
         _ingest_metrics(store, record, target)
         if state.is_final:
             _finish(store, record, target, state, run_folder)

@@ -9,10 +9,12 @@ The parent (``kind="sweep"``) is recorded first, then every child as Queued (``p
 set), then a detached driver process (``sweep_driver.py``) starts them through
 ``Workspace.submit`` at most ``maxConcurrentRuns`` at a time, so the sweep outlives the
 notebook or the ``aml`` command that submitted it. The driver notes itself as the submitter of
-the parent and of the queued children: if it dies, the next look fails the children it had not
-started (``history/stale.py``, as for any run whose submitter died before launching it), and the
+the parent, which stands for the queued children: if it dies, the next look fails the children
+it had not started (``history/stale.py``, as for any run whose submitter died before launching it), and the
 parent follows the children it had started: Running while any runs, then ended as they ended,
-its reason naming the driver (``settle_orphaned_sweep``).
+its reason naming the driver (``settle_orphaned_sweep``). On a target that takes a job array
+(Slurm) the submit launches every child itself as ONE array (``sweep_array.start_array``) and
+does not wait for the driver, which then only follows them.
 """
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.domain.config import config_snapshot
+from aml_magic.domain.history.batch import create_runs
 from aml_magic.domain.history.manifests import keep_manifest
 from aml_magic.domain.nofollow import write_marker
 from aml_magic.domain.history.records import RunRecord
-from aml_magic.domain.history.stale import abandoned_reason, submitter_pid
+from aml_magic.domain.history.stale import abandoned_reason, mark_submitter, submitter_pid
 from aml_magic.domain.isolation import permit
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.envvars import resolve_env
@@ -37,9 +40,9 @@ from aml_magic.domain.secrets import Masker
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import take_snapshot
 from aml_magic.domain.snapshot.ship import materialize
-from aml_magic.service.argument_masking import masked_arguments
+from aml_magic.service.argument_masking import argument_candidates, mask_arguments
 from aml_magic.service.run import Run
-from aml_magic.service.sweep_array import cancel_array
+from aml_magic.service.sweep_array import array_target, cancel_array, start_array
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -163,22 +166,48 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
     except (AmlError, ValueError):      # each child's submit reports it
         run_secrets = Masker(())
 
+    candidates = argument_candidates(run_secrets, compute, ws.secrets)
+
     def record(run_id: str, command: list[str]) -> RunRecord:
-        shown = masked_arguments(command, run_secrets, compute, ws.secrets)[0]
+        shown = mask_arguments(command, candidates)[0]
         return RunRecord(run_id=run_id, project=ws.name, run_configuration=rc.name,
                          target=compute.name, target_type=compute.type, command=shown,
                          script=shown[0])
     commit, dirty = git_info(ws.root)
-    store.create_run(dataclasses.replace(record(parent_id, base), kind="sweep",
-                                         config_snapshot=snapshot,
-                                         snapshot_digest=manifest.digest, git_commit=commit,
-                                         git_dirty=dirty), submitter=False)
+    records = [dataclasses.replace(record(parent_id, base), kind="sweep",
+                                   config_snapshot=snapshot, snapshot_digest=manifest.digest,
+                                   git_commit=commit, git_dirty=dirty)]
     for child, point in zip(children, points):
         command = [base[0], *child_arguments(base[1:], point)]
-        store.create_run(dataclasses.replace(record(child, command), parent_run_id=parent_id),
-                         submitter=False)
+        records.append(dataclasses.replace(record(child, command), parent_run_id=parent_id))
+    array = array_target(ws, runconfig_name, dict(overrides or {})) is not None
+    # one history write for the parent and every child; an array's children get their run
+    # folders from the driver, once the array is in the scheduler
+    create_runs(store, records, deferred=frozenset(children) if array else ())
     _freeze_snapshot(ws, parent_id, manifest)
-    _start_driver(ws, parent_id)
+    if array:
+        # ONE launch for every child (a Slurm job array), from this process: its connection
+        # to the login node is open, so the scheduler has the sweep before a driver process
+        # has started and connected; the driver then only follows the children, and is not
+        # waited for (a thread here is: if it cannot start, the array is canceled and the
+        # sweep failed; if this process ends first, the sweep's next look settles the parent
+        # from its children, ``settle_orphaned_sweep``)
+        mark_submitter(store.run_dir(parent_id))   # this process launches them (stale.py)
+        try:
+            start_array(ws, parent_id, [(child, child_arguments(list(args), point))
+                                        for child, point in zip(children, points)],
+                        runconfig=runconfig_name, script=script,
+                        overrides=dict(overrides or {}), allow_unsafe=allow_unsafe_container,
+                        limit=snapshot["sweep"]["max_concurrent_runs"], report=lambda _c: None)
+        except BaseException as exc:      # a bug must not leave the sweep Queued
+            fail_sweep(store, parent_id, f"the sweep's submit stopped: {exc!r}")
+            raise
+        import threading
+        proc = _spawn_driver(ws, parent_id)
+        threading.Thread(target=_await_driver, args=(ws, parent_id, proc, False),
+                         name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
+        return Run(ws, parent_id)
+    _await_driver(ws, parent_id, _spawn_driver(ws, parent_id))
     return Run(ws, parent_id)
 
 
@@ -212,11 +241,10 @@ def _freeze_snapshot(ws: Workspace, parent_id: str, manifest: Manifest) -> None:
         raise AmlError(f"sweep {parent_id}: {reason}") from None
 
 
-def _start_driver(ws: Workspace, parent_id: str) -> None:
-    """Start ``sweep_driver`` in its own session and wait until it has noted itself as the
-    sweep's submitter (its first line); a driver that cannot start fails the sweep. It runs in
-    the parent's run folder, not the project's: ``-m`` puts the working folder first on
-    ``sys.path``, where a project's ``queue.py`` would replace the module the driver imports."""
+def _spawn_driver(ws: Workspace, parent_id: str) -> Any:
+    """Start ``sweep_driver`` in its own session (a ``Popen``). It runs in the parent's run
+    folder, not the project's: ``-m`` puts the working folder first on ``sys.path``, where a
+    project's ``queue.py`` would replace the module the driver imports."""
     import subprocess   # only for a sweep: `aml experiment submit` of one run never starts one
     folder = ws.store.run_dir(parent_id)
     env = dict(os.environ)
@@ -229,6 +257,13 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
             [sys.executable, "-m", "aml_magic.service.sweep_driver", str(ws.root), parent_id],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
             start_new_session=True, close_fds=True, env=env, cwd=str(folder))
+    return proc
+
+
+def _await_driver(ws: Workspace, parent_id: str, proc: Any, raise_error: bool = True) -> None:
+    """Wait until the driver has noted itself as the sweep's submitter (its first line); a
+    driver that cannot start fails the sweep (and cancels its array, if launched)."""
+    folder = ws.store.run_dir(parent_id)
     assert proc.stdout is not None
     import selectors
     with selectors.DefaultSelector() as selector:
@@ -240,8 +275,14 @@ def _start_driver(ws: Workspace, parent_id: str) -> None:
         if proc.poll() is None:
             proc.kill()
         reason = f"the sweep driver did not start (see {folder / 'driver.log'})"
-        fail_sweep(ws.store, parent_id, reason)
-        raise AmlError(f"sweep {parent_id}: {reason}")
+        try:
+            cancel_array(ws, parent_id)   # launched already (a job array): nothing would follow
+            fail_sweep(ws.store, parent_id, reason)
+        except Exception:                 # a thread's (the workspace closed): history says
+            if raise_error:
+                raise
+        if raise_error:
+            raise AmlError(f"sweep {parent_id}: {reason}")
 
 
 # -- the driver's and the canceller's shared steps ---------------------------------------------

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from aml_magic.errors import AmlError
+from aml_magic.domain.history.batch import get_many, mirror_records
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
@@ -52,11 +53,13 @@ class SweepDriver:
                         "a", encoding="utf-8")
 
     def take_over(self) -> None:
-        """Note this process as the submitter of the parent and of every queued child (so
-        that its death is noticed) and mark the parent Running."""
-        for run_id in (self.parent_id, *self.children):
-            mark_submitter(self.store.run_dir(run_id))
-        self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid()))
+        """Note this process as the submitter of the parent, which stands for every queued
+        child (``stale.fail_if_abandoned``: its death is noticed), and mark the parent
+        Running."""
+        mark_submitter(self.store.run_dir(self.parent_id))
+        array = self.store.get(self.parent_id).target_state.slurm_job_id  # launched by the submit
+        self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid(),
+                                                                   slurm_job_id=array))
         self.store.set_status(self.parent_id, RunStatus.RUNNING)
         sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
         at_once = (f"at most {self.limit} at a time" if sweep.get("max_concurrent_runs")
@@ -94,17 +97,25 @@ class SweepDriver:
         self._finish(pending)
 
     def run_array(self) -> None:
-        """Every child in ONE launch (a Slurm job array), followed until all have ended."""
-        sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
-        limit = sweep.get("max_concurrent_runs")
-        children = [(child, child_arguments(self.args, self.points[child]))
-                    for child in self.children]
-        started = start_array(self.ws, self.parent_id, children, runconfig=self.runconfig,
-                              script=self.script, overrides=self.overrides,
-                              allow_unsafe=self.allow_unsafe,
-                              limit=int(limit) if limit else None, report=self._report)
+        """Every child in ONE launch (a Slurm job array: made by the submit itself, else
+        here), followed until all have ended."""
+        parent = self.store.get(self.parent_id)
+        if parent.target_state.slurm_job_id:
+            for child in self.children:          # what the submit did, in the sweep's log
+                self._report(child)
+        else:
+            limit = (parent.config_snapshot.get("sweep") or {}).get("max_concurrent_runs")
+            children = [(child, child_arguments(self.args, self.points[child]))
+                        for child in self.children]
+            start_array(self.ws, self.parent_id, children, runconfig=self.runconfig,
+                        script=self.script, overrides=self.overrides,
+                        allow_unsafe=self.allow_unsafe, limit=int(limit) if limit else None,
+                        report=self._report)
+        mirror_records(self.store, self.children)   # folders and record.json, off the submit
+        started = [r.run_id for r in get_many(self.store, self.children)
+                   if r.target_state.run_dir]
         follow(self.ws, started, canceled=self.canceled, report=self._report)
-        self._finish(deque(c for c in self.children if c not in started))
+        self._finish(deque(c for c in self.children if c not in set(started)))
 
     def _start(self, child: str) -> bool:
         """Start one queued child; False if it was canceled meanwhile or failed to start."""
@@ -157,8 +168,11 @@ def main(argv: list[str]) -> int:
     ws = Workspace(root)
     driver = SweepDriver(ws, parent_id)
     driver.take_over()                   # if this fails, the submitter fails the sweep
-    sys.stdout.write("ready\n")          # the submitter waits for this line
-    sys.stdout.flush()
+    try:
+        sys.stdout.write("ready\n")      # the submitter waits for this line
+        sys.stdout.flush()
+    except OSError:                      # an array's submitter need not wait: it may be gone
+        pass
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)

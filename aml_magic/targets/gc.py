@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError, TargetError
 from aml_magic.domain.registry import lookup
+from aml_magic.domain.history.manifests import kept_manifest
 from aml_magic.agent import AGENT_DIR
 from aml_magic.domain.config.templates import DEFAULT_DOCKER_IMAGE
 from aml_magic.domain.environment import plan_environment
@@ -164,8 +165,14 @@ def _used_objects(ws: Workspace, kept: list[Any]) -> set[str]:
         path = ws.store.run_dir(record.run_id) / "manifest.json"
         try:
             used |= Manifest.from_json(path.read_bytes()).shas()
+            continue
         except (OSError, ValueError, KeyError, TypeError):
-            continue            # no manifest: its run has its own copy; objects are re-sent
+            pass
+        # a Slurm array's child: its sweep's frozen snapshot, kept by digest
+        kept_copy = kept_manifest(ws.store.aml_dir, record.snapshot_digest) \
+            if record.parent_run_id else None
+        if kept_copy is not None:  # else no manifest: its run has its own copy; objects re-sent
+            used |= kept_copy.shas()
     return used
 
 

@@ -47,7 +47,8 @@ def parse_launch_answer(name: str, result: CommandResult, python: str) -> dict[s
 
 def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,
                 heartbeat_seconds: float, cwd: str = "work",
-                native_share_dir: str | None = None, outputs_dir: str | None = None) -> bytes:
+                native_share_dir: str | None = None, outputs_dir: str | None = None,
+                observe_env: list[str] | None = None) -> bytes:
     """The agent's launch spec (JSON, for its stdin: it carries resolved secrets, so it is
     never written to a file or a container's configuration). ``cwd`` is relative to the run
     folder unless absolute; ``python`` replaces an ``argv[0]`` of ``python``."""
@@ -59,6 +60,8 @@ def launch_spec(request: LaunchRequest, *, argv: list[str], python: str,
         spec["native_share_dir"] = native_share_dir
     if outputs_dir:
         spec["outputs_dir"] = outputs_dir
+    if observe_env:        # variables the agent records as the run gets them (status.json)
+        spec["observe_env"] = observe_env
     return json.dumps(spec).encode()
 
 

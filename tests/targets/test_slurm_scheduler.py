@@ -4,6 +4,8 @@ Canceled, a script's own failure stays the agent's) and the sbatch options of a 
 The real cluster is in test_slurm_target.py."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aml_magic.domain.config import ComputeTarget
@@ -14,6 +16,7 @@ from aml_magic.targets.slurm.scheduler import (
     Job,
     array_spec,
     parse_sacct,
+    parse_scontrol,
     parse_squeue,
     sbatch_options,
 )
@@ -31,6 +34,25 @@ def test_squeue_lines_become_jobs_by_id_with_array_tasks_and_exit_codes() -> Non
     assert jobs["43_2"].state == "RUNNING" and jobs["43_2"].partition == "long"
     assert jobs["43_5"].run_status == "Queued" and jobs["43_5"].reason == "JobArrayTaskLimit"
     assert {"43_4", "43_5", "43_6"} <= set(jobs) and "garbage" not in jobs
+
+
+def test_scontrol_show_job_lines_as_the_suites_cluster_wrote_them() -> None:
+    """``scontrol -o show job`` captured from tests/fixtures/slurm.py's cluster: a failed job
+    (exit 3) in the hidden partition, a pending array task, a job its time limit ended."""
+    text = (Path(__file__).parent / "data" / "scontrol_show_job.txt").read_text()
+    jobs = parse_scontrol(text)
+    assert set(jobs) == {"1", "2_2", "3"}
+    failed, task, timeout = jobs["1"], jobs["2_2"], jobs["3"]
+    assert failed.run_status == "Failed" and failed.exit_code == 3
+    assert (failed.node, failed.partition, failed.reason) == ("vm", "unlisted", "NonZeroExitCode")
+    assert task.run_status == "Queued" and task.reason == "JobArrayTaskLimit" and task.node == ""
+    assert timeout.state == "TIMEOUT" and timeout.exit_code == -15
+    assert timeout.reason == "TimeLimit" and timeout.run_status == "Failed"
+    assert parse_scontrol("slurm_load_jobs error: Invalid job id specified\n") == {}
+    # a path with spaces cannot shadow a field read before it
+    forged = ("JobId=5 JobName=r JobState=RUNNING Reason=None ExitCode=0:0 Partition=debug "
+              "NodeList=n1 WorkDir=/x JobState=COMPLETED ExitCode=1:0")
+    assert parse_scontrol(forged)["5"].state == "RUNNING"
 
 
 def test_pending_array_ranges_expand_to_their_tasks() -> None:

@@ -173,6 +173,54 @@ def test_cancel_is_scancel_and_the_run_ends_canceled(
                timeout=30, interval=0.3, message="Slurm to end the job")
 
 
+def test_the_environment_section_shows_cuda_visible_devices_as_the_agent_recorded_it(
+        ws: Workspace, project: Path, sshd: SshServer, slurm_cluster: SlurmCluster,
+        base: str) -> None:
+    """No GPU here: Slurm sets no CUDA_VISIBLE_DEVICES, and the agent records that (the
+    section leaves it out: no GPUs asked). A job whose environment Slurm gives the variable
+    (here through sbatch's own --export, as gres does on a GPU node) shows its value."""
+    from aml_magic.service.schema import run_detail_json
+    (project / "cuda.py").write_text("import os\nprint('cvd', os.environ.get("
+                                     "'CUDA_VISIBLE_DEVICES'), flush=True)\n")
+    plain = ws.submit("hpc", "cuda.py")
+    assert plain.wait(120) == RunStatus.COMPLETED, plain.record.reason
+    assert "cvd None" in plain.log_text()[0]
+    folder = Path(str(plain.record.target_state.folder()))
+    status = json.loads((folder / "status.json").read_text())
+    assert status["observed_env"] == {"CUDA_VISIBLE_DEVICES": None}
+    assert "CUDA_VISIBLE_DEVICES" not in plain.record.environment
+    attach(ws, sshd, base, name="gpuenv",
+           sbatch_options="--export=ALL,CUDA_VISIBLE_DEVICES=3")
+    given = ws.submit("gpuenv", "cuda.py")
+    assert given.wait(120) == RunStatus.COMPLETED, given.record.reason
+    assert "cvd 3" in given.log_text()[0]
+    assert given.record.environment["CUDA_VISIBLE_DEVICES"] == "3"
+    assert run_detail_json(given.record)["environment"]["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_a_time_limit_ends_the_run_failed_with_slurms_timeout(
+        project: Path, sshd: SshServer, slurm_cluster: SlurmCluster, base: str) -> None:
+    """Slurm's own time-limit enforcement (OverTimeLimit=0, KillWait=2 in the generated
+    conf) ends the job: the run is Failed with TIMEOUT in its reason. The limit is 5 min;
+    an administrator's ``scontrol update EndTime=now`` (the time limit Slurm enforces, moved
+    to now) makes Slurm's next time-limit check, at most 30 s later, end it."""
+    ws = Workspace(project)
+    attach(ws, sshd, base, time_limit="00:05:00")
+    (project / "slow.py").write_text("import time\nprint('up', flush=True)\ntime.sleep(300)\n")
+    run = ws.submit("hpc", "slow.py")
+    wait_until(lambda: "up" in (run.refresh() and run.log_text()[0]), timeout=90,
+               interval=0.3, message="the job to run")
+    job = str(run.record.target_state.slurm_job_id)
+    shown = slurm_cluster.run("scontrol", "-o", "show", "job", job).stdout
+    assert "TimeLimit=00:05:00" in shown, shown
+    moved = slurm_cluster.run("scontrol", "update", f"JobId={job}", "EndTime=now")
+    assert moved.returncode == 0, moved.stderr
+    assert run.wait(70) == RunStatus.FAILED, run.record.reason
+    assert "TIMEOUT" in (run.record.reason or ""), run.record.reason
+    assert "JobState=TIMEOUT" in slurm_cluster.run("scontrol", "-o", "show", "job", job).stdout
+    ws.close()
+
+
 def test_a_pending_job_is_queued_with_slurms_reason(
         ws: Workspace, project: Path, sshd: SshServer, base: str) -> None:
     # Given a job that holds both CPUs of the only node
@@ -216,6 +264,33 @@ def test_reconciling_many_active_runs_asks_squeue_once(
         ws.cancel(run.id)
     for run in runs:
         assert run.wait(60) == RunStatus.CANCELED, run.record.reason
+
+
+def test_without_accounting_a_job_squeue_does_not_list_is_read_from_scontrol(
+        ws: Workspace, sshd: SshServer, slurm_cluster: SlurmCluster) -> None:
+    """accounting_storage/none: sacct cannot answer; a finished job in a hidden partition
+    (squeue lists it only with --all) is read from ``scontrol show job``, once."""
+    job = slurm_cluster.run("sbatch", "--parsable", "-p", "unlisted", "-o", "/dev/null",
+                            "--wrap", "exit 3", user=sshd.username).stdout.strip()
+    assert job.isdigit(), job
+    wait_until(lambda: "JobState=FAILED" in slurm_cluster.run(
+        "scontrol", "-o", "show", "job", job).stdout, timeout=60, interval=0.3,
+        message="the job to end")
+    listed = slurm_cluster.run("squeue", "--me", "-h", "-t", "all", "-o", "%i",
+                               user=sshd.username).stdout.split()
+    assert job not in listed, "the test needs a job the user's squeue does not list"
+    target: Any = ws.target_for(ws.config.compute("hpc"))
+    view = target.launch.view
+    view.forget()
+    before = dict(view.calls)
+    found = view.job(target, job)
+    assert found is not None and found.state == "FAILED" and found.exit_code == 3
+    assert found.partition == "unlisted" and found.node == slurm_cluster.node
+    assert view.accounting is False
+    assert view.calls["scontrol"] - before["scontrol"] == 1
+    # an id slurmctld no longer knows (purged after MinJobAge) is asked once, then not again
+    assert view.job(target, "999999") is None and view.job(target, "999999") is None
+    assert view.calls["scontrol"] - before["scontrol"] == 2
 
 
 # -- bad input: one line, the run Failed with the reason ------------------------------------
@@ -318,6 +393,26 @@ def test_a_sweep_is_one_job_array_throttled_by_max_concurrent(
     cli_parent = ws.run(cli.stdout.strip())
     assert cli_parent.wait(180) == RunStatus.COMPLETED
     assert cli_parent.record.config_snapshot["sweep"]["max_concurrent_runs"] == 1
+
+
+def test_an_array_sweeps_driver_killed_leaves_the_parent_to_its_children(
+        ws: Workspace, project: Path, slurm_cluster: SlurmCluster) -> None:
+    """The submit launches the array itself and does not wait for the driver; a driver
+    killed after taking over leaves the tasks to Slurm and the parent to its children."""
+    import signal
+
+    from aml_magic.service.sweep import children_of, submit_sweep
+    (project / "sw.py").write_text(POINT)
+    parent = submit_sweep(ws, "hpc", "sw.py", [], ["x=1,2"])
+    assert ws.store.get(parent.id).target_state.slurm_job_id   # in Slurm when submit returns
+    wait_until(lambda: ws.store.get(parent.id).target_state.driver_pid not in (None, os.getpid()),
+               timeout=60, interval=0.1, message="the driver to take the sweep over")
+    driver = int(ws.store.get(parent.id).target_state.driver_pid or 0)
+    os.kill(driver, signal.SIGKILL)
+    assert parent.wait(180) == RunStatus.COMPLETED, parent.record.reason
+    assert f"pid {driver}" in (parent.record.reason or ""), parent.record.reason
+    for child in children_of(parent.record):
+        assert ws.store.get(child["run_id"]).status is RunStatus.COMPLETED
 
 
 def test_canceling_a_sweep_cancels_its_array(ws: Workspace, project: Path,

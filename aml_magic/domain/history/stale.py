@@ -142,7 +142,10 @@ def fail_if_abandoned(store: RunStore, record: RunRecord) -> RunRecord:
     if record.status.is_terminal() or record.target_state.run_dir:
         return record
     folder = store.run_dir(record.run_id)
-    reason = abandoned_reason(folder, record.created_at)
+    noted = folder
+    if record.parent_run_id and not (folder / SUBMITTER_FILE).exists():
+        noted = store.run_dir(record.parent_run_id)   # a sweep's driver notes the parent only
+    reason = abandoned_reason(noted, record.created_at)
     if reason is None:
         return record
     fresh = store.get(record.run_id)            # it may have been launched meanwhile

@@ -4,6 +4,7 @@ a length; a malformed ``status.json`` becomes a ``Failed`` state that says why."
 from __future__ import annotations
 
 import json
+import re
 import math
 import os
 from aml_magic.domain.plain_data import field, plain_data
@@ -41,6 +42,7 @@ class AgentState:
     python: str | None = None           # the interpreter's path and version, when reported
     python_facts: dict[str, str] | None = None  # the same as reported (``python_facts``)
     malformed: str | None = None        # why status.json was refused (the run wrote it)
+    observed_env: dict[str, str | None] | None = None  # as the run got them (None: unset)
 
     @property
     def is_final(self) -> bool:
@@ -80,7 +82,23 @@ def parse_status(raw: bytes, *, heartbeat_seconds: float = 1.0) -> AgentState:
     return AgentState(state, exit_code=exit_code, reason=_text(reason) if reason else None,
                       started=started, ended=ended, heartbeat=heartbeat,
                       heartbeat_seconds=float(beat), python=describe_python(data.get("python")),
-                      python_facts=python_facts(data.get("python")))
+                      python_facts=python_facts(data.get("python")),
+                      observed_env=_observed_env(data.get("observed_env")))
+
+
+def _observed_env(value: Any) -> dict[str, str | None] | None:
+    """The agent's ``observed_env``: a few variable names, each a short text or null; None
+    when absent or not that shape (the run could have written it: nothing else is kept)."""
+    if not isinstance(value, dict) or len(value) > 8:
+        return None
+    out: dict[str, str | None] = {}
+    for name, text in value.items():
+        if not (isinstance(name, str) and re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", name)):
+            return None
+        if text is not None and not isinstance(text, str):
+            return None
+        out[name] = None if text is None else _text(text, limit=256)
+    return out
 
 
 @plain_data

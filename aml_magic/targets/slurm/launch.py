@@ -7,9 +7,10 @@ run folder, read back through SSH like any remote run.
 
 The scheduler is asked once per poll per target: ``SchedulerView`` keeps the answer of one
 ``squeue`` (every job of the login user, array tasks one per line) for ``POLL_SECONDS``, so
-reconciling 100 active runs costs one call. Jobs squeue has forgotten are asked of ``sacct``
-when accounting is enabled, in one call; without accounting their end is what the agent
-wrote, and a job that ended without it says so.
+reconciling 100 active runs costs one call. Jobs squeue does not list are asked of ``sacct``
+when accounting is enabled; without accounting (``accounting_storage/none``) of ``scontrol
+show job``, which knows a job until ``MinJobAge`` purges it; past that their end is what the
+agent wrote, and a job that ended without it says so.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from aml_magic.targets.slurm.scheduler import (
     Job,
     array_spec,
     parse_sacct,
+    parse_scontrol,
     parse_squeue,
     sbatch_options,
 )
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
     from aml_magic.targets.base import AgentTarget
     from aml_magic.transports.base import CommandResult
 
+#: What the agent records of the job's environment as the run gets it: the GPUs Slurm gave
+#: (``--gres=gpu:N``); the run's environment section shows it (``service/observed_env.py``).
+OBSERVED_ENV = ("CUDA_VISIBLE_DEVICES",)
 #: How long one squeue answer serves every run of the target (one poll pass).
 POLL_SECONDS = 1.0
 
@@ -47,8 +52,9 @@ class SchedulerView:
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.at = 0.0
-        self.calls: dict[str, int] = {"squeue": 0, "sacct": 0}   # counted for tests, benchmarks
+        self.calls: dict[str, int] = {"squeue": 0, "sacct": 0, "scontrol": 0}  # for tests
         self.accounting: bool | None = None       # None: not asked yet
+        self.purged: set[str] = set()            # scontrol no longer knows them: not asked again
         self._lock = threading.Lock()
 
     def job(self, target: AgentTarget, job_id: str, *,
@@ -62,6 +68,8 @@ class SchedulerView:
             job = self.jobs.get(job_id)
             if job is None and self.accounting is not False:
                 job = self._from_sacct(target, job_id)
+            if job is None and self.accounting is False and job_id not in self.purged:
+                job = self._from_scontrol(target, job_id)
             return job
 
     def forget(self) -> None:
@@ -87,6 +95,20 @@ class SchedulerView:
             return None
         self.accounting = True
         found = parse_sacct(result.text)
+        self.jobs.update(found)
+        return found.get(job_id)
+
+
+    def _from_scontrol(self, target: AgentTarget, job_id: str) -> Job | None:
+        """Without accounting (``accounting_storage/none``): slurmctld's own record of a job
+        squeue did not list (a hidden partition's; one that ended, until ``MinJobAge``
+        purges it). A purged job is remembered, so each poll asks only for new ones."""
+        result = target.transport.run(["scontrol", "-o", "show", "job", job_id], timeout=60,
+                                      check=False)
+        self.calls["scontrol"] += 1
+        found = parse_scontrol(result.text) if result.exit_code == 0 else {}
+        if job_id not in found:
+            self.purged.add(job_id)
         self.jobs.update(found)
         return found.get(job_id)
 
@@ -138,7 +160,8 @@ class SbatchLaunch(Launch):
     def _spec(self, target: AgentTarget, request: LaunchRequest, python: str) -> bytes:
         return launch_spec(request, argv=target.process_argv(request, python), python=python,
                            heartbeat_seconds=target.heartbeat_seconds,
-                           native_share_dir=target.compute.native_shared_directory)
+                           native_share_dir=target.compute.native_shared_directory,
+                           observe_env=list(OBSERVED_ENV))
 
     def _fill(self, target: AgentTarget, state: TargetState, job_id: str) -> None:
         state.slurm_job_id = job_id

@@ -183,6 +183,35 @@ def parse_sacct(text: str) -> dict[str, Job]:
     return jobs
 
 
+def parse_scontrol(text: str) -> dict[str, Job]:
+    """``scontrol -o show job ID`` (one line per job record, ``Key=value`` words): the jobs
+    it names, array tasks as ``<array>_<task>``. Each key's FIRST word counts: the fields
+    read come before the paths (WorkDir, StdOut, Command), whose spaces could make words that
+    look like fields; the job name before them is the run's id."""
+    jobs: dict[str, Job] = {}
+    for line in text.splitlines():
+        fields: dict[str, str] = {}
+        for word in line.split():
+            key, sep, value = word.partition("=")
+            if sep:
+                fields.setdefault(key, value)
+        job_id, state = fields.get("JobId", ""), fields.get("JobState", "")
+        if not job_id.isdigit() or not state:
+            continue
+        array, task = fields.get("ArrayJobId", ""), fields.get("ArrayTaskId", "")
+        key = f"{array}_{task}" if array.isdigit() and task not in ("", "N/A") else job_id
+        reason = fields.get("Reason", "")
+        first, _, signal = fields.get("ExitCode", "").partition(":")
+        code = int(first) if first.isdigit() else None
+        if code == 0 and signal.isdigit() and int(signal):
+            code = -int(signal)
+        for one in _expand(key):
+            jobs[one] = Job(one, state, reason if reason not in ("None", "(null)") else "",
+                            fields.get("NodeList", "") if fields.get("NodeList") != "(null)"
+                            else "", fields.get("Partition", ""), code)
+    return jobs
+
+
 def _wait_status(code: str) -> int | None:
     if not code.isdigit():
         return None
@@ -211,5 +240,5 @@ def array_spec(count: int, limit: int | None) -> str:
 
 
 __all__ = ["ACTIVE_STATES", "ARRAY_FILL", "ENDED_STATES", "JOB_SCRIPT", "Job", "QUEUED_STATES",
-           "SQUEUE_FIELDS", "SUBMIT", "array_spec", "parse_sacct", "parse_squeue",
+           "SQUEUE_FIELDS", "SUBMIT", "array_spec", "parse_sacct", "parse_scontrol", "parse_squeue",
            "sbatch_options"]
