@@ -41,7 +41,8 @@ ANSWERS: dict[str, dict[str, str | None]] = {
     "prepare": {"POST": "PrepareJobJson"},
     r"prepare/(?P<job_id>[0-9a-f]+)": {"GET": "PrepareJobJson"},
     "runs": {"GET": "RunPageJson", "POST": "RunJson"},
-    r"runs/(?P<run_id>[A-Za-z0-9_.-]+)": {"GET": "RunDetailJson"},
+    "run-table": {"GET": "RunTableJson"},
+    r"runs/(?P<run_id>[A-Za-z0-9_.-]+)": {"GET": "RunDetailJson", "DELETE": None},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log": {"GET": "LogChunkJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/metrics": {"GET": "MetricListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs": {"GET": "OutputListJson"},
@@ -190,6 +191,11 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
     for params in ({}, {"status": "Running"}, {"status": "Sleeping"}, {"target": name},
                    {"limit": 0}, {"limit": "ten"}, {"offset": -1}, {"limit": 500, "offset": 9}):
         ask("GET", "runs", params=params)
+    for params in ({}, {"sort": "metric:loss", "order": "asc"}, {"sort": "param:lr"},
+                   {"sort": "bogus"}, {"order": "sideways"}, {"status": "Sleeping"},
+                   {"target": name, "search": "t.py"}, {"limit": "ten"}, {"offset": -1},
+                   {"sort": "metric:'; DROP TABLE runs; --"}):
+        ask("GET", "run-table", params=params)
     for rid in [run_id, *ODD_IDS]:
         values = {"run_id": rid, "name": "model.txt"}
         for pattern in [p for p in ANSWERS if p.startswith("runs/")]:
@@ -202,11 +208,16 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
         for body in BAD_BODIES:
             assert ask("POST", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/cancel", values,
                        body=body).status == 400
+        if rid != run_id:   # ids that name no run: nothing to delete
+            assert 400 <= ask("DELETE", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)", values).status < 500
     # The run ends (it fails on a target nobody answers on); then it cannot be canceled
     wait_until(lambda: walk.server.api("GET", f"runs/{run_id}", params={"project": "proj"})
                .json["status"] in ("Completed", "Failed", "Canceled"), 60, f"run {run_id} ends")
     assert ask("POST", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/cancel", {"run_id": run_id}).status \
         == 409
+    # An ended run can be deleted, once
+    assert ask("DELETE", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)", {"run_id": run_id}).status == 204
+    assert ask("DELETE", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)", {"run_id": run_id}).status == 404
     # Wrong methods: every route, every method it does not serve
     values = {"name": name, "job_id": job.json["job_id"], "run_id": run_id}
     for pattern, served in ANSWERS.items():
