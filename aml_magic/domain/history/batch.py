@@ -17,6 +17,7 @@ from aml_magic.domain.history.private import private_dir
 from aml_magic.domain.history.records import check_run_id
 from aml_magic.domain.history.stale import mark_submitter
 from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.history.store import apply_status
 from aml_magic.errors import AmlError
 
 TYPE_CHECKING = False
@@ -101,24 +102,11 @@ def set_status_many(store: RunStore, changes: Sequence[tuple[str, dict[str, Any]
     def work(conn: sqlite3.Connection) -> list[str]:
         changed: list[str] = []
         for run_id, values in planned:
-            for sql, value in values:
-                conn.execute(sql, (value, run_id))
-            row = conn.execute("SELECT status, started_at, ended_at FROM runs WHERE run_id = ?",
-                               (run_id,)).fetchone()
-            if row is None:
+            moved = apply_status(conn, run_id, values, status, when, reason)
+            if moved is None:
                 raise AmlError(f"run {run_id!r} is not in this project's run history")
-            current, started_at, ended_at = RunStatus(row[0]), row[1], row[2]
-            if current.is_terminal() or current is status:
-                continue
-            if status is RunStatus.RUNNING and started_at is None:
-                started_at = when
-            if status.is_terminal() and ended_at is None:
-                ended_at = when
-            conn.execute("UPDATE runs SET status = ?, started_at = ?, ended_at = ?,"
-                         " reason = COALESCE(?, reason) WHERE run_id = ?",
-                         (status.value, started_at, ended_at, reason, run_id))
-            conn.execute(_INSERT_TRANSITION, (run_id, status.value, when, reason))
-            changed.append(run_id)
+            if moved:
+                changed.append(run_id)
         return changed
     changed = store._db.write(work)
     if changed and status in _MIRRORED and mirror:

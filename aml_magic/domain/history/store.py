@@ -252,25 +252,10 @@ class RunStore:
         values = self._update_values(fields or {})
 
         def work(conn: sqlite3.Connection) -> bool:
-            for sql, value in values:
-                conn.execute(sql, (value, run_id))
-            row = conn.execute("SELECT status, started_at, ended_at FROM runs WHERE run_id = ?",
-                               (run_id,)).fetchone()
-            if row is None:
+            changed = apply_status(conn, run_id, values, new, when, reason)
+            if changed is None:
                 raise _not_found(run_id)
-            current, started_at, ended_at = RunStatus(row[0]), row[1], row[2]
-            if current.is_terminal() or current is new:
-                return False
-            if new is RunStatus.RUNNING and started_at is None:
-                started_at = when
-            if new.is_terminal() and ended_at is None:
-                ended_at = when
-            conn.execute("UPDATE runs SET status = ?, started_at = ?, ended_at = ?,"
-                         " reason = COALESCE(?, reason) WHERE run_id = ?",
-                         (new.value, started_at, ended_at, reason, run_id))
-            conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
-                         (run_id, new.value, when, reason))
-            return True
+            return changed
         changed = self._db.write(work)
         if changed and new in _MIRRORED:
             write_record(self.run_dir(run_id), self.get(run_id))
@@ -412,3 +397,28 @@ class RunStore:
             (run_id,)).fetchall())
         return [Artifact(path, size, sha256) for path, size, sha256 in rows]
 
+
+def apply_status(conn: sqlite3.Connection, run_id: str, values: list[tuple[str, Any]],
+                 new: RunStatus, when: float, reason: str | None) -> bool | None:
+    """Inside a write: set ``values`` (``_update_values``) on the run, then move it to ``new``
+    with its transition unless it already ended or is there. None: no such run. The one rule
+    for a status change, for one run (``RunStore.set_status``) and many (``batch``)."""
+    for sql, value in values:
+        conn.execute(sql, (value, run_id))
+    row = conn.execute("SELECT status, started_at, ended_at FROM runs WHERE run_id = ?",
+                       (run_id,)).fetchone()
+    if row is None:
+        return None
+    current, started_at, ended_at = RunStatus(row[0]), row[1], row[2]
+    if current.is_terminal() or current is new:
+        return False
+    if new is RunStatus.RUNNING and started_at is None:
+        started_at = when
+    if new.is_terminal() and ended_at is None:
+        ended_at = when
+    conn.execute("UPDATE runs SET status = ?, started_at = ?, ended_at = ?,"
+                 " reason = COALESCE(?, reason) WHERE run_id = ?",
+                 (new.value, started_at, ended_at, reason, run_id))
+    conn.execute("INSERT INTO transitions (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                 (run_id, new.value, when, reason))
+    return True
