@@ -25,6 +25,7 @@ from aml_magic.domain.config import find_project
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
+from aml_magic.service.log_window import read_window
 from aml_magic.service.run_table import TableRequest, run_query, run_table
 
 if TYPE_CHECKING:
@@ -223,16 +224,23 @@ class AmlService:
                                       log=f".aml/runs/{record.run_id}/log.txt",
                                       unreachable=run.unreachable, orphaned=run.orphaned)
 
-    def log(self, path: str, run_id: str, offset: int) -> LogChunkJson:
-        """The log from byte OFFSET to its last complete line (masked) and where to go on."""
+    def log(self, path: str, run_id: str, offset: int, *, tail: int | None = None,
+            before: int | None = None, limit: int | None = None) -> LogChunkJson:
+        """A bounded window of the log (masked), cut at lines, and where to go on: from byte
+        OFFSET (at most LIMIT bytes), its last TAIL bytes, or the LIMIT bytes BEFORE a byte."""
         if offset < 0:
             raise ApiError(400, "offset must be >= 0")
         run = self.workspace(path).run(run_id)
         record = run.refresh()
-        text, next_offset = run.log_text(offset)
-        return {"run_id": record.run_id, "offset": offset, "next_offset": next_offset,
-                "text": text, "status": record.status.value,
-                "complete": record.status.is_terminal() and next_offset == offset}
+        ended = record.status.is_terminal()
+        if tail is None and before is None and limit is None:
+            text, next_offset = run.log_text(offset)
+            start, complete = offset, ended and next_offset == offset
+        else:
+            text, start, next_offset, complete = read_window(
+                run.folder, run.mask, ended, offset=offset, tail=tail, before=before, limit=limit)
+        return {"run_id": record.run_id, "offset": start, "next_offset": next_offset,
+                "text": text, "status": record.status.value, "complete": complete}
 
     def metrics(self, path: str, run_id: str) -> list[MetricJson]:
         run = self.workspace(path).run(run_id)

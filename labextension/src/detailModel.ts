@@ -8,8 +8,16 @@ import { ILogChunk, IRun, IRunDetail, isTerminal } from './tokens';
 const LOG_POLL_MS = 300;
 /** Refresh the detail (metrics, outputs) at least this often while the run is live. */
 const DETAIL_POLL_MS = 2000;
-/** The most log text kept for the page; older text is dropped (the file keeps it all). */
-export const LOG_KEEP_CHARS = 1_000_000;
+/** The bytes of log one request asks for: the tail on open, each "Load earlier", each follow read. */
+export const LOG_WINDOW_BYTES = 1 << 20;
+
+/** A piece of log text for the view to add at the end (followed) or at the start (earlier). */
+export interface ILogPiece {
+  text: string;
+  /** The byte of the log file the text starts at. */
+  start: number;
+  atStart: boolean;
+}
 
 /** The parts of a run's detail that are not its state (which lives in `RunsModel.runs`). */
 const DETAIL_ONLY = new Set(['configuration', 'metrics', 'outputs', 'log', 'unreachable', 'orphaned', 'python']);
@@ -29,9 +37,11 @@ export class RunDetailModel {
   runId: string | null = null;
   /** The last detail read; its status may lag `run`, which is the one to show. */
   detail: IRunDetail | null = null;
-  /** The tail of the log (at most LOG_KEEP_CHARS), and how many characters came in all. */
-  log = '';
-  logTotal = 0;
+  /** Log text read but not yet shown; the view takes it (`takeLog`), so none is kept twice. */
+  pendingLog: ILogPiece[] = [];
+  /** The first byte of the log the page holds (> 0: earlier text can be loaded). */
+  logStart = 0;
+  loadingEarlier = false;
   error = '';
 
   get changed(): ISignal<this, void> {
@@ -46,9 +56,10 @@ export class RunDetailModel {
   open(runId: string): void {
     this.close();
     this.runId = runId;
-    this.log = '';
-    this.logTotal = 0;
-    this._offset = 0;
+    this.pendingLog = [];
+    this.logStart = 0;
+    this.loadingEarlier = false;
+    this._offset = -1;
     this.detail = null;
     this.error = '';
     this._generation += 1;
@@ -73,15 +84,46 @@ export class RunDetailModel {
     await this.parent.refreshRuns();
   }
 
-  private _appendLog(text: string): void {
-    if (!text) {
+  /** The pieces read since the last call, oldest first (the view adds them to the page). */
+  takeLog(): ILogPiece[] {
+    const pieces = this.pendingLog;
+    this.pendingLog = [];
+    return pieces;
+  }
+
+  /** The view dropped the page's text before byte START (its cap): it can be loaded again. */
+  forgetBefore(start: number): void {
+    this.logStart = Math.max(this.logStart, start);
+  }
+
+  /** Read the window of the log before what the page holds, and add it at the start. */
+  async loadEarlier(): Promise<void> {
+    const runId = this.runId;
+    if (!runId || this.logStart <= 0 || this.loadingEarlier) {
       return;
     }
-    this.logTotal += text.length;
-    this.log += text;
-    if (this.log.length > LOG_KEEP_CHARS) {
-      this.log = this.log.slice(this.log.length - LOG_KEEP_CHARS);
+    const generation = this._generation;
+    this.loadingEarlier = true;
+    this._changed.emit(undefined);
+    try {
+      const chunk = await requestAPI<ILogChunk>(`runs/${encodeURIComponent(runId)}/log`, {},
+        { ...this.parent.params, before: this.logStart, limit: LOG_WINDOW_BYTES });
+      if (generation !== this._generation) {
+        return;
+      }
+      this.pendingLog.push({ text: chunk.text, start: chunk.offset, atStart: true });
+      this.logStart = chunk.offset;
+    } finally {
+      if (generation === this._generation) {
+        this.loadingEarlier = false;
+        this._changed.emit(undefined);
+      }
     }
+  }
+
+  /** The first read is the log's last window; then each read goes on from the last. */
+  private _logQuery(): Record<string, number> {
+    return this._offset < 0 ? { tail: LOG_WINDOW_BYTES } : { offset: this._offset, limit: LOG_WINDOW_BYTES };
   }
 
   private async _follow(generation: number): Promise<void> {
@@ -89,13 +131,20 @@ export class RunDetailModel {
     const live = () => generation === this._generation && this.runId !== null;
     while (live()) {
       const runId = this.runId as string;
+      let full = false;
       try {
         const chunk = await requestAPI<ILogChunk>(
-          `runs/${encodeURIComponent(runId)}/log`, {}, { ...this.parent.params, offset: this._offset });
+          `runs/${encodeURIComponent(runId)}/log`, {}, { ...this.parent.params, ...this._logQuery() });
         if (!live()) {
           return;
         }
-        this._appendLog(chunk.text);
+        if (this._offset < 0) {
+          this.logStart = chunk.offset;
+        }
+        if (chunk.text) {
+          this.pendingLog.push({ text: chunk.text, start: chunk.offset, atStart: false });
+        }
+        full = chunk.next_offset - chunk.offset >= LOG_WINDOW_BYTES / 2;
         this._offset = chunk.next_offset;
         const statusChanged = !this.detail || this.detail.status !== chunk.status;
         if (statusChanged || Date.now() - lastDetail > DETAIL_POLL_MS || chunk.complete) {
@@ -129,11 +178,12 @@ export class RunDetailModel {
           return;
         }
       }
-      await new Promise(resolve => window.setTimeout(resolve, LOG_POLL_MS));
+      // a log growing faster than one window a poll is read on at once (bounded per read)
+      await new Promise(resolve => window.setTimeout(resolve, full ? 0 : LOG_POLL_MS));
     }
   }
 
-  private _offset = 0;
+  private _offset = -1;
   private _generation = 0;
   private _changed = new Signal<this, void>(this);
 }

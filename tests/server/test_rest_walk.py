@@ -203,6 +203,9 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
             ask(method, pattern, values, unreachable=remote)
         ask("GET", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log", values, params={"offset": -1})
         ask("GET", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log", values, params={"offset": "x"})
+        for window in ({"tail": 1024}, {"tail": 0}, {"tail": -5}, {"before": 10, "limit": 5},
+                       {"before": -1}, {"tail": 5, "before": 5}, {"offset": 0, "limit": 1 << 40}):
+            ask("GET", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log", values, params=window)
         ask("GET", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs/(?P<name>.+)",
             {"run_id": rid, "name": "../../aml_config/local.runconfig"})
         for body in BAD_BODIES:

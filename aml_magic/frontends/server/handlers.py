@@ -244,8 +244,10 @@ class LogHandler(AmlHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
+        window = {name: self.int_argument(name, 0) for name in ("tail", "before", "limit")
+                  if self.get_query_argument(name, None) is not None}
         self.reply(await self.call(self.service.log, self.project_path, run_id,
-                                   self.int_argument("offset", 0)))
+                                   self.int_argument("offset", 0), **window))
 
 
 class MetricsHandler(AmlHandler):

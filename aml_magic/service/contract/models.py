@@ -179,11 +179,15 @@ class RunTableJson(TypedDict):
 
 
 class LogChunkJson(TypedDict):
-    """A piece of a run's log (masked) from byte ``offset`` up to its last complete line."""
+    """A piece of a run's log (masked) from byte ``offset`` up to its last complete line.
+
+    ``GET runs/{id}/log`` reads from ``?offset=`` (at most ``&limit=`` bytes), or its last
+    ``?tail=`` bytes, or the ``&limit=`` bytes ``?before=`` a byte; a window starts at a line's
+    start and is at most 4 MB, so the log's size never makes an answer big."""
 
     run_id: str
-    offset: int
-    next_offset: int        # where to ask from next
+    offset: int             # the byte the text starts at (> 0: earlier text exists)
+    next_offset: int        # where to ask from next (for ``before``: where the text ends)
     text: str
     status: RunStatusName
     complete: bool          # the run has ended and nothing is left to read

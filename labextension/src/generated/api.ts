@@ -218,11 +218,12 @@ export interface RunTableJson {
   offset: number;
 }
 
-/** A piece of a run's log (masked) from byte `offset` up to its last complete line. */
+/** A piece of a run's log (masked) from byte `offset` up to its last complete line. `GET runs/{id}/log` reads from `?offset=` (at most `&limit=` bytes), or its last `?tail=` bytes, or the `&limit=` bytes `?before=` a byte; a window starts at a line's start and is at most 4 MB, so the log's size never makes an answer big. */
 export interface LogChunkJson {
   run_id: string;
+  /** the byte the text starts at (> 0: earlier text exists) */
   offset: number;
-  /** where to ask from next */
+  /** where to ask from next (for `before`: where the text ends) */
   next_offset: number;
   text: string;
   status: RunStatus;
