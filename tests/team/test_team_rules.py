@@ -197,3 +197,60 @@ def test_migration_2_keeps_members_and_their_tokens(pg_database: str) -> None:
             store.authenticate("aml_other")
     finally:
         db.close()
+
+
+def test_link_writes_the_url_only_and_show_names_it(team_server: TeamServer,
+                                                    members: dict[str, str]) -> None:
+    from aml_magic.domain.config import init_project
+    home = team_server.homes["bob"]
+    project = init_project(home / "linked")
+    link_file = project / "aml_config" / "workspace.yml"
+    # When bob links his project to the workspace
+    linked = aml(home, "workspace", "link", team_server.url + "/", "--project", str(project))
+    assert linked.returncode == 0, linked.stderr
+    # Then the file holds the URL and no secret, and show names the link beside the login
+    text = link_file.read_text()
+    assert f'url: "{team_server.url}"' in text.splitlines()
+    assert members["bob"] not in text and "token" not in text.lower().replace("never a secret", "")
+    shown = aml(home, "workspace", "show", "--project", str(project))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        f"{team_server.url}: bob (contributor)",
+        f"project linked is linked to {team_server.url} (aml_config/workspace.yml)"]
+    # And linking again to the same URL changes nothing; to another is refused without --force
+    assert "already" in aml(home, "workspace", "link", team_server.url, "--project",
+                            str(project)).stdout
+    line = one_error_line(aml(home, "workspace", "link", "https://other.example.org",
+                              "--project", str(project)))
+    assert f"links this project to {team_server.url}" in line and "--force" in line
+    assert f'url: "{team_server.url}"' in link_file.read_text()
+    forced = aml(home, "workspace", "link", "https://other.example.org", "--force",
+                 "--project", str(project))
+    assert forced.returncode == 0 and 'url: "https://other.example.org"' in link_file.read_text()
+    # And a URL carrying a secret is never written
+    line = one_error_line(aml(home, "workspace", "link", "https://bob:pw@aml.example.org",
+                              "--force", "--project", str(project)))
+    assert "never a user, password or token" in line and "pw" not in line
+    line = one_error_line(aml(home, "workspace", "link", f"{team_server.url}/?token=x",
+                              "--force", "--project", str(project)))
+    assert "URL only" in line
+    assert "pw" not in link_file.read_text() and "token=x" not in link_file.read_text()
+    assert not [p for p in (project / "aml_config").iterdir() if p.name.endswith(".tmp")]
+    # And unlink removes it
+    unlinked = aml(home, "workspace", "unlink", "--project", str(project))
+    assert unlinked.returncode == 0 and "unlinked from https://other.example.org" in unlinked.stdout
+    assert not link_file.exists()
+
+
+def test_show_in_a_linked_project_without_login(tmp_path: Path) -> None:
+    from aml_magic.domain.config import init_project
+    project = init_project(tmp_path / "p")
+    assert aml(tmp_path, "workspace", "link", "https://aml.example.org",
+               "--project", str(project)).returncode == 0
+    shown = aml(tmp_path, "workspace", "show", "--project", str(project))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "not logged in to a workspace (`aml workspace login URL --token-stdin`)",
+        "project p is linked to https://aml.example.org (aml_config/workspace.yml)"]
+    # Outside a linked project, show without a login is still the one-line error
+    assert "not logged in" in one_error_line(aml(tmp_path, "workspace", "show"))
