@@ -1,10 +1,11 @@
 """``aml server start``: the standalone host of the REST API, a plain tornado application
-serving the SAME handlers as the Jupyter extension (``handlers.route_table``) plus the team's
-routes (``team.py``) and ``/health``.
+serving the SAME handlers as the Jupyter extension (``handlers.route_table``; submit and
+cancel in their owner-aware subclasses, ``team.TEAM_OVERRIDES``) plus the team's routes
+(``team.py``) and ``/health``.
 
 Jupyter's own auth hooks do the checking, so the handlers are unchanged: the identity provider
-turns ``Authorization: Bearer <token>`` into a member (none: 401; unknown or revoked: 401,
-each one line), and the authorizer compares the member's role with what the handler and the
+turns ``Authorization: Bearer <token>`` into a member (none: 401; unknown, revoked or expired:
+401, each one line), and the authorizer compares the member's role with what the handler and the
 HTTP action need (too low: 403 naming both). Attach, detach and cancel that succeed are
 written to the audit log. SIGTERM (or SIGINT) stops taking requests, ends the reconciler and
 closes the database: a clean exit with status 0.
