@@ -1,14 +1,16 @@
 """Members, their roles and tokens, and the audit log of the team database.
 
 A token is 256 random bits (``aml_`` + URL-safe base64); only its SHA-256 is stored, so the
-database never holds a usable token. Removing a member revokes their tokens; the row stays, so
-the audit log keeps naming them. Every change writes an audit entry in the same transaction.
+database never holds a usable token. A token may carry an expiry time (``expires_at``, beside
+its hash). Removing a member revokes their tokens; the row stays, so the audit log keeps naming
+them. Every change writes an audit entry in the same transaction.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timezone
 
 from aml_magic.errors import AmlError
 
@@ -23,8 +25,12 @@ TOKEN_PREFIX = "aml_"
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@"
 
 
+#: What an expired or revoked token's member is told to ask for.
+NEW_TOKEN_HINT = "aml workspace member add NAME --role ROLE --token-file F"
+
+
 class TokenRefused(AmlError):
-    """No such token, or one revoked: the server answers 401 with this line."""
+    """No such token, or one revoked or expired: the server answers 401 with this line."""
 
 
 @dataclass(frozen=True)
@@ -61,26 +67,58 @@ class MemberStore:
     def __init__(self, db: TeamDatabase) -> None:
         self.db = db
 
-    def add(self, actor: str, name: str, role: str) -> str:
-        """Add NAME with ROLE (or give a removed member a new start); returns their token,
-        which is shown once and never stored."""
+    def add(self, actor: str, name: str, role: str, *,
+            expires_in_days: float | None = None) -> str:
+        """Add NAME with ROLE (or give a removed member, or one whose tokens have all expired
+        or been revoked, a new start); returns their token, which is shown once and never
+        stored. With EXPIRES_IN_DAYS the token is refused after that many days."""
         check_name(name)
         check_role(role)
+        if expires_in_days is not None and not 0 < expires_in_days <= 36500:
+            raise AmlError(f"--expires-in must be 1..36500 days, not {expires_in_days:g}")
         token = new_token()
         conn = self.db.connection()
         with conn.transaction():
             row = conn.execute("SELECT removed_at IS NULL FROM members WHERE name = %s",
                                (name,)).fetchone()
-            if row and row[0]:
-                raise AmlError(f"member {name!r} exists already; `aml workspace member remove "
-                               f"{name}` first to give them a new token or role")
+            if row and row[0] and self._usable_tokens(conn, name):
+                raise AmlError(f"member {name!r} exists already with a usable token; `aml "
+                               f"workspace token revoke {name}` (or `member remove {name}`) "
+                               "first to give them a new token or role")
             conn.execute("""INSERT INTO members (name, role) VALUES (%s, %s)
                             ON CONFLICT (name) DO UPDATE SET role = excluded.role,
                                 created_at = now(), removed_at = NULL""", (name, role))
-            conn.execute("INSERT INTO tokens (token_hash, member) VALUES (%s, %s)",
-                         (hash_token(token), name))
-            self._audit(conn, actor, "member.add", name, {"role": role})
+            conn.execute("INSERT INTO tokens (token_hash, member, expires_at) VALUES (%s, %s, "
+                         "now() + %s::double precision * interval '1 day')",
+                         (hash_token(token), name, expires_in_days))
+            detail: dict[str, Any] = {"role": role}
+            if expires_in_days is not None:
+                detail["expires_in_days"] = expires_in_days
+            self._audit(conn, actor, "member.add", name, detail)
         return token
+
+    @staticmethod
+    def _usable_tokens(conn: Any, name: str) -> int:
+        row = conn.execute("SELECT count(*) FROM tokens WHERE member = %s AND revoked_at IS "
+                           "NULL AND (expires_at IS NULL OR expires_at > now())",
+                           (name,)).fetchone()
+        return int(row[0])
+
+    def revoke_tokens(self, actor: str, name: str) -> int:
+        """Revoke every token of NAME (who stays a member); returns how many were live."""
+        conn = self.db.connection()
+        with conn.transaction():
+            row = conn.execute("SELECT role FROM members WHERE name = %s AND removed_at IS NULL",
+                               (name,)).fetchone()
+            if row is None:
+                raise AmlError(f"no member {name!r} in this workspace")
+            if row[0] == "admin" and self._admins(conn) <= 1:
+                raise AmlError(f"{name!r} is the workspace's last admin; revoking their token "
+                               "would lock the workspace; add another admin first")
+            revoked = conn.execute("UPDATE tokens SET revoked_at = now() WHERE member = %s "
+                                   "AND revoked_at IS NULL", (name,)).rowcount
+            self._audit(conn, actor, "token.revoke", name, {"tokens": revoked})
+        return int(revoked)
 
     def remove(self, actor: str, name: str) -> None:
         """Mark NAME removed and revoke every token of theirs."""
@@ -108,8 +146,9 @@ class MemberStore:
         conn = self.db.connection()
         with conn.transaction():
             row = conn.execute(
-                """SELECT m.name, m.role, t.revoked_at IS NOT NULL FROM tokens t
-                   JOIN members m ON m.name = t.member WHERE t.token_hash = %s""",
+                """SELECT m.name, m.role, t.revoked_at IS NOT NULL,
+                          t.expires_at IS NOT NULL AND t.expires_at <= now(), t.expires_at
+                   FROM tokens t JOIN members m ON m.name = t.member WHERE t.token_hash = %s""",
                 (hash_token(token),)).fetchone()
         if row is None:
             raise TokenRefused("the token is not known to this workspace; ask an admin for "
@@ -117,7 +156,29 @@ class MemberStore:
         if row[2]:
             raise TokenRefused(f"the token of {row[0]!r} was revoked; ask an admin for a new "
                                "one and run `aml workspace login URL --token-stdin`")
+        if row[3]:
+            when = row[4].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            raise TokenRefused(f"token expired on {when}; ask an admin for a new one "
+                               f"({NEW_TOKEN_HINT})")
         return Member(str(row[0]), str(row[1]))
+
+    def set_run_owner(self, project: str, run_id: str, owner: str) -> None:
+        """Record that OWNER submitted RUN_ID (of the server's PROJECT)."""
+        conn = self.db.connection()
+        with conn.transaction():
+            conn.execute("INSERT INTO run_owners (project, run_id, owner) VALUES (%s, %s, %s) "
+                         "ON CONFLICT DO NOTHING", (project, run_id, owner))
+
+    def run_owner(self, project: str, run_id: str) -> str | None:
+        """Who submitted RUN_ID through the server, else who pushed it; None when unknown."""
+        conn = self.db.connection()
+        with conn.transaction():
+            row = conn.execute("SELECT owner FROM run_owners WHERE project = %s AND run_id = %s",
+                               (project, run_id)).fetchone()
+            if row is None:
+                row = conn.execute("SELECT owner FROM runs WHERE run_id = %s",
+                                   (run_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def members(self) -> list[dict[str, Any]]:
         conn = self.db.connection()

@@ -106,6 +106,18 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             detail   JSONB NOT NULL DEFAULT '{}'
         )""",
     )),
+    ("token expiry; the owners of the runs the server executes", (
+        "ALTER TABLE tokens ADD COLUMN expires_at TIMESTAMPTZ",
+        # A run submitted through the server lives in the SQLite history of a project under
+        # <artifacts>/projects; who submitted it is kept here, keyed as the API names it.
+        """CREATE TABLE run_owners (
+            project     TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            owner       TEXT NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (project, run_id)
+        )""",
+    )),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,6 +31,9 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     p.add_argument("--admin", metavar="NAME", required=True, help="the first admin's name")
     p.add_argument("--token-file", metavar="F", required=True, type=Path,
                    help="where to write the admin's token (mode 0600)")
+    p.add_argument("--token-expires-in", metavar="DAYS", type=float,
+                   help="the admin's token expires after DAYS days (default: never; "
+                   "revocable either way)")
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("start", help="run the server in the foreground",
@@ -55,7 +58,8 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    init_server(args.database, Path(args.artifacts), args.admin, args.token_file)
+    init_server(args.database, Path(args.artifacts), args.admin, args.token_file,
+                token_expires_in=args.token_expires_in)
     print(f"workspace created; admin {args.admin!r}'s token is in {args.token_file} (mode 0600)")
     return 0
 

@@ -1,10 +1,11 @@
 """``aml server start``: the standalone host of the REST API, a plain tornado application
-serving the SAME handlers as the Jupyter extension (``handlers.route_table``) plus the team's
-routes (``team.py``) and ``/health``.
+serving the SAME handlers as the Jupyter extension (``handlers.route_table``; submit and
+cancel in their owner-aware subclasses, ``team.TEAM_OVERRIDES``) plus the team's routes
+(``team.py``) and ``/health``.
 
 Jupyter's own auth hooks do the checking, so the handlers are unchanged: the identity provider
-turns ``Authorization: Bearer <token>`` into a member (none: 401; unknown or revoked: 401,
-each one line), and the authorizer compares the member's role with what the handler and the
+turns ``Authorization: Bearer <token>`` into a member (none: 401; unknown, revoked or expired:
+401, each one line), and the authorizer compares the member's role with what the handler and the
 HTTP action need (too low: 403 naming both). Attach, detach and cancel that succeed are
 written to the audit log. SIGTERM (or SIGINT) stops taking requests, ends the reconciler and
 closes the database: a clean exit with status 0.
@@ -29,10 +30,12 @@ from tornado.netutil import bind_sockets
 from aml_magic.domain.teamdb.members import TokenRefused
 from aml_magic.errors import AmlError
 from aml_magic.frontends.server.handlers import (
-    CancelHandler, TargetHandler, TargetsHandler, setup_handlers
+    SERVICE_SETTING, CancelHandler, TargetHandler, TargetsHandler, route_table
 )
 from aml_magic.frontends.server.reconciler import DEFAULT_INTERVAL, Reconciler
-from aml_magic.frontends.server.team import MEMBER_SETTING, TEAM_SETTING, team_routes
+from aml_magic.frontends.server.team import (
+    MEMBER_SETTING, TEAM_OVERRIDES, TEAM_SETTING, team_routes
+)
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -91,9 +94,10 @@ class TeamAuthorizer(Authorizer):
         needed = required_role(handler, action)
         if member.may(needed):
             return True
+        rule = getattr(handler, "team_rule", None)
         raise web.HTTPError(403, f"member {member.name!r} is a {member.role}; "
                             f"{handler.request.method} {handler.request.path} needs the "
-                            f"{needed} role")
+                            f"{needed} role" + (f" ({rule})" if rule else ""))
 
 
 class HealthHandler(web.RequestHandler):
@@ -118,7 +122,8 @@ def _log_request(handler: web.RequestHandler) -> None:
     status = handler.get_status()
     log.info("%d %s %.1fms", status, handler._request_summary(),
              1000.0 * handler.request.request_time())
-    action = AUDITED.get((type(handler), handler.request.method or ""))
+    action = next((a for (cls, method), a in AUDITED.items()
+                   if isinstance(handler, cls) and method == handler.request.method), None)
     member = getattr(handler, MEMBER_SETTING, None)
     if action is None or member is None or status >= 400:
         return
@@ -144,7 +149,10 @@ def make_app(team: TeamService) -> web.Application:
         authorizer=TeamAuthorizer(identity_provider=identity), allow_remote_access=True,
         disable_check_xsrf=True, log_function=_log_request, headers={})
     app.settings[TEAM_SETTING] = team
-    setup_handlers(app, team.aml)
+    app.settings[SERVICE_SETTING] = team.aml
+    # The shared route table (submit and cancel in their owner-aware form), then the team's
+    app.add_handlers(".*$", [(f"/aml/api/{pattern}/?", TEAM_OVERRIDES.get(handler, handler))
+                             for pattern, handler in route_table()])
     app.add_handlers(".*$", [(f"/aml/api/{pattern}/?", handler)
                              for pattern, handler in team_routes()])
     return app

@@ -8,7 +8,7 @@ from tornado import web
 from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
-from aml_magic.frontends.server.handlers import AmlHandler
+from aml_magic.frontends.server.handlers import AmlHandler, CancelHandler, RunsHandler
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -53,8 +53,10 @@ class MembersHandler(TeamHandler):
     async def post(self) -> None:
         """Add a member: ``{"name", "role"}``; the answer carries their token, once."""
         request = self.body(M.MemberRequest)
-        added: M.MemberTokenJson = await self.call(self.team.add_member, self.member,
-                                                   request["name"], request["role"])
+        expires = request.get("expires_in_days")
+        added: M.MemberTokenJson = await self.call(
+            self.team.add_member, self.member, request["name"], request["role"],
+            None if expires is None else float(expires))
         self.reply(added, 201)
 
 
@@ -67,6 +69,51 @@ class MemberHandler(TeamHandler):
         await self.call(self.team.remove_member, self.member, name)
         self.set_status(204)
         self.finish()
+
+
+class MemberTokensHandler(TeamHandler):
+    """``DELETE members/NAME/tokens``: revoke NAME's tokens; they stay a member."""
+
+    team_roles = {"read": "admin", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.team.revoke_tokens, self.member, name)
+        self.set_status(204)
+        self.finish()
+
+
+class OwnedRunsHandler(RunsHandler):
+    """``POST runs`` on the team server: the submit records the member as the run's owner."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(M.SubmitRequest)
+        team: TeamService = self.settings[TEAM_SETTING]
+        self.reply(await self.call(team.submit, getattr(self, MEMBER_SETTING),
+                                   self.project_path, request), 201)
+
+
+class OwnedCancelHandler(CancelHandler):
+    """``POST runs/ID/cancel`` on the team server: contributors cancel only their own runs."""
+
+    team_rule = "contributors cancel only their own runs, admins any run, readers none"
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.body(M.EmptyRequest)
+        team: TeamService = self.settings[TEAM_SETTING]
+        await self.call(team.check_cancel, getattr(self, MEMBER_SETTING), self.project_path,
+                        run_id)
+        self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
+
+
+#: The shared route table's handlers the team server serves in their owner-aware form.
+TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
+    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler}
 
 
 class AuditHandler(TeamHandler):
@@ -103,5 +150,6 @@ class WorkspaceRunsHandler(TeamHandler):
 
 def team_routes() -> list[tuple[str, type[AmlHandler]]]:
     return [("whoami", WhoAmIHandler), ("members", MembersHandler),
-            (rf"members/{NAME}", MemberHandler), ("audit", AuditHandler),
+            (rf"members/{NAME}", MemberHandler), (rf"members/{NAME}/tokens", MemberTokensHandler),
+            ("audit", AuditHandler),
             ("workspace/runs", WorkspaceRunsHandler)]

@@ -422,11 +422,16 @@ class PrunePlanJson(TypedDict):
 RoleName = Literal["admin", "contributor", "reader"]
 
 
-class MemberRequest(TypedDict):
-    """REST ``POST members`` (admins): add a member with a role."""
-
+class _MemberRequest(TypedDict):
     name: str
     role: RoleName
+
+
+class MemberRequest(_MemberRequest, total=False):
+    """REST ``POST members`` (admins): add a member with a role (and a token that expires
+    after ``expires_in_days``)."""
+
+    expires_in_days: float | None
 
 
 class MemberJson(TypedDict):

@@ -57,9 +57,44 @@ class TeamService:
         return self.members.authenticate(token)
 
     @database_call
-    def add_member(self, actor: Member, name: str, role: str) -> M.MemberTokenJson:
-        token = self.members.add(actor.name, name, role)
+    def add_member(self, actor: Member, name: str, role: str,
+                   expires_in_days: float | None = None) -> M.MemberTokenJson:
+        token = self.members.add(actor.name, name, role, expires_in_days=expires_in_days)
         return cast(M.MemberTokenJson, {"name": name, "role": role, "token": token})
+
+    @database_call
+    def revoke_tokens(self, actor: Member, name: str) -> None:
+        self.members.revoke_tokens(actor.name, name)
+
+    def submit(self, member: Member, project: str, body: M.SubmitRequest) -> M.RunJson:
+        """Submit as ``AmlService.submit`` does, then record MEMBER as the run's owner (the
+        run is recorded first; should the owner's row be lost, only admins may cancel it)."""
+        run = self.aml.submit(project, body)
+        self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
+        return run
+
+    def _project_key(self, project: str) -> str:
+        """The project as the server resolves it (``p1/sub`` and ``p1/`` are ``p1``)."""
+        return str(self.aml.project(project)["path"])
+
+    @database_call
+    def _set_owner(self, project: str, run_id: str, owner: str) -> None:
+        self.members.set_run_owner(project, run_id, owner)
+
+    @database_call
+    def check_cancel(self, member: Member, project: str, run_id: str) -> None:
+        """Admins cancel any run, contributors only their own (403 naming the rule)."""
+        if member.may("admin"):
+            return
+        owner = self.members.run_owner(self._project_key(project), run_id)
+        if owner == member.name:
+            return
+        if owner is None:
+            self.aml.workspace(project).run(run_id)   # no such run: 404, as for an admin
+        whose = (f"it belongs to {owner!r}" if owner is not None
+                 else "its owner is not known (not submitted through this server)")
+        raise ApiError(403, f"member {member.name!r} may cancel only their own runs and run "
+                       f"{run_id} is not theirs: {whose}; admins may cancel any run")
 
     @database_call
     def member_list(self) -> list[M.MemberJson]:

@@ -30,9 +30,11 @@ def migrate_database(url: str) -> list[int]:
         return migrate(conn)
 
 
-def init_server(url: str, artifacts: Path, admin: str, token_file: Path) -> None:
-    """Create the schema and the first admin; write the admin's token to TOKEN_FILE (0600).
-    Refused on a database that has members already (init runs once)."""
+def init_server(url: str, artifacts: Path, admin: str, token_file: Path, *,
+                token_expires_in: float | None = None) -> None:
+    """Create the schema and the first admin; write the admin's token to TOKEN_FILE (0600),
+    valid for TOKEN_EXPIRES_IN days (None: until revoked). Refused on a database that has
+    members already (init runs once)."""
     artifacts = artifacts.expanduser()
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "projects").mkdir(exist_ok=True)
@@ -45,7 +47,8 @@ def init_server(url: str, artifacts: Path, admin: str, token_file: Path) -> None
         if row and row[0]:
             raise AmlError("this workspace has members already (init runs once); an admin adds "
                            "more with `aml workspace member add NAME --role ROLE --token-file F`")
-        token = MemberStore(db).add("aml server init", admin, "admin")
+        token = MemberStore(db).add("aml server init", admin, "admin",
+                                    expires_in_days=token_expires_in)
     finally:
         db.close()
     write_token_file(token_file, token)

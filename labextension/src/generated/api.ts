@@ -557,10 +557,11 @@ export interface PrunePlanJson {
   runs: PrunedRunJson[];
 }
 
-/** REST `POST members` (admins): add a member with a role. */
+/** REST `POST members` (admins): add a member with a role (and a token that expires after `expires_in_days`). */
 export interface MemberRequest {
   name: string;
   role: RoleName;
+  expires_in_days?: number | null;
 }
 
 /** A member of the workspace. */
