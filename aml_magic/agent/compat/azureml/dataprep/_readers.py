@@ -114,6 +114,7 @@ def _sniff(name):
 def auto_read(path, **_ignored):
     """A file read by its kind: ``.dprep``/``.dsource`` packages, Excel, Parquet, JSON, or
     delimited text with the separator and header line detected."""
+    # late: package and datasource import this module (a cycle at module level)
     from .datasource import load_datasource
     from .package import run
     name = str(path)
