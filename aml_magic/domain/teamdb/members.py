@@ -108,13 +108,8 @@ class MemberStore:
         """Revoke every token of NAME (who stays a member); returns how many were live."""
         conn = self.db.connection()
         with conn.transaction():
-            row = conn.execute("SELECT role FROM members WHERE name = %s AND removed_at IS NULL",
-                               (name,)).fetchone()
-            if row is None:
-                raise AmlError(f"no member {name!r} in this workspace")
-            if row[0] == "admin" and self._admins(conn) <= 1:
-                raise AmlError(f"{name!r} is the workspace's last admin; revoking their token "
-                               "would lock the workspace; add another admin first")
+            self._role_unless_last_admin(conn, name, "revoking their token would lock the "
+                                         "workspace; ")
             revoked = conn.execute("UPDATE tokens SET revoked_at = now() WHERE member = %s "
                                    "AND revoked_at IS NULL", (name,)).rowcount
             self._audit(conn, actor, "token.revoke", name, {"tokens": revoked})
@@ -124,16 +119,22 @@ class MemberStore:
         """Mark NAME removed and revoke every token of theirs."""
         conn = self.db.connection()
         with conn.transaction():
-            row = conn.execute("SELECT role FROM members WHERE name = %s AND removed_at IS NULL",
-                               (name,)).fetchone()
-            if row is None:
-                raise AmlError(f"no member {name!r} in this workspace")
-            if row[0] == "admin" and self._admins(conn) <= 1:
-                raise AmlError(f"{name!r} is the workspace's last admin; add another admin first")
+            role = self._role_unless_last_admin(conn, name, "")
             conn.execute("UPDATE members SET removed_at = now() WHERE name = %s", (name,))
             conn.execute("UPDATE tokens SET revoked_at = now() WHERE member = %s "
                          "AND revoked_at IS NULL", (name,))
-            self._audit(conn, actor, "member.remove", name, {"role": row[0]})
+            self._audit(conn, actor, "member.remove", name, {"role": role})
+
+    def _role_unless_last_admin(self, conn: Any, name: str, why: str) -> str:
+        """NAME's role; refused (one line) when NAME is no member, or is the last admin, whom
+        removing or revoking would leave the workspace without (``why`` says how)."""
+        row = conn.execute("SELECT role FROM members WHERE name = %s AND removed_at IS NULL",
+                           (name,)).fetchone()
+        if row is None:
+            raise AmlError(f"no member {name!r} in this workspace")
+        if row[0] == "admin" and self._admins(conn) <= 1:
+            raise AmlError(f"{name!r} is the workspace's last admin; {why}add another admin first")
+        return str(row[0])
 
     @staticmethod
     def _admins(conn: Any) -> int:
