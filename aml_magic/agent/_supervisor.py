@@ -352,24 +352,9 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
     if code:
         return code
     spec = parse_spec(raw_spec, run_dir)
-    ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs detached
-        code = 1
-        try:
-            os.close(ready_r)
-            os.setsid()
-            if os.fork() != 0:
-                os._exit(0)
-            detach_stdio(run_dir)
-            code = _supervise(run_dir, spec, ready_w)
-        finally:
-            os._exit(code)
-    os.close(ready_w)
-    os.waitpid(pid, 0)
-    return _answer(ready_r, run_dir)
+    return _answer(_fork_detached(run_dir, spec, from_client=False), run_dir)
 
 
 def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
@@ -381,6 +366,22 @@ def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
     run_dir = os.path.abspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     spec = parse_spec(raw_spec, run_dir)
+    ready_r = _fork_detached(run_dir, spec, from_client=True)
+    chunks = []
+    while True:
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ready_r)
+    return b"".join(chunks)
+
+
+def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
+    """Fork the supervisor detached (its own session; the intermediate child exits, so it is
+    nobody's child) and return the read end of its "ready" pipe. ``from_client``: forked from
+    a client process (``fork_launch``), whose files it must not hold and whose paused garbage
+    collector it turns back on."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs detached
@@ -390,23 +391,18 @@ def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            _close_other_fds(ready_w)        # the client's files are not the run's
+            if from_client:
+                _close_other_fds(ready_w)    # the client's files are not the run's
             detach_stdio(run_dir)
-            import gc
-            gc.enable()                      # the client may have paused it for its start-up
+            if from_client:
+                import gc
+                gc.enable()                  # the client may have paused it for its start-up
             code = _supervise(run_dir, spec, ready_w)
         finally:
             os._exit(code)
     os.close(ready_w)
     os.waitpid(pid, 0)
-    chunks = []
-    while True:
-        chunk = os.read(ready_r, 4096)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(ready_r)
-    return b"".join(chunks)
+    return ready_r
 
 
 def _close_other_fds(keep: int) -> None:
