@@ -48,8 +48,21 @@ def workspace(args: argparse.Namespace) -> Workspace:
     return Workspace(getattr(args, "project", None))
 
 
+def linked_project(args: argparse.Namespace) -> Any:
+    """The command's project (a ``LinkedProject``) when it is linked to a workspace, whose
+    submit and run verbs then go through the server; None (cheaply) when it is not."""
+    root = project_root(args)
+    if not (root / "aml_config" / "workspace.yml").is_file():
+        return None
+    from aml_magic.service.team.remote import linked_project as linked
+    return linked(root)
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     """``aml experiment cancel -r RUN_ID`` and ``aml run cancel RUN_ID``."""
+    if (linked := linked_project(args)) is not None:
+        from aml_magic.frontends.cli import team_runs
+        return team_runs.run_cancel(args, linked)
     run = workspace(args).run(args.run_id)
     status = run.cancel()
     print(f"run {run.id}: {status.value}")

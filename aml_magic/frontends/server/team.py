@@ -148,8 +148,50 @@ class WorkspaceRunsHandler(TeamHandler):
         self.reply(await self.call(self.team.push_runs, self.member, request["runs"]))
 
 
+class BlobsMissingHandler(TeamHandler):
+    """Which blobs of a snapshot the server lacks (the member uploads only those)."""
+
+    team_roles = {"read": "contributor", "write": "contributor"}
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(M.BlobHashesRequest)
+        self.reply(await self.call(self.team.blobs_missing, request["hashes"]))
+
+
+class BlobHandler(TeamHandler):
+    """``PUT workspace/blobs/SHA``: the raw body, kept only if it hashes to SHA."""
+
+    team_roles = {"read": "contributor", "write": "contributor"}
+
+    @web.authenticated
+    @authorized
+    async def put(self, sha: str) -> None:
+        created = await self.call(self.team.blobs.put, sha, [self.request.body])
+        self.set_status(201 if created else 200)
+        self.finish()
+
+
+class ProjectSnapshotHandler(TeamHandler):
+    """``POST workspace/projects/NAME/snapshot``: the project made to match a manifest, and
+    the submit in it when the body asks for one."""
+
+    team_roles = {"read": "contributor", "write": "contributor"}
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        request = self.body(M.SnapshotRequest)
+        result = await self.call(self.team.snapshot, self.member, name, request)
+        self.reply(result, 201 if result["run"] is not None else 200)
+
+
 def team_routes() -> list[tuple[str, type[AmlHandler]]]:
     return [("whoami", WhoAmIHandler), ("members", MembersHandler),
             (rf"members/{NAME}", MemberHandler), (rf"members/{NAME}/tokens", MemberTokensHandler),
             ("audit", AuditHandler),
-            ("workspace/runs", WorkspaceRunsHandler)]
+            ("workspace/runs", WorkspaceRunsHandler),
+            ("workspace/blobs/missing", BlobsMissingHandler),
+            (r"workspace/blobs/(?P<sha>[0-9a-f]{64})", BlobHandler),
+            (rf"workspace/projects/{NAME}/snapshot", ProjectSnapshotHandler)]

@@ -535,6 +535,41 @@ class WorkspaceRunPageJson(TypedDict):
     offset: int
 
 
+class BlobHashesRequest(TypedDict):
+    """REST ``POST workspace/blobs/missing`` (contributors): which of these blobs (sha256)
+    the server lacks."""
+
+    hashes: list[str]
+
+
+class BlobsMissingJson(TypedDict):
+    missing: list[str]      # the hashes asked about that the server has no blob for
+
+
+class SnapshotFileJson(TypedDict):
+    sha256: str             # its blob, uploaded with PUT workspace/blobs/SHA
+    mode: int               # 0o755 if executable, else 0o644
+
+
+class _SnapshotRequest(TypedDict):
+    files: dict[str, SnapshotFileJson]   # every file of the snapshot by relative posix path
+
+
+class SnapshotRequest(_SnapshotRequest, total=False):
+    """REST ``POST workspace/projects/NAME/snapshot`` (contributors): make the server's project
+    NAME hold exactly these files (not its ``.aml/``, targets or link), then submit in it."""
+
+    submit: SubmitRequest   # its script relative to the project
+
+
+class SnapshotResultJson(TypedDict):
+    project: str
+    files: int              # files in the snapshot
+    written: int            # files the server (re)wrote
+    removed: int            # files the server removed (not in the snapshot)
+    run: RunJson | None     # the run submitted, when the request asked for one
+
+
 #: Every shape of the contract, in the schema's order.
 SHAPES: tuple[type, ...] = (
     MetricJson, OutputJson, RunJson, ConfigurationJson, ReductionJson, IsolationJson,
@@ -547,7 +582,8 @@ SHAPES: tuple[type, ...] = (
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
     AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
-    WorkspaceRunPageJson,
+    WorkspaceRunPageJson, BlobHashesRequest, BlobsMissingJson, SnapshotFileJson,
+    SnapshotRequest, SnapshotResultJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

@@ -2,6 +2,7 @@
 expected failure as one line (unreachable, 401, 403, and the server's own message)."""
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import urllib.error
@@ -22,25 +23,36 @@ class WorkspaceClient:
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """JSON of METHOD on the API's PATH; None for an empty answer."""
         data = None if body is None else json.dumps(body).encode("utf-8")
+        text = self.send(method, path, data, "application/json")
+        return json.loads(text) if text.strip() else None
+
+    def send(self, method: str, path: str, data: bytes | None,
+             content_type: str = "application/octet-stream") -> bytes:
+        """The raw answer of METHOD on the API's PATH with DATA as the body."""
         request = urllib.request.Request(self.url + API + path.lstrip("/"), data=data,
                                          method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout,
-                                        context=ssl.create_default_context()) as answer:
-                text = answer.read()
+                                        context=_context()) as answer:
+                return bytes(answer.read())
         except urllib.error.HTTPError as exc:
             raise AmlError(f"{self.url}: {_message(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AmlError(f"workspace server unreachable at {self.url} ({reason}); personal "
                            "projects keep working offline") from None
-        return json.loads(text) if text.strip() else None
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.request("GET", "whoami"))
+
+
+@functools.cache
+def _context() -> ssl.SSLContext:
+    """Made once per process: loading the CA bundle costs ~10 ms, and --wait polls."""
+    return ssl.create_default_context()
 
 
 def _message(exc: urllib.error.HTTPError) -> str:

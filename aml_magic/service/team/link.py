@@ -2,8 +2,9 @@
 and nothing else. It is committed with the project, so it must never hold a secret: a URL with
 a user, password, query or fragment is refused (the token stays in the member's login).
 
-Routing the front ends through the link is not done yet: today the file only names the
-workspace (``aml workspace show``)."""
+The file may also say ``project: NAME``, the name of the project on the server (not a secret);
+by default it is the project folder's name. The CLI's submit and run verbs go through the
+server in a linked project (``service/team/remote.py``)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from aml_magic.domain.atomic_file import replace_file
 from aml_magic.errors import AmlError
 
 LINK_FILE = "workspace.yml"
+_PROJECT_LINE = re.compile(r'^project:\s*(?P<name>"(?:[^"\\]|\\.)*"|\S+)\s*$')
 _LINE = re.compile(r'^url:\s*(?P<url>"(?:[^"\\]|\\.)*"|\S+)\s*$')
 
 
@@ -48,6 +50,21 @@ def read_link(project: Path) -> str | None:
             return str(json.loads(value)) if value.startswith('"') else value
     raise AmlError(f"{path}: no 'url: ...' line; run `aml workspace link URL --force` to "
                    "rewrite it")
+
+
+def project_name(project: Path) -> str:
+    """The name PROJECT has on its workspace: ``project: NAME`` in the link, else its folder's
+    name."""
+    try:
+        text = link_path(project).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    for line in text.splitlines():
+        found = _PROJECT_LINE.match(line.strip())
+        if found:
+            value = found.group("name")
+            return str(json.loads(value)) if value.startswith('"') else value
+    return project.resolve().name
 
 
 def write_link(project: Path, url: str, *, force: bool = False) -> bool:

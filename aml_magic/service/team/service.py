@@ -12,6 +12,7 @@ from aml_magic.domain.teamdb.runs import TeamRunStore
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
+from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +48,8 @@ class TeamService:
         self.runs = TeamRunStore(self.db)
         (self.artifacts / "projects").mkdir(parents=True, exist_ok=True)
         self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers)
+        self.blobs = BlobStore(self.artifacts / "blobs")
+        self.snapshots = ProjectSnapshots(self.artifacts / "projects", self.blobs)
 
     @property
     def executor(self) -> Any:
@@ -72,6 +75,25 @@ class TeamService:
         run = self.aml.submit(project, body)
         self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
         return run
+
+    def blobs_missing(self, hashes: list[str]) -> M.BlobsMissingJson:
+        return {"missing": self.blobs.missing(hashes)}
+
+    def snapshot(self, member: Member, name: str,
+                 body: M.SnapshotRequest) -> M.SnapshotResultJson:
+        """Make project NAME hold the snapshot's files, then (``submit``) submit in it, both
+        under the project's lock: no other member's snapshot lands between the two."""
+        with self.snapshots.lock(name):
+            counts = self.snapshots.materialize(name, dict(body["files"]))
+            run = None
+            submit = body.get("submit")
+            if submit is not None:
+                request = dict(submit)
+                if request.get("script"):       # relative to the project, as the member has it
+                    request["script"] = f"{name}/{request['script']}"
+                run = self.submit(member, name, cast(M.SubmitRequest, request))
+        return {"project": name, "files": counts["files"], "written": counts["written"],
+                "removed": counts["removed"], "run": run}
 
     def _project_key(self, project: str) -> str:
         """The project as the server resolves it (``p1/sub`` and ``p1/`` are ``p1``)."""

@@ -1,0 +1,113 @@
+"""The CLI's submit and run verbs in a project linked to a workspace (``aml workspace link``):
+the same verbs and the same output, through the server as the logged-in member. A project that
+is not linked never gets here (``linked`` is None) and works offline as before."""
+from __future__ import annotations
+
+import argparse
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+from aml_magic.errors import AmlError
+from aml_magic.frontends.cli.common import settle_memory
+from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.render import run_text, runs_table
+from aml_magic.frontends.termsafe import terminal_writer
+from aml_magic.service.team import remote
+from aml_magic.service.team.remote import LinkedProject
+
+
+def submit(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml experiment submit`` through the workspace: upload, submit, and (unless ``-a``)
+    follow the log and exit with the run's exit code."""
+    for flag, value in (("--sweep", args.sweep), ("-t/--target", args.target),
+                        ("-d/--conda-dependencies", args.conda_dependencies),
+                        ("-s/--spark-dependencies", args.spark_dependencies)):
+        if value:
+            raise AmlError(f"experiment submit: {flag} is not supported yet in a project "
+                           f"linked to a workspace ({project.url})")
+    client = remote.client_for(project)
+    run, sent = remote.submit(client, project, args.run_configuration, args.script,
+                              list(args.args))
+    print(f"aml: snapshot of {sent.files} files: sent {sent.blobs} new blob(s), "
+          f"{sent.bytes} bytes, to {project.url} (project {project.name})", file=sys.stderr)
+    run_id = str(run["run_id"])
+    if args.async_ and not args.wait:
+        print(run_id)
+        return 0
+    print(f"run {run_id}", file=sys.stderr)
+    detail = _follow(client, project, run_id)
+    if detail is None:
+        return 130
+    print(f"run {run_id}: {detail['status']}"
+          + (f" ({detail['reason']})" if detail.get("reason") else _took(detail)),
+          file=sys.stderr)
+    code = detail.get("exit_code")
+    return int(code) if code is not None else (0 if detail["status"] == "Completed" else 1)
+
+
+def _follow(client: Any, project: LinkedProject, run_id: str) -> dict[str, Any] | None:
+    settle_memory()
+    write = terminal_writer(sys.stdout)
+
+    def out(text: str) -> None:
+        write(text)
+        sys.stdout.flush()
+    try:
+        return remote.follow(client, project, run_id, out)
+    except KeyboardInterrupt:
+        print(f"aml: stopped following run {run_id}; it keeps running. Reattach with: "
+              f"aml run logs {run_id} --follow", file=sys.stderr)
+        return None
+
+
+def _took(detail: dict[str, Any]) -> str:
+    if detail.get("started_at") is None or detail.get("ended_at") is None:
+        return ""
+    return f" ({max(0.0, detail['ended_at'] - detail['started_at']):.1f} s)"
+
+
+def run_list(args: argparse.Namespace, project: LinkedProject) -> int:
+    runs = remote.runs(remote.client_for(project), project, status=args.status,
+                       target=args.target, limit=args.limit)
+    emit(args, runs, lambda: runs_table([SimpleNamespace(**r) for r in runs]))  # type: ignore[misc]
+    return 0
+
+
+def run_show(args: argparse.Namespace, project: LinkedProject) -> int:
+    detail = remote.run(remote.client_for(project), project, args.run_id)
+    emit(args, detail, lambda: run_text(detail))
+    return 0
+
+
+def run_logs(args: argparse.Namespace, project: LinkedProject) -> int:
+    if getattr(args, "environment", False):
+        raise AmlError("run logs --environment is not supported yet in a project linked to a "
+                       f"workspace ({project.url})")
+    client = remote.client_for(project)
+    if args.follow:
+        return 0 if _follow(client, project, args.run_id) is not None else 130
+    write = terminal_writer(sys.stdout)
+    offset = 0
+    while True:               # the whole log as it is now, a window at a time
+        chunk = client.request("GET", f"runs/{args.run_id}/log" + project.query(offset=offset))
+        write(chunk["text"])
+        if not chunk["text"] or chunk["next_offset"] == offset:
+            break
+        offset = int(chunk["next_offset"])
+    sys.stdout.flush()
+    return 0
+
+
+def run_cancel(args: argparse.Namespace, project: LinkedProject) -> int:
+    run = remote.cancel(remote.client_for(project), project, args.run_id)
+    print(f"run {run['run_id']}: {run['status']}")
+    return 0
+
+
+def run_wait(args: argparse.Namespace, project: LinkedProject) -> int:
+    import time
+    start = time.monotonic()
+    detail = remote.wait(remote.client_for(project), project, args.run_id, args.timeout)
+    print(f"run {detail['run_id']}: {detail['status']} after {time.monotonic() - start:.1f} s")
+    return 0 if detail["status"] == "Completed" else 1

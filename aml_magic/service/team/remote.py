@@ -1,0 +1,165 @@
+"""A linked project's runs, through its workspace server: the submit (the project's snapshot
+uploaded content-addressed, only the blobs the server lacks), following a run's log, and the
+run verbs. The manifest is the one every submit takes (``domain/snapshot``: same hashes, same
+ignore rules); the files the server owns (targets, the link, ``.aml/``) are never sent."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aml_magic.domain.config import find_project
+from aml_magic.domain.digest import sha256
+from aml_magic.domain.history.status import RunStatus
+from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
+from aml_magic.errors import AmlError
+from aml_magic.service.team import login as team_login
+from aml_magic.service.team.client import WorkspaceClient
+from aml_magic.service.team.link import project_name, read_link
+from aml_magic.service.team.snapshots import check_project_name, server_owned
+
+#: How often ``follow`` asks for more of a live log while none comes (print-to-client latency).
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class LinkedProject:
+    root: Path
+    url: str
+    name: str
+
+    def query(self, **more: Any) -> str:
+        return "?" + urlencode({"project": self.name, **more})
+
+
+@dataclass(frozen=True)
+class Upload:
+    files: int
+    blobs: int          # blobs sent (the server lacked them)
+    bytes: int
+
+
+def linked_project(start: Path | None) -> LinkedProject | None:
+    """The project at or above START if it is linked to a workspace; None when it is not (it
+    works offline, as before)."""
+    root = find_project(start)
+    url = read_link(root)
+    if url is None:
+        return None
+    name = project_name(root)
+    try:
+        check_project_name(name)
+    except AmlError as exc:
+        raise AmlError(f"{root}: {exc}; set `project: NAME` in aml_config/workspace.yml") \
+            from None
+    return LinkedProject(root, url, name)
+
+
+def client_for(linked: LinkedProject) -> WorkspaceClient:
+    """A client as this machine's member; refused when logged in to another workspace."""
+    login = team_login.require()
+    if login.url.rstrip("/") != linked.url.rstrip("/"):
+        raise AmlError(f"this project is linked to {linked.url} but you are logged in to "
+                       f"{login.url}; run `aml workspace login {linked.url} --token-stdin`")
+    return WorkspaceClient(linked.url, login.token())
+
+
+def snapshot_files(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    return {rel: {"sha256": e.sha256, "mode": e.mode} for rel, e in manifest.files.items()
+            if not server_owned(rel)}
+
+
+def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, Any], Upload]:
+    """Snapshot the project and send the blobs the server lacks; the snapshot's files."""
+    manifest = take_snapshot(linked.root)
+    files = snapshot_files(manifest)
+    by_sha = {entry["sha256"]: rel for rel, entry in files.items()}
+    missing = client.request("POST", "workspace/blobs/missing",
+                             {"hashes": sorted(by_sha)})["missing"]
+    sent = 0
+    for sha in missing:
+        rel = by_sha[sha]
+        data = (linked.root / rel).read_bytes()
+        digest = sha256(len(data))
+        digest.update(data)
+        if digest.hexdigest() != sha:
+            raise AmlError(f"{rel} changed while it was being uploaded; submit again")
+        client.send("PUT", f"workspace/blobs/{sha}", data)
+        sent += len(data)
+    return files, Upload(len(files), len(missing), sent)
+
+
+def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: str,
+           script: str | None, arguments: list[str]) -> tuple[dict[str, Any], Upload]:
+    """Upload, then submit in the server's copy of the project (one request, under the
+    project's lock on the server). SCRIPT is sent relative to the project."""
+    request: dict[str, Any] = {"run_configuration": run_configuration, "arguments": arguments}
+    if script:
+        request["script"] = relative_script(linked.root, script)
+    files, sent = upload(client, linked)
+    answer = client.request("POST", f"workspace/projects/{quote(linked.name)}/snapshot",
+                            {"files": files, "submit": request})
+    return dict(answer["run"]), sent
+
+
+def relative_script(root: Path, script: str) -> str:
+    """SCRIPT relative to the project, as ``Workspace`` reads it (relative paths are from the
+    project's root already)."""
+    path = Path(script).expanduser()
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise AmlError(f"script {script} is outside the project {root}: copy it into the "
+                       "project first") from None
+
+
+def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
+           write: Callable[[str], None], *, offset: int = 0,
+           poll: float = POLL_SECONDS) -> dict[str, Any]:
+    """Write the run's log as it grows until the run has ended and all of it is written;
+    the run's detail at the end."""
+    while True:
+        chunk = client.request("GET", f"runs/{quote(run_id)}/log"
+                               + linked.query(offset=offset))
+        if chunk["text"]:
+            write(chunk["text"])
+        offset = int(chunk["next_offset"])
+        if chunk["complete"]:
+            break
+        if not chunk["text"]:
+            time.sleep(poll)
+    return run(client, linked, run_id)
+
+
+def run(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[str, Any]:
+    return dict(client.request("GET", f"runs/{quote(run_id)}" + linked.query()))
+
+
+def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
+         target: str | None, limit: int) -> list[dict[str, Any]]:
+    more: dict[str, Any] = {"limit": limit}
+    if status:
+        more["status"] = status
+    if target:
+        more["target"] = target
+    return list(client.request("GET", "runs" + linked.query(**more))["runs"])
+
+
+def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[str, Any]:
+    return dict(client.request("POST", f"runs/{quote(run_id)}/cancel" + linked.query(), {}))
+
+
+def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
+         timeout: float | None, poll: float = 0.5) -> dict[str, Any]:
+    """The run's detail once it has ended, or when TIMEOUT seconds have passed."""
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        detail = run(client, linked, run_id)
+        if RunStatus(detail["status"]).is_terminal() or (end is not None and time.monotonic() >= end):
+            return detail
+        time.sleep(poll)

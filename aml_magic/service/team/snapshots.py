@@ -1,0 +1,238 @@
+"""The team server's side of a linked project's submit: a content-addressed blob store under
+``<artifacts>/blobs/ab/cdef...`` (a blob is kept only if its body hashes to its name), and the
+server-side project ``<artifacts>/projects/<name>/`` made to hold exactly the files of a
+member's snapshot manifest. Members send only the blobs the server lacks, so a second submit
+after changing one file sends one blob.
+
+What a snapshot may not touch: the server's ``.aml/`` (its run history and run folders; only
+``.aml/cells/``, the cells ``%%aml_submit`` exports, comes from members), ``.git``, and
+``aml_config/*.compute`` (the server's targets, whose secrets are its own) and the link file
+``aml_config/workspace.yml``."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aml_magic.domain.config import init_project
+from aml_magic.domain.digest import sha256
+from aml_magic.errors import ApiError
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
+#: Hashes one ``blobs/missing`` request may ask about.
+MAX_HASHES = 200_000
+_CHUNK = 1 << 20
+
+
+def check_sha(text: str) -> str:
+    if not SHA256.match(text):
+        raise ApiError(400, f"{text[:80]!r} is not a sha256 (64 lowercase hex digits)")
+    return text
+
+
+def check_project_name(name: str) -> str:
+    if not PROJECT_NAME.match(name):
+        raise ApiError(400, f"{name[:80]!r} is not a project name (letters, digits, '._-', "
+                       "not starting with '.')")
+    return name
+
+
+def server_owned(rel: str) -> bool:
+    """Whether REL (a posix path in a project) belongs to the server, never to a snapshot."""
+    top = rel.split("/", 1)[0]
+    if top == ".aml":
+        return not rel.startswith(".aml/cells/")
+    if top == ".git":
+        return True
+    if rel.startswith("aml_config/") and rel.count("/") == 1:
+        return rel.endswith(".compute") or rel == "aml_config/workspace.yml"
+    return False
+
+
+def check_relpath(rel: str) -> str:
+    parts = rel.split("/")
+    if (not rel or rel.startswith("/") or "\0" in rel or "\\" in rel
+            or any(p in ("", ".", "..") for p in parts)):
+        raise ApiError(400, f"snapshot path {rel[:200]!r} is not a safe relative path")
+    if server_owned(rel):
+        raise ApiError(400, f"snapshot path {rel!r} belongs to the server (its run history, "
+                       "its targets); a snapshot never sends it")
+    return rel
+
+
+class BlobStore:
+    """Blobs named by the sha256 of their content; written atomically, verified first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha: str) -> Path:
+        return self.root / sha[:2] / sha[2:]
+
+    def missing(self, hashes: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(check_sha(h) for h in hashes))
+        if len(wanted) > MAX_HASHES:
+            raise ApiError(400, f"at most {MAX_HASHES} hashes per request")
+        return [h for h in wanted if not self.path(h).is_file()]
+
+    def put(self, sha: str, chunks: Iterable[bytes]) -> bool:
+        """Keep CHUNKS as blob SHA if they hash to it (400 otherwise, nothing kept); False
+        when the blob was there already."""
+        check_sha(sha)
+        final = self.path(sha)
+        if final.is_file():
+            return False
+        final.parent.mkdir(exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        digest = sha256(1 << 21)
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    fh.write(chunk)
+            got = digest.hexdigest()
+            if got != sha:
+                raise ApiError(400, f"blob refused: its body hashes to {got}, not {sha}")
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+
+class ProjectSnapshots:
+    """Server-side projects made to match members' manifests, one at a time per project
+    (``lock``: held over the materialize and the submit that snapshots it)."""
+
+    def __init__(self, projects: Path, blobs: BlobStore) -> None:
+        self.projects = projects
+        self.blobs = blobs
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            yield
+
+    def materialize(self, name: str, files: dict[str, Any]) -> dict[str, int]:
+        """Make ``projects/NAME`` hold exactly FILES (``{rel: {"sha256", "mode"}}``) besides
+        what the server owns; counts of files written and removed. Checked in full first:
+        a bad path or a blob the server lacks changes nothing (400 / 409, one line)."""
+        check_project_name(name)
+        wanted: dict[str, tuple[str, int]] = {}
+        for rel, entry in files.items():
+            sha = check_sha(str(entry.get("sha256", "")))
+            wanted[check_relpath(rel)] = (sha, 0o755 if int(entry.get("mode", 0)) & 0o111
+                                          else 0o644)
+        lacking = self.blobs.missing({sha for sha, _ in wanted.values()})
+        if lacking:
+            raise ApiError(409, f"{len(lacking)} blob(s) of the snapshot are not on the server "
+                           f"(first {lacking[0]}); upload them with PUT workspace/blobs/SHA")
+        root = self.projects / name
+        if not root.is_dir():
+            init_project(root)       # the server's own default targets (local, docker)
+        known = self._known(root)
+        written = removed = 0
+        for rel, (sha, mode) in wanted.items():
+            dest = root / rel
+            if _same(dest, known.get(rel), sha, mode):
+                continue
+            self._place(dest, self.blobs.path(sha), mode)
+            written += 1
+        for rel, is_dir in self._extras(root, set(wanted)):
+            target = root / rel
+            if is_dir:
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+            removed += 1
+        self._record(root, wanted)
+        return {"files": len(wanted), "written": written, "removed": removed}
+
+    # -- what is on disk ----------------------------------------------------------------------
+    def _state_path(self, root: Path) -> Path:
+        return root / ".aml" / "team-snapshot.json"
+
+    def _known(self, root: Path) -> dict[str, list[Any]]:
+        """What the last materialize wrote: rel -> [sha, mode, size, mtime_ns]."""
+        try:
+            known = json.loads(self._state_path(root).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return known if isinstance(known, dict) else {}
+
+    def _place(self, dest: Path, blob: Path, mode: int) -> None:
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        for parent in reversed(dest.relative_to(self.projects).parents):
+            folder = self.projects / parent
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                folder.unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.aml-tmp")
+        shutil.copyfile(blob, tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+
+    def _extras(self, root: Path, wanted: set[str]) -> list[tuple[str, bool]]:
+        """Paths under ROOT that are neither wanted nor the server's, top-most first."""
+        folders = {p for rel in wanted for p in _parents(rel)}
+        extras: list[tuple[str, bool]] = []
+        stack = [""]
+        while stack:
+            prefix = stack.pop()
+            with os.scandir(root / prefix if prefix else root) as it:
+                entries = list(it)
+            for entry in entries:
+                rel = prefix + entry.name
+                if rel == ".aml" and (root / ".aml" / "cells").is_dir():
+                    stack.append(".aml/cells/")      # members' exported cells: theirs
+                if server_owned(rel):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if rel in folders:
+                        stack.append(rel + "/")
+                    else:
+                        extras.append((rel, True))
+                elif rel not in wanted:
+                    extras.append((rel, False))
+        return extras
+
+    def _record(self, root: Path, wanted: dict[str, tuple[str, int]]) -> None:
+        state = {}
+        for rel, (sha, mode) in wanted.items():
+            st = (root / rel).lstat()
+            state[rel] = [sha, mode, st.st_size, st.st_mtime_ns]
+        path = self._state_path(root)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _same(dest: Path, known: list[Any] | None, sha: str, mode: int) -> bool:
+    """DEST is what the last materialize wrote as SHA/MODE and has not changed since."""
+    if known is None or known[:2] != [sha, mode]:
+        return False
+    try:
+        st = dest.lstat()
+    except FileNotFoundError:
+        return False
+    return [st.st_size, st.st_mtime_ns] == known[2:]
+
+
+def _parents(rel: str) -> Iterator[str]:
+    parts = rel.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        yield "/".join(parts[:i])
