@@ -60,9 +60,11 @@ def linked_project(args: argparse.Namespace) -> Any:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """``aml experiment cancel -r RUN_ID`` and ``aml run cancel RUN_ID``."""
-    if (linked := linked_project(args)) is not None:
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.run_cancel(args, linked)
+    if (linked := linked_project(args)) is not None:        # through the workspace server
+        from aml_magic.service.team import remote
+        answer = remote.cancel(remote.client_for(linked), linked, args.run_id)
+        print(f"run {answer['run_id']}: {answer['status']}")
+        return 0
     run = workspace(args).run(args.run_id)
     status = run.cancel()
     print(f"run {run.id}: {status.value}")

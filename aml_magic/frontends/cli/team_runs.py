@@ -99,12 +99,6 @@ def run_logs(args: argparse.Namespace, project: LinkedProject) -> int:
     return 0
 
 
-def run_cancel(args: argparse.Namespace, project: LinkedProject) -> int:
-    run = remote.cancel(remote.client_for(project), project, args.run_id)
-    print(f"run {run['run_id']}: {run['status']}")
-    return 0
-
-
 def run_wait(args: argparse.Namespace, project: LinkedProject) -> int:
     import time
     start = time.monotonic()

@@ -1,0 +1,170 @@
+"""A linked project's submit through a real ``aml server`` on a real PostgreSQL, by members
+working from their own HOME folders: the snapshot goes up content-addressed (only the blobs the
+server lacks), the server's copy of the project is made to match it, ``--wait`` follows the log
+through the server and exits with the run's exit code, and the run verbs read the server."""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from aml_magic.domain.config import init_project
+from tests._wait import wait_until
+from tests.team.conftest import TeamServer, member_env
+from tests.team.test_server import http, members, one_error_line
+
+pytestmark = pytest.mark.postgres
+__all__ = ["members"]          # the fixture, shared with test_server.py
+
+TRAIN = ("import sys\nfrom helper import greet\n"
+         "print(greet(sys.argv[1:]), flush=True)\nsys.exit(3)\n")
+HELPER = "def greet(args):\n    return 'hello ' + ' '.join(args)\n"
+SLEEPER = "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n"
+
+
+def aml_in(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``aml ARGS`` run in CWD (a project folder) on a member's machine."""
+    return subprocess.run([sys.executable, "-m", "aml_magic", *args], env=member_env(home),
+                          cwd=cwd, capture_output=True, text=True, timeout=180)
+
+
+def linked_project(server: TeamServer, member: str, name: str) -> Path:
+    root = init_project(server.homes[member] / name)
+    (root / "train.py").write_text(TRAIN)
+    (root / "helper.py").write_text(HELPER)
+    (root / "sleeper.py").write_text(SLEEPER)
+    linked = aml_in(server.homes[member], root, "workspace", "link", server.url)
+    assert linked.returncode == 0, linked.stderr
+    return root
+
+
+def sent(stderr: str) -> tuple[int, int]:
+    found = re.search(r"sent (\d+) new blob\(s\), (\d+) bytes", stderr)
+    assert found, stderr
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_a_contributor_submits_with_wait_and_only_changed_files_go_up(
+        team_server: TeamServer, members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "demo")
+    (root / "stale.txt").write_text("gone soon\n")
+    # Given bob's linked project, when he submits a script with arguments and --wait
+    first = aml_in(home, root, "experiment", "submit", "-c", "local", "train.py", "a", "b",
+                   "--wait")
+    # Then he sees the run's log and exits with its exit code
+    assert first.returncode == 3, (first.stdout, first.stderr)
+    assert "hello a b" in first.stdout
+    assert re.search(r"run \S+: Failed", first.stderr), first.stderr
+    blobs, _ = sent(first.stderr)
+    assert blobs >= 4                      # train, helper, sleeper, stale, the config files
+    server_copy = team_server.artifacts / "projects" / "demo"
+    assert (server_copy / "helper.py").read_text() == HELPER
+    # And the run is bob's in the server's records, submitted in the server's project
+    run_id = re.search(r"run (\S+): Failed", first.stderr).group(1)  # type: ignore[union-attr]
+    status, detail = http(team_server, f"/aml/api/runs/{run_id}?project=demo", members["rex"])
+    assert status == 200 and detail["exit_code"] == 3
+
+    # When he changes one file, deletes one and submits again
+    changed = HELPER.replace("hello", "hi there")
+    (root / "helper.py").write_text(changed)
+    (root / "stale.txt").unlink()
+    second = aml_in(home, root, "experiment", "submit", "-c", "local", "train.py", "c",
+                    "--wait")
+    # Then exactly one blob, that file's bytes, went up; the server's copy matches the project
+    assert second.returncode == 3, second.stderr
+    assert "hi there c" in second.stdout
+    assert sent(second.stderr) == (1, len(changed.encode()))
+    assert (server_copy / "helper.py").read_text() == changed
+    assert not (server_copy / "stale.txt").exists()
+    # And the project's own target files were not sent: the server keeps its own
+    assert (server_copy / "aml_config" / "local.compute").is_file()
+    assert not (team_server.artifacts / "blobs").joinpath(
+        _blob_rel((root / "aml_config" / "workspace.yml").read_bytes())).exists()
+
+    # And the run verbs read the server
+    listed = aml_in(home, root, "run", "list")
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
+    shown = aml_in(home, root, "run", "show", run_id)
+    assert shown.returncode == 0 and re.search(r"exit code\s+3", shown.stdout), shown.stdout
+    logs = aml_in(home, root, "run", "logs", run_id)
+    assert logs.returncode == 0 and "hello a b" in logs.stdout, logs.stderr
+
+
+def test_cancel_and_wait_go_through_the_server(team_server: TeamServer,
+                                               members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "naps")
+    started = aml_in(home, root, "experiment", "submit", "-c", "local", "sleeper.py", "-a")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    wait_until(lambda: http(team_server, f"/aml/api/runs/{run_id}?project=naps",
+                            members["bob"])[1]["status"] == "Running", 60, "sleeper running",
+               interval=0.2)
+    canceled = aml_in(home, root, "run", "cancel", run_id)
+    assert canceled.returncode == 0 and run_id in canceled.stdout, canceled.stderr
+    waited = aml_in(home, root, "run", "wait", run_id, "--timeout", "60")
+    assert f"run {run_id}: Canceled" in waited.stdout, waited.stdout
+
+
+def test_a_tampered_blob_is_refused_in_one_line(team_server: TeamServer,
+                                                members: dict[str, str]) -> None:
+    claimed = hashlib.sha256(b"the real content\n").hexdigest()
+    request = urllib.request.Request(f"{team_server.url}/aml/api/workspace/blobs/{claimed}",
+                                     data=b"something else\n", method="PUT")
+    request.add_header("Authorization", f"Bearer {members['bob']}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    message = refused.value.read().decode()
+    assert "hashes to" in message and claimed in message and "\\n" not in message
+    assert not (team_server.artifacts / "blobs" / claimed[:2] / claimed[2:]).exists()
+    status, answer = http(team_server, "/aml/api/workspace/blobs/missing", members["bob"],
+                          "POST", {"hashes": [claimed]})
+    assert status == 200 and answer == {"missing": [claimed]}
+    # And a snapshot naming a blob the server lacks changes nothing: 409, one line
+    status, answer = http(team_server, "/aml/api/workspace/projects/demo2/snapshot",
+                          members["bob"], "POST",
+                          {"files": {"x.py": {"sha256": claimed, "mode": 420}}})
+    assert status == 409 and "\n" not in answer["message"]
+    assert not (team_server.artifacts / "projects" / "demo2").exists()
+    # And a path the server owns, or one leaving the project, is a 400
+    for bad in ("aml_config/local.compute", ".aml/history.sqlite", "../escape.py"):
+        status, answer = http(team_server, "/aml/api/workspace/projects/demo2/snapshot",
+                              members["bob"], "POST",
+                              {"files": {bad: {"sha256": claimed, "mode": 420}}})
+        assert status == 400, (bad, answer)
+
+
+def test_a_readers_submit_is_a_one_line_403(team_server: TeamServer,
+                                            members: dict[str, str]) -> None:
+    root = linked_project(team_server, "rex", "peek")
+    refused = aml_in(team_server.homes["rex"], root, "experiment", "submit", "-c", "local",
+                     "train.py", "--wait")
+    line = one_error_line(refused)
+    assert "not allowed (403)" in line and "contributor" in line, line
+    assert not (team_server.artifacts / "projects" / "peek").exists()
+
+
+def test_an_unlinked_project_submits_locally_as_before(team_server: TeamServer,
+                                                       members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "offline")
+    assert aml_in(home, root, "workspace", "unlink").returncode == 0
+    local = aml_in(home, root, "experiment", "submit", "-c", "local", "train.py", "x",
+                   "--wait")
+    assert local.returncode == 3 and "hello x" in local.stdout, local.stderr
+    assert "new blob" not in local.stderr
+    assert not (team_server.artifacts / "projects" / "offline").exists()
+    assert list((root / ".aml").iterdir())           # its own history, on bob's machine
+
+
+def _blob_rel(data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    return f"{sha[:2]}/{sha[2:]}"
