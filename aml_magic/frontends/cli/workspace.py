@@ -32,8 +32,8 @@ def add_workspace(group: argparse.ArgumentParser, verb: str | None = None) -> No
     p.set_defaults(handler=cmd_show)
     p = sub.add_parser("link", help="link this project to a workspace (aml_config/workspace.yml)",
                        description="Write aml_config/workspace.yml holding the server's URL "
-                       "only, never a secret. Routing the front ends through the link is not "
-                       "done yet.")
+                       "only, never a secret. From then on `aml experiment submit` and `aml run "
+                       "...` in this project go through that server.")
     p.add_argument("url", help="the server, e.g. https://aml.example.org")
     p.add_argument("--force", action="store_true", help="replace a link to another URL")
     p.add_argument("--project", help="the project (default: the one around the current folder)")

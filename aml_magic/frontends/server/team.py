@@ -3,12 +3,16 @@ base as the project routes; only the standalone host (``standalone.py``) serves 
 authorizes each request by the handler's ``team_roles`` (HTTP action -> lowest role allowed)."""
 from __future__ import annotations
 
+import asyncio
+
 from tornado import web
 
 from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
-from aml_magic.frontends.server.handlers import AmlHandler, CancelHandler, RunsHandler
+from aml_magic.frontends.server.handlers import (
+    AmlHandler, CancelHandler, LogHandler, RunsHandler
+)
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -111,9 +115,46 @@ class OwnedCancelHandler(CancelHandler):
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
 
 
+class FollowLogHandler(LogHandler):
+    """``GET runs/ID/log?offset=N&wait=S`` on the team server: while the log has nothing past
+    N and the run goes on, the answer waits up to S seconds (looked at every ``LOG_TICK``
+    here), so a member following a run asks once per change instead of on a timer, and sees
+    a line within a tick of its print. Without ``wait``, or with a window, as ``LogHandler``."""
+
+    LOG_TICK = 0.05
+    MAX_WAIT = 30.0
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        text = self.get_query_argument("wait", None)
+        window = {name: self.int_argument(name, 0) for name in ("tail", "before", "limit")
+                  if self.get_query_argument(name, None) is not None}
+        if text is None or window:              # as LogHandler answers
+            self.reply(await self.call(self.service.log, self.project_path, run_id,
+                                       self.int_argument("offset", 0), **window))
+            return
+        try:
+            wait = min(max(float(text), 0.0), self.MAX_WAIT)
+        except ValueError:
+            raise web.HTTPError(400, f"'wait' must be a number of seconds, not {text!r}") \
+                from None
+        offset = self.int_argument("offset", 0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            chunk = await self.call(self.service.log, self.project_path, run_id, offset)
+            if chunk["text"] or chunk["complete"] or loop.time() >= deadline \
+                    or self.request.connection.stream.closed():  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(self.LOG_TICK)
+        self.reply(chunk)
+
+
 #: The shared route table's handlers the team server serves in their owner-aware form.
 TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
-    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler}
+    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
+    LogHandler: FollowLogHandler}
 
 
 class AuditHandler(TeamHandler):

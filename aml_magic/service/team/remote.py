@@ -13,7 +13,6 @@ from urllib.parse import quote, urlencode
 
 from aml_magic.domain.config import find_project
 from aml_magic.domain.digest import sha256
-from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.errors import AmlError
 from aml_magic.service.team import login as team_login
@@ -23,6 +22,9 @@ from aml_magic.service.team.snapshots import check_project_name, server_owned
 
 #: How often ``follow`` asks for more of a live log while none comes (print-to-client latency).
 POLL_SECONDS = 0.1
+#: How long the team server may hold a log request while nothing new comes (below the
+#: client's timeout).
+LONG_POLL = 10
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,18 @@ def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
            write: Callable[[str], None], *, offset: int = 0,
            poll: float = POLL_SECONDS) -> dict[str, Any]:
     """Write the run's log as it grows until the run has ended and all of it is written;
-    the run's detail at the end."""
+    the run's detail at the end. The team server holds each request until there is more
+    (``wait``); a host that answers at once is asked again every POLL seconds."""
     while True:
+        asked = time.monotonic()
         chunk = client.request("GET", f"runs/{quote(run_id)}/log"
-                               + linked.query(offset=offset))
+                               + linked.query(offset=offset, wait=LONG_POLL))
         if chunk["text"]:
             write(chunk["text"])
         offset = int(chunk["next_offset"])
         if chunk["complete"]:
             break
-        if not chunk["text"]:
+        if not chunk["text"] and time.monotonic() - asked < poll:
             time.sleep(poll)
     return run(client, linked, run_id)
 
@@ -157,6 +161,7 @@ def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[
 def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
          timeout: float | None, poll: float = 0.5) -> dict[str, Any]:
     """The run's detail once it has ended, or when TIMEOUT seconds have passed."""
+    from aml_magic.domain.history.status import RunStatus   # the history's package: late
     end = None if timeout is None else time.monotonic() + timeout
     while True:
         detail = run(client, linked, run_id)
