@@ -665,3 +665,40 @@ export interface WorkspaceRunPageJson {
   limit: number;
   offset: number;
 }
+
+/** REST `POST workspace/blobs/missing` (contributors): which of these blobs (sha256) the server lacks. */
+export interface BlobHashesRequest {
+  hashes: string[];
+}
+
+export interface BlobsMissingJson {
+  /** the hashes asked about that the server has no blob for */
+  missing: string[];
+}
+
+export interface SnapshotFileJson {
+  /** its blob, uploaded with PUT workspace/blobs/SHA */
+  sha256: string;
+  /** 0o755 if executable, else 0o644 */
+  mode: number;
+}
+
+/** REST `POST workspace/projects/NAME/snapshot` (contributors): make the server's project NAME hold exactly these files (not its `.aml/`, targets or link), then submit in it. */
+export interface SnapshotRequest {
+  /** every file of the snapshot by relative posix path */
+  files: Record<string, SnapshotFileJson>;
+  /** its script relative to the project */
+  submit?: SubmitRequest;
+}
+
+export interface SnapshotResultJson {
+  project: string;
+  /** files in the snapshot */
+  files: number;
+  /** files the server (re)wrote */
+  written: number;
+  /** files the server removed (not in the snapshot) */
+  removed: number;
+  /** the run submitted, when the request asked for one */
+  run: RunJson | null;
+}
