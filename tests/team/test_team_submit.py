@@ -92,7 +92,7 @@ def test_a_contributor_submits_with_wait_and_only_changed_files_go_up(
     listed = aml_in(home, root, "run", "list")
     assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
     shown = aml_in(home, root, "run", "show", run_id)
-    assert shown.returncode == 0 and re.search(r"exit code\s+3", shown.stdout), shown.stdout
+    assert shown.returncode == 0 and re.search(r"exit code:?\s+3", shown.stdout), shown.stdout
     logs = aml_in(home, root, "run", "logs", run_id)
     assert logs.returncode == 0 and "hello a b" in logs.stdout, logs.stderr
 
@@ -163,6 +163,37 @@ def test_an_unlinked_project_submits_locally_as_before(team_server: TeamServer,
     assert "new blob" not in local.stderr
     assert not (team_server.artifacts / "projects" / "offline").exists()
     assert list((root / ".aml").iterdir())           # its own history, on bob's machine
+
+
+def test_the_magics_submit_and_list_through_the_server(
+        team_server: TeamServer, members: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.testing.globalipapp import get_ipython
+    from IPython.utils.capture import capture_output
+    # Given a notebook on bob's machine, in his linked project
+    root = linked_project(team_server, "bob", "notes")
+    monkeypatch.setenv("HOME", str(team_server.homes["bob"]))
+    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
+    monkeypatch.chdir(root)
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "aml_magic")
+    magics = ip.magics_manager.registry["AmlMagics"]
+    monkeypatch.setattr(magics, "project", None)
+    # When he submits a cell with arguments and --wait
+    with capture_output() as cap:
+        run = ip.run_cell_magic("aml_submit", "-c local --wait x y",
+                                "import sys\nprint('cell says', sys.argv[1:])\n")
+    # Then he sees its log and its end, and the run was made on the server
+    assert "cell says ['x', 'y']" in cap.stdout, (cap.stdout, cap.stderr)
+    assert run["status"] == "Completed" and run["exit_code"] == 0
+    assert f"Run {run['run_id']}: Completed" in cap.stdout
+    assert (team_server.artifacts / "projects" / "notes" / ".aml" / "cells").is_dir()
+    # And %aml_runs and %aml_run read the server
+    with capture_output() as cap:
+        ip.run_line_magic("aml_runs", "")
+    assert run["run_id"] in cap.stdout and team_server.url in cap.stdout
+    with capture_output() as cap:
+        ip.run_line_magic("aml_run", run["run_id"])
+    assert re.search(r"exit code:?\s+0", cap.stdout), cap.stdout
 
 
 def _blob_rel(data: bytes) -> str:

@@ -29,6 +29,7 @@ from aml_magic.frontends.arguments import (
     submit_parser,
 )
 from aml_magic.frontends.notebook.azureml_magic import NotebookHistory, azureml
+from aml_magic.frontends.notebook import team_commands
 from aml_magic.frontends.notebook.cells import cell_script, write_cell
 from aml_magic.frontends.notebook.widgets import widgets_available
 from aml_magic.frontends.notebook.widgets.compare_magic import show_compare
@@ -227,6 +228,8 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     is_cell = cell is not None
     prog = "%%aml_submit" if is_cell else "%aml_submit"
     args = split_submit_args(parse_line(submit_parser(prog, cell=is_cell), line))
+    if (linked := team_commands.linked(magics, args.project)) is not None:   # the workspace's
+        return team_commands.submit(magics, linked, args, cell)               # type: ignore[return-value]
     ws = magics.workspace(args.project)
     name = magics.runconfig_name(ws, args.run_configuration)
     shell = magics.shell
@@ -261,6 +264,9 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
 
 def aml_run(magics: AmlMagics, line: str) -> Run | None:
     args = parse_line(run_id_parser("%aml_run", "Show a run."), line)
+    if (linked := team_commands.linked(magics, args.project)) is not None:
+        team_commands.show_run(linked, args.run_id)
+        return None
     run = magics.workspace(args.project).run(args.run_id)
     magics.show(run)
     return run
@@ -268,6 +274,9 @@ def aml_run(magics: AmlMagics, line: str) -> Run | None:
 
 def aml_runs(magics: AmlMagics, line: str) -> None:
     args = parse_line(runs_parser("%aml_runs"), line)
+    if (linked := team_commands.linked(magics, args.project)) is not None:
+        team_commands.show_runs(linked, args)
+        return
     ws = magics.workspace(args.project)
     ws.reconcile_active()          # statuses of runs no widget is watching are current too
     runs = ws.runs(status=args.status, target=args.target, limit=args.limit)
@@ -282,6 +291,9 @@ def aml_compare(magics: AmlMagics, line: str) -> None:
 
 def aml_cancel(magics: AmlMagics, line: str) -> None:
     args = parse_line(run_id_parser("%aml_cancel", "Cancel a run."), line)
+    if (linked := team_commands.linked(magics, args.project)) is not None:
+        team_commands.cancel(linked, args.run_id)
+        return
     run = magics.workspace(args.project).run(args.run_id)
     status = run.cancel()
     if status.is_terminal():

@@ -1,0 +1,103 @@
+"""The run magics in a project linked to a workspace (``aml workspace link``): ``%%aml_submit``,
+``%aml_submit``, ``%aml_run``, ``%aml_runs`` and ``%aml_cancel`` through the server as the
+member logged in on this machine, shown as text (the live widgets watch local runs only, for
+now). A project that is not linked never gets here and works offline as before."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from aml_magic.domain.config import find_project
+from aml_magic.errors import AmlError, ProjectNotFound
+from aml_magic.frontends.notebook.cells import cell_script, write_cell
+from aml_magic.frontends.render import run_text, runs_table
+from aml_magic.service.team.link import link_path
+
+if TYPE_CHECKING:
+    from aml_magic.frontends.notebook.magics import AmlMagics
+    from aml_magic.service.team.remote import LinkedProject
+
+
+def _remote() -> Any:
+    """The workspace client's module (urllib, ssl): loaded in linked projects only."""
+    from aml_magic.service.team import remote
+    return remote
+
+
+def linked(magics: AmlMagics, project: str | None) -> LinkedProject | None:
+    """The magic's project (as ``commands.workspace`` finds it) when it is linked; None when
+    it is not, or when there is no project (the caller then says so as before)."""
+    start = Path(project).expanduser() if project else (magics.project or Path.cwd())
+    try:
+        root = find_project(start.resolve())
+    except ProjectNotFound:
+        return None
+    if not link_path(root).is_file():
+        return None
+    found: LinkedProject | None = _remote().linked_project(root)
+    return found
+
+
+def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
+           cell: str | None) -> dict[str, Any] | None:
+    """Upload and submit; with ``--wait`` print the log as it comes and the run's end."""
+    for flag, value in (("--sweep", args.sweep), ("-t/--target", getattr(args, "target", None)),
+                        ("-d/--conda-dependencies", getattr(args, "conda_dependencies", None)),
+                        ("-s/--spark-dependencies", getattr(args, "spark_dependencies", None))):
+        if value:
+            raise AmlError(f"{flag} is not supported yet in a project linked to a workspace "
+                           f"({project.url})")
+    name = args.run_configuration or magics.default_runconfig
+    if not name:
+        raise AmlError("missing -c NAME: name a run configuration of the project")
+    if cell is not None:
+        shell = magics.shell
+        assert shell is not None, "the magics are registered on a shell"
+        script = write_cell(project.root, cell_script(shell.transform_cell(cell)), args.name,
+                            force=args.force)
+    else:
+        script = args.script
+    remote = _remote()
+    client = remote.client_for(project)
+    run, sent = remote.submit(client, project, name, script, list(args.args))
+    run_id = str(run["run_id"])
+    print(f"Run {run_id} submitted to {project.url} (project {project.name}; {sent.blobs} new "
+          f"file(s) sent)")
+    if args.wait:
+        try:
+            run = remote.follow(client, project, run_id, lambda text: print(text, end=""))
+        except KeyboardInterrupt:
+            print(f"Stopped waiting; run {run_id} goes on (cancel it with %aml_cancel "
+                  f"{run_id})", file=sys.stderr)
+        else:
+            code = run.get("exit_code")
+            print(f"Run {run_id}: {run['status']}"
+                  + (f" (exit code {code})" if code is not None else ""))
+    if cell is not None and args.out:
+        magics.shell.user_ns[args.out] = run        # type: ignore[union-attr]
+        return None
+    return run
+
+
+def show_run(project: LinkedProject, run_id: str) -> dict[str, Any]:
+    remote = _remote()
+    detail = remote.run(remote.client_for(project), project, run_id)
+    print(run_text(detail))
+    return detail
+
+
+def show_runs(project: LinkedProject, args: argparse.Namespace) -> None:
+    remote = _remote()
+    runs = remote.runs(remote.client_for(project), project, status=args.status,
+                       target=args.target, limit=args.limit)
+    print(f"{project.name} on {project.url}")
+    print(runs_table([SimpleNamespace(**r) for r in runs]))  # type: ignore[misc]
+
+
+def cancel(project: LinkedProject, run_id: str) -> None:
+    remote = _remote()
+    run = remote.cancel(remote.client_for(project), project, run_id)
+    print(f"Run {run['run_id']}: {run['status']}")
