@@ -111,6 +111,14 @@ def test_cancel_and_wait_go_through_the_server(team_server: TeamServer,
     assert canceled.returncode == 0 and run_id in canceled.stdout, canceled.stderr
     waited = aml_in(home, root, "run", "wait", run_id, "--timeout", "60")
     assert f"run {run_id}: Canceled" in waited.stdout, waited.stdout
+    # And a follower's wait must be a number: one line
+    status, answer = http(team_server, f"/aml/api/runs/{run_id}/log?project=naps&wait=soon",
+                          members["rex"])
+    assert status == 400 and "'wait' must be a number" in answer["message"]
+    # And on an ended run a wait answers at once, with the whole log, complete
+    status, answer = http(team_server, f"/aml/api/runs/{run_id}/log?project=naps&wait=30",
+                          members["rex"])
+    assert status == 200 and "sleeping" in answer["text"]
 
 
 def test_a_tampered_blob_is_refused_in_one_line(team_server: TeamServer,
