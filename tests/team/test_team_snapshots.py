@@ -79,3 +79,16 @@ def test_paths_outside_the_project_or_the_servers_own_are_refused(tmp_path: Path
             "p", {rel: {"sha256": sha, "mode": 0o644}})
     assert refused.value.status == 400
     assert not (tmp_path / "projects" / "p").exists()
+
+
+def test_a_file_above_the_servers_body_limit_is_refused_before_any_upload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aml_magic.domain.config import init_project
+    from aml_magic.errors import AmlError
+    from aml_magic.service.team import remote
+    root = init_project(tmp_path / "big")
+    (root / "data.bin").write_bytes(b"x" * 11)
+    monkeypatch.setattr(remote, "MAX_BLOB", 10)
+    with pytest.raises(AmlError, match=r"data.bin is .*list it in .amlignore") as refused:
+        remote.upload(None, remote.LinkedProject(root, "http://127.0.0.1:9", "big"))  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value)

@@ -22,6 +22,8 @@ from aml_magic.service.team.snapshots import check_project_name, server_owned
 
 #: How often ``follow`` asks for more of a live log while none comes (print-to-client latency).
 POLL_SECONDS = 0.1
+#: The largest file a snapshot may hold: the server's request body limit (tornado's default).
+MAX_BLOB = 100 * 2**20
 #: How long the team server may hold a log request while nothing new comes (below the
 #: client's timeout).
 LONG_POLL = 10
@@ -78,6 +80,12 @@ def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, An
     """Snapshot the project and send the blobs the server lacks; the snapshot's files."""
     manifest = take_snapshot(linked.root)
     files = snapshot_files(manifest)
+    big = [(rel, e.size) for rel, e in manifest.files.items() if e.size > MAX_BLOB]
+    if big:
+        rel, size = big[0]
+        raise AmlError(f"{rel} is {size / 2**20:.0f} MiB; a workspace takes files of up to "
+                       f"{MAX_BLOB // 2**20} MiB: list it in .amlignore and read it from "
+                       "storage the target reaches")
     by_sha = {entry["sha256"]: rel for rel, entry in files.items()}
     missing = client.request("POST", "workspace/blobs/missing",
                              {"hashes": sorted(by_sha)})["missing"]
