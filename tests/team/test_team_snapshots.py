@@ -87,8 +87,8 @@ def test_a_file_above_the_servers_body_limit_is_refused_before_any_upload(
     from aml_magic.errors import AmlError
     from aml_magic.service.team import remote
     root = init_project(tmp_path / "big")
-    (root / "data.bin").write_bytes(b"x" * 11)
-    monkeypatch.setattr(remote, "MAX_BLOB", 10)
+    (root / "data.bin").write_bytes(b"x" * 300_000)
+    monkeypatch.setattr(remote, "MAX_BLOB", 200_000)
     with pytest.raises(AmlError, match=r"data.bin is .*list it in .amlignore") as refused:
         remote.upload(None, remote.LinkedProject(root, "http://127.0.0.1:9", "big"))  # type: ignore[arg-type]
     assert "\n" not in str(refused.value)

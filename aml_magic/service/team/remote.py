@@ -80,11 +80,10 @@ def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, An
     """Snapshot the project and send the blobs the server lacks; the snapshot's files."""
     manifest = take_snapshot(linked.root)
     files = snapshot_files(manifest)
-    big = [(rel, e.size) for rel, e in manifest.files.items() if e.size > MAX_BLOB]
-    if big:
-        rel, size = big[0]
-        raise AmlError(f"{rel} is {size / 2**20:.0f} MiB; a workspace takes files of up to "
-                       f"{MAX_BLOB // 2**20} MiB: list it in .amlignore and read it from "
+    size, rel = max(((e.size, rel) for rel, e in manifest.files.items()), default=(0, ""))
+    if size > MAX_BLOB:
+        raise AmlError(f"{rel} is {size / 2**20:.1f} MiB; a workspace takes files of up to "
+                       f"{MAX_BLOB / 2**20:g} MiB: list it in .amlignore and read it from "
                        "storage the target reaches")
     by_sha = {entry["sha256"]: rel for rel, entry in files.items()}
     missing = client.request("POST", "workspace/blobs/missing",
