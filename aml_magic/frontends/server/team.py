@@ -117,11 +117,14 @@ class OwnedCancelHandler(CancelHandler):
 
 class FollowLogHandler(LogHandler):
     """``GET runs/ID/log?offset=N&wait=S`` on the team server: while the log has nothing past
-    N and the run goes on, the answer waits up to S seconds (looked at every ``LOG_TICK``
-    here), so a member following a run asks once per change instead of on a timer, and sees
-    a line within a tick of its print. Without ``wait``, or with a window, as ``LogHandler``."""
+    N and the run goes on, the answer waits up to S seconds, so a member following a run asks
+    once per change instead of on a timer. Each look reconciles the run with its target, so
+    the looks start ``LOG_TICK`` apart and stretch to ``LOG_TICK_MAX`` while the log is quiet
+    (a line printed after a pause arrives within that). Without ``wait``, or with a window,
+    as ``LogHandler``."""
 
     LOG_TICK = 0.05
+    LOG_TICK_MAX = 0.25
     MAX_WAIT = 30.0
 
     @web.authenticated
@@ -141,13 +144,14 @@ class FollowLogHandler(LogHandler):
                 from None
         offset = self.int_argument("offset", 0)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
+        deadline, tick = loop.time() + wait, self.LOG_TICK
         while True:
             chunk = await self.call(self.service.log, self.project_path, run_id, offset)
             if chunk["text"] or chunk["complete"] or loop.time() >= deadline \
                     or self.request.connection.stream.closed():  # type: ignore[union-attr]
                 break
-            await asyncio.sleep(self.LOG_TICK)
+            await asyncio.sleep(tick)
+            tick = min(tick * 1.5, self.LOG_TICK_MAX)
         self.reply(chunk)
 
 
