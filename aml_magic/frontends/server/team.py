@@ -148,8 +148,39 @@ class WorkspaceRunsHandler(TeamHandler):
         self.reply(await self.call(self.team.push_runs, self.member, request["runs"]))
 
 
+class SharedTargetsHandler(TeamHandler):
+    """The workspace's shared targets: readers list them (references, never a secret), admins
+    attach them (the password goes to the key store only)."""
+
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.call(self.team.shared_targets))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(M.AttachRequest)
+        self.reply(await self.call(self.team.attach_shared, self.member, request), 201)
+
+
+class SharedTargetHandler(TeamHandler):
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.team.detach_shared, self.member, name)
+        self.set_status(204)
+        self.finish()
+
+
 def team_routes() -> list[tuple[str, type[AmlHandler]]]:
     return [("whoami", WhoAmIHandler), ("members", MembersHandler),
             (rf"members/{NAME}", MemberHandler), (rf"members/{NAME}/tokens", MemberTokensHandler),
             ("audit", AuditHandler),
-            ("workspace/runs", WorkspaceRunsHandler)]
+            ("workspace/runs", WorkspaceRunsHandler),
+            ("workspace/targets", SharedTargetsHandler),
+            (r"workspace/targets/(?P<name>[^/]+)", SharedTargetHandler)]

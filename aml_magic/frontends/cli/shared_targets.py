@@ -1,0 +1,50 @@
+"""``aml computetarget attach|list|detach`` in a project linked to a workspace: the targets
+are the workspace's shared ones, kept on the server. The password is read as for a personal
+attach and sent once, in the request body over the link; the server keeps it in its key store
+only, and no answer carries it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aml_magic.errors import ProjectNotFound
+from aml_magic.frontends.cli.common import project_root
+from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.render import table
+from aml_magic.service.team.client import WorkspaceClient
+from aml_magic.service.team.linked import linked_client
+
+
+def linked(args: argparse.Namespace) -> WorkspaceClient | None:
+    """The workspace client when the command's project is linked; None otherwise (and outside
+    a project: the personal command then says what is wrong, as before)."""
+    try:
+        root: Path = project_root(args)
+    except ProjectNotFound:
+        return None
+    return linked_client(root)
+
+
+def attach(client: WorkspaceClient, type_name: str, name: str, values: dict[str, Any]) -> int:
+    body = {"type": type_name, "name": name,
+            **{k: v for k, v in values.items() if v not in (None, False, "")}}
+    target = client.request("POST", "workspace/targets", body)
+    print(f"attached the shared target '{target['name']}' on {client.url}: members submit to "
+          "it by name; its secrets are in the server's key store only")
+    return 0
+
+
+def list_targets(client: WorkspaceClient, args: argparse.Namespace) -> int:
+    targets = client.request("GET", "workspace/targets")["targets"]
+    emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
+                                                ("address", "address")),
+                                      empty=f"no shared targets on {client.url}"))
+    return 0
+
+
+def detach(client: WorkspaceClient, name: str) -> int:
+    client.request("DELETE", f"workspace/targets/{name}")
+    print(f"detached the shared target '{name}' from {client.url} (its secrets are deleted "
+          "from the key store)")
+    return 0
