@@ -226,3 +226,31 @@ def test_detach_removes_the_target_and_its_secret(team_server: TeamServer,
 def aml_start(server: TeamServer) -> list[str]:
     return [sys.executable, "-m", "aml_magic", "server", "start", "--database", server.database,
             "--artifacts", str(server.artifacts), "--port", "0"]
+
+
+def test_migration_3_gives_an_older_workspace_its_key(pg_database: str, tmp_path: Path) -> None:
+    from aml_magic.domain.teamdb import migrate
+    home = tmp_path / "home"
+    home.mkdir()
+    # Given a workspace database made before the key store (version 2, a member)
+    with connect(pg_database) as conn:
+        assert migrate(conn, target=2) == [1, 2]
+        conn.execute("INSERT INTO members (name, role) VALUES ('old', 'admin')")
+        conn.commit()
+    key = tmp_path / "server.key"
+    # When it is migrated with a key file: the file is created 0600 and becomes the key
+    migrated = aml(home, "server", "migrate", "--database", pg_database, "--key-file", str(key))
+    assert migrated.returncode == 0, migrated.stderr
+    assert "applied migrations 3" in migrated.stdout
+    assert key.stat().st_mode & 0o777 == 0o600
+    with connect(pg_database) as conn:
+        assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM key_store_check").fetchone()[0] == 1
+    # Then the same key is accepted again, and another one refused in one line
+    assert aml(home, "server", "migrate", "--database", pg_database, "--key-file",
+               str(key)).returncode == 0
+    other = tmp_path / "other.key"
+    refused = one_error_line(aml(home, "server", "migrate", "--database", pg_database,
+                                 "--key-file", str(other)))
+    assert "does not open the workspace's key store" in refused
+    assert not other.exists()

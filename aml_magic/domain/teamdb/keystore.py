@@ -70,7 +70,8 @@ def read_key_file(path: Path) -> bytes:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise KeyFileError(f"{path}: no key file (it decrypts the workspace's key store); "
-                           f"{fix}") from None
+                           f"{fix}; a workspace made before the key store gets one with `aml "
+                           "server migrate --database URL --key-file F`") from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read the key file ({exc.strerror}); run the server "
                            "as the user who owns it, or " + fix) from None

@@ -60,6 +60,9 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
                        description="Apply the schema migrations this aml_magic has and the "
                        "database lacks (each recorded in schema_migrations).")
     _database(p)
+    p.add_argument("--key-file", metavar="F", type=Path,
+                   help="also give a key store without a key (a workspace made before it) "
+                   "this key file, created (mode 0600) if missing")
     p.set_defaults(handler=cmd_migrate)
 
 
@@ -82,7 +85,9 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    applied = migrate_database(args.database)
+    applied = migrate_database(args.database, args.key_file)
     print(f"applied migrations {', '.join(map(str, applied))}" if applied
           else "the schema is up to date")
+    if args.key_file is not None:
+        print(f"the key store's key is in {args.key_file.expanduser()} (mode 0600)")
     return 0

@@ -25,10 +25,26 @@ def write_token_file(path: Path, token: str) -> None:
     os.replace(tmp, path)
 
 
-def migrate_database(url: str) -> list[int]:
-    """Bring the database's schema up to date; returns the versions applied."""
+def migrate_database(url: str, key_file: Path | None = None) -> list[int]:
+    """Bring the database's schema up to date; returns the versions applied. With KEY_FILE
+    (created if missing), a key store that has no key yet (a workspace made before it) takes
+    that one; a key store that has one refuses any other, in one line."""
     with connect(url) as conn:
-        return migrate(conn)
+        applied = migrate(conn)
+    if key_file is not None:
+        existed = key_file.expanduser().exists()
+        db = TeamDatabase(url)
+        try:
+            create_key_file(key_file)
+            try:
+                KeyStore(db, key_file).check()
+            except BaseException:
+                if not existed:
+                    key_file.expanduser().unlink(missing_ok=True)
+                raise
+        finally:
+            db.close()
+    return applied
 
 
 #: Where the key store's key is kept unless ``--key-file`` says: the server user's own folder,
