@@ -14,6 +14,7 @@ from typing import Any, cast
 from aml_magic.domain.atomic_file import replace_file
 from aml_magic.domain.registry import check_attach
 from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
+from aml_magic.domain.teamdb.targets import SharedTargetStore
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service import schema
 from aml_magic.service.contract import models as M
@@ -34,8 +35,7 @@ MATERIALIZED = ".shared-targets.json"
 class SharedTargets:
     def __init__(self, db: TeamDatabase, members: MemberStore, secrets: KeyStoreSecrets,
                  scratch: Path) -> None:
-        self.db = db
-        self.members = members
+        self.store = SharedTargetStore(db, members)
         self.secrets = secrets
         self.scratch = scratch
 
@@ -55,7 +55,7 @@ class SharedTargets:
             _, values = check_attach(type_name, options, rest=True)
         except AmlError as exc:
             raise ApiError(400, str(exc)) from None
-        if self._row(name) is not None:
+        if self.store.get(name) is not None:
             raise ApiError(409, f"shared target '{name}' exists already; detach it first "
                            f"(`aml computetarget detach --name {name}` in a linked project)")
         self.scratch.mkdir(parents=True, exist_ok=True)
@@ -77,31 +77,11 @@ class SharedTargets:
         stored = {"files": files, "secrets": refs, "target": target,
                   "engine": compute.docker_host or ""}
         try:
-            self._insert(actor, name, compute.type, stored)
+            self.store.add(actor, name, compute.type, stored)
         except BaseException:
             self._forget(refs)
             raise
         return target
-
-    def _insert(self, actor: str, name: str, type_name: str, stored: dict[str, Any]) -> None:
-        from psycopg.errors import UniqueViolation
-        from psycopg.types.json import Jsonb
-        conn = self.db.connection()
-        try:
-            with conn.transaction():
-                conn.execute("INSERT INTO targets (name, type, compute, created_by) VALUES "
-                             "(%s, %s, %s, %s)", (name, type_name, Jsonb(stored), actor))
-                self.members._audit(conn, actor, "target.attach", name,
-                                    {"type": type_name, "shared": True})
-        except UniqueViolation:
-            raise ApiError(409, f"shared target '{name}' exists already; detach it "
-                           "first") from None
-
-    def _row(self, name: str) -> dict[str, Any] | None:
-        conn = self.db.connection()
-        with conn.transaction():
-            row = conn.execute("SELECT compute FROM targets WHERE name = %s", (name,)).fetchone()
-        return dict(row[0]) if row else None
 
     def _forget(self, refs: list[str]) -> None:
         for ref in refs:
@@ -112,31 +92,17 @@ class SharedTargets:
 
     def list(self) -> list[M.TargetJson]:
         """The shared targets as the API shows any target: references, never a secret."""
-        conn = self.db.connection()
-        with conn.transaction():
-            rows = conn.execute("SELECT compute FROM targets ORDER BY name").fetchall()
-        return [cast(M.TargetJson, dict(r[0])["target"]) for r in rows]
+        return [cast(M.TargetJson, stored["target"]) for _, stored in self.store.all()]
 
     def detach(self, actor: str, name: str) -> None:
         """Remove the shared target and its secrets; audited in the same transaction."""
-        conn = self.db.connection()
-        with conn.transaction():
-            row = conn.execute("DELETE FROM targets WHERE name = %s RETURNING compute",
-                               (name,)).fetchone()
-            if row is None:
-                raise ApiError(404, f"no shared target '{name}' on this workspace; `aml "
-                               "computetarget list` in a linked project names them")
-            self.members._audit(conn, actor, "target.detach", name, {"shared": True})
-            for ref in dict(row[0]).get("secrets", []):
-                conn.execute("DELETE FROM key_store WHERE ref = %s", (ref,))
+        self.store.remove(actor, name)
 
     def materialize(self, project: Path) -> None:
         """Write every shared target's ``.compute``/``.runconfig`` (references only) into the
         server-side PROJECT, bound to it as attach binds them; a shared target's name wins over
         the project's own file of that name; ones detached since are removed."""
-        conn = self.db.connection()
-        with conn.transaction():
-            rows = conn.execute("SELECT name, compute FROM targets").fetchall()
+        rows = self.store.all()
         config = project / "aml_config"
         config.mkdir(parents=True, exist_ok=True)
         record = config / MATERIALIZED
@@ -146,7 +112,6 @@ class SharedTargets:
             earlier = set()
         names = set()
         for name, stored in rows:
-            stored = dict(stored)
             names.add(name)
             self.secrets.bind_target(project, name, {"type": stored["target"]["type"],
                                                      "dockerHost": stored.get("engine", "")})
