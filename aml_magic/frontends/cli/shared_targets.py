@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import ProjectNotFound
 from aml_magic.frontends.cli.common import project_root
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import table
-from aml_magic.service.team.client import WorkspaceClient
-from aml_magic.service.team.linked import linked_client
+from aml_magic.service.team.link import link_path
+
+if TYPE_CHECKING:
+    from aml_magic.service.team.client import WorkspaceClient
 
 
 def linked(args: argparse.Namespace) -> WorkspaceClient | None:
@@ -23,6 +25,10 @@ def linked(args: argparse.Namespace) -> WorkspaceClient | None:
         root: Path = project_root(args)
     except ProjectNotFound:
         return None
+    if not link_path(root).exists():
+        return None
+    # the HTTP client (ssl, urllib) loads only for a linked project: personal verbs skip it
+    from aml_magic.service.team.linked import linked_client
     return linked_client(root)
 
 
