@@ -154,6 +154,51 @@ def test_a_contributor_submits_to_the_admins_target_without_its_password(
                                                 for e in entries]
 
 
+def test_a_shared_target_by_ssh_key(team_server: TeamServer, members: dict[str, str],
+                                    shared: dict[str, Path], sshd: SshServer,
+                                    remote_base: str) -> None:
+    homes = team_server.homes
+    pem = sshd.client_key_path.read_text()
+    secret_line = max(pem.splitlines(), key=len)           # a line of the key's body
+    # Given ada attaches a second shared target with the key file on her machine
+    attached = aml(homes["ada"], "computetarget", "attach", "remote", "-n", "shared-key",
+                   "-a", f"{sshd.host}:{sshd.port}", "-u", sshd.username, "--key-file",
+                   str(sshd.client_key_path), "--trust-new-host-key", "--remote-base-dir",
+                   remote_base, "--project", str(shared["ada"]))
+    assert attached.returncode == 0, attached.stderr
+    # When bob submits to it by name
+    status, run = submit(team_server, members["bob"], "shared-key")
+    assert status == 201, run
+    run_id = str(run["run_id"])
+    done = wait_until(lambda: (lambda r: r if r["status"] in ("Completed", "Failed") else None)(
+        http(team_server, f"/aml/api/runs/{run_id}?project=team", members["bob"])[1]), 180,
+        f"run {run_id} ends", interval=0.5)
+    # Then it completes, logged in with the key from the key store
+    assert done["status"] == "Completed", done
+    # And the key is in no member's or the server's files, not in clear in PostgreSQL, not in
+    # the log; in memory-backed /dev/shm only the running server's own 0600 copy holds it
+    for home in ("ada", "bob", "rex", "server"):
+        assert files_holding(homes[home], secret_line) == [], home
+    assert files_holding(team_server.artifacts, secret_line) == []
+    assert secret_line not in database_text(team_server.database)
+    assert secret_line not in team_server.output.read_text(errors="replace")
+    copies = [p for p in Path("/dev/shm").glob("aml-*/*")
+              if p.is_file() and secret_line.encode() in p.read_bytes()]
+    assert copies and all(p.parent.name.startswith("aml-server-keys-") for p in copies), copies
+    assert all(p.stat().st_mode & 0o777 == 0o600 and p.parent.stat().st_mode & 0o777 == 0o700
+               for p in copies)
+    assert not any(p.is_dir() for p in Path("/dev/shm").glob("aml-attach-*")
+                   if any(secret_line.encode() in f.read_bytes() for f in p.iterdir()))
+    # And detaching it deletes the key from the key store
+    detached = aml(homes["ada"], "computetarget", "detach", "-n", "shared-key", "--project",
+                   str(shared["ada"]))
+    assert detached.returncode == 0, detached.stderr
+    with connect(team_server.database) as conn:
+        assert [r[0] for r in conn.execute("SELECT kind FROM key_store").fetchall()] == \
+            ["password"]
+    assert not any(p.exists() for p in copies)          # nor its decrypted copy
+
+
 def test_bad_input_is_one_line(team_server: TeamServer, members: dict[str, str],
                                shared: dict[str, Path]) -> None:
     homes = team_server.homes

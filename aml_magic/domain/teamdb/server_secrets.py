@@ -79,10 +79,15 @@ class KeyStoreSecrets(SecretStore):
     def delete(self, ref: str) -> None:
         if self.keystore.holds(ref):
             self.keystore.delete(ref)
-            if self._key_dir is not None:
-                (self._key_dir / self._parse(ref, None)[1]).unlink(missing_ok=True)
+            self.drop_copy(ref)
             return
         super().delete(ref)
+
+    def drop_copy(self, ref: str) -> None:
+        """Remove the decrypted file of a private key deleted from the key store."""
+        with self._lock:
+            if self._key_dir is not None:
+                (self._key_dir / self._parse(ref, None)[1]).unlink(missing_ok=True)
 
     def bind(self, ref: str, binding: Mapping[str, object]) -> None:
         if self.keystore.holds(ref):

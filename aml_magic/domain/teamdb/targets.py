@@ -47,8 +47,9 @@ class SharedTargetStore:
             rows = conn.execute("SELECT name, compute FROM targets ORDER BY name").fetchall()
         return [(str(r[0]), dict(r[1])) for r in rows]
 
-    def remove(self, actor: str, name: str) -> None:
-        """Delete target NAME and its key-store secrets, audited (404 for an unknown name)."""
+    def remove(self, actor: str, name: str) -> list[str]:
+        """Delete target NAME and its key-store secrets, audited (404 for an unknown name);
+        the references deleted."""
         conn = self.db.connection()
         with conn.transaction():
             row = conn.execute("DELETE FROM targets WHERE name = %s RETURNING compute",
@@ -57,5 +58,7 @@ class SharedTargetStore:
                 raise ApiError(404, f"no shared target '{name}' on this workspace; `aml "
                                "computetarget list` in a linked project names them")
             self.members._audit(conn, actor, "target.detach", name, {"shared": True})
-            for ref in dict(row[0]).get("secrets", []):
+            refs = [str(ref) for ref in dict(row[0]).get("secrets", [])]
+            for ref in refs:
                 conn.execute("DELETE FROM key_store WHERE ref = %s", (ref,))
+        return refs

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aml_magic.errors import ProjectNotFound
+from aml_magic.errors import AmlError, ProjectNotFound
 from aml_magic.frontends.cli.common import project_root
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import table
@@ -33,8 +33,18 @@ def linked(args: argparse.Namespace) -> WorkspaceClient | None:
 
 
 def attach(client: WorkspaceClient, type_name: str, name: str, values: dict[str, Any]) -> int:
+    """POST the attach; a --key-file is read here and its text sent (``private_key``): the
+    server never reads a path of its own machine for a member."""
     body = {"type": type_name, "name": name,
             **{k: v for k, v in values.items() if v not in (None, False, "")}}
+    key_file = body.pop("key_file", None)
+    if key_file:
+        path = Path(str(key_file)).expanduser()
+        try:
+            body["private_key"] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AmlError(f"{path}: cannot read the key file "
+                           f"({getattr(exc, 'strerror', None) or exc})") from None
     target = client.request("POST", "workspace/targets", body)
     print(f"attached the shared target '{target['name']}' on {client.url}: members submit to "
           "it by name; its secrets are in the server's key store only")

@@ -7,6 +7,7 @@ server-side project before each submit (``materialize``)."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, cast
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
     from aml_magic.domain.teamdb.members import MemberStore
 
 #: Options that would read or write files on the server's machine: a shared target logs in
-#: with a password (or a key stored by the project route), never a server-side path.
+#: with a password or a private key sent in the body (``private_key``), never a server path.
 SERVER_PATH_OPTIONS = ("key_file", "use_key")
+#: The body key of a private key's text (PEM): the CLI sends a --key-file's content in it.
+PRIVATE_KEY = "private_key"
 #: In a server-side project, the shared targets written there (so a detached one is removed).
 MATERIALIZED = ".shared-targets.json"
 
@@ -51,10 +54,16 @@ class SharedTargets:
         if refused:
             raise ApiError(400, f"{', '.join(refused)} do(es) not apply to a shared target (it "
                            "would use a file on the server's machine); attach it with a password")
+        private_key = options.pop(PRIVATE_KEY, None)
+        if private_key is not None and (not isinstance(private_key, str)
+                                        or not private_key.strip()):
+            raise ApiError(400, f"'{PRIVATE_KEY}' must be the private key's text (PEM)")
         try:
             _, values = check_attach(type_name, options, rest=True)
         except AmlError as exc:
             raise ApiError(400, str(exc)) from None
+        if private_key is not None and values.get("password"):
+            raise ApiError(400, f"give either 'password' or '{PRIVATE_KEY}', not both")
         if self.store.get(name) is not None:
             raise ApiError(409, f"shared target '{name}' exists already; detach it first "
                            f"(`aml computetarget detach --name {name}` in a linked project)")
@@ -62,12 +71,20 @@ class SharedTargets:
         with tempfile.TemporaryDirectory(dir=self.scratch) as folder:
             (Path(folder) / "aml_config").mkdir()
             ws = Workspace(folder, secrets=self.secrets)
+            key_dir = None
             try:
+                if private_key is not None:
+                    # attach reads a key from a file: a 0600 one in a 0700 folder of
+                    # memory-backed /dev/shm, removed as soon as the attach is done
+                    key_dir = self._key_dir(Path(folder), private_key)
+                    values["key_file"] = str(key_dir / "key")
                 compute = ws.attach(type_name, name, **values)
             except AmlError as exc:
                 raise ApiError(400, str(exc)) from None
             finally:
                 ws.close()
+                if key_dir is not None:
+                    shutil.rmtree(key_dir, ignore_errors=True)
             files = {"compute": ws.config.compute_path(name).read_text(encoding="utf-8"),
                      "runconfig": ws.config.runconfig_path(name).read_text(encoding="utf-8")}
         refs = [r for r in (getattr(compute, "password", None),
@@ -83,6 +100,17 @@ class SharedTargets:
             raise
         return target
 
+    @staticmethod
+    def _key_dir(folder: Path, pem: str) -> Path:
+        shm = Path("/dev/shm")
+        where = Path(tempfile.mkdtemp(prefix="aml-attach-", dir=shm if shm.is_dir() else folder))
+        try:
+            replace_file(where / "key", pem.encode("utf-8"), mode=0o600)
+        except BaseException:
+            shutil.rmtree(where, ignore_errors=True)
+            raise
+        return where
+
     def _forget(self, refs: list[str]) -> None:
         for ref in refs:
             try:
@@ -96,7 +124,8 @@ class SharedTargets:
 
     def detach(self, actor: str, name: str) -> None:
         """Remove the shared target and its secrets; audited in the same transaction."""
-        self.store.remove(actor, name)
+        for ref in self.store.remove(actor, name):
+            self.secrets.drop_copy(ref)
 
     def materialize(self, project: Path) -> None:
         """Write every shared target's ``.compute``/``.runconfig`` (references only) into the
