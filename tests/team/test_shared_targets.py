@@ -99,6 +99,12 @@ def test_a_contributor_submits_to_the_admins_target_without_its_password(
     assert listed.returncode == 0, listed.stderr
     assert TARGET in listed.stdout and sshd.host in listed.stdout
     assert not (shared["bob"] / "aml_config" / f"{TARGET}.compute").exists()
+    # and the server's project shows it before any submit (its targets and run configurations)
+    names = [t["name"] for t in http(team_server, "/aml/api/targets?project=team",
+                                     members["rex"])[1]["targets"]]
+    assert TARGET in names
+    configs = http(team_server, "/aml/api/runconfigs?project=team", members["bob"])[1]
+    assert TARGET in [c["name"] for c in configs["run_configurations"]]
     # When bob submits to it by name
     status, run = submit(team_server, members["bob"])
     assert status == 201, run

@@ -3,12 +3,17 @@ base as the project routes; only the standalone host (``standalone.py``) serves 
 authorizes each request by the handler's ``team_roles`` (HTTP action -> lowest role allowed)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from tornado import web
 
 from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
-from aml_magic.frontends.server.handlers import AmlHandler, CancelHandler, RunsHandler
+from aml_magic.frontends.server.handlers import (
+    AmlHandler, CancelHandler, EnvironmentHandler, PrepareJobsHandler, RunConfigurationsHandler,
+    RunsHandler, TargetsHandler
+)
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -111,9 +116,59 @@ class OwnedCancelHandler(CancelHandler):
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
 
 
-#: The shared route table's handlers the team server serves in their owner-aware form.
+class _SharedTargetsFirst(AmlHandler):
+    """Project routes that read a project's targets see the workspace's shared ones: they are
+    written into the project (``materialize_targets``) once the request is authorized."""
+
+    async def materialize(self) -> None:
+        team: TeamService = self.settings[TEAM_SETTING]
+        await self.call(team.materialize_project, self.project_path)
+
+    @staticmethod
+    async def then(answer: Awaitable[None] | None) -> None:
+        """Await the shared handler's method (``authorized`` types it as maybe not a coroutine)."""
+        if answer is not None:
+            await answer
+
+
+class TeamTargetsHandler(TargetsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.materialize()
+        await self.then(super().get())
+
+
+class TeamRunConfigurationsHandler(RunConfigurationsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.materialize()
+        await self.then(super().get())
+
+
+class TeamEnvironmentHandler(EnvironmentHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        await self.materialize()
+        await self.then(super().get(name))
+
+
+class TeamPrepareJobsHandler(PrepareJobsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.materialize()
+        await self.then(super().post())
+
+
+#: The shared route table's handlers the team server serves in their owner-aware form, and
+#: those that see the shared targets.
 TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
-    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler}
+    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
+    TargetsHandler: TeamTargetsHandler, RunConfigurationsHandler: TeamRunConfigurationsHandler,
+    EnvironmentHandler: TeamEnvironmentHandler, PrepareJobsHandler: TeamPrepareJobsHandler}
 
 
 class AuditHandler(TeamHandler):

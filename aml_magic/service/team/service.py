@@ -96,6 +96,10 @@ class TeamService:
         if self.shared is not None:
             self.shared.materialize(project_dir)
 
+    def materialize_project(self, project: str) -> None:
+        """``materialize_targets`` for the project the API names PROJECT (404 if none)."""
+        self.materialize_targets(self.aml.workspace(project).root)
+
     def _shared(self) -> SharedTargets:
         if self.shared is None:
             raise ApiError(503, "this server has no key store (started without --key-file); "
