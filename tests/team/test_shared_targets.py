@@ -220,6 +220,10 @@ def test_bad_input_is_one_line(team_server: TeamServer, members: dict[str, str],
                                  "--trust-new-host-key", "--project", str(shared["bob"]),
                                  stdin="bobs-secret\n"))
     assert "not allowed (403)" in refused and "admin" in refused
+    # A linked project on a machine not logged in: one line saying which login to make
+    logged_out = one_error_line(aml(homes["server"], "computetarget", "list", "--project",
+                                    str(shared["bob"])))
+    assert f"aml workspace login {team_server.url}" in logged_out
     # A key file path on the server's machine is refused for a shared target
     status, answer = http(team_server, "/aml/api/workspace/targets", members["ada"], "POST",
                           {"type": "remote", "name": "k", "address": "127.0.0.1:1",
