@@ -29,6 +29,7 @@ from aml_magic.service.log_window import read_window
 from aml_magic.service.run_table import TableRequest, run_query, run_table
 
 if TYPE_CHECKING:
+    from aml_magic.domain.secrets import SecretStore
     from aml_magic.service.contract.models import (
         AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
         PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
@@ -52,8 +53,10 @@ UNREACHABLE_SECONDS = 15.0
 class AmlService:
     """Projects under the server's root folder, their runs and targets, as JSON-ready dicts."""
 
-    def __init__(self, root_dir: str | os.PathLike[str], *, max_workers: int = 4) -> None:
+    def __init__(self, root_dir: str | os.PathLike[str], *, max_workers: int = 4,
+                 secrets: SecretStore | None = None) -> None:
         self.root_dir = Path(root_dir).expanduser().resolve()
+        self.secrets = secrets     # the team server's key store; None: the user's own store
         self.executor = ThreadPoolExecutor(max_workers=max_workers,
                                            thread_name_prefix="aml-server")
         self.jobs = PrepareJobs(self.executor)
@@ -95,7 +98,7 @@ class AmlService:
         with self._lock:
             workspace = self._workspaces.get(root)
             if workspace is None:
-                workspace = self._workspaces[root] = Workspace(root)
+                workspace = self._workspaces[root] = Workspace(root, secrets=self.secrets)
         return workspace
 
     def workspaces(self) -> list[Workspace]:

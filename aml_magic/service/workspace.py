@@ -54,13 +54,15 @@ class Workspace:
     """A project: the folder holding ``aml_config/``."""
 
     def __init__(self, project_root: str | os.PathLike[str] | None = None, *,
-                 secrets_dir: str | os.PathLike[str] | None = None) -> None:
+                 secrets_dir: str | os.PathLike[str] | None = None,
+                 secrets: SecretStore | None = None) -> None:
         start = Path(project_root) if project_root is not None else Path.cwd()
         self.root = find_project(start.expanduser().resolve())
         self.config = ProjectConfig(self.root)
         self._secrets_dir = Path(secrets_dir) if secrets_dir else None
         self._store: RunStore | None = None
-        self._secrets: SecretStore | None = None
+        # the team server's key store (``domain/teamdb/server_secrets.py``), else the user's
+        self._secrets: SecretStore | None = secrets
         self._lock = threading.RLock()
         self._targets: dict[str, Target] = {}
         self._warned: set[str] = set()

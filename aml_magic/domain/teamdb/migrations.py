@@ -118,6 +118,25 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             PRIMARY KEY (project, run_id)
         )""",
     )),
+    ("the key store: shared targets' secrets, encrypted with a key kept outside the database", (
+        # AES-256-GCM of each secret, the reference as associated data (a row copied under
+        # another reference does not decrypt); the key is the server's --key-file.
+        """CREATE TABLE key_store (
+            ref         TEXT PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            ciphertext  BYTEA NOT NULL,
+            binding     JSONB,
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        # One row: a known text encrypted with the key, so a server given the wrong key file
+        # refuses to start instead of failing at the first submit.
+        """CREATE TABLE key_store_check (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            key_id      TEXT NOT NULL,
+            ciphertext  BYTEA NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    )),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.cli.common import verbs
-from aml_magic.service.team.setup import init_server, migrate_database
+from aml_magic.service.team.setup import DEFAULT_KEY_FILE, init_server, migrate_database
 
+KEY_HELP = ("the key store's key (mode 0600), kept outside the database; default "
+            f"{DEFAULT_KEY_FILE}")
 DATABASE_HELP = "the PostgreSQL URL, e.g. postgresql://aml@dbhost/aml (or $AML_SERVER_DATABASE)"
 
 
@@ -34,6 +36,8 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     p.add_argument("--token-expires-in", metavar="DAYS", type=float,
                    help="the admin's token expires after DAYS days (default: never; "
                    "revocable either way)")
+    p.add_argument("--key-file", metavar="F", type=Path, default=DEFAULT_KEY_FILE,
+                   help=KEY_HELP + " (created if missing)")
     p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("start", help="run the server in the foreground",
@@ -48,19 +52,26 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     p.add_argument("--port", type=int, default=8642, help="port (default 8642; 0: any free one)")
     p.add_argument("--certfile", help="TLS certificate chain (PEM)")
     p.add_argument("--keyfile", help="TLS private key (PEM)")
+    p.add_argument("--key-file", metavar="F", type=Path, default=DEFAULT_KEY_FILE,
+                   help=KEY_HELP)
     p.set_defaults(handler=cmd_start)
 
     p = sub.add_parser("migrate", help="bring the database's schema up to date",
                        description="Apply the schema migrations this aml_magic has and the "
                        "database lacks (each recorded in schema_migrations).")
     _database(p)
+    p.add_argument("--key-file", metavar="F", type=Path,
+                   help="also give a key store without a key (a workspace made before it) "
+                   "this key file, created (mode 0600) if missing")
     p.set_defaults(handler=cmd_migrate)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    init_server(args.database, Path(args.artifacts), args.admin, args.token_file,
-                token_expires_in=args.token_expires_in)
+    created = init_server(args.database, Path(args.artifacts), args.admin, args.token_file,
+                          token_expires_in=args.token_expires_in, key_file=args.key_file)
     print(f"workspace created; admin {args.admin!r}'s token is in {args.token_file} (mode 0600)")
+    print(f"the key store's key is in {args.key_file.expanduser()} (mode 0600, "
+          f"{'created' if created else 'kept'}): back it up, apart from the database")
     return 0
 
 
@@ -70,11 +81,13 @@ def cmd_start(args: argparse.Namespace) -> int:
     if bool(args.certfile) != bool(args.keyfile) and not args.certfile:
         raise AmlError("--keyfile needs --certfile")
     return serve(args.database, args.artifacts, host=args.host, port=args.port,
-                 certfile=args.certfile, keyfile=args.keyfile)
+                 certfile=args.certfile, keyfile=args.keyfile, key_file=args.key_file)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    applied = migrate_database(args.database)
+    applied = migrate_database(args.database, args.key_file)
     print(f"applied migrations {', '.join(map(str, applied))}" if applied
           else "the schema is up to date")
+    if args.key_file is not None:
+        print(f"the key store's key is in {args.key_file.expanduser()} (mode 0600)")
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 from aml_magic.domain.secrets import is_reference
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli import shared_targets as shared
 from aml_magic.frontends.cli.common import project_config, verbs, workspace
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import fields, format_size, table
@@ -92,7 +93,8 @@ def _add_computetarget_gc(sub: Any) -> None:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     import getpass
-    ws = workspace(args)
+    client = shared.linked(args)         # a linked project: the workspace's shared targets
+    ws = workspace(args) if client is None else None
     values = A.attach_values(args)
     for option_name, from_stdin in A.secret_prompts(args):
         secret = (sys.stdin.readline().rstrip("\r\n") if from_stdin else
@@ -100,6 +102,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
         if not secret:
             raise AmlError(f"empty {option_name}: nothing was written")
         values[option_name] = secret
+    if client is not None:
+        return shared.attach(client, args.type, args.name, values)
+    assert ws is not None
     compute = ws.attach(args.type, args.name, confirm_host_key=_confirm_host_key,
                         on_message=print, **values)
     print(f"attached '{compute.name}': wrote aml_config/{compute.name}.compute and "
@@ -128,6 +133,9 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 
 
 def cmd_target_list(args: argparse.Namespace) -> int:
+    client = shared.linked(args)
+    if client is not None:
+        return shared.list_targets(client, args)
     targets = [target_json(t) for t in project_config(args).compute_targets().values()]
     emit(args, targets, lambda: table(targets, (("name", "name"), ("type", "type"),
                                                 ("address", "address")),
@@ -144,6 +152,9 @@ def cmd_target_show(args: argparse.Namespace) -> int:
 
 def cmd_target_detach(args: argparse.Namespace) -> int:
     name = A.name_of(args)
+    client = shared.linked(args)
+    if client is not None:
+        return shared.detach(client, name)
     workspace(args).detach(name)
     print(f"detached '{name}' (removed aml_config/{name}.compute and its .runconfig)")
     return 0

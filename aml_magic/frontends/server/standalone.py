@@ -183,7 +183,7 @@ async def _serve(team: TeamService, host: str, port: int, ssl_context: ssl.SSLCo
 
 def serve(url: str, artifacts: Path, *, host: str = "127.0.0.1", port: int = 8642,
           certfile: str | None = None, keyfile: str | None = None,
-          reconcile_interval: float = DEFAULT_INTERVAL) -> int:
+          reconcile_interval: float = DEFAULT_INTERVAL, key_file: Path | None = None) -> int:
     """Run the server in the foreground until SIGTERM/SIGINT; 0 after a clean stop."""
     ssl_context = None
     if certfile:
@@ -198,7 +198,7 @@ def serve(url: str, artifacts: Path, *, host: str = "127.0.0.1", port: int = 864
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
-    team = TeamService(url, artifacts)
+    team = TeamService(url, artifacts, key_file=key_file)
     try:
         asyncio.run(_serve(team, host, port, ssl_context, reconcile_interval))
     except OSError as exc:

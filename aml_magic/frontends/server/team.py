@@ -4,6 +4,7 @@ authorizes each request by the handler's ``team_roles`` (HTTP action -> lowest r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from tornado import web
 
@@ -11,7 +12,8 @@ from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
 from aml_magic.frontends.server.handlers import (
-    AmlHandler, CancelHandler, LogHandler, RunsHandler
+    AmlHandler, CancelHandler, EnvironmentHandler, LogHandler, PrepareJobsHandler,
+    RunConfigurationsHandler, RunsHandler, TargetsHandler
 )
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
@@ -155,9 +157,59 @@ class FollowLogHandler(LogHandler):
         self.reply(chunk)
 
 
-#: The shared route table's handlers the team server serves in their owner-aware form.
+class _SharedTargetsFirst(AmlHandler):
+    """Project routes that read a project's targets see the workspace's shared ones: they are
+    written into the project (``materialize_targets``) once the request is authorized."""
+
+    async def materialize(self) -> None:
+        team: TeamService = self.settings[TEAM_SETTING]
+        await self.call(team.materialize_project, self.project_path)
+
+    @staticmethod
+    async def then(answer: Awaitable[None] | None) -> None:
+        """Await the shared handler's method (``authorized`` types it as maybe not a coroutine)."""
+        if answer is not None:
+            await answer
+
+
+class TeamTargetsHandler(TargetsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.materialize()
+        await self.then(super().get())
+
+
+class TeamRunConfigurationsHandler(RunConfigurationsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.materialize()
+        await self.then(super().get())
+
+
+class TeamEnvironmentHandler(EnvironmentHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        await self.materialize()
+        await self.then(super().get(name))
+
+
+class TeamPrepareJobsHandler(PrepareJobsHandler, _SharedTargetsFirst):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.materialize()
+        await self.then(super().post())
+
+
+#: The shared route table's handlers the team server serves in their owner-aware form, and
+#: those that see the shared targets.
 TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
     RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
+    TargetsHandler: TeamTargetsHandler, RunConfigurationsHandler: TeamRunConfigurationsHandler,
+    EnvironmentHandler: TeamEnvironmentHandler, PrepareJobsHandler: TeamPrepareJobsHandler,
     LogHandler: FollowLogHandler}
 
 
@@ -191,6 +243,35 @@ class WorkspaceRunsHandler(TeamHandler):
         """``aml history push``: runs of a personal history, stored idempotently."""
         request = self.body(M.PushRequest)
         self.reply(await self.call(self.team.push_runs, self.member, request["runs"]))
+
+
+class SharedTargetsHandler(TeamHandler):
+    """The workspace's shared targets: readers list them (references, never a secret), admins
+    attach them (the password goes to the key store only)."""
+
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.call(self.team.shared_targets))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        request = self.body(M.AttachRequest)
+        self.reply(await self.call(self.team.attach_shared, self.member, request), 201)
+
+
+class SharedTargetHandler(TeamHandler):
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call(self.team.detach_shared, self.member, name)
+        self.set_status(204)
+        self.finish()
 
 
 class BlobsMissingHandler(TeamHandler):
@@ -239,4 +320,6 @@ def team_routes() -> list[tuple[str, type[AmlHandler]]]:
             ("workspace/runs", WorkspaceRunsHandler),
             ("workspace/blobs/missing", BlobsMissingHandler),
             (r"workspace/blobs/(?P<sha>[0-9a-f]{64})", BlobHandler),
-            (rf"workspace/projects/{NAME}/snapshot", ProjectSnapshotHandler)]
+            (rf"workspace/projects/{NAME}/snapshot", ProjectSnapshotHandler),
+            ("workspace/targets", SharedTargetsHandler),
+            (r"workspace/targets/(?P<name>[^/]+)", SharedTargetHandler)]

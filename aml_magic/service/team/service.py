@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from aml_magic.domain.teamdb import Member, MemberStore, TeamDatabase
+from aml_magic.domain.teamdb.keystore import KeyStore
 from aml_magic.domain.teamdb.runs import TeamRunStore
+from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
+from aml_magic.service.team.targets import SharedTargets
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,14 +43,26 @@ def database_call(method: F) -> F:
 
 
 class TeamService:
-    def __init__(self, url: str, artifacts: Path, *, max_workers: int = 4) -> None:
+    def __init__(self, url: str, artifacts: Path, *, max_workers: int = 4,
+                 key_file: Path | None = None) -> None:
         self.artifacts = artifacts.expanduser().resolve()
         self.db = TeamDatabase(url)
         self.db.connection()          # unreachable, or schema too old/new: refused at start
         self.members = MemberStore(self.db)
         self.runs = TeamRunStore(self.db)
         (self.artifacts / "projects").mkdir(parents=True, exist_ok=True)
-        self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers)
+        # KEY_FILE opens the key store (missing, unreadable or the wrong key: refused here, in
+        # one line); without one the server has no shared targets (a test's service object)
+        self.shared: SharedTargets | None = None
+        secrets = None
+        if key_file is not None:
+            keystore = KeyStore(self.db, key_file)
+            keystore.check()
+            secrets = KeyStoreSecrets(keystore)
+            self.shared = SharedTargets(self.db, self.members, secrets,
+                                        self.artifacts / ".attach")
+        self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers,
+                              secrets=secrets)
         self.blobs = BlobStore(self.artifacts / "blobs")
         self.snapshots = ProjectSnapshots(self.artifacts / "projects", self.blobs)
 
@@ -72,6 +87,7 @@ class TeamService:
     def submit(self, member: Member, project: str, body: M.SubmitRequest) -> M.RunJson:
         """Submit as ``AmlService.submit`` does, then record MEMBER as the run's owner (the
         run is recorded first; should the owner's row be lost, only admins may cancel it)."""
+        self.materialize_targets(self.aml.workspace(project).root)
         run = self.aml.submit(project, body)
         self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
         return run
@@ -94,6 +110,35 @@ class TeamService:
                 run = self.submit(member, name, cast(M.SubmitRequest, request))
         return {"project": name, "files": counts["files"], "written": counts["written"],
                 "removed": counts["removed"], "run": run}
+
+    @database_call
+    def materialize_targets(self, project_dir: Path) -> None:
+        """Write the shared targets (references only) into the server-side PROJECT_DIR, so a
+        member's submit names them as if attached there; no key store, nothing to write."""
+        if self.shared is not None:
+            self.shared.materialize(project_dir)
+
+    def materialize_project(self, project: str) -> None:
+        """``materialize_targets`` for the project the API names PROJECT (404 if none)."""
+        self.materialize_targets(self.aml.workspace(project).root)
+
+    def _shared(self) -> SharedTargets:
+        if self.shared is None:
+            raise ApiError(503, "this server has no key store (started without --key-file); "
+                           "shared targets are not available")
+        return self.shared
+
+    @database_call
+    def shared_targets(self) -> M.TargetListJson:
+        return {"targets": self._shared().list()}
+
+    @database_call
+    def attach_shared(self, member: Member, body: M.AttachRequest) -> M.TargetJson:
+        return self._shared().attach(member.name, body)
+
+    @database_call
+    def detach_shared(self, member: Member, name: str) -> None:
+        self._shared().detach(member.name, name)
 
     def _project_key(self, project: str) -> str:
         """The project as the server resolves it (``p1/sub`` and ``p1/`` are ``p1``)."""
@@ -154,4 +199,6 @@ class TeamService:
 
     def close(self) -> None:
         self.aml.close()
+        if self.shared is not None:
+            self.shared.secrets.close()
         self.db.close()

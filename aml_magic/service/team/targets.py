@@ -1,0 +1,155 @@
+"""Shared targets: attached once by an admin, stored on the server, used by every member's
+submit by name. The attach is the one every front end does (``Workspace.attach``: the registry
+checks the options, the remote type pins the host key), run in a scratch project whose secret
+store is the key store, so the password or key lands encrypted in PostgreSQL and the target's
+files hold references only. The files are kept in the ``targets`` table and written into a
+server-side project before each submit (``materialize``)."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, cast
+
+from aml_magic.domain.atomic_file import replace_file
+from aml_magic.domain.registry import check_attach
+from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
+from aml_magic.domain.teamdb.targets import SharedTargetStore
+from aml_magic.errors import AmlError, ApiError
+from aml_magic.service import schema
+from aml_magic.service.contract import models as M
+from aml_magic.service.workspace import Workspace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aml_magic.domain.teamdb.database import TeamDatabase
+    from aml_magic.domain.teamdb.members import MemberStore
+
+#: Options that would read or write files on the server's machine: a shared target logs in
+#: with a password or a private key sent in the body (``private_key``), never a server path.
+SERVER_PATH_OPTIONS = ("key_file", "use_key")
+#: The body key of a private key's text (PEM): the CLI sends a --key-file's content in it.
+PRIVATE_KEY = "private_key"
+#: In a server-side project, the shared targets written there (so a detached one is removed).
+MATERIALIZED = ".shared-targets.json"
+
+
+class SharedTargets:
+    def __init__(self, db: TeamDatabase, members: MemberStore, secrets: KeyStoreSecrets,
+                 scratch: Path) -> None:
+        self.store = SharedTargetStore(db, members)
+        self.secrets = secrets
+        self.scratch = scratch
+
+    def attach(self, actor: str, body: M.AttachRequest) -> M.TargetJson:
+        """Attach BODY's target (as ``POST targets`` does) and keep it on the server; audited
+        in the same transaction. Its secrets go to the key store only."""
+        options: dict[str, Any] = dict(body)
+        type_name = str(options.pop("type", "") or "")
+        name = str(options.pop("name", "") or "")
+        if not type_name or not name:
+            raise ApiError(400, "attach needs 'type' and 'name'")
+        refused = [o for o in SERVER_PATH_OPTIONS if options.get(o)]
+        if refused:
+            raise ApiError(400, f"{', '.join(refused)} do(es) not apply to a shared target (it "
+                           "would use a file on the server's machine); attach it with a password")
+        private_key = options.pop(PRIVATE_KEY, None)
+        if private_key is not None and (not isinstance(private_key, str)
+                                        or not private_key.strip()):
+            raise ApiError(400, f"'{PRIVATE_KEY}' must be the private key's text (PEM)")
+        try:
+            _, values = check_attach(type_name, options, rest=True)
+        except AmlError as exc:
+            raise ApiError(400, str(exc)) from None
+        if private_key is not None and values.get("password"):
+            raise ApiError(400, f"give either 'password' or '{PRIVATE_KEY}', not both")
+        if self.store.get(name) is not None:
+            raise ApiError(409, f"shared target '{name}' exists already; detach it first "
+                           f"(`aml computetarget detach --name {name}` in a linked project)")
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.scratch) as folder:
+            (Path(folder) / "aml_config").mkdir()
+            ws = Workspace(folder, secrets=self.secrets)
+            key_dir = None
+            try:
+                if private_key is not None:
+                    # attach reads a key from a file: a 0600 one in a 0700 folder of
+                    # memory-backed /dev/shm, removed as soon as the attach is done
+                    key_dir = self._key_dir(Path(folder), private_key)
+                    values["key_file"] = str(key_dir / "key")
+                compute = ws.attach(type_name, name, **values)
+            except AmlError as exc:
+                raise ApiError(400, str(exc)) from None
+            finally:
+                ws.close()
+                if key_dir is not None:
+                    shutil.rmtree(key_dir, ignore_errors=True)
+            files = {"compute": ws.config.compute_path(name).read_text(encoding="utf-8"),
+                     "runconfig": ws.config.runconfig_path(name).read_text(encoding="utf-8")}
+        refs = [r for r in (getattr(compute, "password", None),
+                            getattr(compute, "key_reference", None))
+                if r and self.secrets.is_reference(r)]
+        target = schema.target_json(compute)
+        stored = {"files": files, "secrets": refs, "target": target,
+                  "engine": compute.docker_host or ""}
+        try:
+            self.store.add(actor, name, compute.type, stored)
+        except BaseException:
+            self._forget(refs)
+            raise
+        return target
+
+    @staticmethod
+    def _key_dir(folder: Path, pem: str) -> Path:
+        shm = Path("/dev/shm")
+        where = Path(tempfile.mkdtemp(prefix="aml-attach-", dir=shm if shm.is_dir() else folder))
+        try:
+            replace_file(where / "key", pem.encode("utf-8"), mode=0o600)
+        except BaseException:
+            shutil.rmtree(where, ignore_errors=True)
+            raise
+        return where
+
+    def _forget(self, refs: list[str]) -> None:
+        for ref in refs:
+            try:
+                self.secrets.delete(ref)
+            except AmlError:
+                pass
+
+    def list(self) -> list[M.TargetJson]:
+        """The shared targets as the API shows any target: references, never a secret."""
+        return [cast(M.TargetJson, stored["target"]) for _, stored in self.store.all()]
+
+    def detach(self, actor: str, name: str) -> None:
+        """Remove the shared target and its secrets; audited in the same transaction."""
+        for ref in self.store.remove(actor, name):
+            self.secrets.drop_copy(ref)
+
+    def materialize(self, project: Path) -> None:
+        """Write every shared target's ``.compute``/``.runconfig`` (references only) into the
+        server-side PROJECT, bound to it as attach binds them; a shared target's name wins over
+        the project's own file of that name; ones detached since are removed."""
+        rows = self.store.all()
+        config = project / "aml_config"
+        config.mkdir(parents=True, exist_ok=True)
+        record = config / MATERIALIZED
+        try:
+            earlier = set(json.loads(record.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            earlier = set()
+        names = set()
+        for name, stored in rows:
+            names.add(name)
+            self.secrets.bind_target(project, name, {"type": stored["target"]["type"],
+                                                     "dockerHost": stored.get("engine", "")})
+            replace_file(config / f"{name}.compute", stored["files"]["compute"].encode("utf-8"),
+                         mode=0o644)
+            replace_file(config / f"{name}.runconfig",
+                         stored["files"]["runconfig"].encode("utf-8"), mode=0o644)
+        for gone in earlier - names:
+            (config / f"{gone}.compute").unlink(missing_ok=True)
+            (config / f"{gone}.runconfig").unlink(missing_ok=True)
+            self.secrets.unbind_target(project, gone)
+        replace_file(record, json.dumps(sorted(names)).encode("utf-8"), mode=0o644)
