@@ -150,3 +150,27 @@ def test_a_run_whose_python_lacks_nbclient_says_what_to_install(project: Path,
     assert run.wait(timeout=60) is RunStatus.FAILED
     hint = run.record.provenance.get("hint") or ""
     assert "is not installed in" in hint and "pip install nbclient nbformat ipykernel" in hint
+
+
+def test_cancel_stops_the_kernel_and_keeps_the_notebook_as_far_as_it_ran(
+        project: Path, tmp_path: Path) -> None:
+    import os
+    from tests._wait import wait_until
+    # Given a notebook run whose second cell sleeps, its kernel's pid written where we can see
+    pidfile = tmp_path / "kernel.pid"
+    notebook(project, "slow.ipynb", ("pidfile = ''", ["parameters"]),
+             ("import os, time\nopen(pidfile, 'w').write(str(os.getpid()))\nprint('started')",
+              []),
+             ("time.sleep(300)", []))
+    run = Workspace(project).submit("local", "slow.ipynb", ["--pidfile", str(pidfile)])
+    wait_until(lambda: pidfile.exists() and pidfile.read_text(), 60, "the kernel's pid")
+    kernel = int(pidfile.read_text())
+    # When it is cancelled
+    run.cancel()
+    # Then it ends Canceled, its kernel is gone, and the executed notebook keeps what ran
+    assert run.wait(timeout=60) is RunStatus.CANCELED
+    wait_until(lambda: not os.path.exists(f"/proc/{kernel}"), 10, f"kernel {kernel} gone")
+    executed = nbformat.read(str(run.outputs_folder / "slow.ipynb"), as_version=4)
+    assert "started" in "".join(o.get("text", "") for o in executed.cells[2].outputs)
+    text, _ = run.log_text()
+    assert "eavesdropping" not in text       # the kernel is on private Unix sockets

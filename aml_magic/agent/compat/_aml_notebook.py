@@ -136,7 +136,8 @@ def _plain(text: str) -> str:
 
 
 def _kernel_manager(workdir: str) -> Any:
-    """A kernel of this very interpreter (not whatever ``python3`` kernelspec is installed)."""
+    """A kernel of this very interpreter (not whatever ``python3`` kernelspec is installed),
+    reached over Unix sockets in WORKDIR (mode 0700: a temporary folder)."""
     import json
 
     from jupyter_client.kernelspec import KernelSpecManager
@@ -148,7 +149,9 @@ def _kernel_manager(workdir: str) -> Any:
                             "{connection_file}"],
                    "display_name": "aml_magic run", "language": "python"}, handle)
     specs = KernelSpecManager(kernel_dirs=[os.path.join(workdir, "kernels")])
-    return KernelManager(kernel_name="aml_run", kernel_spec_manager=specs)
+    # IPC sockets in the private folder, not TCP ports other users of a shared host can reach
+    return KernelManager(kernel_name="aml_run", kernel_spec_manager=specs, transport="ipc",
+                         ip=os.path.join(workdir, "kernel"))
 
 
 def execute(path: str, parameters: dict[str, str]) -> int:
@@ -188,7 +191,7 @@ def execute(path: str, parameters: dict[str, str]) -> int:
                                 resources={"metadata": {"path": os.getcwd()}})
         failed = None
         try:
-            with client.setup_kernel():
+            with client.setup_kernel():     # its exit shuts the kernel down, also on cancel
                 for number, index in enumerate(code, 1):
                     cell = nb.cells[index]
                     _say(f"[notebook] cell {number}/{len(code)} (#{index + 1})")
@@ -204,6 +207,9 @@ def execute(path: str, parameters: dict[str, str]) -> int:
                         nbformat.write(nb, out)
                     if failed:
                         break
+        except KeyboardInterrupt:
+            _say(f"[notebook] stopped; the notebook as far as it ran is {out}")
+            return 130
         finally:
             nbformat.write(nb, out)
     if failed:
