@@ -174,3 +174,17 @@ def test_cancel_stops_the_kernel_and_keeps_the_notebook_as_far_as_it_ran(
     assert "started" in "".join(o.get("text", "") for o in executed.cells[2].outputs)
     text, _ = run.log_text()
     assert "eavesdropping" not in text       # the kernel is on private Unix sockets
+
+
+def test_a_sweep_over_a_notebook_gives_each_child_its_parameter(project: Path) -> None:
+    # Given a notebook
+    notebook(project, "analysis.ipynb", *ANALYSIS)
+    # When a sweep over lr submits it
+    done = aml("experiment", "submit", "-c", "local", "analysis.ipynb", "--epochs", "2",
+               "--sweep", "lr=0.5,2", cwd=project)
+    # Then each child ran the notebook with its value, recorded as a parameter
+    shown = json.loads(aml("run", "list", "-o", "json", cwd=project).stdout)
+    children = sorted(r["command"] for r in shown if r.get("parent_run_id"))
+    assert children == [["analysis.ipynb", "--epochs=2", "--lr=0.5"],
+                        ["analysis.ipynb", "--epochs=2", "--lr=2"]], (shown, done.stderr)
+    assert all(r["status"] == "Completed" for r in shown), shown
