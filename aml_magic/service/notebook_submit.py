@@ -37,9 +37,3 @@ def launch_command(command: list[str], framework: str | None) -> list[str]:
                        "run configuration with framework Python")
     return ["-m", EXECUTOR_MODULE, *command]
 
-
-def executed_notebook(script: str | None) -> str | None:
-    """The output name of a notebook run's executed copy (``outputs/<name>.ipynb``)."""
-    if not script or not script.endswith(NOTEBOOK_SUFFIX):
-        return None
-    return "outputs/" + script.rsplit("/", 1)[-1]
