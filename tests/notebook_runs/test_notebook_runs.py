@@ -48,6 +48,9 @@ def test_parameters_are_literals_or_strings_never_code() -> None:
     source = parameters_source(found)
     assert "lr = 0.1\n" in source and "epochs = 3\n" in source and "flag = True\n" in source
     assert "name = \"__import__('os')\"\n" in source and "learning_rate = -0.5\n" in source
+    tricky = parameters_source({"big": "1e999", "nan": "nan", "lst": "[1, 'a']", "nl": "a\nb"})
+    assert "big = '1e999'\n" in tricky and "nan = 'nan'\n" in tricky
+    assert "lst = [1, 'a']\n" in tricky and "nl = 'a\\nb'\n" in tricky
     for bad in (["--param", "lr"], ["positional"], ["--param", "import=1"], ["--1x", "2"]):
         with pytest.raises(ValueError):
             parse_parameters(bad)

@@ -86,10 +86,23 @@ def parse_parameters(args: list[str]) -> dict[str, str]:
     return found
 
 
+def literal_code(text: str) -> str:
+    """The literal's code, when it reads back as the same value; else the text as a string
+    (``1e999`` would be ``inf``, which is no literal)."""
+    value = literal(text)
+    code = repr(value)
+    try:
+        if ast.literal_eval(code) == value:
+            return code
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    return repr(text)
+
+
 def parameters_source(parameters: dict[str, str]) -> str:
     """The injected cell's code: one ``NAME = <literal>`` line per parameter."""
     lines = ["# Parameters (injected by aml_magic)"]
-    lines += [f"{name} = {literal(value)!r}" for name, value in parameters.items()]
+    lines += [f"{name} = {literal_code(value)}" for name, value in parameters.items()]
     return "\n".join(lines) + "\n"
 
 
