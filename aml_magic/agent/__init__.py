@@ -19,7 +19,8 @@ _SHIPPED = ("supervisor.py", "_supervisor.py", "_process.py", "_runfiles.py", "_
             *(f"compat/azureml/dataprep/{name}.py" for name in (
                 "__init__", "_errors", "_document", "_sources", "_columns", "_rows", "_blocks",
                 "_engine", "_readers", "_spark", "package", "datasource")),
-            "compat/dataprep/__init__.py")
+            "compat/dataprep/__init__.py",
+            "compat/_aml_notebook.py")
 
 
 def agent_files() -> dict[str, bytes]:

@@ -26,6 +26,9 @@ _MISSING = (r"(?:ModuleNotFoundError|ImportError): No module named "
             r"'?(azureml\.|dataprep\b)([A-Za-z_][A-Za-z0-9_]*)?((?:\.[A-Za-z0-9_]+)*)'?")
 #: The stand-in's own one-line refusal of a data-preparation block.
 _DATAPREP_ERROR = r"(?m)^(?:[\w.]+\.)?(?:UnsupportedBlockError|DataPrepError): (azureml\.dataprep: .+)$"
+#: A notebook run's own last line (agent/compat/_aml_notebook.py): the failing cell and its
+#: error, or the packages the run's interpreter lacks to run a notebook.
+_NOTEBOOK = r"(?m)^aml_magic notebook: (.+)$"
 #: What aml_magic's azureml.dataprep offers, for hints about the parts it lacks.
 DATAPREP_OFFERS = ("aml_magic's azureml.dataprep reads .dprep/.dsource packages into pandas with "
                    "package.run, Package.open_package, datasource.load_datasource, read_csv and "
@@ -68,9 +71,12 @@ def _hint_for_match(match: re.Match[str]) -> str | None:
 
 
 def hint_from_log(text: str) -> str | None:
-    """The hint for the last missing ``azureml.<x>`` (other than ``logging``) or ``dataprep.<x>``
-    import named in ``text``, or the data-preparation stand-in's own refusal; None when there
-    is none."""
+    """A notebook run's failing cell; else the hint for the last missing ``azureml.<x>``
+    (other than ``logging``) or ``dataprep.<x>`` import named in ``text``, or the
+    data-preparation stand-in's own refusal; None when there is none."""
+    notebook = re.findall(_NOTEBOOK, text)
+    if notebook:
+        return notebook[-1].strip()
     refused = re.findall(_DATAPREP_ERROR, text)
     if refused:
         return refused[-1].strip()

@@ -193,8 +193,12 @@ def add_submit_arguments(parser: argparse.ArgumentParser, *, cell: bool = False)
         parser.add_argument("--out", metavar="VAR", help="store the Run in this variable")
         parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     else:
-        parser.add_argument("script", help="script to run, relative to the project")
-        parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+        parser.add_argument("script", help="script (.py) or notebook (.ipynb) to run, relative "
+                                           "to the project")
+        parser.add_argument("args", nargs=argparse.REMAINDER,
+                            help="arguments for the script; a notebook's parameters: --NAME VALUE "
+                                 "or --param NAME=VALUE (injected after its cell tagged "
+                                 "'parameters')")
 
 
 _OWN_VALUE_FLAGS = {"-c": "run_configuration", "--run-configuration": "run_configuration",

@@ -27,7 +27,7 @@ from aml_magic.domain.envvars import masked_environment, resolve_env
 from aml_magic.domain.secrets import Masker, SecretStore, is_reference
 from aml_magic.domain.snapshot.gitinfo import git_info
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
-from aml_magic.service import sweep
+from aml_magic.service import notebook_submit, sweep
 from aml_magic.service.argument_masking import masked_arguments
 from aml_magic.service.reconcile import reconcile
 from aml_magic.service.run import Run
@@ -298,6 +298,10 @@ class Workspace:
             raise ConfigError(f"run configuration '{rc.name}' has an empty ArgumentVector and no "
                               "script was given: name a script to run",
                               path=str(rc.path) if rc.path else None)
+        launched = command
+        if notebook_submit.is_notebook(command):    # a notebook as a run (notebook_submit.py)
+            command = notebook_submit.notebook_command(command)
+            launched = notebook_submit.launch_command(command, getattr(rc, "framework", None))
         declared = rc.environment_variables
         env, masker = resolve_env(declared, self.secrets,
                                   context=str(rc.path) if rc.path else rc.name)
@@ -310,7 +314,7 @@ class Workspace:
         else:
             manifest = Manifest.from_json((frozen_snapshot / "manifest.json").read_bytes())
         self._warn(manifest.warnings, on_warning)     # files skipped: named, never fatal
-        if command[0].endswith(".py") and command[0] not in manifest.files:
+        if command[0].endswith((".py", ".ipynb")) and command[0] not in manifest.files:
             raise AmlError(f"script '{command[0]}' is not in the project {self.root} (or "
                            ".amlignore/.gitignore excludes it); scripts run from the run's copy "
                            "of the project")
@@ -337,7 +341,7 @@ class Workspace:
         run_folder = store.run_dir(run_id)
         write_marker(run_folder, "manifest.json", manifest.to_json().encode())
         keep_manifest(store.aml_dir, manifest)      # restore's copy: the run cannot write it
-        request = LaunchRequest(run_id=run_id, command=command, env=env, manifest=manifest,
+        request = LaunchRequest(run_id=run_id, command=launched, env=env, manifest=manifest,
                                 project_root=self.root, run_folder=run_folder, runconfig=rc,
                                 on_progress=on_progress,
                                 secret_values=masker.values(),

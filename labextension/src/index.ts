@@ -8,12 +8,18 @@ import { runIcon } from '@jupyterlab/ui-components';
 import { ActiveRunsItem } from './components/statusItem';
 import { submitScript } from './components/submitDialog';
 import { RunsModel } from './model';
+import { notebookRunsPlugin } from './notebookRuns';
 import { RunsPanel } from './panel';
 import { RunsTables } from './runsTables';
 
 const SUBMIT_COMMAND = 'aml-magic:submit';
 const OPEN_COMMAND = 'aml-magic:open-sidebar';
 const TABLE_COMMAND = 'aml-magic:open-runs-table';
+
+/** What "Submit as run…" takes: a script or a notebook. */
+function isSubmittable(path: string): boolean {
+  return path.endsWith('.py') || path.endsWith('.ipynb');
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'aml-magic:plugin',
@@ -56,18 +62,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(SUBMIT_COMMAND, {
-      label: 'Submit to compute target…',
+      label: 'Submit as run…',
+      caption: 'Run this script or notebook on a compute target',
       icon: runIcon,
-      isVisible: () => {
+      isVisible: args => {
         const item = browser.selectedItems().next();
-        return !item.done && !!item.value && item.value.path.endsWith('.py');
+        return !!args.path || (!item.done && !!item.value && isSubmittable(item.value.path));
       },
-      execute: async () => {
+      execute: async args => {      // args.path: the notebook toolbar's file (notebookRuns.ts)
         const item = browser.selectedItems().next();
-        if (item.done || !item.value) {
+        const path = typeof args.path === 'string' ? args.path : !item.done && item.value ? item.value.path : '';
+        if (!isSubmittable(path)) {
           return;
         }
-        const runId = await submitScript(model, item.value.path);
+        const runId = await submitScript(model, path);
         if (runId) {
           app.shell.activateById(panel.id);
           model.detail.open(runId);
@@ -77,6 +85,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.contextMenu.addItem({
       command: SUBMIT_COMMAND,
       selector: '.jp-DirListing-item[data-file-type="python"]',
+      rank: 3
+    });
+    app.contextMenu.addItem({
+      command: SUBMIT_COMMAND,
+      selector: '.jp-DirListing-item[data-file-type="notebook"]',
       rank: 3
     });
 
@@ -92,4 +105,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, notebookRunsPlugin];

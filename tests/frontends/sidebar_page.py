@@ -65,15 +65,15 @@ def open_sidebar(page: Any, lab: Lab, folder: str, *, width: int = 520) -> Any:
     return sidebar
 
 
-def open_submit_dialog(page: Any, script: str) -> Any:
-    """Right-click SCRIPT in the file browser and choose "Submit to compute target…"; returns
-    the dialog's locator."""
+def open_submit_dialog(page: Any, script: str, file_type: str = "python") -> Any:
+    """Right-click SCRIPT (a ``python`` file or a ``notebook``) in the file browser and choose
+    "Submit as run…"; returns the dialog's locator."""
     tab = page.locator(".lm-TabBar-tab[data-id='filebrowser']")
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()                                  # (a click on the current tab closes it)
-    item = page.locator(".jp-DirListing-item[data-file-type='python']", has_text=script)
+    item = page.locator(f".jp-DirListing-item[data-file-type='{file_type}']", has_text=script)
     item.click(button="right")
-    page.locator(".lm-Menu-item", has_text="Submit to compute target…").click()
+    page.locator(".lm-Menu-item", has_text="Submit as run…").click()
     return page.locator(".jp-Dialog")
 
 

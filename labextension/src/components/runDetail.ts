@@ -8,6 +8,7 @@ import { RunsModel } from '../model';
 import { IRun, IRunDetail, isTerminal } from '../tokens';
 import { statusBadge } from './badge';
 import { metricsKey, metricsView } from './metrics';
+import { viewButton } from './notebookViewer';
 import { Rendered } from './rendered';
 
 /** The most log characters the page holds (8 windows), and in how many blocks. */
@@ -140,7 +141,7 @@ export class RunDetailView extends Widget {
     return detail.outputs.length
       ? h('ul', { className: 'aml-Outputs' }, ...detail.outputs.map(o => h('li', {},
         h('a', { className: 'aml-Output', download: o.path.split('/').pop() || o.path, href: href(o.path) }, o.path),
-        ` ${formatBytes(o.size)}`)))
+        ` ${formatBytes(o.size)}`, viewButton(run.run_id, o.path, params))))
       : h('div', { className: 'aml-Empty' }, isTerminal(run.status) ? 'No outputs.' : 'Collected when the run ends.');
   }
 

@@ -5,6 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { h } from '../dom';
 import { RunsModel } from '../model';
 import { IRunConfiguration } from '../tokens';
+import { defaultConfiguration, rememberSubmit } from './submitDefaults';
 
 const TITLE = 'Submit to compute target';
 
@@ -25,24 +26,39 @@ export interface ISubmitChoice {
   args: string[];
 }
 
-/** The body of the "Submit to compute target…" dialog: a run configuration and arguments. */
+/** A notebook's parameters field, `lr=0.1 epochs=3`, as `--param NAME=VALUE` arguments. */
+export function parameterArguments(text: string): string[] {
+  return splitArguments(text).flatMap(item => ['--param', item]);
+}
+
+/**
+ * The body of the "Submit to compute target…" dialog: a run configuration (starting on the
+ * last one used whose target is prepared, see submitDefaults.ts) and the script's arguments,
+ * or a notebook's parameters.
+ */
 export class SubmitBody extends Widget {
-  constructor(configs: IRunConfiguration[], script: string) {
+  constructor(configs: IRunConfiguration[], script: string, selected: string | null = null) {
     super();
     this.addClass('aml-SubmitDialog');
+    this._notebook = script.endsWith('.ipynb');
     this._select = h('select', { className: 'jp-mod-styled aml-SubmitConfig', name: 'run_configuration' },
-      ...configs.map(c => h('option', { value: c.name, 'data-target': c.target }, `${c.name} → ${c.target}`))) as HTMLSelectElement;
-    this._args = h('input', { className: 'jp-mod-styled aml-SubmitArguments', name: 'arguments',
-      placeholder: 'arguments, e.g. --alpha 0.5' }) as HTMLInputElement;
+      selected === null ? h('option', { value: '', disabled: true, selected: true }, 'Choose a run configuration') : null,
+      ...configs.map(c => h('option', { value: c.name, 'data-target': c.target, selected: c.name === selected },
+        `${c.name} → ${c.target}`))) as HTMLSelectElement;
+    this._args = h('input', { className: 'jp-mod-styled ' + (this._notebook ? 'aml-SubmitParameters' : 'aml-SubmitArguments'),
+      name: this._notebook ? 'parameters' : 'arguments', 'aria-label': this._notebook ? 'Parameters' : 'Arguments',
+      placeholder: this._notebook ? 'parameters, e.g. lr=0.1 epochs=3' : 'arguments, e.g. --alpha 0.5' }) as HTMLInputElement;
     this.node.appendChild(h('div', {}, h('p', { className: 'aml-SubmitScript' }, `Run ${script} with:`),
       h('label', {}, 'Run configuration ', this._select),
-      h('label', {}, 'Arguments ', this._args)));
+      h('label', {}, this._notebook ? 'Parameters ' : 'Arguments ', this._args)));
   }
 
   getValue(): ISubmitChoice {
-    return { config: this._select.value, args: splitArguments(this._args.value) };
+    const text = this._args.value;
+    return { config: this._select.value, args: this._notebook ? parameterArguments(text) : splitArguments(text) };
   }
 
+  private _notebook: boolean;
   private _select: HTMLSelectElement;
   private _args: HTMLInputElement;
 }
@@ -58,7 +74,9 @@ export async function submitScript(model: RunsModel, script: string): Promise<st
     await showErrorMessage(TITLE, model.projectError);
     return null;
   }
+  const project = model.project.path;
   await model.refreshTargets();
+  await Promise.all(model.targets.map(t => model.refreshEnvironment(t.name)));
   if (!model.runConfigurations.length) {
     await showErrorMessage(TITLE, `project ${model.project.name} has no run configurations: ` +
       'attach a compute target first');
@@ -66,14 +84,21 @@ export async function submitScript(model: RunsModel, script: string): Promise<st
   }
   const result = await showDialog<ISubmitChoice>({
     title: TITLE,
-    body: new SubmitBody(model.runConfigurations, script),
+    body: new SubmitBody(model.runConfigurations, script,
+      defaultConfiguration(project, model.runConfigurations, model.environments)),
     buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
   });
   if (!result.button.accept || !result.value) {
     return null;
   }
+  if (!result.value.config) {
+    await showErrorMessage(TITLE, 'choose a run configuration (none has a prepared target yet)');
+    return null;
+  }
   try {
-    return await model.submit(script, result.value.config, result.value.args);
+    const runId = await model.submit(script, result.value.config, result.value.args);
+    rememberSubmit(project, result.value.config);
+    return runId;
   } catch (error) {
     await showErrorMessage(TITLE, error as Error);
     return null;

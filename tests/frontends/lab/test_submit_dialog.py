@@ -1,5 +1,5 @@
 """The submit dialog component (labextension/src/components/submitDialog.ts) in real JupyterLab:
-the file browser's "Submit to compute target…" offers the project's run configurations, splits
+the file browser's "Submit as run…" offers the project's run configurations, splits
 the arguments as a shell would, and submits the script; Cancel submits nothing; a project
 without run configurations gets one clear error."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ def test_submit_dialog_offers_configurations_and_submits(lab: LabProject) -> Non
     write(lab.path, "echo.py", ECHO)
     configs = lab.api("GET", "runconfigs")["run_configurations"]
     with sidebar_page(lab) as sb:
-        # When the script's "Submit to compute target…" menu item is chosen
+        # When the script's "Submit as run…" menu item is chosen
         dialog = open_submit_dialog(sb.page, "echo.py")
         # Then the dialog names the script and offers every run configuration with its target
         assert dialog.locator(".aml-SubmitScript").inner_text() == f"Run {lab.name}/echo.py with:"
