@@ -278,6 +278,27 @@ class OutputListJson(TypedDict):
     outputs: list[OutputJson]
 
 
+class SnapshotFileJson(TypedDict):
+    """One file of a run's snapshot (the project as the run got it)."""
+
+    path: str               # relative to the project, '/'-separated
+    size: int
+    mode: int               # 0o755 or 0o644 (only the exec bit is kept)
+
+
+class SnapshotJson(TypedDict):
+    """REST ``GET runs/<id>/snapshot``: the files of the run's snapshot manifest (the copy the
+    history keeps), the first ``limit`` by path; ``kept`` false when the history has none."""
+
+    run_id: str
+    digest: str | None
+    kept: bool
+    files: list[SnapshotFileJson]
+    total: int              # files in the manifest
+    total_size: int         # their bytes
+    warnings: list[str]     # files the snapshot skipped, and why
+
+
 class _ErrorJson(TypedDict):
     message: str            # one line naming the file, run or target and what to do
 
@@ -548,6 +569,7 @@ SHAPES: tuple[type, ...] = (
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
     AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
     WorkspaceRunPageJson,
+    SnapshotFileJson, SnapshotJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

@@ -665,3 +665,26 @@ export interface WorkspaceRunPageJson {
   limit: number;
   offset: number;
 }
+
+/** One file of a run's snapshot (the project as the run got it). */
+export interface SnapshotFileJson {
+  /** relative to the project, '/'-separated */
+  path: string;
+  size: number;
+  /** 0o755 or 0o644 (only the exec bit is kept) */
+  mode: number;
+}
+
+/** REST `GET runs/<id>/snapshot`: the files of the run's snapshot manifest (the copy the history keeps), the first `limit` by path; `kept` false when the history has none. */
+export interface SnapshotJson {
+  run_id: string;
+  digest: string | null;
+  kept: boolean;
+  files: SnapshotFileJson[];
+  /** files in the manifest */
+  total: number;
+  /** their bytes */
+  total_size: number;
+  /** files the snapshot skipped, and why */
+  warnings: string[];
+}
