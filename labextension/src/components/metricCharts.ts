@@ -32,6 +32,12 @@ export function seriesOf(rows: IMetric[]): Array<[number, number]> {
   return [];
 }
 
+/** A tick's label: short (`0.01`, `250`, `1e-5`), its value being round already. */
+function tickText(v: number): string {
+  const a = Math.abs(v);
+  return v === 0 || (a >= 1e-3 && a < 1e6) ? String(Number(v.toPrecision(6))) : v.toExponential(0);
+}
+
 /** About five round ticks over [lo, hi] (powers of ten on a log axis). */
 function ticks(lo: number, hi: number, log: boolean): number[] {
   if (log) {
@@ -85,11 +91,11 @@ export function interactiveChart(name: string, points: Array<[number, number]>, 
   for (const t of yTicks) {
     svg.appendChild(el('line', { x1: PAD.left, x2: WIDTH - PAD.right, y1: sy(t), y2: sy(t), class: 'aml-ChartGrid' }));
     svg.appendChild(el('text', { x: PAD.left - 4, y: sy(t) + 3, 'text-anchor': 'end', class: 'aml-ChartLabel aml-YTick' },
-      formatNumber(t)));
+      tickText(t)));
   }
   for (const t of ticks(x0, x1, false).filter(t => Number.isInteger(t) || x1 - x0 < 5)) {
     svg.appendChild(el('text', { x: sx(t), y: HEIGHT - PAD.bottom + 14, 'text-anchor': 'middle', class: 'aml-ChartLabel' },
-      formatNumber(t)));
+      tickText(t)));
   }
   svg.appendChild(el('text', { x: WIDTH - PAD.right, y: HEIGHT - 2, 'text-anchor': 'end', class: 'aml-ChartLabel' }, 'step'));
   svg.appendChild(el('line', { x1: PAD.left, y1: PAD.top + plotH, x2: WIDTH - PAD.right, y2: PAD.top + plotH, class: 'aml-ChartAxis' }));
