@@ -68,7 +68,7 @@ def print_to_visible(page: Any, run_id: str, go: str, rounds: int, *,
         if before_print is not None:
             before_print()
         open(f"{go}.{i}", "w").close()
-        shown = wait_until(lambda: page.evaluate(f"(window.__marks || {{}})[{i}]"), 30,
+        shown = wait_until(lambda i=i: page.evaluate(f"(window.__marks || {{}})[{i}]"), 30,
                            f"MARK{i} visible in the Log")
         text = page.evaluate(
             "([runId]) => document.querySelector(`.aml-RunPageBody[data-run-id=\"${runId}\"]"
