@@ -8,7 +8,7 @@ from tornado import web
 from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
-from aml_magic.frontends.server.handlers import AmlHandler, CancelHandler, RunsHandler
+from aml_magic.frontends.server.handlers import AmlHandler, CancelHandler, RerunHandler, RunsHandler
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -111,9 +111,22 @@ class OwnedCancelHandler(CancelHandler):
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
 
 
+class OwnedRerunHandler(RerunHandler):
+    """``POST runs/ID/rerun`` on the team server: the new run is the member's who asked."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.body(M.EmptyRequest)
+        team: TeamService = self.settings[TEAM_SETTING]
+        self.reply(await self.call(team.rerun, getattr(self, MEMBER_SETTING), self.project_path,
+                                   run_id), 201)
+
+
 #: The shared route table's handlers the team server serves in their owner-aware form.
 TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
-    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler}
+    RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
+    RerunHandler: OwnedRerunHandler}
 
 
 class AuditHandler(TeamHandler):

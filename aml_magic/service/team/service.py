@@ -73,6 +73,13 @@ class TeamService:
         self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
         return run
 
+    def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
+        """Re-run as ``AmlService.rerun`` does; the new run is MEMBER's (whoever owned the
+        first), so they may cancel it."""
+        run = self.aml.rerun(project, run_id)
+        self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
+        return run
+
     def _project_key(self, project: str) -> str:
         """The project as the server resolves it (``p1/sub`` and ``p1/`` are ``p1``)."""
         return str(self.aml.project(project)["path"])
