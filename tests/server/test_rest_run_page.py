@@ -68,3 +68,21 @@ def test_the_snapshot_lists_the_files_the_run_got(server: JupyterServer) -> None
     assert {"train.py", "many_lines.py", "long.py"} <= set(paths) and paths == sorted(paths)
     assert shot["total"] == len(paths) and shot["total_size"] == sum(f["size"] for f in
                                                                       shot["files"])
+
+
+def test_the_script_and_arguments_are_found_in_the_recorded_command() -> None:
+    from aml_magic.domain.config import RunConfiguration
+    from aml_magic.service.run_page import split_command
+
+    def rc(vector: list[str]) -> RunConfiguration:
+        return RunConfiguration(name="c", target="local", argument_vector=list(vector))
+    # A script in the vector's $file (alone, between others, inside an item)
+    assert split_command(rc(["$file"]), ["t.py", "--lr", "1"]) == ("t.py", ["--lr", "1"])
+    assert split_command(rc(["python", "-u", "$file"]), ["python", "-u", "t.py", "x"]) == \
+        ("t.py", ["x"])
+    assert split_command(rc(["--script=$file"]), ["--script=a/t.py"]) == ("a/t.py", [])
+    # A vector without $file: run as it is (no script), or replaced by the script
+    assert split_command(rc(["make", "all"]), ["make", "all", "-j2"]) == (None, ["-j2"])
+    assert split_command(rc(["make", "all"]), ["t.py", "-j2"]) == ("t.py", ["-j2"])
+    # A vector that no longer gives the command
+    assert split_command(rc(["python", "$file"]), ["t.py"]) == (None, None)

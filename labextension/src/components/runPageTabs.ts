@@ -77,7 +77,7 @@ export class OutputsTab {
         if (url) {
           img.src = url;
         }
-      });
+      }, () => undefined);                        // no preview: the link still downloads it
     }
     return item;
   }
