@@ -93,7 +93,7 @@ export function interactiveChart(name: string, points: Array<[number, number]>, 
     svg.appendChild(el('text', { x: PAD.left - 4, y: sy(t) + 3, 'text-anchor': 'end', class: 'aml-ChartLabel aml-YTick' },
       tickText(t)));
   }
-  for (const t of ticks(x0, x1, false).filter(t => Number.isInteger(t) || x1 - x0 < 5)) {
+  for (const t of ticks(x0, x1, false).filter(t => Number.isInteger(t))) {   // steps are whole
     svg.appendChild(el('text', { x: sx(t), y: HEIGHT - PAD.bottom + 14, 'text-anchor': 'middle', class: 'aml-ChartLabel' },
       tickText(t)));
   }
