@@ -26,6 +26,7 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
 from aml_magic.service.log_window import read_window
+from aml_magic.service.run_page import rerun, snapshot_json
 from aml_magic.service.run_table import TableRequest, run_query, run_table
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from aml_magic.service.contract.models import (
         AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
         PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
-        RunTableJson, SubmitRequest, TargetJson
+        RunTableJson, SnapshotJson, SubmitRequest, TargetJson
     )
 
 #: Largest page of runs one request may ask for.
@@ -283,6 +284,15 @@ class AmlService:
             raise ApiError(409, f"run {record.run_id} is {record.status.value}; cancel it "
                                 "first, then delete it")
         workspace.store.delete_run(record.run_id)
+
+    def snapshot(self, path: str, run_id: str) -> SnapshotJson:
+        """The files of the run's snapshot (the manifest the history kept)."""
+        return snapshot_json(self.workspace(path), run_id)
+
+    def rerun(self, path: str, run_id: str) -> RunJson:
+        """The run's script, arguments and target submitted again, as a new run."""
+        run = rerun(self.workspace(path), run_id)
+        return schema.run_json(run.record if run.starting else run.refresh())
 
     def submit(self, path: str, body: SubmitRequest) -> RunJson:
         """Record and start a run; returns once it is recorded (the start goes on in a thread,

@@ -1,6 +1,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 
-import { RunPage, RunsPage, runPageId } from './components/runsPage';
+import { RunPage } from './components/runPage';
+import { RunsPage, runPageId } from './components/runsPage';
 import { RunsModel } from './model';
 import { RunsTableModel } from './tableModel';
 import { IRun } from './tokens';
@@ -33,7 +34,7 @@ export class RunsTables {
   openRun(run: IRun, projectPath: string): void {
     const id = runPageId(run.run_id);
     if (!this._find(id)) {
-      this._app.shell.add(new RunPage(run, projectPath), 'main');
+      this._app.shell.add(new RunPage(run, projectPath, next => this.openRun(next, projectPath)), 'main');
     }
     this._app.shell.activateById(id);
   }

@@ -48,6 +48,8 @@ ANSWERS: dict[str, dict[str, str | None]] = {
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs": {"GET": "OutputListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs/(?P<name>.+)": {"GET": None},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/cancel": {"POST": "RunJson"},
+    r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/rerun": {"POST": "RunJson"},
+    r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/snapshot": {"GET": "SnapshotJson"},
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BAD_BODIES: list[Any] = [b"{not json", b"[1, 2]", b'"text"', b"null", {"unknown": 1},
@@ -211,6 +213,14 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
         for body in BAD_BODIES:
             assert ask("POST", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/cancel", values,
                        body=body).status == 400
+            assert ask("POST", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/rerun", values,
+                       body=body).status == 400
+        if rid == run_id:   # a re-run is a new run with the same command and target
+            again = ask("POST", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/rerun", values)
+            assert again.status == 201 and again.json["run_id"] != run_id
+            assert (again.json["command"], again.json["target"]) == (["t.py", "1"], name)
+            files = ask("GET", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/snapshot", values).json
+            assert files["kept"] and "t.py" in [f["path"] for f in files["files"]]
         if rid != run_id:   # ids that name no run: nothing to delete
             assert 400 <= ask("DELETE", r"runs/(?P<run_id>[A-Za-z0-9_.-]+)", values).status < 500
     # The run ends (it fails on a target nobody answers on); then it cannot be canceled

@@ -88,6 +88,29 @@ def test_contributors_cancel_only_their_own_runs(team_server: TeamServer,
     assert sorted(found) == sorted([("bob", bobs), ("ada", cals)])
 
 
+def test_a_rerun_belongs_to_the_member_who_asked(team_server: TeamServer,
+                                                members: dict[str, str]) -> None:
+    from aml_magic.domain.config import init_project
+    project = init_project(team_server.artifacts / "projects" / "own")
+    (project / "sleeper.py").write_text(SLEEPER)
+    dee = add_member(team_server, "dee", "contributor")
+    # Given bob's run
+    bobs = submit(team_server, members["bob"])
+    # When dee re-runs it (a reader may not)
+    assert http(team_server, f"/aml/api/runs/{bobs}/rerun?project=own", members["rex"], "POST",
+                {})[0] == 403
+    status, again = http(team_server, f"/aml/api/runs/{bobs}/rerun?project=own", dee, "POST", {})
+    assert status == 201, again
+    # Then the new run is dee's: dee may cancel it, bob may not; bob's run stays bob's
+    with connect(team_server.database) as conn:
+        owners = dict(conn.execute("SELECT run_id, owner FROM run_owners WHERE project = 'own'")
+                      .fetchall())
+    assert (owners[bobs], owners[again["run_id"]]) == ("bob", "dee")
+    assert cancel(team_server, members["bob"], again["run_id"])[0] == 403
+    assert cancel(team_server, dee, again["run_id"])[0] == 202
+    assert cancel(team_server, members["bob"], bobs)[0] == 202
+
+
 def test_a_pushed_runs_owner_is_used(team_server: TeamServer, members: dict[str, str]) -> None:
     from aml_magic.service.team.service import TeamService
     team = TeamService(team_server.database, team_server.artifacts)

@@ -297,6 +297,22 @@ class CancelHandler(AmlHandler):
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
 
 
+class RerunHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        """The run's script, arguments and target as a new run; 201 with the new run."""
+        self.body(M.EmptyRequest)
+        self.reply(await self.call(self.service.rerun, self.project_path, run_id), 201)
+
+
+class SnapshotHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.service.snapshot, self.project_path, run_id))
+
+
 def route_table() -> list[tuple[str, type[AmlHandler]]]:
     """Every route of the API, relative to ``/aml/api/``."""
     return [
@@ -317,6 +333,8 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         (rf"runs/{RUN_ID}/outputs", OutputsHandler),
         (rf"runs/{RUN_ID}/outputs/(?P<name>.+)", OutputFileHandler),
         (rf"runs/{RUN_ID}/cancel", CancelHandler),
+        (rf"runs/{RUN_ID}/rerun", RerunHandler),
+        (rf"runs/{RUN_ID}/snapshot", SnapshotHandler),
     ]
 
 

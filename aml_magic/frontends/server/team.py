@@ -13,7 +13,7 @@ from jupyter_server.auth.decorator import authorized
 from aml_magic.domain.teamdb import Member
 from aml_magic.frontends.server.handlers import (
     AmlHandler, CancelHandler, EnvironmentHandler, LogHandler, PrepareJobsHandler,
-    RunConfigurationsHandler, RunsHandler, TargetsHandler
+    RerunHandler, RunConfigurationsHandler, RunsHandler, TargetsHandler
 )
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
@@ -204,13 +204,25 @@ class TeamPrepareJobsHandler(PrepareJobsHandler, _SharedTargetsFirst):
         await self.then(super().post())
 
 
+class OwnedRerunHandler(RerunHandler):
+    """``POST runs/ID/rerun`` on the team server: the new run is the member's who asked."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.body(M.EmptyRequest)
+        team: TeamService = self.settings[TEAM_SETTING]
+        self.reply(await self.call(team.rerun, getattr(self, MEMBER_SETTING), self.project_path,
+                                   run_id), 201)
+
+
 #: The shared route table's handlers the team server serves in their owner-aware form, and
 #: those that see the shared targets.
 TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
     RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
     TargetsHandler: TeamTargetsHandler, RunConfigurationsHandler: TeamRunConfigurationsHandler,
     EnvironmentHandler: TeamEnvironmentHandler, PrepareJobsHandler: TeamPrepareJobsHandler,
-    LogHandler: FollowLogHandler}
+    LogHandler: FollowLogHandler, RerunHandler: OwnedRerunHandler}
 
 
 class AuditHandler(TeamHandler):

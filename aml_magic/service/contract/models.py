@@ -278,6 +278,27 @@ class OutputListJson(TypedDict):
     outputs: list[OutputJson]
 
 
+class SnapshotFileJson(TypedDict):
+    """One file of a run's snapshot (the project as the run got it)."""
+
+    path: str               # relative to the project, '/'-separated
+    size: int
+    mode: int               # 0o755 or 0o644 (only the exec bit is kept)
+
+
+class SnapshotJson(TypedDict):
+    """REST ``GET runs/<id>/snapshot``: the files of the run's snapshot manifest (the copy the
+    history keeps), the first ``limit`` by path; ``kept`` false when the history has none."""
+
+    run_id: str
+    digest: str | None
+    kept: bool
+    files: list[SnapshotFileJson]
+    total: int              # files in the manifest
+    total_size: int         # their bytes
+    warnings: list[str]     # files the snapshot skipped, and why
+
+
 class _ErrorJson(TypedDict):
     message: str            # one line naming the file, run or target and what to do
 
@@ -546,13 +567,15 @@ class BlobsMissingJson(TypedDict):
     missing: list[str]      # the hashes asked about that the server has no blob for
 
 
-class SnapshotFileJson(TypedDict):
+class UploadedFileJson(TypedDict):
+    """One file of a snapshot a member uploads: its content by hash, and its mode."""
+
     sha256: str             # its blob, uploaded with PUT workspace/blobs/SHA
     mode: int               # 0o755 if executable, else 0o644
 
 
 class _SnapshotRequest(TypedDict):
-    files: dict[str, SnapshotFileJson]   # every file of the snapshot by relative posix path
+    files: dict[str, UploadedFileJson]   # every file of the snapshot by relative posix path
 
 
 class SnapshotRequest(_SnapshotRequest, total=False):
@@ -582,8 +605,8 @@ SHAPES: tuple[type, ...] = (
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
     AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
-    WorkspaceRunPageJson, BlobHashesRequest, BlobsMissingJson, SnapshotFileJson,
-    SnapshotRequest, SnapshotResultJson,
+    WorkspaceRunPageJson, BlobHashesRequest, BlobsMissingJson, UploadedFileJson,
+    SnapshotRequest, SnapshotResultJson, SnapshotFileJson, SnapshotJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

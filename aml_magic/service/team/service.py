@@ -92,6 +92,14 @@ class TeamService:
         self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
         return run
 
+    def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
+        """Re-run as ``AmlService.rerun`` does; the new run is MEMBER's (whoever owned the
+        first), so they may cancel it."""
+        self.materialize_targets(self.aml.workspace(project).root)
+        run = self.aml.rerun(project, run_id)
+        self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
+        return run
+
     def blobs_missing(self, hashes: list[str]) -> M.BlobsMissingJson:
         return {"missing": self.blobs.missing(hashes)}
 

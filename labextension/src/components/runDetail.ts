@@ -3,29 +3,13 @@ import { Widget } from '@lumino/widgets';
 import { apiUrl } from '../handler';
 import { h, replaceChildren } from '../dom';
 import { formatBytes, formatDuration, runDuration } from '../format';
-import { ILogPiece } from '../detailModel';
 import { RunsModel } from '../model';
 import { IRun, IRunDetail, isTerminal } from '../tokens';
 import { statusBadge } from './badge';
 import { metricsKey, metricsView } from './metrics';
+import { LogView } from './logView';
 import { viewButton } from './notebookViewer';
 import { Rendered } from './rendered';
-
-/** The most log characters the page holds (8 windows), and in how many blocks. */
-const LOG_KEEP_CHARS = 8_000_000;
-const LOG_MAX_BLOCKS = 600;
-/** The text of one block; followed pieces are merged into the last block up to this size. */
-const LOG_BLOCK_CHARS = 32_000;
-/** A block's height until it is laid out (contain-intrinsic-size in style/index.css). */
-const LOG_BLOCK_ESTIMATE_PX = 8000;
-
-/** A piece of the log in the page: its blocks' text nodes and the byte of the file it starts at. */
-interface ILogEntry {
-  blocks: Text[];
-  chars: number;
-  start: number;
-  earlier: boolean;
-}
 
 /**
  * The open run: its id and status (the one state the runs list shows too), Cancel while it is
@@ -43,7 +27,7 @@ export class RunDetailView extends Widget {
     this._body = h('div', { className: 'aml-RunDetail' },
       this._header.node, this._notes.node, this._facts.node,
       ...section('Metrics', this._metrics), ...section('Environment', this._environment),
-      ...section('Outputs', this._outputs), h('h4', {}, 'Log'), this._earlier, this._log);
+      ...section('Outputs', this._outputs), h('h4', {}, 'Log'), this._logView.earlier, this._logView.log);
     model.detail.changed.connect(this._render, this);
     model.runs.changed.connect(this._onRunsChanged, this);
     this._render();
@@ -69,10 +53,7 @@ export class RunDetailView extends Widget {
       for (const part of [this._header, this._notes, this._facts, this._metrics, this._environment, this._outputs]) {
         part.reset();
       }
-      replaceChildren(this._log);
-      this._logInPage = [];
-      this._logChars = 0;
-      this._blocks = 0;
+      this._logView.reset();
       this._body.dataset.runId = d.runId;
       replaceChildren(this.node, this._body);
     }
@@ -98,7 +79,7 @@ export class RunDetailView extends Widget {
       this._outputs.render(JSON.stringify([detail.outputs, isTerminal(run.status)]),
         () => this._outputList(run, detail));
     }
-    this._appendLog();
+    this._logView.update();
   }
 
   private _headerParts(runId: string, run: IRun | undefined): HTMLElement {
@@ -145,123 +126,13 @@ export class RunDetailView extends Widget {
       : h('div', { className: 'aml-Empty' }, isTerminal(run.status) ? 'No outputs.' : 'Collected when the run ends.');
   }
 
-  /**
-   * Add the pieces read since the last render as text nodes (never re-rendering the log):
-   * followed text at the end, "Load earlier" text at the start (the view kept where it was).
-   * The page holds at most LOG_KEEP_CHARS characters in at most LOG_MAX_NODES nodes; followed
-   * text beyond that drops the oldest, which "Load earlier" can bring back.
-   */
-  private _appendLog(): void {
-    const d = this.model.detail;
-    const log = this._log;
-    for (const piece of d.takeLog()) {
-      if (piece.atStart) {
-        this._prepend(piece);
-      } else {
-        const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-        this._append(piece);
-        if (atBottom) {
-          this._toBottom(2);
-        }
-      }
-    }
-    const earlier = this._earlier as HTMLButtonElement;
-    const full = this._logChars >= LOG_KEEP_CHARS;
-    earlier.hidden = d.logStart <= 0;
-    earlier.disabled = d.loadingEarlier || full;
-    earlier.title = full ? `The page holds at most ${LOG_KEEP_CHARS / 1e6} M characters of log` : '';
-    earlier.textContent = d.loadingEarlier ? 'Loading earlier…' : 'Load earlier';
-  }
-
-  /** Scroll to the end; again in the next FRAMES frames, once the blocks come into view are
-   * laid out (their height was estimated until then). */
-  private _toBottom(frames: number): void {
-    const log = this._log;
-    log.scrollTop = log.scrollHeight;
-    if (frames > 0) {
-      requestAnimationFrame(() => {
-        if (log.scrollTop + log.clientHeight >= log.scrollHeight - LOG_BLOCK_ESTIMATE_PX) {
-          this._toBottom(frames - 1);
-        }
-      });
-    }
-  }
-
-  private _append(piece: ILogPiece): void {
-    const last = this._logInPage[this._logInPage.length - 1];
-    const tail = last && !last.earlier ? last.blocks[last.blocks.length - 1] : null;
-    if (last && tail && tail.length + piece.text.length <= LOG_BLOCK_CHARS) {
-      tail.appendData(piece.text);               // small followed pieces share one block
-      last.chars += piece.text.length;
-    } else {
-      const entry = this._entry(piece);
-      for (const block of entry.blocks) {
-        this._log.appendChild(block.parentNode as Node);
-      }
-      this._logInPage.push(entry);
-    }
-    this._logChars += piece.text.length;
-    this._blocks = this._logInPage.reduce((n, e) => n + e.blocks.length, 0);
-    while ((this._logChars > LOG_KEEP_CHARS || this._blocks > LOG_MAX_BLOCKS) && this._logInPage.length > 1) {
-      const oldest = this._logInPage.shift() as ILogEntry;
-      this._logChars -= oldest.chars;
-      this._blocks -= oldest.blocks.length;
-      for (const block of oldest.blocks) {
-        this._log.removeChild(block.parentNode as Node);
-      }
-      this.model.detail.forgetBefore(this._logInPage[0].start);
-    }
-  }
-
-  private _prepend(piece: ILogPiece): void {
-    const log = this._log;
-    const entry = this._entry(piece);
-    const height = log.scrollHeight;
-    const first = log.firstChild;
-    for (const block of entry.blocks) {
-      log.insertBefore(block.parentNode as Node, first);
-    }
-    this._logInPage.unshift(entry);
-    this._logChars += entry.chars;
-    this._blocks += entry.blocks.length;
-    log.scrollTop += log.scrollHeight - height;    // the lines read stay where they were
-  }
-
-  /**
-   * A piece as blocks of at most LOG_BLOCK_CHARS, cut at lines: blocks out of view are not
-   * laid out (CSS content-visibility), so a 1 MB window costs the page one screen of layout.
-   */
-  private _entry(piece: ILogPiece): ILogEntry {
-    const blocks: Text[] = [];
-    const text = piece.text;
-    for (let at = 0; at < text.length;) {
-      let end = Math.min(text.length, at + LOG_BLOCK_CHARS);
-      if (end < text.length) {
-        const newline = text.lastIndexOf('\n', end - 1);
-        end = newline > at ? newline + 1 : end;
-      }
-      const node = document.createTextNode(text.slice(at, end));
-      h('span', { className: 'aml-LogBlock' }).appendChild(node);
-      blocks.push(node);
-      at = end;
-    }
-    return { blocks, chars: text.length, start: piece.start, earlier: piece.atStart };
-  }
-
   private _body: HTMLElement;
-  private _earlier = h('button', {
-    className: 'aml-LoadEarlier aml-Small', hidden: true,
-    onclick: () => void this.model.detail.loadEarlier().catch(e => this.model.fail(e))
-  }, 'Load earlier');
+  private _logView = new LogView(this.model.detail, e => this.model.fail(e));
   private _header = new Rendered(h('div', { className: 'aml-DetailHeaderArea' }));
   private _notes = new Rendered(h('div', { className: 'aml-DetailNotes' }));
   private _facts = new Rendered(h('div', { className: 'aml-DetailFacts' }));
   private _metrics = new Rendered(h('div', { className: 'aml-DetailMetrics' }));
   private _environment = new Rendered(h('div', { className: 'aml-DetailEnvironment' }));
   private _outputs = new Rendered(h('div', { className: 'aml-DetailOutputs' }));
-  private _log = h('pre', { className: 'aml-Log' });
-  private _logInPage: ILogEntry[] = [];
-  private _blocks = 0;
-  private _logChars = 0;
   private _shownRun: string | null = null;
 }

@@ -5,9 +5,8 @@ import { h, replaceChildren } from '../dom';
 import { requestAPI } from '../handler';
 import { RunsModel } from '../model';
 import { ITableRow, RunsTableModel } from '../tableModel';
-import { ALL_STATUSES, IRun } from '../tokens';
-import { RunDetailView } from './runDetail';
-import { runName, RunsGrid } from './runsGrid';
+import { ALL_STATUSES } from '../tokens';
+import { RunsGrid } from './runsGrid';
 import { Rendered } from './rendered';
 
 /** Pause after the last keystroke in "Filter runs" before the server is asked. */
@@ -162,43 +161,6 @@ export class RunsPage extends Panel {
   private _target = h('select', { className: 'aml-TableTarget jp-mod-styled', 'aria-label': 'Target filter' }) as HTMLSelectElement;
   private _count = new Rendered(h('span', { className: 'aml-TableCountArea', 'aria-live': 'polite' }));
   private _error = new Rendered(h('div', { className: 'aml-TableError' }));
-}
-
-/**
- * A run's page in the main area: its name as the heading and the run's detail (the same
- * component the sidebar shows), over a model of its own, so several runs stay open side by
- * side and each follows its log while it is live.
- */
-export class RunPage extends Panel {
-  constructor(run: IRun, projectPath: string) {
-    super();
-    this.addClass('aml-RunPage');
-    this.id = runPageId(run.run_id);
-    this.title.label = runName(run);
-    this.title.caption = run.run_id;
-    this.title.closable = true;
-    const model = this._model = new RunsModel();
-    model.folder = projectPath;
-    model.runs.update(run);
-    const heading = new Widget({ node: h('h2', { className: 'aml-RunPageName' }, runName(run)) });
-    this.addWidget(heading);
-    this.addWidget(new RunDetailView(model));
-    model.detail.changed.connect(() => {
-      if (!model.detail.runId && !this.isDisposed && !this._closing) {
-        this.close();                              // its "×" closes the page
-      }
-    });
-    model.detail.open(run.run_id);
-  }
-
-  dispose(): void {
-    this._closing = true;
-    this._model.dispose();
-    super.dispose();
-  }
-
-  private _model: RunsModel;
-  private _closing = false;
 }
 
 export function runPageId(runId: string): string {

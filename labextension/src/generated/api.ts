@@ -676,7 +676,8 @@ export interface BlobsMissingJson {
   missing: string[];
 }
 
-export interface SnapshotFileJson {
+/** One file of a snapshot a member uploads: its content by hash, and its mode. */
+export interface UploadedFileJson {
   /** its blob, uploaded with PUT workspace/blobs/SHA */
   sha256: string;
   /** 0o755 if executable, else 0o644 */
@@ -686,7 +687,7 @@ export interface SnapshotFileJson {
 /** REST `POST workspace/projects/NAME/snapshot` (contributors): make the server's project NAME hold exactly these files (not its `.aml/`, targets or link), then submit in it. */
 export interface SnapshotRequest {
   /** every file of the snapshot by relative posix path */
-  files: Record<string, SnapshotFileJson>;
+  files: Record<string, UploadedFileJson>;
   /** its script relative to the project */
   submit?: SubmitRequest;
 }
@@ -701,4 +702,27 @@ export interface SnapshotResultJson {
   removed: number;
   /** the run submitted, when the request asked for one */
   run: RunJson | null;
+}
+
+/** One file of a run's snapshot (the project as the run got it). */
+export interface SnapshotFileJson {
+  /** relative to the project, '/'-separated */
+  path: string;
+  size: number;
+  /** 0o755 or 0o644 (only the exec bit is kept) */
+  mode: number;
+}
+
+/** REST `GET runs/<id>/snapshot`: the files of the run's snapshot manifest (the copy the history keeps), the first `limit` by path; `kept` false when the history has none. */
+export interface SnapshotJson {
+  run_id: string;
+  digest: string | null;
+  kept: boolean;
+  files: SnapshotFileJson[];
+  /** files in the manifest */
+  total: number;
+  /** their bytes */
+  total_size: number;
+  /** files the snapshot skipped, and why */
+  warnings: string[];
 }
