@@ -396,6 +396,7 @@ def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
             detach_stdio(run_dir)
             if from_client:
                 import gc
+                gc.freeze()                  # the client's objects: never scanned, never copied
                 gc.enable()                  # the client may have paused it for its start-up
             code = _supervise(run_dir, spec, ready_w)
         finally:
