@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is not None:
         return _run(list(argv))
     gc.disable()
+    if sys.argv[1:3] == ["experiment", "submit"]:
+        # its run's supervisor and interpreter start now, beside this command's start-up
+        from aml_magic.frontends.cli import ahead   # the agent's modules: for this verb only
+        ahead.start(sys.argv[1:])
     try:
         code = _run(sys.argv[1:], program=True)
     finally:
