@@ -87,12 +87,19 @@ def take() -> _Handed | None:
 
 
 def _cache_folder(argv: list[str]) -> Path | None:
-    """The private cache folder of the project the command runs in (the nearest folder with
-    ``aml_config/`` at or above the working folder); None with ``-p``/``--project`` (not worth
-    parsing before the parser does) or outside a project."""
-    if any(a in ("-p", "--project") or a.startswith("--project=") for a in argv):
-        return None
+    """The private cache folder of the project the command runs in: the nearest folder with
+    ``aml_config/`` at or above ``--project`` or else the working folder (as
+    ``find_project``); None outside a project. Only a hint: a wrong folder only means no
+    guess."""
     here = os.getcwd()
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--project" and i + 1 < len(argv):
+            here = os.path.join(here, argv[i + 1])
+        elif arg.startswith("--project="):
+            here = os.path.join(here, arg.partition("=")[2])
+    here = os.path.abspath(here)
     while True:
         if os.path.isdir(os.path.join(here, CONFIG_DIR)):
             return project_cache(here, create=True)
