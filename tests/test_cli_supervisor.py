@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aml_magic.service.workspace import Workspace
 from tests._project import aml, write
+from tests._wait import wait_until
 
 PROBE = """\
     import json, os, sys
@@ -78,3 +79,33 @@ def test_a_repeated_submit_runs_in_the_interpreter_started_beside_the_command(
     # the process's command line names the waiting file), the first in one started for it
     assert first["own_cmdline"][1:3] == ["probe.py", "x"], first  # type: ignore[index]
     assert str(second["own_cmdline"][1]).endswith("_prestart.py"), second  # type: ignore[index]
+
+
+def _processes_marked(mark: str) -> list[int]:
+    """The processes whose environment holds ``AML_TEST_MARK=mark``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if f"AML_TEST_MARK={mark}".encode() in handle.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue                    # gone meanwhile, or not ours to read
+    return found
+
+
+def test_the_supervisor_forked_ahead_exits_with_its_interpreter_when_no_run_takes_it(
+        project: Path) -> None:
+    # Given submits that never hand a run to the supervisor forked at the command's start
+    # (an error before the launch; a sweep, whose children are started by its driver)
+    write(project, "probe.py", "print('ran')\n")
+    mark = os.urandom(8).hex()
+    env = dict(os.environ, AML_TEST_MARK=mark)
+    failed = aml("experiment", "submit", "-c", "nosuch", "probe.py", cwd=project, check=False,
+                 env=env)
+    assert failed.returncode == 2 and "no run configuration 'nosuch'" in failed.stderr
+    aml("experiment", "submit", "-c", "local", "probe.py", "--sweep", "x=1", "--wait",
+        cwd=project, env=env)
+    # Then neither it nor the interpreter it started is left behind
+    wait_until(lambda: not _processes_marked(mark), 30,
+               "the unused supervisor and its interpreter to exit")

@@ -365,8 +365,13 @@ def fork_launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> bytes:
     either way. Returns the answer ``launch`` prints, or b"" when the supervisor stopped before
     recording the run (see RUN_DIR/agent.log); a bad spec raises ``SpecError``."""
     run_dir = os.path.abspath(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    spec = parse_spec(raw_spec, run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        spec = parse_spec(raw_spec, run_dir)
+    except BaseException:
+        if ahead is not None:      # not needed: it and its interpreter exit
+            ahead.cancel()
+        raise
     ready_r = -1
     if ahead is not None:
         try:
