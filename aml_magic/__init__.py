@@ -26,10 +26,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def __getattr__(name: str) -> Any:
     # The service loads on first use, so that `import aml_magic` stays light.
-    if name == "Workspace":
-        from aml_magic.service.workspace import Workspace   # the service, on first use
-        return Workspace
-    if name == "Run":
-        from aml_magic.service.run import Run   # the service, on first use
-        return Run
+    if name in ("Workspace", "Run"):
+        from aml_magic.service import run, workspace   # the service, on first use
+        return workspace.Workspace if name == "Workspace" else run.Run
     raise AttributeError(f"module 'aml_magic' has no attribute {name!r}")

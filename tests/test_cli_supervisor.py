@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aml_magic.service.workspace import Workspace
 from tests._project import aml, write
+from tests._wait import wait_until
 
 PROBE = """\
     import json, os, sys
@@ -48,3 +49,63 @@ def test_the_cli_forks_the_supervisor_and_it_holds_none_of_the_commands_files(
     # (forked from the command: its command line is the command's, not supervisor.py's)
     assert "experiment" in cli["parent_cmdline"], cli["parent_cmdline"]  # type: ignore[operator]
     assert any(a.endswith("supervisor.py") for a in api["parent_cmdline"]), api  # type: ignore[attr-defined]
+
+
+SELF_PROBE = """\
+    import json, os, sys
+    own = open("/proc/self/cmdline").read().split("\\0")
+    print(json.dumps({"argv": sys.argv, "cwd": os.path.basename(os.getcwd()),
+                      "env": os.environ.get("EXAMPLE_ENV_VAR"), "main": __name__,
+                      "file": os.path.basename(__file__), "own_cmdline": own}))
+    """
+
+
+def test_a_repeated_submit_runs_in_the_interpreter_started_beside_the_command(
+        project: Path) -> None:
+    # Given a script reporting what it sees of its own process
+    write(project, "probe.py", SELF_PROBE)
+    submit = ("experiment", "submit", "-c", "local", "probe.py", "x", "--wait")
+    # When the same command runs twice (the first remembers the variables its run
+    # configuration declares, so the second starts the run's interpreter with them at its
+    # own start: frontends/cli/ahead.py)
+    first = _probe(aml(*submit, cwd=project).stdout)
+    second = _probe(aml(*submit, cwd=project).stdout)
+    # Then both runs saw what `python probe.py x` sees, declared variable included
+    seen = ("argv", "cwd", "env", "main", "file")
+    assert {k: first[k] for k in seen} == {k: second[k] for k in seen} == {
+        "argv": ["probe.py", "x"], "cwd": "work", "env": "Example Value", "main": "__main__",
+        "file": "probe.py"}
+    # and the second ran in the interpreter started ahead (its documented visible difference:
+    # the process's command line names the waiting file), the first in one started for it
+    assert first["own_cmdline"][1:3] == ["probe.py", "x"], first  # type: ignore[index]
+    assert str(second["own_cmdline"][1]).endswith("_prestart.py"), second  # type: ignore[index]
+
+
+def _processes_marked(mark: str) -> list[int]:
+    """The processes whose environment holds ``AML_TEST_MARK=mark``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if f"AML_TEST_MARK={mark}".encode() in handle.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue                    # gone meanwhile, or not ours to read
+    return found
+
+
+def test_the_supervisor_forked_ahead_exits_with_its_interpreter_when_no_run_takes_it(
+        project: Path) -> None:
+    # Given submits that never hand a run to the supervisor forked at the command's start
+    # (an error before the launch; a sweep, whose children are started by its driver)
+    write(project, "probe.py", "print('ran')\n")
+    mark = os.urandom(8).hex()
+    env = dict(os.environ, AML_TEST_MARK=mark)
+    failed = aml("experiment", "submit", "-c", "nosuch", "probe.py", cwd=project, check=False,
+                 env=env)
+    assert failed.returncode == 2 and "no run configuration 'nosuch'" in failed.stderr
+    aml("experiment", "submit", "-c", "local", "probe.py", "--sweep", "x=1", "--wait",
+        cwd=project, env=env)
+    # Then neither it nor the interpreter it started is left behind
+    wait_until(lambda: not _processes_marked(mark), 30,
+               "the unused supervisor and its interpreter to exit")

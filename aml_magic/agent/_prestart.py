@@ -162,10 +162,12 @@ class Ahead:
 
 
 def fork_ahead(agent_dir: str,
-               supervise: "Callable[[str, bytes, int, Optional[Prestarted]], int]") -> Ahead:
+               supervise: "Callable[[str, bytes, int, Optional[Prestarted]], int]",
+               close_fds: bool = False) -> Ahead:
     """Fork the detached supervisor now (own session, double fork), with the run's
     interpreter waiting beside it; it reads its run folder and spec from the returned
-    ``Ahead`` and exits quietly at end of input."""
+    ``Ahead`` and exits quietly at end of input. ``close_fds``: forked from a client process,
+    whose inherited descriptors neither it nor the run may hold."""
     request_r, request_w = os.pipe()
     ready_r, ready_w = os.pipe()
     pid = os.fork()
@@ -181,6 +183,8 @@ def fork_ahead(agent_dir: str,
             null = os.open(os.devnull, os.O_RDWR)  # the launcher's pipes: never held
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
+            if close_fds:
+                _close_fds_but(request_r, ready_w)
             pre: "Optional[Prestarted]" = None
             try:
                 pre = prestart(sys.executable, startup_env(agent_dir, guess))
@@ -206,6 +210,15 @@ def fork_ahead(agent_dir: str,
     os.close(ready_w)
     os.waitpid(pid, 0)
     return Ahead(request_w, ready_r)
+
+
+def _close_fds_but(*keep: int) -> None:
+    """Close every descriptor above stderr but ``keep``."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 # ---------------------------------------------------------------- the waiting interpreter

@@ -357,16 +357,29 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
     return _answer(_fork_detached(run_dir, spec, from_client=False), run_dir)
 
 
-def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
+def fork_launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> bytes:
     """``launch`` for a one-shot client process that imported this module (the ``aml``
-    command): the detached supervisor is forked from the client itself, so no interpreter
-    starts for it. The client must have one thread. Returns the answer ``launch`` prints, or
-    b"" when the supervisor stopped before recording the run (see RUN_DIR/agent.log); a bad
-    spec raises ``SpecError``."""
+    command): the detached supervisor is the one ``fork_ahead_client`` forked at the client's
+    start (``ahead``, its interpreter for the run already started), else it is forked from the
+    client now (which must then have one thread); no interpreter starts for the supervisor
+    either way. Returns the answer ``launch`` prints, or b"" when the supervisor stopped before
+    recording the run (see RUN_DIR/agent.log); a bad spec raises ``SpecError``."""
     run_dir = os.path.abspath(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    spec = parse_spec(raw_spec, run_dir)
-    ready_r = _fork_detached(run_dir, spec, from_client=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        spec = parse_spec(raw_spec, run_dir)
+    except BaseException:
+        if ahead is not None:      # not needed: it and its interpreter exit
+            ahead.cancel()
+        raise
+    ready_r = -1
+    if ahead is not None:
+        try:
+            ready_r = ahead.send(run_dir, raw_spec)
+        except OSError:            # the supervisor forked ahead is gone: fork one now
+            ahead.cancel()
+    if ready_r < 0:
+        ready_r = _fork_detached(run_dir, spec, from_client=True)
     chunks = []
     while True:
         chunk = os.read(ready_r, 4096)
@@ -375,6 +388,26 @@ def fork_launch(run_dir: str, raw_spec: bytes) -> bytes:
         chunks.append(chunk)
     os.close(ready_r)
     return b"".join(chunks)
+
+
+def fork_ahead_client() -> Any:
+    """A one-shot client's (``aml experiment submit``) detached supervisor, forked at its start
+    while the process is still small, with the run's interpreter starting beside it
+    (``_prestart``): that start-up overlaps the client's own imports and work. Returns the
+    ``_prestart.Ahead`` to hand to ``fork_launch``; unused, closing it (or the client's exit)
+    makes both exit."""
+    return fork_ahead(os.path.dirname(os.path.abspath(__file__)), _supervise_ahead_client,
+                      close_fds=True)
+
+
+def _supervise_ahead_client(run_dir: str, raw_spec: bytes, ready_fd: int,
+                            prestarted: Prestarted | None) -> int:
+    """``_supervise_ahead`` in a supervisor forked from a client that paused its garbage
+    collector for its start-up: resumed, the client's objects frozen (never scanned)."""
+    import gc
+    gc.freeze()
+    gc.enable()
+    return _supervise_ahead(run_dir, raw_spec, ready_fd, prestarted)
 
 
 def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
@@ -396,6 +429,7 @@ def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
             detach_stdio(run_dir)
             if from_client:
                 import gc
+                gc.freeze()                  # the client's objects: never scanned, never copied
                 gc.enable()                  # the client may have paused it for its start-up
             code = _supervise(run_dir, spec, ready_w)
         finally:

@@ -39,28 +39,35 @@ class ForeignFolders(TargetError):
 
 def orphaned_reason(config: ProjectConfig, record: RunRecord) -> str | None:
     """Why ``record``'s target cannot be used for it, or None when it can (or it has none)."""
+    return _orphaned(config, record)[0]
+
+
+def _orphaned(config: ProjectConfig,
+              record: RunRecord) -> tuple[str | None, ComputeTarget | None]:
+    """``orphaned_reason``, and the target it loaded to tell (None when it loaded none)."""
     if record.kind in _WITHOUT_TARGET:
-        return None
+        return None, None
     name = record.target if record.target.isprintable() else repr(record.target)
     if record.target not in config.compute_names():
         return (f"run {record.run_id} is orphaned: its target '{name}' is not in "
                 f"{config.config_dir} any more; nothing is read from or sent to it (attach "
-                f"'{name}' again to follow the run)")
+                f"'{name}' again to follow the run)"), None
     compute = config.compute(record.target)
     if compute.type != record.target_type:
         shown = record.target_type if record.target_type.isprintable() else "different"
         return (f"run {record.run_id} is orphaned: it ran on a {shown} target and "
                 f"'{name}' is now a {compute.type} target; nothing is read from or "
-                "sent to it")
-    return None
+                "sent to it"), compute
+    return None, compute
 
 
 def compute_of_record(config: ProjectConfig, record: RunRecord) -> ComputeTarget:
-    """The run's target as ``aml_config/`` defines it now; ``RunOrphaned`` when it cannot."""
-    reason = orphaned_reason(config, record)
+    """The run's target as ``aml_config/`` defines it now (its file read once);
+    ``RunOrphaned`` when it cannot."""
+    reason, compute = _orphaned(config, record)
     if reason is not None:
         raise RunOrphaned(reason)
-    return config.compute(record.target)
+    return compute if compute is not None else config.compute(record.target)
 
 
 def refused_paths(compute: ComputeTarget, record: RunRecord, run_folder: Path,

@@ -43,6 +43,7 @@ from aml_magic.targets.base import Dependencies, Launched, LaunchRequest, Prepar
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any, Mapping, Sequence
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.history.store import RunStore
@@ -147,15 +148,11 @@ class Workspace:
 
         Options are those of ``aml computetarget attach`` (address, username, password,
         use_key, key_file, host_key_fingerprint, trust_new_host_key, base_image, ...)."""
-        # attach loads the SSH binding and host key modules: not at import, where every
-        # `aml experiment submit` would pay for them (~2 % of its start)
-        from aml_magic.service.attach import attach_target
-        return attach_target(self, type_name, name, **options)
+        return _attach_module().attach_target(self, type_name, name, **options)
 
     def bind_login(self, compute: ComputeTarget) -> None:
         """Bind the target's stored login secret to the host its file names (see attach)."""
-        from aml_magic.service.attach import bind_login   # see attach()
-        bind_login(self, compute)
+        _attach_module().bind_login(self, compute)
 
     def detach(self, name: str) -> None:
         """Remove ``<name>.compute`` and ``<name>.runconfig`` (as Workbench did) and the secrets
@@ -521,3 +518,11 @@ class Workspace:
         if refused:
             raise ForeignFolders(refused)
         return self.target_for(compute)
+
+
+def _attach_module() -> ModuleType:
+    """``service.attach``, for ``attach`` and ``bind_login`` only."""
+    # attach loads the SSH binding and host key modules: not at import, where every
+    # `aml experiment submit` would pay for them (~2 % of its start)
+    from aml_magic.service import attach
+    return attach

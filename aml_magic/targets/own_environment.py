@@ -4,6 +4,7 @@ Light on purpose: the local target imports it on every submit, the build code on
 environment is needed."""
 from __future__ import annotations
 
+from aml_magic.domain.runfolder.build_log import BuildLog
 from aml_magic.targets.base import PrepareResult
 
 TYPE_CHECKING = False
@@ -51,7 +52,6 @@ class OwnEnvironment:
     def submit(self, request: LaunchRequest) -> Launched:
         if not self.builds_own_environment:
             return super().submit(request)              # type: ignore[misc]
-        from aml_magic.domain.runfolder.build_log import BuildLog   # managed runs only
         rc = request.runconfig
         with BuildLog(request.run_folder, request.on_progress) as on_build:   # kept with the run
             env = self.own_environment(rc, request.dependencies,

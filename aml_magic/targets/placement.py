@@ -31,6 +31,7 @@ from aml_magic.targets.base import AgentStarted, TargetState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
     from aml_magic.domain.config import ComputeTarget, RunConfiguration
     from aml_magic.domain.secrets import SecretStore
 
@@ -42,15 +43,28 @@ PROJECT_INTERPRETER = frozenset({"python", "python3"})
 #: Set by a one-shot program (``aml experiment submit``, ``fork_supervisors``): a local run's
 #: supervisor is forked from it instead of started as an interpreter of its own.
 _FORK_SUPERVISORS = False
+#: The supervisor that program forked at its start (``agent._supervisor.fork_ahead_client``),
+#: for its first local run.
+_AHEAD: Any = None
 
 
-def fork_supervisors() -> None:
+def fork_supervisors(ahead: Any = None) -> None:
     """This process ends with its command: the detached supervisor of a local run may be a
     fork of it (one interpreter start less per submit; the supervisor then holds a copy of
-    this process's memory for as long as the run lives). Only while it has one thread and the
-    run's interpreter is this one."""
-    global _FORK_SUPERVISORS
+    this process's memory for as long as the run lives), or ``ahead``, the one it forked at its
+    start (``frontends/cli/ahead.py``). Only while it has one thread and the run's interpreter
+    is this one."""
+    global _FORK_SUPERVISORS, _AHEAD
     _FORK_SUPERVISORS = True
+    _AHEAD = ahead
+
+
+def discard_ahead() -> None:
+    """Close the supervisor forked ahead unless a run took it (it and its interpreter exit)."""
+    global _AHEAD
+    ahead, _AHEAD = _AHEAD, None
+    if ahead is not None:
+        ahead.cancel()
 
 
 class Placement(ABC):
@@ -221,7 +235,9 @@ class LocalPlacement(Placement):
         """``start_agent`` in a one-shot process (``fork_supervisors``): sync, then fork the
         detached supervisor from this process."""
         self.sync(request)
-        out = fork_launch(run_dir, spec)
+        global _AHEAD
+        ahead, _AHEAD = _AHEAD, None
+        out = fork_launch(run_dir, spec, ahead)
         answer = parse_launch_answer(
             self.compute.name, CommandResult(0 if out else 1, out, b"" if out else (
                 f"the supervisor stopped before recording the run; see {run_dir}/agent.log"

@@ -144,11 +144,14 @@ def migrate(conn: sqlite3.Connection, *, db_path: str) -> None:
         conn.execute("PRAGMA user_version = %d" % (index + 1))
 
 
-def preflight(db_path: Path, runs_dir: Path | None) -> None:
+def preflight(db_path: Path, runs_dir: Path | None, *,
+              keep_open: bool = False) -> sqlite3.Connection | None:
     """Refuse, read-only and before anything is written to it, a history file that is not a
     run history (another program's SQLite database, garbage), and a missing or empty one
     while run folders exist (the history was lost: repair rebuilds it; starting a new one
-    would hide those runs)."""
+    would hide those runs). ``keep_open``: return the read-only connection (None for a new
+    history) for the caller to close once its own is open: the first connection to a WAL
+    database reads the whole log to index it, and the next one then need not."""
     try:
         size = db_path.stat().st_size
     except FileNotFoundError:
@@ -157,7 +160,7 @@ def preflight(db_path: Path, runs_dir: Path | None) -> None:
         if runs_dir is not None and runs_dir.is_dir() and any(runs_dir.iterdir()):
             raise HistoryDamaged(str(db_path), "it is missing or empty, but run folders exist "
                                  f"in {runs_dir}")
-        return
+        return None
     try:
         conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
@@ -167,15 +170,22 @@ def preflight(db_path: Path, runs_dir: Path | None) -> None:
         names = {str(row[0]) for row in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     except sqlite3.DatabaseError as exc:
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-            return                  # a writer is migrating it right now: it is ours
-        raise HistoryDamaged(str(db_path), str(exc)) from None
-    finally:
         conn.close()
+        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+            return None             # a writer is migrating it right now: it is ours
+        raise HistoryDamaged(str(db_path), str(exc)) from None
+    except BaseException:
+        conn.close()
+        raise
     foreign = names - {"runs", "transitions", "metrics", "artifacts"}
     if (version == 0 and names) or (foreign and "runs" not in names):
+        conn.close()
         raise HistoryDamaged(str(db_path), "an SQLite database of something else: it holds "
                              f"{', '.join(sorted(names)[:5])} and no run history")
+    if keep_open:
+        return conn
+    conn.close()
+    return None
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

@@ -89,10 +89,15 @@ class RunStore:
         self.runs_dir = self.aml_dir / "runs"
         private_dir(self.aml_dir)
         self.db_path = self.aml_dir / "history.db"
-        schema.preflight(self.db_path, None if rebuilding else self.runs_dir)
-        private_files(self.db_path)
-        self._db = Database(self.db_path, retry_seconds=retry_seconds)
-        self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
+        checked = schema.preflight(self.db_path, None if rebuilding else self.runs_dir,
+                                   keep_open=True)
+        try:
+            private_files(self.db_path)
+            self._db = Database(self.db_path, retry_seconds=retry_seconds)
+            self._db.write(lambda conn: schema.migrate(conn, db_path=str(self.db_path)))
+        finally:
+            if checked is not None:     # open until ours is: SQLite indexed its log once
+                checked.close()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

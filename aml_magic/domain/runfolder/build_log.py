@@ -10,10 +10,14 @@ afterwards. A build that fails half way leaves the lines it printed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
 
 from aml_magic.domain.nofollow import read_tail_nofollow
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing stays off the CLI's submit path (the local target imports this)
+    from typing import IO
 
 BUILD_LOG = "build.log"
 #: How much of the end of build.log a snapshot reads (a build prints a few thousand lines).

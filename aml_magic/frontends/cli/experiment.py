@@ -16,7 +16,8 @@ from aml_magic.frontends.cli.common import (
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
-from aml_magic.targets.placement import fork_supervisors
+from aml_magic.frontends.cli import ahead
+from aml_magic.targets.placement import discard_ahead, fork_supervisors
 
 
 VERBS = ("submit", "prepare", "cancel")
@@ -64,7 +65,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
         ("spark_dependencies_file", args.spark_dependencies)) if value}
     if args.program:                    # a one-shot process: a local run's supervisor is forked
-        fork_supervisors()
+        fork_supervisors(ahead.take())  # (at its start: main)
     ws = Workspace(args.project)
     for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
                         ("-s/--spark-dependencies", args.spark_dependencies)):
@@ -72,10 +73,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
             raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
                            "is relative to the project)")
     if args.sweep:
+        discard_ahead()
         return _submit_sweep(ws, args, overrides)
-    run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
-                    on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
-                    on_progress=_progress, allow_unsafe_container=args.allow_unsafe_container)
+    try:
+        run = ws.submit(args.run_configuration, args.script, args.args, overrides=overrides,
+                        on_warning=lambda text: print(f"aml: warning: {text}", file=sys.stderr),
+                        on_progress=_progress, allow_unsafe_container=args.allow_unsafe_container)
+    finally:
+        discard_ahead()                 # another target or interpreter did not take it
     python = run.record.target_state.python       # as the agent found it; as history info
     if args.async_ and not args.wait:
         if python:

@@ -49,11 +49,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is not None:
         return _run(list(argv))
     gc.disable()
+    _skip_empty_translation_lookups()
+    if sys.argv[1:3] == ["experiment", "submit"]:
+        # its run's supervisor and interpreter start now, beside this command's start-up
+        from aml_magic.frontends.cli import ahead   # the agent's modules: for this verb only
+        ahead.start(sys.argv[1:])
     try:
         code = _run(sys.argv[1:], program=True)
     finally:
         settle_memory()
     return _end(code)
+
+
+def _skip_empty_translation_lookups() -> None:
+    """argparse looks up a translation of each of its messages (gettext's current domain),
+    and the first lookup imports ``locale`` (~3 ms of every command). Where that domain's
+    catalog folder does not exist, no translation can be found, whatever the language: the
+    aml program then skips the lookups, with the result gettext would give (the message
+    itself; ngettext's singular or plural)."""
+    import argparse
+    import gettext
+    if os.path.isdir(gettext.bindtextdomain(gettext.textdomain())):
+        return
+    argparse._ = _untranslated                  # type: ignore[attr-defined]
+    argparse.ngettext = _untranslated_n         # type: ignore[attr-defined]
+
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_n(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
 
 
 def _end(code: int) -> int:

@@ -9,6 +9,8 @@ import glob
 import os
 
 from ._engine import pandas
+from .datasource import load_datasource
+from .package import run as run_package
 from ._errors import DataPrepError
 
 
@@ -114,13 +116,10 @@ def _sniff(name):
 def auto_read(path, **_ignored):
     """A file read by its kind: ``.dprep``/``.dsource`` packages, Excel, Parquet, JSON, or
     delimited text with the separator and header line detected."""
-    # late: package and datasource import this module (a cycle at module level)
-    from .datasource import load_datasource
-    from .package import run
     name = str(path)
     lower = name.lower()
     if lower.endswith(".dprep"):
-        return run(name, dataflow_idx=0)
+        return run_package(name, dataflow_idx=0)
     if lower.endswith(".dsource"):
         return load_datasource(name)
     if lower.endswith((".xlsx", ".xlsm", ".xls")):
