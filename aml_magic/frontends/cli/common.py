@@ -3,7 +3,6 @@ garbage collector pause ``main`` starts with. Imports no more than the configura
 from __future__ import annotations
 
 import argparse
-import gc
 from pathlib import Path
 
 from aml_magic.domain.config import ProjectConfig, find_project
@@ -48,32 +47,25 @@ def workspace(args: argparse.Namespace) -> Workspace:
     return Workspace(getattr(args, "project", None))
 
 
-def linked_project(args: argparse.Namespace) -> Any:
-    """The command's project (a ``LinkedProject``) when it is linked to a workspace, whose
-    submit and run verbs then go through the server; None (cheaply) when it is not."""
+def through_workspace(args: argparse.Namespace, verb: str) -> int | None:
+    """In a project linked to a workspace, VERB (a function of ``cli/team_runs``) run through
+    the server as the logged-in member, and its exit code; None (one ``stat``) when the
+    project is not linked: the personal verb then runs, offline, as before."""
     root = project_root(args)
     if not (root / "aml_config" / "workspace.yml").is_file():
         return None
-    from aml_magic.service.team.remote import linked_project as linked
-    return linked(root)
+    # the workspace client (urllib, ssl) loads only in a linked project: personal verbs skip it
+    from aml_magic.frontends.cli import team_runs
+    return int(getattr(team_runs, verb)(args, team_runs.remote.linked_project(root)))
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """``aml experiment cancel -r RUN_ID`` and ``aml run cancel RUN_ID``."""
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.service.team import remote
-        answer = remote.cancel(remote.client_for(linked), linked, args.run_id)
-        print(f"run {answer['run_id']}: {answer['status']}")
-        return 0
+    if (code := through_workspace(args, "cancel")) is not None:
+        return code
     run = workspace(args).run(args.run_id)
     status = run.cancel()
     print(f"run {run.id}: {status.value}")
     return 0
 
 
-def settle_memory() -> None:
-    """Before waiting or streaming for long: resume garbage collection, skipping what start-up
-    created (frozen: it lives until exit anyway). Only where ``main`` paused it."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()

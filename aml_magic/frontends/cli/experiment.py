@@ -10,9 +10,8 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import (
-    builds, cmd_cancel, linked_project, settle_memory, verbs
-)
+from aml_magic.frontends.cli.common import builds, cmd_cancel, through_workspace, verbs
+from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
@@ -58,9 +57,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not args.run_configuration:
         raise AmlError("experiment submit: -c/--run-configuration NAME is required "
                        "(see `aml runconfiguration list`)")
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.submit(args, linked)
+    if (code := through_workspace(args, "submit")) is not None:
+        return code
     overrides = {field: value for field, value in (
         ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
         ("spark_dependencies_file", args.spark_dependencies)) if value}

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import settle_memory
+from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
 from aml_magic.frontends.termsafe import guard
 

@@ -7,7 +7,8 @@ import time
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import cmd_cancel, linked_project, settle_memory, verbs
+from aml_magic.frontends.cli.common import cmd_cancel, through_workspace, verbs
+from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
@@ -41,9 +42,8 @@ def add_run(group: argparse.ArgumentParser, verb: str | None = None) -> None:
 
 
 def cmd_run_list(args: argparse.Namespace) -> int:
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.run_list(args, linked)
+    if (code := through_workspace(args, "run_list")) is not None:
+        return code
     ws = Workspace(args.project)
     ws.reconcile_active()
     records = [r.record for r in ws.runs(status=args.status, target=args.target,
@@ -53,9 +53,8 @@ def cmd_run_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.run_show(args, linked)
+    if (code := through_workspace(args, "run_show")) is not None:
+        return code
     run = Workspace(args.project).run(args.run_id)
     record = run.refresh()
     build_log = run.folder / "build.log"      # the environment build its submit triggered
@@ -68,9 +67,8 @@ def cmd_run_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run_logs(args: argparse.Namespace) -> int:
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.run_logs(args, linked)
+    if (code := through_workspace(args, "run_logs")) is not None:
+        return code
     run = Workspace(args.project).run(args.run_id)
     write = terminal_writer(sys.stdout)
     build = run.folder / "build.log"      # the environment build this run's submit triggered
@@ -95,9 +93,8 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_run_wait(args: argparse.Namespace) -> int:
-    if (linked := linked_project(args)) is not None:        # through the workspace server
-        from aml_magic.frontends.cli import team_runs
-        return team_runs.run_wait(args, linked)
+    if (code := through_workspace(args, "run_wait")) is not None:
+        return code
     run = Workspace(args.project).run(args.run_id)
     settle_memory()
     start = time.monotonic()

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aml_magic.errors import AmlError
-from aml_magic.frontends.cli.common import settle_memory
+from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
@@ -105,3 +105,10 @@ def run_wait(args: argparse.Namespace, project: LinkedProject) -> int:
     detail = remote.wait(remote.client_for(project), project, args.run_id, args.timeout)
     print(f"run {detail['run_id']}: {detail['status']} after {time.monotonic() - start:.1f} s")
     return 0 if detail["status"] == "Completed" else 1
+
+
+def cancel(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml run cancel`` / ``aml experiment cancel -r`` through the workspace."""
+    answer = remote.cancel(remote.client_for(project), project, args.run_id)
+    print(f"run {answer['run_id']}: {answer['status']}")
+    return 0

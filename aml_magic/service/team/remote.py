@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 from aml_magic.domain.config import find_project
 from aml_magic.domain.digest import sha256
+from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.errors import AmlError
 from aml_magic.service.team import login as team_login
@@ -168,7 +169,6 @@ def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[
 def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
          timeout: float | None, poll: float = 0.5) -> dict[str, Any]:
     """The run's detail once it has ended, or when TIMEOUT seconds have passed."""
-    from aml_magic.domain.history.status import RunStatus   # the history's package: late
     end = None if timeout is None else time.monotonic() + timeout
     while True:
         detail = run(client, linked, run_id)
