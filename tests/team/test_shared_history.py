@@ -121,6 +121,8 @@ def test_a_submit_is_recorded_and_mirrored_and_a_reader_downloads_its_output(
                 members["rex"])[1]
     assert run_id in page["values"] and page["values"][run_id] == 0.25
     assert next(r for r in page["runs"] if r["run_id"] == run_id)["owner"] == "bob"
+    status, answer = http(team_server, "/aml/api/workspace/runs?sort=loss", members["rex"])
+    assert status == 400 and "'sort' must be" in answer["message"]
     # When rex (a reader) downloads bob's output through the API
     outputs = http(team_server, f"/aml/api/runs/{run_id}/outputs?project=shared",
                    members["rex"])[1]["outputs"]
