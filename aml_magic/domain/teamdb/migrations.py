@@ -121,7 +121,7 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
     # Number 3 belongs to the key store (branch team-keystore); this placeholder holds its
     # place until that branch lands, when its migration replaces this entry.
     ("reserved: the key store", ()),
-    ("the latest numeric value of each metric, kept by a trigger, for listings sorted by it", (
+    ("metric_latest (each metric's latest number, kept by a trigger); run_owners by run", (
         # One row per (run, metric name): the value at the highest step that is a number.
         # Sorting 100k runs by a metric walks metric_latest_by_value, never the metrics.
         """CREATE TABLE metric_latest (
@@ -154,6 +154,8 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
            WHERE CASE WHEN jsonb_typeof(value) = 'number'
                       THEN abs(value::numeric) < 1e308 ELSE false END
            ORDER BY run_id, name, step DESC""",
+        # The mirror's pass finds the server's going runs by status, then their owners by id.
+        "CREATE INDEX run_owners_by_run ON run_owners (run_id)",
     )),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
