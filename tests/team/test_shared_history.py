@@ -180,6 +180,20 @@ def test_concurrent_submits_from_three_members_are_all_recorded(
         owners = dict(conn.execute("SELECT run_id, owner FROM run_owners WHERE run_id = ANY(%s)",
                                    (list(submitted),)).fetchall())
     assert owners == submitted
+    # And rex (a reader) pages through them with `aml workspace runs`, following "next page"
+    seen: list[str] = []
+    flags = ["--limit", "4", "--sort", "metric:loss", "--order", "asc"]
+    for _ in range(10):
+        listed = aml(team_server.homes["rex"], "workspace", "runs", *flags)
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.strip().splitlines()
+        assert lines[0].split() == ["RUN", "ID", "OWNER", "STATUS", "TARGET", "CREATED", "LOSS"]
+        seen += [line.split()[0] for line in lines[1:] if not line.startswith("next page:")]
+        if not lines[-1].startswith("next page: aml workspace runs "):
+            break
+        flags = lines[-1].removeprefix("next page: aml workspace runs ").split()
+    mine = [r for r in seen if r in submitted]
+    assert sorted(mine) == sorted(submitted) and len(seen) == len(set(seen))
 
 
 def test_kill_9_mid_run_then_restart_ends_completed_with_its_whole_log(
