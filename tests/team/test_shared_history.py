@@ -213,31 +213,42 @@ def test_kill_9_mid_run_then_restart_ends_completed_with_its_whole_log(
     server = TeamServer(url, database, artifacts, proc, tmp_path / "first.out")
     second: TeamServer | None = None
     try:
-        # Given a run going through the server, half its log written
-        run_id = submit(server, token, "resume", str(go))
-        wait_until(lambda: "line 049" in http(server, f"/aml/api/runs/{run_id}/log?project="
-                                                      f"resume&offset=0", token)[1]["text"],
-                   60, "the first half of the log", interval=0.1)
-        wait_until(lambda: pg_status(database, run_id) == "Running", 60,
-                   f"{run_id} Running in PostgreSQL", interval=0.1)
+        # Given two runs going through the server, half their logs written
+        run_ids = [submit(server, token, "resume", str(go)) for _ in range(2)]
+        for run_id in run_ids:
+            wait_until(lambda run_id=run_id: "line 049" in http(server, f"/aml/api/runs/{run_id}/log?"
+                                                          f"project=resume&offset=0",
+                                                  token)[1]["text"],
+                       60, "the first half of the log", interval=0.1)
+            wait_until(lambda run_id=run_id: pg_status(database, run_id) == "Running", 60,
+                       f"{run_id} Running in PostgreSQL", interval=0.1)
         # When the server is killed with SIGKILL (no chance to clean up)
         proc.kill()
         proc.wait(30)
         wait_until(lambda: not process_alive(proc.pid), 30, "the server gone")
+        # (and the second run's row is lost, as if the kill came between the journal and
+        # PostgreSQL: only the owner's row is left)
+        with connect(database, autocommit=True) as conn:
+            conn.execute("DELETE FROM runs WHERE run_id = %s", (run_ids[1],))
         # And the run goes on without it and finishes; then the server starts again
         go.touch()
         proc2, url2 = start_server(database, artifacts, tmp_path / "second.out", home)
         second = TeamServer(url2, database, artifacts, proc2, tmp_path / "second.out")
         assert "1 project(s) with runs going" in (tmp_path / "second.out").read_text()
-        # Then the run ends Completed in PostgreSQL, with no request asking for it
-        wait_until(lambda: pg_status(database, run_id) == "Completed", 120,
-                   f"{run_id} Completed in PostgreSQL after the restart", interval=0.1)
-        # And its whole log is readable through the API, every line once and in order
-        log = whole_log(second, token, "resume", run_id)
-        assert [line for line in log.splitlines() if line.startswith("line ")] == LINES
+        # Then both runs end Completed in PostgreSQL, with no request asking for them
+        for run_id in run_ids:
+            wait_until(lambda run_id=run_id: pg_status(database, run_id) == "Completed", 120,
+                       f"{run_id} Completed in PostgreSQL after the restart", interval=0.1)
+            # And the whole log is readable through the API, every line once and in order
+            log = whole_log(second, token, "resume", run_id)
+            assert [line for line in log.splitlines() if line.startswith("line ")] == LINES
         page = http(second, "/aml/api/workspace/runs", token)[1]
-        assert [(r["run_id"], r["status"], r["owner"]) for r in page["runs"]] == \
-            [(run_id, "Completed", "ada")]
+        assert sorted((r["run_id"], r["status"], r["owner"]) for r in page["runs"]) == \
+            sorted((run_id, "Completed", "ada") for run_id in run_ids)
+        with connect(database) as conn:
+            transitions = conn.execute("SELECT status FROM transitions WHERE run_id = %s "
+                                       "ORDER BY id", (run_ids[1],)).fetchall()
+        assert [t[0] for t in transitions][-1] == "Completed" and ("Running",) in transitions
     finally:
         go.touch()
         for running in (server, second):

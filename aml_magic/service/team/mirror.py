@@ -42,10 +42,18 @@ class RunMirror:
         self.aml = aml
         self._lock = threading.Lock()
         self._written: dict[str, tuple[Any, ...]] = {}   # run id -> what was last written
+        # run id -> project: runs of the journals PostgreSQL may not have (found going at
+        # start, or a submit whose write failed), kept until written; the reconciler may end
+        # them in the journal before the next pass, so "going in the journal" would miss them.
+        self._unwritten: dict[str, str] = {}
 
     def record(self, project: str, run_id: str, owner: str) -> None:
         """The run as submitted, with OWNER, in PostgreSQL (called before the 201 goes out)."""
+        with self._lock:
+            self._unwritten[run_id] = project
         self.mirror(project, run_id, owner)
+        with self._lock:
+            self._unwritten.pop(run_id, None)
 
     def mirror(self, project: str, run_id: str, owner: str) -> bool:
         """Write the run as the journal of the server's PROJECT has it; False when nothing
@@ -95,16 +103,21 @@ class RunMirror:
         """Mirror every run that PostgreSQL or an open journal shows as going (those are the
         ones that can still change); returns how many were written."""
         pending = {run_id: (project, owner) for project, run_id, owner in self.going()}
+        with self._lock:
+            unwritten = dict(self._unwritten)
         journal = [record.run_id for workspace in self.aml.workspaces()
-                   for record in workspace.store.active_runs()
-                   if record.run_id not in pending]
-        pending.update(self._owners(journal))     # owned runs PostgreSQL has not seen going
+                   for record in workspace.store.active_runs()]
+        missing = [r for r in {*journal, *unwritten} if r not in pending]
+        pending.update(self._owners(missing))     # owned runs PostgreSQL has not seen going
         written = 0
         for run_id, (project, owner) in pending.items():
             try:
                 written += self.mirror(project, run_id, owner)
             except AmlError as exc:       # one project's journal gone: the others go on
                 log.warning("mirroring run %s of %s: %s", run_id, project, exc)
+                continue
+            with self._lock:
+                self._unwritten.pop(run_id, None)
         return written
 
     def resume(self) -> int:
@@ -121,5 +134,8 @@ class RunMirror:
             except AmlError as exc:
                 log.warning("project %s of a going run cannot be opened: %s", project, exc)
                 continue
-            opened += bool(workspace.store.active_runs())
+            going = workspace.store.active_runs()
+            with self._lock:
+                self._unwritten.update((record.run_id, project) for record in going)
+            opened += bool(going)
         return opened
