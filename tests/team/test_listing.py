@@ -61,6 +61,13 @@ def test_the_latest_numeric_value_of_a_metric_is_kept(db: TeamDatabase) -> None:
     with conn.transaction():
         rows = conn.execute("SELECT value, step FROM metric_latest").fetchall()
     assert rows == [(0.25, 3)]
+    # And a step stored again with another value (the journal replaced it) is updated
+    store.push("ada", [pushed(1, "Completed", [["loss", 0.2, 3, 3.5]])])
+    with conn.transaction():
+        rows = conn.execute("SELECT value, step FROM metric_latest").fetchall()
+        steps = conn.execute("SELECT step, value FROM metrics WHERE name = 'loss' "
+                             "ORDER BY step").fetchall()
+    assert rows == [(0.2, 3)] and steps == [(0, 0.9), (1, 0.5), (2, "nan?"), (3, 0.2)]
 
 
 def test_sorted_by_a_metric_and_paged_by_keyset(db: TeamDatabase) -> None:
