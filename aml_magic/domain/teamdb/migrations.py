@@ -137,6 +137,42 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
         )""",
     )),
+    ("metric_latest (each metric's latest number, kept by a trigger); run_owners by run", (
+        # One row per (run, metric name): the value at the highest step that is a number.
+        # Sorting 100k runs by a metric walks metric_latest_by_value, never the metrics.
+        """CREATE TABLE metric_latest (
+            run_id  TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            name    TEXT NOT NULL,
+            value   DOUBLE PRECISION NOT NULL,
+            step    INTEGER NOT NULL,
+            PRIMARY KEY (run_id, name)
+        )""",
+        "CREATE INDEX metric_latest_by_value ON metric_latest (name, value, run_id)",
+        # A number too large for DOUBLE PRECISION is left out rather than failing the insert.
+        """CREATE FUNCTION metric_latest_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF jsonb_typeof(NEW.value) = 'number' THEN       -- nested: no cast of a non-number
+                IF abs(NEW.value::numeric) < 1e308 THEN
+                    INSERT INTO metric_latest (run_id, name, value, step)
+                    VALUES (NEW.run_id, NEW.name, NEW.value::numeric::double precision, NEW.step)
+                    ON CONFLICT (run_id, name) DO UPDATE
+                        SET value = excluded.value, step = excluded.step
+                        WHERE metric_latest.step <= excluded.step;
+                END IF;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER metrics_keep_latest AFTER INSERT OR UPDATE ON metrics
+           FOR EACH ROW EXECUTE FUNCTION metric_latest_keep()""",
+        """INSERT INTO metric_latest (run_id, name, value, step)
+           SELECT DISTINCT ON (run_id, name) run_id, name, value::numeric::double precision, step
+           FROM metrics
+           WHERE CASE WHEN jsonb_typeof(value) = 'number'
+                      THEN abs(value::numeric) < 1e308 ELSE false END
+           ORDER BY run_id, name, step DESC""",
+        # The mirror's pass finds the server's going runs by status, then their owners by id.
+        "CREATE INDEX run_owners_by_run ON run_owners (run_id)",
+    )),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

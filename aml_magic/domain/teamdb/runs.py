@@ -1,5 +1,6 @@
-"""The workspace's runs in PostgreSQL: pushed from personal histories (``aml history push``),
-idempotently, and listed newest first for the API.
+"""The workspace's runs in PostgreSQL: pushed from personal histories (``aml history push``)
+or mirrored from the server's own journals (``service/team/mirror.py``), idempotently; pages of
+them are ``listing.py``'s.
 
 A pushed run is one JSON object: ``record`` (the SQLite history's run columns, JSON columns
 decoded), ``transitions`` ``[[status, time, reason]]``, ``metrics`` ``[[name, value, step,
@@ -31,12 +32,6 @@ _UPSERT = (
     f"ON CONFLICT (run_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS if c != "run_id")
     + " WHERE runs.owner = excluded.owner RETURNING (xmax = 0)")
-_LIST = {
-    (False, False): "",
-    (True, False): " WHERE status = %s",
-    (False, True): " WHERE target = %s",
-    (True, True): " WHERE target = %s AND status = %s",
-}
 
 
 class PushRefused(AmlError):
@@ -95,7 +90,10 @@ class TeamRunStore:
                         [(run_id, s, t, r) for s, t, r in run.get("transitions") or []])
                     cur.executemany(
                         "INSERT INTO metrics (run_id, name, value, step, time) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, name, step) DO NOTHING",
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, name, step) DO UPDATE "
+                        "SET value = excluded.value, time = excluded.time WHERE "
+                        "(metrics.value, metrics.time) IS DISTINCT FROM "
+                        "(excluded.value, excluded.time)",
                         [(run_id, n, Jsonb(v), s, t) for n, v, s, t in run.get("metrics") or []])
                     cur.executemany(
                         "INSERT INTO artifacts (run_id, path, size, sha256) "
@@ -106,18 +104,6 @@ class TeamRunStore:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise PushRefused(f"the pushed runs were refused: {first}") from None
         return result
-
-    def list_runs(self, *, status: str | None = None, target: str | None = None,
-                  limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        """Newest first (an index walked backwards), optionally one status and/or target."""
-        params: list[Any] = [p for p in (target, status) if p is not None]
-        sql = (f"SELECT {', '.join(LIST_COLUMNS)} FROM runs"
-               + _LIST[(status is not None, target is not None)]
-               + " ORDER BY created_at DESC, run_id DESC LIMIT %s OFFSET %s")
-        conn = self.db.connection()
-        with conn.transaction():
-            rows = conn.execute(sql, (*params, limit, offset)).fetchall()
-        return [dict(zip(LIST_COLUMNS, row)) for row in rows]
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         conn = self.db.connection()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError, ProjectNotFound
 from aml_magic.frontends.cli.common import project_root, verbs
+from aml_magic.frontends.cli.workspace_runs import add_runs
 from aml_magic.service.team import link, login
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.push import push_history
@@ -41,6 +42,7 @@ def add_workspace(group: argparse.ArgumentParser, verb: str | None = None) -> No
     p = sub.add_parser("unlink", help="remove this project's workspace link")
     p.add_argument("--project", help="the project (default: the one around the current folder)")
     p.set_defaults(handler=cmd_unlink)
+    add_runs(sub)
 
     member = sub.add_parser("member", help="add, remove, list members (admins)")
     msub = verbs(member)

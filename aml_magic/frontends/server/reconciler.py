@@ -25,8 +25,10 @@ class Reconciler:
     """A periodic pass over every active run; ``stop`` ends it (a pass in flight finishes)."""
 
     def __init__(self, service: AmlService, interval: float = DEFAULT_INTERVAL, *,
-                 on_first_pass: Callable[[int], None] | None = None) -> None:
+                 on_first_pass: Callable[[int], None] | None = None,
+                 after_pass: Callable[[], object] | None = None) -> None:
         self.service = service
+        self.after_pass = after_pass         # the team server mirrors its runs to PostgreSQL
         self.interval = interval
         self.passes = 0
         self.on_first_pass = on_first_pass   # told how many runs the first pass reconciled
@@ -55,6 +57,8 @@ class Reconciler:
         count = 0
         try:
             count = self.service.reconcile_all()
+            if self.after_pass is not None:
+                self.after_pass()
             return count
         except Exception:  # noqa: BLE001 - one bad pass must not end the reconciler
             log.exception("aml_magic: reconciling active runs failed")

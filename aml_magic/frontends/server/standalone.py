@@ -163,7 +163,10 @@ async def _serve(team: TeamService, host: str, port: int, ssl_context: ssl.SSLCo
     server = HTTPServer(make_app(team), ssl_options=ssl_context, xheaders=True)
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)
-    reconciler = Reconciler(team.aml, reconcile_interval) if reconcile_interval > 0 else None
+    # Runs a stopped or killed server left going are followed again, then mirrored each pass
+    resumed = await IOLoop.current().run_in_executor(team.executor, team.resume)
+    reconciler = (Reconciler(team.aml, reconcile_interval, after_pass=team.sync_runs)
+                  if reconcile_interval > 0 else None)
     if reconciler is not None:
         reconciler.start()
     stop = asyncio.Event()
@@ -173,7 +176,7 @@ async def _serve(team: TeamService, host: str, port: int, ssl_context: ssl.SSLCo
     bound = sockets[0].getsockname()[1]
     scheme = "https" if ssl_context else "http"
     print(f"aml server: listening on {scheme}://{host}:{bound}/ (projects and artifacts under "
-          f"{team.artifacts})", flush=True)
+          f"{team.artifacts}; {resumed} project(s) with runs going)", flush=True)
     await stop.wait()
     server.stop()
     await server.close_all_connections()

@@ -247,7 +247,10 @@ class WorkspaceRunsHandler(TeamHandler):
         self.reply(await self.call(
             self.team.list_runs, status=self.get_query_argument("status", None) or None,
             target=self.get_query_argument("target", None) or None,
-            limit=self.int_argument("limit", 50), offset=self.int_argument("offset", 0)))
+            limit=self.int_argument("limit", 50), offset=self.int_argument("offset", 0),
+            sort=self.get_query_argument("sort", "created_at"),
+            order=self.get_query_argument("order", "desc"),
+            after=self.get_query_argument("after", None) or None))
 
     @web.authenticated
     @authorized

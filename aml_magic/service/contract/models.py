@@ -549,11 +549,18 @@ class WorkspaceRunJson(TypedDict):
 
 
 class WorkspaceRunPageJson(TypedDict):
-    """REST ``GET workspace/runs?status=&target=&limit=50&offset=0``: newest first."""
+    """REST ``GET workspace/runs?status=&target=&limit=50&offset=0&sort=created_at&order=desc
+    &after=``: newest first, or ``sort=metric:NAME`` by NAME's latest numeric value (only the
+    runs that logged it). ``after`` is a page's ``next`` (keyset paging: deep pages cost what
+    the first does); ``next`` is null on the last page."""
 
     runs: list[WorkspaceRunJson]
     limit: int
     offset: int
+    sort: str                  # "created_at" or "metric:NAME"
+    order: SortOrder
+    next: str | None           # the cursor of the following page
+    values: dict[str, float]   # run id -> the sort metric's value (empty unless sorted by one)
 
 
 class BlobHashesRequest(TypedDict):

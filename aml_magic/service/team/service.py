@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 from aml_magic.domain.teamdb import Member, MemberStore, TeamDatabase
 from aml_magic.domain.teamdb.keystore import KeyStore
+from aml_magic.domain.teamdb.listing import BadListing, Listing, list_page
 from aml_magic.domain.teamdb.runs import TeamRunStore
 from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.errors import AmlError, ApiError
@@ -16,6 +17,7 @@ from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
 from aml_magic.service.team.targets import SharedTargets
+from aml_magic.service.team.mirror import RunMirror
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +65,7 @@ class TeamService:
                                         self.artifacts / ".attach")
         self.aml = AmlService(self.artifacts / "projects", max_workers=max_workers,
                               secrets=secrets)
+        self.mirror = RunMirror(self.db, self.runs, self.aml)
         self.blobs = BlobStore(self.artifacts / "blobs")
         self.snapshots = ProjectSnapshots(self.artifacts / "projects", self.blobs)
 
@@ -85,11 +88,14 @@ class TeamService:
         self.members.revoke_tokens(actor.name, name)
 
     def submit(self, member: Member, project: str, body: M.SubmitRequest) -> M.RunJson:
-        """Submit as ``AmlService.submit`` does, then record MEMBER as the run's owner (the
-        run is recorded first; should the owner's row be lost, only admins may cancel it)."""
+        """Submit as ``AmlService.submit`` does, then record MEMBER as the run's owner and the
+        run in the shared history (the run is recorded first; should the owner's row be lost,
+        only admins may cancel it, and the mirror skips it)."""
         self.materialize_targets(self.aml.workspace(project).root)
         run = self.aml.submit(project, body)
-        self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
+        key = self._project_key(project)
+        self._set_owner(key, str(run["run_id"]), member.name)
+        self._record(key, str(run["run_id"]), member.name)
         return run
 
     def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
@@ -97,7 +103,9 @@ class TeamService:
         first), so they may cancel it."""
         self.materialize_targets(self.aml.workspace(project).root)
         run = self.aml.rerun(project, run_id)
-        self._set_owner(self._project_key(project), str(run["run_id"]), member.name)
+        key = self._project_key(project)
+        self._set_owner(key, str(run["run_id"]), member.name)
+        self._record(key, str(run["run_id"]), member.name)
         return run
 
     def blobs_missing(self, hashes: list[str]) -> M.BlobsMissingJson:
@@ -148,6 +156,20 @@ class TeamService:
     def detach_shared(self, member: Member, name: str) -> None:
         self._shared().detach(member.name, name)
 
+    @database_call
+    def _record(self, project: str, run_id: str, owner: str) -> None:
+        self.mirror.record(project, run_id, owner)
+
+    @database_call
+    def sync_runs(self) -> int:
+        """The reconciler's pass, then this: the shared history catches up with the journals."""
+        return self.mirror.sync()
+
+    @database_call
+    def resume(self) -> int:
+        """On start: follow again the runs a stopped (or killed) server left going."""
+        return self.mirror.resume()
+
     def _project_key(self, project: str) -> str:
         """The project as the server resolves it (``p1/sub`` and ``p1/`` are ``p1``)."""
         return str(self.aml.project(project)["path"])
@@ -189,12 +211,19 @@ class TeamService:
 
     @database_call
     def list_runs(self, *, status: str | None, target: str | None, limit: int,
-                  offset: int) -> M.WorkspaceRunPageJson:
+                  offset: int, sort: str = "created_at", order: str = "desc",
+                  after: str | None = None) -> M.WorkspaceRunPageJson:
+        """A page newest first or by a metric; ``next`` is the cursor of the page after it."""
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise ApiError(400, f"'limit' must be 1..{MAX_PAGE} and 'offset' >= 0")
-        runs = self.runs.list_runs(status=status, target=target, limit=limit, offset=offset)
+        listing = Listing(status, target, limit, offset, sort, order, after)
+        try:
+            runs, cursor, values = list_page(self.db, listing)
+        except BadListing as exc:
+            raise ApiError(400, str(exc)) from None
         return {"runs": cast("list[M.WorkspaceRunJson]", runs), "limit": limit,
-                "offset": offset}
+                "offset": offset, "sort": sort, "order": cast("M.SortOrder", order), "next": cursor,
+                "values": values}
 
     @database_call
     def audit(self, actor: Member, action: str, subject: str, detail: dict[str, Any]) -> None:

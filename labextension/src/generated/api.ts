@@ -659,11 +659,18 @@ export interface WorkspaceRunJson {
   owner: string;
 }
 
-/** REST `GET workspace/runs?status=&target=&limit=50&offset=0`: newest first. */
+/** REST `GET workspace/runs?status=&target=&limit=50&offset=0&sort=created_at&order=desc &after=`: newest first, or `sort=metric:NAME` by NAME's latest numeric value (only the runs that logged it). `after` is a page's `next` (keyset paging: deep pages cost what the first does); `next` is null on the last page. */
 export interface WorkspaceRunPageJson {
   runs: WorkspaceRunJson[];
   limit: number;
   offset: number;
+  /** "created_at" or "metric:NAME" */
+  sort: string;
+  order: SortOrder;
+  /** the cursor of the following page */
+  next: string | null;
+  /** run id -> the sort metric's value (empty unless sorted by one) */
+  values: Record<string, number>;
 }
 
 /** REST `POST workspace/blobs/missing` (contributors): which of these blobs (sha256) the server lacks. */
