@@ -5,7 +5,9 @@ import { ServerConnection } from '@jupyterlab/services';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    /** The whole error answer (an ErrorJson), e.g. its `host_key`. */
+    readonly body: unknown = undefined
   ) {
     super(message);
     this.name = 'ApiError';
@@ -56,7 +58,7 @@ export async function requestAPI<T>(
       data && typeof data === 'object' && 'message' in data
         ? String((data as { message: unknown }).message)
         : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, data);
   }
   return data as T;
 }

@@ -9,6 +9,7 @@ import { IRun, IRunDetail, isTerminal } from '../tokens';
 import { statusBadge } from './badge';
 import { metricsKey, metricsView } from './metrics';
 import { Rendered } from './rendered';
+import { notifyError } from './notify';
 
 /** The most log characters the page holds (8 windows), and in how many blocks. */
 const LOG_KEEP_CHARS = 8_000_000;
@@ -106,7 +107,7 @@ export class RunDetailView extends Widget {
       h('button', { className: 'aml-CloseDetail aml-Small', title: 'Close', onclick: () => d.close() }, '×'),
       h('strong', {}, runId), ' ', run ? statusBadge(run.status) : null,
       !run || isTerminal(run.status) ? null : h('button', { className: 'aml-CancelButton aml-Small aml-Danger',
-        onclick: () => void d.cancel().catch(e => this.model.fail(e)) }, 'Cancel'));
+        onclick: () => void d.cancel().catch(e => notifyError(`Cancel run ${d.runId}`, e)) }, 'Cancel'));
   }
 
   private _factRows(run: IRun, detail: IRunDetail): Array<[string, string, string]> {

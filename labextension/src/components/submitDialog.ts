@@ -5,6 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { h } from '../dom';
 import { RunsModel } from '../model';
 import { IRunConfiguration } from '../tokens';
+import { notifyError } from './notify';
 
 const TITLE = 'Submit to compute target';
 
@@ -23,24 +24,30 @@ export function splitArguments(text: string): string[] {
 export interface ISubmitChoice {
   config: string;
   args: string[];
+  text?: string;      // the arguments as typed (kept when the submit fails)
 }
 
 /** The body of the "Submit to compute target…" dialog: a run configuration and arguments. */
 export class SubmitBody extends Widget {
-  constructor(configs: IRunConfiguration[], script: string) {
+  constructor(configs: IRunConfiguration[], script: string, initial?: { config: string; args: string }) {
     super();
     this.addClass('aml-SubmitDialog');
     this._select = h('select', { className: 'jp-mod-styled aml-SubmitConfig', name: 'run_configuration' },
       ...configs.map(c => h('option', { value: c.name, 'data-target': c.target }, `${c.name} → ${c.target}`))) as HTMLSelectElement;
     this._args = h('input', { className: 'jp-mod-styled aml-SubmitArguments', name: 'arguments',
       placeholder: 'arguments, e.g. --alpha 0.5' }) as HTMLInputElement;
+    if (initial) {                                   // sent before and refused: kept
+      this._select.value = initial.config;
+      this._args.value = initial.args;
+    }
     this.node.appendChild(h('div', {}, h('p', { className: 'aml-SubmitScript' }, `Run ${script} with:`),
       h('label', {}, 'Run configuration ', this._select),
       h('label', {}, 'Arguments ', this._args)));
   }
 
   getValue(): ISubmitChoice {
-    return { config: this._select.value, args: splitArguments(this._args.value) };
+    return { config: this._select.value, args: splitArguments(this._args.value),
+      text: this._args.value };
   }
 
   private _select: HTMLSelectElement;
@@ -64,18 +71,21 @@ export async function submitScript(model: RunsModel, script: string): Promise<st
       'attach a compute target first');
     return null;
   }
-  const result = await showDialog<ISubmitChoice>({
-    title: TITLE,
-    body: new SubmitBody(model.runConfigurations, script),
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
-  });
-  if (!result.button.accept || !result.value) {
-    return null;
-  }
-  try {
-    return await model.submit(script, result.value.config, result.value.args);
-  } catch (error) {
-    await showErrorMessage(TITLE, error as Error);
-    return null;
+  let initial: { config: string; args: string } | undefined;
+  for (;;) {          // a refused submit reopens the dialog with what was typed, and says why
+    const result = await showDialog<ISubmitChoice>({
+      title: TITLE,
+      body: new SubmitBody(model.runConfigurations, script, initial),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
+    });
+    if (!result.button.accept || !result.value) {
+      return null;
+    }
+    try {
+      return await model.submit(script, result.value.config, result.value.args);
+    } catch (error) {
+      notifyError(`Submit ${script}`, error);
+      initial = { config: result.value.config, args: result.value.text ?? result.value.args.join(' ') };
+    }
   }
 }
