@@ -17,10 +17,11 @@ export class ApiError extends Error {
 /** The URL of an API route, e.g. for download links (cookies authenticate a plain GET). */
 export function apiUrl(
   endPoint: string,
-  params: Record<string, string | number | undefined> = {}
+  params: Record<string, string | number | string[] | undefined> = {}
 ): string {
   const settings = ServerConnection.makeSettings();
   const query = Object.entries(params)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map(one => [k, one] as const))
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
@@ -35,7 +36,7 @@ export function apiUrl(
 export async function requestAPI<T>(
   endPoint: string,
   init: RequestInit = {},
-  params: Record<string, string | number | undefined> = {}
+  params: Record<string, string | number | string[] | undefined> = {}
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   let response: Response;
