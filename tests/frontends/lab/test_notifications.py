@@ -2,9 +2,10 @@
 each failing action (attach, detach, prepare, submit) raises a JupyterLab notification with
 the server's one-line message that stays through the sidebar's polls until it is dismissed,
 and the forms keep what was typed (the attach form its password too; the submit dialog comes
-back with its choice and arguments)."""
+back with its choice and arguments), and a refused Delete in the runs page."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +123,39 @@ def test_failing_submit_notifies_and_the_dialog_keeps_its_input(lab: LabProject)
             "--alpha 0.5 --name 'two words'"
         sb.page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-reject").click()
         assert lab.api("GET", "runs")["total"] == 0
+
+
+@pytest.mark.timeout(240)
+def test_refused_delete_in_the_runs_page_notifies(lab: LabProject, tmp_path: Path) -> None:
+    from .test_runs_table import open_by_button
+    from .test_status_bar import WAITS
+    go = tmp_path / "go"
+    write(lab.path, "w.py", WAITS)
+    run = lab.api("POST", "runs", {"run_configuration": "local", "script": f"{lab.name}/w.py",
+                                   "arguments": [str(go)]})
+    try:
+        with sidebar_page(lab) as sb:
+            polls = Polls(sb.page)
+            grid = open_by_button(sb)
+            # When an active run is ticked and Delete is confirmed
+            grid.locator(f"[role=row][data-run-id='{run['run_id']}'] .aml-SelectRun").check()
+            sb.page.get_by_role("button", name="Delete selected runs").click()
+            sb.page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+            # Then the server's refusal is a notification naming the run, kept through polls
+            note = toast(sb.page, f"Delete: {run['run_id']}")
+            note.wait_for(timeout=30_000)
+            polls.wait_for_more(2)
+            assert note.is_visible()
+            # And its whole line, longer than a toast shows, is one click away
+            note.get_by_role("button", name="Details").click()
+            dialog = sb.page.locator(".jp-Dialog")
+            body = dialog.locator(".jp-Dialog-body")
+            body.wait_for(timeout=30_000)
+            assert f"run {run['run_id']} is " in body.inner_text()
+            assert "cancel it first" in body.inner_text()
+            dialog.locator(".jp-Dialog-footer button").last.click()
+            dialog.wait_for(state="detached", timeout=30_000)
+            assert note.is_visible()
+            assert lab.api("GET", f"runs/{run['run_id']}")["run_id"] == run["run_id"]
+    finally:
+        go.write_text("go")
