@@ -11,6 +11,7 @@ import pytest
 
 from tests.fixtures.sshd import SshServer
 
+from ..sidebar_page import shoot
 from .pages import LabProject, sidebar_page
 from .test_attach_form import compute_keys, fill, open_form
 
@@ -46,6 +47,7 @@ def test_attach_by_password_asks_about_the_host_key_in_words(lab: LabProject,
         words = dialog.locator(".jp-Dialog-body").inner_text()
         assert "first connection" in words and "Compare it with the fingerprint" in words
         assert "--host-key" not in words and "--trust" not in words
+        shoot(dialog.locator(".jp-Dialog-content"), "lab_host_key_question.png")
         # When it is not trusted, then nothing is attached and the form keeps its values
         dialog.locator(".jp-Dialog-button.jp-mod-reject").click()
         form.locator(".aml-AttachError", has_text="was not trusted").wait_for(timeout=30_000)
