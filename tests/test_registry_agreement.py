@@ -222,7 +222,7 @@ def test_the_target_types_endpoint_is_the_registry(server: JupyterServer) -> Non
                          "required": entry.required,
                          "choices": list(entry.choices) if entry.choices else None,
                          "label": entry.label or entry.name.replace("_", " "),
-                         "example": entry.example or None}
+                         "example": entry.example or None, "group": entry.group}
             assert o["kind"] in registry.KINDS
     # And it needs the token like every route
     assert server.api("GET", "target-types", token=False).status == 403

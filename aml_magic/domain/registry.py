@@ -429,7 +429,8 @@ def catalog() -> TargetTypesJson:
          "options": [{"name": o.name, "key": o.key, "flag": o.flag, "kind": o.kind,
                       "default": default_for(o, t), "help": o.help, "secret": o.secret,
                       "required": o.required, "choices": list(o.choices) or None,
-                      "label": o.field_label, "example": o.example or None}
+                      "label": o.field_label, "example": o.example or None,
+                      "group": o.group}
                      for o in options_for(t.name)]}
         for t in TYPES]}
 

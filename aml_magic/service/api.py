@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aml_magic.domain.registry import check_attach
-from aml_magic.service import schema
+from aml_magic.service import active_runs, attach_api, schema
 from aml_magic.errors import (AmlError, ApiError, ConfigError, EnvironmentNotPrepared,
                               ProjectNotFound)
 from aml_magic.domain.config import find_project
@@ -32,9 +31,10 @@ from aml_magic.service.run_table import TableRequest, run_query, run_table
 if TYPE_CHECKING:
     from aml_magic.domain.secrets import SecretStore
     from aml_magic.service.contract.models import (
-        AttachRequest, EnvironmentJson, LogChunkJson, MetricJson, OutputJson, PrepareJobJson,
-        PrepareRequest, ProjectJson, RunConfigurationJson, RunDetailJson, RunJson, RunPageJson,
-        RunTableJson, SnapshotJson, SubmitRequest, TargetJson
+        ActiveRunsJson, AttachedTargetJson, AttachRequest, EnvironmentJson, LogChunkJson,
+        MetricJson, OutputJson, PrepareJobJson, PrepareRequest, ProjectJson,
+        RunConfigurationJson, RunDetailJson, RunJson, RunPageJson, RunTableJson, SnapshotJson,
+        SubmitRequest, TargetJson
     )
 
 #: Largest page of runs one request may ask for.
@@ -124,20 +124,13 @@ class AmlService:
         workspace = self.workspace(path)
         return [schema.runconfig_json(c) for c in workspace.run_configurations().values()]
 
-    def attach(self, path: str, body: AttachRequest) -> TargetJson:
-        """Attach a target; a password in BODY goes to the secret store, never to a file."""
-        workspace = self.workspace(path)
-        options: dict[str, Any] = dict(body)
-        type_name = str(options.pop("type", "") or "")
-        name = str(options.pop("name", "") or "")
-        if not type_name or not name:
-            raise ApiError(400, "attach needs 'type' and 'name'")
-        try:                                     # every option the registry has for the type
-            _, values = check_attach(type_name, options, rest=True)
-        except AmlError as exc:
-            raise ApiError(400, str(exc)) from None
-        workspace.attach(type_name, name, **values)
-        return schema.target_json(workspace.config.compute(name))
+    def attach(self, path: str, body: AttachRequest) -> AttachedTargetJson:
+        """Attach a target (``attach_api``); a password in BODY goes to the secret store."""
+        return attach_api.attach(self.workspace(path), body)
+
+    def active_runs(self) -> ActiveRunsJson:
+        """The active runs of every project the server knows (``active_runs``)."""
+        return active_runs.count(self)
 
     def detach(self, path: str, name: str) -> None:
         workspace = self.workspace(path)

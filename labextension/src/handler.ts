@@ -5,7 +5,9 @@ import { ServerConnection } from '@jupyterlab/services';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    /** The whole error answer (an ErrorJson), e.g. its `host_key`. */
+    readonly body: unknown = undefined
   ) {
     super(message);
     this.name = 'ApiError';
@@ -15,10 +17,11 @@ export class ApiError extends Error {
 /** The URL of an API route, e.g. for download links (cookies authenticate a plain GET). */
 export function apiUrl(
   endPoint: string,
-  params: Record<string, string | number | undefined> = {}
+  params: Record<string, string | number | string[] | undefined> = {}
 ): string {
   const settings = ServerConnection.makeSettings();
   const query = Object.entries(params)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map(one => [k, one] as const))
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
@@ -33,7 +36,7 @@ export function apiUrl(
 export async function requestAPI<T>(
   endPoint: string,
   init: RequestInit = {},
-  params: Record<string, string | number | undefined> = {}
+  params: Record<string, string | number | string[] | undefined> = {}
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   let response: Response;
@@ -56,7 +59,7 @@ export async function requestAPI<T>(
       data && typeof data === 'object' && 'message' in data
         ? String((data as { message: unknown }).message)
         : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, data);
   }
   return data as T;
 }

@@ -44,7 +44,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: TABLE_COMMAND, category: 'aml_magic' });
     launcher?.add({ command: TABLE_COMMAND, category: 'Other', rank: 50 });
-    const panel = new RunsPanel(model, () => void app.commands.execute(TABLE_COMMAND));
+    const panel = new RunsPanel(model, () => void app.commands.execute(TABLE_COMMAND),
+      run => tables.openRun(run, model.params.project));
     panel.title.icon = runIcon;
     panel.title.label = 'Runs';
     app.shell.add(panel, 'left', { rank: 600 });

@@ -6,6 +6,7 @@ import { RunDetailModel } from './detailModel';
 import { RunStates } from './runStates';
 import {
   API_VERSION,
+  AttachedTargetJson,
   IEnvironmentState,
   IPrepareJob,
   IProject,
@@ -214,8 +215,8 @@ export class RunsModel {
   }
 
   /** Attach a target; the body's secret values travel in this one request only. */
-  async attach(body: IAttachBody): Promise<ITarget> {
-    const target = await requestAPI<ITarget>('targets', {
+  async attach(body: IAttachBody): Promise<AttachedTargetJson> {
+    const target = await requestAPI<AttachedTargetJson>('targets', {
       method: 'POST',
       body: JSON.stringify(body)
     }, this.params);

@@ -123,7 +123,6 @@ def test_sidebar_submit_watch_log_chart_and_cancel(lab: Lab) -> None:
 @pytest.mark.timeout(180)
 def test_sidebar_attach_prepare_and_detach_a_remote_target(lab: Lab, sshd: Any) -> None:
     with chromium_page(1400, 1000) as page:
-        page.on("dialog", lambda dialog: dialog.accept())      # the Detach confirmation
         page.goto(lab.url("lab/tree/proj"))
         tab = page.locator(".lm-TabBar-tab[data-id='aml-magic-sidebar']")
         tab.wait_for(timeout=60_000)
@@ -158,7 +157,9 @@ def test_sidebar_attach_prepare_and_detach_a_remote_target(lab: Lab, sshd: Any) 
         wait_until(lambda: box.locator(".aml-Prepared").inner_text() == "yes", 60,
                    "remote target shown as prepared")
         shoot(sidebar, "sidebar_attach_prepare.png")
-        # When it is detached, then it is gone from the list and from aml_config/
+        # When it is detached (confirmed in the dialog), then it is gone from the list and
+        # from aml_config/
         box.locator(".aml-DetachButton").click()
+        page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn", has_text="Detach").click()
         box.wait_for(state="detached", timeout=30_000)
         assert not (config / "box.compute").exists()

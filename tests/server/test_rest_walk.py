@@ -33,8 +33,9 @@ TARGETS = {"local": "local", "docker": "docker", "remote": "vm", "remotedocker":
 ANSWERS: dict[str, dict[str, str | None]] = {
     "version": {"GET": "VersionJson"},
     "projects": {"GET": "ProjectJson"},
-    "targets": {"GET": "TargetListJson", "POST": "TargetJson"},
+    "targets": {"GET": "TargetListJson", "POST": "AttachedTargetJson"},
     "target-types": {"GET": "TargetTypesJson"},
+    "active-runs": {"GET": "ActiveRunsJson"},
     r"targets/(?P<name>[^/]+)": {"DELETE": None},
     r"targets/(?P<name>[^/]+)/environment": {"GET": "EnvironmentJson"},
     "runconfigs": {"GET": "RunConfigurationListJson"},
@@ -164,6 +165,10 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
     ask("GET", "targets")
     ask("GET", "targets", params={"project": "nowhere"})
     ask("GET", "target-types")
+    for params in ({}, {"project": "nowhere"}):     # every project the server knows, any folder
+        active = ask("GET", "active-runs", params=params)
+        assert active.status == 200
+        assert active.json["active"] == sum(p["active"] for p in active.json["projects"])
     ask("GET", "runconfigs")
     # The target's environment: looked at, never built; unknown names are 404s
     environment = ask("GET", r"targets/(?P<name>[^/]+)/environment", {"name": name},

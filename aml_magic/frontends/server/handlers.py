@@ -76,9 +76,24 @@ class AmlHandler(APIHandler):
             return await IOLoop.current().run_in_executor(
                 self.service.executor, lambda: fn(*args, **kwargs))
         except AmlError as exc:
-            raise web.HTTPError(status_of(exc), str(exc)) from None
+            error = web.HTTPError(status_of(exc), str(exc))
+            host_key = getattr(exc, "host_key", None)     # attach_api.HostKeyUnknown
+            if host_key is not None:
+                error.aml_extra = {"host_key": host_key}  # type: ignore[attr-defined]
+            raise error from None
         except RuntimeError as exc:   # the pool is shut down: the server is stopping
             raise web.HTTPError(503, f"the aml_magic service is stopping ({exc})") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Jupyter's ``ErrorJson``, plus the keys an expected failure carries (``host_key``)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        extra = getattr(exc, "aml_extra", None)
+        if not isinstance(exc, web.HTTPError) or not extra:
+            super().write_error(status_code, **kwargs)
+            return
+        reply: M.ErrorJson = {"message": exc.log_message or "", "reason": exc.reason, **extra}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
 
     def body(self, shape: type[S]) -> S:
         """The request's JSON body, checked against SHAPE (a model): 400 saying what is wrong
@@ -140,6 +155,14 @@ class TargetsHandler(AmlHandler):
         """Attach: the password travels in this body once and goes to the secret store."""
         request = self.body(M.AttachRequest)
         self.reply(await self.call(self.service.attach, self.project_path, request), 201)
+
+
+class ActiveRunsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The active runs of every project the server knows (the status bar's count)."""
+        self.reply(await self.call(self.service.active_runs))
 
 
 class TargetTypesHandler(AmlHandler):
@@ -320,6 +343,7 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         ("projects", ProjectHandler),
         ("targets", TargetsHandler),
         ("target-types", TargetTypesHandler),
+        ("active-runs", ActiveRunsHandler),
         (r"targets/(?P<name>[^/]+)", TargetHandler),
         (r"targets/(?P<name>[^/]+)/environment", EnvironmentHandler),
         ("runconfigs", RunConfigurationsHandler),

@@ -303,11 +303,46 @@ class _ErrorJson(TypedDict):
     message: str            # one line naming the file, run or target and what to do
 
 
+class HostKeyJson(TypedDict):
+    """An SSH host key a target offered at attach that nothing pins yet: the user compares
+    the fingerprint with the server's own and, to trust it, attaches again giving it as
+    ``host_key_fingerprint``."""
+
+    host: str
+    port: int
+    key_type: str           # e.g. ssh-ed25519
+    fingerprint: str        # SHA256:..., as `ssh-keygen -lf KEY.pub` prints it
+
+
 class ErrorJson(_ErrorJson, total=False):
     """Every failed REST request (4xx, 5xx)."""
 
     reason: str | None      # the HTTP reason phrase
     traceback: str
+    host_key: HostKeyJson   # POST targets, 409: the unknown host key to confirm
+
+
+class AttachedTargetJson(TargetJson, total=False):
+    """REST ``POST targets``: the attached target and what attach had to say."""
+
+    messages: list[str]     # lines for the user (e.g. the pinned host key)
+    public_key: str         # a generated key's authorized_keys line, to add on the machine
+
+
+class ProjectActiveJson(TypedDict):
+    """One project's count of runs not ended yet."""
+
+    name: str
+    path: str               # its folder relative to the server's root ('' for the root)
+    active: int
+
+
+class ActiveRunsJson(TypedDict):
+    """REST ``GET active-runs``: the runs not ended yet in every project the server knows
+    (seen by a request, or found under its root folder), whatever folder is shown."""
+
+    active: int
+    projects: list[ProjectActiveJson]   # those with active runs, most first
 
 
 class AttachRequest(TypedDict):
@@ -353,6 +388,9 @@ class AttachOptionJson(TypedDict):
     choices: list[str] | None   # the values of a choice (null for other kinds)
     label: str              # the label of its field in the attach forms
     example: str | None     # a valid value, the field's hint (null: none)
+    #: Options of one group are alternatives: at most one is given (``login``: a password,
+    #: a key file or a generated key). Null: no group.
+    group: str | None
 
 
 class TargetTypeJson(TypedDict):
@@ -607,7 +645,8 @@ SHAPES: tuple[type, ...] = (
     RunPageJson, RunTableJson, LogChunkJson, ProjectJson, TargetJson, RunConfigurationJson,
     EnvironmentJson,
     PrepareJobJson, VersionJson, TargetListJson, RunConfigurationListJson, MetricListJson,
-    OutputListJson, ErrorJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
+    OutputListJson, HostKeyJson, ErrorJson, AttachedTargetJson, ProjectActiveJson,
+    ActiveRunsJson, AttachRequest, AttachOptionJson, TargetTypeJson, TargetTypesJson,
     PrepareRequest, SubmitRequest, EmptyRequest, HistoryRunJson, ComparedRunJson,
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,

@@ -2,6 +2,8 @@ import { Widget } from '@lumino/widgets';
 
 import { h, replaceChildren } from '../dom';
 import { message, RunsModel } from '../model';
+import { confirmHostKey, showPublicKey, unknownHostKey } from './attachDialogs';
+import { notifyError } from './notify';
 import { IAttachBody, ITargetOption, ITargetType } from './types';
 
 type Field = HTMLInputElement | HTMLSelectElement;
@@ -58,8 +60,11 @@ export function optionValue(option: ITargetOption, field: Field): string | numbe
 /**
  * The Attach form, derived from the one registry of target types (`GET target-types`): a type
  * select, the target's name, and one field per option of the chosen type, its input chosen by
- * the option's kind (secret options are password inputs). Secret values are sent once, in the
- * attach request, and cleared from the page as it leaves.
+ * the option's kind (secret options are password inputs). Options of one group (the ways to
+ * log in: password, key file, generated key) are offered as a choice, and only the chosen one
+ * is sent. A failed attach keeps every value (the password too) and raises a notification
+ * that stays; an unknown host key is asked about in words, with its fingerprint. Secret values
+ * leave the page when the attach succeeds or the form is closed.
  */
 export class AttachForm extends Widget {
   constructor(readonly model: RunsModel) {
@@ -77,9 +82,13 @@ export class AttachForm extends Widget {
     this._render();
   }
 
-  /** Show or hide the form. */
+  /** Show or hide the form; hiding it clears its secret fields. */
   toggle(): void {
-    this._form.style.display = this._form.style.display === 'none' ? '' : 'none';
+    const hide = this._form.style.display !== 'none';
+    this._form.style.display = hide ? 'none' : '';
+    if (hide) {
+      this._clearSecrets();
+    }
   }
 
   private get _types(): ITargetType[] {
@@ -116,7 +125,19 @@ export class AttachForm extends Widget {
     this._summary.textContent = type
       ? `${type.summary}${type.aliases.length ? ` (also: ${type.aliases.join(', ')})` : ''}`
       : '';
-    replaceChildren(this._options, ...(type ? type.options : []).map(option => {
+    const options = type ? type.options : [];
+    const groups = new Map<string, ITargetOption[]>();
+    for (const option of options) {
+      if (option.group) {
+        groups.set(option.group, [...(groups.get(option.group) || []), option]);
+      }
+    }
+    for (const [group, members] of groups) {
+      if (!members.some(o => o.name === this._chosen.get(group))) {
+        this._chosen.set(group, members[0].name);
+      }
+    }
+    replaceChildren(this._options, ...options.flatMap(option => {
       const input = optionInput(option);
       const kept = previous.get(option.name);
       if (kept && !(option.secret || option.kind === 'password')) {
@@ -124,46 +145,111 @@ export class AttachForm extends Widget {
       }
       this._fields.set(option.name, input);
       const attrs = { className: option.kind === 'flag' ? 'aml-Field aml-Check' : 'aml-Field',
-        title: option.help, 'data-option': option.name };
-      return option.kind === 'flag'
+        title: option.help, 'data-option': option.name, 'data-group': option.group || undefined };
+      const label = option.kind === 'flag'
         ? h('label', attrs, input, ` ${option.label}`)
         : h('label', attrs, h('span', {}, option.label + (option.required ? ' *' : '')), input);
+      const members = option.group ? groups.get(option.group) || [] : [];
+      return members[0] === option ? [this._groupChoice(option.group as string, members), label] : [label];
     }));
+    for (const group of groups.keys()) {
+      this._showChoice(group);
+    }
   }
 
-  /** Build the request (clearing secret fields at once), send it, close the form on success. */
-  private async _attach(): Promise<void> {
+  /** The choice between a group's options (e.g. how to log in), as radio buttons. */
+  private _groupChoice(group: string, members: ITargetOption[]): HTMLElement {
+    return h('fieldset', { className: 'aml-GroupChoice', 'data-group': group },
+      h('legend', {}, group === 'login' ? 'log in with' : group),
+      ...members.map(option => h('label', { className: 'aml-Choice', title: option.help },
+        h('input', { type: 'radio', name: `aml-group-${group}`, value: option.name,
+          checked: this._chosen.get(group) === option.name,
+          onchange: () => {
+            this._chosen.set(group, option.name);
+            this._showChoice(group);
+          } }), ` ${option.label}`)));
+  }
+
+  /** Show the field of the group's chosen option only; a chosen flag is ticked, others not. */
+  private _showChoice(group: string): void {
+    const chosen = this._chosen.get(group);
+    for (const label of Array.from(this._options.querySelectorAll<HTMLElement>(`label[data-group='${group}']`))) {
+      const name = label.dataset.option || '';
+      const field = this._fields.get(name);
+      const isFlag = field instanceof HTMLInputElement && field.type === 'checkbox';
+      if (isFlag) {
+        (field as HTMLInputElement).checked = name === chosen;
+      }
+      label.hidden = isFlag || name !== chosen;
+    }
+  }
+
+  /** The values to send: every option's, but of a group only the chosen option's. */
+  private _body(type: ITargetType): IAttachBody {
+    const body: IAttachBody = { type: type.name, name: this._name.value.trim() };
+    for (const option of type.options) {
+      if (option.group && this._chosen.get(option.group) !== option.name) {
+        continue;
+      }
+      const field = this._fields.get(option.name);
+      const value = field ? optionValue(option, field) : undefined;
+      if (value !== undefined) {
+        body[option.name] = value;
+      }
+    }
+    return body;
+  }
+
+  /**
+   * Send the form. On an unknown host key, ask in words; if trusted, send again pinning
+   * exactly that fingerprint. On failure every value stays, the reason is shown in the form
+   * and in a notification that stays until dismissed.
+   */
+  private async _attach(pinned?: string): Promise<void> {
     const type = this._types.find(t => t.name === this._typeSelect.value);
     if (!type) {
       return;
     }
     let body: IAttachBody;
     try {
-      body = { type: type.name, name: this._name.value.trim() };
-      for (const option of type.options) {
-        const field = this._fields.get(option.name);
-        const value = field ? optionValue(option, field) : undefined;
-        if (value !== undefined) {
-          body[option.name] = value;
-        }
-      }
+      body = this._body(type);
     } catch (error) {
       this._error.textContent = message(error);
+      notifyError('Attach', error);
       return;
-    } finally {
-      this._clearSecrets();
+    }
+    if (pinned) {
+      body.host_key_fingerprint = pinned;
     }
     this._error.textContent = '';
     this._submit.disabled = true;
     try {
-      await this.model.attach(body);
+      const target = await this.model.attach(body);
       this._form.reset();                           // empty fields, the same type chosen
       this._typeSelect.value = type.name;
       this._fields.clear();
+      this._chosen.clear();
       this._showType(type.name, true);
       this._form.style.display = 'none';
+      if (target.public_key) {
+        await showPublicKey(target.name, target.username, target.public_key);
+      }
     } catch (error) {
+      const key = pinned ? null : unknownHostKey(error);
+      if (key) {
+        this._submit.disabled = false;
+        if (await confirmHostKey(key)) {
+          const field = this._fields.get('host_key_fingerprint');
+          if (field) {
+            field.value = key.fingerprint;         // what is pinned, shown in the form
+          }
+          return this._attach(key.fingerprint);
+        }
+        this._error.textContent = `Not attached: the host key of ${key.host}:${key.port} was not trusted.`;
+        return;
+      }
       this._error.textContent = message(error);
+      notifyError(`Attach '${body.name}'`, error);
     } finally {
       this._submit.disabled = false;
     }
@@ -188,6 +274,7 @@ export class AttachForm extends Widget {
     h('label', {}, h('span', {}, 'type'), this._typeSelect), this._summary,
     h('label', {}, h('span', {}, 'name *'), this._name), this._options, this._error, this._submit) as HTMLFormElement;
   private _fields = new Map<string, Field>();
+  private _chosen = new Map<string, string>();   // group -> the chosen option's name
   private _shownType = '';
   private _typesKey = '';
 }

@@ -10,6 +10,7 @@ import { metricsKey, metricsView } from './metrics';
 import { LogView } from './logView';
 import { viewButton } from './notebookViewer';
 import { Rendered } from './rendered';
+import { notifyError } from './notify';
 
 /**
  * The open run: its id and status (the one state the runs list shows too), Cancel while it is
@@ -88,7 +89,7 @@ export class RunDetailView extends Widget {
       h('button', { className: 'aml-CloseDetail aml-Small', title: 'Close', onclick: () => d.close() }, '×'),
       h('strong', {}, runId), ' ', run ? statusBadge(run.status) : null,
       !run || isTerminal(run.status) ? null : h('button', { className: 'aml-CancelButton aml-Small aml-Danger',
-        onclick: () => void d.cancel().catch(e => this.model.fail(e)) }, 'Cancel'));
+        onclick: () => void d.cancel().catch(e => notifyError(`Cancel run ${d.runId}`, e)) }, 'Cancel'));
   }
 
   private _factRows(run: IRun, detail: IRunDetail): Array<[string, string, string]> {

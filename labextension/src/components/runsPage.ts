@@ -8,6 +8,7 @@ import { ITableRow, RunsTableModel } from '../tableModel';
 import { ALL_STATUSES } from '../tokens';
 import { RunsGrid } from './runsGrid';
 import { Rendered } from './rendered';
+import { notifyError } from './notify';
 
 /** Pause after the last keystroke in "Filter runs" before the server is asked. */
 const FILTER_DEBOUNCE_MS = 250;
@@ -82,9 +83,12 @@ export class RunsPage extends Panel {
       return;
     }
     const project = { project: m.projectPath };
-    await m.forSelected(runId => verb === 'Delete'
+    const failures = await m.forSelected(runId => verb === 'Delete'
       ? requestAPI<void>(`runs/${encodeURIComponent(runId)}`, { method: 'DELETE' }, project)
       : requestAPI<unknown>(`runs/${encodeURIComponent(runId)}/cancel`, { method: 'POST', body: '{}' }, project));
+    for (const failure of failures) {
+      notifyError(verb, failure);
+    }
   }
 
   /** The column chooser: a checkbox per metric and parameter, shown or hidden by its button. */

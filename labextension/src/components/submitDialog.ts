@@ -5,6 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { h } from '../dom';
 import { RunsModel } from '../model';
 import { IRunConfiguration } from '../tokens';
+import { notifyError } from './notify';
 import { defaultConfiguration, rememberSubmit } from './submitDefaults';
 
 const TITLE = 'Submit to compute target';
@@ -24,6 +25,7 @@ export function splitArguments(text: string): string[] {
 export interface ISubmitChoice {
   config: string;
   args: string[];
+  text?: string;      // the arguments as typed (kept when the submit fails)
 }
 
 /** A notebook's parameters field, `lr=0.1 epochs=3`, as `--param NAME=VALUE` arguments. */
@@ -37,7 +39,8 @@ export function parameterArguments(text: string): string[] {
  * or a notebook's parameters.
  */
 export class SubmitBody extends Widget {
-  constructor(configs: IRunConfiguration[], script: string, selected: string | null = null) {
+  constructor(configs: IRunConfiguration[], script: string, selected: string | null = null,
+    initial?: { config: string; args: string }) {
     super();
     this.addClass('aml-SubmitDialog');
     this._notebook = script.endsWith('.ipynb');
@@ -48,6 +51,10 @@ export class SubmitBody extends Widget {
     this._args = h('input', { className: 'jp-mod-styled ' + (this._notebook ? 'aml-SubmitParameters' : 'aml-SubmitArguments'),
       name: this._notebook ? 'parameters' : 'arguments', 'aria-label': this._notebook ? 'Parameters' : 'Arguments',
       placeholder: this._notebook ? 'parameters, e.g. lr=0.1 epochs=3' : 'arguments, e.g. --alpha 0.5' }) as HTMLInputElement;
+    if (initial) {                                   // sent before and refused: kept
+      this._select.value = initial.config;
+      this._args.value = initial.args;
+    }
     this.node.appendChild(h('div', {}, h('p', { className: 'aml-SubmitScript' }, `Run ${script} with:`),
       h('label', {}, 'Run configuration ', this._select),
       h('label', {}, this._notebook ? 'Parameters ' : 'Arguments ', this._args)));
@@ -55,7 +62,7 @@ export class SubmitBody extends Widget {
 
   getValue(): ISubmitChoice {
     const text = this._args.value;
-    return { config: this._select.value, args: this._notebook ? parameterArguments(text) : splitArguments(text) };
+    return { config: this._select.value, args: this._notebook ? parameterArguments(text) : splitArguments(text), text };
   }
 
   private _notebook: boolean;
@@ -82,25 +89,28 @@ export async function submitScript(model: RunsModel, script: string): Promise<st
       'attach a compute target first');
     return null;
   }
-  const result = await showDialog<ISubmitChoice>({
-    title: TITLE,
-    body: new SubmitBody(model.runConfigurations, script,
-      defaultConfiguration(project, model.runConfigurations, model.environments)),
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
-  });
-  if (!result.button.accept || !result.value) {
-    return null;
-  }
-  if (!result.value.config) {
-    await showErrorMessage(TITLE, 'choose a run configuration (none has a prepared target yet)');
-    return null;
-  }
-  try {
-    const runId = await model.submit(script, result.value.config, result.value.args);
-    rememberSubmit(project, result.value.config);
-    return runId;
-  } catch (error) {
-    await showErrorMessage(TITLE, error as Error);
-    return null;
+  let initial: { config: string; args: string } | undefined;
+  const selected = defaultConfiguration(project, model.runConfigurations, model.environments);
+  for (;;) {          // a refused submit reopens the dialog with what was typed, and says why
+    const result = await showDialog<ISubmitChoice>({
+      title: TITLE,
+      body: new SubmitBody(model.runConfigurations, script, selected, initial),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
+    });
+    if (!result.button.accept || !result.value) {
+      return null;
+    }
+    if (!result.value.config) {
+      await showErrorMessage(TITLE, 'choose a run configuration (none has a prepared target yet)');
+      return null;
+    }
+    try {
+      const runId = await model.submit(script, result.value.config, result.value.args);
+      rememberSubmit(project, result.value.config);
+      return runId;
+    } catch (error) {
+      notifyError(`Submit ${script}`, error);
+      initial = { config: result.value.config, args: result.value.text ?? result.value.args.join(' ') };
+    }
   }
 }

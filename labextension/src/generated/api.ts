@@ -309,6 +309,16 @@ export interface OutputListJson {
   outputs: OutputJson[];
 }
 
+/** An SSH host key a target offered at attach that nothing pins yet: the user compares the fingerprint with the server's own and, to trust it, attaches again giving it as `host_key_fingerprint`. */
+export interface HostKeyJson {
+  host: string;
+  port: number;
+  /** e.g. ssh-ed25519 */
+  key_type: string;
+  /** SHA256:..., as `ssh-keygen -lf KEY.pub` prints it */
+  fingerprint: string;
+}
+
 /** Every failed REST request (4xx, 5xx). */
 export interface ErrorJson {
   /** one line naming the file, run or target and what to do */
@@ -316,6 +326,37 @@ export interface ErrorJson {
   /** the HTTP reason phrase */
   reason?: string | null;
   traceback?: string;
+  /** POST targets, 409: the unknown host key to confirm */
+  host_key?: HostKeyJson;
+}
+
+/** REST `POST targets`: the attached target and what attach had to say. */
+export interface AttachedTargetJson {
+  name: string;
+  type: string;
+  address: string | null;
+  username: string | null;
+  /** its .compute file's keys as written there, secrets masked */
+  settings: Record<string, unknown>;
+  /** lines for the user (e.g. the pinned host key) */
+  messages?: string[];
+  /** a generated key's authorized_keys line, to add on the machine */
+  public_key?: string;
+}
+
+/** One project's count of runs not ended yet. */
+export interface ProjectActiveJson {
+  name: string;
+  /** its folder relative to the server's root ('' for the root) */
+  path: string;
+  active: number;
+}
+
+/** REST `GET active-runs`: the runs not ended yet in every project the server knows (seen by a request, or found under its root folder), whatever folder is shown. */
+export interface ActiveRunsJson {
+  active: number;
+  /** those with active runs, most first */
+  projects: ProjectActiveJson[];
 }
 
 /** REST `POST targets`: attach a compute target. Its further keys are the attach options of the registry of target types (`GET target-types` lists those each type takes); one a type does not take, or a value of the wrong kind, is a 400 naming it. The password travels in this body once and goes to the secret store. */
@@ -402,6 +443,8 @@ export interface AttachOptionJson {
   label: string;
   /** a valid value, the field's hint (null: none) */
   example: string | null;
+  /** Options of one group are alternatives: at most one is given (`login`: a password, a key file or a generated key). Null: no group. */
+  group: string | null;
 }
 
 /** One registered compute type: where run folders live (`placement`: local or remote) and how the agent starts (`launch`: process, container or spark). */
