@@ -9,6 +9,8 @@ import { ALL_STATUSES, IRun } from '../tokens';
 import { RunDetailView } from './runDetail';
 import { runName, RunsGrid } from './runsGrid';
 import { Rendered } from './rendered';
+import { compareRequest, ICompareRequest } from './comparePage';
+import { SweepFilter } from './sweepFilter';
 
 /** Pause after the last keystroke in "Filter runs" before the server is asked. */
 const FILTER_DEBOUNCE_MS = 250;
@@ -22,7 +24,8 @@ export class RunsPage extends Panel {
   constructor(
     readonly model: RunsTableModel,
     private readonly _sidebar: RunsModel,
-    open: (row: ITableRow) => void
+    open: (row: ITableRow) => void,
+    private readonly _compare?: (request: ICompareRequest) => void
   ) {
     super();
     this.addClass('aml-RunsPage');
@@ -30,7 +33,7 @@ export class RunsPage extends Panel {
     this.title.closable = true;
     this.title.caption = `aml_magic runs of ${model.projectPath || 'the server root'}`;
     this.addWidget(new Widget({ node: h('div', { className: 'aml-TableToolbar' },
-      this._search, this._status, this._target, this._chooserButton, this._cancelButton,
+      this._search, this._status, this._target, this._sweep.node, this._chooserButton, this._compareButton, this._cancelButton,
       this._deleteButton, this._count.node) }));
     this.addWidget(new Widget({ node: this._chooser.node }));
     this.addWidget(new Widget({ node: this._error.node }));
@@ -123,6 +126,9 @@ export class RunsPage extends Panel {
       button.disabled = selected === 0;
       button.textContent = selected ? `${verb} ${selected}…` : `${verb}…`;
     }
+    const compare = compareRequest(m.selected, this._sweep.value);
+    this._compareButton.disabled = !compare || !this._compare;
+    this._compareButton.textContent = selected ? `Compare ${selected}` : compare ? 'Compare sweep' : 'Compare';
   }
 
   /** The target filter offers the project's targets (and keeps the one chosen). */
@@ -139,6 +145,14 @@ export class RunsPage extends Panel {
     }
   }
 
+  private _sweep = new SweepFilter(this.model.projectPath, parent => this.model.setParent(parent));
+  private _compareButton = h('button', { className: 'aml-CompareSelected jp-mod-styled', disabled: true,
+    'aria-label': 'Compare selected runs', onclick: () => {
+      const request = compareRequest(this.model.selected, this._sweep.value);
+      if (request && this._compare) {
+        this._compare(request);
+      }
+    } }, 'Compare') as HTMLButtonElement;
   private _debounce = 0;
   private _cancelButton = h('button', { className: 'aml-CancelSelected jp-mod-styled', disabled: true,
     'aria-label': 'Cancel selected runs', onclick: () => void this._act('Cancel') }, 'Cancel…') as HTMLButtonElement;
