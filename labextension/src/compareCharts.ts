@@ -30,7 +30,7 @@ export function runColour(index: number): string {
 /** An axis: its domain in data units, mapped to [from, to] pixels, linear or log10. */
 class Axis {
   constructor(values: number[], readonly scale: Scale, private readonly _from: number,
-    private readonly _to: number) {
+    private readonly _to: number, private readonly _integer = false) {
     const usable = scale === 'log' ? values.filter(v => v > 0) : values;
     const t = usable.map(v => this._t(v));
     let lo = t.length ? Math.min(...t) : 0;
@@ -65,7 +65,10 @@ class Axis {
     const span = this._hi - this._lo;
     const raw = span / 5;
     const magnitude = 10 ** Math.floor(Math.log10(raw));
-    const step = [1, 2, 5, 10].map(m => m * magnitude).find(s => s >= raw) || raw;
+    let step = [1, 2, 5, 10].map(m => m * magnitude).find(s => s >= raw) || raw;
+    if (this._integer) {
+      step = Math.max(1, Math.round(step));     // steps are whole numbers: no tick at 0.5
+    }
     const found: number[] = [];
     for (let v = Math.ceil(this._lo / step) * step; v <= this._hi; v += step) {
       found.push(Math.abs(v) < step * 1e-9 ? 0 : v);
@@ -81,7 +84,7 @@ class Axis {
   private _hi: number;
 }
 
-const WIDTH = 420;
+const WIDTH = 380;
 const HEIGHT = 240;
 const LEFT = 56;
 const RIGHT = 10;
@@ -96,7 +99,7 @@ function frame(label: string, xs: number[], ys: number[], xTitle: string, yTitle
     role: 'img', 'aria-label': label, 'data-x-scale': xScale, 'data-y-scale': yScale
   });
   svg.appendChild(el('title', {}, label));
-  const x = new Axis(xs, xScale, LEFT, WIDTH - RIGHT);
+  const x = new Axis(xs, xScale, LEFT, WIDTH - RIGHT, xs.every(Number.isInteger));
   const y = new Axis(ys, yScale, HEIGHT - BOTTOM, TOP);
   const bottom = HEIGHT - BOTTOM;
   svg.appendChild(el('line', { x1: LEFT, y1: bottom, x2: WIDTH - RIGHT, y2: bottom, class: 'aml-ChartAxis' }));
@@ -105,13 +108,13 @@ function frame(label: string, xs: number[], ys: number[], xTitle: string, yTitle
   for (const t of x.ticks()) {
     const px = x.px(t).toFixed(1);
     xTicks.appendChild(el('line', { x1: px, y1: bottom, x2: px, y2: bottom + 4, class: 'aml-ChartAxis' }));
-    xTicks.appendChild(el('text', { x: px, y: bottom + 14, 'text-anchor': 'middle', class: 'aml-ChartLabel aml-XTick' }, formatNumber(t)));
+    xTicks.appendChild(el('text', { x: px, y: bottom + 14, 'text-anchor': 'middle', class: 'aml-ChartLabel aml-XTick' }, tickLabel(t)));
   }
   const yTicks = el('g', { class: 'aml-YTicks' });
   for (const t of y.ticks()) {
     const py = y.px(t).toFixed(1);
     yTicks.appendChild(el('line', { x1: LEFT - 4, y1: py, x2: LEFT, y2: py, class: 'aml-ChartAxis' }));
-    yTicks.appendChild(el('text', { x: LEFT - 6, y: py, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'aml-ChartLabel aml-YTick' }, formatNumber(t)));
+    yTicks.appendChild(el('text', { x: LEFT - 6, y: py, 'text-anchor': 'end', 'dominant-baseline': 'middle', class: 'aml-ChartLabel aml-YTick' }, tickLabel(t)));
   }
   svg.appendChild(xTicks);
   svg.appendChild(yTicks);
@@ -120,6 +123,11 @@ function frame(label: string, xs: number[], ys: number[], xTitle: string, yTitle
   svg.appendChild(el('text', { x: 12, y: (TOP + bottom) / 2, 'text-anchor': 'middle', class: 'aml-ChartTitle',
     transform: `rotate(-90 12 ${(TOP + bottom) / 2})` }, yTitle + (yScale === 'log' ? ' (log)' : '')));
   return { svg, x, y };
+}
+
+/** A tick's text: its value to 3 significant digits, without trailing zeros (0.5, 1e-7). */
+export function tickLabel(value: number): string {
+  return String(Number(value.toPrecision(3)));
 }
 
 /** One run's series in an overlay. */

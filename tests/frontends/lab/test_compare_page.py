@@ -15,6 +15,7 @@ import pytest
 from tests._runs_history import seed_runs
 from tests._wait import wait_until
 
+from ..sidebar_page import shoot
 from .pages import LabProject, sidebar_page
 from .test_runs_table import open_by_button
 
@@ -91,7 +92,7 @@ def test_the_sweep_filter_and_the_compare_page(lab: LabProject) -> None:
     # Given a sweep over six learning rates and a few runs outside it
     parent, children = seed_sweep(lab)
     others = seed_runs(lab.path, lab.name, 4)
-    with sidebar_page(lab) as sb:
+    with sidebar_page(lab, height=2100) as sb:
         page = sb.page
         grid = open_by_button(sb)
         count = page.locator(".aml-TableCount")
@@ -156,6 +157,7 @@ def test_the_sweep_filter_and_the_compare_page(lab: LabProject) -> None:
                                                  for t in log_ticks), log_ticks
         cx = sorted(p["cx"] for p in scatter_points(page))
         assert abs((cx[1] - cx[0]) / 2 - (cx[2] - cx[1]) / 3) < 1.0, cx
+        shoot(region, "lab_compare_page.png")
         # When the sweep itself is compared (nothing ticked, the sweep chosen)
         runs_tab(page).click()
         for run_id in chosen:
