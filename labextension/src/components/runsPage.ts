@@ -122,13 +122,20 @@ export class RunsPage extends Panel {
     const errors = [m.error, m.actionError].filter(e => e).join('\n');
     this._error.render(errors, () => errors ? h('div', { className: 'aml-Error', role: 'alert' }, errors) : null);
     const selected = m.selected.size;
-    for (const [button, verb] of [[this._cancelButton, 'Cancel'], [this._deleteButton, 'Delete']] as const) {
-      button.disabled = selected === 0;
-      button.textContent = selected ? `${verb} ${selected}…` : `${verb}…`;
-    }
     const compare = compareRequest(m.selected, this._sweep.value);
-    this._compareButton.disabled = !compare || !this._compare;
-    this._compareButton.textContent = selected ? `Compare ${selected}` : compare ? 'Compare sweep' : 'Compare';
+    // rows arriving while scrolling re-render this: write only what changed (no style work)
+    for (const [button, disabled, text] of [
+      [this._cancelButton, selected === 0, selected ? `Cancel ${selected}…` : 'Cancel…'],
+      [this._deleteButton, selected === 0, selected ? `Delete ${selected}…` : 'Delete…'],
+      [this._compareButton, !compare || !this._compare,
+        selected ? `Compare ${selected}` : compare ? 'Compare sweep' : 'Compare']] as const) {
+      if (button.disabled !== disabled) {
+        button.disabled = disabled;
+      }
+      if (button.textContent !== text) {
+        button.textContent = text;
+      }
+    }
   }
 
   /** The target filter offers the project's targets (and keeps the one chosen). */
