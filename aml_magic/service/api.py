@@ -27,14 +27,15 @@ from aml_magic.service.jobs import PrepareJobs
 from aml_magic.service.log_window import read_window
 from aml_magic.service.run_page import rerun, snapshot_json
 from aml_magic.service.run_table import TableRequest, run_query, run_table
+from aml_magic.service.compare_page import compare_page, sweep_list
 
 if TYPE_CHECKING:
     from aml_magic.domain.secrets import SecretStore
     from aml_magic.service.contract.models import (
         ActiveRunsJson, AttachedTargetJson, AttachRequest, EnvironmentJson, LogChunkJson,
-        MetricJson, OutputJson, PrepareJobJson, PrepareRequest, ProjectJson,
+        MetricJson, OutputJson, PrepareJobJson, PrepareRequest, ProjectJson, RunComparisonJson,
         RunConfigurationJson, RunDetailJson, RunJson, RunPageJson, RunTableJson, SnapshotJson,
-        SubmitRequest, TargetJson
+        SubmitRequest, SweepListJson, TargetJson
     )
 
 #: Largest page of runs one request may ask for.
@@ -212,6 +213,15 @@ class AmlService:
         workspace = self.workspace(path)
         self.reconcile_project(workspace, background=False)
         return run_table(workspace, self._project_json(workspace), request)
+
+    def compare(self, path: str, run_ids: list[str], sweep: str | None) -> RunComparisonJson:
+        """The compare page: RUN_IDS (or SWEEP's children) side by side, with their series."""
+        workspace = self.workspace(path)
+        return compare_page(workspace, self._project_json(workspace), run_ids, sweep)
+
+    def sweeps(self, path: str) -> SweepListJson:
+        """The project's sweeps, for the runs table's sweep filter."""
+        return sweep_list(self.workspace(path))
 
     def run(self, path: str, run_id: str) -> RunDetailJson:
         """A run in full, reconciled with its target first when it is still going."""

@@ -14,14 +14,17 @@ export class ApiError extends Error {
   }
 }
 
+/** Query parameters; a list repeats its name (`run=a&run=b`). */
+export type QueryParams = Record<string, string | number | undefined | string[]>;
+
 /** The URL of an API route, e.g. for download links (cookies authenticate a plain GET). */
 export function apiUrl(
   endPoint: string,
-  params: Record<string, string | number | string[] | undefined> = {}
+  params: QueryParams = {}
 ): string {
   const settings = ServerConnection.makeSettings();
   const query = Object.entries(params)
-    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map(one => [k, one] as const))
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map(item => [k, item] as const))
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
@@ -36,7 +39,7 @@ export function apiUrl(
 export async function requestAPI<T>(
   endPoint: string,
   init: RequestInit = {},
-  params: Record<string, string | number | string[] | undefined> = {}
+  params: QueryParams = {}
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   let response: Response;

@@ -1,5 +1,6 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 
+import { ComparePage, comparePageId, ICompareRequest } from './components/comparePage';
 import { RunPage } from './components/runPage';
 import { RunsPage, runPageId } from './components/runsPage';
 import { RunsModel } from './model';
@@ -25,7 +26,7 @@ export class RunsTables {
       return;
     }
     const page = new RunsPage(new RunsTableModel(path), this._sidebar,
-      row => this.openRun(row.run, path));
+      row => this.openRun(row.run, path), request => this.openCompare(path, request));
     page.id = id;
     this._app.shell.add(page, 'main');
     this._app.shell.activateById(id);
@@ -35,6 +36,15 @@ export class RunsTables {
     const id = runPageId(run.run_id);
     if (!this._find(id)) {
       this._app.shell.add(new RunPage(run, projectPath, next => this.openRun(next, projectPath)), 'main');
+    }
+    this._app.shell.activateById(id);
+  }
+
+  /** The compare page of these runs (or this sweep): activated again when it is open. */
+  openCompare(projectPath: string, request: ICompareRequest): void {
+    const id = comparePageId(projectPath, request);
+    if (!this._find(id)) {
+      this._app.shell.add(new ComparePage(projectPath, request), 'main');
     }
     this._app.shell.activateById(id);
   }

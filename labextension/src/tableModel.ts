@@ -37,6 +37,8 @@ export class RunsTableModel {
   statusFilter = '';
   targetFilter = '';
   text = '';
+  /** The sweep whose child runs are shown ('' for all runs). */
+  parentFilter = '';
   /** Runs matching the query; null until the first page answers. */
   total: number | null = null;
   metricNames: string[] = [];
@@ -120,6 +122,14 @@ export class RunsTableModel {
     this._restart();
   }
 
+  /** Show only the child runs of this sweep ('' for every run). */
+  setParent(parent: string): void {
+    if (parent !== this.parentFilter) {
+      this.parentFilter = parent;
+      this._restart();
+    }
+  }
+
   setFilters(status: string, target: string, text: string): void {
     if (status === this.statusFilter && target === this.targetFilter && text === this.text) {
       return;
@@ -191,6 +201,9 @@ export class RunsTableModel {
       }
       if (this.targetFilter) {
         params.target = this.targetFilter;
+      }
+      if (this.parentFilter) {
+        params.parent = this.parentFilter;
       }
       if (this.text.trim()) {
         params.q = this.text.trim();

@@ -43,6 +43,8 @@ ANSWERS: dict[str, dict[str, str | None]] = {
     r"prepare/(?P<job_id>[0-9a-f]+)": {"GET": "PrepareJobJson"},
     "runs": {"GET": "RunPageJson", "POST": "RunJson"},
     "run-table": {"GET": "RunTableJson"},
+    "compare": {"GET": "RunComparisonJson"},
+    "sweeps": {"GET": "SweepListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)": {"GET": "RunDetailJson", "DELETE": None},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log": {"GET": "LogChunkJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/metrics": {"GET": "MetricListJson"},
@@ -203,6 +205,11 @@ def test_every_route_answers_2xx_or_4xx_for_every_target_type(walk: Walk, type_n
                    {"target": name, "search": "t.py"}, {"limit": "ten"}, {"offset": -1},
                    {"sort": "metric:'; DROP TABLE runs; --"}):
         ask("GET", "run-table", params=params)
+    ask("GET", "sweeps")
+    assert ask("GET", "compare", params={"run": run_id}).status == 200
+    for params in ({}, {"sweep": run_id}, {"run": "ghost"}, {"run": "..", "sweep": "x"},
+                   {"sweep": "'; DROP TABLE runs; --"}):
+        assert 400 <= ask("GET", "compare", params=params).status < 500
     for rid in [run_id, *ODD_IDS]:
         values = {"run_id": rid, "name": "model.txt"}
         for pattern in [p for p in ANSWERS if p.startswith("runs/")]:

@@ -248,6 +248,23 @@ class RunTableHandler(AmlHandler):
         self.reply(await self.call(self.service.run_table, self.project_path, request))
 
 
+class CompareHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """The compare page: ``run`` (repeatable, ids or unique prefixes) or ``sweep``."""
+        runs = [r for r in self.get_query_arguments("run") if r]
+        self.reply(await self.call(self.service.compare, self.project_path, runs,
+                                   self.get_query_argument("sweep", None) or None))
+
+
+class SweepsHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(await self.call(self.service.sweeps, self.project_path))
+
+
 class RunHandler(AmlHandler):
     @web.authenticated
     @authorized
@@ -351,6 +368,8 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         (r"prepare/(?P<job_id>[0-9a-f]+)", PrepareJobHandler),
         ("runs", RunsHandler),
         ("run-table", RunTableHandler),
+        ("compare", CompareHandler),
+        ("sweeps", SweepsHandler),
         (rf"runs/{RUN_ID}", RunHandler),
         (rf"runs/{RUN_ID}/log", LogHandler),
         (rf"runs/{RUN_ID}/metrics", MetricsHandler),

@@ -440,6 +440,34 @@ class ComparisonJson(TypedDict):
     environment_differences: list[str]   # variables whose values differ between the runs
 
 
+class RunComparisonJson(ComparisonJson):
+    """REST ``compare?run=ID&run=ID`` (or ``?sweep=ID``): the Lab's compare page, the runs of
+    ``aml history compare`` plus their parameters and numeric metric series."""
+
+    project: ProjectJson
+    parameters: dict[str, dict[str, Any]]   # run id -> its parameters (numbers as numbers)
+    parameter_names: list[str]  # every parameter name of these runs, sorted
+    #: run id -> metric name -> ``[step, value]`` pairs in step order (numeric values only,
+    #: at most 1000 evenly spaced points a series)
+    series: dict[str, dict[str, list[list[float]]]]
+
+
+class SweepJson(TypedDict):
+    """A sweep (a run with child runs), as the runs table's sweep filter lists it."""
+
+    run_id: str
+    name: str               # its script, else its id
+    status: RunStatusName
+    created_at: float
+    children: int           # how many child runs it has
+
+
+class SweepListJson(TypedDict):
+    """REST ``sweeps``: the project's sweeps, newest first."""
+
+    sweeps: list[SweepJson]
+
+
 class GcItemJson(TypedDict):
     """One thing a target keeps that no recent run uses."""
 
@@ -653,6 +681,7 @@ SHAPES: tuple[type, ...] = (
     AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
     WorkspaceRunPageJson, BlobHashesRequest, BlobsMissingJson, UploadedFileJson,
     SnapshotRequest, SnapshotResultJson, SnapshotFileJson, SnapshotJson,
+    RunComparisonJson, SweepJson, SweepListJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

@@ -16,6 +16,8 @@ interface IColumn {
   sort: string;         // '' for a column that does not sort (the selection)
   width: string;
   cell: (row: ITableRow) => Node | string;
+  /** Update the cell in place instead (its nodes made once per row element, then reused). */
+  update?: (cell: HTMLElement, row: ITableRow) => void;
 }
 
 /** A row element: its cells (one per column) and what it shows. */
@@ -52,9 +54,23 @@ function started(row: ITableRow): string {
   return TIME_FORMAT.format(new Date((row.run.started_at || row.run.created_at) * 1000));
 }
 
+/** The status cell's badge, made once per row element and rewritten in place. */
+function updateBadge(cell: HTMLElement, row: ITableRow): void {
+  const status = row.run.status;
+  let badge = cell.firstChild as HTMLElement | null;
+  if (!badge || badge.nodeType !== Node.ELEMENT_NODE) {
+    badge = statusBadge(status);
+    replaceChildren(cell, badge);
+  } else if (badge.title !== status) {
+    badge.className = `aml-Badge aml-Status-${status}`;
+    badge.title = status;
+    setText(badge, status);
+  }
+}
+
 const FIXED: IColumn[] = [
   { label: 'Name', sort: 'name', width: 'minmax(10em, 2fr)', cell: row => runName(row.run) },
-  { label: 'Status', sort: 'status', width: '7.5em', cell: row => statusBadge(row.run.status) },
+  { label: 'Status', sort: 'status', width: '7.5em', cell: row => statusBadge(row.run.status), update: updateBadge },
   { label: 'Target', sort: 'target', width: 'minmax(6em, 1fr)', cell: row => row.run.target },
   { label: 'Started', sort: 'start', width: '11em', cell: started },
   { label: 'Duration', sort: 'duration', width: '6em', cell: row => formatDuration(runDuration(row.run)) }
@@ -73,10 +89,9 @@ export class RunsGrid extends Widget {
     this.node.setAttribute('role', 'grid');
     this.node.setAttribute('aria-label', 'Runs');
     const head = h('div', { role: 'rowgroup', className: 'aml-GridHead' }, this._header);
-    this._body.addEventListener('scroll', () => {
-      head.scrollLeft = this._body.scrollLeft;
-      this._schedule();
-    });
+    this._head = head;
+    // no layout read here: the frame's render reads the scroll position once
+    this._body.addEventListener('scroll', () => this._schedule(), { passive: true });
     this._body.appendChild(this._spacer);
     this.node.appendChild(head);
     this.node.appendChild(this._body);
@@ -105,7 +120,21 @@ export class RunsGrid extends Widget {
         checked: m.selected.has(row.run.run_id),
         onclick: (event: Event) => event.stopPropagation(),
         onchange: (event: Event) => m.select(row.run.run_id, (event.target as HTMLInputElement).checked)
-      })
+      }),
+      update: (cell, row) => {
+        let box = cell.firstChild as HTMLInputElement | null;
+        if (!box || box.nodeType !== Node.ELEMENT_NODE) {
+          box = h('input', {
+            type: 'checkbox', className: 'aml-SelectRun',
+            onclick: (event: Event) => event.stopPropagation(),
+            onchange: () => box && box.dataset.runId && m.select(box.dataset.runId, box.checked)
+          }) as HTMLInputElement;
+          replaceChildren(cell, box);
+        }
+        box.dataset.runId = row.run.run_id;
+        box.setAttribute('aria-label', `Select ${runName(row.run)}`);
+        box.checked = m.selected.has(row.run.run_id);
+      }
     };
     this._columns = [
       select,
@@ -123,6 +152,7 @@ export class RunsGrid extends Widget {
     const headerKey = JSON.stringify([template, this._columns.map(c => c.sort), m.sort, m.order]);
     if (headerKey !== this._headerKey) {
       this._headerKey = headerKey;
+      this._sizeKey = '';
       this._template = template;
       this._header.style.gridTemplateColumns = template;
       replaceChildren(this._header, ...this._columns.map((column, index) => this._headerCell(column, index)));
@@ -133,10 +163,14 @@ export class RunsGrid extends Widget {
       this._body.scrollTop = 0;
     }
     const total = m.total || 0;
-    this.node.setAttribute('aria-rowcount', String(total + 1));
-    this.node.setAttribute('aria-colcount', String(this._columns.length));
-    this.node.dataset.total = m.total === null ? '' : String(total);
-    this._spacer.style.height = `${total * ROW_HEIGHT}px`;
+    const sizeKey = `${m.total}:${this._columns.length}`;
+    if (sizeKey !== this._sizeKey) {           // most changes are rows arriving: no writes here
+      this._sizeKey = sizeKey;
+      this.node.setAttribute('aria-rowcount', String(total + 1));
+      this.node.setAttribute('aria-colcount', String(this._columns.length));
+      this.node.dataset.total = m.total === null ? '' : String(total);
+      this._spacer.style.height = `${total * ROW_HEIGHT}px`;
+    }
     this._render();
   }
 
@@ -178,7 +212,12 @@ export class RunsGrid extends Widget {
   private _render(): void {
     const total = this.model.total || 0;
     const top = this._body.scrollTop;
-    const height = this._body.clientHeight || 600;
+    const left = this._body.scrollLeft;
+    if (left !== this._left) {
+      this._left = left;
+      this._head.scrollLeft = left;
+    }
+    const height = this._height || 600;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     this.model.want(first, Math.max(last, first));
@@ -244,7 +283,8 @@ export class RunsGrid extends Widget {
       node.removeAttribute('data-run-id');
       node.removeAttribute('tabindex');
       node.classList.add('aml-Loading');
-      row.cells.forEach((cell, index) => setText(cell, index === 1 ? '…' : ''));
+      // a cell updated in place keeps its nodes (hidden by .aml-Loading) for the next run
+      row.cells.forEach((cell, index) => this._columns[index].update || setText(cell, index === 1 ? '…' : ''));
       return;
     }
     node.classList.remove('aml-Loading');
@@ -253,8 +293,12 @@ export class RunsGrid extends Widget {
     node.title = data.run.reason || data.run.run_id;
     node.tabIndex = 0;
     this._columns.forEach((column, index) => {
-      const value = column.cell(data);
       const cell = row.cells[index];
+      if (column.update) {
+        column.update(cell, data);
+        return;
+      }
+      const value = column.cell(data);
       if (typeof value === 'string') {
         setText(cell, value);
       } else {
@@ -275,6 +319,7 @@ export class RunsGrid extends Widget {
   private _columns: IColumn[] = FIXED;
   private _template = '';
   private _headerKey = '';
+  private _sizeKey = '';
   private _generation = -1;
   private _frame = 0;
   private _header = h('div', { role: 'row', className: 'aml-GridRow aml-GridHeaderRow', 'aria-rowindex': 1 });
@@ -282,5 +327,14 @@ export class RunsGrid extends Widget {
   private _spacer = h('div', { className: 'aml-GridSpacer' });
   private _rows = new Map<number, IRow>();
   private _pool: IRow[] = [];
-  private _resized = new ResizeObserver(() => this._schedule());
+  /** The body's height, kept by the ResizeObserver (not read while scrolling). */
+  private _height = 0;
+  private _left = 0;
+  private _head: HTMLElement;
+  private _resized = new ResizeObserver(entries => {
+    for (const entry of entries) {
+      this._height = entry.contentRect.height;
+    }
+    this._schedule();
+  });
 }

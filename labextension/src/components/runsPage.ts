@@ -8,6 +8,8 @@ import { ITableRow, RunsTableModel } from '../tableModel';
 import { ALL_STATUSES } from '../tokens';
 import { RunsGrid } from './runsGrid';
 import { Rendered } from './rendered';
+import { compareRequest, ICompareRequest } from './comparePage';
+import { SweepFilter } from './sweepFilter';
 import { notifyError } from './notify';
 
 /** Pause after the last keystroke in "Filter runs" before the server is asked. */
@@ -22,7 +24,8 @@ export class RunsPage extends Panel {
   constructor(
     readonly model: RunsTableModel,
     private readonly _sidebar: RunsModel,
-    open: (row: ITableRow) => void
+    open: (row: ITableRow) => void,
+    private readonly _compare?: (request: ICompareRequest) => void
   ) {
     super();
     this.addClass('aml-RunsPage');
@@ -30,7 +33,7 @@ export class RunsPage extends Panel {
     this.title.closable = true;
     this.title.caption = `aml_magic runs of ${model.projectPath || 'the server root'}`;
     this.addWidget(new Widget({ node: h('div', { className: 'aml-TableToolbar' },
-      this._search, this._status, this._target, this._chooserButton, this._cancelButton,
+      this._search, this._status, this._target, this._sweep.node, this._chooserButton, this._compareButton, this._cancelButton,
       this._deleteButton, this._count.node) }));
     this.addWidget(new Widget({ node: this._chooser.node }));
     this.addWidget(new Widget({ node: this._error.node }));
@@ -122,9 +125,19 @@ export class RunsPage extends Panel {
     const errors = [m.error, m.actionError].filter(e => e).join('\n');
     this._error.render(errors, () => errors ? h('div', { className: 'aml-Error', role: 'alert' }, errors) : null);
     const selected = m.selected.size;
-    for (const [button, verb] of [[this._cancelButton, 'Cancel'], [this._deleteButton, 'Delete']] as const) {
-      button.disabled = selected === 0;
-      button.textContent = selected ? `${verb} ${selected}…` : `${verb}…`;
+    const compare = compareRequest(m.selected, this._sweep.value);
+    // rows arriving while scrolling re-render this: write only what changed (no style work)
+    for (const [button, disabled, text] of [
+      [this._cancelButton, selected === 0, selected ? `Cancel ${selected}…` : 'Cancel…'],
+      [this._deleteButton, selected === 0, selected ? `Delete ${selected}…` : 'Delete…'],
+      [this._compareButton, !compare || !this._compare,
+        selected ? `Compare ${selected}` : compare ? 'Compare sweep' : 'Compare']] as const) {
+      if (button.disabled !== disabled) {
+        button.disabled = disabled;
+      }
+      if (button.textContent !== text) {
+        button.textContent = text;
+      }
     }
   }
 
@@ -142,6 +155,14 @@ export class RunsPage extends Panel {
     }
   }
 
+  private _sweep = new SweepFilter(this.model.projectPath, parent => this.model.setParent(parent));
+  private _compareButton = h('button', { className: 'aml-CompareSelected jp-mod-styled', disabled: true,
+    'aria-label': 'Compare selected runs', onclick: () => {
+      const request = compareRequest(this.model.selected, this._sweep.value);
+      if (request && this._compare) {
+        this._compare(request);
+      }
+    } }, 'Compare') as HTMLButtonElement;
   private _debounce = 0;
   private _cancelButton = h('button', { className: 'aml-CancelSelected jp-mod-styled', disabled: true,
     'aria-label': 'Cancel selected runs', onclick: () => void this._act('Cancel') }, 'Cancel…') as HTMLButtonElement;

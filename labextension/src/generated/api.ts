@@ -776,3 +776,35 @@ export interface SnapshotJson {
   /** files the snapshot skipped, and why */
   warnings: string[];
 }
+
+/** REST `compare?run=ID&run=ID` (or `?sweep=ID`): the Lab's compare page, the runs of `aml history compare` plus their parameters and numeric metric series. */
+export interface RunComparisonJson {
+  runs: ComparedRunJson[];
+  /** every metric name, in first-seen order */
+  metrics: string[];
+  /** variables whose values differ between the runs */
+  environment_differences: string[];
+  project: ProjectJson;
+  /** run id -> its parameters (numbers as numbers) */
+  parameters: Record<string, Record<string, unknown>>;
+  /** every parameter name of these runs, sorted */
+  parameter_names: string[];
+  /** run id -> metric name -> `[step, value]` pairs in step order (numeric values only, at most 1000 evenly spaced points a series) */
+  series: Record<string, Record<string, number[][]>>;
+}
+
+/** A sweep (a run with child runs), as the runs table's sweep filter lists it. */
+export interface SweepJson {
+  run_id: string;
+  /** its script, else its id */
+  name: string;
+  status: RunStatus;
+  created_at: number;
+  /** how many child runs it has */
+  children: number;
+}
+
+/** REST `sweeps`: the project's sweeps, newest first. */
+export interface SweepListJson {
+  sweeps: SweepJson[];
+}
