@@ -2,15 +2,7 @@
  * A line chart of one metric series as plain SVG (no chart library): values against their
  * step (or their order when no step was logged), with the min and max on the axis.
  */
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function el(name: string, attrs: Record<string, string | number>): SVGElement {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) {
-    node.setAttribute(key, String(value));
-  }
-  return node;
-}
+import { svg as el } from './dom';
 
 export function seriesChart(name: string, points: Array<[number, number]>): SVGElement {
   const width = 260;

@@ -4,24 +4,14 @@
  * axis linear or logarithmic (the natural view of a sweep over a learning rate).
  */
 import { formatNumber } from './chart';
+import { svg as el } from './dom';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 /** One colour per run, in the order the runs are compared (then again from the start). */
 export const RUN_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
   '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
 export type Scale = 'linear' | 'log';
 
-function el(name: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) {
-    node.setAttribute(key, String(value));
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 export function runColour(index: number): string {
   return RUN_COLOURS[index % RUN_COLOURS.length];

@@ -2,22 +2,12 @@ import { formatNumber } from '../chart';
 import { h, replaceChildren } from '../dom';
 import { formatValue } from '../format';
 import { IMetric } from '../tokens';
+import { svg as el } from '../dom';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 460;
 const HEIGHT = 220;
 const PAD = { left: 56, right: 12, top: 10, bottom: 28 };
 
-function el(name: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [key, value] of Object.entries(attrs)) {
-    node.setAttribute(key, String(value));
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 /** A metric's numeric values by step (its order when no step was logged), or one logged list. */
 export function seriesOf(rows: IMetric[]): Array<[number, number]> {

@@ -12,7 +12,7 @@ import pytest
 
 from tests._wait import wait_until
 
-from ..sidebar_page import call_api, open_submit_dialog
+from ..sidebar_page import SIDEBAR_TAB, call_api, open_submit_dialog
 from .pages import LabProject, sidebar_page
 
 
@@ -135,6 +135,9 @@ def test_the_dialog_starts_on_the_last_prepared_target_never_an_unprepared_one(
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
         dialog.wait_for(state="detached", timeout=30_000)
         wait_until(lambda: lab.api("GET", "runs")["total"] == 1, 30, "the run recorded")
+        # (the command then brings the Runs sidebar forward: wait for it, or it may hide the
+        # file browser under the next right-click)
+        sb.page.locator(f"{SIDEBAR_TAB}.lm-mod-current").wait_for(timeout=30_000)
         # Then the next dialog starts on it: the last one used, as it is prepared
         dialog = open_submit_dialog(sb.page, "analysis.ipynb", "notebook")
         assert dialog.locator(".aml-SubmitConfig").input_value() == other
