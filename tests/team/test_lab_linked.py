@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,18 @@ def test_a_members_lab_shows_the_workspace_runs_and_submits_through_it(
     configs = api(ada_lab, "GET", "runconfigs", project="shared")
     assert isinstance(configs, dict) and "local" in [c["name"] for c in
                                                       configs["run_configurations"]]
+    # And the hop through her Jupyter server costs little next to the server's own answer
+    through, direct = [], []
+    for _ in range(20):
+        started = time.perf_counter()
+        api(ada_lab, "GET", f"runs/{run_id}/log", project="shared")
+        through.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        http(team_server, f"/aml/api/runs/{run_id}/log?project=shared", members["ada"])
+        direct.append(time.perf_counter() - started)
+    print(f"\nlog of an ended run, median of 20: through the Lab "
+          f"{statistics.median(through) * 1000:.1f} ms, direct "
+          f"{statistics.median(direct) * 1000:.1f} ms")
     # And nothing of it came from (or was written to) her machine's own history
     assert not (ada_root / ".aml" / "runs").exists()
 
