@@ -18,7 +18,7 @@ import pytest
 from aml_magic.domain.config import init_project
 from tests.frontends.browser import Lab, chromium_page, jupyterlab
 from tests.frontends.sidebar_page import (
-    call_api, lab_env, open_sidebar, require_lab, submit_through_context_menu
+    call_api, lab_env, open_sidebar, require_lab, shoot, submit_through_context_menu
 )
 from tests.server.jupyter import free_port
 from tests.team.conftest import TeamServer, aml
@@ -134,6 +134,7 @@ def test_a_members_lab_shows_the_workspace_runs_and_submits_through_it(
         row.click()
         sidebar.locator(".aml-RunDetail .aml-Log", has_text="bob's run says").wait_for(
             timeout=60_000)
+        shoot(sidebar, "sidebar_linked_workspace.png")
 
         # When she submits her script through the file browser's dialog
         submit_through_context_menu(page, "hello.py", "a b", config="local")
@@ -196,6 +197,14 @@ def test_a_readers_lab_reads_but_its_submit_is_refused_and_a_dead_server_is_one_
                                                         "arguments": []}, project="shared")
         assert status == 403 and "contributor" in answer["message"], answer
         assert "\n" not in answer["message"]
+        with chromium_page(1400, 1100) as page:
+            # And from the Lab's submit dialog it is the notification's line
+            sidebar = open_sidebar(page, lab, "shared")
+            sidebar.locator(".aml-Run").first.wait_for(timeout=60_000)
+            submit_through_context_menu(page, "hello.py", config="local")
+            note = page.locator(".jp-Notification-Toast-error", has_text="not allowed (403)")
+            note.wait_for(timeout=60_000)
+            assert "is a reader" in note.inner_text()
         # When his login names a server that is down, then the Lab says so in one line
         login = home / ".aml_magic" / "workspace.json"
         saved = login.read_text()
