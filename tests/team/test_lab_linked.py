@@ -36,6 +36,7 @@ with open(os.environ["AML_MAGIC_METRICS_FILE"], "a") as metrics:
                               "time": time.time()}) + "\\n")
 pathlib.Path("outputs").mkdir(exist_ok=True)
 pathlib.Path("outputs/result.txt").write_text("bob's result")
+pathlib.Path("outputs/big.bin").write_bytes(bytes(range(256)) * 12289)
 """
 HELLO = "import sys\nprint('hello from the Lab', sys.argv[1:], flush=True)\n"
 
@@ -105,6 +106,9 @@ def test_a_members_lab_shows_the_workspace_runs_and_submits_through_it(
                                 + "&project=shared", timeout=60) as download:
         assert download.read() == b"bob's result"
         assert "result.txt" in download.headers["Content-Disposition"]
+    with urllib.request.urlopen(ada_lab.url(f"aml/api/runs/{run_id}/outputs/big.bin")
+                                + "&project=shared", timeout=60) as download:
+        assert download.read() == bytes(range(256)) * 12289      # 3 MB, in blocks
     configs = api(ada_lab, "GET", "runconfigs", project="shared")
     assert isinstance(configs, dict) and "local" in [c["name"] for c in
                                                       configs["run_configurations"]]
@@ -191,6 +195,7 @@ def test_a_readers_lab_reads_but_its_submit_is_refused_and_a_dead_server_is_one_
         # Given rex's Lab (a reader): he reads the workspace's runs of the project
         page = api(lab, "GET", "runs", project="shared")
         assert isinstance(page, dict) and page["runs"], page
+        some_run = page["runs"][0]["run_id"]
         # When he submits, then the server's 403 is the Lab's one line
         status, answer = call_api(lab, "POST", "runs", {"run_configuration": "local",
                                                         "script": "shared/hello.py",
@@ -220,4 +225,7 @@ def test_a_readers_lab_reads_but_its_submit_is_refused_and_a_dead_server_is_one_
         # And logged out, the Lab says to log in
         assert aml(home, "workspace", "logout").returncode == 0
         status, answer = call_api(lab, "GET", "runs", project="shared")
+        assert status == 403 and "aml workspace login" in answer["message"], answer
+        status, answer = call_api(lab, "GET", f"runs/{some_run}/outputs/x",
+                                  project="shared")
         assert status == 403 and "aml workspace login" in answer["message"], answer

@@ -15,6 +15,7 @@ the team server itself.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,13 @@ from aml_magic.frontends.server.handlers import AUTH_RESOURCE, AmlHandler, statu
 from aml_magic.service.api import AmlService
 from aml_magic.service.contract import models as M
 from aml_magic.service.team import remote
+from aml_magic.service.team.client import WorkspaceClient
 
 #: Routes that never name a project: always answered by this Jupyter server.
 LOCAL_ROUTES = frozenset({"version", "projects", "target-types", "active-runs"})
+#: An output file's download (passed on a block at a time).
+DOWNLOAD = re.compile(r"runs/[A-Za-z0-9_.-]+/outputs/.+")
+DOWNLOAD_BLOCK = 256 * 1024
 #: Lists that answer an empty page while the server has no copy of the project yet.
 LISTS = frozenset({"runs", "run-table"})
 
@@ -79,6 +84,9 @@ class LinkedProxy:
             method = handler.request.method or "GET"
             if method == "POST" and route == "runs":
                 handler.body(M.SubmitRequest)
+            if method == "GET" and DOWNLOAD.fullmatch(route):
+                await self._download(handler, linked, route)
+                return
             query = [(k, v.decode("utf-8", "replace"))
                      for k, values in handler.request.query_arguments.items() for v in values]
             reply = await loop.run_in_executor(
@@ -92,6 +100,24 @@ class LinkedProxy:
         for name, value in reply.headers.items():
             handler.set_header(name, value)
         handler.finish(reply.body if reply.status != 204 else None)
+
+    async def _download(self, handler: AmlHandler, linked: remote.LinkedProject,
+                        route: str) -> None:
+        """An output file passed on a block at a time (never held whole here)."""
+        loop = IOLoop.current()
+        answer = await loop.run_in_executor(
+            self.service.executor, lambda: self.client(linked).open(route + linked.query()))
+        try:
+            for name in ("Content-Type", "Content-Length", "Content-Disposition"):
+                if answer.headers.get(name):
+                    handler.set_header(name, answer.headers[name])
+            while block := await loop.run_in_executor(self.service.executor, answer.read,
+                                                      DOWNLOAD_BLOCK):
+                handler.write(block)
+                await handler.flush()
+        finally:
+            answer.close()
+        handler.finish()
 
     @staticmethod
     def _route(handler: AmlHandler) -> str | None:
@@ -127,13 +153,19 @@ class LinkedProxy:
             return None
         return linked
 
+    @staticmethod
+    def client(linked: remote.LinkedProject) -> WorkspaceClient:
+        """The member's client; not logged in (or to another server) is a 403 saying which
+        login to make."""
+        try:
+            return remote.client_for(linked)
+        except AmlError as exc:
+            raise ApiError(403, str(exc)) from None
+
     def forward(self, linked: remote.LinkedProject, path: str, method: str, route: str,
                 query: list[tuple[str, str]], body: bytes) -> Reply:
         """The team server's answer to the request, in the shapes the local routes answer."""
-        try:
-            client = remote.client_for(linked)
-        except AmlError as exc:
-            raise ApiError(403, str(exc)) from None
+        client = self.client(linked)
         local = {"name": linked.root.name, "path": self._local_path(linked.root)}
         if method == "POST" and route == "runs":
             request = json.loads(body or b"{}")

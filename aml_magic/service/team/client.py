@@ -45,6 +45,20 @@ class WorkspaceClient:
             raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
                                 "personal projects keep working offline") from None
 
+    def open(self, path: str) -> Any:
+        """The open answer of GET PATH, to be read a block at a time and closed (a download
+        passed on without holding it whole); failures as ``send``'s."""
+        request = urllib.request.Request(self.url + API + path.lstrip("/"), method="GET")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout, context=_context())
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, f"{self.url}: {_message(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
+                                "personal projects keep working offline") from None
+
     def exchange(self, method: str, path: str, data: bytes | None,
                  content_type: str = "application/json") -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of METHOD on the API's PATH, an error status included (a
