@@ -186,6 +186,7 @@ def test_the_magics_submit_and_list_through_the_server(
     ip.run_line_magic("load_ext", "aml_magic")
     magics = ip.magics_manager.registry["AmlMagics"]
     monkeypatch.setattr(magics, "project", None)
+    monkeypatch.setattr(magics, "use_widgets", False)    # the text path (no ipywidgets)
     # When he submits a cell with arguments and --wait
     with capture_output() as cap:
         run = ip.run_cell_magic("aml_submit", "-c local --wait x y",
@@ -202,6 +203,85 @@ def test_the_magics_submit_and_list_through_the_server(
     with capture_output() as cap:
         ip.run_line_magic("aml_run", run["run_id"])
     assert re.search(r"exit code:?\s+0", cap.stdout), cap.stdout
+
+
+LIVE_CELL = """\
+import json, os, pathlib, sys, time
+print('widget says', sys.argv[1:], flush=True)
+with open(os.environ["AML_MAGIC_METRICS_FILE"], "a") as metrics:
+    for step, loss in enumerate((0.9, 0.4)):
+        metrics.write(json.dumps({"name": "loss", "value": loss, "step": step,
+                                  "time": time.time()}) + "\\n")
+        metrics.flush()
+go = pathlib.Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.05)
+print('after go', flush=True)
+pathlib.Path("outputs").mkdir(exist_ok=True)
+pathlib.Path("outputs/answer.txt").write_text("42")
+"""
+
+
+def test_the_live_widget_follows_a_run_on_the_server(
+        team_server: TeamServer, members: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from IPython.testing.globalipapp import get_ipython
+    from IPython.utils.capture import capture_output
+
+    from aml_magic.frontends.notebook.widgets import run_widget
+    shown: list[run_widget.RunWidget] = []
+    real_show = run_widget.show_run
+
+    def keep(run: object, **kwargs: object) -> run_widget.RunWidget:
+        shown.append(real_show(run, **kwargs))          # type: ignore[arg-type]
+        return shown[-1]
+    monkeypatch.setattr(run_widget, "show_run", keep)
+    # Given a notebook with widgets on bob's machine, in his linked project
+    root = linked_project(team_server, "bob", "live")
+    monkeypatch.setenv("HOME", str(team_server.homes["bob"]))
+    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
+    monkeypatch.chdir(root)
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "aml_magic")
+    magics = ip.magics_manager.registry["AmlMagics"]
+    monkeypatch.setattr(magics, "project", None)
+    monkeypatch.setattr(magics, "use_widgets", True)
+    monkeypatch.setattr(magics, "watch_interval", 0.1)
+    go = tmp_path / "go"
+    # When he submits a cell that prints, logs a metric, then waits for a go file
+    with capture_output():
+        run = ip.run_cell_magic("aml_submit", f"-c local {go}", LIVE_CELL)
+    # Then the run widget shows it, fed from the server while it runs: status, log, metrics
+    assert len(shown) == 1 and run["run_id"] == shown[0].snapshot.run_id
+    widget = shown[0]
+    try:
+        wait_until(lambda: "widget says" in widget.snapshot.log_tail and
+                   [m.name for m in widget.snapshot.metrics] == ["loss"], 90,
+                   "the widget's log and metrics from the server", interval=0.1)
+        assert widget.snapshot.status.value == "Running"
+        assert widget.snapshot.metrics[0].values == [0.9, 0.4]
+        assert "widget says" in widget.log_view.value and "loss" in widget.metrics_view.value
+        assert "Running" in widget.header.value and not widget.cancel_button.disabled
+        # When the run goes on and ends, then the widget ends with it, outputs and all
+        go.touch()
+        wait_until(lambda: widget.snapshot.is_terminal, 90, "the widget sees the run end",
+                   interval=0.1)
+        assert widget.snapshot.status.value == "Completed", widget.snapshot
+        assert "after go" in widget.snapshot.log_tail
+        wait_until(lambda: widget.snapshot.outputs == [("answer.txt", 2)] or
+                   widget.watcher.poll_once().outputs == [("answer.txt", 2)], 30, "outputs")
+        assert widget.cancel_button.disabled and widget.cancel_button.description == "Completed"
+    finally:
+        widget.close()
+    # And %aml_run shows the ended run's widget, from the server
+    with capture_output():
+        ip.run_line_magic("aml_run", run["run_id"])
+    assert len(shown) == 2 and shown[1].snapshot.status.value == "Completed"
+    assert "after go" in shown[1].snapshot.log_tail
+    shown[1].close()
+    # And nothing of it was run or recorded on bob's machine
+    assert not (root / ".aml" / "runs").exists()
 
 
 def _blob_rel(data: bytes) -> str:

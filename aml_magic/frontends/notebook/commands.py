@@ -229,7 +229,7 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     prog = "%%aml_submit" if is_cell else "%aml_submit"
     args = split_submit_args(parse_line(submit_parser(prog, cell=is_cell), line))
     if (linked := team_commands.linked(magics, args.project)) is not None:   # the workspace's
-        return team_commands.submit(magics, linked, args, cell)               # type: ignore[return-value]
+        return team_commands.submit(magics, linked, args, cell)
     ws = magics.workspace(args.project)
     name = magics.runconfig_name(ws, args.run_configuration)
     shell = magics.shell
@@ -265,8 +265,7 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
 def aml_run(magics: AmlMagics, line: str) -> Run | None:
     args = parse_line(run_id_parser("%aml_run", "Show a run."), line)
     if (linked := team_commands.linked(magics, args.project)) is not None:
-        team_commands.show_run(linked, args.run_id)
-        return None
+        return team_commands.show_run(magics, linked, args.run_id)
     run = magics.workspace(args.project).run(args.run_id)
     magics.show(run)
     return run

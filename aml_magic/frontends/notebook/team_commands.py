@@ -1,7 +1,9 @@
 """The run magics in a project linked to a workspace (``aml workspace link``): ``%%aml_submit``,
 ``%aml_submit``, ``%aml_run``, ``%aml_runs`` and ``%aml_cancel`` through the server as the
-member logged in on this machine, shown as text (the live widgets watch local runs only, for
-now). A project that is not linked never gets here and works offline as before."""
+member logged in on this machine. A run submitted or shown (``%aml_run``) gets the live run
+widget a local run gets, fed from the server (``team_run.py``; text when widgets are off);
+``%aml_runs`` prints the list. A project that is not linked never gets here and works
+offline as before."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.domain.config import find_project
 from aml_magic.errors import AmlError, ProjectNotFound
 from aml_magic.frontends.notebook.cells import cell_script, write_cell
+from aml_magic.frontends.notebook.team_run import RemoteRun
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.service.team.link import link_path
 
@@ -42,8 +45,10 @@ def linked(magics: AmlMagics, project: str | None) -> LinkedProject | None:
 
 
 def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
-           cell: str | None) -> dict[str, Any] | None:
-    """Upload and submit; with ``--wait`` print the log as it comes and the run's end."""
+           cell: str | None) -> Any:
+    """Upload and submit, then show the run as a local one is shown (the live widget, fed
+    from the server); ``--wait`` blocks until it ends. Without widgets (``use_widgets`` off)
+    the log is printed as it comes, then the run's end."""
     for flag, value in (("--sweep", args.sweep), ("-t/--target", getattr(args, "target", None)),
                         ("-d/--conda-dependencies", getattr(args, "conda_dependencies", None)),
                         ("-s/--spark-dependencies", getattr(args, "spark_dependencies", None))):
@@ -66,6 +71,15 @@ def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
     run_id = str(run["run_id"])
     print(f"Run {run_id} submitted to {project.url} (project {project.name}; {sent.blobs} new "
           f"file(s) sent)")
+    if magics.widgets_enabled():
+        remote_run = RemoteRun(client, project, run)
+        shown = magics.show(remote_run)            # type: ignore[arg-type]
+        if args.wait:
+            magics.wait(remote_run, shown)         # type: ignore[arg-type]
+        if cell is not None and args.out:
+            magics.shell.user_ns[args.out] = remote_run    # type: ignore[union-attr]
+            return None
+        return remote_run
     if args.wait:
         try:
             run = remote.follow(client, project, run_id, lambda text: print(text, end=""))
@@ -82,11 +96,16 @@ def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
     return run
 
 
-def show_run(project: LinkedProject, run_id: str) -> dict[str, Any]:
+def show_run(magics: AmlMagics, project: LinkedProject, run_id: str) -> Any:
+    """The run's live widget, fed from the server (text without widgets); None."""
     remote = _remote()
-    detail = remote.run(remote.client_for(project), project, run_id)
-    print(run_text(detail))
-    return detail
+    client = remote.client_for(project)
+    detail = remote.run(client, project, run_id)
+    if magics.widgets_enabled():
+        magics.show(RemoteRun(client, project, detail))     # type: ignore[arg-type]
+    else:
+        print(run_text(detail))
+    return None
 
 
 def show_runs(project: LinkedProject, args: argparse.Namespace) -> None:

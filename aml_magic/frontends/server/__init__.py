@@ -12,7 +12,8 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
-from aml_magic.frontends.server.handlers import setup_handlers
+from aml_magic.frontends.server.handlers import FORWARD_SETTING, setup_handlers
+from aml_magic.frontends.server.linked_proxy import LinkedProxy
 from aml_magic.frontends.server.reconciler import DEFAULT_INTERVAL, Reconciler
 from aml_magic.service.api import AmlService
 
@@ -42,6 +43,7 @@ class AmlMagicExtension(ExtensionApp):
         assert self.service is not None
         web_app: Any = self.serverapp.web_app  # type: ignore[union-attr]
         setup_handlers(web_app, self.service)
+        web_app.settings[FORWARD_SETTING] = LinkedProxy(self.service)   # linked projects
         if self.reconcile_interval > 0:
             self.reconciler = Reconciler(
                 self.service, self.reconcile_interval,

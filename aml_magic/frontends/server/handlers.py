@@ -38,6 +38,9 @@ API_VERSION = M.API_VERSION
 #: What Jupyter's authorizer is asked about (``resource`` in ``is_authorized``).
 AUTH_RESOURCE = "aml"
 SERVICE_SETTING = "aml_magic_service"
+#: An async callable the Jupyter extension installs (``linked_proxy.LinkedProxy``): it answers
+#: the requests for a project linked to a team workspace from that workspace's server.
+FORWARD_SETTING = "aml_magic_linked_proxy"
 RUN_ID = r"(?P<run_id>[A-Za-z0-9_.-]+)"
 
 
@@ -65,6 +68,13 @@ class AmlHandler(APIHandler):
     def service(self) -> AmlService:
         service: AmlService = self.settings[SERVICE_SETTING]
         return service
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Jupyter's checks, then a linked project's request goes to its workspace."""
+        await super().prepare()
+        forward = self.settings.get(FORWARD_SETTING)
+        if forward is not None and not self._finished:
+            await forward(self)
 
     @property
     def project_path(self) -> str:

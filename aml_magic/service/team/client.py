@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import ApiError
 
 API = "/aml/api/"
 
@@ -39,11 +39,45 @@ class WorkspaceClient:
                                         context=_context()) as answer:
                 return bytes(answer.read())
         except urllib.error.HTTPError as exc:
-            raise AmlError(f"{self.url}: {_message(exc)}") from None
+            raise ApiError(exc.code, f"{self.url}: {_message(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise AmlError(f"workspace server unreachable at {self.url} ({reason}); personal "
-                           "projects keep working offline") from None
+            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
+                                "personal projects keep working offline") from None
+
+    def open(self, path: str) -> Any:
+        """The open answer of GET PATH, to be read a block at a time and closed (a download
+        passed on without holding it whole); failures as ``send``'s."""
+        request = urllib.request.Request(self.url + API + path.lstrip("/"), method="GET")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout, context=_context())
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, f"{self.url}: {_message(exc)}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
+                                "personal projects keep working offline") from None
+
+    def exchange(self, method: str, path: str, data: bytes | None,
+                 content_type: str = "application/json") -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) of METHOD on the API's PATH, an error status included (a
+        proxy passes it on); only an unreachable server raises, in one line."""
+        request = urllib.request.Request(self.url + API + path.lstrip("/"), data=data,
+                                         method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout,
+                                        context=_context()) as answer:
+                return answer.status, dict(answer.headers.items()), bytes(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers.items()), bytes(exc.read() or b"")
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
+                                "personal projects keep working offline") from None
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.request("GET", "whoami"))

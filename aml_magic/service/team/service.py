@@ -90,9 +90,12 @@ class TeamService:
     def submit(self, member: Member, project: str, body: M.SubmitRequest) -> M.RunJson:
         """Submit as ``AmlService.submit`` does, then record MEMBER as the run's owner and the
         run in the shared history (the run is recorded first; should the owner's row be lost,
-        only admins may cancel it, and the mirror skips it)."""
-        self.materialize_targets(self.aml.workspace(project).root)
-        run = self.aml.submit(project, body)
+        only admins may cancel it, and the mirror skips it). The shared targets are written and
+        the snapshot taken under the project's lock: a concurrent submit's snapshot never lists
+        a file the other is replacing."""
+        with self.snapshots.lock(project):
+            self.materialize_targets(self.aml.workspace(project).root)
+            run = self.aml.submit(project, body)
         key = self._project_key(project)
         self._set_owner(key, str(run["run_id"]), member.name)
         self._record(key, str(run["run_id"]), member.name)
@@ -101,8 +104,9 @@ class TeamService:
     def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
         """Re-run as ``AmlService.rerun`` does; the new run is MEMBER's (whoever owned the
         first), so they may cancel it."""
-        self.materialize_targets(self.aml.workspace(project).root)
-        run = self.aml.rerun(project, run_id)
+        with self.snapshots.lock(project):
+            self.materialize_targets(self.aml.workspace(project).root)
+            run = self.aml.rerun(project, run_id)
         key = self._project_key(project)
         self._set_owner(key, str(run["run_id"]), member.name)
         self._record(key, str(run["run_id"]), member.name)

@@ -110,18 +110,19 @@ class BlobStore:
 
 class ProjectSnapshots:
     """Server-side projects made to match members' manifests, one at a time per project
-    (``lock``: held over the materialize and the submit that snapshots it)."""
+    (``lock``: held over the materialize and the submit that snapshots it; reentrant, as the
+    submit takes it again)."""
 
     def __init__(self, projects: Path, blobs: BlobStore) -> None:
         self.projects = projects
         self.blobs = blobs
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         with self._guard:
-            lock = self._locks.setdefault(name, threading.Lock())
+            lock = self._locks.setdefault(name, threading.RLock())
         with lock:
             yield
 
