@@ -151,7 +151,7 @@ class TeamService:
         return {"targets": self._shared().list()}
 
     @database_call
-    def attach_shared(self, member: Member, body: M.AttachRequest) -> M.TargetJson:
+    def attach_shared(self, member: Member, body: M.AttachRequest) -> M.AttachedTargetJson:
         return self._shared().attach(member.name, body)
 
     @database_call
