@@ -166,3 +166,25 @@ def test_a_deleted_run_leaves_the_shared_history_audited(
     wait_until(lambda: pg_status(team_server.database, other) == "Completed", 120,
                f"{other} Completed", interval=0.1)
     assert pg_status(team_server.database, run_id) is None
+
+
+def test_a_pushed_index_never_names_a_file_of_the_server(
+        team_server: TeamServer, members: dict[str, str]) -> None:
+    # Given bob pushes a run whose artifact index holds a path where a hash belongs
+    run = {"record": {"run_id": "evil_1710000000_0001", "project": "p", "target": "local",
+                      "target_type": "local", "status": "Completed", "created_at": 1.0,
+                      "kind": "script"},
+           "artifacts": [["passwd", 10, "../../../../../../../etc/passwd"],
+                         ["abs", 10, "//etc/passwd"]]}
+    status, answer = http(team_server, "/aml/api/workspace/runs", members["bob"], "POST",
+                          {"runs": [run]})
+    assert status == 200, answer
+    # Then neither is served, nor shown as stored
+    listing = http(team_server, "/aml/api/workspace/runs/evil_1710000000_0001/artifacts",
+                   members["rex"])[1]
+    assert [a["stored"] for a in listing["artifacts"]] == [False, False]
+    for name in ("passwd", "abs"):
+        status, body = download(
+            team_server, f"/aml/api/workspace/runs/evil_1710000000_0001/artifacts/{name}",
+            members["rex"])
+        assert status == 404 and b"root:" not in body

@@ -12,7 +12,7 @@ from typing import Any
 from aml_magic.domain.teamdb import TeamDatabase
 from aml_magic.errors import ApiError
 from aml_magic.service.api import AmlService
-from aml_magic.service.team.snapshots import BlobStore
+from aml_magic.service.team.snapshots import SHA256, BlobStore
 
 CHUNK = 1 << 20
 
@@ -38,11 +38,19 @@ class SharedArtifacts:
                            "workspace/runs`)")
         return [(str(p), int(s), str(h)) for p, s, h in rows], run[1]
 
+    def _blob(self, sha: str) -> str | None:
+        """The blob file of SHA, if SHA is a hash (a pushed index is the member's word: a
+        path in its place must never name a file) and the blob is there."""
+        if not SHA256.match(sha):
+            return None
+        path = self.blobs.path(sha)
+        return str(path) if path.is_file() else None
+
     def list(self, run_id: str) -> dict[str, Any]:
         rows, project = self._index(run_id)
         return {"run_id": run_id, "artifacts": [
             {"path": path, "size": size, "sha256": sha,
-             "stored": project is not None or self.blobs.path(sha).is_file()}
+             "stored": project is not None or self._blob(sha) is not None}
             for path, size, sha in rows]}
 
     def open(self, run_id: str, name: str) -> tuple[int, Iterator[bytes]]:
@@ -54,8 +62,10 @@ class SharedArtifacts:
             raise ApiError(404, f"run {run_id} has no output {name!r}")
         if project is not None:
             return self.aml.open_output(project, run_id, name)
-        blob = self.blobs.path(found[2])
+        blob = self._blob(found[2])
         try:
+            if blob is None:
+                raise FileNotFoundError(found[2])
             fd = os.open(blob, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             raise ApiError(404, f"output {name!r} of run {run_id} was pushed without its file "
