@@ -54,8 +54,13 @@ def attach(workspace: Workspace, body: AttachRequest) -> AttachedTargetJson:
                               "fingerprint": exc.offered_fingerprint}) from None
     answer: AttachedTargetJson = {**schema.target_json(workspace.config.compute(name)),
                                   "messages": messages}
-    public = next((line.strip() for text in messages for line in text.splitlines()
-                   if line.startswith(_PUBLIC_KEY_PREFIXES)), None)
+    public = public_key_line(messages)
     if public:
         answer["public_key"] = public
     return answer
+
+
+def public_key_line(messages: list[str]) -> str | None:
+    """The authorized_keys line of the key attach generated (``-k``), if it said one."""
+    return next((line.strip() for text in messages for line in text.splitlines()
+                 if line.startswith(_PUBLIC_KEY_PREFIXES)), None)

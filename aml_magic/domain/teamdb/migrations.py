@@ -223,6 +223,13 @@ def _where(conn: psycopg.Connection) -> str:
     return redact(f"postgresql://{info.user}@{info.host or 'localhost'}/{info.dbname}")
 
 
+def pending(version: int) -> str:
+    """The migrations a database at VERSION lacks, by number and what each adds."""
+    steps = range(version + 1, SCHEMA_VERSION + 1)
+    return (f"migration{'s' if len(steps) > 1 else ''} "
+            + "; ".join(f"{n}: {MIGRATIONS[n - 1][0]}" for n in steps))
+
+
 def check_schema(conn: psycopg.Connection) -> int:
     """The schema version, or a one-line ``SchemaMismatch`` saying which command fixes it."""
     version = schema_version(conn)
@@ -235,5 +242,5 @@ def check_schema(conn: psycopg.Connection) -> int:
     if version < SCHEMA_VERSION:
         raise SchemaMismatch(
             f"{_where(conn)}: schema version {version} is older than this aml_magic needs "
-            f"({SCHEMA_VERSION}); run `{MIGRATE_COMMAND}`")
+            f"({SCHEMA_VERSION}); run `{MIGRATE_COMMAND}` ({pending(version)})")
     return version

@@ -105,6 +105,26 @@ class TeamRunStore:
             raise PushRefused(f"the pushed runs were refused: {first}") from None
         return result
 
+    def forget(self, actor: str, project: str, run_id: str) -> bool:
+        """Remove the server's run RUN_ID of PROJECT from the shared history (its transitions,
+        metrics and artifact rows go with it) and its owner row, audited as ACTOR's in the
+        same transaction; whether the shared history held it. A run id someone pushed from
+        a personal history is not the server's run and stays."""
+        from psycopg.types.json import Jsonb
+        conn = self.db.connection()
+        with conn.transaction():
+            gone = conn.execute(
+                "DELETE FROM runs WHERE run_id = %s AND owner = (SELECT owner FROM run_owners "
+                "WHERE project = %s AND run_id = %s) RETURNING run_id",
+                (run_id, project, run_id)).fetchone() is not None
+            conn.execute("DELETE FROM run_owners WHERE project = %s AND run_id = %s",
+                         (project, run_id))
+            conn.execute("INSERT INTO audit_log (actor, action, subject, detail) "
+                         "VALUES (%s, %s, %s, %s)",
+                         (actor, "run.delete", run_id,
+                          Jsonb({"project": project, "shared_history": gone})))
+        return gone
+
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         conn = self.db.connection()
         with conn.transaction():

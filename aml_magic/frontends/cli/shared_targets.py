@@ -48,6 +48,11 @@ def attach(client: WorkspaceClient, type_name: str, name: str, values: dict[str,
     target = client.request("POST", "workspace/targets", body)
     print(f"attached the shared target '{target['name']}' on {client.url}: members submit to "
           "it by name; its secrets are in the server's key store only")
+    public = target.get("public_key")
+    if public:
+        print(f"the server generated its SSH key; public key:\n{public}\nAuthorize it on "
+              f"{body.get('address')} (as {body.get('username')}) with:\n"
+              f"mkdir -p ~/.ssh && chmod 700 ~/.ssh && echo '{public}' >> ~/.ssh/authorized_keys")
     return 0
 
 

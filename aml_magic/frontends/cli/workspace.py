@@ -71,7 +71,11 @@ def cmd_history_push(args: argparse.Namespace) -> int:
     root = project_root(args)
     result = push_history(root, _client())
     print(f"{root.name}: {len(result['created'])} run(s) new on the workspace, "
-          f"{len(result['updated'])} brought up to date")
+          f"{len(result['updated'])} brought up to date; {result['blobs']} output file(s) "
+          f"sent ({result['bytes']} bytes)")
+    if result["left_out"]:
+        print(f"{result['left_out']} output(s) left out: their file is gone from the run "
+              "folder, is a link, or changed since the run (their index went up)")
     if result["not_owner"]:
         print(f"left alone, pushed by another member: {', '.join(result['not_owner'])}")
         return 2

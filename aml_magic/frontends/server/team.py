@@ -7,13 +7,14 @@ import asyncio
 from collections.abc import Awaitable
 
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from jupyter_server.auth.decorator import authorized
 
 from aml_magic.domain.teamdb import Member
 from aml_magic.frontends.server.handlers import (
-    AmlHandler, CancelHandler, EnvironmentHandler, LogHandler, PrepareJobsHandler,
-    RerunHandler, RunConfigurationsHandler, RunsHandler, TargetsHandler
+    RUN_ID, AmlHandler, CancelHandler, EnvironmentHandler, LogHandler, PrepareJobsHandler,
+    RerunHandler, RunConfigurationsHandler, RunHandler, RunsHandler, TargetsHandler
 )
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
@@ -115,6 +116,22 @@ class OwnedCancelHandler(CancelHandler):
         await self.call(team.check_cancel, getattr(self, MEMBER_SETTING), self.project_path,
                         run_id)
         self.reply(await self.call(self.service.cancel, self.project_path, run_id), 202)
+
+
+class OwnedRunHandler(RunHandler):
+    """``DELETE runs/ID`` on the team server: the run leaves the shared history too (audited);
+    contributors delete only their own runs."""
+
+    team_rule = "contributors delete only their own runs, admins any run, readers none"
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        team: TeamService = self.settings[TEAM_SETTING]
+        await self.call(team.delete_run, getattr(self, MEMBER_SETTING), self.project_path,
+                        run_id)
+        self.set_status(204)
+        self.finish()
 
 
 class FollowLogHandler(LogHandler):
@@ -222,7 +239,7 @@ TEAM_OVERRIDES: dict[type[AmlHandler], type[AmlHandler]] = {
     RunsHandler: OwnedRunsHandler, CancelHandler: OwnedCancelHandler,
     TargetsHandler: TeamTargetsHandler, RunConfigurationsHandler: TeamRunConfigurationsHandler,
     EnvironmentHandler: TeamEnvironmentHandler, PrepareJobsHandler: TeamPrepareJobsHandler,
-    LogHandler: FollowLogHandler, RerunHandler: OwnedRerunHandler}
+    LogHandler: FollowLogHandler, RerunHandler: OwnedRerunHandler, RunHandler: OwnedRunHandler}
 
 
 class AuditHandler(TeamHandler):
@@ -258,6 +275,37 @@ class WorkspaceRunsHandler(TeamHandler):
         """``aml history push``: runs of a personal history, stored idempotently."""
         request = self.body(M.PushRequest)
         self.reply(await self.call(self.team.push_runs, self.member, request["runs"]))
+
+
+class WorkspaceArtifactsHandler(TeamHandler):
+    """``GET workspace/runs/ID/artifacts``: the outputs of a run of the shared history."""
+
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.team.run_artifacts, run_id))
+
+
+class WorkspaceArtifactHandler(TeamHandler):
+    """``GET workspace/runs/ID/artifacts/NAME``: one output's bytes, a chunk at a time."""
+
+    team_roles = {"read": "reader", "write": "admin"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        size, chunks = await self.call(self.team.open_artifact, run_id, name)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Length", str(size))
+        filename = name.rsplit("/", 1)[-1].replace('"', "")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        while block := await IOLoop.current().run_in_executor(self.team.executor, next,
+                                                              chunks, b""):
+            self.write(block)
+            await self.flush()
+        self.finish()
 
 
 class SharedTargetsHandler(TeamHandler):
@@ -333,6 +381,8 @@ def team_routes() -> list[tuple[str, type[AmlHandler]]]:
             (rf"members/{NAME}", MemberHandler), (rf"members/{NAME}/tokens", MemberTokensHandler),
             ("audit", AuditHandler),
             ("workspace/runs", WorkspaceRunsHandler),
+            (rf"workspace/runs/{RUN_ID}/artifacts", WorkspaceArtifactsHandler),
+            (rf"workspace/runs/{RUN_ID}/artifacts/(?P<name>.+)", WorkspaceArtifactHandler),
             ("workspace/blobs/missing", BlobsMissingHandler),
             (r"workspace/blobs/(?P<sha>[0-9a-f]{64})", BlobHandler),
             (rf"workspace/projects/{NAME}/snapshot", ProjectSnapshotHandler),

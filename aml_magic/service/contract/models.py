@@ -636,6 +636,20 @@ class BlobHashesRequest(TypedDict):
     hashes: list[str]
 
 
+class WorkspaceArtifactJson(TypedDict):
+    """One output of a run of the shared history."""
+
+    path: str               # relative to the run's outputs/, '/'-separated
+    size: int
+    sha256: str
+    stored: bool            # its file is on the server (false: pushed without it)
+
+
+class WorkspaceArtifactListJson(TypedDict):
+    run_id: str
+    artifacts: list[WorkspaceArtifactJson]
+
+
 class BlobsMissingJson(TypedDict):
     missing: list[str]      # the hashes asked about that the server has no blob for
 
@@ -679,7 +693,8 @@ SHAPES: tuple[type, ...] = (
     ComparisonJson, GcItemJson, GcPlanJson, PrunedRunJson, PrunePlanJson,
     MemberRequest, MemberJson, MemberTokenJson, MemberListJson, WhoAmIJson, AuditEntryJson,
     AuditLogJson, HealthJson, PushedRunJson, PushRequest, PushResultJson, WorkspaceRunJson,
-    WorkspaceRunPageJson, BlobHashesRequest, BlobsMissingJson, UploadedFileJson,
+    WorkspaceRunPageJson, WorkspaceArtifactJson, WorkspaceArtifactListJson, BlobHashesRequest,
+    BlobsMissingJson, UploadedFileJson,
     SnapshotRequest, SnapshotResultJson, SnapshotFileJson, SnapshotJson,
     RunComparisonJson, SweepJson, SweepListJson,
 )

@@ -3,7 +3,7 @@ the members, the audit log, and the artifacts folder (projects under ``<artifact
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -15,6 +15,7 @@ from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
+from aml_magic.service.team.artifacts import SharedArtifacts
 from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
 from aml_magic.service.team.targets import SharedTargets
 from aml_magic.service.team.mirror import RunMirror
@@ -68,6 +69,7 @@ class TeamService:
         self.mirror = RunMirror(self.db, self.runs, self.aml)
         self.blobs = BlobStore(self.artifacts / "blobs")
         self.snapshots = ProjectSnapshots(self.artifacts / "projects", self.blobs)
+        self.outputs = SharedArtifacts(self.db, self.blobs, self.aml)
 
     @property
     def executor(self) -> Any:
@@ -153,7 +155,7 @@ class TeamService:
         return {"targets": self._shared().list()}
 
     @database_call
-    def attach_shared(self, member: Member, body: M.AttachRequest) -> M.TargetJson:
+    def attach_shared(self, member: Member, body: M.AttachRequest) -> M.AttachedTargetJson:
         return self._shared().attach(member.name, body)
 
     @database_call
@@ -182,9 +184,26 @@ class TeamService:
     def _set_owner(self, project: str, run_id: str, owner: str) -> None:
         self.members.set_run_owner(project, run_id, owner)
 
+    def delete_run(self, member: Member, project: str, run_id: str) -> None:
+        """Delete an ended run of the server's PROJECT (as ``AmlService.delete_run``) from its
+        journal and from the shared history, audited; contributors only their own runs."""
+        self.check_cancel(member, project, run_id, verb="delete")
+        record = self.aml.workspace(project).run(run_id).record
+        if not record.status.is_terminal():
+            raise ApiError(409, f"run {record.run_id} is {record.status.value}; cancel it "
+                                "first, then delete it")
+        self._forget(member, self._project_key(project), record.run_id)
+        self.aml.delete_run(project, record.run_id)
+
     @database_call
-    def check_cancel(self, member: Member, project: str, run_id: str) -> None:
-        """Admins cancel any run, contributors only their own (403 naming the rule)."""
+    def _forget(self, member: Member, project: str, run_id: str) -> None:
+        self.runs.forget(member.name, project, run_id)
+
+    @database_call
+    def check_cancel(self, member: Member, project: str, run_id: str,
+                     verb: str = "cancel") -> None:
+        """Admins cancel (or delete: VERB) any run, contributors only their own (403 naming
+        the rule)."""
         if member.may("admin"):
             return
         owner = self.members.run_owner(self._project_key(project), run_id)
@@ -194,8 +213,8 @@ class TeamService:
             self.aml.workspace(project).run(run_id)   # no such run: 404, as for an admin
         whose = (f"it belongs to {owner!r}" if owner is not None
                  else "its owner is not known (not submitted through this server)")
-        raise ApiError(403, f"member {member.name!r} may cancel only their own runs and run "
-                       f"{run_id} is not theirs: {whose}; admins may cancel any run")
+        raise ApiError(403, f"member {member.name!r} may {verb} only their own runs and run "
+                       f"{run_id} is not theirs: {whose}; admins may {verb} any run")
 
     @database_call
     def member_list(self) -> list[M.MemberJson]:
@@ -228,6 +247,14 @@ class TeamService:
         return {"runs": cast("list[M.WorkspaceRunJson]", runs), "limit": limit,
                 "offset": offset, "sort": sort, "order": cast("M.SortOrder", order), "next": cursor,
                 "values": values}
+
+    @database_call
+    def run_artifacts(self, run_id: str) -> M.WorkspaceArtifactListJson:
+        return cast(M.WorkspaceArtifactListJson, self.outputs.list(run_id))
+
+    @database_call
+    def open_artifact(self, run_id: str, name: str) -> tuple[int, Iterator[bytes]]:
+        return self.outputs.open(run_id, name)
 
     @database_call
     def audit(self, actor: Member, action: str, subject: str, detail: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.domain.teamdb.targets import SharedTargetStore
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service import schema
+from aml_magic.service.attach_api import public_key_line
 from aml_magic.service.contract import models as M
 from aml_magic.service.workspace import Workspace
 
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from aml_magic.domain.teamdb.database import TeamDatabase
     from aml_magic.domain.teamdb.members import MemberStore
 
-#: Options that would read or write files on the server's machine: a shared target logs in
-#: with a password or a private key sent in the body (``private_key``), never a server path.
-SERVER_PATH_OPTIONS = ("key_file", "use_key")
+#: Options that would read files on the server's machine: a shared target logs in with a
+#: password, a private key sent in the body (``private_key``), or a key pair the server
+#: generates (``use_key``, ``-k``: the private key goes to the key store, the answer carries
+#: the public key's authorized_keys line), never a server path.
+SERVER_PATH_OPTIONS = ("key_file",)
 #: The body key of a private key's text (PEM): the CLI sends a --key-file's content in it.
 PRIVATE_KEY = "private_key"
 #: In a server-side project, the shared targets written there (so a detached one is removed).
@@ -42,9 +45,10 @@ class SharedTargets:
         self.secrets = secrets
         self.scratch = scratch
 
-    def attach(self, actor: str, body: M.AttachRequest) -> M.TargetJson:
+    def attach(self, actor: str, body: M.AttachRequest) -> M.AttachedTargetJson:
         """Attach BODY's target (as ``POST targets`` does) and keep it on the server; audited
-        in the same transaction. Its secrets go to the key store only."""
+        in the same transaction. Its secrets go to the key store only; a generated key's
+        public half comes back (``public_key``) for the machine's authorized_keys."""
         options: dict[str, Any] = dict(body)
         type_name = str(options.pop("type", "") or "")
         name = str(options.pop("name", "") or "")
@@ -53,7 +57,9 @@ class SharedTargets:
         refused = [o for o in SERVER_PATH_OPTIONS if options.get(o)]
         if refused:
             raise ApiError(400, f"{', '.join(refused)} do(es) not apply to a shared target (it "
-                           "would use a file on the server's machine); attach it with a password")
+                           "would use a file on the server's machine); attach it with a "
+                           f"password, '{PRIVATE_KEY}' (the key's text) or -k (a key pair "
+                           "the server generates)")
         private_key = options.pop(PRIVATE_KEY, None)
         if private_key is not None and (not isinstance(private_key, str)
                                         or not private_key.strip()):
@@ -62,8 +68,9 @@ class SharedTargets:
             _, values = check_attach(type_name, options, rest=True)
         except AmlError as exc:
             raise ApiError(400, str(exc)) from None
-        if private_key is not None and values.get("password"):
-            raise ApiError(400, f"give either 'password' or '{PRIVATE_KEY}', not both")
+        if sum(bool(x) for x in (private_key, values.get("password"),
+                                 values.get("use_key"))) > 1:
+            raise ApiError(400, f"give one of 'password', '{PRIVATE_KEY}' or 'use_key' (-k)")
         if self.store.get(name) is not None:
             raise ApiError(409, f"shared target '{name}' exists already; detach it first "
                            f"(`aml computetarget detach --name {name}` in a linked project)")
@@ -72,13 +79,14 @@ class SharedTargets:
             (Path(folder) / "aml_config").mkdir()
             ws = Workspace(folder, secrets=self.secrets)
             key_dir = None
+            messages: list[str] = []
             try:
                 if private_key is not None:
                     # attach reads a key from a file: a 0600 one in a 0700 folder of
                     # memory-backed /dev/shm, removed as soon as the attach is done
                     key_dir = self._key_dir(Path(folder), private_key)
                     values["key_file"] = str(key_dir / "key")
-                compute = ws.attach(type_name, name, **values)
+                compute = ws.attach(type_name, name, on_message=messages.append, **values)
             except AmlError as exc:
                 raise ApiError(400, str(exc)) from None
             finally:
@@ -98,7 +106,11 @@ class SharedTargets:
         except BaseException:
             self._forget(refs)
             raise
-        return target
+        answer: M.AttachedTargetJson = {**target, "messages": messages}
+        public = public_key_line(messages)
+        if public:
+            answer["public_key"] = public
+        return answer
 
     @staticmethod
     def _key_dir(folder: Path, pem: str) -> Path:

@@ -716,6 +716,21 @@ export interface WorkspaceRunPageJson {
   values: Record<string, number>;
 }
 
+/** One output of a run of the shared history. */
+export interface WorkspaceArtifactJson {
+  /** relative to the run's outputs/, '/'-separated */
+  path: string;
+  size: number;
+  sha256: string;
+  /** its file is on the server (false: pushed without it) */
+  stored: boolean;
+}
+
+export interface WorkspaceArtifactListJson {
+  run_id: string;
+  artifacts: WorkspaceArtifactJson[];
+}
+
 /** REST `POST workspace/blobs/missing` (contributors): which of these blobs (sha256) the server lacks. */
 export interface BlobHashesRequest {
   hashes: string[];
