@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from aml_magic.domain.history import RunRecord, RunStore
 from aml_magic.domain.history.schema import JSON_COLUMNS, RUN_COLUMNS, encode_value
+from aml_magic.service.contract import models as M
 from aml_magic.service.team.client import WorkspaceClient
 
 BATCH = 200
 
 
-def pushed_run(store: RunStore, record: RunRecord) -> dict[str, Any]:
+def pushed_run(store: RunStore, record: RunRecord) -> M.PushedRunJson:
     """RECORD and what hangs off it as the ``PushedRunJson`` the server takes."""
     fields = {}
     for column in RUN_COLUMNS:
@@ -38,10 +38,12 @@ def push_history(project: Path, client: WorkspaceClient, *, batch: int = BATCH,
         total = store.count_runs()
         for offset in range(0, total, batch):
             records = store.list_runs(limit=batch, offset=offset)
-            answer = client.request("POST", "workspace/runs",
-                                    {"runs": [pushed_run(store, r) for r in records]})
-            for key in totals:
-                totals[key] += list(answer.get(key, []))
+            pushed: M.PushRequest = {"runs": [pushed_run(store, r) for r in records]}
+            answer = client.post("workspace/runs", pushed, M.PushResultJson)
+            for key, ids in (("created", answer.get("created", [])),
+                             ("updated", answer.get("updated", [])),
+                             ("not_owner", answer.get("not_owner", []))):
+                totals[key] += list(ids)
             if progress is not None:
                 progress(min(offset + batch, total), total)
     return totals
