@@ -124,10 +124,10 @@ class TeamService:
             run = None
             submit = body.get("submit")
             if submit is not None:
-                request = dict(submit)
+                request = submit.copy()
                 if request.get("script"):       # relative to the project, as the member has it
                     request["script"] = f"{name}/{request['script']}"
-                run = self.submit(member, name, cast(M.SubmitRequest, request))
+                run = self.submit(member, name, request)
         return {"project": name, "files": counts["files"], "written": counts["written"],
                 "removed": counts["removed"], "run": run}
 
