@@ -18,9 +18,10 @@ from aml_magic.domain.teamdb.runs import LIST_COLUMNS
 from aml_magic.errors import AmlError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # the API contract's shapes: types only, as domain/registry.py's
     from typing import Any
     from aml_magic.domain.teamdb.database import TeamDatabase
+    from aml_magic.service.contract import models as M
 
 #: ``sort=metric:NAME`` sorts by NAME's latest value.
 METRIC_PREFIX = "metric:"
@@ -113,7 +114,7 @@ def page_query(listing: Listing) -> tuple[str, list[Any]]:
     return sql + " LIMIT %s OFFSET %s", [*params, listing.limit, listing.offset]
 
 
-def list_page(db: TeamDatabase, listing: Listing) -> tuple[list[dict[str, Any]], str | None,
+def list_page(db: TeamDatabase, listing: Listing) -> tuple[list[M.WorkspaceRunJson], str | None,
                                                             dict[str, float]]:
     """(runs, the next page's cursor or None at the end, run id -> sort metric's value)."""
     listing.check()
@@ -121,10 +122,22 @@ def list_page(db: TeamDatabase, listing: Listing) -> tuple[list[dict[str, Any]],
     conn = db.connection()
     with conn.transaction():
         rows = conn.execute(sql, params).fetchall()
-    runs = [dict(zip(LIST_COLUMNS, row)) for row in rows]
+    runs = [_run(row) for row in rows]
     keys = [float(row[len(LIST_COLUMNS)]) for row in rows]
     cursor = (encode_cursor(keys[-1], runs[-1]["run_id"])
               if rows and len(rows) == listing.limit else None)
     values = ({run["run_id"]: key for run, key in zip(runs, keys)}
               if listing.metric is not None else {})
     return runs, cursor, values
+
+
+def _run(row: tuple[Any, ...]) -> M.WorkspaceRunJson:
+    """A row's ``LIST_COLUMNS`` (in order) as the API's run; a column missing from them fails
+    here, not in the client."""
+    c = dict(zip(LIST_COLUMNS, row))
+    return {"run_id": c["run_id"], "project": c["project"],
+            "run_configuration": c["run_configuration"], "target": c["target"],
+            "target_type": c["target_type"], "status": c["status"],
+            "created_at": c["created_at"], "started_at": c["started_at"],
+            "ended_at": c["ended_at"], "exit_code": c["exit_code"], "kind": c["kind"],
+            "parent_run_id": c["parent_run_id"], "owner": c["owner"]}

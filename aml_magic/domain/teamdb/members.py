@@ -15,8 +15,11 @@ from datetime import timezone
 from aml_magic.errors import AmlError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # the API contract's shapes: types only, as domain/registry.py's
+    from collections.abc import Mapping
     from typing import Any
+
+    from aml_magic.service.contract import models as M
     from aml_magic.domain.teamdb.database import TeamDatabase
 
 #: Highest first: a role may do everything the roles after it may.
@@ -91,7 +94,7 @@ class MemberStore:
             conn.execute("INSERT INTO tokens (token_hash, member, expires_at) VALUES (%s, %s, "
                          "now() + %s::double precision * interval '1 day')",
                          (hash_token(token), name, expires_in_days))
-            detail: dict[str, Any] = {"role": role}
+            detail: dict[str, object] = {"role": role}
             if expires_in_days is not None:
                 detail["expires_in_days"] = expires_in_days
             self._audit(conn, actor, "member.add", name, detail)
@@ -181,7 +184,7 @@ class MemberStore:
                                    (run_id,)).fetchone()
         return None if row is None else str(row[0])
 
-    def members(self) -> list[dict[str, Any]]:
+    def members(self) -> list[M.MemberJson]:
         conn = self.db.connection()
         with conn.transaction():
             rows = conn.execute("SELECT name, role, created_at FROM members "
@@ -189,19 +192,20 @@ class MemberStore:
         return [{"name": r[0], "role": r[1], "created_at": r[2].isoformat()} for r in rows]
 
     def audit(self, actor: str, action: str, subject: str,
-              detail: dict[str, Any] | None = None) -> None:
+              detail: Mapping[str, object] | None = None) -> None:
         """Record ACTION (attach, detach, cancel, ...) by ACTOR on SUBJECT."""
         conn = self.db.connection()
         with conn.transaction():
             self._audit(conn, actor, action, subject, detail or {})
 
     @staticmethod
-    def _audit(conn: Any, actor: str, action: str, subject: str, detail: dict[str, Any]) -> None:
+    def _audit(conn: Any, actor: str, action: str, subject: str,
+               detail: Mapping[str, object]) -> None:
         from psycopg.types.json import Jsonb
         conn.execute("INSERT INTO audit_log (actor, action, subject, detail) "
-                     "VALUES (%s, %s, %s, %s)", (actor, action, subject, Jsonb(detail)))
+                     "VALUES (%s, %s, %s, %s)", (actor, action, subject, Jsonb(dict(detail))))
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+    def audit_log(self, limit: int = 100) -> list[M.AuditEntryJson]:
         conn = self.db.connection()
         with conn.transaction():
             rows = conn.execute("SELECT id, time, actor, action, subject, detail FROM audit_log "

@@ -16,9 +16,10 @@ from aml_magic.domain.history.status import RunStatus
 from aml_magic.errors import AmlError
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # the API contract's shapes: types only, as domain/registry.py's
     from typing import Any
     from aml_magic.domain.teamdb.database import TeamDatabase
+    from aml_magic.service.contract import models as M
 
 REQUIRED = ("run_id", "project", "target", "target_type", "status", "created_at")
 _STATUSES = frozenset(s.value for s in RunStatus)
@@ -38,10 +39,12 @@ class PushRefused(AmlError):
     """A pushed run is malformed: the request is refused whole (400)."""
 
 
-def _check(run: Any) -> dict[str, Any]:
+def _check(run: M.PushedRunJson) -> M.PushedRunJson:
+    """RUN when its record is one this history keeps (a request is checked against its shape
+    already; a mirrored run comes from a journal)."""
     if not isinstance(run, dict) or not isinstance(run.get("record"), dict):
         raise PushRefused("each pushed run needs a 'record' object")
-    record: dict[str, Any] = run["record"]
+    record = run["record"]
     unknown = set(record) - set(RUN_COLUMNS)
     missing = [c for c in REQUIRED if record.get(c) is None]
     if unknown or missing:
@@ -52,7 +55,7 @@ def _check(run: Any) -> dict[str, Any]:
     if record["status"] not in _STATUSES:
         raise PushRefused(f"run {record['run_id']}: status {record['status']!r} is not one of "
                           f"{', '.join(sorted(_STATUSES))}")
-    return record
+    return run
 
 
 def _value(jsonb: Any, column: str, value: Any) -> Any:
@@ -65,13 +68,13 @@ class TeamRunStore:
     def __init__(self, db: TeamDatabase) -> None:
         self.db = db
 
-    def push(self, owner: str, runs: list[Any]) -> dict[str, list[str]]:
+    def push(self, owner: str, runs: list[M.PushedRunJson]) -> M.PushResultJson:
         """Store RUNS as OWNER's in one transaction; which were new, updated, or refused
         because another member owns that run id."""
         from psycopg import DataError, IntegrityError
         from psycopg.types.json import Jsonb
-        records = [_check(run) for run in runs]
-        result: dict[str, list[str]] = {"created": [], "updated": [], "not_owner": []}
+        records = [_check(run)["record"] for run in runs]
+        result: M.PushResultJson = {"created": [], "updated": [], "not_owner": []}
         conn = self.db.connection()
         try:
             with conn.transaction(), conn.cursor() as cur:
@@ -125,7 +128,7 @@ class TeamRunStore:
                           Jsonb({"project": project, "shared_history": gone})))
         return gone
 
-    def metrics(self, run_id: str) -> list[dict[str, Any]]:
+    def metrics(self, run_id: str) -> list[M.MetricJson]:
         conn = self.db.connection()
         with conn.transaction():
             rows = conn.execute("SELECT name, value, step, time FROM metrics WHERE run_id = %s "

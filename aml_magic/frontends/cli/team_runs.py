@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from types import SimpleNamespace
-from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
+from aml_magic.service.contract import models as M
 from aml_magic.service.team import remote
+from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.remote import LinkedProject
 
 
@@ -46,7 +47,8 @@ def submit(args: argparse.Namespace, project: LinkedProject) -> int:
     return int(code) if code is not None else (0 if detail["status"] == "Completed" else 1)
 
 
-def _follow(client: Any, project: LinkedProject, run_id: str) -> dict[str, Any] | None:
+def _follow(client: WorkspaceClient, project: LinkedProject,
+            run_id: str) -> M.RunDetailJson | None:
     settle_memory()
     write = terminal_writer(sys.stdout)
 
@@ -61,10 +63,11 @@ def _follow(client: Any, project: LinkedProject, run_id: str) -> dict[str, Any] 
         return None
 
 
-def _took(detail: dict[str, Any]) -> str:
-    if detail.get("started_at") is None or detail.get("ended_at") is None:
+def _took(detail: M.RunJson) -> str:
+    started, ended = detail.get("started_at"), detail.get("ended_at")
+    if started is None or ended is None:
         return ""
-    return f" ({max(0.0, detail['ended_at'] - detail['started_at']):.1f} s)"
+    return f" ({max(0.0, ended - started):.1f} s)"
 
 
 def run_list(args: argparse.Namespace, project: LinkedProject) -> int:
@@ -90,7 +93,8 @@ def run_logs(args: argparse.Namespace, project: LinkedProject) -> int:
     write = terminal_writer(sys.stdout)
     offset = 0
     while True:               # the whole log as it is now, a window at a time
-        chunk = client.request("GET", f"runs/{args.run_id}/log" + project.query(offset=offset))
+        chunk = client.get(f"runs/{args.run_id}/log" + project.query(offset=offset),
+                           M.LogChunkJson)
         write(chunk["text"])
         if not chunk["text"] or chunk["next_offset"] == offset:
             break

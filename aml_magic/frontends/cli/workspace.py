@@ -10,6 +10,7 @@ from pathlib import Path
 from aml_magic.errors import AmlError, ProjectNotFound
 from aml_magic.frontends.cli.common import project_root, verbs
 from aml_magic.frontends.cli.workspace_runs import add_runs
+from aml_magic.service.contract import models as M
 from aml_magic.service.team import link, login
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.push import push_history
@@ -150,10 +151,10 @@ def cmd_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_member_add(args: argparse.Namespace) -> int:
-    body: dict[str, object] = {"name": args.name, "role": args.role}
+    body: M.MemberRequest = {"name": args.name, "role": args.role}
     if args.expires_in is not None:
         body["expires_in_days"] = float(args.expires_in)
-    added = _client().request("POST", "members", body)
+    added = _client().post("members", body, M.MemberTokenJson)
     write_token_file(args.token_file, str(added["token"]))
     expiry = f", valid for {args.expires_in:g} day(s)" if args.expires_in is not None else ""
     print(f"member {args.name!r} added as {args.role}; their token is in {args.token_file} "
@@ -175,6 +176,6 @@ def cmd_member_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_member_list(args: argparse.Namespace) -> int:
-    for m in _client().request("GET", "members")["members"]:
+    for m in _client().get("members", M.MemberListJson)["members"]:
         print(f"{m['name']}\t{m['role']}")
     return 0

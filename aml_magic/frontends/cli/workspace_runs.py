@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import format_time, format_value, table
+from aml_magic.service.contract import models as M
 from aml_magic.service.team import login
 from aml_magic.service.team.client import WorkspaceClient
 
@@ -41,13 +42,13 @@ def query(args: argparse.Namespace) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     current = login.require()
-    page = WorkspaceClient(current.url, current.token()).request(
-        "GET", f"workspace/runs?{query(args)}")
+    page = WorkspaceClient(current.url, current.token()).get(
+        f"workspace/runs?{query(args)}", M.WorkspaceRunPageJson)
     emit(args, page, lambda: render(args, page))
     return 0
 
 
-def render(args: argparse.Namespace, page: dict[str, Any]) -> str:
+def render(args: argparse.Namespace, page: M.WorkspaceRunPageJson) -> str:
     metric = args.sort[len("metric:"):] if args.sort.startswith("metric:") else None
     columns = [("run_id", "run id"), ("owner", "owner"), ("status", "status"),
                ("target", "target"), ("created", "created")]

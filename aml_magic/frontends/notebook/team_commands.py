@@ -21,6 +21,7 @@ from aml_magic.service.team.link import link_path
 
 if TYPE_CHECKING:
     from aml_magic.frontends.notebook.magics import AmlMagics
+    from aml_magic.service.contract import models as M
     from aml_magic.service.team.remote import LinkedProject
 
 
@@ -67,6 +68,7 @@ def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
         script = args.script
     remote = _remote()
     client = remote.client_for(project)
+    run: M.RunJson
     run, sent = remote.submit(client, project, name, script, list(args.args))
     run_id = str(run["run_id"])
     print(f"Run {run_id} submitted to {project.url} (project {project.name}; {sent.blobs} new "
@@ -100,7 +102,7 @@ def show_run(magics: AmlMagics, project: LinkedProject, run_id: str) -> Any:
     """The run's live widget, fed from the server (text without widgets); None."""
     remote = _remote()
     client = remote.client_for(project)
-    detail = remote.run(client, project, run_id)
+    detail: M.RunDetailJson = remote.run(client, project, run_id)
     if magics.widgets_enabled():
         magics.show(RemoteRun(client, project, detail))     # type: ignore[arg-type]
     else:
@@ -110,13 +112,14 @@ def show_run(magics: AmlMagics, project: LinkedProject, run_id: str) -> Any:
 
 def show_runs(project: LinkedProject, args: argparse.Namespace) -> None:
     remote = _remote()
-    runs = remote.runs(remote.client_for(project), project, status=args.status,
-                       target=args.target, limit=args.limit)
+    runs: list[M.RunJson] = remote.runs(remote.client_for(project), project,
+                                        status=args.status, target=args.target,
+                                        limit=args.limit)
     print(f"{project.name} on {project.url}")
     print(runs_table([SimpleNamespace(**r) for r in runs]))  # type: ignore[misc]
 
 
 def cancel(project: LinkedProject, run_id: str) -> None:
     remote = _remote()
-    run = remote.cancel(remote.client_for(project), project, run_id)
+    run: M.RunJson = remote.cancel(remote.client_for(project), project, run_id)
     print(f"Run {run['run_id']}: {run['status']}")

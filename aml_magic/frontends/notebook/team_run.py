@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 from aml_magic.domain.history.records import RunRecord
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.results import Artifact, Metric
 from aml_magic.domain.target_state import TargetState
+from aml_magic.service.contract import models as M
 
 if TYPE_CHECKING:
     from aml_magic.service.team.client import WorkspaceClient
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 LONG_POLL = 10
 
 
-def record_of(detail: dict[str, Any]) -> RunRecord:
+def record_of(detail: M.RunDetailJson) -> RunRecord:
     """The history record a widget reads, from the server's run JSON (list or detail)."""
     state = TargetState(python=detail.get("python"), spark_app_id=detail.get("spark_app_id"),
                         spark_ui=detail.get("spark_ui"))
@@ -50,33 +51,36 @@ class RemoteRun:
     starting = None
 
     def __init__(self, client: WorkspaceClient, linked: LinkedProject,
-                 detail: dict[str, Any]) -> None:
+                 detail: M.RunJson) -> None:
         self.client = client
         self.linked = linked
         self.id = str(detail["run_id"])
-        self.detail = dict(detail)
-        self.record = record_of(detail)
+        # A listed run (the submit's answer) until the first refresh: every key a detail has
+        # past a listed run's is read with ``get``, as absent.
+        self.detail = cast("M.RunDetailJson", dict(detail))
+        self.record = record_of(self.detail)
         self.last_error: str | None = None
 
-    def __getitem__(self, key: str) -> Any:
-        return self.detail[key]
+    def __getitem__(self, key: str) -> object:
+        detail: Mapping[str, object] = self.detail
+        return detail[key]
 
     def __repr__(self) -> str:
         return f"<run {self.id} on {self.linked.url}: {self.record.status.value}>"
 
-    def _route(self, tail: str = "", **more: Any) -> str:
+    def _route(self, tail: str = "", **more: str | int | float) -> str:
         return f"runs/{quote(self.id)}{tail}" + self.linked.query(**more)
 
     def refresh(self) -> RunRecord:
         """The run as the server has it now (the server reconciles it with its target)."""
-        self.detail = dict(self.client.request("GET", self._route()))
+        self.detail = self.client.get(self._route(), M.RunDetailJson)
         self.record = record_of(self.detail)
         self.last_error = self.detail.get("unreachable")
         return self.record
 
     def log_text(self, offset: int, *, wait: float | None = None) -> tuple[str, int]:
         more = {"offset": offset} if wait is None else {"offset": offset, "wait": wait}
-        chunk = self.client.request("GET", self._route("/log", **more))
+        chunk = self.client.get(self._route("/log", **more), M.LogChunkJson)
         return str(chunk["text"]), int(chunk["next_offset"])
 
     def metrics(self) -> list[Metric]:
@@ -97,7 +101,8 @@ class RemoteRun:
             return os.dup(handle.fileno()), len(data)
 
     def cancel(self) -> RunRecord:
-        self.client.request("POST", self._route("/cancel"), {})
+        empty: M.EmptyRequest = {}
+        self.client.post(self._route("/cancel"), empty, M.RunJson)
         return self.refresh()
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> RunRecord:
@@ -113,8 +118,9 @@ class RemoteRun:
         holding each request until there is more."""
         offset = 0
         while True:
-            chunk = self.client.request("GET", self._route(
-                "/log", offset=offset, **({"wait": LONG_POLL} if follow else {})))
+            chunk = self.client.get(self._route(
+                "/log", offset=offset, **({"wait": LONG_POLL} if follow else {})),
+                M.LogChunkJson)
             if chunk["text"]:
                 yield str(chunk["text"])
             offset = int(chunk["next_offset"])

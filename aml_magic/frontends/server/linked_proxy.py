@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 from urllib.parse import urlencode
 
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
@@ -50,7 +50,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, data: Any, status: int = 200) -> Reply:
+    def json(cls, data: object, status: int = 200) -> Reply:
         return cls(status, json.dumps(data, ensure_ascii=False).encode("utf-8"),
                    {"Content-Type": "application/json"})
 
@@ -166,9 +166,10 @@ class LinkedProxy:
                 query: list[tuple[str, str]], body: bytes) -> Reply:
         """The team server's answer to the request, in the shapes the local routes answer."""
         client = self.client(linked)
-        local = {"name": linked.root.name, "path": self._local_path(linked.root)}
+        local: M.ProjectJson = {"name": linked.root.name, "path": self._local_path(linked.root)}
         if method == "POST" and route == "runs":
-            request = json.loads(body or b"{}")
+            # checked against the shape by ``__call__`` (``handler.body``)
+            request = cast(M.SubmitRequest, json.loads(body or b"{}"))
             script = request.get("script")
             if script:
                 script = remote.relative_script(linked.root, str(self.service.root_dir / script))
@@ -207,8 +208,8 @@ class LinkedProxy:
             root.relative_to(self.service.root_dir).as_posix()
 
     @staticmethod
-    def _pass(client: Any, method: str, target: str, body: bytes | None,
-              local: dict[str, str]) -> Reply:
+    def _pass(client: WorkspaceClient, method: str, target: str, body: bytes | None,
+              local: M.ProjectJson) -> Reply:
         """METHOD TARGET on the team server: JSON answers get this server's project (the
         sidebar's paths stay local), errors one line naming the workspace."""
         if method != "GET" and body is None:
@@ -232,11 +233,16 @@ class LinkedProxy:
         return Reply(status, data, passed)
 
     @staticmethod
-    def _empty(route: str, local: dict[str, str], query: dict[str, str]) -> dict[str, Any]:
-        page: dict[str, Any] = {"project": local, "runs": [], "metrics": {}, "total": 0,
-                                "active": 0, "limit": int(query.get("limit") or 50),
-                                "offset": int(query.get("offset") or 0)}
+    def _empty(route: str, local: M.ProjectJson,
+               query: dict[str, str]) -> M.RunPageJson | M.RunTableJson:
+        limit, offset = int(query.get("limit") or 50), int(query.get("offset") or 0)
         if route == "run-table":
-            page.update(parameters={}, metric_names=[], parameter_names=[],
-                        sort=query.get("sort") or "start", order=query.get("order") or "desc")
+            table: M.RunTableJson = {
+                "project": local, "runs": [], "metrics": {}, "total": 0, "active": 0,
+                "limit": limit, "offset": offset, "parameters": {}, "metric_names": [],
+                "parameter_names": [], "sort": query.get("sort") or "start",
+                "order": cast(M.SortOrder, query.get("order") or "desc")}   # as asked
+            return table
+        page: M.RunPageJson = {"project": local, "runs": [], "metrics": {}, "total": 0,
+                               "active": 0, "limit": limit, "offset": offset}
         return page

@@ -7,11 +7,15 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 from aml_magic.errors import ApiError
+from aml_magic.service.contract.models import WhoAmIJson
 
 API = "/aml/api/"
+#: A shape of the contract (``service/contract/models.py``) an answer is read as.
+T = TypeVar("T")
 
 
 class WorkspaceClient:
@@ -20,11 +24,22 @@ class WorkspaceClient:
         self.token = token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """JSON of METHOD on the API's PATH; None for an empty answer."""
+    def request(self, method: str, path: str, body: Mapping[str, object] | None = None) -> Any:
+        """JSON of METHOD on the API's PATH; None for an empty answer. Untyped: read an answer
+        with ``get``/``post`` and its shape instead."""
         data = None if body is None else json.dumps(body).encode("utf-8")
         text = self.send(method, path, data, "application/json")
         return json.loads(text) if text.strip() else None
+
+    def get(self, path: str, shape: type[T]) -> T:
+        """The answer of GET PATH as SHAPE, a TypedDict of the contract: the one place the
+        server's JSON enters, so callers read typed values (not checked: the server answers
+        its own contract)."""
+        return cast(T, self.request("GET", path))
+
+    def post(self, path: str, body: Mapping[str, object], shape: type[T]) -> T:
+        """The answer of POST PATH with BODY as SHAPE (as ``get``)."""
+        return cast(T, self.request("POST", path, body))
 
     def send(self, method: str, path: str, data: bytes | None,
              content_type: str = "application/octet-stream") -> bytes:
@@ -79,8 +94,8 @@ class WorkspaceClient:
             raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
                                 "personal projects keep working offline") from None
 
-    def whoami(self) -> dict[str, Any]:
-        return dict(self.request("GET", "whoami"))
+    def whoami(self) -> WhoAmIJson:
+        return self.get("whoami", WhoAmIJson)
 
 
 @functools.cache

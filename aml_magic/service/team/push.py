@@ -19,6 +19,7 @@ from aml_magic.domain.history import RunRecord, RunStore
 from aml_magic.domain.history.schema import JSON_COLUMNS, RUN_COLUMNS, encode_value
 from aml_magic.domain.runfolder import open_file_nofollow
 from aml_magic.errors import UnsafeRunFile
+from aml_magic.service.contract import models as M
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.snapshots import SHA256
 
@@ -27,7 +28,7 @@ BATCH = 200
 MAX_OUTPUT = 100 * 2**20
 
 
-def pushed_run(store: RunStore, record: RunRecord) -> dict[str, Any]:
+def pushed_run(store: RunStore, record: RunRecord) -> M.PushedRunJson:
     """RECORD and what hangs off it as the ``PushedRunJson`` the server takes."""
     fields = {}
     for column in RUN_COLUMNS:
@@ -99,10 +100,12 @@ def push_history(project: Path, client: WorkspaceClient, *, batch: int = BATCH,
             totals["blobs"] += blobs
             totals["bytes"] += sent
             totals["left_out"] += left_out
-            answer = client.request("POST", "workspace/runs",
-                                    {"runs": [pushed_run(store, r) for r in records]})
-            for key in ("created", "updated", "not_owner"):
-                totals[key] += list(answer.get(key, []))
+            pushed: M.PushRequest = {"runs": [pushed_run(store, r) for r in records]}
+            answer = client.post("workspace/runs", pushed, M.PushResultJson)
+            for key, ids in (("created", answer.get("created", [])),
+                             ("updated", answer.get("updated", [])),
+                             ("not_owner", answer.get("not_owner", []))):
+                totals[key] += list(ids)
             if progress is not None:
                 progress(min(offset + batch, total), total)
     return totals

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from aml_magic.domain.config import find_project
@@ -16,6 +15,7 @@ from aml_magic.domain.digest import sha256
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.errors import AmlError
+from aml_magic.service.contract import models as M
 from aml_magic.service.team import login as team_login
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.link import project_name, read_link
@@ -36,7 +36,7 @@ class LinkedProject:
     url: str
     name: str
 
-    def query(self, **more: Any) -> str:
+    def query(self, **more: str | int | float) -> str:
         return "?" + urlencode({"project": self.name, **more})
 
 
@@ -72,12 +72,13 @@ def client_for(linked: LinkedProject) -> WorkspaceClient:
     return WorkspaceClient(linked.url, login.token())
 
 
-def snapshot_files(manifest: Manifest) -> dict[str, dict[str, Any]]:
+def snapshot_files(manifest: Manifest) -> dict[str, M.UploadedFileJson]:
     return {rel: {"sha256": e.sha256, "mode": e.mode} for rel, e in manifest.files.items()
             if not server_owned(rel)}
 
 
-def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, Any], Upload]:
+def upload(client: WorkspaceClient,
+           linked: LinkedProject) -> tuple[dict[str, M.UploadedFileJson], Upload]:
     """Snapshot the project and send the blobs the server lacks; the snapshot's files."""
     manifest = take_snapshot(linked.root)
     files = snapshot_files(manifest)
@@ -87,8 +88,8 @@ def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, An
                        f"{MAX_BLOB / 2**20:g} MiB: list it in .amlignore and read it from "
                        "storage the target reaches")
     by_sha = {entry["sha256"]: rel for rel, entry in files.items()}
-    missing = client.request("POST", "workspace/blobs/missing",
-                             {"hashes": sorted(by_sha)})["missing"]
+    asked: M.BlobHashesRequest = {"hashes": sorted(by_sha)}
+    missing = client.post("workspace/blobs/missing", asked, M.BlobsMissingJson)["missing"]
     sent = 0
     for sha in missing:
         rel = by_sha[sha]
@@ -103,16 +104,19 @@ def upload(client: WorkspaceClient, linked: LinkedProject) -> tuple[dict[str, An
 
 
 def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: str,
-           script: str | None, arguments: list[str]) -> tuple[dict[str, Any], Upload]:
+           script: str | None, arguments: list[str]) -> tuple[M.RunJson, Upload]:
     """Upload, then submit in the server's copy of the project (one request, under the
     project's lock on the server). SCRIPT is sent relative to the project."""
-    request: dict[str, Any] = {"run_configuration": run_configuration, "arguments": arguments}
+    request: M.SubmitRequest = {"run_configuration": run_configuration, "arguments": arguments}
     if script:
         request["script"] = relative_script(linked.root, script)
     files, sent = upload(client, linked)
-    answer = client.request("POST", f"workspace/projects/{quote(linked.name)}/snapshot",
-                            {"files": files, "submit": request})
-    return dict(answer["run"]), sent
+    body: M.SnapshotRequest = {"files": files, "submit": request}
+    answer = client.post(f"workspace/projects/{quote(linked.name)}/snapshot", body,
+                         M.SnapshotResultJson)
+    if answer["run"] is None:
+        raise AmlError(f"{linked.url} took the snapshot but submitted no run")
+    return answer["run"], sent
 
 
 def relative_script(root: Path, script: str) -> str:
@@ -130,14 +134,14 @@ def relative_script(root: Path, script: str) -> str:
 
 def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
            write: Callable[[str], None], *, offset: int = 0,
-           poll: float = POLL_SECONDS) -> dict[str, Any]:
+           poll: float = POLL_SECONDS) -> M.RunDetailJson:
     """Write the run's log as it grows until the run has ended and all of it is written;
     the run's detail at the end. The team server holds each request until there is more
     (``wait``); a host that answers at once is asked again every POLL seconds."""
     while True:
         asked = time.monotonic()
-        chunk = client.request("GET", f"runs/{quote(run_id)}/log"
-                               + linked.query(offset=offset, wait=LONG_POLL))
+        chunk = client.get(f"runs/{quote(run_id)}/log"
+                           + linked.query(offset=offset, wait=LONG_POLL), M.LogChunkJson)
         if chunk["text"]:
             write(chunk["text"])
         offset = int(chunk["next_offset"])
@@ -148,26 +152,27 @@ def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
     return run(client, linked, run_id)
 
 
-def run(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[str, Any]:
-    return dict(client.request("GET", f"runs/{quote(run_id)}" + linked.query()))
+def run(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> M.RunDetailJson:
+    return client.get(f"runs/{quote(run_id)}" + linked.query(), M.RunDetailJson)
 
 
 def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
-         target: str | None, limit: int) -> list[dict[str, Any]]:
-    more: dict[str, Any] = {"limit": limit}
+         target: str | None, limit: int) -> list[M.RunJson]:
+    more: dict[str, str | int] = {"limit": limit}
     if status:
         more["status"] = status
     if target:
         more["target"] = target
-    return list(client.request("GET", "runs" + linked.query(**more))["runs"])
+    return client.get("runs" + linked.query(**more), M.RunPageJson)["runs"]
 
 
-def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> dict[str, Any]:
-    return dict(client.request("POST", f"runs/{quote(run_id)}/cancel" + linked.query(), {}))
+def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> M.RunJson:
+    empty: M.EmptyRequest = {}
+    return client.post(f"runs/{quote(run_id)}/cancel" + linked.query(), empty, M.RunJson)
 
 
 def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
-         timeout: float | None, poll: float = 0.5) -> dict[str, Any]:
+         timeout: float | None, poll: float = 0.5) -> M.RunDetailJson:
     """The run's detail once it has ended, or when TIMEOUT seconds have passed."""
     end = None if timeout is None else time.monotonic() + timeout
     while True:

@@ -3,7 +3,7 @@ the members, the audit log, and the artifacts folder (projects under ``<artifact
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -126,10 +126,10 @@ class TeamService:
             run = None
             submit = body.get("submit")
             if submit is not None:
-                request = dict(submit)
+                request = submit.copy()
                 if request.get("script"):       # relative to the project, as the member has it
                     request["script"] = f"{name}/{request['script']}"
-                run = self.submit(member, name, cast(M.SubmitRequest, request))
+                run = self.submit(member, name, request)
         return {"project": name, "files": counts["files"], "written": counts["written"],
                 "removed": counts["removed"], "run": run}
 
@@ -218,11 +218,11 @@ class TeamService:
 
     @database_call
     def member_list(self) -> list[M.MemberJson]:
-        return cast("list[M.MemberJson]", self.members.members())
+        return self.members.members()
 
     @database_call
     def audit_log(self, limit: int) -> list[M.AuditEntryJson]:
-        return cast("list[M.AuditEntryJson]", self.members.audit_log(min(max(limit, 1), 1000)))
+        return self.members.audit_log(min(max(limit, 1), 1000))
 
     @database_call
     def remove_member(self, actor: Member, name: str) -> None:
@@ -230,7 +230,7 @@ class TeamService:
 
     @database_call
     def push_runs(self, member: Member, runs: list[M.PushedRunJson]) -> M.PushResultJson:
-        return cast(M.PushResultJson, self.runs.push(member.name, list(runs)))
+        return self.runs.push(member.name, list(runs))
 
     @database_call
     def list_runs(self, *, status: str | None, target: str | None, limit: int,
@@ -244,7 +244,7 @@ class TeamService:
             runs, cursor, values = list_page(self.db, listing)
         except BadListing as exc:
             raise ApiError(400, str(exc)) from None
-        return {"runs": cast("list[M.WorkspaceRunJson]", runs), "limit": limit,
+        return {"runs": runs, "limit": limit,
                 "offset": offset, "sort": sort, "order": cast("M.SortOrder", order), "next": cursor,
                 "values": values}
 
@@ -257,7 +257,8 @@ class TeamService:
         return self.outputs.open(run_id, name)
 
     @database_call
-    def audit(self, actor: Member, action: str, subject: str, detail: dict[str, Any]) -> None:
+    def audit(self, actor: Member, action: str, subject: str,
+              detail: Mapping[str, object]) -> None:
         self.members.audit(actor.name, action, subject, detail)
 
     @database_call

@@ -15,14 +15,17 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import init_project
 from aml_magic.domain.digest import sha256
 from aml_magic.errors import ApiError
+
+if TYPE_CHECKING:
+    from aml_magic.service.contract import models as M
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
@@ -126,7 +129,7 @@ class ProjectSnapshots:
         with lock:
             yield
 
-    def materialize(self, name: str, files: dict[str, Any]) -> dict[str, int]:
+    def materialize(self, name: str, files: Mapping[str, M.UploadedFileJson]) -> dict[str, int]:
         """Make ``projects/NAME`` hold exactly FILES (``{rel: {"sha256", "mode"}}``) besides
         what the server owns; counts of files written and removed. Checked in full first:
         a bad path or a blob the server lacks changes nothing (400 / 409, one line)."""
