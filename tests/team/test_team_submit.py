@@ -160,6 +160,15 @@ def test_a_readers_submit_is_a_one_line_403(team_server: TeamServer,
     assert not (team_server.artifacts / "projects" / "peek").exists()
 
 
+def test_a_linked_project_that_never_submitted_lists_no_runs(
+        team_server: TeamServer, members: dict[str, str]) -> None:
+    root = linked_project(team_server, "bob", "fresh")
+    listed = aml_in(team_server.homes["bob"], root, "run", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "[]", listed.stdout
+    assert not (team_server.artifacts / "projects" / "fresh").exists()
+
+
 def test_an_unlinked_project_submits_locally_as_before(team_server: TeamServer,
                                                        members: dict[str, str]) -> None:
     home = team_server.homes["bob"]

@@ -14,7 +14,7 @@ from aml_magic.domain.config import find_project
 from aml_magic.domain.digest import sha256
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.contract import models as M
 from aml_magic.service.team import login as team_login
 from aml_magic.service.team.client import WorkspaceClient
@@ -163,7 +163,12 @@ def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
         more["status"] = status
     if target:
         more["target"] = target
-    return client.get("runs" + linked.query(**more), M.RunPageJson)["runs"]
+    try:
+        return client.get("runs" + linked.query(**more), M.RunPageJson)["runs"]
+    except ApiError as exc:
+        if exc.status == 404:           # nothing submitted yet: the server has no copy
+            return []
+        raise
 
 
 def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> M.RunJson:
