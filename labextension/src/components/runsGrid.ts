@@ -8,7 +8,7 @@ import { statusBadge } from './badge';
 /** Height of a row (px): fixed, so a row's place is its index times this. */
 export const ROW_HEIGHT = 28;
 /** Rows rendered beyond each edge of the view, so a short scroll shows no blank rows. */
-const OVERSCAN = 8;
+const OVERSCAN = 3;
 
 /** A column: its header (the accessible name), its server sort key and its cell. */
 interface IColumn {
@@ -24,8 +24,10 @@ interface IColumn {
 interface IRow {
   node: HTMLElement;
   cells: HTMLElement[];
+  /** null: to be written (a new place or new columns). */
   key: string | null;
   data: ITableRow | undefined;
+  selected: boolean;
 }
 
 /** Set a cell's text, touching the DOM only when it differs. */
@@ -37,6 +39,13 @@ function setText(cell: HTMLElement, text: string): void {
     }
   } else {
     replaceChildren(cell, text);
+  }
+}
+
+/** Set an attribute only when it differs (a write of the same value still costs a style check). */
+function setAttribute(node: HTMLElement, name: string, value: string): void {
+  if (node.getAttribute(name) !== value) {
+    node.setAttribute(name, value);
   }
 }
 
@@ -238,11 +247,13 @@ export class RunsGrid extends Widget {
         row.key = null;
         this._rows.set(index, row);
       }
+      // a page read again brings new row objects: identity (no string building per row and
+      // frame, whose garbage made GC pauses inside the scroll's frames) says what changed
       const data = this.model.row(index);
-      const key = data ? JSON.stringify([data.run.run_id, data.run.status, data.run.ended_at, data.metrics,
-        data.parameters, this.model.selected.has(data.run.run_id)]) : '';
-      if (row.key !== key) {
-        row.key = key;
+      const selected = data !== undefined && this.model.selected.has(data.run.run_id);
+      if (row.key === null || row.data !== data || row.selected !== selected) {
+        row.key = '';
+        row.selected = selected;
         this._fill(row, data);
       }
     }
@@ -270,7 +281,7 @@ export class RunsGrid extends Widget {
       role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected'
     }));
     cells.forEach(cell => node.appendChild(cell));
-    const row: IRow = { node, cells, key: null, data: undefined };
+    const row: IRow = { node, cells, key: null, data: undefined, selected: false };
     this._spacer.appendChild(node);
     return row;
   }
@@ -288,10 +299,10 @@ export class RunsGrid extends Widget {
       return;
     }
     node.classList.remove('aml-Loading');
-    node.dataset.runId = data.run.run_id;
-    node.dataset.status = data.run.status;
-    node.title = data.run.reason || data.run.run_id;
-    node.tabIndex = 0;
+    setAttribute(node, 'data-run-id', data.run.run_id);
+    setAttribute(node, 'data-status', data.run.status);
+    setAttribute(node, 'title', data.run.reason || data.run.run_id);
+    setAttribute(node, 'tabindex', '0');
     this._columns.forEach((column, index) => {
       const cell = row.cells[index];
       if (column.update) {
