@@ -96,6 +96,13 @@ def test_a_submit_is_recorded_and_mirrored_and_a_reader_downloads_its_output(
     # And its status changes are mirrored as the server observes them
     wait_until(lambda: pg_status(team_server.database, run_id) == "Running", 60,
                f"{run_id} Running in PostgreSQL", interval=0.1)
+    # And rex, a reader, follows its live log while it runs (the first 50 lines, not complete)
+    def live_log() -> str:
+        status, chunk = http(team_server, f"/aml/api/runs/{run_id}/log?project=shared",
+                             members["rex"])
+        assert status == 200 and not chunk["complete"], chunk
+        return str(chunk["text"])
+    wait_until(lambda: "line 049" in live_log(), 60, "rex sees the live log", interval=0.1)
     # And a reader cannot submit, nor cancel bob's run (403, one line each)
     status, answer = http(team_server, "/aml/api/runs?project=shared", members["rex"], "POST",
                           {"run_configuration": "local", "script": "shared/work.py"})
@@ -123,6 +130,13 @@ def test_a_submit_is_recorded_and_mirrored_and_a_reader_downloads_its_output(
     assert next(r for r in page["runs"] if r["run_id"] == run_id)["owner"] == "bob"
     status, answer = http(team_server, "/aml/api/workspace/runs?sort=loss", members["rex"])
     assert status == 400 and "'sort' must be" in answer["message"]
+    # And rex reads its metrics and its whole log through the API
+    status, metric_rows = http(team_server, f"/aml/api/runs/{run_id}/metrics?project=shared",
+                               members["rex"])
+    assert status == 200, metric_rows
+    assert [(m["step"], m["value"]) for m in metric_rows["metrics"] if m["name"] == "loss"] \
+        == [(0, 0.9), (1, 0.5), (2, 0.25)]
+    assert whole_log(team_server, members["rex"], "shared", run_id).splitlines()[:100] == LINES
     # When rex (a reader) downloads bob's output through the API
     outputs = http(team_server, f"/aml/api/runs/{run_id}/outputs?project=shared",
                    members["rex"])[1]["outputs"]
