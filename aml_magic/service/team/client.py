@@ -41,58 +41,56 @@ class WorkspaceClient:
         """The answer of POST PATH with BODY as SHAPE (as ``get``)."""
         return cast(T, self.request("POST", path, body))
 
-    def send(self, method: str, path: str, data: bytes | None,
-             content_type: str = "application/octet-stream") -> bytes:
-        """The raw answer of METHOD on the API's PATH with DATA as the body."""
+    def _request(self, method: str, path: str, data: bytes | None = None,
+                 content_type: str = "application/octet-stream") -> urllib.request.Request:
+        """METHOD on the API's PATH as this member (the token in a header, never the URL)."""
         request = urllib.request.Request(self.url + API + path.lstrip("/"), data=data,
                                          method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             request.add_header("Content-Type", content_type)
+        return request
+
+    def _unreachable(self, exc: BaseException) -> ApiError:
+        reason = getattr(exc, "reason", exc)
+        return ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
+                             "personal projects keep working offline")
+
+    def send(self, method: str, path: str, data: bytes | None,
+             content_type: str = "application/octet-stream") -> bytes:
+        """The raw answer of METHOD on the API's PATH with DATA as the body."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout,
-                                        context=_context()) as answer:
+            with urllib.request.urlopen(self._request(method, path, data, content_type),
+                                        timeout=self.timeout, context=_context()) as answer:
                 return bytes(answer.read())
         except urllib.error.HTTPError as exc:
             raise ApiError(exc.code, f"{self.url}: {_message(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
-                                "personal projects keep working offline") from None
+            raise self._unreachable(exc) from None
 
     def open(self, path: str) -> Any:
         """The open answer of GET PATH, to be read a block at a time and closed (a download
         passed on without holding it whole); failures as ``send``'s."""
-        request = urllib.request.Request(self.url + API + path.lstrip("/"), method="GET")
-        request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout, context=_context())
+            return urllib.request.urlopen(self._request("GET", path), timeout=self.timeout,
+                                          context=_context())
         except urllib.error.HTTPError as exc:
             raise ApiError(exc.code, f"{self.url}: {_message(exc)}") from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
-                                "personal projects keep working offline") from None
+            raise self._unreachable(exc) from None
 
     def exchange(self, method: str, path: str, data: bytes | None,
                  content_type: str = "application/json") -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of METHOD on the API's PATH, an error status included (a
         proxy passes it on); only an unreachable server raises, in one line."""
-        request = urllib.request.Request(self.url + API + path.lstrip("/"), data=data,
-                                         method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        if data is not None:
-            request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout,
-                                        context=_context()) as answer:
+            with urllib.request.urlopen(self._request(method, path, data, content_type),
+                                        timeout=self.timeout, context=_context()) as answer:
                 return answer.status, dict(answer.headers.items()), bytes(answer.read())
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers.items()), bytes(exc.read() or b"")
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ApiError(502, f"workspace server unreachable at {self.url} ({reason}); "
-                                "personal projects keep working offline") from None
+            raise self._unreachable(exc) from None
 
     def whoami(self) -> WhoAmIJson:
         return self.get("whoami", WhoAmIJson)
