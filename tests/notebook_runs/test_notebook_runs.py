@@ -168,6 +168,9 @@ def test_cancel_stops_the_kernel_and_keeps_the_notebook_as_far_as_it_ran(
     run = Workspace(project).submit("local", "slow.ipynb", ["--pidfile", str(pidfile)])
     wait_until(lambda: pidfile.exists() and pidfile.read_text(), 60, "the kernel's pid")
     kernel = int(pidfile.read_text())
+    # (the pid is written while its cell runs; the notebook holds the cell's output once the
+    # next cell has started: the executor writes it, then logs the next cell)
+    wait_until(lambda: "[notebook] cell 4/4" in run.log_text()[0], 60, "the sleeping cell")
     # When it is cancelled
     run.cancel()
     # Then it ends Canceled, its kernel is gone, and the executed notebook keeps what ran
