@@ -33,6 +33,7 @@ if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
     from ._prestart import GUESS_VARIABLE, Prestarted, fork_ahead
     from ._process import (build_env, detach_stdio, group_alive, interpreter_facts,
                            signal_name, space_exhausted, spawn, start_error_reason)
+    from ._logmask import MaskedLog, mask_values
 else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
     from _runfiles import (  # type: ignore[no-redef]
         SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs, parse_spec,
@@ -42,6 +43,7 @@ else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
     from _process import (  # type: ignore[no-redef]
         build_env, detach_stdio, group_alive, interpreter_facts, signal_name, space_exhausted,
         spawn, start_error_reason)
+    from _logmask import MaskedLog, mask_values  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -151,11 +153,6 @@ class Supervisor:
         to log.txt itself: the log survives this process and costs nothing)."""
         if not self.spec["mask"]:
             return None
-        # imported only for a spec with values to mask: the supervisor's start-up stays short
-        if __package__:
-            from ._logmask import MaskedLog, mask_values
-        else:  # pragma: no cover - on the target
-            from _logmask import MaskedLog, mask_values  # type: ignore[no-redef]
         values = mask_values(self.spec["mask"])
         return MaskedLog(log_fd, values) if values else None
 

@@ -12,18 +12,16 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import project_root, verbs, workspace
 from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.cli.runs import cmd_run_show
 from aml_magic.frontends.render import compare_table, format_size, history_table
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
-
-if TYPE_CHECKING:
-    pass
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
 ALL_RUNS = 1 << 62
@@ -165,8 +163,6 @@ def cmd_history_last(args: argparse.Namespace) -> int:
 
 def _run_show(args: argparse.Namespace) -> int:
     """``aml run show``, which ``history info`` and ``history last`` are."""
-    # the run group's module (and the workspace) loads only for these two verbs
-    from aml_magic.frontends.cli.runs import cmd_run_show
     return cmd_run_show(args)
 
 
@@ -213,7 +209,8 @@ def _terminal_width() -> int | None:
 
 
 def cmd_history_prune(args: argparse.Namespace) -> int:
-    # the maintenance verbs' modules load only for them: `history list` has a 300 ms budget
+    # the maintenance verbs' modules (and dataclasses, inspect) load only for them: `history
+    # list` has a 300 ms budget
     from aml_magic.domain.history.prune import parse_age, plan as prune_plan
     older = None if args.older_than is None else parse_age(args.older_than)
     with RunStore(project_root(args)) as store:

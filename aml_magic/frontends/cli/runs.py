@@ -7,13 +7,12 @@ import time
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import cmd_cancel, through_workspace, verbs
+from aml_magic.frontends.cli.common import cmd_cancel, through_workspace, verbs, workspace
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.schema import run_detail_json, run_json
-from aml_magic.service.workspace import Workspace
 
 
 def add_run(group: argparse.ArgumentParser, verb: str | None = None) -> None:
@@ -44,7 +43,7 @@ def add_run(group: argparse.ArgumentParser, verb: str | None = None) -> None:
 def cmd_run_list(args: argparse.Namespace) -> int:
     if (code := through_workspace(args, "run_list")) is not None:
         return code
-    ws = Workspace(args.project)
+    ws = workspace(args)
     ws.reconcile_active()
     records = [r.record for r in ws.runs(status=args.status, target=args.target,
                                          limit=args.limit)]
@@ -55,7 +54,7 @@ def cmd_run_list(args: argparse.Namespace) -> int:
 def cmd_run_show(args: argparse.Namespace) -> int:
     if (code := through_workspace(args, "run_show")) is not None:
         return code
-    run = Workspace(args.project).run(args.run_id)
+    run = workspace(args).run(args.run_id)
     record = run.refresh()
     build_log = run.folder / "build.log"      # the environment build its submit triggered
     detail = run_detail_json(record, metrics=run.metrics(), outputs=run.outputs(),
@@ -69,7 +68,7 @@ def cmd_run_show(args: argparse.Namespace) -> int:
 def cmd_run_logs(args: argparse.Namespace) -> int:
     if (code := through_workspace(args, "run_logs")) is not None:
         return code
-    run = Workspace(args.project).run(args.run_id)
+    run = workspace(args).run(args.run_id)
     write = terminal_writer(sys.stdout)
     build = run.folder / "build.log"      # the environment build this run's submit triggered
     if build.is_file() and not build.is_symlink():
@@ -95,7 +94,7 @@ def cmd_run_logs(args: argparse.Namespace) -> int:
 def cmd_run_wait(args: argparse.Namespace) -> int:
     if (code := through_workspace(args, "run_wait")) is not None:
         return code
-    run = Workspace(args.project).run(args.run_id)
+    run = workspace(args).run(args.run_id)
     settle_memory()
     start = time.monotonic()
     status = run.wait(timeout=args.timeout)
