@@ -8,7 +8,6 @@ import os
 import sys
 
 from aml_magic.domain import registry
-from aml_magic.frontends import guidance
 from aml_magic.errors import AmlError, HelpShown
 
 TYPE_CHECKING = False
@@ -78,6 +77,8 @@ class ArgumentParser(argparse.ArgumentParser):
         choices = action.choices
         if choices is None or value in choices:
             return
+        # only on a refused value: the guidance table stays off every command's path
+        from aml_magic.frontends import guidance
         if isinstance(action, argparse._SubParsersAction):
             words = [*self.prog.split()[1:], *self._given[self._given.index(value):]] \
                 if value in self._given else [*self.prog.split()[1:], value]
