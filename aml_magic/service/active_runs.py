@@ -1,10 +1,6 @@
 """The runs not ended yet across every project the server knows, for Lab's status bar: the
 count must not depend on the folder the file browser happens to show.
 
-A project linked to a team workspace adds the runs its server is running
-(``team/active.py``); a workspace that cannot be asked adds none and says so
-(``workspace_error``), the local count stays whole.
-
 "Known" is the projects a request has opened plus those found under the server's root folder
 by a bounded walk (a few levels, hidden folders skipped), repeated at most every
 ``RESCAN_SECONDS``; a project found this way is opened like any other, so the background
@@ -93,15 +89,5 @@ def count(service: AmlService) -> ActiveRunsJson:
             path = workspace.root.relative_to(service.root_dir).as_posix() \
                 if workspace.root != service.root_dir else ""
             projects.append({"name": workspace.name, "path": path, "active": active})
-    # imported here: a server without linked projects (the team server itself) never needs it
-    from aml_magic.service.team.active import workspace_active
-    remote, errors = workspace_active(
-        (w.root, w.root.relative_to(service.root_dir).as_posix()
-         if w.root != service.root_dir else "") for w in service.workspaces())
-    projects += remote
-    projects.sort(key=lambda p: (-p["active"], p["path"], p["name"]))
-    counted: ActiveRunsJson = {"active": sum(p["active"] for p in projects),
-                               "projects": projects}
-    if errors:
-        counted["workspace_error"] = "; ".join(errors)
-    return counted
+    projects.sort(key=lambda p: (-p["active"], p["path"]))
+    return {"active": sum(p["active"] for p in projects), "projects": projects}

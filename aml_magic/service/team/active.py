@@ -87,3 +87,16 @@ def forget() -> None:
     """Drop the kept answers (tests, or a new login)."""
     with _lock:
         _answers.clear()
+
+
+def with_workspaces(counted: ActiveRunsJson,
+                    roots: Iterable[tuple[Path, str]]) -> ActiveRunsJson:
+    """COUNTED (the local projects') with the runs the workspaces of the linked projects
+    among ROOTS are running added; ``workspace_error`` when one could not be asked."""
+    remote, errors = workspace_active(roots)
+    projects = list(counted["projects"]) + remote
+    projects.sort(key=lambda p: (-p["active"], p["path"], p["name"]))
+    added: ActiveRunsJson = {"active": sum(p["active"] for p in projects), "projects": projects}
+    if errors:
+        added["workspace_error"] = "; ".join(errors)
+    return added
