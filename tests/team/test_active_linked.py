@@ -109,3 +109,50 @@ def test_the_status_bar_counts_the_workspace_runs_too(
         aml_in(bob, personal, "run", "cancel", local_run)
     status, run = http(team_server, f"/aml/api/runs/{bobs_run}?project=shared", members["rex"])
     assert status == 200 and run["status"] in ("Canceled", "Canceling"), run
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+def test_the_status_bar_names_the_workspace_runs_and_an_unreachable_workspace(
+        team_server: TeamServer, members: dict[str, str],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.frontends.browser import chromium_page
+    from tests.team.test_lab_linked import lab_for
+    bob = team_server.homes["bob"]
+    root = bob / "labroot-status"
+    root.mkdir()
+    # Given bob's Lab over a folder holding his project linked to the workspace, which has
+    # a run going on the server
+    shared = linked_project(team_server, "bob", "labroot-status/onserver")
+    run = submit(bob, shared)
+    login = bob / ".aml_magic" / "workspace.json"
+    link = shared / "aml_config" / "workspace.yml"
+    saved_login, saved_link = login.read_text(), link.read_text()
+    try:
+        for lab in lab_for(bob, root, tmp_path_factory.mktemp("bobstatus")):
+            with chromium_page(1400, 900) as page:
+                page.goto(lab.url("lab/tree"))
+                item = page.locator(".aml-StatusItem")
+                item.wait_for(timeout=60_000)
+
+                def shown(name: str, item: Any = item) -> str:
+                    return str(item.get_attribute(name) or "")
+                # Then the status bar counts the server's run and its tooltip names it
+                wait_until(lambda: "onserver (workspace) 1" in shown("title"), 60,
+                           "the workspace's run in the status bar", interval=0.2)
+                assert int(item.get_attribute("data-active") or 0) >= 1
+                assert item.get_attribute("data-workspace-error") == ""
+                # When the workspace cannot be reached, then the count is the local one and
+                # the tooltip says why in one line
+                dead = f"http://127.0.0.1:{free_port()}"
+                login.write_text(json.dumps({**json.loads(saved_login), "url": dead}))
+                link.write_text(f'url: "{dead}"\n')
+                wait_until(lambda: "unreachable" in shown("data-workspace-error"), 60,
+                           "the unreachable workspace in the status bar", interval=0.2)
+                title = item.get_attribute("title") or ""
+                assert f"workspace {dead}: " in title and "onserver (workspace)" not in title
+                assert item.get_attribute("data-active") == "0", title
+    finally:
+        login.write_text(saved_login)
+        link.write_text(saved_link)
+        aml_in(bob, shared, "run", "cancel", run)
