@@ -91,14 +91,14 @@ class BlobStore:
         return self.root / sha[:2] / sha[2:]
 
     def missing(self, hashes: Iterable[str]) -> list[str]:
-        """The hashes the store lacks; those it has are marked as needed now (``_touch``)."""
+        """The hashes the store lacks; those it has are marked as needed now (``touch``)."""
         wanted = list(dict.fromkeys(check_sha(h) for h in hashes))
         if len(wanted) > MAX_HASHES:
             raise ApiError(400, f"at most {MAX_HASHES} hashes per request")
-        return [h for h in wanted if not self._touch(self.path(h))]
+        return [h for h in wanted if not self.touch(self.path(h))]
 
     @staticmethod
-    def _touch(path: Path) -> bool:
+    def touch(path: Path) -> bool:
         """Whether PATH is a blob; its mtime is set to now unless set within ``REFRESH``
         (a big snapshot's ``missing`` must not cost a write per file)."""
         try:
@@ -120,7 +120,7 @@ class BlobStore:
     def put(self, sha: str, chunks: Iterable[bytes]) -> bool:
         """Keep CHUNKS as blob SHA if they hash to it (400 otherwise, nothing kept); False
         when the blob was there already."""
-        if self._touch(self.path(check_sha(sha))):
+        if self.touch(self.path(check_sha(sha))):
             return False
         with self.writer(sha) as writer:
             for chunk in chunks:
@@ -158,7 +158,7 @@ class BlobWriter:
             self.close()                 # gone before the answer says so
             raise ApiError(400, f"blob refused: its body hashes to {got}, not {self.sha}")
         final = self.store.path(self.sha)
-        if final.is_file():
+        if self.store.touch(final):      # an upload of the same blob got there first
             self.close()
             return False
         os.chmod(self.tmp, 0o444)
