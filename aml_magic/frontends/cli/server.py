@@ -1,4 +1,4 @@
-"""``aml server init|start|migrate``: a team workspace's server (PostgreSQL history, members,
+"""``aml server init|start|migrate|gc``: a team workspace's server (PostgreSQL history, members,
 the REST API). Heavy modules (tornado, jupyter_server, psycopg) load only when a verb runs."""
 from __future__ import annotations
 
@@ -65,6 +65,20 @@ def add_server(group: argparse.ArgumentParser, verb: str | None = None) -> None:
                    "this key file, created (mode 0600) if missing")
     p.set_defaults(handler=cmd_migrate)
 
+    p = sub.add_parser("gc", help="remove the blobs nothing refers to",
+                       description="Remove the content-addressed blobs (snapshot files, pushed "
+                       "outputs) that no server project's current snapshot, no kept run "
+                       "manifest and no run's outputs index names, and that are older than "
+                       "the grace period (a member's upload awaiting its submit stays). Safe "
+                       "while the server runs.")
+    _database(p)
+    p.add_argument("--artifacts", metavar="DIR", required=True, type=Path,
+                   help="the folder given to `aml server start`")
+    p.add_argument("--grace", metavar="MINUTES", type=float, default=60.0,
+                   help="keep every blob younger than this (default 60; at least 20)")
+    p.add_argument("--dry-run", action="store_true", help="count only; remove nothing")
+    p.set_defaults(handler=cmd_gc)
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     created = init_server(args.database, Path(args.artifacts), args.admin, args.token_file,
@@ -90,4 +104,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           else "the schema is up to date")
     if args.key_file is not None:
         print(f"the key store's key is in {args.key_file.expanduser()} (mode 0600)")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from aml_magic.service.team.blob_gc import collect
+    print(collect(args.database, args.artifacts, grace_minutes=args.grace,
+                  dry_run=args.dry_run).line())
     return 0

@@ -10,7 +10,8 @@ the server has no copy of yet (nothing submitted) lists no runs. Every failure i
 (kept as the Lab's notification): not logged in, logged in elsewhere, the server unreachable,
 or the server's own refusal (401, 403, 404...) with its status. A project that is not linked
 is answered locally, as before; only the extension installs this (``FORWARD_SETTING``), never
-the team server itself.
+the team server itself. The status bar's ``GET active-runs`` is answered here too: the local
+count plus the runs the linked projects' workspaces are running.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from aml_magic.frontends.server.handlers import AUTH_RESOURCE, AmlHandler, statu
 from aml_magic.service.api import AmlService
 from aml_magic.service.contract import models as M
 from aml_magic.service.team import remote
+from aml_magic.service.team.active import with_workspaces
 from aml_magic.service.team.client import WorkspaceClient
 
 #: Routes that never name a project: always answered by this Jupyter server.
@@ -66,6 +68,9 @@ class LinkedProxy:
 
     async def __call__(self, handler: AmlHandler) -> None:
         route = self._route(handler)
+        if route == "active-runs" and handler.request.method == "GET":
+            await self._active_runs(handler)
+            return
         if route is None or route in LOCAL_ROUTES:
             return
         if route.startswith("prepare/"):
@@ -100,6 +105,25 @@ class LinkedProxy:
         for name, value in reply.headers.items():
             handler.set_header(name, value)
         handler.finish(reply.body if reply.status != 204 else None)
+
+    async def _active_runs(self, handler: AmlHandler) -> None:
+        """The status bar's count: the local projects', plus the runs the workspaces of the
+        linked ones are running (``team/active.py``; one that cannot be asked is a line in
+        ``workspace_error``, the local count stays whole)."""
+        await self._authorize(handler)
+        loop = IOLoop.current()
+        try:
+            counted = await loop.run_in_executor(self.service.executor, self._count)
+        except AmlError as exc:
+            raise web.HTTPError(status_of(exc), str(exc)) from None
+        except RuntimeError as exc:   # the pool is shut down: the server is stopping
+            raise web.HTTPError(503, f"the aml_magic service is stopping ({exc})") from None
+        handler.reply(counted)
+
+    def _count(self) -> M.ActiveRunsJson:
+        counted = self.service.active_runs()
+        return with_workspaces(counted, [(w.root, self._local_path(w.root))
+                                         for w in self.service.workspaces()])
 
     async def _download(self, handler: AmlHandler, linked: remote.LinkedProject,
                         route: str) -> None:

@@ -337,31 +337,6 @@ class SharedTargetHandler(TeamHandler):
         self.finish()
 
 
-class BlobsMissingHandler(TeamHandler):
-    """Which blobs of a snapshot the server lacks (the member uploads only those)."""
-
-    team_roles = {"read": "contributor", "write": "contributor"}
-
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
-        request = self.body(M.BlobHashesRequest)
-        self.reply(await self.call(self.team.blobs_missing, request["hashes"]))
-
-
-class BlobHandler(TeamHandler):
-    """``PUT workspace/blobs/SHA``: the raw body, kept only if it hashes to SHA."""
-
-    team_roles = {"read": "contributor", "write": "contributor"}
-
-    @web.authenticated
-    @authorized
-    async def put(self, sha: str) -> None:
-        created = await self.call(self.team.blobs.put, sha, [self.request.body])
-        self.set_status(201 if created else 200)
-        self.finish()
-
-
 class ProjectSnapshotHandler(TeamHandler):
     """``POST workspace/projects/NAME/snapshot``: the project made to match a manifest, and
     the submit in it when the body asks for one."""
@@ -377,14 +352,13 @@ class ProjectSnapshotHandler(TeamHandler):
 
 
 def team_routes() -> list[tuple[str, type[AmlHandler]]]:
+    """The team's routes; the blob routes are ``team_blobs.blob_routes``."""
     return [("whoami", WhoAmIHandler), ("members", MembersHandler),
             (rf"members/{NAME}", MemberHandler), (rf"members/{NAME}/tokens", MemberTokensHandler),
             ("audit", AuditHandler),
             ("workspace/runs", WorkspaceRunsHandler),
             (rf"workspace/runs/{RUN_ID}/artifacts", WorkspaceArtifactsHandler),
             (rf"workspace/runs/{RUN_ID}/artifacts/(?P<name>.+)", WorkspaceArtifactHandler),
-            ("workspace/blobs/missing", BlobsMissingHandler),
-            (r"workspace/blobs/(?P<sha>[0-9a-f]{64})", BlobHandler),
             (rf"workspace/projects/{NAME}/snapshot", ProjectSnapshotHandler),
             ("workspace/targets", SharedTargetsHandler),
             (r"workspace/targets/(?P<name>[^/]+)", SharedTargetHandler)]

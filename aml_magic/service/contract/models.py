@@ -329,20 +329,29 @@ class AttachedTargetJson(TargetJson, total=False):
     public_key: str         # a generated key's authorized_keys line, to add on the machine
 
 
-class ProjectActiveJson(TypedDict):
-    """One project's count of runs not ended yet."""
-
+class _ProjectActiveJson(TypedDict):
     name: str
     path: str               # its folder relative to the server's root ('' for the root)
     active: int
 
 
-class ActiveRunsJson(TypedDict):
-    """REST ``GET active-runs``: the runs not ended yet in every project the server knows
-    (seen by a request, or found under its root folder), whatever folder is shown."""
+class ProjectActiveJson(_ProjectActiveJson, total=False):
+    """One project's count of runs not ended yet."""
 
+    workspace: str          # the team server running them; path: the linked folder or ''
+
+
+class _ActiveRunsJson(TypedDict):
     active: int
     projects: list[ProjectActiveJson]   # those with active runs, most first
+
+
+class ActiveRunsJson(_ActiveRunsJson, total=False):
+    """REST ``GET active-runs``: the runs not ended yet in every project the server knows
+    (seen by a request, or found under its root folder), whatever folder is shown, plus those
+    the team server of a linked project runs (what its member can see)."""
+
+    workspace_error: str    # one line: a linked project's workspace could not be asked
 
 
 class AttachRequest(TypedDict):

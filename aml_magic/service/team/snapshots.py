@@ -14,7 +14,9 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +34,10 @@ PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 #: Hashes one ``blobs/missing`` request may ask about.
 MAX_HASHES = 200_000
 _CHUNK = 1 << 20
+#: A present blob's mtime is refreshed by ``missing`` once older than this (seconds).
+REFRESH = 600.0
+#: How a blob's upload in progress ends its name (``aml server gc`` removes stale ones).
+TMP_SUFFIX = ".tmp"
 
 
 def check_sha(text: str) -> str:
@@ -71,7 +77,11 @@ def check_relpath(rel: str) -> str:
 
 
 class BlobStore:
-    """Blobs named by the sha256 of their content; written atomically, verified first."""
+    """Blobs named by the sha256 of their content; written atomically, verified first.
+
+    A blob's mtime says when a member last needed it (its upload, or a ``missing`` that found
+    it): ``aml server gc`` keeps every blob younger than its grace period, so a blob a member
+    was told the server has is not removed before the snapshot that needs it arrives."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -81,34 +91,89 @@ class BlobStore:
         return self.root / sha[:2] / sha[2:]
 
     def missing(self, hashes: Iterable[str]) -> list[str]:
+        """The hashes the store lacks; those it has are marked as needed now (``touch``)."""
         wanted = list(dict.fromkeys(check_sha(h) for h in hashes))
         if len(wanted) > MAX_HASHES:
             raise ApiError(400, f"at most {MAX_HASHES} hashes per request")
-        return [h for h in wanted if not self.path(h).is_file()]
+        return [h for h in wanted if not self.touch(self.path(h))]
+
+    @staticmethod
+    def touch(path: Path) -> bool:
+        """Whether PATH is a blob; its mtime is set to now unless set within ``REFRESH``
+        (a big snapshot's ``missing`` must not cost a write per file)."""
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return False
+        now = time.time()
+        if now - mtime > REFRESH:
+            try:
+                os.utime(path, (now, now))
+            except OSError:
+                pass
+        return path.is_file()
+
+    def writer(self, sha: str) -> BlobWriter:
+        """A temporary file next to where blob SHA goes, written and hashed a chunk at a time."""
+        return BlobWriter(self, check_sha(sha))
 
     def put(self, sha: str, chunks: Iterable[bytes]) -> bool:
         """Keep CHUNKS as blob SHA if they hash to it (400 otherwise, nothing kept); False
         when the blob was there already."""
-        check_sha(sha)
-        final = self.path(sha)
-        if final.is_file():
+        if self.touch(self.path(check_sha(sha))):
             return False
+        with self.writer(sha) as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit()
+
+
+class BlobWriter:
+    """One upload of blob SHA: chunks go to a temporary file (``.<name>.*.tmp`` in the blob's
+    folder, unique per upload) while they are hashed; ``commit`` keeps it as the blob only if
+    the hash matches. Leaving the ``with`` block removes the temporary file whatever happened."""
+
+    def __init__(self, store: BlobStore, sha: str) -> None:
+        self.store, self.sha = store, sha
+        final = store.path(sha)
         final.parent.mkdir(exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        digest = sha256(1 << 21)
-        try:
-            with open(tmp, "wb") as fh:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    fh.write(chunk)
-            got = digest.hexdigest()
-            if got != sha:
-                raise ApiError(400, f"blob refused: its body hashes to {got}, not {sha}")
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TMP_SUFFIX,
+                                    dir=final.parent)
+        self.tmp = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._digest = sha256(1 << 21)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> bool:
+        """Keep the upload as the blob (400, one line, nothing kept, if it hashes to another
+        sha); False when an upload of the same blob got there first."""
+        self._file.close()
+        got = self._digest.hexdigest()
+        if got != self.sha:
+            self.close()                 # gone before the answer says so
+            raise ApiError(400, f"blob refused: its body hashes to {got}, not {self.sha}")
+        final = self.store.path(self.sha)
+        if self.store.touch(final):      # an upload of the same blob got there first
+            self.close()
+            return False
+        os.chmod(self.tmp, 0o444)
+        os.replace(self.tmp, final)
         return True
+
+    def close(self) -> None:
+        self._file.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ProjectSnapshots:

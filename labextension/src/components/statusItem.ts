@@ -9,7 +9,9 @@ const COUNT_POLL_MS = 2000;
 
 /**
  * The status-bar item: how many runs are not finished yet in all the projects the server
- * knows (`GET active-runs`), whatever folder the file browser shows; its tooltip says where.
+ * knows (`GET active-runs`), whatever folder the file browser shows, plus the runs the team
+ * servers of linked projects are running; its tooltip says where (and, in one line, when a
+ * workspace could not be asked: the count is then the local one).
  * It reads the count every 2 s while the page is visible, and at once when the sidebar's
  * list saw a change.
  */
@@ -59,9 +61,15 @@ export class ActiveRunsItem extends Widget {
   private _show(count: ActiveRunsJson): void {
     this.node.textContent = `aml: ${count.active} active`;
     this.node.dataset.active = String(count.active);
-    this.node.title = count.projects.length
-      ? 'aml_magic active runs: ' + count.projects.map(p => `${p.name || '/'} ${p.active}`).join(', ')
+    const title = count.projects.length
+      ? 'aml_magic active runs: ' +
+        count.projects
+          .map(p => `${p.name || '/'}${p.workspace ? ' (workspace)' : ''} ${p.active}`)
+          .join(', ')
       : 'aml_magic: no active runs in any project';
+    // A linked project's workspace that could not be asked: the count is the local one
+    this.node.title = count.workspace_error ? `${title}\n${count.workspace_error}` : title;
+    this.node.dataset.workspaceError = count.workspace_error ?? '';
   }
 
   private _timer = 0;

@@ -350,13 +350,17 @@ export interface ProjectActiveJson {
   /** its folder relative to the server's root ('' for the root) */
   path: string;
   active: number;
+  /** the team server running them; path: the linked folder or '' */
+  workspace?: string;
 }
 
-/** REST `GET active-runs`: the runs not ended yet in every project the server knows (seen by a request, or found under its root folder), whatever folder is shown. */
+/** REST `GET active-runs`: the runs not ended yet in every project the server knows (seen by a request, or found under its root folder), whatever folder is shown, plus those the team server of a linked project runs (what its member can see). */
 export interface ActiveRunsJson {
   active: number;
   /** those with active runs, most first */
   projects: ProjectActiveJson[];
+  /** one line: a linked project's workspace could not be asked */
+  workspace_error?: string;
 }
 
 /** REST `POST targets`: attach a compute target. Its further keys are the attach options of the registry of target types (`GET target-types` lists those each type takes); one a type does not take, or a value of the wrong kind, is a 400 naming it. The password travels in this body once and goes to the secret store. */
