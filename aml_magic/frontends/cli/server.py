@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.cli.common import verbs
+from aml_magic.service.team.blob_gc import collect
 from aml_magic.service.team.setup import DEFAULT_KEY_FILE, init_server, migrate_database
 
 KEY_HELP = ("the key store's key (mode 0600), kept outside the database; default "
@@ -108,7 +109,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from aml_magic.service.team.blob_gc import collect
     print(collect(args.database, args.artifacts, grace_minutes=args.grace,
                   dry_run=args.dry_run).line())
     return 0
