@@ -15,6 +15,7 @@ from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
+from aml_magic.service.sweep import children_of
 from aml_magic.service.team.artifacts import SharedArtifacts
 from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
 from aml_magic.service.team.targets import SharedTargets
@@ -99,9 +100,17 @@ class TeamService:
             self.materialize_targets(self.aml.workspace(project).root)
             run = self.aml.submit(project, body)
         key = self._project_key(project)
-        self._set_owner(key, str(run["run_id"]), member.name)
-        self._record(key, str(run["run_id"]), member.name)
+        # a sweep's parent, then its children (recorded Queued by the submit): all MEMBER's
+        for run_id in [str(run["run_id"]), *self._children(project, run)]:
+            self._set_owner(key, run_id, member.name)
+            self._record(key, run_id, member.name)
         return run
+
+    def _children(self, project: str, run: M.RunJson) -> list[str]:
+        if run.get("kind") != "sweep":
+            return []
+        parent = self.aml.workspace(project).store.get(str(run["run_id"]))
+        return [str(child["run_id"]) for child in children_of(parent)]
 
     def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
         """Re-run as ``AmlService.rerun`` does; the new run is MEMBER's (whoever owned the
