@@ -238,3 +238,30 @@ def test_the_magics_submit_a_sweep_through_the_server(
     rows = wait_until(lambda: (r := shared_rows(team_server.database, run["run_id"]))
                       and len(r) == 3 and r, 60, "the cell's sweep in PostgreSQL")
     assert {r[1] for r in rows} == {"bob"}
+
+
+def test_canceling_a_linked_sweep_stops_its_children(team_server: TeamServer,
+                                                     members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "stopped")
+    started = aml_in(home, root, "experiment", "submit", "-c", "local", "-a", "--sweep",
+                     "k=1,2", "sleeper.py")
+    assert started.returncode == 0, started.stderr
+    parent = started.stdout.strip()
+
+    def children(status: str) -> list[str] | None:
+        answer = http(team_server, "/aml/api/runs?project=stopped", members["rex"])[1]
+        found = [r["run_id"] for r in answer["runs"] if r.get("parent_run_id") == parent
+                 and r["status"] == status]
+        return found if len(found) == 2 else None
+    running = wait_until(lambda: children("Running"), 60, "both children running",
+                         interval=0.2)
+    # When bob cancels the sweep from his machine, then it and both children end Canceled
+    canceled = aml_in(home, root, "run", "cancel", parent)
+    assert canceled.returncode == 0 and parent in canceled.stdout, canceled.stderr
+    assert sorted(wait_until(lambda: children("Canceled"), 60, "children canceled")) == \
+        sorted(running)
+    rows = wait_until(lambda: (r := shared_rows(team_server.database, parent)) and
+                      all(row[2] == "Canceled" for row in r) and len(r) == 3 and r, 60,
+                      "the canceled sweep in PostgreSQL")
+    assert {row[1] for row in rows} == {"bob"}
