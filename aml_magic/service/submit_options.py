@@ -26,8 +26,9 @@ DEPENDENCIES = ("conda_dependencies_file", "spark_dependencies_file")
 
 
 def in_project(root: Path, relative: str) -> bool:
-    """RELATIVE names a file inside the project ROOT (after links are followed)."""
-    if not relative or Path(relative).is_absolute() or "\0" in relative:
+    """RELATIVE names a file inside the project ROOT (after links are followed; an absolute
+    path must be in the project too)."""
+    if not relative or "\0" in relative:
         return False
     path = (root / relative).resolve()
     return path.is_file() and path.is_relative_to(root.resolve())

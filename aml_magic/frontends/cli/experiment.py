@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import builds, cmd_cancel, through_workspace, verbs
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.termsafe import terminal_writer
+from aml_magic.service.submit_options import in_project, not_in_project
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
 from aml_magic.frontends.cli import ahead
@@ -67,9 +67,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     ws = Workspace(args.project)
     for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
                         ("-s/--spark-dependencies", args.spark_dependencies)):
-        if value and not _in_project(ws.root, value):
-            raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
-                           "is relative to the project)")
+        if value and not in_project(ws.root, value):
+            raise AmlError(not_in_project(flag, value, ws.root))
     if args.sweep:
         discard_ahead()
         return _submit_sweep(ws, args, overrides)
@@ -150,12 +149,6 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
         return 1
     return 0
-
-
-def _in_project(root: Path, relative: str) -> bool:
-    """``relative`` names a file inside the project ``root`` (dependency overrides)."""
-    path = (root / relative).resolve()
-    return path.is_file() and path.is_relative_to(root.resolve())
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
