@@ -39,6 +39,21 @@ def not_in_project(flag: str, value: str, project: object) -> str:
             "to the project)")
 
 
+def line_overrides(root: Path, args: Any) -> dict[str, str]:
+    """The overrides of parsed submit flags (``args.target``, ``args.conda_dependencies``,
+    ``args.spark_dependencies``; a cell's parser has none), dependency files checked to be in
+    the project ROOT as ``experiment submit`` checks them."""
+    overrides = {field: value for field, value in (
+        ("target", getattr(args, "target", None)),
+        ("conda_dependencies_file", getattr(args, "conda_dependencies", None)),
+        ("spark_dependencies_file", getattr(args, "spark_dependencies", None))) if value}
+    for field in DEPENDENCIES:
+        value = overrides.get(field)
+        if value is not None and not in_project(root, value):
+            raise AmlError(not_in_project(OVERRIDES[field], value, root))
+    return overrides
+
+
 def check_max_concurrent(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise AmlError(f"--max-concurrent {value!r}: give a number of runs, 1 or more")

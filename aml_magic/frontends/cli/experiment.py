@@ -12,7 +12,7 @@ from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import builds, cmd_cancel, through_workspace, verbs
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.termsafe import terminal_writer
-from aml_magic.service.submit_options import in_project, not_in_project
+from aml_magic.service.submit_options import line_overrides
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
 from aml_magic.frontends.cli import ahead
@@ -59,16 +59,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
                        "(see `aml runconfiguration list`)")
     if (code := through_workspace(args, "submit")) is not None:
         return code
-    overrides = {field: value for field, value in (
-        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
-        ("spark_dependencies_file", args.spark_dependencies)) if value}
     if args.program:                    # a one-shot process: a local run's supervisor is forked
         fork_supervisors(ahead.take())  # (at its start: main)
     ws = Workspace(args.project)
-    for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
-                        ("-s/--spark-dependencies", args.spark_dependencies)):
-        if value and not in_project(ws.root, value):
-            raise AmlError(not_in_project(flag, value, ws.root))
+    overrides = line_overrides(ws.root, args)    # -t/-d/-s, the files checked to be in it
     if args.sweep:
         discard_ahead()
         return _submit_sweep(ws, args, overrides)
