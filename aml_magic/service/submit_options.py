@@ -10,6 +10,7 @@ has: on the team server, the server's targets and the workspace's shared ones.""
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aml_magic.errors import AmlError, ApiError
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 #: The override fields of a run configuration and the flag each stands for.
 OVERRIDES = {"target": "-t/--target", "conda_dependencies_file": "-d/--conda-dependencies",
              "spark_dependencies_file": "-s/--spark-dependencies"}
-#: The dependency overrides (paths relative to the project).
-DEPENDENCIES = ("conda_dependencies_file", "spark_dependencies_file")
+#: The dependency overrides (paths relative to the project) and their run configuration keys.
+DEPENDENCIES = {"conda_dependencies_file": "CondaDependenciesFile",
+                "spark_dependencies_file": "SparkDependenciesFile"}
 
 
 def in_project(root: Path, relative: str) -> bool:
@@ -32,6 +34,26 @@ def in_project(root: Path, relative: str) -> bool:
         return False
     path = (root / relative).resolve()
     return path.is_file() and path.is_relative_to(root.resolve())
+
+
+def outside_project(workspace: Workspace, run_configuration: str,
+                    overrides: Mapping[str, object]) -> str | None:
+    """Why the run configuration's own dependency files (those OVERRIDES leave) would be read
+    from outside the project, or None. The team server asks this of a member's run
+    configuration (a file of their snapshot), so that it never reads a file of its own."""
+    try:
+        config = workspace.config.runconfig(run_configuration)
+    except AmlError:
+        return None                 # the submit says what is wrong with it
+    root = workspace.root.resolve()
+    for field in DEPENDENCIES:
+        value = getattr(config, field)
+        if field in overrides or not value:
+            continue
+        if not (root / value).resolve().is_relative_to(root):
+            return (f"run configuration '{config.name}': {DEPENDENCIES[field]} {value!r} is "
+                    "outside the project; a workspace reads only the project's files")
+    return None
 
 
 def not_in_project(flag: str, value: str, project: object) -> str:

@@ -182,6 +182,14 @@ def test_overrides_never_reach_past_the_workspace(team_server: TeamServer,
         assert "\n" not in answer["message"]
         assert str(team_server.artifacts) not in answer["message"], answer
     assert sorted(p.name for p in (server_copy / ".aml" / "runs").iterdir()) == before
+    # And a run configuration of the member's naming a file outside the project: refused too
+    runconfig = root / "aml_config" / "local.runconfig"
+    runconfig.write_text(re.sub(r"CondaDependenciesFile: .*",
+                                "CondaDependenciesFile: ../../../server-only.yml",
+                                runconfig.read_text()))
+    line = one_error_line(aml_in(home, root, "experiment", "submit", "-c", "local", "t.py"))
+    assert "CondaDependenciesFile '../../../server-only.yml' is outside the project" in line
+    assert sorted(p.name for p in (server_copy / ".aml" / "runs").iterdir()) == before
     # And a reader may not submit a sweep either
     rex_root = linked_project(team_server, "rex", "fenced")
     line = one_error_line(aml_in(team_server.homes["rex"], rex_root, "experiment", "submit",
