@@ -10,12 +10,12 @@ has: on the team server, the server's targets and the workspace's shared ones.""
 from __future__ import annotations
 
 from pathlib import Path
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
 from aml_magic.errors import AmlError, ApiError
 
+TYPE_CHECKING = False       # no `typing` on the CLI's submit path (test_plain_data.py)
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
     from aml_magic.service.contract.models import SubmitRequest
     from aml_magic.service.workspace import Workspace
 
