@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.service import active_runs, attach_api, schema
 from aml_magic.errors import (AmlError, ApiError, ConfigError, EnvironmentNotPrepared,
-                              ProjectNotFound)
+                              ProjectNotFound, UnsafeRunFile)
 from aml_magic.domain.config import find_project
+from aml_magic.domain.runfolder import open_file_nofollow
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.service.workspace import Workspace
 from aml_magic.service.jobs import PrepareJobs
@@ -28,11 +29,15 @@ from aml_magic.service.log_window import read_window
 from aml_magic.service.run_page import rerun, snapshot_json
 from aml_magic.service.run_table import TableRequest, run_query, run_table
 from aml_magic.service.compare_page import compare_page, sweep_list
+from aml_magic.service.submit_options import request_overrides, request_sweep
+from aml_magic.service.sweep import submit_sweep
+from aml_magic.service.sweep_driver import drive_in_thread
 
 if TYPE_CHECKING:
     from aml_magic.domain.secrets import SecretStore
     from aml_magic.service.contract.models import (
-        ActiveRunsJson, AttachedTargetJson, AttachRequest, EnvironmentJson, LogChunkJson,
+        ActiveRunsJson, AttachedTargetJson, AttachRequest, EnvironmentJson,
+        EnvironmentLogJson, LogChunkJson,
         MetricJson, OutputJson, PrepareJobJson, PrepareRequest, ProjectJson, RunComparisonJson,
         RunConfigurationJson, RunDetailJson, RunJson, RunPageJson, RunTableJson, SnapshotJson,
         SubmitRequest, SweepListJson, TargetJson
@@ -44,6 +49,8 @@ MAX_PAGE = 500
 LIST_METRICS = 3
 #: Bytes per read when an output file is streamed to the browser.
 DOWNLOAD_CHUNK = 256 * 1024
+#: The most of an environment build's log one answer holds.
+MAX_ENVIRONMENT_LOG = 32 * 2**20
 #: A list reconciles the project's active runs first, unless a pass (a list's or the
 #: background reconciler's) started this recently.
 FRESH_SECONDS = 0.5
@@ -249,6 +256,20 @@ class AmlService:
         return {"run_id": record.run_id, "offset": start, "next_offset": next_offset,
                 "text": text, "status": record.status.value, "complete": complete}
 
+    def environment_log(self, path: str, run_id: str) -> EnvironmentLogJson:
+        """The log of the environment build the run's submit triggered (its run folder's
+        ``build.log``, never through a link), as ``aml run logs --environment`` prints it."""
+        run = self.workspace(path).run(run_id)
+        try:
+            fd, _ = open_file_nofollow(run.folder, "build.log")
+        except (UnsafeRunFile, OSError):
+            raise ApiError(404, f"run {run.id} triggered no environment build (it used one "
+                           "prepared before, or its target builds none); its run log: aml run "
+                           f"logs {run.id}") from None
+        with os.fdopen(fd, "rb") as handle:
+            text = handle.read(MAX_ENVIRONMENT_LOG).decode("utf-8", "replace")
+        return {"run_id": run.id, "text": text}
+
     def metrics(self, path: str, run_id: str) -> list[MetricJson]:
         run = self.workspace(path).run(run_id)
         return [schema.metric_json(m) for m in run.metrics()]
@@ -310,7 +331,17 @@ class AmlService:
         script = body.get("script")
         if script is not None:
             script = str(self._folder(str(script)))
-        run = workspace.submit(name, script, arguments, background=True)
+        overrides = request_overrides(workspace, body)     # -t/-d/-s, checked: 400 each
+        sweep = request_sweep(body)
+        if sweep is not None:       # the parent; the driver starts the children
+            parent = submit_sweep(
+                workspace, name, script, arguments, sweep[0], overrides=overrides,
+                max_concurrent=sweep[1],
+                # the server's key store is this process's: its driver must be too
+                start_driver=drive_in_thread if self.secrets is not None else None)
+            return schema.run_json(parent.refresh())
+        run = workspace.submit(name, script, arguments, background=True,
+                               overrides=overrides or None)
         return schema.run_json(run.record if run.starting else run.refresh())
 
     # -- background reconciliation ----------------------------------------------------------

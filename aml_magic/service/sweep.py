@@ -46,7 +46,7 @@ from aml_magic.service.sweep_array import array_target, cancel_array, start_arra
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Mapping, Sequence
+    from typing import Any, Callable, Mapping, Sequence
     from aml_magic.domain.history.store import RunStore
     from aml_magic.domain.snapshot.manifest import Manifest
     from aml_magic.service.workspace import Workspace
@@ -115,12 +115,16 @@ def child_arguments(args: Sequence[str], point: Mapping[str, str]) -> list[str]:
 def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: Sequence[str],
                  specs: Sequence[str], *, overrides: Mapping[str, Any] | None = None,
                  allow_unsafe_container: bool = False,
-                 max_concurrent: int | None = None) -> Run:
+                 max_concurrent: int | None = None,
+                 start_driver: Callable[[Workspace, str], None] | None = None) -> Run:
     """Record the parent and its Queued children, start the driver; return the parent's
     ``Run`` once the driver has taken the sweep over (well under a second).
     ``allow_unsafe_container`` holds for every child (``Workspace.submit``).
     ``max_concurrent`` (``--max-concurrent K``) replaces the target's ``maxConcurrentRuns``
-    for this sweep; on a Slurm target without either, the scheduler alone decides."""
+    for this sweep; on a Slurm target without either, the scheduler alone decides.
+    ``start_driver`` drives the sweep instead of a detached driver process (the team server:
+    its children need the server's key store, which only its own process holds); it returns
+    once the driver has taken the sweep over."""
     import dataclasses
 
     parameters = parse_sweep(specs)
@@ -202,12 +206,22 @@ def submit_sweep(ws: Workspace, runconfig_name: str, script: str | None, args: S
         except BaseException as exc:      # a bug must not leave the sweep Queued
             fail_sweep(store, parent_id, f"the sweep's submit stopped: {exc!r}")
             raise
+        if start_driver is not None:
+            start_driver(ws, parent_id)
+            return Run(ws, parent_id)
         import threading
         proc = _spawn_driver(ws, parent_id)
         threading.Thread(target=_await_driver, args=(ws, parent_id, proc, False),
                          name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
         return Run(ws, parent_id)
-    _await_driver(ws, parent_id, _spawn_driver(ws, parent_id))
+    if start_driver is not None:
+        try:
+            start_driver(ws, parent_id)
+        except BaseException as exc:      # the sweep must not stay Queued
+            fail_sweep(store, parent_id, f"the sweep driver did not start: {exc!r}")
+            raise
+    else:
+        _await_driver(ws, parent_id, _spawn_driver(ws, parent_id))
     return Run(ws, parent_id)
 
 

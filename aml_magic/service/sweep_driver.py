@@ -163,6 +163,25 @@ class SweepDriver:
         self.store.set_status(self.parent_id, status, reason=reason)
 
 
+def drive_in_thread(ws: Workspace, parent_id: str) -> None:
+    """Drive the sweep in a thread of this long-lived process (the team server, whose key
+    store its children's targets need), with its open workspace; returns once the driver has
+    taken the sweep over. Should the process stop first, the sweep's next look settles it as
+    for a driver that died (``sweep.settle_orphaned_sweep``)."""
+    driver = SweepDriver(ws, parent_id)
+    driver.take_over()
+
+    def drive() -> None:
+        try:
+            driver.run()
+        except BaseException as exc:   # a bug must not leave the sweep Running forever
+            fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
+            raise
+        finally:
+            driver.log.close()
+    threading.Thread(target=drive, name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     root, parent_id = argv
     ws = Workspace(root)

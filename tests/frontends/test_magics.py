@@ -288,3 +288,23 @@ def test_unknown_host_key_is_not_pinned_without_asking(
     assert sshd.host_key_fingerprint in cap.stdout
     one_error_line(cap)
     assert not (project / "aml_config" / "unpinned.compute").exists()
+
+
+def test_line_submit_takes_the_target_and_dependency_overrides(ip: Any, project: Path) -> None:
+    (project / "t.py").write_text("print('ran')\n")
+    # -t names a target: one the project lacks is an error naming it (never a run on 'local')
+    _, cap = line(ip, "aml_submit", "-c local -t nope --project proj t.py")
+    assert "nope" in one_error_line(cap)
+    # -d must be a file in the project, as for `aml experiment submit`
+    _, cap = line(ip, "aml_submit", "-c local -d ../elsewhere.yml --project proj t.py")
+    assert "-d/--conda-dependencies ../elsewhere.yml: no such file" in one_error_line(cap)
+    assert not (project / ".aml" / "runs").exists() or not any(
+        (project / ".aml" / "runs").iterdir())
+    # and a good one is this run's, the run configuration file unchanged
+    (project / "deps").mkdir()
+    (project / "deps" / "conda.yml").write_text("dependencies:\n  - python\n")
+    run, cap = line(ip, "aml_submit", "-c local -t local -d deps/conda.yml --wait "
+                    "--project proj t.py")
+    assert run.record.status is RunStatus.COMPLETED, cap.stderr
+    assert run.record.config_snapshot["runconfig"]["CondaDependenciesFile"] == "deps/conda.yml"
+    assert "deps/conda.yml" not in (project / "aml_config" / "local.runconfig").read_text()

@@ -355,3 +355,28 @@ def test_a_rest_submit_cannot_weaken_container_isolation(server: JupyterServer,
         assert ws.runs() == []
     finally:
         ws.close()
+
+
+def test_a_rest_submit_takes_a_sweep_and_the_overrides(server: JupyterServer,
+                                                       lab_root: Path) -> None:
+    # A sweep: the answer is the parent; the (detached) driver runs both children
+    reply = server.api("POST", "runs", params=P,
+                       body={"run_configuration": "local", "script": "proj/train.py",
+                             "arguments": [], "sweep": ["lr=1,2"], "max_concurrent": 1})
+    assert reply.status == 201 and reply.json["kind"] == "sweep", reply.body
+    parent = wait_status(server, reply.json["run_id"], "Completed")
+    children = [r for r in server.api("GET", "runs", params={**P, "limit": 50}).json["runs"]
+                if r.get("parent_run_id") == parent["run_id"]]
+    assert len(children) == 2 and {r["status"] for r in children} == {"Completed"}
+    # -t/-d: this run only; a dependency file outside the project is a 400 naming -d
+    (lab_root / "proj" / "deps.yml").write_text("dependencies:\n  - python\n")
+    reply = server.api("POST", "runs", params=P,
+                       body={"run_configuration": "local", "script": "proj/many_lines.py",
+                             "target": "local", "conda_dependencies_file": "deps.yml"})
+    assert reply.status == 201, reply.body
+    shown = wait_status(server, reply.json["run_id"], "Completed")
+    assert shown["configuration"]["runconfig"]["CondaDependenciesFile"] == "deps.yml"
+    reply = server.api("POST", "runs", params=P,
+                       body={"run_configuration": "local", "script": "proj/many_lines.py",
+                             "conda_dependencies_file": "../elsewhere"})
+    assert reply.status == 400 and "-d/--conda-dependencies" in reply.json["message"]

@@ -47,6 +47,7 @@ ANSWERS: dict[str, dict[str, str | None]] = {
     "sweeps": {"GET": "SweepListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)": {"GET": "RunDetailJson", "DELETE": None},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/log": {"GET": "LogChunkJson"},
+    r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/environment-log": {"GET": "EnvironmentLogJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/metrics": {"GET": "MetricListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs": {"GET": "OutputListJson"},
     r"runs/(?P<run_id>[A-Za-z0-9_.-]+)/outputs/(?P<name>.+)": {"GET": None},

@@ -160,6 +160,30 @@ def test_a_contributor_submits_to_the_admins_target_without_its_password(
                                                 for e in entries]
 
 
+def test_a_sweep_runs_on_the_shared_target_with_the_key_store(
+        team_server: TeamServer, members: dict[str, str], shared: dict[str, Path]) -> None:
+    # Given the shared sshd target, whose password only the server's key store holds
+    # When bob submits a sweep of two points to it
+    status, parent = http(team_server, "/aml/api/runs?project=team", members["bob"], "POST",
+                          {"run_configuration": TARGET, "script": "team/hello.py",
+                           "arguments": ["{k}"], "sweep": ["k=one,two"]})
+    assert status == 201 and parent["kind"] == "sweep", parent
+    parent_id = str(parent["run_id"])
+
+    # Then the server's driver starts both children there and the sweep completes
+    def ended() -> dict[str, Any] | None:
+        shown = http(team_server, f"/aml/api/runs/{parent_id}?project=team", members["rex"])[1]
+        return shown if shown["status"] in ("Completed", "Failed", "Canceled") else None
+    done = wait_until(ended, 240, f"sweep {parent_id} ends", interval=0.5)
+    assert done["status"] == "Completed", done
+    runs = http(team_server, "/aml/api/runs?project=team", members["rex"])[1]["runs"]
+    children = [r for r in runs if r.get("parent_run_id") == parent_id]
+    assert len(children) == 2 and {r["target"] for r in children} == {TARGET}
+    logs = "".join(http(team_server, f"/aml/api/runs/{r['run_id']}/log?project=team",
+                        members["rex"])[1]["text"] for r in children)
+    assert "hello from the shared target one" in logs and "two" in logs, logs
+
+
 def test_a_shared_target_by_ssh_key(team_server: TeamServer, members: dict[str, str],
                                     shared: dict[str, Path], sshd: SshServer,
                                     remote_base: str) -> None:
@@ -309,3 +333,4 @@ def test_migration_3_gives_an_older_workspace_its_key(pg_database: str, tmp_path
                                  "--key-file", str(other)))
     assert "does not open the workspace's key store" in refused
     assert not other.exists()
+

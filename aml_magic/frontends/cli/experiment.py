@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import builds, cmd_cancel, through_workspace, verbs
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.termsafe import terminal_writer
+from aml_magic.service.submit_options import line_overrides
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
 from aml_magic.frontends.cli import ahead
@@ -59,17 +59,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
                        "(see `aml runconfiguration list`)")
     if (code := through_workspace(args, "submit")) is not None:
         return code
-    overrides = {field: value for field, value in (
-        ("target", args.target), ("conda_dependencies_file", args.conda_dependencies),
-        ("spark_dependencies_file", args.spark_dependencies)) if value}
     if args.program:                    # a one-shot process: a local run's supervisor is forked
         fork_supervisors(ahead.take())  # (at its start: main)
     ws = Workspace(args.project)
-    for flag, value in (("-d/--conda-dependencies", args.conda_dependencies),
-                        ("-s/--spark-dependencies", args.spark_dependencies)):
-        if value and not _in_project(ws.root, value):
-            raise AmlError(f"{flag} {value}: no such file in the project {ws.root} (the path "
-                           "is relative to the project)")
+    overrides = line_overrides(ws.root, args)    # -t/-d/-s, the files checked to be in it
     if args.sweep:
         discard_ahead()
         return _submit_sweep(ws, args, overrides)
@@ -150,12 +143,6 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
               + (f" ({record.reason})" if record.reason else ""), file=sys.stderr)
         return 1
     return 0
-
-
-def _in_project(root: Path, relative: str) -> bool:
-    """``relative`` names a file inside the project ``root`` (dependency overrides)."""
-    path = (root / relative).resolve()
-    return path.is_file() and path.is_relative_to(root.resolve())
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

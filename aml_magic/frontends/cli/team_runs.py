@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from types import SimpleNamespace
+from urllib.parse import quote
 
 from aml_magic.errors import AmlError
+from aml_magic.frontends.arguments import max_concurrent_of
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import run_text, runs_table
@@ -20,22 +22,27 @@ from aml_magic.service.team.remote import LinkedProject
 
 def submit(args: argparse.Namespace, project: LinkedProject) -> int:
     """``aml experiment submit`` through the workspace: upload, submit, and (unless ``-a``)
-    follow the log and exit with the run's exit code."""
-    for flag, value in (("--sweep", args.sweep), ("-t/--target", args.target),
-                        ("-d/--conda-dependencies", args.conda_dependencies),
-                        ("-s/--spark-dependencies", args.spark_dependencies)):
-        if value:
-            raise AmlError(f"experiment submit: {flag} is not supported yet in a project "
-                           f"linked to a workspace ({project.url})")
+    follow the log and exit with the run's exit code. ``-t``/``-d``/``-s`` and ``--sweep``
+    go with the submit; the server checks them as a personal submit does."""
+    if args.allow_unsafe_container:
+        raise AmlError("experiment submit: --allow-unsafe-container is not taken in a project "
+                       f"linked to a workspace ({project.url}): its targets' isolation is the "
+                       "server admin's to set")
     client = remote.client_for(project)
-    run, sent = remote.submit(client, project, args.run_configuration, args.script,
-                              list(args.args))
+    sweep = args.sweep or None
+    run, sent = remote.submit(
+        client, project, args.run_configuration, args.script, list(args.args),
+        overrides={"target": args.target, "conda_dependencies_file": args.conda_dependencies,
+                   "spark_dependencies_file": args.spark_dependencies},
+        sweep=sweep, max_concurrent=max_concurrent_of(args) if sweep else None)
     print(f"aml: snapshot of {sent.files} files: sent {sent.blobs} new blob(s), "
           f"{sent.bytes} bytes, to {project.url} (project {project.name})", file=sys.stderr)
     run_id = str(run["run_id"])
     if args.async_ and not args.wait:
         print(run_id)
         return 0
+    if sweep:                   # the stream starts with the driver's own header line
+        return _follow_sweep(client, project, run_id)
     print(f"run {run_id}", file=sys.stderr)
     detail = _follow(client, project, run_id)
     if detail is None:
@@ -45,6 +52,21 @@ def submit(args: argparse.Namespace, project: LinkedProject) -> int:
           file=sys.stderr)
     code = detail.get("exit_code")
     return int(code) if code is not None else (0 if detail["status"] == "Completed" else 1)
+
+
+def _follow_sweep(client: WorkspaceClient, project: LinkedProject, parent_id: str) -> int:
+    """A sweep's progress (one line per child change) until it ends; 1 unless every child
+    completed, as for a personal sweep."""
+    detail = _follow(client, project, parent_id)
+    if detail is None:
+        return 130
+    print(f"sweep {parent_id}: its child runs are listed by `aml run list` (and `aml "
+          "workspace runs`)", file=sys.stderr)
+    if detail["status"] != "Completed":
+        print(f"sweep {parent_id}: {detail['status']}"
+              + (f" ({detail['reason']})" if detail.get("reason") else ""), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _follow(client: WorkspaceClient, project: LinkedProject,
@@ -84,9 +106,13 @@ def run_show(args: argparse.Namespace, project: LinkedProject) -> int:
 
 
 def run_logs(args: argparse.Namespace, project: LinkedProject) -> int:
-    if getattr(args, "environment", False):
-        raise AmlError("run logs --environment is not supported yet in a project linked to a "
-                       f"workspace ({project.url})")
+    if getattr(args, "environment", False):     # the build its submit triggered, in full
+        client = remote.client_for(project)
+        build = client.get(f"runs/{quote(args.run_id)}/environment-log" + project.query(),
+                           M.EnvironmentLogJson)
+        terminal_writer(sys.stdout)(build["text"])
+        sys.stdout.flush()
+        return 0
     client = remote.client_for(project)
     if args.follow:
         return 0 if _follow(client, project, args.run_id) is not None else 130

@@ -37,6 +37,7 @@ from aml_magic.frontends.notebook.widgets.runs_table import RunsTable
 from aml_magic.frontends.notebook.widgets.summary_display import show_summary
 from aml_magic.service.project_adopt import init_or_adopt
 from aml_magic.service.run import Run
+from aml_magic.service.submit_options import line_overrides
 from aml_magic.service.sweep import submit_sweep, sweep_started_text
 from aml_magic.service.workspace import Workspace
 
@@ -239,8 +240,9 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
         script = write_cell(ws.root, text, args.name, force=args.force)
     else:
         script = args.script
+    overrides = line_overrides(ws.root, args)     # %aml_submit -t/-d/-s: this run only
     if args.sweep:              # the parent run: its children are started by the driver
-        run = submit_sweep(ws, name, script, list(args.args), args.sweep,
+        run = submit_sweep(ws, name, script, list(args.args), args.sweep, overrides=overrides,
                            allow_unsafe_container=args.allow_unsafe_container,
                            max_concurrent=max_concurrent_of(args))
         if not (args.wait and not magics.widgets_enabled()):   # else the log's first line says it
@@ -248,6 +250,7 @@ def aml_submit(magics: AmlMagics, line: str, cell: str | None = None) -> Run | N
     else:
         run = ws.submit(name, script, list(args.args), background=not args.wait,
                         on_warning=lambda text: print(f"Warning: {text}", file=sys.stderr),
+                        overrides=overrides or None,
                         allow_unsafe_container=args.allow_unsafe_container)
         python = run.record.target_state.python if run.starting is None else \
             ws.planned_python(name)            # the interpreter, as history info shows it

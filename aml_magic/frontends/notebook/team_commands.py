@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aml_magic.domain.config import find_project
 from aml_magic.errors import AmlError, ProjectNotFound
+from aml_magic.frontends.arguments import max_concurrent_of
 from aml_magic.frontends.notebook.cells import cell_script, write_cell
 from aml_magic.frontends.notebook.team_run import RemoteRun
 from aml_magic.frontends.render import run_text, runs_table
@@ -50,12 +51,10 @@ def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
     """Upload and submit, then show the run as a local one is shown (the live widget, fed
     from the server); ``--wait`` blocks until it ends. Without widgets (``use_widgets`` off)
     the log is printed as it comes, then the run's end."""
-    for flag, value in (("--sweep", args.sweep), ("-t/--target", getattr(args, "target", None)),
-                        ("-d/--conda-dependencies", getattr(args, "conda_dependencies", None)),
-                        ("-s/--spark-dependencies", getattr(args, "spark_dependencies", None))):
-        if value:
-            raise AmlError(f"{flag} is not supported yet in a project linked to a workspace "
-                           f"({project.url})")
+    if args.allow_unsafe_container:
+        raise AmlError("--allow-unsafe-container is not taken in a project linked to a "
+                       f"workspace ({project.url}): its targets' isolation is the server "
+                       "admin's to set")
     name = args.run_configuration or magics.default_runconfig
     if not name:
         raise AmlError("missing -c NAME: name a run configuration of the project")
@@ -69,10 +68,16 @@ def submit(magics: AmlMagics, project: LinkedProject, args: argparse.Namespace,
     remote = _remote()
     client = remote.client_for(project)
     run: M.RunJson
-    run, sent = remote.submit(client, project, name, script, list(args.args))
+    sweep = args.sweep or None
+    run, sent = remote.submit(
+        client, project, name, script, list(args.args),
+        overrides={"target": getattr(args, "target", None),
+                   "conda_dependencies_file": getattr(args, "conda_dependencies", None),
+                   "spark_dependencies_file": getattr(args, "spark_dependencies", None)},
+        sweep=sweep, max_concurrent=max_concurrent_of(args) if sweep else None)
     run_id = str(run["run_id"])
-    print(f"Run {run_id} submitted to {project.url} (project {project.name}; {sent.blobs} new "
-          f"file(s) sent)")
+    print(f"{'Sweep' if sweep else 'Run'} {run_id} submitted to {project.url} (project "
+          f"{project.name}; {sent.blobs} new file(s) sent)")
     if magics.widgets_enabled():
         remote_run = RemoteRun(client, project, run)
         shown = magics.show(remote_run)            # type: ignore[arg-type]

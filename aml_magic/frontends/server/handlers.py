@@ -300,6 +300,13 @@ class LogHandler(AmlHandler):
                                    self.int_argument("offset", 0), **window))
 
 
+class EnvironmentLogHandler(AmlHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.call(self.service.environment_log, self.project_path, run_id))
+
+
 class MetricsHandler(AmlHandler):
     @web.authenticated
     @authorized
@@ -382,6 +389,7 @@ def route_table() -> list[tuple[str, type[AmlHandler]]]:
         ("sweeps", SweepsHandler),
         (rf"runs/{RUN_ID}", RunHandler),
         (rf"runs/{RUN_ID}/log", LogHandler),
+        (rf"runs/{RUN_ID}/environment-log", EnvironmentLogHandler),
         (rf"runs/{RUN_ID}/metrics", MetricsHandler),
         (rf"runs/{RUN_ID}/outputs", OutputsHandler),
         (rf"runs/{RUN_ID}/outputs/(?P<name>.+)", OutputFileHandler),

@@ -32,6 +32,7 @@ from aml_magic.errors import AmlError, ApiError, ProjectNotFound
 from aml_magic.frontends.server.handlers import AUTH_RESOURCE, AmlHandler, status_of
 from aml_magic.service.api import AmlService
 from aml_magic.service.contract import models as M
+from aml_magic.service.submit_options import OVERRIDES
 from aml_magic.service.team import remote
 from aml_magic.service.team.active import with_workspaces
 from aml_magic.service.team.client import WorkspaceClient
@@ -197,8 +198,11 @@ class LinkedProxy:
             script = request.get("script")
             if script:
                 script = remote.relative_script(linked.root, str(self.service.root_dir / script))
-            run, _ = remote.submit(client, linked, str(request.get("run_configuration") or ""),
-                                   script, list(request.get("arguments") or []))
+            run, _ = remote.submit(
+                client, linked, str(request.get("run_configuration") or ""), script,
+                list(request.get("arguments") or []),
+                overrides={f: cast("str | None", request.get(f)) for f in OVERRIDES},
+                sweep=request.get("sweep"), max_concurrent=request.get("max_concurrent"))
             return Reply.json(run, 201)
         if route == "targets" and method == "POST":
             return self._pass(client, method, "workspace/targets", body, local)

@@ -222,6 +222,14 @@ class RunConfigurationJson(TypedDict):
     settings: dict[str, Any]      # its .runconfig file's keys as written there
 
 
+class EnvironmentLogJson(TypedDict):
+    """REST ``GET runs/{id}/environment-log``: the log of the environment build the run's
+    submit triggered (``aml run logs --environment``); 404, one line, when it triggered none."""
+
+    run_id: str
+    text: str
+
+
 class EnvironmentJson(TypedDict):
     """Whether a target's environment (for one of its run configurations) exists already;
     looking never builds it."""
@@ -380,6 +388,15 @@ class SubmitRequest(_SubmitRequest, total=False):
 
     script: str | None      # its path from the server's root (else the configuration's own)
     arguments: list[str]
+    # this run only, as ``experiment submit -t/-d/-s``: a target of the project by name, a
+    # dependency file by its path relative to the project (one outside it is a 400)
+    target: str
+    conda_dependencies_file: str
+    spark_dependencies_file: str
+    #: ``--sweep NAME=V1,V2,...`` (each option's value): a sweep's parent run is submitted,
+    #: its child runs started by the server
+    sweep: list[str]
+    max_concurrent: int     # with ``sweep``: at most this many child runs at once
 
 
 class AttachOptionJson(TypedDict):
@@ -705,7 +722,7 @@ SHAPES: tuple[type, ...] = (
     WorkspaceRunPageJson, WorkspaceArtifactJson, WorkspaceArtifactListJson, BlobHashesRequest,
     BlobsMissingJson, UploadedFileJson,
     SnapshotRequest, SnapshotResultJson, SnapshotFileJson, SnapshotJson,
-    RunComparisonJson, SweepJson, SweepListJson,
+    RunComparisonJson, SweepJson, SweepListJson, EnvironmentLogJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

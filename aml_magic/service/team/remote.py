@@ -5,7 +5,7 @@ ignore rules); the files the server owns (targets, the link, ``.aml/``) are neve
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -19,6 +19,8 @@ from aml_magic.service.contract import models as M
 from aml_magic.service.team import login as team_login
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.link import project_name, read_link
+from aml_magic.service.submit_options import (DEPENDENCIES, OVERRIDES, check_max_concurrent,
+                                              in_project, not_in_project)
 from aml_magic.service.team.snapshots import check_project_name, server_owned
 
 #: How often ``follow`` asks for more of a live log while none comes (print-to-client latency).
@@ -104,13 +106,31 @@ def upload(client: WorkspaceClient,
 
 
 def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: str,
-           script: str | None, arguments: list[str]) -> tuple[M.RunJson, Upload]:
+           script: str | None, arguments: list[str], *,
+           overrides: Mapping[str, str | None] | None = None, sweep: list[str] | None = None,
+           max_concurrent: int | None = None) -> tuple[M.RunJson, Upload]:
     """Upload, then submit in the server's copy of the project (one request, under the
-    project's lock on the server). SCRIPT is sent relative to the project."""
+    project's lock on the server). SCRIPT is sent relative to the project. OVERRIDES (``-t``,
+    ``-d``, ``-s`` by their run configuration field) and the SWEEP go with it: a dependency
+    file as its path in the project (it is in the snapshot), a target by name (one the
+    workspace has: the server says which otherwise)."""
     request: M.SubmitRequest = {"run_configuration": run_configuration, "arguments": arguments}
     if script:
         request["script"] = relative_script(linked.root, script)
+    wanted = {field: value for field, value in (overrides or {}).items() if value}
+    for field in DEPENDENCIES:
+        if field in wanted:
+            wanted[field] = relative_dependency(linked.root, OVERRIDES[field], wanted[field])
+    if sweep:
+        request["sweep"] = list(sweep)
+        if max_concurrent is not None:
+            request["max_concurrent"] = check_max_concurrent(max_concurrent)
     files, sent = upload(client, linked)
+    for field, value in wanted.items():
+        if field in DEPENDENCIES and value not in files:
+            raise AmlError(f"{OVERRIDES[field]} {value}: .amlignore or .gitignore leaves it out "
+                           f"of the snapshot, so {linked.url} would not have it")
+        request[field] = value      # type: ignore[literal-required]
     body: M.SnapshotRequest = {"files": files, "submit": request}
     answer = client.post(f"workspace/projects/{quote(linked.name)}/snapshot", body,
                          M.SnapshotResultJson)
@@ -130,6 +150,20 @@ def relative_script(root: Path, script: str) -> str:
     except ValueError:
         raise AmlError(f"script {script} is outside the project {root}: copy it into the "
                        "project first") from None
+
+
+def relative_dependency(root: Path, flag: str, value: str) -> str:
+    """A ``-d``/``-s`` file as its posix path in the project (as the personal submit takes
+    it: relative to the project); one outside the project is refused as there."""
+    path = Path(value).expanduser()
+    full = path if path.is_absolute() else root / path
+    try:
+        relative = full.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise AmlError(not_in_project(flag, value, root)) from None
+    if not in_project(root, relative):
+        raise AmlError(not_in_project(flag, value, root))
+    return relative
 
 
 def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,

@@ -15,6 +15,8 @@ from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.errors import AmlError, ApiError
 from aml_magic.service.api import MAX_PAGE, AmlService
 from aml_magic.service.contract import models as M
+from aml_magic.service.submit_options import outside_project
+from aml_magic.service.sweep import children_of
 from aml_magic.service.team.artifacts import SharedArtifacts
 from aml_magic.service.team.snapshots import BlobStore, ProjectSnapshots
 from aml_magic.service.team.targets import SharedTargets
@@ -96,18 +98,36 @@ class TeamService:
         the snapshot taken under the project's lock: a concurrent submit's snapshot never lists
         a file the other is replacing."""
         with self.snapshots.lock(project):
-            self.materialize_targets(self.aml.workspace(project).root)
+            workspace = self.aml.workspace(project)
+            self.materialize_targets(workspace.root)
+            refused = outside_project(workspace, str(body.get("run_configuration") or ""),
+                                      body)
+            if refused is not None:
+                raise ApiError(400, refused)
             run = self.aml.submit(project, body)
         key = self._project_key(project)
-        self._set_owner(key, str(run["run_id"]), member.name)
-        self._record(key, str(run["run_id"]), member.name)
+        # a sweep's parent, then its children (recorded Queued by the submit): all MEMBER's
+        for run_id in [str(run["run_id"]), *self._children(project, run)]:
+            self._set_owner(key, run_id, member.name)
+            self._record(key, run_id, member.name)
         return run
+
+    def _children(self, project: str, run: M.RunJson) -> list[str]:
+        if run.get("kind") != "sweep":
+            return []
+        parent = self.aml.workspace(project).store.get(str(run["run_id"]))
+        return [str(child["run_id"]) for child in children_of(parent)]
 
     def rerun(self, member: Member, project: str, run_id: str) -> M.RunJson:
         """Re-run as ``AmlService.rerun`` does; the new run is MEMBER's (whoever owned the
         first), so they may cancel it."""
         with self.snapshots.lock(project):
-            self.materialize_targets(self.aml.workspace(project).root)
+            workspace = self.aml.workspace(project)
+            self.materialize_targets(workspace.root)
+            name = workspace.run(run_id).record.run_configuration
+            refused = outside_project(workspace, name, {}) if name else None
+            if refused is not None:
+                raise ApiError(400, refused)
             run = self.aml.rerun(project, run_id)
         key = self._project_key(project)
         self._set_owner(key, str(run["run_id"]), member.name)

@@ -480,6 +480,13 @@ export interface SubmitRequest {
   /** its path from the server's root (else the configuration's own) */
   script?: string | null;
   arguments?: string[];
+  target?: string;
+  conda_dependencies_file?: string;
+  spark_dependencies_file?: string;
+  /** `--sweep NAME=V1,V2,...` (each option's value): a sweep's parent run is submitted, its child runs started by the server */
+  sweep?: string[];
+  /** with `sweep`: at most this many child runs at once */
+  max_concurrent?: number;
 }
 
 /** A body that carries nothing (`POST runs/<id>/cancel`); `{}` or none at all. */
@@ -826,4 +833,10 @@ export interface SweepJson {
 /** REST `sweeps`: the project's sweeps, newest first. */
 export interface SweepListJson {
   sweeps: SweepJson[];
+}
+
+/** REST `GET runs/{id}/environment-log`: the log of the environment build the run's submit triggered (`aml run logs --environment`); 404, one line, when it triggered none. */
+export interface EnvironmentLogJson {
+  run_id: string;
+  text: string;
 }
