@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from aml_magic.errors import AmlError, ApiError
+from aml_magic.service.sweep import parse_sweep
 
 TYPE_CHECKING = False       # no `typing` on the CLI's submit path (test_plain_data.py)
 if TYPE_CHECKING:
@@ -108,7 +109,6 @@ def request_overrides(workspace: Workspace, body: SubmitRequest) -> dict[str, st
 def request_sweep(body: SubmitRequest) -> tuple[list[str], int | None] | None:
     """The sweep a REST submit asks for: its ``--sweep`` specs (parsed as the CLI parses them)
     and ``--max-concurrent``; None for one run."""
-    from aml_magic.service.sweep import parse_sweep
     raw: dict[str, Any] = dict(body)
     specs, limit = raw.get("sweep"), raw.get("max_concurrent")
     if specs is None:
