@@ -146,6 +146,8 @@ def _submit_sweep(ws: Workspace, args: argparse.Namespace, overrides: dict[str, 
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    if (code := through_workspace(args, "prepare")) is not None:
+        return code
     if not args.run_configuration:
         raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
     settle_memory()                     # an image build may take minutes

@@ -17,10 +17,11 @@ from typing import Any
 from aml_magic.domain.history import RunStore
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import project_root, verbs, workspace
+from aml_magic.frontends.cli.common import project_root, through_workspace, verbs, workspace
+from aml_magic.frontends.cli.history_view import show_history, sorted_by_metric, terminal_width
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.cli.runs import cmd_run_show
-from aml_magic.frontends.render import compare_table, format_size, history_table
+from aml_magic.frontends.render import compare_table, format_size
 from aml_magic.service.compare import comparison, history_rows, metric_names, select_records
 
 #: ``history list`` lists every run unless ``--limit`` says otherwise (as Workbench did).
@@ -117,6 +118,8 @@ def _run_ref(args: argparse.Namespace) -> str:
 
 
 def cmd_history_list(args: argparse.Namespace) -> int:
+    if (code := through_workspace(args, "history_list")) is not None:
+        return code
     limit = ALL_RUNS if args.limit is None else args.limit
     with RunStore(project_root(args)) as store:    # the store alone: no targets, configuration
         records = store.list_runs(status=args.status, target=args.target, limit=limit)
@@ -126,25 +129,9 @@ def cmd_history_list(args: argparse.Namespace) -> int:
         last = store.last_metric_values(r.run_id for r in records)
     names = metric_names(records, last)
     if args.sort_by:
-        metric = args.sort_by
-        if metric not in names:
-            raise AmlError(f"--sort-by {metric}: no listed run logged it; metrics: "
-                           + (", ".join(names) or "none"))
-
-        def value(record: Any) -> Any:
-            return last.get(record.run_id, {}).get(metric)
-        have = [r for r in records if _sortable(value(r))]
-        have.sort(key=value, reverse=args.descending)
-        records = have + [r for r in records if not _sortable(value(r))]
-    if args.output == "table" and not args.query:
-        print(history_table(records, last, names))
-    else:
-        emit(args, history_rows(records, last), "")
+        records = sorted_by_metric(records, last, names, args.sort_by, args.descending)
+    show_history(args, records, last, names, lambda: history_rows(records, last))
     return 0
-
-
-def _sortable(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def cmd_history_info(args: argparse.Namespace) -> int:
@@ -153,6 +140,8 @@ def cmd_history_info(args: argparse.Namespace) -> int:
 
 
 def cmd_history_last(args: argparse.Namespace) -> int:
+    if (code := through_workspace(args, "history_last")) is not None:
+        return code
     ws = workspace(args)
     newest = ws.store.list_runs(limit=1)
     if not newest:
@@ -167,7 +156,10 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def cmd_history_download(args: argparse.Namespace) -> int:
-    run = workspace(args).run(_run_ref(args))
+    args.run_id = _run_ref(args)
+    if (code := through_workspace(args, "history_download")) is not None:
+        return code
+    run = workspace(args).run(args.run_id)
     outputs = run.outputs()
     if not outputs:
         raise AmlError(f"run {run.id} has no outputs (files its script wrote under "
@@ -192,20 +184,15 @@ def cmd_history_download(args: argparse.Namespace) -> int:
 
 
 def cmd_history_compare(args: argparse.Namespace) -> int:
+    if (code := through_workspace(args, "history_compare")) is not None:
+        return code
     ws = workspace(args)
     records = select_records(ws, [*args.runs, *args.run_options], last=args.last,
                              sweep=args.sweep)
     data = comparison(ws.store, records)
     rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
-    emit(args, data, lambda: compare_table(rows, names, differing, width=_terminal_width()))
+    emit(args, data, lambda: compare_table(rows, names, differing, width=terminal_width()))
     return 0
-
-
-def _terminal_width() -> int | None:
-    """The width to fit on a terminal (its size, or $COLUMNS there); None when piped, as
-    ``ls`` does, so a script reading the table gets it whole (readline exports COLUMNS into
-    processes that never had a terminal, so $COLUMNS alone is no sign of one)."""
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 def cmd_history_prune(args: argparse.Namespace) -> int:

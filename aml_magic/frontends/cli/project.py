@@ -9,7 +9,7 @@ from pathlib import Path
 from aml_magic.domain.history.manifests import kept_manifest, manifest_path
 from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
-from aml_magic.frontends.cli.common import verbs
+from aml_magic.frontends.cli.common import through_workspace, verbs
 from aml_magic.frontends.cli.kernel import offer_kernels
 from aml_magic.frontends.termsafe import neutralise
 from aml_magic.service.project_adopt import init_or_adopt
@@ -53,7 +53,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_project_restore(args: argparse.Namespace) -> int:
     """Restore from the history's own copy of the run's manifest (never the run folder's);
-    files that would be overwritten are listed and confirmed first (``--yes`` for scripts)."""
+    files that would be overwritten are listed and confirmed first (``--yes`` for scripts).
+    Refused in a linked project: its runs' snapshots are on the server."""
+    if (code := through_workspace(args, "restore")) is not None:
+        return code
     ws = Workspace(args.project)
     run = ws.run(args.run_id)
     manifest = kept_manifest(ws.store.aml_dir, run.record.snapshot_digest)

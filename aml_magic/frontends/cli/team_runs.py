@@ -1,18 +1,20 @@
-"""The CLI's submit and run verbs in a project linked to a workspace (``aml workspace link``):
+"""The CLI's submit, run and history verbs in a project linked to a workspace (``aml workspace link``):
 the same verbs and the same output, through the server as the logged-in member. A project that
 is not linked never gets here (``linked`` is None) and works offline as before."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from urllib.parse import quote
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.arguments import max_concurrent_of
 from aml_magic.frontends.cli.memory import settle_memory
+from aml_magic.frontends.cli.history_view import show_history, sorted_by_metric, terminal_width
 from aml_magic.frontends.cli.output import emit
-from aml_magic.frontends.render import run_text, runs_table
+from aml_magic.frontends.render import compare_table, format_size, run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.contract import models as M
 from aml_magic.service.team import remote
@@ -142,3 +144,111 @@ def cancel(args: argparse.Namespace, project: LinkedProject) -> int:
     answer = remote.cancel(remote.client_for(project), project, args.run_id)
     print(f"run {answer['run_id']}: {answer['status']}")
     return 0
+
+
+def history_list(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml history list`` of the workspace's runs of this project: metrics as columns, as a
+    personal one (the server keeps each run's last values)."""
+    runs, last = remote.history(remote.client_for(project), project, status=args.status,
+                                target=args.target, limit=args.limit)
+    records = [SimpleNamespace(config_snapshot={}, **r) for r in runs]
+    names = list(dict.fromkeys(name for r in runs for name in last.get(r["run_id"], {})))
+    if args.sort_by:
+        records = sorted_by_metric(records, last, names, args.sort_by, args.descending)
+
+    def rows() -> list[dict[str, object]]:
+        listed = []
+        for record in records:
+            row: dict[str, object] = {k: v for k, v in vars(record).items()
+                                      if k != "config_snapshot"}
+            row["arguments"] = [str(a) for a in record.command[1:]]
+            row["metrics"] = metrics = dict(last.get(record.run_id, {}))
+            for name, value in metrics.items():
+                row.setdefault(name, value)
+            listed.append(row)
+        return listed
+    show_history(args, records, last, names, rows)
+    return 0
+
+
+def history_last(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml history last``: the newest of the workspace's runs of this project in full."""
+    newest = remote.runs(remote.client_for(project), project, status=None, target=None,
+                         limit=1)
+    if not newest:
+        raise AmlError(f"no runs yet in this project on {project.url} (submit one with `aml "
+                       "experiment submit`)")
+    args.run_id = newest[0]["run_id"]
+    return run_show(args, project)
+
+
+def history_download(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml history download``: the run's outputs from the server into ``-d DIR``."""
+    client = remote.client_for(project)
+    detail = remote.run(client, project, args.run_id)
+    outputs = detail["outputs"]
+    if not outputs:
+        raise AmlError(f"run {detail['run_id']} has no outputs (files its script wrote under "
+                       f"./outputs/); status {detail['status']}")
+    dest = Path(args.directory).expanduser()
+    for output in outputs:          # every name a plain relative path before any copy
+        parts = PurePosixPath(output["path"]).parts
+        if not parts or parts[0] == "/" or any(p in ("", ".", "..") for p in parts):
+            raise AmlError(f"{project.url} named an output {output['path']!r} outside the "
+                           "run's outputs; nothing was downloaded")
+    total = 0
+    for done, output in enumerate(outputs):
+        target = dest.joinpath(*PurePosixPath(output["path"]).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            total += remote.download(client, project, detail["run_id"], output["path"],
+                                     target)
+        except AmlError as exc:
+            raise AmlError(f"{exc} (copied {done} of {len(outputs)} output(s) to {dest})") \
+                from None
+    print(f"downloaded {len(outputs)} output(s) of run {detail['run_id']} "
+          f"({format_size(total)}) to {dest}")
+    return 0
+
+
+def history_compare(args: argparse.Namespace, project: LinkedProject) -> int:
+    """``aml history compare``: the runs side by side, as the server compares them."""
+    run_ids = [*args.runs, *args.run_options]
+    given = [name for name, used in (("RUN_ID...", bool(run_ids)),
+                                     ("--last N", args.last is not None),
+                                     ("--sweep ID", args.sweep is not None)) if used]
+    if len(given) != 1:
+        raise AmlError("history compare: " + (
+            f"give one of run ids, --last N or --sweep ID, not {' and '.join(given)}"
+            if given else "name runs (RUN_ID...), --last N or --sweep ID"))
+    client = remote.client_for(project)
+    if args.last is not None:
+        if args.last < 1:
+            raise AmlError("history compare: --last N needs N >= 1")
+        run_ids = [r["run_id"] for r in remote.runs(client, project, status=None, target=None,
+                                                    limit=args.last)]
+        if not run_ids:
+            raise AmlError(f"no runs yet in this project on {project.url}")
+    data = remote.compare(client, project, run_ids, args.sweep)
+    rows, names, differing = data["runs"], data["metrics"], data["environment_differences"]
+    emit(args, data, lambda: compare_table(rows, names, differing,
+                                           width=terminal_width()))
+    return 0
+
+
+def not_here(verb: str, project: LinkedProject, instead: str) -> AmlError:
+    """VERB refused in one line: it would read this machine's files, not the workspace."""
+    return AmlError(f"{verb} is not available in a project linked to a workspace "
+                    f"({project.url}): {instead}")
+
+
+def prepare(args: argparse.Namespace, project: LinkedProject) -> int:
+    raise not_here("experiment prepare", project, "the workspace's targets are the server's; "
+                   "a submit builds the environment it needs there (`aml experiment submit`, "
+                   "then `aml run logs RUN_ID --environment`)")
+
+
+def restore(args: argparse.Namespace, project: LinkedProject) -> int:
+    raise not_here("project restore", project, "the run's snapshot is on the server; use "
+                   f"`aml run show {args.run_id}` for its git commit and check that out, or "
+                   f"`aml history download {args.run_id} -d DIR` for its outputs")

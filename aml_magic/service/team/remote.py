@@ -219,3 +219,58 @@ def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
         if RunStatus(detail["status"]).is_terminal() or (end is not None and time.monotonic() >= end):
             return detail
         time.sleep(poll)
+
+
+#: The largest page the server's ``run-table`` answers.
+TABLE_PAGE = 500
+
+
+def history(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
+            target: str | None, limit: int | None) -> tuple[list[M.RunJson],
+                                                             dict[str, dict[str, object]]]:
+    """The project's runs on the server, newest first (LIMIT of them, else all), and each
+    one's last metric values (masked by the server): ``aml history list``, a page of
+    ``run-table`` at a time."""
+    found: list[M.RunJson] = []
+    last: dict[str, dict[str, object]] = {}
+    while limit is None or len(found) < limit:
+        page = TABLE_PAGE if limit is None else min(TABLE_PAGE, limit - len(found))
+        more: list[tuple[str, str | int]] = [("project", linked.name), ("sort", "created"),
+                                             ("order", "desc"), ("limit", page),
+                                             ("offset", len(found))]
+        more += [("status", status)] if status else []
+        more += [("target", target)] if target else []
+        try:
+            table = client.get("run-table?" + urlencode(more), M.RunTableJson)
+        except ApiError as exc:
+            if exc.status == 404:       # nothing submitted yet: the server has no copy
+                break
+            raise
+        found += table["runs"]
+        last.update(table["metrics"])
+        if len(table["runs"]) < page or len(found) >= table["total"]:
+            break
+    return found, last
+
+
+def compare(client: WorkspaceClient, linked: LinkedProject, run_ids: list[str],
+            sweep: str | None) -> M.ComparisonJson:
+    """``aml history compare``'s runs side by side, as the server compares them: RUN_IDS
+    (unique prefixes will do) or SWEEP's children."""
+    asked = [("project", linked.name), *(("run", r) for r in run_ids)]
+    asked += [("sweep", sweep)] if sweep else []
+    page = client.get("compare?" + urlencode(asked), M.RunComparisonJson)
+    return {"runs": page["runs"], "metrics": page["metrics"],
+            "environment_differences": page["environment_differences"]}
+
+
+def download(client: WorkspaceClient, linked: LinkedProject, run_id: str, name: str,
+             dest: Path) -> int:
+    """Output NAME of the run written to DEST (a block at a time); its size."""
+    size = 0
+    answer = client.open(f"runs/{quote(run_id)}/outputs/{quote(name)}" + linked.query())
+    with answer, open(dest, "wb") as copy:
+        while block := answer.read(256 * 1024):
+            copy.write(block)
+            size += len(block)
+    return size
