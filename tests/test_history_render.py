@@ -45,3 +45,14 @@ def test_compare_grid_keeps_run_ids_and_metric_names_as_they_are() -> None:
     assert grid["env SEED"][-2:] == ["1", "2"]
     assert grid["Acc"][1:] == ["0.5", "-"]
     assert grid["arguments"][1:] == ["1", "-"]
+
+
+def test_a_sweep_listed_without_its_configuration_says_sweep() -> None:
+    """A workspace server lists runs without their configuration (``RunJson``): a sweep
+    parent's ARGUMENTS cell then says ``sweep``, never a made-up grid."""
+    from types import SimpleNamespace
+    listed = SimpleNamespace(run_id="p_3", status="Completed", created_at=100.0,
+                             started_at=100.0, ended_at=101.0, script="t.py",
+                             command=["t.py"], kind="sweep")
+    row = history_table([listed], {}, []).splitlines()[1]
+    assert row.split()[-1] == "sweep", row

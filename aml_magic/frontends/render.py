@@ -209,8 +209,11 @@ def history_table(records: Sequence[RunRecord], metrics: Mapping[str, Mapping[st
 
 
 def sweep_summary(record: RunRecord) -> str:
-    """A sweep parent's ARGUMENTS cell: how many child runs, over which values."""
-    sweep = record.config_snapshot.get("sweep") or {}
+    """A sweep parent's ARGUMENTS cell: how many child runs, over which values (``sweep``
+    alone for a run listed without its configuration, as a workspace server lists them)."""
+    sweep = (getattr(record, "config_snapshot", None) or {}).get("sweep") or {}
+    if not sweep:
+        return "sweep"
     grid = " ".join(f"{name}={','.join(map(str, values))}"
                     for name, values in sweep.get("parameters", []))
     return f"sweep of {len(sweep.get('children', []))}: {grid}"

@@ -151,7 +151,7 @@ def history_list(args: argparse.Namespace, project: LinkedProject) -> int:
     personal one (the server keeps each run's last values)."""
     runs, last = remote.history(remote.client_for(project), project, status=args.status,
                                 target=args.target, limit=args.limit)
-    records = [SimpleNamespace(config_snapshot={}, **r) for r in runs]
+    records = [SimpleNamespace(**r) for r in runs]
     names = list(dict.fromkeys(name for r in runs for name in last.get(r["run_id"], {})))
     if args.sort_by:
         records = sorted_by_metric(records, last, names, args.sort_by, args.descending)
@@ -159,8 +159,7 @@ def history_list(args: argparse.Namespace, project: LinkedProject) -> int:
     def rows() -> list[dict[str, object]]:
         listed = []
         for record in records:
-            row: dict[str, object] = {k: v for k, v in vars(record).items()
-                                      if k != "config_snapshot"}
+            row: dict[str, object] = dict(vars(record))
             row["arguments"] = [str(a) for a in record.command[1:]]
             row["metrics"] = metrics = dict(last.get(record.run_id, {}))
             for name, value in metrics.items():
