@@ -173,10 +173,7 @@ def drive_in_thread(ws: Workspace, parent_id: str) -> None:
 
     def drive() -> None:
         try:
-            driver.run()
-        except BaseException as exc:   # a bug must not leave the sweep Running forever
-            fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
-            raise
+            _run_or_fail(ws, driver, parent_id)
         finally:
             driver.log.close()
     threading.Thread(target=drive, name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
@@ -196,13 +193,19 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 1)
     os.close(devnull)
     try:
-        driver.run()
-    except BaseException as exc:       # a bug must not leave the sweep Running forever
-        fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
-        raise
+        _run_or_fail(ws, driver, parent_id)
     finally:
         ws.close()
     return 0
+
+
+def _run_or_fail(ws: Workspace, driver: SweepDriver, parent_id: str) -> None:
+    """Drive the sweep; a bug must not leave it Running forever: the sweep fails, saying so."""
+    try:
+        driver.run()
+    except BaseException as exc:
+        fail_sweep(ws.store, parent_id, f"the sweep driver stopped: {exc!r}")
+        raise
 
 
 if __name__ == "__main__":

@@ -36,6 +36,14 @@ def remote_base(sshd: SshServer) -> Iterator[str]:
     subprocess.run(["rm", "-rf", str(Path(sshd.home) / name)], check=False)
 
 
+def ended(server: TeamServer, run_id: str, token: str, seconds: float) -> dict[str, Any]:
+    """The run of the server's ``team`` project once it has ended, read with TOKEN."""
+    def look() -> dict[str, Any] | None:
+        shown = http(server, f"/aml/api/runs/{run_id}?project=team", token)[1]
+        return shown if shown["status"] in ("Completed", "Failed", "Canceled") else None
+    return wait_until(look, seconds, f"run {run_id} ends", interval=0.5)
+
+
 def linked_project(server: TeamServer, member: str) -> Path:
     """A project on MEMBER's machine, linked to the workspace."""
     project = init_project(server.homes[member] / "work")
@@ -111,10 +119,7 @@ def test_a_contributor_submits_to_the_admins_target_without_its_password(
     run_id = str(run["run_id"])
 
     # Then the run completes on the sshd target with its output
-    def ended() -> dict[str, Any] | None:
-        shown = http(team_server, f"/aml/api/runs/{run_id}?project=team", members["rex"])[1]
-        return shown if shown["status"] in ("Completed", "Failed", "Canceled") else None
-    done = wait_until(ended, 180, f"run {run_id} ends", interval=0.5)
+    done = ended(team_server, run_id, members["rex"], 180)
     assert done["status"] == "Completed", done
     log = http(team_server, f"/aml/api/runs/{run_id}/log?project=team", members["rex"])[1]
     assert "hello from the shared target by-name" in str(log)
@@ -171,10 +176,7 @@ def test_a_sweep_runs_on_the_shared_target_with_the_key_store(
     parent_id = str(parent["run_id"])
 
     # Then the server's driver starts both children there and the sweep completes
-    def ended() -> dict[str, Any] | None:
-        shown = http(team_server, f"/aml/api/runs/{parent_id}?project=team", members["rex"])[1]
-        return shown if shown["status"] in ("Completed", "Failed", "Canceled") else None
-    done = wait_until(ended, 240, f"sweep {parent_id} ends", interval=0.5)
+    done = ended(team_server, parent_id, members["rex"], 240)
     assert done["status"] == "Completed", done
     runs = http(team_server, "/aml/api/runs?project=team", members["rex"])[1]["runs"]
     children = [r for r in runs if r.get("parent_run_id") == parent_id]

@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,22 @@ def linked_project(server: TeamServer, member: str, name: str) -> Path:
     linked = aml_in(server.homes[member], root, "workspace", "link", server.url)
     assert linked.returncode == 0, linked.stderr
     return root
+
+
+def magics_in(root: Path, home: Path, monkeypatch: pytest.MonkeyPatch, *,
+              widgets: bool) -> tuple[Any, Any]:
+    """IPython with ``%load_ext aml_magic`` on a member's machine (HOME), in ROOT (their linked
+    project): the shell and the magics object."""
+    from IPython.testing.globalipapp import get_ipython
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
+    monkeypatch.chdir(root)
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "aml_magic")
+    magics = ip.magics_manager.registry["AmlMagics"]
+    monkeypatch.setattr(magics, "project", None)
+    monkeypatch.setattr(magics, "use_widgets", widgets)
+    return ip, magics
 
 
 def sent(stderr: str) -> tuple[int, int]:
@@ -184,18 +201,11 @@ def test_an_unlinked_project_submits_locally_as_before(team_server: TeamServer,
 
 def test_the_magics_submit_and_list_through_the_server(
         team_server: TeamServer, members: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from IPython.testing.globalipapp import get_ipython
     from IPython.utils.capture import capture_output
     # Given a notebook on bob's machine, in his linked project
     root = linked_project(team_server, "bob", "notes")
-    monkeypatch.setenv("HOME", str(team_server.homes["bob"]))
-    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
-    monkeypatch.chdir(root)
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "aml_magic")
-    magics = ip.magics_manager.registry["AmlMagics"]
-    monkeypatch.setattr(magics, "project", None)
-    monkeypatch.setattr(magics, "use_widgets", False)    # the text path (no ipywidgets)
+    ip, magics = magics_in(root, team_server.homes["bob"], monkeypatch,
+                           widgets=False)          # the text path (no ipywidgets)
     # When he submits a cell with arguments and --wait
     with capture_output() as cap:
         run = ip.run_cell_magic("aml_submit", "-c local --wait x y",
@@ -235,7 +245,6 @@ def test_the_live_widget_follows_a_run_on_the_server(
         team_server: TeamServer, members: dict[str, str], monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from IPython.testing.globalipapp import get_ipython
     from IPython.utils.capture import capture_output
 
     from aml_magic.frontends.notebook.widgets import run_widget
@@ -248,14 +257,7 @@ def test_the_live_widget_follows_a_run_on_the_server(
     monkeypatch.setattr(run_widget, "show_run", keep)
     # Given a notebook with widgets on bob's machine, in his linked project
     root = linked_project(team_server, "bob", "live")
-    monkeypatch.setenv("HOME", str(team_server.homes["bob"]))
-    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
-    monkeypatch.chdir(root)
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "aml_magic")
-    magics = ip.magics_manager.registry["AmlMagics"]
-    monkeypatch.setattr(magics, "project", None)
-    monkeypatch.setattr(magics, "use_widgets", True)
+    ip, magics = magics_in(root, team_server.homes["bob"], monkeypatch, widgets=True)
     monkeypatch.setattr(magics, "watch_interval", 0.1)
     go = tmp_path / "go"
     # When he submits a cell that prints, logs a metric, then waits for a go file

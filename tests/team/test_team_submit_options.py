@@ -17,7 +17,7 @@ from aml_magic.domain.teamdb import connect
 from tests._wait import wait_until
 from tests.team.conftest import TeamServer, aml
 from tests.team.test_server import http, members, one_error_line
-from tests.team.test_team_submit import aml_in, linked_project
+from tests.team.test_team_submit import aml_in, linked_project, magics_in
 
 pytestmark = pytest.mark.postgres
 __all__ = ["members"]          # the fixture, shared with test_server.py
@@ -227,17 +227,9 @@ def test_run_logs_environment_through_the_server(team_server: TeamServer,
 def test_the_magics_submit_a_sweep_through_the_server(
         team_server: TeamServer, members: dict[str, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from IPython.testing.globalipapp import get_ipython
     from IPython.utils.capture import capture_output
     root = linked_project(team_server, "bob", "cells")
-    monkeypatch.setenv("HOME", str(team_server.homes["bob"]))
-    monkeypatch.delenv("AML_MAGIC_SECRETS_DIR", raising=False)
-    monkeypatch.chdir(root)
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "aml_magic")
-    magics = ip.magics_manager.registry["AmlMagics"]
-    monkeypatch.setattr(magics, "project", None)
-    monkeypatch.setattr(magics, "use_widgets", False)
+    ip, magics = magics_in(root, team_server.homes["bob"], monkeypatch, widgets=False)
     with capture_output() as cap:
         run: Any = ip.run_cell_magic("aml_submit", "-c local --sweep k=1,2 --wait",
                                      "import sys\nprint('cell', sys.argv[1:])\n")
