@@ -283,3 +283,38 @@ def test_canceling_a_linked_sweep_stops_its_children(team_server: TeamServer,
                       all(row[2] == "Canceled" for row in r) and len(r) == 3 and r, 60,
                       "the canceled sweep in PostgreSQL")
     assert {row[1] for row in rows} == {"bob"}
+
+
+def test_experiment_prepare_builds_on_the_server(team_server: TeamServer,
+                                                 members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "prepared")
+    # Given bob's linked project, when he prepares the local configuration's environment
+    prepared = aml_in(home, root, "experiment", "prepare", "-c", "local")
+    # Then the server answers as a personal prepare does, about its own machine
+    assert prepared.returncode == 0, (prepared.stdout, prepared.stderr)
+    assert re.fullmatch(r"target 'local' uses a user-managed environment: "
+                        r"conda_dependencies\.yml is not used; scripts run with \S+ on this "
+                        r"machine \(to build one from it: prepare with --managed\) "
+                        r"\(\d+\.\d\d s\)\n", prepared.stdout), prepared.stdout
+    # And the project reached the server first (its run configurations are bob's)
+    assert (team_server.artifacts / "projects" / "prepared" / "aml_config" /
+            "local.runconfig").is_file()
+    # And a configuration the project lacks, the admin's flags, and a reader: one line each
+    line = one_error_line(aml_in(home, root, "experiment", "prepare", "-c", "nope"))
+    assert "no run configuration 'nope'" in line, line
+    line = one_error_line(aml_in(home, root, "experiment", "prepare", "-c", "local",
+                                 "--managed"))
+    assert "--managed is not taken in a project linked to a workspace" in line, line
+    reader = linked_project(team_server, "rex", "prepared")
+    line = one_error_line(aml_in(team_server.homes["rex"], reader, "experiment", "prepare",
+                                 "-c", "local"))
+    assert "rex" in line and "contributor" in line, line
+
+
+def test_new_lines_of_a_job_that_keeps_its_newest_lines() -> None:
+    from aml_magic.service.team.remote import new_lines
+    assert new_lines([], ["a", "b"]) == ["a", "b"]
+    assert new_lines(["a", "b"], ["a", "b", "c"]) == ["c"]
+    assert new_lines(["a", "b", "c"], ["b", "c", "d", "e"]) == ["d", "e"]
+    assert new_lines(["x"], ["y"]) == ["y"]

@@ -253,9 +253,31 @@ def not_here(verb: str, project: LinkedProject, instead: str) -> AmlError:
 
 
 def prepare(args: argparse.Namespace, project: LinkedProject) -> int:
-    raise not_here("experiment prepare", project, "the workspace's targets are the server's; "
-                   "a submit builds the environment it needs there (`aml experiment submit`, "
-                   "then `aml run logs RUN_ID --environment`)")
+    """``aml experiment prepare -c NAME`` on the server: the project uploaded as a submit
+    would, then the environment its target needs built there, its progress printed as it
+    comes. The target's isolation and how it builds are the admin's: --managed, --strict and
+    --allow-unsafe-container are refused here."""
+    given = [flag for flag, on in (("--managed", args.managed), ("--strict", args.strict),
+                                   ("--allow-unsafe-container", args.allow_unsafe_container))
+             if on]
+    if given:
+        raise AmlError(f"experiment prepare: {' and '.join(given)} is not taken in a project "
+                       f"linked to a workspace ({project.url}): how the workspace's targets "
+                       "build is the server admin's to set")
+    if not args.run_configuration:
+        raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
+    settle_memory()                     # an image build may take minutes
+    write = terminal_writer(sys.stdout)
+
+    def out(text: str) -> None:
+        write(text)
+        sys.stdout.flush()
+    job = remote.prepare(remote.client_for(project), project, args.run_configuration, out)
+    if job["state"] != "succeeded":
+        raise AmlError(f"experiment prepare on {project.url}: {job['message']}")
+    took = max(0.0, (job["ended_at"] or job["started_at"]) - job["started_at"])
+    print(f"{job['message']} ({took:.2f} s)")
+    return 0
 
 
 def restore(args: argparse.Namespace, project: LinkedProject) -> int:
