@@ -20,9 +20,11 @@ from typing import Any
 from aml_magic.errors import AmlError
 from aml_magic.domain.history.batch import get_many, mirror_records
 from aml_magic.domain.history.status import RunStatus
-from aml_magic.domain.history.stale import mark_submitter
+from aml_magic.domain.history.stale import (abandoned_reason, fail_if_abandoned,
+                                            mark_submitter, submitter_pid)
 from aml_magic.service.sweep import child_arguments, children_of, fail_sweep, progress_line, summarize
 from aml_magic.service.sweep_array import array_target, follow, start_array
+from aml_magic.service.run import Run
 from aml_magic.service.workspace import Workspace
 from aml_magic.domain.target_state import TargetState
 
@@ -52,10 +54,10 @@ class SweepDriver:
                                 os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600),
                         "a", encoding="utf-8")
 
-    def take_over(self) -> None:
+    def take_over(self, *, resumed: str | None = None) -> None:
         """Note this process as the submitter of the parent, which stands for every queued
         child (``stale.fail_if_abandoned``: its death is noticed), and mark the parent
-        Running."""
+        Running. ``resumed``: why a sweep whose driver had stopped is taken over again."""
         mark_submitter(self.store.run_dir(self.parent_id))
         array = self.store.get(self.parent_id).target_state.slurm_job_id  # launched by the submit
         self.store.update(self.parent_id, target_state=TargetState(driver_pid=os.getpid(),
@@ -64,7 +66,10 @@ class SweepDriver:
         sweep = self.store.get(self.parent_id).config_snapshot.get("sweep") or {}
         at_once = (f"at most {self.limit} at a time" if sweep.get("max_concurrent_runs")
                    else "as the scheduler starts them")
-        self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, {at_once}\n")
+        if resumed is not None:
+            self.note(f"sweep {self.parent_id}: taken over again {resumed}\n")
+        else:
+            self.note(f"sweep {self.parent_id}: {len(self.children)} child runs, {at_once}\n")
 
     def note(self, text: str) -> None:
         self.log.write(text)
@@ -77,8 +82,13 @@ class SweepDriver:
         if array_target(self.ws, self.runconfig, self.overrides) is not None:
             self.run_array()
             return
-        pending = deque(self.children)
-        running: set[str] = set()
+        records = get_many(self.store, self.children)
+        pending = deque(r.run_id for r in records if r.status is RunStatus.QUEUED)
+        # started by a driver that stopped (the server restarted): followed to their ends
+        running = {r.run_id for r in records if r.status is not RunStatus.QUEUED
+                   and not r.status.is_terminal()}
+        for child in running:
+            self._follow(child, Run(self.ws, child))
         while pending or running:
             if self.canceled():
                 break
@@ -134,14 +144,17 @@ class SweepDriver:
             self._report(child)
             return False
         self._report(child)
+        self._follow(child, run)
+        return True
 
+    def _follow(self, child: str, run: Run) -> None:
+        """Wait for the child's end in a thread; the loop hears of it through ``ended``."""
         def wait() -> None:
             try:
                 run.wait()
             finally:
                 self.ended.put(child)
         threading.Thread(target=wait, name=f"aml-sweep-{child}", daemon=True).start()
-        return True
 
     def _report(self, child: str) -> None:
         record = self.store.get(child)
@@ -163,13 +176,14 @@ class SweepDriver:
         self.store.set_status(self.parent_id, status, reason=reason)
 
 
-def drive_in_thread(ws: Workspace, parent_id: str) -> None:
+def drive_in_thread(ws: Workspace, parent_id: str, *, resumed: str | None = None) -> None:
     """Drive the sweep in a thread of this long-lived process (the team server, whose key
     store its children's targets need), with its open workspace; returns once the driver has
-    taken the sweep over. Should the process stop first, the sweep's next look settles it as
-    for a driver that died (``sweep.settle_orphaned_sweep``)."""
+    taken the sweep over. Should the process stop first, its next start takes the sweep over
+    again (``resume_sweeps``; a look meanwhile settles it as for a driver that died,
+    ``sweep.settle_orphaned_sweep``)."""
     driver = SweepDriver(ws, parent_id)
-    driver.take_over()
+    driver.take_over(resumed=resumed)
 
     def drive() -> None:
         try:
@@ -177,6 +191,32 @@ def drive_in_thread(ws: Workspace, parent_id: str) -> None:
         finally:
             driver.log.close()
     threading.Thread(target=drive, name=f"aml-sweep-driver-{parent_id}", daemon=True).start()
+
+
+def resume_sweeps(ws: Workspace) -> list[str]:
+    """On the team server's start: take over again, in threads of this process, the sweeps of
+    WS whose driver (a thread of the server before it stopped) is gone. The children it had
+    started are followed to their ends, the queued ones are started as before; a child it was
+    launching when it stopped fails as any run whose submitter died (``fail_if_abandoned``).
+    A sweep launched as one job array is left to its children (``settle_orphaned_sweep``).
+    Returns the sweeps' ids."""
+    resumed: list[str] = []
+    for parent in ws.store.active_runs():
+        folder = ws.store.run_dir(parent.run_id)
+        if parent.kind != "sweep" or abandoned_reason(folder, parent.created_at) is None:
+            continue
+        sweep = parent.config_snapshot.get("sweep") or {}
+        if array_target(ws, str(sweep.get("runconfig") or parent.run_configuration),
+                        dict(sweep.get("overrides") or {})) is not None:
+            continue
+        for child in get_many(ws.store, [str(c["run_id"]) for c in children_of(parent)]):
+            if child.status is not RunStatus.QUEUED and not child.target_state.run_dir:
+                fail_if_abandoned(ws.store, child)   # its launch stopped with the driver
+        pid = submitter_pid(folder)
+        drive_in_thread(ws, parent.run_id, resumed=f"after the server restarted (its "
+                        f"driver, pid {pid or '?'}, had stopped)")
+        resumed.append(parent.run_id)
+    return resumed
 
 
 def main(argv: list[str]) -> int:

@@ -51,6 +51,9 @@ def test_a_sweep_from_a_linked_project_runs_on_the_server_and_is_shared(
     progress = re.findall(r"^(\S+)  --epochs (\d+)0  Completed$", swept.stdout, re.M)
     assert sorted(p for _, p in progress) == ["1", "2", "3"], swept.stdout
     assert f"sweep {parent_id}: Completed" in swept.stdout
+    # And its closing line points to the comparison of its children, as a personal one's
+    assert f"compare its child runs with `aml history compare --sweep {parent_id}`" in \
+        swept.stderr, swept.stderr
     children = {child for child, _ in progress}
     # And the server ran each child in its copy of the project, with the grid's arguments
     server_runs = team_server.artifacts / "projects" / "grid" / ".aml" / "runs"
@@ -208,6 +211,8 @@ def test_run_logs_environment_through_the_server(team_server: TeamServer,
     # A run whose submit built no environment: one line, as in a personal project
     line = one_error_line(aml_in(home, root, "run", "logs", run_id, "--environment"))
     assert f"run {run_id} triggered no environment build" in line, line
+    plain = aml_in(home, root, "run", "logs", run_id)      # and its log alone, no header
+    assert plain.returncode == 0 and plain.stdout == "ran\n", (plain.stdout, plain.stderr)
     # The build log the server kept with a run (what a build writes) is printed whole
     folder = team_server.artifacts / "projects" / "builds" / ".aml" / "runs" / run_id
     build = "Collecting tomli==2.0.0\nSuccessfully installed tomli-2.0.0\n"
@@ -217,11 +222,16 @@ def test_run_logs_environment_through_the_server(team_server: TeamServer,
     reader = linked_project(team_server, "rex", "builds")
     assert aml_in(team_server.homes["rex"], reader, "run", "logs", run_id,
                   "--environment").stdout == build
+    # And the run's log comes after it, under the header a personal project prints
+    both = aml_in(home, root, "run", "logs", run_id)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == f"--- environment build (build.log) ---\n{build}--- run log ---\nran\n"
     # And a build log that is a link is not followed
     (folder / "build.log").unlink()
     (folder / "build.log").symlink_to(team_server.artifacts.parent / "server.out")
     line = one_error_line(aml_in(home, root, "run", "logs", run_id, "--environment"))
     assert "triggered no environment build" in line, line
+    assert aml_in(home, root, "run", "logs", run_id).stdout == "ran\n"
 
 
 def test_the_magics_submit_a_sweep_through_the_server(
@@ -265,3 +275,38 @@ def test_canceling_a_linked_sweep_stops_its_children(team_server: TeamServer,
                       all(row[2] == "Canceled" for row in r) and len(r) == 3 and r, 60,
                       "the canceled sweep in PostgreSQL")
     assert {row[1] for row in rows} == {"bob"}
+
+
+def test_experiment_prepare_builds_on_the_server(team_server: TeamServer,
+                                                 members: dict[str, str]) -> None:
+    home = team_server.homes["bob"]
+    root = linked_project(team_server, "bob", "prepared")
+    # Given bob's linked project, when he prepares the local configuration's environment
+    prepared = aml_in(home, root, "experiment", "prepare", "-c", "local")
+    # Then the server answers as a personal prepare does, about its own machine
+    assert prepared.returncode == 0, (prepared.stdout, prepared.stderr)
+    assert re.fullmatch(r"target 'local' uses a user-managed environment: "
+                        r"conda_dependencies\.yml is not used; scripts run with \S+ on this "
+                        r"machine \(to build one from it: prepare with --managed\) "
+                        r"\(\d+\.\d\d s\)\n", prepared.stdout), prepared.stdout
+    # And the project reached the server first (its run configurations are bob's)
+    assert (team_server.artifacts / "projects" / "prepared" / "aml_config" /
+            "local.runconfig").is_file()
+    # And a configuration the project lacks, the admin's flags, and a reader: one line each
+    line = one_error_line(aml_in(home, root, "experiment", "prepare", "-c", "nope"))
+    assert "no run configuration 'nope'" in line, line
+    line = one_error_line(aml_in(home, root, "experiment", "prepare", "-c", "local",
+                                 "--managed"))
+    assert "--managed is not taken in a project linked to a workspace" in line, line
+    reader = linked_project(team_server, "rex", "prepared")
+    line = one_error_line(aml_in(team_server.homes["rex"], reader, "experiment", "prepare",
+                                 "-c", "local"))
+    assert "rex" in line and "contributor" in line, line
+
+
+def test_new_lines_of_a_job_that_keeps_its_newest_lines() -> None:
+    from aml_magic.service.team.remote import new_lines
+    assert new_lines([], ["a", "b"]) == ["a", "b"]
+    assert new_lines(["a", "b"], ["a", "b", "c"]) == ["c"]
+    assert new_lines(["a", "b", "c"], ["b", "c", "d", "e"]) == ["d", "e"]
+    assert new_lines(["x"], ["y"]) == ["y"]

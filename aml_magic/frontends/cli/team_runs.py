@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from urllib.parse import quote
 
-from aml_magic.errors import AmlError
+from aml_magic.errors import AmlError, ApiError
 from aml_magic.frontends.arguments import max_concurrent_of
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.history_view import show_history, sorted_by_metric, terminal_width
@@ -62,8 +62,8 @@ def _follow_sweep(client: WorkspaceClient, project: LinkedProject, parent_id: st
     detail = _follow(client, project, parent_id)
     if detail is None:
         return 130
-    print(f"sweep {parent_id}: its child runs are listed by `aml run list` (and `aml "
-          "workspace runs`)", file=sys.stderr)
+    print(f"sweep {parent_id}: compare its child runs with `aml history compare --sweep "
+          f"{parent_id}`", file=sys.stderr)
     if detail["status"] != "Completed":
         print(f"sweep {parent_id}: {detail['status']}"
               + (f" ({detail['reason']})" if detail.get("reason") else ""), file=sys.stderr)
@@ -108,17 +108,28 @@ def run_show(args: argparse.Namespace, project: LinkedProject) -> int:
 
 
 def run_logs(args: argparse.Namespace, project: LinkedProject) -> int:
+    """The run's log, after the environment build its submit triggered (if any) under the
+    header a personal project prints; ``--environment``: that build's log alone."""
+    client = remote.client_for(project)
+    write = terminal_writer(sys.stdout)
     if getattr(args, "environment", False):     # the build its submit triggered, in full
-        client = remote.client_for(project)
         build = client.get(f"runs/{quote(args.run_id)}/environment-log" + project.query(),
                            M.EnvironmentLogJson)
-        terminal_writer(sys.stdout)(build["text"])
+        write(build["text"])
         sys.stdout.flush()
         return 0
-    client = remote.client_for(project)
+    try:
+        build = client.get(f"runs/{quote(args.run_id)}/environment-log" + project.query(),
+                           M.EnvironmentLogJson)
+    except ApiError as exc:
+        if exc.status != 404:          # 404: no build (or no such run: the log says so)
+            raise
+    else:
+        write(f"--- environment build (build.log) ---\n{build['text'][:1 << 20]}"
+              "--- run log ---\n")
+        sys.stdout.flush()
     if args.follow:
         return 0 if _follow(client, project, args.run_id) is not None else 130
-    write = terminal_writer(sys.stdout)
     offset = 0
     while True:               # the whole log as it is now, a window at a time
         chunk = client.get(f"runs/{args.run_id}/log" + project.query(offset=offset),
@@ -242,9 +253,31 @@ def not_here(verb: str, project: LinkedProject, instead: str) -> AmlError:
 
 
 def prepare(args: argparse.Namespace, project: LinkedProject) -> int:
-    raise not_here("experiment prepare", project, "the workspace's targets are the server's; "
-                   "a submit builds the environment it needs there (`aml experiment submit`, "
-                   "then `aml run logs RUN_ID --environment`)")
+    """``aml experiment prepare -c NAME`` on the server: the project uploaded as a submit
+    would, then the environment its target needs built there, its progress printed as it
+    comes. The target's isolation and how it builds are the admin's: --managed, --strict and
+    --allow-unsafe-container are refused here."""
+    given = [flag for flag, on in (("--managed", args.managed), ("--strict", args.strict),
+                                   ("--allow-unsafe-container", args.allow_unsafe_container))
+             if on]
+    if given:
+        raise AmlError(f"experiment prepare: {' and '.join(given)} is not taken in a project "
+                       f"linked to a workspace ({project.url}): how the workspace's targets "
+                       "build is the server admin's to set")
+    if not args.run_configuration:
+        raise AmlError("experiment prepare: -c/--run-configuration NAME is required")
+    settle_memory()                     # an image build may take minutes
+    write = terminal_writer(sys.stdout)
+
+    def out(text: str) -> None:
+        write(text)
+        sys.stdout.flush()
+    job = remote.prepare(remote.client_for(project), project, args.run_configuration, out)
+    if job["state"] != "succeeded":
+        raise AmlError(f"experiment prepare on {project.url}: {job['message']}")
+    took = max(0.0, (job["ended_at"] or job["started_at"]) - job["started_at"])
+    print(f"{job['message']} ({took:.2f} s)")
+    return 0
 
 
 def restore(args: argparse.Namespace, project: LinkedProject) -> int:

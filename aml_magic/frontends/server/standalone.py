@@ -163,9 +163,11 @@ async def _serve(team: TeamService, host: str, port: int, ssl_context: ssl.SSLCo
                  reconcile_interval: float) -> None:
     server = HTTPServer(make_app(team), ssl_options=ssl_context, xheaders=True)
     sockets = bind_sockets(port, host)
-    server.add_sockets(sockets)
-    # Runs a stopped or killed server left going are followed again, then mirrored each pass
+    # Runs a stopped or killed server left going are followed again, then mirrored each pass;
+    # before the first request is accepted: a look at a sweep whose driver has not been taken
+    # over yet would settle it as abandoned
     resumed = await IOLoop.current().run_in_executor(team.executor, team.resume)
+    server.add_sockets(sockets)
     reconciler = (Reconciler(team.aml, reconcile_interval, after_pass=team.sync_runs)
                   if reconcile_interval > 0 else None)
     if reconciler is not None:

@@ -7,7 +7,8 @@ The server's executor journal stays the per-project SQLite history under
 what ``GET workspace/runs`` lists. A mirror is the run as ``aml history push`` sends it, stored
 by the same idempotent upsert, so writing it twice changes nothing, and a server killed between
 two mirrors catches up on its next pass. On start, ``resume`` opens the projects whose runs
-PostgreSQL or the journals still show as going, so the reconciler follows them again.
+PostgreSQL or the journals still show as going, so the reconciler follows them again, and
+takes over the sweeps whose driver stopped with the server (``sweep_driver.resume_sweeps``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from aml_magic.domain.teamdb import TeamDatabase
 from aml_magic.domain.teamdb.runs import TeamRunStore
 from aml_magic.errors import AmlError
 from aml_magic.service.api import AmlService
+from aml_magic.service.sweep_driver import resume_sweeps
 from aml_magic.service.team.push import pushed_run
 from aml_magic.service.workspace import Workspace
 
@@ -122,7 +124,9 @@ class RunMirror:
 
     def resume(self) -> int:
         """On start: open the projects with runs still going (PostgreSQL's view, and every
-        top-level project's journal), so that the reconciler follows them; how many projects."""
+        top-level project's journal), so that the reconciler follows them, and take over again
+        the sweeps their drivers (threads of the server that stopped) left going; how many
+        projects."""
         projects = {project for project, _, _ in self.going()}
         folder = self.aml.root_dir
         projects.update(p.name for p in folder.iterdir()
@@ -134,6 +138,10 @@ class RunMirror:
             except AmlError as exc:
                 log.warning("project %s of a going run cannot be opened: %s", project, exc)
                 continue
+            if self.aml.secrets is not None:     # its sweeps were driven in this process
+                for parent_id in resume_sweeps(workspace):
+                    log.warning("sweep %s of %s taken over again after the restart",
+                                parent_id, project)
             going = workspace.store.active_runs()
             with self._lock:
                 self._unwritten.update((record.run_id, project) for record in going)

@@ -139,6 +139,37 @@ def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: st
     return answer["run"], sent
 
 
+def prepare(client: WorkspaceClient, linked: LinkedProject, run_configuration: str,
+            out: Callable[[str], None], poll: float = 0.5) -> M.PrepareJobJson:
+    """Upload the project (its run configuration and dependency files as they are here),
+    then build its environment on the server (``POST prepare``), printing the build's
+    progress through OUT as it comes; the job once it has ended."""
+    files, _ = upload(client, linked)
+    body: M.SnapshotRequest = {"files": files}
+    client.post(f"workspace/projects/{quote(linked.name)}/snapshot", body,
+                M.SnapshotResultJson)
+    asked: M.PrepareRequest = {"run_configuration": run_configuration}
+    job = client.post("prepare" + linked.query(), asked, M.PrepareJobJson)
+    shown: list[str] = []
+    while True:
+        for line in new_lines(shown, job["progress"]):
+            out(line + "\n")
+        shown = job["progress"]
+        if job["state"] != "running":
+            return job
+        time.sleep(poll)
+        job = client.get(f"prepare/{quote(job['job_id'])}", M.PrepareJobJson)
+
+
+def new_lines(before: list[str], now: list[str]) -> list[str]:
+    """The lines of NOW not in BEFORE: the job keeps only its newest lines, so NOW starts
+    somewhere inside BEFORE (the longest end of BEFORE that NOW starts with)."""
+    for k in range(min(len(before), len(now)), 0, -1):
+        if before[len(before) - k:] == now[:k]:
+            return now[k:]
+    return now
+
+
 def relative_script(root: Path, script: str) -> str:
     """SCRIPT relative to the project, as ``Workspace`` reads it (relative paths are from the
     project's root already)."""
