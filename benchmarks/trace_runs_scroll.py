@@ -85,6 +85,34 @@ def analyse(events: list[dict[str, Any]], pid: int, tid: int, long_us: int = LON
     return out, totals
 
 
+def cpu_by_event(events: list[dict[str, Any]], pid: int, tid: int
+                 ) -> tuple[list[float], collections.Counter]:
+    """In one pass (analyse(long_us=0) compares every task with every event: minutes on a
+    round's trace): the CPU ms (``tdur``) of each outermost main-thread task, longest first,
+    and the self CPU time (us) by event over all of them."""
+    spans = [e for e in events if e.get("pid") == pid and e.get("tid") == tid
+             and e.get("ph") == "X" and "dur" in e]
+    spans.sort(key=lambda e: (e["ts"], -e["dur"]))
+    totals: collections.Counter = collections.Counter()
+    cpu: list[float] = []
+    stack: list[tuple[dict[str, Any], list[float]]] = []
+    for e in spans:
+        while stack and e["ts"] >= stack[-1][0]["ts"] + stack[-1][0]["dur"]:
+            done, own = stack.pop()
+            totals[_label(done)] += own[0]
+        t = float(e.get("tdur", 0))
+        if stack:
+            stack[-1][1][0] -= t
+        elif e["name"] in TASKS:
+            cpu.append(t / 1000)
+        else:
+            continue
+        stack.append((e, [t]))
+    for done, own in stack:
+        totals[_label(done)] += own[0]
+    return sorted(cpu, reverse=True), totals
+
+
 def _main_thread(events: list[dict[str, Any]]) -> tuple[int, int]:
     """The renderer main thread with the most task time (the page's)."""
     names = {(e["pid"], e["tid"]) for e in events
@@ -131,8 +159,7 @@ def trace(root: Path, rounds: int, save: Path | None, throttle: float) -> None:
             print("  totals over the long tasks (self ms):")
             for k, v in totals.most_common(25):
                 print(f"    {v / 1000:8.1f}  {k}")
-            every, all_totals = analyse(events, pid, tid, long_us=0, clock="tdur")
-            cpu = sorted((ms for _, ms, _ in every), reverse=True)
+            cpu, all_totals = cpu_by_event(events, pid, tid)
             print(f"  main thread CPU: {sum(cpu):.0f} ms in {len(cpu)} tasks; the longest "
                   f"{', '.join(f'{ms:.1f}' for ms in cpu[:10])} ms; over 16 ms: "
                   f"{sum(ms > 16 for ms in cpu)}, over 8 ms: {sum(ms > 8 for ms in cpu)}")

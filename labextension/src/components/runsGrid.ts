@@ -90,6 +90,9 @@ const FIXED: IColumn[] = [
  * (a second click reverses), and a body that renders only the rows in view plus a few
  * (`OVERSCAN`), each at its index's place in a spacer as tall as all rows. Scrolling asks the
  * model for the pages it shows; a row not read yet is a placeholder until its page answers.
+ * Only the header is a CSS grid: a body row is a flex row of cells as wide as the header's
+ * (read once per resize or column change into CSS variables), so that scrolling lays out no
+ * grid per row (a third less layout; benchmarks/RESULTS-lab.md).
  */
 export class RunsGrid extends Widget {
   constructor(readonly model: RunsTableModel, private readonly _open: (row: ITableRow) => void) {
@@ -162,10 +165,10 @@ export class RunsGrid extends Widget {
     if (headerKey !== this._headerKey) {
       this._headerKey = headerKey;
       this._sizeKey = '';
-      this._template = template;
       this._header.style.gridTemplateColumns = template;
       replaceChildren(this._header, ...this._columns.map((column, index) => this._headerCell(column, index)));
       this._dropRows();
+      this._geometryDirty = true;
     }
     if (this._generation !== m.generation) {
       this._generation = m.generation;
@@ -226,6 +229,9 @@ export class RunsGrid extends Widget {
       this._left = left;
       this._head.scrollLeft = left;
     }
+    if (this._geometryDirty) {
+      this._measure();
+    }
     const height = this._height || 600;
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
@@ -270,7 +276,6 @@ export class RunsGrid extends Widget {
       return pooled;
     }
     const node = h('div', { role: 'row', className: 'aml-GridRow' });
-    node.style.gridTemplateColumns = this._template;
     node.addEventListener('click', () => row.data && this._open(row.data));
     node.addEventListener('keydown', (event: KeyboardEvent) => {
       if (event.key === 'Enter' && row.data) {
@@ -280,7 +285,10 @@ export class RunsGrid extends Widget {
     const cells = this._columns.map((column, index) => h('div', {
       role: 'gridcell', className: 'aml-GridCell', 'aria-colindex': index + 1, 'data-column': column.sort || 'selected'
     }));
-    cells.forEach(cell => node.appendChild(cell));
+    cells.forEach((cell, index) => {         // as wide as its header cell (_measure)
+      cell.style.width = `var(--aml-c${index}-w)`;
+      node.appendChild(cell);
+    });
     const row: IRow = { node, cells, key: null, data: undefined, selected: false };
     this._spacer.appendChild(node);
     return row;
@@ -293,9 +301,9 @@ export class RunsGrid extends Widget {
     if (!data) {
       node.removeAttribute('data-run-id');
       node.removeAttribute('tabindex');
+      // the cells keep the text they had, hidden by .aml-Loading (no text to lay out: a jump
+      // across the list shows ~40 placeholders, then the same rows again when the page answers)
       node.classList.add('aml-Loading');
-      // a cell updated in place keeps its nodes (hidden by .aml-Loading) for the next run
-      row.cells.forEach((cell, index) => this._columns[index].update || setText(cell, index === 1 ? '…' : ''));
       return;
     }
     node.classList.remove('aml-Loading');
@@ -318,6 +326,21 @@ export class RunsGrid extends Widget {
     });
   }
 
+  /** The columns' places and widths, read from the header (a CSS grid) once per resize or
+   * new columns, so that the body's rows need no grid layout of their own. */
+  private _measure(): void {
+    this._geometryDirty = false;
+    const style = this._spacer.style;
+    let right = 0;
+    Array.from(this._header.children).forEach((cell, index) => {
+      const c = cell as HTMLElement;
+      style.setProperty(`--aml-c${index}-x`, `${c.offsetLeft}px`);
+      style.setProperty(`--aml-c${index}-w`, `${c.offsetWidth}px`);
+      right = Math.max(right, c.offsetLeft + c.offsetWidth);
+    });
+    style.setProperty('--aml-row-w', `${right}px`);
+  }
+
   /** The columns changed: every row element is made anew for them. */
   private _dropRows(): void {
     for (const row of [...this._rows.values(), ...this._pool]) {
@@ -328,7 +351,6 @@ export class RunsGrid extends Widget {
   }
 
   private _columns: IColumn[] = FIXED;
-  private _template = '';
   private _headerKey = '';
   private _sizeKey = '';
   private _generation = -1;
@@ -341,11 +363,13 @@ export class RunsGrid extends Widget {
   /** The body's height, kept by the ResizeObserver (not read while scrolling). */
   private _height = 0;
   private _left = 0;
+  private _geometryDirty = true;
   private _head: HTMLElement;
   private _resized = new ResizeObserver(entries => {
     for (const entry of entries) {
       this._height = entry.contentRect.height;
     }
+    this._geometryDirty = true;
     this._schedule();
   });
 }
