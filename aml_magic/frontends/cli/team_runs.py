@@ -295,6 +295,6 @@ def restore(args: argparse.Namespace, project: LinkedProject) -> int:
             return 2
         report_restored(got.run_id, dest, apply_restore(got.manifest, plan, dest), plan)
     if got.server_owned:
-        print(f"left out {got.server_owned} file(s) of the workspace's own (its targets' "
-              "aml_config/*.compute)")
+        print(f"left out {got.server_owned} file(s) of the workspace's own (its shared "
+              "targets in aml_config/)")
     return 0

@@ -7,7 +7,8 @@ content is found by the manifest's sha256: the content-addressed blob store firs
 hash, so no path of the member's is involved), then the run's work copy and the server's
 project, each opened without following a link anywhere on the way. Bytes are served only
 when they hash to the manifest's sha256. The server's own files (its targets, its ``.aml/``:
-``snapshots.server_owned``) are never listed nor served."""
+``snapshots.server_owned``, and the record of the shared targets it wrote into the project) are
+never listed nor served."""
 from __future__ import annotations
 
 import hashlib
@@ -22,9 +23,15 @@ from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.errors import ApiError, UnsafeRunFile
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.snapshots import server_owned
+from aml_magic.service.team.targets import MATERIALIZED
 from aml_magic.service.workspace import Workspace
 
 _CHUNK = 1 << 20
+
+
+def servers_own(rel: str) -> bool:
+    """Whether REL is the server's, not the member's: never restored from a run's snapshot."""
+    return server_owned(rel) or rel == f"aml_config/{MATERIALIZED}"
 
 
 def run_manifest(workspace: Workspace, run_id: str) -> tuple[str, Manifest]:
@@ -42,7 +49,7 @@ def manifest_json(workspace: Workspace, run_id: str) -> M.SnapshotManifestJson:
     run, manifest = run_manifest(workspace, run_id)
     files: dict[str, M.SnapshotManifestFileJson] = {
         rel: {"sha256": e.sha256, "size": e.size, "mode": e.mode}
-        for rel, e in manifest.files.items() if not server_owned(rel)}
+        for rel, e in manifest.files.items() if not servers_own(rel)}
     return {"run_id": run, "digest": manifest.digest, "files": files,
             "server_owned": len(manifest.files) - len(files)}
 
@@ -52,7 +59,7 @@ def open_file(workspace: Workspace, run_id: str, rel: str,
     """(size, chunks) of file REL of the run's snapshot, verified against its sha256."""
     run, manifest = run_manifest(workspace, run_id)
     entry = manifest.files.get(rel)
-    if entry is None or server_owned(rel):
+    if entry is None or servers_own(rel):
         raise ApiError(404, f"{rel[:200]!r} is not a file of run {run}'s snapshot")
     blob = blob_path(entry.sha256)
     places = [(blob.parent, blob.name), (workspace.run(run).folder / "work", rel),
