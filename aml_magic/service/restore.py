@@ -84,17 +84,23 @@ def restored_mode(mode: int) -> int:
     return 0o755 if mode & 0o111 else 0o644
 
 
+def refuse_unsafe_paths(manifest: Manifest, dest: Path, run_id: str) -> list[str]:
+    """The snapshot's ``.aml/`` files (left out); raise naming every path that must not be
+    written below ``dest`` (outside it, into ``.git``/``.aml``, through a link)."""
+    refused = [f"{rel} ({why})" for rel in sorted(manifest.files)
+               if not rel.startswith(".aml/") and (why := refused_path(rel, dest)) is not None]
+    if refused:
+        raise AmlError(f"cannot restore run {run_id} into {dest}: its snapshot names "
+                       f"{len(refused)} path(s) restore must not write: {_some(refused)}. "
+                       "Nothing was written")
+    return sorted(rel for rel in manifest.files if rel.startswith(".aml/"))
+
+
 def plan_restore(manifest: Manifest, *, run_folder: Path, dest: Path,
                  other_work_copies: Iterable[Path]) -> RestorePlan:
     """Find a verified source for every file of ``manifest``; raise naming what is gone or
     what would be written outside the destination's own files."""
-    skipped = sorted(rel for rel in manifest.files if rel.startswith(".aml/"))
-    refused = [f"{rel} ({why})" for rel in sorted(manifest.files)
-               if not rel.startswith(".aml/") and (why := refused_path(rel, dest)) is not None]
-    if refused:
-        raise AmlError(f"cannot restore run {run_folder.name} into {dest}: its snapshot names "
-                       f"{len(refused)} path(s) restore must not write: {_some(refused)}. "
-                       "Nothing was written")
+    skipped = refuse_unsafe_paths(manifest, dest, run_folder.name)
     sources: dict[str, Path] = {}
     unchanged: list[str] = []
     overwrites: list[str] = []

@@ -1,8 +1,7 @@
 """``aml history`` in a linked project, through a real ``aml server`` on a real PostgreSQL, by
 members in their own HOME folders: ``list`` shows the workspace's runs with their metrics as
 columns, ``last``, ``download`` and ``compare`` read the server, a reader sees the same, and
-``project restore``, which would need the snapshot's files here, is refused in one line rather
-than restoring local data."""
+``project restore`` restores the run's snapshot as the server kept it."""
 from __future__ import annotations
 
 import json
@@ -111,17 +110,18 @@ def test_history_last_download_and_compare_read_the_server(
     assert "not RUN_ID... and --last N" in both, both
 
 
-def test_verbs_that_would_read_local_files_are_refused_in_one_line(
-        team_server: TeamServer, two_runs: tuple[Path, str, str]) -> None:
+def test_prepare_and_restore_go_to_the_server(
+        team_server: TeamServer, two_runs: tuple[Path, str, str], tmp_path: Path) -> None:
     root, older, _ = two_runs
     home = team_server.homes["bob"]
     # (experiment prepare goes to the server now: test_team_submit_options.py)
     prepare = aml_in(home, root, "experiment", "prepare", "-c", "local")
     assert prepare.returncode == 0 and "user-managed environment" in prepare.stdout, \
         (prepare.stdout, prepare.stderr)
-    restore = one_error_line(aml_in(home, root, "project", "restore", "-r", older, "--yes"))
-    assert restore.startswith("aml: error: project restore is not available in a project "
-                              f"linked to a workspace ({team_server.url}): "), restore
-    assert f"aml history download {older}" in restore, restore
+    # project restore fetches the run's snapshot from the server (test_team_restore.py)
+    restore = aml_in(home, root, "project", "restore", "-r", older, "-d", str(tmp_path / "r"))
+    assert restore.returncode == 0, (restore.stdout, restore.stderr)
+    assert f"restored the snapshot of run {older} into " in restore.stdout, restore.stdout
+    assert (tmp_path / "r" / "score.py").read_text() == SCORE
     # and nothing was restored over the project
     assert (root / "score.py").read_text() == SCORE

@@ -3,7 +3,6 @@ project files a run was submitted with)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from aml_magic.domain.history.manifests import kept_manifest, manifest_path
@@ -11,14 +10,10 @@ from aml_magic.errors import AmlError
 from aml_magic.frontends import arguments as A
 from aml_magic.frontends.cli.common import through_workspace, verbs
 from aml_magic.frontends.cli.kernel import offer_kernels
-from aml_magic.frontends.termsafe import neutralise
+from aml_magic.frontends.cli.restore_output import confirm_overwrite, report_restored
 from aml_magic.service.project_adopt import init_or_adopt
 from aml_magic.service.restore import apply_restore, plan_run_restore
 from aml_magic.service.workspace import Workspace
-
-#: Files listed before asking to overwrite them (the rest are counted).
-SHOWN_OVERWRITES = 20
-
 
 def add_init(group: argparse.ArgumentParser, verb: str | None = None) -> None:
     group.add_argument("dir", nargs="?", default=".")
@@ -54,7 +49,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_project_restore(args: argparse.Namespace) -> int:
     """Restore from the history's own copy of the run's manifest (never the run folder's);
     files that would be overwritten are listed and confirmed first (``--yes`` for scripts).
-    Refused in a linked project: its runs' snapshots are on the server."""
+    In a linked project the snapshot comes from the server (``team_runs.restore``)."""
     if (code := through_workspace(args, "restore")) is not None:
         return code
     ws = Workspace(args.project)
@@ -71,29 +66,7 @@ def cmd_project_restore(args: argparse.Namespace) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     plan = plan_run_restore(manifest, run_folder=run.folder, dest=dest, project_root=ws.root,
                             runs_root=run.folder.parent)
-    if plan.overwrites and not args.yes and not _confirm_overwrite(plan.overwrites, dest):
+    if plan.overwrites and not args.yes and not confirm_overwrite(plan.overwrites, dest):
         return 2
-    written = apply_restore(manifest, plan, dest)
-    print(f"restored the snapshot of run {run.id} into {dest}: {written} file(s) written, "
-          f"{len(plan.unchanged)} already as they were")
-    if plan.skipped:
-        print(f"left out {len(plan.skipped)} file(s) under .aml/ (restore never writes there)")
+    report_restored(run.id, dest, apply_restore(manifest, plan, dest), plan)
     return 0
-
-
-def _confirm_overwrite(paths: list[str], dest: Path) -> bool:
-    """List the files restore would overwrite and ask; without a terminal, refuse in one line."""
-    if not sys.stdin.isatty():
-        print(f"aml: restore would overwrite {len(paths)} file(s) in {dest} "
-              f"({neutralise(', '.join(paths[:3]))}{', ...' if len(paths) > 3 else ''}); "
-              "nothing was written: run again with --yes to overwrite them", file=sys.stderr)
-        return False
-    print(f"restore would overwrite {len(paths)} file(s) in {dest}:")
-    for path in paths[:SHOWN_OVERWRITES]:
-        print(f"  {neutralise(path)}")
-    if len(paths) > SHOWN_OVERWRITES:
-        print(f"  ... and {len(paths) - SHOWN_OVERWRITES} more")
-    if input("Overwrite them? [y/N] ").strip().lower() in ("y", "yes"):
-        return True
-    print("nothing was written", file=sys.stderr)
-    return False

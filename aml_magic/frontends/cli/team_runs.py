@@ -14,10 +14,12 @@ from aml_magic.frontends.arguments import max_concurrent_of
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.history_view import show_history, sorted_by_metric, terminal_width
 from aml_magic.frontends.cli.output import emit
+from aml_magic.frontends.cli.restore_output import confirm_overwrite, report_restored
 from aml_magic.frontends.render import compare_table, format_size, run_text, runs_table
 from aml_magic.frontends.termsafe import terminal_writer
 from aml_magic.service.contract import models as M
-from aml_magic.service.team import remote
+from aml_magic.service.restore import apply_restore
+from aml_magic.service.team import remote, snapshot_restore
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.remote import LinkedProject
 
@@ -281,6 +283,18 @@ def prepare(args: argparse.Namespace, project: LinkedProject) -> int:
 
 
 def restore(args: argparse.Namespace, project: LinkedProject) -> int:
-    raise not_here("project restore", project, "the run's snapshot is on the server; use "
-                   f"`aml run show {args.run_id}` for its git commit and check that out, or "
-                   f"`aml history download {args.run_id} -d DIR` for its outputs")
+    """``aml project restore -r ID [-d DIR] [--yes]`` from the workspace: the run's snapshot as
+    the server's history kept it, each file fetched, verified by its sha256 and staged before
+    the first is written; the personal verb's checks and questions (``snapshot_restore``)."""
+    dest = Path(args.directory).expanduser().resolve() if args.directory else project.root
+    dest.mkdir(parents=True, exist_ok=True)
+    with snapshot_restore.fetched(remote.client_for(project), project, args.run_id,
+                                  dest) as got:
+        plan = got.plan
+        if plan.overwrites and not args.yes and not confirm_overwrite(plan.overwrites, dest):
+            return 2
+        report_restored(got.run_id, dest, apply_restore(got.manifest, plan, dest), plan)
+    if got.server_owned:
+        print(f"left out {got.server_owned} file(s) of the workspace's own (its shared "
+              "targets in aml_config/)")
+    return 0

@@ -37,6 +37,7 @@ from aml_magic.frontends.server.team import (
     MEMBER_SETTING, TEAM_OVERRIDES, TEAM_SETTING, team_routes
 )
 from aml_magic.frontends.server.team_blobs import blob_routes
+from aml_magic.frontends.server.team_restore import restore_routes
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.service import TeamService
 
@@ -155,7 +156,8 @@ def make_app(team: TeamService) -> web.Application:
     app.add_handlers(".*$", [(f"/aml/api/{pattern}/?", TEAM_OVERRIDES.get(handler, handler))
                              for pattern, handler in route_table()])
     app.add_handlers(".*$", [(f"/aml/api/{pattern}/?", handler)
-                             for pattern, handler in team_routes() + blob_routes()])
+                             for pattern, handler in team_routes() + blob_routes()
+                             + restore_routes()])
     return app
 
 

@@ -307,6 +307,25 @@ class SnapshotJson(TypedDict):
     warnings: list[str]     # files the snapshot skipped, and why
 
 
+class SnapshotManifestFileJson(TypedDict):
+    """One file of a run's snapshot: its content by hash, size and mode."""
+
+    sha256: str
+    size: int
+    mode: int               # 0o755 if executable, else 0o644
+
+
+class SnapshotManifestJson(TypedDict):
+    """REST ``GET runs/<id>/snapshot/manifest`` (team server; readers): every file of the run's
+    snapshot manifest the workspace's history kept, by relative posix path, for ``aml project
+    restore``; the server's own files (its targets) are left out and counted."""
+
+    run_id: str
+    digest: str
+    files: dict[str, SnapshotManifestFileJson]
+    server_owned: int       # files of the server's own left out
+
+
 class _ErrorJson(TypedDict):
     message: str            # one line naming the file, run or target and what to do
 
@@ -722,7 +741,8 @@ SHAPES: tuple[type, ...] = (
     WorkspaceRunPageJson, WorkspaceArtifactJson, WorkspaceArtifactListJson, BlobHashesRequest,
     BlobsMissingJson, UploadedFileJson,
     SnapshotRequest, SnapshotResultJson, SnapshotFileJson, SnapshotJson,
-    RunComparisonJson, SweepJson, SweepListJson, EnvironmentLogJson,
+    RunComparisonJson, SweepJson, SweepListJson, EnvironmentLogJson, SnapshotManifestFileJson,
+    SnapshotManifestJson,
 )
 #: Named value types, shared by several shapes (their own ``$defs`` entries).
 ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,

@@ -840,3 +840,20 @@ export interface EnvironmentLogJson {
   run_id: string;
   text: string;
 }
+
+/** One file of a run's snapshot: its content by hash, size and mode. */
+export interface SnapshotManifestFileJson {
+  sha256: string;
+  size: number;
+  /** 0o755 if executable, else 0o644 */
+  mode: number;
+}
+
+/** REST `GET runs/<id>/snapshot/manifest` (team server; readers): every file of the run's snapshot manifest the workspace's history kept, by relative posix path, for `aml project restore`; the server's own files (its targets) are left out and counted. */
+export interface SnapshotManifestJson {
+  run_id: string;
+  digest: string;
+  files: Record<string, SnapshotManifestFileJson>;
+  /** files of the server's own left out */
+  server_owned: number;
+}
