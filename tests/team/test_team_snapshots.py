@@ -68,7 +68,7 @@ def test_a_blob_is_kept_only_if_it_hashes_to_its_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rel", ["../x", "/etc/passwd", "a//b", "a/./b", ".aml/history.db",
                                  "aml_config/gpu.compute", "aml_config/workspace.yml",
-                                 ".git/config"])
+                                 ".git/config", "aml_config/.shared-targets.json"])
 def test_paths_outside_the_project_or_the_servers_own_are_refused(tmp_path: Path,
                                                                    rel: str) -> None:
     blobs = BlobStore(tmp_path / "blobs")
@@ -92,3 +92,31 @@ def test_a_file_above_the_servers_body_limit_is_refused_before_any_upload(
     with pytest.raises(AmlError, match=r"data.bin is .*list it in .amlignore") as refused:
         remote.upload(None, remote.LinkedProject(root, "http://127.0.0.1:9", "big"))  # type: ignore[arg-type]
     assert "\n" not in str(refused.value)
+
+
+def test_a_forged_record_of_shared_targets_reaches_no_file_outside_the_projects_config(
+        tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from aml_magic.service.team.targets import SharedTargets
+    # Given a server-side project whose record of written targets names a path (as a forged
+    # upload could have, before the record became the server's own) and a detached target
+    project = tmp_path / "projects" / "p"
+    config = project / "aml_config"
+    config.mkdir(parents=True)
+    victim = tmp_path / "projects" / "victim.compute"
+    victim.write_text("another project's file\n")
+    (config / "gone.compute").write_text("type: local\n")
+    (config / ".shared-targets.json").write_text('["../../victim", "gone"]')
+    unbound: list[str] = []
+    shared = SharedTargets.__new__(SharedTargets)
+    shared.store = SimpleNamespace(all=lambda: [])              # type: ignore[assignment]
+    shared.secrets = SimpleNamespace(                            # type: ignore[assignment]
+        unbind_target=lambda root, name: unbound.append(name))
+    # When the server writes the shared targets there before a submit
+    shared.materialize(project)
+    # Then the detached target's file goes, and the path-like entry touches nothing
+    assert victim.read_text() == "another project's file\n"
+    assert not (config / "gone.compute").exists() and unbound == ["gone"]
+    assert (config / ".shared-targets.json").read_text() == "[]"
+

@@ -248,12 +248,6 @@ def history_compare(args: argparse.Namespace, project: LinkedProject) -> int:
     return 0
 
 
-def not_here(verb: str, project: LinkedProject, instead: str) -> AmlError:
-    """VERB refused in one line: it would read this machine's files, not the workspace."""
-    return AmlError(f"{verb} is not available in a project linked to a workspace "
-                    f"({project.url}): {instead}")
-
-
 def prepare(args: argparse.Namespace, project: LinkedProject) -> int:
     """``aml experiment prepare -c NAME`` on the server: the project uploaded as a submit
     would, then the environment its target needs built there, its progress printed as it

@@ -23,15 +23,9 @@ from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.errors import ApiError, UnsafeRunFile
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.snapshots import server_owned
-from aml_magic.service.team.targets import MATERIALIZED
 from aml_magic.service.workspace import Workspace
 
 _CHUNK = 1 << 20
-
-
-def servers_own(rel: str) -> bool:
-    """Whether REL is the server's, not the member's: never restored from a run's snapshot."""
-    return server_owned(rel) or rel == f"aml_config/{MATERIALIZED}"
 
 
 def run_manifest(workspace: Workspace, run_id: str) -> tuple[str, Manifest]:
@@ -49,7 +43,7 @@ def manifest_json(workspace: Workspace, run_id: str) -> M.SnapshotManifestJson:
     run, manifest = run_manifest(workspace, run_id)
     files: dict[str, M.SnapshotManifestFileJson] = {
         rel: {"sha256": e.sha256, "size": e.size, "mode": e.mode}
-        for rel, e in manifest.files.items() if not servers_own(rel)}
+        for rel, e in manifest.files.items() if not server_owned(rel)}
     return {"run_id": run, "digest": manifest.digest, "files": files,
             "server_owned": len(manifest.files) - len(files)}
 
@@ -59,7 +53,7 @@ def open_file(workspace: Workspace, run_id: str, rel: str,
     """(size, chunks) of file REL of the run's snapshot, verified against its sha256."""
     run, manifest = run_manifest(workspace, run_id)
     entry = manifest.files.get(rel)
-    if entry is None or servers_own(rel):
+    if entry is None or server_owned(rel):
         raise ApiError(404, f"{rel[:200]!r} is not a file of run {run}'s snapshot")
     blob = blob_path(entry.sha256)
     places = [(blob.parent, blob.name), (workspace.run(run).folder / "work", rel),

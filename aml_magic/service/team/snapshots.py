@@ -53,6 +53,11 @@ def check_project_name(name: str) -> str:
     return name
 
 
+#: In a server-side project, the record of the shared targets the server wrote there (so a
+#: detached one is removed): the server's, never a member's upload.
+MATERIALIZED = ".shared-targets.json"
+
+
 def server_owned(rel: str) -> bool:
     """Whether REL (a posix path in a project) belongs to the server, never to a snapshot."""
     top = rel.split("/", 1)[0]
@@ -61,7 +66,8 @@ def server_owned(rel: str) -> bool:
     if top == ".git":
         return True
     if rel.startswith("aml_config/") and rel.count("/") == 1:
-        return rel.endswith(".compute") or rel == "aml_config/workspace.yml"
+        return (rel.endswith(".compute") or rel == "aml_config/workspace.yml"
+                or rel == f"aml_config/{MATERIALIZED}")
     return False
 
 

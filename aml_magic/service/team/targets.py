@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aml_magic.domain.atomic_file import replace_file
+from aml_magic.domain.config import check_name
 from aml_magic.domain.registry import check_attach
 from aml_magic.domain.teamdb.server_secrets import KeyStoreSecrets
 from aml_magic.domain.teamdb.targets import SharedTargetStore
@@ -20,6 +21,7 @@ from aml_magic.errors import AmlError, ApiError
 from aml_magic.service import schema
 from aml_magic.service.attach_api import public_key_line
 from aml_magic.service.contract import models as M
+from aml_magic.service.team.snapshots import MATERIALIZED
 from aml_magic.service.workspace import Workspace
 
 TYPE_CHECKING = False
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 SERVER_PATH_OPTIONS = ("key_file",)
 #: The body key of a private key's text (PEM): the CLI sends a --key-file's content in it.
 PRIVATE_KEY = "private_key"
-#: In a server-side project, the shared targets written there (so a detached one is removed).
-MATERIALIZED = ".shared-targets.json"
 
 
 class SharedTargets:
@@ -148,9 +148,12 @@ class SharedTargets:
         config.mkdir(parents=True, exist_ok=True)
         record = config / MATERIALIZED
         try:
-            earlier = set(json.loads(record.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            earlier = set()
+            written = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            written = []
+        # names only: an entry with a path in it must never reach an unlink
+        earlier = {n for n in written if isinstance(n, str) and _plain_name(n)} \
+            if isinstance(written, list) else set()
         names = set()
         for name, stored in rows:
             names.add(name)
@@ -165,3 +168,10 @@ class SharedTargets:
             (config / f"{gone}.runconfig").unlink(missing_ok=True)
             self.secrets.unbind_target(project, gone)
         replace_file(record, json.dumps(sorted(names)).encode("utf-8"), mode=0o644)
+
+
+def _plain_name(name: str) -> bool:
+    try:
+        return check_name(name) == name
+    except AmlError:
+        return False
