@@ -15,11 +15,11 @@ runs at the next ``git checkout``), never through a symbolic link (each folder i
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from aml_magic.domain import digest as digests
+from aml_magic.domain.plain_data import field, plain_data
 from pathlib import Path
 
 from aml_magic.domain.nofollow import open_dir_nofollow
@@ -31,7 +31,7 @@ _CHUNK = 1 << 20
 FORBIDDEN_FOLDERS = (".git", ".aml")
 
 
-@dataclass
+@plain_data
 class RestorePlan:
     """Where each file of the snapshot comes from; ``unchanged`` files are already right,
     ``overwrites`` are planned files that exist now with other content."""
@@ -51,9 +51,10 @@ def sha256_of(path: Path) -> str | None:
         return None
     with os.fdopen(fd, "rb") as fh:
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 return None
-            digest = hashlib.sha256()
+            digest = digests.sha256(info.st_size)
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
         except OSError:
@@ -163,7 +164,7 @@ def _copy_verified(source: Path, folder: int, name: str, sha256: str, mode: int)
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                   0o600, dir_fd=folder)
     try:
-        digest = hashlib.sha256()
+        digest = digests.sha256(os.fstat(src).st_size)
         with os.fdopen(src, "rb") as fin, os.fdopen(out, "wb") as fout:
             while chunk := fin.read(_CHUNK):
                 digest.update(chunk)

@@ -7,11 +7,14 @@ import argparse
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.cli.output import emit
 from aml_magic.frontends.render import history_table
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def sorted_by_metric(records: Sequence[Any], last: Mapping[str, Mapping[str, Any]],

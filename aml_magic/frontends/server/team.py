@@ -142,7 +142,7 @@ class FollowLogHandler(LogHandler):
     (a line printed after a pause arrives within that). Without ``wait``, or with a window,
     as ``LogHandler``."""
 
-    LOG_TICK = 0.05
+    LOG_TICK = 0.01
     LOG_TICK_MAX = 0.25
     MAX_WAIT = 30.0
 

@@ -17,10 +17,10 @@ options (``OPEN[AttachRequest]``), so a new option changes the schema when it is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, cast
 
 from aml_magic.domain import registry
+from aml_magic.domain.plain_data import field, plain_data
 
 #: The version of the REST API: the Lab extension (built against this contract) refuses to
 #: talk to a server that answers another one in ``GET version``.
@@ -751,7 +751,7 @@ ALIASES: dict[str, Any] = {"RunStatus": RunStatusName, "RunKind": RunKind,
                            "RoleName": RoleName}
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class OpenKeys:
     """The keys of an open shape that its class does not declare: ``known`` ones (declared
     elsewhere) each with their type hint and ``notes``, and any other key holding ``rest``."""

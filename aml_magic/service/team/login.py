@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 
 from aml_magic.domain.secrets import SecretStore
@@ -18,7 +18,7 @@ def login_file() -> Path:
     return Path.home() / ".aml_magic" / "workspace.json"
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Login:
     url: str
     member: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -32,7 +32,7 @@ MAX_BLOB = 100 * 2**20
 LONG_POLL = 10
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class LinkedProject:
     root: Path
     url: str
@@ -42,7 +42,7 @@ class LinkedProject:
         return "?" + urlencode({"project": self.name, **more})
 
 
-@dataclass(frozen=True)
+@plain_data(frozen=True)
 class Upload:
     files: int
     blobs: int          # blobs sent (the server lacked them)

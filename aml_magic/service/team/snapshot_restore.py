@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,7 +29,7 @@ SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _BLOCK = 256 * 1024
 
 
-@dataclass
+@plain_data
 class FetchedSnapshot:
     run_id: str
     manifest: Manifest
