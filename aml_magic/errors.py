@@ -73,11 +73,15 @@ class DiskFull(AmlError):
 
 
 class ApiError(AmlError):
-    """A request the service refuses with a given HTTP status (bad parameter, conflict)."""
+    """A request the service refuses with a given HTTP status (bad parameter, conflict).
+    EXTRA: keys of ``ErrorJson`` its answer carries besides the message (``host_key``,
+    ``missing``), for a client to act on."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str,
+                 extra: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.extra = dict(extra or {})
 
 
 class RunOrphaned(TargetError):

@@ -23,7 +23,7 @@ class HostKeyUnknown(ApiError):
     """409: the machine answered with a host key nothing pins; ``host_key`` says which."""
 
     def __init__(self, host_key: HostKeyJson) -> None:
-        super().__init__(409, host_key_words(host_key))
+        super().__init__(409, host_key_words(host_key), extra={"host_key": host_key})
         self.host_key = host_key
 
 

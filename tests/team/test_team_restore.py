@@ -191,7 +191,7 @@ def test_a_forged_manifest_is_refused_and_nothing_is_written(
 class ForgingClient:
     """A server answering a manifest that names ``..`` (the client's own check is the last)."""
 
-    def get(self, path: str, shape: object) -> dict[str, object]:
+    def request(self, method: str, path: str) -> dict[str, object]:
         entry = {"sha256": "0" * 64, "size": 1, "mode": 0o644}
         return {"run_id": "r1", "digest": "d", "server_owned": 0,
                 "files": {"ok.txt": entry, "../up.txt": entry, "a/../../b": entry}}

@@ -90,7 +90,7 @@ def test_a_file_above_the_servers_body_limit_is_refused_before_any_upload(
     (root / "data.bin").write_bytes(b"x" * 300_000)
     monkeypatch.setattr(remote, "MAX_BLOB", 200_000)
     with pytest.raises(AmlError, match=r"data.bin is .*list it in .amlignore") as refused:
-        remote.upload(None, remote.LinkedProject(root, "http://127.0.0.1:9", "big"))  # type: ignore[arg-type]
+        remote.project_files(remote.LinkedProject(root, "http://127.0.0.1:9", "big"))
     assert "\n" not in str(refused.value)
 
 

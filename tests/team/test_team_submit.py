@@ -102,6 +102,21 @@ def test_a_contributor_submits_with_wait_and_only_changed_files_go_up(
     assert not (server_copy / "stale.txt").exists()
     # And the project's own target files were not sent: the server keeps its own
     assert (server_copy / "aml_config" / "local.compute").is_file()
+
+    # When he submits again with nothing changed
+    before = len(team_server.output.read_text().splitlines())
+    third = aml_in(home, root, "experiment", "submit", "-c", "local", "train.py", "d",
+                   "--wait")
+    assert third.returncode == 3 and sent(third.stderr) == (0, 0), third.stderr
+    third_id = re.search(r"run (\S+): Failed", third.stderr).group(1)  # type: ignore[union-attr]
+    # Then the submit was one request (the snapshot with the submit: the server had every
+    # blob), and the log's last answer carried the exit code (no GET of the run after it)
+    requests = wait_until(
+        lambda: [line for line in team_server.output.read_text().splitlines()[before:]
+                 if "/aml/api/" in line] if f"runs/{third_id}/log" in
+        team_server.output.read_text() else None, 30, "the server logged the log requests")
+    assert sum("/projects/demo/snapshot" in line for line in requests) == 1, requests
+    assert not [line for line in requests if "/blobs" in line or f"runs/{third_id}?" in line]
     assert not (team_server.artifacts / "blobs").joinpath(
         _blob_rel((root / "aml_config" / "workspace.yml").read_bytes())).exists()
 
@@ -158,6 +173,7 @@ def test_a_tampered_blob_is_refused_in_one_line(team_server: TeamServer,
                           members["bob"], "POST",
                           {"files": {"x.py": {"sha256": claimed, "mode": 420}}})
     assert status == 409 and "\n" not in answer["message"]
+    assert answer["missing"] == [claimed]        # what to upload before asking again
     assert not (team_server.artifacts / "projects" / "demo2").exists()
     # And a path the server owns, or one leaving the project, is a 400
     for bad in ("aml_config/local.compute", ".aml/history.sqlite", "../escape.py"):

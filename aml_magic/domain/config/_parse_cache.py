@@ -5,7 +5,7 @@ Entries are keyed by a hash of the file's text and validated by the full text: a
 text differs from the cached one (however fast it was edited) is parsed again; there is no
 timestamp to race. The cache lives in the user's cache folder (``user_dirs.project_cache``:
 ``config-trees.json`` in the project's folder there; only for projects with their state folder
-``.aml/``), never in the project: a project's own
+``.aml/``, or linked to a workspace, whose runs live on the server), never in the project: a project's own
 ``.aml/cache/`` is not read, so a tree shipped with a project cannot stand in for what its
 files say. Only trees made of JSON types are cached (a YAML date, for one, is not), and only
 successful parses: errors are always reported by the parser itself. A file holding a literal
@@ -36,9 +36,11 @@ _loaded: dict[Path, dict[str, Any]] = {}
 
 def cache_file_for(path: Path, *, create: bool = False) -> Path | None:
     """The user's cache file for a file in ``<project>/aml_config/`` of a project that has
-    its state folder (``.aml/``); None: not cached."""
+    its state folder (``.aml/``) or is linked to a workspace (``aml_config/workspace.yml``: a
+    linked submit's snapshot checks the ``.compute`` files); None: not cached."""
     folder = path.parent
-    if folder.name != "aml_config" or not (folder.parent / ".aml").is_dir():
+    if folder.name != "aml_config" or not ((folder.parent / ".aml").is_dir()
+                                           or (folder / "workspace.yml").is_file()):
         return None
     cache = project_cache(folder.parent, create=create)
     return cache / CACHE_NAME if cache is not None else None

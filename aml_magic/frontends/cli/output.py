@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import Any
 
 from aml_magic.errors import AmlError
 from aml_magic.frontends.render import any_table, any_tsv
 from aml_magic.service.schema import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:

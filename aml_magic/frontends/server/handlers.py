@@ -87,9 +87,8 @@ class AmlHandler(APIHandler):
                 self.service.executor, lambda: fn(*args, **kwargs))
         except AmlError as exc:
             error = web.HTTPError(status_of(exc), str(exc))
-            host_key = getattr(exc, "host_key", None)     # attach_api.HostKeyUnknown
-            if host_key is not None:
-                error.aml_extra = {"host_key": host_key}  # type: ignore[attr-defined]
+            if isinstance(exc, ApiError) and exc.extra:   # host_key, missing: ErrorJson's keys
+                error.aml_extra = exc.extra               # type: ignore[attr-defined]
             raise error from None
         except RuntimeError as exc:   # the pool is shut down: the server is stopping
             raise web.HTTPError(503, f"the aml_magic service is stopping ({exc})") from None

@@ -134,8 +134,8 @@ class LinkedProxy:
             self.service.executor, lambda: self.client(linked).open(route + linked.query()))
         try:
             for name in ("Content-Type", "Content-Length", "Content-Disposition"):
-                if answer.headers.get(name):
-                    handler.set_header(name, answer.headers[name])
+                if answer.headers.get(name.lower()):     # the client's names: lower case
+                    handler.set_header(name, answer.headers[name.lower()])
             while block := await loop.run_in_executor(self.service.executor, answer.read,
                                                       DOWNLOAD_BLOCK):
                 handler.write(block)

@@ -139,8 +139,9 @@ class FollowLogHandler(LogHandler):
     N and the run goes on, the answer waits up to S seconds, so a member following a run asks
     once per change instead of on a timer. Each look reconciles the run with its target, so
     the looks start ``LOG_TICK`` apart and stretch to ``LOG_TICK_MAX`` while the log is quiet
-    (a line printed after a pause arrives within that). Without ``wait``, or with a window,
-    as ``LogHandler``."""
+    (a line printed after a pause arrives within that). With ``detail=1``, the answer that
+    says ``complete`` carries the run's detail (``run``): the follower needs no other request
+    for the exit code. Without ``wait``, or with a window, as ``LogHandler``."""
 
     LOG_TICK = 0.01
     LOG_TICK_MAX = 0.25
@@ -171,6 +172,8 @@ class FollowLogHandler(LogHandler):
                 break
             await asyncio.sleep(tick)
             tick = min(tick * 1.5, self.LOG_TICK_MAX)
+        if chunk["complete"] and self.get_query_argument("detail", "") == "1":
+            chunk["run"] = await self.call(self.service.run, self.project_path, run_id)
         self.reply(chunk)
 
 

@@ -178,19 +178,23 @@ class RunTableJson(TypedDict):
     offset: int
 
 
-class LogChunkJson(TypedDict):
-    """A piece of a run's log (masked) from byte ``offset`` up to its last complete line.
-
-    ``GET runs/{id}/log`` reads from ``?offset=`` (at most ``&limit=`` bytes), or its last
-    ``?tail=`` bytes, or the ``&limit=`` bytes ``?before=`` a byte; a window starts at a line's
-    start and is at most 4 MB, so the log's size never makes an answer big."""
-
+class _LogChunkJson(TypedDict):
     run_id: str
     offset: int             # the byte the text starts at (> 0: earlier text exists)
     next_offset: int        # where to ask from next (for ``before``: where the text ends)
     text: str
     status: RunStatusName
     complete: bool          # the run has ended and nothing is left to read
+
+
+class LogChunkJson(_LogChunkJson, total=False):
+    """A piece of a run's log (masked) from byte ``offset`` up to its last complete line.
+
+    ``GET runs/{id}/log`` reads from ``?offset=`` (at most ``&limit=`` bytes), or its last
+    ``?tail=`` bytes, or the ``&limit=`` bytes ``?before=`` a byte; a window starts at a line's
+    start and is at most 4 MB, so the log's size never makes an answer big."""
+
+    run: RunDetailJson      # team server, ``&wait=S&detail=1``: the run once ``complete``
 
 
 # -- projects, targets, run configurations ----------------------------------------------------
@@ -347,6 +351,7 @@ class ErrorJson(_ErrorJson, total=False):
     reason: str | None      # the HTTP reason phrase
     traceback: str
     host_key: HostKeyJson   # POST targets, 409: the unknown host key to confirm
+    missing: list[str]      # POST workspace/projects/NAME/snapshot, 409: the blobs to upload
 
 
 class AttachedTargetJson(TargetJson, total=False):

@@ -12,7 +12,8 @@ from typing import Any
 from aml_magic.domain.teamdb import TeamDatabase
 from aml_magic.errors import ApiError
 from aml_magic.service.api import AmlService
-from aml_magic.service.team.snapshots import SHA256, BlobStore
+from aml_magic.service.team.names import SHA256
+from aml_magic.service.team.snapshots import BlobStore
 
 CHUNK = 1 << 20
 

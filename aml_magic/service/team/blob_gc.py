@@ -21,7 +21,8 @@ from pathlib import Path
 from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.domain.teamdb import check_schema, connect
 from aml_magic.errors import AmlError
-from aml_magic.service.team.snapshots import REFRESH, SHA256, TMP_SUFFIX
+from aml_magic.service.team.names import SHA256
+from aml_magic.service.team.snapshots import REFRESH, TMP_SUFFIX
 
 #: Blobs younger than this are kept whatever refers to them (minutes).
 DEFAULT_GRACE_MINUTES = 60.0

@@ -21,7 +21,7 @@ from aml_magic.domain.runfolder import open_file_nofollow
 from aml_magic.errors import UnsafeRunFile
 from aml_magic.service.contract import models as M
 from aml_magic.service.team.client import WorkspaceClient
-from aml_magic.service.team.snapshots import SHA256
+from aml_magic.service.team.names import SHA256
 
 BATCH = 200
 #: The largest output sent (the server's request body limit is 100 MiB, as for snapshots).

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from aml_magic.domain.config import find_project
 from aml_magic.domain.digest import sha256
+from aml_magic.domain.plain_data import plain_data
 from aml_magic.domain.history.status import RunStatus
 from aml_magic.domain.snapshot.manifest import Manifest, take_snapshot
 from aml_magic.errors import AmlError, ApiError
-from aml_magic.service.contract import models as M
 from aml_magic.service.team import login as team_login
 from aml_magic.service.team.client import WorkspaceClient
 from aml_magic.service.team.link import project_name, read_link
 from aml_magic.service.submit_options import (DEPENDENCIES, OVERRIDES, check_max_concurrent,
                                               in_project, not_in_project)
-from aml_magic.service.team.snapshots import check_project_name, server_owned
+from aml_magic.service.team.names import check_project_name, server_owned
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # the contract's shapes, for the type checker: the CLI skips ~7 ms
+    from aml_magic.service.contract import models as M
 
 #: How often ``follow`` asks for more of a live log while none comes (print-to-client latency).
 POLL_SECONDS = 0.1
@@ -79,22 +82,29 @@ def snapshot_files(manifest: Manifest) -> dict[str, M.UploadedFileJson]:
             if not server_owned(rel)}
 
 
-def upload(client: WorkspaceClient,
-           linked: LinkedProject) -> tuple[dict[str, M.UploadedFileJson], Upload]:
-    """Snapshot the project and send the blobs the server lacks; the snapshot's files."""
+def project_files(linked: LinkedProject) -> dict[str, M.UploadedFileJson]:
+    """The project's snapshot as the server takes it (what it owns left out); a file too large
+    for the server is refused here, before anything is sent."""
     manifest = take_snapshot(linked.root)
-    files = snapshot_files(manifest)
     size, rel = max(((e.size, rel) for rel, e in manifest.files.items()), default=(0, ""))
     if size > MAX_BLOB:
         raise AmlError(f"{rel} is {size / 2**20:.1f} MiB; a workspace takes files of up to "
                        f"{MAX_BLOB / 2**20:g} MiB: list it in .amlignore and read it from "
                        "storage the target reaches")
+    return snapshot_files(manifest)
+
+
+def send_blobs(client: WorkspaceClient, linked: LinkedProject,
+               files: Mapping[str, M.UploadedFileJson], missing: list[str]) -> tuple[int, int]:
+    """Upload the blobs MISSING (hashes of FILES) the server lacks: (blobs, bytes) sent. A
+    file that no longer hashes to its snapshot's hash is refused (submit again)."""
     by_sha = {entry["sha256"]: rel for rel, entry in files.items()}
-    asked: M.BlobHashesRequest = {"hashes": sorted(by_sha)}
-    missing = client.post("workspace/blobs/missing", asked, M.BlobsMissingJson)["missing"]
     sent = 0
     for sha in missing:
-        rel = by_sha[sha]
+        rel = by_sha.get(sha)
+        if rel is None:
+            raise AmlError(f"{linked.url} asked for a blob ({sha[:12]}) this snapshot does "
+                           "not hold; submit again")
         data = (linked.root / rel).read_bytes()
         digest = sha256(len(data))
         digest.update(data)
@@ -102,7 +112,32 @@ def upload(client: WorkspaceClient,
             raise AmlError(f"{rel} changed while it was being uploaded; submit again")
         client.send("PUT", f"workspace/blobs/{sha}", data)
         sent += len(data)
-    return files, Upload(len(files), len(missing), sent)
+    return len(missing), sent
+
+
+def synchronize(client: WorkspaceClient, linked: LinkedProject,
+                files: dict[str, M.UploadedFileJson],
+                submit: M.SubmitRequest | None = None) -> tuple[M.SnapshotResultJson, Upload]:
+    """Make the server's copy of the project hold FILES, then (SUBMIT) submit there: one
+    request when the server has every blob already (nothing is sent twice); otherwise it
+    answers which blobs it lacks (409, ``missing``), those go up and the snapshot is asked
+    again."""
+    body: M.SnapshotRequest = {"files": files}
+    if submit is not None:
+        body["submit"] = submit
+    blobs = sent = 0
+    for attempt in range(3):
+        try:
+            answer: M.SnapshotResultJson = client.request(
+                "POST", f"workspace/projects/{quote(linked.name)}/snapshot", body)
+            return answer, Upload(len(files), blobs, sent)
+        except ApiError as exc:
+            missing = exc.extra.get("missing") if exc.status == 409 else None
+            if not isinstance(missing, list) or not missing or attempt == 2:
+                raise
+            more, size = send_blobs(client, linked, files, [str(m) for m in missing])
+            blobs, sent = blobs + more, sent + size
+    raise AssertionError("unreachable")     # the loop returns or raises
 
 
 def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: str,
@@ -125,15 +160,13 @@ def submit(client: WorkspaceClient, linked: LinkedProject, run_configuration: st
         request["sweep"] = list(sweep)
         if max_concurrent is not None:
             request["max_concurrent"] = check_max_concurrent(max_concurrent)
-    files, sent = upload(client, linked)
+    files = project_files(linked)
     for field, value in wanted.items():
         if field in DEPENDENCIES and value not in files:
             raise AmlError(f"{OVERRIDES[field]} {value}: .amlignore or .gitignore leaves it out "
                            f"of the snapshot, so {linked.url} would not have it")
         request[field] = value      # type: ignore[literal-required]
-    body: M.SnapshotRequest = {"files": files, "submit": request}
-    answer = client.post(f"workspace/projects/{quote(linked.name)}/snapshot", body,
-                         M.SnapshotResultJson)
+    answer, sent = synchronize(client, linked, files, request)
     if answer["run"] is None:
         raise AmlError(f"{linked.url} took the snapshot but submitted no run")
     return answer["run"], sent
@@ -144,12 +177,9 @@ def prepare(client: WorkspaceClient, linked: LinkedProject, run_configuration: s
     """Upload the project (its run configuration and dependency files as they are here),
     then build its environment on the server (``POST prepare``), printing the build's
     progress through OUT as it comes; the job once it has ended."""
-    files, _ = upload(client, linked)
-    body: M.SnapshotRequest = {"files": files}
-    client.post(f"workspace/projects/{quote(linked.name)}/snapshot", body,
-                M.SnapshotResultJson)
+    synchronize(client, linked, project_files(linked))
     asked: M.PrepareRequest = {"run_configuration": run_configuration}
-    job = client.post("prepare" + linked.query(), asked, M.PrepareJobJson)
+    job: M.PrepareJobJson = client.request("POST", "prepare" + linked.query(), asked)
     shown: list[str] = []
     while True:
         for line in new_lines(shown, job["progress"]):
@@ -158,7 +188,7 @@ def prepare(client: WorkspaceClient, linked: LinkedProject, run_configuration: s
         if job["state"] != "running":
             return job
         time.sleep(poll)
-        job = client.get(f"prepare/{quote(job['job_id'])}", M.PrepareJobJson)
+        job = client.request("GET", f"prepare/{quote(job['job_id'])}")
 
 
 def new_lines(before: list[str], now: list[str]) -> list[str]:
@@ -201,12 +231,14 @@ def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
            write: Callable[[str], None], *, offset: int = 0,
            poll: float = POLL_SECONDS) -> M.RunDetailJson:
     """Write the run's log as it grows until the run has ended and all of it is written;
-    the run's detail at the end. The team server holds each request until there is more
-    (``wait``); a host that answers at once is asked again every POLL seconds."""
+    the run's detail at the end (in the last answer: ``detail=1``). The team server holds
+    each request until there is more (``wait``); a host that answers at once is asked again
+    every POLL seconds."""
     while True:
         asked = time.monotonic()
-        chunk = client.get(f"runs/{quote(run_id)}/log"
-                           + linked.query(offset=offset, wait=LONG_POLL), M.LogChunkJson)
+        chunk: M.LogChunkJson = client.request(
+            "GET", f"runs/{quote(run_id)}/log" + linked.query(offset=offset, wait=LONG_POLL,
+                                                               detail=1))
         if chunk["text"]:
             write(chunk["text"])
         offset = int(chunk["next_offset"])
@@ -214,11 +246,12 @@ def follow(client: WorkspaceClient, linked: LinkedProject, run_id: str,
             break
         if not chunk["text"] and time.monotonic() - asked < poll:
             time.sleep(poll)
-    return run(client, linked, run_id)
+    return chunk["run"] if "run" in chunk else run(client, linked, run_id)
 
 
 def run(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> M.RunDetailJson:
-    return client.get(f"runs/{quote(run_id)}" + linked.query(), M.RunDetailJson)
+    detail: M.RunDetailJson = client.request("GET", f"runs/{quote(run_id)}" + linked.query())
+    return detail
 
 
 def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
@@ -229,7 +262,8 @@ def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
     if target:
         more["target"] = target
     try:
-        return client.get("runs" + linked.query(**more), M.RunPageJson)["runs"]
+        page: M.RunPageJson = client.request("GET", "runs" + linked.query(**more))
+        return page["runs"]
     except ApiError as exc:
         if exc.status == 404:           # nothing submitted yet: the server has no copy
             return []
@@ -238,7 +272,9 @@ def runs(client: WorkspaceClient, linked: LinkedProject, *, status: str | None,
 
 def cancel(client: WorkspaceClient, linked: LinkedProject, run_id: str) -> M.RunJson:
     empty: M.EmptyRequest = {}
-    return client.post(f"runs/{quote(run_id)}/cancel" + linked.query(), empty, M.RunJson)
+    cancelled: M.RunJson = client.request("POST", f"runs/{quote(run_id)}/cancel"
+                                          + linked.query(), empty)
+    return cancelled
 
 
 def wait(client: WorkspaceClient, linked: LinkedProject, run_id: str,
@@ -272,7 +308,7 @@ def history(client: WorkspaceClient, linked: LinkedProject, *, status: str | Non
         more += [("status", status)] if status else []
         more += [("target", target)] if target else []
         try:
-            table = client.get("run-table?" + urlencode(more), M.RunTableJson)
+            table: M.RunTableJson = client.request("GET", "run-table?" + urlencode(more))
         except ApiError as exc:
             if exc.status == 404:       # nothing submitted yet: the server has no copy
                 break
@@ -290,7 +326,7 @@ def compare(client: WorkspaceClient, linked: LinkedProject, run_ids: list[str],
     (unique prefixes will do) or SWEEP's children."""
     asked = [("project", linked.name), *(("run", r) for r in run_ids)]
     asked += [("sweep", sweep)] if sweep else []
-    page = client.get("compare?" + urlencode(asked), M.RunComparisonJson)
+    page: M.RunComparisonJson = client.request("GET", "compare?" + urlencode(asked))
     return {"runs": page["runs"], "metrics": page["metrics"],
             "environment_differences": page["environment_differences"]}
 

@@ -7,7 +7,7 @@ content is found by the manifest's sha256: the content-addressed blob store firs
 hash, so no path of the member's is involved), then the run's work copy and the server's
 project, each opened without following a link anywhere on the way. Bytes are served only
 when they hash to the manifest's sha256. The server's own files (its targets, its ``.aml/``:
-``snapshots.server_owned``, and the record of the shared targets it wrote into the project) are
+``names.server_owned``, and the record of the shared targets it wrote into the project) are
 never listed nor served."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from aml_magic.domain.nofollow import open_file_nofollow
 from aml_magic.domain.snapshot.manifest import Manifest
 from aml_magic.errors import ApiError, UnsafeRunFile
 from aml_magic.service.contract import models as M
-from aml_magic.service.team.snapshots import server_owned
+from aml_magic.service.team.names import server_owned
 from aml_magic.service.workspace import Workspace
 
 _CHUNK = 1 << 20

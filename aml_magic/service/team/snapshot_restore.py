@@ -9,23 +9,23 @@ first one is written, so a failed download writes nothing. Writing is ``apply_re
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from aml_magic.domain.plain_data import plain_data
 from pathlib import Path
 from urllib.parse import quote
 
 from aml_magic.domain.digest import sha256
+from aml_magic.domain.plain_data import plain_data
 from aml_magic.domain.snapshot.manifest import FileEntry, Manifest
 from aml_magic.errors import AmlError
-from aml_magic.service.contract import models as M
 from aml_magic.service.restore import RestorePlan, refuse_unsafe_paths, sha256_of
 from aml_magic.service.team.client import WorkspaceClient
+from aml_magic.service.team.names import SHA256
 from aml_magic.service.team.remote import LinkedProject
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aml_magic.service.contract import models as M
 _BLOCK = 256 * 1024
 
 
@@ -56,8 +56,8 @@ def fetched(client: WorkspaceClient, linked: LinkedProject, run_id: str,
             dest: Path) -> Iterator[FetchedSnapshot]:
     """The run's snapshot planned against DEST and its missing contents staged, verified;
     the staging folder is removed when the block ends."""
-    answer = client.get(f"runs/{quote(run_id)}/snapshot/manifest" + linked.query(),
-                        M.SnapshotManifestJson)
+    answer: M.SnapshotManifestJson = client.request(
+        "GET", f"runs/{quote(run_id)}/snapshot/manifest" + linked.query())
     run = str(answer["run_id"])
     manifest = manifest_of(answer)
     skipped = refuse_unsafe_paths(manifest, dest, run)
@@ -71,6 +71,7 @@ def fetched(client: WorkspaceClient, linked: LinkedProject, run_id: str,
         else:
             wanted[rel] = entry.sha256
     overwrites = [rel for rel in wanted if os.path.lexists(dest / rel)]
+    import tempfile     # stdlib (~2 ms with random, weakref): a linked submit loads this module
     with tempfile.TemporaryDirectory(prefix="aml-restore-") as staging:
         staged: dict[str, Path] = {}
         for rel, sha in wanted.items():

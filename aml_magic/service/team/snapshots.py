@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -25,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 from aml_magic.domain.config import init_project
 from aml_magic.domain.digest import sha256
 from aml_magic.errors import ApiError
+from aml_magic.service.team.names import check_project_name, check_relpath, check_sha, server_owned
 
 if TYPE_CHECKING:
     from aml_magic.service.contract import models as M
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 #: Hashes one ``blobs/missing`` request may ask about.
 MAX_HASHES = 200_000
 _CHUNK = 1 << 20
@@ -38,48 +36,6 @@ _CHUNK = 1 << 20
 REFRESH = 600.0
 #: How a blob's upload in progress ends its name (``aml server gc`` removes stale ones).
 TMP_SUFFIX = ".tmp"
-
-
-def check_sha(text: str) -> str:
-    if not SHA256.match(text):
-        raise ApiError(400, f"{text[:80]!r} is not a sha256 (64 lowercase hex digits)")
-    return text
-
-
-def check_project_name(name: str) -> str:
-    if not PROJECT_NAME.match(name):
-        raise ApiError(400, f"{name[:80]!r} is not a project name (letters, digits, '._-', "
-                       "not starting with '.')")
-    return name
-
-
-#: In a server-side project, the record of the shared targets the server wrote there (so a
-#: detached one is removed): the server's, never a member's upload.
-MATERIALIZED = ".shared-targets.json"
-
-
-def server_owned(rel: str) -> bool:
-    """Whether REL (a posix path in a project) belongs to the server, never to a snapshot."""
-    top = rel.split("/", 1)[0]
-    if top == ".aml":
-        return not rel.startswith(".aml/cells/")
-    if top == ".git":
-        return True
-    if rel.startswith("aml_config/") and rel.count("/") == 1:
-        return (rel.endswith(".compute") or rel == "aml_config/workspace.yml"
-                or rel == f"aml_config/{MATERIALIZED}")
-    return False
-
-
-def check_relpath(rel: str) -> str:
-    parts = rel.split("/")
-    if (not rel or rel.startswith("/") or "\0" in rel
-            or any(p in ("", ".", "..") for p in parts)):
-        raise ApiError(400, f"snapshot path {rel[:200]!r} is not a safe relative path")
-    if server_owned(rel):
-        raise ApiError(400, f"snapshot path {rel!r} belongs to the server (its run history, "
-                       "its targets); a snapshot never sends it")
-    return rel
 
 
 class BlobStore:
@@ -211,9 +167,10 @@ class ProjectSnapshots:
             wanted[check_relpath(rel)] = (sha, 0o755 if int(entry.get("mode", 0)) & 0o111
                                           else 0o644)
         lacking = self.blobs.missing({sha for sha, _ in wanted.values()})
-        if lacking:
+        if lacking:     # the answer lists them: the client uploads those and asks again
             raise ApiError(409, f"{len(lacking)} blob(s) of the snapshot are not on the server "
-                           f"(first {lacking[0]}); upload them with PUT workspace/blobs/SHA")
+                           f"(first {lacking[0]}); upload them with PUT workspace/blobs/SHA",
+                           extra={"missing": sorted(lacking)})
         root = self.projects / name
         if not root.is_dir():
             init_project(root)       # the server's own default targets (local, docker)

@@ -21,7 +21,7 @@ from aml_magic.errors import AmlError, ApiError
 from aml_magic.service import schema
 from aml_magic.service.attach_api import public_key_line
 from aml_magic.service.contract import models as M
-from aml_magic.service.team.snapshots import MATERIALIZED
+from aml_magic.service.team.names import MATERIALIZED
 from aml_magic.service.workspace import Workspace
 
 TYPE_CHECKING = False

@@ -229,6 +229,8 @@ export interface LogChunkJson {
   status: RunStatus;
   /** the run has ended and nothing is left to read */
   complete: boolean;
+  /** team server, `&wait=S&detail=1`: the run once `complete` */
+  run?: RunDetailJson;
 }
 
 /** A project as the server sees it. */
@@ -328,6 +330,8 @@ export interface ErrorJson {
   traceback?: string;
   /** POST targets, 409: the unknown host key to confirm */
   host_key?: HostKeyJson;
+  /** POST workspace/projects/NAME/snapshot, 409: the blobs to upload */
+  missing?: string[];
 }
 
 /** REST `POST targets`: the attached target and what attach had to say. */
