@@ -1,5 +1,6 @@
 /** A canvas's font until one is set (and after a font it cannot parse). */
 const DEFAULT_FONT = '10px sans-serif';
+const DIGITS = /[0-9]/g;
 
 /**
  * Whether a cell's text fits its width, measured on a canvas (no layout read), so that only
@@ -30,17 +31,20 @@ export class TextFit {
     if (text.length * this._widest <= width) {   // surely fits: no measure (most short cells)
       return true;
     }
-    let measured = this._widths.get(text);
+    const context = this._canvas();
+    if (!context) {
+      return false;
+    }
+    // every digit measured as the widest one: an upper bound, and one measure for all the
+    // times and numbers of a shape ("88/88/8888, 88:88:88") instead of one per value
+    const shape = text.replace(DIGITS, this._digit);
+    let measured = this._widths.get(shape);
     if (measured === undefined) {
-      const context = this._canvas();
-      if (!context) {
-        return false;
-      }
-      measured = context.measureText(text).width;
-      if (this._widths.size > 20000) {         // bounded: numbers are mostly distinct
+      measured = context.measureText(shape).width;
+      if (this._widths.size > 5000) {          // bounded (names are many)
         this._widths.clear();
       }
-      this._widths.set(text, measured);
+      this._widths.set(shape, measured);
     }
     return measured * 1.05 + 2 <= width;
   }
@@ -61,6 +65,8 @@ export class TextFit {
       const em = parseFloat(/(\d+(?:\.\d+)?)px/.exec(this._set)?.[1] || '0');
       const wide = Math.max(...['W', 'M', '@', '—', '…'].map(c => context.measureText(c).width), 1.3 * em);
       this._widest = this._usable && em > 0 ? wide * 1.05 + 2 : Infinity;
+      const digits = '0123456789'.split('').map(d => [context.measureText(d).width, d] as const);
+      this._digit = digits.reduce((a, b) => (b[0] > a[0] ? b : a))[1];
     }
     return this._usable ? context : null;
   }
@@ -69,6 +75,8 @@ export class TextFit {
   /** Px a character takes at most, with the margin (Infinity until the font is set). */
   private _widest = Infinity;
   private _usable = false;
+  /** The widest digit in the font. */
+  private _digit = '0';
 
   private _font = '';
   private _context: CanvasRenderingContext2D | null = null;
