@@ -62,6 +62,7 @@ SCROLL = """async ([steps, jumps]) => {
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) { body.scrollTop += 120; await frame(); }
   window.__jumpsFrom = performance.now();
+  performance.mark('aml-jumps');                 // where the jumps begin, in a trace
   const span = body.scrollHeight - body.clientHeight;
   for (let i = 0; i < jumps; i++) {
     body.scrollTop = ((i * 7919) % jumps) / jumps * span;

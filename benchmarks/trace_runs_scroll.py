@@ -3,7 +3,12 @@ bench_runs_table_browser.py, each main-thread task over 50 ms broken down by the
 inside it (self time: Paint, Layout, UpdateLayerTree, a function call of a script, GC, ...).
 
     python benchmarks/trace_runs_scroll.py --root DIR [--seed 100000] [--rounds 1] [--throttle 4]
-        [--save T.json]
+        [--save T.json] [--variant NAME=CSS ...]
+
+Each ``--variant`` is a style sheet put in the page for its rounds; with variants the rounds
+alternate ("base" without any, then each variant, ...) in one Lab and one browser, so that an
+A/B of CSS sees the same load. The worst tasks' CPU is printed for the wheel steps and the
+jumps apart (the jumps' start is a ``performance.mark`` of the scroll).
 
 DIR is a folder holding the project ``proj`` (``--seed N`` makes one with N runs first, through
 the history layer). Prints the tasks and totals by event; not a test. Needs the Lab venv.
@@ -125,7 +130,34 @@ def _main_thread(events: list[dict[str, Any]]) -> tuple[int, int]:
     return busy.most_common(1)[0][0]
 
 
-def trace(root: Path, rounds: int, save: Path | None, throttle: float) -> None:
+def _jump_start(events: list[dict[str, Any]]) -> float:
+    """The trace time (us) of the scroll's mark where the jumps begin (0 when absent)."""
+    return min((e["ts"] for e in events if e.get("name") == "aml-jumps"), default=0.0)
+
+
+def phase_cpu(events: list[dict[str, Any]], pid: int, tid: int, split: float
+              ) -> tuple[list[float], list[float]]:
+    """The CPU ms of each outermost main-thread task before SPLIT (wheel steps) and after it
+    (jumps), longest first."""
+    spans = sorted((e for e in events if e.get("pid") == pid and e.get("tid") == tid
+                    and e.get("ph") == "X" and "dur" in e), key=lambda e: (e["ts"], -e["dur"]))
+    wheel: list[float] = []
+    jumps: list[float] = []
+    end = -1.0
+    for e in spans:
+        if e["name"] in TASKS and e["ts"] >= end:
+            end = e["ts"] + e["dur"]
+            (jumps if split and e["ts"] >= split else wheel).append(e.get("tdur", 0) / 1000)
+    return sorted(wheel, reverse=True), sorted(jumps, reverse=True)
+
+
+VARIANT = """css => { let s = document.getElementById('aml-variant');
+  if (!s) { s = document.createElement('style'); s.id = 'aml-variant'; document.head.appendChild(s); }
+  s.textContent = css; }"""
+
+
+def trace(root: Path, rounds: int, save: Path | None, throttle: float,
+          variants: list[tuple[str, str]] | None = None) -> None:
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="aml-trace-scroll-"))
     with jupyterlab(root, tmp, env=lab_env(), ready_path="aml/api/version") as lab, \
@@ -140,8 +172,12 @@ def trace(root: Path, rounds: int, save: Path | None, throttle: float) -> None:
         if throttle > 1:      # a loaded machine, reproducibly: the renderer's CPU slowed down
             page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate",
                                                    {"rate": throttle})
-        for n in range(rounds):
+        cycle = [("base", "")] + (variants or [])
+        for n in range(rounds * len(cycle)):
+            name, css = cycle[n % len(cycle)]
+            page.evaluate(VARIANT, css)
             page.evaluate("() => { document.querySelector('.aml-GridBody').scrollTop = 0; }")
+            page.wait_for_timeout(300)
             since = page.evaluate("performance.now()")
             browser.start_tracing(page=page, categories=CATEGORIES)
             page.evaluate(SCROLL, [300, 60])
@@ -152,19 +188,24 @@ def trace(root: Path, rounds: int, save: Path | None, throttle: float) -> None:
                 save.with_suffix(f".{n}.json").write_bytes(raw)
             pid, tid = _main_thread(events)
             tasks, totals = analyse(events, pid, tid)
-            print(f"round {n}: longtask observer saw {len(found)}: {found}")
+            print(f"round {n} ({name}): longtask observer saw {len(found)}: {found}")
             for start, ms, parts in tasks:
                 print(f"  task at {start:8.0f} ms: {ms:6.1f} ms  " +
                       ", ".join(f"{k} {v:.1f}" for k, v in parts))
             print("  totals over the long tasks (self ms):")
-            for k, v in totals.most_common(25):
+            for k, v in totals.most_common(10):
                 print(f"    {v / 1000:8.1f}  {k}")
             cpu, all_totals = cpu_by_event(events, pid, tid)
             print(f"  main thread CPU: {sum(cpu):.0f} ms in {len(cpu)} tasks; the longest "
                   f"{', '.join(f'{ms:.1f}' for ms in cpu[:10])} ms; over 16 ms: "
                   f"{sum(ms > 16 for ms in cpu)}, over 8 ms: {sum(ms > 8 for ms in cpu)}")
+            wheel, jumps = phase_cpu(events, pid, tid, _jump_start(events))
+            for label, cpus in (("wheel steps", wheel), ("jumps", jumps)):
+                print(f"  {label}: CPU {sum(cpus):.0f} ms in {len(cpus)} tasks; the longest "
+                      f"{', '.join(f'{ms:.1f}' for ms in cpus[:6])} ms; over 16 ms: "
+                      f"{sum(ms > 16 for ms in cpus)}")
             print("  CPU by event over every main-thread task (self ms):")
-            for k, v in all_totals.most_common(25):
+            for k, v in all_totals.most_common(14):
                 print(f"    {v / 1000:8.1f}  {k}")
         browser.close()
 
@@ -177,12 +218,15 @@ def main() -> int:
     parser.add_argument("--save", type=Path)
     parser.add_argument("--throttle", type=float, default=1.0,
                         help="CPU slow-down of the page (CDP), to stand for a loaded machine")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=CSS",
+                        help="a style sheet for alternate rounds (A/B of CSS in one session)")
     args = parser.parse_args()
     if args.seed:
         from aml_magic.domain.config import init_project
         from tests._runs_history import seed_runs
         seed_runs(init_project(args.root / "proj"), "proj", args.seed)
-    trace(args.root, args.rounds, args.save, args.throttle)
+    variants = [(name, css) for name, _, css in (v.partition("=") for v in args.variant)]
+    trace(args.root, args.rounds, args.save, args.throttle, variants)
     return 0
 
 

@@ -4,11 +4,14 @@ import { h, replaceChildren } from '../dom';
 import { formatDuration, formatValue, runDuration } from '../format';
 import { ITableRow, RunsTableModel } from '../tableModel';
 import { statusBadge } from './badge';
+import { TextFit } from './textFit';
 
 /** Height of a row (px): fixed, so a row's place is its index times this. */
 export const ROW_HEIGHT = 28;
 /** Rows rendered beyond each edge of the view, so a short scroll shows no blank rows. */
 const OVERSCAN = 3;
+/** A body cell's padding, left and right (px; style/index.css .aml-GridCell). */
+const CELL_PADDING = 12;
 
 /** A column: its header (the accessible name), its server sort key and its cell. */
 interface IColumn {
@@ -16,7 +19,8 @@ interface IColumn {
   sort: string;         // '' for a column that does not sort (the selection)
   width: string;
   cell: (row: ITableRow) => Node | string;
-  /** Update the cell in place instead (its nodes made once per row element, then reused). */
+  /** Update the cell in place instead (its nodes made once per row element, then reused;
+   * such a cell is of a fixed size and never clipped). */
   update?: (cell: HTMLElement, row: ITableRow) => void;
 }
 
@@ -28,6 +32,8 @@ interface IRow {
   key: string | null;
   data: ITableRow | undefined;
   selected: boolean;
+  /** Per cell: whether it has .aml-Clip (its text may overflow: hidden, with an ellipsis). */
+  clipped: boolean[];
 }
 
 /** Set a cell's text, touching the DOM only when it differs. */
@@ -233,6 +239,9 @@ export class RunsGrid extends Widget {
       this._measure();
     }
     const height = this._height || 600;
+    // the overscan stays on a jump: rendering the rows in view only, then the overscan with the
+    // page's answer, moved 6 rows in and out of the pool (display: none) each jump, and the layout
+    // tree rebuilt for them cost more than their cells' text
     const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     this.model.want(first, Math.max(last, first));
@@ -289,7 +298,8 @@ export class RunsGrid extends Widget {
       cell.style.width = `var(--aml-c${index}-w)`;
       node.appendChild(cell);
     });
-    const row: IRow = { node, cells, key: null, data: undefined, selected: false };
+    cells.forEach(cell => cell.classList.add('aml-Clip'));   // until measured: safe
+    const row: IRow = { node, cells, key: null, data: undefined, selected: false, clipped: cells.map(() => true) };
     this._spacer.appendChild(node);
     return row;
   }
@@ -323,6 +333,11 @@ export class RunsGrid extends Widget {
       } else {
         replaceChildren(cell, value);
       }
+      const clip = typeof value !== 'string' || !this._fit.fits(value, this._cellWidths[index]);
+      if (clip !== row.clipped[index]) {
+        row.clipped[index] = clip;
+        cell.classList.toggle('aml-Clip', clip);
+      }
     });
   }
 
@@ -332,13 +347,20 @@ export class RunsGrid extends Widget {
     this._geometryDirty = false;
     const style = this._spacer.style;
     let right = 0;
+    this._cellWidths = [];
     Array.from(this._header.children).forEach((cell, index) => {
       const c = cell as HTMLElement;
       style.setProperty(`--aml-c${index}-x`, `${c.offsetLeft}px`);
       style.setProperty(`--aml-c${index}-w`, `${c.offsetWidth}px`);
       right = Math.max(right, c.offsetLeft + c.offsetWidth);
+      this._cellWidths.push(c.offsetWidth - CELL_PADDING);
     });
     style.setProperty('--aml-row-w', `${right}px`);
+    const font = getComputedStyle(this._body);
+    this._fit.setFont(`${font.fontStyle} ${font.fontWeight} ${font.fontSize} ${font.fontFamily}`);
+    for (const row of this._rows.values()) {     // their cells' clipping: for the new widths
+      row.key = null;
+    }
   }
 
   /** The columns changed: every row element is made anew for them. */
@@ -364,6 +386,9 @@ export class RunsGrid extends Widget {
   private _height = 0;
   private _left = 0;
   private _geometryDirty = true;
+  /** The text width each column's cells have (px), read with the columns' places. */
+  private _cellWidths: number[] = [];
+  private _fit = new TextFit();
   private _head: HTMLElement;
   private _resized = new ResizeObserver(entries => {
     for (const entry of entries) {

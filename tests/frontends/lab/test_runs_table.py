@@ -260,3 +260,45 @@ def test_selected_runs_are_deleted_after_a_confirmation(lab: LabProject) -> None
         page.get_by_role("button", name="Cancel selected runs").click()
         page.locator(".jp-Dialog-header", has_text="Cancel 1 run?").wait_for(timeout=30_000)
         page.locator(".jp-Dialog").get_by_role("button", name="Keep them").click()
+
+
+# For every body cell with text (not the checkbox or the badge): [run id, column, its text's
+# width, the width its text has, whether it clips (overflow hidden and an ellipsis)].
+CELL_FITS = """g => Array.from(g.querySelectorAll('[role=row][data-run-id] [role=gridcell]'))
+  .filter(c => !['selected', 'status'].includes(c.dataset.column) && c.textContent)
+  .map(c => { const range = document.createRange(); range.selectNodeContents(c);
+    const style = getComputedStyle(c);
+    return [c.parentElement.dataset.runId, c.dataset.column, range.getBoundingClientRect().width,
+      c.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+      style.overflowX === 'hidden' && style.textOverflow === 'ellipsis']; })"""
+
+
+@pytest.mark.timeout(300)
+def test_a_cell_clips_only_when_its_text_does_not_fit(lab: LabProject) -> None:
+    # Given runs with short names and one whose script's name is far wider than its column
+    from aml_magic.domain.history import RunRecord, RunStatus, RunStore
+    seed_runs(lab.path, lab.name, 6)
+    long_name = "a_rather_long_training_script_name_" * 4 + ".py"
+    long_id = f"{lab.name}_9999999999999_long"
+    with RunStore(lab.path) as store:
+        store.insert_many([RunRecord(
+            run_id=long_id, project=lab.name, run_configuration="local", target="local",
+            target_type="local", status=RunStatus("Completed"), created_at=1.0, started_at=1.5,
+            ended_at=2.5, exit_code=0, script=long_name, command=[long_name])])
+    with sidebar_page(lab) as sb:
+        grid = open_by_button(sb)
+        wait_until(lambda: len(shown_rows(grid)) == 7, 30, "seven rows")
+        for width in (1400, 800):
+            # When the window is this wide
+            sb.page.set_viewport_size({"width": width, "height": 1100})
+
+            def decided() -> list[Any]:
+                """Cells whose text overflows without clipping (none expected)."""
+                cells = grid.evaluate(CELL_FITS)
+                return [c for c in cells if c[2] > c[3] + 0.5 and not c[4]] if cells else [None]
+            # Then no cell's text overflows its cell unclipped (what the table shows is unchanged)
+            wait_until(lambda: decided() == [], 30, f"no text overflowing at {width} px")
+            cells = grid.evaluate(CELL_FITS)
+            # And the long name is cut with an ellipsis, while cells that fit do not clip
+            assert [c[4] for c in cells if c[0] == long_id and c[1] == "name"] == [True]
+            assert sum(not c[4] for c in cells) > len(cells) / 2, cells
