@@ -143,7 +143,7 @@ class FollowLogHandler(LogHandler):
     says ``complete`` carries the run's detail (``run``): the follower needs no other request
     for the exit code. Without ``wait``, or with a window, as ``LogHandler``."""
 
-    LOG_TICK = 0.01
+    LOG_TICK = 0.005
     LOG_TICK_MAX = 0.25
     MAX_WAIT = 30.0
 

@@ -10,6 +10,7 @@ attach options), each with its own hint, listed in the schema and checked like d
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import io
 import tokenize
@@ -29,9 +30,12 @@ def is_shape(hint: Any) -> bool:
     return isinstance(hint, type) and typing.is_typeddict(hint)
 
 
-def fields(shape: type) -> dict[str, Any]:
-    """The keys of SHAPE (inherited ones first) and their type hints."""
-    return typing.get_type_hints(shape)
+@functools.cache
+def fields(shape: type) -> Mapping[str, Any]:
+    """The keys of SHAPE (inherited ones first) and their type hints. Read once per shape:
+    ``get_type_hints`` evaluates every annotation (~0.2 ms), and a request's body holds one
+    shape per item (a snapshot of 60 files checked 60 ``UploadedFileJson``: 13 ms a submit)."""
+    return types.MappingProxyType(typing.get_type_hints(shape))
 
 
 def required_keys(shape: type) -> frozenset[str]:

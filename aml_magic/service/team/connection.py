@@ -346,9 +346,11 @@ def urllib_answer(url: str, method: str, body: bytes | None, headers: Mapping[st
     import urllib.error     # stdlib, loaded only when a proxy is configured
     import urllib.request
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
+    # an opener of its own: urlopen's global one keeps the proxies of its first use
+    handlers = [urllib.request.HTTPSHandler(context=tls_context())] \
+        if url.startswith("https:") else []
     try:
-        response = urllib.request.urlopen(request, timeout=timeout, context=tls_context()
-                                          if url.startswith("https:") else None)
+        response = urllib.request.build_opener(*handlers).open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         return UrllibAnswer(exc, exc.code, {k.lower(): v for k, v in exc.headers.items()})
     return UrllibAnswer(response, response.status,

@@ -159,15 +159,27 @@ class SharedTargets:
             names.add(name)
             self.secrets.bind_target(project, name, {"type": stored["target"]["type"],
                                                      "dockerHost": stored.get("engine", "")})
-            replace_file(config / f"{name}.compute", stored["files"]["compute"].encode("utf-8"),
-                         mode=0o644)
-            replace_file(config / f"{name}.runconfig",
-                         stored["files"]["runconfig"].encode("utf-8"), mode=0o644)
+            _write_changed(config / f"{name}.compute", stored["files"]["compute"])
+            _write_changed(config / f"{name}.runconfig", stored["files"]["runconfig"])
         for gone in earlier - names:
             (config / f"{gone}.compute").unlink(missing_ok=True)
             (config / f"{gone}.runconfig").unlink(missing_ok=True)
             self.secrets.unbind_target(project, gone)
-        replace_file(record, json.dumps(sorted(names)).encode("utf-8"), mode=0o644)
+        _write_changed(record, json.dumps(sorted(names)))
+
+
+def _write_changed(path: Path, text: str) -> None:
+    """PATH made to hold TEXT (atomically, 0644), left alone when it does already: every
+    submit materializes the shared targets, and a file rewritten is a temporary file, a sync
+    and a rename each time."""
+    data = text.encode("utf-8")
+    try:
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == data \
+                and path.stat().st_mode & 0o777 == 0o644:
+            return
+    except OSError:
+        pass
+    replace_file(path, data, mode=0o644)
 
 
 def _plain_name(name: str) -> bool:
