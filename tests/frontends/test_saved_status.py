@@ -21,11 +21,15 @@ def test_saved_output_of_a_run_still_going_says_it_is_the_last_known_status(
     gate = tmp_path / "gate-open"
     # Given a notebook that submits a run (no --wait) which goes on until the test lets it end
     executed = execute(project, "submit.ipynb", [
-        LOAD, "%%aml_submit -c local\nimport os, time\nprint('started', flush=True)\n"
-              f"while not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)"])
+        LOAD, "%%aml_submit -c local --out r\nimport os, time\nprint('started', flush=True)\n"
+              f"while not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)",
+        # the launch runs in a thread of the kernel: done before the kernel goes (a kernel
+        # shut down in the middle of it leaves a run that was never launched: Failed)
+        "if r.starting is not None:\n    r.starting.join(120)"])
     # When the notebook is saved and its kernel is gone while the run still goes on
     run = only_run(project)
-    assert not run.refresh().status.is_terminal()
+    record = run.refresh()
+    assert not record.status.is_terminal(), (record.status, record.reason)
     [shown] = widget_text(executed.cells[1])
     html = next(o.data["text/html"] for o in executed.cells[1].outputs
                 if o.output_type == "display_data")
