@@ -181,11 +181,15 @@ class Connection:
     def request(self, method: str, target: str, body: bytes | None,
                 headers: Mapping[str, str]) -> Answer:
         """Send METHOD TARGET with HEADERS and BODY; the answer once its head has come."""
-        for part, forbidden in ((method, " \r\n\0"), (target, " \r\n\0"),
-                                *((text, "\r\n\0") for item in headers.items() for text in item)):
-            if any(c in part for c in forbidden):     # no smuggled header or request
-                raise ValueError(f"{method} {target[:60]!r}: {part[:60]!r} cannot be sent "
-                                 "(a space or line break where HTTP takes none)")
+        # no smuggled header or request; the message names the header, never its value
+        # (the Authorization header holds the member's token)
+        checks = [("the request line", method, " \r\n\0"), ("the request line", target, " \r\n\0")]
+        checks += [(f"header {name[:40]!r}", text, "\r\n\0") for name, value in headers.items()
+                   for text in (name, value)]
+        for what, part, forbidden in checks:
+            if any(c in part for c in forbidden):
+                raise ValueError(f"{method} request: {what} holds a space or line break where "
+                                 "HTTP takes none; nothing was sent")
         head = [f"{method} {target} HTTP/1.1", f"Host: {self.authority}",
                 "Accept-Encoding: identity"]
         head += [f"{name}: {value}" for name, value in headers.items()]
