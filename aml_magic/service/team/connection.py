@@ -141,7 +141,6 @@ class Connection:
         self.sock: socket.socket | None = None
         self._file: BinaryIO | None = None      # the socket's buffered reader
         self.version = "HTTP/1.1"               # of the last answer
-        self.answered = 0       # answers read on this socket (0: it was just opened)
 
     @property
     def file(self) -> BinaryIO:
@@ -167,7 +166,6 @@ class Connection:
             raise
         self.sock = sock
         self._file = sock.makefile("rb")
-        self.answered = 0
 
     def _closed_by_server(self) -> bool:
         """Whether an idle kept-alive socket has been closed (or written to) by the server."""
@@ -229,7 +227,6 @@ class Connection:
             if not 100 <= int(code) < 200:              # an interim answer: the real one next
                 break
             first = self.readline()
-        self.answered += 1
         return Answer(self, int(code), reason, headers, method)
 
     def _headers(self) -> dict[str, str]:
