@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aml_magic.domain.config import load_file
+from aml_magic.domain.config import load_compute, load_file
 from aml_magic.domain.config import _parse
 from aml_magic.errors import AmlError, ConfigError
 
@@ -36,6 +36,8 @@ CASES = [
     ("item.runconfig", "Target: t\nArgumentVector:\n  - $file\n  - [1, 2]\n", 4, 5,
      "text or a number"),
     ("latin1.compute", b"type: docker\nbaseDockerImage: caf\xe9\n", 2, 21, "UTF-8"),
+    # after a byte order mark (Notepad's "UTF-8"), columns count what an editor shows
+    ("bomlatin1.compute", b"\xef\xbb\xbftype: caf\xe9\n", 1, 10, "UTF-8"),
     ("docs.runconfig", "---\nTarget: a\n---\nTarget: b\n", 3, 1, "keep one"),
     ("yarn.compute", "type: cluster\r\nyarnDeployMode: yes\r\n", 2, 17, "client, cluster"),
     ("conda2_dependencies.yml", "dependencies: numpy\n", 1, 15, "must be a list"),
@@ -82,3 +84,12 @@ def test_pure_python_parser_reports_the_same_place(tmp_path: Path, monkeypatch, 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_file(tmp_path / "nope.compute")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    # Given a file saved with a UTF-8 byte order mark
+    path = tmp_path / "bom.compute"
+    path.write_bytes(b"\xef\xbb\xbftype: docker\nbaseDockerImage: img:1\n")
+    # When it is loaded, Then its first key is read as written
+    target = load_compute(path)
+    assert (target.type, target.base_docker_image, target.warnings) == ("docker", "img:1", [])

@@ -31,8 +31,10 @@ def read_text(path: Path) -> str:
         raise ConfigError("file not found", path=where) from None
     except OSError as err:
         raise ConfigError(f"cannot read the file: {err.strerror}", path=where) from None
+    if data.startswith(b"\xef\xbb\xbf"):     # a byte order mark: "utf-8-sig" without its codec
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1

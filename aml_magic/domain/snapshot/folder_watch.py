@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import select
-import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # <sys/inotify.h>
@@ -21,7 +21,6 @@ _IN_MODIFY = 0x002
 _IN_CREATE = 0x100
 _IN_NONBLOCK = 0o4000
 _IN_CLOEXEC = 0o2000000
-_EVENT = struct.Struct("iIII")          # wd, mask, cookie, len; then len bytes of name
 LOG_NAME = b"log.txt"
 
 
@@ -81,12 +80,7 @@ class FolderWatch:
                 data = os.read(self.fd, 4096)
                 if not data:
                     break
-                offset = 0
-                while offset + _EVENT.size <= len(data):
-                    _, _, _, length = _EVENT.unpack_from(data, offset)
-                    name = data[offset + _EVENT.size:offset + _EVENT.size + length]
-                    grew = grew or name.rstrip(b"\0") == LOG_NAME
-                    offset += _EVENT.size + length
+                grew = grew or any(name == LOG_NAME for _, _, name in inotify_events(data))
         except BlockingIOError:
             pass
         return grew
@@ -97,3 +91,15 @@ class FolderWatch:
             if fd >= 0:
                 os.close(fd)
                 setattr(self, attr, -1)
+
+
+def inotify_events(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """``(wd, mask, name)`` of each event in one read of an inotify descriptor."""
+    import struct  # an extension module: only a watcher reading events needs it
+    event = struct.Struct("iIII")       # wd, mask, cookie, len; then len bytes of name
+    offset = 0
+    while offset + event.size <= len(data):
+        wd, mask, _cookie, length = event.unpack_from(data, offset)
+        start = offset + event.size
+        yield wd, mask, data[start:start + length].rstrip(b"\0")
+        offset = start + length

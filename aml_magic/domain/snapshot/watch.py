@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import os
 import stat
-import struct
 import threading
 
 from aml_magic.domain.config.compute import holds_plaintext_secret
+from aml_magic.domain.snapshot.folder_watch import inotify_events
 from aml_magic.domain.snapshot.ignore_rules import IGNORE_FILES
 
 TYPE_CHECKING = False
@@ -44,7 +44,6 @@ _MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_
 _AML_MASK = (_IN_CREATE | _IN_DELETE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_DELETE_SELF
              | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW)
 _STRUCTURAL = _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT | _IN_Q_OVERFLOW | _IN_IGNORED
-_EVENT = struct.Struct("iIII")
 #: file systems whose every change goes through this kernel (so through inotify)
 LOCAL_FILE_SYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs",
                                 "overlay", "zfs", "jfs", "bcachefs"})
@@ -172,11 +171,7 @@ class TreeWatch:
                 return None
             if not data:
                 return dirty
-            offset = 0
-            while offset + _EVENT.size <= len(data):
-                wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
-                raw = data[offset + _EVENT.size:offset + _EVENT.size + length].rstrip(b"\0")
-                offset += _EVENT.size + length
+            for wd, mask, raw in inotify_events(data):
                 if mask & _STRUCTURAL:
                     return None
                 prefix = self.folders.get(wd)
