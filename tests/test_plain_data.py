@@ -108,3 +108,7 @@ def test_the_cli_submit_path_imports_neither_dataclasses_nor_typing_nor_subproce
     # (shutil with bz2 and lzma: ~3 %, argparse's formatter and the run's copy load it unless
     # told otherwise; hashlib loads OpenSSL: ~5 %, the digests on this path are short, digest.py)
     assert loaded & {"shutil", "bz2", "lzma", "hashlib", "_hashlib"} == set()
+    # (extension modules cost a dlopen each, ~0.2-0.5 ms: zlib, struct, binascii are not needed
+    # here; contextlib and importlib are pure-Python packages this path has no use for)
+    assert loaded & {"zlib", "_struct", "binascii", "contextlib", "importlib",
+                     "encodings.utf_8_sig"} == set()

@@ -2,7 +2,7 @@
 maps a ``type`` to its class."""
 from __future__ import annotations
 
-import importlib
+import sys
 
 from aml_magic.errors import ConfigError
 from aml_magic.domain.registry import lookup, registered
@@ -21,7 +21,8 @@ def target_class(type_name: str, *, source: str | None = None) -> type[Target]:
                           path=source)
     module_name, _, class_name = spec.target.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        __import__(module_name)     # importlib.import_module, without importing importlib
+        module = sys.modules[module_name]
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
             raise ConfigError(f"compute type '{type_name}' is not available in this build",

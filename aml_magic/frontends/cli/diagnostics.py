@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from importlib.machinery import ModuleSpec, PathFinder
 from types import ModuleType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
     from typing import Any
 
 INTERNAL_EXIT = 3
@@ -39,6 +39,7 @@ class _ConfigureLoggingOnImport:
         if name != "logging":
             return None
         sys.meta_path.remove(self)
+        from importlib.machinery import PathFinder  # when a library loads logging: rare
         spec = PathFinder.find_spec(name, path)
         loader: Any = spec.loader if spec is not None else None
         if loader is None or not hasattr(loader, "exec_module"):
