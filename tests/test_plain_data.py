@@ -94,7 +94,9 @@ def test_the_cli_submit_path_imports_neither_dataclasses_nor_typing_nor_subproce
     for _ in range(2):   # the first submits fill the project's caches (parsed config, ignores)
         subprocess.run(argv, cwd=tmp_path / "p", env=env, check=True, capture_output=True,
                        timeout=120)
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "aml_magic", "experiment",
+    # (as the `aml` console script runs it: `-m` would load runpy, importlib and contextlib)
+    script = "import sys; from aml_magic.frontends.cli.main import main; sys.exit(main())"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", script, "experiment",
                            "submit", "-c", "local", "trivial.py", "--wait"], cwd=tmp_path / "p",
                           env=env, capture_output=True, text=True, timeout=120)
     # Then it completes, without loading the modules it does not use
