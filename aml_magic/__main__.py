@@ -1,5 +1,5 @@
 import sys
 
-from aml_magic.frontends.cli.main import main
+from aml_magic.frontends.cli.program import run
 
-sys.exit(main())
+sys.exit(run())

@@ -1,7 +1,7 @@
-"""``aml experiment submit`` forks a local run's detached supervisor from the command itself
-(no interpreter started for it, targets/placement.py ``fork_supervisors``): the supervisor
-holds none of the command's files, lives in its own session, outlives the command, and the run
-sees what a run started by the API sees."""
+"""``aml experiment submit`` spawns its local run's launcher first thing (frontends/cli/program.py,
+ahead.py), whose detached supervisor starts the run's interpreter beside the command: the
+supervisor holds none of the command's files, lives in its own session, outlives the command,
+and the run sees what a run started by the API sees."""
 from __future__ import annotations
 
 import json
@@ -30,7 +30,7 @@ def _probe(text: str) -> dict[str, object]:
     return found
 
 
-def test_the_cli_forks_the_supervisor_and_it_holds_none_of_the_commands_files(
+def test_the_cli_spawns_the_supervisor_and_it_holds_none_of_the_commands_files(
         project: Path) -> None:
     # Given a script reporting what its supervisor (its parent) holds
     write(project, "probe.py", PROBE)
@@ -39,16 +39,16 @@ def test_the_cli_forks_the_supervisor_and_it_holds_none_of_the_commands_files(
                      cwd=project).stdout)
     run = Workspace(project).submit("local", "probe.py", ["x"], wait=True)
     api = _probe(run.log_text()[0])
-    # Then the run saw the same, and the supervisor forked from the command holds only its own
-    # files (no history database, no pipe of the command's caller)
+    # Then the run saw the same, and the supervisor holds only its own files (no history
+    # database, no pipe of the command's caller)
     assert {k: cli[k] for k in ("argv", "cwd", "env")} == {k: api[k] for k in ("argv", "cwd", "env")}
     files = [str(f) for f in cli["files"]]  # type: ignore[attr-defined]
     assert not any("history.db" in f for f in files), files
     assert sum(f.startswith("pipe:") for f in files) <= 2, files  # its own wake-up pipe
     assert cli["parent_sid"] != os.getsid(0)           # a session of its own
-    # (forked from the command: its command line is the command's, not supervisor.py's)
-    assert "experiment" in cli["parent_cmdline"], cli["parent_cmdline"]  # type: ignore[operator]
-    assert any(a.endswith("supervisor.py") for a in api["parent_cmdline"]), api  # type: ignore[attr-defined]
+    # (spawned, not forked from the command: its command line is supervisor.py's, as the API's)
+    for seen in (cli, api):
+        assert any(a.endswith("supervisor.py") for a in seen["parent_cmdline"]), seen  # type: ignore[attr-defined]
 
 
 SELF_PROBE = """\
@@ -94,10 +94,11 @@ def _processes_marked(mark: str) -> list[int]:
     return found
 
 
-def test_the_supervisor_forked_ahead_exits_with_its_interpreter_when_no_run_takes_it(
+def test_the_launcher_spawned_ahead_exits_with_its_interpreter_when_no_run_takes_it(
         project: Path) -> None:
-    # Given submits that never hand a run to the supervisor forked at the command's start
-    # (an error before the launch; a sweep, whose children are started by its driver)
+    # Given submits that never hand a run to the launcher spawned at the command's start
+    # (an error before the launch; a sweep, whose children are started by its driver; an
+    # argument error, before the command has told the launcher its guess)
     write(project, "probe.py", "print('ran')\n")
     mark = os.urandom(8).hex()
     env = dict(os.environ, AML_TEST_MARK=mark)
@@ -106,6 +107,8 @@ def test_the_supervisor_forked_ahead_exits_with_its_interpreter_when_no_run_take
     assert failed.returncode == 2 and "no run configuration 'nosuch'" in failed.stderr
     aml("experiment", "submit", "-c", "local", "probe.py", "--sweep", "x=1", "--wait",
         cwd=project, env=env)
-    # Then neither it nor the interpreter it started is left behind
+    bad = aml("experiment", "submit", "--no-such-option", cwd=project, check=False, env=env)
+    assert bad.returncode == 2
+    # Then neither it, nor the supervisor and interpreter it started, is left behind
     wait_until(lambda: not _processes_marked(mark), 30,
-               "the unused supervisor and its interpreter to exit")
+               "the unused launcher, supervisor and interpreter to exit")

@@ -95,7 +95,7 @@ def test_the_cli_submit_path_imports_neither_dataclasses_nor_typing_nor_subproce
         subprocess.run(argv, cwd=tmp_path / "p", env=env, check=True, capture_output=True,
                        timeout=120)
     # (as the `aml` console script runs it: `-m` would load runpy, importlib and contextlib)
-    script = "import sys; from aml_magic.frontends.cli.main import main; sys.exit(main())"
+    script = "import sys; from aml_magic.frontends.cli.program import run; sys.exit(run())"
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", script, "experiment",
                            "submit", "-c", "local", "trivial.py", "--wait"], cwd=tmp_path / "p",
                           env=env, capture_output=True, text=True, timeout=120)
@@ -114,3 +114,7 @@ def test_the_cli_submit_path_imports_neither_dataclasses_nor_typing_nor_subproce
     # here; contextlib and importlib are pure-Python packages this path has no use for)
     assert loaded & {"zlib", "_struct", "binascii", "contextlib", "importlib",
                      "encodings.utf_8_sig"} == set()
+    # (the run's launcher is spawned, not forked: the agent's own modules stay out of this
+    # process, frontends/cli/ahead.py)
+    assert loaded & {f"aml_magic.agent.{m}" for m in (
+        "_supervisor", "_prestart", "_runfiles", "_process", "_logmask")} == set()

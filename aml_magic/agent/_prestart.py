@@ -31,6 +31,9 @@ _RUN_OWN_PREFIXES = ("AML_MAGIC_", "AZUREML_")
 #: the variables the next run will most likely declare (JSON), set by the host for its
 #: launcher; never passed on to a run
 GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"
+#: that variable's value when the guess comes as the first line of the launcher's input (the
+#: ``aml`` program spawns its launcher before it has read the guess: frontends/cli/ahead.py)
+GUESS_ON_STDIN = "-"
 _RESET_SIGNALS = ("SIGPIPE", "SIGXFSZ", "SIGTERM", "SIGCHLD", "SIGHUP")
 
 

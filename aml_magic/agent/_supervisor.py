@@ -30,7 +30,7 @@ if __package__:  # imported as aml_magic.agent._supervisor (tests, clients)
     from ._runfiles import (SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs,
                             parse_spec, write_json_atomic)
     from .proctool import self_identity
-    from ._prestart import GUESS_VARIABLE, Prestarted, fork_ahead
+    from ._prestart import GUESS_ON_STDIN, GUESS_VARIABLE, Prestarted, fork_ahead
     from ._process import (build_env, detach_stdio, group_alive, interpreter_facts,
                            signal_name, space_exhausted, spawn, start_error_reason)
     from ._logmask import MaskedLog, mask_values
@@ -39,7 +39,8 @@ else:  # imported by supervisor.py from <run_dir>/.agent/ on the target
         SpaceReserve, SpecError, is_disk_full, json_dumps, list_outputs, parse_spec,
         write_json_atomic)
     from proctool import self_identity  # type: ignore[no-redef]
-    from _prestart import GUESS_VARIABLE, Prestarted, fork_ahead  # type: ignore[no-redef]
+    from _prestart import (  # type: ignore[no-redef]
+        GUESS_ON_STDIN, GUESS_VARIABLE, Prestarted, fork_ahead)
     from _process import (  # type: ignore[no-redef]
         build_env, detach_stdio, group_alive, interpreter_facts, signal_name, space_exhausted,
         spawn, start_error_reason)
@@ -351,67 +352,12 @@ def launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> int:
     spec = parse_spec(raw_spec, run_dir)
     sys.stdout.flush()
     sys.stderr.flush()
-    return _answer(_fork_detached(run_dir, spec, from_client=False), run_dir)
+    return _answer(_fork_detached(run_dir, spec), run_dir)
 
 
-def fork_launch(run_dir: str, raw_spec: bytes, ahead: Any = None) -> bytes:
-    """``launch`` for a one-shot client process that imported this module (the ``aml``
-    command): the detached supervisor is the one ``fork_ahead_client`` forked at the client's
-    start (``ahead``, its interpreter for the run already started), else it is forked from the
-    client now (which must then have one thread); no interpreter starts for the supervisor
-    either way. Returns the answer ``launch`` prints, or b"" when the supervisor stopped before
-    recording the run (see RUN_DIR/agent.log); a bad spec raises ``SpecError``."""
-    run_dir = os.path.abspath(run_dir)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        spec = parse_spec(raw_spec, run_dir)
-    except BaseException:
-        if ahead is not None:      # not needed: it and its interpreter exit
-            ahead.cancel()
-        raise
-    ready_r = -1
-    if ahead is not None:
-        try:
-            ready_r = ahead.send(run_dir, raw_spec)
-        except OSError:            # the supervisor forked ahead is gone: fork one now
-            ahead.cancel()
-    if ready_r < 0:
-        ready_r = _fork_detached(run_dir, spec, from_client=True)
-    chunks = []
-    while True:
-        chunk = os.read(ready_r, 4096)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(ready_r)
-    return b"".join(chunks)
-
-
-def fork_ahead_client() -> Any:
-    """A one-shot client's (``aml experiment submit``) detached supervisor, forked at its start
-    while the process is still small, with the run's interpreter starting beside it
-    (``_prestart``): that start-up overlaps the client's own imports and work. Returns the
-    ``_prestart.Ahead`` to hand to ``fork_launch``; unused, closing it (or the client's exit)
-    makes both exit."""
-    return fork_ahead(os.path.dirname(os.path.abspath(__file__)), _supervise_ahead_client,
-                      close_fds=True)
-
-
-def _supervise_ahead_client(run_dir: str, raw_spec: bytes, ready_fd: int,
-                            prestarted: Prestarted | None) -> int:
-    """``_supervise_ahead`` in a supervisor forked from a client that paused its garbage
-    collector for its start-up: resumed, the client's objects frozen (never scanned)."""
-    import gc
-    gc.freeze()
-    gc.enable()
-    return _supervise_ahead(run_dir, raw_spec, ready_fd, prestarted)
-
-
-def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
+def _fork_detached(run_dir: str, spec: Any) -> int:
     """Fork the supervisor detached (its own session; the intermediate child exits, so it is
-    nobody's child) and return the read end of its "ready" pipe. ``from_client``: forked from
-    a client process (``fork_launch``), whose files it must not hold and whose paused garbage
-    collector it turns back on."""
+    nobody's child) and return the read end of its "ready" pipe."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs detached
@@ -421,34 +367,13 @@ def _fork_detached(run_dir: str, spec: Any, *, from_client: bool) -> int:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-            if from_client:
-                _close_other_fds(ready_w)    # the client's files are not the run's
             detach_stdio(run_dir)
-            if from_client:
-                import gc
-                gc.freeze()                  # the client's objects: never scanned, never copied
-                gc.enable()                  # the client may have paused it for its start-up
             code = _supervise(run_dir, spec, ready_w)
         finally:
             os._exit(code)
     os.close(ready_w)
     os.waitpid(pid, 0)
     return ready_r
-
-
-def _close_other_fds(keep: int) -> None:
-    """Close every descriptor above stderr but ``keep``: a supervisor forked from a client
-    (``fork_launch``) must not hold the client's files (its history database, its pipes)."""
-    try:
-        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
-    except OSError:
-        return
-    for fd in fds:
-        if fd > 2 and fd != keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 def _launch_validated(run_dir: str, raw_spec: bytes) -> int:
@@ -538,11 +463,19 @@ def main(argv: list[str]) -> int:
     # and the spec; end of input without them means it was not needed. Meanwhile the detached
     # supervisor and the run's interpreter start (see _prestart).
     ahead = None
+    if os.environ.get(GUESS_VARIABLE) == GUESS_ON_STDIN:   # the guess comes first on stdin
+        line = sys.stdin.buffer.readline()
+        if not line:
+            return 0                   # its command ended before it knew the guess
+        os.environ[GUESS_VARIABLE] = line.decode("utf-8", "replace").strip()
     if GUESS_VARIABLE in os.environ:   # a spare: its run comes later (targets/warm_launcher.py)
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-            ahead = fork_ahead(os.path.dirname(os.path.abspath(__file__)), _supervise_ahead)
+            # close_fds: a launcher spawned by the `aml` program (frontends/cli/ahead.py)
+            # inherits whatever its caller left open; the detached supervisor holds none of it
+            ahead = fork_ahead(os.path.dirname(os.path.abspath(__file__)), _supervise_ahead,
+                               close_fds=True)
         except OSError:
             ahead = None
     data = sys.stdin.buffer.read()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import select
 import sys
-import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -23,7 +22,6 @@ from aml_magic.targets.base import LaunchRequest
 from aml_magic.targets.local_spare import LocalSpare
 from aml_magic.targets.warm_launcher import WarmLauncher
 from aml_magic.agent import AGENT_DIR, launch_command
-from aml_magic.agent._supervisor import fork_launch
 from aml_magic.domain.snapshot.ship import materialize
 from aml_magic.targets.launch import parse_launch_answer
 from aml_magic.transports.local import LocalTransport
@@ -40,27 +38,31 @@ if TYPE_CHECKING:
 #: ``LocalPlacement.python``): a name, not a path, so PATH would pick any Python.
 PROJECT_INTERPRETER = frozenset({"python", "python3"})
 
-#: Set by a one-shot program (``aml experiment submit``, ``fork_supervisors``): a local run's
-#: supervisor is forked from it instead of started as an interpreter of its own.
-_FORK_SUPERVISORS = False
-#: The supervisor that program forked at its start (``agent._supervisor.fork_ahead_client``),
-#: for its first local run.
+#: How long a launcher may take to answer that its supervisor recorded the run.
+LAUNCH_TIMEOUT = 60.0
+#: The agent's launcher a one-shot program (``aml experiment submit``) started at its start
+#: (``frontends/cli/ahead.py``), for its first local run with this interpreter.
 _AHEAD: Any = None
 
 
-def fork_supervisors(ahead: Any = None) -> None:
-    """This process ends with its command: the detached supervisor of a local run may be a
-    fork of it (one interpreter start less per submit; the supervisor then holds a copy of
-    this process's memory for as long as the run lives), or ``ahead``, the one it forked at its
-    start (``frontends/cli/ahead.py``). Only while it has one thread and the run's interpreter
-    is this one."""
-    global _FORK_SUPERVISORS, _AHEAD
-    _FORK_SUPERVISORS = True
+def use_launcher(ahead: Any) -> None:
+    """``ahead`` (an ``agent.SpawnedLauncher``, or None) takes this process's next local run
+    whose interpreter is this one: its supervisor and the run's interpreter started already."""
+    global _AHEAD
     _AHEAD = ahead
 
 
+def _take_ahead(python: str) -> Any:
+    global _AHEAD
+    if _AHEAD is None or python != sys.executable:
+        return None
+    ahead, _AHEAD = _AHEAD, None
+    return ahead
+
+
 def discard_ahead() -> None:
-    """Close the supervisor forked ahead unless a run took it (it and its interpreter exit)."""
+    """Close the launcher started ahead unless a run took it (it, its supervisor and the run's
+    interpreter it started exit)."""
     global _AHEAD
     ahead, _AHEAD = _AHEAD, None
     if ahead is not None:
@@ -200,9 +202,27 @@ class LocalPlacement(Placement):
         its stdin, so the two overlap."""
         run_dir = self.run_dir(request)
         python = self.python()
-        if _FORK_SUPERVISORS and python == sys.executable and threading.active_count() == 1:
-            return self._fork_agent(request, spec, run_dir, python)
-        import subprocess   # loaded by the launcher already; the CLI forks instead (~7 %)
+        ahead = _take_ahead(python)
+        if ahead is None:
+            return self._start_launcher(request, spec, run_dir, python, synced=False)
+        try:
+            self.sync(request)
+        except BaseException:
+            ahead.cancel()
+            raise
+        try:
+            code, out, err = ahead.send(run_dir, spec, timeout=LAUNCH_TIMEOUT)
+        except TimeoutError:
+            raise TargetError(f"{self.compute.name}: the run agent did not start within "
+                              f"{LAUNCH_TIMEOUT:.0f} s") from None
+        except OSError:     # it is gone (killed meanwhile): a launcher started now takes the run
+            return self._start_launcher(request, spec, run_dir, python, synced=True)
+        answer = parse_launch_answer(self.compute.name, CommandResult(code, out, err), python)
+        return AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
+
+    def _start_launcher(self, request: LaunchRequest, spec: bytes, run_dir: str, python: str,
+                        *, synced: bool) -> AgentStarted:
+        import subprocess   # loaded by the launcher already; the CLI's is spawned ahead (~7 %)
         launcher = self._launcher(python)
         declared = None if request.secret_values else request.env
         try:
@@ -211,38 +231,26 @@ class LocalPlacement(Placement):
             raise TargetError(f"{self.compute.name}: cannot start {python}: {exc.strerror}") \
                 from None
         try:
-            self.sync(request)
+            if not synced:
+                self.sync(request)
         except BaseException:
             proc.kill()
             proc.communicate()
             raise
         try:
-            out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + spec, timeout=60)
+            out, err = proc.communicate(os.fsencode(run_dir) + b"\0" + spec,
+                                        timeout=LAUNCH_TIMEOUT)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-            raise TargetError(f"{self.compute.name}: the run agent did not start within 60 s") \
-                from None
+            raise TargetError(f"{self.compute.name}: the run agent did not start within "
+                              f"{LAUNCH_TIMEOUT:.0f} s") from None
         answer = parse_launch_answer(self.compute.name, CommandResult(proc.returncode, out, err),
                                      python)
         started = AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
         launcher.refill(started.pid)
         self._spare.refill(request.manifest, started.pid)
         return started
-
-    def _fork_agent(self, request: LaunchRequest, spec: bytes, run_dir: str,
-                    python: str) -> AgentStarted:
-        """``start_agent`` in a one-shot process (``fork_supervisors``): sync, then fork the
-        detached supervisor from this process."""
-        self.sync(request)
-        global _AHEAD
-        ahead, _AHEAD = _AHEAD, None
-        out = fork_launch(run_dir, spec, ahead)
-        answer = parse_launch_answer(
-            self.compute.name, CommandResult(0 if out else 1, out, b"" if out else (
-                f"the supervisor stopped before recording the run; see {run_dir}/agent.log"
-                .encode())), python)
-        return AgentStarted.from_answer(answer, run_dir=run_dir, target=self.compute.name)
 
     def _launcher(self, python: str) -> WarmLauncher:
         argv = launch_command(python, str(AGENT_DIR), "-")

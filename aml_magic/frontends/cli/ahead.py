@@ -1,11 +1,14 @@
-"""The supervisor of ``aml experiment submit``'s run, forked at the command's start.
+"""The agent's launcher for ``aml experiment submit``'s run, started at the command's start.
 
 A trivial script's run is mostly interpreter start-ups: the command's own, then the run's. The
-command forks its local run's detached supervisor first thing (``main``, before it parses its
-arguments), and that supervisor starts the run's interpreter (``agent/_prestart.py``) while the
-command imports and records the run, so the two start-ups overlap on a second core. The local
-target hands the run to it (``placement.fork_supervisors``); when it is not needed (another
-target, another interpreter, a sweep) it is closed and both exit.
+command starts its local run's launcher first thing (``main``, before it parses its arguments):
+``supervisor.py launch -`` (``agent.spawn_launcher``), which forks the detached supervisor at
+once, and that supervisor starts the run's interpreter (``agent/_prestart.py``), all on another
+core while the command imports and records the run. The local target hands the run to it
+(``placement.use_launcher``); when it is not needed (another target, another interpreter, a
+sweep) its input is closed and it exits with the supervisor and interpreter it started. It is
+spawned, not forked: a fork would share the command's memory, and every page the command then
+writes would be copied (~1,000 copy-on-write faults in a submit).
 
 The prestarted interpreter runs the script only when that is indistinguishable from
 ``python script.py`` (``_prestart.Prestarted.fits``): its environment must already hold the
@@ -18,17 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from aml_magic.agent._prestart import GUESS_VARIABLE
-from aml_magic.agent._supervisor import fork_ahead_client
 from aml_magic.domain.atomic_file import replace_file
 from aml_magic.domain.user_dirs import project_cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from aml_magic.agent._prestart import Ahead
+    from aml_magic.agent import SpawnedLauncher
 
 GUESS_FILE = "prestart-env.json"
 #: Command lines remembered per project (the oldest is dropped).
@@ -37,20 +37,21 @@ CONFIG_DIR = "aml_config"
 
 
 class _Handed:
-    """The ``Ahead`` as the local target gets it: sending the run also remembers the
+    """The launcher as the local target gets it: sending the run also remembers the
     variables its run configuration declared, for the next identical command."""
 
-    def __init__(self, ahead: Ahead, key: str, cache: Path | None,
+    def __init__(self, ahead: SpawnedLauncher, key: str, cache: Path | None,
                  guessed: dict[str, str] | None) -> None:
         self.ahead, self.key, self.cache, self.guessed = ahead, key, cache, guessed
 
-    def send(self, run_dir: str, raw_spec: bytes) -> int:
-        ready = self.ahead.send(run_dir, raw_spec)
+    def send(self, run_dir: str, raw_spec: bytes, *,
+             timeout: float) -> tuple[int, bytes, bytes]:
+        answer = self.ahead.send(run_dir, raw_spec, timeout=timeout)
         try:
             _remember(self, json.loads(raw_spec))
         except (OSError, ValueError):
             pass                    # only a hint for the next command
-        return ready
+        return answer
 
     def cancel(self) -> None:
         self.ahead.cancel()
@@ -59,28 +60,24 @@ class _Handed:
 _ahead: _Handed | None = None
 
 
-def start(argv: list[str]) -> None:
-    """Fork the supervisor ahead when ``argv`` (the ``aml`` program's, without its name) is an
-    ``experiment submit``: one fork of a small process, nothing else, before any output."""
+def start(argv: list[str], launcher: SpawnedLauncher) -> None:
+    """Tell the ``launcher`` spawned for ``argv`` (``program.spawn``) the variables its run
+    most likely declares (it then starts the run's supervisor and interpreter) and keep it
+    for the local target."""
     global _ahead
-    if argv[:2] != ["experiment", "submit"] or _ahead is not None:
-        return
     key = json.dumps([os.getcwd(), argv])
     cache = _cache_folder(argv)
     guessed = _guess(cache, key)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.environ[GUESS_VARIABLE] = json.dumps(guessed or {})
     try:
-        _ahead = _Handed(fork_ahead_client(), key, cache, guessed)
-    except OSError:             # no fork now: the local target forks its supervisor later
-        _ahead = None
-    finally:
-        del os.environ[GUESS_VARIABLE]     # for the supervisor only, never this command's runs
+        launcher.send_guess(json.dumps(guessed or {}))
+    except OSError:             # it is gone: the local target starts its launcher at the submit
+        launcher.cancel()
+        return
+    _ahead = _Handed(launcher, key, cache, guessed)
 
 
 def take() -> _Handed | None:
-    """The supervisor forked ahead, for the one run that may use it (then it is the caller's)."""
+    """The launcher started ahead, for the one run that may use it (then it is the caller's)."""
     global _ahead
     ahead, _ahead = _ahead, None
     return ahead

@@ -178,4 +178,4 @@ def main() -> int:
     if outcome.stdin is not None:
         sys.stdin = PasswordFirst(outcome.stdin, sys.stdin)
     sys.argv = ["aml", *outcome.argv]
-    return int(program.main())
+    return int(importlib.import_module("aml_magic.frontends.cli.program").run())

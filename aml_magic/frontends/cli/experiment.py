@@ -16,7 +16,7 @@ from aml_magic.service.submit_options import line_overrides
 from aml_magic.service.sweep import submit_sweep
 from aml_magic.service.workspace import Workspace
 from aml_magic.frontends.cli import ahead
-from aml_magic.targets.placement import discard_ahead, fork_supervisors
+from aml_magic.targets.placement import discard_ahead, use_launcher
 
 
 VERBS = ("submit", "prepare", "cancel")
@@ -59,8 +59,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
                        "(see `aml runconfiguration list`)")
     if (code := through_workspace(args, "submit")) is not None:
         return code
-    if args.program:                    # a one-shot process: a local run's supervisor is forked
-        fork_supervisors(ahead.take())  # (at its start: main)
+    if args.program:                    # the launcher the aml program started at its start
+        use_launcher(ahead.take())      # (main) takes a local run
     ws = Workspace(args.project)
     overrides = line_overrides(ws.root, args)    # -t/-d/-s, the files checked to be in it
     if args.sweep:

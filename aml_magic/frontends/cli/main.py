@@ -15,9 +15,14 @@ from types import ModuleType
 
 from aml_magic.errors import AmlError, HelpShown
 from aml_magic.frontends import arguments as A
+from aml_magic.frontends.cli import ahead
 from aml_magic.frontends.cli.memory import settle_memory
 from aml_magic.frontends.cli.diagnostics import configure_logging, report_unexpected
 from aml_magic.frontends.termsafe import guard
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from aml_magic.agent import SpawnedLauncher
 
 
 def build_parser(only: str | None = None, verb: str | None = None) -> A.ArgumentParser:
@@ -46,22 +51,21 @@ def _group_module(module: str) -> ModuleType:
     return sys.modules[name]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, launcher: SpawnedLauncher | None = None) -> int:
     """Run one ``aml`` command; returns its exit code.
 
     As the ``aml`` program (``argv`` None), the cyclic garbage collector is paused while the
     command starts (its passes over the objects every import creates cost more than the
     command's own work) and resumed before anything long-running (``settle_memory``); what
     exists at the end is frozen, and the program ends without the interpreter's teardown
-    (``_end``). Called with ``argv`` from Python, the caller's collector is left alone."""
+    (``_end``). Called with ``argv`` from Python, the caller's collector is left alone.
+    ``launcher``: the one ``program.run`` spawned for an ``experiment submit`` (``ahead.py``)."""
     if argv is not None:
         return _run(list(argv))
     gc.disable()
+    if launcher is not None:
+        ahead.start(sys.argv[1:], launcher)
     _skip_empty_translation_lookups()
-    if sys.argv[1:3] == ["experiment", "submit"]:
-        # its run's supervisor and interpreter start now, beside this command's start-up
-        from aml_magic.frontends.cli import ahead   # the agent's modules: for this verb only
-        ahead.start(sys.argv[1:])
     try:
         code = _run(sys.argv[1:], program=True)
     finally:
