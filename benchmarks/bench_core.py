@@ -37,6 +37,8 @@ PY = sys.executable          # the real interpreter, never the pyenv shim
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "python trivial.py (baseline)"
 CLI_BASELINE = "python trivial.py (baseline of the CLI rounds)"
+#: The ``aml`` program of a checkout older than its entry ``frontends/cli/program.py``.
+OLD_ENTRY = "import sys; from aml_magic.frontends.cli.main import main; sys.exit(main())"
 HEAVY = ("paramiko", "docker", "ipywidgets", "pyspark", "yaml", "sqlite3")
 
 
@@ -75,7 +77,9 @@ def bench_submit(rounds: int, *, before: Path | None = None) -> list[tuple[str, 
         subprocess.run([PY, "trivial.py"], cwd=root, check=True, env=env)
 
     def cli(checkout: Path = ROOT, cwd: Path = root) -> None:
-        subprocess.run(submit, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+        command = submit if (checkout / "aml_magic/frontends/cli/program.py").is_file() else [
+            PY, "-c", OLD_ENTRY, *submit[len(aml):]]     # a checkout from before program.py
+        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env=_child_env(checkout))
 
     # Two phases, each against its own baseline. The API keeps a spare launcher and project
@@ -294,9 +298,9 @@ def main() -> int:
              "project's copy was made after the previous run ended (targets/local_spare.py) "
              "and is taken with one rename; the run is recorded in one transaction and one "
              "record.json; spares are made only once a run has ended, so they take no CPU from "
-             "it. The CLI is a one-shot process: none of that applies; first thing, it forks "
-             "the run's supervisor from itself (no launcher interpreter, "
-             "frontends/cli/ahead.py), which starts the run's interpreter while the command "
+             "it. The CLI is a one-shot process: none of that applies; first thing, before "
+             "its own imports, it spawns the run's launcher (frontends/cli/program.py, "
+             "ahead.py), whose supervisor starts the run's interpreter while the command "
              "imports and records the run (with the variables the same command line declared "
              "last time; a first run, or a changed one, starts it afresh at launch). "
              "The API's overhead over the baseline in this run: "
