@@ -112,3 +112,21 @@ def test_the_launcher_spawned_ahead_exits_with_its_interpreter_when_no_run_takes
     # Then neither it, nor the supervisor and interpreter it started, is left behind
     wait_until(lambda: not _processes_marked(mark), 30,
                "the unused launcher, supervisor and interpreter to exit")
+
+
+def test_a_submit_with_its_standard_input_closed_runs(project: Path) -> None:
+    # Given a command started with no standard input at all (a daemon's, cron's: the pipes to
+    # the launcher it spawns then take that descriptor's number)
+    import shlex
+    import subprocess
+    import sys
+    write(project, "probe.py", "print('ran')\n")
+    command = " ".join(shlex.quote(a) for a in (
+        sys.executable, "-m", "aml_magic", "experiment", "submit", "-c", "local", "probe.py",
+        "--wait"))
+    # When it submits and waits
+    proc = subprocess.run(["sh", "-c", f"exec 0<&-; exec {command}"], cwd=project,
+                          capture_output=True, text=True, timeout=120)
+    # Then the run ran and completed as usual
+    assert proc.returncode == 0, proc.stderr
+    assert "ran" in proc.stdout and "Completed" in proc.stderr

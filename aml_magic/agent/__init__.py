@@ -133,10 +133,13 @@ class SpawnedLauncher:
 def spawn_launcher(python: str, env: dict[str, str]) -> SpawnedLauncher:
     """Start ``python -S -E supervisor.py launch -`` with pipes on its standard streams; with
     ``GUESS_VARIABLE`` in ``env`` it starts the run's supervisor and interpreter at once (or,
-    set to ``GUESS_ON_STDIN``, once ``send_guess`` has told it the run's likely variables)."""
-    stdin_r, stdin_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    set to ``GUESS_ON_STDIN``, once ``send_guess`` has told it the run's likely variables).
+    ``OSError`` when it cannot be started here."""
+    if not hasattr(os, "posix_spawn"):
+        raise OSError("posix_spawn is not available on this system")
+    stdin_r, stdin_w = _above_stdio(*os.pipe())
+    out_r, out_w = _above_stdio(*os.pipe())
+    err_r, err_w = _above_stdio(*os.pipe())
     actions = [(os.POSIX_SPAWN_DUP2, stdin_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
                (os.POSIX_SPAWN_DUP2, err_w, 2)]
     try:
@@ -150,3 +153,19 @@ def spawn_launcher(python: str, env: dict[str, str]) -> SpawnedLauncher:
         for fd in (stdin_r, out_w, err_w):
             os.close(fd)
     return SpawnedLauncher(pid, stdin_w, out_r, err_r)
+
+
+def _above_stdio(*fds: int) -> tuple[int, ...]:
+    """``fds``, each moved above 2 if it is not: with a standard stream of this process closed
+    (a daemon, cron), a new pipe can take its number, and the launcher's own would clobber it."""
+    if min(fds) > 2:
+        return fds
+    import fcntl  # only when a standard stream is closed
+    moved = []
+    for fd in fds:
+        if fd <= 2:
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(fd)
+            fd = high
+        moved.append(fd)
+    return tuple(moved)
