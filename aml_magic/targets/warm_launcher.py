@@ -24,13 +24,12 @@ import os
 import threading
 from collections.abc import Mapping
 
+from aml_magic.agent import GUESS_VARIABLE
 from aml_magic.targets.local_spare import after_run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-
-GUESS_VARIABLE = "AML_MAGIC_PRESTART_ENV"   # agent/_prestart.py reads it
 
 
 class WarmLauncher:

@@ -1,10 +1,11 @@
 """The agent's launcher for ``aml experiment submit``'s run, started at the command's start.
 
 A trivial script's run is mostly interpreter start-ups: the command's own, then the run's. The
-command starts its local run's launcher first thing (``main``, before it parses its arguments):
-``supervisor.py launch -`` (``agent.spawn_launcher``), which forks the detached supervisor at
-once, and that supervisor starts the run's interpreter (``agent/_prestart.py``), all on another
-core while the command imports and records the run. The local target hands the run to it
+command spawns its local run's launcher first thing (``program.run``, before its own imports):
+``supervisor.py launch -`` (``agent.spawn_launcher``). Once told the guess below (``start``,
+from ``main``), the launcher forks the detached supervisor, and that supervisor starts the
+run's interpreter (``agent/_prestart.py``), all on another core while the command imports and
+records the run. The local target hands the run to it
 (``placement.use_launcher``); when it is not needed (another target, another interpreter, a
 sweep) its input is closed and it exits with the supervisor and interpreter it started. It is
 spawned, not forked: a fork would share the command's memory, and every page the command then
